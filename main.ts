@@ -1,100 +1,85 @@
-import { parseArgs } from "node:util";
-import { startEmbeddedCluster } from "./lib/embedded/cluster.ts";
-import { log, type LogFormat, setupLogging } from "./lib/log.ts";
+import { parseConfig, usage } from "./lib/config.ts";
+import { log, setupLogging } from "./lib/log.ts";
+import { startService } from "./lib/service.ts";
 
 const USAGE = `node-heal: heal Kubernetes nodes from Prometheus alerts
 
 Usage:
-  node-heal dev [options]     Run the embedded Kubernetes API server for local work
+  node-heal serve [flags]   Serve the Alertmanager webhook and act on the cluster
+  node-heal dev [flags]     Same, against an embedded cluster on 127.0.0.1:6443, webhook on
+                            127.0.0.1:8000, kubeconfig in .dev/kubeconfig, pretty logs
 
-Options of dev:
-  --api-listen HOST:PORT      Address of the embedded API server (default 127.0.0.1:6443)
-  --embedded-workers N        Workers in the embedded cluster (default 3)
-  --kubeconfig-out PATH       Where to write its kubeconfig (default .dev/kubeconfig)
-  --log-format json|pretty    Log format (default pretty; env NODE_HEAL_LOG_FORMAT)
-  --log-level LEVEL           trace, debug, info, warning, error (default info; env NODE_HEAL_LOG_LEVEL)
-  -h, --help                  Show this help
+Flags (defaults of serve; dev changes those it names above):
+${usage("serve")}
 `;
 
-/** Splits `HOST:PORT` (or `[IPv6]:PORT`) and checks both parts. */
-export function parseListen(value: string, flag: string): { hostname: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(value);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) {
-    throw new Error(
-      `Cannot parse ${flag}: expected HOST:PORT such as 127.0.0.1:6443, got "${value}"`,
-    );
-  }
-  return { hostname: m[1] ?? m[2], port };
-}
-
-function parseCount(value: string, flag: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n > 100_000) {
-    throw new Error(
-      `Cannot parse ${flag}: expected a whole number from 0 to 100000, got "${value}"`,
-    );
-  }
-  return n;
-}
-
-async function dev(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      "api-listen": { type: "string", default: "127.0.0.1:6443" },
-      "embedded-workers": { type: "string", default: "3" },
-      "kubeconfig-out": { type: "string", default: ".dev/kubeconfig" },
-      "log-format": { type: "string", default: Deno.env.get("NODE_HEAL_LOG_FORMAT") ?? "pretty" },
-      "log-level": { type: "string", default: Deno.env.get("NODE_HEAL_LOG_LEVEL") ?? "info" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-  });
-  if (values.help) {
+async function run(mode: "serve" | "dev", args: string[]): Promise<number> {
+  const config = parseConfig(args, mode);
+  if (config.help) {
     console.log(USAGE);
-    return;
+    return 0;
   }
-  await setupLogging({ format: values["log-format"] as LogFormat, level: values["log-level"] });
-  const logger = log("dev");
-  const listen = parseListen(values["api-listen"], "--api-listen");
-  const workers = parseCount(values["embedded-workers"], "--embedded-workers");
-  const cluster = await startEmbeddedCluster({ ...listen, workers });
-  const kubeconfigPath = values["kubeconfig-out"];
-  const dir = kubeconfigPath.includes("/")
-    ? kubeconfigPath.slice(0, kubeconfigPath.lastIndexOf("/"))
-    : ".";
-  await Deno.mkdir(dir, { recursive: true });
-  await Deno.writeTextFile(kubeconfigPath, cluster.kubeconfig(), { mode: 0o600 });
-  logger.info("Embedded Kubernetes API server listening on {url} with {nodes} nodes", {
-    url: cluster.url,
-    nodes: workers + 1,
+  await setupLogging({ format: config.logFormat, level: config.logLevel });
+  const logger = log("main");
+  const service = await startService(config);
+  logger.info("node-heal {mode} listening on {url}", {
+    mode,
+    url: service.url,
+    config: {
+      listen: `${config.listen.hostname}:${config.listen.port}`,
+      kubeconfigSource: service.kubeconfigSource,
+      kubeconfig: config.kubeconfig,
+      embeddedCluster: service.cluster
+        ? { url: service.cluster.url, workers: config.embedded?.workers }
+        : undefined,
+      embeddedKubeconfig: config.embedded?.kubeconfigOut,
+      dryRun: config.dryRun,
+      eventNamespace: config.eventNamespace,
+      instance: config.instance,
+      logFormat: config.logFormat,
+      logLevel: config.logLevel,
+    },
   });
-  logger.info("Try: kubectl --kubeconfig {kubeconfig} get nodes", { kubeconfig: kubeconfigPath });
-  const { promise: stopped, resolve } = Promise.withResolvers<void>();
-  const stop = () => resolve();
-  Deno.addSignalListener("SIGINT", stop);
-  Deno.addSignalListener("SIGTERM", stop);
-  await stopped;
-  logger.info("Shutting down");
-  await cluster.close();
+  if (service.cluster && config.embedded?.kubeconfigOut) {
+    logger.info(
+      "Embedded Kubernetes API server on {api}; try: kubectl --kubeconfig {kubeconfig} get nodes",
+      {
+        api: service.cluster.url,
+        kubeconfig: config.embedded.kubeconfigOut,
+      },
+    );
+  }
+  service.synced.then(() =>
+    logger.info("Ready: {nodes} nodes in the index", { nodes: service.index.size })
+  );
+  const { promise: stopped, resolve } = Promise.withResolvers<string>();
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, () => resolve(signal));
+  }
+  const signal = await stopped;
+  logger.info("Shutting down on {signal}", { signal });
+  await service.close();
+  logger.info("Stopped");
+  return 0;
 }
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
+      case "serve":
       case "dev":
-        await dev(rest);
-        return 0;
-      case undefined:
+        return await run(command, rest);
       case "-h":
       case "--help":
       case "help":
         console.log(USAGE);
-        return command === undefined ? 2 : 0;
+        return 0;
+      case undefined:
+        console.error(USAGE);
+        return 2;
       default:
-        console.error(`Unknown command "${command}"; expected "dev"\n\n${USAGE}`);
+        console.error(`Unknown command "${command}"; expected "serve" or "dev"\n\n${USAGE}`);
         return 2;
     }
   } catch (err) {

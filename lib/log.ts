@@ -51,3 +51,8 @@ export async function setupLogging(options: LoggingOptions): Promise<void> {
 export function log(...category: string[]): Logger {
   return getLogger(["node-heal", ...category]);
 }
+
+/** Escapes a text so a logger prints it as it is, braces included, rather than as a template. */
+export function literal(text: string): string {
+  return text.replaceAll("{", "{{").replaceAll("}", "}}");
+}

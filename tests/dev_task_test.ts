@@ -1,84 +1,167 @@
-// `main.ts dev`, as `deno task dev` runs it: a real process, its kubeconfig, its shutdown.
+// `main.ts dev` and `main.ts serve` as real processes: flags, kubeconfig, webhook, shutdown.
 import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
+import firing from "./fixtures/alertmanager-0.25-firing.json" with { type: "json" };
 import { waitFor } from "./helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
-function startDev(args: string[]) {
+function start(args: string[], env?: Record<string, string>) {
   return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net=127.0.0.1",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      new URL("../main.ts", import.meta.url).pathname,
-      "dev",
-      ...args,
-    ],
+    args: ["run", "--allow-net", "--allow-read", "--allow-write", "--allow-env", MAIN, ...args],
     stdout: "piped",
     stderr: "piped",
+    env,
   }).spawn();
 }
 
+/** Reads JSON log lines from a stream as they come, so a test can wait for one. */
+function logLines(stream: ReadableStream<Uint8Array>) {
+  const records: Record<string, unknown>[] = [];
+  const done = (async () => {
+    let rest = "";
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      rest += chunk;
+      const lines = rest.split("\n");
+      rest = lines.pop()!;
+      for (const line of lines) if (line.trim()) records.push(JSON.parse(line));
+    }
+  })();
+  return { records, done };
+}
+
 Deno.test(
-  "main.ts dev serves the embedded cluster, writes its kubeconfig and stops cleanly on SIGTERM",
+  "main.ts dev serves the webhook beside the embedded cluster, writes a kubeconfig, and stops cleanly on SIGTERM",
   opts,
   async () => {
     const dir = await Deno.makeTempDir({ prefix: "node-heal-dev-" });
     const kubeconfig = `${dir}/nested/kubeconfig`;
-    const child = startDev([
-      "--api-listen",
-      "127.0.0.1:0",
-      "--kubeconfig-out",
-      kubeconfig,
-      "--embedded-workers",
-      "5",
-      "--log-format",
-      "json",
+    const child = start([
+      "dev",
+      "--listen=127.0.0.1:0",
+      "--embedded-api-listen=127.0.0.1:0",
+      `--embedded-kubeconfig-out=${kubeconfig}`,
+      "--embedded-workers=5",
+      "--log-format=json",
     ]);
+    const out = logLines(child.stdout);
+    const stderr = new Response(child.stderr).text();
     try {
-      const text = await waitFor("the kubeconfig", async () => {
-        const t = await Deno.readTextFile(kubeconfig);
-        return t.includes("current-context") ? t : undefined;
-      }, 15_000);
-      const mode = (await Deno.stat(kubeconfig)).mode! & 0o777;
-      assert.equal(mode, 0o600);
+      const started = await waitFor(
+        "the start-up line",
+        () => out.records.find((r) => String(r.message).includes("listening on")),
+        15_000,
+      );
+      const props = started.properties as { url: string; config: Record<string, unknown> };
+      assert.match(props.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+      assert.equal(props.config.kubeconfigSource, "embedded");
+      assert.equal((props.config.embeddedCluster as { workers: number }).workers, 5);
+      await waitFor("readiness", async () => {
+        const res = await fetch(`${props.url}/readyz`);
+        await res.body?.cancel();
+        return res.ok;
+      });
+      assert.equal((await Deno.stat(kubeconfig)).mode! & 0o777, 0o600);
+
+      const res = await fetch(`${props.url}/webhook`, {
+        method: "POST",
+        body: JSON.stringify(firing),
+      });
+      assert.equal(res.status, 200);
+      await res.body?.cancel();
       const kc = new k8s.KubeConfig();
-      kc.loadFromString(text);
-      const nodes = await kc.makeApiClient(k8s.CoreV1Api).listNode();
+      kc.loadFromFile(kubeconfig);
+      const core = kc.makeApiClient(k8s.CoreV1Api);
+      const nodes = await core.listNode();
       assert.equal(nodes.items.length, 6);
-      assert.ok(nodes.items.some((n) => n.metadata?.name === "heal-worker5"));
+      const worker = nodes.items.find((n) => n.metadata?.name === "heal-worker");
+      assert.equal(worker?.spec?.unschedulable, true);
     } finally {
       child.kill("SIGTERM");
-      const [status, stdout] = await Promise.all([
-        child.status,
-        new Response(child.stdout).text(),
-        child.stderr.cancel(),
-      ]);
+      const status = await child.status;
+      await out.done;
       await Deno.remove(dir, { recursive: true });
-      assert.equal(status.code, 0);
-      const records = stdout.trim().split("\n").map((l) => JSON.parse(l));
-      const listening = records.find((r) => String(r.message).includes("listening on"));
-      assert.ok(listening, `a start-up log line in ${stdout}`);
-      assert.equal(listening.properties.nodes, 6);
-      assert.match(listening.properties.url, /^http:\/\/127\.0\.0\.1:\d+$/);
-      assert.ok(records.some((r) => r.message === "Shutting down"));
+      assert.equal(status.code, 0, await stderr);
     }
+    const messages = out.records.map((r) => String(r.message));
+    assert.ok(messages.some((m) => m.startsWith("Cordoned heal-worker")), messages.join("\n"));
+    assert.ok(messages.includes('Shutting down on "SIGTERM"'));
+    assert.equal(messages.at(-1), "Stopped");
   },
 );
 
-Deno.test("main.ts dev refuses a malformed flag with a clear error and a non-zero exit", async () => {
-  const child = startDev(["--api-listen", "nowhere"]);
+Deno.test("main.ts refuses malformed flags with a clear error and exit code 1", async () => {
+  const cases: [string[], RegExp][] = [
+    [
+      ["dev", "--embedded-api-listen", "nowhere"],
+      /Cannot parse --embedded-api-listen: expected HOST:PORT/,
+    ],
+    [
+      ["serve", "--log-format", "xml"],
+      /Cannot parse --log-format: expected json or pretty, got "xml"/,
+    ],
+    [["serve", "--bogus"], /Cannot parse flags: Unknown option '--bogus'/],
+  ];
+  for (const [args, message] of cases) {
+    const child = start(args);
+    const [status, stderr] = await Promise.all([
+      child.status,
+      new Response(child.stderr).text(),
+      child.stdout.cancel(),
+    ]);
+    assert.equal(status.code, 1, args.join(" "));
+    assert.match(stderr, message);
+  }
+});
+
+Deno.test("main.ts serve without any kubeconfig exits 1 naming what it tried", async () => {
+  const home = await Deno.makeTempDir({ prefix: "node-heal-home-" });
+  // A home without ~/.kube, no $KUBECONFIG, no service account; Deno keeps its own cache.
+  const info = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json"],
+    stdout: "piped",
+  })
+    .output();
+  const denoDir = JSON.parse(new TextDecoder().decode(info.stdout)).denoDir;
+  const child = start(["serve", "--listen=127.0.0.1:0"], {
+    HOME: home,
+    DENO_DIR: denoDir,
+    KUBECONFIG: "",
+    KUBERNETES_SERVICE_HOST: "",
+  });
   const [status, stderr] = await Promise.all([
     child.status,
     new Response(child.stderr).text(),
     child.stdout.cancel(),
   ]);
+  await Deno.remove(home, { recursive: true });
   assert.equal(status.code, 1);
   assert.match(
     stderr,
-    /Cannot parse --api-listen: expected HOST:PORT such as 127\.0\.0\.1:6443, got "nowhere"/,
+    /Cannot load a kubeconfig: no --kubeconfig, no in-cluster service account .*, no \$KUBECONFIG and no ~\/\.kube\/config/,
   );
+});
+
+Deno.test("main.ts serve --help lists every flag with its environment variable", async () => {
+  const child = start(["serve", "--help"]);
+  const [status, stdout] = await Promise.all([
+    child.status,
+    new Response(child.stdout).text(),
+    child.stderr.cancel(),
+  ]);
+  assert.equal(status.code, 0);
+  for (
+    const flag of [
+      "--listen",
+      "--kubeconfig",
+      "--embedded-cluster",
+      "--dry-run",
+      "--log-format",
+      "--log-level",
+    ]
+  ) {
+    assert.ok(stdout.includes(flag), `help mentions ${flag}`);
+  }
+  assert.match(stdout, /env NODE_HEAL_DRY_RUN/);
 });

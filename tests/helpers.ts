@@ -1,6 +1,7 @@
 import * as k8s from "@kubernetes/client-node";
 import { type EmbeddedCluster, startEmbeddedCluster } from "../lib/embedded/cluster.ts";
 import type { EmbeddedClusterOptions } from "../lib/embedded/cluster.ts";
+import { type Service, startService } from "../lib/service.ts";
 
 /** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
 export async function waitFor<T>(
@@ -65,4 +66,70 @@ export async function expectStatus(
     return typeof body === "string" ? JSON.parse(body) : (body as Record<string, unknown>) ?? {};
   }
   throw new Error(`Expected HTTP ${status}, but the call succeeded`);
+}
+
+/** A running node-heal on an embedded cluster, with a client of the real library for the cluster. */
+export interface ServiceFixture extends ClusterFixture {
+  service: Service;
+  /** POSTs a body (object as JSON, or a string as it is) to the webhook. */
+  post(body: unknown, headers?: Record<string, string>): Promise<Response>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Starts node-heal with an embedded cluster on free loopback ports and waits until it is ready. */
+export async function withService(
+  options: { workers?: number; dryRun?: boolean } = {},
+): Promise<ServiceFixture> {
+  const service = await startService({
+    listen: { hostname: "127.0.0.1", port: 0 },
+    embedded: { listen: { hostname: "127.0.0.1", port: 0 }, workers: options.workers ?? 3 },
+    dryRun: options.dryRun ?? false,
+    instance: "node-heal-test",
+    eventNamespace: "default",
+  });
+  await service.synced;
+  const cluster = service.cluster!;
+  const kc = new k8s.KubeConfig();
+  kc.loadFromString(cluster.kubeconfig());
+  return {
+    service,
+    cluster,
+    kc,
+    core: kc.makeApiClient(k8s.CoreV1Api),
+    post: (body, headers = {}) =>
+      fetch(`${service.url}/webhook`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: typeof body === "string" ? body : JSON.stringify(body),
+      }),
+    [Symbol.asyncDispose]: () => service.close(),
+  };
+}
+
+/** An Alertmanager v4 notification of the given alerts, shaped as Alertmanager 0.25 sends it. */
+export function notification(
+  status: "firing" | "resolved",
+  alerts: { labels: Record<string, string>; fingerprint?: string; summary?: string }[],
+): Record<string, unknown> {
+  const now = new Date().toISOString();
+  return {
+    receiver: "node-heal",
+    status,
+    alerts: alerts.map((a) => ({
+      status,
+      labels: a.labels,
+      annotations: { summary: a.summary ?? `${a.labels.alertname} on ${a.labels.instance}` },
+      startsAt: now,
+      endsAt: status === "firing" ? "0001-01-01T00:00:00Z" : now,
+      generatorURL: "",
+      fingerprint: a.fingerprint ?? "",
+    })),
+    groupLabels: {},
+    commonLabels: {},
+    commonAnnotations: {},
+    externalURL: "http://alertmanager:9093",
+    version: "4",
+    groupKey: "{}:{}",
+    truncatedAlerts: 0,
+  };
 }

@@ -1,0 +1,301 @@
+// The one module that imports the Kubernetes client library: every read and write of the
+// cluster goes through the KubeClient interface below, so dry-run swaps only this boundary.
+import * as k8s from "@kubernetes/client-node";
+import type { Node } from "../node.ts";
+
+/** A core/v1 Event as node-heal writes it. */
+export interface EventBody {
+  metadata: { name: string; namespace: string };
+  involvedObject: { apiVersion: string; kind: string; name: string; uid: string };
+  reason: string;
+  message: string;
+  type: "Normal" | "Warning";
+  source: { component: string; host?: string };
+  reportingComponent: string;
+  reportingInstance: string;
+  firstTimestamp: string;
+  lastTimestamp: string;
+  count: number;
+}
+
+/** Callbacks of a Node watch. */
+export interface NodeWatchHandlers {
+  upsert(node: Node): void;
+  remove(name: string): void;
+  /** Called after each full list (the first one, and re-lists after a 410). */
+  listed(nodes: Node[]): void;
+  error(err: unknown): void;
+}
+
+/** A running watch; stop it to release its connection. */
+export interface Stoppable {
+  stop(): Promise<void>;
+}
+
+/** Everything node-heal does to the cluster. */
+export interface KubeClient {
+  /** Where it points (server URL), for logs. */
+  readonly server: string;
+  /** Whether writes are sent with `dryRun=All` (validated by the API server, never stored). */
+  readonly dryRun: boolean;
+  getNode(name: string): Promise<Node | undefined>;
+  /** Applies a JSON merge patch; a stale `metadata.resourceVersion` in it fails with 409. */
+  patchNode(name: string, patch: unknown): Promise<Node>;
+  /** Creates an Event; resolves false (not throws) when one of that name exists. */
+  createEvent(event: EventBody): Promise<boolean>;
+  /** Bumps `count` and `lastTimestamp` of an existing Event. */
+  bumpEvent(namespace: string, name: string, lastTimestamp: string): Promise<void>;
+  /** Lists and watches Nodes, re-listing after 410 Gone and reconnecting after errors. */
+  watchNodes(handlers: NodeWatchHandlers): Promise<Stoppable>;
+}
+
+/** A failed call to the Kubernetes API: `status` is the HTTP code, absent for network errors. */
+export class KubeError extends Error {
+  readonly status?: number;
+  constructor(message: string, status?: number) {
+    super(message);
+    this.status = status;
+  }
+}
+
+function statusMessage(body: unknown): string | undefined {
+  try {
+    const parsed = typeof body === "string" ? JSON.parse(body) : body;
+    return typeof parsed?.message === "string" ? parsed.message : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function toKubeError(err: unknown, what: string): KubeError {
+  if (err instanceof KubeError) return err;
+  const e = err as { code?: unknown; body?: unknown; message?: string };
+  if (typeof e?.code === "number") {
+    return new KubeError(
+      `Cannot ${what}: the API server answered ${e.code}${
+        statusMessage(e.body) ? `: ${statusMessage(e.body)}` : ""
+      }`,
+      e.code,
+    );
+  }
+  return new KubeError(`Cannot ${what}: ${e?.message ?? String(err)}`);
+}
+
+/** Converts the client library's Node into the plain form node-heal reads. */
+function toNode(n: k8s.V1Node): Node {
+  return {
+    metadata: {
+      name: n.metadata?.name ?? "",
+      uid: n.metadata?.uid,
+      resourceVersion: n.metadata?.resourceVersion,
+      labels: n.metadata?.labels,
+      annotations: n.metadata?.annotations,
+    },
+    spec: {
+      unschedulable: n.spec?.unschedulable,
+      taints: n.spec?.taints?.map((t) => ({ key: t.key, value: t.value, effect: t.effect })),
+    },
+    status: {
+      addresses: n.status?.addresses?.map((a) => ({ type: a.type, address: a.address })),
+      conditions: n.status?.conditions?.map((c) => ({
+        type: c.type,
+        status: c.status,
+        reason: c.reason,
+      })),
+    },
+  };
+}
+
+/** Where a kubeconfig was found. */
+export type KubeconfigSource = "flag" | "in-cluster" | "KUBECONFIG" | "home" | "embedded";
+
+/** Options of {@link connect}. */
+export interface ConnectOptions {
+  /** `--kubeconfig`: a path that must exist. */
+  kubeconfigPath?: string;
+  /** A kubeconfig given as YAML text (the embedded cluster's). */
+  kubeconfigYaml?: string;
+  dryRun?: boolean;
+  /** Environment lookups, for tests; defaults to `Deno.env.get`. */
+  env?: (name: string) => string | undefined;
+}
+
+const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Loads a kubeconfig in the documented order: `--kubeconfig`, then the in-cluster service
+ * account, then `$KUBECONFIG`, then `~/.kube/config`; throws naming what was tried when none works.
+ */
+export function connect(
+  options: ConnectOptions,
+): { client: KubeClient; source: KubeconfigSource } {
+  const env = options.env ?? ((name: string) => Deno.env.get(name));
+  const kc = new k8s.KubeConfig();
+  let source: KubeconfigSource;
+  try {
+    if (options.kubeconfigYaml !== undefined) {
+      kc.loadFromString(options.kubeconfigYaml);
+      source = "embedded";
+    } else if (options.kubeconfigPath) {
+      kc.loadFromFile(options.kubeconfigPath);
+      source = "flag";
+    } else if (env("KUBERNETES_SERVICE_HOST") && exists(SERVICE_ACCOUNT_TOKEN)) {
+      kc.loadFromCluster();
+      source = "in-cluster";
+    } else if (env("KUBECONFIG")) {
+      kc.loadFromFile(env("KUBECONFIG")!.split(":")[0]);
+      source = "KUBECONFIG";
+    } else if (env("HOME") && exists(`${env("HOME")}/.kube/config`)) {
+      kc.loadFromFile(`${env("HOME")}/.kube/config`);
+      source = "home";
+    } else {
+      throw new Error(
+        "no --kubeconfig, no in-cluster service account (KUBERNETES_SERVICE_HOST and " +
+          `${SERVICE_ACCOUNT_TOKEN}), no $KUBECONFIG and no ~/.kube/config`,
+      );
+    }
+  } catch (err) {
+    throw new Error(`Cannot load a kubeconfig: ${(err as Error).message}`);
+  }
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) {
+    throw new Error(`Cannot load a kubeconfig: its current context names no cluster`);
+  }
+  return { client: new LibraryClient(kc, cluster.server, options.dryRun ?? false), source };
+}
+
+const mergePatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
+
+class LibraryClient implements KubeClient {
+  readonly server: string;
+  readonly dryRun: boolean;
+  #kc: k8s.KubeConfig;
+  #core: k8s.CoreV1Api;
+
+  constructor(kc: k8s.KubeConfig, server: string, dryRun: boolean) {
+    this.#kc = kc;
+    this.#core = kc.makeApiClient(k8s.CoreV1Api);
+    this.server = server;
+    this.dryRun = dryRun;
+  }
+
+  get #dry(): string | undefined {
+    return this.dryRun ? "All" : undefined;
+  }
+
+  async getNode(name: string): Promise<Node | undefined> {
+    try {
+      return toNode(await this.#core.readNode({ name }));
+    } catch (err) {
+      const e = toKubeError(err, `read node "${name}"`);
+      if (e.status === 404) return undefined;
+      throw e;
+    }
+  }
+
+  async patchNode(name: string, patch: unknown): Promise<Node> {
+    try {
+      return toNode(
+        await this.#core.patchNode({ name, body: patch, dryRun: this.#dry }, mergePatch),
+      );
+    } catch (err) {
+      throw toKubeError(err, `patch node "${name}"`);
+    }
+  }
+
+  async createEvent(event: EventBody): Promise<boolean> {
+    try {
+      await this.#core.createNamespacedEvent({
+        namespace: event.metadata.namespace,
+        // The client library serializes its own model classes; timestamps must be Dates.
+        body: {
+          ...event,
+          firstTimestamp: new Date(event.firstTimestamp),
+          lastTimestamp: new Date(event.lastTimestamp),
+        },
+        dryRun: this.#dry,
+      });
+      return true;
+    } catch (err) {
+      const e = toKubeError(err, `create event "${event.metadata.name}"`);
+      if (e.status === 409) return false;
+      throw e;
+    }
+  }
+
+  async bumpEvent(namespace: string, name: string, lastTimestamp: string): Promise<void> {
+    try {
+      const current = await this.#core.readNamespacedEvent({ name, namespace });
+      await this.#core.patchNamespacedEvent({
+        name,
+        namespace,
+        body: {
+          metadata: { resourceVersion: current.metadata?.resourceVersion },
+          count: (current.count ?? 1) + 1,
+          lastTimestamp,
+        },
+        dryRun: this.#dry,
+      }, mergePatch);
+    } catch (err) {
+      throw toKubeError(err, `update event "${name}"`);
+    }
+  }
+
+  async watchNodes(handlers: NodeWatchHandlers): Promise<Stoppable> {
+    const informer = k8s.makeInformer(
+      this.#kc,
+      "/api/v1/nodes",
+      async () => {
+        const list = await this.#core.listNode();
+        handlers.listed(list.items.map(toNode));
+        return list;
+      },
+    );
+    informer.on("add", (n) => handlers.upsert(toNode(n)));
+    informer.on("update", (n) => handlers.upsert(toNode(n)));
+    informer.on("delete", (n) => handlers.remove(n.metadata?.name ?? ""));
+    let stopped = false;
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    let delay = 500;
+    const restart = () => {
+      retry = setTimeout(async () => {
+        if (stopped) return;
+        try {
+          await informer.start();
+          delay = 500;
+        } catch (err) {
+          handlers.error(toKubeError(err, "watch nodes"));
+          delay = Math.min(delay * 2, 30_000);
+          restart();
+        }
+      }, delay);
+    };
+    // The informer stops on errors other than 410; it is started again with backoff.
+    informer.on("error", (err) => {
+      handlers.error(toKubeError(err, "watch nodes"));
+      if (!stopped) restart();
+    });
+    try {
+      await informer.start();
+    } catch (err) {
+      handlers.error(toKubeError(err, "list nodes"));
+      restart();
+    }
+    return {
+      async stop() {
+        stopped = true;
+        if (retry) clearTimeout(retry);
+        await informer.stop();
+      },
+    };
+  }
+}

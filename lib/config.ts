@@ -1,0 +1,189 @@
+import { parseArgs } from "node:util";
+import type { LogFormat } from "./log.ts";
+import type { ServiceConfig } from "./service.ts";
+
+/** The whole configuration of `serve` and `dev`, flags and environment merged. */
+export interface Config extends ServiceConfig {
+  logFormat: LogFormat;
+  logLevel: string;
+  help: boolean;
+}
+
+/** One flag: its environment variable and its defaults in `serve` and in `dev`. */
+interface Flag {
+  env?: string;
+  type: "string" | "boolean";
+  serve: string | boolean;
+  dev: string | boolean;
+  help: string;
+}
+
+/** Every flag of `serve` and `dev`, in the order `--help` lists them. */
+export const FLAGS: Record<string, Flag> = {
+  listen: {
+    env: "NODE_HEAL_LISTEN",
+    type: "string",
+    serve: "0.0.0.0:8000",
+    dev: "127.0.0.1:8000",
+    help: "Webhook, health and metrics address (HOST:PORT)",
+  },
+  kubeconfig: {
+    type: "string",
+    serve: "",
+    dev: "",
+    help:
+      "Kubeconfig file; default: in-cluster service account, then $KUBECONFIG, then ~/.kube/config",
+  },
+  "embedded-cluster": {
+    env: "NODE_HEAL_EMBEDDED_CLUSTER",
+    type: "boolean",
+    serve: false,
+    dev: true,
+    help: "Run against an in-memory Kubernetes API server with a kind-like cluster",
+  },
+  "embedded-workers": {
+    env: "NODE_HEAL_EMBEDDED_WORKERS",
+    type: "string",
+    serve: "3",
+    dev: "3",
+    help: "Workers in the embedded cluster",
+  },
+  "embedded-api-listen": {
+    env: "NODE_HEAL_EMBEDDED_API_LISTEN",
+    type: "string",
+    serve: "127.0.0.1:0",
+    dev: "127.0.0.1:6443",
+    help: "Address of the embedded API server (port 0: any free port)",
+  },
+  "embedded-kubeconfig-out": {
+    env: "NODE_HEAL_EMBEDDED_KUBECONFIG_OUT",
+    type: "string",
+    serve: "",
+    dev: ".dev/kubeconfig",
+    help: "Write the embedded cluster's kubeconfig here (for kubectl)",
+  },
+  "dry-run": {
+    env: "NODE_HEAL_DRY_RUN",
+    type: "boolean",
+    serve: false,
+    dev: false,
+    help: "Decide and report, never write to the cluster (writes are sent with dryRun=All)",
+  },
+  "event-namespace": {
+    env: "NODE_HEAL_EVENT_NAMESPACE",
+    type: "string",
+    serve: "default",
+    dev: "default",
+    help: "Namespace of the Events node-heal records on Nodes",
+  },
+  instance: {
+    env: "NODE_HEAL_INSTANCE",
+    type: "string",
+    serve: "",
+    dev: "",
+    help: "Name of this replica in Events (default: $POD_NAME, then the host name)",
+  },
+  "log-format": {
+    env: "NODE_HEAL_LOG_FORMAT",
+    type: "string",
+    serve: "json",
+    dev: "pretty",
+    help: "Log format: json or pretty",
+  },
+  "log-level": {
+    env: "NODE_HEAL_LOG_LEVEL",
+    type: "string",
+    serve: "info",
+    dev: "info",
+    help: "Log level: trace, debug, info, warning, error, fatal",
+  },
+  help: { type: "boolean", serve: false, dev: false, help: "Show this help" },
+};
+
+/** The `--help` text of `serve` or `dev`. */
+export function usage(mode: "serve" | "dev"): string {
+  const lines = Object.entries(FLAGS).map(([name, f]) => {
+    const value = f.type === "string" ? ` ${name.toUpperCase().replaceAll("-", "_")}` : "";
+    const def = f[mode] === "" || f[mode] === false ? "" : ` (default ${f[mode]})`;
+    const env = f.env ? `; env ${f.env}` : "";
+    return `  --${name}${value}\n      ${f.help}${def}${env}`;
+  });
+  return lines.join("\n");
+}
+
+/** Splits `HOST:PORT` (or `[IPv6]:PORT`) and checks both parts. */
+export function parseListen(value: string, flag: string): { hostname: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d+)$/.exec(value);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) {
+    throw new Error(
+      `Cannot parse --${flag}: expected HOST:PORT such as 127.0.0.1:8000, got "${value}"`,
+    );
+  }
+  return { hostname: m[1] ?? m[2], port };
+}
+
+function parseBool(value: string, name: string): boolean {
+  if (["true", "1", "yes"].includes(value.toLowerCase())) return true;
+  if (["false", "0", "no", ""].includes(value.toLowerCase())) return false;
+  throw new Error(`Cannot parse ${name}: expected true or false, got "${value}"`);
+}
+
+/** Parses the flags of `serve` or `dev`, environment variables filling what flags leave unset. */
+export function parseConfig(
+  args: string[],
+  mode: "serve" | "dev",
+  env: (name: string) => string | undefined = (n) => Deno.env.get(n),
+): Config {
+  const options = Object.fromEntries(
+    Object.entries(FLAGS).map((
+      [name, f],
+    ) => [name, name === "help" ? { type: f.type, short: "h" } : { type: f.type }]),
+  ) as Record<string, { type: "string" | "boolean"; short?: string }>;
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ args, options, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw new Error(`Cannot parse flags: ${(err as Error).message}`);
+  }
+  const get = (name: string): string | boolean => {
+    const f = FLAGS[name];
+    if (values[name] !== undefined) return values[name]!;
+    const fromEnv = f.env ? env(f.env) : undefined;
+    if (fromEnv !== undefined) return f.type === "boolean" ? parseBool(fromEnv, f.env!) : fromEnv;
+    return f[mode];
+  };
+  const str = (name: string) => String(get(name));
+  const workersText = str("embedded-workers");
+  const workers = Number(workersText);
+  if (!/^\d+$/.test(workersText) || workers > 100_000) {
+    throw new Error(
+      `Cannot parse --embedded-workers: expected a whole number from 0 to 100000, got "${workersText}"`,
+    );
+  }
+  const logFormat = str("log-format");
+  if (logFormat !== "json" && logFormat !== "pretty") {
+    throw new Error(`Cannot parse --log-format: expected json or pretty, got "${logFormat}"`);
+  }
+  const embedded = get("embedded-cluster") === true;
+  if (embedded && str("kubeconfig") !== "") {
+    throw new Error("Cannot use --kubeconfig with --embedded-cluster: choose one cluster");
+  }
+  return {
+    help: get("help") === true,
+    listen: parseListen(str("listen"), "listen"),
+    kubeconfig: str("kubeconfig") || undefined,
+    embedded: embedded
+      ? {
+        listen: parseListen(str("embedded-api-listen"), "embedded-api-listen"),
+        workers,
+        kubeconfigOut: str("embedded-kubeconfig-out") || undefined,
+      }
+      : undefined,
+    dryRun: get("dry-run") === true,
+    eventNamespace: str("event-namespace"),
+    instance: str("instance") || env("POD_NAME") || env("HOSTNAME") || "node-heal",
+    logFormat,
+    logLevel: str("log-level"),
+  };
+}

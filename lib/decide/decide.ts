@@ -1,0 +1,241 @@
+import type { Alert } from "../intake/alertmanager.ts";
+import { isCordoned, type Node } from "../node.ts";
+import {
+  ANNOTATIONS,
+  clearedAnnotations,
+  CONTROL_PLANE_LABELS,
+  EXCLUDE_LABEL,
+  type Hold,
+  holdsAnnotations,
+  OWNER,
+  readState,
+} from "./node_state.ts";
+
+/** The writes a decision can make; `hold` and `release` only change which alerts hold a Node. */
+export type Action = "cordon" | "uncordon" | "hold" | "release" | "forget";
+
+/**
+ * Why a decision made no change to the Node:
+ * - `policy`: a firing alert not labelled `heal="true"`;
+ * - `protected`: a control-plane Node, never touched;
+ * - `excluded`: labelled `node-heal.io/exclude=true`;
+ * - `notOurs`: cordoned by someone else, so neither cordoned again nor uncordoned;
+ * - `manualUncordon`: someone uncordoned a Node node-heal had cordoned for this alert;
+ * - `duplicate`: this alert already holds this Node (a repeated delivery);
+ * - `notHeld`: a resolved alert that holds nothing on this Node.
+ */
+export type Gate =
+  | "policy"
+  | "protected"
+  | "excluded"
+  | "notOurs"
+  | "manualUncordon"
+  | "duplicate"
+  | "notHeld";
+
+/** The Event a decision asks the reporter to record on the Node. */
+export interface EventIntent {
+  reason: "NodeHealCordoned" | "NodeHealUncordoned" | "NodeHealSkipped";
+  type: "Normal" | "Warning";
+  message: string;
+}
+
+/** A JSON merge patch of a Node, carrying the resourceVersion it was computed from. */
+export interface NodePatch {
+  metadata: { resourceVersion?: string; annotations?: Record<string, string | null> };
+  spec?: { unschedulable: boolean | null };
+}
+
+/** What to do about one alert on one Node. */
+export type Decision =
+  | {
+    kind: "act";
+    action: Action;
+    node: string;
+    message: string;
+    patch: NodePatch;
+    event?: EventIntent;
+  }
+  | { kind: "skip"; gate: Gate; node: string; message: string; event?: EventIntent };
+
+function alertName(alert: Alert): string {
+  return alert.labels.alertname ?? "unnamed";
+}
+
+function describeAlert(alert: Alert): string {
+  const summary = alert.annotations.summary;
+  return `alert ${alertName(alert)} (fingerprint ${alert.fingerprint})${
+    summary ? `: ${summary}` : ""
+  }`;
+}
+
+function skip(gate: Gate, node: string, message: string, withEvent: boolean): Decision {
+  return {
+    kind: "skip",
+    gate,
+    node,
+    message,
+    event: withEvent ? { reason: "NodeHealSkipped", type: "Normal", message } : undefined,
+  };
+}
+
+function act(
+  action: Action,
+  node: Node,
+  message: string,
+  patch: Omit<NodePatch, "metadata"> & { annotations: Record<string, string | null> },
+  event?: EventIntent,
+): Decision {
+  return {
+    kind: "act",
+    action,
+    node: node.metadata.name,
+    message,
+    patch: {
+      metadata: { resourceVersion: node.metadata.resourceVersion, annotations: patch.annotations },
+      ...(patch.spec ? { spec: patch.spec } : {}),
+    },
+    event,
+  };
+}
+
+function protectedBy(node: Node): string | undefined {
+  const labels = node.metadata.labels ?? {};
+  return CONTROL_PLANE_LABELS.find((l) => Object.hasOwn(labels, l));
+}
+
+/**
+ * Decides what one alert means for one Node. Pure: the same inputs give the same decision,
+ * and every skip names the gate that blocked it.
+ */
+export function decide(alert: Alert, node: Node, now: Date): Decision {
+  const name = node.metadata.name;
+  const state = readState(node);
+  const cordoned = isCordoned(node);
+  const holdsIt = Object.hasOwn(state.holds, alert.fingerprint);
+
+  if (alert.status === "resolved") {
+    if (!holdsIt) {
+      if (cordoned && !state.owned) {
+        return skip(
+          "notOurs",
+          name,
+          `Left ${name} cordoned after ${
+            describeAlert(alert)
+          } resolved: it was not cordoned by node-heal`,
+          true,
+        );
+      }
+      return skip(
+        "notHeld",
+        name,
+        `Nothing to undo on ${name}: ${describeAlert(alert)} holds nothing there`,
+        false,
+      );
+    }
+    const rest: Record<string, Hold> = { ...state.holds };
+    delete rest[alert.fingerprint];
+    const still = Object.values(rest).map((h) => h.alertname);
+    if (still.length > 0) {
+      const message = `Kept ${name} cordoned after ${
+        describeAlert(alert)
+      } resolved: still held by ${still.join(", ")}`;
+      return act("release", node, message, { annotations: holdsAnnotations(rest) }, {
+        reason: "NodeHealSkipped",
+        type: "Normal",
+        message,
+      });
+    }
+    if (!state.owned || !cordoned) {
+      return act(
+        "forget",
+        node,
+        `Forgot ${describeAlert(alert)} on ${name}: the node is no longer cordoned by node-heal`,
+        { annotations: clearedAnnotations() },
+      );
+    }
+    const message = `Uncordoned ${name}: ${describeAlert(alert)} resolved`;
+    return act("uncordon", node, message, {
+      annotations: clearedAnnotations(),
+      spec: { unschedulable: null },
+    }, { reason: "NodeHealUncordoned", type: "Normal", message });
+  }
+
+  if (alert.labels.heal !== "true") {
+    return skip(
+      "policy",
+      name,
+      `Skipped ${name} for ${describeAlert(alert)}: not labelled heal="true"`,
+      false,
+    );
+  }
+  const label = protectedBy(node);
+  if (label) {
+    return skip(
+      "protected",
+      name,
+      `Skipped ${name} for ${
+        describeAlert(alert)
+      }: control-plane node (label ${label}), never touched`,
+      true,
+    );
+  }
+  if (node.metadata.labels?.[EXCLUDE_LABEL] === "true") {
+    return skip(
+      "excluded",
+      name,
+      `Skipped ${name} for ${describeAlert(alert)}: labelled ${EXCLUDE_LABEL}=true`,
+      true,
+    );
+  }
+  if (holdsIt) {
+    if (cordoned) {
+      return skip(
+        "duplicate",
+        name,
+        `${name} is already cordoned for ${describeAlert(alert)}`,
+        false,
+      );
+    }
+    return skip(
+      "manualUncordon",
+      name,
+      `Skipped ${name} for ${
+        describeAlert(alert)
+      }: someone uncordoned it after node-heal cordoned it; respected until the alert resolves`,
+      true,
+    );
+  }
+  const holds: Record<string, Hold> = {
+    ...state.holds,
+    [alert.fingerprint]: { alertname: alertName(alert), since: now.toISOString() },
+  };
+  if (cordoned) {
+    if (!state.owned) {
+      return skip(
+        "notOurs",
+        name,
+        `Skipped ${name} for ${
+          describeAlert(alert)
+        }: already cordoned, not by node-heal; left as it is`,
+        true,
+      );
+    }
+    return act(
+      "hold",
+      node,
+      `${name} is already cordoned by node-heal; ${describeAlert(alert)} now holds it too`,
+      { annotations: holdsAnnotations(holds) },
+    );
+  }
+  const message = `Cordoned ${name} for ${describeAlert(alert)}`;
+  return act("cordon", node, message, {
+    annotations: {
+      [ANNOTATIONS.cordonedBy]: OWNER,
+      [ANNOTATIONS.cordonedAt]: now.toISOString(),
+      [ANNOTATIONS.step]: "cordoned",
+      ...holdsAnnotations(holds),
+    },
+    spec: { unschedulable: true },
+  }, { reason: "NodeHealCordoned", type: "Normal", message });
+}

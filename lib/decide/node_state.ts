@@ -1,0 +1,72 @@
+import type { Node } from "../node.ts";
+
+/** The annotations in which node-heal keeps its ownership and progress on a Node. */
+export const ANNOTATIONS = {
+  /** Present (value `node-heal`) when node-heal cordoned the Node; it only undoes its own cordons. */
+  cordonedBy: "node-heal.io/cordoned-by",
+  /** When node-heal cordoned the Node (RFC 3339). */
+  cordonedAt: "node-heal.io/cordoned-at",
+  /** JSON object: fingerprint of each firing alert holding the Node -> { alertname, since }. */
+  alerts: "node-heal.io/alerts",
+  /** The step of the remediation ladder the Node is on (`cordoned`). */
+  step: "node-heal.io/step",
+} as const;
+
+/** The value of the `cordoned-by` annotation. */
+export const OWNER = "node-heal";
+
+/** Label that keeps node-heal away from a Node. */
+export const EXCLUDE_LABEL = "node-heal.io/exclude";
+
+/** Labels that mark a control-plane Node, never touched. */
+export const CONTROL_PLANE_LABELS = [
+  "node-role.kubernetes.io/control-plane",
+  "node-role.kubernetes.io/master",
+];
+
+/** One alert holding a Node. */
+export interface Hold {
+  alertname: string;
+  since: string;
+}
+
+/** node-heal's state on one Node, as read from its annotations. */
+export interface NodeState {
+  /** Whether node-heal cordoned this Node (and so may uncordon it). */
+  owned: boolean;
+  cordonedAt?: string;
+  step?: string;
+  /** The firing alerts holding the Node, by fingerprint. */
+  holds: Record<string, Hold>;
+}
+
+/** Reads node-heal's state from a Node's annotations; a damaged `alerts` annotation reads as empty. */
+export function readState(node: Node): NodeState {
+  const a = node.metadata.annotations ?? {};
+  let holds: Record<string, Hold> = {};
+  const raw = a[ANNOTATIONS.alerts];
+  if (raw) {
+    try {
+      const parsed = JSON.parse(raw);
+      if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) holds = parsed;
+    } catch {
+      holds = {};
+    }
+  }
+  return {
+    owned: a[ANNOTATIONS.cordonedBy] === OWNER,
+    cordonedAt: a[ANNOTATIONS.cordonedAt],
+    step: a[ANNOTATIONS.step],
+    holds,
+  };
+}
+
+/** The `metadata.annotations` part of a merge patch that writes `holds` (and ownership when given). */
+export function holdsAnnotations(holds: Record<string, Hold>): Record<string, string> {
+  return { [ANNOTATIONS.alerts]: JSON.stringify(holds) };
+}
+
+/** The `metadata.annotations` part of a merge patch that removes all of node-heal's state. */
+export function clearedAnnotations(): Record<string, null> {
+  return Object.fromEntries(Object.values(ANNOTATIONS).map((k) => [k, null]));
+}

@@ -1,0 +1,140 @@
+import { z } from "zod";
+
+/** One alert as node-heal handles it, whatever the payload looked like. */
+export interface Alert {
+  /** Alertmanager's fingerprint, or one computed from the labels when it is absent. */
+  fingerprint: string;
+  status: "firing" | "resolved";
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  startsAt: string;
+  endsAt: string;
+  generatorURL: string;
+}
+
+/** One Alertmanager webhook notification, normalized. */
+export interface Notification {
+  receiver: string;
+  status: "firing" | "resolved";
+  groupKey: string;
+  /** Alerts Alertmanager left out because of `max_alerts`; node-heal acts on what arrived. */
+  truncatedAlerts: number;
+  alerts: Alert[];
+}
+
+const labelMap = z.record(z.string(), z.string());
+const status = z.enum(["firing", "resolved"]);
+
+const alertSchema = z.object({
+  status,
+  labels: labelMap,
+  annotations: labelMap.optional(),
+  startsAt: z.string().optional(),
+  endsAt: z.string().optional(),
+  generatorURL: z.string().optional(),
+  fingerprint: z.string().optional(),
+});
+
+/** The Alertmanager webhook payload, version 4. Unknown fields are allowed, as Alertmanager may add some. */
+const payloadSchema = z.object({
+  version: z.literal("4"),
+  receiver: z.string().optional(),
+  status,
+  alerts: z.array(alertSchema),
+  groupLabels: labelMap.optional(),
+  commonLabels: labelMap.optional(),
+  commonAnnotations: labelMap.optional(),
+  externalURL: z.string().optional(),
+  groupKey: z.string().optional(),
+  truncatedAlerts: z.number().int().nonnegative().optional(),
+});
+
+/** Thrown when a payload is not a valid Alertmanager notification; the message names the field. */
+export class PayloadError extends Error {}
+
+function fieldName(path: PropertyKey[]): string {
+  let out = "";
+  for (const p of path) {
+    out += typeof p === "number" ? `[${p}]` : out === "" ? String(p) : `.${String(p)}`;
+  }
+  return out || "(payload)";
+}
+
+function describeValue(value: unknown): string {
+  if (value === undefined) return "nothing";
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object") return "an object";
+  return JSON.stringify(value).slice(0, 80);
+}
+
+function valueAt(root: unknown, path: PropertyKey[]): unknown {
+  let cur = root;
+  for (const p of path) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[p];
+  }
+  return cur;
+}
+
+function expectation(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case "invalid_value":
+      return `must be ${issue.values.map((v) => JSON.stringify(v)).join(" or ")}`;
+    case "invalid_type":
+      if (issue.expected === "record") return "must be an object of strings";
+      return `must be ${/^[aeiou]/.test(issue.expected) ? "an" : "a"} ${issue.expected}`;
+    case "too_small":
+      return `must be at least ${issue.minimum}`;
+    default:
+      return issue.message;
+  }
+}
+
+/** A stable fingerprint from sorted labels, for payloads that carry none (16 hex digits, like Alertmanager's). */
+export async function labelFingerprint(labels: Record<string, string>): Promise<string> {
+  const text = Object.keys(labels).sort().map((k) => `${k}\u0000${labels[k]}`).join("\u0000");
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest).slice(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join(
+    "",
+  );
+}
+
+/** Parses an Alertmanager webhook body (already JSON-decoded); throws {@link PayloadError} naming the bad field. */
+export async function parseNotification(body: unknown): Promise<Notification> {
+  const result = payloadSchema.safeParse(body);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const path = issue.path;
+    throw new PayloadError(
+      `Cannot parse payload: field "${fieldName(path)}" ${expectation(issue)}, got ${
+        describeValue(valueAt(body, path))
+      }`,
+    );
+  }
+  const p = result.data;
+  const alerts: Alert[] = [];
+  const seen = new Set<string>();
+  for (const a of p.alerts) {
+    const fingerprint = a.fingerprint || await labelFingerprint(a.labels);
+    // The same alert twice in one notification is one alert.
+    if (seen.has(fingerprint)) continue;
+    seen.add(fingerprint);
+    alerts.push({
+      fingerprint,
+      status: a.status,
+      labels: a.labels,
+      annotations: a.annotations ?? {},
+      startsAt: a.startsAt ?? "",
+      endsAt: a.endsAt ?? "",
+      generatorURL: a.generatorURL ?? "",
+    });
+  }
+  return {
+    receiver: p.receiver ?? "",
+    status: p.status,
+    groupKey: p.groupKey ?? "",
+    truncatedAlerts: p.truncatedAlerts ?? 0,
+    alerts,
+  };
+}

@@ -1,0 +1,28 @@
+/** The parts of a Kubernetes Node that node-heal reads, as plain JSON. */
+export interface Node {
+  metadata: {
+    name: string;
+    uid?: string;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  spec?: {
+    unschedulable?: boolean;
+    taints?: { key: string; value?: string; effect: string }[];
+  };
+  status?: {
+    addresses?: { type: string; address: string }[];
+    conditions?: { type: string; status: string; reason?: string }[];
+  };
+}
+
+/** Whether the Node's Ready condition is True. */
+export function isReady(node: Node): boolean {
+  return node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+}
+
+/** Whether the Node is cordoned (`spec.unschedulable`). */
+export function isCordoned(node: Node): boolean {
+  return node.spec?.unschedulable === true;
+}

@@ -1,0 +1,210 @@
+import { type KubeClient, KubeError } from "./act/kube_client.ts";
+import { decide, type Decision } from "./decide/decide.ts";
+import type { Alert, Notification } from "./intake/alertmanager.ts";
+import { literal, log } from "./log.ts";
+import type { Node } from "./node.ts";
+import type { EventRecorder } from "./report/events.ts";
+import type { Metrics } from "./report/metrics.ts";
+import { type NodeIndex, resolveAlert } from "./resolve/node_index.ts";
+
+/** What happened to one alert. */
+export interface AlertResult {
+  fingerprint: string;
+  alertname: string;
+  status: Alert["status"];
+  node?: string;
+  /** An action taken, `skipped`, `unresolved` (no Node matched) or `failed`. */
+  outcome: string;
+  gate?: string;
+  message: string;
+}
+
+/** What happened to one notification; `retry` is true when an alert failed and Alertmanager should send it again. */
+export interface NotificationResult {
+  retry: boolean;
+  truncatedAlerts: number;
+  alerts: AlertResult[];
+}
+
+/** What a {@link Pipeline} works with. */
+export interface PipelineDeps {
+  client: KubeClient;
+  index: NodeIndex;
+  metrics: Metrics;
+  events: EventRecorder;
+  now?: () => Date;
+}
+
+/** How often a write that met a newer Node (409) is decided again from a fresh read. */
+const MAX_CONFLICT_RETRIES = 5;
+
+/** Runs tasks with the same key one after another, and tasks with different keys at once. */
+class KeyedQueue {
+  #tails = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.#tails.get(key) ?? Promise.resolve();
+    const next = previous.then(task, task);
+    const tail = next.catch(() => {});
+    this.#tails.set(key, tail);
+    tail.then(() => {
+      if (this.#tails.get(key) === tail) this.#tails.delete(key);
+    });
+    return next;
+  }
+}
+
+/**
+ * The pipeline from a parsed notification to actions on Nodes: resolve each alert to its
+ * Node through the index, decide, write through the client, report. Alerts about different
+ * Nodes run at once; alerts about one Node run in order.
+ */
+export class Pipeline {
+  #deps: PipelineDeps;
+  #now: () => Date;
+  #queue = new KeyedQueue();
+
+  constructor(deps: PipelineDeps) {
+    this.#deps = deps;
+    this.#now = deps.now ?? (() => new Date());
+  }
+
+  /** Handles every alert of a notification. Never throws: failures are in the result. */
+  async handle(notification: Notification): Promise<NotificationResult> {
+    const { metrics } = this.#deps;
+    if (notification.truncatedAlerts > 0) {
+      metrics.truncated.inc(notification.truncatedAlerts);
+      log("intake").warn(
+        "Alertmanager left out {truncated} alerts of group {groupKey} (max_alerts); acting on the {count} that arrived",
+        {
+          truncated: notification.truncatedAlerts,
+          groupKey: notification.groupKey,
+          count: notification.alerts.length,
+        },
+      );
+    }
+    const alerts = await Promise.all(notification.alerts.map((a) => this.#handleAlert(a)));
+    return {
+      retry: alerts.some((a) => a.outcome === "failed"),
+      truncatedAlerts: notification.truncatedAlerts,
+      alerts,
+    };
+  }
+
+  async #handleAlert(alert: Alert): Promise<AlertResult> {
+    const { index, metrics } = this.#deps;
+    const base = {
+      fingerprint: alert.fingerprint,
+      alertname: alert.labels.alertname ?? "",
+      status: alert.status,
+    };
+    const resolution = resolveAlert(alert, index);
+    if (!resolution.node) {
+      const message = resolution.reason === "no-label"
+        ? "The alert has no node, nodename, kubernetes_node or instance label"
+        : `No single node matches ${resolution.label}="${resolution.key}" (${resolution.reason})`;
+      metrics.alerts.inc({ outcome: "unresolved" });
+      log("resolve").info("Alert {alertname} ({fingerprint}) matches no node: {message}", {
+        ...base,
+        message,
+      });
+      return { ...base, outcome: "unresolved", message };
+    }
+    const name = resolution.node.metadata.name;
+    const result = await this.#queue.run(name, () => this.#decideAndAct(alert, name));
+    metrics.alerts.inc({ outcome: result.outcome });
+    return { ...base, node: name, ...result };
+  }
+
+  async #decideAndAct(
+    alert: Alert,
+    name: string,
+  ): Promise<Pick<AlertResult, "outcome" | "gate" | "message">> {
+    const { client, index, metrics } = this.#deps;
+    let node: Node | undefined = index.get(name);
+    for (let attempt = 0; node && attempt <= MAX_CONFLICT_RETRIES; attempt++) {
+      const now = this.#now();
+      const decision = decide(alert, node, now);
+      metrics.decisions.inc({
+        outcome: decision.kind,
+        gate: decision.kind === "skip" ? decision.gate : "",
+      });
+      if (decision.kind === "skip") {
+        this.#log(decision, alert);
+        if (decision.event) await this.#deps.events.record(name, decision.event, now);
+        return { outcome: "skipped", gate: decision.gate, message: decision.message };
+      }
+      try {
+        const updated = await client.patchNode(name, decision.patch);
+        if (!client.dryRun) index.upsert(updated);
+        metrics.actions.inc({
+          action: decision.action,
+          result: client.dryRun ? "dry_run" : "success",
+        });
+        this.#log(decision, alert);
+        if (decision.event) await this.#deps.events.record(name, decision.event, now);
+        return { outcome: decision.action, message: decision.message };
+      } catch (err) {
+        const status = err instanceof KubeError ? err.status : undefined;
+        if (status === 409) {
+          metrics.actions.inc({ action: decision.action, result: "conflict" });
+          // Someone (another replica, a person) changed the Node: decide again on a fresh read.
+          try {
+            node = await this.#read(name);
+          } catch (readErr) {
+            return this.#failed(decision.action, name, alert, readErr);
+          }
+          continue;
+        }
+        if (status === 404) {
+          node = undefined;
+          break;
+        }
+        return this.#failed(decision.action, name, alert, err);
+      }
+    }
+    if (!node) {
+      return { outcome: "unresolved", message: `Node ${name} no longer exists` };
+    }
+    return {
+      outcome: "failed",
+      message: `Node ${name} kept changing under node-heal: ${MAX_CONFLICT_RETRIES + 1} conflicts`,
+    };
+  }
+
+  #failed(action: string, name: string, alert: Alert, err: unknown): {
+    outcome: "failed";
+    message: string;
+  } {
+    this.#deps.metrics.actions.inc({ action, result: "failure" });
+    log("act").error("Cannot {action} node {node} for alert {alertname}: {error}", {
+      action,
+      node: name,
+      alertname: alert.labels.alertname,
+      error: (err as Error).message,
+    });
+    return { outcome: "failed", message: (err as Error).message };
+  }
+
+  async #read(name: string): Promise<Node | undefined> {
+    const node = await this.#deps.client.getNode(name);
+    if (node) this.#deps.index.upsert(node);
+    else this.#deps.index.remove(name);
+    return node;
+  }
+
+  #log(decision: Decision, alert: Alert): void {
+    const props = {
+      node: decision.node,
+      alertname: alert.labels.alertname,
+      fingerprint: alert.fingerprint,
+      status: alert.status,
+      dryRun: this.#deps.client.dryRun,
+    };
+    if (decision.kind === "skip") {
+      log("decide").info(literal(decision.message), { ...props, gate: decision.gate });
+    } else {
+      log("act").info(literal(decision.message), { ...props, action: decision.action });
+    }
+  }
+}

@@ -1,0 +1,73 @@
+import type { EventBody, KubeClient } from "../act/kube_client.ts";
+import type { EventIntent } from "../decide/decide.ts";
+import type { Metrics } from "./metrics.ts";
+import { log } from "../log.ts";
+
+/** Options of an {@link EventRecorder}. */
+export interface EventRecorderOptions {
+  /** Namespace of Node Events; kubelet and `kubectl describe node` use `default`. */
+  namespace?: string;
+  /** `reportingInstance` and `source.host`: which replica wrote the Event. */
+  instance?: string;
+}
+
+/** FNV-1a, 32 bits, as 8 hex digits: a short stable name suffix. */
+function hash(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, "0");
+}
+
+/**
+ * Records Events on Nodes, so `kubectl describe node` tells the story. Events with the same
+ * node, reason and message are one Event whose `count` grows, as kubelet's are. A failure is
+ * logged and counted, never thrown: reporting never undoes or blocks an action.
+ */
+export class EventRecorder {
+  #client: KubeClient;
+  #metrics: Metrics;
+  #namespace: string;
+  #instance: string;
+
+  constructor(client: KubeClient, metrics: Metrics, options: EventRecorderOptions = {}) {
+    this.#client = client;
+    this.#metrics = metrics;
+    this.#namespace = options.namespace ?? "default";
+    this.#instance = options.instance ?? "node-heal";
+  }
+
+  /** Records one Event on Node `node`. */
+  async record(node: string, intent: EventIntent, now: Date): Promise<void> {
+    const name = `${node}.nodeheal.${hash(`${intent.reason}\u0000${intent.message}`)}`;
+    const at = now.toISOString();
+    const body: EventBody = {
+      metadata: { name, namespace: this.#namespace },
+      // Node Events carry the node name as uid, as kubelet's do; `kubectl describe node` selects on it.
+      involvedObject: { apiVersion: "v1", kind: "Node", name: node, uid: node },
+      reason: intent.reason,
+      message: intent.message,
+      type: intent.type,
+      source: { component: "node-heal", host: this.#instance },
+      reportingComponent: "node-heal",
+      reportingInstance: this.#instance,
+      firstTimestamp: at,
+      lastTimestamp: at,
+      count: 1,
+    };
+    try {
+      if (await this.#client.createEvent(body)) {
+        this.#metrics.events.inc({ reason: intent.reason, result: "created" });
+      } else {
+        await this.#client.bumpEvent(this.#namespace, name, at);
+        this.#metrics.events.inc({ reason: intent.reason, result: "counted" });
+      }
+    } catch (err) {
+      this.#metrics.events.inc({ reason: intent.reason, result: "failure" });
+      log("report").warn("Cannot record Event {reason} on node {node}: {error}", {
+        reason: intent.reason,
+        node,
+        error: (err as Error).message,
+      });
+    }
+  }
+}

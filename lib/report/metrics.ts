@@ -1,0 +1,73 @@
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+/** node-heal's Prometheus metrics, in a registry of their own (one per server). */
+export class Metrics {
+  readonly registry = new Registry();
+  /** Notifications received, by their status. */
+  readonly notifications = new Counter({
+    name: "nodeheal_notifications_total",
+    help: "Alertmanager notifications received, by notification status and HTTP answer code.",
+    labelNames: ["status", "code"] as const,
+    registers: [this.registry],
+  });
+  /** Alerts handled, by outcome. */
+  readonly alerts = new Counter({
+    name: "nodeheal_alerts_total",
+    help:
+      "Alerts handled, by outcome: an action (cordon, uncordon, hold, release, forget), skipped, unresolved (no matching node) or failed.",
+    labelNames: ["outcome"] as const,
+    registers: [this.registry],
+  });
+  /** Decisions, by outcome and the gate that blocked them (empty when none did). */
+  readonly decisions = new Counter({
+    name: "nodeheal_decisions_total",
+    help: "Decisions made, by outcome (act or skip) and the gate that blocked them.",
+    labelNames: ["outcome", "gate"] as const,
+    registers: [this.registry],
+  });
+  /** Writes to nodes, by kind and result. */
+  readonly actions = new Counter({
+    name: "nodeheal_actions_total",
+    help: "Writes to nodes, by action and result (success, conflict, failure, dry_run).",
+    labelNames: ["action", "result"] as const,
+    registers: [this.registry],
+  });
+  /** Events written or failed. */
+  readonly events = new Counter({
+    name: "nodeheal_events_total",
+    help: "Kubernetes Events recorded, by reason and result (created, counted, failure).",
+    labelNames: ["reason", "result"] as const,
+    registers: [this.registry],
+  });
+  /** Alerts Alertmanager left out of notifications (max_alerts). */
+  readonly truncated = new Counter({
+    name: "nodeheal_truncated_alerts_total",
+    help: "Alerts Alertmanager left out of notifications because of max_alerts.",
+    registers: [this.registry],
+  });
+  /** Webhook latency. */
+  readonly webhookSeconds = new Histogram({
+    name: "nodeheal_webhook_duration_seconds",
+    help: "Time to handle one webhook request, by HTTP answer code.",
+    labelNames: ["code"] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  /** Nodes in the watch-fed index. */
+  readonly indexedNodes = new Gauge({
+    name: "nodeheal_indexed_nodes",
+    help: "Nodes in the watch-fed node index.",
+    registers: [this.registry],
+  });
+  /** Errors of the node watch. */
+  readonly watchErrors = new Counter({
+    name: "nodeheal_node_watch_errors_total",
+    help: "Errors of the node list and watch (each is retried with backoff).",
+    registers: [this.registry],
+  });
+
+  /** The Prometheus text exposition of every metric. */
+  async render(): Promise<{ body: string; contentType: string }> {
+    return { body: await this.registry.metrics(), contentType: this.registry.contentType };
+  }
+}

@@ -1,0 +1,127 @@
+import { connect, type KubeconfigSource, type Stoppable } from "./act/kube_client.ts";
+import { type EmbeddedCluster, startEmbeddedCluster } from "./embedded/cluster.ts";
+import { log } from "./log.ts";
+import { Pipeline } from "./pipeline.ts";
+import { EventRecorder } from "./report/events.ts";
+import { Metrics } from "./report/metrics.ts";
+import { NodeIndex } from "./resolve/node_index.ts";
+import { createHandler } from "./server/server.ts";
+
+/** Everything `serve` is configured with. */
+export interface ServiceConfig {
+  /** Webhook address. */
+  listen: { hostname: string; port: number };
+  /** `--kubeconfig`; unset means in-cluster, then `$KUBECONFIG`, then `~/.kube/config`. */
+  kubeconfig?: string;
+  /** Run against an embedded API server instead of a real cluster. */
+  embedded?: {
+    listen: { hostname: string; port: number };
+    workers: number;
+    /** Where to write its kubeconfig, if anywhere. */
+    kubeconfigOut?: string;
+  };
+  /** Decide and report, never write (writes go with `dryRun=All`). */
+  dryRun: boolean;
+  /** `reportingInstance` of Events: which replica wrote them. */
+  instance: string;
+  /** Namespace of Node Events. */
+  eventNamespace: string;
+}
+
+/** A running node-heal. */
+export interface Service {
+  /** Webhook base URL, such as `http://127.0.0.1:8000`. */
+  url: string;
+  metrics: Metrics;
+  index: NodeIndex;
+  /** The embedded cluster, when one was asked for. */
+  cluster?: EmbeddedCluster;
+  kubeconfigSource: KubeconfigSource;
+  /** Resolves once the node index has synced (ready). */
+  synced: Promise<void>;
+  /** Stops accepting, lets in-flight requests finish, stops the watch and the embedded cluster. */
+  close(): Promise<void>;
+}
+
+/** Starts node-heal: the cluster connection, the node watch, the pipeline and the HTTP server. */
+export async function startService(config: ServiceConfig): Promise<Service> {
+  let cluster: EmbeddedCluster | undefined;
+  if (config.embedded) {
+    cluster = await startEmbeddedCluster({
+      ...config.embedded.listen,
+      workers: config.embedded.workers,
+    });
+    if (config.embedded.kubeconfigOut) {
+      const path = config.embedded.kubeconfigOut;
+      const slash = path.lastIndexOf("/");
+      if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
+      await Deno.writeTextFile(path, cluster.kubeconfig(), { mode: 0o600 });
+    }
+  }
+  const { client, source } = connect({
+    kubeconfigPath: config.kubeconfig,
+    kubeconfigYaml: cluster?.kubeconfig(),
+    dryRun: config.dryRun,
+  });
+  const metrics = new Metrics();
+  const index = new NodeIndex();
+  const { promise: synced, resolve: markSynced } = Promise.withResolvers<void>();
+  let watch: Stoppable | undefined;
+  const watchReady = client.watchNodes({
+    listed(nodes) {
+      index.replaceAll(nodes);
+      metrics.indexedNodes.set(index.size);
+      markSynced();
+    },
+    upsert(node) {
+      index.upsert(node);
+      metrics.indexedNodes.set(index.size);
+    },
+    remove(name) {
+      index.remove(name);
+      metrics.indexedNodes.set(index.size);
+    },
+    error(err) {
+      metrics.watchErrors.inc();
+      log("resolve").warn("Node watch failed, retrying: {error}", {
+        error: (err as Error).message,
+      });
+    },
+  }).then((w) => watch = w);
+
+  const pipeline = new Pipeline({
+    client,
+    index,
+    metrics,
+    events: new EventRecorder(client, metrics, {
+      namespace: config.eventNamespace,
+      instance: config.instance,
+    }),
+  });
+  const handler = createHandler({
+    handle: (n) => pipeline.handle(n),
+    metrics,
+    ready: () => index.synced,
+  });
+  const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
+  const server = Deno.serve({
+    ...config.listen,
+    onListen: (addr) => resolve(addr as Deno.NetAddr),
+  }, handler);
+  const addr = await listening;
+  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+  return {
+    url: `http://${host}:${addr.port}`,
+    metrics,
+    index,
+    cluster,
+    kubeconfigSource: source,
+    synced,
+    async close() {
+      await server.shutdown();
+      await watchReady;
+      await watch?.stop();
+      await cluster?.close();
+    },
+  };
+}
