@@ -1,4 +1,5 @@
 import * as k8s from "@kubernetes/client-node";
+import { parse as parseYaml, parseAllDocuments } from "yaml";
 import { type EmbeddedCluster, startEmbeddedCluster } from "../lib/embedded/cluster.ts";
 import type { EmbeddedClusterOptions } from "../lib/embedded/cluster.ts";
 import { type Service, startService } from "../lib/service.ts";
@@ -132,4 +133,30 @@ export function notification(
     groupKey: "{}:{}",
     truncatedAlerts: 0,
   };
+}
+
+/** Parses every YAML document of a file under manifests/. */
+export async function manifest(name: string): Promise<Record<string, unknown>[]> {
+  const text = await Deno.readTextFile(new URL(`../manifests/${name}`, import.meta.url));
+  return parseAllDocuments(text).map((d) => d.toJS() as Record<string, unknown>);
+}
+
+/**
+ * The Alertmanager configuration of manifests/alertmanager-secret.yaml with only the webhook
+ * URL pointed at a local node-heal and the grouping delays shortened for tests.
+ */
+export async function alertmanagerConfig(webhook: string): Promise<Record<string, unknown>> {
+  const [secret] = await manifest("alertmanager-secret.yaml");
+  const text = (secret.stringData as Record<string, string>)["alertmanager.yaml"];
+  const config = parseYaml(text);
+  for (const receiver of config.receivers) {
+    for (const hook of receiver.webhook_configs ?? []) hook.url = webhook;
+  }
+  const shorten = (route: Record<string, unknown>) => {
+    if ("group_wait" in route) route.group_wait = "0s";
+    if ("group_interval" in route) route.group_interval = "1s";
+    for (const r of (route.routes ?? []) as Record<string, unknown>[]) shorten(r);
+  };
+  shorten(config.route);
+  return config;
 }

@@ -1,0 +1,22 @@
+# node-heal: one binary from `deno compile`, in a distroless image.
+#   docker build -t node-heal:dev .
+FROM denoland/deno:2.9.6 AS build
+WORKDIR /src
+COPY deno.json deno.lock ./
+COPY main.ts ./
+COPY lib ./lib
+# Permissions are baked into the binary, narrowed to what the service needs: the network
+# (webhook and API server), environment variables (configuration, in-cluster discovery), and
+# reading the service-account token and a mounted kubeconfig or configuration.
+RUN deno compile --frozen \
+      --allow-net \
+      --allow-env \
+      --allow-read=/var/run/secrets/kubernetes.io/serviceaccount,/etc/node-heal,/home/nonroot/.kube \
+      --output /out/node-heal main.ts
+
+FROM gcr.io/distroless/cc-debian12:nonroot
+COPY --from=build /out/node-heal /usr/local/bin/node-heal
+USER nonroot:nonroot
+EXPOSE 8000
+ENTRYPOINT ["/usr/local/bin/node-heal"]
+CMD ["serve"]

@@ -1,0 +1,143 @@
+// The manifests in manifests/, checked by the real tools: kubectl kustomize, amtool, promtool.
+import assert from "node:assert/strict";
+import { stringify } from "yaml";
+import { manifest } from "./helpers.ts";
+
+async function run(
+  cmd: string,
+  args: string[],
+): Promise<{ ok: boolean; out: string; stdout: string } | undefined> {
+  try {
+    const o = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+    const stdout = new TextDecoder().decode(o.stdout);
+    return { ok: o.success, out: stdout + new TextDecoder().decode(o.stderr), stdout };
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    throw err;
+  }
+}
+
+async function has(cmd: string, hint: string): Promise<boolean> {
+  const found = (await run(cmd, ["--version"])) !== undefined;
+  if (!found) console.warn(`SKIPPED: ${cmd} is not on PATH (${hint})`);
+  return found;
+}
+
+const KUBECTL = await has("kubectl", "install kubectl");
+const AMTOOL = await has("amtool", "apt-get install prometheus-alertmanager");
+const PROMTOOL = await has("promtool", "apt-get install prometheus");
+
+async function tempFile(name: string, text: string): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "node-heal-manifests-" });
+  const path = `${dir}/${name}`;
+  await Deno.writeTextFile(path, text);
+  return path;
+}
+
+async function alertmanagerYaml(): Promise<string> {
+  const [secret] = await manifest("alertmanager-secret.yaml");
+  return (secret.stringData as Record<string, string>)["alertmanager.yaml"];
+}
+
+Deno.test({
+  name:
+    "kubectl kustomize manifests/ builds the namespace, RBAC, Deployment, Service, rule and Alertmanager config",
+  ignore: !KUBECTL,
+  fn: async () => {
+    const dir = new URL("../manifests", import.meta.url).pathname;
+    const result = await run("kubectl", ["kustomize", dir]);
+    assert.ok(result?.ok, result?.out ?? "");
+    const kinds = [...result!.out.matchAll(/^kind: (\S+)$/gm)].map((m) => m[1]).sort();
+    assert.deepEqual(kinds, [
+      "ClusterRole",
+      "ClusterRoleBinding",
+      "Deployment",
+      "Namespace",
+      "PrometheusRule",
+      "Secret",
+      "Service",
+      "ServiceAccount",
+    ]);
+  },
+});
+
+Deno.test({
+  name:
+    'amtool accepts the Alertmanager config and routes heal="true" alerts, and only those, to node-heal',
+  ignore: !AMTOOL,
+  fn: async () => {
+    const path = await tempFile("alertmanager.yaml", await alertmanagerYaml());
+    const check = await run("amtool", ["check-config", path]);
+    assert.ok(check?.ok, check?.out ?? "");
+    const route = async (...labels: string[]) =>
+      (await run("amtool", ["config", "routes", "test", `--config.file=${path}`, ...labels]))
+        ?.stdout
+        .trim();
+    assert.equal(
+      await route("alertname=NodeHighCPU", "heal=true", "instance=10.0.0.1:9100"),
+      "node-heal",
+    );
+    assert.equal(await route("alertname=Watchdog", "severity=none"), "null");
+    assert.equal(await route("alertname=NodeHighCPU", "heal=false"), "null");
+  },
+});
+
+Deno.test("the webhook receiver sends resolved notifications to node-heal's Service", async () => {
+  const config = (await import("yaml")).parse(await alertmanagerYaml());
+  const receiver = config.receivers.find((r: { name: string }) => r.name === "node-heal");
+  assert.deepEqual(receiver.webhook_configs, [{
+    url: "http://node-heal.node-heal.svc:8000/webhook",
+    send_resolved: true,
+  }]);
+  const docs = await manifest("webhook-deployment.yaml");
+  const service = docs.find((d) => d.kind === "Service") as {
+    metadata: { name: string; namespace: string };
+    spec: { ports: { port: number }[] };
+  };
+  assert.equal(`${service.metadata.name}.${service.metadata.namespace}`, "node-heal.node-heal");
+  assert.equal(service.spec.ports[0].port, 8000);
+});
+
+Deno.test('every alert of the PrometheusRule is labelled heal="true" with a severity, and the rule is labelled release: prom', async () => {
+  const [rule] = await manifest("alert-rule.yaml");
+  assert.equal((rule.metadata as { labels: Record<string, string> }).labels.release, "prom");
+  const groups = (rule.spec as { groups: { rules: Record<string, unknown>[] }[] }).groups;
+  const alerts = groups.flatMap((g) => g.rules).filter((r) => r.alert);
+  assert.ok(alerts.some((a) => a.alert === "NodeHighCPU"));
+  for (const a of alerts) {
+    const labels = a.labels as Record<string, string>;
+    assert.equal(labels.heal, "true", `${a.alert} has heal="true"`);
+    assert.ok(labels.severity, `${a.alert} has a severity`);
+  }
+});
+
+Deno.test({
+  name: "promtool accepts the rule groups of the PrometheusRule",
+  ignore: !PROMTOOL,
+  fn: async () => {
+    const [rule] = await manifest("alert-rule.yaml");
+    const path = await tempFile("rules.yaml", stringify(rule.spec));
+    const check = await run("promtool", ["check", "rules", path]);
+    assert.ok(check?.ok, check?.out ?? "");
+    assert.match(check!.out, /SUCCESS: 1 rules found/);
+  },
+});
+
+Deno.test("the ClusterRole grants exactly the verbs node-heal uses", async () => {
+  const docs = await manifest("webhook-deployment.yaml");
+  const role = docs.find((d) => d.kind === "ClusterRole") as {
+    rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+  };
+  const grants = role.rules.flatMap((r) =>
+    r.resources.flatMap((res) => r.verbs.map((v) => `${v} ${res}`))
+  ).sort();
+  assert.deepEqual(grants, [
+    "create events",
+    "get events",
+    "get nodes",
+    "list nodes",
+    "patch events",
+    "patch nodes",
+    "watch nodes",
+  ]);
+});
