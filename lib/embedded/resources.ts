@@ -112,6 +112,11 @@ const EVENT_FIELDS = [
   "type",
 ];
 
+/** How each selectable Event field is read from a stored (core v1) Event. */
+const EVENT_FIELD_GETTERS = Object.fromEntries(
+  EVENT_FIELDS.map((f) => [f, f === "source" ? at("source.component") : at(f)]),
+);
+
 /** Core v1 Event fields and their events.k8s.io/v1 names. */
 const EVENT_RENAMES: [string, string][] = [
   ["involvedObject", "regarding"],
@@ -199,9 +204,7 @@ export const RESOURCES: readonly ResourceType[] = [
     namespaced: true,
     shortNames: ["ev"],
     storage: "events",
-    extraFields: Object.fromEntries(
-      EVENT_FIELDS.map((f) => [f, f === "source" ? at("source.component") : at(f)]),
-    ),
+    extraFields: EVENT_FIELD_GETTERS,
   }),
   define({
     group: "events.k8s.io",
@@ -212,9 +215,7 @@ export const RESOURCES: readonly ResourceType[] = [
     shortNames: ["ev"],
     storage: "events",
     // The real server selects events.k8s.io events by their core field names too.
-    extraFields: Object.fromEntries(
-      EVENT_FIELDS.map((f) => [f, f === "source" ? at("source.component") : at(f)]),
-    ),
+    extraFields: EVENT_FIELD_GETTERS,
     fromStorage: (o) => renameFields(o, EVENT_RENAMES, "events.k8s.io/v1"),
     toStorage: (o) =>
       renameFields(o, EVENT_RENAMES.map(([a, b]) => [b, a] as [string, string]), "v1"),
