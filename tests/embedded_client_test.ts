@@ -470,11 +470,15 @@ Deno.test(
       merge,
     );
     const events: string[] = [];
+    const pools: (string | undefined)[] = [];
     const watch = new k8s.Watch(f.kc);
     const req = await watch.watch(
       "/api/v1/nodes",
       { labelSelector: "pool=a" },
-      (type, obj) => events.push(`${type} ${obj.metadata?.name}`),
+      (type, obj) => {
+        events.push(`${type} ${obj.metadata?.name}`);
+        pools.push(obj.metadata?.labels?.pool);
+      },
       () => {},
     );
     try {
@@ -489,6 +493,8 @@ Deno.test(
       );
       await waitFor("the selection changes", () => events.length === 3);
       assert.deepEqual(events, ["ADDED heal-worker", "ADDED heal-worker2", "DELETED heal-worker"]);
+      // The DELETED event carries the object as the watcher last saw it: still pool=a.
+      assert.deepEqual(pools, ["a", "a", "a"]);
     } finally {
       req.abort();
     }
@@ -789,3 +795,210 @@ Deno.test("the request record counts verbs, resources and bytes", opts, async ()
   assert.equal(missing.code, 404);
   assert.equal(missing.name, "ghost");
 });
+
+Deno.test(
+  "dry runs never write: dryRun=All in the query, in DeleteOptions and in an Eviction; other values are refused",
+  opts,
+  async () => {
+    await using f = await withCluster();
+    const url = f.cluster.url;
+    const del = await fetch(`${url}/api/v1/nodes/heal-worker2`, {
+      method: "DELETE",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ kind: "DeleteOptions", apiVersion: "v1", dryRun: ["All"] }),
+    });
+    assert.equal(del.status, 200);
+    await del.body?.cancel();
+    assert.ok(f.cluster.api.read("Node", "heal-worker2"), "the node is still there");
+    await f.core.deleteNode({ name: "heal-worker2", dryRun: "All" });
+    assert.ok(f.cluster.api.read("Node", "heal-worker2"));
+    const typo = await fetch(`${url}/api/v1/nodes/heal-worker2?dryRun=Al`, { method: "DELETE" });
+    assert.equal(typo.status, 422);
+    assert.match((await typo.json()).message, /Unsupported value: "Al"/);
+    assert.ok(f.cluster.api.read("Node", "heal-worker2"));
+
+    const standalone = "standalone";
+    await f.core.createNamespacedPodEviction({
+      name: standalone,
+      namespace: "default",
+      body: { metadata: { name: standalone }, deleteOptions: { dryRun: ["All"] } },
+    });
+    assert.ok(f.cluster.api.read("Pod", standalone, "default"), "a dry-run eviction keeps the pod");
+  },
+);
+
+Deno.test(
+  "a single GET answers a Table when asked, as kubectl get node NAME needs",
+  opts,
+  async () => {
+    await using f = await withCluster();
+    const res = await fetch(`${f.cluster.url}/api/v1/nodes/heal-worker`, {
+      headers: { accept: "application/json;as=Table;v=v1;g=meta.k8s.io,application/json" },
+    });
+    const table = await res.json();
+    assert.equal(table.kind, "Table");
+    assert.deepEqual(table.rows.map((r: { cells: unknown[] }) => r.cells.slice(0, 2)), [
+      ["heal-worker", "Ready"],
+    ]);
+  },
+);
+
+Deno.test("a malformed PodDisruptionBudget is refused and nothing else breaks", opts, async () => {
+  await using f = await withCluster();
+  const res = await fetch(
+    `${f.cluster.url}/apis/policy/v1/namespaces/default/poddisruptionbudgets`,
+    {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        metadata: { name: "broken" },
+        spec: { minAvailable: 1, selector: { matchExpressions: {} } },
+      }),
+    },
+  );
+  assert.equal(res.status, 422);
+  await res.body?.cancel();
+  assert.equal(f.cluster.api.read("PodDisruptionBudget", "broken", "default"), undefined);
+  const labelled = await f.core.patchNamespacedPod({
+    name: "standalone",
+    namespace: "default",
+    body: { metadata: { labels: { x: "1" } } },
+  }, merge);
+  assert.equal(labelled.metadata?.labels?.x, "1");
+});
+
+Deno.test(
+  "a watch from a resourceVersion ahead of the server gets no older events, and a list from one is 504",
+  opts,
+  async () => {
+    await using f = await withCluster();
+    const ahead = String(Number((await f.core.listNode()).metadata!.resourceVersion) + 1000);
+    const events: string[] = [];
+    const watch = new k8s.Watch(f.kc);
+    const req = await watch.watch(
+      "/api/v1/nodes",
+      { resourceVersion: ahead },
+      (type, obj) => events.push(`${type} ${obj.metadata?.name}`),
+      () => {},
+    );
+    try {
+      await f.core.patchNode(
+        { name: "heal-worker", body: { metadata: { labels: { a: "1" } } } },
+        merge,
+      );
+      // A second watch from now sees the patch: by then the first one has had it too, if at all.
+      const seen: string[] = [];
+      const now = await f.core.listNode();
+      await f.core.patchNode(
+        { name: "heal-worker", body: { metadata: { labels: { a: "2" } } } },
+        merge,
+      );
+      const req2 = await watch.watch(
+        "/api/v1/nodes",
+        { resourceVersion: now.metadata!.resourceVersion },
+        (type, obj) => seen.push(`${type} ${obj.metadata?.name}`),
+        () => {},
+      );
+      await waitFor("the control watch", () => seen.length > 0);
+      req2.abort();
+      assert.deepEqual(events, []);
+    } finally {
+      req.abort();
+    }
+    const list = await fetch(`${f.cluster.url}/api/v1/nodes?resourceVersion=${ahead}`);
+    assert.equal(list.status, 504);
+    assert.match((await list.json()).message, /Too large resource version/);
+  },
+);
+
+Deno.test(
+  "evictions ignore budgets for pods that are Pending or already being deleted",
+  opts,
+  async () => {
+    await using f = await withCluster();
+    const policy = f.kc.makeApiClient(k8s.PolicyV1Api);
+    await policy.createNamespacedPodDisruptionBudget({
+      namespace: "default",
+      body: { metadata: { name: "all" }, spec: { minAvailable: "100%", selector: {} } },
+    });
+    await f.core.patchNamespacedPodStatus({
+      name: "standalone",
+      namespace: "default",
+      body: { status: { phase: "Pending" } },
+    }, merge);
+    await f.core.createNamespacedPodEviction({
+      name: "standalone",
+      namespace: "default",
+      body: { metadata: { name: "standalone" } },
+    });
+    assert.equal(f.cluster.api.read("Pod", "standalone", "default"), undefined);
+  },
+);
+
+Deno.test(
+  "namespaces: defaults on create, protected ones cannot be deleted, no delete-collection",
+  opts,
+  async () => {
+    await using f = await withCluster();
+    const ns = await f.core.createNamespace({ body: { metadata: { name: "scratch" } } });
+    assert.equal(ns.status?.phase, "Active");
+    assert.equal(ns.metadata?.labels?.["kubernetes.io/metadata.name"], "scratch");
+    const forbidden = await expectStatus(
+      403,
+      () => f.core.deleteNamespace({ name: "kube-system" }),
+    );
+    assert.equal(forbidden.reason, "Forbidden");
+    const collection = await fetch(`${f.cluster.url}/api/v1/namespaces`, { method: "DELETE" });
+    assert.equal(collection.status, 405);
+    await collection.body?.cancel();
+    const pod = await f.core.createNamespacedPod({
+      namespace: "scratch",
+      body: { metadata: { name: "p" }, spec: { containers: [{ name: "c", image: "i" }] } },
+    });
+    assert.equal(pod.status?.phase, "Pending");
+    await f.core.deleteNamespace({ name: "scratch" });
+    assert.equal(f.cluster.api.read("Pod", "p", "scratch"), undefined);
+  },
+);
+
+Deno.test(
+  "server-managed fields: no resourceVersion on create, no client-set deletionTimestamp or generation",
+  opts,
+  async () => {
+    await using f = await withCluster();
+    const created = await fetch(`${f.cluster.url}/api/v1/nodes`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ metadata: { name: "x", resourceVersion: "5" } }),
+    });
+    assert.equal(created.status, 500);
+    assert.match((await created.json()).message, /resourceVersion should not be set/);
+    const patched = await f.core.patchNode({
+      name: "heal-worker",
+      body: { metadata: { deletionTimestamp: "2030-01-01T00:00:00Z", generation: 9 } },
+    }, merge);
+    assert.equal(patched.metadata?.deletionTimestamp, undefined);
+    assert.equal(patched.metadata?.generation, undefined);
+  },
+);
+
+Deno.test(
+  "events.k8s.io/v1 selects by its own field names; remainingItemCount only without selectors",
+  opts,
+  async () => {
+    await using f = await withCluster();
+    const bad = await fetch(
+      `${f.cluster.url}/apis/events.k8s.io/v1/events?fieldSelector=involvedObject.name%3Dx`,
+    );
+    assert.equal(bad.status, 400);
+    await bad.body?.cancel();
+    const ok = await fetch(
+      `${f.cluster.url}/apis/events.k8s.io/v1/events?fieldSelector=regarding.name%3Dx`,
+    );
+    assert.equal(ok.status, 200);
+    await ok.body?.cancel();
+    const filtered = await f.core.listPodForAllNamespaces({ limit: 2, labelSelector: "app=web" });
+    assert.ok(filtered.metadata?._continue);
+    assert.equal(filtered.metadata?.remainingItemCount, undefined);
+  },
+);

@@ -180,3 +180,37 @@ Deno.test(
     );
   },
 );
+
+Deno.test(
+  "kubectl get node NAME prints the server's columns, and delete --dry-run=server deletes nothing",
+  opts,
+  async () => {
+    await using f = await withCluster();
+    await using kubectl = await kubectlFor(f.cluster.kubeconfig());
+    const rows = table(await kubectl.run("get", "node", "heal-worker3"));
+    assert.deepEqual(rows.map((r) => [r.NAME, r.STATUS, r.VERSION]), [[
+      "heal-worker3",
+      "Ready",
+      "v1.29.2",
+    ]]);
+    assert.match(
+      await kubectl.run("delete", "node", "heal-worker2", "--dry-run=server"),
+      /deleted \(server dry run\)/,
+    );
+    assert.ok(f.cluster.api.read("Node", "heal-worker2"), "the node is still there");
+    await kubectl.run(
+      "drain",
+      "heal-worker3",
+      "--ignore-daemonsets",
+      "--delete-emptydir-data",
+      "--force",
+      "--dry-run=server",
+    );
+    assert.equal(
+      f.cluster.api.readAll("Pod").filter((p) =>
+        (p.spec as { nodeName: string }).nodeName === "heal-worker3"
+      ).length,
+      4,
+    );
+  },
+);

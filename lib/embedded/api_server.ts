@@ -75,9 +75,13 @@ interface WatchStream {
 
 const JSON_HEADERS = { "content-type": "application/json" };
 const encoder = new TextEncoder();
+/** Bytes a watcher may leave unread before its watch is closed. */
+const MAX_WATCH_BUFFER = 64 * 1024 * 1024;
 const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const LABEL_NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const GENERATE_CHARS = "bcdfghjklmnpqrstvwxz2456789";
+/** Namespaces the real server refuses to delete. */
+const PROTECTED_NAMESPACES = new Set(["default", "kube-system", "kube-public"]);
 /** Groups whose objects carry `metadata.generation`, bumped on every spec change. */
 const GENERATION_GROUPS = new Set(["apps", "policy"]);
 
@@ -177,9 +181,10 @@ export class ApiServer {
     this.#random = options.random ?? Math.random;
     this.traffic = new Traffic(this.#random);
     this.#bookmarkIntervalMs = options.bookmarkIntervalMs ?? 10_000;
-    this.store.listen("/pods", (change) => this.#onPodChange(change));
+    // The disruption controller's work, done after the change has reached every watcher.
+    this.store.listen("/pods", (change) => this.#scheduleBudgetRefresh(change));
     this.store.listen("policy/poddisruptionbudgets", (change) => {
-      if (change.type !== "DELETED") this.#refreshBudgets(meta(change.object).namespace ?? "");
+      if (change.type !== "DELETED") this.#scheduleBudgetRefresh(change);
     });
   }
 
@@ -207,7 +212,9 @@ export class ApiServer {
   seed(objects: KubeObject[]): void {
     for (const obj of objects) {
       const type = this.#typeOfObject(obj);
-      const stored = this.#prepareNew(type, clone(type.toStorage(obj)), meta(obj).namespace ?? "");
+      const stored = this.#prepareNew(type, clone(type.toStorage(obj)), meta(obj).namespace ?? "", {
+        identity: "keep",
+      });
       const key = objectKey(meta(stored).namespace, meta(stored).name!);
       const current = this.store.get(type.storage, key);
       if (current) {
@@ -388,15 +395,26 @@ export class ApiServer {
     record: RequestRecord,
   ): Response | Promise<Response> {
     const q = url.searchParams;
-    const dryRun = q.getAll("dryRun").includes("All");
+    let dryRun = parseDryRun(q.getAll("dryRun"));
     const { type, name, subresource } = route;
     if (subresource === "eviction") {
       if (verb !== "create") throw methodNotAllowed(verb, "pods/eviction");
-      return this.#evict(route, parseBody(body), dryRun);
+      const eviction = parseBody(body);
+      const options = (eviction.deleteOptions ?? {}) as { dryRun?: unknown };
+      dryRun ||= parseDryRun(options.dryRun);
+      return this.#evict(route, eviction, dryRun);
+    }
+    if ((verb === "delete" || verb === "deletecollection") && body.trim() !== "") {
+      dryRun ||= parseDryRun((parseBody(body) as { dryRun?: unknown }).dryRun);
     }
     switch (verb) {
-      case "get":
-        return json(this.#present(type, this.#get(route)));
+      case "get": {
+        const obj = this.#present(type, this.#get(route));
+        if (!wantsTable(req.headers.get("accept"))) return json(obj);
+        const include = (q.get("includeObject") ?? "Metadata") as IncludeObject;
+        const listMeta = { resourceVersion: meta(obj).resourceVersion };
+        return json(toTable(type, [obj], { include, now: this.#now(), listMeta }));
+      }
       case "list":
         return this.#list(route, req, q);
       case "watch":
@@ -434,10 +452,7 @@ export class ApiServer {
 
   #selectors(route: Route, q: URLSearchParams): (obj: KubeObject) => boolean {
     const labels: LabelSelector = parseLabelSelector(q.get("labelSelector"));
-    const fields: FieldSelector = parseFieldSelector(q.get("fieldSelector")).map((r) => ({
-      ...r,
-      field: route.type.group === "events.k8s.io" ? coreEventField(r.field) : r.field,
-    }));
+    const fields: FieldSelector = parseFieldSelector(q.get("fieldSelector"));
     checkFieldsSupported(fields, route.type.fieldNames);
     const { type, namespace } = route;
     return (obj) =>
@@ -452,6 +467,18 @@ export class ApiServer {
     const match = this.#selectors(route, q);
     let items = this.store.list(type.storage, route.namespace || undefined).filter(match);
     let rv = String(this.store.resourceVersion);
+    const asked = q.get("resourceVersion") ?? "";
+    if (/^\d+$/.test(asked) && Number(asked) > this.store.resourceVersion) {
+      throw new ApiError(
+        504,
+        "Timeout",
+        `Too large resource version: ${asked}, current: ${this.store.resourceVersion}`,
+        {
+          causes: [{ reason: "ResourceVersionTooLarge", message: "Too large resource version" }],
+          retryAfterSeconds: 1,
+        },
+      );
+    }
     const token = q.get("continue");
     if (token) {
       const decoded = decodeContinue(token);
@@ -466,7 +493,10 @@ export class ApiServer {
     if (limit > 0 && items.length > limit) {
       const last = items[limit - 1];
       listMeta.continue = encodeContinue(rv, objectKey(meta(last).namespace, meta(last).name!));
-      listMeta.remainingItemCount = items.length - limit;
+      // The real server can count what remains only when nothing is filtered.
+      if (!q.get("labelSelector") && !q.get("fieldSelector")) {
+        listMeta.remainingItemCount = items.length - limit;
+      }
       items = items.slice(0, limit);
     }
     if (wantsTable(req.headers.get("accept"))) {
@@ -492,6 +522,7 @@ export class ApiServer {
     if (rvParam !== "" && !/^\d+$/.test(rvParam)) {
       throw badRequest(`invalid resource version "${rvParam}": must be a non-negative integer`);
     }
+    const fromRv = rvParam === "" ? 0 : Number(rvParam);
     const bookmarks = q.get("allowWatchBookmarks") === "true";
     const sendInitial = q.get("sendInitialEvents") === "true";
     const timeoutSeconds = Number(q.get("timeoutSeconds") ?? 0);
@@ -501,32 +532,38 @@ export class ApiServer {
     const now = this.#now;
     const interval = this.#bookmarkIntervalMs;
     const watches = this.#watches;
+    const format = groupVersion(type);
     let first = true;
 
-    const frame = (eventType: string, obj: KubeObject): KubeObject => {
-      if (!table || eventType === "ERROR" || eventType === "BOOKMARK") return obj;
-      const t = toTable(type, [obj], {
-        include,
-        now: now(),
-        listMeta: { resourceVersion: meta(obj).resourceVersion },
-        withColumns: first,
-      });
-      first = false;
-      return t;
+    const encode = (eventType: string, obj: KubeObject): Uint8Array => {
+      let object = obj;
+      if (table && eventType !== "ERROR" && eventType !== "BOOKMARK") {
+        object = toTable(type, [obj], {
+          include,
+          now: now(),
+          listMeta: { resourceVersion: meta(obj).resourceVersion },
+          withColumns: first,
+        });
+        first = false;
+      }
+      return encoder.encode(JSON.stringify({ type: eventType, object }) + "\n");
     };
 
     let cleanup = () => {};
     const body = new ReadableStream<Uint8Array>({
       start: (controller) => {
         let open = true;
-        const send = (eventType: string, obj: KubeObject) => {
+        const write = (line: Uint8Array) => {
           if (!open) return;
-          const line = encoder.encode(
-            JSON.stringify({ type: eventType, object: frame(eventType, obj) }) + "\n",
-          );
+          // A watcher that stopped reading is closed, as the real server does, not buffered forever.
+          if ((controller.desiredSize ?? 0) < -MAX_WATCH_BUFFER) {
+            stream.close();
+            return;
+          }
           record.bytesOut += line.length;
           controller.enqueue(line);
         };
+        const send = (eventType: string, obj: KubeObject) => write(encode(eventType, obj));
         const bookmark = (annotations?: Record<string, string>) =>
           send("BOOKMARK", {
             kind: type.kind,
@@ -537,11 +574,37 @@ export class ApiServer {
             },
           });
         const deliver = (change: Change) => {
+          if (change.rv <= fromRv) return;
           const wasIn = change.previous !== undefined && match(change.previous);
           const isIn = change.type !== "DELETED" && match(change.object);
-          const shown = this.#present(type, change.object);
-          if (isIn) send(wasIn ? "MODIFIED" : "ADDED", shown);
-          else if (wasIn) send("DELETED", shown);
+          let eventType: string;
+          let object: KubeObject;
+          if (isIn) {
+            eventType = wasIn ? "MODIFIED" : "ADDED";
+            object = change.object;
+          } else if (wasIn) {
+            // Leaving the selection: the object as the watcher last saw it, at this revision.
+            eventType = "DELETED";
+            object = change.type === "DELETED" ? change.object : {
+              ...change.previous!,
+              metadata: { ...meta(change.previous!), resourceVersion: String(change.rv) },
+            };
+          } else {
+            return;
+          }
+          if (table) {
+            send(eventType, this.#present(type, object));
+            return;
+          }
+          // Every watcher of one format shares the bytes of one change.
+          const key = `${format}|${eventType}|${object === change.object ? "" : "left"}`;
+          change.encoded ??= new Map();
+          let line = change.encoded.get(key);
+          if (!line) {
+            line = encode(eventType, this.#present(type, object));
+            change.encoded.set(key, line);
+          }
+          write(line);
         };
         const timers: ReturnType<typeof setTimeout>[] = [];
         const stream: WatchStream = {
@@ -558,6 +621,7 @@ export class ApiServer {
             }
           },
         };
+        let unlisten = () => {};
         cleanup = () => stream.close();
         if (rvParam === "" || rvParam === "0" || sendInitial) {
           for (const obj of store.list(type.storage, route.namespace || undefined)) {
@@ -565,14 +629,16 @@ export class ApiServer {
           }
           if (sendInitial && bookmarks) bookmark({ "k8s.io/initial-events-end": "true" });
         } else {
-          const changes = store.changesSince(type.storage, Number(rvParam));
+          const changes = store.changesSince(type.storage, fromRv);
           if (changes === undefined) {
             send("ERROR", {
               kind: "Status",
               apiVersion: "v1",
               metadata: {},
               status: "Failure",
-              message: `too old resource version: ${rvParam} (${store.compactedResourceVersion})`,
+              message: `too old resource version: ${rvParam} (${
+                store.compactedResourceVersion(type.storage)
+              })`,
               reason: "Expired",
               code: 410,
             });
@@ -582,7 +648,7 @@ export class ApiServer {
           }
           for (const change of changes) deliver(change);
         }
-        const unlisten = store.listen(type.storage, deliver);
+        unlisten = store.listen(type.storage, deliver);
         watches.add(stream);
         if (bookmarks) timers.push(setInterval(() => bookmark(), interval));
         if (timeoutSeconds > 0) {
@@ -590,7 +656,7 @@ export class ApiServer {
         }
       },
       cancel: () => cleanup(),
-    });
+    }, new ByteLengthQueuingStrategy({ highWaterMark: 1 << 20 }));
     return new Response(body, {
       headers: { ...JSON_HEADERS, "cache-control": "no-cache, private" },
     });
@@ -599,8 +665,17 @@ export class ApiServer {
   #create(route: Route, obj: KubeObject, dryRun: boolean): KubeObject {
     const { type } = route;
     checkTypeMeta(type, obj);
+    if (meta(obj).resourceVersion) {
+      throw new ApiError(
+        500,
+        "InternalError",
+        "Internal error occurred: resourceVersion should not be set on objects to be created",
+      );
+    }
     const namespace = this.#checkNamespace(route, obj);
-    const fresh = this.#prepareNew(type, type.toStorage(obj), namespace);
+    const fresh = this.#prepareNew(type, withDefaults(type, type.toStorage(obj)), namespace, {
+      identity: "server",
+    });
     const key = objectKey(meta(fresh).namespace, meta(fresh).name!);
     if (this.store.get(type.storage, key)) {
       throw alreadyExists(type.resource, type.group, meta(fresh).name!);
@@ -608,8 +683,16 @@ export class ApiServer {
     return dryRun ? fresh : this.store.put(type.storage, key, fresh);
   }
 
-  /** Fills in and checks the server-set metadata of an object about to be created. */
-  #prepareNew(type: ResourceType, obj: KubeObject, namespace: string): KubeObject {
+  /**
+   * Fills in and checks the server-set metadata of an object about to be created. A create
+   * through the API gets a new uid and creation time; a seeded object may bring its own.
+   */
+  #prepareNew(
+    type: ResourceType,
+    obj: KubeObject,
+    namespace: string,
+    options: { identity: "server" | "keep" },
+  ): KubeObject {
     const m: ObjectMeta = { ...meta(obj) };
     if (!m.name && m.generateName) {
       let suffix = "";
@@ -621,8 +704,9 @@ export class ApiServer {
     if (type.namespaced) m.namespace = namespace;
     else delete m.namespace;
     this.#validate(type, { ...obj, metadata: m });
-    m.uid = m.uid ?? this.#uid();
-    m.creationTimestamp = m.creationTimestamp ?? rfc3339(this.#now());
+    const keep = options.identity === "keep";
+    m.uid = keep && m.uid ? m.uid : this.#uid();
+    m.creationTimestamp = keep && m.creationTimestamp ? m.creationTimestamp : rfc3339(this.#now());
     if (GENERATION_GROUPS.has(type.group)) m.generation = 1;
     delete m.resourceVersion;
     delete m.deletionTimestamp;
@@ -732,8 +816,14 @@ export class ApiServer {
         ...(type.namespaced ? { namespace } : {}),
       };
       if (!type.namespaced) delete result.metadata.namespace;
+      // Server-managed: a client cannot set or clear them by writing the object.
+      delete result.metadata.deletionTimestamp;
+      delete result.metadata.generation;
       if (meta(current).deletionTimestamp) {
         result.metadata.deletionTimestamp = meta(current).deletionTimestamp;
+      }
+      if (meta(current).generation !== undefined) {
+        result.metadata.generation = meta(current).generation;
       }
       if (GENERATION_GROUPS.has(type.group)) {
         const gen = Number(meta(current).generation ?? 1);
@@ -804,6 +894,14 @@ export class ApiServer {
           `ResourceVersion in object meta: ${meta(current).resourceVersion}`,
       );
     }
+    if (type.resource === "namespaces" && type.group === "" && PROTECTED_NAMESPACES.has(name)) {
+      throw new ApiError(
+        403,
+        "Forbidden",
+        `namespaces "${name}" is forbidden: this namespace may not be deleted`,
+        { name, kind: "namespaces" },
+      );
+    }
     if (dryRun) return current;
     if (type.resource === "namespaces" && type.group === "") this.#emptyNamespace(name);
     return this.store.remove(type.storage, objectKey(namespace || undefined, name))!;
@@ -820,6 +918,7 @@ export class ApiServer {
 
   #deleteCollection(route: Route, q: URLSearchParams, dryRun: boolean): Response {
     const { type } = route;
+    if (type.resource === "namespaces") throw methodNotAllowed("deletecollection", "namespaces");
     const match = this.#selectors(route, q);
     const victims = this.store.list(type.storage, route.namespace || undefined).filter(match);
     const items = victims.map((obj) =>
@@ -859,8 +958,16 @@ export class ApiServer {
     }, 201);
   }
 
-  #onPodChange(change: Change): void {
-    this.#refreshBudgets(meta(change.object).namespace ?? "");
+  #pendingBudgetRefresh = new Set<string>();
+
+  #scheduleBudgetRefresh(change: Change): void {
+    const namespace = meta(change.object).namespace ?? "";
+    if (this.#pendingBudgetRefresh.has(namespace)) return;
+    this.#pendingBudgetRefresh.add(namespace);
+    queueMicrotask(() => {
+      this.#pendingBudgetRefresh.delete(namespace);
+      this.#refreshBudgets(namespace);
+    });
   }
 
   #refreshBudgets(namespace: string): void {
@@ -883,11 +990,42 @@ function storageApiVersion(type: ResourceType): string {
   return groupVersion(first);
 }
 
-/** events.k8s.io field selector names, in the core Event names the store selects on. */
-function coreEventField(field: string): string {
-  if (field.startsWith("regarding.")) return `involvedObject.${field.slice("regarding.".length)}`;
-  if (field === "reportingController") return "reportingComponent";
-  return field;
+/** The defaults the real server's strategies give new objects that clients rely on. */
+function withDefaults(type: ResourceType, obj: KubeObject): KubeObject {
+  if (type.group !== "") return obj;
+  if (type.resource === "pods") {
+    const status = (obj.status ?? {}) as Record<string, unknown>;
+    return { ...obj, status: { ...status, phase: status.phase ?? "Pending" } };
+  }
+  if (type.resource === "namespaces") {
+    const name = meta(obj).name ?? "";
+    return {
+      ...obj,
+      metadata: {
+        ...meta(obj),
+        labels: { ...meta(obj).labels, "kubernetes.io/metadata.name": name },
+      },
+      spec: obj.spec ?? { finalizers: ["kubernetes"] },
+      status: { phase: "Active" },
+    };
+  }
+  return obj;
+}
+
+/** Reads `dryRun` (query values or DeleteOptions.dryRun); only `All` is valid, as in the real server. */
+function parseDryRun(values: unknown): boolean {
+  if (values === undefined || values === null) return false;
+  const list = Array.isArray(values) ? values : [values];
+  for (const v of list) {
+    if (v !== "All") {
+      throw invalid("DeleteOptions", "", "", [{
+        reason: "FieldValueNotSupported",
+        message: `dryRun: Unsupported value: ${JSON.stringify(v)}: supported values: "All"`,
+        field: "dryRun",
+      }]);
+    }
+  }
+  return list.length > 0;
 }
 
 function checkTypeMeta(type: ResourceType, obj: KubeObject): void {

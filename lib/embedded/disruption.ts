@@ -113,8 +113,10 @@ export function refreshDisruptionBudgets(budgets: KubeObject[], pods: KubeObject
  * otherwise the error to answer (429 when a budget forbids it, 500 for more than one budget).
  */
 export function tryEvict(pod: KubeObject, budgets: KubeObject[]): ApiError | undefined {
+  // The real server's canIgnorePDB: pods that are done, not yet running, or already going.
   const phase = pathValue(pod, "status.phase");
-  if (phase === "Succeeded" || phase === "Failed") return undefined;
+  if (phase === "Succeeded" || phase === "Failed" || phase === "Pending") return undefined;
+  if (pod.metadata?.deletionTimestamp) return undefined;
   const covering = budgets.filter((b) =>
     selectorMatches(pathValue(b, "spec.selector") as LabelSelectorObject, pod.metadata?.labels)
   );

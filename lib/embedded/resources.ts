@@ -151,6 +151,48 @@ function podValidate(obj: KubeObject): StatusCause[] {
 
 const STATUS = ["status"];
 
+/** Checks the fields of a PodDisruptionBudget that the eviction logic reads. */
+function budgetValidate(obj: KubeObject): StatusCause[] {
+  const causes: StatusCause[] = [];
+  const bad = (field: string, message: string) =>
+    causes.push({
+      reason: "FieldValueInvalid",
+      field,
+      message: `${field}: Invalid value: ${message}`,
+    });
+  const selector = pathValue(obj, "spec.selector");
+  if (selector !== undefined && (selector === null || typeof selector !== "object")) {
+    bad("spec.selector", "must be an object");
+  }
+  const labels = pathValue(obj, "spec.selector.matchLabels");
+  if (
+    labels !== undefined && (labels === null || typeof labels !== "object" || Array.isArray(labels))
+  ) {
+    bad("spec.selector.matchLabels", "must be an object of strings");
+  }
+  const exprs = pathValue(obj, "spec.selector.matchExpressions");
+  if (
+    exprs !== undefined &&
+    (!Array.isArray(exprs) ||
+      exprs.some((e) => !e || typeof e.key !== "string" || typeof e.operator !== "string"))
+  ) {
+    bad("spec.selector.matchExpressions", "must be a list of {key, operator, values}");
+  }
+  for (const field of ["spec.minAvailable", "spec.maxUnavailable"]) {
+    const v = pathValue(obj, field);
+    const ok = v === undefined || (typeof v === "number" && Number.isInteger(v) && v >= 0) ||
+      (typeof v === "string" && /^\d+%$/.test(v));
+    if (!ok) bad(field, `${JSON.stringify(v)}: must be a non-negative integer or a percentage`);
+  }
+  if (
+    pathValue(obj, "spec.minAvailable") !== undefined &&
+    pathValue(obj, "spec.maxUnavailable") !== undefined
+  ) {
+    bad("spec", "minAvailable and maxUnavailable cannot be both set");
+  }
+  return causes;
+}
+
 /** Every resource the embedded API server serves. */
 export const RESOURCES: readonly ResourceType[] = [
   define({
@@ -214,8 +256,18 @@ export const RESOURCES: readonly ResourceType[] = [
     namespaced: true,
     shortNames: ["ev"],
     storage: "events",
-    // The real server selects events.k8s.io events by their core field names too.
-    extraFields: EVENT_FIELD_GETTERS,
+    extraFields: {
+      "regarding.kind": at("involvedObject.kind"),
+      "regarding.namespace": at("involvedObject.namespace"),
+      "regarding.name": at("involvedObject.name"),
+      "regarding.uid": at("involvedObject.uid"),
+      "regarding.apiVersion": at("involvedObject.apiVersion"),
+      "regarding.resourceVersion": at("involvedObject.resourceVersion"),
+      "regarding.fieldPath": at("involvedObject.fieldPath"),
+      reason: at("reason"),
+      reportingController: at("reportingComponent"),
+      type: at("type"),
+    },
     fromStorage: (o) => renameFields(o, EVENT_RENAMES, "events.k8s.io/v1"),
     toStorage: (o) =>
       renameFields(o, EVENT_RENAMES.map(([a, b]) => [b, a] as [string, string]), "v1"),
@@ -258,6 +310,7 @@ export const RESOURCES: readonly ResourceType[] = [
     namespaced: true,
     shortNames: ["pdb"],
     subresources: STATUS,
+    validate: budgetValidate,
   }),
   define({
     group: "coordination.k8s.io",
@@ -303,6 +356,8 @@ const ALL_VERBS = [
   "update",
   "watch",
 ];
+/** Namespaces cannot be deleted as a collection. */
+const NAMESPACE_VERBS = ALL_VERBS.filter((v) => v !== "deletecollection");
 
 /** The APIResourceList that `/api/v1` or `/apis/GROUP/VERSION` serves. */
 export function apiResourceList(group: string, version: string): KubeObject {
@@ -313,7 +368,7 @@ export function apiResourceList(group: string, version: string): KubeObject {
       singularName: r.singular,
       namespaced: r.namespaced,
       kind: r.kind,
-      verbs: ALL_VERBS,
+      verbs: r.resource === "namespaces" ? NAMESPACE_VERBS : ALL_VERBS,
       ...(r.shortNames.length > 0 ? { shortNames: r.shortNames } : {}),
       ...(r.categories.length > 0 ? { categories: r.categories } : {}),
     });

@@ -12,6 +12,8 @@ export interface Change {
   object: KubeObject;
   /** The object before the write, absent for ADDED. */
   previous?: KubeObject;
+  /** Watch-event bytes already encoded for this change, by format, shared by every watcher. */
+  encoded?: Map<string, Uint8Array>;
 }
 
 /** Something told of every write to one storage key. */
@@ -19,8 +21,15 @@ export type ChangeListener = (change: Change) => void;
 
 /** Options of a {@link Store}. */
 export interface StoreOptions {
-  /** How many changes are kept for watches to resume from; older resourceVersions get 410 Gone. */
+  /** Changes kept per storage key for watches to resume from; older resourceVersions get 410 Gone. */
   historySize?: number;
+  /**
+   * The first resourceVersion. It defaults to the clock (ms), so that a restarted server never
+   * hands out a resourceVersion it handed out before: clients resuming from one get 410 and re-list.
+   */
+  initialResourceVersion?: number;
+  /** Called when a listener throws; the other listeners still run. */
+  onListenerError?: (err: unknown) => void;
 }
 
 /** Key of an object inside its storage: `namespace/name`, or `name` when cluster-scoped. */
@@ -28,21 +37,35 @@ export function objectKey(namespace: string | undefined, name: string): string {
   return namespace ? `${namespace}/${name}` : name;
 }
 
+/** The change history of one storage key, a window that slides as writes come. */
+interface History {
+  changes: Change[];
+  start: number;
+  /** The highest resourceVersion no longer in this history. */
+  compactedRv: number;
+}
+
 /**
  * The in-memory object store: every object by storage key and namespace/name, one
- * resourceVersion counter rising with every write, and a bounded history of changes.
+ * resourceVersion counter rising with every write, and a bounded history of changes per
+ * storage key (like the API server's watch cache per resource).
  */
 export class Store {
-  #rv = 1;
+  #rv: number;
   #objects = new Map<string, Map<string, KubeObject>>();
-  #history: Change[] = [];
-  #historyStart = 0;
-  #compactedRv = 0;
+  #histories = new Map<string, History>();
+  /** Below this, every history is gone (start-up and {@link Store.compact}). */
+  #floorRv: number;
   #historySize: number;
   #listeners = new Map<string, Set<ChangeListener>>();
+  #onListenerError: (err: unknown) => void;
 
   constructor(options: StoreOptions = {}) {
     this.#historySize = options.historySize ?? 10_000;
+    this.#rv = options.initialResourceVersion ?? Date.now();
+    this.#floorRv = this.#rv;
+    this.#onListenerError = options.onListenerError ??
+      ((err) => console.error("Embedded API server: a change listener failed:", err));
   }
 
   /** The current resourceVersion: that of the latest write. */
@@ -50,9 +73,9 @@ export class Store {
     return this.#rv;
   }
 
-  /** The highest resourceVersion no longer in the history; watches from before it get 410. */
-  get compactedResourceVersion(): number {
-    return this.#compactedRv;
+  /** The highest resourceVersion of `storage` no longer in its history; watches from before it get 410. */
+  compactedResourceVersion(storage: string): number {
+    return Math.max(this.#floorRv, this.#histories.get(storage)?.compactedRv ?? 0);
   }
 
   #bucket(storage: string): Map<string, KubeObject> {
@@ -114,38 +137,49 @@ export class Store {
   }
 
   #record(change: Change): void {
-    this.#history.push(change);
-    if (this.#history.length - this.#historyStart > this.#historySize) {
-      this.#compactedRv = this.#history[this.#historyStart].rv;
-      this.#historyStart++;
+    let h = this.#histories.get(change.storage);
+    if (!h) {
+      h = { changes: [], start: 0, compactedRv: 0 };
+      this.#histories.set(change.storage, h);
+    }
+    h.changes.push(change);
+    if (h.changes.length - h.start > this.#historySize) {
+      h.compactedRv = h.changes[h.start].rv;
+      h.start++;
       // Drop the dead prefix now and then rather than shifting on every write.
-      if (this.#historyStart > this.#historySize) {
-        this.#history = this.#history.slice(this.#historyStart);
-        this.#historyStart = 0;
+      if (h.start > this.#historySize) {
+        h.changes = h.changes.slice(h.start);
+        h.start = 0;
       }
     }
-    for (const listener of this.#listeners.get(change.storage) ?? []) listener(change);
+    for (const listener of this.#listeners.get(change.storage) ?? []) {
+      try {
+        listener(change);
+      } catch (err) {
+        this.#onListenerError(err);
+      }
+    }
   }
 
   /** The changes of one storage key after `rv`, or undefined when some were compacted away. */
   changesSince(storage: string, rv: number): Change[] | undefined {
-    if (rv < this.#compactedRv) return undefined;
+    if (rv < this.compactedResourceVersion(storage)) return undefined;
+    const h = this.#histories.get(storage);
+    if (!h) return [];
     const out: Change[] = [];
-    for (let i = this.#historyStart; i < this.#history.length; i++) {
-      const c = this.#history[i];
-      if (c.rv > rv && c.storage === storage) out.push(c);
+    for (let i = h.start; i < h.changes.length; i++) {
+      if (h.changes[i].rv > rv) out.push(h.changes[i]);
     }
     return out;
   }
 
   /**
-   * Forgets the whole history, so that resuming a watch from any resourceVersion issued so
-   * far gets 410 Gone. Like an etcd compaction, it takes a revision of its own.
+   * Forgets every history, so that resuming a watch from any resourceVersion issued so far
+   * gets 410 Gone. Like an etcd compaction, it takes a revision of its own.
    */
   compact(): void {
-    this.#compactedRv = ++this.#rv;
-    this.#history = [];
-    this.#historyStart = 0;
+    this.#floorRv = ++this.#rv;
+    this.#histories.clear();
   }
 
   /** Calls `listener` after every write to `storage`; returns a function that stops it. */

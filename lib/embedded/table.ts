@@ -136,6 +136,12 @@ function eventLastSeen(ev: KubeObject, now: number): string {
   return since(last, now);
 }
 
+function labelsText(value: unknown): string {
+  if (!value || typeof value !== "object") return "<none>";
+  const pairs = Object.entries(value as Record<string, string>).map(([k, v]) => `${k}=${v}`);
+  return pairs.length === 0 ? "<none>" : pairs.join(",");
+}
+
 function replicas(obj: KubeObject, ready: string, desired: string): string {
   return `${Number(pathValue(obj, ready) ?? 0)}/${Number(pathValue(obj, desired) ?? 0)}`;
 }
@@ -257,6 +263,7 @@ const PRINTERS: Record<string, Printer> = {
       column("Ready"),
       column("Up-to-date"),
       column("Available"),
+      column("Node Selector"),
       column("Age"),
     ],
     cells: (d, now) => [
@@ -266,6 +273,7 @@ const PRINTERS: Record<string, Printer> = {
       Number(pathValue(d, "status.numberReady") ?? 0),
       Number(pathValue(d, "status.updatedNumberScheduled") ?? 0),
       Number(pathValue(d, "status.numberAvailable") ?? 0),
+      labelsText(pathValue(d, "spec.template.spec.nodeSelector")),
       age(d, now),
     ],
   },

@@ -50,6 +50,9 @@ export interface FaultOutcome {
   error?: { status: number; reason: string; message: string; retryAfterSeconds?: number };
 }
 
+/** Records kept at most, so a long-running dev server does not grow without bound. */
+const MAX_RECORDS = 200_000;
+
 const REASONS: Record<number, string> = {
   400: "BadRequest",
   401: "Unauthorized",
@@ -87,8 +90,9 @@ export class Traffic {
     this.requests.length = 0;
   }
 
-  /** Adds a record and returns it, so a stream can keep counting its bytes. */
+  /** Adds a record and returns it, so a stream can keep counting its bytes; the oldest go past 200,000. */
   record(entry: RequestRecord): RequestRecord {
+    if (this.requests.length >= MAX_RECORDS) this.requests.splice(0, MAX_RECORDS / 10);
     this.requests.push(entry);
     return entry;
   }
