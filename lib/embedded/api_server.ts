@@ -1,3 +1,4 @@
+import { serveOpenApi } from "./openapi.ts";
 import { applyPatch, PatchError, patchTypeOf } from "./patch.ts";
 import {
   apiGroupList,
@@ -278,7 +279,9 @@ export class ApiServer {
     });
     let response: Response;
     try {
-      const route = this.#route(url);
+      const route =
+        (req.method === "GET" ? serveOpenApi(url, req.headers.get("accept")) : undefined) ??
+          this.#route(url);
       if (route instanceof Response) {
         record.verb = "discovery";
         response = route;
