@@ -108,6 +108,15 @@ Deno.test('every alert of the PrometheusRule is labelled heal="true" with a seve
     const labels = a.labels as Record<string, string>;
     assert.equal(labels.heal, "true", `${a.alert} has heal="true"`);
     assert.ok(labels.severity, `${a.alert} has a severity`);
+    assert.equal(labels.heal_action, "cordon", `${a.alert} has a heal_action`);
+    assert.ok(a.for, `${a.alert} waits before firing`);
+    const annotations = a.annotations as Record<string, string>;
+    assert.match(
+      annotations.summary,
+      /\{\{ \$labels\.(instance|node) \}\}/,
+      `${a.alert} names the node`,
+    );
+    assert.match(annotations.runbook_url, /#runbook-/);
   }
 });
 
@@ -119,7 +128,30 @@ Deno.test({
     const path = await tempFile("rules.yaml", stringify(rule.spec));
     const check = await run("promtool", ["check", "rules", path]);
     assert.ok(check?.ok, check?.out ?? "");
-    assert.match(check!.out, /SUCCESS: 1 rules found/);
+    assert.match(check!.out, /SUCCESS: 9 rules found/);
+  },
+});
+
+Deno.test({
+  name:
+    "promtool test rules: every alert fires on its failing series and stays quiet on a healthy one",
+  ignore: !PROMTOOL,
+  fn: async () => {
+    const [rule] = await manifest("alert-rule.yaml");
+    const rules = await tempFile("rules.yaml", stringify(rule.spec));
+    const dir = rules.slice(0, rules.lastIndexOf("/"));
+    const tests = await Deno.readTextFile(
+      new URL("./rules/alert-rule.test.yaml", import.meta.url),
+    );
+    await Deno.writeTextFile(`${dir}/alert-rule.test.yaml`, tests);
+    const result = await run("promtool", ["test", "rules", `${dir}/alert-rule.test.yaml`]);
+    assert.ok(result?.ok, result?.out ?? "");
+    assert.match(result!.out, /SUCCESS/);
+    const tested = new Set([...tests.matchAll(/alertname: (\w+)/g)].map((m) => m[1]));
+    const groups = (rule.spec as { groups: { rules: { alert?: string }[] }[] }).groups;
+    for (const r of groups.flatMap((g) => g.rules)) {
+      if (r.alert) assert.ok(tested.has(r.alert), `${r.alert} has a unit test`);
+    }
   },
 });
 
