@@ -173,3 +173,19 @@ Deno.test("the ClusterRole grants exactly the verbs node-heal uses", async () =>
     "watch nodes",
   ]);
 });
+
+Deno.test("every runbook link of the rules points at a section of README", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const anchors = new Set(
+    [...readme.matchAll(/^#+ (.+)$/gm)].map((m) =>
+      m[1].toLowerCase().replace(/[^a-z0-9 -]/g, "").replaceAll(" ", "-")
+    ),
+  );
+  const [rule] = await manifest("alert-rule.yaml");
+  const groups = (rule.spec as { groups: { rules: Record<string, unknown>[] }[] }).groups;
+  for (const r of groups.flatMap((g) => g.rules).filter((r) => r.alert)) {
+    const url = (r.annotations as Record<string, string>).runbook_url;
+    const anchor = url.slice(url.indexOf("#") + 1);
+    assert.ok(anchors.has(anchor), `README has a section for ${anchor}`);
+  }
+});
