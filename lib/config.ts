@@ -83,6 +83,21 @@ export const FLAGS: Record<string, Flag> = {
     dev: "",
     help: "Name of this replica in Events (default: $POD_NAME, then the host name)",
   },
+  "hold-ttl": {
+    env: "NODE_HEAL_HOLD_TTL",
+    type: "string",
+    serve: "4h",
+    dev: "4h",
+    help:
+      "An alert not seen firing for this long is taken as resolved (a missed resolution); keep it above Alertmanager's repeat_interval",
+  },
+  "api-timeout": {
+    env: "NODE_HEAL_API_TIMEOUT",
+    type: "string",
+    serve: "10s",
+    dev: "10s",
+    help: "How long one Kubernetes API call may take before node-heal answers 503",
+  },
   "log-format": {
     env: "NODE_HEAL_LOG_FORMAT",
     type: "string",
@@ -121,6 +136,18 @@ export function parseListen(value: string, flag: string): { hostname: string; po
     );
   }
   return { hostname: m[1] ?? m[2], port };
+}
+
+/** Parses a duration such as `500ms`, `90s`, `5m`, `4h` into milliseconds. */
+export function parseDuration(value: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value.trim());
+  const ms = m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms"] : NaN;
+  if (!m || !(ms > 0)) {
+    throw new Error(
+      `Cannot parse --${flag}: expected a duration such as 90s, 5m or 4h, got "${value}"`,
+    );
+  }
+  return ms;
 }
 
 function parseBool(value: string, name: string): boolean {
@@ -182,6 +209,8 @@ export function parseConfig(
       : undefined,
     dryRun: get("dry-run") === true,
     eventNamespace: str("event-namespace"),
+    holdTtlMs: parseDuration(str("hold-ttl"), "hold-ttl"),
+    apiTimeoutMs: parseDuration(str("api-timeout"), "api-timeout"),
     instance: str("instance") || env("POD_NAME") || env("HOSTNAME") || "node-heal",
     logFormat,
     logLevel: str("log-level"),

@@ -1,5 +1,11 @@
 import { type KubeClient, KubeError } from "./act/kube_client.ts";
-import { decide, type Decision } from "./decide/decide.ts";
+import {
+  decide,
+  type DecideOptions,
+  type Decision,
+  DEFAULT_HOLD_TTL_MS,
+  reconcile,
+} from "./decide/decide.ts";
 import type { Alert, Notification } from "./intake/alertmanager.ts";
 import { literal, log } from "./log.ts";
 import type { Node } from "./node.ts";
@@ -13,7 +19,10 @@ export interface AlertResult {
   alertname: string;
   status: Alert["status"];
   node?: string;
-  /** An action taken, `skipped`, `unresolved` (no Node matched) or `failed`. */
+  /**
+   * An action taken (`cordon`, `uncordon`, ...), `skipped`, `unresolved` (no Node matched),
+   * `rejected` (the API server refused the write for good) or `failed` (retry).
+   */
   outcome: string;
   gate?: string;
   message: string;
@@ -22,6 +31,7 @@ export interface AlertResult {
 /** What happened to one notification; `retry` is true when an alert failed and Alertmanager should send it again. */
 export interface NotificationResult {
   retry: boolean;
+  dryRun: boolean;
   truncatedAlerts: number;
   alerts: AlertResult[];
 }
@@ -33,7 +43,10 @@ export interface PipelineDeps {
   metrics: Metrics;
   events: EventRecorder;
   now?: () => Date;
+  decide?: DecideOptions;
 }
+
+type Outcome = Pick<AlertResult, "outcome" | "gate" | "message">;
 
 /** How often a write that met a newer Node (409) is decided again from a fresh read. */
 const MAX_CONFLICT_RETRIES = 5;
@@ -54,19 +67,27 @@ class KeyedQueue {
   }
 }
 
+/** Whether an API error will not go away by retrying (a 4xx other than 404, 408, 409, 429). */
+function permanent(status: number | undefined): boolean {
+  return status !== undefined && status >= 400 && status < 500 &&
+    ![404, 408, 409, 429].includes(status);
+}
+
 /**
  * The pipeline from a parsed notification to actions on Nodes: resolve each alert to its
  * Node through the index, decide, write through the client, report. Alerts about different
- * Nodes run at once; alerts about one Node run in order.
+ * Nodes run at once; alerts about one Node, and reconciliations of it, run in order.
  */
 export class Pipeline {
   #deps: PipelineDeps;
   #now: () => Date;
+  #options: DecideOptions;
   #queue = new KeyedQueue();
 
   constructor(deps: PipelineDeps) {
     this.#deps = deps;
     this.#now = deps.now ?? (() => new Date());
+    this.#options = deps.decide ?? { holdTtlMs: DEFAULT_HOLD_TTL_MS };
   }
 
   /** Handles every alert of a notification. Never throws: failures are in the result. */
@@ -86,9 +107,24 @@ export class Pipeline {
     const alerts = await Promise.all(notification.alerts.map((a) => this.#handleAlert(a)));
     return {
       retry: alerts.some((a) => a.outcome === "failed"),
+      dryRun: this.#deps.client.dryRun,
       truncatedAlerts: notification.truncatedAlerts,
       alerts,
     };
+  }
+
+  /**
+   * Reconciles one Node outside any alert: drops node-heal's claim when someone uncordoned it,
+   * and lets go of holds whose alerts were not seen for the hold TTL. Never throws.
+   */
+  async reconcile(name: string): Promise<void> {
+    const result = await this.#queue.run(
+      name,
+      () => this.#decideAndAct(name, (node, now) => reconcile(node, now, this.#options), undefined),
+    );
+    if (result.outcome !== "skipped") {
+      this.#deps.metrics.reconciles.inc({ outcome: result.outcome });
+    }
   }
 
   async #handleAlert(alert: Alert): Promise<AlertResult> {
@@ -104,32 +140,46 @@ export class Pipeline {
         ? "The alert has no node, nodename, kubernetes_node or instance label"
         : `No single node matches ${resolution.label}="${resolution.key}" (${resolution.reason})`;
       metrics.alerts.inc({ outcome: "unresolved" });
-      log("resolve").info("Alert {alertname} ({fingerprint}) matches no node: {message}", {
+      log("resolve").warn("Alert {alertname} ({fingerprint}) matches no node: {message}", {
         ...base,
         message,
       });
       return { ...base, outcome: "unresolved", message };
     }
     const name = resolution.node.metadata.name;
-    const result = await this.#queue.run(name, () => this.#decideAndAct(alert, name));
+    const result = await this.#queue.run(
+      name,
+      () => this.#decideAndAct(name, (node, now) => decide(alert, node, now, this.#options), alert),
+    );
     metrics.alerts.inc({ outcome: result.outcome });
     return { ...base, node: name, ...result };
   }
 
   async #decideAndAct(
-    alert: Alert,
     name: string,
-  ): Promise<Pick<AlertResult, "outcome" | "gate" | "message">> {
+    choose: (node: Node, now: Date) => Decision | undefined,
+    alert: Alert | undefined,
+  ): Promise<Outcome> {
     const { client, index, metrics } = this.#deps;
     let node: Node | undefined = index.get(name);
+    let fresh = false;
     for (let attempt = 0; node && attempt <= MAX_CONFLICT_RETRIES; attempt++) {
       const now = this.#now();
-      const decision = decide(alert, node, now);
-      metrics.decisions.inc({
-        outcome: decision.kind,
-        gate: decision.kind === "skip" ? decision.gate : "",
-      });
+      const decision = choose(node, now);
+      if (!decision) return { outcome: "skipped", message: `Nothing to do on ${name}` };
       if (decision.kind === "skip") {
+        // A resolved alert that changes nothing may be looking at a stale cache (another
+        // replica's write not yet watched): confirm on a fresh read before letting it go.
+        if (alert?.status === "resolved" && !fresh) {
+          try {
+            node = await this.#read(name);
+          } catch (err) {
+            return this.#failed("read", name, alert, err);
+          }
+          fresh = true;
+          continue;
+        }
+        metrics.decisions.inc({ outcome: "skip", gate: decision.gate });
         this.#log(decision, alert);
         if (decision.event) await this.#deps.events.record(name, decision.event, now);
         return { outcome: "skipped", gate: decision.gate, message: decision.message };
@@ -137,13 +187,6 @@ export class Pipeline {
       try {
         const updated = await client.patchNode(name, decision.patch);
         if (!client.dryRun) index.upsert(updated);
-        metrics.actions.inc({
-          action: decision.action,
-          result: client.dryRun ? "dry_run" : "success",
-        });
-        this.#log(decision, alert);
-        if (decision.event) await this.#deps.events.record(name, decision.event, now);
-        return { outcome: decision.action, message: decision.message };
       } catch (err) {
         const status = err instanceof KubeError ? err.status : undefined;
         if (status === 409) {
@@ -154,14 +197,32 @@ export class Pipeline {
           } catch (readErr) {
             return this.#failed(decision.action, name, alert, readErr);
           }
+          fresh = true;
           continue;
         }
         if (status === 404) {
           node = undefined;
           break;
         }
+        if (permanent(status)) {
+          this.#failed(decision.action, name, alert, err);
+          return { outcome: "rejected", message: (err as Error).message };
+        }
         return this.#failed(decision.action, name, alert, err);
       }
+      metrics.decisions.inc({ outcome: "act", gate: "" });
+      metrics.actions.inc({
+        action: decision.action,
+        result: client.dryRun ? "dry_run" : "success",
+      });
+      this.#log(decision, alert);
+      if (decision.event) {
+        const event = client.dryRun
+          ? { ...decision.event, message: `Dry run, not done: ${decision.event.message}` }
+          : decision.event;
+        await this.#deps.events.record(name, event, now);
+      }
+      return { outcome: decision.action, message: decision.message };
     }
     if (!node) {
       return { outcome: "unresolved", message: `Node ${name} no longer exists` };
@@ -172,7 +233,7 @@ export class Pipeline {
     };
   }
 
-  #failed(action: string, name: string, alert: Alert, err: unknown): {
+  #failed(action: string, name: string, alert: Alert | undefined, err: unknown): {
     outcome: "failed";
     message: string;
   } {
@@ -180,7 +241,7 @@ export class Pipeline {
     log("act").error("Cannot {action} node {node} for alert {alertname}: {error}", {
       action,
       node: name,
-      alertname: alert.labels.alertname,
+      alertname: alert?.labels.alertname ?? "(reconcile)",
       error: (err as Error).message,
     });
     return { outcome: "failed", message: (err as Error).message };
@@ -193,18 +254,20 @@ export class Pipeline {
     return node;
   }
 
-  #log(decision: Decision, alert: Alert): void {
+  #log(decision: Decision, alert: Alert | undefined): void {
+    const dryRun = this.#deps.client.dryRun;
     const props = {
       node: decision.node,
-      alertname: alert.labels.alertname,
-      fingerprint: alert.fingerprint,
-      status: alert.status,
-      dryRun: this.#deps.client.dryRun,
+      alertname: alert?.labels.alertname,
+      fingerprint: alert?.fingerprint,
+      status: alert?.status,
+      dryRun,
     };
     if (decision.kind === "skip") {
       log("decide").info(literal(decision.message), { ...props, gate: decision.gate });
     } else {
-      log("act").info(literal(decision.message), { ...props, action: decision.action });
+      const message = dryRun ? `Dry run, not done: ${decision.message}` : decision.message;
+      log("act").info(literal(message), { ...props, action: decision.action });
     }
   }
 }

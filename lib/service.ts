@@ -6,6 +6,8 @@ import { EventRecorder } from "./report/events.ts";
 import { Metrics } from "./report/metrics.ts";
 import { NodeIndex } from "./resolve/node_index.ts";
 import { createHandler } from "./server/server.ts";
+import { readState } from "./decide/node_state.ts";
+import { isCordoned, type Node } from "./node.ts";
 
 /** Everything `serve` is configured with. */
 export interface ServiceConfig {
@@ -26,6 +28,10 @@ export interface ServiceConfig {
   instance: string;
   /** Namespace of Node Events. */
   eventNamespace: string;
+  /** A hold not refreshed by a firing notification for this long is taken as resolved (ms). */
+  holdTtlMs: number;
+  /** How long one Kubernetes API call may take (ms). */
+  apiTimeoutMs: number;
 }
 
 /** A running node-heal. */
@@ -62,26 +68,54 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     kubeconfigPath: config.kubeconfig,
     kubeconfigYaml: cluster?.kubeconfig(),
     dryRun: config.dryRun,
+    timeoutMs: config.apiTimeoutMs,
   });
   const metrics = new Metrics();
   const index = new NodeIndex();
+  const events = new EventRecorder(client, metrics, {
+    namespace: config.eventNamespace,
+    instance: config.instance,
+  });
+  const pipeline = new Pipeline({
+    client,
+    index,
+    metrics,
+    events,
+    decide: { holdTtlMs: config.holdTtlMs },
+  });
   const { promise: synced, resolve: markSynced } = Promise.withResolvers<void>();
+  // The index is trusted while the watch is healthy: after a watch error, until the next list
+  // succeeds, node-heal answers 503 rather than decide on what may be stale.
+  let watchHealthy = false;
+  const needsReconcile = (node: Node) => {
+    const state = readState(node);
+    return (state.owned && !isCordoned(node)) || Object.keys(state.holds).length > 0;
+  };
   let watch: Stoppable | undefined;
   const watchReady = client.watchNodes({
     listed(nodes) {
       index.replaceAll(nodes);
       metrics.indexedNodes.set(index.size);
+      watchHealthy = true;
       markSynced();
     },
     upsert(node) {
       index.upsert(node);
       metrics.indexedNodes.set(index.size);
+      // Someone uncordoned a node node-heal had cordoned: give up the claim at once, before a
+      // later cordon by the same person could be mistaken for node-heal's.
+      if (readState(node).owned && !isCordoned(node)) pipeline.reconcile(node.metadata.name);
     },
     remove(name) {
       index.remove(name);
       metrics.indexedNodes.set(index.size);
     },
+    recovered() {
+      watchHealthy = true;
+      log("resolve").info("Node watch running again");
+    },
     error(err) {
+      watchHealthy = false;
       metrics.watchErrors.inc();
       log("resolve").warn("Node watch failed, retrying: {error}", {
         error: (err as Error).message,
@@ -89,19 +123,19 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     },
   }).then((w) => watch = w);
 
-  const pipeline = new Pipeline({
-    client,
-    index,
-    metrics,
-    events: new EventRecorder(client, metrics, {
-      namespace: config.eventNamespace,
-      instance: config.instance,
-    }),
-  });
+  // Holds expire when their alert has not been seen for the TTL; look a few times per TTL.
+  const sweepMs = Math.min(Math.max(config.holdTtlMs / 8, 100), 60_000);
+  const sweep = setInterval(() => {
+    if (!watchHealthy) return;
+    for (const node of index.nodes()) {
+      if (needsReconcile(node)) pipeline.reconcile(node.metadata.name);
+    }
+  }, sweepMs);
+
   const handler = createHandler({
     handle: (n) => pipeline.handle(n),
     metrics,
-    ready: () => index.synced,
+    ready: () => index.synced && watchHealthy,
   });
   const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
   const server = Deno.serve({
@@ -118,7 +152,9 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     kubeconfigSource: source,
     synced,
     async close() {
+      clearInterval(sweep);
       await server.shutdown();
+      await events.flush();
       await watchReady;
       await watch?.stop();
       await cluster?.close();

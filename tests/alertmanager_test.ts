@@ -163,6 +163,10 @@ Deno.test({
       async () => !(await cordoned(f, "heal-worker")),
       15_000,
     );
+    await waitFor(
+      "the NodeHealUncordoned Event",
+      async () => (await reasons(f, "heal-worker")).length === 2,
+    );
     assert.deepEqual(await reasons(f, "heal-worker"), [
       "NodeHealCordoned x1",
       "NodeHealUncordoned x1",

@@ -172,7 +172,11 @@ Deno.test("decide() cordons with ownership annotations and the resourceVersion i
         "node-heal.io/cordoned-at": "2026-11-25T10:00:00.000Z",
         "node-heal.io/step": "cordoned",
         "node-heal.io/alerts": JSON.stringify({
-          fp1: { alertname: "NodeHighCPU", since: "2026-11-25T10:00:00.000Z" },
+          fp1: {
+            alertname: "NodeHighCPU",
+            since: "2026-11-25T10:00:00.000Z",
+            seen: "2026-11-25T10:00:00.000Z",
+          },
         }),
       },
     },

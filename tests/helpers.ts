@@ -79,7 +79,7 @@ export interface ServiceFixture extends ClusterFixture {
 
 /** Starts node-heal with an embedded cluster on free loopback ports and waits until it is ready. */
 export async function withService(
-  options: { workers?: number; dryRun?: boolean } = {},
+  options: { workers?: number; dryRun?: boolean; holdTtlMs?: number; apiTimeoutMs?: number } = {},
 ): Promise<ServiceFixture> {
   const service = await startService({
     listen: { hostname: "127.0.0.1", port: 0 },
@@ -87,6 +87,8 @@ export async function withService(
     dryRun: options.dryRun ?? false,
     instance: "node-heal-test",
     eventNamespace: "default",
+    holdTtlMs: options.holdTtlMs ?? 4 * 3_600_000,
+    apiTimeoutMs: options.apiTimeoutMs ?? 10_000,
   });
   await service.synced;
   const cluster = service.cluster!;

@@ -56,7 +56,7 @@ Deno.test("resolveAlert() matches instance against InternalIP, ExternalIP, Hostn
   assert.equal(name({ instance: "heal-worker.example.com:9100" }), "heal-worker");
 });
 
-Deno.test("resolveAlert() prefers node, nodename and kubernetes_node labels over instance", () => {
+Deno.test("resolveAlert() goes by the first of node, nodename, kubernetes_node, instance, without falling back", () => {
   const i = index();
   const r = resolveAlert(
     alert({ nodename: "heal-worker2", instance: "172.18.0.3:9100", kubernetes_node: "ip6-node" }),
@@ -66,8 +66,9 @@ Deno.test("resolveAlert() prefers node, nodename and kubernetes_node labels over
   assert.equal(r.node && r.label, "nodename");
   const byNode = resolveAlert(alert({ node: "heal-worker", nodename: "heal-worker2" }), i);
   assert.equal(byNode.node?.metadata.name, "heal-worker");
-  const fallsThrough = resolveAlert(alert({ node: "gone", instance: "172.18.0.4:9100" }), i);
-  assert.equal(fallsThrough.node?.metadata.name, "heal-worker2");
+  // A node label that names no node does not fall back to instance (the exporter's host).
+  const noFallback = resolveAlert(alert({ node: "gone", instance: "172.18.0.4:9100" }), i);
+  assert.deepEqual(noFallback, { reason: "unknown", label: "node", key: "gone" });
 });
 
 Deno.test("resolveAlert() says why when no single node matches", () => {

@@ -320,6 +320,7 @@ Deno.test("dry-run decides and reports but writes nothing to the cluster", opts,
   ]);
   const metrics = await (await fetch(`${f.service.url}/metrics`)).text();
   assert.match(metrics, /nodeheal_actions_total\{action="cordon",result="dry_run"\} 1/);
+  assert.match(metrics, /nodeheal_events_total\{reason="NodeHealCordoned",result="dry_run"\} 1/);
 });
 
 Deno.test("health, readiness and metrics endpoints answer", opts, async () => {
@@ -349,4 +350,140 @@ Deno.test("health, readiness and metrics endpoints answer", opts, async () => {
   const missing = await fetch(`${f.service.url}/nope`);
   assert.equal(missing.status, 404);
   await missing.body?.cancel();
+});
+
+Deno.test(
+  "a hold not refreshed within the hold TTL is taken as resolved and the node uncordoned",
+  opts,
+  async () => {
+    await using f = await withService({ holdTtlMs: 1500 });
+    const fire = () => f.post(notification("firing", [cpuAlert("172.18.0.4", "ttl1")]));
+    assert.equal((await fire()).status, 200);
+    assert.equal(await unschedulable(f, "heal-worker2"), true);
+    // Alertmanager's repeat_interval keeps the hold fresh...
+    const until = Date.now() + 2500;
+    while (Date.now() < until) {
+      await (await fire()).body?.cancel();
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal(await unschedulable(f, "heal-worker2"), true, "refreshed holds do not expire");
+    // ...and when it stops (a silence, a lost resolution), the hold expires.
+    await waitFor(
+      "the expired hold to uncordon",
+      async () => !(await unschedulable(f, "heal-worker2")),
+      10_000,
+    );
+    const node = await f.core.readNode({ name: "heal-worker2" });
+    assert.equal(node.metadata?.annotations?.["node-heal.io/alerts"], undefined);
+    await waitFor(
+      "the Event",
+      async () => (await events(f, "heal-worker2")).some((e) => e.reason === "NodeHealUncordoned"),
+    );
+    const uncordoned = (await events(f, "heal-worker2")).find((e) =>
+      e.reason === "NodeHealUncordoned"
+    );
+    assert.match(uncordoned?.message ?? "", /not seen firing for 1\.5s|not seen firing for 1500ms/);
+  },
+);
+
+Deno.test(
+  "a node someone uncordons loses node-heal's claim, so their later cordon survives the resolution",
+  opts,
+  async () => {
+    await using f = await withService();
+    await f.post(firing);
+    assert.equal(await unschedulable(f, "heal-worker"), true);
+    await f.core.patchNode(
+      { name: "heal-worker", body: { spec: { unschedulable: null } } },
+      strategic,
+    );
+    await waitFor(
+      "node-heal to give up its claim",
+      async () =>
+        (await f.core.readNode({ name: "heal-worker" })).metadata?.annotations
+          ?.["node-heal.io/cordoned-by"] ===
+          undefined,
+    );
+    await f.core.patchNode(
+      { name: "heal-worker", body: { spec: { unschedulable: true } } },
+      strategic,
+    );
+    const res = await f.post(resolved);
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+    assert.equal(await unschedulable(f, "heal-worker"), true, "the person's cordon stays");
+    const messages = (await events(f, "heal-worker")).map((e) => e.message ?? "");
+    assert.ok(messages.some((m) => /no longer owns its cordon/.test(m)), messages.join("\n"));
+  },
+);
+
+Deno.test(
+  "a resolved alert that the cache says holds nothing is checked on a fresh read",
+  opts,
+  async () => {
+    await using f = await withService();
+    f.cluster.api.traffic.reset();
+    const res = await f.post(notification("resolved", [cpuAlert("172.18.0.5", "r1")]));
+    assert.equal((await body(res)).alerts[0].gate, "notHeld");
+    assert.equal(f.cluster.api.traffic.counts()["get nodes"], 1);
+  },
+);
+
+Deno.test(
+  "while the node watch is failing node-heal answers 503, and recovers when the watch does",
+  opts,
+  async () => {
+    await using f = await withService();
+    const api = f.cluster.api;
+    const removeList = api.injectFault({ verb: "list", resource: "nodes", status: 500 });
+    const removeWatch = api.injectFault({ verb: "watch", resource: "nodes", status: 500 });
+    api.dropWatches();
+    await waitFor("readiness to drop", async () => {
+      const r = await fetch(`${f.service.url}/readyz`);
+      await r.body?.cancel();
+      return r.status === 503;
+    }, 10_000);
+    const refused = await f.post(firing);
+    assert.equal(refused.status, 503);
+    await refused.body?.cancel();
+    assert.equal(await unschedulable(f, "heal-worker"), false);
+    removeList();
+    removeWatch();
+    await waitFor("readiness to come back", async () => {
+      const r = await fetch(`${f.service.url}/readyz`);
+      await r.body?.cancel();
+      return r.ok;
+    }, 15_000);
+    assert.equal((await f.post(firing)).status, 200);
+    assert.equal(await unschedulable(f, "heal-worker"), true);
+  },
+);
+
+Deno.test("an API call that hangs times out and answers 503", opts, async () => {
+  await using f = await withService({ apiTimeoutMs: 300 });
+  f.cluster.api.injectFault({ verb: "patch", resource: "nodes", latencyMs: 3000, times: 1 });
+  const started = performance.now();
+  const res = await f.post(firing);
+  assert.equal(res.status, 503);
+  assert.match((await body(res)).alerts[0].message, /did not answer within 300 ms/);
+  assert.ok(performance.now() - started < 2500);
+});
+
+Deno.test(
+  "a write the API server refuses for good is reported as rejected, not retried forever",
+  opts,
+  async () => {
+    await using f = await withService();
+    f.cluster.api.injectFault({ verb: "patch", resource: "nodes", status: 422 });
+    const res = await f.post(firing);
+    assert.equal(res.status, 200);
+    assert.equal((await body(res)).alerts[0].outcome, "rejected");
+  },
+);
+
+Deno.test("an Event that fails once is written on a retry", opts, async () => {
+  await using f = await withService();
+  f.cluster.api.injectFault({ verb: "create", resource: "events", status: 500, times: 1 });
+  assert.equal((await f.post(firing)).status, 200);
+  await waitFor("the retried Event", async () => (await events(f, "heal-worker")).length === 1);
 });

@@ -24,6 +24,8 @@ export interface NodeWatchHandlers {
   remove(name: string): void;
   /** Called after each full list (the first one, and re-lists after a 410). */
   listed(nodes: Node[]): void;
+  /** Called when the watch is running again after an error (resumed without a list). */
+  recovered(): void;
   error(err: unknown): void;
 }
 
@@ -116,6 +118,8 @@ export interface ConnectOptions {
   /** A kubeconfig given as YAML text (the embedded cluster's). */
   kubeconfigYaml?: string;
   dryRun?: boolean;
+  /** How long one API call may take before it fails as a timeout (default 10 s). */
+  timeoutMs?: number;
   /** Environment lookups, for tests; defaults to `Deno.env.get`. */
   env?: (name: string) => string | undefined;
 }
@@ -170,22 +174,48 @@ export function connect(
   if (!cluster) {
     throw new Error(`Cannot load a kubeconfig: its current context names no cluster`);
   }
-  return { client: new LibraryClient(kc, cluster.server, options.dryRun ?? false), source };
+  const client = new LibraryClient(kc, cluster.server, {
+    dryRun: options.dryRun ?? false,
+    timeoutMs: options.timeoutMs ?? 10_000,
+  });
+  return { client, source };
 }
 
 const mergePatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
+
+/** Fails `call` as a timeout after `ms`; the request itself is left to finish on its own. */
+async function deadline<T>(call: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new KubeError(`Cannot ${what}: the API server did not answer within ${ms} ms`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([call, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 class LibraryClient implements KubeClient {
   readonly server: string;
   readonly dryRun: boolean;
   #kc: k8s.KubeConfig;
   #core: k8s.CoreV1Api;
+  #timeoutMs: number;
 
-  constructor(kc: k8s.KubeConfig, server: string, dryRun: boolean) {
+  constructor(
+    kc: k8s.KubeConfig,
+    server: string,
+    options: { dryRun: boolean; timeoutMs: number },
+  ) {
     this.#kc = kc;
     this.#core = kc.makeApiClient(k8s.CoreV1Api);
     this.server = server;
-    this.dryRun = dryRun;
+    this.dryRun = options.dryRun;
+    this.#timeoutMs = options.timeoutMs;
   }
 
   get #dry(): string | undefined {
@@ -194,7 +224,9 @@ class LibraryClient implements KubeClient {
 
   async getNode(name: string): Promise<Node | undefined> {
     try {
-      return toNode(await this.#core.readNode({ name }));
+      return toNode(
+        await deadline(this.#core.readNode({ name }), this.#timeoutMs, `read node "${name}"`),
+      );
     } catch (err) {
       const e = toKubeError(err, `read node "${name}"`);
       if (e.status === 404) return undefined;
@@ -204,9 +236,8 @@ class LibraryClient implements KubeClient {
 
   async patchNode(name: string, patch: unknown): Promise<Node> {
     try {
-      return toNode(
-        await this.#core.patchNode({ name, body: patch, dryRun: this.#dry }, mergePatch),
-      );
+      const call = this.#core.patchNode({ name, body: patch, dryRun: this.#dry }, mergePatch);
+      return toNode(await deadline(call, this.#timeoutMs, `patch node "${name}"`));
     } catch (err) {
       throw toKubeError(err, `patch node "${name}"`);
     }
@@ -214,7 +245,7 @@ class LibraryClient implements KubeClient {
 
   async createEvent(event: EventBody): Promise<boolean> {
     try {
-      await this.#core.createNamespacedEvent({
+      const call = this.#core.createNamespacedEvent({
         namespace: event.metadata.namespace,
         // The client library serializes its own model classes; timestamps must be Dates.
         body: {
@@ -224,6 +255,7 @@ class LibraryClient implements KubeClient {
         },
         dryRun: this.#dry,
       });
+      await deadline(call, this.#timeoutMs, `create event "${event.metadata.name}"`);
       return true;
     } catch (err) {
       const e = toKubeError(err, `create event "${event.metadata.name}"`);
@@ -234,8 +266,12 @@ class LibraryClient implements KubeClient {
 
   async bumpEvent(namespace: string, name: string, lastTimestamp: string): Promise<void> {
     try {
-      const current = await this.#core.readNamespacedEvent({ name, namespace });
-      await this.#core.patchNamespacedEvent({
+      const current = await deadline(
+        this.#core.readNamespacedEvent({ name, namespace }),
+        this.#timeoutMs,
+        `read event "${name}"`,
+      );
+      const call = this.#core.patchNamespacedEvent({
         name,
         namespace,
         body: {
@@ -245,17 +281,22 @@ class LibraryClient implements KubeClient {
         },
         dryRun: this.#dry,
       }, mergePatch);
+      await deadline(call, this.#timeoutMs, `update event "${name}"`);
     } catch (err) {
       throw toKubeError(err, `update event "${name}"`);
     }
   }
 
   async watchNodes(handlers: NodeWatchHandlers): Promise<Stoppable> {
+    // The informer stops after an error other than 410; it is started again, with a delay that
+    // doubles up to 30 s and goes back to 0.5 s only once a list has succeeded.
+    let delay = 500;
     const informer = k8s.makeInformer(
       this.#kc,
       "/api/v1/nodes",
       async () => {
-        const list = await this.#core.listNode();
+        const list = await deadline(this.#core.listNode(), this.#timeoutMs * 6, "list nodes");
+        delay = 500;
         handlers.listed(list.items.map(toNode));
         return list;
       },
@@ -265,24 +306,28 @@ class LibraryClient implements KubeClient {
     informer.on("delete", (n) => handlers.remove(n.metadata?.name ?? ""));
     let stopped = false;
     let retry: ReturnType<typeof setTimeout> | undefined;
-    let delay = 500;
     const restart = () => {
+      if (stopped || retry) return;
+      const wait = delay;
+      delay = Math.min(delay * 2, 30_000);
       retry = setTimeout(async () => {
+        retry = undefined;
         if (stopped) return;
         try {
+          failed = false;
           await informer.start();
-          delay = 500;
+          if (!failed && !stopped) handlers.recovered();
         } catch (err) {
           handlers.error(toKubeError(err, "watch nodes"));
-          delay = Math.min(delay * 2, 30_000);
           restart();
         }
-      }, delay);
+      }, wait);
     };
-    // The informer stops on errors other than 410; it is started again with backoff.
+    let failed = false;
     informer.on("error", (err) => {
+      failed = true;
       handlers.error(toKubeError(err, "watch nodes"));
-      if (!stopped) restart();
+      restart();
     });
     try {
       await informer.start();

@@ -7,12 +7,23 @@ import {
   EXCLUDE_LABEL,
   type Hold,
   holdsAnnotations,
+  MAX_HOLDS,
   OWNER,
   readState,
 } from "./node_state.ts";
 
-/** The writes a decision can make; `hold` and `release` only change which alerts hold a Node. */
-export type Action = "cordon" | "uncordon" | "hold" | "release" | "forget";
+/**
+ * The writes a decision can make. `hold`, `release` and `refresh` only change which alerts hold
+ * a Node; `disown` drops node-heal's claim on a Node someone uncordoned; `forget` clears state.
+ */
+export type Action =
+  | "cordon"
+  | "uncordon"
+  | "hold"
+  | "release"
+  | "refresh"
+  | "disown"
+  | "forget";
 
 /**
  * Why a decision made no change to the Node:
@@ -22,7 +33,8 @@ export type Action = "cordon" | "uncordon" | "hold" | "release" | "forget";
  * - `notOurs`: cordoned by someone else, so neither cordoned again nor uncordoned;
  * - `manualUncordon`: someone uncordoned a Node node-heal had cordoned for this alert;
  * - `duplicate`: this alert already holds this Node (a repeated delivery);
- * - `notHeld`: a resolved alert that holds nothing on this Node.
+ * - `notHeld`: a resolved alert that holds nothing on this Node;
+ * - `holdLimit`: the Node is already held by the most alerts node-heal records.
  */
 export type Gate =
   | "policy"
@@ -31,7 +43,8 @@ export type Gate =
   | "notOurs"
   | "manualUncordon"
   | "duplicate"
-  | "notHeld";
+  | "notHeld"
+  | "holdLimit";
 
 /** The Event a decision asks the reporter to record on the Node. */
 export interface EventIntent {
@@ -67,6 +80,19 @@ function describeAlert(alert: Alert): string {
   return `alert ${alertName(alert)} (fingerprint ${alert.fingerprint})${
     summary ? `: ${summary}` : ""
   }`;
+}
+
+/** Options of {@link decide} and {@link reconcile}. */
+export interface DecideOptions {
+  /** A hold not refreshed by a firing notification for this long is taken as resolved (ms). */
+  holdTtlMs: number;
+}
+
+/** The default hold TTL: four times the node-heal route's 1-hour `repeat_interval`. */
+export const DEFAULT_HOLD_TTL_MS = 4 * 60 * 60 * 1000;
+
+function seenAt(hold: Hold): number {
+  return Date.parse(hold.seen ?? hold.since);
 }
 
 function skip(gate: Gate, node: string, message: string, withEvent: boolean): Decision {
@@ -108,7 +134,12 @@ function protectedBy(node: Node): string | undefined {
  * Decides what one alert means for one Node. Pure: the same inputs give the same decision,
  * and every skip names the gate that blocked it.
  */
-export function decide(alert: Alert, node: Node, now: Date): Decision {
+export function decide(
+  alert: Alert,
+  node: Node,
+  now: Date,
+  options: DecideOptions = { holdTtlMs: DEFAULT_HOLD_TTL_MS },
+): Decision {
   const name = node.metadata.name;
   const state = readState(node);
   const cordoned = isCordoned(node);
@@ -190,6 +221,17 @@ export function decide(alert: Alert, node: Node, now: Date): Decision {
   }
   if (holdsIt) {
     if (cordoned) {
+      const hold = state.holds[alert.fingerprint];
+      // Keep the hold fresh, at most a few writes per TTL, so that it does not expire.
+      if (now.getTime() - seenAt(hold) > options.holdTtlMs / 4) {
+        const holds = { ...state.holds, [alert.fingerprint]: { ...hold, seen: now.toISOString() } };
+        return act(
+          "refresh",
+          node,
+          `${describeAlert(alert)} still fires on ${name}; hold refreshed`,
+          { annotations: holdsAnnotations(holds) },
+        );
+      }
       return skip(
         "duplicate",
         name,
@@ -206,11 +248,20 @@ export function decide(alert: Alert, node: Node, now: Date): Decision {
       true,
     );
   }
+  const at = now.toISOString();
   const holds: Record<string, Hold> = {
     ...state.holds,
-    [alert.fingerprint]: { alertname: alertName(alert), since: now.toISOString() },
+    [alert.fingerprint]: { alertname: alertName(alert).slice(0, 253), since: at, seen: at },
   };
   if (cordoned) {
+    if (state.owned && Object.keys(state.holds).length >= MAX_HOLDS) {
+      return skip(
+        "holdLimit",
+        name,
+        `${name} is already held by ${MAX_HOLDS} alerts; ${describeAlert(alert)} is not recorded`,
+        false,
+      );
+    }
     if (!state.owned) {
       return skip(
         "notOurs",
@@ -238,4 +289,60 @@ export function decide(alert: Alert, node: Node, now: Date): Decision {
     },
     spec: { unschedulable: true },
   }, { reason: "NodeHealCordoned", type: "Normal", message });
+}
+
+/**
+ * What node-heal should do about a Node outside any alert: give up its claim on a Node
+ * someone uncordoned, and let go of holds whose alerts were not seen for the hold TTL (their
+ * resolution was missed: a silence, an Alertmanager restart, a relabelled alert). Undefined
+ * when there is nothing to do.
+ */
+export function reconcile(node: Node, now: Date, options: DecideOptions): Decision | undefined {
+  const name = node.metadata.name;
+  const state = readState(node);
+  const cordoned = isCordoned(node);
+  if (state.owned && !cordoned) {
+    const message =
+      `${name} was uncordoned by someone else after node-heal cordoned it; node-heal no longer owns its cordon`;
+    return act("disown", node, message, {
+      annotations: {
+        [ANNOTATIONS.cordonedBy]: null,
+        [ANNOTATIONS.cordonedAt]: null,
+        [ANNOTATIONS.step]: null,
+      },
+    }, { reason: "NodeHealSkipped", type: "Normal", message });
+  }
+  const expired = Object.entries(state.holds).filter(([, h]) =>
+    !(now.getTime() - seenAt(h) <= options.holdTtlMs)
+  );
+  if (expired.length === 0) return undefined;
+  const names = expired.map(([fp, h]) => `${h.alertname} (fingerprint ${fp})`).join(", ");
+  const rest = Object.fromEntries(
+    Object.entries(state.holds).filter(([fp]) => !expired.some(([e]) => e === fp)),
+  );
+  const why = `not seen firing for ${formatDuration(options.holdTtlMs)}, taken as resolved`;
+  if (Object.keys(rest).length > 0) {
+    const message = `Kept ${name} cordoned: ${names} ${why}; still held by ${
+      Object.values(rest).map((h) => h.alertname).join(", ")
+    }`;
+    return act("release", node, message, { annotations: holdsAnnotations(rest) });
+  }
+  if (state.owned && cordoned) {
+    const message = `Uncordoned ${name}: ${names} ${why}`;
+    return act("uncordon", node, message, {
+      annotations: clearedAnnotations(),
+      spec: { unschedulable: null },
+    }, { reason: "NodeHealUncordoned", type: "Normal", message });
+  }
+  return act("forget", node, `Forgot ${names} on ${name}: ${why}`, {
+    annotations: clearedAnnotations(),
+  });
+}
+
+/** `4h`, `90s`, `1500ms`: a duration as people write it. */
+function formatDuration(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
 }

@@ -6,7 +6,7 @@ export const ANNOTATIONS = {
   cordonedBy: "node-heal.io/cordoned-by",
   /** When node-heal cordoned the Node (RFC 3339). */
   cordonedAt: "node-heal.io/cordoned-at",
-  /** JSON object: fingerprint of each firing alert holding the Node -> { alertname, since }. */
+  /** JSON object: fingerprint of each firing alert holding the Node -> { alertname, since, seen }. */
   alerts: "node-heal.io/alerts",
   /** The step of the remediation ladder the Node is on (`cordoned`). */
   step: "node-heal.io/step",
@@ -27,8 +27,17 @@ export const CONTROL_PLANE_LABELS = [
 /** One alert holding a Node. */
 export interface Hold {
   alertname: string;
+  /** When node-heal first saw the alert fire (RFC 3339). */
   since: string;
+  /**
+   * When a firing notification of it last arrived. Alertmanager repeats firing alerts every
+   * `repeat_interval`; a hold not seen for the hold TTL is taken as resolved (a missed resolution).
+   */
+  seen?: string;
 }
+
+/** At most this many alerts are recorded as holding one Node; more are not needed to keep it cordoned. */
+export const MAX_HOLDS = 32;
 
 /** node-heal's state on one Node, as read from its annotations. */
 export interface NodeState {

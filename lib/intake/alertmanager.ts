@@ -113,14 +113,12 @@ export async function parseNotification(body: unknown): Promise<Notification> {
     );
   }
   const p = result.data;
-  const alerts: Alert[] = [];
-  const seen = new Set<string>();
+  // The same alert twice in one notification is one alert: the last word on it counts.
+  const byFingerprint = new Map<string, Alert>();
   for (const a of p.alerts) {
     const fingerprint = a.fingerprint || await labelFingerprint(a.labels);
-    // The same alert twice in one notification is one alert.
-    if (seen.has(fingerprint)) continue;
-    seen.add(fingerprint);
-    alerts.push({
+    byFingerprint.delete(fingerprint);
+    byFingerprint.set(fingerprint, {
       fingerprint,
       status: a.status,
       labels: a.labels,
@@ -130,6 +128,7 @@ export async function parseNotification(body: unknown): Promise<Notification> {
       generatorURL: a.generatorURL ?? "",
     });
   }
+  const alerts = [...byFingerprint.values()];
   return {
     receiver: p.receiver ?? "",
     status: p.status,

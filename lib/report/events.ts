@@ -11,6 +11,9 @@ export interface EventRecorderOptions {
   instance?: string;
 }
 
+/** Tries to write one Event: 1 and then after 0.1 s and 0.4 s. */
+const EVENT_ATTEMPTS = 3;
+
 /** FNV-1a, 32 bits, as 8 hex digits: a short stable name suffix. */
 function hash(text: string): string {
   let h = 0x811c9dc5;
@@ -28,6 +31,7 @@ export class EventRecorder {
   #metrics: Metrics;
   #namespace: string;
   #instance: string;
+  #pending = new Set<Promise<void>>();
 
   constructor(client: KubeClient, metrics: Metrics, options: EventRecorderOptions = {}) {
     this.#client = client;
@@ -36,8 +40,25 @@ export class EventRecorder {
     this.#instance = options.instance ?? "node-heal";
   }
 
-  /** Records one Event on Node `node`. */
-  async record(node: string, intent: EventIntent, now: Date): Promise<void> {
+  /**
+   * Records one Event on Node `node`. Resolves when it is written or after `waitMs` (default
+   * 2 s), whichever comes first; slower writes and their retries go on in the background.
+   */
+  async record(node: string, intent: EventIntent, now: Date, waitMs = 2000): Promise<void> {
+    const write = this.#write(node, intent, now);
+    this.#pending.add(write);
+    write.finally(() => this.#pending.delete(write));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([write, new Promise((r) => timer = setTimeout(r, waitMs))]);
+    clearTimeout(timer);
+  }
+
+  /** Waits for every Event still being written (at shutdown). */
+  async flush(): Promise<void> {
+    await Promise.all([...this.#pending]);
+  }
+
+  async #write(node: string, intent: EventIntent, now: Date): Promise<void> {
     const name = `${node}.nodeheal.${hash(`${intent.reason}\u0000${intent.message}`)}`;
     const at = now.toISOString();
     const body: EventBody = {
@@ -54,20 +75,33 @@ export class EventRecorder {
       lastTimestamp: at,
       count: 1,
     };
-    try {
-      if (await this.#client.createEvent(body)) {
-        this.#metrics.events.inc({ reason: intent.reason, result: "created" });
-      } else {
-        await this.#client.bumpEvent(this.#namespace, name, at);
-        this.#metrics.events.inc({ reason: intent.reason, result: "counted" });
+    const dry = this.#client.dryRun;
+    // A few quick tries, then give up: the action is done, and the Event must not hold it up.
+    for (let attempt = 1;; attempt++) {
+      try {
+        if (await this.#client.createEvent(body)) {
+          this.#metrics.events.inc({ reason: intent.reason, result: dry ? "dry_run" : "created" });
+        } else {
+          await this.#client.bumpEvent(this.#namespace, name, at);
+          this.#metrics.events.inc({ reason: intent.reason, result: dry ? "dry_run" : "counted" });
+        }
+        return;
+      } catch (err) {
+        const status = (err as { status?: number }).status;
+        const retryable = status === undefined || status >= 500 || status === 429 ||
+          status === 409;
+        if (retryable && attempt < EVENT_ATTEMPTS) {
+          await new Promise((r) => setTimeout(r, 100 * 4 ** (attempt - 1)));
+          continue;
+        }
+        this.#metrics.events.inc({ reason: intent.reason, result: "failure" });
+        log("report").warn("Cannot record Event {reason} on node {node}: {error}", {
+          reason: intent.reason,
+          node,
+          error: (err as Error).message,
+        });
+        return;
       }
-    } catch (err) {
-      this.#metrics.events.inc({ reason: intent.reason, result: "failure" });
-      log("report").warn("Cannot record Event {reason} on node {node}: {error}", {
-        reason: intent.reason,
-        node,
-        error: (err as Error).message,
-      });
     }
   }
 }

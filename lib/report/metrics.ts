@@ -53,6 +53,14 @@ export class Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
+  /** Reconciliations that wrote something, by outcome. */
+  readonly reconciles = new Counter({
+    name: "nodeheal_reconciles_total",
+    help:
+      "Writes made outside any alert, by outcome: disown (someone uncordoned a node node-heal cordoned), release, uncordon or forget (holds not seen for the hold TTL), failed.",
+    labelNames: ["outcome"] as const,
+    registers: [this.registry],
+  });
   /** Nodes in the watch-fed index. */
   readonly indexedNodes = new Gauge({
     name: "nodeheal_indexed_nodes",

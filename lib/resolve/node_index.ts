@@ -127,20 +127,19 @@ function candidates(value: string): string[] {
 }
 
 /**
- * Finds the Node an alert is about: labels `node`, `nodename`, `kubernetes_node`, then
- * `instance`, matched against Node names and addresses.
+ * Finds the Node an alert is about by the first of the labels `node`, `nodename`,
+ * `kubernetes_node`, `instance` that it carries, matched against Node names and addresses.
+ * Only that label counts: a `node` label naming no known Node does not fall back to
+ * `instance`, which then usually names the exporter's host, not the Node the alert is about.
  */
 export function resolveAlert(alert: Alert, index: NodeIndex): Resolution {
-  let tried: { label: string; key: string } | undefined;
-  for (const label of [...NODE_LABELS, "instance"]) {
-    const value = alert.labels[label];
-    if (!value) continue;
-    for (const key of candidates(value)) {
-      tried ??= { label, key };
-      const names = index.lookup(key);
-      if (names.length === 1) return { node: index.get(names[0])!, label, key };
-      if (names.length > 1) return { reason: "ambiguous", label, key };
-    }
+  const label = [...NODE_LABELS, "instance"].find((l) => alert.labels[l]);
+  if (!label) return { reason: "no-label" };
+  const keys = candidates(alert.labels[label]);
+  for (const key of keys) {
+    const names = index.lookup(key);
+    if (names.length === 1) return { node: index.get(names[0])!, label, key };
+    if (names.length > 1) return { reason: "ambiguous", label, key };
   }
-  return tried ? { reason: "unknown", ...tried } : { reason: "no-label" };
+  return { reason: "unknown", label, key: keys[0] };
 }
