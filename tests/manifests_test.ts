@@ -54,6 +54,8 @@ Deno.test({
       "Deployment",
       "Namespace",
       "PrometheusRule",
+      "Role",
+      "RoleBinding",
       "Secret",
       "Service",
       "ServiceAccount",
@@ -155,23 +157,24 @@ Deno.test({
   },
 });
 
-Deno.test("the ClusterRole grants exactly the verbs node-heal uses", async () => {
+Deno.test("RBAC grants exactly the verbs node-heal uses: nodes cluster-wide, events in the Event namespace", async () => {
   const docs = await manifest("webhook-deployment.yaml");
-  const role = docs.find((d) => d.kind === "ClusterRole") as {
-    rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
-  };
-  const grants = role.rules.flatMap((r) =>
-    r.resources.flatMap((res) => r.verbs.map((v) => `${v} ${res}`))
-  ).sort();
-  assert.deepEqual(grants, [
-    "create events",
-    "get events",
+  type Rule = { apiGroups: string[]; resources: string[]; verbs: string[] };
+  const grants = (kind: string) =>
+    docs.filter((d) => d.kind === kind).flatMap((d) =>
+      (d.rules as Rule[]).flatMap((r) =>
+        r.resources.flatMap((res) => r.verbs.map((v) => `${v} ${res}`))
+      )
+    ).sort();
+  assert.deepEqual(grants("ClusterRole"), [
     "get nodes",
     "list nodes",
-    "patch events",
     "patch nodes",
     "watch nodes",
   ]);
+  assert.deepEqual(grants("Role"), ["create events", "get events", "patch events"]);
+  const role = docs.find((d) => d.kind === "Role") as { metadata: { namespace: string } };
+  assert.equal(role.metadata.namespace, "default", "the Role lives where the Events go");
 });
 
 Deno.test("every runbook link of the rules points at a section of README", async () => {
