@@ -145,14 +145,23 @@ export async function manifest(name: string): Promise<Record<string, unknown>[]>
 
 /**
  * The Alertmanager configuration of manifests/alertmanager-secret.yaml with only the webhook
- * URL pointed at a local node-heal and the grouping delays shortened for tests.
+ * URL pointed at a local node-heal, the token file at a local one, and the grouping delays
+ * shortened for tests.
  */
 export async function alertmanagerConfig(webhook: string): Promise<Record<string, unknown>> {
   const [secret] = await manifest("alertmanager-secret.yaml");
   const text = (secret.stringData as Record<string, string>)["alertmanager.yaml"];
   const config = parseYaml(text);
+  // The token file is mounted from a Secret in a cluster; here it is a file of the test's.
+  const tokenFile = await Deno.makeTempFile({ prefix: "node-heal-token-" });
+  await Deno.writeTextFile(tokenFile, "test-token");
   for (const receiver of config.receivers) {
-    for (const hook of receiver.webhook_configs ?? []) hook.url = webhook;
+    for (const hook of receiver.webhook_configs ?? []) {
+      hook.url = webhook;
+      if (hook.http_config?.authorization?.credentials_file) {
+        hook.http_config.authorization.credentials_file = tokenFile;
+      }
+    }
   }
   const shorten = (route: Record<string, unknown>) => {
     if ("group_wait" in route) route.group_wait = "0s";

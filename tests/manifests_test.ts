@@ -1,6 +1,11 @@
 // The manifests in manifests/, checked by the real tools: kubectl kustomize, amtool, promtool.
 import assert from "node:assert/strict";
 import { stringify } from "yaml";
+import * as apps from "kubernetes-models/apps/v1";
+import * as core from "kubernetes-models/v1";
+import * as rbac from "kubernetes-models/rbac.authorization.k8s.io/v1";
+import * as monitoring from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1";
+import * as monitoringAlpha from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1alpha1";
 import { manifest } from "./helpers.ts";
 
 async function run(
@@ -90,6 +95,12 @@ Deno.test("the webhook receiver sends resolved notifications to node-heal's Serv
   assert.deepEqual(receiver.webhook_configs, [{
     url: "http://node-heal.node-heal.svc:8000/webhook",
     send_resolved: true,
+    http_config: {
+      authorization: {
+        type: "Bearer",
+        credentials_file: "/etc/alertmanager/secrets/node-heal-webhook/token",
+      },
+    },
   }]);
   const docs = await manifest("webhook-deployment.yaml");
   const service = docs.find((d) => d.kind === "Service") as {
@@ -191,4 +202,92 @@ Deno.test("every runbook link of the rules points at a section of README", async
     const anchor = url.slice(url.indexOf("#") + 1);
     assert.ok(anchors.has(anchor), `README has a section for ${anchor}`);
   }
+});
+
+/** The schema model of each kind the manifests hold. */
+const MODELS: Record<string, new (data: never) => { validate(): void }> = {
+  "v1/Namespace": core.Namespace,
+  "v1/ServiceAccount": core.ServiceAccount,
+  "v1/Service": core.Service,
+  "v1/Secret": core.Secret,
+  "apps/v1/Deployment": apps.Deployment,
+  "rbac.authorization.k8s.io/v1/ClusterRole": rbac.ClusterRole,
+  "rbac.authorization.k8s.io/v1/ClusterRoleBinding": rbac.ClusterRoleBinding,
+  "rbac.authorization.k8s.io/v1/Role": rbac.Role,
+  "rbac.authorization.k8s.io/v1/RoleBinding": rbac.RoleBinding,
+  "monitoring.coreos.com/v1/PrometheusRule": monitoring.PrometheusRule,
+  "monitoring.coreos.com/v1alpha1/AlertmanagerConfig": monitoringAlpha.AlertmanagerConfig,
+};
+
+Deno.test("every manifest is valid against the Kubernetes and prometheus-operator schemas", async () => {
+  const dir = new URL("../manifests/", import.meta.url);
+  const files = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.endsWith(".yaml"));
+  // Not Kubernetes objects: kind's cluster config and kustomize's own file.
+  const notObjects = ["kind-config.yaml", "kustomization.yaml"];
+  let validated = 0;
+  for (const file of files.filter((f) => !notObjects.includes(f)).sort()) {
+    for (const doc of await manifest(file)) {
+      const key = `${doc.apiVersion}/${doc.kind}`;
+      const Model = MODELS[key];
+      assert.ok(Model, `${file}: no schema for ${key}`);
+      try {
+        new Model(doc as never).validate();
+      } catch (err) {
+        throw new Error(`${file}: ${key} "${(doc.metadata as { name: string }).name}": ${err}`);
+      }
+      validated++;
+    }
+  }
+  assert.equal(validated, 11, "every object of every manifest was checked");
+});
+
+Deno.test("a schema check rejects a broken manifest, so the check above can fail", () => {
+  assert.throws(
+    () =>
+      new apps.Deployment({ metadata: { name: "x" }, spec: { replicas: "two" } } as never)
+        .validate(),
+    /replicas must be integer|must have required property/,
+  );
+  assert.throws(() =>
+    new monitoring.PrometheusRule({
+      metadata: { name: "r" },
+      spec: { groups: [{ name: "g", rules: [{ alert: "A", expr: "1", for: "5 minutes" }] }] },
+    } as never).validate()
+  );
+});
+
+Deno.test("the AlertmanagerConfig routes like the Secret's configuration: same matcher, grouping, timing, receiver", async () => {
+  const config = (await import("yaml")).parse(await alertmanagerYaml());
+  const secretRoute = config.route.routes.find((r: { receiver: string }) =>
+    r.receiver === "node-heal"
+  );
+  const secretHook = config.receivers.find((r: { name: string }) => r.name === "node-heal")
+    .webhook_configs[0];
+  const [amc] = await manifest("alertmanager-config.yaml");
+  const spec = amc.spec as {
+    route: Record<string, unknown>;
+    receivers: { name: string; webhookConfigs: Record<string, unknown>[] }[];
+  };
+  assert.deepEqual(spec.route.matchers, [{ name: "heal", matchType: "=", value: "true" }]);
+  assert.deepEqual(secretRoute.matchers, ['heal="true"']);
+  assert.deepEqual(spec.route.groupBy, secretRoute.group_by);
+  assert.equal(spec.route.groupWait, secretRoute.group_wait);
+  assert.equal(spec.route.groupInterval, secretRoute.group_interval);
+  assert.equal(spec.route.repeatInterval, secretRoute.repeat_interval);
+  const hook = spec.receivers[0].webhookConfigs[0] as {
+    url: string;
+    sendResolved: boolean;
+    httpConfig: { authorization: { type: string; credentials: { name: string; key: string } } };
+  };
+  assert.equal(hook.url, secretHook.url);
+  assert.equal(hook.sendResolved, true);
+  assert.equal(hook.httpConfig.authorization.type, "Bearer");
+  assert.deepEqual(hook.httpConfig.authorization.credentials, {
+    name: "node-heal-webhook",
+    key: "token",
+  });
+  assert.equal(
+    secretHook.http_config.authorization.credentials_file,
+    "/etc/alertmanager/secrets/node-heal-webhook/token",
+  );
 });
