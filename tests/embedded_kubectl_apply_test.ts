@@ -8,23 +8,7 @@ import { RESOURCES } from "../lib/embedded/resources.ts";
 import { defaultTopology } from "../lib/embedded/seed.ts";
 import type { KubeObject } from "../lib/embedded/status.ts";
 import { stringify } from "yaml";
-import { waitFor } from "./helpers.ts";
-
-const KUBECTL = Deno.env.get("KUBECTL") ?? "kubectl";
-
-async function kubectlVersion(): Promise<string | undefined> {
-  try {
-    const out = await new Deno.Command(KUBECTL, {
-      args: ["version", "--client", "-o", "json"],
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    if (!out.success) return undefined;
-    return JSON.parse(new TextDecoder().decode(out.stdout)).clientVersion?.gitVersion;
-  } catch {
-    return undefined;
-  }
-}
+import { KUBECTL, kubectlVersion, waitFor } from "./helpers.ts";
 
 const version = await kubectlVersion();
 if (!version) {

@@ -1,22 +1,6 @@
 // The embedded API server held to the real API's behaviour through the real kubectl.
 import assert from "node:assert/strict";
-import { withCluster } from "./helpers.ts";
-
-const KUBECTL = Deno.env.get("KUBECTL") ?? "kubectl";
-
-async function kubectlVersion(): Promise<string | undefined> {
-  try {
-    const out = await new Deno.Command(KUBECTL, {
-      args: ["version", "--client", "-o", "json"],
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    if (!out.success) return undefined;
-    return JSON.parse(new TextDecoder().decode(out.stdout)).clientVersion?.gitVersion;
-  } catch {
-    return undefined;
-  }
-}
+import { KUBECTL, kubectlVersion, withCluster } from "./helpers.ts";
 
 const version = await kubectlVersion();
 if (!version) {

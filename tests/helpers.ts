@@ -171,3 +171,21 @@ export async function alertmanagerConfig(webhook: string): Promise<Record<string
   shorten(config.route);
   return config;
 }
+
+/** The kubectl the tests run: `$KUBECTL`, or `kubectl` on PATH. */
+export const KUBECTL = Deno.env.get("KUBECTL") ?? "kubectl";
+
+/** kubectl's client version, or undefined when it is not installed (its tests are then skipped). */
+export async function kubectlVersion(): Promise<string | undefined> {
+  try {
+    const out = await new Deno.Command(KUBECTL, {
+      args: ["version", "--client", "-o", "json"],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    if (!out.success) return undefined;
+    return JSON.parse(new TextDecoder().decode(out.stdout)).clientVersion?.gitVersion;
+  } catch {
+    return undefined;
+  }
+}
