@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import type { LogFormat } from "./log.ts";
 import type { ServiceConfig } from "./service.ts";
+import { parsePolicy, type Policy } from "./decide/policy.ts";
 
 /** The whole configuration of `serve` and `dev`, flags and environment merged. */
 export interface Config extends ServiceConfig {
@@ -83,6 +84,29 @@ export const FLAGS: Record<string, Flag> = {
     dev: "",
     help: "Name of this replica in Events (default: $POD_NAME, then the host name)",
   },
+  config: {
+    env: "NODE_HEAL_CONFIG",
+    type: "string",
+    serve: "",
+    dev: "",
+    help:
+      'Policy file (YAML): rules and gates; without it, heal="true" alerts are cordoned behind the default gates',
+  },
+  paused: {
+    env: "NODE_HEAL_PAUSED",
+    type: "boolean",
+    serve: false,
+    dev: false,
+    help:
+      "Start paused: no new remediations, releases still happen (also: annotate node-heal's namespace node-heal.io/paused=true)",
+  },
+  namespace: {
+    env: "POD_NAMESPACE",
+    type: "string",
+    serve: "node-heal",
+    dev: "node-heal",
+    help: "node-heal's namespace, whose annotation node-heal.io/paused=true pauses node-heal",
+  },
   "hold-ttl": {
     env: "NODE_HEAL_HOLD_TTL",
     type: "string",
@@ -136,6 +160,17 @@ export function parseListen(value: string, flag: string): { hostname: string; po
     );
   }
   return { hostname: m[1] ?? m[2], port };
+}
+
+/** Reads and validates a policy file; throws naming the file, the field and the value. */
+function loadPolicy(path: string): Policy {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (err) {
+    throw new Error(`Cannot load policy ${path}: ${(err as Error).message}`);
+  }
+  return parsePolicy(text, `policy ${path}`);
 }
 
 /** Parses a duration such as `500ms`, `90s`, `5m`, `4h` into milliseconds. */
@@ -210,6 +245,9 @@ export function parseConfig(
     dryRun: get("dry-run") === true,
     eventNamespace: str("event-namespace"),
     holdTtlMs: parseDuration(str("hold-ttl"), "hold-ttl"),
+    policy: str("config") ? loadPolicy(str("config")) : undefined,
+    paused: get("paused") === true,
+    namespace: str("namespace"),
     apiTimeoutMs: parseDuration(str("api-timeout"), "api-timeout"),
     instance: str("instance") || env("POD_NAME") || env("HOSTNAME") || "node-heal",
     logFormat,

@@ -7,6 +7,7 @@ import {
   reconcile,
 } from "./decide/decide.ts";
 import type { Alert, Notification } from "./intake/alertmanager.ts";
+import { DEFAULT_POLICY, type Policy } from "./decide/policy.ts";
 import { literal, log } from "./log.ts";
 import type { Node } from "./node.ts";
 import type { EventRecorder } from "./report/events.ts";
@@ -43,8 +44,27 @@ export interface PipelineDeps {
   metrics: Metrics;
   events: EventRecorder;
   now?: () => Date;
-  decide?: DecideOptions;
+  /** How long a hold lives without a firing notification (ms). */
+  holdTtlMs?: number;
+  policy?: Policy;
+  /** Whether a pause is in force now (flag, policy file, or the cluster's pause annotation). */
+  paused?: () => boolean;
 }
+
+/** One decision, as `/status` lists the last ones. */
+export interface DecisionRecord {
+  at: string;
+  node: string;
+  alertname: string;
+  fingerprint: string;
+  status: string;
+  outcome: string;
+  gate?: string;
+  message: string;
+}
+
+/** How many decisions `/status` keeps. */
+const RECENT_DECISIONS = 100;
 
 type Outcome = Pick<AlertResult, "outcome" | "gate" | "message">;
 
@@ -81,13 +101,32 @@ function permanent(status: number | undefined): boolean {
 export class Pipeline {
   #deps: PipelineDeps;
   #now: () => Date;
-  #options: DecideOptions;
   #queue = new KeyedQueue();
+  #recent: DecisionRecord[] = [];
 
   constructor(deps: PipelineDeps) {
     this.#deps = deps;
     this.#now = deps.now ?? (() => new Date());
-    this.#options = deps.decide ?? { holdTtlMs: DEFAULT_HOLD_TTL_MS };
+  }
+
+  /** The policy in force. */
+  get policy(): Policy {
+    return this.#deps.policy ?? DEFAULT_POLICY;
+  }
+
+  /** The last decisions, newest last. */
+  recentDecisions(): DecisionRecord[] {
+    return [...this.#recent];
+  }
+
+  /** What decide() and reconcile() see: the policy, the cluster as watched, the pause. */
+  #options(): DecideOptions {
+    return {
+      holdTtlMs: this.#deps.holdTtlMs ?? DEFAULT_HOLD_TTL_MS,
+      policy: this.policy,
+      nodes: this.#deps.index.nodes(),
+      paused: this.#deps.paused?.() ?? false,
+    };
   }
 
   /** Handles every alert of a notification. Never throws: failures are in the result. */
@@ -120,7 +159,8 @@ export class Pipeline {
   async reconcile(name: string): Promise<void> {
     const result = await this.#queue.run(
       name,
-      () => this.#decideAndAct(name, (node, now) => reconcile(node, now, this.#options), undefined),
+      () =>
+        this.#decideAndAct(name, (node, now) => reconcile(node, now, this.#options()), undefined),
     );
     if (result.outcome !== "skipped") {
       this.#deps.metrics.reconciles.inc({ outcome: result.outcome });
@@ -144,14 +184,23 @@ export class Pipeline {
         ...base,
         message,
       });
+      this.#remember({ ...base, node: "", outcome: "unresolved", message });
       return { ...base, outcome: "unresolved", message };
     }
     const name = resolution.node.metadata.name;
-    const result = await this.#queue.run(
-      name,
-      () => this.#decideAndAct(name, (node, now) => decide(alert, node, now, this.#options), alert),
-    );
+    const run = () =>
+      this.#queue.run(
+        name,
+        () =>
+          this.#decideAndAct(name, (node, now) => decide(alert, node, now, this.#options()), alert),
+      );
+    // A firing alert may take a node out: those are decided one at a time, so that every gate
+    // counts the cluster with the previous decision's write in it.
+    const result = alert.status === "firing"
+      ? await this.#queue.run("\u0000take-out", run)
+      : await run();
     metrics.alerts.inc({ outcome: result.outcome });
+    this.#remember({ ...base, node: name, ...result });
     return { ...base, node: name, ...result };
   }
 
@@ -231,6 +280,11 @@ export class Pipeline {
       outcome: "failed",
       message: `Node ${name} kept changing under node-heal: ${MAX_CONFLICT_RETRIES + 1} conflicts`,
     };
+  }
+
+  #remember(record: Omit<DecisionRecord, "at">): void {
+    this.#recent.push({ at: this.#now().toISOString(), ...record });
+    if (this.#recent.length > RECENT_DECISIONS) this.#recent.shift();
   }
 
   #failed(action: string, name: string, alert: Alert | undefined, err: unknown): {

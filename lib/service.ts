@@ -8,6 +8,51 @@ import { NodeIndex } from "./resolve/node_index.ts";
 import { createHandler } from "./server/server.ts";
 import { readState } from "./decide/node_state.ts";
 import { isCordoned, type Node } from "./node.ts";
+import { DEFAULT_POLICY, type Policy } from "./decide/policy.ts";
+import { budgets } from "./decide/gates.ts";
+import { HISTORY } from "./decide/node_state.ts";
+
+/** What `GET /status` shows: nodes under remediation, each gate's budget, the last decisions. */
+function statusOf(
+  index: NodeIndex,
+  pipeline: Pipeline,
+  paused: boolean,
+  pauses: { flag: boolean; policy: boolean; cluster: boolean },
+): unknown {
+  const nodes = [...index.nodes()];
+  const policy = pipeline.policy;
+  const underRemediation = nodes.filter((n) => {
+    const s = readState(n);
+    return s.owned || Object.keys(s.holds).length > 0;
+  }).map((n) => {
+    const s = readState(n);
+    return {
+      node: n.metadata.name,
+      cordoned: isCordoned(n),
+      ownedByNodeHeal: s.owned,
+      step: s.step,
+      since: s.cordonedAt,
+      remediatedAt: n.metadata.annotations?.[HISTORY.remediatedAt],
+      alerts: s.holds,
+    };
+  });
+  return {
+    ready: index.synced,
+    paused,
+    pauses,
+    policy: {
+      rules: policy.rules.map((r) => ({
+        name: r.name,
+        match: r.match.map((m) => `${m.name}${m.op}"${m.value}"`),
+        actions: r.actions,
+      })),
+      gates: policy.gates,
+    },
+    budgets: budgets(nodes, policy.gates, new Date(), paused),
+    nodes: underRemediation,
+    decisions: pipeline.recentDecisions(),
+  };
+}
 
 /** Everything `serve` is configured with. */
 export interface ServiceConfig {
@@ -32,6 +77,12 @@ export interface ServiceConfig {
   holdTtlMs: number;
   /** How long one Kubernetes API call may take (ms). */
   apiTimeoutMs: number;
+  /** Rules and gates (`--config`); the default policy when absent. */
+  policy?: Policy;
+  /** `--paused`: no new remediations (releases still happen). */
+  paused?: boolean;
+  /** node-heal's namespace; its annotation `node-heal.io/paused=true` pauses node-heal cluster-wide. */
+  namespace?: string;
 }
 
 /** A running node-heal. */
@@ -76,12 +127,32 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     namespace: config.eventNamespace,
     instance: config.instance,
   });
+  const policy = config.policy ?? DEFAULT_POLICY;
+  // The pause an operator sets with kubectl: an annotation on node-heal's namespace, read every
+  // few seconds. Until it has been read once (or when it cannot be), it counts as not set.
+  let clusterPaused = false;
+  const namespace = config.namespace ?? "node-heal";
+  const readPause = async () => {
+    try {
+      clusterPaused = await client.namespacePaused(namespace);
+    } catch (err) {
+      log("decide").warn("Cannot read the pause annotation of namespace {namespace}: {error}", {
+        namespace,
+        error: (err as Error).message,
+      });
+    }
+  };
+  await readPause();
+  const pauseTimer = setInterval(readPause, 5000);
+  const paused = () => (config.paused ?? false) || policy.gates.paused || clusterPaused;
   const pipeline = new Pipeline({
     client,
     index,
     metrics,
     events,
-    decide: { holdTtlMs: config.holdTtlMs },
+    holdTtlMs: config.holdTtlMs,
+    policy,
+    paused,
   });
   const { promise: synced, resolve: markSynced } = Promise.withResolvers<void>();
   // The index is trusted while the watch is healthy: after a watch error, until the next list
@@ -136,6 +207,12 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     handle: (n) => pipeline.handle(n),
     metrics,
     ready: () => index.synced && watchHealthy,
+    status: () =>
+      statusOf(index, pipeline, paused(), {
+        flag: config.paused ?? false,
+        policy: policy.gates.paused,
+        cluster: clusterPaused,
+      }),
   });
   const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
   const server = Deno.serve({
@@ -153,6 +230,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     synced,
     async close() {
       clearInterval(sweep);
+      clearInterval(pauseTimer);
       await server.shutdown();
       await events.flush();
       await watchReady;

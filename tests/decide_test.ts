@@ -171,6 +171,7 @@ Deno.test("decide() cordons with ownership annotations and the resourceVersion i
         "node-heal.io/cordoned-by": "node-heal",
         "node-heal.io/cordoned-at": "2026-11-25T10:00:00.000Z",
         "node-heal.io/step": "cordoned",
+        "node-heal.io/remediated-at": "2026-11-25T10:00:00.000Z",
         "node-heal.io/alerts": JSON.stringify({
           fp1: {
             alertname: "NodeHighCPU",
@@ -197,7 +198,9 @@ Deno.test("decide() uncordons by removing every node-heal annotation", () => {
   assert.equal(d.kind === "act" && d.action, "uncordon");
   if (d.kind !== "act") return;
   assert.deepEqual(d.patch.spec, { unschedulable: null });
-  assert.deepEqual(Object.values(d.patch.metadata.annotations ?? {}), [null, null, null, null]);
+  const { "node-heal.io/released-at": released, ...state } = d.patch.metadata.annotations ?? {};
+  assert.deepEqual(Object.values(state), [null, null, null, null]);
+  assert.equal(released, NOW.toISOString(), "the release is kept for the cooldown gate");
 });
 
 Deno.test("decide() releasing one of two alerts keeps the other in the hold", () => {

@@ -3,6 +3,7 @@ import { parse as parseYaml, parseAllDocuments } from "yaml";
 import { type EmbeddedCluster, startEmbeddedCluster } from "../lib/embedded/cluster.ts";
 import type { EmbeddedClusterOptions } from "../lib/embedded/cluster.ts";
 import { type Service, startService } from "../lib/service.ts";
+import type { Policy } from "../lib/decide/policy.ts";
 
 /** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
 export async function waitFor<T>(
@@ -79,7 +80,14 @@ export interface ServiceFixture extends ClusterFixture {
 
 /** Starts node-heal with an embedded cluster on free loopback ports and waits until it is ready. */
 export async function withService(
-  options: { workers?: number; dryRun?: boolean; holdTtlMs?: number; apiTimeoutMs?: number } = {},
+  options: {
+    workers?: number;
+    dryRun?: boolean;
+    holdTtlMs?: number;
+    apiTimeoutMs?: number;
+    policy?: Policy;
+    paused?: boolean;
+  } = {},
 ): Promise<ServiceFixture> {
   const service = await startService({
     listen: { hostname: "127.0.0.1", port: 0 },
@@ -89,6 +97,8 @@ export async function withService(
     eventNamespace: "default",
     holdTtlMs: options.holdTtlMs ?? 4 * 3_600_000,
     apiTimeoutMs: options.apiTimeoutMs ?? 10_000,
+    policy: options.policy,
+    paused: options.paused,
   });
   await service.synced;
   const cluster = service.cluster!;

@@ -49,6 +49,8 @@ export interface KubeClient {
   bumpEvent(namespace: string, name: string, lastTimestamp: string): Promise<void>;
   /** Lists and watches Nodes, re-listing after 410 Gone and reconnecting after errors. */
   watchNodes(handlers: NodeWatchHandlers): Promise<Stoppable>;
+  /** Whether namespace `name` carries the pause annotation `node-heal.io/paused=true` (false when it does not exist). */
+  namespacePaused(name: string): Promise<boolean>;
 }
 
 /** A failed call to the Kubernetes API: `status` is the HTTP code, absent for network errors. */
@@ -284,6 +286,21 @@ class LibraryClient implements KubeClient {
       await deadline(call, this.#timeoutMs, `update event "${name}"`);
     } catch (err) {
       throw toKubeError(err, `update event "${name}"`);
+    }
+  }
+
+  async namespacePaused(name: string): Promise<boolean> {
+    try {
+      const ns = await deadline(
+        this.#core.readNamespace({ name }),
+        this.#timeoutMs,
+        `read namespace "${name}"`,
+      );
+      return ns.metadata?.annotations?.["node-heal.io/paused"] === "true";
+    } catch (err) {
+      const e = toKubeError(err, `read namespace "${name}"`);
+      if (e.status === 404) return false;
+      throw e;
     }
   }
 

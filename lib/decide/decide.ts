@@ -3,14 +3,15 @@ import { isCordoned, type Node } from "../node.ts";
 import {
   ANNOTATIONS,
   clearedAnnotations,
-  CONTROL_PLANE_LABELS,
-  EXCLUDE_LABEL,
+  HISTORY,
   type Hold,
   holdsAnnotations,
   MAX_HOLDS,
   OWNER,
   readState,
 } from "./node_state.ts";
+import { checkTakeOut, protection } from "./gates.ts";
+import { chooseAction, DEFAULT_POLICY, type Policy } from "./policy.ts";
 
 /**
  * The writes a decision can make. `hold`, `release` and `refresh` only change which alerts hold
@@ -27,7 +28,8 @@ export type Action =
 
 /**
  * Why a decision made no change to the Node:
- * - `policy`: a firing alert not labelled `heal="true"`;
+ * - `policy`: no policy rule gives the alert an action (or its rule says `none`);
+ * - `paused`, `minHealthy`, `rate`, `cooldown`: the safety gates (see gates.ts);
  * - `protected`: a control-plane Node, never touched;
  * - `excluded`: labelled `node-heal.io/exclude=true`;
  * - `notOurs`: cordoned by someone else, so neither cordoned again nor uncordoned;
@@ -40,6 +42,11 @@ export type Gate =
   | "policy"
   | "protected"
   | "excluded"
+  | "paused"
+  | "minHealthy"
+  | "maxConcurrent"
+  | "rate"
+  | "cooldown"
   | "notOurs"
   | "manualUncordon"
   | "duplicate"
@@ -86,6 +93,12 @@ function describeAlert(alert: Alert): string {
 export interface DecideOptions {
   /** A hold not refreshed by a firing notification for this long is taken as resolved (ms). */
   holdTtlMs: number;
+  /** Rules and gates; the default policy when absent. */
+  policy?: Policy;
+  /** Every Node as node-heal last saw it: the cluster truth the gates count from. */
+  nodes?: Iterable<Node>;
+  /** Whether a pause is in force (flag, policy file or the cluster's pause annotation). */
+  paused?: boolean;
 }
 
 /** The default hold TTL: four times the node-heal route's 1-hour `repeat_interval`. */
@@ -123,11 +136,6 @@ function act(
     },
     event,
   };
-}
-
-function protectedBy(node: Node): string | undefined {
-  const labels = node.metadata.labels ?? {};
-  return CONTROL_PLANE_LABELS.find((l) => Object.hasOwn(labels, l));
 }
 
 /**
@@ -187,35 +195,23 @@ export function decide(
     }
     const message = `Uncordoned ${name}: ${describeAlert(alert)} resolved`;
     return act("uncordon", node, message, {
-      annotations: clearedAnnotations(),
+      annotations: { ...clearedAnnotations(), [HISTORY.releasedAt]: now.toISOString() },
       spec: { unschedulable: null },
     }, { reason: "NodeHealUncordoned", type: "Normal", message });
   }
 
-  if (alert.labels.heal !== "true") {
-    return skip(
-      "policy",
-      name,
-      `Skipped ${name} for ${describeAlert(alert)}: not labelled heal="true"`,
-      false,
-    );
+  const policy = options.policy ?? DEFAULT_POLICY;
+  const choice = chooseAction(policy, alert);
+  if (!choice.action || choice.action === "none") {
+    const why = "why" in choice ? choice.why : `policy rule "${choice.rule}" says none`;
+    return skip("policy", name, `Skipped ${name} for ${describeAlert(alert)}: ${why}`, false);
   }
-  const label = protectedBy(node);
-  if (label) {
+  const shield = protection(node, policy.gates);
+  if (shield) {
     return skip(
-      "protected",
+      shield.gate,
       name,
-      `Skipped ${name} for ${
-        describeAlert(alert)
-      }: control-plane node (label ${label}), never touched`,
-      true,
-    );
-  }
-  if (node.metadata.labels?.[EXCLUDE_LABEL] === "true") {
-    return skip(
-      "excluded",
-      name,
-      `Skipped ${name} for ${describeAlert(alert)}: labelled ${EXCLUDE_LABEL}=true`,
+      `Skipped ${name} for ${describeAlert(alert)}: ${shield.message}`,
       true,
     );
   }
@@ -279,11 +275,27 @@ export function decide(
       { annotations: holdsAnnotations(holds) },
     );
   }
+  const blocked = checkTakeOut(
+    node,
+    options.nodes ?? [node],
+    policy.gates,
+    now,
+    options.paused ?? false,
+  );
+  if (blocked) {
+    return skip(
+      blocked.gate,
+      name,
+      `Skipped ${name} for ${describeAlert(alert)}: ${blocked.message}`,
+      true,
+    );
+  }
   const message = `Cordoned ${name} for ${describeAlert(alert)}`;
   return act("cordon", node, message, {
     annotations: {
       [ANNOTATIONS.cordonedBy]: OWNER,
       [ANNOTATIONS.cordonedAt]: now.toISOString(),
+      [HISTORY.remediatedAt]: now.toISOString(),
       [ANNOTATIONS.step]: "cordoned",
       ...holdsAnnotations(holds),
     },
@@ -330,7 +342,7 @@ export function reconcile(node: Node, now: Date, options: DecideOptions): Decisi
   if (state.owned && cordoned) {
     const message = `Uncordoned ${name}: ${names} ${why}`;
     return act("uncordon", node, message, {
-      annotations: clearedAnnotations(),
+      annotations: { ...clearedAnnotations(), [HISTORY.releasedAt]: now.toISOString() },
       spec: { unschedulable: null },
     }, { reason: "NodeHealUncordoned", type: "Normal", message });
   }

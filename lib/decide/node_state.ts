@@ -12,6 +12,17 @@ export const ANNOTATIONS = {
   step: "node-heal.io/step",
 } as const;
 
+/**
+ * Annotations that outlive a remediation, so that the rate and cooldown gates count from
+ * cluster truth across restarts and replicas.
+ */
+export const HISTORY = {
+  /** When node-heal last took this Node out (RFC 3339): the rate gate counts these. */
+  remediatedAt: "node-heal.io/remediated-at",
+  /** When node-heal last released this Node (RFC 3339): the cooldown gate reads it. */
+  releasedAt: "node-heal.io/released-at",
+} as const;
+
 /** The value of the `cordoned-by` annotation. */
 export const OWNER = "node-heal";
 

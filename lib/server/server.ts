@@ -22,6 +22,8 @@ export interface ServerDeps {
   metrics: Metrics;
   /** Whether node-heal can act: the node index has synced. */
   ready(): boolean;
+  /** What `GET /status` shows (JSON). */
+  status?(): unknown;
   /** Largest accepted webhook body, in bytes (default 1 MiB). */
   maxBodyBytes?: number;
 }
@@ -74,8 +76,8 @@ function allow(req: Request, methods: string[]): void {
 }
 
 /**
- * The HTTP edge of node-heal: `POST /webhook` for Alertmanager, `/healthz`, `/readyz` and
- * `/metrics`. Knows nothing of Kubernetes; maps errors to status codes.
+ * The HTTP edge of node-heal: `POST /webhook` for Alertmanager, `/healthz`, `/readyz`,
+ * `/status` and `/metrics`. Knows nothing of Kubernetes; maps errors to status codes.
  */
 export function createHandler(deps: ServerDeps): (req: Request) => Promise<Response> {
   const limit = deps.maxBodyBytes ?? 1024 * 1024;
@@ -139,6 +141,9 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
               status: 503,
               headers: { "content-type": "text/plain" },
             });
+        case "/status":
+          allow(req, ["GET"]);
+          return json(deps.status?.() ?? {});
         case "/metrics": {
           allow(req, ["GET"]);
           const { body, contentType } = await deps.metrics.render();

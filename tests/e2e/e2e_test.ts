@@ -12,6 +12,7 @@ import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { stringify } from "yaml";
 import { nodeAddress, workerName } from "../../lib/embedded/seed.ts";
+import { parsePolicy } from "../../lib/decide/policy.ts";
 import {
   alertmanagerConfig,
   manifest,
@@ -253,7 +254,10 @@ Deno.test({
     await need("prometheus");
     await need("prometheus-alertmanager");
     const started = performance.now();
-    await using f = await withService({ workers: WORKERS });
+    // Every failure type cordons its own worker at once: the gates that would (rightly) stop
+    // that much at once are relaxed; tests/gates_test.ts and tests/policy_test.ts prove them.
+    const policy = parsePolicy("gates: { minHealthy: 0, rate: { max: 100, window: 1h } }");
+    await using f = await withService({ workers: WORKERS, policy });
     const dir = await Deno.makeTempDir({ prefix: "node-heal-e2e-" });
 
     // Every node healthy, but heal-worker2 busy from the start (a 5-minute CPU rate moves slowly).

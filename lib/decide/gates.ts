@@ -1,0 +1,150 @@
+import { isCordoned, isReady, type Node } from "../node.ts";
+import { CONTROL_PLANE_LABELS, EXCLUDE_LABEL, HISTORY, readState } from "./node_state.ts";
+import type { Gates } from "./policy.ts";
+
+/** A gate that blocked a remediation, and the sentence that says why. */
+export interface Blocked {
+  gate: "protected" | "excluded" | "paused" | "minHealthy" | "maxConcurrent" | "rate" | "cooldown";
+  message: string;
+}
+
+/** Why a node is protected from node-heal, or undefined when it is not. */
+export function protection(node: Node, gates: Gates): Blocked | undefined {
+  const name = node.metadata.name;
+  const labels = node.metadata.labels ?? {};
+  const cp = CONTROL_PLANE_LABELS.find((l) => Object.hasOwn(labels, l));
+  if (cp) {
+    return {
+      gate: "protected",
+      message: `${name} is a control-plane node (label ${cp}), never touched`,
+    };
+  }
+  if (labels[EXCLUDE_LABEL] === "true") {
+    return { gate: "excluded", message: `${name} is labelled ${EXCLUDE_LABEL}=true` };
+  }
+  const outside = Object.entries(gates.nodeSelector).find(([k, v]) => labels[k] !== v);
+  if (outside) {
+    return {
+      gate: "protected",
+      message: `${name} is outside the node selector (${outside[0]}=${outside[1]})`,
+    };
+  }
+  return undefined;
+}
+
+/** Whether a node counts as available: schedulable and Ready, whoever made it otherwise. */
+export function isAvailable(node: Node): boolean {
+  return !isCordoned(node) && isReady(node);
+}
+
+/** The nodes the gates count: not protected (control plane, excluded, outside the selector). */
+export function selected(nodes: Iterable<Node>, gates: Gates): Node[] {
+  return [...nodes].filter((n) => !protection(n, gates));
+}
+
+/** How many selected nodes must stay available: a count, or a percentage rounded up. */
+export function required(selectedCount: number, minHealthy: number | string): number {
+  if (typeof minHealthy === "number") return minHealthy;
+  return Math.ceil((Number(minHealthy.slice(0, -1)) * selectedCount) / 100);
+}
+
+function since(node: Node, annotation: string): number | undefined {
+  const at = Date.parse(node.metadata.annotations?.[annotation] ?? "");
+  return Number.isNaN(at) ? undefined : at;
+}
+
+/** What each gate has left, counted from cluster truth (for `/status` and the gates themselves). */
+export interface Budgets {
+  selected: number;
+  available: number;
+  minHealthy: { required: number; canTakeOut: number };
+  rate: { max: number; windowMs: number; used: number; left: number };
+  cooldown: { ms: number; nodes: string[] };
+  maxConcurrent: { max: number; inFlight: number };
+  paused: boolean;
+}
+
+/** Every gate's budget in a cluster of `nodes` at `now`. */
+export function budgets(
+  nodes: Iterable<Node>,
+  gates: Gates,
+  now: Date,
+  paused: boolean,
+): Budgets {
+  const all = [...nodes];
+  const sel = selected(all, gates);
+  const availableCount = sel.filter(isAvailable).length;
+  const need = required(sel.length, gates.minHealthy);
+  const t = now.getTime();
+  const used = all.filter((n) => {
+    const at = since(n, HISTORY.remediatedAt);
+    return at !== undefined && t - at < gates.rate.windowMs;
+  }).length;
+  const cooling = all.filter((n) => {
+    const at = since(n, HISTORY.releasedAt);
+    return at !== undefined && t - at < gates.cooldownMs;
+  }).map((n) => n.metadata.name);
+  const inFlight = all.filter((n) => {
+    const step = readState(n).step;
+    return step === "draining" || step === "replacing";
+  }).length;
+  return {
+    selected: sel.length,
+    available: availableCount,
+    minHealthy: { required: need, canTakeOut: Math.max(0, availableCount - need) },
+    rate: {
+      max: gates.rate.max,
+      windowMs: gates.rate.windowMs,
+      used,
+      left: Math.max(0, gates.rate.max - used),
+    },
+    cooldown: { ms: gates.cooldownMs, nodes: cooling },
+    maxConcurrent: { max: gates.maxConcurrent, inFlight },
+    paused,
+  };
+}
+
+function minutes(ms: number): string {
+  return ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : `${Math.round(ms / 60_000)}m`;
+}
+
+/**
+ * Whether node-heal may take `node` out (cordon it) now. The gates, in order: paused,
+ * minHealthy (only when the node is still available: taking out a node already out costs
+ * nothing), rate, cooldown.
+ */
+export function checkTakeOut(
+  node: Node,
+  nodes: Iterable<Node>,
+  gates: Gates,
+  now: Date,
+  paused: boolean,
+): Blocked | undefined {
+  const name = node.metadata.name;
+  if (paused) return { gate: "paused", message: `node-heal is paused; ${name} was left as it is` };
+  const b = budgets(nodes, gates, now, paused);
+  if (isAvailable(node) && b.available - 1 < b.minHealthy.required) {
+    return {
+      gate: "minHealthy",
+      message: `taking ${name} out would leave ${b.available - 1} of ${b.selected} nodes ` +
+        `schedulable and Ready; at least ${b.minHealthy.required} must stay (minHealthy ${gates.minHealthy})`,
+    };
+  }
+  if (b.rate.left <= 0) {
+    return {
+      gate: "rate",
+      message:
+        `${b.rate.used} nodes were remediated in the last ${minutes(gates.rate.windowMs)}; ` +
+        `the rate allows ${gates.rate.max}`,
+    };
+  }
+  const released = since(node, HISTORY.releasedAt);
+  if (released !== undefined && now.getTime() - released < gates.cooldownMs) {
+    return {
+      gate: "cooldown",
+      message: `${name} was released ${Math.round((now.getTime() - released) / 1000)}s ago; ` +
+        `the cooldown is ${minutes(gates.cooldownMs)}`,
+    };
+  }
+  return undefined;
+}

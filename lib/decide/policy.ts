@@ -1,0 +1,218 @@
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import type { Alert } from "../intake/alertmanager.ts";
+
+/** What a policy rule may ask for; `drain` and `replace` come with the escalation ladder. */
+export type PolicyAction = "cordon" | "none";
+
+/** One Alertmanager-style matcher: `name="value"`, `name!="value"`, `name=~"re"`, `name!~"re"`. */
+export interface Matcher {
+  name: string;
+  op: "=" | "!=" | "=~" | "!~";
+  value: string;
+  regex?: RegExp;
+}
+
+/** A policy rule: alerts matching every matcher get one of `actions` (the first unless `heal_action` picks another). */
+export interface Rule {
+  name: string;
+  match: Matcher[];
+  actions: PolicyAction[];
+}
+
+/** The safety gates' settings. */
+export interface Gates {
+  /** Nodes outside this label selector are protected (never touched); empty selects all. */
+  nodeSelector: Record<string, string>;
+  /** Selected nodes that must stay schedulable and Ready: a count, or a percentage (`"51%"`). */
+  minHealthy: number | string;
+  /** Nodes node-heal drains or replaces at once (cordons are bounded by minHealthy and rate). */
+  maxConcurrent: number;
+  /** At most `max` remediations a `window` (ms). */
+  rate: { max: number; windowMs: number };
+  /** A node node-heal released is not remediated again for this long (ms). */
+  cooldownMs: number;
+  /** Stop new remediations (releases still happen). */
+  paused: boolean;
+}
+
+/** The whole policy: rules, first match wins, and gates. */
+export interface Policy {
+  rules: Rule[];
+  gates: Gates;
+}
+
+/** The policy used when no `--config` is given. */
+export const DEFAULT_POLICY: Policy = {
+  rules: [{
+    name: "heal",
+    match: [{ name: "heal", op: "=", value: "true" }],
+    actions: ["cordon"],
+  }],
+  gates: {
+    nodeSelector: {},
+    minHealthy: "51%",
+    maxConcurrent: 1,
+    rate: { max: 5, windowMs: 3_600_000 },
+    cooldownMs: 600_000,
+    paused: false,
+  },
+};
+
+const MATCHER =
+  /^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(?:"((?:[^"\\]|\\.)*)"|([^"\s]*))\s*$/;
+
+/** Parses one matcher in Alertmanager's syntax; throws a message naming the text. */
+export function parseMatcher(text: string): Matcher {
+  const m = MATCHER.exec(text);
+  if (!m) throw new Error(`must be a matcher such as heal="true", got "${text}"`);
+  const value = m[3] !== undefined ? m[3].replace(/\\(.)/g, "$1") : m[4];
+  const op = m[2] as Matcher["op"];
+  const matcher: Matcher = { name: m[1], op, value };
+  if (op === "=~" || op === "!~") {
+    try {
+      matcher.regex = new RegExp(`^(?:${value})$`);
+    } catch {
+      throw new Error(`has an invalid regular expression "${value}"`);
+    }
+  }
+  return matcher;
+}
+
+/** Whether a label set satisfies a matcher (a missing label reads as empty, as in Alertmanager). */
+export function matches(m: Matcher, labels: Record<string, string>): boolean {
+  const v = labels[m.name] ?? "";
+  switch (m.op) {
+    case "=":
+      return v === m.value;
+    case "!=":
+      return v !== m.value;
+    case "=~":
+      return m.regex!.test(v);
+    case "!~":
+      return !m.regex!.test(v);
+  }
+}
+
+/** What the policy says about one alert: an action, or why there is none. */
+export type Choice =
+  | { action: PolicyAction; rule: string }
+  | { action?: undefined; rule?: string; why: string };
+
+/** Chooses the action for an alert: the first matching rule, then its `heal_action` label if allowed. */
+export function chooseAction(policy: Policy, alert: Alert): Choice {
+  const rule = policy.rules.find((r) => r.match.every((m) => matches(m, alert.labels)));
+  if (!rule) return { why: "no policy rule matches it" };
+  const asked = alert.labels.heal_action;
+  if (asked !== undefined && asked !== "") {
+    if (!(rule.actions as string[]).includes(asked)) {
+      return {
+        rule: rule.name,
+        why: `its heal_action "${asked}" is not allowed by rule "${rule.name}" (allowed: ${
+          rule.actions.join(", ")
+        })`,
+      };
+    }
+    return { action: asked as PolicyAction, rule: rule.name };
+  }
+  return { action: rule.actions[0], rule: rule.name };
+}
+
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+
+/** Milliseconds of a duration such as `90s`, `10m`, `1h`. */
+function durationMs(text: string): number {
+  const m = DURATION.exec(text)!;
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "s"];
+}
+
+const duration = z.string().regex(DURATION, 'must be a duration such as "90s", "10m" or "1h"');
+
+const fileSchema = z.object({
+  rules: z.array(
+    z.object({
+      name: z.string().min(1),
+      match: z.array(z.string()).min(1),
+      actions: z.array(z.enum(["cordon", "none"])).min(1),
+    }).strict(),
+  ).min(1).optional(),
+  gates: z.object({
+    nodeSelector: z.record(z.string(), z.string()).optional(),
+    minHealthy: z.union([
+      z.number().int().nonnegative(),
+      z.string().regex(/^(100|[1-9]?\d)%$/, 'must be a count or a percentage such as "51%"'),
+    ]).optional(),
+    maxConcurrent: z.number().int().positive().optional(),
+    rate: z.object({ max: z.number().int().positive(), window: duration }).strict().optional(),
+    cooldown: duration.optional(),
+    paused: z.boolean().optional(),
+  }).strict().optional(),
+}).strict();
+
+function fieldName(path: PropertyKey[]): string {
+  return path.map((p, i) =>
+    typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`
+  )
+    .join("");
+}
+
+function valueAt(root: unknown, path: PropertyKey[]): unknown {
+  let cur = root;
+  for (const p of path) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[p];
+  }
+  return cur;
+}
+
+/** Parses and validates a policy file (YAML); throws naming the field and the value that are wrong. */
+export function parsePolicy(text: string, source = "policy"): Policy {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    throw new Error(`Cannot load ${source}: not YAML: ${(err as Error).message.split("\n")[0]}`);
+  }
+  const result = fileSchema.safeParse(raw ?? {});
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const field = fieldName(issue.path) || "(file)";
+    const got = valueAt(raw, issue.path);
+    throw new Error(
+      `Cannot load ${source}: field "${field}" ${
+        issue.code === "unrecognized_keys"
+          ? `has unknown keys ${issue.keys.join(", ")}`
+          : issue.message
+      }, got ${JSON.stringify(got) ?? "nothing"}`,
+    );
+  }
+  const file = result.data;
+  const rules: Rule[] = file.rules
+    ? file.rules.map((r, i) => ({
+      name: r.name,
+      actions: r.actions,
+      match: r.match.map((text, j) => {
+        try {
+          return parseMatcher(text);
+        } catch (err) {
+          throw new Error(
+            `Cannot load ${source}: field "rules[${i}].match[${j}]" ${(err as Error).message}`,
+          );
+        }
+      }),
+    }))
+    : DEFAULT_POLICY.rules;
+  const g = file.gates ?? {};
+  const d = DEFAULT_POLICY.gates;
+  return {
+    rules,
+    gates: {
+      nodeSelector: g.nodeSelector ?? d.nodeSelector,
+      minHealthy: g.minHealthy ?? d.minHealthy,
+      maxConcurrent: g.maxConcurrent ?? d.maxConcurrent,
+      rate: g.rate ? { max: g.rate.max, windowMs: durationMs(g.rate.window) } : d.rate,
+      cooldownMs: g.cooldown ? durationMs(g.cooldown) : d.cooldownMs,
+      paused: g.paused ?? d.paused,
+    },
+  };
+}
