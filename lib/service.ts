@@ -83,6 +83,8 @@ export interface ServiceConfig {
   paused?: boolean;
   /** node-heal's namespace; its annotation `node-heal.io/paused=true` pauses node-heal cluster-wide. */
   namespace?: string;
+  /** How often that annotation is read (default 5 s). */
+  pausePollMs?: number;
 }
 
 /** A running node-heal. */
@@ -143,7 +145,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     }
   };
   await readPause();
-  const pauseTimer = setInterval(readPause, 5000);
+  const pauseTimer = setInterval(readPause, config.pausePollMs ?? 5000);
   const paused = () => (config.paused ?? false) || policy.gates.paused || clusterPaused;
   const pipeline = new Pipeline({
     client,

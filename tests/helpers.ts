@@ -87,11 +87,18 @@ export async function withService(
     apiTimeoutMs?: number;
     policy?: Policy;
     paused?: boolean;
+    kubeconfig?: string;
+    /** An embedded cluster started elsewhere (with `kubeconfig` pointing at it). */
+    cluster?: EmbeddedCluster;
   } = {},
 ): Promise<ServiceFixture> {
   const service = await startService({
     listen: { hostname: "127.0.0.1", port: 0 },
-    embedded: { listen: { hostname: "127.0.0.1", port: 0 }, workers: options.workers ?? 3 },
+    embedded: options.kubeconfig
+      ? undefined
+      : { listen: { hostname: "127.0.0.1", port: 0 }, workers: options.workers ?? 3 },
+    kubeconfig: options.kubeconfig,
+    pausePollMs: 100,
     dryRun: options.dryRun ?? false,
     instance: "node-heal-test",
     eventNamespace: "default",
@@ -101,7 +108,7 @@ export async function withService(
     paused: options.paused,
   });
   await service.synced;
-  const cluster = service.cluster!;
+  const cluster = service.cluster ?? options.cluster!;
   const kc = new k8s.KubeConfig();
   kc.loadFromString(cluster.kubeconfig());
   return {

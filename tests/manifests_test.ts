@@ -7,6 +7,7 @@ import * as rbac from "kubernetes-models/rbac.authorization.k8s.io/v1";
 import * as monitoring from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1";
 import * as monitoringAlpha from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1alpha1";
 import { manifest } from "./helpers.ts";
+import { DEFAULT_POLICY, parsePolicy } from "../lib/decide/policy.ts";
 
 async function run(
   cmd: string,
@@ -56,6 +57,7 @@ Deno.test({
     assert.deepEqual(kinds, [
       "ClusterRole",
       "ClusterRoleBinding",
+      "ConfigMap",
       "Deployment",
       "Namespace",
       "PrometheusRule",
@@ -178,11 +180,20 @@ Deno.test("RBAC grants exactly the verbs node-heal uses: nodes cluster-wide, eve
       )
     ).sort();
   assert.deepEqual(grants("ClusterRole"), [
+    "get namespaces",
     "get nodes",
     "list nodes",
     "patch nodes",
     "watch nodes",
   ]);
+  const cluster = docs.find((d) => d.kind === "ClusterRole") as {
+    rules: (Rule & { resourceNames?: string[] })[];
+  };
+  assert.deepEqual(
+    cluster.rules.find((r) => r.resources.includes("namespaces"))?.resourceNames,
+    ["node-heal"],
+    "only node-heal's own namespace, for the pause annotation",
+  );
   assert.deepEqual(grants("Role"), ["create events", "get events", "patch events"]);
   const role = docs.find((d) => d.kind === "Role") as { metadata: { namespace: string } };
   assert.equal(role.metadata.namespace, "default", "the Role lives where the Events go");
@@ -210,6 +221,7 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   "v1/ServiceAccount": core.ServiceAccount,
   "v1/Service": core.Service,
   "v1/Secret": core.Secret,
+  "v1/ConfigMap": core.ConfigMap,
   "apps/v1/Deployment": apps.Deployment,
   "rbac.authorization.k8s.io/v1/ClusterRole": rbac.ClusterRole,
   "rbac.authorization.k8s.io/v1/ClusterRoleBinding": rbac.ClusterRoleBinding,
@@ -238,7 +250,7 @@ Deno.test("every manifest is valid against the Kubernetes and prometheus-operato
       validated++;
     }
   }
-  assert.equal(validated, 11, "every object of every manifest was checked");
+  assert.equal(validated, 12, "every object of every manifest was checked");
 });
 
 Deno.test("a schema check rejects a broken manifest, so the check above can fail", () => {
@@ -290,4 +302,21 @@ Deno.test("the AlertmanagerConfig routes like the Secret's configuration: same m
     secretHook.http_config.authorization.credentials_file,
     "/etc/alertmanager/secrets/node-heal-webhook/token",
   );
+});
+
+Deno.test("the policy ConfigMap is a valid policy, mounted where --config reads it", async () => {
+  const docs = await manifest("webhook-deployment.yaml");
+  const cm = docs.find((d) => d.kind === "ConfigMap") as { data: Record<string, string> };
+  const policy = parsePolicy(cm.data["policy.yaml"], "policy ConfigMap");
+  assert.deepEqual(policy, DEFAULT_POLICY, "the shipped policy is the documented default");
+  const deploy = docs.find((d) => d.kind === "Deployment") as {
+    spec: {
+      template: {
+        spec: { containers: { args: string[]; volumeMounts: { mountPath: string }[] }[] };
+      };
+    };
+  };
+  const container = deploy.spec.template.spec.containers[0];
+  assert.ok(container.args.includes("--config=/etc/node-heal/policy.yaml"));
+  assert.equal(container.volumeMounts[0].mountPath, "/etc/node-heal");
 });

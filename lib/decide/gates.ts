@@ -133,9 +133,8 @@ export function checkTakeOut(
   if (b.rate.left <= 0) {
     return {
       gate: "rate",
-      message:
-        `${b.rate.used} nodes were remediated in the last ${minutes(gates.rate.windowMs)}; ` +
-        `the rate allows ${gates.rate.max}`,
+      message: `taking ${name} out would exceed the rate: ${b.rate.used} nodes were remediated ` +
+        `in the last ${minutes(gates.rate.windowMs)}, the rate allows ${gates.rate.max}`,
     };
   }
   const released = since(node, HISTORY.releasedAt);

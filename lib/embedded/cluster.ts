@@ -25,6 +25,8 @@ export interface EmbeddedCluster {
   kubeconfig(): string;
   /** Closes open watches and stops serving. */
   close(): Promise<void>;
+  /** The same as {@link EmbeddedCluster.close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** Starts an in-memory Kubernetes API server on loopback HTTP, seeded with a kind-like cluster. */
@@ -43,15 +45,17 @@ export async function startEmbeddedCluster(
   const addr = await listening;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   const url = `http://${host}:${addr.port}`;
+  const close = async () => {
+    api.dropWatches();
+    await server.shutdown();
+  };
   return {
     api,
     url,
     port: addr.port,
     kubeconfig: () => kubeconfigFor(url),
-    async close() {
-      api.dropWatches();
-      await server.shutdown();
-    },
+    close,
+    [Symbol.asyncDispose]: close,
   };
 }
 

@@ -463,7 +463,13 @@ export function defaultTopology(options: TopologyOptions = {}): KubeObject[] {
   const kubelet = options.kubeletVersion ?? "v1.29.2";
   const names = ["heal-control-plane"];
   for (let i = 1; i <= workers; i++) names.push(workerName(i));
-  const objects: KubeObject[] = ["default", "kube-node-lease", "kube-public", "kube-system"].map(
+  const objects: KubeObject[] = [
+    "default",
+    "kube-node-lease",
+    "kube-public",
+    "kube-system",
+    "node-heal",
+  ].map(
     (n) => namespace(n, at),
   );
   names.forEach((name, i) => objects.push(node(name, i, i === 0, at, kubelet)));
