@@ -102,6 +102,10 @@ Deno.test("main.ts refuses malformed flags with a clear error and exit code 1", 
       /Cannot parse --log-format: expected json or pretty, got "xml"/,
     ],
     [["serve", "--bogus"], /Cannot parse flags: Unknown option '--bogus'/],
+    [
+      ["dev", "--config", "/nonexistent/policy.yaml"],
+      /Cannot load policy \/nonexistent\/policy\.yaml: /,
+    ],
   ];
   for (const [args, message] of cases) {
     const child = start(args);
@@ -164,4 +168,24 @@ Deno.test("main.ts serve --help lists every flag with its environment variable",
     assert.ok(stdout.includes(flag), `help mentions ${flag}`);
   }
   assert.match(stdout, /env NODE_HEAL_DRY_RUN/);
+});
+
+Deno.test("main.ts refuses an invalid policy file at start-up, naming the field and the value", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "node-heal-policy-" });
+  const path = `${dir}/policy.yaml`;
+  await Deno.writeTextFile(path, "gates:\n  minHealthy: lots\n");
+  const child = start([
+    "dev",
+    `--config=${path}`,
+    "--listen=127.0.0.1:0",
+    "--embedded-api-listen=127.0.0.1:0",
+  ]);
+  const [status, stderr] = await Promise.all([
+    child.status,
+    new Response(child.stderr).text(),
+    child.stdout.cancel(),
+  ]);
+  await Deno.remove(dir, { recursive: true });
+  assert.equal(status.code, 1);
+  assert.match(stderr, /Cannot load policy .*policy\.yaml: field "gates\.minHealthy" .*got "lots"/);
 });
