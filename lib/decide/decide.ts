@@ -211,7 +211,7 @@ export function decide(
     return skip(
       shield.gate,
       name,
-      `Skipped ${name} for ${describeAlert(alert)}: ${shield.message}`,
+      `Skipped ${name} for ${describeAlert(alert)}: ${shield.message} (gate ${shield.gate})`,
       true,
     );
   }
@@ -286,7 +286,7 @@ export function decide(
     return skip(
       blocked.gate,
       name,
-      `Skipped ${name} for ${describeAlert(alert)}: ${blocked.message}`,
+      `Skipped ${name} for ${describeAlert(alert)}: ${blocked.message} (gate ${blocked.gate})`,
       true,
     );
   }
