@@ -1,4 +1,7 @@
 import { type KubeClient, KubeError } from "./act/kube_client.ts";
+import { drainNode, type DrainReport } from "./act/drainer.ts";
+import type { DrainOptions } from "./decide/drain_plan.ts";
+import { ANNOTATIONS } from "./decide/node_state.ts";
 import {
   decide,
   type DecideOptions,
@@ -49,6 +52,10 @@ export interface PipelineDeps {
   policy?: Policy;
   /** Whether a pause is in force now (flag, policy file, or the cluster's pause annotation). */
   paused?: () => boolean;
+  /** This replica's name, written in drain claims. */
+  instance?: string;
+  /** First wait between drain rounds while budgets block (ms); for tests. */
+  drainRetryMs?: number;
 }
 
 /** One decision, as `/status` lists the last ones. */
@@ -103,6 +110,8 @@ export class Pipeline {
   #now: () => Date;
   #queue = new KeyedQueue();
   #recent: DecisionRecord[] = [];
+  /** Drains running in this process, by node: how to stop each and when it has stopped. */
+  #drains = new Map<string, { stop: AbortController; done: Promise<void> }>();
 
   constructor(deps: PipelineDeps) {
     this.#deps = deps;
@@ -126,6 +135,8 @@ export class Pipeline {
       policy: this.policy,
       nodes: this.#deps.index.nodes(),
       paused: this.#deps.paused?.() ?? false,
+      instance: this.#deps.instance ?? "node-heal",
+      drainingHere: new Set(this.#drains.keys()),
     };
   }
 
@@ -234,6 +245,7 @@ export class Pipeline {
         return { outcome: "skipped", gate: decision.gate, message: decision.message };
       }
       try {
+        if (decision.action === "uncordon") await this.#stopDrain(name);
         const updated = await client.patchNode(name, decision.patch);
         if (!client.dryRun) index.upsert(updated);
       } catch (err) {
@@ -271,6 +283,15 @@ export class Pipeline {
           : decision.event;
         await this.#deps.events.record(name, event, now);
       }
+      if (decision.action === "drain" && decision.drain && !client.dryRun) {
+        this.#startDrain(name, decision.drain);
+      } else if (
+        (decision.action === "cordon" || decision.action === "hold") && !client.dryRun &&
+        decision.patch.metadata.annotations?.[ANNOTATIONS.target] === "drain"
+      ) {
+        // A drain asked for at once starts right after the cordon, outside this alert's turn.
+        queueMicrotask(() => this.reconcile(name));
+      }
       return { outcome: decision.action, message: decision.message };
     }
     if (!node) {
@@ -280,6 +301,108 @@ export class Pipeline {
       outcome: "failed",
       message: `Node ${name} kept changing under node-heal: ${MAX_CONFLICT_RETRIES + 1} conflicts`,
     };
+  }
+
+  /** Stops every drain running here and waits for them (at shutdown); their claims stay for a restart to resume. */
+  async stopDrains(): Promise<void> {
+    await Promise.all([...this.#drains.keys()].map((n) => this.#stopDrain(n)));
+  }
+
+  async #stopDrain(name: string): Promise<void> {
+    const running = this.#drains.get(name);
+    if (!running) return;
+    running.stop.abort();
+    await running.done;
+  }
+
+  /** Runs a drain in the background; its end is written to the Node in the node's turn. */
+  #startDrain(name: string, options: DrainOptions): void {
+    if (this.#drains.has(name)) return;
+    const { client, metrics } = this.#deps;
+    const stop = new AbortController();
+    const started = performance.now();
+    let lastBeat = 0;
+    const done = (async () => {
+      let report: DrainReport;
+      try {
+        report = await drainNode(client, name, {
+          options,
+          signal: stop.signal,
+          retryMs: this.#deps.drainRetryMs,
+          evicted: (result) => metrics.evictions.inc({ result }),
+          progress: async (left) => {
+            // Progress and a heartbeat on the Node, a few times a minute at most.
+            if (Date.now() - lastBeat < 5000 && left > 0) return;
+            lastBeat = Date.now();
+            await client.patchNode(name, {
+              metadata: {
+                annotations: {
+                  [ANNOTATIONS.podsLeft]: String(left),
+                  [ANNOTATIONS.drainHeartbeat]: new Date().toISOString(),
+                },
+              },
+            }).catch(() => {});
+          },
+        });
+      } catch (err) {
+        report = {
+          outcome: "failed",
+          evicted: [],
+          skipped: [],
+          blocking: [],
+          message: `Cannot drain ${name}: ${(err as Error).message}; it stays cordoned`,
+        };
+      }
+      metrics.drainSeconds.observe(
+        { outcome: report.outcome },
+        (performance.now() - started) / 1000,
+      );
+      if (report.outcome === "stopped") return;
+      await this.#queue.run(name, () => this.#finishDrain(name, report));
+    })().finally(() => this.#drains.delete(name));
+    this.#drains.set(name, { stop, done });
+  }
+
+  async #finishDrain(name: string, report: DrainReport): Promise<void> {
+    const drained = report.outcome === "drained";
+    const at = new Date();
+    try {
+      const updated = await this.#deps.client.patchNode(name, {
+        metadata: {
+          annotations: {
+            [ANNOTATIONS.step]: drained ? "drained" : "drain-failed",
+            [ANNOTATIONS.drainer]: null,
+            [ANNOTATIONS.drainHeartbeat]: null,
+            [ANNOTATIONS.podsLeft]: String(report.blocking.length),
+          },
+        },
+      });
+      this.#deps.index.upsert(updated);
+    } catch (err) {
+      log("act").error("Cannot record the end of the drain of {node}: {error}", {
+        node: name,
+        error: (err as Error).message,
+      });
+    }
+    const reason = drained ? "NodeHealDrained" : "NodeHealDrainFailed";
+    (drained ? log("act").info : log("act").warn)(literal(report.message), {
+      node: name,
+      outcome: report.outcome,
+      blocking: report.blocking,
+    });
+    this.#remember({
+      node: name,
+      alertname: "",
+      fingerprint: "",
+      status: "drain",
+      outcome: drained ? "drained" : `drain-${report.outcome}`,
+      message: report.message,
+    });
+    await this.#deps.events.record(name, {
+      reason,
+      type: drained ? "Normal" : "Warning",
+      message: report.message,
+    }, at);
   }
 
   #remember(record: Omit<DecisionRecord, "at">): void {

@@ -199,7 +199,8 @@ Deno.test("decide() uncordons by removing every node-heal annotation", () => {
   if (d.kind !== "act") return;
   assert.deepEqual(d.patch.spec, { unschedulable: null });
   const { "node-heal.io/released-at": released, ...state } = d.patch.metadata.annotations ?? {};
-  assert.deepEqual(Object.values(state), [null, null, null, null]);
+  assert.ok(Object.keys(state).length >= 4);
+  assert.ok(Object.values(state).every((v) => v === null), "every state annotation is removed");
   assert.equal(released, NOW.toISOString(), "the release is kept for the cooldown gate");
 });
 

@@ -2,6 +2,7 @@
 // cluster goes through the KubeClient interface below, so dry-run swaps only this boundary.
 import * as k8s from "@kubernetes/client-node";
 import type { Node } from "../node.ts";
+import type { Pod } from "../pod.ts";
 
 /** A core/v1 Event as node-heal writes it. */
 export interface EventBody {
@@ -51,6 +52,21 @@ export interface KubeClient {
   watchNodes(handlers: NodeWatchHandlers): Promise<Stoppable>;
   /** Whether namespace `name` carries the pause annotation `node-heal.io/paused=true` (false when it does not exist). */
   namespacePaused(name: string): Promise<boolean>;
+  /** Every pod bound to a node (one LIST, for a drain). */
+  listPodsOnNode(node: string): Promise<Pod[]>;
+  /** A pod, or undefined when it is gone. */
+  getPod(namespace: string, name: string): Promise<Pod | undefined>;
+  /** Whether a DaemonSet exists (kubectl drain leaves its pods only then). */
+  daemonSetExists(namespace: string, name: string): Promise<boolean>;
+  /**
+   * Evicts a pod through the Eviction API: `evicted`, `gone` (404), or `blocked` with the
+   * API server's reason (429: a PodDisruptionBudget forbids it now).
+   */
+  evictPod(
+    namespace: string,
+    name: string,
+    gracePeriodSeconds?: number,
+  ): Promise<{ result: "evicted" | "gone" } | { result: "blocked"; message: string }>;
 }
 
 /** A failed call to the Kubernetes API: `status` is the HTTP code, absent for network errors. */
@@ -83,6 +99,30 @@ function toKubeError(err: unknown, what: string): KubeError {
     );
   }
   return new KubeError(`Cannot ${what}: ${e?.message ?? String(err)}`);
+}
+
+/** Converts the client library's Pod into the plain form a drain reads. */
+function toPod(p: k8s.V1Pod): Pod {
+  return {
+    metadata: {
+      name: p.metadata?.name ?? "",
+      namespace: p.metadata?.namespace ?? "",
+      uid: p.metadata?.uid,
+      annotations: p.metadata?.annotations,
+      ownerReferences: p.metadata?.ownerReferences?.map((o) => ({
+        apiVersion: o.apiVersion,
+        kind: o.kind,
+        name: o.name,
+        controller: o.controller,
+      })),
+      deletionTimestamp: p.metadata?.deletionTimestamp?.toISOString(),
+    },
+    spec: {
+      nodeName: p.spec?.nodeName,
+      volumes: p.spec?.volumes?.map((v) => ({ name: v.name, emptyDir: v.emptyDir })),
+    },
+    status: { phase: p.status?.phase },
+  };
 }
 
 /** Converts the client library's Node into the plain form node-heal reads. */
@@ -206,6 +246,7 @@ class LibraryClient implements KubeClient {
   readonly dryRun: boolean;
   #kc: k8s.KubeConfig;
   #core: k8s.CoreV1Api;
+  #apps: k8s.AppsV1Api;
   #timeoutMs: number;
 
   constructor(
@@ -215,6 +256,7 @@ class LibraryClient implements KubeClient {
   ) {
     this.#kc = kc;
     this.#core = kc.makeApiClient(k8s.CoreV1Api);
+    this.#apps = kc.makeApiClient(k8s.AppsV1Api);
     this.server = server;
     this.dryRun = options.dryRun;
     this.#timeoutMs = options.timeoutMs;
@@ -286,6 +328,94 @@ class LibraryClient implements KubeClient {
       await deadline(call, this.#timeoutMs, `update event "${name}"`);
     } catch (err) {
       throw toKubeError(err, `update event "${name}"`);
+    }
+  }
+
+  async listPodsOnNode(node: string): Promise<Pod[]> {
+    try {
+      const list = await deadline(
+        this.#core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` }),
+        this.#timeoutMs,
+        `list the pods of node "${node}"`,
+      );
+      return list.items.map(toPod);
+    } catch (err) {
+      throw toKubeError(err, `list the pods of node "${node}"`);
+    }
+  }
+
+  async getPod(namespace: string, name: string): Promise<Pod | undefined> {
+    try {
+      const pod = await deadline(
+        this.#core.readNamespacedPod({ name, namespace }),
+        this.#timeoutMs,
+        `read pod "${namespace}/${name}"`,
+      );
+      return toPod(pod);
+    } catch (err) {
+      const e = toKubeError(err, `read pod "${namespace}/${name}"`);
+      if (e.status === 404) return undefined;
+      throw e;
+    }
+  }
+
+  async daemonSetExists(namespace: string, name: string): Promise<boolean> {
+    try {
+      await deadline(
+        this.#apps.readNamespacedDaemonSet({ name, namespace }),
+        this.#timeoutMs,
+        `read daemonset "${namespace}/${name}"`,
+      );
+      return true;
+    } catch (err) {
+      const e = toKubeError(err, `read daemonset "${namespace}/${name}"`);
+      if (e.status === 404) return false;
+      throw e;
+    }
+  }
+
+  async evictPod(
+    namespace: string,
+    name: string,
+    gracePeriodSeconds?: number,
+  ): Promise<{ result: "evicted" | "gone" } | { result: "blocked"; message: string }> {
+    try {
+      const call = this.#core.createNamespacedPodEviction({
+        name,
+        namespace,
+        body: {
+          apiVersion: "policy/v1",
+          kind: "Eviction",
+          metadata: { name, namespace },
+          ...(gracePeriodSeconds !== undefined || this.dryRun
+            ? {
+              deleteOptions: {
+                ...(gracePeriodSeconds !== undefined ? { gracePeriodSeconds } : {}),
+                ...(this.dryRun ? { dryRun: ["All"] } : {}),
+              },
+            }
+            : {}),
+        },
+      });
+      await deadline(call, this.#timeoutMs, `evict pod "${namespace}/${name}"`);
+      return { result: "evicted" };
+    } catch (err) {
+      const e = err as { code?: number; body?: unknown };
+      if (e?.code === 429) {
+        const causes = (() => {
+          try {
+            const body = typeof e.body === "string" ? JSON.parse(e.body) : e.body;
+            return (body?.details?.causes ?? []).map((c: { message?: string }) => c.message)
+              .filter(Boolean).join("; ") || body?.message;
+          } catch {
+            return undefined;
+          }
+        })();
+        return { result: "blocked", message: causes ?? "a disruption budget forbids it" };
+      }
+      const ke = toKubeError(err, `evict pod "${namespace}/${name}"`);
+      if (ke.status === 404) return { result: "gone" };
+      throw ke;
     }
   }
 

@@ -11,7 +11,8 @@ import {
   readState,
 } from "./node_state.ts";
 import { checkTakeOut, protection } from "./gates.ts";
-import { chooseAction, DEFAULT_POLICY, type Policy } from "./policy.ts";
+import { chooseAction, DEFAULT_POLICY, type Policy, type Rule } from "./policy.ts";
+import { DEFAULT_DRAIN, type DrainOptions } from "./drain_plan.ts";
 
 /**
  * The writes a decision can make. `hold`, `release` and `refresh` only change which alerts hold
@@ -19,6 +20,7 @@ import { chooseAction, DEFAULT_POLICY, type Policy } from "./policy.ts";
  */
 export type Action =
   | "cordon"
+  | "drain"
   | "uncordon"
   | "hold"
   | "release"
@@ -55,7 +57,13 @@ export type Gate =
 
 /** The Event a decision asks the reporter to record on the Node. */
 export interface EventIntent {
-  reason: "NodeHealCordoned" | "NodeHealUncordoned" | "NodeHealSkipped";
+  reason:
+    | "NodeHealCordoned"
+    | "NodeHealUncordoned"
+    | "NodeHealSkipped"
+    | "NodeHealDrainStarted"
+    | "NodeHealDrained"
+    | "NodeHealDrainFailed";
   type: "Normal" | "Warning";
   message: string;
 }
@@ -75,6 +83,8 @@ export type Decision =
     message: string;
     patch: NodePatch;
     event?: EventIntent;
+    /** For `drain`: how to drain once the claim is written. */
+    drain?: DrainOptions;
   }
   | { kind: "skip"; gate: Gate; node: string; message: string; event?: EventIntent };
 
@@ -99,6 +109,66 @@ export interface DecideOptions {
   nodes?: Iterable<Node>;
   /** Whether a pause is in force (flag, policy file or the cluster's pause annotation). */
   paused?: boolean;
+  /** This replica's name: the drainer it writes in its claims. */
+  instance?: string;
+  /** Nodes this process is draining now. */
+  drainingHere?: ReadonlySet<string>;
+}
+
+/** A drain whose drainer has not said it is alive for this long may be resumed by another replica. */
+export const DRAIN_HEARTBEAT_TTL_MS = 30_000;
+
+/** Steps at which a Node has been (or is being) drained. */
+const DRAIN_STEPS = new Set(["draining", "drained", "drain-failed"]);
+
+/** The annotations that ask for a drain, on a cordon or a hold. */
+function drainRequest(rule: Rule, now: Date): Record<string, string> {
+  return {
+    [ANNOTATIONS.target]: "drain",
+    [ANNOTATIONS.rule]: rule.name,
+    [ANNOTATIONS.drainAt]: new Date(now.getTime() + rule.drainAfterMs).toISOString(),
+  };
+}
+
+/** The rule a Node's drain follows: the one named on it, else the policy's first that drains. */
+function drainRule(policy: Policy, name: string | undefined): Rule | undefined {
+  return policy.rules.find((r) => r.name === name) ??
+    policy.rules.find((r) => r.actions.includes("drain"));
+}
+
+/**
+ * Starts (or resumes) the drain of a Node node-heal cordoned, if the maxConcurrent gate allows:
+ * a claim written with the resourceVersion read, so two replicas never drain one Node.
+ */
+function startDrain(node: Node, now: Date, options: DecideOptions, resume: boolean): Decision {
+  const name = node.metadata.name;
+  const state = readState(node);
+  const policy = options.policy ?? DEFAULT_POLICY;
+  const draining =
+    [...(options.nodes ?? [])].filter((n) =>
+      n.metadata.name !== name && readState(n).step === "draining"
+    ).length;
+  if (!resume && draining >= policy.gates.maxConcurrent) {
+    const message =
+      `Waiting to drain ${name}: ${draining} nodes are draining, maxConcurrent is ${policy.gates.maxConcurrent} (gate maxConcurrent)`;
+    return skip("maxConcurrent", name, message, true);
+  }
+  const rule = drainRule(policy, state.rule);
+  const at = now.toISOString();
+  const message = resume
+    ? `Resuming the drain of ${name} (started ${state.drainStartedAt ?? "earlier"})`
+    : `Draining ${name}: evicting its pods as kubectl drain --ignore-daemonsets --delete-emptydir-data would`;
+  return {
+    ...act("drain", node, message, {
+      annotations: {
+        [ANNOTATIONS.step]: "draining",
+        [ANNOTATIONS.drainer]: options.instance ?? "node-heal",
+        [ANNOTATIONS.drainHeartbeat]: at,
+        [ANNOTATIONS.drainStartedAt]: resume && state.drainStartedAt ? state.drainStartedAt : at,
+      },
+    }, { reason: "NodeHealDrainStarted", type: "Normal", message }),
+    drain: rule?.drain ?? DEFAULT_DRAIN,
+  } as Decision;
 }
 
 /** The default hold TTL: four times the node-heal route's 1-hour `repeat_interval`. */
@@ -193,7 +263,24 @@ export function decide(
         { annotations: clearedAnnotations() },
       );
     }
-    const message = `Uncordoned ${name}: ${describeAlert(alert)} resolved`;
+    const policy = options.policy ?? DEFAULT_POLICY;
+    const rule = drainRule(policy, state.rule);
+    if (
+      DRAIN_STEPS.has(state.step ?? "") && state.step !== "draining" && rule &&
+      !rule.uncordonAfterDrain
+    ) {
+      const kept = `Kept ${name} cordoned after ${
+        describeAlert(alert)
+      } resolved: it was drained and rule "${rule.name}" says uncordonAfterDrain: false`;
+      return act("release", node, kept, { annotations: holdsAnnotations(rest) }, {
+        reason: "NodeHealSkipped",
+        type: "Normal",
+        message: kept,
+      });
+    }
+    const message = `Uncordoned ${name}: ${describeAlert(alert)} resolved${
+      state.step === "draining" ? " (its drain was stopped)" : ""
+    }`;
     return act("uncordon", node, message, {
       annotations: { ...clearedAnnotations(), [HISTORY.releasedAt]: now.toISOString() },
       spec: { unschedulable: null },
@@ -214,6 +301,18 @@ export function decide(
       `Skipped ${name} for ${describeAlert(alert)}: ${shield.message} (gate ${shield.gate})`,
       true,
     );
+  }
+  const wantsDrain = choice.action === "drain";
+  if (holdsIt && cordoned && state.owned) {
+    if (wantsDrain && state.target !== "drain") {
+      return act(
+        "hold",
+        node,
+        `${describeAlert(alert)} asks to drain ${name}`,
+        { annotations: drainRequest(choice.options, now) },
+      );
+    }
+    if (drainDue(state, now)) return startDrain(node, now, options, false);
   }
   if (holdsIt) {
     if (cordoned) {
@@ -272,7 +371,12 @@ export function decide(
       "hold",
       node,
       `${name} is already cordoned by node-heal; ${describeAlert(alert)} now holds it too`,
-      { annotations: holdsAnnotations(holds) },
+      {
+        annotations: {
+          ...holdsAnnotations(holds),
+          ...(wantsDrain && state.target !== "drain" ? drainRequest(choice.options, now) : {}),
+        },
+      },
     );
   }
   const blocked = checkTakeOut(
@@ -298,6 +402,7 @@ export function decide(
       [HISTORY.remediatedAt]: now.toISOString(),
       [ANNOTATIONS.step]: "cordoned",
       ...holdsAnnotations(holds),
+      ...(wantsDrain ? drainRequest(choice.options, now) : {}),
     },
     spec: { unschedulable: true },
   }, { reason: "NodeHealCordoned", type: "Normal", message });
@@ -317,12 +422,19 @@ export function reconcile(node: Node, now: Date, options: DecideOptions): Decisi
     const message =
       `${name} was uncordoned by someone else after node-heal cordoned it; node-heal no longer owns its cordon`;
     return act("disown", node, message, {
-      annotations: {
-        [ANNOTATIONS.cordonedBy]: null,
-        [ANNOTATIONS.cordonedAt]: null,
-        [ANNOTATIONS.step]: null,
-      },
+      annotations: { ...clearedAnnotations(), ...holdsAnnotations(state.holds) },
     }, { reason: "NodeHealSkipped", type: "Normal", message });
+  }
+  if (state.owned && cordoned && Object.keys(state.holds).length > 0) {
+    if (drainDue(state, now)) return startDrain(node, now, options, false);
+    if (state.step === "draining" && !options.drainingHere?.has(name)) {
+      const beat = Date.parse(state.drainHeartbeat ?? "");
+      const stale = Number.isNaN(beat) || now.getTime() - beat > DRAIN_HEARTBEAT_TTL_MS;
+      // This replica's own drain from before a restart, or another's that stopped beating.
+      if (stale || state.drainer === (options.instance ?? "node-heal")) {
+        return startDrain(node, now, options, true);
+      }
+    }
   }
   const expired = Object.entries(state.holds).filter(([, h]) =>
     !(now.getTime() - seenAt(h) <= options.holdTtlMs)
@@ -357,4 +469,11 @@ function formatDuration(ms: number): string {
   if (ms % 60_000 === 0) return `${ms / 60_000}m`;
   if (ms % 1000 === 0) return `${ms / 1000}s`;
   return `${ms}ms`;
+}
+
+/** Whether a requested drain is due: cordoned by node-heal, asked to drain, its drain-at passed. */
+function drainDue(state: ReturnType<typeof readState>, now: Date): boolean {
+  if (state.step !== "cordoned" || state.target !== "drain") return false;
+  const at = Date.parse(state.drainAt ?? "");
+  return !Number.isNaN(at) && at <= now.getTime();
 }

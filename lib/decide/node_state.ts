@@ -8,8 +8,22 @@ export const ANNOTATIONS = {
   cordonedAt: "node-heal.io/cordoned-at",
   /** JSON object: fingerprint of each firing alert holding the Node -> { alertname, since, seen }. */
   alerts: "node-heal.io/alerts",
-  /** The step of the remediation ladder the Node is on (`cordoned`). */
+  /** The step of the remediation ladder the Node is on: `cordoned`, `draining`, `drained`, `drain-failed`. */
   step: "node-heal.io/step",
+  /** The furthest step the holding alerts asked for (`cordon` or `drain`). */
+  target: "node-heal.io/target",
+  /** The policy rule that asked for it (its drain options). */
+  rule: "node-heal.io/rule",
+  /** When the drain is due (RFC 3339): the cordon time plus the rule's drainAfter. */
+  drainAt: "node-heal.io/drain-at",
+  /** When the drain started (RFC 3339). */
+  drainStartedAt: "node-heal.io/drain-started-at",
+  /** Which replica drains (its instance name): a claim, written with the resourceVersion read. */
+  drainer: "node-heal.io/drainer",
+  /** When the drainer last said it is alive (RFC 3339); a stale one lets another replica resume. */
+  drainHeartbeat: "node-heal.io/drain-heartbeat",
+  /** Pods the drain still has to move. */
+  podsLeft: "node-heal.io/drain-pods-left",
 } as const;
 
 /**
@@ -56,6 +70,12 @@ export interface NodeState {
   owned: boolean;
   cordonedAt?: string;
   step?: string;
+  target?: string;
+  rule?: string;
+  drainAt?: string;
+  drainStartedAt?: string;
+  drainer?: string;
+  drainHeartbeat?: string;
   /** The firing alerts holding the Node, by fingerprint. */
   holds: Record<string, Hold>;
 }
@@ -77,6 +97,12 @@ export function readState(node: Node): NodeState {
     owned: a[ANNOTATIONS.cordonedBy] === OWNER,
     cordonedAt: a[ANNOTATIONS.cordonedAt],
     step: a[ANNOTATIONS.step],
+    target: a[ANNOTATIONS.target],
+    rule: a[ANNOTATIONS.rule],
+    drainAt: a[ANNOTATIONS.drainAt],
+    drainStartedAt: a[ANNOTATIONS.drainStartedAt],
+    drainer: a[ANNOTATIONS.drainer],
+    drainHeartbeat: a[ANNOTATIONS.drainHeartbeat],
     holds,
   };
 }

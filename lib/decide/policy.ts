@@ -1,9 +1,10 @@
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import type { Alert } from "../intake/alertmanager.ts";
+import { DEFAULT_DRAIN, type DrainOptions } from "./drain_plan.ts";
 
-/** What a policy rule may ask for; `drain` and `replace` come with the escalation ladder. */
-export type PolicyAction = "cordon" | "none";
+/** What a policy rule may ask for: the steps of the ladder (replace comes later), or nothing. */
+export type PolicyAction = "cordon" | "drain" | "none";
 
 /** One Alertmanager-style matcher: `name="value"`, `name!="value"`, `name=~"re"`, `name!~"re"`. */
 export interface Matcher {
@@ -18,6 +19,12 @@ export interface Rule {
   name: string;
   match: Matcher[];
   actions: PolicyAction[];
+  /** For `drain`: how long after the cordon the drain starts if the alert still fires (ms; 0 = at once). */
+  drainAfterMs: number;
+  /** For `drain`: uncordon a drained node when its alerts resolve (default true). */
+  uncordonAfterDrain: boolean;
+  /** For `drain`: which pods may be evicted, and for how long it may try. */
+  drain: DrainOptions;
 }
 
 /** The safety gates' settings. */
@@ -47,7 +54,10 @@ export const DEFAULT_POLICY: Policy = {
   rules: [{
     name: "heal",
     match: [{ name: "heal", op: "=", value: "true" }],
-    actions: ["cordon"],
+    actions: ["cordon", "drain"],
+    drainAfterMs: 0,
+    uncordonAfterDrain: true,
+    drain: DEFAULT_DRAIN,
   }],
   gates: {
     nodeSelector: {},
@@ -96,7 +106,7 @@ export function matches(m: Matcher, labels: Record<string, string>): boolean {
 
 /** What the policy says about one alert: an action, or why there is none. */
 export type Choice =
-  | { action: PolicyAction; rule: string }
+  | { action: PolicyAction; rule: string; options: Rule }
   | { action?: undefined; rule?: string; why: string };
 
 /** Chooses the action for an alert: the first matching rule, then its `heal_action` label if allowed. */
@@ -113,9 +123,9 @@ export function chooseAction(policy: Policy, alert: Alert): Choice {
         })`,
       };
     }
-    return { action: asked as PolicyAction, rule: rule.name };
+    return { action: asked as PolicyAction, rule: rule.name, options: rule };
   }
-  return { action: rule.actions[0], rule: rule.name };
+  return { action: rule.actions[0], rule: rule.name, options: rule };
 }
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
@@ -133,7 +143,16 @@ const fileSchema = z.object({
     z.object({
       name: z.string().min(1),
       match: z.array(z.string()).min(1),
-      actions: z.array(z.enum(["cordon", "none"])).min(1),
+      actions: z.array(z.enum(["cordon", "drain", "none"])).min(1),
+      drainAfter: duration.optional(),
+      uncordonAfterDrain: z.boolean().optional(),
+      drain: z.object({
+        deleteEmptyDirData: z.boolean().optional(),
+        evictStandalone: z.boolean().optional(),
+        evictUnsafe: z.boolean().optional(),
+        gracePeriodSeconds: z.number().int().nonnegative().optional(),
+        timeout: duration.optional(),
+      }).strict().optional(),
     }).strict(),
   ).min(1).optional(),
   gates: z.object({
@@ -191,6 +210,17 @@ export function parsePolicy(text: string, source = "policy"): Policy {
     ? file.rules.map((r, i) => ({
       name: r.name,
       actions: r.actions,
+      drainAfterMs: r.drainAfter ? durationMs(r.drainAfter) : 0,
+      uncordonAfterDrain: r.uncordonAfterDrain ?? true,
+      drain: {
+        deleteEmptyDirData: r.drain?.deleteEmptyDirData ?? DEFAULT_DRAIN.deleteEmptyDirData,
+        evictStandalone: r.drain?.evictStandalone ?? DEFAULT_DRAIN.evictStandalone,
+        evictUnsafe: r.drain?.evictUnsafe ?? DEFAULT_DRAIN.evictUnsafe,
+        ...(r.drain?.gracePeriodSeconds !== undefined
+          ? { gracePeriodSeconds: r.drain.gracePeriodSeconds }
+          : {}),
+        timeoutMs: r.drain?.timeout ? durationMs(r.drain.timeout) : DEFAULT_DRAIN.timeoutMs,
+      },
       match: r.match.map((text, j) => {
         try {
           return parseMatcher(text);

@@ -61,6 +61,23 @@ export class Metrics {
     labelNames: ["outcome"] as const,
     registers: [this.registry],
   });
+  /** How long drains took, by how they ended. */
+  readonly drainSeconds = new Histogram({
+    name: "nodeheal_drain_duration_seconds",
+    help:
+      "Time from the start of a drain to its end, by outcome (drained, refused, failed, stopped).",
+    labelNames: ["outcome"] as const,
+    buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800],
+    registers: [this.registry],
+  });
+  /** Eviction attempts, by result. */
+  readonly evictions = new Counter({
+    name: "nodeheal_evictions_total",
+    help:
+      "Eviction attempts, by result: evicted, gone (already deleted), blocked (a PodDisruptionBudget, 429), error.",
+    labelNames: ["result"] as const,
+    registers: [this.registry],
+  });
   /** Nodes in the watch-fed index. */
   readonly indexedNodes = new Gauge({
     name: "nodeheal_indexed_nodes",

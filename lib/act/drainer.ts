@@ -1,0 +1,161 @@
+import type { KubeClient } from "./kube_client.ts";
+import { type DrainOptions, planDrain } from "../decide/drain_plan.ts";
+import { type Pod, podKey } from "../pod.ts";
+
+/** How a drain ended. */
+export interface DrainReport {
+  /** `drained`: every pod to evict is gone; `refused`: a pod the options forbid evicting; `failed`: the timeout; `stopped`: cancelled. */
+  outcome: "drained" | "refused" | "failed" | "stopped";
+  /** Pods evicted (and gone). */
+  evicted: string[];
+  /** Pods left where they are on purpose (DaemonSet, mirror). */
+  skipped: string[];
+  /** Pods that kept the drain from finishing, with why (a budget's message, or the refusal). */
+  blocking: { pod: string; why: string }[];
+  /** One sentence for the Event and the log. */
+  message: string;
+}
+
+/** Options of {@link drainNode}. */
+export interface DrainRun {
+  options: DrainOptions;
+  /** Stops the drain between steps (the alert resolved, the process is stopping). */
+  signal?: AbortSignal;
+  /** Told how many pods are left after every round, to record progress on the Node. */
+  progress?: (left: number) => Promise<void> | void;
+  /** Told of every eviction attempt's result, for metrics. */
+  evicted?: (result: "evicted" | "gone" | "blocked" | "error") => void;
+  /** First wait between rounds while budgets block (ms; doubles up to 5 s). Default 500. */
+  retryMs?: number;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(t);
+      resolve();
+    }, { once: true });
+  });
+}
+
+function seconds(ms: number): string {
+  return ms % 60_000 === 0 ? `${ms / 60_000}m` : `${Math.round(ms / 1000)}s`;
+}
+
+/**
+ * Drains a node as `kubectl drain --ignore-daemonsets --delete-emptydir-data` does, through the
+ * Eviction API: plan the pods (refusing the whole drain for a pod the options forbid), evict,
+ * retry evictions a PodDisruptionBudget blocks (429) with backoff until the timeout, and wait
+ * until evicted pods are gone. Pods already gone are not evicted again, so a drain resumed
+ * after a restart only finishes what is left. Never force-deletes.
+ */
+export async function drainNode(
+  client: KubeClient,
+  node: string,
+  run: DrainRun,
+): Promise<DrainReport> {
+  const { options, signal } = run;
+  const started = Date.now();
+  const pods = await client.listPodsOnNode(node);
+  const daemonSetNames = new Set<string>();
+  for (const pod of pods) {
+    const owner = pod.metadata.ownerReferences?.find((o) => o.controller);
+    if (owner?.kind === "DaemonSet") daemonSetNames.add(`${pod.metadata.namespace}/${owner.name}`);
+  }
+  const existing = new Set<string>();
+  for (const key of daemonSetNames) {
+    const [ns, name] = key.split("/");
+    if (await client.daemonSetExists(ns, name)) existing.add(key);
+  }
+  const plan = planDrain(pods, options, existing);
+  const skipped = plan.skip.map((s) => s.pod);
+  if (plan.refuse.length > 0) {
+    return {
+      outcome: "refused",
+      evicted: [],
+      skipped,
+      blocking: plan.refuse,
+      message: `Cannot drain ${node}: ${
+        plan.refuse.map((r) => `${r.pod} (${r.why})`).join(", ")
+      }; nothing was evicted`,
+    };
+  }
+  const pending = new Map<string, Pod>(plan.evict.map((p) => [podKey(p), p]));
+  // Pods already terminating (an earlier run evicted them) are waited for, not evicted again.
+  const asked = new Set<string>(
+    plan.evict.filter((p) => p.metadata.deletionTimestamp).map((p) => podKey(p)),
+  );
+  const blockedBy = new Map<string, string>();
+  const evicted: string[] = [];
+  let wait = run.retryMs ?? 500;
+  while (pending.size > 0) {
+    if (signal?.aborted) {
+      return {
+        outcome: "stopped",
+        evicted,
+        skipped,
+        blocking: [...pending.keys()].map((pod) => ({ pod, why: "the drain was stopped" })),
+        message: `Stopped draining ${node} with ${pending.size} pods left`,
+      };
+    }
+    for (const [key, pod] of pending) {
+      if (asked.has(key)) continue;
+      const { namespace, name } = pod.metadata;
+      let outcome: Awaited<ReturnType<KubeClient["evictPod"]>>;
+      try {
+        outcome = await client.evictPod(namespace, name, options.gracePeriodSeconds);
+      } catch (err) {
+        run.evicted?.("error");
+        blockedBy.set(key, (err as Error).message);
+        continue;
+      }
+      run.evicted?.(outcome.result);
+      if (outcome.result === "blocked") {
+        blockedBy.set(key, outcome.message);
+      } else {
+        asked.add(key);
+        blockedBy.delete(key);
+      }
+    }
+    // Evicted pods are gone once they no longer exist, or exist again under another uid.
+    for (const key of [...asked]) {
+      const pod = pending.get(key)!;
+      const now = await client.getPod(pod.metadata.namespace, pod.metadata.name);
+      if (!now || now.metadata.uid !== pod.metadata.uid || now.spec?.nodeName !== node) {
+        pending.delete(key);
+        asked.delete(key);
+        evicted.push(key);
+      }
+    }
+    await run.progress?.(pending.size);
+    if (pending.size === 0) break;
+    const left = options.timeoutMs - (Date.now() - started);
+    if (left <= 0) {
+      const blocking = [...pending.keys()].map((pod) => ({
+        pod,
+        why: blockedBy.get(pod) ?? "evicted, still terminating",
+      }));
+      return {
+        outcome: "failed",
+        evicted,
+        skipped,
+        blocking,
+        message: `Cannot drain ${node} within ${seconds(options.timeoutMs)}: ${
+          blocking.map((b) => `${b.pod} (${b.why})`).join(", ")
+        }; it stays cordoned`,
+      };
+    }
+    await sleep(Math.min(wait, left), signal);
+    wait = Math.min(wait * 2, 5000);
+  }
+  return {
+    outcome: "drained",
+    evicted,
+    skipped,
+    blocking: [],
+    message: `Drained ${node}: evicted ${evicted.length} pods${
+      evicted.length ? ` (${evicted.join(", ")})` : ""
+    }; left ${skipped.length}${skipped.length ? ` (${skipped.join(", ")})` : ""}`,
+  };
+}
