@@ -199,17 +199,15 @@ export class Pipeline {
       return { ...base, outcome: "unresolved", message };
     }
     const name = resolution.node.metadata.name;
-    const run = () =>
-      this.#queue.run(
-        name,
-        () =>
-          this.#decideAndAct(name, (node, now) => decide(alert, node, now, this.#options()), alert),
-      );
-    // A firing alert may take a node out: those are decided one at a time, so that every gate
-    // counts the cluster with the previous decision's write in it.
-    const result = alert.status === "firing"
-      ? await this.#queue.run("\u0000take-out", run)
-      : await run();
+    const work = () =>
+      this.#decideAndAct(name, (node, now) => decide(alert, node, now, this.#options()), alert);
+    // Each alert takes its place in its node's turn as it arrives (a resolution never overtakes
+    // its firing); a firing alert, which may take a node out, then also waits for the one global
+    // turn of take-outs, so that every gate counts the previous decision's cordon.
+    const result = await this.#queue.run(
+      name,
+      () => alert.status === "firing" ? this.#queue.run("\u0000take-out", work) : work(),
+    );
     metrics.alerts.inc({ outcome: result.outcome });
     this.#remember({ ...base, node: name, ...result });
     return { ...base, node: name, ...result };

@@ -3,6 +3,10 @@ import { decide } from "../lib/decide/decide.ts";
 import { ANNOTATIONS, readState } from "../lib/decide/node_state.ts";
 import type { Alert } from "../lib/intake/alertmanager.ts";
 import type { Node } from "../lib/node.ts";
+import { parsePolicy } from "../lib/decide/policy.ts";
+
+/** These cases are about ownership and holds: the safety gates (tests/gates_test.ts) stay open. */
+const OPTS = { holdTtlMs: 4 * 3_600_000, policy: parsePolicy("gates: { minHealthy: 0 }") };
 
 const NOW = new Date("2026-11-25T10:00:00Z");
 
@@ -146,7 +150,7 @@ const CASES: [string, Alert, Node, Expect][] = [
 
 for (const [name, a, n, expected] of CASES) {
   Deno.test(`decide(): ${name}`, () => {
-    const d = decide(a, n, NOW);
+    const d = decide(a, n, NOW, OPTS);
     if ("act" in expected) {
       assert.equal(d.kind, "act", d.message);
       assert.equal(d.kind === "act" && d.action, expected.act);
@@ -161,7 +165,7 @@ for (const [name, a, n, expected] of CASES) {
 }
 
 Deno.test("decide() cordons with ownership annotations and the resourceVersion it read", () => {
-  const d = decide(alert("firing"), node(), NOW);
+  const d = decide(alert("firing"), node(), NOW, OPTS);
   assert.equal(d.kind, "act");
   if (d.kind !== "act") return;
   assert.deepEqual(d.patch, {
@@ -171,7 +175,7 @@ Deno.test("decide() cordons with ownership annotations and the resourceVersion i
         "node-heal.io/cordoned-by": "node-heal",
         "node-heal.io/cordoned-at": "2026-11-25T10:00:00.000Z",
         "node-heal.io/step": "cordoned",
-        "node-heal.io/remediated-at": "2026-11-25T10:00:00.000Z",
+        "node-heal.io/remediated-at": '["2026-11-25T10:00:00.000Z"]',
         "node-heal.io/alerts": JSON.stringify({
           fp1: {
             alertname: "NodeHighCPU",

@@ -233,13 +233,17 @@ Deno.test("budgets() count from cluster truth what each gate has left", () => {
   assert.deepEqual(budgets(cluster, gates(), NOW, false), {
     selected: 4,
     available: 3,
-    minHealthy: { required: 3, canTakeOut: 0 },
+    minHealthy: { required: 3, canTakeOut: 0, heldByNodeHeal: 0 },
     rate: { max: 5, windowMs: 3_600_000, used: 1, left: 4 },
     cooldown: { ms: 600_000, nodes: ["w4"] },
     maxConcurrent: { max: 1, inFlight: 1 },
     paused: false,
   });
-  assert.deepEqual(budgets([], gates(), NOW, true).minHealthy, { required: 0, canTakeOut: 0 });
+  assert.deepEqual(budgets([], gates(), NOW, true).minHealthy, {
+    required: 0,
+    canTakeOut: 0,
+    heldByNodeHeal: 0,
+  });
 });
 
 function alert(labels: Record<string, string>): Alert {
@@ -302,4 +306,33 @@ Deno.test("releases pass no gate: a resolved alert uncordons even while paused o
     paused: true,
   });
   assert.equal(d.kind === "act" && d.action, "uncordon");
+});
+
+Deno.test("node-heal's own cordons count against minHealthy even on NotReady nodes, so a Ready-again cluster keeps enough", () => {
+  const owned = (name: string) =>
+    node(name, {
+      cordoned: true,
+      notReady: true,
+      annotations: { "node-heal.io/cordoned-by": "node-heal" },
+    });
+  // w2 was cordoned by node-heal while NotReady; w3 is NotReady now. Cordoning w3 costs no
+  // availability today, but with w2 and w3 Ready again only w1 would be left.
+  const cluster = [controlPlane, node("w1"), owned("w2"), node("w3", { notReady: true })];
+  const blocked = checkTakeOut(cluster[3], cluster, gates(), NOW, false);
+  assert.equal(blocked?.gate, "minHealthy");
+  assert.match(blocked!.message, /node-heal already holds 1 of 3 nodes/);
+  assert.equal(budgets(cluster, gates(), NOW, false).minHealthy.heldByNodeHeal, 1);
+});
+
+Deno.test("rate counts every remediation in the window, not every node: one flapping node uses it up", () => {
+  const times = [50, 40, 30, 20, 10].map((m) => ago(m * 60_000));
+  const flapping = node("w1", {
+    annotations: { "node-heal.io/remediated-at": JSON.stringify(times) },
+  });
+  const cluster = [flapping, node("w2"), node("w3")];
+  assert.equal(budgets(cluster, gates(), NOW, false).rate.used, 5);
+  assert.equal(
+    checkTakeOut(cluster[1], cluster, gates({ minHealthy: 0 }), NOW, false)?.gate,
+    "rate",
+  );
 });

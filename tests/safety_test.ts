@@ -64,7 +64,7 @@ Deno.test(
       assert.match(messages[0], /minHealthy 51%/);
     }
     const s = await status(f);
-    assert.deepEqual(s.budgets.minHealthy, { required: 2, canTakeOut: 0 });
+    assert.deepEqual(s.budgets.minHealthy, { required: 2, canTakeOut: 0, heldByNodeHeal: 1 });
     assert.equal(s.budgets.selected, 3);
     assert.equal(s.budgets.available, 2);
     assert.deepEqual(s.nodes.map((n: { node: string }) => n.node), out);

@@ -488,3 +488,28 @@ Deno.test("an Event that fails once is written on a retry", opts, async () => {
   assert.equal((await f.post(firing)).status, 200);
   await waitFor("the retried Event", async () => (await events(f, "heal-worker")).length === 1);
 });
+
+Deno.test(
+  "a resolution posted right after its firing alert never overtakes it, even behind a slow write",
+  opts,
+  async () => {
+    await using f = await withService({ workers: 10 });
+    // A slow cordon of another node holds the take-out turn.
+    f.cluster.api.injectFault({
+      verb: "patch",
+      resource: "nodes",
+      name: "heal-worker",
+      latencyMs: 400,
+      times: 1,
+    });
+    const slow = f.post(notification("firing", [cpuAlert("172.18.0.3", "slow")]));
+    await new Promise((r) => setTimeout(r, 50));
+    const fire = f.post(notification("firing", [cpuAlert("172.18.0.4", "w2")]));
+    await new Promise((r) => setTimeout(r, 20));
+    const resolve = f.post(notification("resolved", [cpuAlert("172.18.0.4", "w2")]));
+    const [, fired, resolvedRes] = await Promise.all([slow, fire, resolve]);
+    assert.equal((await body(fired)).alerts[0].outcome, "cordon");
+    assert.equal((await body(resolvedRes)).alerts[0].outcome, "uncordon");
+    assert.equal(await unschedulable(f, "heal-worker2"), false);
+  },
+);

@@ -9,6 +9,7 @@ import {
   MAX_HOLDS,
   OWNER,
   readState,
+  withRemediation,
 } from "./node_state.ts";
 import { checkTakeOut, protection } from "./gates.ts";
 import { chooseAction, DEFAULT_POLICY, type Policy, type Rule } from "./policy.ts";
@@ -399,7 +400,7 @@ export function decide(
     annotations: {
       [ANNOTATIONS.cordonedBy]: OWNER,
       [ANNOTATIONS.cordonedAt]: now.toISOString(),
-      [HISTORY.remediatedAt]: now.toISOString(),
+      [HISTORY.remediatedAt]: withRemediation(node, now),
       [ANNOTATIONS.step]: "cordoned",
       ...holdsAnnotations(holds),
       ...(wantsDrain ? drainRequest(choice.options, now) : {}),

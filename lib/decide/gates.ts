@@ -1,5 +1,6 @@
 import { isCordoned, isReady, type Node } from "../node.ts";
-import { CONTROL_PLANE_LABELS, EXCLUDE_LABEL, HISTORY, readState } from "./node_state.ts";
+import { CONTROL_PLANE_LABELS, EXCLUDE_LABEL, readState, remediations } from "./node_state.ts";
+import { HISTORY } from "./node_state.ts";
 import type { Gates } from "./policy.ts";
 
 /** A gate that blocked a remediation, and the sentence that says why. */
@@ -57,7 +58,7 @@ function since(node: Node, annotation: string): number | undefined {
 export interface Budgets {
   selected: number;
   available: number;
-  minHealthy: { required: number; canTakeOut: number };
+  minHealthy: { required: number; canTakeOut: number; heldByNodeHeal: number };
   rate: { max: number; windowMs: number; used: number; left: number };
   cooldown: { ms: number; nodes: string[] };
   maxConcurrent: { max: number; inFlight: number };
@@ -76,10 +77,10 @@ export function budgets(
   const availableCount = sel.filter(isAvailable).length;
   const need = required(sel.length, gates.minHealthy);
   const t = now.getTime();
-  const used = all.filter((n) => {
-    const at = since(n, HISTORY.remediatedAt);
-    return at !== undefined && t - at < gates.rate.windowMs;
-  }).length;
+  const used = all.reduce(
+    (sum, n) => sum + remediations(n).filter((at) => t - at < gates.rate.windowMs).length,
+    0,
+  );
   const cooling = all.filter((n) => {
     const at = since(n, HISTORY.releasedAt);
     return at !== undefined && t - at < gates.cooldownMs;
@@ -88,10 +89,14 @@ export function budgets(
     const step = readState(n).step;
     return step === "draining" || step === "replacing";
   }).length;
+  // node-heal's own cordons count against the budget whatever their nodes' Ready state, so that
+  // cordoning nodes while they are NotReady cannot leave too few once they are Ready again.
+  const owned = sel.filter((n) => readState(n).owned && isCordoned(n)).length;
+  const canTakeOut = Math.max(0, Math.min(availableCount - need, sel.length - need - owned));
   return {
     selected: sel.length,
     available: availableCount,
-    minHealthy: { required: need, canTakeOut: Math.max(0, availableCount - need) },
+    minHealthy: { required: need, canTakeOut, heldByNodeHeal: owned },
     rate: {
       max: gates.rate.max,
       windowMs: gates.rate.windowMs,
@@ -128,6 +133,14 @@ export function checkTakeOut(
       gate: "minHealthy",
       message: `taking ${name} out would leave ${b.available - 1} of ${b.selected} nodes ` +
         `schedulable and Ready; at least ${b.minHealthy.required} must stay (minHealthy ${gates.minHealthy})`,
+    };
+  }
+  if (b.selected - b.minHealthy.heldByNodeHeal - 1 < b.minHealthy.required) {
+    return {
+      gate: "minHealthy",
+      message: `node-heal already holds ${b.minHealthy.heldByNodeHeal} of ${b.selected} nodes; ` +
+        `taking ${name} out too would leave fewer than ${b.minHealthy.required} once they are ` +
+        `Ready again (minHealthy ${gates.minHealthy})`,
     };
   }
   if (b.rate.left <= 0) {

@@ -31,11 +31,35 @@ export const ANNOTATIONS = {
  * cluster truth across restarts and replicas.
  */
 export const HISTORY = {
-  /** When node-heal last took this Node out (RFC 3339): the rate gate counts these. */
+  /** When node-heal took this Node out, the last 20 times (JSON list of RFC 3339): the rate gate counts these. */
   remediatedAt: "node-heal.io/remediated-at",
   /** When node-heal last released this Node (RFC 3339): the cooldown gate reads it. */
   releasedAt: "node-heal.io/released-at",
 } as const;
+
+/** How many remediation times a Node keeps, for the rate gate. */
+const MAX_REMEDIATIONS = 20;
+
+/** The times (ms) node-heal took this Node out, newest last: `remediated-at` as a JSON list. */
+export function remediations(node: Node): number[] {
+  const raw = node.metadata.annotations?.[HISTORY.remediatedAt];
+  if (!raw) return [];
+  try {
+    const parsed = JSON.parse(raw);
+    const list = Array.isArray(parsed) ? parsed : [parsed];
+    return list.map((t) => Date.parse(String(t))).filter((t) => !Number.isNaN(t));
+  } catch {
+    // An older single timestamp.
+    const t = Date.parse(raw);
+    return Number.isNaN(t) ? [] : [t];
+  }
+}
+
+/** The `remediated-at` value after one more remediation at `now`. */
+export function withRemediation(node: Node, now: Date): string {
+  const list = [...remediations(node).map((t) => new Date(t).toISOString()), now.toISOString()];
+  return JSON.stringify(list.slice(-MAX_REMEDIATIONS));
+}
 
 /** The value of the `cordoned-by` annotation. */
 export const OWNER = "node-heal";
