@@ -61,6 +61,8 @@ export interface PipelineDeps {
 /** One decision, as `/status` lists the last ones. */
 export interface DecisionRecord {
   at: string;
+  /** True when node-heal runs dry: the outcome was decided, not done. */
+  dryRun?: boolean;
   node: string;
   alertname: string;
   fingerprint: string;
@@ -245,7 +247,9 @@ export class Pipeline {
       try {
         if (decision.action === "uncordon") await this.#stopDrain(name);
         const updated = await client.patchNode(name, decision.patch);
-        if (!client.dryRun) index.upsert(updated);
+        // In a dry run the API server answers with the Node as it would be: later decisions
+        // count it, so a dry run skips what a real run would skip.
+        index.upsert(updated);
       } catch (err) {
         const status = err instanceof KubeError ? err.status : undefined;
         if (status === 409) {
@@ -404,7 +408,11 @@ export class Pipeline {
   }
 
   #remember(record: Omit<DecisionRecord, "at">): void {
-    this.#recent.push({ at: this.#now().toISOString(), ...record });
+    this.#recent.push({
+      at: this.#now().toISOString(),
+      ...(this.#deps.client.dryRun ? { dryRun: true } : {}),
+      ...record,
+    });
     if (this.#recent.length > RECENT_DECISIONS) this.#recent.shift();
   }
 

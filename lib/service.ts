@@ -17,6 +17,7 @@ function statusOf(
   index: NodeIndex,
   pipeline: Pipeline,
   paused: boolean,
+  dryRun: boolean,
   pauses: { flag: boolean; policy: boolean; cluster: boolean },
 ): unknown {
   const nodes = [...index.nodes()];
@@ -38,6 +39,7 @@ function statusOf(
   });
   return {
     ready: index.synced,
+    dryRun,
     paused,
     pauses,
     policy: {
@@ -210,7 +212,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     metrics,
     ready: () => index.synced && watchHealthy,
     status: () =>
-      statusOf(index, pipeline, paused(), {
+      statusOf(index, pipeline, paused(), config.dryRun, {
         flag: config.paused ?? false,
         policy: policy.gates.paused,
         cluster: clusterPaused,

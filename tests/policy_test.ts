@@ -6,6 +6,7 @@ import {
   matches,
   parseMatcher,
   parsePolicy,
+  splitMatchers,
 } from "../lib/decide/policy.ts";
 
 function alert(labels: Record<string, string>): Alert {
@@ -143,4 +144,35 @@ Deno.test("parsePolicy() refuses a bad file naming the field and the value", () 
       return true;
     }, text);
   }
+});
+
+Deno.test("matchers unescape as Alertmanager does and take braces and comma lists", () => {
+  const dotted = parseMatcher('instance=~"172\\.18\\.0\\.3:9100"');
+  assert.equal(matches(dotted, { instance: "172.18.0.3:9100" }), true);
+  assert.equal(matches(dotted, { instance: "172x18y0z3:9100" }), false, "\\. stays an escaped dot");
+  assert.equal(matches(parseMatcher('node=~"worker\\d+"'), { node: "worker12" }), true);
+  assert.equal(parseMatcher('summary="a \\"b\\" c"').value, 'a "b" c');
+  assert.deepEqual(splitMatchers('{heal="true", severity=~"warn,crit"}'), [
+    'heal="true"',
+    'severity=~"warn,crit"',
+  ]);
+  const policy = parsePolicy(
+    `rules: [{ name: r, match: ['{heal="true", severity!="info"}'], actions: [cordon] }]`,
+  );
+  assert.equal(policy.rules[0].match.length, 2);
+  assert.throws(() => parseMatcher('a=~"(?=x)"'), /RE2 has no lookaround/);
+});
+
+Deno.test("parsePolicy() refuses repeated rule names and a zero rate window", () => {
+  assert.throws(
+    () =>
+      parsePolicy(
+        "rules: [{ name: a, match: ['x=y'], actions: [cordon] }, { name: a, match: ['y=z'], actions: [none] }]",
+      ),
+    /field "rules\[1\]\.name" repeats the rule name "a"/,
+  );
+  assert.throws(
+    () => parsePolicy("gates: { rate: { max: 5, window: 0s } }"),
+    /field "gates\.rate\.window" must be longer than 0/,
+  );
 });

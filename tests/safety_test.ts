@@ -200,3 +200,19 @@ Deno.test("nodes outside the policy's node selector are protected", opts, async 
   assert.equal((await (await f.post(fire("heal-worker2"))).json()).alerts[0].gate, "protected");
   assert.equal((await (await f.post(fire("heal-worker"))).json()).alerts[0].outcome, "cordon");
 });
+
+Deno.test(
+  "a dry run skips what a real run would skip: the would-be cordons count",
+  opts,
+  async () => {
+    await using f = await withService({ dryRun: true });
+    const answers = await Promise.all(Object.keys(IPS).map((n) => f.post(fire(n))));
+    const outcomes = (await Promise.all(answers.map((r) => r.json())))
+      .map((b) => b.alerts[0].gate ?? b.alerts[0].outcome).sort();
+    assert.deepEqual(outcomes, ["cordon", "minHealthy", "minHealthy"]);
+    assert.deepEqual(await cordoned(f), [], "nothing was written");
+    const s = await status(f);
+    assert.equal(s.dryRun, true);
+    assert.ok(s.decisions.every((d: { dryRun?: boolean }) => d.dryRun === true));
+  },
+);

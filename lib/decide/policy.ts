@@ -70,16 +70,53 @@ export const DEFAULT_POLICY: Policy = {
 };
 
 const MATCHER =
-  /^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(?:"((?:[^"\\]|\\.)*)"|([^"\s]*))\s*$/;
+  /^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(=~|!~|!=|=)\s*(?:"((?:[^"\\]|\\.)*)"|([^"\s,{}]*))\s*$/;
+
+/** Alertmanager's unescaping of a quoted value: `\\`, `\"` and `\n`; other escapes stay as written. */
+function unescape(value: string): string {
+  return value.replace(/\\(["\\n])/g, (_, c) => c === "n" ? "\n" : c);
+}
+
+/** Splits `a="x", b=~"y"` (optionally in braces) into matchers, on commas outside quotes. */
+export function splitMatchers(text: string): string[] {
+  let t = text.trim();
+  if (t.startsWith("{") && t.endsWith("}")) t = t.slice(1, -1);
+  const parts: string[] = [];
+  let current = "";
+  let quoted = false;
+  for (let i = 0; i < t.length; i++) {
+    const ch = t[i];
+    if (ch === "\\" && quoted) {
+      current += ch + (t[i + 1] ?? "");
+      i++;
+      continue;
+    }
+    if (ch === '"') quoted = !quoted;
+    if (ch === "," && !quoted) {
+      parts.push(current);
+      current = "";
+    } else {
+      current += ch;
+    }
+  }
+  parts.push(current);
+  return parts.map((p) => p.trim()).filter((p) => p !== "");
+}
 
 /** Parses one matcher in Alertmanager's syntax; throws a message naming the text. */
 export function parseMatcher(text: string): Matcher {
   const m = MATCHER.exec(text);
   if (!m) throw new Error(`must be a matcher such as heal="true", got "${text}"`);
-  const value = m[3] !== undefined ? m[3].replace(/\\(.)/g, "$1") : m[4];
+  const value = m[3] !== undefined ? unescape(m[3]) : m[4];
   const op = m[2] as Matcher["op"];
   const matcher: Matcher = { name: m[1], op, value };
   if (op === "=~" || op === "!~") {
+    // Alertmanager's regexes are RE2: no lookaround and no backreferences.
+    if (/\(\?[=!<]|\\[1-9]/.test(value)) {
+      throw new Error(
+        `has a regular expression Alertmanager would refuse (RE2 has no lookaround or backreferences): "${value}"`,
+      );
+    }
     try {
       matcher.regex = new RegExp(`^(?:${value})$`);
     } catch {
@@ -206,6 +243,20 @@ export function parsePolicy(text: string, source = "policy"): Policy {
     );
   }
   const file = result.data;
+  const names = new Set<string>();
+  for (const [i, r] of (file.rules ?? []).entries()) {
+    if (names.has(r.name)) {
+      throw new Error(
+        `Cannot load ${source}: field "rules[${i}].name" repeats the rule name "${r.name}"`,
+      );
+    }
+    names.add(r.name);
+  }
+  if (file.gates?.rate && durationMs(file.gates.rate.window) <= 0) {
+    throw new Error(
+      `Cannot load ${source}: field "gates.rate.window" must be longer than 0, got "${file.gates.rate.window}"`,
+    );
+  }
   const rules: Rule[] = file.rules
     ? file.rules.map((r, i) => ({
       name: r.name,
@@ -221,9 +272,13 @@ export function parsePolicy(text: string, source = "policy"): Policy {
           : {}),
         timeoutMs: r.drain?.timeout ? durationMs(r.drain.timeout) : DEFAULT_DRAIN.timeoutMs,
       },
-      match: r.match.map((text, j) => {
+      match: r.match.flatMap((text, j) => {
         try {
-          return parseMatcher(text);
+          const parts = splitMatchers(text);
+          if (parts.length === 0) {
+            throw new Error(`must be a matcher such as heal="true", got "${text}"`);
+          }
+          return parts.map(parseMatcher);
         } catch (err) {
           throw new Error(
             `Cannot load ${source}: field "rules[${i}].match[${j}]" ${(err as Error).message}`,
