@@ -1,7 +1,7 @@
 import { type KubeClient, KubeError } from "./act/kube_client.ts";
 import { drainNode, type DrainReport } from "./act/drainer.ts";
 import type { DrainOptions } from "./decide/drain_plan.ts";
-import { ANNOTATIONS } from "./decide/node_state.ts";
+import { ANNOTATIONS, readState } from "./decide/node_state.ts";
 import {
   decide,
   type DecideOptions,
@@ -324,7 +324,7 @@ export class Pipeline {
     const stop = new AbortController();
     const started = performance.now();
     let lastBeat = 0;
-    const done = (async () => {
+    const drained = (async (): Promise<DrainReport> => {
       let report: DrainReport;
       try {
         report = await drainNode(client, name, {
@@ -359,15 +359,24 @@ export class Pipeline {
         { outcome: report.outcome },
         (performance.now() - started) / 1000,
       );
-      if (report.outcome === "stopped") return;
-      await this.#queue.run(name, () => this.#finishDrain(name, report));
-    })().finally(() => this.#drains.delete(name));
+      return report;
+    })();
+    const done = drained.then(() => {}).finally(() => this.#drains.delete(name));
+    // The end is written in the node's turn, not awaited by `done`: an uncordon that stops the
+    // drain waits for `done` inside that turn.
+    drained.then((report) => {
+      if (report.outcome !== "stopped") {
+        this.#queue.run(name, () => this.#finishDrain(name, report));
+      }
+    });
     this.#drains.set(name, { stop, done });
   }
 
   async #finishDrain(name: string, report: DrainReport): Promise<void> {
     const drained = report.outcome === "drained";
     const at = new Date();
+    const current = this.#deps.index.get(name);
+    if (!current || readState(current).step !== "draining") return;
     try {
       const updated = await this.#deps.client.patchNode(name, {
         metadata: {
@@ -387,11 +396,9 @@ export class Pipeline {
       });
     }
     const reason = drained ? "NodeHealDrained" : "NodeHealDrainFailed";
-    (drained ? log("act").info : log("act").warn)(literal(report.message), {
-      node: name,
-      outcome: report.outcome,
-      blocking: report.blocking,
-    });
+    const props = { node: name, outcome: report.outcome, blocking: report.blocking };
+    if (drained) log("act").info(literal(report.message), props);
+    else log("act").warn(literal(report.message), props);
     this.#remember({
       node: name,
       alertname: "",

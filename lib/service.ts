@@ -87,6 +87,8 @@ export interface ServiceConfig {
   namespace?: string;
   /** How often that annotation is read (default 5 s). */
   pausePollMs?: number;
+  /** First wait between drain rounds while budgets block (ms; default 500); for tests. */
+  drainRetryMs?: number;
 }
 
 /** A running node-heal. */
@@ -157,6 +159,8 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     holdTtlMs: config.holdTtlMs,
     policy,
     paused,
+    instance: config.instance,
+    drainRetryMs: config.drainRetryMs,
   });
   const { promise: synced, resolve: markSynced } = Promise.withResolvers<void>();
   // The index is trusted while the watch is healthy: after a watch error, until the next list
@@ -173,6 +177,8 @@ export async function startService(config: ServiceConfig): Promise<Service> {
       metrics.indexedNodes.set(index.size);
       watchHealthy = true;
       markSynced();
+      // Pick up what a previous process left: drains to resume, holds to expire, claims to drop.
+      for (const node of nodes) if (needsReconcile(node)) pipeline.reconcile(node.metadata.name);
     },
     upsert(node) {
       index.upsert(node);
@@ -236,6 +242,8 @@ export async function startService(config: ServiceConfig): Promise<Service> {
       clearInterval(sweep);
       clearInterval(pauseTimer);
       await server.shutdown();
+      // Running drains stop; their claims stay on the Nodes for the next process to resume.
+      await pipeline.stopDrains();
       await events.flush();
       await watchReady;
       await watch?.stop();

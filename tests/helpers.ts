@@ -99,6 +99,7 @@ export async function withService(
       : { listen: { hostname: "127.0.0.1", port: 0 }, workers: options.workers ?? 3 },
     kubeconfig: options.kubeconfig,
     pausePollMs: 100,
+    drainRetryMs: 100,
     dryRun: options.dryRun ?? false,
     instance: "node-heal-test",
     eventNamespace: "default",

@@ -1,0 +1,335 @@
+// Drains and the escalation ladder through real interfaces: notifications over HTTP, evictions
+// through the embedded cluster's Eviction API, state read back with the real client library.
+import * as k8s from "@kubernetes/client-node";
+import assert from "node:assert/strict";
+import { startEmbeddedCluster } from "../lib/embedded/cluster.ts";
+import { parsePolicy } from "../lib/decide/policy.ts";
+import { DEFAULT_DRAIN, planDrain } from "../lib/decide/drain_plan.ts";
+import type { Pod } from "../lib/pod.ts";
+import {
+  KUBECTL,
+  kubectlVersion,
+  notification,
+  type ServiceFixture,
+  waitFor,
+  withService,
+} from "./helpers.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+const merge = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
+const IPS: Record<string, string> = {
+  "heal-worker": "172.18.0.3",
+  "heal-worker2": "172.18.0.4",
+  "heal-worker3": "172.18.0.5",
+};
+
+function drainAlert(node: string, status: "firing" | "resolved" = "firing") {
+  return notification(status, [{
+    labels: {
+      alertname: "NodeDiskFull",
+      heal: "true",
+      heal_action: "drain",
+      instance: `${IPS[node]}:9100`,
+    },
+    fingerprint: `drain-${node}`,
+  }]);
+}
+
+async function podsOn(f: { core: k8s.CoreV1Api }, node: string): Promise<string[]> {
+  const list = await f.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` });
+  return list.items.map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`).sort();
+}
+
+async function annotations(f: ServiceFixture, node: string): Promise<Record<string, string>> {
+  return (await f.core.readNode({ name: node })).metadata?.annotations ?? {};
+}
+
+async function events(f: ServiceFixture, node: string): Promise<string[]> {
+  const list = await f.core.listEventForAllNamespaces({
+    fieldSelector: `involvedObject.name=${node}`,
+  });
+  return list.items.map((e) => `${e.reason}: ${e.message}`);
+}
+
+function evictions(f: ServiceFixture): Map<string, number> {
+  const count = new Map<string, number>();
+  for (const r of f.cluster.api.traffic.requests) {
+    if (r.subresource === "eviction" && r.code === 201) {
+      count.set(r.name, (count.get(r.name) ?? 0) + 1);
+    }
+  }
+  return count;
+}
+
+function pod(
+  name: string,
+  extra: Partial<Pod["metadata"]> = {},
+  spec: Pod["spec"] = {},
+  phase = "Running",
+): Pod {
+  return { metadata: { name, namespace: "default", ...extra }, spec, status: { phase } };
+}
+
+Deno.test("planDrain() sorts pods as kubectl drain --ignore-daemonsets --delete-emptydir-data does", () => {
+  const rs = { kind: "ReplicaSet", name: "web-1", controller: true };
+  const ds = { kind: "DaemonSet", name: "proxy", controller: true };
+  const pods = [
+    pod("web", { ownerReferences: [rs] }),
+    pod("proxy-a", { ownerReferences: [ds] }),
+    pod("orphan-ds", { ownerReferences: [{ kind: "DaemonSet", name: "gone", controller: true }] }),
+    pod("etcd", { annotations: { "kubernetes.io/config.mirror": "x" } }),
+    pod("cache", { ownerReferences: [rs] }, { volumes: [{ name: "s", emptyDir: {} }] }),
+    pod("standalone"),
+    pod("done", {}, {}, "Succeeded"),
+    pod("precious", {
+      ownerReferences: [rs],
+      annotations: { "cluster-autoscaler.kubernetes.io/safe-to-evict": "false" },
+    }),
+  ];
+  const plan = planDrain(pods, DEFAULT_DRAIN, new Set(["default/proxy"]));
+  assert.deepEqual(plan.evict.map((p) => p.metadata.name).sort(), ["cache", "done", "web"]);
+  assert.deepEqual(plan.skip.map((s) => s.pod).sort(), ["default/etcd", "default/proxy-a"]);
+  assert.deepEqual(plan.refuse.map((r) => r.pod).sort(), [
+    "default/orphan-ds",
+    "default/precious",
+    "default/standalone",
+  ]);
+  const forced = planDrain(
+    pods,
+    { ...DEFAULT_DRAIN, evictStandalone: true, evictUnsafe: true },
+    new Set(["default/proxy"]),
+  );
+  assert.deepEqual(forced.refuse, []);
+  const keepData = planDrain([pods[4]], { ...DEFAULT_DRAIN, deleteEmptyDirData: false }, new Set());
+  assert.match(keepData.refuse[0].why, /emptyDir/);
+});
+
+Deno.test(
+  "heal_action=drain empties heal-worker but for its DaemonSet pod, and records each step",
+  opts,
+  async () => {
+    await using f = await withService();
+    const res = await f.post(drainAlert("heal-worker"));
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+    await waitFor(
+      "the drain to finish",
+      async () => (await annotations(f, "heal-worker"))["node-heal.io/step"] === "drained",
+    );
+    const left = await podsOn(f, "heal-worker");
+    assert.equal(left.length, 1);
+    assert.match(left[0], /^kube-system\/kube-proxy-/);
+    assert.equal((await f.core.readNode({ name: "heal-worker" })).spec?.unschedulable, true);
+    await waitFor(
+      "the Events",
+      async () => (await events(f, "heal-worker")).some((e) => e.startsWith("NodeHealDrained")),
+    );
+    const reasons = (await events(f, "heal-worker")).map((e) => e.split(":")[0]).sort();
+    assert.deepEqual(reasons, ["NodeHealCordoned", "NodeHealDrainStarted", "NodeHealDrained"]);
+    const metrics = await (await fetch(`${f.service.url}/metrics`)).text();
+    assert.match(metrics, /nodeheal_evictions_total\{result="evicted"\} 1/);
+    assert.match(metrics, /nodeheal_drain_duration_seconds_count\{outcome="drained"\} 1/);
+
+    // Resolution uncordons a drained node (uncordonAfterDrain defaults to true).
+    const resolved = await f.post(drainAlert("heal-worker", "resolved"));
+    assert.equal((await resolved.json()).alerts[0].outcome, "uncordon");
+    assert.equal((await f.core.readNode({ name: "heal-worker" })).spec?.unschedulable, undefined);
+  },
+);
+
+Deno.test(
+  "on heal-worker3 the default rule refuses the standalone pod, evicts nothing, and says so",
+  opts,
+  async () => {
+    await using f = await withService();
+    const before = await podsOn(f, "heal-worker3");
+    await (await f.post(drainAlert("heal-worker3"))).body?.cancel();
+    await waitFor(
+      "the drain to fail",
+      async () => (await annotations(f, "heal-worker3"))["node-heal.io/step"] === "drain-failed",
+    );
+    assert.deepEqual(await podsOn(f, "heal-worker3"), before);
+    assert.equal(
+      (await f.core.readNode({ name: "heal-worker3" })).spec?.unschedulable,
+      true,
+      "it stays cordoned",
+    );
+    await waitFor(
+      "the Event",
+      async () =>
+        (await events(f, "heal-worker3")).some((e) => e.startsWith("NodeHealDrainFailed")),
+    );
+    const failed = (await events(f, "heal-worker3")).find((e) =>
+      e.startsWith("NodeHealDrainFailed")
+    )!;
+    assert.match(failed, /default\/standalone \(no controller would recreate it\)/);
+    assert.match(failed, /nothing was evicted/);
+  },
+);
+
+Deno.test(
+  "a PodDisruptionBudget with no disruption allowed blocks the drain until its timeout, then NodeHealDrainFailed names the pod and budget",
+  opts,
+  async () => {
+    await using f = await withService({
+      policy: parsePolicy(
+        "rules: [{ name: heal, match: ['heal=\"true\"'], actions: [cordon, drain], drain: { timeout: 1s } }]",
+      ),
+    });
+    const policy = f.kc.makeApiClient(k8s.PolicyV1Api);
+    await policy.createNamespacedPodDisruptionBudget({
+      namespace: "default",
+      body: {
+        metadata: { name: "web" },
+        spec: { minAvailable: 3, selector: { matchLabels: { app: "web" } } },
+      },
+    });
+    await (await f.post(drainAlert("heal-worker"))).body?.cancel();
+    await waitFor(
+      "the drain to fail",
+      async () => (await annotations(f, "heal-worker"))["node-heal.io/step"] === "drain-failed",
+      10_000,
+    );
+    await waitFor(
+      "the Event",
+      async () => (await events(f, "heal-worker")).some((e) => e.startsWith("NodeHealDrainFailed")),
+    );
+    const failed = (await events(f, "heal-worker")).find((e) =>
+      e.startsWith("NodeHealDrainFailed")
+    )!;
+    assert.match(
+      failed,
+      /default\/web-\S+ \(The disruption budget web needs 3 healthy pods and has 3 currently\)/,
+    );
+    assert.match(failed, /within 1s/);
+    assert.equal((await f.core.readNode({ name: "heal-worker" })).spec?.unschedulable, true);
+    assert.equal((await podsOn(f, "heal-worker")).length, 2, "nothing was force-deleted");
+    const status = await (await fetch(`${f.service.url}/status`)).json();
+    assert.equal(
+      status.nodes.find((n: { node: string }) => n.node === "heal-worker").step,
+      "drain-failed",
+    );
+  },
+);
+
+Deno.test("when the budget allows, the drain completes", opts, async () => {
+  await using f = await withService();
+  const policy = f.kc.makeApiClient(k8s.PolicyV1Api);
+  await policy.createNamespacedPodDisruptionBudget({
+    namespace: "default",
+    body: {
+      metadata: { name: "web" },
+      spec: { minAvailable: 2, selector: { matchLabels: { app: "web" } } },
+    },
+  });
+  await (await f.post(drainAlert("heal-worker"))).body?.cancel();
+  await waitFor(
+    "the drain to finish",
+    async () => (await annotations(f, "heal-worker"))["node-heal.io/step"] === "drained",
+  );
+  assert.equal((await podsOn(f, "heal-worker")).length, 1);
+});
+
+Deno.test(
+  "a node-heal killed mid-drain and started again completes the same drain without evicting twice",
+  opts,
+  async () => {
+    await using cluster = await startEmbeddedCluster();
+    const dir = await Deno.makeTempDir({ prefix: "node-heal-drain-" });
+    const kubeconfig = `${dir}/kubeconfig`;
+    await Deno.writeTextFile(kubeconfig, cluster.kubeconfig());
+    const core = new k8s.KubeConfig();
+    core.loadFromString(cluster.kubeconfig());
+    const pdb = core.makeApiClient(k8s.PolicyV1Api);
+    await pdb.createNamespacedPodDisruptionBudget({
+      namespace: "default",
+      body: {
+        metadata: { name: "web" },
+        spec: { minAvailable: 3, selector: { matchLabels: { app: "web" } } },
+      },
+    });
+    {
+      await using first = await withService({ kubeconfig, cluster });
+      await (await first.post(drainAlert("heal-worker"))).body?.cancel();
+      await waitFor(
+        "the drain to start and be blocked",
+        async () =>
+          (await annotations(first, "heal-worker"))["node-heal.io/step"] === "draining" &&
+          first.cluster.api.traffic.requests.some((r) =>
+            r.subresource === "eviction" && r.code === 429
+          ),
+      );
+    }
+    // The first process is gone mid-drain; the claim stays. Now the budget allows it.
+    assert.equal(
+      (await core.makeApiClient(k8s.CoreV1Api).readNode({ name: "heal-worker" })).metadata
+        ?.annotations?.["node-heal.io/step"],
+      "draining",
+    );
+    await pdb.patchNamespacedPodDisruptionBudget({
+      name: "web",
+      namespace: "default",
+      body: { spec: { minAvailable: 2 } },
+    }, merge);
+    cluster.api.traffic.reset();
+    await using second = await withService({ kubeconfig, cluster });
+    await waitFor(
+      "the resumed drain to finish",
+      async () => (await annotations(second, "heal-worker"))["node-heal.io/step"] === "drained",
+    );
+    assert.equal((await podsOn(second, "heal-worker")).length, 1);
+    const counts = evictions(second);
+    assert.equal(counts.size, 1);
+    assert.ok(
+      [...counts.values()].every((n) => n === 1),
+      "every pod evicted once",
+    );
+    await Deno.remove(dir, { recursive: true });
+  },
+);
+
+const KUBECTL_VERSION = await kubectlVersion();
+
+Deno.test({
+  name:
+    "node-heal's drain leaves the same pods as kubectl drain --ignore-daemonsets --delete-emptydir-data on an identical cluster",
+  ignore: !KUBECTL_VERSION,
+  ...opts,
+  fn: async () => {
+    await using f = await withService({ policy: parsePolicy("gates: { minHealthy: 0 }") });
+    await using twin = await startEmbeddedCluster();
+    const dir = await Deno.makeTempDir({ prefix: "node-heal-twin-" });
+    await Deno.writeTextFile(`${dir}/kubeconfig`, twin.kubeconfig());
+    const kubectl = (...args: string[]) =>
+      new Deno.Command(KUBECTL, {
+        args: ["--kubeconfig", `${dir}/kubeconfig`, "--cache-dir", `${dir}/cache`, ...args],
+        stdout: "piped",
+        stderr: "piped",
+        env: { HOME: dir },
+      }).output();
+    const twinKc = new k8s.KubeConfig();
+    twinKc.loadFromString(twin.kubeconfig());
+    const twinCore = { core: twinKc.makeApiClient(k8s.CoreV1Api) };
+    for (const node of ["heal-worker", "heal-worker3"]) {
+      await (await f.post(drainAlert(node))).body?.cancel();
+      await waitFor(
+        `node-heal's drain of ${node}`,
+        async () =>
+          ["drained", "drain-failed"].includes((await annotations(f, node))["node-heal.io/step"]),
+      );
+      await kubectl(
+        "drain",
+        node,
+        "--ignore-daemonsets",
+        "--delete-emptydir-data",
+        "--timeout=20s",
+      );
+      assert.deepEqual(
+        await podsOn(f, node),
+        await podsOn(twinCore, node),
+        `the pods left on ${node}`,
+      );
+    }
+    await Deno.remove(dir, { recursive: true });
+  },
+});
