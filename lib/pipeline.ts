@@ -291,8 +291,10 @@ export class Pipeline {
         (decision.action === "cordon" || decision.action === "hold") && !client.dryRun &&
         decision.patch.metadata.annotations?.[ANNOTATIONS.target] === "drain"
       ) {
-        // A drain asked for at once starts right after the cordon, outside this alert's turn.
-        queueMicrotask(() => this.reconcile(name));
+        // The drain starts at drain-at (right after the cordon when drainAfter is 0), outside
+        // this alert's turn; the reconcile then checks the alert still holds the node.
+        const at = Date.parse(decision.patch.metadata.annotations?.[ANNOTATIONS.drainAt] ?? "");
+        this.#later(name, Number.isNaN(at) ? 0 : at - Date.now());
       }
       return { outcome: decision.action, message: decision.message };
     }
@@ -305,8 +307,21 @@ export class Pipeline {
     };
   }
 
+  #timers = new Set<ReturnType<typeof setTimeout>>();
+
+  /** Reconciles a node after `ms`. */
+  #later(name: string, ms: number): void {
+    const t = setTimeout(() => {
+      this.#timers.delete(t);
+      this.reconcile(name);
+    }, Math.max(0, ms));
+    this.#timers.add(t);
+  }
+
   /** Stops every drain running here and waits for them (at shutdown); their claims stay for a restart to resume. */
   async stopDrains(): Promise<void> {
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
     await Promise.all([...this.#drains.keys()].map((n) => this.#stopDrain(n)));
   }
 

@@ -333,3 +333,83 @@ Deno.test({
     await Deno.remove(dir, { recursive: true });
   },
 });
+
+Deno.test(
+  "the ladder: cordon first, drain after drainAfter if the alert still fires; resolved before that, just uncordon",
+  opts,
+  async () => {
+    await using f = await withService({
+      policy: parsePolicy(
+        "rules: [{ name: heal, match: ['heal=\"true\"'], actions: [drain], drainAfter: 1s }]\ngates: { minHealthy: 0 }",
+      ),
+    });
+    await (await f.post(drainAlert("heal-worker"))).body?.cancel();
+    assert.equal((await annotations(f, "heal-worker"))["node-heal.io/step"], "cordoned");
+    assert.equal((await podsOn(f, "heal-worker")).length, 2, "no drain before drainAfter");
+    await waitFor(
+      "the drain after drainAfter",
+      async () => (await annotations(f, "heal-worker"))["node-heal.io/step"] === "drained",
+      10_000,
+    );
+
+    await (await f.post(drainAlert("heal-worker2"))).body?.cancel();
+    const resolved = await f.post(drainAlert("heal-worker2", "resolved"));
+    assert.equal((await resolved.json()).alerts[0].outcome, "uncordon");
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(
+      (await podsOn(f, "heal-worker2")).length,
+      2,
+      "a resolved alert's drain never starts",
+    );
+    assert.equal((await f.core.readNode({ name: "heal-worker2" })).spec?.unschedulable, undefined);
+  },
+);
+
+Deno.test("maxConcurrent holds a second drain until the first ends", opts, async () => {
+  await using f = await withService({
+    policy: parsePolicy(
+      "rules: [{ name: heal, match: ['heal=\"true\"'], actions: [drain], drain: { timeout: 2s } }]\ngates: { minHealthy: 0, maxConcurrent: 1 }",
+    ),
+  });
+  const policy = f.kc.makeApiClient(k8s.PolicyV1Api);
+  await policy.createNamespacedPodDisruptionBudget({
+    namespace: "default",
+    body: {
+      metadata: { name: "web" },
+      spec: { minAvailable: 3, selector: { matchLabels: { app: "web" } } },
+    },
+  });
+  await (await f.post(drainAlert("heal-worker"))).body?.cancel();
+  await waitFor(
+    "the first drain",
+    async () => (await annotations(f, "heal-worker"))["node-heal.io/step"] === "draining",
+  );
+  await (await f.post(drainAlert("heal-worker2"))).body?.cancel();
+  await waitFor(
+    "the maxConcurrent Event",
+    async () => (await events(f, "heal-worker2")).some((e) => /gate maxConcurrent/.test(e)),
+  );
+  assert.equal((await annotations(f, "heal-worker2"))["node-heal.io/step"], "cordoned");
+});
+
+Deno.test("a drain waits for evicted pods to finish terminating", opts, async () => {
+  // Pods take their grace period (30 s) times 0.02 to go: 0.6 s.
+  await using g = await startEmbeddedCluster({ podGraceScale: 0.02 });
+  const dir = await Deno.makeTempDir({ prefix: "node-heal-grace-" });
+  await Deno.writeTextFile(`${dir}/kubeconfig`, g.kubeconfig());
+  await using svc = await withService({ kubeconfig: `${dir}/kubeconfig`, cluster: g });
+  await (await svc.post(drainAlert("heal-worker"))).body?.cancel();
+  await waitFor("a Terminating pod", async () => {
+    const list = await svc.core.listPodForAllNamespaces({
+      fieldSelector: "spec.nodeName=heal-worker",
+    });
+    return list.items.some((p) => p.metadata?.deletionTimestamp);
+  });
+  assert.equal((await annotations(svc, "heal-worker"))["node-heal.io/step"], "draining");
+  await waitFor(
+    "the drain to finish",
+    async () => (await annotations(svc, "heal-worker"))["node-heal.io/step"] === "drained",
+  );
+  assert.equal((await podsOn(svc, "heal-worker")).length, 1);
+  await Deno.remove(dir, { recursive: true });
+});

@@ -58,6 +58,11 @@ export interface ApiServerOptions {
   bookmarkIntervalMs?: number;
   /** Random source for fault rates and generated names; defaults to `Math.random`. */
   random?: () => number;
+  /**
+   * Deleted pods stay Terminating for their grace period times this (0, the default, deletes
+   * them at once; 0.01 turns a 30 s grace period into 0.3 s).
+   */
+  podGraceScale?: number;
 }
 
 /** What a request path names. */
@@ -174,6 +179,7 @@ export class ApiServer {
   #now: () => number;
   #random: () => number;
   #bookmarkIntervalMs: number;
+  #podGraceScale: number;
   #watches = new Set<WatchStream>();
 
   constructor(options: ApiServerOptions = {}) {
@@ -182,6 +188,7 @@ export class ApiServer {
     this.#random = options.random ?? Math.random;
     this.traffic = new Traffic(this.#random);
     this.#bookmarkIntervalMs = options.bookmarkIntervalMs ?? 10_000;
+    this.#podGraceScale = options.podGraceScale ?? 0;
     // The disruption controller's work, done after the change has reached every watcher.
     this.store.listen("/pods", (change) => this.#scheduleBudgetRefresh(change));
     this.store.listen("policy/poddisruptionbudgets", (change) => {
@@ -907,7 +914,43 @@ export class ApiServer {
     }
     if (dryRun) return current;
     if (type.resource === "namespaces" && type.group === "") this.#emptyNamespace(name);
+    if (type.resource === "pods" && type.group === "") {
+      const grace = (options as { gracePeriodSeconds?: number }).gracePeriodSeconds;
+      return this.#deletePod(current, grace);
+    }
     return this.store.remove(type.storage, objectKey(namespace || undefined, name))!;
+  }
+
+  /**
+   * Deletes a pod as kubelet would confirm it: at once, or, when the server's `podGraceScale`
+   * is set, after its grace period (the request's, else the pod's
+   * `terminationGracePeriodSeconds`) times that scale, showing as Terminating meanwhile.
+   */
+  #deletePod(pod: KubeObject, graceOverride?: number): KubeObject {
+    const key = objectKey(meta(pod).namespace, meta(pod).name!);
+    const grace = graceOverride ??
+      Number(
+        (pod.spec as { terminationGracePeriodSeconds?: number })?.terminationGracePeriodSeconds ??
+          30,
+      );
+    const phase = (pod.status as { phase?: string } | undefined)?.phase;
+    if (this.#podGraceScale <= 0 || grace <= 0 || phase === "Succeeded" || phase === "Failed") {
+      return this.store.remove("/pods", key)!;
+    }
+    if (meta(pod).deletionTimestamp) return pod;
+    const terminating = this.store.put("/pods", key, {
+      ...pod,
+      metadata: {
+        ...meta(pod),
+        deletionTimestamp: rfc3339(this.#now() + grace * 1000),
+        deletionGracePeriodSeconds: grace,
+      },
+    });
+    const uid = meta(pod).uid;
+    setTimeout(() => {
+      if (meta(this.store.get("/pods", key) ?? {}).uid === uid) this.store.remove("/pods", key);
+    }, grace * 1000 * this.#podGraceScale);
+    return terminating;
   }
 
   #emptyNamespace(namespace: string): void {
@@ -950,7 +993,9 @@ export class ApiServer {
       if (opts.preconditions?.uid && opts.preconditions.uid !== meta(pod).uid) {
         throw conflict("pods", "", route.name, "Precondition failed: UID mismatch");
       }
-      this.store.remove("/pods", objectKey(route.namespace, route.name));
+      const grace = (eviction.deleteOptions as { gracePeriodSeconds?: number } | undefined)
+        ?.gracePeriodSeconds;
+      this.#deletePod(pod, grace);
     }
     return json({
       kind: "Status",
