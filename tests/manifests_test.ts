@@ -180,9 +180,13 @@ Deno.test("RBAC grants exactly the verbs node-heal uses: nodes cluster-wide, eve
       )
     ).sort();
   assert.deepEqual(grants("ClusterRole"), [
+    "create pods/eviction",
+    "get daemonsets",
     "get namespaces",
     "get nodes",
+    "get pods",
     "list nodes",
+    "list pods",
     "patch nodes",
     "watch nodes",
   ]);

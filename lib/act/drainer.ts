@@ -39,6 +39,12 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** `1 pod (a/b)`, `2 pods (a/b, c/d)`, `0 pods`. */
+function pods(keys: string[]): string {
+  const n = `${keys.length} pod${keys.length === 1 ? "" : "s"}`;
+  return keys.length === 0 ? n : `${n} (${keys.join(", ")})`;
+}
+
 function seconds(ms: number): string {
   return ms % 60_000 === 0 ? `${ms / 60_000}m` : `${Math.round(ms / 1000)}s`;
 }
@@ -154,8 +160,6 @@ export async function drainNode(
     evicted,
     skipped,
     blocking: [],
-    message: `Drained ${node}: evicted ${evicted.length} pods${
-      evicted.length ? ` (${evicted.join(", ")})` : ""
-    }; left ${skipped.length}${skipped.length ? ` (${skipped.join(", ")})` : ""}`,
+    message: `Drained ${node}: evicted ${pods(evicted)}; left ${pods(skipped)}`,
   };
 }
