@@ -40,7 +40,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /** `1 pod (a/b)`, `2 pods (a/b, c/d)`, `0 pods`. */
-function pods(keys: string[]): string {
+function podList(keys: string[]): string {
   const n = `${keys.length} pod${keys.length === 1 ? "" : "s"}`;
   return keys.length === 0 ? n : `${n} (${keys.join(", ")})`;
 }
@@ -160,6 +160,6 @@ export async function drainNode(
     evicted,
     skipped,
     blocking: [],
-    message: `Drained ${node}: evicted ${pods(evicted)}; left ${pods(skipped)}`,
+    message: `Drained ${node}: evicted ${podList(evicted)}; left ${podList(skipped)}`,
   };
 }
