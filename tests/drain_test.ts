@@ -105,10 +105,32 @@ Deno.test("planDrain() sorts pods as kubectl drain --ignore-daemonsets --delete-
 });
 
 Deno.test(
-  "heal_action=drain empties heal-worker but for its DaemonSet pod, and records each step",
+  "heal_action=drain empties heal-worker but for its DaemonSet and mirror pods, and records each step",
   opts,
   async () => {
     await using f = await withService();
+    // A static pod's mirror on the worker, as kubelet would create it.
+    await f.core.createNamespacedPod({
+      namespace: "kube-system",
+      body: {
+        metadata: {
+          name: "node-problem-detector-heal-worker",
+          annotations: {
+            "kubernetes.io/config.mirror": "abc",
+            "kubernetes.io/config.source": "file",
+          },
+          ownerReferences: [{
+            apiVersion: "v1",
+            kind: "Node",
+            name: "heal-worker",
+            uid: "heal-worker",
+            controller: true,
+          }],
+        },
+        spec: { nodeName: "heal-worker", containers: [{ name: "npd", image: "npd:1" }] },
+        status: { phase: "Running" },
+      },
+    });
     const res = await f.post(drainAlert("heal-worker"));
     assert.equal(res.status, 200);
     await res.body?.cancel();
@@ -117,8 +139,9 @@ Deno.test(
       async () => (await annotations(f, "heal-worker"))["node-heal.io/step"] === "drained",
     );
     const left = await podsOn(f, "heal-worker");
-    assert.equal(left.length, 1);
+    assert.equal(left.length, 2);
     assert.match(left[0], /^kube-system\/kube-proxy-/);
+    assert.equal(left[1], "kube-system/node-problem-detector-heal-worker");
     assert.equal((await f.core.readNode({ name: "heal-worker" })).spec?.unschedulable, true);
     await waitFor(
       "the Events",
