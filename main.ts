@@ -39,6 +39,11 @@ async function run(mode: "serve" | "dev", args: string[]): Promise<number> {
       policy: config.policy ? "from --config" : "default",
       paused: config.paused,
       namespace: config.namespace,
+      auth: {
+        bearerTokens: config.credentials?.bearerTokens.length ?? 0,
+        basicUsers: config.credentials?.basicUsers.size ?? 0,
+      },
+      tls: config.tls !== undefined,
       holdTtlMs: config.holdTtlMs,
       apiTimeoutMs: config.apiTimeoutMs,
       logFormat: config.logFormat,

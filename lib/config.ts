@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import type { LogFormat } from "./log.ts";
 import type { ServiceConfig } from "./service.ts";
 import { parsePolicy, type Policy } from "./decide/policy.ts";
+import { type Credentials, parseBasicUsers } from "./server/auth.ts";
 
 /** The whole configuration of `serve` and `dev`, flags and environment merged. */
 export interface Config extends ServiceConfig {
@@ -107,6 +108,50 @@ export const FLAGS: Record<string, Flag> = {
     dev: "node-heal",
     help: "node-heal's namespace, whose annotation node-heal.io/paused=true pauses node-heal",
   },
+  "auth-token-file": {
+    env: "NODE_HEAL_AUTH_TOKEN_FILE",
+    type: "string",
+    serve: "",
+    dev: "",
+    help:
+      "File with the bearer token Alertmanager must send (or put the token itself in NODE_HEAL_AUTH_TOKEN)",
+  },
+  "basic-auth-file": {
+    env: "NODE_HEAL_BASIC_AUTH_FILE",
+    type: "string",
+    serve: "",
+    dev: "",
+    help: "File of user:password lines for basic auth, besides or instead of the token",
+  },
+  "tls-cert": {
+    env: "NODE_HEAL_TLS_CERT",
+    type: "string",
+    serve: "",
+    dev: "",
+    help: "Serve HTTPS with this certificate (PEM; with --tls-key)",
+  },
+  "tls-key": {
+    env: "NODE_HEAL_TLS_KEY",
+    type: "string",
+    serve: "",
+    dev: "",
+    help: "The certificate's private key (PEM)",
+  },
+  "insecure-allow-unauthenticated": {
+    env: "NODE_HEAL_INSECURE_ALLOW_UNAUTHENTICATED",
+    type: "boolean",
+    serve: false,
+    dev: false,
+    help:
+      "Serve the webhook on a non-loopback address without credentials (anyone who reaches it can cordon nodes)",
+  },
+  "request-timeout": {
+    env: "NODE_HEAL_REQUEST_TIMEOUT",
+    type: "string",
+    serve: "30s",
+    dev: "30s",
+    help: "How long one webhook request may take before it is answered 503",
+  },
   "hold-ttl": {
     env: "NODE_HEAL_HOLD_TTL",
     type: "string",
@@ -160,6 +205,39 @@ export function parseListen(value: string, flag: string): { hostname: string; po
     );
   }
   return { hostname: m[1] ?? m[2], port };
+}
+
+function readFile(path: string, what: string): string {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch (err) {
+    throw new Error(`Cannot read ${what} ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** The webhook's credentials from a token file, a token in the environment, a basic-auth file. */
+function loadCredentials(
+  tokenFile: string,
+  token: string | undefined,
+  basicFile: string,
+): Credentials {
+  const bearerTokens: string[] = [];
+  if (tokenFile) {
+    const t = readFile(tokenFile, "--auth-token-file").trim();
+    if (t === "") throw new Error(`Cannot use --auth-token-file ${tokenFile}: it is empty`);
+    bearerTokens.push(t);
+  }
+  if (token !== undefined && token.trim() !== "") bearerTokens.push(token.trim());
+  const basicUsers = basicFile
+    ? parseBasicUsers(readFile(basicFile, "--basic-auth-file"), `--basic-auth-file ${basicFile}`)
+    : new Map<string, string>();
+  return { bearerTokens, basicUsers };
+}
+
+function loadTls(cert: string, key: string): { cert: string; key: string } | undefined {
+  if (!cert && !key) return undefined;
+  if (!cert || !key) throw new Error("Cannot serve TLS: give both --tls-cert and --tls-key");
+  return { cert: readFile(cert, "--tls-cert"), key: readFile(key, "--tls-key") };
 }
 
 /** Reads and validates a policy file; throws naming the file, the field and the value. */
@@ -246,6 +324,14 @@ export function parseConfig(
     eventNamespace: str("event-namespace"),
     holdTtlMs: parseDuration(str("hold-ttl"), "hold-ttl"),
     policy: str("config") ? loadPolicy(str("config")) : undefined,
+    credentials: loadCredentials(
+      str("auth-token-file"),
+      env("NODE_HEAL_AUTH_TOKEN"),
+      str("basic-auth-file"),
+    ),
+    tls: loadTls(str("tls-cert"), str("tls-key")),
+    insecureAllowUnauthenticated: get("insecure-allow-unauthenticated") === true,
+    requestTimeoutMs: parseDuration(str("request-timeout"), "request-timeout"),
     paused: get("paused") === true,
     namespace: str("namespace"),
     apiTimeoutMs: parseDuration(str("api-timeout"), "api-timeout"),

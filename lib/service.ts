@@ -6,6 +6,7 @@ import { EventRecorder } from "./report/events.ts";
 import { Metrics } from "./report/metrics.ts";
 import { NodeIndex } from "./resolve/node_index.ts";
 import { createHandler } from "./server/server.ts";
+import { type Credentials, hasCredentials } from "./server/auth.ts";
 import { readState } from "./decide/node_state.ts";
 import { isCordoned, type Node } from "./node.ts";
 import { DEFAULT_POLICY, type Policy } from "./decide/policy.ts";
@@ -89,6 +90,19 @@ export interface ServiceConfig {
   pausePollMs?: number;
   /** First wait between drain rounds while budgets block (ms; default 500); for tests. */
   drainRetryMs?: number;
+  /** Webhook credentials; when any are set, every webhook request must carry them. */
+  credentials?: Credentials;
+  /** HTTPS instead of HTTP (PEM texts). */
+  tls?: { cert: string; key: string };
+  /** Allow a non-loopback webhook without credentials. */
+  insecureAllowUnauthenticated?: boolean;
+  /** How long one webhook request may take (ms). */
+  requestTimeoutMs?: number;
+}
+
+/** Whether an address only this machine reaches. */
+export function isLoopback(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "::1" || /^127\./.test(hostname);
 }
 
 /** A running node-heal. */
@@ -108,6 +122,16 @@ export interface Service {
 
 /** Starts node-heal: the cluster connection, the node watch, the pipeline and the HTTP server. */
 export async function startService(config: ServiceConfig): Promise<Service> {
+  if (
+    !isLoopback(config.listen.hostname) && !hasCredentials(config.credentials) &&
+    !config.insecureAllowUnauthenticated
+  ) {
+    throw new Error(
+      `Refusing to serve the webhook on ${config.listen.hostname}:${config.listen.port} without ` +
+        "credentials: whoever reaches it could cordon every node. Give --auth-token-file (or " +
+        "NODE_HEAL_AUTH_TOKEN) or --basic-auth-file, or --insecure-allow-unauthenticated",
+    );
+  }
   let cluster: EmbeddedCluster | undefined;
   if (config.embedded) {
     cluster = await startEmbeddedCluster({
@@ -216,6 +240,8 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   const handler = createHandler({
     handle: (n) => pipeline.handle(n),
     metrics,
+    credentials: config.credentials,
+    requestTimeoutMs: config.requestTimeoutMs,
     ready: () => index.synced && watchHealthy,
     status: () =>
       statusOf(index, pipeline, paused(), config.dryRun, {
@@ -227,12 +253,13 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
   const server = Deno.serve({
     ...config.listen,
+    ...(config.tls ?? {}),
     onListen: (addr) => resolve(addr as Deno.NetAddr),
   }, handler);
   const addr = await listening;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   return {
-    url: `http://${host}:${addr.port}`,
+    url: `${config.tls ? "https" : "http"}://${host}:${addr.port}`,
     metrics,
     index,
     cluster,

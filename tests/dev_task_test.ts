@@ -66,6 +66,7 @@ Deno.test(
 
       const res = await fetch(`${props.url}/webhook`, {
         method: "POST",
+        headers: { "content-type": "application/json" },
         body: JSON.stringify(firing),
       });
       assert.equal(res.status, 200);

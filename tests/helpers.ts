@@ -4,6 +4,7 @@ import { type EmbeddedCluster, startEmbeddedCluster } from "../lib/embedded/clus
 import type { EmbeddedClusterOptions } from "../lib/embedded/cluster.ts";
 import { type Service, startService } from "../lib/service.ts";
 import type { Policy } from "../lib/decide/policy.ts";
+import type { Credentials } from "../lib/server/auth.ts";
 
 /** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
 export async function waitFor<T>(
@@ -90,6 +91,8 @@ export async function withService(
     kubeconfig?: string;
     /** An embedded cluster started elsewhere (with `kubeconfig` pointing at it). */
     cluster?: EmbeddedCluster;
+    credentials?: Credentials;
+    tls?: { cert: string; key: string };
   } = {},
 ): Promise<ServiceFixture> {
   const service = await startService({
@@ -100,6 +103,8 @@ export async function withService(
     kubeconfig: options.kubeconfig,
     pausePollMs: 100,
     drainRetryMs: 100,
+    credentials: options.credentials,
+    tls: options.tls,
     dryRun: options.dryRun ?? false,
     instance: "node-heal-test",
     eventNamespace: "default",

@@ -22,13 +22,29 @@ export interface Notification {
   alerts: Alert[];
 }
 
-const labelMap = z.record(z.string(), z.string());
+/** Limits on what one notification may carry; more is refused (400), not half-handled. */
+export const LIMITS = {
+  alerts: 10_000,
+  labels: 64,
+  labelName: 256,
+  labelValue: 4096,
+  annotationValue: 16_384,
+} as const;
+
+const labelMap = z.record(z.string().max(LIMITS.labelName), z.string().max(LIMITS.labelValue))
+  .refine((m) => Object.keys(m).length <= LIMITS.labels, {
+    message: `must have at most ${LIMITS.labels} entries`,
+  });
+const annotationMap = z.record(
+  z.string().max(LIMITS.labelName),
+  z.string().max(LIMITS.annotationValue),
+);
 const status = z.enum(["firing", "resolved"]);
 
 const alertSchema = z.object({
   status,
   labels: labelMap,
-  annotations: labelMap.optional(),
+  annotations: annotationMap.optional(),
   startsAt: z.string().optional(),
   endsAt: z.string().optional(),
   generatorURL: z.string().optional(),
@@ -40,10 +56,10 @@ const payloadSchema = z.object({
   version: z.literal("4"),
   receiver: z.string().optional(),
   status,
-  alerts: z.array(alertSchema),
+  alerts: z.array(alertSchema).max(LIMITS.alerts),
   groupLabels: labelMap.optional(),
   commonLabels: labelMap.optional(),
-  commonAnnotations: labelMap.optional(),
+  commonAnnotations: annotationMap.optional(),
   externalURL: z.string().optional(),
   groupKey: z.string().optional(),
   truncatedAlerts: z.number().int().nonnegative().optional(),
@@ -86,6 +102,10 @@ function expectation(issue: z.core.$ZodIssue): string {
       return `must be ${/^[aeiou]/.test(issue.expected) ? "an" : "a"} ${issue.expected}`;
     case "too_small":
       return `must be at least ${issue.minimum}`;
+    case "too_big":
+      return `must be at most ${issue.maximum}${
+        issue.origin === "string" ? " characters" : issue.origin === "array" ? " items" : ""
+      }`;
     default:
       return issue.message;
   }

@@ -1,4 +1,5 @@
 import { parseNotification, PayloadError } from "../intake/alertmanager.ts";
+import { authorized, challenge, type Credentials, hasCredentials } from "./auth.ts";
 import { log } from "../log.ts";
 import type { NotificationResult } from "../pipeline.ts";
 import type { Metrics } from "../report/metrics.ts";
@@ -26,6 +27,10 @@ export interface ServerDeps {
   status?(): unknown;
   /** Largest accepted webhook body, in bytes (default 1 MiB). */
   maxBodyBytes?: number;
+  /** When set, every webhook request must carry one of these credentials (401 otherwise). */
+  credentials?: Credentials;
+  /** How long one webhook request may take before it is answered 503 (default 30 s). */
+  requestTimeoutMs?: number;
 }
 
 function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
@@ -82,12 +87,29 @@ function allow(req: Request, methods: string[]): void {
 export function createHandler(deps: ServerDeps): (req: Request) => Promise<Response> {
   const limit = deps.maxBodyBytes ?? 1024 * 1024;
 
+  const credentials = hasCredentials(deps.credentials) ? deps.credentials : undefined;
+  const timeoutMs = deps.requestTimeoutMs ?? 30_000;
+
   async function webhook(req: Request): Promise<Response> {
     allow(req, ["POST"]);
     const started = performance.now();
     let status = "unknown";
     let response: Response;
     try {
+      if (credentials && !(await authorized(req.headers.get("authorization"), credentials))) {
+        throw new HttpError(401, "Unauthorized: this webhook needs its credentials", {
+          "www-authenticate": challenge(credentials),
+        });
+      }
+      const type = (req.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
+      if (type !== "application/json") {
+        throw new HttpError(
+          415,
+          `Unsupported content type "${
+            type || "(none)"
+          }": send application/json, as Alertmanager does`,
+        );
+      }
       const text = await readBody(req, limit);
       let body: unknown;
       try {
@@ -111,7 +133,21 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
           "retry-after": "5",
         });
       }
-      const result = await deps.handle(notification);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const result = await Promise.race([
+        deps.handle(notification),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () =>
+              reject(
+                new HttpError(503, `Not handled within ${timeoutMs} ms; it goes on, retry later`, {
+                  "retry-after": "10",
+                }),
+              ),
+            timeoutMs,
+          );
+        }),
+      ]).finally(() => clearTimeout(timer));
       response = result.retry
         ? json({ status: "retry", ...result }, 503, { "retry-after": "10" })
         : json({ status: "ok", ...result });
