@@ -120,8 +120,10 @@ export interface Service {
   close(): Promise<void>;
 }
 
-/** Starts node-heal: the cluster connection, the node watch, the pipeline and the HTTP server. */
-export async function startService(config: ServiceConfig): Promise<Service> {
+/** Throws when the webhook would be open to the network without credentials and without consent. */
+export function checkExposure(
+  config: Pick<ServiceConfig, "listen" | "credentials" | "insecureAllowUnauthenticated">,
+): void {
   if (
     !isLoopback(config.listen.hostname) && !hasCredentials(config.credentials) &&
     !config.insecureAllowUnauthenticated
@@ -132,6 +134,11 @@ export async function startService(config: ServiceConfig): Promise<Service> {
         "NODE_HEAL_AUTH_TOKEN) or --basic-auth-file, or --insecure-allow-unauthenticated",
     );
   }
+}
+
+/** Starts node-heal: the cluster connection, the node watch, the pipeline and the HTTP server. */
+export async function startService(config: ServiceConfig): Promise<Service> {
+  checkExposure(config);
   let cluster: EmbeddedCluster | undefined;
   if (config.embedded) {
     cluster = await startEmbeddedCluster({

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import firing from "./fixtures/alertmanager-0.25-firing.json" with { type: "json" };
 import { authorized, challenge, parseBasicUsers, sameSecret } from "../lib/server/auth.ts";
-import { startService } from "../lib/service.ts";
+import { checkExposure, startService } from "../lib/service.ts";
 import { type ServiceFixture, withService } from "./helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -211,36 +211,30 @@ Deno.test(
   },
 );
 
-Deno.test(
-  "serve refuses a non-loopback address without credentials, unless told it is insecure",
-  opts,
-  async () => {
-    await assert.rejects(
-      () =>
-        startService({
-          listen: { hostname: "0.0.0.0", port: 0 },
-          embedded: { listen: { hostname: "127.0.0.1", port: 0 }, workers: 1 },
-          dryRun: false,
-          instance: "t",
-          eventNamespace: "default",
-          holdTtlMs: 3_600_000,
-          apiTimeoutMs: 10_000,
-        }),
-      /Refusing to serve the webhook on 0\.0\.0\.0:0 without credentials/,
-    );
-    const insecure = await startService({
-      listen: { hostname: "0.0.0.0", port: 0 },
-      embedded: { listen: { hostname: "127.0.0.1", port: 0 }, workers: 1 },
-      dryRun: false,
-      instance: "t",
-      eventNamespace: "default",
-      holdTtlMs: 3_600_000,
-      apiTimeoutMs: 10_000,
-      insecureAllowUnauthenticated: true,
-    });
-    await insecure.close();
-  },
-);
+Deno.test("serve refuses a non-loopback address without credentials, unless given them or told it is insecure", async () => {
+  const base = { listen: { hostname: "0.0.0.0", port: 8000 } };
+  assert.throws(
+    () => checkExposure(base),
+    /Refusing to serve the webhook on 0\.0\.0\.0:8000 without credentials/,
+  );
+  checkExposure({ ...base, insecureAllowUnauthenticated: true });
+  checkExposure({ ...base, credentials: { bearerTokens: ["t"], basicUsers: new Map() } });
+  checkExposure({ listen: { hostname: "127.0.0.1", port: 8000 } });
+  checkExposure({ listen: { hostname: "::1", port: 8000 } });
+  // startService checks before it starts anything.
+  await assert.rejects(
+    () =>
+      startService({
+        ...base,
+        dryRun: false,
+        instance: "t",
+        eventNamespace: "default",
+        holdTtlMs: 3_600_000,
+        apiTimeoutMs: 10_000,
+      }),
+    /Refusing to serve/,
+  );
+});
 
 async function openssl(...args: string[]): Promise<boolean> {
   try {
