@@ -3,6 +3,7 @@ import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import firing from "./fixtures/alertmanager-0.25-firing.json" with { type: "json" };
 import { waitFor } from "./helpers.ts";
+import { startEmbeddedCluster } from "../lib/embedded/cluster.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -189,4 +190,56 @@ Deno.test("main.ts refuses an invalid policy file at start-up, naming the field 
   await Deno.remove(dir, { recursive: true });
   assert.equal(status.code, 1);
   assert.match(stderr, /Cannot load policy .*policy\.yaml: field "gates\.minHealthy" .*got "lots"/);
+});
+
+Deno.test("on SIGTERM, serve finishes the notification in flight, then exits 0", opts, async () => {
+  await using cluster = await startEmbeddedCluster();
+  const dir = await Deno.makeTempDir({ prefix: "node-heal-shutdown-" });
+  await Deno.writeTextFile(`${dir}/kubeconfig`, cluster.kubeconfig());
+  // The cordon takes a second: SIGTERM arrives while it is in flight.
+  cluster.api.injectFault({ verb: "patch", resource: "nodes", latencyMs: 1000, times: 1 });
+  const child = start([
+    "serve",
+    "--listen=127.0.0.1:0",
+    `--kubeconfig=${dir}/kubeconfig`,
+    "--log-format=json",
+  ]);
+  const out = logLines(child.stdout);
+  const stderr = new Response(child.stderr).text();
+  const started = await waitFor(
+    "the start-up line",
+    () => out.records.find((r) => String(r.message).includes("listening on")),
+    15_000,
+  );
+  const url = (started.properties as { url: string }).url;
+  await waitFor("readiness", async () => {
+    const r = await fetch(`${url}/readyz`);
+    await r.body?.cancel();
+    return r.ok;
+  });
+  const inFlight = fetch(`${url}/webhook`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(firing),
+  });
+  await waitFor(
+    "the cordon to be in flight",
+    () => cluster.api.traffic.requests.some((r) => r.verb === "patch" && r.resource === "nodes"),
+  );
+  const stopAt = performance.now();
+  child.kill("SIGTERM");
+  const res = await inFlight;
+  assert.equal(res.status, 200, "the notification in flight was answered");
+  await res.body?.cancel();
+  const status = await child.status;
+  const took = performance.now() - stopAt;
+  await out.done;
+  await Deno.remove(dir, { recursive: true });
+  assert.equal(status.code, 0, await stderr);
+  assert.ok(took < 10_000, `stopped within the bound (${took.toFixed(0)} ms)`);
+  assert.equal(
+    (cluster.api.read("Node", "heal-worker")?.spec as { unschedulable?: boolean }).unschedulable,
+    true,
+  );
+  assert.equal(out.records.at(-1)?.message, "Stopped");
 });

@@ -4,6 +4,7 @@ import { stringify } from "yaml";
 import * as apps from "kubernetes-models/apps/v1";
 import * as core from "kubernetes-models/v1";
 import * as rbac from "kubernetes-models/rbac.authorization.k8s.io/v1";
+import * as networking from "kubernetes-models/networking.k8s.io/v1";
 import * as monitoring from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1";
 import * as monitoringAlpha from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1alpha1";
 import { manifest } from "./helpers.ts";
@@ -60,6 +61,7 @@ Deno.test({
       "ConfigMap",
       "Deployment",
       "Namespace",
+      "NetworkPolicy",
       "PrometheusRule",
       "Role",
       "RoleBinding",
@@ -227,6 +229,7 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   "v1/Secret": core.Secret,
   "v1/ConfigMap": core.ConfigMap,
   "apps/v1/Deployment": apps.Deployment,
+  "networking.k8s.io/v1/NetworkPolicy": networking.NetworkPolicy,
   "rbac.authorization.k8s.io/v1/ClusterRole": rbac.ClusterRole,
   "rbac.authorization.k8s.io/v1/ClusterRoleBinding": rbac.ClusterRoleBinding,
   "rbac.authorization.k8s.io/v1/Role": rbac.Role,
@@ -254,7 +257,7 @@ Deno.test("every manifest is valid against the Kubernetes and prometheus-operato
       validated++;
     }
   }
-  assert.equal(validated, 12, "every object of every manifest was checked");
+  assert.equal(validated, 13, "every object of every manifest was checked");
 });
 
 Deno.test("a schema check rejects a broken manifest, so the check above can fail", () => {
@@ -323,4 +326,38 @@ Deno.test("the policy ConfigMap is a valid policy, mounted where --config reads 
   const container = deploy.spec.template.spec.containers[0];
   assert.ok(container.args.includes("--config=/etc/node-heal/policy.yaml"));
   assert.equal(container.volumeMounts[0].mountPath, "/etc/node-heal");
+});
+
+Deno.test("the Deployment runs hardened, with the webhook token from a Secret and a NetworkPolicy in front", async () => {
+  const docs = await manifest("webhook-deployment.yaml");
+  type Container = {
+    args: string[];
+    securityContext: Record<string, unknown>;
+    resources: { requests: Record<string, string>; limits: Record<string, string> };
+  };
+  const deploy = docs.find((d) => d.kind === "Deployment") as {
+    spec: {
+      template: {
+        spec: {
+          securityContext: Record<string, unknown>;
+          containers: Container[];
+          volumes: { name: string; secret?: { secretName: string } }[];
+        };
+      };
+    };
+  };
+  const pod = deploy.spec.template.spec;
+  const c = pod.containers[0];
+  assert.equal(pod.securityContext.runAsNonRoot, true);
+  assert.deepEqual(pod.securityContext.seccompProfile, { type: "RuntimeDefault" });
+  assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+  assert.equal(c.securityContext.allowPrivilegeEscalation, false);
+  assert.deepEqual(c.securityContext.capabilities, { drop: ["ALL"] });
+  assert.ok(c.resources.requests.cpu && c.resources.requests.memory && c.resources.limits.memory);
+  assert.ok(c.args.includes("--auth-token-file=/etc/node-heal/token/token"));
+  assert.equal(
+    pod.volumes.find((v) => v.name === "token")?.secret?.secretName,
+    "node-heal-webhook",
+  );
+  assert.ok(docs.some((d) => d.kind === "NetworkPolicy"));
 });

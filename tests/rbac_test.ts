@@ -1,0 +1,71 @@
+// Least privilege, proved: node-heal's RBAC grants exactly the requests it makes. The embedded
+// cluster records every request; this one serves node-heal alone (the test reads state without
+// HTTP), through every path that talks to the cluster.
+import assert from "node:assert/strict";
+import { startEmbeddedCluster } from "../lib/embedded/cluster.ts";
+import { parsePolicy } from "../lib/decide/policy.ts";
+import { manifest, notification, waitFor, withService } from "./helpers.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+function alert(ip: string, fingerprint: string, extra: Record<string, string> = {}) {
+  return {
+    labels: { alertname: "NodeHighCPU", heal: "true", instance: `${ip}:9100`, ...extra },
+    fingerprint,
+  };
+}
+
+Deno.test(
+  "the ClusterRole and Role grant exactly the verbs and resources node-heal uses",
+  opts,
+  async () => {
+    await using cluster = await startEmbeddedCluster();
+    const dir = await Deno.makeTempDir({ prefix: "node-heal-rbac-" });
+    await Deno.writeTextFile(`${dir}/kubeconfig`, cluster.kubeconfig());
+    {
+      await using f = await withService({
+        kubeconfig: `${dir}/kubeconfig`,
+        cluster,
+        policy: parsePolicy("gates: { minHealthy: 0 }"),
+      });
+      const send = async (status: "firing" | "resolved", a: ReturnType<typeof alert>) =>
+        await (await f.post(notification(status, [a]))).body?.cancel();
+      await send("firing", alert("172.18.0.3", "cordon")); // patch nodes, create events
+      await send("firing", alert("172.18.0.2", "cp")); // NodeHealSkipped
+      await send("firing", alert("172.18.0.2", "cp")); // the same Event again: get and patch it
+      await send("resolved", alert("172.18.0.5", "nothing")); // a fresh read: get nodes
+      await send("firing", alert("172.18.0.4", "drain", { heal_action: "drain" })); // the drain
+      await waitFor(
+        "the drain",
+        () =>
+          cluster.api.read("Node", "heal-worker2")?.metadata?.annotations?.["node-heal.io/step"] ===
+            "drained",
+      );
+    }
+    const used = new Set<string>();
+    for (const r of cluster.api.traffic.requests) {
+      if (r.verb === "discovery") {
+        continue;
+      }
+      used.add(`${r.verb} ${r.resource}${r.subresource ? `/${r.subresource}` : ""}`);
+      if (r.resource === "events") {
+        assert.equal(
+          r.namespace,
+          "default",
+          "Events only where the Role is",
+        );
+      }
+    }
+    const docs = await manifest("webhook-deployment.yaml");
+    type Rule = { resources: string[]; verbs: string[] };
+    const granted = new Set(
+      docs.filter((d) => d.kind === "ClusterRole" || d.kind === "Role").flatMap((d) =>
+        (d.rules as Rule[]).flatMap((r) =>
+          r.resources.flatMap((res) => r.verbs.map((v) => `${v} ${res}`))
+        )
+      ),
+    );
+    assert.deepEqual([...used].sort(), [...granted].sort());
+    await Deno.remove(dir, { recursive: true });
+  },
+);
