@@ -96,6 +96,27 @@ class KeyedQueue {
   }
 }
 
+/** Waits before each retry of a call that failed for a passing reason: 50 ms, then 200 ms. */
+const RETRY_DELAYS_MS = [50, 200];
+
+/**
+ * Retries a call that failed for a reason that passes (5xx, 429, a timeout, the network) a
+ * couple of times with backoff, so that a blip costs milliseconds; past that it throws, and the
+ * webhook answers 503 for Alertmanager to retry later.
+ */
+async function transient<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      const status = err instanceof KubeError ? err.status : undefined;
+      const passing = status === undefined || status >= 500 || status === 429;
+      if (!passing || attempt >= RETRY_DELAYS_MS.length) throw err;
+      await new Promise((r) => setTimeout(r, RETRY_DELAYS_MS[attempt]));
+    }
+  }
+}
+
 /** Whether an API error will not go away by retrying (a 4xx other than 404, 408, 409, 429). */
 function permanent(status: number | undefined): boolean {
   return status !== undefined && status >= 400 && status < 500 &&
@@ -246,7 +267,7 @@ export class Pipeline {
       }
       try {
         if (decision.action === "uncordon") await this.#stopDrain(name);
-        const updated = await client.patchNode(name, decision.patch);
+        const updated = await transient(() => client.patchNode(name, decision.patch));
         // In a dry run the API server answers with the Node as it would be: later decisions
         // count it, so a dry run skips what a real run would skip.
         index.upsert(updated);
@@ -453,7 +474,7 @@ export class Pipeline {
   }
 
   async #read(name: string): Promise<Node | undefined> {
-    const node = await this.#deps.client.getNode(name);
+    const node = await transient(() => this.#deps.client.getNode(name));
     if (node) this.#deps.index.upsert(node);
     else this.#deps.index.remove(name);
     return node;

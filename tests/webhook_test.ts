@@ -462,12 +462,12 @@ Deno.test(
 
 Deno.test("an API call that hangs times out and answers 503", opts, async () => {
   await using f = await withService({ apiTimeoutMs: 300 });
-  f.cluster.api.injectFault({ verb: "patch", resource: "nodes", latencyMs: 3000, times: 1 });
+  f.cluster.api.injectFault({ verb: "patch", resource: "nodes", latencyMs: 3000, times: 5 });
   const started = performance.now();
   const res = await f.post(firing);
   assert.equal(res.status, 503);
   assert.match((await body(res)).alerts[0].message, /did not answer within 300 ms/);
-  assert.ok(performance.now() - started < 2500);
+  assert.ok(performance.now() - started < 2500, "three tries of 300 ms and two short waits");
 });
 
 Deno.test(
