@@ -1,6 +1,7 @@
 import { type KubeClient, KubeError } from "./act/kube_client.ts";
 import { drainNode, type DrainReport } from "./act/drainer.ts";
 import type { DrainOptions } from "./decide/drain_plan.ts";
+import type { EventIntent } from "./decide/decide.ts";
 import { ANNOTATIONS, readState } from "./decide/node_state.ts";
 import {
   decide,
@@ -75,7 +76,10 @@ export interface DecisionRecord {
 /** How many decisions `/status` keeps. */
 const RECENT_DECISIONS = 100;
 
-type Outcome = Pick<AlertResult, "outcome" | "gate" | "message">;
+type Outcome = Pick<AlertResult, "outcome" | "gate" | "message"> & {
+  /** The Event to record once the node's turn is over (it never holds up the next decision). */
+  event?: { name: string; intent: EventIntent; at: Date };
+};
 
 /** How often a write that met a newer Node (409) is decided again from a fresh read. */
 const MAX_CONFLICT_RETRIES = 5;
@@ -199,6 +203,9 @@ export class Pipeline {
     if (result.outcome !== "skipped") {
       this.#deps.metrics.reconciles.inc({ outcome: result.outcome });
     }
+    if (result.event) {
+      await this.#deps.events.record(result.event.name, result.event.intent, result.event.at);
+    }
   }
 
   async #handleAlert(alert: Alert): Promise<AlertResult> {
@@ -232,8 +239,10 @@ export class Pipeline {
       () => alert.status === "firing" ? this.#queue.run("\u0000take-out", work) : work(),
     );
     metrics.alerts.inc({ outcome: result.outcome });
-    this.#remember({ ...base, node: name, ...result });
-    return { ...base, node: name, ...result };
+    const { event, ...outcome } = result;
+    if (event) await this.#deps.events.record(event.name, event.intent, event.at);
+    this.#remember({ ...base, node: name, ...outcome });
+    return { ...base, node: name, ...outcome };
   }
 
   async #decideAndAct(
@@ -262,8 +271,12 @@ export class Pipeline {
         }
         metrics.decisions.inc({ outcome: "skip", gate: decision.gate });
         this.#log(decision, alert);
-        if (decision.event) await this.#deps.events.record(name, decision.event, now);
-        return { outcome: "skipped", gate: decision.gate, message: decision.message };
+        return {
+          outcome: "skipped",
+          gate: decision.gate,
+          message: decision.message,
+          event: decision.event ? { name, intent: decision.event, at: now } : undefined,
+        };
       }
       try {
         if (decision.action === "uncordon") await this.#stopDrain(name);
@@ -300,12 +313,9 @@ export class Pipeline {
         result: client.dryRun ? "dry_run" : "success",
       });
       this.#log(decision, alert);
-      if (decision.event) {
-        const event = client.dryRun
-          ? { ...decision.event, message: `Dry run, not done: ${decision.event.message}` }
-          : decision.event;
-        await this.#deps.events.record(name, event, now);
-      }
+      const event = decision.event && client.dryRun
+        ? { ...decision.event, message: `Dry run, not done: ${decision.event.message}` }
+        : decision.event;
       if (decision.action === "drain" && decision.drain && !client.dryRun) {
         this.#startDrain(name, decision.drain);
       } else if (
@@ -317,7 +327,11 @@ export class Pipeline {
         const at = Date.parse(decision.patch.metadata.annotations?.[ANNOTATIONS.drainAt] ?? "");
         this.#later(name, Number.isNaN(at) ? 0 : at - Date.now());
       }
-      return { outcome: decision.action, message: decision.message };
+      return {
+        outcome: decision.action,
+        message: decision.message,
+        event: event ? { name, intent: event, at: now } : undefined,
+      };
     }
     if (!node) {
       return { outcome: "unresolved", message: `Node ${name} no longer exists` };

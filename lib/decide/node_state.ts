@@ -42,6 +42,15 @@ const MAX_REMEDIATIONS = 20;
 
 /** The times (ms) node-heal took this Node out, newest last: `remediated-at` as a JSON list. */
 export function remediations(node: Node): number[] {
+  let times = remediationCache.get(node);
+  if (!times) {
+    times = parseRemediations(node);
+    remediationCache.set(node, times);
+  }
+  return times;
+}
+
+function parseRemediations(node: Node): number[] {
   const raw = node.metadata.annotations?.[HISTORY.remediatedAt];
   if (!raw) return [];
   try {
@@ -106,6 +115,19 @@ export interface NodeState {
 
 /** Reads node-heal's state from a Node's annotations; a damaged `alerts` annotation reads as empty. */
 export function readState(node: Node): NodeState {
+  // Nodes are never changed in place (a change is a new object), so each is read once.
+  let state = stateCache.get(node);
+  if (!state) {
+    state = parseState(node);
+    stateCache.set(node, state);
+  }
+  return state;
+}
+
+const stateCache = new WeakMap<Node, NodeState>();
+const remediationCache = new WeakMap<Node, number[]>();
+
+function parseState(node: Node): NodeState {
   const a = node.metadata.annotations ?? {};
   let holds: Record<string, Hold> = {};
   const raw = a[ANNOTATIONS.alerts];
