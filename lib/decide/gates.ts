@@ -72,29 +72,32 @@ export function budgets(
   now: Date,
   paused: boolean,
 ): Budgets {
-  const all = [...nodes];
-  const sel = selected(all, gates);
-  const availableCount = sel.filter(isAvailable).length;
-  const need = required(sel.length, gates.minHealthy);
+  // One pass over the cluster: this runs before every take-out decision.
   const t = now.getTime();
-  const used = all.reduce(
-    (sum, n) => sum + remediations(n).filter((at) => t - at < gates.rate.windowMs).length,
-    0,
-  );
-  const cooling = all.filter((n) => {
-    const at = since(n, HISTORY.releasedAt);
-    return at !== undefined && t - at < gates.cooldownMs;
-  }).map((n) => n.metadata.name);
-  const inFlight = all.filter((n) => {
-    const step = readState(n).step;
-    return step === "draining" || step === "replacing";
-  }).length;
-  // node-heal's own cordons count against the budget whatever their nodes' Ready state, so that
-  // cordoning nodes while they are NotReady cannot leave too few once they are Ready again.
-  const owned = sel.filter((n) => readState(n).owned && isCordoned(n)).length;
-  const canTakeOut = Math.max(0, Math.min(availableCount - need, sel.length - need - owned));
+  let selectedCount = 0;
+  let availableCount = 0;
+  let owned = 0;
+  let used = 0;
+  let inFlight = 0;
+  const cooling: string[] = [];
+  for (const n of nodes) {
+    const state = readState(n);
+    if (!protection(n, gates)) {
+      selectedCount++;
+      if (isAvailable(n)) availableCount++;
+      // node-heal's own cordons count against the budget whatever their nodes' Ready state, so
+      // that cordoning nodes while they are NotReady cannot leave too few once they are Ready.
+      if (state.owned && isCordoned(n)) owned++;
+    }
+    for (const at of remediations(n)) if (t - at < gates.rate.windowMs) used++;
+    const released = since(n, HISTORY.releasedAt);
+    if (released !== undefined && t - released < gates.cooldownMs) cooling.push(n.metadata.name);
+    if (state.step === "draining" || state.step === "replacing") inFlight++;
+  }
+  const need = required(selectedCount, gates.minHealthy);
+  const canTakeOut = Math.max(0, Math.min(availableCount - need, selectedCount - need - owned));
   return {
-    selected: sel.length,
+    selected: selectedCount,
     available: availableCount,
     minHealthy: { required: need, canTakeOut, heldByNodeHeal: owned },
     rate: {
