@@ -1,4 +1,5 @@
 import { parse as parseYaml } from "yaml";
+import { fieldName, valueAt } from "../field_path.ts";
 import { z } from "zod";
 import type { Alert } from "../intake/alertmanager.ts";
 import { DEFAULT_DRAIN, type DrainOptions } from "./drain_plan.ts";
@@ -204,22 +205,6 @@ const fileSchema = z.object({
     paused: z.boolean().optional(),
   }).strict().optional(),
 }).strict();
-
-function fieldName(path: PropertyKey[]): string {
-  return path.map((p, i) =>
-    typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`
-  )
-    .join("");
-}
-
-function valueAt(root: unknown, path: PropertyKey[]): unknown {
-  let cur = root;
-  for (const p of path) {
-    if (cur === null || typeof cur !== "object") return undefined;
-    cur = (cur as Record<PropertyKey, unknown>)[p];
-  }
-  return cur;
-}
 
 /** Parses and validates a policy file (YAML); throws naming the field and the value that are wrong. */
 export function parsePolicy(text: string, source = "policy"): Policy {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { fieldName, valueAt } from "../field_path.ts";
 
 /** One alert as node-heal handles it, whatever the payload looked like. */
 export interface Alert {
@@ -68,29 +69,12 @@ const payloadSchema = z.object({
 /** Thrown when a payload is not a valid Alertmanager notification; the message names the field. */
 export class PayloadError extends Error {}
 
-function fieldName(path: PropertyKey[]): string {
-  let out = "";
-  for (const p of path) {
-    out += typeof p === "number" ? `[${p}]` : out === "" ? String(p) : `.${String(p)}`;
-  }
-  return out || "(payload)";
-}
-
 function describeValue(value: unknown): string {
   if (value === undefined) return "nothing";
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
   if (typeof value === "object") return "an object";
   return JSON.stringify(value).slice(0, 80);
-}
-
-function valueAt(root: unknown, path: PropertyKey[]): unknown {
-  let cur = root;
-  for (const p of path) {
-    if (cur === null || typeof cur !== "object") return undefined;
-    cur = (cur as Record<PropertyKey, unknown>)[p];
-  }
-  return cur;
 }
 
 function expectation(issue: z.core.$ZodIssue): string {
@@ -127,7 +111,7 @@ export async function parseNotification(body: unknown): Promise<Notification> {
     const issue = result.error.issues[0];
     const path = issue.path;
     throw new PayloadError(
-      `Cannot parse payload: field "${fieldName(path)}" ${expectation(issue)}, got ${
+      `Cannot parse payload: field "${fieldName(path) || "(payload)"}" ${expectation(issue)}, got ${
         describeValue(valueAt(body, path))
       }`,
     );

@@ -97,7 +97,7 @@ function nodeHealRequests(cluster: EmbeddedCluster) {
   return cluster.api.traffic.requests.filter((r) => r.userAgent !== BENCH_UA);
 }
 
-async function service(cluster: EmbeddedCluster): Promise<Service> {
+async function service(cluster: EmbeddedCluster, policy = RELAXED): Promise<Service> {
   const dir = await Deno.makeTempDir({ prefix: "node-heal-bench-" });
   await Deno.writeTextFile(`${dir}/kubeconfig`, cluster.kubeconfig());
   const s = await startService({
@@ -108,7 +108,7 @@ async function service(cluster: EmbeddedCluster): Promise<Service> {
     eventNamespace: "default",
     holdTtlMs: 4 * 3_600_000,
     apiTimeoutMs: 10_000,
-    policy: RELAXED,
+    policy,
   });
   await s.synced;
   return s;
@@ -303,19 +303,7 @@ async function main() {
   note("storm ...");
   {
     await using cluster = await startEmbeddedCluster({ workers: 1000 });
-    const dir = await Deno.makeTempDir({ prefix: "node-heal-bench-storm-" });
-    await Deno.writeTextFile(`${dir}/kubeconfig`, cluster.kubeconfig());
-    const s = await startService({
-      listen: { hostname: "127.0.0.1", port: 0 },
-      kubeconfig: `${dir}/kubeconfig`,
-      dryRun: false,
-      instance: "bench",
-      eventNamespace: "default",
-      holdTtlMs: 4 * 3_600_000,
-      apiTimeoutMs: 10_000,
-      policy: parsePolicy("gates: { rate: { max: 1000000, window: 1h } }"),
-    });
-    await s.synced;
+    const s = await service(cluster, parsePolicy("gates: { rate: { max: 1000000, window: 1h } }"));
     const body = JSON.stringify({
       version: "4",
       status: "firing",
