@@ -243,3 +243,49 @@ Deno.test("on SIGTERM, serve finishes the notification in flight, then exits 0",
   );
   assert.equal(out.records.at(-1)?.message, "Stopped");
 });
+
+Deno.test("dev mode enforces credentials once given: --auth-token-file", opts, async () => {
+  const dir = await Deno.makeTempDir({ prefix: "node-heal-dev-auth-" });
+  await Deno.writeTextFile(`${dir}/token`, "dev-token\n");
+  const child = start([
+    "dev",
+    "--listen=127.0.0.1:0",
+    "--embedded-api-listen=127.0.0.1:0",
+    `--embedded-kubeconfig-out=${dir}/kubeconfig`,
+    `--auth-token-file=${dir}/token`,
+    "--log-format=json",
+  ]);
+  const out = logLines(child.stdout);
+  const stderr = new Response(child.stderr).text();
+  try {
+    const started = await waitFor(
+      "the start-up line",
+      () => out.records.find((r) => String(r.message).includes("listening on")),
+      15_000,
+    );
+    const url = (started.properties as { url: string }).url;
+    await waitFor("readiness", async () => {
+      const r = await fetch(`${url}/readyz`);
+      await r.body?.cancel();
+      return r.ok;
+    });
+    const send = (headers: Record<string, string>) =>
+      fetch(`${url}/webhook`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify(firing),
+      });
+    const denied = await send({});
+    assert.equal(denied.status, 401);
+    await denied.body?.cancel();
+    const allowed = await send({ authorization: "Bearer dev-token" });
+    assert.equal(allowed.status, 200);
+    await allowed.body?.cancel();
+  } finally {
+    child.kill("SIGTERM");
+    const status = await child.status;
+    await out.done;
+    await Deno.remove(dir, { recursive: true });
+    assert.equal(status.code, 0, await stderr);
+  }
+});
