@@ -32,6 +32,24 @@ function logLines(stream: ReadableStream<Uint8Array>) {
   return { records, done };
 }
 
+/** Waits for a started node-heal's start-up log line and readiness; returns the line's properties. */
+async function readyService(
+  out: { records: Record<string, unknown>[] },
+): Promise<{ url: string; config: Record<string, unknown> }> {
+  const started = await waitFor(
+    "the start-up line",
+    () => out.records.find((r) => String(r.message).includes("listening on")),
+    15_000,
+  );
+  const props = started.properties as { url: string; config: Record<string, unknown> };
+  await waitFor("readiness", async () => {
+    const r = await fetch(`${props.url}/readyz`);
+    await r.body?.cancel();
+    return r.ok;
+  });
+  return props;
+}
+
 Deno.test(
   "main.ts dev serves the webhook beside the embedded cluster, writes a kubeconfig, and stops cleanly on SIGTERM",
   opts,
@@ -49,20 +67,10 @@ Deno.test(
     const out = logLines(child.stdout);
     const stderr = new Response(child.stderr).text();
     try {
-      const started = await waitFor(
-        "the start-up line",
-        () => out.records.find((r) => String(r.message).includes("listening on")),
-        15_000,
-      );
-      const props = started.properties as { url: string; config: Record<string, unknown> };
+      const props = await readyService(out);
       assert.match(props.url, /^http:\/\/127\.0\.0\.1:\d+$/);
       assert.equal(props.config.kubeconfigSource, "embedded");
       assert.equal((props.config.embeddedCluster as { workers: number }).workers, 5);
-      await waitFor("readiness", async () => {
-        const res = await fetch(`${props.url}/readyz`);
-        await res.body?.cancel();
-        return res.ok;
-      });
       assert.equal((await Deno.stat(kubeconfig)).mode! & 0o777, 0o600);
 
       const res = await fetch(`${props.url}/webhook`, {
@@ -206,17 +214,7 @@ Deno.test("on SIGTERM, serve finishes the notification in flight, then exits 0",
   ]);
   const out = logLines(child.stdout);
   const stderr = new Response(child.stderr).text();
-  const started = await waitFor(
-    "the start-up line",
-    () => out.records.find((r) => String(r.message).includes("listening on")),
-    15_000,
-  );
-  const url = (started.properties as { url: string }).url;
-  await waitFor("readiness", async () => {
-    const r = await fetch(`${url}/readyz`);
-    await r.body?.cancel();
-    return r.ok;
-  });
+  const { url } = await readyService(out);
   const inFlight = fetch(`${url}/webhook`, {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -258,17 +256,7 @@ Deno.test("dev mode enforces credentials once given: --auth-token-file", opts, a
   const out = logLines(child.stdout);
   const stderr = new Response(child.stderr).text();
   try {
-    const started = await waitFor(
-      "the start-up line",
-      () => out.records.find((r) => String(r.message).includes("listening on")),
-      15_000,
-    );
-    const url = (started.properties as { url: string }).url;
-    await waitFor("readiness", async () => {
-      const r = await fetch(`${url}/readyz`);
-      await r.body?.cancel();
-      return r.ok;
-    });
+    const { url } = await readyService(out);
     const send = (headers: Record<string, string>) =>
       fetch(`${url}/webhook`, {
         method: "POST",

@@ -61,6 +61,19 @@ function evictions(f: ServiceFixture): Map<string, number> {
   return count;
 }
 
+/** A PodDisruptionBudget over the `web` Deployment's pods; returns the policy client. */
+async function webBudget(kc: k8s.KubeConfig, minAvailable: number): Promise<k8s.PolicyV1Api> {
+  const policy = kc.makeApiClient(k8s.PolicyV1Api);
+  await policy.createNamespacedPodDisruptionBudget({
+    namespace: "default",
+    body: {
+      metadata: { name: "web" },
+      spec: { minAvailable, selector: { matchLabels: { app: "web" } } },
+    },
+  });
+  return policy;
+}
+
 function pod(
   name: string,
   extra: Partial<Pod["metadata"]> = {},
@@ -199,14 +212,7 @@ Deno.test(
         "rules: [{ name: heal, match: ['heal=\"true\"'], actions: [cordon, drain], drain: { timeout: 1s } }]",
       ),
     });
-    const policy = f.kc.makeApiClient(k8s.PolicyV1Api);
-    await policy.createNamespacedPodDisruptionBudget({
-      namespace: "default",
-      body: {
-        metadata: { name: "web" },
-        spec: { minAvailable: 3, selector: { matchLabels: { app: "web" } } },
-      },
-    });
+    await webBudget(f.kc, 3);
     await (await f.post(drainAlert("heal-worker"))).body?.cancel();
     await waitFor(
       "the drain to fail",
@@ -237,14 +243,7 @@ Deno.test(
 
 Deno.test("when the budget allows, the drain completes", opts, async () => {
   await using f = await withService();
-  const policy = f.kc.makeApiClient(k8s.PolicyV1Api);
-  await policy.createNamespacedPodDisruptionBudget({
-    namespace: "default",
-    body: {
-      metadata: { name: "web" },
-      spec: { minAvailable: 2, selector: { matchLabels: { app: "web" } } },
-    },
-  });
+  await webBudget(f.kc, 2);
   await (await f.post(drainAlert("heal-worker"))).body?.cancel();
   await waitFor(
     "the drain to finish",
@@ -263,14 +262,7 @@ Deno.test(
     await Deno.writeTextFile(kubeconfig, cluster.kubeconfig());
     const core = new k8s.KubeConfig();
     core.loadFromString(cluster.kubeconfig());
-    const pdb = core.makeApiClient(k8s.PolicyV1Api);
-    await pdb.createNamespacedPodDisruptionBudget({
-      namespace: "default",
-      body: {
-        metadata: { name: "web" },
-        spec: { minAvailable: 3, selector: { matchLabels: { app: "web" } } },
-      },
-    });
+    const pdb = await webBudget(core, 3);
     {
       await using first = await withService({ kubeconfig, cluster });
       await (await first.post(drainAlert("heal-worker"))).body?.cancel();
@@ -394,14 +386,7 @@ Deno.test("maxConcurrent holds a second drain until the first ends", opts, async
       "rules: [{ name: heal, match: ['heal=\"true\"'], actions: [drain], drain: { timeout: 2s } }]\ngates: { minHealthy: 0, maxConcurrent: 1 }",
     ),
   });
-  const policy = f.kc.makeApiClient(k8s.PolicyV1Api);
-  await policy.createNamespacedPodDisruptionBudget({
-    namespace: "default",
-    body: {
-      metadata: { name: "web" },
-      spec: { minAvailable: 3, selector: { matchLabels: { app: "web" } } },
-    },
-  });
+  await webBudget(f.kc, 3);
   await (await f.post(drainAlert("heal-worker"))).body?.cancel();
   await waitFor(
     "the first drain",
