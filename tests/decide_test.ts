@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { alertOf } from "./helpers.ts";
 import { decide } from "../lib/decide/decide.ts";
 import { ANNOTATIONS, readState } from "../lib/decide/node_state.ts";
 import type { Alert } from "../lib/intake/alertmanager.ts";
@@ -15,15 +16,10 @@ function alert(
   fingerprint = "fp1",
   extra: Record<string, string> = {},
 ): Alert {
-  return {
-    fingerprint,
-    status,
-    labels: { alertname: "NodeHighCPU", heal: "true", instance: "172.18.0.3:9100", ...extra },
-    annotations: { summary: "CPU high" },
-    startsAt: "",
-    endsAt: "",
-    generatorURL: "",
-  };
+  return alertOf(
+    { alertname: "NodeHighCPU", heal: "true", instance: "172.18.0.3:9100", ...extra },
+    { fingerprint, status, annotations: { summary: "CPU high" } },
+  );
 }
 
 interface NodeOptions {

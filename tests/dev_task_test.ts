@@ -17,6 +17,16 @@ function start(args: string[], env?: Record<string, string>) {
   }).spawn();
 }
 
+/** Waits for a process that is expected to end by itself; returns its status and stderr. */
+async function exited(child: Deno.ChildProcess) {
+  const [status, stderr] = await Promise.all([
+    child.status,
+    new Response(child.stderr).text(),
+    child.stdout.cancel(),
+  ]);
+  return { status, stderr };
+}
+
 /** Reads JSON log lines from a stream as they come, so a test can wait for one. */
 function logLines(stream: ReadableStream<Uint8Array>) {
   const records: Record<string, unknown>[] = [];
@@ -119,11 +129,7 @@ Deno.test("main.ts refuses malformed flags with a clear error and exit code 1", 
   ];
   for (const [args, message] of cases) {
     const child = start(args);
-    const [status, stderr] = await Promise.all([
-      child.status,
-      new Response(child.stderr).text(),
-      child.stdout.cancel(),
-    ]);
+    const { status, stderr } = await exited(child);
     assert.equal(status.code, 1, args.join(" "));
     assert.match(stderr, message);
   }
@@ -144,11 +150,7 @@ Deno.test("main.ts serve without any kubeconfig exits 1 naming what it tried", a
     KUBECONFIG: "",
     KUBERNETES_SERVICE_HOST: "",
   });
-  const [status, stderr] = await Promise.all([
-    child.status,
-    new Response(child.stderr).text(),
-    child.stdout.cancel(),
-  ]);
+  const { status, stderr } = await exited(child);
   await Deno.remove(home, { recursive: true });
   assert.equal(status.code, 1);
   assert.match(
@@ -190,11 +192,7 @@ Deno.test("main.ts refuses an invalid policy file at start-up, naming the field 
     "--listen=127.0.0.1:0",
     "--embedded-api-listen=127.0.0.1:0",
   ]);
-  const [status, stderr] = await Promise.all([
-    child.status,
-    new Response(child.stderr).text(),
-    child.stdout.cancel(),
-  ]);
+  const { status, stderr } = await exited(child);
   await Deno.remove(dir, { recursive: true });
   assert.equal(status.code, 1);
   assert.match(stderr, /Cannot load policy .*policy\.yaml: field "gates\.minHealthy" .*got "lots"/);

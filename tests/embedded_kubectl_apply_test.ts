@@ -8,7 +8,7 @@ import { RESOURCES } from "../lib/embedded/resources.ts";
 import { defaultTopology } from "../lib/embedded/seed.ts";
 import type { KubeObject } from "../lib/embedded/status.ts";
 import { stringify } from "yaml";
-import { KUBECTL, kubectlVersion, waitFor } from "./helpers.ts";
+import { KUBECTL, kubectlFor, kubectlVersion, waitFor } from "./helpers.ts";
 
 const version = await kubectlVersion();
 if (!version) {
@@ -57,37 +57,16 @@ async function startServer() {
   };
 }
 
-/** A kubectl bound to one server, with its own kubeconfig, --cache-dir and manifest folder. */
-async function kubectlFor(kubeconfig: string) {
-  const dir = await Deno.makeTempDir({ prefix: "node-heal-kubectl-apply-" });
-  const path = `${dir}/kubeconfig`;
-  await Deno.writeTextFile(path, kubeconfig);
-  /** Runs kubectl; fails with its output unless it succeeds. Returns stdout and stderr. */
-  const run = async (...args: string[]) => {
-    const out = await new Deno.Command(KUBECTL, {
-      args: ["--kubeconfig", path, "--cache-dir", `${dir}/cache`, ...args],
-      stdout: "piped",
-      stderr: "piped",
-      env: { HOME: dir },
-    }).output();
-    const stdout = new TextDecoder().decode(out.stdout);
-    const stderr = new TextDecoder().decode(out.stderr);
-    if (!out.success) {
-      throw new Error(`kubectl ${args.join(" ")} failed (${out.code}): ${stderr}${stdout}`);
-    }
-    return { stdout, stderr };
-  };
+/** A kubectl bound to one server, with a manifest folder beside its kubeconfig. */
+async function kubectlWithManifests(kubeconfig: string) {
+  const kubectl = await kubectlFor(kubeconfig);
   /** Writes the objects as a multi-document YAML manifest into the temp folder; returns its path. */
   const manifest = async (name: string, ...objects: KubeObject[]) => {
-    const file = `${dir}/${name}`;
+    const file = `${kubectl.dir}/${name}`;
     await Deno.writeTextFile(file, objects.map((o) => stringify(o)).join("---\n"));
     return file;
   };
-  return {
-    run,
-    manifest,
-    [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
-  };
+  return { ...kubectl, run: kubectl.output, manifest };
 }
 
 function pod(name: string, labels: Record<string, string>, image = "busybox:1.36"): KubeObject {
@@ -135,7 +114,7 @@ Deno.test(
   opts,
   async () => {
     await using server = await startServer();
-    await using kubectl = await kubectlFor(server.kubeconfig);
+    await using kubectl = await kubectlWithManifests(server.kubeconfig);
     const file = await kubectl.manifest(
       "create.yaml",
       pod("made", { app: "made" }),
@@ -161,7 +140,7 @@ Deno.test(
   opts,
   async () => {
     await using server = await startServer();
-    await using kubectl = await kubectlFor(server.kubeconfig);
+    await using kubectl = await kubectlWithManifests(server.kubeconfig);
     const { api } = server;
     const first = await kubectl.manifest(
       "first.yaml",
@@ -221,7 +200,7 @@ Deno.test(
   opts,
   async () => {
     await using server = await startServer();
-    await using kubectl = await kubectlFor(server.kubeconfig);
+    await using kubectl = await kubectlWithManifests(server.kubeconfig);
     await kubectl.run(
       "create",
       "-f",
@@ -244,7 +223,7 @@ Deno.test(
 
 Deno.test("kubectl create --dry-run=server stores nothing", opts, async () => {
   await using server = await startServer();
-  await using kubectl = await kubectlFor(server.kubeconfig);
+  await using kubectl = await kubectlWithManifests(server.kubeconfig);
   const file = await kubectl.manifest("dry.yaml", deployment("dry", { tier: "one" }));
   const { stdout } = await kubectl.run("create", "--dry-run=server", "-f", file);
   assert.match(stdout, /deployment.apps\/dry created \(server dry run\)/);
@@ -256,7 +235,7 @@ Deno.test(
   opts,
   async () => {
     await using server = await startServer();
-    await using kubectl = await kubectlFor(server.kubeconfig);
+    await using kubectl = await kubectlWithManifests(server.kubeconfig);
     const file = await kubectl.manifest("list.yaml", {
       apiVersion: "v1",
       kind: "List",

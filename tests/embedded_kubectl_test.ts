@@ -1,6 +1,6 @@
 // The embedded API server held to the real API's behaviour through the real kubectl.
 import assert from "node:assert/strict";
-import { KUBECTL, kubectlVersion, withCluster } from "./helpers.ts";
+import { KUBECTL, kubectlFor, kubectlVersion, withCluster } from "./helpers.ts";
 
 const version = await kubectlVersion();
 if (!version) {
@@ -9,31 +9,6 @@ if (!version) {
   );
 }
 const opts = { ignore: !version, sanitizeOps: false, sanitizeResources: false };
-
-/** A kubectl bound to one embedded cluster, with its own kubeconfig and discovery cache. */
-async function kubectlFor(kubeconfig: string) {
-  const dir = await Deno.makeTempDir({ prefix: "node-heal-kubectl-" });
-  const path = `${dir}/kubeconfig`;
-  await Deno.writeTextFile(path, kubeconfig);
-  const run = async (...args: string[]) => {
-    const out = await new Deno.Command(KUBECTL, {
-      args: ["--kubeconfig", path, "--cache-dir", `${dir}/cache`, ...args],
-      stdout: "piped",
-      stderr: "piped",
-      env: { HOME: dir },
-    }).output();
-    const stdout = new TextDecoder().decode(out.stdout);
-    const stderr = new TextDecoder().decode(out.stderr);
-    if (!out.success) {
-      throw new Error(`kubectl ${args.join(" ")} failed (${out.code}): ${stderr}${stdout}`);
-    }
-    return stdout;
-  };
-  return {
-    run,
-    [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
-  };
-}
 
 /** Parses kubectl's column output into rows of named cells. */
 function table(text: string): Record<string, string>[] {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { alertOf } from "./helpers.ts";
 import { budgets, checkTakeOut, protection, required } from "../lib/decide/gates.ts";
 import { decide } from "../lib/decide/decide.ts";
 import { DEFAULT_POLICY, type Gates, parsePolicy } from "../lib/decide/policy.ts";
@@ -247,15 +248,7 @@ Deno.test("budgets() count from cluster truth what each gate has left", () => {
 });
 
 function alert(labels: Record<string, string>): Alert {
-  return {
-    fingerprint: "fp",
-    status: "firing",
-    labels: { alertname: "NodeHighCPU", heal: "true", ...labels },
-    annotations: {},
-    startsAt: "",
-    endsAt: "",
-    generatorURL: "",
-  };
+  return alertOf({ alertname: "NodeHighCPU", heal: "true", ...labels }, { fingerprint: "fp" });
 }
 
 Deno.test("decide() names the blocking gate in a NodeHealSkipped Event and never cordons past it", () => {

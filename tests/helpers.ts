@@ -5,6 +5,7 @@ import type { EmbeddedClusterOptions } from "../lib/embedded/cluster.ts";
 import { type Service, startService } from "../lib/service.ts";
 import type { Policy } from "../lib/decide/policy.ts";
 import type { Credentials } from "../lib/server/auth.ts";
+import type { Alert } from "../lib/intake/alertmanager.ts";
 
 /** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
 export async function waitFor<T>(
@@ -211,4 +212,53 @@ export async function kubectlVersion(): Promise<string | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** A kubectl bound to one cluster, with its own kubeconfig, `--cache-dir` and HOME in a temp folder. */
+export async function kubectlFor(kubeconfig: string) {
+  const dir = await Deno.makeTempDir({ prefix: "node-heal-kubectl-" });
+  const path = `${dir}/kubeconfig`;
+  await Deno.writeTextFile(path, kubeconfig);
+  /** Runs kubectl; fails with its output unless it succeeds. */
+  const output = async (...args: string[]) => {
+    const out = await new Deno.Command(KUBECTL, {
+      args: ["--kubeconfig", path, "--cache-dir", `${dir}/cache`, ...args],
+      stdout: "piped",
+      stderr: "piped",
+      env: { HOME: dir },
+    }).output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    const stderr = new TextDecoder().decode(out.stderr);
+    if (!out.success) {
+      throw new Error(`kubectl ${args.join(" ")} failed (${out.code}): ${stderr}${stdout}`);
+    }
+    return { stdout, stderr };
+  };
+  return {
+    dir,
+    output,
+    /** Runs kubectl and returns its standard output. */
+    run: async (...args: string[]) => (await output(...args)).stdout,
+    [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
+  };
+}
+
+/** An alert as intake produces it, for tests of the parts after intake. */
+export function alertOf(
+  labels: Record<string, string>,
+  options: {
+    fingerprint?: string;
+    status?: Alert["status"];
+    annotations?: Record<string, string>;
+  } = {},
+): Alert {
+  return {
+    fingerprint: options.fingerprint ?? "f",
+    status: options.status ?? "firing",
+    labels,
+    annotations: options.annotations ?? {},
+    startsAt: "",
+    endsAt: "",
+    generatorURL: "",
+  };
 }

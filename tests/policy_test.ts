@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Alert } from "../lib/intake/alertmanager.ts";
+import { alertOf } from "./helpers.ts";
 import {
   chooseAction,
   DEFAULT_POLICY,
@@ -8,18 +8,6 @@ import {
   parsePolicy,
   splitMatchers,
 } from "../lib/decide/policy.ts";
-
-function alert(labels: Record<string, string>): Alert {
-  return {
-    fingerprint: "f",
-    status: "firing",
-    labels,
-    annotations: {},
-    startsAt: "",
-    endsAt: "",
-    generatorURL: "",
-  };
-}
 
 Deno.test("parseMatcher() reads Alertmanager's four operators, quoted or not", () => {
   const labels = { heal: "true", alertname: "NodeHighCPU", severity: "warning" };
@@ -54,7 +42,7 @@ rules:
     actions: [cordon, none]
 `);
   const pick = (labels: Record<string, string>) => {
-    const c = chooseAction(policy, alert(labels));
+    const c = chooseAction(policy, alertOf(labels));
     return c.action ? { action: c.action, rule: c.rule } : c;
   };
   assert.deepEqual(pick({ heal: "true", alertname: "NodeDown" }), {
@@ -71,21 +59,21 @@ rules:
   });
   const refused = chooseAction(
     policy,
-    alert({ heal: "true", alertname: "NodeDown", heal_action: "drain" }),
+    alertOf({ heal: "true", alertname: "NodeDown", heal_action: "drain" }),
   );
   assert.equal(refused.action, undefined);
   assert.match(
     (refused as { why: string }).why,
     /heal_action "drain" is not allowed by rule "nodes"/,
   );
-  assert.deepEqual(chooseAction(policy, alert({ alertname: "Other" })), {
+  assert.deepEqual(chooseAction(policy, alertOf({ alertname: "Other" })), {
     why: "no policy rule matches it",
   });
 });
 
 Deno.test('the default policy cordons heal="true" alerts behind 51%, 5 an hour and a 10-minute cooldown', () => {
-  assert.equal(chooseAction(DEFAULT_POLICY, alert({ heal: "true" })).action, "cordon");
-  assert.equal(chooseAction(DEFAULT_POLICY, alert({ heal: "false" })).action, undefined);
+  assert.equal(chooseAction(DEFAULT_POLICY, alertOf({ heal: "true" })).action, "cordon");
+  assert.equal(chooseAction(DEFAULT_POLICY, alertOf({ heal: "false" })).action, undefined);
   assert.deepEqual(DEFAULT_POLICY.gates, {
     nodeSelector: {},
     minHealthy: "51%",

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Alert } from "../lib/intake/alertmanager.ts";
+import { alertOf } from "./helpers.ts";
 import type { Node } from "../lib/node.ts";
 import { instanceHost, NodeIndex, resolveAlert } from "../lib/resolve/node_index.ts";
 
@@ -7,18 +7,6 @@ function node(name: string, rv: string, ...addresses: [string, string][]): Node 
   return {
     metadata: { name, resourceVersion: rv },
     status: { addresses: addresses.map(([type, address]) => ({ type, address })) },
-  };
-}
-
-function alert(labels: Record<string, string>): Alert {
-  return {
-    fingerprint: "f",
-    status: "firing",
-    labels,
-    annotations: {},
-    startsAt: "",
-    endsAt: "",
-    generatorURL: "",
   };
 }
 
@@ -46,7 +34,7 @@ Deno.test("instanceHost() strips the port from every form of instance", () => {
 Deno.test("resolveAlert() matches instance against InternalIP, ExternalIP, Hostname and name", () => {
   const i = index();
   const name = (labels: Record<string, string>) =>
-    resolveAlert(alert(labels), i).node?.metadata.name;
+    resolveAlert(alertOf(labels), i).node?.metadata.name;
   assert.equal(name({ instance: "172.18.0.3:9100" }), "heal-worker");
   assert.equal(name({ instance: "203.0.113.4:9100" }), "heal-worker2");
   assert.equal(name({ instance: "[fd00::5]:9100" }), "ip6-node");
@@ -59,30 +47,30 @@ Deno.test("resolveAlert() matches instance against InternalIP, ExternalIP, Hostn
 Deno.test("resolveAlert() goes by the first of node, nodename, kubernetes_node, instance, without falling back", () => {
   const i = index();
   const r = resolveAlert(
-    alert({ nodename: "heal-worker2", instance: "172.18.0.3:9100", kubernetes_node: "ip6-node" }),
+    alertOf({ nodename: "heal-worker2", instance: "172.18.0.3:9100", kubernetes_node: "ip6-node" }),
     i,
   );
   assert.equal(r.node?.metadata.name, "heal-worker2");
   assert.equal(r.node && r.label, "nodename");
-  const byNode = resolveAlert(alert({ node: "heal-worker", nodename: "heal-worker2" }), i);
+  const byNode = resolveAlert(alertOf({ node: "heal-worker", nodename: "heal-worker2" }), i);
   assert.equal(byNode.node?.metadata.name, "heal-worker");
   // A node label that names no node does not fall back to instance (the exporter's host).
-  const noFallback = resolveAlert(alert({ node: "gone", instance: "172.18.0.4:9100" }), i);
+  const noFallback = resolveAlert(alertOf({ node: "gone", instance: "172.18.0.4:9100" }), i);
   assert.deepEqual(noFallback, { reason: "unknown", label: "node", key: "gone" });
 });
 
 Deno.test("resolveAlert() says why when no single node matches", () => {
   const i = index();
-  assert.deepEqual(resolveAlert(alert({ alertname: "X" }), i), { reason: "no-label" });
-  assert.deepEqual(resolveAlert(alert({ instance: "10.9.9.9:9100" }), i), {
+  assert.deepEqual(resolveAlert(alertOf({ alertname: "X" }), i), { reason: "no-label" });
+  assert.deepEqual(resolveAlert(alertOf({ instance: "10.9.9.9:9100" }), i), {
     reason: "unknown",
     label: "instance",
     key: "10.9.9.9",
   });
   i.upsert(node("twin", "1", ["InternalIP", "172.18.0.3"]));
-  assert.equal(resolveAlert(alert({ instance: "172.18.0.3:9100" }), i).node, undefined);
+  assert.equal(resolveAlert(alertOf({ instance: "172.18.0.3:9100" }), i).node, undefined);
   assert.equal(
-    (resolveAlert(alert({ instance: "172.18.0.3:9100" }), i) as { reason: string }).reason,
+    (resolveAlert(alertOf({ instance: "172.18.0.3:9100" }), i) as { reason: string }).reason,
     "ambiguous",
   );
 });
