@@ -3,6 +3,8 @@ import type { LogFormat } from "./log.ts";
 import type { ServiceConfig } from "./service.ts";
 import { parsePolicy, type Policy } from "./decide/policy.ts";
 import { type Credentials, parseBasicUsers } from "./server/auth.ts";
+import { SERVER_DEFAULTS } from "./server/server.ts";
+import { GUARD_DEFAULTS } from "./server/guard.ts";
 
 /** The whole configuration of `serve` and `dev`, flags and environment merged. */
 export interface Config extends ServiceConfig {
@@ -150,7 +152,43 @@ export const FLAGS: Record<string, Flag> = {
     type: "string",
     serve: "30s",
     dev: "30s",
-    help: "How long one webhook request may take before it is answered 503",
+    help:
+      "How long one webhook request may take from its arrival: a body still arriving then is answered 408, handling still going on 503",
+  },
+  "max-body-bytes": {
+    env: "NODE_HEAL_MAX_BODY_BYTES",
+    type: "string",
+    serve: String(SERVER_DEFAULTS.maxBodyBytes),
+    dev: String(SERVER_DEFAULTS.maxBodyBytes),
+    help: "Largest webhook body accepted, in bytes; a larger one is answered 413 as it arrives",
+  },
+  "max-in-flight": {
+    env: "NODE_HEAL_MAX_IN_FLIGHT",
+    type: "string",
+    serve: String(SERVER_DEFAULTS.maxInFlight),
+    dev: String(SERVER_DEFAULTS.maxInFlight),
+    help: "Webhook requests handled at once; more are answered 503 with Retry-After",
+  },
+  "header-timeout": {
+    env: "NODE_HEAL_HEADER_TIMEOUT",
+    type: "string",
+    serve: `${GUARD_DEFAULTS.headerTimeoutMs / 1000}s`,
+    dev: `${GUARD_DEFAULTS.headerTimeoutMs / 1000}s`,
+    help: "How long a request's head may take before its connection is closed",
+  },
+  "idle-timeout": {
+    env: "NODE_HEAL_IDLE_TIMEOUT",
+    type: "string",
+    serve: `${GUARD_DEFAULTS.idleTimeoutMs / 1000}s`,
+    dev: `${GUARD_DEFAULTS.idleTimeoutMs / 1000}s`,
+    help: "How long a kept-alive connection may wait for its next request before it is closed",
+  },
+  "max-connections": {
+    env: "NODE_HEAL_MAX_CONNECTIONS",
+    type: "string",
+    serve: String(GUARD_DEFAULTS.maxConnections),
+    dev: String(GUARD_DEFAULTS.maxConnections),
+    help: "Connections open at once; a further one is closed as it arrives",
   },
   "hold-ttl": {
     env: "NODE_HEAL_HOLD_TTL",
@@ -263,6 +301,17 @@ export function parseDuration(value: string, flag: string): number {
   return ms;
 }
 
+/** Parses a whole number from `min` to `max` given to `--flag`. */
+export function parseCount(value: string, flag: string, range: { min: number; max: number }) {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < range.min || n > range.max) {
+    throw new Error(
+      `Cannot parse --${flag}: expected a whole number from ${range.min} to ${range.max}, got "${value}"`,
+    );
+  }
+  return n;
+}
+
 function parseBool(value: string, name: string): boolean {
   if (["true", "1", "yes"].includes(value.toLowerCase())) return true;
   if (["false", "0", "no", ""].includes(value.toLowerCase())) return false;
@@ -294,13 +343,7 @@ export function parseConfig(
     return f[mode];
   };
   const str = (name: string) => String(get(name));
-  const workersText = str("embedded-workers");
-  const workers = Number(workersText);
-  if (!/^\d+$/.test(workersText) || workers > 100_000) {
-    throw new Error(
-      `Cannot parse --embedded-workers: expected a whole number from 0 to 100000, got "${workersText}"`,
-    );
-  }
+  const workers = parseCount(str("embedded-workers"), "embedded-workers", { min: 0, max: 100_000 });
   const logFormat = str("log-format");
   if (logFormat !== "json" && logFormat !== "pretty") {
     throw new Error(`Cannot parse --log-format: expected json or pretty, got "${logFormat}"`);
@@ -332,6 +375,14 @@ export function parseConfig(
     tls: loadTls(str("tls-cert"), str("tls-key")),
     insecureAllowUnauthenticated: get("insecure-allow-unauthenticated") === true,
     requestTimeoutMs: parseDuration(str("request-timeout"), "request-timeout"),
+    maxBodyBytes: parseCount(str("max-body-bytes"), "max-body-bytes", { min: 1024, max: 64 << 20 }),
+    maxInFlight: parseCount(str("max-in-flight"), "max-in-flight", { min: 1, max: 10_000 }),
+    headerTimeoutMs: parseDuration(str("header-timeout"), "header-timeout"),
+    idleTimeoutMs: parseDuration(str("idle-timeout"), "idle-timeout"),
+    maxConnections: parseCount(str("max-connections"), "max-connections", {
+      min: 1,
+      max: 1_000_000,
+    }),
     paused: get("paused") === true,
     namespace: str("namespace"),
     apiTimeoutMs: parseDuration(str("api-timeout"), "api-timeout"),

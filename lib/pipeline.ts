@@ -13,6 +13,7 @@ import {
 import type { Alert, Notification } from "./intake/alertmanager.ts";
 import { DEFAULT_POLICY, type Policy } from "./decide/policy.ts";
 import { literal, log } from "./log.ts";
+import { clip } from "./clip.ts";
 import type { Node } from "./node.ts";
 import type { EventRecorder } from "./report/events.ts";
 import type { Metrics } from "./report/metrics.ts";
@@ -181,7 +182,11 @@ export class Pipeline {
         },
       );
     }
-    const alerts = await Promise.all(notification.alerts.map((a) => this.#handleAlert(a)));
+    // One fresh read per Node and notification at most, however many alerts it carries.
+    const freshlyRead = new Set<string>();
+    const alerts = await Promise.all(
+      notification.alerts.map((a) => this.#handleAlert(a, freshlyRead)),
+    );
     return {
       retry: alerts.some((a) => a.outcome === "failed"),
       dryRun: this.#deps.client.dryRun,
@@ -208,7 +213,7 @@ export class Pipeline {
     }
   }
 
-  async #handleAlert(alert: Alert): Promise<AlertResult> {
+  async #handleAlert(alert: Alert, freshlyRead: Set<string>): Promise<AlertResult> {
     const { index, metrics } = this.#deps;
     const base = {
       fingerprint: alert.fingerprint,
@@ -230,7 +235,12 @@ export class Pipeline {
     }
     const name = resolution.node.metadata.name;
     const work = () =>
-      this.#decideAndAct(name, (node, now) => decide(alert, node, now, this.#options()), alert);
+      this.#decideAndAct(
+        name,
+        (node, now) => decide(alert, node, now, this.#options()),
+        alert,
+        freshlyRead,
+      );
     // Each alert takes its place in its node's turn as it arrives (a resolution never overtakes
     // its firing); a firing alert, which may take a node out, then also waits for the one global
     // turn of take-outs, so that every gate counts the previous decision's cordon.
@@ -249,10 +259,12 @@ export class Pipeline {
     name: string,
     choose: (node: Node, now: Date) => Decision | undefined,
     alert: Alert | undefined,
+    freshlyRead?: Set<string>,
   ): Promise<Outcome> {
     const { client, index, metrics } = this.#deps;
     let node: Node | undefined = index.get(name);
-    let fresh = false;
+    // Read afresh earlier in this notification: the index holds that read and our own writes.
+    let fresh = freshlyRead?.has(name) ?? false;
     for (let attempt = 0; node && attempt <= MAX_CONFLICT_RETRIES; attempt++) {
       const now = this.#now();
       const decision = choose(node, now);
@@ -267,6 +279,7 @@ export class Pipeline {
             return this.#failed("read", name, alert, err);
           }
           fresh = true;
+          freshlyRead?.add(name);
           continue;
         }
         metrics.decisions.inc({ outcome: "skip", gate: decision.gate });
@@ -372,8 +385,13 @@ export class Pipeline {
     if (this.#drains.has(name)) return;
     const { client, metrics } = this.#deps;
     const stop = new AbortController();
-    const started = performance.now();
+    const annotations = this.#deps.index.get(name)?.metadata.annotations ?? {};
+    // A resumed drain counts what earlier runs evicted, and its time from the first start.
+    const evictedBefore = Number(annotations[ANNOTATIONS.drainEvicted] ?? 0) || 0;
+    const startedAt = Date.parse(annotations[ANNOTATIONS.drainStartedAt] ?? "");
+    const started = Number.isNaN(startedAt) ? this.#now().getTime() : startedAt;
     let lastBeat = 0;
+    let recorded = evictedBefore;
     const drained = (async (): Promise<DrainReport> => {
       let report: DrainReport;
       try {
@@ -381,16 +399,21 @@ export class Pipeline {
           options,
           signal: stop.signal,
           retryMs: this.#deps.drainRetryMs,
+          evictedBefore,
           evicted: (result) => metrics.evictions.inc({ result }),
-          progress: async (left) => {
-            // Progress and a heartbeat on the Node, a few times a minute at most.
-            if (Date.now() - lastBeat < 5000 && left > 0) return;
-            lastBeat = Date.now();
+          progress: async (left, evicted) => {
+            // Progress and a heartbeat on the Node, a few times a minute at most, and whenever
+            // more pods were evicted, so that a resumed drain counts them.
+            const now = this.#now().getTime();
+            if (now - lastBeat < 5000 && left > 0 && evicted === recorded) return;
+            lastBeat = now;
+            recorded = evicted;
             await client.patchNode(name, {
               metadata: {
                 annotations: {
                   [ANNOTATIONS.podsLeft]: String(left),
-                  [ANNOTATIONS.drainHeartbeat]: new Date().toISOString(),
+                  [ANNOTATIONS.drainEvicted]: String(evicted),
+                  [ANNOTATIONS.drainHeartbeat]: new Date(now).toISOString(),
                 },
               },
             }).catch(() => {});
@@ -400,6 +423,7 @@ export class Pipeline {
         report = {
           outcome: "failed",
           evicted: [],
+          evictedBefore,
           skipped: [],
           blocking: [],
           message: `Cannot drain ${name}: ${(err as Error).message}; it stays cordoned`,
@@ -407,8 +431,14 @@ export class Pipeline {
       }
       metrics.drainSeconds.observe(
         { outcome: report.outcome },
-        (performance.now() - started) / 1000,
+        Math.max(0, this.#now().getTime() - started) / 1000,
       );
+      if (report.outcome !== "stopped") {
+        metrics.drainEvictedPods.observe(
+          { outcome: report.outcome },
+          report.evictedBefore + report.evicted.length,
+        );
+      }
       return report;
     })();
     const done = drained.then(() => {}).finally(() => this.#drains.delete(name));
@@ -435,6 +465,7 @@ export class Pipeline {
             [ANNOTATIONS.drainer]: null,
             [ANNOTATIONS.drainHeartbeat]: null,
             [ANNOTATIONS.podsLeft]: String(report.blocking.length),
+            [ANNOTATIONS.drainEvicted]: String(report.evictedBefore + report.evicted.length),
           },
         },
       });
@@ -469,6 +500,9 @@ export class Pipeline {
       at: this.#now().toISOString(),
       ...(this.#deps.client.dryRun ? { dryRun: true } : {}),
       ...record,
+      // `/status` stays small whatever the alerts carried.
+      alertname: clip(record.alertname, 253),
+      message: clip(record.message, 1024),
     });
     if (this.#recent.length > RECENT_DECISIONS) this.#recent.shift();
   }

@@ -5,13 +5,17 @@ import { Pipeline } from "./pipeline.ts";
 import { EventRecorder } from "./report/events.ts";
 import { Metrics } from "./report/metrics.ts";
 import { NodeIndex } from "./resolve/node_index.ts";
-import { createHandler } from "./server/server.ts";
+import { createHandler, SERVER_DEFAULTS } from "./server/server.ts";
+import { GUARD_DEFAULTS, startGuard } from "./server/guard.ts";
 import { type Credentials, hasCredentials } from "./server/auth.ts";
-import { readState } from "./decide/node_state.ts";
+import { holdCount, readState } from "./decide/node_state.ts";
 import { isCordoned, type Node } from "./node.ts";
 import { DEFAULT_POLICY, type Policy } from "./decide/policy.ts";
 import { budgets } from "./decide/gates.ts";
 import { HISTORY } from "./decide/node_state.ts";
+
+/** Nodes under remediation that `/status` lists in full; more are counted. */
+const STATUS_NODES = 100;
 
 /** What `GET /status` shows: nodes under remediation, each gate's budget, the last decisions. */
 function statusOf(
@@ -23,10 +27,12 @@ function statusOf(
 ): unknown {
   const nodes = [...index.nodes()];
   const policy = pipeline.policy;
-  const underRemediation = nodes.filter((n) => {
+  const remediating = nodes.filter((n) => {
     const s = readState(n);
-    return s.owned || Object.keys(s.holds).length > 0;
-  }).map((n) => {
+    return s.owned || holdCount(s) > 0;
+  });
+  // Bounded whatever the cluster holds: the first nodes in full, the rest counted.
+  const underRemediation = remediating.slice(0, STATUS_NODES).map((n) => {
     const s = readState(n);
     return {
       node: n.metadata.name,
@@ -36,6 +42,15 @@ function statusOf(
       since: s.cordonedAt,
       remediatedAt: n.metadata.annotations?.[HISTORY.remediatedAt],
       alerts: s.holds,
+      ...(s.overflow
+        ? {
+          moreAlerts: {
+            listed: s.overflow.fingerprints.length,
+            unlisted: s.overflow.unlisted,
+            seen: s.overflow.seen,
+          },
+        }
+        : {}),
     };
   });
   return {
@@ -53,6 +68,7 @@ function statusOf(
     },
     budgets: budgets(nodes, policy.gates, new Date(), paused),
     nodes: underRemediation,
+    nodesNotListed: remediating.length - underRemediation.length,
     decisions: pipeline.recentDecisions(),
   };
 }
@@ -96,8 +112,18 @@ export interface ServiceConfig {
   tls?: { cert: string; key: string };
   /** Allow a non-loopback webhook without credentials. */
   insecureAllowUnauthenticated?: boolean;
-  /** How long one webhook request may take (ms). */
+  /** How long one webhook request may take from its arrival, body included (ms). */
   requestTimeoutMs?: number;
+  /** Largest webhook body accepted (bytes). */
+  maxBodyBytes?: number;
+  /** Webhook requests handled at once; more are answered 503. */
+  maxInFlight?: number;
+  /** How long a request's head may take (ms). */
+  headerTimeoutMs?: number;
+  /** How long a kept-alive connection may wait for its next request (ms). */
+  idleTimeoutMs?: number;
+  /** Connections open at once. */
+  maxConnections?: number;
 }
 
 /** Whether an address only this machine reaches. */
@@ -199,7 +225,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   let watchHealthy = false;
   const needsReconcile = (node: Node) => {
     const state = readState(node);
-    return (state.owned && !isCordoned(node)) || Object.keys(state.holds).length > 0;
+    return (state.owned && !isCordoned(node)) || holdCount(state) > 0;
   };
   let watch: Stoppable | undefined;
   const watchReady = client.watchNodes({
@@ -249,6 +275,8 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     metrics,
     credentials: config.credentials,
     requestTimeoutMs: config.requestTimeoutMs,
+    maxBodyBytes: config.maxBodyBytes,
+    maxInFlight: config.maxInFlight,
     ready: () => index.synced && watchHealthy,
     status: () =>
       statusOf(index, pipeline, paused(), config.dryRun, {
@@ -257,13 +285,24 @@ export async function startService(config: ServiceConfig): Promise<Service> {
         cluster: clusterPaused,
       }),
   });
+  // The public listener is the guard; the HTTP server behind it listens on loopback only.
+  const guard = startGuard({
+    listen: config.listen,
+    tls: config.tls,
+    headerTimeoutMs: config.headerTimeoutMs ?? GUARD_DEFAULTS.headerTimeoutMs,
+    idleTimeoutMs: config.idleTimeoutMs ?? GUARD_DEFAULTS.idleTimeoutMs,
+    maxConnections: config.maxConnections ?? GUARD_DEFAULTS.maxConnections,
+    requestTimeoutMs: config.requestTimeoutMs ?? SERVER_DEFAULTS.requestTimeoutMs,
+    closed: (limit) => metrics.connectionsClosed.inc({ limit }),
+  });
   const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
   const server = Deno.serve({
-    ...config.listen,
-    ...(config.tls ?? {}),
+    hostname: "127.0.0.1",
+    port: 0,
     onListen: (addr) => resolve(addr as Deno.NetAddr),
-  }, handler);
-  const addr = await listening;
+  }, guard.wrap(handler));
+  guard.forward((await listening).port);
+  const addr = guard.addr;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   return {
     url: `${config.tls ? "https" : "http"}://${host}:${addr.port}`,
@@ -275,7 +314,9 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     async close() {
       clearInterval(sweep);
       clearInterval(pauseTimer);
+      guard.stopAccepting();
       await server.shutdown();
+      await guard.close();
       // Running drains stop; their claims stay on the Nodes for the next process to resume.
       await pipeline.stopDrains();
       await events.flush();

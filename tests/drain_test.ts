@@ -303,6 +303,83 @@ Deno.test(
   },
 );
 
+Deno.test(
+  "a resumed drain's Event and metric count the pods evicted before the restart too",
+  opts,
+  async () => {
+    await using cluster = await startEmbeddedCluster();
+    const dir = await Deno.makeTempDir({ prefix: "node-heal-drain-" });
+    const kubeconfig = `${dir}/kubeconfig`;
+    await Deno.writeTextFile(kubeconfig, cluster.kubeconfig());
+    const kc = new k8s.KubeConfig();
+    kc.loadFromString(cluster.kubeconfig());
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    // Six batch pods on heal-worker3 under a budget that lets the first process evict only some.
+    for (let i = 0; i < 6; i++) {
+      await core.createNamespacedPod({
+        namespace: "default",
+        body: {
+          metadata: { name: `batch-${i}`, labels: { app: "batch" } },
+          spec: { nodeName: "heal-worker3", containers: [{ name: "c", image: "busybox" }] },
+          status: { phase: "Running", conditions: [{ type: "Ready", status: "True" }] },
+        },
+      });
+    }
+    const policy = kc.makeApiClient(k8s.PolicyV1Api);
+    await policy.createNamespacedPodDisruptionBudget({
+      namespace: "default",
+      body: {
+        metadata: { name: "batch" },
+        spec: { minAvailable: 3, selector: { matchLabels: { app: "batch" } } },
+      },
+    });
+    const evictAll = parsePolicy(
+      "rules: [{ name: heal, match: ['heal=\"true\"'], actions: [drain], drain: { evictStandalone: true } }]\ngates: { minHealthy: 0 }",
+    );
+    let before = 0;
+    {
+      await using first = await withService({ kubeconfig, cluster, policy: evictAll });
+      await (await first.post(drainAlert("heal-worker3"))).body?.cancel();
+      before = await waitFor("some pods evicted, the rest blocked", async () => {
+        const a = await annotations(first, "heal-worker3");
+        const blocked = first.cluster.api.traffic.requests.some((r) =>
+          r.subresource === "eviction" && r.code === 429
+        );
+        const evicted = Number(a["node-heal.io/drain-evicted"] ?? 0);
+        return blocked && evicted >= 3 ? evicted : undefined;
+      });
+    }
+    await policy.patchNamespacedPodDisruptionBudget({
+      name: "batch",
+      namespace: "default",
+      body: { spec: { minAvailable: 0 } },
+    }, merge);
+    await using second = await withService({ kubeconfig, cluster, policy: evictAll });
+    await waitFor(
+      "the resumed drain to finish",
+      async () => (await annotations(second, "heal-worker3"))["node-heal.io/step"] === "drained",
+    );
+    const total = [...evictions(second).values()].reduce((a, b) => a + b, 0);
+    assert.ok(total > before, "the second process evicted the rest");
+    const drained = await waitFor(
+      "NodeHealDrained",
+      async () =>
+        (await events(second, "heal-worker3")).find((e) => e.startsWith("NodeHealDrained")),
+    );
+    assert.match(drained, new RegExp(`evicted ${total} pods: ${before} before it was resumed`));
+    assert.equal(
+      (await annotations(second, "heal-worker3"))["node-heal.io/drain-evicted"],
+      String(total),
+    );
+    const metrics = await (await fetch(`${second.service.url}/metrics`)).text();
+    assert.match(
+      metrics,
+      new RegExp(`nodeheal_drain_evicted_pods_sum\\{outcome="drained"\\} ${total}\\b`),
+    );
+    await Deno.remove(dir, { recursive: true });
+  },
+);
+
 const KUBECTL_VERSION = await kubectlVersion();
 
 Deno.test({

@@ -2,7 +2,7 @@ import * as k8s from "@kubernetes/client-node";
 import { parse as parseYaml, parseAllDocuments } from "yaml";
 import { type EmbeddedCluster, startEmbeddedCluster } from "../lib/embedded/cluster.ts";
 import type { EmbeddedClusterOptions } from "../lib/embedded/cluster.ts";
-import { type Service, startService } from "../lib/service.ts";
+import { type Service, type ServiceConfig, startService } from "../lib/service.ts";
 import type { Policy } from "../lib/decide/policy.ts";
 import type { Credentials } from "../lib/server/auth.ts";
 import type { Alert } from "../lib/intake/alertmanager.ts";
@@ -94,6 +94,16 @@ export async function withService(
     cluster?: EmbeddedCluster;
     credentials?: Credentials;
     tls?: { cert: string; key: string };
+    /** The webhook's and the connections' limits (defaults when absent). */
+    limits?: Pick<
+      ServiceConfig,
+      | "requestTimeoutMs"
+      | "maxBodyBytes"
+      | "maxInFlight"
+      | "headerTimeoutMs"
+      | "idleTimeoutMs"
+      | "maxConnections"
+    >;
   } = {},
 ): Promise<ServiceFixture> {
   const service = await startService({
@@ -113,6 +123,7 @@ export async function withService(
     apiTimeoutMs: options.apiTimeoutMs ?? 10_000,
     policy: options.policy,
     paused: options.paused,
+    ...options.limits,
   });
   await service.synced;
   const cluster = service.cluster ?? options.cluster!;

@@ -1,13 +1,16 @@
 import type { KubeClient } from "./kube_client.ts";
 import { type DrainOptions, planDrain } from "../decide/drain_plan.ts";
 import { type Pod, podKey } from "../pod.ts";
+import { clip } from "../clip.ts";
 
 /** How a drain ended. */
 export interface DrainReport {
   /** `drained`: every pod to evict is gone; `refused`: a pod the options forbid evicting; `failed`: the timeout; `stopped`: cancelled. */
   outcome: "drained" | "refused" | "failed" | "stopped";
-  /** Pods evicted (and gone). */
+  /** Pods evicted (and gone) by this run. */
   evicted: string[];
+  /** Pods evicted by earlier runs of the same drain (before a restart or a hand-over). */
+  evictedBefore: number;
   /** Pods left where they are on purpose (DaemonSet, mirror). */
   skipped: string[];
   /** Pods that kept the drain from finishing, with why (a budget's message, or the refusal). */
@@ -21,8 +24,13 @@ export interface DrainRun {
   options: DrainOptions;
   /** Stops the drain between steps (the alert resolved, the process is stopping). */
   signal?: AbortSignal;
-  /** Told how many pods are left after every round, to record progress on the Node. */
-  progress?: (left: number) => Promise<void> | void;
+  /**
+   * Told after every round how many pods are left and how many the drain has evicted in all
+   * (earlier runs included), to record progress on the Node.
+   */
+  progress?: (left: number, evicted: number) => Promise<void> | void;
+  /** Pods earlier runs of this drain evicted, as recorded on the Node (default 0). */
+  evictedBefore?: number;
   /** Told of every eviction attempt's result, for metrics. */
   evicted?: (result: "evicted" | "gone" | "blocked" | "error") => void;
   /** First wait between rounds while budgets block (ms; doubles up to 5 s). Default 500. */
@@ -39,10 +47,16 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** `1 pod (a/b)`, `2 pods (a/b, c/d)`, `0 pods`. */
+/** Pods named in one message at most; the rest are counted, so an Event stays small. */
+const NAMED_PODS = 10;
+
+/** `1 pod (a/b)`, `2 pods (a/b, c/d)`, `0 pods`, `12 pods (a/b, ..., and 2 more)`. */
 function podList(keys: string[]): string {
   const n = `${keys.length} pod${keys.length === 1 ? "" : "s"}`;
-  return keys.length === 0 ? n : `${n} (${keys.join(", ")})`;
+  if (keys.length === 0) return n;
+  const named = keys.slice(0, NAMED_PODS).join(", ");
+  const more = keys.length - NAMED_PODS;
+  return `${n} (${named}${more > 0 ? `, and ${more} more` : ""})`;
 }
 
 function seconds(ms: number): string {
@@ -63,6 +77,7 @@ export async function drainNode(
 ): Promise<DrainReport> {
   const { options, signal } = run;
   const started = Date.now();
+  const evictedBefore = run.evictedBefore ?? 0;
   const pods = await client.listPodsOnNode(node);
   const daemonSetNames = new Set<string>();
   for (const pod of pods) {
@@ -80,10 +95,13 @@ export async function drainNode(
     return {
       outcome: "refused",
       evicted: [],
+      evictedBefore,
       skipped,
       blocking: plan.refuse,
       message: `Cannot drain ${node}: ${
-        plan.refuse.map((r) => `${r.pod} (${r.why})`).join(", ")
+        plan.refuse.slice(0, NAMED_PODS).map((r) => `${r.pod} (${r.why})`).join(", ")
+      }${
+        plan.refuse.length > NAMED_PODS ? `, and ${plan.refuse.length - NAMED_PODS} more` : ""
       }; nothing was evicted`,
     };
   }
@@ -100,6 +118,7 @@ export async function drainNode(
       return {
         outcome: "stopped",
         evicted,
+        evictedBefore,
         skipped,
         blocking: [...pending.keys()].map((pod) => ({ pod, why: "the drain was stopped" })),
         message: `Stopped draining ${node} with ${pending.size} pods left`,
@@ -134,7 +153,7 @@ export async function drainNode(
         evicted.push(key);
       }
     }
-    await run.progress?.(pending.size);
+    await run.progress?.(pending.size, evictedBefore + evicted.length);
     if (pending.size === 0) break;
     const left = options.timeoutMs - (Date.now() - started);
     if (left <= 0) {
@@ -145,10 +164,13 @@ export async function drainNode(
       return {
         outcome: "failed",
         evicted,
+        evictedBefore,
         skipped,
         blocking,
         message: `Cannot drain ${node} within ${seconds(options.timeoutMs)}: ${
-          blocking.map((b) => `${b.pod} (${b.why})`).join(", ")
+          blocking.slice(0, NAMED_PODS).map((b) => `${b.pod} (${clip(b.why, 200)})`).join(", ")
+        }${
+          blocking.length > NAMED_PODS ? `, and ${blocking.length - NAMED_PODS} more` : ""
         }; it stays cordoned`,
       };
     }
@@ -158,8 +180,15 @@ export async function drainNode(
   return {
     outcome: "drained",
     evicted,
+    evictedBefore,
     skipped,
     blocking: [],
-    message: `Drained ${node}: evicted ${podList(evicted)}; left ${podList(skipped)}`,
+    message: `Drained ${node}: evicted ${
+      evictedBefore === 0
+        ? podList(evicted)
+        : `${evictedBefore + evicted.length} pods: ${evictedBefore} before it was resumed, then ${
+          podList(evicted)
+        }`
+    }; left ${podList(skipped)}`,
   };
 }

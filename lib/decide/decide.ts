@@ -3,14 +3,22 @@ import { isCordoned, type Node } from "../node.ts";
 import {
   ANNOTATIONS,
   clearedAnnotations,
+  describeHolders,
   HISTORY,
   type Hold,
+  holdCount,
+  holdsAlert,
   holdsAnnotations,
   MAX_HOLDS,
+  MAX_OVERFLOW,
+  type NodeState,
+  type Overflow,
   OWNER,
   readState,
   withRemediation,
+  withResolution,
 } from "./node_state.ts";
+import { clip } from "../clip.ts";
 import { checkTakeOut, protection } from "./gates.ts";
 import { chooseAction, DEFAULT_POLICY, type Policy, type Rule } from "./policy.ts";
 import { DEFAULT_DRAIN, type DrainOptions } from "./drain_plan.ts";
@@ -39,7 +47,8 @@ export type Action =
  * - `manualUncordon`: someone uncordoned a Node node-heal had cordoned for this alert;
  * - `duplicate`: this alert already holds this Node (a repeated delivery);
  * - `notHeld`: a resolved alert that holds nothing on this Node;
- * - `holdLimit`: the Node is already held by the most alerts node-heal records.
+ * - `holdLimit`: the Node is held by more alerts than node-heal lists, and that was recorded lately;
+ * - `stale`: a firing delivered after the resolution of the same alert (fingerprint and startsAt).
  */
 export type Gate =
   | "policy"
@@ -54,7 +63,8 @@ export type Gate =
   | "manualUncordon"
   | "duplicate"
   | "notHeld"
-  | "holdLimit";
+  | "holdLimit"
+  | "stale";
 
 /** The Event a decision asks the reporter to record on the Node. */
 export interface EventIntent {
@@ -89,15 +99,22 @@ export type Decision =
   }
   | { kind: "skip"; gate: Gate; node: string; message: string; event?: EventIntent };
 
+/** The alert's name as node-heal writes it (a label value may be 4 KB; a name on a Node is not). */
 function alertName(alert: Alert): string {
-  return alert.labels.alertname ?? "unnamed";
+  return clip(alert.labels.alertname ?? "unnamed", 253);
 }
 
 function describeAlert(alert: Alert): string {
   const summary = alert.annotations.summary;
   return `alert ${alertName(alert)} (fingerprint ${alert.fingerprint})${
-    summary ? `: ${summary}` : ""
+    summary ? `: ${clip(summary, 300)}` : ""
   }`;
+}
+
+/** The overflow, unless no alert of it was seen firing for the hold TTL. */
+function liveOverflow(state: NodeState, now: Date, ttlMs: number): Overflow | undefined {
+  const o = state.overflow;
+  return o && now.getTime() - Date.parse(o.seen) <= ttlMs ? o : undefined;
 }
 
 /** Options of {@link decide} and {@link reconcile}. */
@@ -166,6 +183,8 @@ function startDrain(node: Node, now: Date, options: DecideOptions, resume: boole
         [ANNOTATIONS.drainer]: options.instance ?? "node-heal",
         [ANNOTATIONS.drainHeartbeat]: at,
         [ANNOTATIONS.drainStartedAt]: resume && state.drainStartedAt ? state.drainStartedAt : at,
+        // A new drain counts its evictions from zero; a resumed one goes on counting.
+        ...(resume ? {} : { [ANNOTATIONS.drainEvicted]: null }),
       },
     }, { reason: "NodeHealDrainStarted", type: "Normal", message }),
     drain: rule?.drain ?? DEFAULT_DRAIN,
@@ -223,9 +242,11 @@ export function decide(
   const state = readState(node);
   const cordoned = isCordoned(node);
   const holdsIt = Object.hasOwn(state.holds, alert.fingerprint);
+  const overflow = liveOverflow(state, now, options.holdTtlMs);
+  const inOverflow = overflow?.fingerprints.includes(alert.fingerprint) ?? false;
 
   if (alert.status === "resolved") {
-    if (!holdsIt) {
+    if (!holdsAlert(state, alert.fingerprint)) {
       if (cordoned && !state.owned) {
         return skip(
           "notOurs",
@@ -245,23 +266,29 @@ export function decide(
     }
     const rest: Record<string, Hold> = { ...state.holds };
     delete rest[alert.fingerprint];
-    const still = Object.values(rest).map((h) => h.alertname);
-    if (still.length > 0) {
+    const live = liveOverflow(state, now, options.holdTtlMs);
+    const restOverflow = live && {
+      ...live,
+      fingerprints: live.fingerprints.filter((f) => f !== alert.fingerprint),
+    };
+    // A firing of this same alert delivered late must not take the Node out again.
+    const resolution: Record<string, string> = alert.startsAt
+      ? { [HISTORY.resolved]: withResolution(state, alert.fingerprint, alert.startsAt) }
+      : {};
+    if (holdCount({ ...state, holds: rest, overflow: restOverflow }) > 0) {
       const message = `Kept ${name} cordoned after ${
         describeAlert(alert)
-      } resolved: still held by ${still.join(", ")}`;
-      return act("release", node, message, { annotations: holdsAnnotations(rest) }, {
-        reason: "NodeHealSkipped",
-        type: "Normal",
-        message,
-      });
+      } resolved: still held by ${describeHolders(rest, restOverflow)}`;
+      return act("release", node, message, {
+        annotations: { ...holdsAnnotations(state, rest, restOverflow), ...resolution },
+      }, { reason: "NodeHealSkipped", type: "Normal", message });
     }
     if (!state.owned || !cordoned) {
       return act(
         "forget",
         node,
         `Forgot ${describeAlert(alert)} on ${name}: the node is no longer cordoned by node-heal`,
-        { annotations: clearedAnnotations() },
+        { annotations: { ...clearedAnnotations(), ...resolution } },
       );
     }
     const policy = options.policy ?? DEFAULT_POLICY;
@@ -273,7 +300,9 @@ export function decide(
       const kept = `Kept ${name} cordoned after ${
         describeAlert(alert)
       } resolved: it was drained and rule "${rule.name}" says uncordonAfterDrain: false`;
-      return act("release", node, kept, { annotations: holdsAnnotations(rest) }, {
+      return act("release", node, kept, {
+        annotations: { ...holdsAnnotations(state, rest), ...resolution },
+      }, {
         reason: "NodeHealSkipped",
         type: "Normal",
         message: kept,
@@ -283,9 +312,24 @@ export function decide(
       state.step === "draining" ? " (its drain was stopped)" : ""
     }`;
     return act("uncordon", node, message, {
-      annotations: { ...clearedAnnotations(), [HISTORY.releasedAt]: now.toISOString() },
+      annotations: {
+        ...clearedAnnotations(),
+        [HISTORY.releasedAt]: now.toISOString(),
+        ...resolution,
+      },
       spec: { unschedulable: null },
     }, { reason: "NodeHealUncordoned", type: "Normal", message });
+  }
+
+  if (alert.startsAt && state.resolved[alert.fingerprint] === alert.startsAt) {
+    return skip(
+      "stale",
+      name,
+      `Ignored a firing of ${
+        describeAlert(alert)
+      } on ${name}: its resolution (started ${alert.startsAt}) was handled already; this firing arrived late`,
+      false,
+    );
   }
 
   const policy = options.policy ?? DEFAULT_POLICY;
@@ -304,7 +348,7 @@ export function decide(
     );
   }
   const wantsDrain = choice.action === "drain";
-  if (holdsIt && cordoned && state.owned) {
+  if ((holdsIt || inOverflow) && cordoned && state.owned) {
     if (wantsDrain && state.target !== "drain") {
       return act(
         "hold",
@@ -315,26 +359,48 @@ export function decide(
     }
     if (drainDue(state, now)) return startDrain(node, now, options, false);
   }
-  if (holdsIt) {
-    if (cordoned) {
-      const hold = state.holds[alert.fingerprint];
-      // Keep the hold fresh, at most a few writes per TTL, so that it does not expire.
-      if (now.getTime() - seenAt(hold) > options.holdTtlMs / 4) {
-        const holds = { ...state.holds, [alert.fingerprint]: { ...hold, seen: now.toISOString() } };
-        return act(
-          "refresh",
-          node,
-          `${describeAlert(alert)} still fires on ${name}; hold refreshed`,
-          { annotations: holdsAnnotations(holds) },
-        );
-      }
-      return skip(
-        "duplicate",
-        name,
-        `${name} is already cordoned for ${describeAlert(alert)}`,
-        false,
+  if (holdsIt && cordoned) {
+    const hold = state.holds[alert.fingerprint];
+    // Keep the hold fresh, at most a few writes per TTL, so that it does not expire.
+    if (now.getTime() - seenAt(hold) > options.holdTtlMs / 4) {
+      const holds = { ...state.holds, [alert.fingerprint]: { ...hold, seen: now.toISOString() } };
+      return act(
+        "refresh",
+        node,
+        `${describeAlert(alert)} still fires on ${name}; hold refreshed`,
+        { annotations: holdsAnnotations(state, holds, overflow) },
       );
     }
+    return skip(
+      "duplicate",
+      name,
+      `${name} is already cordoned for ${describeAlert(alert)}`,
+      false,
+    );
+  }
+  if (inOverflow && cordoned) {
+    // Keep the overflow fresh, as a hold, at most a few writes per TTL.
+    if (now.getTime() - Date.parse(overflow!.seen) > options.holdTtlMs / 4) {
+      return act(
+        "refresh",
+        node,
+        `${describeAlert(alert)} still fires on ${name}; overflow hold refreshed`,
+        {
+          annotations: holdsAnnotations(state, state.holds, {
+            ...overflow!,
+            seen: now.toISOString(),
+          }),
+        },
+      );
+    }
+    return skip(
+      "duplicate",
+      name,
+      `${name} is already cordoned for ${describeAlert(alert)}`,
+      false,
+    );
+  }
+  if (holdsIt || inOverflow) {
     return skip(
       "manualUncordon",
       name,
@@ -347,16 +413,14 @@ export function decide(
   const at = now.toISOString();
   const holds: Record<string, Hold> = {
     ...state.holds,
-    [alert.fingerprint]: { alertname: alertName(alert).slice(0, 253), since: at, seen: at },
+    [alert.fingerprint]: { alertname: alertName(alert), since: at, seen: at },
   };
+  const drainAsked = wantsDrain && state.target !== "drain"
+    ? drainRequest(choice.options, now)
+    : {};
   if (cordoned) {
     if (state.owned && Object.keys(state.holds).length >= MAX_HOLDS) {
-      return skip(
-        "holdLimit",
-        name,
-        `${name} is already held by ${MAX_HOLDS} alerts; ${describeAlert(alert)} is not recorded`,
-        false,
-      );
+      return overflowHold(node, alert, { now, overflow, holdTtlMs: options.holdTtlMs, drainAsked });
     }
     if (!state.owned) {
       return skip(
@@ -372,12 +436,7 @@ export function decide(
       "hold",
       node,
       `${name} is already cordoned by node-heal; ${describeAlert(alert)} now holds it too`,
-      {
-        annotations: {
-          ...holdsAnnotations(holds),
-          ...(wantsDrain && state.target !== "drain" ? drainRequest(choice.options, now) : {}),
-        },
-      },
+      { annotations: { ...holdsAnnotations(state, holds, overflow), ...drainAsked } },
     );
   }
   const blocked = checkTakeOut(
@@ -402,7 +461,7 @@ export function decide(
       [ANNOTATIONS.cordonedAt]: now.toISOString(),
       [HISTORY.remediatedAt]: withRemediation(node, now),
       [ANNOTATIONS.step]: "cordoned",
-      ...holdsAnnotations(holds),
+      ...holdsAnnotations(state, holds, overflow),
       ...(wantsDrain ? drainRequest(choice.options, now) : {}),
     },
     spec: { unschedulable: true },
@@ -423,10 +482,13 @@ export function reconcile(node: Node, now: Date, options: DecideOptions): Decisi
     const message =
       `${name} was uncordoned by someone else after node-heal cordoned it; node-heal no longer owns its cordon`;
     return act("disown", node, message, {
-      annotations: { ...clearedAnnotations(), ...holdsAnnotations(state.holds) },
+      annotations: {
+        ...clearedAnnotations(),
+        ...holdsAnnotations(state, state.holds, state.overflow),
+      },
     }, { reason: "NodeHealSkipped", type: "Normal", message });
   }
-  if (state.owned && cordoned && Object.keys(state.holds).length > 0) {
+  if (state.owned && cordoned && holdCount(state) > 0) {
     if (drainDue(state, now)) return startDrain(node, now, options, false);
     if (state.step === "draining" && !options.drainingHere?.has(name)) {
       const beat = Date.parse(state.drainHeartbeat ?? "");
@@ -440,17 +502,22 @@ export function reconcile(node: Node, now: Date, options: DecideOptions): Decisi
   const expired = Object.entries(state.holds).filter(([, h]) =>
     !(now.getTime() - seenAt(h) <= options.holdTtlMs)
   );
-  if (expired.length === 0) return undefined;
-  const names = expired.map(([fp, h]) => `${h.alertname} (fingerprint ${fp})`).join(", ");
+  const overflow = liveOverflow(state, now, options.holdTtlMs);
+  const overflowExpired = state.overflow !== undefined && overflow === undefined;
+  if (expired.length === 0 && !overflowExpired) return undefined;
+  const shown = expired.slice(0, 5).map(([fp, h]) => `${h.alertname} (fingerprint ${fp})`);
+  const more = expired.length - shown.length +
+    (overflowExpired ? holdCount({ ...state, holds: {} }) : 0);
+  const names = [...shown, ...(more > 0 ? [`${more} more alerts`] : [])].join(", ");
   const rest = Object.fromEntries(
     Object.entries(state.holds).filter(([fp]) => !expired.some(([e]) => e === fp)),
   );
   const why = `not seen firing for ${formatDuration(options.holdTtlMs)}, taken as resolved`;
-  if (Object.keys(rest).length > 0) {
+  if (holdCount({ ...state, holds: rest, overflow }) > 0) {
     const message = `Kept ${name} cordoned: ${names} ${why}; still held by ${
-      Object.values(rest).map((h) => h.alertname).join(", ")
+      describeHolders(rest, overflow)
     }`;
-    return act("release", node, message, { annotations: holdsAnnotations(rest) });
+    return act("release", node, message, { annotations: holdsAnnotations(state, rest, overflow) });
   }
   if (state.owned && cordoned) {
     const message = `Uncordoned ${name}: ${names} ${why}`;
@@ -461,6 +528,60 @@ export function reconcile(node: Node, now: Date, options: DecideOptions): Decisi
   }
   return act("forget", node, `Forgot ${names} on ${name}: ${why}`, {
     annotations: clearedAnnotations(),
+  });
+}
+
+/**
+ * A firing alert on a Node already held by {@link MAX_HOLDS} named alerts: listed in the
+ * overflow by fingerprint while there is room, else the overflow is marked `unlisted` so the
+ * Node stays held until none of those alerts has fired for the hold TTL. Never under-counts.
+ */
+function overflowHold(
+  node: Node,
+  alert: Alert,
+  options: {
+    now: Date;
+    overflow: Overflow | undefined;
+    holdTtlMs: number;
+    drainAsked: Record<string, string>;
+  },
+): Decision {
+  const { now, holdTtlMs, drainAsked } = options;
+  const name = node.metadata.name;
+  const state = readState(node);
+  const at = now.toISOString();
+  const o = options.overflow ?? { seen: at, fingerprints: [], unlisted: false };
+  if (o.fingerprints.length < MAX_OVERFLOW) {
+    const overflow = { ...o, seen: at, fingerprints: [...o.fingerprints, alert.fingerprint] };
+    return act(
+      "hold",
+      node,
+      `${name} is already cordoned by node-heal; ${
+        describeAlert(alert)
+      } now holds it too (listed by fingerprint: ${MAX_HOLDS} alerts are named already)`,
+      { annotations: { ...holdsAnnotations(state, state.holds, overflow), ...drainAsked } },
+    );
+  }
+  if (o.unlisted && now.getTime() - Date.parse(o.seen) <= holdTtlMs / 4) {
+    return skip(
+      "holdLimit",
+      name,
+      `${name} is held by more alerts than node-heal lists; ${
+        describeAlert(alert)
+      } is one more, and the node stays cordoned until none of them fired for the hold TTL`,
+      false,
+    );
+  }
+  const message = `${name} is held by more alerts than node-heal lists (${
+    MAX_HOLDS + MAX_OVERFLOW
+  }); ${
+    describeAlert(alert)
+  } is not listed, so the node stays cordoned until none of the unlisted alerts fired for the hold TTL`;
+  return act("hold", node, message, {
+    annotations: {
+      ...holdsAnnotations(state, state.holds, { ...o, seen: at, unlisted: true }),
+      ...drainAsked,
+    },
   });
 }
 

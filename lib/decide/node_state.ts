@@ -8,6 +8,11 @@ export const ANNOTATIONS = {
   cordonedAt: "node-heal.io/cordoned-at",
   /** JSON object: fingerprint of each firing alert holding the Node -> { alertname, since, seen }. */
   alerts: "node-heal.io/alerts",
+  /**
+   * JSON object: the alerts holding the Node beyond the {@link MAX_HOLDS} named in `alerts`:
+   * `{ seen, fingerprints, unlisted }` (see {@link Overflow}).
+   */
+  overflow: "node-heal.io/alerts-overflow",
   /** The step of the remediation ladder the Node is on: `cordoned`, `draining`, `drained`, `drain-failed`. */
   step: "node-heal.io/step",
   /** The furthest step the holding alerts asked for (`cordon` or `drain`). */
@@ -24,6 +29,8 @@ export const ANNOTATIONS = {
   drainHeartbeat: "node-heal.io/drain-heartbeat",
   /** Pods the drain still has to move. */
   podsLeft: "node-heal.io/drain-pods-left",
+  /** Pods the drain has evicted so far, counted across the processes that ran it. */
+  drainEvicted: "node-heal.io/drain-evicted",
 } as const;
 
 /**
@@ -35,7 +42,15 @@ export const HISTORY = {
   remediatedAt: "node-heal.io/remediated-at",
   /** When node-heal last released this Node (RFC 3339): the cooldown gate reads it. */
   releasedAt: "node-heal.io/released-at",
+  /**
+   * JSON object: fingerprint -> `startsAt` of the last alerts whose resolution released this
+   * Node, so a firing delivered after its own resolution does not take the Node out again.
+   */
+  resolved: "node-heal.io/resolved",
 } as const;
+
+/** How many resolutions `resolved` keeps. */
+export const MAX_RESOLVED = 32;
 
 /** How many remediation times a Node keeps, for the rate gate. */
 const MAX_REMEDIATIONS = 20;
@@ -94,8 +109,23 @@ export interface Hold {
   seen?: string;
 }
 
-/** At most this many alerts are recorded as holding one Node; more are not needed to keep it cordoned. */
+/** At most this many alerts hold one Node by name (in `alerts`); more go to the overflow. */
 export const MAX_HOLDS = 32;
+
+/** At most this many more alerts are listed by fingerprint alone in the overflow. */
+export const MAX_OVERFLOW = 256;
+
+/**
+ * The alerts holding a Node beyond those named in `alerts`. Each listed fingerprint holds the
+ * Node until its resolution; `unlisted` says even more fired than could be listed, and then the
+ * Node is held until none of them has been seen firing for the hold TTL. `seen` is when an
+ * overflow alert last fired; the whole overflow expires a hold TTL after it.
+ */
+export interface Overflow {
+  seen: string;
+  fingerprints: string[];
+  unlisted: boolean;
+}
 
 /** node-heal's state on one Node, as read from its annotations. */
 export interface NodeState {
@@ -111,6 +141,10 @@ export interface NodeState {
   drainHeartbeat?: string;
   /** The firing alerts holding the Node, by fingerprint. */
   holds: Record<string, Hold>;
+  /** The alerts holding it beyond those in `holds`, if any. */
+  overflow?: Overflow;
+  /** Alerts whose resolution released this Node: fingerprint -> startsAt. */
+  resolved: Record<string, string>;
 }
 
 /** Reads node-heal's state from a Node's annotations; a damaged `alerts` annotation reads as empty. */
@@ -129,16 +163,15 @@ const remediationCache = new WeakMap<Node, number[]>();
 
 function parseState(node: Node): NodeState {
   const a = node.metadata.annotations ?? {};
-  let holds: Record<string, Hold> = {};
-  const raw = a[ANNOTATIONS.alerts];
-  if (raw) {
-    try {
-      const parsed = JSON.parse(raw);
-      if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) holds = parsed;
-    } catch {
-      holds = {};
+  const holds = jsonObject(a[ANNOTATIONS.alerts]) as Record<string, Hold>;
+  const o = jsonObject(a[ANNOTATIONS.overflow]);
+  const overflow = typeof o.seen === "string" && Array.isArray(o.fingerprints)
+    ? {
+      seen: o.seen,
+      fingerprints: o.fingerprints.filter((f): f is string => typeof f === "string"),
+      unlisted: o.unlisted === true,
     }
-  }
+    : undefined;
   return {
     owned: a[ANNOTATIONS.cordonedBy] === OWNER,
     cordonedAt: a[ANNOTATIONS.cordonedAt],
@@ -150,12 +183,68 @@ function parseState(node: Node): NodeState {
     drainer: a[ANNOTATIONS.drainer],
     drainHeartbeat: a[ANNOTATIONS.drainHeartbeat],
     holds,
+    overflow,
+    resolved: jsonObject(a[HISTORY.resolved]) as Record<string, string>,
   };
 }
 
-/** The `metadata.annotations` part of a merge patch that writes `holds` (and ownership when given). */
-export function holdsAnnotations(holds: Record<string, Hold>): Record<string, string> {
-  return { [ANNOTATIONS.alerts]: JSON.stringify(holds) };
+/** A JSON object annotation; missing or damaged reads as empty. */
+function jsonObject(raw: string | undefined): Record<string, unknown> {
+  if (!raw) return {};
+  try {
+    const parsed = JSON.parse(raw);
+    return parsed && typeof parsed === "object" && !Array.isArray(parsed) ? parsed : {};
+  } catch {
+    return {};
+  }
+}
+
+/** How many alerts hold the Node: named, listed in the overflow, and 1 for unlisted ones. */
+export function holdCount(state: NodeState): number {
+  const o = state.overflow;
+  return Object.keys(state.holds).length + (o?.fingerprints.length ?? 0) + (o?.unlisted ? 1 : 0);
+}
+
+/** Whether the alert with this fingerprint holds the Node, by name or in the overflow list. */
+export function holdsAlert(state: NodeState, fingerprint: string): boolean {
+  return Object.hasOwn(state.holds, fingerprint) ||
+    (state.overflow?.fingerprints.includes(fingerprint) ?? false);
+}
+
+/** Who holds a Node, for messages: `A, B and 40 more alerts`. */
+export function describeHolders(holds: Record<string, Hold>, overflow?: Overflow): string {
+  const names = Object.values(holds).map((h) => h.alertname);
+  const shown = names.slice(0, 5);
+  const more = names.length - shown.length + (overflow?.fingerprints.length ?? 0);
+  const parts = [...shown];
+  if (more > 0) parts.push(`${more} more alert${more === 1 ? "" : "s"}`);
+  if (overflow?.unlisted) parts.push("alerts beyond node-heal's record (held for the hold TTL)");
+  return parts.join(", ");
+}
+
+/** The `resolved` value after the resolution of an alert that started at `startsAt`. */
+export function withResolution(state: NodeState, fingerprint: string, startsAt: string): string {
+  const entries = Object.entries(state.resolved).filter(([fp]) => fp !== fingerprint);
+  entries.push([fingerprint, startsAt]);
+  return JSON.stringify(Object.fromEntries(entries.slice(-MAX_RESOLVED)));
+}
+
+/**
+ * The `metadata.annotations` part of a merge patch that writes `holds` and the overflow of a
+ * Node in `state`: the overflow is removed when it is now empty, and left out of the patch when
+ * there was none and is none.
+ */
+export function holdsAnnotations(
+  state: NodeState,
+  holds: Record<string, Hold>,
+  overflow?: Overflow,
+): Record<string, string | null> {
+  const empty = !overflow || (overflow.fingerprints.length === 0 && !overflow.unlisted);
+  if (empty && !state.overflow) return { [ANNOTATIONS.alerts]: JSON.stringify(holds) };
+  return {
+    [ANNOTATIONS.alerts]: JSON.stringify(holds),
+    [ANNOTATIONS.overflow]: empty ? null : JSON.stringify(overflow),
+  };
 }
 
 /** The `metadata.annotations` part of a merge patch that removes all of node-heal's state. */

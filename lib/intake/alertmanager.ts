@@ -29,7 +29,15 @@ export const LIMITS = {
   labels: 64,
   labelName: 256,
   labelValue: 4096,
+  annotations: 64,
   annotationValue: 16_384,
+  /** Alertmanager's are 16 hex digits; a longer one would be written on the Node and in Events. */
+  fingerprint: 64,
+  /** `startsAt` and `endsAt`: RFC 3339 times. */
+  time: 64,
+  receiver: 256,
+  groupKey: 8192,
+  url: 4096,
 } as const;
 
 const labelMap = z.record(z.string().max(LIMITS.labelName), z.string().max(LIMITS.labelValue))
@@ -39,30 +47,34 @@ const labelMap = z.record(z.string().max(LIMITS.labelName), z.string().max(LIMIT
 const annotationMap = z.record(
   z.string().max(LIMITS.labelName),
   z.string().max(LIMITS.annotationValue),
-);
+).refine((m) => Object.keys(m).length <= LIMITS.annotations, {
+  message: `must have at most ${LIMITS.annotations} entries`,
+});
 const status = z.enum(["firing", "resolved"]);
 
 const alertSchema = z.object({
   status,
   labels: labelMap,
   annotations: annotationMap.optional(),
-  startsAt: z.string().optional(),
-  endsAt: z.string().optional(),
-  generatorURL: z.string().optional(),
-  fingerprint: z.string().optional(),
+  startsAt: z.string().max(LIMITS.time).optional(),
+  endsAt: z.string().max(LIMITS.time).optional(),
+  generatorURL: z.string().max(LIMITS.url).optional(),
+  fingerprint: z.string().max(LIMITS.fingerprint).regex(/^[\x21-\x7e]*$/, {
+    message: "must be printable ASCII without spaces",
+  }).optional(),
 });
 
 /** The Alertmanager webhook payload, version 4. Unknown fields are allowed, as Alertmanager may add some. */
 const payloadSchema = z.object({
   version: z.literal("4"),
-  receiver: z.string().optional(),
+  receiver: z.string().max(LIMITS.receiver).optional(),
   status,
   alerts: z.array(alertSchema).max(LIMITS.alerts),
   groupLabels: labelMap.optional(),
   commonLabels: labelMap.optional(),
   commonAnnotations: annotationMap.optional(),
-  externalURL: z.string().optional(),
-  groupKey: z.string().optional(),
+  externalURL: z.string().max(LIMITS.url).optional(),
+  groupKey: z.string().max(LIMITS.groupKey).optional(),
   truncatedAlerts: z.number().int().nonnegative().optional(),
 });
 

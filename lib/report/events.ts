@@ -2,6 +2,7 @@ import type { EventBody, KubeClient } from "../act/kube_client.ts";
 import type { EventIntent } from "../decide/decide.ts";
 import type { Metrics } from "./metrics.ts";
 import { log } from "../log.ts";
+import { clip } from "../clip.ts";
 
 /** Options of an {@link EventRecorder}. */
 export interface EventRecorderOptions {
@@ -10,6 +11,9 @@ export interface EventRecorderOptions {
   /** `reportingInstance` and `source.host`: which replica wrote the Event. */
   instance?: string;
 }
+
+/** The longest Event message node-heal writes, in characters. */
+export const EVENT_MESSAGE_LIMIT = 1024;
 
 /** Tries to write one Event: 1 and then after 0.1 s and 0.4 s. */
 const EVENT_ATTEMPTS = 3;
@@ -59,6 +63,8 @@ export class EventRecorder {
   }
 
   async #write(node: string, intent: EventIntent, now: Date): Promise<void> {
+    // events.k8s.io holds a note to 1 KB; core Events should not be larger either.
+    intent = { ...intent, message: clip(intent.message, EVENT_MESSAGE_LIMIT) };
     const name = `${node}.nodeheal.${hash(`${intent.reason}\u0000${intent.message}`)}`;
     const at = now.toISOString();
     const body: EventBody = {

@@ -70,12 +70,29 @@ export class Metrics {
     buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800],
     registers: [this.registry],
   });
+  /** Pods each finished drain evicted, counted across resumes. */
+  readonly drainEvictedPods = new Histogram({
+    name: "nodeheal_drain_evicted_pods",
+    help:
+      "Pods a drain evicted from its start to its end, across restarts that resumed it, by outcome (drained, refused, failed).",
+    labelNames: ["outcome"] as const,
+    buckets: [0, 1, 5, 10, 20, 50, 110, 250],
+    registers: [this.registry],
+  });
   /** Eviction attempts, by result. */
   readonly evictions = new Counter({
     name: "nodeheal_evictions_total",
     help:
       "Eviction attempts, by result: evicted, gone (already deleted), blocked (a PodDisruptionBudget, 429), error.",
     labelNames: ["result"] as const,
+    registers: [this.registry],
+  });
+  /** Connections closed by a limit. */
+  readonly connectionsClosed = new Counter({
+    name: "nodeheal_connections_closed_total",
+    help:
+      "Connections node-heal closed at a limit: header (head not complete in time), idle (kept alive too long), request (overstayed the request timeout), connections (too many open).",
+    labelNames: ["limit"] as const,
     registers: [this.registry],
   });
   /** Nodes in the watch-fed index. */

@@ -1,20 +1,13 @@
 import { parseNotification, PayloadError } from "../intake/alertmanager.ts";
 import { authorized, challenge, type Credentials, hasCredentials } from "./auth.ts";
 import { log } from "../log.ts";
+import { readBody } from "./body.ts";
+import { HttpError } from "./http_error.ts";
 import type { NotificationResult } from "../pipeline.ts";
 import type { Metrics } from "../report/metrics.ts";
 import type { Notification } from "../intake/alertmanager.ts";
 
-/** An error that becomes an HTTP answer at the edge: thrown deep, turned into a Response here. */
-export class HttpError extends Error {
-  readonly status: number;
-  readonly headers: Record<string, string>;
-  constructor(status: number, message: string, headers: Record<string, string> = {}) {
-    super(message);
-    this.status = status;
-    this.headers = headers;
-  }
-}
+export { HttpError };
 
 /** What the HTTP server needs from the rest of node-heal. */
 export interface ServerDeps {
@@ -29,43 +22,27 @@ export interface ServerDeps {
   maxBodyBytes?: number;
   /** When set, every webhook request must carry one of these credentials (401 otherwise). */
   credentials?: Credentials;
-  /** How long one webhook request may take before it is answered 503 (default 30 s). */
+  /**
+   * How long one webhook request may take from its arrival, body included (default 30 s): a
+   * body still arriving then is answered 408; handling still going on, 503.
+   */
   requestTimeoutMs?: number;
+  /** Webhook requests handled at once (default 32); more are answered 503 with Retry-After. */
+  maxInFlight?: number;
 }
+
+/** Defaults of the webhook's limits; `docs/limits.md` lists them with their flags. */
+export const SERVER_DEFAULTS = {
+  maxBodyBytes: 1024 * 1024,
+  requestTimeoutMs: 30_000,
+  maxInFlight: 32,
+} as const;
 
 function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), {
     status,
     headers: { "content-type": "application/json", ...headers },
   });
-}
-
-async function readBody(req: Request, limit: number): Promise<string> {
-  const declared = Number(req.headers.get("content-length") ?? NaN);
-  if (declared > limit) {
-    throw new HttpError(413, `Request body too large: ${declared} bytes, the limit is ${limit}`);
-  }
-  if (!req.body) return "";
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > limit) {
-      await reader.cancel();
-      throw new HttpError(413, `Request body too large: more than ${limit} bytes`);
-    }
-    chunks.push(value);
-  }
-  const all = new Uint8Array(size);
-  let offset = 0;
-  for (const c of chunks) {
-    all.set(c, offset);
-    offset += c.length;
-  }
-  return new TextDecoder().decode(all);
 }
 
 function allow(req: Request, methods: string[]): void {
@@ -85,17 +62,30 @@ function allow(req: Request, methods: string[]): void {
  * `/status` and `/metrics`. Knows nothing of Kubernetes; maps errors to status codes.
  */
 export function createHandler(deps: ServerDeps): (req: Request) => Promise<Response> {
-  const limit = deps.maxBodyBytes ?? 1024 * 1024;
-
+  const limit = deps.maxBodyBytes ?? SERVER_DEFAULTS.maxBodyBytes;
   const credentials = hasCredentials(deps.credentials) ? deps.credentials : undefined;
-  const timeoutMs = deps.requestTimeoutMs ?? 30_000;
+  const timeoutMs = deps.requestTimeoutMs ?? SERVER_DEFAULTS.requestTimeoutMs;
+  const maxInFlight = deps.maxInFlight ?? SERVER_DEFAULTS.maxInFlight;
+  let inFlight = 0;
 
   async function webhook(req: Request): Promise<Response> {
     allow(req, ["POST"]);
     const started = performance.now();
     let status = "unknown";
     let response: Response;
+    // One deadline from the request's arrival: reading the body, parsing and handling.
+    const expiry = new AbortController();
+    const timer = setTimeout(() => expiry.abort(), timeoutMs);
+    const deadline = expiry.signal;
+    inFlight++;
     try {
+      if (inFlight > maxInFlight) {
+        throw new HttpError(
+          503,
+          `Busy: ${maxInFlight} webhook requests are being handled already; retry later`,
+          { "retry-after": "5", connection: "close" },
+        );
+      }
       if (credentials && !(await authorized(req.headers.get("authorization"), credentials))) {
         throw new HttpError(401, "Unauthorized: this webhook needs its credentials", {
           "www-authenticate": challenge(credentials),
@@ -110,7 +100,7 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
           }": send application/json, as Alertmanager does`,
         );
       }
-      const text = await readBody(req, limit);
+      const text = await readBody(req, { limit, signal: deadline });
       let body: unknown;
       try {
         body = JSON.parse(text);
@@ -133,26 +123,15 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
           "retry-after": "5",
         });
       }
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const result = await Promise.race([
-        deps.handle(notification),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () =>
-              reject(
-                new HttpError(503, `Not handled within ${timeoutMs} ms; it goes on, retry later`, {
-                  "retry-after": "10",
-                }),
-              ),
-            timeoutMs,
-          );
-        }),
-      ]).finally(() => clearTimeout(timer));
+      const result = await beforeDeadline(deps.handle(notification), deadline, timeoutMs);
       response = result.retry
         ? json({ status: "retry", ...result }, 503, { "retry-after": "10" })
         : json({ status: "ok", ...result });
     } catch (err) {
       response = errorResponse(err);
+    } finally {
+      inFlight--;
+      clearTimeout(timer);
     }
     const code = String(response.status);
     deps.metrics.notifications.inc({ status, code });
@@ -192,6 +171,21 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
       return errorResponse(err);
     }
   };
+}
+
+/** The handling's result, or a 503 once the request's deadline passes (the handling goes on). */
+function beforeDeadline<T>(work: Promise<T>, deadline: AbortSignal, timeoutMs: number): Promise<T> {
+  const late = () =>
+    new HttpError(503, `Not handled within ${timeoutMs} ms; it goes on, retry later`, {
+      "retry-after": "10",
+    });
+  if (deadline.aborted) return Promise.reject(late());
+  const { promise, reject } = Promise.withResolvers<never>();
+  const onAbort = () => reject(late());
+  deadline.addEventListener("abort", onAbort, { once: true });
+  return Promise.race([work, promise]).finally(() =>
+    deadline.removeEventListener("abort", onAbort)
+  );
 }
 
 function errorResponse(err: unknown): Response {

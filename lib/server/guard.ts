@@ -1,0 +1,215 @@
+import { log } from "../log.ts";
+
+/** Limits on connections that Deno's HTTP server does not bound by itself. */
+export interface GuardLimits {
+  /** How long a request's head may take: from the connection's start, or its first byte after an idle spell. */
+  headerTimeoutMs: number;
+  /** How long a kept-alive connection may wait for its next request. */
+  idleTimeoutMs: number;
+  /** How long one request may hold a connection before it is closed (the handler answers first). */
+  requestTimeoutMs: number;
+  /** Connections open at once; a further one is closed as it arrives. */
+  maxConnections: number;
+}
+
+/** Defaults of the connection limits; `docs/limits.md` lists them with their flags. */
+export const GUARD_DEFAULTS = {
+  headerTimeoutMs: 10_000,
+  idleTimeoutMs: 60_000,
+  maxConnections: 1024,
+} as const;
+
+/** Options of {@link startGuard}. */
+export interface GuardOptions extends GuardLimits {
+  /** The public address. */
+  listen: { hostname: string; port: number };
+  /** HTTPS: the guard ends TLS, the HTTP server behind it sees plain HTTP on loopback. */
+  tls?: { cert: string; key: string };
+  /** Told when a connection is closed by a limit, with the limit's name. */
+  closed?: (limit: "header" | "idle" | "request" | "connections") => void;
+}
+
+/** A running guard in front of an HTTP server. */
+export interface Guard {
+  /** The public address it listens on. */
+  addr: Deno.NetAddr;
+  /** Where the HTTP server behind it listens, once {@link Guard.forward} was called. */
+  forward(port: number): void;
+  /** Wraps the server's handler, so the guard knows when each connection's request starts and ends. */
+  wrap(
+    handler: (req: Request) => Promise<Response>,
+  ): (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => Promise<Response>;
+  /** Stops accepting connections; open ones go on. */
+  stopAccepting(): void;
+  /** Closes every connection still open. */
+  close(): Promise<void>;
+}
+
+type Phase = "head" | "request" | "idle";
+
+interface Connection {
+  front: Deno.Conn;
+  back?: Deno.Conn;
+  phase: Phase;
+  timer?: ReturnType<typeof setTimeout>;
+  /** Requests seen on it: a response's end only idles the connection if no later request began. */
+  requests: number;
+  closed: boolean;
+  done: Promise<void>;
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
+}
+
+function closeQuietly(conn: Deno.Conn | undefined): void {
+  try {
+    conn?.close();
+  } catch {
+    // Already closed.
+  }
+}
+
+/**
+ * A TCP (or TLS) front for Deno's HTTP server, which bounds neither how long a request's head
+ * may take nor how long a kept-alive connection may idle nor how many connections are open.
+ * It accepts each connection, relays its bytes to the server on loopback, and closes it when a
+ * limit passes: the head not complete in `headerTimeoutMs`, no next request in
+ * `idleTimeoutMs`, a request overstaying `requestTimeoutMs`, or more than `maxConnections`.
+ * It learns where a request starts and ends from the wrapped handler (the loopback port of
+ * each relayed connection names it); it never parses HTTP itself.
+ */
+export function startGuard(options: GuardOptions): Guard {
+  const listener = options.tls
+    ? Deno.listenTls({ ...options.listen, ...options.tls })
+    : Deno.listen(options.listen);
+  const open = new Set<Connection>();
+  /** Relayed connections by their loopback port, as the server sees them. */
+  const byPort = new Map<number, Connection>();
+  let backPort: number | undefined;
+  let accepting = true;
+
+  const arm = (c: Connection, phase: Phase) => {
+    if (c.closed) return;
+    c.phase = phase;
+    clearTimeout(c.timer);
+    const [ms, limit] = phase === "head"
+      ? [options.headerTimeoutMs, "header" as const]
+      : phase === "idle"
+      ? [options.idleTimeoutMs, "idle" as const]
+      : [options.requestTimeoutMs + 5000, "request" as const];
+    c.timer = setTimeout(() => {
+      options.closed?.(limit);
+      log("server").debug("Closed a connection at the {limit} limit", { limit });
+      closeQuietly(c.front);
+      closeQuietly(c.back);
+    }, ms);
+  };
+
+  const relay = async (c: Connection): Promise<void> => {
+    try {
+      c.back = await Deno.connect({ hostname: "127.0.0.1", port: backPort! });
+      const port = (c.back.localAddr as Deno.NetAddr).port;
+      byPort.set(port, c);
+      try {
+        const up = (async () => {
+          const buf = new Uint8Array(8192);
+          for (;;) {
+            const n = await c.front.read(buf);
+            if (n === null) break;
+            // The first bytes after an idle spell start the next request's head.
+            if (c.phase === "idle") arm(c, "head");
+            await writeAll(c.back!, buf.subarray(0, n));
+          }
+          await c.back!.closeWrite();
+        })();
+        const down = (async () => {
+          const buf = new Uint8Array(16_384);
+          for (;;) {
+            const n = await c.back!.read(buf);
+            if (n === null) break;
+            await writeAll(c.front, buf.subarray(0, n));
+          }
+        })();
+        // The server closing its side ends the connection. The client's end does too, unless a
+        // request is in flight: then its answer is still relayed (within the request's limit).
+        await Promise.race([down, up.then(() => c.phase === "request" ? down : undefined)])
+          .catch(() => {});
+      } finally {
+        byPort.delete(port);
+      }
+    } catch {
+      // The client or the server went away: the connection ends.
+    } finally {
+      c.closed = true;
+      clearTimeout(c.timer);
+      closeQuietly(c.front);
+      closeQuietly(c.back);
+      open.delete(c);
+    }
+  };
+
+  (async () => {
+    for (;;) {
+      let front: Deno.Conn;
+      try {
+        front = await listener.accept();
+      } catch {
+        return; // The listener was closed.
+      }
+      if (!accepting || open.size >= options.maxConnections || backPort === undefined) {
+        if (accepting && backPort !== undefined) options.closed?.("connections");
+        closeQuietly(front);
+        continue;
+      }
+      const c = { front, phase: "head", requests: 0, closed: false } as Connection;
+      open.add(c);
+      arm(c, "head");
+      c.done = relay(c);
+    }
+  })();
+
+  return {
+    addr: listener.addr as Deno.NetAddr,
+    forward(port) {
+      backPort = port;
+    },
+    wrap(handler) {
+      return async (req, info) => {
+        const c = byPort.get(info.remoteAddr.port);
+        if (c) {
+          const seq = ++c.requests;
+          arm(c, "request");
+          info.completed.then(() => c.requests === seq && arm(c, "idle"), () => {});
+        }
+        return await handler(req);
+      };
+    },
+    stopAccepting() {
+      if (!accepting) return;
+      accepting = false;
+      try {
+        listener.close();
+      } catch {
+        // Already closed.
+      }
+    },
+    async close() {
+      this.stopAccepting();
+      // Answers the server has already written are still being relayed: let them finish.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.all([...open].map((c) => c.done)),
+        new Promise((r) => timer = setTimeout(r, 1000)),
+      ]);
+      clearTimeout(timer);
+      for (const c of open) {
+        c.closed = true;
+        clearTimeout(c.timer);
+        closeQuietly(c.front);
+        closeQuietly(c.back);
+      }
+      await Promise.all([...open].map((c) => c.done));
+    },
+  };
+}

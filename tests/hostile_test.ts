@@ -1,0 +1,307 @@
+// node-heal under hostile input, through the running server: raw sockets where an HTTP client
+// cannot express the attack (chunks, trickles, heads that never end), the cluster read back
+// with the real client library. Memory and time are measured in `deno task bench:hostile`.
+import assert from "node:assert/strict";
+import { parsePolicy } from "../lib/decide/policy.ts";
+import { notification, type ServiceFixture, waitFor, withService } from "./helpers.ts";
+
+const encoder = new TextEncoder();
+const INSTANCE = "172.18.0.3:9100"; // heal-worker
+const RELAXED = parsePolicy("gates: { minHealthy: 0, cooldown: 0s }");
+
+async function connect(f: ServiceFixture): Promise<Deno.TcpConn> {
+  const url = new URL(f.service.url);
+  return await Deno.connect({ hostname: url.hostname, port: Number(url.port) });
+}
+
+/** The status line of the answer on a raw connection, or `closed` when it closed without one. */
+async function answer(conn: Deno.Conn, limitMs = 10_000): Promise<string> {
+  const buf = new Uint8Array(4096);
+  let text = "";
+  const deadline = setTimeout(() => conn.close(), limitMs);
+  try {
+    for (;;) {
+      const n = await conn.read(buf);
+      if (n === null) return text ? text.split("\r\n")[0] : "closed";
+      text += new TextDecoder().decode(buf.subarray(0, n));
+      if (text.includes("\r\n\r\n")) return text.split("\r\n")[0];
+    }
+  } catch (err) {
+    if (text) return text.split("\r\n")[0];
+    throw new Error(`No answer within ${limitMs} ms: ${err}`);
+  } finally {
+    clearTimeout(deadline);
+  }
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Closed by the server already.
+  }
+}
+
+/** A chunked request head for the webhook. */
+const CHUNKED_HEAD = "POST /webhook HTTP/1.1\r\nHost: node-heal\r\n" +
+  "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+
+/** Sends `body` as one-byte chunks, many to a write so the test is quick. */
+async function sendOneByteChunks(conn: Deno.Conn, body: string, end: boolean): Promise<void> {
+  for (let i = 0; i < body.length; i += 500) {
+    const part = [...body.slice(i, i + 500)].map((ch) => `1\r\n${ch}\r\n`).join("");
+    await conn.write(encoder.encode(part));
+  }
+  if (end) await conn.write(encoder.encode("0\r\n\r\n"));
+}
+
+async function metric(f: ServiceFixture, pattern: RegExp): Promise<boolean> {
+  const text = await (await fetch(`${f.service.url}/metrics`)).text();
+  return pattern.test(text);
+}
+
+async function nodeHealAnnotations(f: ServiceFixture, node: string) {
+  const n = await f.core.readNode({ name: node });
+  return Object.fromEntries(
+    Object.entries(n.metadata?.annotations ?? {}).filter(([k]) => k.startsWith("node-heal.io/")),
+  );
+}
+
+async function unschedulable(f: ServiceFixture, node: string): Promise<boolean> {
+  return (await f.core.readNode({ name: node })).spec?.unschedulable === true;
+}
+
+function firing(fingerprint: string, extra: Record<string, string> = {}) {
+  return notification("firing", [{
+    labels: { alertname: "NodeHighCPU", heal: "true", instance: INSTANCE, ...extra },
+    fingerprint,
+  }]);
+}
+
+Deno.test("a body with its length, sent a byte at a time, is read whole and handled", async () => {
+  await using f = await withService();
+  const body = JSON.stringify(firing("trickled")).padEnd(5000, " ");
+  const conn = await connect(f);
+  await conn.write(encoder.encode(
+    "POST /webhook HTTP/1.1\r\nHost: node-heal\r\nContent-Type: application/json\r\n" +
+      `Content-Length: ${body.length}\r\n\r\n`,
+  ));
+  for (const ch of body) await conn.write(encoder.encode(ch));
+  assert.equal(await answer(conn), "HTTP/1.1 200 OK");
+  closeQuietly(conn);
+  assert.equal(await unschedulable(f, "heal-worker"), true);
+});
+
+Deno.test("a chunked body of up to 4,096 chunks is handled; one of 20,000 is refused with 400", async () => {
+  await using f = await withService();
+  const send = async (fingerprint: string, size: number) => {
+    const body = JSON.stringify(notification("resolved", [{
+      labels: { alertname: "NodeHighCPU", heal: "true", instance: INSTANCE },
+      fingerprint,
+    }])).padEnd(size, " ");
+    const conn = await connect(f);
+    await conn.write(encoder.encode(CHUNKED_HEAD));
+    await sendOneByteChunks(conn, body, true);
+    const got = await answer(conn);
+    closeQuietly(conn);
+    return got;
+  };
+  assert.equal(await send("few", 4096), "HTTP/1.1 200 OK");
+  assert.equal(await send("many", 20_000), "HTTP/1.1 400 Bad Request");
+});
+
+Deno.test("a chunked body past --max-body-bytes is answered 413 before it ends", async () => {
+  await using f = await withService({ limits: { maxBodyBytes: 4096 } });
+  const conn = await connect(f);
+  await conn.write(encoder.encode(CHUNKED_HEAD));
+  // More than the limit, and no last chunk: only a limit enforced as bytes arrive can answer.
+  await sendOneByteChunks(conn, "x".repeat(5000), false);
+  assert.equal(await answer(conn), "HTTP/1.1 413 Payload Too Large");
+  closeQuietly(conn);
+});
+
+Deno.test("a body that trickles in is answered 408 once the request timeout passes", async () => {
+  await using f = await withService({ limits: { requestTimeoutMs: 500 } });
+  const conn = await connect(f);
+  await conn.write(encoder.encode(
+    "POST /webhook HTTP/1.1\r\nHost: node-heal\r\nContent-Type: application/json\r\n" +
+      "Content-Length: 1000\r\n\r\n{",
+  ));
+  const trickle = setInterval(() => conn.write(encoder.encode(" ")).catch(() => {}), 100);
+  try {
+    assert.equal(await answer(conn), "HTTP/1.1 408 Request Timeout");
+  } finally {
+    clearInterval(trickle);
+    closeQuietly(conn);
+  }
+  assert.ok(await metric(f, /nodeheal_notifications_total\{status="unknown",code="408"\} 1/));
+});
+
+Deno.test("a connection whose request head never ends is closed at --header-timeout", async () => {
+  await using f = await withService({ limits: { headerTimeoutMs: 300 } });
+  const conn = await connect(f);
+  await conn.write(encoder.encode("POST /webhook HTTP/1.1\r\nHost: node-heal\r\n"));
+  assert.equal(await answer(conn), "closed");
+  closeQuietly(conn);
+  assert.ok(await metric(f, /nodeheal_connections_closed_total\{limit="header"\} 1/));
+});
+
+Deno.test("a kept-alive connection left idle is closed at --idle-timeout", async () => {
+  await using f = await withService({ limits: { idleTimeoutMs: 300 } });
+  const conn = await connect(f);
+  await conn.write(encoder.encode("GET /healthz HTTP/1.1\r\nHost: node-heal\r\n\r\n"));
+  assert.equal(await answer(conn), "HTTP/1.1 200 OK");
+  // The same connection serves a second request, then idles until it is closed.
+  await conn.write(encoder.encode("GET /healthz HTTP/1.1\r\nHost: node-heal\r\n\r\n"));
+  assert.equal(await answer(conn), "HTTP/1.1 200 OK");
+  assert.equal(await answer(conn), "closed");
+  closeQuietly(conn);
+  assert.ok(await metric(f, /nodeheal_connections_closed_total\{limit="idle"\} 1/));
+});
+
+Deno.test("connections past --max-connections are closed as they arrive", async () => {
+  await using f = await withService({ limits: { maxConnections: 2 } });
+  const held = [await connect(f), await connect(f)];
+  for (const c of held) await c.write(encoder.encode("GET /healthz HTTP/1.1\r\n"));
+  const third = await connect(f);
+  assert.equal(await answer(third), "closed");
+  closeQuietly(third);
+  for (const c of held) closeQuietly(c);
+  const counted = await waitFor("the closed connection in the metrics", async () => {
+    try {
+      // Tries made while the held connections were still open were closed too: at least 1.
+      return await metric(f, /nodeheal_connections_closed_total\{limit="connections"\} [1-9]/);
+    } catch {
+      return false; // The held connections are still being let go.
+    }
+  });
+  assert.ok(counted);
+});
+
+Deno.test("webhook requests past --max-in-flight are answered 503 with Retry-After", async () => {
+  await using f = await withService({ limits: { maxInFlight: 1 } });
+  const slow = await connect(f);
+  await slow.write(encoder.encode(
+    "POST /webhook HTTP/1.1\r\nHost: node-heal\r\nContent-Type: application/json\r\n" +
+      "Content-Length: 500\r\n\r\n{",
+  ));
+  const busy = await waitFor("a second request to be refused", async () => {
+    const res = await f.post(firing("busy"));
+    await res.body?.cancel();
+    return res.status === 503 ? res : undefined;
+  });
+  assert.equal(busy.headers.get("retry-after"), "5");
+  assert.equal(await unschedulable(f, "heal-worker"), false, "the refused alert did nothing");
+  closeQuietly(slow);
+  await waitFor("the slot to be free again", async () => {
+    const res = await f.post(firing("busy"));
+    await res.body?.cancel();
+    return res.status === 200;
+  });
+  assert.equal(await unschedulable(f, "heal-worker"), true);
+});
+
+Deno.test("a 900 KB fingerprint is refused with 400 naming the field, and nothing is written", async () => {
+  await using f = await withService();
+  f.cluster.api.traffic.reset();
+  const res = await f.post(firing("0".repeat(900_000)));
+  assert.equal(res.status, 400);
+  const body = await res.json();
+  assert.match(body.error, /field "alerts\[0\]\.fingerprint" must be at most 64 characters/);
+  assert.ok(body.error.length < 300, "the error does not echo the fingerprint");
+  assert.deepEqual(await nodeHealAnnotations(f, "heal-worker"), {});
+  const writes = f.cluster.api.traffic.requests.filter((r) =>
+    ["create", "update", "patch", "delete"].includes(r.verb)
+  );
+  assert.deepEqual(writes.map((r) => `${r.verb} ${r.resource}`), []);
+});
+
+Deno.test("the largest label values and summaries leave Events, annotations and /status small", async () => {
+  await using f = await withService();
+  const big = notification("firing", [{
+    labels: { alertname: "A".repeat(4096), heal: "true", instance: INSTANCE },
+    fingerprint: "f".repeat(64),
+    summary: "S".repeat(16_384),
+  }]);
+  (big.alerts as Record<string, unknown>[])[0].generatorURL = `http://x/${"g".repeat(4000)}`;
+  const res = await f.post(big);
+  assert.equal(res.status, 200);
+  assert.equal((await res.json()).alerts[0].outcome, "cordon");
+  const annotations = await nodeHealAnnotations(f, "heal-worker");
+  assert.ok(
+    JSON.stringify(annotations).length < 1024,
+    `node-heal's annotations are ${JSON.stringify(annotations).length} bytes`,
+  );
+  const events = await f.core.listNamespacedEvent({ namespace: "default" });
+  assert.ok(events.items.length > 0);
+  for (const e of events.items) {
+    assert.ok((e.message ?? "").length <= 1024, `an Event of ${e.message?.length} characters`);
+  }
+  const status = await (await fetch(`${f.service.url}/status`)).text();
+  assert.ok(status.length < 8192, `/status is ${status.length} bytes`);
+});
+
+Deno.test("5,000 resolved alerts that hold nothing cost at most one read per node", async () => {
+  await using f = await withService();
+  f.cluster.api.traffic.reset();
+  const ips = ["172.18.0.3", "172.18.0.4", "172.18.0.5"];
+  // As compact as Alertmanager's own, so that 5,000 fit in the 1 MiB body limit.
+  const res = await f.post({
+    version: "4",
+    status: "resolved",
+    alerts: Array.from({ length: 5000 }, (_, i) => ({
+      status: "resolved",
+      labels: { alertname: "NodeHighCPU", heal: "true", instance: `${ips[i % 3]}:9100` },
+      startsAt: "2026-11-28T10:00:00Z",
+      fingerprint: `r${i}`,
+    })),
+  });
+  assert.equal(res.status, 200);
+  const outcomes = new Set((await res.json()).alerts.map((a: { outcome: string }) => a.outcome));
+  assert.deepEqual([...outcomes], ["skipped"]);
+  const reads = f.cluster.api.traffic.requests.filter((r) =>
+    r.verb === "get" && r.resource === "nodes"
+  );
+  assert.ok(reads.length <= 3, `${reads.length} node reads for 3 nodes`);
+});
+
+Deno.test("a node held by 200 alerts stays cordoned until the last of them resolves", async () => {
+  await using f = await withService();
+  const alerts = Array.from({ length: 200 }, (_, i) => ({
+    labels: { alertname: `Alert${i}`, heal: "true", instance: INSTANCE },
+    fingerprint: `h${String(i).padStart(3, "0")}`,
+  }));
+  assert.equal((await f.post(notification("firing", alerts))).status, 200);
+  assert.equal(await unschedulable(f, "heal-worker"), true);
+  const annotations = await nodeHealAnnotations(f, "heal-worker");
+  assert.ok(JSON.stringify(annotations).length < 16_384, "the record of 200 holds stays small");
+  for (let i = 0; i < 199; i += 50) {
+    const res = await f.post(notification("resolved", alerts.slice(i, Math.min(i + 50, 199))));
+    assert.equal(res.status, 200);
+    assert.equal(await unschedulable(f, "heal-worker"), true, `after ${i + 50} resolved`);
+  }
+  const last = await f.post(notification("resolved", alerts.slice(199)));
+  assert.equal((await last.json()).alerts[0].outcome, "uncordon");
+  assert.equal(await unschedulable(f, "heal-worker"), false);
+});
+
+Deno.test("a firing delivered after its own resolution changes nothing; a new firing still acts", async () => {
+  await using f = await withService({ policy: RELAXED });
+  const at = (status: "firing" | "resolved", startsAt: string) => {
+    const n = firing("late");
+    for (const a of n.alerts as Record<string, unknown>[]) {
+      a.status = status;
+      a.startsAt = startsAt;
+    }
+    n.status = status;
+    return n;
+  };
+  const outcome = async (body: unknown) => (await (await f.post(body)).json()).alerts[0];
+  assert.equal((await outcome(at("firing", "2026-11-28T10:00:00Z"))).outcome, "cordon");
+  assert.equal((await outcome(at("resolved", "2026-11-28T10:00:00Z"))).outcome, "uncordon");
+  const late = await outcome(at("firing", "2026-11-28T10:00:00Z"));
+  assert.deepEqual([late.outcome, late.gate], ["skipped", "stale"]);
+  assert.equal(await unschedulable(f, "heal-worker"), false);
+  // The same alert firing again later is a new alert (a new startsAt): it cordons.
+  assert.equal((await outcome(at("firing", "2026-11-28T11:00:00Z"))).outcome, "cordon");
+});
