@@ -1,0 +1,142 @@
+import type { Alert } from "../intake/alertmanager.ts";
+import type { Node } from "../node.ts";
+import { clip } from "../clip.ts";
+import type { Policy } from "./policy.ts";
+import type { DrainOptions } from "./drain_plan.ts";
+
+/**
+ * The writes a decision can make. `hold`, `release` and `refresh` only change which alerts hold
+ * a Node; `disown` drops node-heal's claim on a Node someone uncordoned; `forget` clears state.
+ */
+export type Action =
+  | "cordon"
+  | "drain"
+  | "uncordon"
+  | "hold"
+  | "release"
+  | "refresh"
+  | "disown"
+  | "forget";
+
+/**
+ * Why a decision made no change to the Node:
+ * - `policy`: no policy rule gives the alert an action (or its rule says `none`);
+ * - `paused`, `minHealthy`, `rate`, `cooldown`: the safety gates (see gates.ts);
+ * - `protected`: a control-plane Node, never touched;
+ * - `excluded`: labelled `node-heal.io/exclude=true`;
+ * - `notOurs`: cordoned by someone else, so neither cordoned again nor uncordoned;
+ * - `manualUncordon`: someone uncordoned a Node node-heal had cordoned for this alert;
+ * - `duplicate`: this alert already holds this Node (a repeated delivery);
+ * - `notHeld`: a resolved alert that holds nothing on this Node;
+ * - `holdLimit`: the Node is held by more alerts than node-heal lists, and that was recorded lately;
+ * - `stale`: a firing delivered after the resolution of the same alert (fingerprint and startsAt).
+ */
+export type Gate =
+  | "policy"
+  | "protected"
+  | "excluded"
+  | "paused"
+  | "minHealthy"
+  | "maxConcurrent"
+  | "rate"
+  | "cooldown"
+  | "notOurs"
+  | "manualUncordon"
+  | "duplicate"
+  | "notHeld"
+  | "holdLimit"
+  | "stale";
+
+/** The Event a decision asks the reporter to record on the Node. */
+export interface EventIntent {
+  reason:
+    | "NodeHealCordoned"
+    | "NodeHealUncordoned"
+    | "NodeHealSkipped"
+    | "NodeHealDrainStarted"
+    | "NodeHealDrained"
+    | "NodeHealDrainFailed";
+  type: "Normal" | "Warning";
+  message: string;
+}
+
+/** A JSON merge patch of a Node, carrying the resourceVersion it was computed from. */
+export interface NodePatch {
+  metadata: { resourceVersion?: string; annotations?: Record<string, string | null> };
+  spec?: { unschedulable: boolean | null };
+}
+
+/** What to do about one alert on one Node. */
+export type Decision =
+  | {
+    kind: "act";
+    action: Action;
+    node: string;
+    message: string;
+    patch: NodePatch;
+    event?: EventIntent;
+    /** For `drain`: how to drain once the claim is written. */
+    drain?: DrainOptions;
+  }
+  | { kind: "skip"; gate: Gate; node: string; message: string; event?: EventIntent };
+
+/** The alert's name as node-heal writes it (a label value may be 4 KB; a name on a Node is not). */
+export function alertName(alert: Alert): string {
+  return clip(alert.labels.alertname ?? "unnamed", 253);
+}
+
+export function describeAlert(alert: Alert): string {
+  const summary = alert.annotations.summary;
+  return `alert ${alertName(alert)} (fingerprint ${alert.fingerprint})${
+    summary ? `: ${clip(summary, 300)}` : ""
+  }`;
+}
+
+/** Options of {@link decide} and {@link reconcile}. */
+export interface DecideOptions {
+  /** A hold not refreshed by a firing notification for this long is taken as resolved (ms). */
+  holdTtlMs: number;
+  /** Rules and gates; the default policy when absent. */
+  policy?: Policy;
+  /** Every Node as node-heal last saw it: the cluster truth the gates count from. */
+  nodes?: Iterable<Node>;
+  /** Whether a pause is in force (flag, policy file or the cluster's pause annotation). */
+  paused?: boolean;
+  /** This replica's name: the drainer it writes in its claims. */
+  instance?: string;
+  /** Nodes this process is draining now. */
+  drainingHere?: ReadonlySet<string>;
+}
+
+/** The default hold TTL: four times the node-heal route's 1-hour `repeat_interval`. */
+export const DEFAULT_HOLD_TTL_MS = 4 * 60 * 60 * 1000;
+
+export function skip(gate: Gate, node: string, message: string, withEvent: boolean): Decision {
+  return {
+    kind: "skip",
+    gate,
+    node,
+    message,
+    event: withEvent ? { reason: "NodeHealSkipped", type: "Normal", message } : undefined,
+  };
+}
+
+export function act(
+  action: Action,
+  node: Node,
+  message: string,
+  patch: Omit<NodePatch, "metadata"> & { annotations: Record<string, string | null> },
+  event?: EventIntent,
+): Decision {
+  return {
+    kind: "act",
+    action,
+    node: node.metadata.name,
+    message,
+    patch: {
+      metadata: { resourceVersion: node.metadata.resourceVersion, annotations: patch.annotations },
+      ...(patch.spec ? { spec: patch.spec } : {}),
+    },
+    event,
+  };
+}

@@ -1,0 +1,84 @@
+import { isCordoned, type Node } from "../node.ts";
+import {
+  clearedAnnotations,
+  describeHolders,
+  HISTORY,
+  holdCount,
+  holdsAnnotations,
+  readState,
+} from "./node_state.ts";
+
+import { act, type DecideOptions, type Decision } from "./decision.ts";
+import { DRAIN_HEARTBEAT_TTL_MS, drainDue, startDrain } from "./drain_step.ts";
+import { liveOverflow, seenAt } from "./holds.ts";
+
+/**
+ * What node-heal should do about a Node outside any alert: give up its claim on a Node
+ * someone uncordoned, and let go of holds whose alerts were not seen for the hold TTL (their
+ * resolution was missed: a silence, an Alertmanager restart, a relabelled alert). Undefined
+ * when there is nothing to do.
+ */
+export function reconcile(node: Node, now: Date, options: DecideOptions): Decision | undefined {
+  const name = node.metadata.name;
+  const state = readState(node);
+  const cordoned = isCordoned(node);
+  if (state.owned && !cordoned) {
+    const message =
+      `${name} was uncordoned by someone else after node-heal cordoned it; node-heal no longer owns its cordon`;
+    return act("disown", node, message, {
+      annotations: {
+        ...clearedAnnotations(),
+        ...holdsAnnotations(state, state.holds, state.overflow),
+      },
+    }, { reason: "NodeHealSkipped", type: "Normal", message });
+  }
+  if (state.owned && cordoned && holdCount(state) > 0) {
+    if (drainDue(state, now)) return startDrain(node, now, options, false);
+    if (state.step === "draining" && !options.drainingHere?.has(name)) {
+      const beat = Date.parse(state.drainHeartbeat ?? "");
+      const stale = Number.isNaN(beat) || now.getTime() - beat > DRAIN_HEARTBEAT_TTL_MS;
+      // This replica's own drain from before a restart, or another's that stopped beating.
+      if (stale || state.drainer === (options.instance ?? "node-heal")) {
+        return startDrain(node, now, options, true);
+      }
+    }
+  }
+  const expired = Object.entries(state.holds).filter(([, h]) =>
+    !(now.getTime() - seenAt(h) <= options.holdTtlMs)
+  );
+  const overflow = liveOverflow(state, now, options.holdTtlMs);
+  const overflowExpired = state.overflow !== undefined && overflow === undefined;
+  if (expired.length === 0 && !overflowExpired) return undefined;
+  const shown = expired.slice(0, 5).map(([fp, h]) => `${h.alertname} (fingerprint ${fp})`);
+  const more = expired.length - shown.length +
+    (overflowExpired ? holdCount({ ...state, holds: {} }) : 0);
+  const names = [...shown, ...(more > 0 ? [`${more} more alerts`] : [])].join(", ");
+  const rest = Object.fromEntries(
+    Object.entries(state.holds).filter(([fp]) => !expired.some(([e]) => e === fp)),
+  );
+  const why = `not seen firing for ${formatDuration(options.holdTtlMs)}, taken as resolved`;
+  if (holdCount({ ...state, holds: rest, overflow }) > 0) {
+    const message = `Kept ${name} cordoned: ${names} ${why}; still held by ${
+      describeHolders(rest, overflow)
+    }`;
+    return act("release", node, message, { annotations: holdsAnnotations(state, rest, overflow) });
+  }
+  if (state.owned && cordoned) {
+    const message = `Uncordoned ${name}: ${names} ${why}`;
+    return act("uncordon", node, message, {
+      annotations: { ...clearedAnnotations(), [HISTORY.releasedAt]: now.toISOString() },
+      spec: { unschedulable: null },
+    }, { reason: "NodeHealUncordoned", type: "Normal", message });
+  }
+  return act("forget", node, `Forgot ${names} on ${name}: ${why}`, {
+    annotations: clearedAnnotations(),
+  });
+}
+
+/** `4h`, `90s`, `1500ms`: a duration as people write it. */
+function formatDuration(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
