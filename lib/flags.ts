@@ -1,0 +1,222 @@
+import { SERVER_DEFAULTS } from "./server/server.ts";
+import { GUARD_DEFAULTS } from "./server/guard.ts";
+
+/** One flag: its environment variable and its defaults in `serve` and in `dev`. */
+export interface Flag {
+  env?: string;
+  type: "string" | "boolean";
+  serve: string | boolean;
+  dev: string | boolean;
+  help: string;
+}
+
+/** Every flag of `serve` and `dev`, in the order `--help` lists them. */
+export const FLAGS: Record<string, Flag> = {
+  listen: {
+    env: "NODE_HEAL_LISTEN",
+    type: "string",
+    serve: "0.0.0.0:8000",
+    dev: "127.0.0.1:8000",
+    help: "Webhook, health and metrics address (HOST:PORT)",
+  },
+  kubeconfig: {
+    type: "string",
+    serve: "",
+    dev: "",
+    help:
+      "Kubeconfig file; default: in-cluster service account, then $KUBECONFIG, then ~/.kube/config",
+  },
+  "embedded-cluster": {
+    env: "NODE_HEAL_EMBEDDED_CLUSTER",
+    type: "boolean",
+    serve: false,
+    dev: true,
+    help: "Run against an in-memory Kubernetes API server with a kind-like cluster",
+  },
+  "embedded-workers": {
+    env: "NODE_HEAL_EMBEDDED_WORKERS",
+    type: "string",
+    serve: "3",
+    dev: "3",
+    help: "Workers in the embedded cluster",
+  },
+  "embedded-api-listen": {
+    env: "NODE_HEAL_EMBEDDED_API_LISTEN",
+    type: "string",
+    serve: "127.0.0.1:0",
+    dev: "127.0.0.1:6443",
+    help: "Address of the embedded API server (port 0: any free port)",
+  },
+  "embedded-kubeconfig-out": {
+    env: "NODE_HEAL_EMBEDDED_KUBECONFIG_OUT",
+    type: "string",
+    serve: "",
+    dev: ".dev/kubeconfig",
+    help: "Write the embedded cluster's kubeconfig here (for kubectl)",
+  },
+  "dry-run": {
+    env: "NODE_HEAL_DRY_RUN",
+    type: "boolean",
+    serve: false,
+    dev: false,
+    help: "Decide and report, never write to the cluster (writes are sent with dryRun=All)",
+  },
+  "event-namespace": {
+    env: "NODE_HEAL_EVENT_NAMESPACE",
+    type: "string",
+    serve: "default",
+    dev: "default",
+    help: "Namespace of the Events node-heal records on Nodes",
+  },
+  instance: {
+    env: "NODE_HEAL_INSTANCE",
+    type: "string",
+    serve: "",
+    dev: "",
+    help: "Name of this replica in Events (default: $POD_NAME, then the host name)",
+  },
+  config: {
+    env: "NODE_HEAL_CONFIG",
+    type: "string",
+    serve: "",
+    dev: "",
+    help:
+      'Policy file (YAML): rules and gates; without it, heal="true" alerts are cordoned behind the default gates',
+  },
+  paused: {
+    env: "NODE_HEAL_PAUSED",
+    type: "boolean",
+    serve: false,
+    dev: false,
+    help:
+      "Start paused: no new remediations, releases still happen (also: annotate node-heal's namespace node-heal.io/paused=true)",
+  },
+  namespace: {
+    env: "POD_NAMESPACE",
+    type: "string",
+    serve: "node-heal",
+    dev: "node-heal",
+    help: "node-heal's namespace, whose annotation node-heal.io/paused=true pauses node-heal",
+  },
+  "auth-token-file": {
+    env: "NODE_HEAL_AUTH_TOKEN_FILE",
+    type: "string",
+    serve: "",
+    dev: "",
+    help:
+      "File with the bearer token Alertmanager must send (or put the token itself in NODE_HEAL_AUTH_TOKEN)",
+  },
+  "basic-auth-file": {
+    env: "NODE_HEAL_BASIC_AUTH_FILE",
+    type: "string",
+    serve: "",
+    dev: "",
+    help: "File of user:password lines for basic auth, besides or instead of the token",
+  },
+  "tls-cert": {
+    env: "NODE_HEAL_TLS_CERT",
+    type: "string",
+    serve: "",
+    dev: "",
+    help: "Serve HTTPS with this certificate (PEM; with --tls-key)",
+  },
+  "tls-key": {
+    env: "NODE_HEAL_TLS_KEY",
+    type: "string",
+    serve: "",
+    dev: "",
+    help: "The certificate's private key (PEM)",
+  },
+  "insecure-allow-unauthenticated": {
+    env: "NODE_HEAL_INSECURE_ALLOW_UNAUTHENTICATED",
+    type: "boolean",
+    serve: false,
+    dev: false,
+    help:
+      "Serve the webhook on a non-loopback address without credentials (anyone who reaches it can cordon nodes)",
+  },
+  "request-timeout": {
+    env: "NODE_HEAL_REQUEST_TIMEOUT",
+    type: "string",
+    serve: "30s",
+    dev: "30s",
+    help:
+      "How long one webhook request may take from its arrival: a body still arriving then is answered 408, handling still going on 503",
+  },
+  "max-body-bytes": {
+    env: "NODE_HEAL_MAX_BODY_BYTES",
+    type: "string",
+    serve: String(SERVER_DEFAULTS.maxBodyBytes),
+    dev: String(SERVER_DEFAULTS.maxBodyBytes),
+    help: "Largest webhook body accepted, in bytes; a larger one is answered 413 as it arrives",
+  },
+  "max-in-flight": {
+    env: "NODE_HEAL_MAX_IN_FLIGHT",
+    type: "string",
+    serve: String(SERVER_DEFAULTS.maxInFlight),
+    dev: String(SERVER_DEFAULTS.maxInFlight),
+    help: "Webhook requests handled at once; more are answered 503 with Retry-After",
+  },
+  "header-timeout": {
+    env: "NODE_HEAL_HEADER_TIMEOUT",
+    type: "string",
+    serve: `${GUARD_DEFAULTS.headerTimeoutMs / 1000}s`,
+    dev: `${GUARD_DEFAULTS.headerTimeoutMs / 1000}s`,
+    help: "How long a request's head may take before its connection is closed",
+  },
+  "idle-timeout": {
+    env: "NODE_HEAL_IDLE_TIMEOUT",
+    type: "string",
+    serve: `${GUARD_DEFAULTS.idleTimeoutMs / 1000}s`,
+    dev: `${GUARD_DEFAULTS.idleTimeoutMs / 1000}s`,
+    help: "How long a kept-alive connection may wait for its next request before it is closed",
+  },
+  "max-connections": {
+    env: "NODE_HEAL_MAX_CONNECTIONS",
+    type: "string",
+    serve: String(GUARD_DEFAULTS.maxConnections),
+    dev: String(GUARD_DEFAULTS.maxConnections),
+    help: "Connections open at once; a further one is closed as it arrives",
+  },
+  "hold-ttl": {
+    env: "NODE_HEAL_HOLD_TTL",
+    type: "string",
+    serve: "4h",
+    dev: "4h",
+    help:
+      "An alert not seen firing for this long is taken as resolved (a missed resolution); keep it above Alertmanager's repeat_interval",
+  },
+  "api-timeout": {
+    env: "NODE_HEAL_API_TIMEOUT",
+    type: "string",
+    serve: "10s",
+    dev: "10s",
+    help: "How long one Kubernetes API call may take before node-heal answers 503",
+  },
+  "log-format": {
+    env: "NODE_HEAL_LOG_FORMAT",
+    type: "string",
+    serve: "json",
+    dev: "pretty",
+    help: "Log format: json or pretty",
+  },
+  "log-level": {
+    env: "NODE_HEAL_LOG_LEVEL",
+    type: "string",
+    serve: "info",
+    dev: "info",
+    help: "Log level: trace, debug, info, warning, error, fatal",
+  },
+  help: { type: "boolean", serve: false, dev: false, help: "Show this help" },
+};
+
+/** The `--help` text of `serve` or `dev`. */
+export function usage(mode: "serve" | "dev"): string {
+  const lines = Object.entries(FLAGS).map(([name, f]) => {
+    const value = f.type === "string" ? ` ${name.toUpperCase().replaceAll("-", "_")}` : "";
+    const def = f[mode] === "" || f[mode] === false ? "" : ` (default ${f[mode]})`;
+    const env = f.env ? `; env ${f.env}` : "";
+    return `  --${name}${value}\n      ${f.help}${def}${env}`;
+  });
+  return lines.join("\n");
+}

@@ -1,0 +1,57 @@
+// docs/limits.md against the code: every limit it lists has the default the code has, and every
+// limit flag of the code is listed, so the table cannot drift.
+import assert from "node:assert/strict";
+import { FLAGS } from "../lib/config.ts";
+import { LIMITS } from "../lib/intake/alertmanager.ts";
+import { MAX_BODY_READS } from "../lib/server/body.ts";
+import { MAX_HOLDS, MAX_OVERFLOW, MAX_RESOLVED } from "../lib/decide/node_state.ts";
+import { EVENT_MESSAGE_LIMIT } from "../lib/report/events.ts";
+
+const doc = await Deno.readTextFile(new URL("../docs/limits.md", import.meta.url));
+
+/** The rows of the table under a `## title`, as cells. */
+function table(title: string): string[][] {
+  const section = doc.split(/^## /m).find((s) => s.startsWith(title));
+  assert.ok(section, `docs/limits.md has a section "${title}"`);
+  return section.split("\n").filter((l) => l.startsWith("|")).slice(2)
+    .map((l) => l.split("|").slice(1, -1).map((c) => c.trim()));
+}
+
+const LIMIT_FLAGS = [
+  "header-timeout",
+  "idle-timeout",
+  "max-connections",
+  "max-in-flight",
+  "max-body-bytes",
+  "request-timeout",
+];
+
+Deno.test("docs/limits.md lists every connection and request limit with its flag and default", () => {
+  const rows = table("Connections and requests");
+  const byFlag = new Map(rows.map((r) => [r[2].replaceAll("`", "").replace(/^--/, ""), r[1]]));
+  for (const flag of LIMIT_FLAGS) {
+    assert.ok(FLAGS[flag], `--${flag} is a flag`);
+    assert.equal(byFlag.get(flag), FLAGS[flag].serve, `the default of --${flag}`);
+  }
+  assert.equal(byFlag.get("none"), String(MAX_BODY_READS), "the chunk limit");
+});
+
+Deno.test("docs/limits.md lists every limit on a notification with the value intake enforces", () => {
+  const rows = table("What a notification may carry");
+  const documented = rows.map((r) => Number(r[1])).sort((a, b) => a - b);
+  const enforced = Object.values(LIMITS).map(Number).sort((a, b) => a - b);
+  // Rows that name two fields share one value: compare the distinct values.
+  assert.deepEqual([...new Set(documented)], [...new Set(enforced)]);
+  const named = rows.map((r) => r[0]).join(" ");
+  for (const field of ["fingerprint", "receiver", "groupKey", "generatorURL", "externalURL"]) {
+    assert.match(named, new RegExp(field));
+  }
+});
+
+Deno.test("docs/limits.md states the bounds of what node-heal writes as the code has them", () => {
+  const text = table("What node-heal writes").map((r) => r.join(" ")).join("\n");
+  assert.match(text, new RegExp(`node-heal.io/alerts\`\\)\\s+${MAX_HOLDS},`));
+  assert.match(text, new RegExp(`alerts-overflow\`\\)\\s+${MAX_OVERFLOW}\\b`));
+  assert.match(text, new RegExp(`resolved\`\\)\\s+the newest ${MAX_RESOLVED}\\b`));
+  assert.match(text, new RegExp(`message\\s+${EVENT_MESSAGE_LIMIT} characters`));
+});
