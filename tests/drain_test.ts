@@ -62,6 +62,25 @@ function evictions(f: ServiceFixture): Map<string, number> {
 }
 
 /** A PodDisruptionBudget over the `web` Deployment's pods; returns the policy client. */
+/** An embedded cluster that outlives the node-heal processes of a test, and its kubeconfig file. */
+async function lastingCluster() {
+  const cluster = await startEmbeddedCluster();
+  const dir = await Deno.makeTempDir({ prefix: "node-heal-drain-" });
+  const kubeconfig = `${dir}/kubeconfig`;
+  await Deno.writeTextFile(kubeconfig, cluster.kubeconfig());
+  const kc = new k8s.KubeConfig();
+  kc.loadFromString(cluster.kubeconfig());
+  return {
+    cluster,
+    kubeconfig,
+    kc,
+    async [Symbol.asyncDispose]() {
+      await cluster.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
 async function webBudget(kc: k8s.KubeConfig, minAvailable: number): Promise<k8s.PolicyV1Api> {
   const policy = kc.makeApiClient(k8s.PolicyV1Api);
   await policy.createNamespacedPodDisruptionBudget({
@@ -256,12 +275,8 @@ Deno.test(
   "a node-heal killed mid-drain and started again completes the same drain without evicting twice",
   opts,
   async () => {
-    await using cluster = await startEmbeddedCluster();
-    const dir = await Deno.makeTempDir({ prefix: "node-heal-drain-" });
-    const kubeconfig = `${dir}/kubeconfig`;
-    await Deno.writeTextFile(kubeconfig, cluster.kubeconfig());
-    const core = new k8s.KubeConfig();
-    core.loadFromString(cluster.kubeconfig());
+    await using lasting = await lastingCluster();
+    const { cluster, kubeconfig, kc: core } = lasting;
     const pdb = await webBudget(core, 3);
     {
       await using first = await withService({ kubeconfig, cluster });
@@ -299,7 +314,6 @@ Deno.test(
       [...counts.values()].every((n) => n === 1),
       "every pod evicted once",
     );
-    await Deno.remove(dir, { recursive: true });
   },
 );
 
@@ -307,12 +321,8 @@ Deno.test(
   "a resumed drain's Event and metric count the pods evicted before the restart too",
   opts,
   async () => {
-    await using cluster = await startEmbeddedCluster();
-    const dir = await Deno.makeTempDir({ prefix: "node-heal-drain-" });
-    const kubeconfig = `${dir}/kubeconfig`;
-    await Deno.writeTextFile(kubeconfig, cluster.kubeconfig());
-    const kc = new k8s.KubeConfig();
-    kc.loadFromString(cluster.kubeconfig());
+    await using lasting = await lastingCluster();
+    const { cluster, kubeconfig, kc } = lasting;
     const core = kc.makeApiClient(k8s.CoreV1Api);
     // Six batch pods on heal-worker3 under a budget that lets the first process evict only some.
     for (let i = 0; i < 6; i++) {
@@ -376,7 +386,6 @@ Deno.test(
       metrics,
       new RegExp(`nodeheal_drain_evicted_pods_sum\\{outcome="drained"\\} ${total}\\b`),
     );
-    await Deno.remove(dir, { recursive: true });
   },
 );
 

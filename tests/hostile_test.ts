@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { parsePolicy } from "../lib/decide/policy.ts";
 import { notification, type ServiceFixture, waitFor, withService } from "./helpers.ts";
+import { closeQuietly, statusLine } from "./raw_http.ts";
 
 const encoder = new TextEncoder();
 const INSTANCE = "172.18.0.3:9100"; // heal-worker
@@ -12,34 +13,6 @@ const RELAXED = parsePolicy("gates: { minHealthy: 0, cooldown: 0s }");
 async function connect(f: ServiceFixture): Promise<Deno.TcpConn> {
   const url = new URL(f.service.url);
   return await Deno.connect({ hostname: url.hostname, port: Number(url.port) });
-}
-
-/** The status line of the answer on a raw connection, or `closed` when it closed without one. */
-async function answer(conn: Deno.Conn, limitMs = 10_000): Promise<string> {
-  const buf = new Uint8Array(4096);
-  let text = "";
-  const deadline = setTimeout(() => conn.close(), limitMs);
-  try {
-    for (;;) {
-      const n = await conn.read(buf);
-      if (n === null) return text ? text.split("\r\n")[0] : "closed";
-      text += new TextDecoder().decode(buf.subarray(0, n));
-      if (text.includes("\r\n\r\n")) return text.split("\r\n")[0];
-    }
-  } catch (err) {
-    if (text) return text.split("\r\n")[0];
-    throw new Error(`No answer within ${limitMs} ms: ${err}`);
-  } finally {
-    clearTimeout(deadline);
-  }
-}
-
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // Closed by the server already.
-  }
 }
 
 /** A chunked request head for the webhook. */
@@ -87,7 +60,7 @@ Deno.test("a body with its length, sent a byte at a time, is read whole and hand
       `Content-Length: ${body.length}\r\n\r\n`,
   ));
   for (const ch of body) await conn.write(encoder.encode(ch));
-  assert.equal(await answer(conn), "HTTP/1.1 200 OK");
+  assert.equal(await statusLine(conn), "HTTP/1.1 200 OK");
   closeQuietly(conn);
   assert.equal(await unschedulable(f, "heal-worker"), true);
 });
@@ -102,7 +75,7 @@ Deno.test("a chunked body of up to 4,096 chunks is handled; one of 20,000 is ref
     const conn = await connect(f);
     await conn.write(encoder.encode(CHUNKED_HEAD));
     await sendOneByteChunks(conn, body, true);
-    const got = await answer(conn);
+    const got = await statusLine(conn);
     closeQuietly(conn);
     return got;
   };
@@ -116,7 +89,7 @@ Deno.test("a chunked body past --max-body-bytes is answered 413 before it ends",
   await conn.write(encoder.encode(CHUNKED_HEAD));
   // More than the limit, and no last chunk: only a limit enforced as bytes arrive can answer.
   await sendOneByteChunks(conn, "x".repeat(5000), false);
-  assert.equal(await answer(conn), "HTTP/1.1 413 Payload Too Large");
+  assert.equal(await statusLine(conn), "HTTP/1.1 413 Payload Too Large");
   closeQuietly(conn);
 });
 
@@ -129,7 +102,7 @@ Deno.test("a body that trickles in is answered 408 once the request timeout pass
   ));
   const trickle = setInterval(() => conn.write(encoder.encode(" ")).catch(() => {}), 100);
   try {
-    assert.equal(await answer(conn), "HTTP/1.1 408 Request Timeout");
+    assert.equal(await statusLine(conn), "HTTP/1.1 408 Request Timeout");
   } finally {
     clearInterval(trickle);
     closeQuietly(conn);
@@ -141,7 +114,7 @@ Deno.test("a connection whose request head never ends is closed at --header-time
   await using f = await withService({ limits: { headerTimeoutMs: 300 } });
   const conn = await connect(f);
   await conn.write(encoder.encode("POST /webhook HTTP/1.1\r\nHost: node-heal\r\n"));
-  assert.equal(await answer(conn), "closed");
+  assert.equal(await statusLine(conn), "closed");
   closeQuietly(conn);
   assert.ok(await metric(f, /nodeheal_connections_closed_total\{limit="header"\} 1/));
 });
@@ -150,11 +123,11 @@ Deno.test("a kept-alive connection left idle is closed at --idle-timeout", async
   await using f = await withService({ limits: { idleTimeoutMs: 300 } });
   const conn = await connect(f);
   await conn.write(encoder.encode("GET /healthz HTTP/1.1\r\nHost: node-heal\r\n\r\n"));
-  assert.equal(await answer(conn), "HTTP/1.1 200 OK");
+  assert.equal(await statusLine(conn), "HTTP/1.1 200 OK");
   // The same connection serves a second request, then idles until it is closed.
   await conn.write(encoder.encode("GET /healthz HTTP/1.1\r\nHost: node-heal\r\n\r\n"));
-  assert.equal(await answer(conn), "HTTP/1.1 200 OK");
-  assert.equal(await answer(conn), "closed");
+  assert.equal(await statusLine(conn), "HTTP/1.1 200 OK");
+  assert.equal(await statusLine(conn), "closed");
   closeQuietly(conn);
   assert.ok(await metric(f, /nodeheal_connections_closed_total\{limit="idle"\} 1/));
 });
@@ -164,7 +137,7 @@ Deno.test("connections past --max-connections are closed as they arrive", async 
   const held = [await connect(f), await connect(f)];
   for (const c of held) await c.write(encoder.encode("GET /healthz HTTP/1.1\r\n"));
   const third = await connect(f);
-  assert.equal(await answer(third), "closed");
+  assert.equal(await statusLine(third), "closed");
   closeQuietly(third);
   for (const c of held) closeQuietly(c);
   const counted = await waitFor("the closed connection in the metrics", async () => {
