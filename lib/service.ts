@@ -293,6 +293,8 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     idleTimeoutMs: config.idleTimeoutMs ?? GUARD_DEFAULTS.idleTimeoutMs,
     maxConnections: config.maxConnections ?? GUARD_DEFAULTS.maxConnections,
     requestTimeoutMs: config.requestTimeoutMs ?? SERVER_DEFAULTS.requestTimeoutMs,
+    // Twice the body limit, and room for chunk framing: the server reads bodies whole.
+    maxRequestBytes: 2 * (config.maxBodyBytes ?? SERVER_DEFAULTS.maxBodyBytes) + 65_536,
     closed: (limit) => metrics.connectionsClosed.inc({ limit }),
   });
   const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();

@@ -3,7 +3,6 @@
 import assert from "node:assert/strict";
 import { FLAGS } from "../lib/config.ts";
 import { LIMITS } from "../lib/intake/alertmanager.ts";
-import { MAX_BODY_READS } from "../lib/server/body.ts";
 import { MAX_HOLDS, MAX_OVERFLOW, MAX_RESOLVED } from "../lib/decide/node_state.ts";
 import { EVENT_MESSAGE_LIMIT } from "../lib/report/events.ts";
 
@@ -26,14 +25,22 @@ const LIMIT_FLAGS = [
   "request-timeout",
 ];
 
-Deno.test("docs/limits.md lists every connection and request limit with its flag and default", () => {
+Deno.test("docs/limits.md lists every connection and request limit with its flag and default", async () => {
   const rows = table("Connections and requests");
   const byFlag = new Map(rows.map((r) => [r[2].replaceAll("`", "").replace(/^--/, ""), r[1]]));
   for (const flag of LIMIT_FLAGS) {
     assert.ok(FLAGS[flag], `--${flag} is a flag`);
     assert.equal(byFlag.get(flag), FLAGS[flag].serve, `the default of --${flag}`);
   }
-  assert.equal(byFlag.get("none"), String(MAX_BODY_READS), "the chunk limit");
+  const relay = rows.find((r) => r[0].startsWith("bytes a request sends"));
+  assert.ok(relay, "the relay's limit on request bytes is listed");
+  const [twice, room] = relay[1].split("+").map((n) => Number(n.trim()));
+  assert.equal(twice, 2 * Number(FLAGS["max-body-bytes"].serve));
+  const service = await Deno.readTextFile(new URL("../lib/service.ts", import.meta.url));
+  assert.match(
+    service,
+    new RegExp(`maxRequestBytes: 2 \\* .*\\+ ${room.toLocaleString("en").replace(",", "_")}`),
+  );
 });
 
 Deno.test("docs/limits.md lists every limit on a notification with the value intake enforces", () => {

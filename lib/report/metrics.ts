@@ -91,7 +91,7 @@ export class Metrics {
   readonly connectionsClosed = new Counter({
     name: "nodeheal_connections_closed_total",
     help:
-      "Connections node-heal closed at a limit: header (head not complete in time), idle (kept alive too long), request (overstayed the request timeout), connections (too many open).",
+      "Connections node-heal closed at a limit: header (head not complete in time), idle (kept alive too long), request (overstayed the request timeout), connections (too many open), body (sent far more than the body limit).",
     labelNames: ["limit"] as const,
     registers: [this.registry],
   });

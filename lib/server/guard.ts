@@ -10,6 +10,11 @@ export interface GuardLimits {
   requestTimeoutMs: number;
   /** Connections open at once; a further one is closed as it arrives. */
   maxConnections: number;
+  /**
+   * Bytes one request may send after its head, chunk framing included; past them it is answered
+   * 413 and closed as the bytes arrive (the server behind reads bodies whole).
+   */
+  maxRequestBytes: number;
 }
 
 /** Defaults of the connection limits; `docs/limits.md` lists them with their flags. */
@@ -26,7 +31,7 @@ export interface GuardOptions extends GuardLimits {
   /** HTTPS: the guard ends TLS, the HTTP server behind it sees plain HTTP on loopback. */
   tls?: { cert: string; key: string };
   /** Told when a connection is closed by a limit, with the limit's name. */
-  closed?: (limit: "header" | "idle" | "request" | "connections") => void;
+  closed?: (limit: "header" | "idle" | "request" | "connections" | "body") => void;
 }
 
 /** A running guard in front of an HTTP server. */
@@ -47,6 +52,17 @@ export interface Guard {
 
 type Phase = "head" | "request" | "idle";
 
+const TOO_LARGE_BODY = JSON.stringify({
+  status: "error",
+  error: "Request body too large: it sent far more than the body limit",
+});
+
+/** The answer to a request that sends far more than its limit: the only HTTP the guard writes. */
+const TOO_LARGE = new TextEncoder().encode(
+  "HTTP/1.1 413 Payload Too Large\r\ncontent-type: application/json\r\nconnection: close\r\n" +
+    `content-length: ${TOO_LARGE_BODY.length}\r\n\r\n${TOO_LARGE_BODY}`,
+);
+
 interface Connection {
   front: Deno.Conn;
   back?: Deno.Conn;
@@ -54,6 +70,8 @@ interface Connection {
   timer?: ReturnType<typeof setTimeout>;
   /** Requests seen on it: a response's end only idles the connection if no later request began. */
   requests: number;
+  /** Bytes the client sent since its current request's head. */
+  sent: number;
   closed: boolean;
   done: Promise<void>;
 }
@@ -92,6 +110,7 @@ export function startGuard(options: GuardOptions): Guard {
   const arm = (c: Connection, phase: Phase) => {
     if (c.closed) return;
     c.phase = phase;
+    c.sent = 0;
     clearTimeout(c.timer);
     const [ms, limit] = phase === "head"
       ? [options.headerTimeoutMs, "header" as const]
@@ -101,9 +120,15 @@ export function startGuard(options: GuardOptions): Guard {
     c.timer = setTimeout(() => {
       options.closed?.(limit);
       log("server").debug("Closed a connection at the {limit} limit", { limit });
-      closeQuietly(c.front);
-      closeQuietly(c.back);
+      end(c);
     }, ms);
+  };
+
+  const end = (c: Connection) => {
+    c.closed = true;
+    clearTimeout(c.timer);
+    closeQuietly(c.front);
+    closeQuietly(c.back);
   };
 
   const relay = async (c: Connection): Promise<void> => {
@@ -119,6 +144,12 @@ export function startGuard(options: GuardOptions): Guard {
             if (n === null) break;
             // The first bytes after an idle spell start the next request's head.
             if (c.phase === "idle") arm(c, "head");
+            if (c.phase === "request" && (c.sent += n) > options.maxRequestBytes) {
+              options.closed?.("body");
+              await writeAll(c.front, TOO_LARGE).catch(() => {});
+              end(c);
+              return;
+            }
             await writeAll(c.back!, buf.subarray(0, n));
           }
           await c.back!.closeWrite();
@@ -141,10 +172,7 @@ export function startGuard(options: GuardOptions): Guard {
     } catch {
       // The client or the server went away: the connection ends.
     } finally {
-      c.closed = true;
-      clearTimeout(c.timer);
-      closeQuietly(c.front);
-      closeQuietly(c.back);
+      end(c);
       open.delete(c);
     }
   };
@@ -162,7 +190,7 @@ export function startGuard(options: GuardOptions): Guard {
         closeQuietly(front);
         continue;
       }
-      const c = { front, phase: "head", requests: 0, closed: false } as Connection;
+      const c = { front, phase: "head", requests: 0, sent: 0, closed: false } as Connection;
       open.add(c);
       arm(c, "head");
       c.done = relay(c);
@@ -203,12 +231,7 @@ export function startGuard(options: GuardOptions): Guard {
         new Promise((r) => timer = setTimeout(r, 1000)),
       ]);
       clearTimeout(timer);
-      for (const c of open) {
-        c.closed = true;
-        clearTimeout(c.timer);
-        closeQuietly(c.front);
-        closeQuietly(c.back);
-      }
+      for (const c of open) end(c);
       await Promise.all([...open].map((c) => c.done));
     },
   };
