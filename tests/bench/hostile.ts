@@ -160,6 +160,37 @@ async function main() {
       note(`slow body: ${got} after ${result.slow_body_cut_after_s} s`);
     }
 
+    // 2b. 500 connections trickling bodies at once, for 8 seconds.
+    {
+      const start = await rssMb(child.pid);
+      const conns = await Promise.all(
+        Array.from({ length: 500 }, () => Deno.connect({ hostname: "127.0.0.1", port })),
+      );
+      const answers = conns.map((c) => answer(c, 10_000));
+      for (const c of conns) {
+        await c.write(encoder.encode(
+          "POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{",
+        )).catch(() => {});
+      }
+      for (let second = 0; second < 8; second++) {
+        await new Promise((r) => setTimeout(r, 1000));
+        await Promise.all(conns.map((c) => c.write(encoder.encode(" ")).catch(() => {})));
+      }
+      result.slow_500_rss_growth_mb = Number(((await rssMb(child.pid)) - start).toFixed(1));
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch {
+          // Closed by node-heal.
+        }
+      }
+      const got = await Promise.all(answers);
+      const counts: Record<string, number> = {};
+      for (const a of got) counts[a] = (counts[a] ?? 0) + 1;
+      result.slow_500_answers = Object.entries(counts).map(([a, n]) => `${n}x ${a}`).join("; ");
+      note(`500 slow bodies: ${result.slow_500_answers}, RSS +${result.slow_500_rss_growth_mb} MB`);
+    }
+
     // 3. Headers that never end.
     {
       const conn = await Deno.connect({ hostname: "127.0.0.1", port });
