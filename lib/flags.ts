@@ -141,7 +141,7 @@ export const FLAGS: Record<string, Flag> = {
     serve: "30s",
     dev: "30s",
     help:
-      "How long one webhook request may take from its arrival: a body still arriving then is answered 408, handling still going on 503",
+      "How long one webhook request may take from its arrival: a body still arriving then, or handling still going on, is answered 503",
   },
   "max-body-bytes": {
     env: "NODE_HEAL_MAX_BODY_BYTES",

@@ -270,7 +270,9 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     }
   }, sweepMs);
 
+  const closing = new AbortController();
   const handler = createHandler({
+    closing: closing.signal,
     handle: (n) => pipeline.handle(n),
     metrics,
     credentials: config.credentials,
@@ -285,10 +287,11 @@ export async function startService(config: ServiceConfig): Promise<Service> {
         cluster: clusterPaused,
       }),
   });
-  // The public listener is the guard; the HTTP server behind it listens on loopback only.
+  // The public listener is the guard; the HTTP server behind it (TLS included) listens on
+  // loopback only.
   const guard = startGuard({
     listen: config.listen,
-    tls: config.tls,
+    tls: config.tls !== undefined,
     headerTimeoutMs: config.headerTimeoutMs ?? GUARD_DEFAULTS.headerTimeoutMs,
     idleTimeoutMs: config.idleTimeoutMs ?? GUARD_DEFAULTS.idleTimeoutMs,
     maxConnections: config.maxConnections ?? GUARD_DEFAULTS.maxConnections,
@@ -301,6 +304,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   const server = Deno.serve({
     hostname: "127.0.0.1",
     port: 0,
+    ...(config.tls ?? {}),
     onListen: (addr) => resolve(addr as Deno.NetAddr),
   }, guard.wrap(handler));
   guard.forward((await listening).port);
@@ -317,6 +321,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
       clearInterval(sweep);
       clearInterval(pauseTimer);
       guard.stopAccepting();
+      closing.abort();
       await server.shutdown();
       await guard.close();
       // Running drains stop; their claims stay on the Nodes for the next process to resume.

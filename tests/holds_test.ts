@@ -7,6 +7,7 @@ import {
   ANNOTATIONS,
   HISTORY,
   holdCount,
+  LATE_DELIVERY_MS,
   MAX_HOLDS,
   MAX_OVERFLOW,
   readState,
@@ -118,14 +119,23 @@ Deno.test("the overflow stays far below the API server's 256 KB annotation budge
   assert.ok(bytes < 64 * 1024, `node-heal's annotations are ${bytes} bytes`);
 });
 
-Deno.test("decide() ignores a firing delivered after the resolution of the same alert", () => {
+Deno.test("decide() ignores a firing delivered late, after the resolution of the same alert", () => {
   let { node } = run(worker(), [alert("firing", "a"), alert("resolved", "a")]);
   assert.equal(node.spec?.unschedulable, undefined);
   assert.deepEqual(JSON.parse(node.metadata.annotations![HISTORY.resolved]), {
-    a: "2026-11-28T09:00:00Z",
+    a: { startsAt: "2026-11-28T09:00:00Z", at: T0.toISOString() },
   });
   const late = decide(alert("firing", "a"), node, T0, OPTS);
   assert.equal(late.kind === "skip" && late.gate, "stale");
+  // Past the window of a late delivery, the same alert firing again is real (Prometheus restored
+  // it after a restart, with its old startsAt): it acts.
+  const restored = decide(
+    alert("firing", "a"),
+    node,
+    new Date(T0.getTime() + LATE_DELIVERY_MS + 1000),
+    OPTS,
+  );
+  assert.equal(restored.kind === "act" && restored.action, "cordon");
   // Fired again (a new startsAt): a new alert, decided as any other.
   const again = decide(alert("firing", "a", "2026-11-28T11:00:00Z"), node, T0, OPTS);
   assert.equal(again.kind === "act" && again.action, "cordon");

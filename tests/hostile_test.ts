@@ -102,7 +102,7 @@ Deno.test("a chunked body that never ends is cut with 413 as it passes twice the
   assert.ok(await metric(f, /nodeheal_connections_closed_total\{limit="body"\} 1/));
 });
 
-Deno.test("a body that trickles in is answered 408 once the request timeout passes", async () => {
+Deno.test("a body that trickles in is answered 503 once the request timeout passes, so Alertmanager retries", async () => {
   await using f = await withService({ limits: { requestTimeoutMs: 500 } });
   const conn = await connect(f);
   await conn.write(encoder.encode(
@@ -111,12 +111,12 @@ Deno.test("a body that trickles in is answered 408 once the request timeout pass
   ));
   const trickle = setInterval(() => conn.write(encoder.encode(" ")).catch(() => {}), 100);
   try {
-    assert.equal(await statusLine(conn), "HTTP/1.1 408 Request Timeout");
+    assert.equal(await statusLine(conn), "HTTP/1.1 503 Service Unavailable");
   } finally {
     clearInterval(trickle);
     closeQuietly(conn);
   }
-  assert.ok(await metric(f, /nodeheal_notifications_total\{status="unknown",code="408"\} 1/));
+  assert.ok(await metric(f, /nodeheal_notifications_total\{status="unknown",code="503"\} 1/));
 });
 
 Deno.test("a connection whose request head never ends is closed at --header-timeout", async () => {
@@ -139,6 +139,39 @@ Deno.test("a kept-alive connection left idle is closed at --idle-timeout", async
   assert.equal(await statusLine(conn), "closed");
   closeQuietly(conn);
   assert.ok(await metric(f, /nodeheal_connections_closed_total\{limit="idle"\} 1/));
+});
+
+Deno.test("a client that half-closes after its request still gets the answer", async () => {
+  await using f = await withService();
+  const conn = await connect(f);
+  await conn.write(encoder.encode("GET /healthz HTTP/1.1\r\nHost: node-heal\r\n\r\n"));
+  await conn.closeWrite();
+  assert.equal(await statusLine(conn), "HTTP/1.1 200 OK");
+  closeQuietly(conn);
+});
+
+const PYTHON = await new Deno.Command("python3", { args: ["--version"], stdout: "null" }).output()
+  .then((o) => o.success, () => false);
+
+Deno.test({
+  name: "a connection reset before it is accepted does not stop node-heal accepting the next",
+  ignore: !PYTHON,
+  fn: async () => {
+    await using f = await withService();
+    const port = new URL(f.service.url).port;
+    // A reset (SO_LINGER 0) right after connecting: accept() fails for that connection only.
+    const reset = await new Deno.Command("python3", {
+      args: [
+        "-c",
+        "import socket,struct,sys\nfor _ in range(3):\n s=socket.create_connection(('127.0.0.1',int(sys.argv[1])))\n s.setsockopt(socket.SOL_SOCKET,socket.SO_LINGER,struct.pack('ii',1,0))\n s.close()",
+        port,
+      ],
+    }).output();
+    assert.ok(reset.success);
+    const res = await fetch(`${f.service.url}/healthz`, { signal: AbortSignal.timeout(5000) });
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+  },
 });
 
 Deno.test("connections past --max-connections are closed as they arrive", async () => {
@@ -181,6 +214,23 @@ Deno.test("webhook requests past --max-in-flight are answered 503 with Retry-Aft
     return res.status === 200;
   });
   assert.equal(await unschedulable(f, "heal-worker"), true);
+});
+
+Deno.test("a body cut off by shutdown is answered 503, so Alertmanager sends it again", async () => {
+  const f = await withService();
+  const conn = await connect(f);
+  await conn.write(encoder.encode(
+    "POST /webhook HTTP/1.1\r\nHost: node-heal\r\nContent-Type: application/json\r\n" +
+      "Content-Length: 500\r\n\r\n{",
+  ));
+  // Once a probe on another connection is answered, the webhook's head is in and it is reading.
+  const probe = await fetch(`${f.service.url}/healthz`);
+  await probe.body?.cancel();
+  const closing = f.service.close();
+  const got = await statusLine(conn);
+  await closing;
+  closeQuietly(conn);
+  assert.equal(got, "HTTP/1.1 503 Service Unavailable");
 });
 
 Deno.test("a 900 KB fingerprint is refused with 400 naming the field, and nothing is written", async () => {

@@ -1,6 +1,7 @@
 // Who may post to the webhook, and what hostile input gets: each through real HTTP, each
 // checked to change nothing in the cluster.
 import assert from "node:assert/strict";
+import { closeQuietly, statusLine } from "./raw_http.ts";
 import fc from "fast-check";
 import firing from "./fixtures/alertmanager-0.25-firing.json" with { type: "json" };
 import { authorized, challenge, parseBasicUsers, sameSecret } from "../lib/server/auth.ts";
@@ -248,7 +249,8 @@ async function openssl(...args: string[]): Promise<boolean> {
 const HAS_OPENSSL = await openssl("version");
 
 Deno.test({
-  name: "with --tls-cert and --tls-key the webhook is served over HTTPS",
+  name:
+    "with --tls-cert and --tls-key the webhook is served over HTTPS, and a handshake that never ends is closed at --header-timeout",
   ignore: !HAS_OPENSSL,
   ...opts,
   fn: async () => {
@@ -303,6 +305,7 @@ Deno.test({
         cert: await Deno.readTextFile(`${dir}/tls.crt`),
         key: await Deno.readTextFile(`${dir}/tls.key`),
       },
+      limits: { headerTimeoutMs: 500 },
     });
     assert.match(f.service.url, /^https:\/\//);
     const client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(`${dir}/ca.crt`)] });
@@ -315,6 +318,17 @@ Deno.test({
     assert.equal(res.status, 200);
     await res.body?.cancel();
     client.close();
+    // A connection that says nothing, and one that starts a ClientHello and stops.
+    const port = Number(new URL(f.service.url).port);
+    const silent = await Deno.connect({ hostname: "127.0.0.1", port });
+    const partial = await Deno.connect({ hostname: "127.0.0.1", port });
+    await partial.write(new Uint8Array([0x16, 0x03, 0x01, 0x02, 0x00]));
+    assert.deepEqual(await Promise.all([statusLine(silent), statusLine(partial)]), [
+      "closed",
+      "closed",
+    ]);
+    closeQuietly(silent);
+    closeQuietly(partial);
     await Deno.remove(dir, { recursive: true });
   },
 });

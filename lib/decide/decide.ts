@@ -3,6 +3,7 @@ import { isCordoned, type Node } from "../node.ts";
 import {
   ANNOTATIONS,
   clearedAnnotations,
+  deliveredLate,
   describeHolders,
   HISTORY,
   type Hold,
@@ -80,7 +81,13 @@ export function decide(
     };
     // A firing of this same alert delivered late must not take the Node out again.
     const resolution: Record<string, string> = alert.startsAt
-      ? { [HISTORY.resolved]: withResolution(state, alert.fingerprint, alert.startsAt) }
+      ? {
+        [HISTORY.resolved]: withResolution(state, {
+          fingerprint: alert.fingerprint,
+          startsAt: alert.startsAt,
+          now,
+        }),
+      }
       : {};
     if (holdCount({ ...state, holds: rest, overflow: restOverflow }) > 0) {
       const message = `Kept ${name} cordoned after ${
@@ -128,13 +135,13 @@ export function decide(
     }, { reason: "NodeHealUncordoned", type: "Normal", message });
   }
 
-  if (alert.startsAt && state.resolved[alert.fingerprint] === alert.startsAt) {
+  if (deliveredLate(state, alert, now)) {
     return skip(
       "stale",
       name,
       `Ignored a firing of ${
         describeAlert(alert)
-      } on ${name}: its resolution (started ${alert.startsAt}) was handled already; this firing arrived late`,
+      } on ${name}: its resolution (started ${alert.startsAt}) was handled moments ago; this firing arrived late`,
       false,
     );
   }

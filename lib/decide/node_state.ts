@@ -1,3 +1,4 @@
+import type { Alert } from "../intake/alertmanager.ts";
 import type { Node } from "../node.ts";
 
 /** The annotations in which node-heal keeps its ownership and progress on a Node. */
@@ -43,14 +44,29 @@ export const HISTORY = {
   /** When node-heal last released this Node (RFC 3339): the cooldown gate reads it. */
   releasedAt: "node-heal.io/released-at",
   /**
-   * JSON object: fingerprint -> `startsAt` of the last alerts whose resolution released this
-   * Node, so a firing delivered after its own resolution does not take the Node out again.
+   * JSON object: fingerprint -> `{ startsAt, at }` of the last alerts whose resolution released
+   * this Node (`at`: when), so a firing delivered late, after its own resolution, does not take
+   * the Node out again.
    */
   resolved: "node-heal.io/resolved",
 } as const;
 
 /** How many resolutions `resolved` keeps. */
 export const MAX_RESOLVED = 32;
+
+/**
+ * How long after a resolution a firing of the same alert (fingerprint and startsAt) is taken as
+ * delivered late: about Alertmanager's retries of one notification (its group_interval). Later,
+ * the same alert firing again is real (Prometheus restored it after a restart) and acts.
+ */
+export const LATE_DELIVERY_MS = 5 * 60_000;
+
+/** A resolution that released a Node. */
+export interface Resolution {
+  startsAt: string;
+  /** When it was handled (RFC 3339). */
+  at: string;
+}
 
 /** How many remediation times a Node keeps, for the rate gate. */
 const MAX_REMEDIATIONS = 20;
@@ -144,7 +160,7 @@ export interface NodeState {
   /** The alerts holding it beyond those in `holds`, if any. */
   overflow?: Overflow;
   /** Alerts whose resolution released this Node: fingerprint -> startsAt. */
-  resolved: Record<string, string>;
+  resolved: Record<string, Resolution>;
 }
 
 /** Reads node-heal's state from a Node's annotations; a damaged `alerts` annotation reads as empty. */
@@ -184,7 +200,11 @@ function parseState(node: Node): NodeState {
     drainHeartbeat: a[ANNOTATIONS.drainHeartbeat],
     holds,
     overflow,
-    resolved: jsonObject(a[HISTORY.resolved]) as Record<string, string>,
+    resolved: Object.fromEntries(
+      Object.entries(jsonObject(a[HISTORY.resolved])).filter(([, r]) =>
+        typeof (r as Resolution)?.startsAt === "string" && typeof (r as Resolution)?.at === "string"
+      ),
+    ) as Record<string, Resolution>,
   };
 }
 
@@ -222,11 +242,24 @@ export function describeHolders(holds: Record<string, Hold>, overflow?: Overflow
   return parts.join(", ");
 }
 
-/** The `resolved` value after the resolution of an alert that started at `startsAt`. */
-export function withResolution(state: NodeState, fingerprint: string, startsAt: string): string {
-  const entries = Object.entries(state.resolved).filter(([fp]) => fp !== fingerprint);
-  entries.push([fingerprint, startsAt]);
+/** The `resolved` value after the resolution, at `now`, of an alert that started at `startsAt`. */
+export function withResolution(
+  state: NodeState,
+  resolution: { fingerprint: string; startsAt: string; now: Date },
+): string {
+  const { fingerprint, startsAt, now } = resolution;
+  const entries: [string, Resolution][] = Object.entries(state.resolved).filter(([fp]) =>
+    fp !== fingerprint
+  );
+  entries.push([fingerprint, { startsAt, at: now.toISOString() }]);
   return JSON.stringify(Object.fromEntries(entries.slice(-MAX_RESOLVED)));
+}
+
+/** Whether a firing of this alert is a late delivery of one whose resolution was handled. */
+export function deliveredLate(state: NodeState, alert: Alert, now: Date): boolean {
+  const r = state.resolved[alert.fingerprint];
+  return !!alert.startsAt && r?.startsAt === alert.startsAt &&
+    now.getTime() - Date.parse(r.at) <= LATE_DELIVERY_MS;
 }
 
 /**

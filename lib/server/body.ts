@@ -4,7 +4,10 @@ import { HttpError } from "./http_error.ts";
 export interface ReadBodyOptions {
   /** Largest accepted body, in bytes: more is refused (413) as soon as it arrives. */
   limit: number;
-  /** Aborted when the request's time is up: reading stops and the answer is 408. */
+  /**
+   * Aborted when the request's time is up, or node-heal shuts down: reading stops and the answer
+   * is 503 (the signal's reason, when it is an {@link HttpError}).
+   */
   signal: AbortSignal;
 }
 
@@ -14,8 +17,8 @@ export interface ReadBodyOptions {
  * read holds a 64 KB runtime buffer until the next garbage collection, so 20,000 one-byte chunks
  * would cost a gigabyte. A body declared larger than the limit is refused before it is read; a
  * chunked body is refused once read, and the connection guard in front (`guard.ts`) cuts one
- * that sends far more than the limit as it arrives. A body still arriving when the signal fires
- * is answered 408.
+ * that sends far more than the limit as it arrives. A body still arriving when the signal fires,
+ * or one that broke off, is answered 503 (Alertmanager retries it).
  */
 export async function readBody(req: Request, options: ReadBodyOptions): Promise<string> {
   const { limit, signal } = options;
@@ -24,10 +27,14 @@ export async function readBody(req: Request, options: ReadBodyOptions): Promise<
     throw new HttpError(413, `Request body too large: ${declared} bytes, the limit is ${limit}`);
   }
   if (!req.body) return "";
+  // Alertmanager retries only 5xx: a body that did not arrive in time, or broke off (the client
+  // went away, node-heal is shutting down), is answered 503 so that the notification is not lost.
   const timedOut = () =>
-    new HttpError(408, "Request body not received in time: the request timeout covers reading it", {
-      connection: "close",
-    });
+    signal.reason instanceof HttpError ? signal.reason : new HttpError(
+      503,
+      "Request body not received in time: the request timeout covers reading it; retry",
+      { "retry-after": "5" },
+    );
   if (signal.aborted) throw timedOut();
   const { promise: expired, reject } = Promise.withResolvers<never>();
   const onAbort = () => reject(timedOut());
@@ -39,8 +46,8 @@ export async function readBody(req: Request, options: ReadBodyOptions): Promise<
     body = await Promise.race([whole, expired]);
   } catch (err) {
     if (err instanceof HttpError) throw err;
-    throw new HttpError(400, `Cannot read the request body: ${(err as Error).message}`, {
-      connection: "close",
+    throw new HttpError(503, `Cannot read the request body: ${(err as Error).message}; retry`, {
+      "retry-after": "5",
     });
   } finally {
     signal.removeEventListener("abort", onAbort);

@@ -11,7 +11,7 @@ export interface GuardLimits {
   /** Connections open at once; a further one is closed as it arrives. */
   maxConnections: number;
   /**
-   * Bytes one request may send after its head, chunk framing included; past them it is answered
+   * Bytes one request may send, head and body with its chunk framing; past them it is answered
    * 413 and closed as the bytes arrive (the server behind reads bodies whole).
    */
   maxRequestBytes: number;
@@ -28,8 +28,11 @@ export const GUARD_DEFAULTS = {
 export interface GuardOptions extends GuardLimits {
   /** The public address. */
   listen: { hostname: string; port: number };
-  /** HTTPS: the guard ends TLS, the HTTP server behind it sees plain HTTP on loopback. */
-  tls?: { cert: string; key: string };
+  /**
+   * Whether the server behind speaks TLS: the guard relays the encrypted bytes as they are (so
+   * the head's limit covers the handshake), and cuts an oversized request without an answer.
+   */
+  tls?: boolean;
   /** Told when a connection is closed by a limit, with the limit's name. */
   closed?: (limit: "header" | "idle" | "request" | "connections" | "body") => void;
 }
@@ -44,7 +47,10 @@ export interface Guard {
   wrap(
     handler: (req: Request) => Promise<Response>,
   ): (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => Promise<Response>;
-  /** Stops accepting connections; open ones go on. */
+  /**
+   * Stops accepting connections, closes the idle ones, and closes each other one once its
+   * answer is out (a graceful shutdown: in-flight requests finish).
+   */
   stopAccepting(): void;
   /** Closes every connection still open. */
   close(): Promise<void>;
@@ -70,7 +76,7 @@ interface Connection {
   timer?: ReturnType<typeof setTimeout>;
   /** Requests seen on it: a response's end only idles the connection if no later request began. */
   requests: number;
-  /** Bytes the client sent since its current request's head. */
+  /** Bytes the client sent since its current request's head began. */
   sent: number;
   closed: boolean;
   done: Promise<void>;
@@ -89,7 +95,7 @@ function closeQuietly(conn: Deno.Conn | undefined): void {
 }
 
 /**
- * A TCP (or TLS) front for Deno's HTTP server, which bounds neither how long a request's head
+ * A TCP front for Deno's HTTP server, which bounds neither how long a request's head
  * may take nor how long a kept-alive connection may idle nor how many connections are open.
  * It accepts each connection, relays its bytes to the server on loopback, and closes it when a
  * limit passes: the head not complete in `headerTimeoutMs`, no next request in
@@ -98,9 +104,7 @@ function closeQuietly(conn: Deno.Conn | undefined): void {
  * each relayed connection names it); it never parses HTTP itself.
  */
 export function startGuard(options: GuardOptions): Guard {
-  const listener = options.tls
-    ? Deno.listenTls({ ...options.listen, ...options.tls })
-    : Deno.listen(options.listen);
+  const listener = Deno.listen(options.listen);
   const open = new Set<Connection>();
   /** Relayed connections by their loopback port, as the server sees them. */
   const byPort = new Map<number, Connection>();
@@ -109,8 +113,11 @@ export function startGuard(options: GuardOptions): Guard {
 
   const arm = (c: Connection, phase: Phase) => {
     if (c.closed) return;
+    // Shutting down: an idle connection ends; the server closes it once it sees the end.
+    if (!accepting && phase === "idle") return void c.back?.closeWrite().catch(() => {});
     c.phase = phase;
-    c.sent = 0;
+    // A request's bytes count from its head's first byte (the server may start it late).
+    if (phase === "head") c.sent = 0;
     clearTimeout(c.timer);
     const [ms, limit] = phase === "head"
       ? [options.headerTimeoutMs, "header" as const]
@@ -138,15 +145,15 @@ export function startGuard(options: GuardOptions): Guard {
       byPort.set(port, c);
       try {
         const up = (async () => {
-          const buf = new Uint8Array(8192);
+          const buf = new Uint8Array(4096);
           for (;;) {
             const n = await c.front.read(buf);
             if (n === null) break;
             // The first bytes after an idle spell start the next request's head.
             if (c.phase === "idle") arm(c, "head");
-            if (c.phase === "request" && (c.sent += n) > options.maxRequestBytes) {
+            if ((c.sent += n) > options.maxRequestBytes) {
               options.closed?.("body");
-              await writeAll(c.front, TOO_LARGE).catch(() => {});
+              if (!options.tls) await writeAll(c.front, TOO_LARGE).catch(() => {});
               end(c);
               return;
             }
@@ -162,10 +169,12 @@ export function startGuard(options: GuardOptions): Guard {
             await writeAll(c.front, buf.subarray(0, n));
           }
         })();
-        // The server closing its side ends the connection. The client's end does too, unless a
-        // request is in flight: then its answer is still relayed (within the request's limit).
-        await Promise.race([down, up.then(() => c.phase === "request" ? down : undefined)])
-          .catch(() => {});
+        // The server closing its side ends the connection, once all it sent is relayed. The
+        // client's end does too when it sent nothing since its last answer; else the answer to
+        // what it sent is still relayed (within the head's or the request's limit).
+        const relayed = down.catch(() => {});
+        const clientGone = up.then(() => c.phase === "idle", () => false);
+        await Promise.race([relayed, clientGone.then((gone) => gone ? undefined : relayed)]);
       } finally {
         byPort.delete(port);
       }
@@ -182,8 +191,11 @@ export function startGuard(options: GuardOptions): Guard {
       let front: Deno.Conn;
       try {
         front = await listener.accept();
-      } catch {
-        return; // The listener was closed.
+      } catch (err) {
+        // A peer that reset before it was accepted fails this accept only; a closed listener
+        // ends the loop.
+        if (!accepting || err instanceof Deno.errors.BadResource) return;
+        continue;
       }
       if (!accepting || open.size >= options.maxConnections || backPort === undefined) {
         if (accepting && backPort !== undefined) options.closed?.("connections");
@@ -216,6 +228,7 @@ export function startGuard(options: GuardOptions): Guard {
     stopAccepting() {
       if (!accepting) return;
       accepting = false;
+      for (const c of open) if (c.phase === "idle") c.back?.closeWrite().catch(() => {});
       try {
         listener.close();
       } catch {

@@ -24,11 +24,13 @@ export interface ServerDeps {
   credentials?: Credentials;
   /**
    * How long one webhook request may take from its arrival, body included (default 30 s): a
-   * body still arriving then is answered 408; handling still going on, 503.
+   * body still arriving then, or handling still going on, is answered 503.
    */
   requestTimeoutMs?: number;
   /** Webhook requests handled at once (default 32); more are answered 503 with Retry-After. */
   maxInFlight?: number;
+  /** Aborted when node-heal shuts down: bodies still arriving are answered 503 at once. */
+  closing?: AbortSignal;
 }
 
 /** Defaults of the webhook's limits; `docs/limits.md` lists them with their flags. */
@@ -77,13 +79,24 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
     const expiry = new AbortController();
     const timer = setTimeout(() => expiry.abort(), timeoutMs);
     const deadline = expiry.signal;
+    // A shutdown cuts a body still arriving (a request already read is handled to its end).
+    const cut = new AbortController();
+    const reading = AbortSignal.any([deadline, cut.signal]);
+    const onClosing = () =>
+      cut.abort(
+        new HttpError(503, "Shutting down: send it again, to another replica or later", {
+          "retry-after": "5",
+        }),
+      );
+    if (deps.closing?.aborted) onClosing();
+    deps.closing?.addEventListener("abort", onClosing, { once: true });
     inFlight++;
     try {
       if (inFlight > maxInFlight) {
         throw new HttpError(
           503,
           `Busy: ${maxInFlight} webhook requests are being handled already; retry later`,
-          { "retry-after": "5", connection: "close" },
+          { "retry-after": "5" },
         );
       }
       if (credentials && !(await authorized(req.headers.get("authorization"), credentials))) {
@@ -100,7 +113,8 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
           }": send application/json, as Alertmanager does`,
         );
       }
-      const text = await readBody(req, { limit, signal: deadline });
+      const text = await readBody(req, { limit, signal: reading });
+      deps.closing?.removeEventListener("abort", onClosing);
       let body: unknown;
       try {
         body = JSON.parse(text);
@@ -132,6 +146,7 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
     } finally {
       inFlight--;
       clearTimeout(timer);
+      deps.closing?.removeEventListener("abort", onClosing);
     }
     const code = String(response.status);
     deps.metrics.notifications.inc({ status, code });
