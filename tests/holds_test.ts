@@ -120,7 +120,7 @@ Deno.test("the overflow stays far below the API server's 256 KB annotation budge
 });
 
 Deno.test("decide() ignores a firing delivered late, after the resolution of the same alert", () => {
-  let { node } = run(worker(), [alert("firing", "a"), alert("resolved", "a")]);
+  const { node } = run(worker(), [alert("firing", "a"), alert("resolved", "a")]);
   assert.equal(node.spec?.unschedulable, undefined);
   assert.deepEqual(JSON.parse(node.metadata.annotations![HISTORY.resolved]), {
     a: { startsAt: "2026-11-28T09:00:00Z", at: T0.toISOString() },
