@@ -1,91 +1,36 @@
+// The production entry point: `node-heal serve`, the compiled binary's command. It imports no
+// part of the embedded cluster; dev mode has its own entry point, lib/dev/dev_mode.ts.
 import { parseConfig, usage } from "./lib/config.ts";
-import { log, setupLogging } from "./lib/log.ts";
-import { startService } from "./lib/service.ts";
+import { runService } from "./lib/run.ts";
 
 const USAGE = `node-heal: heal Kubernetes nodes from Prometheus alerts
 
 Usage:
   node-heal serve [flags]   Serve the Alertmanager webhook and act on the cluster
-  node-heal dev [flags]     Same, against an embedded cluster on 127.0.0.1:6443, webhook on
-                            127.0.0.1:8000, kubeconfig in .dev/kubeconfig, pretty logs
 
-Flags (defaults of serve; dev changes those it names above):
+Dev mode (an embedded cluster, no setup) runs from the source tree: deno task dev
+
+Flags:
 ${usage("serve")}
 `;
-
-async function run(mode: "serve" | "dev", args: string[]): Promise<number> {
-  const config = parseConfig(args, mode);
-  if (config.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  await setupLogging({ format: config.logFormat, level: config.logLevel });
-  const logger = log("main");
-  const service = await startService(config);
-  logger.info("node-heal {mode} listening on {url}", {
-    mode,
-    url: service.url,
-    config: {
-      listen: `${config.listen.hostname}:${config.listen.port}`,
-      kubeconfigSource: service.kubeconfigSource,
-      kubeconfig: config.kubeconfig,
-      embeddedCluster: service.cluster
-        ? { url: service.cluster.url, workers: config.embedded?.workers }
-        : undefined,
-      embeddedKubeconfig: config.embedded?.kubeconfigOut,
-      dryRun: config.dryRun,
-      eventNamespace: config.eventNamespace,
-      instance: config.instance,
-      policy: config.policy ? "from --config" : "default",
-      paused: config.paused,
-      namespace: config.namespace,
-      auth: {
-        bearerTokens: config.credentials?.bearerTokens.length ?? 0,
-        basicUsers: config.credentials?.basicUsers.size ?? 0,
-      },
-      tls: config.tls !== undefined,
-      holdTtlMs: config.holdTtlMs,
-      requestTimeoutMs: config.requestTimeoutMs,
-      maxBodyBytes: config.maxBodyBytes,
-      maxInFlight: config.maxInFlight,
-      headerTimeoutMs: config.headerTimeoutMs,
-      idleTimeoutMs: config.idleTimeoutMs,
-      maxConnections: config.maxConnections,
-      apiTimeoutMs: config.apiTimeoutMs,
-      logFormat: config.logFormat,
-      logLevel: config.logLevel,
-    },
-  });
-  if (service.cluster && config.embedded?.kubeconfigOut) {
-    logger.info(
-      "Embedded Kubernetes API server on {api}; try: kubectl --kubeconfig {kubeconfig} get nodes",
-      {
-        api: service.cluster.url,
-        kubeconfig: config.embedded.kubeconfigOut,
-      },
-    );
-  }
-  service.synced.then(() =>
-    logger.info("Ready: {nodes} nodes in the index", { nodes: service.index.size })
-  );
-  const { promise: stopped, resolve } = Promise.withResolvers<string>();
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    Deno.addSignalListener(signal, () => resolve(signal));
-  }
-  const signal = await stopped;
-  logger.info("Shutting down on {signal}", { signal });
-  await service.close();
-  logger.info("Stopped");
-  return 0;
-}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
-      case "serve":
+      case "serve": {
+        const config = parseConfig(rest, "serve");
+        if (config.help) {
+          console.log(USAGE);
+          return 0;
+        }
+        return await runService(config, { mode: "serve" });
+      }
       case "dev":
-        return await run(command, rest);
+        console.error(
+          'node-heal: "dev" runs from the source tree, with its embedded cluster: deno task dev',
+        );
+        return 2;
       case "-h":
       case "--help":
       case "help":
@@ -95,7 +40,7 @@ async function main(argv: string[]): Promise<number> {
         console.error(USAGE);
         return 2;
       default:
-        console.error(`Unknown command "${command}"; expected "serve" or "dev"\n\n${USAGE}`);
+        console.error(`Unknown command "${command}"; expected "serve"\n\n${USAGE}`);
         return 2;
     }
   } catch (err) {

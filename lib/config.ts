@@ -3,12 +3,19 @@ import type { LogFormat } from "./log.ts";
 import type { ServiceConfig } from "./service.ts";
 import { parsePolicy, type Policy } from "./decide/policy.ts";
 import { type Credentials, parseBasicUsers } from "./server/auth.ts";
-import { FLAGS } from "./flags.ts";
+import { FLAGS, flagsOf } from "./flags.ts";
 
 export { FLAGS, usage } from "./flags.ts";
 
 /** The whole configuration of `serve` and `dev`, flags and environment merged. */
 export interface Config extends ServiceConfig {
+  /** Dev mode's embedded API server, when it runs one (never in `serve`). */
+  embedded?: {
+    listen: { hostname: string; port: number };
+    workers: number;
+    /** Where to write its kubeconfig, if anywhere. */
+    kubeconfigOut?: string;
+  };
   logFormat: LogFormat;
   logLevel: string;
   help: boolean;
@@ -106,7 +113,7 @@ export function parseConfig(
   env: (name: string) => string | undefined = (n) => Deno.env.get(n),
 ): Config {
   const options = Object.fromEntries(
-    Object.entries(FLAGS).map((
+    flagsOf(mode).map((
       [name, f],
     ) => [name, name === "help" ? { type: f.type, short: "h" } : { type: f.type }]),
   ) as Record<string, { type: "string" | "boolean"; short?: string }>;
@@ -124,12 +131,12 @@ export function parseConfig(
     return f[mode];
   };
   const str = (name: string) => String(get(name));
-  const workers = parseCount(str("embedded-workers"), "embedded-workers", { min: 0, max: 100_000 });
   const logFormat = str("log-format");
   if (logFormat !== "json" && logFormat !== "pretty") {
     throw new Error(`Cannot parse --log-format: expected json or pretty, got "${logFormat}"`);
   }
-  const embedded = get("embedded-cluster") === true;
+  // The embedded cluster is dev mode's alone: serve takes none of its flags, nor their variables.
+  const embedded = mode === "dev" && get("embedded-cluster") === true;
   if (embedded && str("kubeconfig") !== "") {
     throw new Error("Cannot use --kubeconfig with --embedded-cluster: choose one cluster");
   }
@@ -140,7 +147,7 @@ export function parseConfig(
     embedded: embedded
       ? {
         listen: parseListen(str("embedded-api-listen"), "embedded-api-listen"),
-        workers,
+        workers: parseCount(str("embedded-workers"), "embedded-workers", { min: 0, max: 100_000 }),
         kubeconfigOut: str("embedded-kubeconfig-out") || undefined,
       }
       : undefined,

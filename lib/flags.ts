@@ -8,6 +8,8 @@ export interface Flag {
   serve: string | boolean;
   dev: string | boolean;
   help: string;
+  /** Set for a flag of dev mode alone (the embedded cluster's); `serve` refuses it. */
+  devOnly?: true;
 }
 
 /** Every flag of `serve` and `dev`, in the order `--help` lists them. */
@@ -32,6 +34,7 @@ export const FLAGS: Record<string, Flag> = {
     serve: false,
     dev: true,
     help: "Run against an in-memory Kubernetes API server with a kind-like cluster",
+    devOnly: true,
   },
   "embedded-workers": {
     env: "NODE_HEAL_EMBEDDED_WORKERS",
@@ -39,6 +42,7 @@ export const FLAGS: Record<string, Flag> = {
     serve: "3",
     dev: "3",
     help: "Workers in the embedded cluster",
+    devOnly: true,
   },
   "embedded-api-listen": {
     env: "NODE_HEAL_EMBEDDED_API_LISTEN",
@@ -46,6 +50,7 @@ export const FLAGS: Record<string, Flag> = {
     serve: "127.0.0.1:0",
     dev: "127.0.0.1:6443",
     help: "Address of the embedded API server (port 0: any free port)",
+    devOnly: true,
   },
   "embedded-kubeconfig-out": {
     env: "NODE_HEAL_EMBEDDED_KUBECONFIG_OUT",
@@ -53,6 +58,7 @@ export const FLAGS: Record<string, Flag> = {
     serve: "",
     dev: ".dev/kubeconfig",
     help: "Write the embedded cluster's kubeconfig here (for kubectl)",
+    devOnly: true,
   },
   "dry-run": {
     env: "NODE_HEAL_DRY_RUN",
@@ -210,9 +216,14 @@ export const FLAGS: Record<string, Flag> = {
   help: { type: "boolean", serve: false, dev: false, help: "Show this help" },
 };
 
+/** The flags `serve` or `dev` takes, in `--help` order. */
+export function flagsOf(mode: "serve" | "dev"): [string, Flag][] {
+  return Object.entries(FLAGS).filter(([, f]) => mode === "dev" || !f.devOnly);
+}
+
 /** The `--help` text of `serve` or `dev`. */
 export function usage(mode: "serve" | "dev"): string {
-  const lines = Object.entries(FLAGS).map(([name, f]) => {
+  const lines = flagsOf(mode).map(([name, f]) => {
     const value = f.type === "string" ? ` ${name.toUpperCase().replaceAll("-", "_")}` : "";
     const def = f[mode] === "" || f[mode] === false ? "" : ` (default ${f[mode]})`;
     const env = f.env ? `; env ${f.env}` : "";

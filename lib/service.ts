@@ -1,5 +1,4 @@
 import { connect, type KubeconfigSource, type Stoppable } from "./act/kube_client.ts";
-import { type EmbeddedCluster, startEmbeddedCluster } from "./embedded/cluster.ts";
 import { log } from "./log.ts";
 import { Pipeline } from "./pipeline.ts";
 import { EventRecorder } from "./report/events.ts";
@@ -79,13 +78,8 @@ export interface ServiceConfig {
   listen: { hostname: string; port: number };
   /** `--kubeconfig`; unset means in-cluster, then `$KUBECONFIG`, then `~/.kube/config`. */
   kubeconfig?: string;
-  /** Run against an embedded API server instead of a real cluster. */
-  embedded?: {
-    listen: { hostname: string; port: number };
-    workers: number;
-    /** Where to write its kubeconfig, if anywhere. */
-    kubeconfigOut?: string;
-  };
+  /** A kubeconfig as text, instead of `kubeconfig` (dev mode gives its embedded cluster's). */
+  kubeconfigYaml?: string;
   /** Decide and report, never write (writes go with `dryRun=All`). */
   dryRun: boolean;
   /** `reportingInstance` of Events: which replica wrote them. */
@@ -137,12 +131,10 @@ export interface Service {
   url: string;
   metrics: Metrics;
   index: NodeIndex;
-  /** The embedded cluster, when one was asked for. */
-  cluster?: EmbeddedCluster;
   kubeconfigSource: KubeconfigSource;
   /** Resolves once the node index has synced (ready). */
   synced: Promise<void>;
-  /** Stops accepting, lets in-flight requests finish, stops the watch and the embedded cluster. */
+  /** Stops accepting, lets in-flight requests finish, stops drains and the watch. */
   close(): Promise<void>;
 }
 
@@ -165,22 +157,9 @@ export function checkExposure(
 /** Starts node-heal: the cluster connection, the node watch, the pipeline and the HTTP server. */
 export async function startService(config: ServiceConfig): Promise<Service> {
   checkExposure(config);
-  let cluster: EmbeddedCluster | undefined;
-  if (config.embedded) {
-    cluster = await startEmbeddedCluster({
-      ...config.embedded.listen,
-      workers: config.embedded.workers,
-    });
-    if (config.embedded.kubeconfigOut) {
-      const path = config.embedded.kubeconfigOut;
-      const slash = path.lastIndexOf("/");
-      if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
-      await Deno.writeTextFile(path, cluster.kubeconfig(), { mode: 0o600 });
-    }
-  }
   const { client, source } = connect({
     kubeconfigPath: config.kubeconfig,
-    kubeconfigYaml: cluster?.kubeconfig(),
+    kubeconfigYaml: config.kubeconfigYaml,
     dryRun: config.dryRun,
     timeoutMs: config.apiTimeoutMs,
   });
@@ -314,7 +293,6 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     url: `${config.tls ? "https" : "http"}://${host}:${addr.port}`,
     metrics,
     index,
-    cluster,
     kubeconfigSource: source,
     synced,
     async close() {
@@ -329,7 +307,6 @@ export async function startService(config: ServiceConfig): Promise<Service> {
       await events.flush();
       await watchReady;
       await watch?.stop();
-      await cluster?.close();
     },
   };
 }

@@ -1,16 +1,22 @@
-// `main.ts dev` and `main.ts serve` as real processes: flags, kubeconfig, webhook, shutdown.
+// `deno task dev` (lib/dev/dev_mode.ts) and `main.ts serve` as real processes: flags, kubeconfig,
+// webhook, shutdown; and the production entry point's module graph.
 import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import firing from "./fixtures/alertmanager-0.25-firing.json" with { type: "json" };
 import { waitFor } from "./helpers.ts";
+import { embeddedInProduction } from "./production_graph.ts";
 import { startEmbeddedCluster } from "../lib/embedded/cluster.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const DEV = new URL("../lib/dev/dev_mode.ts", import.meta.url).pathname;
 
+/** Starts `main.ts serve ARGS`, or dev mode's entry point for `dev ARGS`. */
 function start(args: string[], env?: Record<string, string>) {
+  const [command, ...rest] = args;
+  const entry = command === "dev" ? [DEV, ...rest] : [MAIN, ...args];
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-read", "--allow-write", "--allow-env", MAIN, ...args],
+    args: ["run", "--allow-net", "--allow-read", "--allow-write", "--allow-env", ...entry],
     stdout: "piped",
     stderr: "piped",
     env,
@@ -61,7 +67,7 @@ async function readyService(
 }
 
 Deno.test(
-  "main.ts dev serves the webhook beside the embedded cluster, writes a kubeconfig, and stops cleanly on SIGTERM",
+  "dev mode serves the webhook beside the embedded cluster, writes a kubeconfig, and stops cleanly on SIGTERM",
   opts,
   async () => {
     const dir = await Deno.makeTempDir({ prefix: "node-heal-dev-" });
@@ -159,27 +165,50 @@ Deno.test("main.ts serve without any kubeconfig exits 1 naming what it tried", a
   );
 });
 
-Deno.test("main.ts serve --help lists every flag with its environment variable", async () => {
-  const child = start(["serve", "--help"]);
+/** The `--help` text of `serve` or dev mode. */
+async function help(command: "serve" | "dev"): Promise<string> {
+  const child = start([command, "--help"]);
   const [status, stdout] = await Promise.all([
     child.status,
     new Response(child.stdout).text(),
     child.stderr.cancel(),
   ]);
   assert.equal(status.code, 0);
-  for (
-    const flag of [
-      "--listen",
-      "--kubeconfig",
-      "--embedded-cluster",
-      "--dry-run",
-      "--log-format",
-      "--log-level",
-    ]
-  ) {
+  return stdout;
+}
+
+Deno.test("main.ts serve --help lists every flag with its environment variable", async () => {
+  const stdout = await help("serve");
+  for (const flag of ["--listen", "--kubeconfig", "--dry-run", "--log-format", "--log-level"]) {
     assert.ok(stdout.includes(flag), `help mentions ${flag}`);
   }
   assert.match(stdout, /env NODE_HEAL_DRY_RUN/);
+  // The embedded cluster is dev mode's: serve neither lists nor takes its flags.
+  assert.doesNotMatch(stdout, /--embedded-/);
+  const refused = await exited(start(["serve", "--embedded-cluster"]));
+  assert.equal(refused.status.code, 1);
+  assert.match(refused.stderr, /Unknown option '--embedded-cluster'/);
+});
+
+Deno.test("deno task dev --help lists the embedded cluster's flags beside serve's", async () => {
+  const stdout = await help("dev");
+  for (const flag of ["--listen", "--embedded-cluster", "--embedded-workers", "--dry-run"]) {
+    assert.ok(stdout.includes(flag), `help mentions ${flag}`);
+  }
+});
+
+Deno.test("the production entry point main.ts imports nothing of the embedded cluster", async () => {
+  const { modules, embedded } = await embeddedInProduction();
+  assert.ok(modules.some((m) => m.endsWith("/lib/service.ts")), "the graph was read");
+  assert.deepEqual(embedded, []);
+  // The binary's `dev` says where dev mode went.
+  const dev = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-env", MAIN, "dev"],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.equal(dev.code, 2);
+  assert.match(new TextDecoder().decode(dev.stderr), /deno task dev/);
 });
 
 Deno.test("main.ts refuses an invalid policy file at start-up, naming the field and the value", async () => {

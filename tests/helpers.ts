@@ -106,11 +106,13 @@ export async function withService(
     >;
   } = {},
 ): Promise<ServiceFixture> {
+  // Its own embedded cluster, unless the test started one to outlive the service.
+  const own = options.kubeconfig
+    ? undefined
+    : await startEmbeddedCluster({ workers: options.workers ?? 3 });
   const service = await startService({
     listen: { hostname: "127.0.0.1", port: 0 },
-    embedded: options.kubeconfig
-      ? undefined
-      : { listen: { hostname: "127.0.0.1", port: 0 }, workers: options.workers ?? 3 },
+    kubeconfigYaml: own?.kubeconfig(),
     kubeconfig: options.kubeconfig,
     pausePollMs: 100,
     drainRetryMs: 100,
@@ -126,7 +128,7 @@ export async function withService(
     ...options.limits,
   });
   await service.synced;
-  const cluster = service.cluster ?? options.cluster!;
+  const cluster = own ?? options.cluster!;
   const kc = new k8s.KubeConfig();
   kc.loadFromString(cluster.kubeconfig());
   return {
@@ -140,7 +142,10 @@ export async function withService(
         headers: { "content-type": "application/json", ...headers },
         body: typeof body === "string" ? body : JSON.stringify(body),
       }),
-    [Symbol.asyncDispose]: () => service.close(),
+    [Symbol.asyncDispose]: async () => {
+      await service.close();
+      await own?.close();
+    },
   };
 }
 

@@ -1,4 +1,4 @@
-// `deno task bench:hostile`: what hostile input costs a running `main.ts dev`, measured from
+// `deno task bench:hostile`: what hostile input costs a running `deno task dev`, measured from
 // outside the process (its RSS from ps, the answers it gives, the Node it writes). Prints a
 // table, or with --json one JSON object. Not part of the tests: the tests assert the behaviour,
 // this prints the figures.
@@ -68,8 +68,7 @@ async function main() {
       "--allow-read",
       `--allow-write=${dir}`,
       "--allow-env",
-      new URL("../../main.ts", import.meta.url).pathname,
-      "dev",
+      new URL("../../lib/dev/dev_mode.ts", import.meta.url).pathname,
       `--listen=127.0.0.1:${port}`,
       "--embedded-api-listen=127.0.0.1:0",
       `--embedded-kubeconfig-out=${dir}/kubeconfig`,

@@ -1,0 +1,59 @@
+// Dev mode's entry point (`deno task dev`): node-heal against an embedded Kubernetes API server
+// with a kind-like cluster, no setup. The production entry point (main.ts) never imports this.
+import { parseConfig, usage } from "../config.ts";
+import { startEmbeddedCluster } from "../embedded/cluster.ts";
+import { log } from "../log.ts";
+import { runService } from "../run.ts";
+
+const USAGE = `node-heal dev: node-heal against an embedded cluster, no setup
+
+Usage:
+  deno task dev [flags]
+
+An embedded Kubernetes API server on 127.0.0.1:6443 with a kind-like cluster, its kubeconfig in
+.dev/kubeconfig, the webhook on 127.0.0.1:8000, pretty logs.
+
+Flags:
+${usage("dev")}
+`;
+
+/** Runs dev mode with these arguments; resolves with the exit code. */
+export async function runDev(args: string[]): Promise<number> {
+  try {
+    const config = parseConfig(args, "dev");
+    if (config.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    if (!config.embedded) return await runService(config, { mode: "dev" });
+    const { listen, workers, kubeconfigOut } = config.embedded;
+    const cluster = await startEmbeddedCluster({ ...listen, workers });
+    if (kubeconfigOut) {
+      const slash = kubeconfigOut.lastIndexOf("/");
+      if (slash > 0) await Deno.mkdir(kubeconfigOut.slice(0, slash), { recursive: true });
+      await Deno.writeTextFile(kubeconfigOut, cluster.kubeconfig(), { mode: 0o600 });
+    }
+    return await runService({ ...config, kubeconfigYaml: cluster.kubeconfig() }, {
+      mode: "dev",
+      extra: {
+        embeddedCluster: { url: cluster.url, workers },
+        embeddedKubeconfig: kubeconfigOut,
+      },
+      started: () => {
+        if (!kubeconfigOut) return;
+        log("main").info(
+          "Embedded Kubernetes API server on {api}; try: kubectl --kubeconfig {kubeconfig} get nodes",
+          { api: cluster.url, kubeconfig: kubeconfigOut },
+        );
+      },
+      close: () => cluster.close(),
+    });
+  } catch (err) {
+    console.error(`node-heal: ${(err as Error).message}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await runDev(Deno.args));
+}

@@ -1,0 +1,70 @@
+import type { Config } from "./config.ts";
+import { log, setupLogging } from "./log.ts";
+import { type Service, startService } from "./service.ts";
+
+/** What an entry point adds to a run: its own configuration to log, and what to stop after the service. */
+export interface RunOptions {
+  /** `serve` or `dev`, for the start-up line. */
+  mode: "serve" | "dev";
+  /** More of the effective configuration, for the start-up line (secrets never). */
+  extra?: Record<string, unknown>;
+  /** Told once the service runs (dev mode says how to reach its cluster). */
+  started?: (service: Service) => void;
+  /** Stopped after the service (dev mode's embedded cluster). */
+  close?: () => Promise<void>;
+}
+
+/**
+ * Runs node-heal as a process: logging, the service, one start-up line with the effective
+ * configuration, and a graceful stop on SIGINT or SIGTERM. Resolves with the exit code.
+ */
+export async function runService(config: Config, options: RunOptions): Promise<number> {
+  await setupLogging({ format: config.logFormat, level: config.logLevel });
+  const logger = log("main");
+  const service = await startService(config);
+  logger.info("node-heal {mode} listening on {url}", {
+    mode: options.mode,
+    url: service.url,
+    config: {
+      listen: `${config.listen.hostname}:${config.listen.port}`,
+      kubeconfigSource: service.kubeconfigSource,
+      kubeconfig: config.kubeconfig,
+      ...options.extra,
+      dryRun: config.dryRun,
+      eventNamespace: config.eventNamespace,
+      instance: config.instance,
+      policy: config.policy ? "from --config" : "default",
+      paused: config.paused,
+      namespace: config.namespace,
+      auth: {
+        bearerTokens: config.credentials?.bearerTokens.length ?? 0,
+        basicUsers: config.credentials?.basicUsers.size ?? 0,
+      },
+      tls: config.tls !== undefined,
+      holdTtlMs: config.holdTtlMs,
+      requestTimeoutMs: config.requestTimeoutMs,
+      maxBodyBytes: config.maxBodyBytes,
+      maxInFlight: config.maxInFlight,
+      headerTimeoutMs: config.headerTimeoutMs,
+      idleTimeoutMs: config.idleTimeoutMs,
+      maxConnections: config.maxConnections,
+      apiTimeoutMs: config.apiTimeoutMs,
+      logFormat: config.logFormat,
+      logLevel: config.logLevel,
+    },
+  });
+  options.started?.(service);
+  service.synced.then(() =>
+    logger.info("Ready: {nodes} nodes in the index", { nodes: service.index.size })
+  );
+  const { promise: stopped, resolve } = Promise.withResolvers<string>();
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, () => resolve(signal));
+  }
+  const signal = await stopped;
+  logger.info("Shutting down on {signal}", { signal });
+  await service.close();
+  await options.close?.();
+  logger.info("Stopped");
+  return 0;
+}
