@@ -4,6 +4,7 @@ import type { ServiceConfig } from "./service.ts";
 import { parsePolicy, type Policy } from "./decide/policy.ts";
 import { type Credentials, parseBasicUsers } from "./server/auth.ts";
 import { FLAGS, flagsOf } from "./flags.ts";
+import { durationMs } from "./duration.ts";
 
 export { FLAGS, usage } from "./flags.ts";
 
@@ -79,9 +80,8 @@ function loadPolicy(path: string): Policy {
 
 /** Parses a duration such as `500ms`, `90s`, `5m`, `4h` into milliseconds. */
 export function parseDuration(value: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value.trim());
-  const ms = m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms"] : NaN;
-  if (!m || !(ms > 0)) {
+  const ms = durationMs(value);
+  if (ms === undefined || !(ms > 0)) {
     throw new Error(
       `Cannot parse --${flag}: expected a duration such as 90s, 5m or 4h, got "${value}"`,
     );

@@ -1,5 +1,6 @@
 import { SERVER_DEFAULTS } from "./server/server.ts";
 import { GUARD_DEFAULTS } from "./server/guard.ts";
+import { formatDuration } from "./duration.ts";
 
 /** One flag: its environment variable and its defaults in `serve` and in `dev`. */
 export interface Flag {
@@ -166,15 +167,15 @@ export const FLAGS: Record<string, Flag> = {
   "header-timeout": {
     env: "NODE_HEAL_HEADER_TIMEOUT",
     type: "string",
-    serve: `${GUARD_DEFAULTS.headerTimeoutMs / 1000}s`,
-    dev: `${GUARD_DEFAULTS.headerTimeoutMs / 1000}s`,
+    serve: formatDuration(GUARD_DEFAULTS.headerTimeoutMs),
+    dev: formatDuration(GUARD_DEFAULTS.headerTimeoutMs),
     help: "How long a request's head may take before its connection is closed",
   },
   "idle-timeout": {
     env: "NODE_HEAL_IDLE_TIMEOUT",
     type: "string",
-    serve: `${GUARD_DEFAULTS.idleTimeoutMs / 1000}s`,
-    dev: `${GUARD_DEFAULTS.idleTimeoutMs / 1000}s`,
+    serve: formatDuration(GUARD_DEFAULTS.idleTimeoutMs),
+    dev: formatDuration(GUARD_DEFAULTS.idleTimeoutMs),
     help: "How long a kept-alive connection may wait for its next request before it is closed",
   },
   "max-connections": {

@@ -18,6 +18,7 @@ import type { Node } from "./node.ts";
 import type { EventRecorder } from "./report/events.ts";
 import type { Metrics } from "./report/metrics.ts";
 import { type NodeIndex, resolveAlert } from "./resolve/node_index.ts";
+import { retry } from "./retry.ts";
 
 /** What happened to one alert. */
 export interface AlertResult {
@@ -109,17 +110,8 @@ const RETRY_DELAYS_MS = [50, 200];
  * couple of times with backoff, so that a blip costs milliseconds; past that it throws, and the
  * webhook answers 503 for Alertmanager to retry later.
  */
-async function transient<T>(call: () => Promise<T>): Promise<T> {
-  for (let attempt = 0;; attempt++) {
-    try {
-      return await call();
-    } catch (err) {
-      const status = err instanceof KubeError ? err.status : undefined;
-      const passing = status === undefined || status >= 500 || status === 429;
-      if (!passing || attempt >= RETRY_DELAYS_MS.length) throw err;
-      await new Promise((r) => setTimeout(r, RETRY_DELAYS_MS[attempt]));
-    }
-  }
+function transient<T>(call: () => Promise<T>): Promise<T> {
+  return retry(call, { delaysMs: RETRY_DELAYS_MS });
 }
 
 /** Whether an API error will not go away by retrying (a 4xx other than 404, 408, 409, 429). */

@@ -2,6 +2,8 @@ import type { KubeClient } from "./kube_client.ts";
 import { type DrainOptions, planDrain } from "../decide/drain_plan.ts";
 import { type Pod, podKey } from "../pod.ts";
 import { clip } from "../clip.ts";
+import { formatDuration } from "../duration.ts";
+import { sleep } from "../timing.ts";
 
 /** How a drain ended. */
 export interface DrainReport {
@@ -37,16 +39,6 @@ export interface DrainRun {
   retryMs?: number;
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
-}
-
 /** Pods named in one message at most; the rest are counted, so an Event stays small. */
 const NAMED_PODS = 10;
 
@@ -57,10 +49,6 @@ function podList(keys: string[]): string {
   const named = keys.slice(0, NAMED_PODS).join(", ");
   const more = keys.length - NAMED_PODS;
   return `${n} (${named}${more > 0 ? `, and ${more} more` : ""})`;
-}
-
-function seconds(ms: number): string {
-  return ms % 60_000 === 0 ? `${ms / 60_000}m` : `${Math.round(ms / 1000)}s`;
 }
 
 /**
@@ -167,7 +155,7 @@ export async function drainNode(
         evictedBefore,
         skipped,
         blocking,
-        message: `Cannot drain ${node} within ${seconds(options.timeoutMs)}: ${
+        message: `Cannot drain ${node} within ${formatDuration(options.timeoutMs)}: ${
           blocking.slice(0, NAMED_PODS).map((b) => `${b.pod} (${clip(b.why, 200)})`).join(", ")
         }${
           blocking.length > NAMED_PODS ? `, and ${blocking.length - NAMED_PODS} more` : ""

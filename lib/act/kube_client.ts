@@ -3,6 +3,7 @@
 import * as k8s from "@kubernetes/client-node";
 import type { Node } from "../node.ts";
 import type { Pod } from "../pod.ts";
+import { deadline } from "../timing.ts";
 
 /** A core/v1 Event as node-heal writes it. */
 export interface EventBody {
@@ -226,19 +227,12 @@ export function connect(
 const mergePatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
 
 /** Fails `call` as a timeout after `ms`; the request itself is left to finish on its own. */
-async function deadline<T>(call: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new KubeError(`Cannot ${what}: the API server did not answer within ${ms} ms`)),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([call, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+function timeBound<T>(call: Promise<T>, ms: number, what: string): Promise<T> {
+  return deadline(
+    call,
+    ms,
+    () => new KubeError(`Cannot ${what}: the API server did not answer within ${ms} ms`),
+  );
 }
 
 class LibraryClient implements KubeClient {
@@ -269,7 +263,7 @@ class LibraryClient implements KubeClient {
   async getNode(name: string): Promise<Node | undefined> {
     try {
       return toNode(
-        await deadline(this.#core.readNode({ name }), this.#timeoutMs, `read node "${name}"`),
+        await timeBound(this.#core.readNode({ name }), this.#timeoutMs, `read node "${name}"`),
       );
     } catch (err) {
       const e = toKubeError(err, `read node "${name}"`);
@@ -281,7 +275,7 @@ class LibraryClient implements KubeClient {
   async patchNode(name: string, patch: unknown): Promise<Node> {
     try {
       const call = this.#core.patchNode({ name, body: patch, dryRun: this.#dry }, mergePatch);
-      return toNode(await deadline(call, this.#timeoutMs, `patch node "${name}"`));
+      return toNode(await timeBound(call, this.#timeoutMs, `patch node "${name}"`));
     } catch (err) {
       throw toKubeError(err, `patch node "${name}"`);
     }
@@ -299,7 +293,7 @@ class LibraryClient implements KubeClient {
         },
         dryRun: this.#dry,
       });
-      await deadline(call, this.#timeoutMs, `create event "${event.metadata.name}"`);
+      await timeBound(call, this.#timeoutMs, `create event "${event.metadata.name}"`);
       return true;
     } catch (err) {
       const e = toKubeError(err, `create event "${event.metadata.name}"`);
@@ -310,7 +304,7 @@ class LibraryClient implements KubeClient {
 
   async bumpEvent(namespace: string, name: string, lastTimestamp: string): Promise<void> {
     try {
-      const current = await deadline(
+      const current = await timeBound(
         this.#core.readNamespacedEvent({ name, namespace }),
         this.#timeoutMs,
         `read event "${name}"`,
@@ -325,7 +319,7 @@ class LibraryClient implements KubeClient {
         },
         dryRun: this.#dry,
       }, mergePatch);
-      await deadline(call, this.#timeoutMs, `update event "${name}"`);
+      await timeBound(call, this.#timeoutMs, `update event "${name}"`);
     } catch (err) {
       throw toKubeError(err, `update event "${name}"`);
     }
@@ -333,7 +327,7 @@ class LibraryClient implements KubeClient {
 
   async listPodsOnNode(node: string): Promise<Pod[]> {
     try {
-      const list = await deadline(
+      const list = await timeBound(
         this.#core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` }),
         this.#timeoutMs,
         `list the pods of node "${node}"`,
@@ -346,7 +340,7 @@ class LibraryClient implements KubeClient {
 
   async getPod(namespace: string, name: string): Promise<Pod | undefined> {
     try {
-      const pod = await deadline(
+      const pod = await timeBound(
         this.#core.readNamespacedPod({ name, namespace }),
         this.#timeoutMs,
         `read pod "${namespace}/${name}"`,
@@ -361,7 +355,7 @@ class LibraryClient implements KubeClient {
 
   async daemonSetExists(namespace: string, name: string): Promise<boolean> {
     try {
-      await deadline(
+      await timeBound(
         this.#apps.readNamespacedDaemonSet({ name, namespace }),
         this.#timeoutMs,
         `read daemonset "${namespace}/${name}"`,
@@ -397,7 +391,7 @@ class LibraryClient implements KubeClient {
             : {}),
         },
       });
-      await deadline(call, this.#timeoutMs, `evict pod "${namespace}/${name}"`);
+      await timeBound(call, this.#timeoutMs, `evict pod "${namespace}/${name}"`);
       return { result: "evicted" };
     } catch (err) {
       const e = err as { code?: number; body?: unknown };
@@ -421,7 +415,7 @@ class LibraryClient implements KubeClient {
 
   async namespacePaused(name: string): Promise<boolean> {
     try {
-      const ns = await deadline(
+      const ns = await timeBound(
         this.#core.readNamespace({ name }),
         this.#timeoutMs,
         `read namespace "${name}"`,
@@ -442,7 +436,7 @@ class LibraryClient implements KubeClient {
       this.#kc,
       "/api/v1/nodes",
       async () => {
-        const list = await deadline(this.#core.listNode(), this.#timeoutMs * 6, "list nodes");
+        const list = await timeBound(this.#core.listNode(), this.#timeoutMs * 6, "list nodes");
         delay = 500;
         handlers.listed(list.items.map(toNode));
         return list;

@@ -3,6 +3,7 @@ import { fieldName, valueAt } from "../field_path.ts";
 import { z } from "zod";
 import type { Alert } from "../intake/alertmanager.ts";
 import { DEFAULT_DRAIN, type DrainOptions } from "./drain_plan.ts";
+import { DURATION_PATTERN, durationMs } from "../duration.ts";
 
 /** What a policy rule may ask for: the steps of the ladder (replace comes later), or nothing. */
 export type PolicyAction = "cordon" | "drain" | "none";
@@ -166,15 +167,15 @@ export function chooseAction(policy: Policy, alert: Alert): Choice {
   return { action: rule.actions[0], rule: rule.name, options: rule };
 }
 
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
-
-/** Milliseconds of a duration such as `90s`, `10m`, `1h`. */
-function durationMs(text: string): number {
-  const m = DURATION.exec(text)!;
-  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "s"];
+/** Milliseconds of a duration the schema below has checked. */
+function ms(text: string): number {
+  return durationMs(text)!;
 }
 
-const duration = z.string().regex(DURATION, 'must be a duration such as "90s", "10m" or "1h"');
+const duration = z.string().regex(
+  DURATION_PATTERN,
+  'must be a duration such as "90s", "10m" or "1h"',
+);
 
 const fileSchema = z.object({
   rules: z.array(
@@ -237,7 +238,7 @@ export function parsePolicy(text: string, source = "policy"): Policy {
     }
     names.add(r.name);
   }
-  if (file.gates?.rate && durationMs(file.gates.rate.window) <= 0) {
+  if (file.gates?.rate && ms(file.gates.rate.window) <= 0) {
     throw new Error(
       `Cannot load ${source}: field "gates.rate.window" must be longer than 0, got "${file.gates.rate.window}"`,
     );
@@ -246,7 +247,7 @@ export function parsePolicy(text: string, source = "policy"): Policy {
     ? file.rules.map((r, i) => ({
       name: r.name,
       actions: r.actions,
-      drainAfterMs: r.drainAfter ? durationMs(r.drainAfter) : 0,
+      drainAfterMs: r.drainAfter ? ms(r.drainAfter) : 0,
       uncordonAfterDrain: r.uncordonAfterDrain ?? true,
       drain: {
         deleteEmptyDirData: r.drain?.deleteEmptyDirData ?? DEFAULT_DRAIN.deleteEmptyDirData,
@@ -255,7 +256,7 @@ export function parsePolicy(text: string, source = "policy"): Policy {
         ...(r.drain?.gracePeriodSeconds !== undefined
           ? { gracePeriodSeconds: r.drain.gracePeriodSeconds }
           : {}),
-        timeoutMs: r.drain?.timeout ? durationMs(r.drain.timeout) : DEFAULT_DRAIN.timeoutMs,
+        timeoutMs: r.drain?.timeout ? ms(r.drain.timeout) : DEFAULT_DRAIN.timeoutMs,
       },
       match: r.match.flatMap((text, j) => {
         try {
@@ -280,8 +281,8 @@ export function parsePolicy(text: string, source = "policy"): Policy {
       nodeSelector: g.nodeSelector ?? d.nodeSelector,
       minHealthy: g.minHealthy ?? d.minHealthy,
       maxConcurrent: g.maxConcurrent ?? d.maxConcurrent,
-      rate: g.rate ? { max: g.rate.max, windowMs: durationMs(g.rate.window) } : d.rate,
-      cooldownMs: g.cooldown ? durationMs(g.cooldown) : d.cooldownMs,
+      rate: g.rate ? { max: g.rate.max, windowMs: ms(g.rate.window) } : d.rate,
+      cooldownMs: g.cooldown ? ms(g.cooldown) : d.cooldownMs,
       paused: g.paused ?? d.paused,
     },
   };

@@ -11,6 +11,7 @@ import {
 import { act, type DecideOptions, type Decision } from "./decision.ts";
 import { DRAIN_HEARTBEAT_TTL_MS, drainDue, startDrain } from "./drain_step.ts";
 import { liveOverflow, seenAt } from "./holds.ts";
+import { formatDuration } from "../duration.ts";
 
 /**
  * What node-heal should do about a Node outside any alert: give up its claim on a Node
@@ -73,12 +74,4 @@ export function reconcile(node: Node, now: Date, options: DecideOptions): Decisi
   return act("forget", node, `Forgot ${names} on ${name}: ${why}`, {
     annotations: clearedAnnotations(),
   });
-}
-
-/** `4h`, `90s`, `1500ms`: a duration as people write it. */
-function formatDuration(ms: number): string {
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
-  if (ms % 1000 === 0) return `${ms / 1000}s`;
-  return `${ms}ms`;
 }

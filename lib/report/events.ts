@@ -3,6 +3,7 @@ import type { EventIntent } from "../decide/decide.ts";
 import type { Metrics } from "./metrics.ts";
 import { log } from "../log.ts";
 import { clip } from "../clip.ts";
+import { passing, retry, statusOf } from "../retry.ts";
 
 /** Options of an {@link EventRecorder}. */
 export interface EventRecorderOptions {
@@ -15,8 +16,8 @@ export interface EventRecorderOptions {
 /** The longest Event message node-heal writes, in characters. */
 export const EVENT_MESSAGE_LIMIT = 1024;
 
-/** Tries to write one Event: 1 and then after 0.1 s and 0.4 s. */
-const EVENT_ATTEMPTS = 3;
+/** Tries to write one Event: once, then after 0.1 s and 0.4 s. */
+const EVENT_RETRY_DELAYS_MS = [100, 400];
 
 /** FNV-1a, 32 bits, as 8 hex digits: a short stable name suffix. */
 function hash(text: string): string {
@@ -83,31 +84,26 @@ export class EventRecorder {
     };
     const dry = this.#client.dryRun;
     // A few quick tries, then give up: the action is done, and the Event must not hold it up.
-    for (let attempt = 1;; attempt++) {
-      try {
+    try {
+      await retry(async () => {
         if (await this.#client.createEvent(body)) {
           this.#metrics.events.inc({ reason: intent.reason, result: dry ? "dry_run" : "created" });
         } else {
           await this.#client.bumpEvent(this.#namespace, name, at);
           this.#metrics.events.inc({ reason: intent.reason, result: dry ? "dry_run" : "counted" });
         }
-        return;
-      } catch (err) {
-        const status = (err as { status?: number }).status;
-        const retryable = status === undefined || status >= 500 || status === 429 ||
-          status === 409;
-        if (retryable && attempt < EVENT_ATTEMPTS) {
-          await new Promise((r) => setTimeout(r, 100 * 4 ** (attempt - 1)));
-          continue;
-        }
-        this.#metrics.events.inc({ reason: intent.reason, result: "failure" });
-        log("report").warn("Cannot record Event {reason} on node {node}: {error}", {
-          reason: intent.reason,
-          node,
-          error: (err as Error).message,
-        });
-        return;
-      }
+      }, {
+        delaysMs: EVENT_RETRY_DELAYS_MS,
+        // A conflict is another writer counting the same Event: read it again and count.
+        retryable: (err) => passing(statusOf(err)) || statusOf(err) === 409,
+      });
+    } catch (err) {
+      this.#metrics.events.inc({ reason: intent.reason, result: "failure" });
+      log("report").warn("Cannot record Event {reason} on node {node}: {error}", {
+        reason: intent.reason,
+        node,
+        error: (err as Error).message,
+      });
     }
   }
 }
