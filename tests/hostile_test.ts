@@ -19,6 +19,12 @@ async function connect(f: ServiceFixture): Promise<Deno.TcpConn> {
 const CHUNKED_HEAD = "POST /webhook HTTP/1.1\r\nHost: node-heal\r\n" +
   "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
 
+/** A webhook request with its length, as Alertmanager sends it. */
+function webhookRequest(body: string): string {
+  return "POST /webhook HTTP/1.1\r\nHost: node-heal\r\nContent-Type: application/json\r\n" +
+    `Content-Length: ${new TextEncoder().encode(body).length}\r\n\r\n${body}`;
+}
+
 /** Sends `body` as one-byte chunks, many to a write so the test is quick. */
 async function sendOneByteChunks(conn: Deno.Conn, body: string, end: boolean): Promise<void> {
   for (let i = 0; i < body.length; i += 500) {
@@ -141,13 +147,56 @@ Deno.test("a kept-alive connection left idle is closed at --idle-timeout", async
   assert.ok(await metric(f, /nodeheal_connections_closed_total\{limit="idle"\} 1/));
 });
 
-Deno.test("a client that half-closes after its request still gets the answer", async () => {
+Deno.test("a client that half-closes after its request still gets the answer, however long it takes", async () => {
   await using f = await withService();
+  // A probe answered at once, then a notification that writes to the cluster before it answers.
+  const cases: [string, string][] = [
+    ["GET /healthz HTTP/1.1\r\nHost: node-heal\r\n\r\n", "HTTP/1.1 200 OK"],
+    [webhookRequest(JSON.stringify(firing("half-closed"))), "HTTP/1.1 200 OK"],
+  ];
+  for (const [request, expected] of cases) {
+    const conn = await connect(f);
+    await conn.write(encoder.encode(request));
+    await conn.closeWrite();
+    assert.equal(await statusLine(conn), expected);
+    closeQuietly(conn);
+  }
+  assert.equal(await unschedulable(f, "heal-worker"), true);
+});
+
+Deno.test("pipelined requests of nearly the body limit each get their answer", async () => {
+  await using f = await withService();
+  const bodies = ["p1", "p2", "p3"].map((fp) =>
+    JSON.stringify(notification("resolved", [{
+      labels: { alertname: "NodeHighCPU", heal: "true", instance: INSTANCE },
+      fingerprint: fp,
+    }])).padEnd(1_000_000, " ")
+  );
   const conn = await connect(f);
-  await conn.write(encoder.encode("GET /healthz HTTP/1.1\r\nHost: node-heal\r\n\r\n"));
-  await conn.closeWrite();
-  assert.equal(await statusLine(conn), "HTTP/1.1 200 OK");
+  const writing = conn.write(encoder.encode(bodies.map(webhookRequest).join("")));
+  // Three answers on one connection: read until three status lines came.
+  const buf = new Uint8Array(65_536);
+  let text = "";
+  const deadline = setTimeout(() => conn.close(), 20_000);
+  try {
+    // An answer's JSON body does not end its line: the next status line follows it directly.
+    while ((text.match(/HTTP\/1\.1 \d{3} /g) ?? []).length < 3) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      text += new TextDecoder().decode(buf.subarray(0, n));
+    }
+  } catch {
+    // Closed by the deadline.
+  } finally {
+    clearTimeout(deadline);
+  }
+  await writing.catch(() => {});
   closeQuietly(conn);
+  assert.deepEqual(text.match(/HTTP\/1\.1 \d{3}/g), [
+    "HTTP/1.1 200",
+    "HTTP/1.1 200",
+    "HTTP/1.1 200",
+  ]);
 });
 
 const PYTHON = await new Deno.Command("python3", { args: ["--version"], stdout: "null" }).output()
@@ -194,7 +243,8 @@ Deno.test("connections past --max-connections are closed as they arrive", async 
 });
 
 Deno.test("webhook requests past --max-in-flight are answered 503 with Retry-After", async () => {
-  await using f = await withService({ limits: { maxInFlight: 1 } });
+  // A request holds its slot until its answer, at most --request-timeout.
+  await using f = await withService({ limits: { maxInFlight: 1, requestTimeoutMs: 1000 } });
   const slow = await connect(f);
   await slow.write(encoder.encode(
     "POST /webhook HTTP/1.1\r\nHost: node-heal\r\nContent-Type: application/json\r\n" +

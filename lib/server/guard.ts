@@ -1,4 +1,5 @@
 import { log } from "../log.ts";
+import { sleep } from "../timing.ts";
 
 /** Limits on connections that Deno's HTTP server does not bound by itself. */
 export interface GuardLimits {
@@ -58,6 +59,16 @@ export interface Guard {
 
 type Phase = "head" | "request" | "idle";
 
+/** How an HTTP/2 connection without TLS begins. */
+const H2_PREFACE = new TextEncoder().encode("PRI * HTTP/2.0");
+
+/** How long a head the client stopped sending may wait for its request to start. */
+const HEAD_GRACE_MS = 1000;
+
+function startsWith(buf: Uint8Array, n: number, prefix: Uint8Array): boolean {
+  return n >= prefix.length && prefix.every((b, i) => buf[i] === b);
+}
+
 const TOO_LARGE_BODY = JSON.stringify({
   status: "error",
   error: "Request body too large: it sent far more than the body limit",
@@ -76,8 +87,17 @@ interface Connection {
   timer?: ReturnType<typeof setTimeout>;
   /** Requests seen on it: a response's end only idles the connection if no later request began. */
   requests: number;
-  /** Bytes the client sent since its current request's head began. */
+  /**
+   * Bytes the client sent since the connection was last idle, less a request's worth for each
+   * request answered since: pipelined and multiplexed requests each get their own allowance.
+   */
   sent: number;
+  /** Requests the server is handling on it now (several with HTTP/2). */
+  active: number;
+  /** The client closed its side: once nothing is pending, the connection ends. */
+  clientDone: boolean;
+  /** HTTP/2 without TLS: the guard writes no HTTP/1.1 answer into it. */
+  h2: boolean;
   closed: boolean;
   done: Promise<void>;
 }
@@ -113,8 +133,13 @@ export function startGuard(options: GuardOptions): Guard {
 
   const arm = (c: Connection, phase: Phase) => {
     if (c.closed) return;
-    // Shutting down: an idle connection ends; the server closes it once it sees the end.
-    if (!accepting && phase === "idle") return void c.back?.closeWrite().catch(() => {});
+    // Shutting down, or the client is done: an idle connection ends, the server closing it once
+    // it sees the end (so that all it sent is relayed first).
+    if (phase === "idle" && (!accepting || c.clientDone)) {
+      clearTimeout(c.timer);
+      c.phase = phase;
+      return void c.back?.closeWrite().catch(() => end(c));
+    }
     c.phase = phase;
     // A request's bytes count from its head's first byte (the server may start it late).
     if (phase === "head") c.sent = 0;
@@ -149,17 +174,29 @@ export function startGuard(options: GuardOptions): Guard {
           for (;;) {
             const n = await c.front.read(buf);
             if (n === null) break;
+            if (c.requests === 0 && c.sent === 0) c.h2 = startsWith(buf, n, H2_PREFACE);
             // The first bytes after an idle spell start the next request's head.
             if (c.phase === "idle") arm(c, "head");
-            if ((c.sent += n) > options.maxRequestBytes) {
+            if ((c.sent += n) > options.maxRequestBytes * (1 + c.active)) {
               options.closed?.("body");
-              if (!options.tls) await writeAll(c.front, TOO_LARGE).catch(() => {});
+              if (!options.tls && !c.h2) await writeAll(c.front, TOO_LARGE).catch(() => {});
               end(c);
               return;
             }
             await writeAll(c.back!, buf.subarray(0, n));
           }
+          // A half-closed client still gets its answer: the server sees the end only once
+          // nothing is pending (it would drop a connection that ends under a request).
+          c.clientDone = true;
+          if (c.active > 0) return false;
+          if (c.phase === "head" && c.sent > 0) {
+            // A head the server has not started a request for: give it a moment (a complete
+            // one starts at once), then let the server see the end of an incomplete one.
+            await sleep(HEAD_GRACE_MS);
+            if (c.active > 0 || c.phase !== "head") return false;
+          }
           await c.back!.closeWrite();
+          return true;
         })();
         const down = (async () => {
           const buf = new Uint8Array(16_384);
@@ -173,7 +210,7 @@ export function startGuard(options: GuardOptions): Guard {
         // client's end does too when it sent nothing since its last answer; else the answer to
         // what it sent is still relayed (within the head's or the request's limit).
         const relayed = down.catch(() => {});
-        const clientGone = up.then(() => c.phase === "idle", () => false);
+        const clientGone = up.then((gone) => gone === true, () => false);
         await Promise.race([relayed, clientGone.then((gone) => gone ? undefined : relayed)]);
       } finally {
         byPort.delete(port);
@@ -202,7 +239,16 @@ export function startGuard(options: GuardOptions): Guard {
         closeQuietly(front);
         continue;
       }
-      const c = { front, phase: "head", requests: 0, sent: 0, closed: false } as Connection;
+      const c = {
+        front,
+        phase: "head",
+        requests: 0,
+        sent: 0,
+        active: 0,
+        clientDone: false,
+        h2: false,
+        closed: false,
+      } as Connection;
       open.add(c);
       arm(c, "head");
       c.done = relay(c);
@@ -219,8 +265,16 @@ export function startGuard(options: GuardOptions): Guard {
         const c = byPort.get(info.remoteAddr.port);
         if (c) {
           const seq = ++c.requests;
+          c.active++;
           arm(c, "request");
-          info.completed.then(() => c.requests === seq && arm(c, "idle"), () => {});
+          const answered = () => {
+            c.active--;
+            c.sent = Math.max(0, c.sent - options.maxRequestBytes);
+          };
+          info.completed.then(() => {
+            answered();
+            if (c.requests === seq && c.active === 0) arm(c, "idle");
+          }, answered);
         }
         return await handler(req);
       };
