@@ -205,8 +205,8 @@ Deno.test("RBAC grants exactly the verbs node-heal uses: nodes cluster-wide, eve
   assert.equal(role.metadata.namespace, "default", "the Role lives where the Events go");
 });
 
-Deno.test("every runbook link of the rules points at a section of README", async () => {
-  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+Deno.test("every runbook link of the rules points at a section of docs/runbooks.md", async () => {
+  const readme = await Deno.readTextFile(new URL("../docs/runbooks.md", import.meta.url));
   const anchors = new Set(
     [...readme.matchAll(/^#+ (.+)$/gm)].map((m) =>
       m[1].toLowerCase().replace(/[^a-z0-9 -]/g, "").replaceAll(" ", "-")
@@ -216,8 +216,9 @@ Deno.test("every runbook link of the rules points at a section of README", async
   const groups = (rule.spec as { groups: { rules: Record<string, unknown>[] }[] }).groups;
   for (const r of groups.flatMap((g) => g.rules).filter((r) => r.alert)) {
     const url = (r.annotations as Record<string, string>).runbook_url;
+    assert.match(url, /\/blob\/main\/docs\/runbooks\.md#/);
     const anchor = url.slice(url.indexOf("#") + 1);
-    assert.ok(anchors.has(anchor), `README has a section for ${anchor}`);
+    assert.ok(anchors.has(anchor), `docs/runbooks.md has a section for ${anchor}`);
   }
 });
 

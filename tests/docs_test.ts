@@ -1,0 +1,68 @@
+// The reference tables of docs/ against the code: every flag, metric, annotation, Event reason
+// and gate the code has is documented, so the docs cannot drift from it.
+import assert from "node:assert/strict";
+import { FLAGS } from "../lib/flags.ts";
+import { Metrics } from "../lib/report/metrics.ts";
+import { ANNOTATIONS, HISTORY } from "../lib/decide/node_state.ts";
+
+const read = (path: string) => Deno.readTextFile(new URL(`../${path}`, import.meta.url));
+const allDocs = (await Promise.all(
+  [...Deno.readDirSync(new URL("../docs/", import.meta.url))]
+    .filter((e) => e.name.endsWith(".md"))
+    .map((e) => read(`docs/${e.name}`)),
+)).join("\n");
+const configuration = await read("docs/configuration.md");
+const decision = await read("lib/decide/decision.ts");
+
+/** The table row of docs/configuration.md that starts with this flag. */
+function flagRow(name: string): string | undefined {
+  return configuration.split("\n").find((l) => l.startsWith("|") && l.includes(`\`--${name}\``));
+}
+
+/** The string members of a union type declared in decision.ts, such as `Gate`. */
+function unionMembers(declaration: RegExp): string[] {
+  const body = declaration.exec(decision)?.[1];
+  assert.ok(body, `decision.ts declares ${declaration}`);
+  return [...body.matchAll(/"([A-Za-z]+)"/g)].map((m) => m[1]);
+}
+
+Deno.test("docs/configuration.md has a row for every flag, with its variable and default", () => {
+  for (const [name, flag] of Object.entries(FLAGS)) {
+    if (name === "help") continue;
+    const row = flagRow(name);
+    assert.ok(row, `--${name} has a row`);
+    if (flag.env) assert.ok(row.includes(flag.env), `--${name}'s row names ${flag.env}`);
+    const def = flag.serve;
+    if (typeof def === "string" && def !== "") {
+      assert.ok(row.includes(`\`${def}\``), `--${name}'s row gives its default ${def}`);
+    } else if (def === true || def === false) {
+      assert.match(
+        row,
+        def ? /\bon\b/ : /\boff\b/,
+        `--${name}'s row says it is ${def ? "on" : "off"}`,
+      );
+    }
+  }
+});
+
+Deno.test("docs/configuration.md lists every metric node-heal exports", async () => {
+  const names = (await new Metrics().registry.getMetricsAsJSON()).map((m) => m.name);
+  assert.ok(names.length > 10);
+  for (const name of names) assert.ok(configuration.includes(`\`${name}\``), `${name} is listed`);
+});
+
+Deno.test("docs/ explains every annotation node-heal writes on a Node", () => {
+  for (const key of [...Object.values(ANNOTATIONS), ...Object.values(HISTORY)]) {
+    assert.ok(allDocs.includes(`\`${key}\``), `${key} is documented`);
+  }
+});
+
+Deno.test("docs/ names every Event reason and every gate of a decision", () => {
+  const reasons = unionMembers(/reason:\s*([^;]+);/);
+  assert.ok(reasons.includes("NodeHealCordoned"));
+  const gates = unionMembers(/export type Gate =([^;]+);/);
+  assert.ok(gates.includes("stale"));
+  for (const name of [...reasons, ...gates]) {
+    assert.ok(allDocs.includes(`\`${name}\``), `${name} is documented`);
+  }
+});
