@@ -172,7 +172,14 @@ export function startGuard(options: GuardOptions): Guard {
         const up = (async () => {
           const buf = new Uint8Array(4096);
           for (;;) {
-            const n = await c.front.read(buf);
+            let n: number | null;
+            try {
+              n = await c.front.read(buf);
+            } catch {
+              // Reset by the client: it is gone, whatever was pending.
+              end(c);
+              return;
+            }
             if (n === null) break;
             if (c.requests === 0 && c.sent === 0) c.h2 = startsWith(buf, n, H2_PREFACE);
             // The first bytes after an idle spell start the next request's head.
