@@ -65,7 +65,7 @@ function statusOf(
       })),
       gates: policy.gates,
     },
-    budgets: budgets(nodes, policy.gates, new Date(), paused),
+    budgets: budgets(nodes, { gates: policy.gates, now: new Date(), paused }),
     nodes: underRemediation,
     nodesNotListed: remediating.length - underRemediation.length,
     decisions: pipeline.recentDecisions(),

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { FLAGS } from "../lib/flags.ts";
 import { Metrics } from "../lib/report/metrics.ts";
 import { ANNOTATIONS, HISTORY } from "../lib/decide/node_state.ts";
+import { TAKE_OUT_GATES } from "../lib/decide/gates.ts";
 
 const read = (path: string) => Deno.readTextFile(new URL(`../${path}`, import.meta.url));
 const allDocs = (await Promise.all(
@@ -13,15 +14,16 @@ const allDocs = (await Promise.all(
 )).join("\n");
 const configuration = await read("docs/configuration.md");
 const decision = await read("lib/decide/decision.ts");
+const gatesSource = await read("lib/decide/gates.ts");
 
 /** The table row of docs/configuration.md that starts with this flag. */
 function flagRow(name: string): string | undefined {
   return configuration.split("\n").find((l) => l.startsWith("|") && l.includes(`\`--${name}\``));
 }
 
-/** The string members of a union type declared in decision.ts, such as `Gate`. */
-function unionMembers(declaration: RegExp): string[] {
-  const body = declaration.exec(decision)?.[1];
+/** The string members of a union type declared in a source file (decision.ts by default). */
+function unionMembers(declaration: RegExp, source = decision): string[] {
+  const body = declaration.exec(source)?.[1];
   assert.ok(body, `decision.ts declares ${declaration}`);
   return [...body.matchAll(/"([A-Za-z]+)"/g)].map((m) => m[1]);
 }
@@ -60,8 +62,12 @@ Deno.test("docs/ explains every annotation node-heal writes on a Node", () => {
 Deno.test("docs/ names every Event reason and every gate of a decision", () => {
   const reasons = unionMembers(/reason:\s*([^;]+);/);
   assert.ok(reasons.includes("NodeHealCordoned"));
-  const gates = unionMembers(/export type Gate =([^;]+);/);
-  assert.ok(gates.includes("stale"));
+  const gates = [
+    ...unionMembers(/export type Gate =([^;]+);/),
+    ...unionMembers(/export type ProtectionGate =([^;]+);/, gatesSource),
+    ...TAKE_OUT_GATES.map((g) => g.name),
+  ];
+  assert.ok(gates.includes("stale") && gates.includes("cooldown") && gates.includes("excluded"));
   for (const name of [...reasons, ...gates]) {
     assert.ok(allDocs.includes(`\`${name}\``), `${name} is documented`);
   }

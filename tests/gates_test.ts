@@ -195,7 +195,7 @@ const CASES: Case[] = [
 
 for (const [name, target, cluster, g, paused, gate] of CASES) {
   Deno.test(`checkTakeOut(): ${name}`, () => {
-    const blocked = checkTakeOut(target, cluster, gates(g), NOW, paused);
+    const blocked = checkTakeOut(target, { nodes: cluster, gates: gates(g), now: NOW, paused });
     assert.equal(blocked?.gate, gate, blocked?.message ?? "");
     if (blocked) assert.match(blocked.message, new RegExp(target.metadata.name));
   });
@@ -231,7 +231,7 @@ Deno.test("budgets() count from cluster truth what each gate has left", () => {
     node("w3"),
     node("w4", { annotations: { "node-heal.io/released-at": ago(60_000) } }),
   ];
-  assert.deepEqual(budgets(cluster, gates(), NOW, false), {
+  assert.deepEqual(budgets(cluster, { gates: gates(), now: NOW, paused: false }), {
     selected: 4,
     available: 3,
     minHealthy: { required: 3, canTakeOut: 0, heldByNodeHeal: 0 },
@@ -240,7 +240,7 @@ Deno.test("budgets() count from cluster truth what each gate has left", () => {
     maxConcurrent: { max: 1, inFlight: 1 },
     paused: false,
   });
-  assert.deepEqual(budgets([], gates(), NOW, true).minHealthy, {
+  assert.deepEqual(budgets([], { gates: gates(), now: NOW, paused: true }).minHealthy, {
     required: 0,
     canTakeOut: 0,
     heldByNodeHeal: 0,
@@ -311,10 +311,18 @@ Deno.test("node-heal's own cordons count against minHealthy even on NotReady nod
   // w2 was cordoned by node-heal while NotReady; w3 is NotReady now. Cordoning w3 costs no
   // availability today, but with w2 and w3 Ready again only w1 would be left.
   const cluster = [controlPlane, node("w1"), owned("w2"), node("w3", { notReady: true })];
-  const blocked = checkTakeOut(cluster[3], cluster, gates(), NOW, false);
+  const blocked = checkTakeOut(cluster[3], {
+    nodes: cluster,
+    gates: gates(),
+    now: NOW,
+    paused: false,
+  });
   assert.equal(blocked?.gate, "minHealthy");
   assert.match(blocked!.message, /node-heal already holds 1 of 3 nodes/);
-  assert.equal(budgets(cluster, gates(), NOW, false).minHealthy.heldByNodeHeal, 1);
+  assert.equal(
+    budgets(cluster, { gates: gates(), now: NOW, paused: false }).minHealthy.heldByNodeHeal,
+    1,
+  );
 });
 
 Deno.test("rate counts every remediation in the window, not every node: one flapping node uses it up", () => {
@@ -323,9 +331,15 @@ Deno.test("rate counts every remediation in the window, not every node: one flap
     annotations: { "node-heal.io/remediated-at": JSON.stringify(times) },
   });
   const cluster = [flapping, node("w2"), node("w3")];
-  assert.equal(budgets(cluster, gates(), NOW, false).rate.used, 5);
+  assert.equal(budgets(cluster, { gates: gates(), now: NOW, paused: false }).rate.used, 5);
   assert.equal(
-    checkTakeOut(cluster[1], cluster, gates({ minHealthy: 0 }), NOW, false)?.gate,
+    checkTakeOut(cluster[1], {
+      nodes: cluster,
+      gates: gates({ minHealthy: 0 }),
+      now: NOW,
+      paused: false,
+    })
+      ?.gate,
     "rate",
   );
 });

@@ -253,13 +253,12 @@ export function decide(
       { annotations: { ...holdsAnnotations(state, holds, overflow), ...drainAsked } },
     );
   }
-  const blocked = checkTakeOut(
-    node,
-    options.nodes ?? [node],
-    policy.gates,
+  const blocked = checkTakeOut(node, {
+    nodes: options.nodes ?? [node],
+    gates: policy.gates,
     now,
-    options.paused ?? false,
-  );
+    paused: options.paused ?? false,
+  });
   if (blocked) {
     return skip(
       blocked.gate,

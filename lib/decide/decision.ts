@@ -3,6 +3,7 @@ import type { Node } from "../node.ts";
 import { clip } from "../clip.ts";
 import type { Policy } from "./policy.ts";
 import type { DrainOptions } from "./drain_plan.ts";
+import type { ProtectionGate, TakeOutGate } from "./gates.ts";
 
 /**
  * The writes a decision can make. `hold`, `release` and `refresh` only change which alerts hold
@@ -21,9 +22,10 @@ export type Action =
 /**
  * Why a decision made no change to the Node:
  * - `policy`: no policy rule gives the alert an action (or its rule says `none`);
- * - `paused`, `minHealthy`, `rate`, `cooldown`: the safety gates (see gates.ts);
- * - `protected`: a control-plane Node, never touched;
- * - `excluded`: labelled `node-heal.io/exclude=true`;
+ * - the take-out gates of gates.ts (`paused`, `minHealthy`, `rate`, `cooldown`), named by
+ *   their table;
+ * - `protected`: a control-plane Node, never touched; `excluded`: labelled `node-heal.io/exclude=true`;
+ * - `maxConcurrent`: as many Nodes are draining as the policy allows;
  * - `notOurs`: cordoned by someone else, so neither cordoned again nor uncordoned;
  * - `manualUncordon`: someone uncordoned a Node node-heal had cordoned for this alert;
  * - `duplicate`: this alert already holds this Node (a repeated delivery);
@@ -32,14 +34,10 @@ export type Action =
  * - `stale`: a firing delivered after the resolution of the same alert (fingerprint and startsAt).
  */
 export type Gate =
+  | TakeOutGate
+  | ProtectionGate
   | "policy"
-  | "protected"
-  | "excluded"
-  | "paused"
-  | "minHealthy"
   | "maxConcurrent"
-  | "rate"
-  | "cooldown"
   | "notOurs"
   | "manualUncordon"
   | "duplicate"

@@ -2,10 +2,14 @@ import { isCordoned, isReady, type Node } from "../node.ts";
 import { CONTROL_PLANE_LABELS, EXCLUDE_LABEL, readState, remediations } from "./node_state.ts";
 import { HISTORY } from "./node_state.ts";
 import type { Gates } from "./policy.ts";
+import { formatDuration } from "../duration.ts";
+
+/** The gates that keep node-heal off a node for good: the control plane, a label, the selector. */
+export type ProtectionGate = "protected" | "excluded";
 
 /** A gate that blocked a remediation, and the sentence that says why. */
 export interface Blocked {
-  gate: "protected" | "excluded" | "paused" | "minHealthy" | "maxConcurrent" | "rate" | "cooldown";
+  gate: ProtectionGate | TakeOutGate;
   message: string;
 }
 
@@ -65,13 +69,18 @@ export interface Budgets {
   paused: boolean;
 }
 
-/** Every gate's budget in a cluster of `nodes` at `now`. */
-export function budgets(
-  nodes: Iterable<Node>,
-  gates: Gates,
-  now: Date,
-  paused: boolean,
-): Budgets {
+/** Options of {@link budgets} and {@link checkTakeOut}. */
+export interface BudgetOptions {
+  /** The policy's gates. */
+  gates: Gates;
+  now: Date;
+  /** Whether a pause is in force. */
+  paused: boolean;
+}
+
+/** Every gate's budget in a cluster of `nodes`. */
+export function budgets(nodes: Iterable<Node>, options: BudgetOptions): Budgets {
+  const { gates, now, paused } = options;
   // One pass over the cluster: this runs before every take-out decision.
   const t = now.getTime();
   let selectedCount = 0;
@@ -92,7 +101,7 @@ export function budgets(
     for (const at of remediations(n)) if (t - at < gates.rate.windowMs) used++;
     const released = since(n, HISTORY.releasedAt);
     if (released !== undefined && t - released < gates.cooldownMs) cooling.push(n.metadata.name);
-    if (state.step === "draining" || state.step === "replacing") inFlight++;
+    if (state.step === "draining") inFlight++;
   }
   const need = required(selectedCount, gates.minHealthy);
   const canTakeOut = Math.max(0, Math.min(availableCount - need, selectedCount - need - owned));
@@ -112,54 +121,84 @@ export function budgets(
   };
 }
 
-function minutes(ms: number): string {
-  return ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : `${Math.round(ms / 60_000)}m`;
+/** What a take-out gate looks at: the node, the cluster's budgets, the policy's gates, now. */
+export interface TakeOutContext {
+  node: Node;
+  budgets: Budgets;
+  gates: Gates;
+  now: Date;
+}
+
+/** One named safety gate of a take-out: undefined when it lets it pass, else why not. */
+interface Gate {
+  name: string;
+  check(ctx: TakeOutContext): string | undefined;
 }
 
 /**
- * Whether node-heal may take `node` out (cordon it) now. The gates, in order: paused,
- * minHealthy (only when the node is still available: taking out a node already out costs
- * nothing), rate, cooldown.
+ * The safety gates of a take-out (a cordon), asked in this order; the first that says no names
+ * the skip. Adding a gate is one entry here and its test.
  */
+export const TAKE_OUT_GATES = [
+  {
+    name: "paused",
+    check: ({ node, budgets }) =>
+      budgets.paused ? `node-heal is paused; ${node.metadata.name} was left as it is` : undefined,
+  },
+  {
+    // Only while the node is still available: taking out a node already out costs nothing.
+    name: "minHealthy",
+    check: ({ node, budgets: b, gates }) => {
+      const name = node.metadata.name;
+      if (isAvailable(node) && b.available - 1 < b.minHealthy.required) {
+        return `taking ${name} out would leave ${b.available - 1} of ${b.selected} nodes ` +
+          `schedulable and Ready; at least ${b.minHealthy.required} must stay (minHealthy ${gates.minHealthy})`;
+      }
+      if (b.selected - b.minHealthy.heldByNodeHeal - 1 < b.minHealthy.required) {
+        return `node-heal already holds ${b.minHealthy.heldByNodeHeal} of ${b.selected} nodes; ` +
+          `taking ${name} out too would leave fewer than ${b.minHealthy.required} once they are ` +
+          `Ready again (minHealthy ${gates.minHealthy})`;
+      }
+      return undefined;
+    },
+  },
+  {
+    name: "rate",
+    check: ({ node, budgets: b, gates }) =>
+      b.rate.left <= 0
+        ? `taking ${node.metadata.name} out would exceed the rate: ${b.rate.used} nodes were remediated ` +
+          `in the last ${formatDuration(gates.rate.windowMs)}, the rate allows ${gates.rate.max}`
+        : undefined,
+  },
+  {
+    name: "cooldown",
+    check: ({ node, gates, now }) => {
+      const released = since(node, HISTORY.releasedAt);
+      if (released === undefined || now.getTime() - released >= gates.cooldownMs) return undefined;
+      return `${node.metadata.name} was released ${
+        Math.round((now.getTime() - released) / 1000)
+      }s ago; the cooldown is ${formatDuration(gates.cooldownMs)}`;
+    },
+  },
+] as const satisfies readonly Gate[];
+
+/** The name of a take-out gate, as skips, metrics and Events carry it. */
+export type TakeOutGate = (typeof TAKE_OUT_GATES)[number]["name"];
+
+/** Whether node-heal may take `node` out (cordon it) now: the first of {@link TAKE_OUT_GATES} that says no. */
 export function checkTakeOut(
   node: Node,
-  nodes: Iterable<Node>,
-  gates: Gates,
-  now: Date,
-  paused: boolean,
+  options: BudgetOptions & { nodes: Iterable<Node> },
 ): Blocked | undefined {
-  const name = node.metadata.name;
-  if (paused) return { gate: "paused", message: `node-heal is paused; ${name} was left as it is` };
-  const b = budgets(nodes, gates, now, paused);
-  if (isAvailable(node) && b.available - 1 < b.minHealthy.required) {
-    return {
-      gate: "minHealthy",
-      message: `taking ${name} out would leave ${b.available - 1} of ${b.selected} nodes ` +
-        `schedulable and Ready; at least ${b.minHealthy.required} must stay (minHealthy ${gates.minHealthy})`,
-    };
-  }
-  if (b.selected - b.minHealthy.heldByNodeHeal - 1 < b.minHealthy.required) {
-    return {
-      gate: "minHealthy",
-      message: `node-heal already holds ${b.minHealthy.heldByNodeHeal} of ${b.selected} nodes; ` +
-        `taking ${name} out too would leave fewer than ${b.minHealthy.required} once they are ` +
-        `Ready again (minHealthy ${gates.minHealthy})`,
-    };
-  }
-  if (b.rate.left <= 0) {
-    return {
-      gate: "rate",
-      message: `taking ${name} out would exceed the rate: ${b.rate.used} nodes were remediated ` +
-        `in the last ${minutes(gates.rate.windowMs)}, the rate allows ${gates.rate.max}`,
-    };
-  }
-  const released = since(node, HISTORY.releasedAt);
-  if (released !== undefined && now.getTime() - released < gates.cooldownMs) {
-    return {
-      gate: "cooldown",
-      message: `${name} was released ${Math.round((now.getTime() - released) / 1000)}s ago; ` +
-        `the cooldown is ${minutes(gates.cooldownMs)}`,
-    };
+  const ctx = {
+    node,
+    gates: options.gates,
+    now: options.now,
+    budgets: budgets(options.nodes, options),
+  };
+  for (const gate of TAKE_OUT_GATES) {
+    const why = gate.check(ctx);
+    if (why) return { gate: gate.name, message: why };
   }
   return undefined;
 }
