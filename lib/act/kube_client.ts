@@ -260,30 +260,43 @@ class LibraryClient implements KubeClient {
     return this.dryRun ? "All" : undefined;
   }
 
-  async getNode(name: string): Promise<Node | undefined> {
+  /**
+   * One API call within the time limit: a failure becomes a {@link KubeError} that says what
+   * failed, and a status named in `answers` becomes that answer instead (404: gone, say).
+   */
+  async #call<T, U = never>(
+    what: string,
+    call: () => Promise<T>,
+    answers: Record<number, U> = {},
+  ): Promise<T | U> {
     try {
-      return toNode(
-        await timeBound(this.#core.readNode({ name }), this.#timeoutMs, `read node "${name}"`),
-      );
+      return await timeBound(call(), this.#timeoutMs, what);
     } catch (err) {
-      const e = toKubeError(err, `read node "${name}"`);
-      if (e.status === 404) return undefined;
+      const e = toKubeError(err, what);
+      if (e.status !== undefined && Object.hasOwn(answers, e.status)) return answers[e.status];
       throw e;
     }
   }
 
+  async getNode(name: string): Promise<Node | undefined> {
+    const node = await this.#call(`read node "${name}"`, () => this.#core.readNode({ name }), {
+      404: undefined,
+    });
+    return node && toNode(node);
+  }
+
   async patchNode(name: string, patch: unknown): Promise<Node> {
-    try {
-      const call = this.#core.patchNode({ name, body: patch, dryRun: this.#dry }, mergePatch);
-      return toNode(await timeBound(call, this.#timeoutMs, `patch node "${name}"`));
-    } catch (err) {
-      throw toKubeError(err, `patch node "${name}"`);
-    }
+    return toNode(
+      await this.#call(
+        `patch node "${name}"`,
+        () => this.#core.patchNode({ name, body: patch, dryRun: this.#dry }, mergePatch),
+      ),
+    );
   }
 
   async createEvent(event: EventBody): Promise<boolean> {
-    try {
-      const call = this.#core.createNamespacedEvent({
+    return await this.#call(`create event "${event.metadata.name}"`, async () => {
+      await this.#core.createNamespacedEvent({
         namespace: event.metadata.namespace,
         // The client library serializes its own model classes; timestamps must be Dates.
         body: {
@@ -293,23 +306,17 @@ class LibraryClient implements KubeClient {
         },
         dryRun: this.#dry,
       });
-      await timeBound(call, this.#timeoutMs, `create event "${event.metadata.name}"`);
       return true;
-    } catch (err) {
-      const e = toKubeError(err, `create event "${event.metadata.name}"`);
-      if (e.status === 409) return false;
-      throw e;
-    }
+    }, { 409: false });
   }
 
   async bumpEvent(namespace: string, name: string, lastTimestamp: string): Promise<void> {
-    try {
-      const current = await timeBound(
-        this.#core.readNamespacedEvent({ name, namespace }),
-        this.#timeoutMs,
-        `read event "${name}"`,
-      );
-      const call = this.#core.patchNamespacedEvent({
+    const current = await this.#call(
+      `update event "${name}"`,
+      () => this.#core.readNamespacedEvent({ name, namespace }),
+    );
+    await this.#call(`update event "${name}"`, () =>
+      this.#core.patchNamespacedEvent({
         name,
         namespace,
         body: {
@@ -318,54 +325,31 @@ class LibraryClient implements KubeClient {
           lastTimestamp,
         },
         dryRun: this.#dry,
-      }, mergePatch);
-      await timeBound(call, this.#timeoutMs, `update event "${name}"`);
-    } catch (err) {
-      throw toKubeError(err, `update event "${name}"`);
-    }
+      }, mergePatch));
   }
 
   async listPodsOnNode(node: string): Promise<Pod[]> {
-    try {
-      const list = await timeBound(
-        this.#core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` }),
-        this.#timeoutMs,
-        `list the pods of node "${node}"`,
-      );
-      return list.items.map(toPod);
-    } catch (err) {
-      throw toKubeError(err, `list the pods of node "${node}"`);
-    }
+    const list = await this.#call(
+      `list the pods of node "${node}"`,
+      () => this.#core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` }),
+    );
+    return list.items.map(toPod);
   }
 
   async getPod(namespace: string, name: string): Promise<Pod | undefined> {
-    try {
-      const pod = await timeBound(
-        this.#core.readNamespacedPod({ name, namespace }),
-        this.#timeoutMs,
-        `read pod "${namespace}/${name}"`,
-      );
-      return toPod(pod);
-    } catch (err) {
-      const e = toKubeError(err, `read pod "${namespace}/${name}"`);
-      if (e.status === 404) return undefined;
-      throw e;
-    }
+    const pod = await this.#call(
+      `read pod "${namespace}/${name}"`,
+      () => this.#core.readNamespacedPod({ name, namespace }),
+      { 404: undefined },
+    );
+    return pod && toPod(pod);
   }
 
   async daemonSetExists(namespace: string, name: string): Promise<boolean> {
-    try {
-      await timeBound(
-        this.#apps.readNamespacedDaemonSet({ name, namespace }),
-        this.#timeoutMs,
-        `read daemonset "${namespace}/${name}"`,
-      );
+    return await this.#call(`read daemonset "${namespace}/${name}"`, async () => {
+      await this.#apps.readNamespacedDaemonSet({ name, namespace });
       return true;
-    } catch (err) {
-      const e = toKubeError(err, `read daemonset "${namespace}/${name}"`);
-      if (e.status === 404) return false;
-      throw e;
-    }
+    }, { 404: false });
   }
 
   async evictPod(
@@ -414,18 +398,12 @@ class LibraryClient implements KubeClient {
   }
 
   async namespacePaused(name: string): Promise<boolean> {
-    try {
-      const ns = await timeBound(
-        this.#core.readNamespace({ name }),
-        this.#timeoutMs,
-        `read namespace "${name}"`,
-      );
-      return ns.metadata?.annotations?.["node-heal.io/paused"] === "true";
-    } catch (err) {
-      const e = toKubeError(err, `read namespace "${name}"`);
-      if (e.status === 404) return false;
-      throw e;
-    }
+    const ns = await this.#call(
+      `read namespace "${name}"`,
+      () => this.#core.readNamespace({ name }),
+      { 404: undefined },
+    );
+    return ns?.metadata?.annotations?.["node-heal.io/paused"] === "true";
   }
 
   async watchNodes(handlers: NodeWatchHandlers): Promise<Stoppable> {
