@@ -1,4 +1,5 @@
 import type { KubeObject } from "./status.ts";
+import { fnv1a32 } from "../fnv.ts";
 
 /** Options of {@link defaultTopology}. */
 export interface TopologyOptions {
@@ -25,8 +26,7 @@ const SUFFIX_CHARS = "bcdfghjklmnpqrstvwxz2456789";
 
 /** A deterministic 5-character name suffix like the ones controllers generate. */
 function suffix(seed: string): string {
-  let h = 2166136261;
-  for (const ch of seed) h = Math.imul(h ^ ch.charCodeAt(0), 16777619) >>> 0;
+  let h = fnv1a32(seed);
   let out = "";
   for (let i = 0; i < 5; i++) {
     out += SUFFIX_CHARS[h % SUFFIX_CHARS.length];

@@ -3,6 +3,7 @@ import type { EventIntent } from "../decide/decide.ts";
 import type { Metrics } from "./metrics.ts";
 import { log } from "../log.ts";
 import { clip } from "../clip.ts";
+import { fnv1a32 } from "../fnv.ts";
 import { passing, retry, statusOf } from "../retry.ts";
 
 /** Options of an {@link EventRecorder}. */
@@ -21,9 +22,7 @@ const EVENT_RETRY_DELAYS_MS = [100, 400];
 
 /** FNV-1a, 32 bits, as 8 hex digits: a short stable name suffix. */
 function hash(text: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
-  return h.toString(16).padStart(8, "0");
+  return fnv1a32(text).toString(16).padStart(8, "0");
 }
 
 /**
