@@ -1,4 +1,4 @@
-import { type KubeClient, KubeError } from "./act/kube_client.ts";
+import { type KubeClient, KubeError } from "./act/kube_types.ts";
 import { drainNode, type DrainReport } from "./act/drainer.ts";
 import type { DrainOptions } from "./decide/drain_plan.ts";
 import type { EventIntent } from "./decide/decide.ts";

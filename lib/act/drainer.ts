@@ -1,4 +1,4 @@
-import type { KubeClient } from "./kube_client.ts";
+import type { KubeClient } from "./kube_types.ts";
 import { type DrainOptions, planDrain } from "../decide/drain_plan.ts";
 import { type Pod, podKey } from "../pod.ts";
 import { clip } from "../clip.ts";

@@ -1,83 +1,20 @@
 // The one module that imports the Kubernetes client library: every read and write of the
-// cluster goes through the KubeClient interface below, so dry-run swaps only this boundary.
+// cluster goes through the KubeClient interface (kube_types.ts), so dry-run swaps only this
+// boundary.
 import * as k8s from "@kubernetes/client-node";
 import type { Node } from "../node.ts";
 import type { Pod } from "../pod.ts";
 import { deadline } from "../timing.ts";
+import {
+  type EventBody,
+  type KubeClient,
+  KubeError,
+  type NodeWatchHandlers,
+  type Stoppable,
+} from "./kube_types.ts";
 
-/** A core/v1 Event as node-heal writes it. */
-export interface EventBody {
-  metadata: { name: string; namespace: string };
-  involvedObject: { apiVersion: string; kind: string; name: string; uid: string };
-  reason: string;
-  message: string;
-  type: "Normal" | "Warning";
-  source: { component: string; host?: string };
-  reportingComponent: string;
-  reportingInstance: string;
-  firstTimestamp: string;
-  lastTimestamp: string;
-  count: number;
-}
-
-/** Callbacks of a Node watch. */
-export interface NodeWatchHandlers {
-  upsert(node: Node): void;
-  remove(name: string): void;
-  /** Called after each full list (the first one, and re-lists after a 410). */
-  listed(nodes: Node[]): void;
-  /** Called when the watch is running again after an error (resumed without a list). */
-  recovered(): void;
-  error(err: unknown): void;
-}
-
-/** A running watch; stop it to release its connection. */
-export interface Stoppable {
-  stop(): Promise<void>;
-}
-
-/** Everything node-heal does to the cluster. */
-export interface KubeClient {
-  /** Where it points (server URL), for logs. */
-  readonly server: string;
-  /** Whether writes are sent with `dryRun=All` (validated by the API server, never stored). */
-  readonly dryRun: boolean;
-  getNode(name: string): Promise<Node | undefined>;
-  /** Applies a JSON merge patch; a stale `metadata.resourceVersion` in it fails with 409. */
-  patchNode(name: string, patch: unknown): Promise<Node>;
-  /** Creates an Event; resolves false (not throws) when one of that name exists. */
-  createEvent(event: EventBody): Promise<boolean>;
-  /** Bumps `count` and `lastTimestamp` of an existing Event. */
-  bumpEvent(namespace: string, name: string, lastTimestamp: string): Promise<void>;
-  /** Lists and watches Nodes, re-listing after 410 Gone and reconnecting after errors. */
-  watchNodes(handlers: NodeWatchHandlers): Promise<Stoppable>;
-  /** Whether namespace `name` carries the pause annotation `node-heal.io/paused=true` (false when it does not exist). */
-  namespacePaused(name: string): Promise<boolean>;
-  /** Every pod bound to a node (one LIST, for a drain). */
-  listPodsOnNode(node: string): Promise<Pod[]>;
-  /** A pod, or undefined when it is gone. */
-  getPod(namespace: string, name: string): Promise<Pod | undefined>;
-  /** Whether a DaemonSet exists (kubectl drain leaves its pods only then). */
-  daemonSetExists(namespace: string, name: string): Promise<boolean>;
-  /**
-   * Evicts a pod through the Eviction API: `evicted`, `gone` (404), or `blocked` with the
-   * API server's reason (429: a PodDisruptionBudget forbids it now).
-   */
-  evictPod(
-    namespace: string,
-    name: string,
-    gracePeriodSeconds?: number,
-  ): Promise<{ result: "evicted" | "gone" } | { result: "blocked"; message: string }>;
-}
-
-/** A failed call to the Kubernetes API: `status` is the HTTP code, absent for network errors. */
-export class KubeError extends Error {
-  readonly status?: number;
-  constructor(message: string, status?: number) {
-    super(message);
-    this.status = status;
-  }
-}
+export { KubeError };
+export type { EventBody, KubeClient, NodeWatchHandlers, Stoppable };
 
 function statusMessage(body: unknown): string | undefined {
   try {

@@ -1,4 +1,4 @@
-import type { EventBody, KubeClient } from "../act/kube_client.ts";
+import type { EventBody, KubeClient } from "../act/kube_types.ts";
 import type { EventIntent } from "../decide/decide.ts";
 import type { Metrics } from "./metrics.ts";
 import { log } from "../log.ts";
