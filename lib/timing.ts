@@ -13,6 +13,22 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /**
+ * `work`'s result, or `late()`'s error once `signal` aborts (at once when it already has);
+ * `work` itself is left to finish on its own.
+ */
+export function untilAborted<T>(
+  work: Promise<T>,
+  signal: AbortSignal,
+  late: () => Error,
+): Promise<T> {
+  if (signal.aborted) return Promise.reject(late());
+  const { promise, reject } = Promise.withResolvers<never>();
+  const onAbort = () => reject(late());
+  signal.addEventListener("abort", onAbort, { once: true });
+  return Promise.race([work, promise]).finally(() => signal.removeEventListener("abort", onAbort));
+}
+
+/**
  * `work`'s result, or `late()`'s error once `ms` have passed; `work` itself is left to finish on
  * its own, and the timer never outlives the race.
  */

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { durationMs, formatDuration } from "../lib/duration.ts";
 import { passing, retry } from "../lib/retry.ts";
-import { deadline, sleep } from "../lib/timing.ts";
+import { deadline, sleep, untilAborted } from "../lib/timing.ts";
 
 Deno.test("durationMs() reads durations as people write them, and nothing else", () => {
   assert.equal(durationMs("500ms"), 500);
@@ -63,4 +63,19 @@ Deno.test("deadline() answers late work with the caller's error, and sleep() end
   stop.abort();
   await slept;
   assert.ok(Date.now() - started < 1000);
+});
+
+Deno.test("untilAborted() answers with the caller's error when the signal aborts, before or during", async () => {
+  const stop = new AbortController();
+  const waiting = untilAborted(new Promise<never>(() => {}), stop.signal, () => new Error("cut"));
+  stop.abort();
+  await assert.rejects(waiting, /cut/);
+  await assert.rejects(
+    untilAborted(Promise.resolve(1), stop.signal, () => new Error("late")),
+    /late/,
+  );
+  assert.equal(
+    await untilAborted(Promise.resolve(2), new AbortController().signal, () => new Error()),
+    2,
+  );
 });

@@ -1,8 +1,9 @@
 import { HttpError } from "./http_error.ts";
+import { untilAborted } from "../timing.ts";
 
 /** Options of {@link readBody}. */
 export interface ReadBodyOptions {
-  /** Largest accepted body, in bytes: more is refused (413) as soon as it arrives. */
+  /** Largest accepted body, in bytes: more is refused (413). */
   limit: number;
   /**
    * Aborted when the request's time is up, or node-heal shuts down: reading stops and the answer
@@ -36,21 +37,16 @@ export async function readBody(req: Request, options: ReadBodyOptions): Promise<
       { "retry-after": "5" },
     );
   if (signal.aborted) throw timedOut();
-  const { promise: expired, reject } = Promise.withResolvers<never>();
-  const onAbort = () => reject(timedOut());
-  signal.addEventListener("abort", onAbort, { once: true });
   const whole = req.arrayBuffer();
   whole.catch(() => {}); // Cut off by the deadline: the connection closes under it.
   let body: ArrayBuffer;
   try {
-    body = await Promise.race([whole, expired]);
+    body = await untilAborted(whole, signal, timedOut);
   } catch (err) {
     if (err instanceof HttpError) throw err;
     throw new HttpError(503, `Cannot read the request body: ${(err as Error).message}; retry`, {
       "retry-after": "5",
     });
-  } finally {
-    signal.removeEventListener("abort", onAbort);
   }
   if (body.byteLength > limit) {
     throw new HttpError(

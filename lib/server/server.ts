@@ -3,6 +3,7 @@ import { authorized, challenge, type Credentials, hasCredentials } from "./auth.
 import { log } from "../log.ts";
 import { readBody } from "./body.ts";
 import { HttpError } from "./http_error.ts";
+import { untilAborted } from "../timing.ts";
 import type { NotificationResult } from "../pipeline.ts";
 import type { Metrics } from "../report/metrics.ts";
 import type { Notification } from "../intake/alertmanager.ts";
@@ -194,13 +195,7 @@ function beforeDeadline<T>(work: Promise<T>, deadline: AbortSignal, timeoutMs: n
     new HttpError(503, `Not handled within ${timeoutMs} ms; it goes on, retry later`, {
       "retry-after": "10",
     });
-  if (deadline.aborted) return Promise.reject(late());
-  const { promise, reject } = Promise.withResolvers<never>();
-  const onAbort = () => reject(late());
-  deadline.addEventListener("abort", onAbort, { once: true });
-  return Promise.race([work, promise]).finally(() =>
-    deadline.removeEventListener("abort", onAbort)
-  );
+  return untilAborted(work, deadline, late);
 }
 
 function errorResponse(err: unknown): Response {
