@@ -1,38 +1,37 @@
-import { type KubeClient, KubeError } from "./act/kube_types.ts";
-import { drainNode, type DrainReport } from "./act/drainer.ts";
-import type { DrainOptions } from "./decide/drain_plan.ts";
-import type { EventIntent } from "./decide/decide.ts";
-import { ANNOTATIONS, readState } from "./decide/node_state.ts";
+import type { KubeClient } from "./act/kube_types.ts";
+import { DrainSupervisor } from "./act/drain_supervisor.ts";
+import type { DrainReport } from "./act/drainer.ts";
+import { type Applied, type ApplyOptions, NodeWriter } from "./act/node_writer.ts";
+import { Turns } from "./act/turns.ts";
+import { type Clock, systemClock } from "./clock.ts";
 import {
   decide,
   type DecideOptions,
   type Decision,
   DEFAULT_HOLD_TTL_MS,
+  type DrainEnd,
+  endDrain,
   reconcile,
 } from "./decide/decide.ts";
-import type { Alert, Notification } from "./intake/alertmanager.ts";
+import { ANNOTATIONS } from "./decide/node_state.ts";
 import { DEFAULT_POLICY, type Policy } from "./decide/policy.ts";
-import { literal, log } from "./log.ts";
-import { clip } from "./clip.ts";
+import type { Alert, Notification } from "./intake/alertmanager.ts";
+import { log } from "./log.ts";
 import type { Node } from "./node.ts";
+import { DecisionLog, type DecisionRecord } from "./report/decision_log.ts";
 import type { EventRecorder } from "./report/events.ts";
 import type { Metrics } from "./report/metrics.ts";
+import { type Outcome, Reporter } from "./report/reporter.ts";
 import { type NodeIndex, resolveAlert } from "./resolve/node_index.ts";
-import { retry } from "./retry.ts";
+
+export type { DecisionRecord } from "./report/decision_log.ts";
 
 /** What happened to one alert. */
-export interface AlertResult {
+export interface AlertResult extends Outcome {
   fingerprint: string;
   alertname: string;
   status: Alert["status"];
   node?: string;
-  /**
-   * An action taken (`cordon`, `uncordon`, ...), `skipped`, `unresolved` (no Node matched),
-   * `rejected` (the API server refused the write for good) or `failed` (retry).
-   */
-  outcome: string;
-  gate?: string;
-  message: string;
 }
 
 /** What happened to one notification; `retry` is true when an alert failed and Alertmanager should send it again. */
@@ -49,7 +48,8 @@ export interface PipelineDeps {
   index: NodeIndex;
   metrics: Metrics;
   events: EventRecorder;
-  now?: () => Date;
+  /** The clock every stage reads (default the system's). */
+  now?: Clock;
   /** How long a hold lives without a firing notification (ms). */
   holdTtlMs?: number;
   policy?: Policy;
@@ -61,81 +61,42 @@ export interface PipelineDeps {
   drainRetryMs?: number;
 }
 
-/** One decision, as `/status` lists the last ones. */
-export interface DecisionRecord {
-  at: string;
-  /** True when node-heal runs dry: the outcome was decided, not done. */
-  dryRun?: boolean;
-  node: string;
-  alertname: string;
-  fingerprint: string;
-  status: string;
-  outcome: string;
-  gate?: string;
-  message: string;
-}
-
-/** How many decisions `/status` keeps. */
-const RECENT_DECISIONS = 100;
-
-type Outcome = Pick<AlertResult, "outcome" | "gate" | "message"> & {
-  /** The Event to record once the node's turn is over (it never holds up the next decision). */
-  event?: { name: string; intent: EventIntent; at: Date };
-};
-
-/** How often a write that met a newer Node (409) is decided again from a fresh read. */
-const MAX_CONFLICT_RETRIES = 5;
-
-/** Runs tasks with the same key one after another, and tasks with different keys at once. */
-class KeyedQueue {
-  #tails = new Map<string, Promise<unknown>>();
-
-  run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const previous = this.#tails.get(key) ?? Promise.resolve();
-    const next = previous.then(task, task);
-    const tail = next.catch(() => {});
-    this.#tails.set(key, tail);
-    tail.then(() => {
-      if (this.#tails.get(key) === tail) this.#tails.delete(key);
-    });
-    return next;
-  }
-}
-
-/** Waits before each retry of a call that failed for a passing reason: 50 ms, then 200 ms. */
-const RETRY_DELAYS_MS = [50, 200];
-
 /**
- * Retries a call that failed for a reason that passes (5xx, 429, a timeout, the network) a
- * couple of times with backoff, so that a blip costs milliseconds; past that it throws, and the
- * webhook answers 503 for Alertmanager to retry later.
- */
-function transient<T>(call: () => Promise<T>): Promise<T> {
-  return retry(call, { delaysMs: RETRY_DELAYS_MS });
-}
-
-/** Whether an API error will not go away by retrying (a 4xx other than 404, 408, 409, 429). */
-function permanent(status: number | undefined): boolean {
-  return status !== undefined && status >= 400 && status < 500 &&
-    ![404, 408, 409, 429].includes(status);
-}
-
-/**
- * The pipeline from a parsed notification to actions on Nodes: resolve each alert to its
- * Node through the index, decide, write through the client, report. Alerts about different
- * Nodes run at once; alerts about one Node, and reconciliations of it, run in order.
+ * The pipeline from a parsed notification to actions on Nodes: resolve each alert to its Node
+ * through the index, decide, act through the node writer, report. Alerts about different Nodes
+ * run at once; alerts about one Node, its reconciliations and its drain's end run in its turn.
  */
 export class Pipeline {
   #deps: PipelineDeps;
-  #now: () => Date;
-  #queue = new KeyedQueue();
-  #recent: DecisionRecord[] = [];
-  /** Drains running in this process, by node: how to stop each and when it has stopped. */
-  #drains = new Map<string, { stop: AbortController; done: Promise<void> }>();
+  #turns = new Turns();
+  #writer: NodeWriter;
+  #drains: DrainSupervisor;
+  #decisions: DecisionLog;
+  #reporter: Reporter;
 
   constructor(deps: PipelineDeps) {
     this.#deps = deps;
-    this.#now = deps.now ?? (() => new Date());
+    const now = deps.now ?? systemClock;
+    const { client, index, metrics } = deps;
+    this.#writer = new NodeWriter({ client, index, metrics, now });
+    this.#drains = new DrainSupervisor({
+      client,
+      index,
+      metrics,
+      now,
+      writer: this.#writer,
+      instance: this.#instance,
+      retryMs: deps.drainRetryMs,
+      ended: (name, report) => this.#endDrain(name, report),
+      due: (name) => this.reconcile(name),
+    });
+    this.#decisions = new DecisionLog({ now, dryRun: client.dryRun });
+    this.#reporter = new Reporter({
+      metrics,
+      events: deps.events,
+      decisions: this.#decisions,
+      dryRun: client.dryRun,
+    });
   }
 
   /** The policy in force. */
@@ -143,9 +104,18 @@ export class Pipeline {
     return this.#deps.policy ?? DEFAULT_POLICY;
   }
 
+  get #instance(): string {
+    return this.#deps.instance ?? "node-heal";
+  }
+
   /** The last decisions, newest last. */
   recentDecisions(): DecisionRecord[] {
-    return [...this.#recent];
+    return this.#decisions.list();
+  }
+
+  /** Stops every drain running here and waits for them (at shutdown); their claims stay for a restart to resume. */
+  stopDrains(): Promise<void> {
+    return this.#drains.stopAll();
   }
 
   /** What decide() and reconcile() see: the policy, the cluster as watched, the pause. */
@@ -155,8 +125,8 @@ export class Pipeline {
       policy: this.policy,
       nodes: this.#deps.index.nodes(),
       paused: this.#deps.paused?.() ?? false,
-      instance: this.#deps.instance ?? "node-heal",
-      drainingHere: new Set(this.#drains.keys()),
+      instance: this.#instance,
+      drainingHere: this.#drains.running(),
     };
   }
 
@@ -189,20 +159,16 @@ export class Pipeline {
 
   /**
    * Reconciles one Node outside any alert: drops node-heal's claim when someone uncordoned it,
-   * and lets go of holds whose alerts were not seen for the hold TTL. Never throws.
+   * starts or resumes its drain when due, and lets go of holds whose alerts were not seen for the
+   * hold TTL. Never throws.
    */
   async reconcile(name: string): Promise<void> {
-    const result = await this.#queue.run(
+    const applied = await this.#turns.node(
       name,
-      () =>
-        this.#decideAndAct(name, (node, now) => reconcile(node, now, this.#options()), undefined),
+      () => this.#act(name, (node, now) => reconcile(node, now, this.#options())),
     );
-    if (result.outcome !== "skipped") {
-      this.#deps.metrics.reconciles.inc({ outcome: result.outcome });
-    }
-    if (result.event) {
-      await this.#deps.events.record(result.event.name, result.event.intent, result.event.at);
-    }
+    const { outcome } = await this.#reporter.applied(name, applied);
+    if (outcome !== "skipped") this.#deps.metrics.reconciles.inc({ outcome });
   }
 
   async #handleAlert(alert: Alert, freshlyRead: Set<string>): Promise<AlertResult> {
@@ -212,6 +178,7 @@ export class Pipeline {
       alertname: alert.labels.alertname ?? "",
       status: alert.status,
     };
+    // Resolve.
     const resolution = resolveAlert(alert, index);
     if (!resolution.node) {
       const message = resolution.reason === "no-label"
@@ -222,318 +189,70 @@ export class Pipeline {
         ...base,
         message,
       });
-      this.#remember({ ...base, node: "", outcome: "unresolved", message });
+      this.#reporter.remember({ ...base, node: "", outcome: "unresolved", message });
       return { ...base, outcome: "unresolved", message };
     }
     const name = resolution.node.metadata.name;
-    const work = () =>
-      this.#decideAndAct(
-        name,
-        (node, now) => decide(alert, node, now, this.#options()),
-        alert,
+    // Decide and act, in the Node's turn. A resolution never overtakes its firing; a firing
+    // alert, which may take a Node out, also waits for the take-out turn, so that every gate
+    // counts the previous take-out.
+    const act = () =>
+      this.#act(name, (node, now) => decide(alert, node, now, this.#options()), {
+        confirmSkip: alert.status === "resolved",
         freshlyRead,
-      );
-    // Each alert takes its place in its node's turn as it arrives (a resolution never overtakes
-    // its firing); a firing alert, which may take a node out, then also waits for the one global
-    // turn of take-outs, so that every gate counts the previous decision's cordon.
-    const result = await this.#queue.run(
+      });
+    const applied = await this.#turns.node(
       name,
-      () => alert.status === "firing" ? this.#queue.run("\u0000take-out", work) : work(),
+      () => alert.status === "firing" ? this.#turns.takeOut(act) : act(),
     );
-    metrics.alerts.inc({ outcome: result.outcome });
-    const { event, ...outcome } = result;
-    if (event) await this.#deps.events.record(event.name, event.intent, event.at);
-    this.#remember({ ...base, node: name, ...outcome });
+    // Report.
+    const outcome = await this.#reporter.applied(name, applied, alert);
+    metrics.alerts.inc({ outcome: outcome.outcome });
+    this.#reporter.remember({ ...base, node: name, ...outcome });
     return { ...base, node: name, ...outcome };
   }
 
-  async #decideAndAct(
+  /**
+   * Writes what `choose` decides through the node writer, and sets going what the write asks
+   * for: a drain, or a look at the Node when its drain is due. An uncordon stops the drain first.
+   */
+  async #act(
     name: string,
     choose: (node: Node, now: Date) => Decision | undefined,
-    alert: Alert | undefined,
-    freshlyRead?: Set<string>,
-  ): Promise<Outcome> {
-    const { client, index, metrics } = this.#deps;
-    let node: Node | undefined = index.get(name);
-    // Read afresh earlier in this notification: the index holds that read and our own writes.
-    let fresh = freshlyRead?.has(name) ?? false;
-    for (let attempt = 0; node && attempt <= MAX_CONFLICT_RETRIES; attempt++) {
-      const now = this.#now();
-      const decision = choose(node, now);
-      if (!decision) return { outcome: "skipped", message: `Nothing to do on ${name}` };
-      if (decision.kind === "skip") {
-        // A resolved alert that changes nothing may be looking at a stale cache (another
-        // replica's write not yet watched): confirm on a fresh read before letting it go.
-        if (alert?.status === "resolved" && !fresh) {
-          try {
-            node = await this.#read(name);
-          } catch (err) {
-            return this.#failed("read", name, alert, err);
-          }
-          fresh = true;
-          freshlyRead?.add(name);
-          continue;
-        }
-        metrics.decisions.inc({ outcome: "skip", gate: decision.gate });
-        this.#log(decision, alert);
-        return {
-          outcome: "skipped",
-          gate: decision.gate,
-          message: decision.message,
-          event: decision.event ? { name, intent: decision.event, at: now } : undefined,
-        };
-      }
-      try {
-        if (decision.action === "uncordon") await this.#stopDrain(name);
-        const updated = await transient(() => client.patchNode(name, decision.patch));
-        // In a dry run the API server answers with the Node as it would be: later decisions
-        // count it, so a dry run skips what a real run would skip.
-        index.upsert(updated);
-      } catch (err) {
-        const status = err instanceof KubeError ? err.status : undefined;
-        if (status === 409) {
-          metrics.actions.inc({ action: decision.action, result: "conflict" });
-          // Someone (another replica, a person) changed the Node: decide again on a fresh read.
-          try {
-            node = await this.#read(name);
-          } catch (readErr) {
-            return this.#failed(decision.action, name, alert, readErr);
-          }
-          fresh = true;
-          continue;
-        }
-        if (status === 404) {
-          node = undefined;
-          break;
-        }
-        if (permanent(status)) {
-          this.#failed(decision.action, name, alert, err);
-          return { outcome: "rejected", message: (err as Error).message };
-        }
-        return this.#failed(decision.action, name, alert, err);
-      }
-      metrics.decisions.inc({ outcome: "act", gate: "" });
-      metrics.actions.inc({
-        action: decision.action,
-        result: client.dryRun ? "dry_run" : "success",
-      });
-      this.#log(decision, alert);
-      const event = decision.event && client.dryRun
-        ? { ...decision.event, message: `Dry run, not done: ${decision.event.message}` }
-        : decision.event;
-      if (decision.action === "drain" && decision.drain && !client.dryRun) {
-        this.#startDrain(name, decision.drain);
-      } else if (
-        (decision.action === "cordon" || decision.action === "hold") && !client.dryRun &&
-        decision.patch.metadata.annotations?.[ANNOTATIONS.target] === "drain"
-      ) {
-        // The drain starts at drain-at (right after the cordon when drainAfter is 0), outside
-        // this alert's turn; the reconcile then checks the alert still holds the node.
-        const at = Date.parse(decision.patch.metadata.annotations?.[ANNOTATIONS.drainAt] ?? "");
-        this.#later(name, Number.isNaN(at) ? 0 : at - Date.now());
-      }
-      return {
-        outcome: decision.action,
-        message: decision.message,
-        event: event ? { name, intent: event, at: now } : undefined,
-      };
-    }
-    if (!node) {
-      return { outcome: "unresolved", message: `Node ${name} no longer exists` };
-    }
-    return {
-      outcome: "failed",
-      message: `Node ${name} kept changing under node-heal: ${MAX_CONFLICT_RETRIES + 1} conflicts`,
-    };
-  }
-
-  #timers = new Set<ReturnType<typeof setTimeout>>();
-
-  /** Reconciles a node after `ms`. */
-  #later(name: string, ms: number): void {
-    const t = setTimeout(() => {
-      this.#timers.delete(t);
-      this.reconcile(name);
-    }, Math.max(0, ms));
-    this.#timers.add(t);
-  }
-
-  /** Stops every drain running here and waits for them (at shutdown); their claims stay for a restart to resume. */
-  async stopDrains(): Promise<void> {
-    for (const t of this.#timers) clearTimeout(t);
-    this.#timers.clear();
-    await Promise.all([...this.#drains.keys()].map((n) => this.#stopDrain(n)));
-  }
-
-  async #stopDrain(name: string): Promise<void> {
-    const running = this.#drains.get(name);
-    if (!running) return;
-    running.stop.abort();
-    await running.done;
-  }
-
-  /** Runs a drain in the background; its end is written to the Node in the node's turn. */
-  #startDrain(name: string, options: DrainOptions): void {
-    if (this.#drains.has(name)) return;
-    const { client, metrics } = this.#deps;
-    const stop = new AbortController();
-    const annotations = this.#deps.index.get(name)?.metadata.annotations ?? {};
-    // A resumed drain counts what earlier runs evicted, and its time from the first start.
-    const evictedBefore = Number(annotations[ANNOTATIONS.drainEvicted] ?? 0) || 0;
-    const startedAt = Date.parse(annotations[ANNOTATIONS.drainStartedAt] ?? "");
-    const started = Number.isNaN(startedAt) ? this.#now().getTime() : startedAt;
-    let lastBeat = 0;
-    let recorded = evictedBefore;
-    const drained = (async (): Promise<DrainReport> => {
-      let report: DrainReport;
-      try {
-        report = await drainNode(client, name, {
-          options,
-          signal: stop.signal,
-          retryMs: this.#deps.drainRetryMs,
-          evictedBefore,
-          evicted: (result) => metrics.evictions.inc({ result }),
-          progress: async (left, evicted) => {
-            // Progress and a heartbeat on the Node, a few times a minute at most, and whenever
-            // more pods were evicted, so that a resumed drain counts them.
-            const now = this.#now().getTime();
-            if (now - lastBeat < 5000 && left > 0 && evicted === recorded) return;
-            lastBeat = now;
-            recorded = evicted;
-            await client.patchNode(name, {
-              metadata: {
-                annotations: {
-                  [ANNOTATIONS.podsLeft]: String(left),
-                  [ANNOTATIONS.drainEvicted]: String(evicted),
-                  [ANNOTATIONS.drainHeartbeat]: new Date(now).toISOString(),
-                },
-              },
-            }).catch(() => {});
-          },
-        });
-      } catch (err) {
-        report = {
-          outcome: "failed",
-          evicted: [],
-          evictedBefore,
-          skipped: [],
-          blocking: [],
-          message: `Cannot drain ${name}: ${(err as Error).message}; it stays cordoned`,
-        };
-      }
-      metrics.drainSeconds.observe(
-        { outcome: report.outcome },
-        Math.max(0, this.#now().getTime() - started) / 1000,
-      );
-      if (report.outcome !== "stopped") {
-        metrics.drainEvictedPods.observe(
-          { outcome: report.outcome },
-          report.evictedBefore + report.evicted.length,
-        );
-      }
-      return report;
-    })();
-    const done = drained.then(() => {}).finally(() => this.#drains.delete(name));
-    // The end is written in the node's turn, not awaited by `done`: an uncordon that stops the
-    // drain waits for `done` inside that turn.
-    drained.then((report) => {
-      if (report.outcome !== "stopped") {
-        this.#queue.run(name, () => this.#finishDrain(name, report));
-      }
+    options: ApplyOptions = {},
+  ): Promise<Applied> {
+    const applied = await this.#writer.apply(name, choose, {
+      ...options,
+      before: (d) => d.action === "uncordon" ? this.#drains.stop(name) : Promise.resolve(),
     });
-    this.#drains.set(name, { stop, done });
+    if (applied.kind !== "written" || this.#writer.dryRun) return applied;
+    const { action, drain, patch } = applied.decision;
+    if (action === "drain" && drain) {
+      this.#drains.start(name, drain);
+    } else if (
+      (action === "cordon" || action === "hold") &&
+      patch.metadata.annotations?.[ANNOTATIONS.target] === "drain"
+    ) {
+      // The drain starts at drain-at (right after the cordon when drainAfter is 0), outside
+      // this alert's turn; the reconcile then checks the alert still holds the Node.
+      const at = Date.parse(patch.metadata.annotations?.[ANNOTATIONS.drainAt] ?? "");
+      this.#drains.wakeAt(name, Number.isNaN(at) ? applied.at : new Date(at));
+    }
+    return applied;
   }
 
-  async #finishDrain(name: string, report: DrainReport): Promise<void> {
-    const drained = report.outcome === "drained";
-    const at = new Date();
-    const current = this.#deps.index.get(name);
-    if (!current || readState(current).step !== "draining") return;
-    try {
-      const updated = await this.#deps.client.patchNode(name, {
-        metadata: {
-          annotations: {
-            [ANNOTATIONS.step]: drained ? "drained" : "drain-failed",
-            [ANNOTATIONS.drainer]: null,
-            [ANNOTATIONS.drainHeartbeat]: null,
-            [ANNOTATIONS.podsLeft]: String(report.blocking.length),
-            [ANNOTATIONS.drainEvicted]: String(report.evictedBefore + report.evicted.length),
-          },
-        },
-      });
-      this.#deps.index.upsert(updated);
-    } catch (err) {
-      log("act").error("Cannot record the end of the drain of {node}: {error}", {
-        node: name,
-        error: (err as Error).message,
-      });
-    }
-    const reason = drained ? "NodeHealDrained" : "NodeHealDrainFailed";
-    const props = { node: name, outcome: report.outcome, blocking: report.blocking };
-    if (drained) log("act").info(literal(report.message), props);
-    else log("act").warn(literal(report.message), props);
-    this.#remember({
-      node: name,
-      alertname: "",
-      fingerprint: "",
-      status: "drain",
-      outcome: drained ? "drained" : `drain-${report.outcome}`,
+  /** Writes the end of a drain (one not stopped) in the Node's turn, then reports it. */
+  async #endDrain(name: string, report: DrainReport): Promise<void> {
+    const end = {
+      outcome: report.outcome as DrainEnd["outcome"],
+      blocking: report.blocking.length,
+      evicted: report.evictedBefore + report.evicted.length,
       message: report.message,
-    });
-    await this.#deps.events.record(name, {
-      reason,
-      type: drained ? "Normal" : "Warning",
-      message: report.message,
-    }, at);
-  }
-
-  #remember(record: Omit<DecisionRecord, "at">): void {
-    this.#recent.push({
-      at: this.#now().toISOString(),
-      ...(this.#deps.client.dryRun ? { dryRun: true } : {}),
-      ...record,
-      // `/status` stays small whatever the alerts carried.
-      alertname: clip(record.alertname, 253),
-      message: clip(record.message, 1024),
-    });
-    if (this.#recent.length > RECENT_DECISIONS) this.#recent.shift();
-  }
-
-  #failed(action: string, name: string, alert: Alert | undefined, err: unknown): {
-    outcome: "failed";
-    message: string;
-  } {
-    this.#deps.metrics.actions.inc({ action, result: "failure" });
-    log("act").error("Cannot {action} node {node} for alert {alertname}: {error}", {
-      action,
-      node: name,
-      alertname: alert?.labels.alertname ?? "(reconcile)",
-      error: (err as Error).message,
-    });
-    return { outcome: "failed", message: (err as Error).message };
-  }
-
-  async #read(name: string): Promise<Node | undefined> {
-    const node = await transient(() => this.#deps.client.getNode(name));
-    if (node) this.#deps.index.upsert(node);
-    else this.#deps.index.remove(name);
-    return node;
-  }
-
-  #log(decision: Decision, alert: Alert | undefined): void {
-    const dryRun = this.#deps.client.dryRun;
-    const props = {
-      node: decision.node,
-      alertname: alert?.labels.alertname,
-      fingerprint: alert?.fingerprint,
-      status: alert?.status,
-      dryRun,
     };
-    if (decision.kind === "skip") {
-      log("decide").info(literal(decision.message), { ...props, gate: decision.gate });
-    } else {
-      const message = dryRun ? `Dry run, not done: ${decision.message}` : decision.message;
-      log("act").info(literal(message), { ...props, action: decision.action });
-    }
+    const applied = await this.#turns.node(
+      name,
+      () => this.#act(name, (node) => endDrain(node, end)),
+    );
+    await this.#reporter.drainEnded(name, report, applied);
   }
 }

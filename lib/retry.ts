@@ -1,11 +1,23 @@
 import { sleep } from "./timing.ts";
 
+/** Statuses under 500 that pass: the server timed out the request, or asks to slow down. */
+const PASSING_4XX: ReadonlySet<number> = new Set([408, 429]);
+
 /**
  * Whether a failed API call may succeed if tried again: no status (the network, a timeout), a
- * 5xx, or 429. The one table every retrying caller uses.
+ * 5xx, 408 or 429. The one table every retrying caller uses.
  */
 export function passing(status: number | undefined): boolean {
-  return status === undefined || status >= 500 || status === 429;
+  return status === undefined || status >= 500 || PASSING_4XX.has(status);
+}
+
+/**
+ * Whether a failed API call will fail the same way however often it is tried: a 4xx that does
+ * not pass, other than 404 (the object is gone) and 409 (it changed), which callers handle.
+ */
+export function permanent(status: number | undefined): boolean {
+  return status !== undefined && status >= 400 && status < 500 && !passing(status) &&
+    status !== 404 && status !== 409;
 }
 
 /** The HTTP status an error carries (`KubeError` and the client library's errors), if any. */

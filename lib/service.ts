@@ -10,67 +10,8 @@ import { type Credentials, hasCredentials } from "./server/auth.ts";
 import { holdCount, readState } from "./decide/node_state.ts";
 import { isCordoned, type Node } from "./node.ts";
 import { DEFAULT_POLICY, type Policy } from "./decide/policy.ts";
-import { budgets } from "./decide/gates.ts";
-import { HISTORY } from "./decide/node_state.ts";
-
-/** Nodes under remediation that `/status` lists in full; more are counted. */
-const STATUS_NODES = 100;
-
-/** What `GET /status` shows: nodes under remediation, each gate's budget, the last decisions. */
-function statusOf(
-  index: NodeIndex,
-  pipeline: Pipeline,
-  paused: boolean,
-  dryRun: boolean,
-  pauses: { flag: boolean; policy: boolean; cluster: boolean },
-): unknown {
-  const nodes = [...index.nodes()];
-  const policy = pipeline.policy;
-  const remediating = nodes.filter((n) => {
-    const s = readState(n);
-    return s.owned || holdCount(s) > 0;
-  });
-  // Bounded whatever the cluster holds: the first nodes in full, the rest counted.
-  const underRemediation = remediating.slice(0, STATUS_NODES).map((n) => {
-    const s = readState(n);
-    return {
-      node: n.metadata.name,
-      cordoned: isCordoned(n),
-      ownedByNodeHeal: s.owned,
-      step: s.step,
-      since: s.cordonedAt,
-      remediatedAt: n.metadata.annotations?.[HISTORY.remediatedAt],
-      alerts: s.holds,
-      ...(s.overflow
-        ? {
-          moreAlerts: {
-            listed: s.overflow.fingerprints.length,
-            unlisted: s.overflow.unlisted,
-            seen: s.overflow.seen,
-          },
-        }
-        : {}),
-    };
-  });
-  return {
-    ready: index.synced,
-    dryRun,
-    paused,
-    pauses,
-    policy: {
-      rules: policy.rules.map((r) => ({
-        name: r.name,
-        match: r.match.map((m) => `${m.name}${m.op}"${m.value}"`),
-        actions: r.actions,
-      })),
-      gates: policy.gates,
-    },
-    budgets: budgets(nodes, { gates: policy.gates, now: new Date(), paused }),
-    nodes: underRemediation,
-    nodesNotListed: remediating.length - underRemediation.length,
-    decisions: pipeline.recentDecisions(),
-  };
-}
+import { systemClock } from "./clock.ts";
+import { statusOf } from "./report/status.ts";
 
 /** Everything `serve` is configured with. */
 export interface ServiceConfig {
@@ -260,10 +201,17 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     maxInFlight: config.maxInFlight,
     ready: () => index.synced && watchHealthy,
     status: () =>
-      statusOf(index, pipeline, paused(), config.dryRun, {
-        flag: config.paused ?? false,
-        policy: policy.gates.paused,
-        cluster: clusterPaused,
+      statusOf(index, {
+        policy,
+        decisions: pipeline.recentDecisions(),
+        now: systemClock(),
+        paused: paused(),
+        dryRun: config.dryRun,
+        pauses: {
+          flag: config.paused ?? false,
+          policy: policy.gates.paused,
+          cluster: clusterPaused,
+        },
       }),
   });
   // The public listener is the guard; the HTTP server behind it (TLS included) listens on

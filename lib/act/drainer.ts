@@ -4,6 +4,7 @@ import { type Pod, podKey } from "../pod.ts";
 import { clip } from "../clip.ts";
 import { formatDuration } from "../duration.ts";
 import { sleep } from "../timing.ts";
+import { type Clock, systemClock } from "../clock.ts";
 
 /** How a drain ended. */
 export interface DrainReport {
@@ -37,6 +38,8 @@ export interface DrainRun {
   evicted?: (result: "evicted" | "gone" | "blocked" | "error") => void;
   /** First wait between rounds while budgets block (ms; doubles up to 5 s). Default 500. */
   retryMs?: number;
+  /** The clock the timeout runs on (default the system's). */
+  now?: Clock;
 }
 
 /** Pods named in one message at most; the rest are counted, so an Event stays small. */
@@ -64,7 +67,8 @@ export async function drainNode(
   run: DrainRun,
 ): Promise<DrainReport> {
   const { options, signal } = run;
-  const started = Date.now();
+  const now = run.now ?? systemClock;
+  const started = now().getTime();
   const evictedBefore = run.evictedBefore ?? 0;
   const pods = await client.listPodsOnNode(node);
   const daemonSetNames = new Set<string>();
@@ -134,8 +138,10 @@ export async function drainNode(
     // Evicted pods are gone once they no longer exist, or exist again under another uid.
     for (const key of [...asked]) {
       const pod = pending.get(key)!;
-      const now = await client.getPod(pod.metadata.namespace, pod.metadata.name);
-      if (!now || now.metadata.uid !== pod.metadata.uid || now.spec?.nodeName !== node) {
+      const current = await client.getPod(pod.metadata.namespace, pod.metadata.name);
+      if (
+        !current || current.metadata.uid !== pod.metadata.uid || current.spec?.nodeName !== node
+      ) {
         pending.delete(key);
         asked.delete(key);
         evicted.push(key);
@@ -143,7 +149,7 @@ export async function drainNode(
     }
     await run.progress?.(pending.size, evictedBefore + evicted.length);
     if (pending.size === 0) break;
-    const left = options.timeoutMs - (Date.now() - started);
+    const left = options.timeoutMs - (now().getTime() - started);
     if (left <= 0) {
       const blocking = [...pending.keys()].map((pod) => ({
         pod,

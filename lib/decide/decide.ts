@@ -33,7 +33,8 @@ import { liveOverflow, overflowHold, seenAt } from "./holds.ts";
 
 export type { Action, DecideOptions, Decision, EventIntent, Gate, NodePatch } from "./decision.ts";
 export { DEFAULT_HOLD_TTL_MS } from "./decision.ts";
-export { DRAIN_HEARTBEAT_TTL_MS } from "./drain_step.ts";
+export { DRAIN_HEARTBEAT_TTL_MS, drainProgress, endDrain } from "./drain_step.ts";
+export type { DrainEnd, DrainProgress } from "./drain_step.ts";
 export { reconcile } from "./reconcile.ts";
 
 /**
@@ -171,7 +172,7 @@ export function decide(
         { annotations: drainRequest(choice.options, now) },
       );
     }
-    if (drainDue(state, now)) return startDrain(node, now, options, false);
+    if (drainDue(state, now)) return startDrain(node, now, options);
   }
   if (holdsIt && cordoned) {
     const hold = state.holds[alert.fingerprint];

@@ -7,7 +7,8 @@ import type { ProtectionGate, TakeOutGate } from "./gates.ts";
 
 /**
  * The writes a decision can make. `hold`, `release` and `refresh` only change which alerts hold
- * a Node; `disown` drops node-heal's claim on a Node someone uncordoned; `forget` clears state.
+ * a Node; `disown` drops node-heal's claim on a Node someone uncordoned; `forget` clears state;
+ * `drain-progress` records a running drain's progress and heartbeat, `drain-end` its end.
  */
 export type Action =
   | "cordon"
@@ -17,7 +18,9 @@ export type Action =
   | "release"
   | "refresh"
   | "disown"
-  | "forget";
+  | "forget"
+  | "drain-progress"
+  | "drain-end";
 
 /**
  * Why a decision made no change to the Node:

@@ -33,9 +33,9 @@ export function drainRule(policy: Policy, name: string | undefined): Rule | unde
 export function startDrain(
   node: Node,
   now: Date,
-  options: DecideOptions,
-  resume: boolean,
+  options: DecideOptions & { resume?: boolean },
 ): Decision {
+  const resume = options.resume ?? false;
   const name = node.metadata.name;
   const state = readState(node);
   const policy = options.policy ?? DEFAULT_POLICY;
@@ -73,4 +73,80 @@ export function drainDue(state: ReturnType<typeof readState>, now: Date): boolea
   if (state.step !== "cordoned" || state.target !== "drain") return false;
   const at = Date.parse(state.drainAt ?? "");
   return !Number.isNaN(at) && at <= now.getTime();
+}
+
+/** A running drain records its progress this often at most, unless pods were evicted or none is left. */
+export const DRAIN_PROGRESS_INTERVAL_MS = 5000;
+
+/** Where a running drain stands, as the drainer tells after each round. */
+export interface DrainProgress {
+  /** Pods still to move. */
+  left: number;
+  /** Pods evicted so far, earlier runs of the drain included. */
+  evicted: number;
+}
+
+/**
+ * Records a running drain's progress and heartbeat on its Node: a few times a minute at most,
+ * and whenever more pods were evicted (so that a resumed drain counts them) or none is left.
+ * Nothing when the Node is no longer draining by this replica.
+ */
+export function drainProgress(
+  node: Node,
+  progress: DrainProgress,
+  options: { now: Date; instance: string },
+): Decision | undefined {
+  const state = readState(node);
+  if (state.step !== "draining" || state.drainer !== options.instance) return undefined;
+  const annotations = node.metadata.annotations ?? {};
+  const beat = Date.parse(state.drainHeartbeat ?? "");
+  const recorded = Number(annotations[ANNOTATIONS.drainEvicted] ?? 0) || 0;
+  const firstRound = annotations[ANNOTATIONS.podsLeft] === undefined;
+  if (
+    !firstRound && options.now.getTime() - beat < DRAIN_PROGRESS_INTERVAL_MS &&
+    progress.left > 0 && progress.evicted === recorded
+  ) return undefined;
+  return act(
+    "drain-progress",
+    node,
+    `${progress.left} pods left to move off ${node.metadata.name}`,
+    {
+      annotations: {
+        [ANNOTATIONS.podsLeft]: String(progress.left),
+        [ANNOTATIONS.drainEvicted]: String(progress.evicted),
+        [ANNOTATIONS.drainHeartbeat]: options.now.toISOString(),
+      },
+    },
+  );
+}
+
+/** How a drain ended, as decide needs it. */
+export interface DrainEnd {
+  /** `drained`, or why not (`refused`, `failed`). */
+  outcome: "drained" | "refused" | "failed";
+  /** Pods left that kept the drain from finishing. */
+  blocking: number;
+  /** Pods evicted in all, earlier runs included. */
+  evicted: number;
+  /** One sentence for the Event and the log. */
+  message: string;
+}
+
+/** Records the end of a drain on its Node (step `drained` or `drain-failed`), if it is still draining. */
+export function endDrain(node: Node, end: DrainEnd): Decision | undefined {
+  if (readState(node).step !== "draining") return undefined;
+  const drained = end.outcome === "drained";
+  return act("drain-end", node, end.message, {
+    annotations: {
+      [ANNOTATIONS.step]: drained ? "drained" : "drain-failed",
+      [ANNOTATIONS.drainer]: null,
+      [ANNOTATIONS.drainHeartbeat]: null,
+      [ANNOTATIONS.podsLeft]: String(end.blocking),
+      [ANNOTATIONS.drainEvicted]: String(end.evicted),
+    },
+  }, {
+    reason: drained ? "NodeHealDrained" : "NodeHealDrainFailed",
+    type: drained ? "Normal" : "Warning",
+    message: end.message,
+  });
 }

@@ -34,13 +34,13 @@ export function reconcile(node: Node, now: Date, options: DecideOptions): Decisi
     }, { reason: "NodeHealSkipped", type: "Normal", message });
   }
   if (state.owned && cordoned && holdCount(state) > 0) {
-    if (drainDue(state, now)) return startDrain(node, now, options, false);
+    if (drainDue(state, now)) return startDrain(node, now, options);
     if (state.step === "draining" && !options.drainingHere?.has(name)) {
       const beat = Date.parse(state.drainHeartbeat ?? "");
       const stale = Number.isNaN(beat) || now.getTime() - beat > DRAIN_HEARTBEAT_TTL_MS;
       // This replica's own drain from before a restart, or another's that stopped beating.
       if (stale || state.drainer === (options.instance ?? "node-heal")) {
-        return startDrain(node, now, options, true);
+        return startDrain(node, now, { ...options, resume: true });
       }
     }
   }

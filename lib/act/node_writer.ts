@@ -1,0 +1,161 @@
+import type { KubeClient } from "./kube_types.ts";
+import type { Decision } from "../decide/decision.ts";
+import type { Clock } from "../clock.ts";
+import type { Node } from "../node.ts";
+import type { Metrics } from "../report/metrics.ts";
+import type { NodeIndex } from "../resolve/node_index.ts";
+import { permanent, retry, statusOf } from "../retry.ts";
+
+/** A decision to write: an `act` one. */
+export type Write = Extract<Decision, { kind: "act" }>;
+/** A decision to write nothing: a `skip` one. */
+export type Skip = Extract<Decision, { kind: "skip" }>;
+
+/** What applying a decision to a Node came to. */
+export type Applied =
+  /** There was nothing to decide. */
+  | { kind: "none" }
+  /** The decision was to change nothing (`at`: when it was made). */
+  | { kind: "skip"; decision: Skip; at: Date }
+  /** The decision is written (in a dry run: the API server accepted it and changed nothing). */
+  | { kind: "written"; decision: Write; at: Date }
+  /** The Node no longer exists. */
+  | { kind: "gone" }
+  /**
+   * A read or write failed: `permanent` when the API server refused it for good, else it may
+   * pass (the alert should be sent again).
+   */
+  | {
+    kind: "failed";
+    action: string;
+    error: Error;
+    permanent: boolean;
+    decision?: Write;
+    at: Date;
+  }
+  /** The Node kept changing under node-heal: every write met a newer Node. */
+  | { kind: "conflicts"; tries: number };
+
+/** Options of {@link NodeWriter.apply}. */
+export interface ApplyOptions {
+  /**
+   * Confirm a skip on a fresh read before accepting it (a resolved alert that changes nothing
+   * may be looking at a stale cache: another replica's write not yet watched).
+   */
+  confirmSkip?: boolean;
+  /**
+   * Nodes read afresh earlier (in one notification): the index holds that read and node-heal's
+   * own writes since, so a skip on one is not confirmed again. Nodes read here are added.
+   */
+  freshlyRead?: Set<string>;
+  /** Runs before a decision is written, such as stopping a drain before an uncordon. */
+  before?: (decision: Write) => Promise<void>;
+}
+
+/** What a {@link NodeWriter} works with. */
+export interface NodeWriterDeps {
+  client: KubeClient;
+  index: NodeIndex;
+  metrics: Metrics;
+  now: Clock;
+}
+
+/** How often a write that met a newer Node (409) is decided again from a fresh read. */
+export const MAX_CONFLICT_RETRIES = 5;
+
+/** Waits before each retry of a call that failed for a passing reason: 50 ms, then 200 ms. */
+const RETRY_DELAYS_MS = [50, 200];
+
+/**
+ * The one way node-heal writes a Node: decide on the Node as known, write the decision as a
+ * merge patch carrying the resourceVersion it was decided on, and on a conflict (409) read the
+ * Node again and decide again. A failure that passes (5xx, 429, the network) is retried a
+ * couple of times with backoff, so a blip costs milliseconds. Never throws.
+ */
+export class NodeWriter {
+  #deps: NodeWriterDeps;
+
+  constructor(deps: NodeWriterDeps) {
+    this.#deps = deps;
+  }
+
+  get dryRun(): boolean {
+    return this.#deps.client.dryRun;
+  }
+
+  /** Decides with `choose` on Node `name` and writes what it decides. */
+  async apply(
+    name: string,
+    choose: (node: Node, now: Date) => Decision | undefined,
+    options: ApplyOptions = {},
+  ): Promise<Applied> {
+    const { client, index, metrics } = this.#deps;
+    let node: Node | undefined = index.get(name);
+    let fresh = options.freshlyRead?.has(name) ?? false;
+    for (let attempt = 0; node && attempt <= MAX_CONFLICT_RETRIES; attempt++) {
+      const now = this.#deps.now();
+      const decision = choose(node, now);
+      if (!decision) return { kind: "none" };
+      if (decision.kind === "skip") {
+        if (options.confirmSkip && !fresh) {
+          const read = await this.#read(name);
+          if (read instanceof Error) return this.#failed("read", read);
+          node = read;
+          fresh = true;
+          options.freshlyRead?.add(name);
+          continue;
+        }
+        return { kind: "skip", decision, at: now };
+      }
+      try {
+        await options.before?.(decision);
+        // In a dry run the API server answers with the Node as it would be: later decisions
+        // count it, so a dry run skips what a real run would skip.
+        index.upsert(await this.#transient(() => client.patchNode(name, decision.patch)));
+      } catch (err) {
+        const status = statusOf(err);
+        if (status === 409) {
+          metrics.actions.inc({ action: decision.action, result: "conflict" });
+          const read = await this.#read(name);
+          if (read instanceof Error) return this.#failed(decision.action, read, decision);
+          node = read;
+          fresh = true;
+          continue;
+        }
+        if (status === 404) {
+          index.remove(name);
+          return { kind: "gone" };
+        }
+        return this.#failed(decision.action, err as Error, decision);
+      }
+      metrics.actions.inc({
+        action: decision.action,
+        result: client.dryRun ? "dry_run" : "success",
+      });
+      return { kind: "written", decision, at: now };
+    }
+    return node ? { kind: "conflicts", tries: MAX_CONFLICT_RETRIES + 1 } : { kind: "gone" };
+  }
+
+  #failed(action: string, error: Error, decision?: Write): Applied {
+    this.#deps.metrics.actions.inc({ action, result: "failure" });
+    const at = this.#deps.now();
+    return { kind: "failed", action, error, permanent: permanent(statusOf(error)), decision, at };
+  }
+
+  /** Reads Node `name` afresh into the index; an Error when the read failed. */
+  async #read(name: string): Promise<Node | undefined | Error> {
+    try {
+      const node = await this.#transient(() => this.#deps.client.getNode(name));
+      if (node) this.#deps.index.upsert(node);
+      else this.#deps.index.remove(name);
+      return node;
+    } catch (err) {
+      return err as Error;
+    }
+  }
+
+  #transient<T>(call: () => Promise<T>): Promise<T> {
+    return retry(call, { delaysMs: RETRY_DELAYS_MS });
+  }
+}

@@ -1,0 +1,49 @@
+import { clip } from "../clip.ts";
+import type { Clock } from "../clock.ts";
+
+/** One decision, as `/status` lists the last ones. */
+export interface DecisionRecord {
+  at: string;
+  /** True when node-heal runs dry: the outcome was decided, not done. */
+  dryRun?: boolean;
+  node: string;
+  alertname: string;
+  fingerprint: string;
+  status: string;
+  outcome: string;
+  gate?: string;
+  message: string;
+}
+
+/** How many decisions `/status` keeps. */
+export const RECENT_DECISIONS = 100;
+
+/** The last decisions node-heal made, for `/status`: a ring of {@link RECENT_DECISIONS}. */
+export class DecisionLog {
+  #recent: DecisionRecord[] = [];
+  #now: Clock;
+  #dryRun: boolean;
+
+  constructor(options: { now: Clock; dryRun: boolean }) {
+    this.#now = options.now;
+    this.#dryRun = options.dryRun;
+  }
+
+  /** Records one decision, stamped now; the oldest goes when the ring is full. */
+  add(record: Omit<DecisionRecord, "at" | "dryRun">): void {
+    this.#recent.push({
+      at: this.#now().toISOString(),
+      ...(this.#dryRun ? { dryRun: true } : {}),
+      ...record,
+      // `/status` stays small whatever the alerts carried.
+      alertname: clip(record.alertname, 253),
+      message: clip(record.message, 1024),
+    });
+    if (this.#recent.length > RECENT_DECISIONS) this.#recent.shift();
+  }
+
+  /** The last decisions, newest last. */
+  list(): DecisionRecord[] {
+    return [...this.#recent];
+  }
+}

@@ -1,0 +1,154 @@
+import type { Applied } from "../act/node_writer.ts";
+import type { DrainReport } from "../act/drainer.ts";
+import type { Decision, EventIntent } from "../decide/decision.ts";
+import type { Alert } from "../intake/alertmanager.ts";
+import { literal, log } from "../log.ts";
+import type { DecisionLog, DecisionRecord } from "./decision_log.ts";
+import type { EventRecorder } from "./events.ts";
+import type { Metrics } from "./metrics.ts";
+
+/** What happened to one alert, or one reconciliation, on one Node. */
+export interface Outcome {
+  /**
+   * An action taken (`cordon`, `uncordon`, ...), `skipped`, `unresolved` (no Node matched),
+   * `rejected` (the API server refused the write for good) or `failed` (retry).
+   */
+  outcome: string;
+  gate?: string;
+  message: string;
+}
+
+/** What a {@link Reporter} works with. */
+export interface ReporterDeps {
+  metrics: Metrics;
+  events: EventRecorder;
+  decisions: DecisionLog;
+  dryRun: boolean;
+}
+
+/**
+ * The report stage: turns what the node writer did into an outcome, and tells it. Every
+ * decision is counted and logged; its Event is recorded on the Node (after the Node's turn, so
+ * that it never holds up the next decision); alerts and drain ends go in the decision log.
+ */
+export class Reporter {
+  #deps: ReporterDeps;
+
+  constructor(deps: ReporterDeps) {
+    this.#deps = deps;
+  }
+
+  /** Reports what an alert (or, without `alert`, a reconciliation) came to on Node `name`. */
+  async applied(name: string, applied: Applied, alert?: Alert): Promise<Outcome> {
+    const { outcome, event } = this.#outcome(name, applied, alert);
+    if (event) await this.#deps.events.record(name, event.intent, event.at);
+    return outcome;
+  }
+
+  /** Records one alert's outcome in the decision log. */
+  remember(record: Omit<DecisionRecord, "at" | "dryRun">): void {
+    this.#deps.decisions.add(record);
+  }
+
+  /** Reports the end of a drain, written (or not) by the node writer. */
+  async drainEnded(name: string, report: DrainReport, applied: Applied): Promise<void> {
+    if (applied.kind === "none" || applied.kind === "gone" || applied.kind === "skip") return;
+    if (applied.kind !== "written") {
+      log("act").error("Cannot record the end of the drain of {node}: {error}", {
+        node: name,
+        error: applied.kind === "failed"
+          ? applied.error.message
+          : `the node kept changing (${applied.tries} conflicts)`,
+      });
+    }
+    const drained = report.outcome === "drained";
+    const props = { node: name, outcome: report.outcome, blocking: report.blocking };
+    if (drained) log("act").info(literal(report.message), props);
+    else log("act").warn(literal(report.message), props);
+    this.remember({
+      node: name,
+      alertname: "",
+      fingerprint: "",
+      status: "drain",
+      outcome: drained ? "drained" : `drain-${report.outcome}`,
+      message: report.message,
+    });
+    // The Event tells how the drain ended, even when its end could not be written on the Node.
+    const intent = applied.kind === "conflicts" ? undefined : applied.decision?.event;
+    if (intent && applied.kind !== "conflicts") {
+      await this.#deps.events.record(name, intent, applied.at);
+    }
+  }
+
+  #outcome(
+    name: string,
+    applied: Applied,
+    alert: Alert | undefined,
+  ): { outcome: Outcome; event?: { intent: EventIntent; at: Date } } {
+    const { metrics, dryRun } = this.#deps;
+    switch (applied.kind) {
+      case "none":
+        return { outcome: { outcome: "skipped", message: `Nothing to do on ${name}` } };
+      case "gone":
+        return { outcome: { outcome: "unresolved", message: `Node ${name} no longer exists` } };
+      case "conflicts":
+        return {
+          outcome: {
+            outcome: "failed",
+            message: `Node ${name} kept changing under node-heal: ${applied.tries} conflicts`,
+          },
+        };
+      case "failed":
+        log("act").error("Cannot {action} node {node} for alert {alertname}: {error}", {
+          action: applied.action,
+          node: name,
+          alertname: alert?.labels.alertname ?? "(reconcile)",
+          error: applied.error.message,
+        });
+        return {
+          outcome: {
+            outcome: applied.permanent ? "rejected" : "failed",
+            message: applied.error.message,
+          },
+        };
+      case "skip": {
+        const { decision, at } = applied;
+        metrics.decisions.inc({ outcome: "skip", gate: decision.gate });
+        this.#log(decision, alert);
+        return {
+          outcome: { outcome: "skipped", gate: decision.gate, message: decision.message },
+          event: decision.event ? { intent: decision.event, at } : undefined,
+        };
+      }
+      case "written": {
+        const { decision, at } = applied;
+        metrics.decisions.inc({ outcome: "act", gate: "" });
+        this.#log(decision, alert);
+        const intent = decision.event && dryRun
+          ? { ...decision.event, message: `Dry run, not done: ${decision.event.message}` }
+          : decision.event;
+        return {
+          outcome: { outcome: decision.action, message: decision.message },
+          event: intent ? { intent, at } : undefined,
+        };
+      }
+    }
+  }
+
+  #log(decision: Decision, alert: Alert | undefined): void {
+    const dryRun = this.#deps.dryRun;
+    const props = {
+      node: decision.node,
+      alertname: alert?.labels.alertname,
+      fingerprint: alert?.fingerprint,
+      status: alert?.status,
+      dryRun,
+    };
+    if (decision.kind === "skip") {
+      log("decide").info(literal(decision.message), { ...props, gate: decision.gate });
+    } else {
+      const message = dryRun ? `Dry run, not done: ${decision.message}` : decision.message;
+      log("act").info(literal(message), { ...props, action: decision.action });
+    }
+  }
+}

@@ -1,0 +1,71 @@
+import { budgets } from "../decide/gates.ts";
+import { HISTORY, holdCount, readState } from "../decide/node_state.ts";
+import type { Policy } from "../decide/policy.ts";
+import { isCordoned } from "../node.ts";
+import type { NodeIndex } from "../resolve/node_index.ts";
+import type { DecisionRecord } from "./decision_log.ts";
+
+/** What `/status` shows beside the Nodes. */
+export interface StatusOptions {
+  policy: Policy;
+  /** The last decisions, newest last. */
+  decisions: DecisionRecord[];
+  now: Date;
+  /** Whether a pause is in force, and which. */
+  paused: boolean;
+  pauses: { flag: boolean; policy: boolean; cluster: boolean };
+  dryRun: boolean;
+}
+
+/** Nodes under remediation that `/status` lists in full; more are counted. */
+const STATUS_NODES = 100;
+
+/** What `GET /status` shows: nodes under remediation, each gate's budget, the last decisions. */
+export function statusOf(index: NodeIndex, options: StatusOptions): unknown {
+  const { policy, paused, dryRun, pauses, now } = options;
+  const nodes = [...index.nodes()];
+  const remediating = nodes.filter((n) => {
+    const s = readState(n);
+    return s.owned || holdCount(s) > 0;
+  });
+  // Bounded whatever the cluster holds: the first nodes in full, the rest counted.
+  const underRemediation = remediating.slice(0, STATUS_NODES).map((n) => {
+    const s = readState(n);
+    return {
+      node: n.metadata.name,
+      cordoned: isCordoned(n),
+      ownedByNodeHeal: s.owned,
+      step: s.step,
+      since: s.cordonedAt,
+      remediatedAt: n.metadata.annotations?.[HISTORY.remediatedAt],
+      alerts: s.holds,
+      ...(s.overflow
+        ? {
+          moreAlerts: {
+            listed: s.overflow.fingerprints.length,
+            unlisted: s.overflow.unlisted,
+            seen: s.overflow.seen,
+          },
+        }
+        : {}),
+    };
+  });
+  return {
+    ready: index.synced,
+    dryRun,
+    paused,
+    pauses,
+    policy: {
+      rules: policy.rules.map((r) => ({
+        name: r.name,
+        match: r.match.map((m) => `${m.name}${m.op}"${m.value}"`),
+        actions: r.actions,
+      })),
+      gates: policy.gates,
+    },
+    budgets: budgets(nodes, { gates: policy.gates, now, paused }),
+    nodes: underRemediation,
+    nodesNotListed: remediating.length - underRemediation.length,
+    decisions: options.decisions,
+  };
+}
