@@ -1,5 +1,7 @@
 // What node-heal does to the cluster, as types only: the KubeClient interface and its errors. The
-// library-backed implementation is kube_client.ts, the one module that imports the client library.
+// library-backed implementation is under kube/ (connected by kube_client.ts), the one place that
+// imports the client library.
+import type { NodePatch } from "../decide/decision.ts";
 import type { Node } from "../node.ts";
 import type { Pod } from "../pod.ts";
 
@@ -42,7 +44,7 @@ export interface KubeClient {
   readonly dryRun: boolean;
   getNode(name: string): Promise<Node | undefined>;
   /** Applies a JSON merge patch; a stale `metadata.resourceVersion` in it fails with 409. */
-  patchNode(name: string, patch: unknown): Promise<Node>;
+  patchNode(name: string, patch: NodePatch): Promise<Node>;
   /** Creates an Event; resolves false (not throws) when one of that name exists. */
   createEvent(event: EventBody): Promise<boolean>;
   /** Bumps `count` and `lastTimestamp` of an existing Event. */

@@ -142,7 +142,7 @@ function floorServer(cluster: EmbeddedCluster) {
     const body = await req.json();
     const ip = body.alerts[0].labels.instance.split(":")[0];
     const i = Number(ip.split(".")[3]) - 2 + 256 * Number(ip.split(".")[2]);
-    await client.patchNode(workerName(i), { spec: { unschedulable: true } });
+    await client.patchNode(workerName(i), { metadata: {}, spec: { unschedulable: true } });
     return new Response("ok");
   });
   return { url: `http://127.0.0.1:${server.addr.port}/webhook`, close: () => server.shutdown() };

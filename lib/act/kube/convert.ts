@@ -1,0 +1,77 @@
+// The client library's objects and errors in node-heal's plain forms.
+import type * as k8s from "@kubernetes/client-node";
+import type { Node } from "../../node.ts";
+import type { Pod } from "../../pod.ts";
+import { KubeError } from "../kube_types.ts";
+
+function statusMessage(body: unknown): string | undefined {
+  try {
+    const parsed = typeof body === "string" ? JSON.parse(body) : body;
+    return typeof parsed?.message === "string" ? parsed.message : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function toKubeError(err: unknown, what: string): KubeError {
+  if (err instanceof KubeError) return err;
+  const e = err as { code?: unknown; body?: unknown; message?: string };
+  if (typeof e?.code === "number") {
+    return new KubeError(
+      `Cannot ${what}: the API server answered ${e.code}${
+        statusMessage(e.body) ? `: ${statusMessage(e.body)}` : ""
+      }`,
+      e.code,
+    );
+  }
+  return new KubeError(`Cannot ${what}: ${e?.message ?? String(err)}`);
+}
+
+/** Converts the client library's Pod into the plain form a drain reads. */
+export function toPod(p: k8s.V1Pod): Pod {
+  return {
+    metadata: {
+      name: p.metadata?.name ?? "",
+      namespace: p.metadata?.namespace ?? "",
+      uid: p.metadata?.uid,
+      annotations: p.metadata?.annotations,
+      ownerReferences: p.metadata?.ownerReferences?.map((o) => ({
+        apiVersion: o.apiVersion,
+        kind: o.kind,
+        name: o.name,
+        controller: o.controller,
+      })),
+      deletionTimestamp: p.metadata?.deletionTimestamp?.toISOString(),
+    },
+    spec: {
+      nodeName: p.spec?.nodeName,
+      volumes: p.spec?.volumes?.map((v) => ({ name: v.name, emptyDir: v.emptyDir })),
+    },
+    status: { phase: p.status?.phase },
+  };
+}
+
+/** Converts the client library's Node into the plain form node-heal reads. */
+export function toNode(n: k8s.V1Node): Node {
+  return {
+    metadata: {
+      name: n.metadata?.name ?? "",
+      uid: n.metadata?.uid,
+      resourceVersion: n.metadata?.resourceVersion,
+      labels: n.metadata?.labels,
+      annotations: n.metadata?.annotations,
+    },
+    spec: {
+      unschedulable: n.spec?.unschedulable,
+      taints: n.spec?.taints?.map((t) => ({ key: t.key, value: t.value, effect: t.effect })),
+    },
+    status: {
+      addresses: n.status?.addresses?.map((a) => ({ type: a.type, address: a.address })),
+      conditions: n.status?.conditions?.map((c) => ({
+        type: c.type,
+        status: c.status,
+        reason: c.reason,
+      })),
+    },
+  };
+}

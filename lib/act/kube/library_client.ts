@@ -1,0 +1,187 @@
+import * as k8s from "@kubernetes/client-node";
+import type { NodePatch } from "../../decide/decision.ts";
+import type { Node } from "../../node.ts";
+import type { Pod } from "../../pod.ts";
+import type { EventBody, KubeClient, NodeWatchHandlers, Stoppable } from "../kube_types.ts";
+import { toKubeError, toNode, toPod } from "./convert.ts";
+import { watchNodes } from "./node_watch.ts";
+import { timeBound } from "./time_bound.ts";
+
+const mergePatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
+
+/** The KubeClient of a real API server, through the client library. */
+export class LibraryClient implements KubeClient {
+  readonly server: string;
+  readonly dryRun: boolean;
+  #kc: k8s.KubeConfig;
+  #core: k8s.CoreV1Api;
+  #apps: k8s.AppsV1Api;
+  #timeoutMs: number;
+
+  constructor(
+    kc: k8s.KubeConfig,
+    server: string,
+    options: { dryRun: boolean; timeoutMs: number },
+  ) {
+    this.#kc = kc;
+    this.#core = kc.makeApiClient(k8s.CoreV1Api);
+    this.#apps = kc.makeApiClient(k8s.AppsV1Api);
+    this.server = server;
+    this.dryRun = options.dryRun;
+    this.#timeoutMs = options.timeoutMs;
+  }
+
+  get #dry(): string | undefined {
+    return this.dryRun ? "All" : undefined;
+  }
+
+  /**
+   * One API call within the time limit: a failure becomes a {@link KubeError} that says what
+   * failed, and a status named in `answers` becomes that answer instead (404: gone, say).
+   */
+  async #call<T, U = never>(
+    what: string,
+    call: () => Promise<T>,
+    answers: Record<number, U> = {},
+  ): Promise<T | U> {
+    try {
+      return await timeBound(call(), this.#timeoutMs, what);
+    } catch (err) {
+      const e = toKubeError(err, what);
+      if (e.status !== undefined && Object.hasOwn(answers, e.status)) return answers[e.status];
+      throw e;
+    }
+  }
+
+  async getNode(name: string): Promise<Node | undefined> {
+    const node = await this.#call(`read node "${name}"`, () => this.#core.readNode({ name }), {
+      404: undefined,
+    });
+    return node && toNode(node);
+  }
+
+  async patchNode(name: string, patch: NodePatch): Promise<Node> {
+    return toNode(
+      await this.#call(
+        `patch node "${name}"`,
+        () => this.#core.patchNode({ name, body: patch, dryRun: this.#dry }, mergePatch),
+      ),
+    );
+  }
+
+  async createEvent(event: EventBody): Promise<boolean> {
+    return await this.#call(`create event "${event.metadata.name}"`, async () => {
+      await this.#core.createNamespacedEvent({
+        namespace: event.metadata.namespace,
+        // The client library serializes its own model classes; timestamps must be Dates.
+        body: {
+          ...event,
+          firstTimestamp: new Date(event.firstTimestamp),
+          lastTimestamp: new Date(event.lastTimestamp),
+        },
+        dryRun: this.#dry,
+      });
+      return true;
+    }, { 409: false });
+  }
+
+  async bumpEvent(namespace: string, name: string, lastTimestamp: string): Promise<void> {
+    const current = await this.#call(
+      `update event "${name}"`,
+      () => this.#core.readNamespacedEvent({ name, namespace }),
+    );
+    await this.#call(`update event "${name}"`, () =>
+      this.#core.patchNamespacedEvent({
+        name,
+        namespace,
+        body: {
+          metadata: { resourceVersion: current.metadata?.resourceVersion },
+          count: (current.count ?? 1) + 1,
+          lastTimestamp,
+        },
+        dryRun: this.#dry,
+      }, mergePatch));
+  }
+
+  async listPodsOnNode(node: string): Promise<Pod[]> {
+    const list = await this.#call(
+      `list the pods of node "${node}"`,
+      () => this.#core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` }),
+    );
+    return list.items.map(toPod);
+  }
+
+  async getPod(namespace: string, name: string): Promise<Pod | undefined> {
+    const pod = await this.#call(
+      `read pod "${namespace}/${name}"`,
+      () => this.#core.readNamespacedPod({ name, namespace }),
+      { 404: undefined },
+    );
+    return pod && toPod(pod);
+  }
+
+  async daemonSetExists(namespace: string, name: string): Promise<boolean> {
+    return await this.#call(`read daemonset "${namespace}/${name}"`, async () => {
+      await this.#apps.readNamespacedDaemonSet({ name, namespace });
+      return true;
+    }, { 404: false });
+  }
+
+  async evictPod(
+    namespace: string,
+    name: string,
+    gracePeriodSeconds?: number,
+  ): Promise<{ result: "evicted" | "gone" } | { result: "blocked"; message: string }> {
+    try {
+      const call = this.#core.createNamespacedPodEviction({
+        name,
+        namespace,
+        body: {
+          apiVersion: "policy/v1",
+          kind: "Eviction",
+          metadata: { name, namespace },
+          ...(gracePeriodSeconds !== undefined || this.dryRun
+            ? {
+              deleteOptions: {
+                ...(gracePeriodSeconds !== undefined ? { gracePeriodSeconds } : {}),
+                ...(this.dryRun ? { dryRun: ["All"] } : {}),
+              },
+            }
+            : {}),
+        },
+      });
+      await timeBound(call, this.#timeoutMs, `evict pod "${namespace}/${name}"`);
+      return { result: "evicted" };
+    } catch (err) {
+      const e = err as { code?: number; body?: unknown };
+      if (e?.code === 429) {
+        const causes = (() => {
+          try {
+            const body = typeof e.body === "string" ? JSON.parse(e.body) : e.body;
+            return (body?.details?.causes ?? []).map((c: { message?: string }) => c.message)
+              .filter(Boolean).join("; ") || body?.message;
+          } catch {
+            return undefined;
+          }
+        })();
+        return { result: "blocked", message: causes ?? "a disruption budget forbids it" };
+      }
+      const ke = toKubeError(err, `evict pod "${namespace}/${name}"`);
+      if (ke.status === 404) return { result: "gone" };
+      throw ke;
+    }
+  }
+
+  async namespacePaused(name: string): Promise<boolean> {
+    const ns = await this.#call(
+      `read namespace "${name}"`,
+      () => this.#core.readNamespace({ name }),
+      { 404: undefined },
+    );
+    return ns?.metadata?.annotations?.["node-heal.io/paused"] === "true";
+  }
+
+  watchNodes(handlers: NodeWatchHandlers): Promise<Stoppable> {
+    return watchNodes(this.#kc, { timeoutMs: this.#timeoutMs }, handlers);
+  }
+}
