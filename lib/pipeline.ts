@@ -119,8 +119,9 @@ export class Pipeline {
   }
 
   /** What decide() and reconcile() see: the policy, the cluster as watched, the pause. */
-  #options(): DecideOptions {
+  #options(now: Date): DecideOptions {
     return {
+      now,
       holdTtlMs: this.#deps.holdTtlMs ?? DEFAULT_HOLD_TTL_MS,
       policy: this.policy,
       nodes: this.#deps.index.nodes(),
@@ -165,7 +166,7 @@ export class Pipeline {
   async reconcile(name: string): Promise<void> {
     const applied = await this.#turns.node(
       name,
-      () => this.#act(name, (node, now) => reconcile(node, now, this.#options())),
+      () => this.#act(name, (node, now) => reconcile(node, this.#options(now))),
     );
     const { outcome } = await this.#reporter.applied(name, applied);
     if (outcome !== "skipped") this.#deps.metrics.reconciles.inc({ outcome });
@@ -197,7 +198,7 @@ export class Pipeline {
     // alert, which may take a Node out, also waits for the take-out turn, so that every gate
     // counts the previous take-out.
     const act = () =>
-      this.#act(name, (node, now) => decide(alert, node, now, this.#options()), {
+      this.#act(name, (node, now) => decide(alert, node, this.#options(now)), {
         confirmSkip: alert.status === "resolved",
         freshlyRead,
       });

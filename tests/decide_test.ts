@@ -146,7 +146,7 @@ const CASES: [string, Alert, Node, Expect][] = [
 
 for (const [name, a, n, expected] of CASES) {
   Deno.test(`decide(): ${name}`, () => {
-    const d = decide(a, n, NOW, OPTS);
+    const d = decide(a, n, { ...OPTS, now: NOW });
     if ("act" in expected) {
       assert.equal(d.kind, "act", d.message);
       assert.equal(d.kind === "act" && d.action, expected.act);
@@ -161,7 +161,7 @@ for (const [name, a, n, expected] of CASES) {
 }
 
 Deno.test("decide() cordons with ownership annotations and the resourceVersion it read", () => {
-  const d = decide(alert("firing"), node(), NOW, OPTS);
+  const d = decide(alert("firing"), node(), { ...OPTS, now: NOW });
   assert.equal(d.kind, "act");
   if (d.kind !== "act") return;
   assert.deepEqual(d.patch, {
@@ -193,7 +193,7 @@ Deno.test("decide() uncordons by removing every node-heal annotation", () => {
   const d = decide(
     alert("resolved"),
     node({ cordoned: true, owned: true, holds: { fp1: "NodeHighCPU" } }),
-    NOW,
+    { holdTtlMs: 4 * 3_600_000, now: NOW },
   );
   assert.equal(d.kind === "act" && d.action, "uncordon");
   if (d.kind !== "act") return;
@@ -208,7 +208,7 @@ Deno.test("decide() releasing one of two alerts keeps the other in the hold", ()
   const d = decide(
     alert("resolved"),
     node({ cordoned: true, owned: true, holds: { fp1: "NodeHighCPU", fp2: "NodeDiskFull" } }),
-    NOW,
+    { holdTtlMs: 4 * 3_600_000, now: NOW },
   );
   assert.equal(d.kind, "act");
   if (d.kind !== "act") return;

@@ -253,12 +253,13 @@ function alert(labels: Record<string, string>): Alert {
 
 Deno.test("decide() names the blocking gate in a NodeHealSkipped Event and never cordons past it", () => {
   const cluster = [controlPlane, node("w1", { cordoned: true }), node("w2"), node("w3")];
-  const d = decide(alert({}), cluster[2], NOW, { holdTtlMs: 3_600_000, nodes: cluster });
+  const d = decide(alert({}), cluster[2], { now: NOW, holdTtlMs: 3_600_000, nodes: cluster });
   assert.equal(d.kind, "skip");
   assert.equal(d.kind === "skip" && d.gate, "minHealthy");
   assert.equal(d.event?.reason, "NodeHealSkipped");
   assert.match(d.event?.message ?? "", /minHealthy 51%/);
-  const paused = decide(alert({}), cluster[2], NOW, {
+  const paused = decide(alert({}), cluster[2], {
+    now: NOW,
     holdTtlMs: 3_600_000,
     nodes: cluster,
     paused: true,
@@ -275,7 +276,7 @@ rules:
   const opts = { holdTtlMs: 3_600_000, policy, nodes: workers(10) };
   const w = workers(1)[0];
   const gateOf = (labels: Record<string, string>) => {
-    const d = decide(alert(labels), w, NOW, opts);
+    const d = decide(alert(labels), w, { ...opts, now: NOW });
     return d.kind === "skip" ? d.gate : d.action;
   };
   assert.equal(gateOf({}), "cordon");
@@ -293,7 +294,8 @@ Deno.test("releases pass no gate: a resolved alert uncordons even while paused o
       "node-heal.io/alerts": JSON.stringify({ fp: { alertname: "NodeHighCPU", since: ago(1000) } }),
     },
   });
-  const d = decide({ ...alert({}), status: "resolved" }, held, NOW, {
+  const d = decide({ ...alert({}), status: "resolved" }, held, {
+    now: NOW,
     holdTtlMs: 3_600_000,
     nodes: [held],
     paused: true,

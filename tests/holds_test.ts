@@ -55,7 +55,7 @@ function worker(): Node {
 function run(node: Node, alerts: Alert[], now = T0): { node: Node; decisions: Decision[] } {
   const decisions: Decision[] = [];
   for (const a of alerts) {
-    const d = decide(a, node, now, OPTS);
+    const d = decide(a, node, { ...OPTS, now });
     decisions.push(d);
     node = apply(node, d);
   }
@@ -72,15 +72,15 @@ Deno.test("decide() lists alerts past the named holds by fingerprint, and keeps 
   assert.equal(state.overflow?.fingerprints.length, 40);
   assert.equal(holdCount(state), all.length);
   // A repeated delivery of a listed alert is a duplicate, not a second entry.
-  assert.equal(decide(alert("firing", all.at(-1)!), node, T0, OPTS).kind, "skip");
+  assert.equal(decide(alert("firing", all.at(-1)!), node, { ...OPTS, now: T0 }).kind, "skip");
   // Resolve the named ones first: the listed ones still hold it.
   for (const fp of all.slice(0, -1)) {
-    const d = decide(alert("resolved", fp), node, T0, OPTS);
+    const d = decide(alert("resolved", fp), node, { ...OPTS, now: T0 });
     assert.equal(d.kind === "act" && d.action, "release", `resolving ${fp}`);
     node = apply(node, d);
   }
   assert.equal(node.spec?.unschedulable, true);
-  const last = decide(alert("resolved", all.at(-1)!), node, T0, OPTS);
+  const last = decide(alert("resolved", all.at(-1)!), node, { ...OPTS, now: T0 });
   assert.equal(last.kind === "act" && last.action, "uncordon");
   node = apply(node, last);
   assert.equal(node.metadata.annotations?.[ANNOTATIONS.overflow], undefined);
@@ -99,8 +99,8 @@ Deno.test("decide() holds a node past what it can list until none of the unliste
   // Every alert node-heal knows by name or fingerprint resolves; x1 and x2 never do.
   node = run(node, listed.map((fp) => alert("resolved", fp))).node;
   assert.equal(node.spec?.unschedulable, true, "unlisted alerts still hold it");
-  assert.equal(reconcile(node, new Date(T0.getTime() + TTL - 1000), OPTS), undefined);
-  const expired = reconcile(node, new Date(T0.getTime() + TTL + 1000), OPTS);
+  assert.equal(reconcile(node, { ...OPTS, now: new Date(T0.getTime() + TTL - 1000) }), undefined);
+  const expired = reconcile(node, { ...OPTS, now: new Date(T0.getTime() + TTL + 1000) });
   assert.equal(expired?.kind === "act" && expired.action, "uncordon");
   assert.match((expired as { message: string }).message, /not seen firing for 4h/);
 });
@@ -125,22 +125,20 @@ Deno.test("decide() ignores a firing delivered late, after the resolution of the
   assert.deepEqual(JSON.parse(node.metadata.annotations![HISTORY.resolved]), {
     a: { startsAt: "2026-11-28T09:00:00Z", at: T0.toISOString() },
   });
-  const late = decide(alert("firing", "a"), node, T0, OPTS);
+  const late = decide(alert("firing", "a"), node, { ...OPTS, now: T0 });
   assert.equal(late.kind === "skip" && late.gate, "stale");
   // Past the window of a late delivery, the same alert firing again is real (Prometheus restored
   // it after a restart, with its old startsAt): it acts.
-  const restored = decide(
-    alert("firing", "a"),
-    node,
-    new Date(T0.getTime() + LATE_DELIVERY_MS + 1000),
-    OPTS,
-  );
+  const restored = decide(alert("firing", "a"), node, {
+    ...OPTS,
+    now: new Date(T0.getTime() + LATE_DELIVERY_MS + 1000),
+  });
   assert.equal(restored.kind === "act" && restored.action, "cordon");
   // Fired again (a new startsAt): a new alert, decided as any other.
-  const again = decide(alert("firing", "a", "2026-11-28T11:00:00Z"), node, T0, OPTS);
+  const again = decide(alert("firing", "a", "2026-11-28T11:00:00Z"), node, { ...OPTS, now: T0 });
   assert.equal(again.kind === "act" && again.action, "cordon");
   // Without a startsAt, nothing tells a late firing from a new one: it is decided as new.
-  const bare = decide({ ...alert("firing", "a"), startsAt: "" }, node, T0, OPTS);
+  const bare = decide({ ...alert("firing", "a"), startsAt: "" }, node, { ...OPTS, now: T0 });
   assert.equal(bare.kind === "act" && bare.action, "cordon");
 });
 

@@ -24,7 +24,6 @@ import {
   alertName,
   type DecideOptions,
   type Decision,
-  DEFAULT_HOLD_TTL_MS,
   describeAlert,
   skip,
 } from "./decision.ts";
@@ -41,12 +40,8 @@ export { reconcile } from "./reconcile.ts";
  * Decides what one alert means for one Node. Pure: the same inputs give the same decision,
  * and every skip names the gate that blocked it.
  */
-export function decide(
-  alert: Alert,
-  node: Node,
-  now: Date,
-  options: DecideOptions = { holdTtlMs: DEFAULT_HOLD_TTL_MS },
-): Decision {
+export function decide(alert: Alert, node: Node, options: DecideOptions): Decision {
+  const { now } = options;
   const name = node.metadata.name;
   const state = readState(node);
   const cordoned = isCordoned(node);
@@ -57,21 +52,17 @@ export function decide(
   if (alert.status === "resolved") {
     if (!holdsAlert(state, alert.fingerprint)) {
       if (cordoned && !state.owned) {
-        return skip(
-          "notOurs",
-          name,
-          `Left ${name} cordoned after ${
+        return skip("notOurs", name, {
+          message: `Left ${name} cordoned after ${
             describeAlert(alert)
           } resolved: it was not cordoned by node-heal`,
-          true,
-        );
+          withEvent: true,
+        });
       }
-      return skip(
-        "notHeld",
-        name,
-        `Nothing to undo on ${name}: ${describeAlert(alert)} holds nothing there`,
-        false,
-      );
+      return skip("notHeld", name, {
+        message: `Nothing to undo on ${name}: ${describeAlert(alert)} holds nothing there`,
+        withEvent: false,
+      });
     }
     const rest: Record<string, Hold> = { ...state.holds };
     delete rest[alert.fingerprint];
@@ -94,17 +85,19 @@ export function decide(
       const message = `Kept ${name} cordoned after ${
         describeAlert(alert)
       } resolved: still held by ${describeHolders(rest, restOverflow)}`;
-      return act("release", node, message, {
+      return act("release", node, {
+        message,
         annotations: { ...holdsAnnotations(state, rest, restOverflow), ...resolution },
-      }, { reason: "NodeHealSkipped", type: "Normal", message });
+        event: { reason: "NodeHealSkipped", type: "Normal", message },
+      });
     }
     if (!state.owned || !cordoned) {
-      return act(
-        "forget",
-        node,
-        `Forgot ${describeAlert(alert)} on ${name}: the node is no longer cordoned by node-heal`,
-        { annotations: { ...clearedAnnotations(), ...resolution } },
-      );
+      return act("forget", node, {
+        message: `Forgot ${
+          describeAlert(alert)
+        } on ${name}: the node is no longer cordoned by node-heal`,
+        annotations: { ...clearedAnnotations(), ...resolution },
+      });
     }
     const policy = options.policy ?? DEFAULT_POLICY;
     const rule = drainRule(policy, state.rule);
@@ -115,62 +108,65 @@ export function decide(
       const kept = `Kept ${name} cordoned after ${
         describeAlert(alert)
       } resolved: it was drained and rule "${rule.name}" says uncordonAfterDrain: false`;
-      return act("release", node, kept, {
-        annotations: { ...holdsAnnotations(state, rest), ...resolution },
-      }, {
-        reason: "NodeHealSkipped",
-        type: "Normal",
+      return act("release", node, {
         message: kept,
+        annotations: { ...holdsAnnotations(state, rest), ...resolution },
+        event: {
+          reason: "NodeHealSkipped",
+          type: "Normal",
+          message: kept,
+        },
       });
     }
     const message = `Uncordoned ${name}: ${describeAlert(alert)} resolved${
       state.step === "draining" ? " (its drain was stopped)" : ""
     }`;
-    return act("uncordon", node, message, {
+    return act("uncordon", node, {
+      message,
       annotations: {
         ...clearedAnnotations(),
         [HISTORY.releasedAt]: now.toISOString(),
         ...resolution,
       },
       spec: { unschedulable: null },
-    }, { reason: "NodeHealUncordoned", type: "Normal", message });
+      event: { reason: "NodeHealUncordoned", type: "Normal", message },
+    });
   }
 
   if (deliveredLate(state, alert, now)) {
-    return skip(
-      "stale",
-      name,
-      `Ignored a firing of ${
+    return skip("stale", name, {
+      message: `Ignored a firing of ${
         describeAlert(alert)
       } on ${name}: its resolution (started ${alert.startsAt}) was handled moments ago; this firing arrived late`,
-      false,
-    );
+      withEvent: false,
+    });
   }
 
   const policy = options.policy ?? DEFAULT_POLICY;
   const choice = chooseAction(policy, alert);
   if (!choice.action || choice.action === "none") {
     const why = "why" in choice ? choice.why : `policy rule "${choice.rule}" says none`;
-    return skip("policy", name, `Skipped ${name} for ${describeAlert(alert)}: ${why}`, false);
+    return skip("policy", name, {
+      message: `Skipped ${name} for ${describeAlert(alert)}: ${why}`,
+      withEvent: false,
+    });
   }
   const shield = protection(node, policy.gates);
   if (shield) {
-    return skip(
-      shield.gate,
-      name,
-      `Skipped ${name} for ${describeAlert(alert)}: ${shield.message} (gate ${shield.gate})`,
-      true,
-    );
+    return skip(shield.gate, name, {
+      message: `Skipped ${name} for ${
+        describeAlert(alert)
+      }: ${shield.message} (gate ${shield.gate})`,
+      withEvent: true,
+    });
   }
   const wantsDrain = choice.action === "drain";
   if ((holdsIt || inOverflow) && cordoned && state.owned) {
     if (wantsDrain && state.target !== "drain") {
-      return act(
-        "hold",
-        node,
-        `${describeAlert(alert)} asks to drain ${name}`,
-        { annotations: drainRequest(choice.options, now) },
-      );
+      return act("hold", node, {
+        message: `${describeAlert(alert)} asks to drain ${name}`,
+        annotations: drainRequest(choice.options, now),
+      });
     }
     if (drainDue(state, now)) return startDrain(node, now, options);
   }
@@ -179,51 +175,39 @@ export function decide(
     // Keep the hold fresh, at most a few writes per TTL, so that it does not expire.
     if (now.getTime() - seenAt(hold) > options.holdTtlMs / 4) {
       const holds = { ...state.holds, [alert.fingerprint]: { ...hold, seen: now.toISOString() } };
-      return act(
-        "refresh",
-        node,
-        `${describeAlert(alert)} still fires on ${name}; hold refreshed`,
-        { annotations: holdsAnnotations(state, holds, overflow) },
-      );
+      return act("refresh", node, {
+        message: `${describeAlert(alert)} still fires on ${name}; hold refreshed`,
+        annotations: holdsAnnotations(state, holds, overflow),
+      });
     }
-    return skip(
-      "duplicate",
-      name,
-      `${name} is already cordoned for ${describeAlert(alert)}`,
-      false,
-    );
+    return skip("duplicate", name, {
+      message: `${name} is already cordoned for ${describeAlert(alert)}`,
+      withEvent: false,
+    });
   }
   if (inOverflow && cordoned) {
     // Keep the overflow fresh, as a hold, at most a few writes per TTL.
     if (now.getTime() - Date.parse(overflow!.seen) > options.holdTtlMs / 4) {
-      return act(
-        "refresh",
-        node,
-        `${describeAlert(alert)} still fires on ${name}; overflow hold refreshed`,
-        {
-          annotations: holdsAnnotations(state, state.holds, {
-            ...overflow!,
-            seen: now.toISOString(),
-          }),
-        },
-      );
+      return act("refresh", node, {
+        message: `${describeAlert(alert)} still fires on ${name}; overflow hold refreshed`,
+        annotations: holdsAnnotations(state, state.holds, {
+          ...overflow!,
+          seen: now.toISOString(),
+        }),
+      });
     }
-    return skip(
-      "duplicate",
-      name,
-      `${name} is already cordoned for ${describeAlert(alert)}`,
-      false,
-    );
+    return skip("duplicate", name, {
+      message: `${name} is already cordoned for ${describeAlert(alert)}`,
+      withEvent: false,
+    });
   }
   if (holdsIt || inOverflow) {
-    return skip(
-      "manualUncordon",
-      name,
-      `Skipped ${name} for ${
+    return skip("manualUncordon", name, {
+      message: `Skipped ${name} for ${
         describeAlert(alert)
       }: someone uncordoned it after node-heal cordoned it; respected until the alert resolves`,
-      true,
-    );
+      withEvent: true,
+    });
   }
   const at = now.toISOString();
   const holds: Record<string, Hold> = {
@@ -238,21 +222,17 @@ export function decide(
       return overflowHold(node, alert, { now, overflow, holdTtlMs: options.holdTtlMs, drainAsked });
     }
     if (!state.owned) {
-      return skip(
-        "notOurs",
-        name,
-        `Skipped ${name} for ${
+      return skip("notOurs", name, {
+        message: `Skipped ${name} for ${
           describeAlert(alert)
         }: already cordoned, not by node-heal; left as it is`,
-        true,
-      );
+        withEvent: true,
+      });
     }
-    return act(
-      "hold",
-      node,
-      `${name} is already cordoned by node-heal; ${describeAlert(alert)} now holds it too`,
-      { annotations: { ...holdsAnnotations(state, holds, overflow), ...drainAsked } },
-    );
+    return act("hold", node, {
+      message: `${name} is already cordoned by node-heal; ${describeAlert(alert)} now holds it too`,
+      annotations: { ...holdsAnnotations(state, holds, overflow), ...drainAsked },
+    });
   }
   const blocked = checkTakeOut(node, {
     nodes: options.nodes ?? [node],
@@ -261,15 +241,16 @@ export function decide(
     paused: options.paused ?? false,
   });
   if (blocked) {
-    return skip(
-      blocked.gate,
-      name,
-      `Skipped ${name} for ${describeAlert(alert)}: ${blocked.message} (gate ${blocked.gate})`,
-      true,
-    );
+    return skip(blocked.gate, name, {
+      message: `Skipped ${name} for ${
+        describeAlert(alert)
+      }: ${blocked.message} (gate ${blocked.gate})`,
+      withEvent: true,
+    });
   }
   const message = `Cordoned ${name} for ${describeAlert(alert)}`;
-  return act("cordon", node, message, {
+  return act("cordon", node, {
+    message,
     annotations: {
       [ANNOTATIONS.cordonedBy]: OWNER,
       [ANNOTATIONS.cordonedAt]: now.toISOString(),
@@ -279,5 +260,6 @@ export function decide(
       ...(wantsDrain ? drainRequest(choice.options, now) : {}),
     },
     spec: { unschedulable: true },
-  }, { reason: "NodeHealCordoned", type: "Normal", message });
+    event: { reason: "NodeHealCordoned", type: "Normal", message },
+  });
 }

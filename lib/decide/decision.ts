@@ -95,6 +95,8 @@ export function describeAlert(alert: Alert): string {
 
 /** Options of {@link decide} and {@link reconcile}. */
 export interface DecideOptions {
+  /** When the decision is made (the pipeline's clock). */
+  now: Date;
   /** A hold not refreshed by a firing notification for this long is taken as resolved (ms). */
   holdTtlMs: number;
   /** Rules and gates; the default policy when absent. */
@@ -112,32 +114,41 @@ export interface DecideOptions {
 /** The default hold TTL: four times the node-heal route's 1-hour `repeat_interval`. */
 export const DEFAULT_HOLD_TTL_MS = 4 * 60 * 60 * 1000;
 
-export function skip(gate: Gate, node: string, message: string, withEvent: boolean): Decision {
+/** A decision to change nothing, because of `gate`; with `withEvent`, told on the Node. */
+export function skip(
+  gate: Gate,
+  node: string,
+  options: { message: string; withEvent: boolean },
+): Decision {
+  const { message } = options;
   return {
     kind: "skip",
     gate,
     node,
     message,
-    event: withEvent ? { reason: "NodeHealSkipped", type: "Normal", message } : undefined,
+    event: options.withEvent ? { reason: "NodeHealSkipped", type: "Normal", message } : undefined,
   };
 }
 
-export function act(
-  action: Action,
-  node: Node,
-  message: string,
-  patch: Omit<NodePatch, "metadata"> & { annotations: Record<string, string | null> },
-  event?: EventIntent,
-): Decision {
+/** What an `act` decision writes: the annotations (and spec) to merge, and what to tell. */
+export interface Write {
+  message: string;
+  annotations: Record<string, string | null>;
+  spec?: NodePatch["spec"];
+  event?: EventIntent;
+}
+
+/** A decision to write `write` on `node`, carrying the resourceVersion it was decided on. */
+export function act(action: Action, node: Node, write: Write): Decision {
   return {
     kind: "act",
     action,
     node: node.metadata.name,
-    message,
+    message: write.message,
     patch: {
-      metadata: { resourceVersion: node.metadata.resourceVersion, annotations: patch.annotations },
-      ...(patch.spec ? { spec: patch.spec } : {}),
+      metadata: { resourceVersion: node.metadata.resourceVersion, annotations: write.annotations },
+      ...(write.spec ? { spec: write.spec } : {}),
     },
-    event,
+    event: write.event,
   };
 }

@@ -46,7 +46,7 @@ export function startDrain(
   if (!resume && draining >= policy.gates.maxConcurrent) {
     const message =
       `Waiting to drain ${name}: ${draining} nodes are draining, maxConcurrent is ${policy.gates.maxConcurrent} (gate maxConcurrent)`;
-    return skip("maxConcurrent", name, message, true);
+    return skip("maxConcurrent", name, { message, withEvent: true });
   }
   const rule = drainRule(policy, state.rule);
   const at = now.toISOString();
@@ -54,7 +54,8 @@ export function startDrain(
     ? `Resuming the drain of ${name} (started ${state.drainStartedAt ?? "earlier"})`
     : `Draining ${name}: evicting its pods as kubectl drain --ignore-daemonsets --delete-emptydir-data would`;
   return {
-    ...act("drain", node, message, {
+    ...act("drain", node, {
+      message,
       annotations: {
         [ANNOTATIONS.step]: "draining",
         [ANNOTATIONS.drainer]: options.instance ?? "node-heal",
@@ -63,7 +64,8 @@ export function startDrain(
         // A new drain counts its evictions from zero; a resumed one goes on counting.
         ...(resume ? {} : { [ANNOTATIONS.drainEvicted]: null }),
       },
-    }, { reason: "NodeHealDrainStarted", type: "Normal", message }),
+      event: { reason: "NodeHealDrainStarted", type: "Normal", message },
+    }),
     drain: rule?.drain ?? DEFAULT_DRAIN,
   } as Decision;
 }
@@ -106,18 +108,14 @@ export function drainProgress(
     !firstRound && options.now.getTime() - beat < DRAIN_PROGRESS_INTERVAL_MS &&
     progress.left > 0 && progress.evicted === recorded
   ) return undefined;
-  return act(
-    "drain-progress",
-    node,
-    `${progress.left} pods left to move off ${node.metadata.name}`,
-    {
-      annotations: {
-        [ANNOTATIONS.podsLeft]: String(progress.left),
-        [ANNOTATIONS.drainEvicted]: String(progress.evicted),
-        [ANNOTATIONS.drainHeartbeat]: options.now.toISOString(),
-      },
+  return act("drain-progress", node, {
+    message: `${progress.left} pods left to move off ${node.metadata.name}`,
+    annotations: {
+      [ANNOTATIONS.podsLeft]: String(progress.left),
+      [ANNOTATIONS.drainEvicted]: String(progress.evicted),
+      [ANNOTATIONS.drainHeartbeat]: options.now.toISOString(),
     },
-  );
+  });
 }
 
 /** How a drain ended, as decide needs it. */
@@ -136,7 +134,8 @@ export interface DrainEnd {
 export function endDrain(node: Node, end: DrainEnd): Decision | undefined {
   if (readState(node).step !== "draining") return undefined;
   const drained = end.outcome === "drained";
-  return act("drain-end", node, end.message, {
+  return act("drain-end", node, {
+    message: end.message,
     annotations: {
       [ANNOTATIONS.step]: drained ? "drained" : "drain-failed",
       [ANNOTATIONS.drainer]: null,
@@ -144,9 +143,10 @@ export function endDrain(node: Node, end: DrainEnd): Decision | undefined {
       [ANNOTATIONS.podsLeft]: String(end.blocking),
       [ANNOTATIONS.drainEvicted]: String(end.evicted),
     },
-  }, {
-    reason: drained ? "NodeHealDrained" : "NodeHealDrainFailed",
-    type: drained ? "Normal" : "Warning",
-    message: end.message,
+    event: {
+      reason: drained ? "NodeHealDrained" : "NodeHealDrainFailed",
+      type: drained ? "Normal" : "Warning",
+      message: end.message,
+    },
   });
 }

@@ -45,31 +45,28 @@ export function overflowHold(
   const o = options.overflow ?? { seen: at, fingerprints: [], unlisted: false };
   if (o.fingerprints.length < MAX_OVERFLOW) {
     const overflow = { ...o, seen: at, fingerprints: [...o.fingerprints, alert.fingerprint] };
-    return act(
-      "hold",
-      node,
-      `${name} is already cordoned by node-heal; ${
+    return act("hold", node, {
+      message: `${name} is already cordoned by node-heal; ${
         describeAlert(alert)
       } now holds it too (listed by fingerprint: ${MAX_HOLDS} alerts are named already)`,
-      { annotations: { ...holdsAnnotations(state, state.holds, overflow), ...drainAsked } },
-    );
+      annotations: { ...holdsAnnotations(state, state.holds, overflow), ...drainAsked },
+    });
   }
   if (o.unlisted && now.getTime() - Date.parse(o.seen) <= holdTtlMs / 4) {
-    return skip(
-      "holdLimit",
-      name,
-      `${name} is held by more alerts than node-heal lists; ${
+    return skip("holdLimit", name, {
+      message: `${name} is held by more alerts than node-heal lists; ${
         describeAlert(alert)
       } is one more, and the node stays cordoned until none of them fired for the hold TTL`,
-      false,
-    );
+      withEvent: false,
+    });
   }
   const message = `${name} is held by more alerts than node-heal lists (${
     MAX_HOLDS + MAX_OVERFLOW
   }); ${
     describeAlert(alert)
   } is not listed, so the node stays cordoned until none of the unlisted alerts fired for the hold TTL`;
-  return act("hold", node, message, {
+  return act("hold", node, {
+    message,
     annotations: {
       ...holdsAnnotations(state, state.holds, { ...o, seen: at, unlisted: true }),
       ...drainAsked,

@@ -19,19 +19,22 @@ import { formatDuration } from "../duration.ts";
  * resolution was missed: a silence, an Alertmanager restart, a relabelled alert). Undefined
  * when there is nothing to do.
  */
-export function reconcile(node: Node, now: Date, options: DecideOptions): Decision | undefined {
+export function reconcile(node: Node, options: DecideOptions): Decision | undefined {
+  const { now } = options;
   const name = node.metadata.name;
   const state = readState(node);
   const cordoned = isCordoned(node);
   if (state.owned && !cordoned) {
     const message =
       `${name} was uncordoned by someone else after node-heal cordoned it; node-heal no longer owns its cordon`;
-    return act("disown", node, message, {
+    return act("disown", node, {
+      message,
       annotations: {
         ...clearedAnnotations(),
         ...holdsAnnotations(state, state.holds, state.overflow),
       },
-    }, { reason: "NodeHealSkipped", type: "Normal", message });
+      event: { reason: "NodeHealSkipped", type: "Normal", message },
+    });
   }
   if (state.owned && cordoned && holdCount(state) > 0) {
     if (drainDue(state, now)) return startDrain(node, now, options);
@@ -62,16 +65,19 @@ export function reconcile(node: Node, now: Date, options: DecideOptions): Decisi
     const message = `Kept ${name} cordoned: ${names} ${why}; still held by ${
       describeHolders(rest, overflow)
     }`;
-    return act("release", node, message, { annotations: holdsAnnotations(state, rest, overflow) });
+    return act("release", node, { message, annotations: holdsAnnotations(state, rest, overflow) });
   }
   if (state.owned && cordoned) {
     const message = `Uncordoned ${name}: ${names} ${why}`;
-    return act("uncordon", node, message, {
+    return act("uncordon", node, {
+      message,
       annotations: { ...clearedAnnotations(), [HISTORY.releasedAt]: now.toISOString() },
       spec: { unschedulable: null },
-    }, { reason: "NodeHealUncordoned", type: "Normal", message });
+      event: { reason: "NodeHealUncordoned", type: "Normal", message },
+    });
   }
-  return act("forget", node, `Forgot ${names} on ${name}: ${why}`, {
+  return act("forget", node, {
+    message: `Forgot ${names} on ${name}: ${why}`,
     annotations: clearedAnnotations(),
   });
 }

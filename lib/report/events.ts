@@ -5,6 +5,7 @@ import { log } from "../log.ts";
 import { clip } from "../clip.ts";
 import { fnv1a32 } from "../fnv.ts";
 import { passing, retry, statusOf } from "../retry.ts";
+import { deadline } from "../timing.ts";
 
 /** Options of an {@link EventRecorder}. */
 export interface EventRecorderOptions {
@@ -45,16 +46,19 @@ export class EventRecorder {
   }
 
   /**
-   * Records one Event on Node `node`. Resolves when it is written or after `waitMs` (default
-   * 2 s), whichever comes first; slower writes and their retries go on in the background.
+   * Records one Event on Node `node`, stamped `at`. Resolves when it is written or after
+   * `waitMs` (default 2 s), whichever comes first; slower writes and their retries go on in the background.
    */
-  async record(node: string, intent: EventIntent, now: Date, waitMs = 2000): Promise<void> {
-    const write = this.#write(node, intent, now);
+  async record(
+    node: string,
+    intent: EventIntent,
+    options: { at: Date; waitMs?: number },
+  ): Promise<void> {
+    const write = this.#write(node, intent, options.at);
     this.#pending.add(write);
     write.finally(() => this.#pending.delete(write));
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([write, new Promise((r) => timer = setTimeout(r, waitMs))]);
-    clearTimeout(timer);
+    // A write past the wait goes on in the background (its failures are its own to report).
+    await deadline(write, options.waitMs ?? 2000, () => new Error("slow")).catch(() => {});
   }
 
   /** Waits for every Event still being written (at shutdown). */

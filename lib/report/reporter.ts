@@ -41,7 +41,7 @@ export class Reporter {
   /** Reports what an alert (or, without `alert`, a reconciliation) came to on Node `name`. */
   async applied(name: string, applied: Applied, alert?: Alert): Promise<Outcome> {
     const { outcome, event } = this.#outcome(name, applied, alert);
-    if (event) await this.#deps.events.record(name, event.intent, event.at);
+    if (event) await this.#deps.events.record(name, event.intent, { at: event.at });
     return outcome;
   }
 
@@ -76,7 +76,7 @@ export class Reporter {
     // The Event tells how the drain ended, even when its end could not be written on the Node.
     const intent = applied.kind === "conflicts" ? undefined : applied.decision?.event;
     if (intent && applied.kind !== "conflicts") {
-      await this.#deps.events.record(name, intent, applied.at);
+      await this.#deps.events.record(name, intent, { at: applied.at });
     }
   }
 
