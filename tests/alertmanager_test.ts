@@ -4,7 +4,7 @@ import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { alertmanagerConfig, type ServiceFixture, waitFor, withService } from "./helpers.ts";
 
-const opts = { sanitizeOps: false, sanitizeResources: false };
+const opts = {};
 const strategic = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.StrategicMergePatch);
 
 async function findAlertmanager(): Promise<string | undefined> {

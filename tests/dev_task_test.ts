@@ -7,7 +7,7 @@ import { waitFor } from "./helpers.ts";
 import { embeddedInProduction } from "./production_graph.ts";
 import { startEmbeddedCluster } from "../lib/embedded/cluster.ts";
 
-const opts = { sanitizeOps: false, sanitizeResources: false };
+const opts = {};
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const DEV = new URL("../lib/dev/dev_mode.ts", import.meta.url).pathname;
 

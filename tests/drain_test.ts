@@ -15,7 +15,7 @@ import {
   withService,
 } from "./helpers.ts";
 
-const opts = { sanitizeOps: false, sanitizeResources: false };
+const opts = {};
 const merge = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
 const IPS: Record<string, string> = {
   "heal-worker": "172.18.0.3",

@@ -3,7 +3,7 @@ import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { type ClusterFixture, expectStatus, waitFor, withCluster } from "./helpers.ts";
 
-const opts = { sanitizeOps: false, sanitizeResources: false };
+const opts = {};
 const strategic = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.StrategicMergePatch);
 const merge = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
 const jsonPatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.JsonPatch);

@@ -16,7 +16,7 @@ if (!version) {
     `SKIPPED kubectl create/apply/replace tests: "${KUBECTL}" was not found on PATH (install kubectl or set KUBECTL to run them)`,
   );
 }
-const opts = { ignore: !version, sanitizeOps: false, sanitizeResources: false };
+const opts = { ignore: !version };
 
 /** One request as the wrapper saw it. */
 interface Seen {

@@ -8,7 +8,7 @@ if (!version) {
     `SKIPPED kubectl tests: "${KUBECTL}" was not found on PATH (install kubectl or set KUBECTL to run them)`,
   );
 }
-const opts = { ignore: !version, sanitizeOps: false, sanitizeResources: false };
+const opts = { ignore: !version };
 
 /** Parses kubectl's column output into rows of named cells. */
 function table(text: string): Record<string, string>[] {

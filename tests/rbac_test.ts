@@ -6,7 +6,7 @@ import { startEmbeddedCluster } from "../lib/embedded/cluster.ts";
 import { parsePolicy } from "../lib/decide/policy.ts";
 import { manifest, notification, waitFor, withService } from "./helpers.ts";
 
-const opts = { sanitizeOps: false, sanitizeResources: false };
+const opts = {};
 
 function alert(ip: string, fingerprint: string, extra: Record<string, string> = {}) {
   return {

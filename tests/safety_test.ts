@@ -6,7 +6,7 @@ import { startEmbeddedCluster } from "../lib/embedded/cluster.ts";
 import { parsePolicy } from "../lib/decide/policy.ts";
 import { notification, type ServiceFixture, waitFor, withService } from "./helpers.ts";
 
-const opts = { sanitizeOps: false, sanitizeResources: false };
+const opts = {};
 const merge = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
 const strategic = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.StrategicMergePatch);
 

@@ -8,7 +8,7 @@ import { authorized, challenge, parseBasicUsers, sameSecret } from "../lib/serve
 import { checkExposure, startService } from "../lib/service.ts";
 import { type ServiceFixture, withService } from "./helpers.ts";
 
-const opts = { sanitizeOps: false, sanitizeResources: false };
+const opts = {};
 const TOKEN = "s3cret-token-0123456789";
 const credentials = {
   bearerTokens: [TOKEN],

@@ -31,8 +31,6 @@ async function eventCount(f: ServiceFixture, node: string, reason: string): Prom
 Deno.test({
   name:
     "soak: thousands of notifications through ~10% injected API faults lose no alert and act on no node twice",
-  sanitizeOps: false,
-  sanitizeResources: false,
   fn: async () => {
     await using f = await withService({
       workers: WORKERS,

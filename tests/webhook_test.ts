@@ -6,7 +6,7 @@ import firing from "./fixtures/alertmanager-0.25-firing.json" with { type: "json
 import resolved from "./fixtures/alertmanager-0.25-resolved.json" with { type: "json" };
 import { notification, type ServiceFixture, waitFor, withService } from "./helpers.ts";
 
-const opts = { sanitizeOps: false, sanitizeResources: false };
+const opts = {};
 const strategic = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.StrategicMergePatch);
 
 async function events(f: ServiceFixture, node: string): Promise<k8s.CoreV1Event[]> {

@@ -248,8 +248,6 @@ function ms(n: number | undefined): string {
 
 Deno.test({
   name: "e2e: node metrics through real Prometheus and Alertmanager to node-heal and the Node",
-  sanitizeOps: false,
-  sanitizeResources: false,
   fn: async () => {
     await need("prometheus");
     await need("prometheus-alertmanager");
