@@ -10,7 +10,7 @@ import { Store } from "../lib/embedded/store.ts";
 import { humanDuration } from "../lib/embedded/table.ts";
 import { defaultTopology, nodeAddress, workerName } from "../lib/embedded/seed.ts";
 import { budgetStatus, selectorMatches } from "../lib/embedded/disruption.ts";
-import { ApiError } from "../lib/embedded/status.ts";
+import { ApiError } from "../lib/embedded/errors.ts";
 
 Deno.test("label selectors support equality, inequality, set and existence requirements", () => {
   const labels = { app: "web", tier: "front", env: "prod" };

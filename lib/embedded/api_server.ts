@@ -24,12 +24,11 @@ import {
   badRequest,
   conflict,
   invalid,
-  type KubeObject,
   methodNotAllowed,
   notFound,
-  type ObjectMeta,
   type StatusCause,
-} from "./status.ts";
+} from "./errors.ts";
+import type { KubeObject, ObjectMeta } from "./objects.ts";
 import { type Change, objectKey, Store } from "./store.ts";
 import { type IncludeObject, toTable, wantsTable } from "./table.ts";
 import { type FaultRule, type RequestRecord, Traffic } from "./traffic.ts";

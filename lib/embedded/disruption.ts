@@ -1,5 +1,6 @@
 import { pathValue } from "./resources.ts";
-import { ApiError, type KubeObject } from "./status.ts";
+import { ApiError } from "./errors.ts";
+import type { KubeObject } from "./objects.ts";
 
 /** A `metav1.LabelSelector` object as PodDisruptionBudgets and workloads carry it. */
 export interface LabelSelectorObject {

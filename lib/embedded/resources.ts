@@ -1,4 +1,5 @@
-import type { KubeObject, StatusCause } from "./status.ts";
+import type { StatusCause } from "./errors.ts";
+import type { KubeObject } from "./objects.ts";
 
 /** A resource the embedded API server serves, with what discovery says about it. */
 export interface ResourceType {

@@ -1,4 +1,4 @@
-import type { KubeObject } from "./status.ts";
+import type { KubeObject } from "./objects.ts";
 import { fnv1a32 } from "../fnv.ts";
 
 /** Options of {@link defaultTopology}. */

@@ -1,4 +1,4 @@
-import { badRequest } from "./status.ts";
+import { badRequest } from "./errors.ts";
 
 /** One requirement of a label selector, as `kubectl get -l` and client libraries write them. */
 export interface LabelRequirement {

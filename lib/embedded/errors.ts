@@ -1,24 +1,4 @@
-/** A JSON object as the API server stores and serves it. */
-export type KubeObject = Record<string, unknown> & {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: ObjectMeta;
-};
-
-/** The part of `metadata` the API server itself reads and writes. */
-export interface ObjectMeta {
-  name?: string;
-  generateName?: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  creationTimestamp?: string;
-  deletionTimestamp?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  ownerReferences?: Record<string, unknown>[];
-  [key: string]: unknown;
-}
+import type { KubeObject } from "./objects.ts";
 
 /** One entry of `Status.details.causes`. */
 export interface StatusCause {
