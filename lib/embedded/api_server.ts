@@ -1,5 +1,5 @@
 import { serveOpenApi } from "./openapi.ts";
-import { applyPatch, PatchError, patchTypeOf } from "./patch.ts";
+import { applyPatch, patchTypeOf } from "./patch.ts";
 import {
   apiGroupList,
   apiGroups,
@@ -26,6 +26,7 @@ import {
   invalid,
   methodNotAllowed,
   notFound,
+  PatchError,
   type StatusCause,
 } from "./errors.ts";
 import type { KubeObject, ObjectMeta } from "./objects.ts";

@@ -124,3 +124,16 @@ export function methodNotAllowed(verb: string, resource: string): ApiError {
     { kind: resource, causes: [{ reason: "MethodNotAllowed", message: `verb "${verb}"` }] },
   );
 }
+
+/** Error thrown when a patch cannot be applied; `code` is the HTTP status the API server answers (400 malformed patch, 422 patch that cannot apply e.g. failed "test" op or missing path). */
+export class PatchError extends Error {
+  /** HTTP status code the API server answers with. */
+  readonly code: 400 | 422;
+
+  /** Creates a patch error answered with the given HTTP status. */
+  constructor(message: string, code: 400 | 422) {
+    super(message);
+    this.name = "PatchError";
+    this.code = code;
+  }
+}
