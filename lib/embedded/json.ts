@@ -33,7 +33,10 @@ export function getOwn(object: JsonObject, key: string): unknown {
   return Object.hasOwn(object, key) ? object[key] : undefined;
 }
 
-/** Structural JSON equality (object member order is irrelevant, array order matters). */
+/**
+ * Structural JSON equality: object member order is irrelevant, array order matters, and members
+ * whose value is undefined count as absent, as they are once serialized.
+ */
 export function jsonEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (Array.isArray(a)) {
@@ -41,11 +44,15 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
   }
   if (isObject(a)) {
     if (!isObject(b)) return false;
-    const keys = Object.keys(a);
-    return keys.length === Object.keys(b).length &&
+    const keys = definedKeys(a);
+    return keys.length === definedKeys(b).length &&
       keys.every((k) => Object.hasOwn(b, k) && jsonEqual(a[k], b[k]));
   }
   return false;
+}
+
+function definedKeys(object: JsonObject): string[] {
+  return Object.keys(object).filter((k) => object[k] !== undefined);
 }
 
 /** Names the JSON type of `value` for error messages: `an object`, `a string`, ... */

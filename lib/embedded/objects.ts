@@ -21,3 +21,11 @@ export interface ObjectMeta {
   ownerReferences?: Record<string, unknown>[];
   [key: string]: unknown;
 }
+
+/** The metadata of an object; empty when it has none. */
+export function meta(obj: KubeObject): ObjectMeta {
+  return obj.metadata ?? {};
+}
+
+/** The characters of generated name suffixes (those of k8s.io/apimachinery's `rand.String`). */
+export const NAME_SUFFIX_CHARS = "bcdfghjklmnpqrstvwxz2456789";

@@ -310,6 +310,11 @@ function rowObject(obj: KubeObject, include: IncludeObject): unknown {
   };
 }
 
+/** What a request's `includeObject` asks Table rows to carry (default `Metadata`). */
+export function includeOf(q: URLSearchParams): IncludeObject {
+  return (q.get("includeObject") ?? "Metadata") as IncludeObject;
+}
+
 /** Options of {@link toTable}. */
 export interface TableOptions {
   include: IncludeObject;
