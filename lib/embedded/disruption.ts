@@ -1,7 +1,6 @@
-import { pathValue } from "./resources.ts";
 import { ApiError } from "./errors.ts";
 import { type LabelSelectorObject, selectorMatches } from "./selectors.ts";
-import type { KubeObject } from "./objects.ts";
+import { type KubeObject, pathValue } from "./objects.ts";
 
 /** Whether a pod counts as healthy for a disruption budget: running, Ready, not being deleted. */
 export function podHealthy(pod: KubeObject): boolean {

@@ -1,4 +1,4 @@
-// The JSON object types the embedded API server stores and serves.
+// The JSON object types the embedded API server stores and serves, and reading their fields.
 
 /** A JSON object as the API server stores and serves it. */
 export type KubeObject = Record<string, unknown> & {
@@ -29,3 +29,13 @@ export function meta(obj: KubeObject): ObjectMeta {
 
 /** The characters of generated name suffixes (those of k8s.io/apimachinery's `rand.String`). */
 export const NAME_SUFFIX_CHARS = "bcdfghjklmnpqrstvwxz2456789";
+
+/** Reads a dotted path of plain fields from an object. */
+export function pathValue(obj: unknown, path: string): unknown {
+  let cur: unknown = obj;
+  for (const key of path.split(".")) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<string, unknown>)[key];
+  }
+  return cur;
+}

@@ -2,14 +2,8 @@
 // its method and query ask for; the discovery and health paths are answered here.
 
 import { ApiError, methodNotAllowed } from "./errors.ts";
-import {
-  apiGroupList,
-  apiGroups,
-  apiResourceList,
-  findResource,
-  RESOURCES,
-  type ResourceType,
-} from "./resources.ts";
+import { apiGroupList, apiGroups, apiResourceList } from "./discovery.ts";
+import { findResource, RESOURCES, type ResourceType } from "./resources.ts";
 import { json } from "./wire.ts";
 
 /** The Kubernetes version the embedded API server reports at `/version`. */

@@ -1,5 +1,5 @@
-import { pathValue, type ResourceType } from "./resources.ts";
-import type { KubeObject } from "./objects.ts";
+import type { ResourceType } from "./resources.ts";
+import { type KubeObject, pathValue } from "./objects.ts";
 
 /** One column of a `meta.k8s.io/v1` Table. */
 export interface TableColumn {
