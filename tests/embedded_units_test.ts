@@ -8,7 +8,7 @@ import {
   selectorMatches,
 } from "../lib/embedded/selectors.ts";
 import { Store } from "../lib/embedded/store.ts";
-import { humanDuration } from "../lib/embedded/table.ts";
+import { humanDuration } from "../lib/embedded/printers.ts";
 import { defaultTopology, nodeAddress, workerName } from "../lib/embedded/seed.ts";
 import { budgetStatus } from "../lib/embedded/disruption.ts";
 import { ApiError } from "../lib/embedded/errors.ts";
