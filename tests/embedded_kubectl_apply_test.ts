@@ -6,7 +6,7 @@ import { kubeconfigFor } from "../lib/embedded/cluster.ts";
 import { serveOpenApi } from "../lib/embedded/openapi.ts";
 import { RESOURCES } from "../lib/embedded/resources.ts";
 import { defaultTopology } from "../lib/embedded/seed.ts";
-import type { KubeObject } from "../lib/embedded/status.ts";
+import type { KubeObject } from "../lib/embedded/objects.ts";
 import { stringify } from "yaml";
 import { KUBECTL, kubectlFor, kubectlVersion, waitFor } from "./helpers.ts";
 

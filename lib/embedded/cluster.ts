@@ -1,6 +1,6 @@
 import { ApiServer, type ApiServerOptions } from "./api_server.ts";
 import { defaultTopology } from "./seed.ts";
-import type { KubeObject } from "./status.ts";
+import type { KubeObject } from "./objects.ts";
 
 /** Options of {@link startEmbeddedCluster}. */
 export interface EmbeddedClusterOptions extends ApiServerOptions {

@@ -1,38 +1,6 @@
-import { pathValue } from "./resources.ts";
-import { ApiError, type KubeObject } from "./status.ts";
-
-/** A `metav1.LabelSelector` object as PodDisruptionBudgets and workloads carry it. */
-export interface LabelSelectorObject {
-  matchLabels?: Record<string, string>;
-  matchExpressions?: { key: string; operator: string; values?: string[] }[];
-}
-
-/** Whether `labels` match a LabelSelector object; an empty selector matches everything, a missing one nothing. */
-export function selectorMatches(
-  selector: LabelSelectorObject | undefined | null,
-  labels: Record<string, string> | undefined,
-): boolean {
-  if (!selector) return false;
-  const l = labels ?? {};
-  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) {
-    if (l[k] !== v) return false;
-  }
-  for (const e of selector.matchExpressions ?? []) {
-    const has = Object.hasOwn(l, e.key);
-    const values = e.values ?? [];
-    const ok = e.operator === "In"
-      ? has && values.includes(l[e.key])
-      : e.operator === "NotIn"
-      ? !has || !values.includes(l[e.key])
-      : e.operator === "Exists"
-      ? has
-      : e.operator === "DoesNotExist"
-      ? !has
-      : false;
-    if (!ok) return false;
-  }
-  return true;
-}
+import { ApiError } from "./errors.ts";
+import { type LabelSelectorObject, selectorMatches } from "./selectors.ts";
+import { type KubeObject, pathValue } from "./objects.ts";
 
 /** Whether a pod counts as healthy for a disruption budget: running, Ready, not being deleted. */
 export function podHealthy(pod: KubeObject): boolean {

@@ -1,4 +1,6 @@
-import type { KubeObject, StatusCause } from "./status.ts";
+import type { StatusCause } from "./errors.ts";
+import { type KubeObject, pathValue } from "./objects.ts";
+import { budgetValidate, podValidate } from "./validation.ts";
 
 /** A resource the embedded API server serves, with what discovery says about it. */
 export interface ResourceType {
@@ -30,16 +32,6 @@ export interface ResourceType {
 /** `group/version`, or `version` for the core group. */
 export function groupVersion(t: Pick<ResourceType, "group" | "version">): string {
   return t.group === "" ? t.version : `${t.group}/${t.version}`;
-}
-
-/** Reads a dotted path of plain fields from an object. */
-export function pathValue(obj: unknown, path: string): unknown {
-  let cur: unknown = obj;
-  for (const key of path.split(".")) {
-    if (cur === null || typeof cur !== "object") return undefined;
-    cur = (cur as Record<string, unknown>)[key];
-  }
-  return cur;
 }
 
 function str(value: unknown): string {
@@ -137,61 +129,7 @@ function renameFields(obj: KubeObject, pairs: [string, string][], apiVersion: st
   return out;
 }
 
-function podValidate(obj: KubeObject): StatusCause[] {
-  const containers = pathValue(obj, "spec.containers");
-  if (!Array.isArray(containers) || containers.length === 0) {
-    return [{
-      reason: "FieldValueRequired",
-      message: "spec.containers: Required value",
-      field: "spec.containers",
-    }];
-  }
-  return [];
-}
-
 const STATUS = ["status"];
-
-/** Checks the fields of a PodDisruptionBudget that the eviction logic reads. */
-function budgetValidate(obj: KubeObject): StatusCause[] {
-  const causes: StatusCause[] = [];
-  const bad = (field: string, message: string) =>
-    causes.push({
-      reason: "FieldValueInvalid",
-      field,
-      message: `${field}: Invalid value: ${message}`,
-    });
-  const selector = pathValue(obj, "spec.selector");
-  if (selector !== undefined && (selector === null || typeof selector !== "object")) {
-    bad("spec.selector", "must be an object");
-  }
-  const labels = pathValue(obj, "spec.selector.matchLabels");
-  if (
-    labels !== undefined && (labels === null || typeof labels !== "object" || Array.isArray(labels))
-  ) {
-    bad("spec.selector.matchLabels", "must be an object of strings");
-  }
-  const exprs = pathValue(obj, "spec.selector.matchExpressions");
-  if (
-    exprs !== undefined &&
-    (!Array.isArray(exprs) ||
-      exprs.some((e) => !e || typeof e.key !== "string" || typeof e.operator !== "string"))
-  ) {
-    bad("spec.selector.matchExpressions", "must be a list of {key, operator, values}");
-  }
-  for (const field of ["spec.minAvailable", "spec.maxUnavailable"]) {
-    const v = pathValue(obj, field);
-    const ok = v === undefined || (typeof v === "number" && Number.isInteger(v) && v >= 0) ||
-      (typeof v === "string" && /^\d+%$/.test(v));
-    if (!ok) bad(field, `${JSON.stringify(v)}: must be a non-negative integer or a percentage`);
-  }
-  if (
-    pathValue(obj, "spec.minAvailable") !== undefined &&
-    pathValue(obj, "spec.maxUnavailable") !== undefined
-  ) {
-    bad("spec", "minAvailable and maxUnavailable cannot be both set");
-  }
-  return causes;
-}
 
 /** Every resource the embedded API server serves. */
 export const RESOURCES: readonly ResourceType[] = [
@@ -321,13 +259,6 @@ export const RESOURCES: readonly ResourceType[] = [
   }),
 ];
 
-/** The group versions served, in the order discovery lists them (core first). */
-export function groupVersions(): { group: string; version: string }[] {
-  const seen = new Map<string, { group: string; version: string }>();
-  for (const r of RESOURCES) seen.set(groupVersion(r), { group: r.group, version: r.version });
-  return [...seen.values()];
-}
-
 /** The resource type served at `group/version` under `resource`, if any. */
 export function findResource(
   group: string,
@@ -344,78 +275,4 @@ export function resourceForStorage(storage: string): ResourceType {
   const r = RESOURCES.find((t) => t.storage === storage);
   if (!r) throw new Error(`No resource is stored as "${storage}"`);
   return r;
-}
-
-const ALL_VERBS = [
-  "create",
-  "delete",
-  "deletecollection",
-  "get",
-  "list",
-  "patch",
-  "update",
-  "watch",
-];
-/** Namespaces cannot be deleted as a collection. */
-const NAMESPACE_VERBS = ALL_VERBS.filter((v) => v !== "deletecollection");
-
-/** The APIResourceList that `/api/v1` or `/apis/GROUP/VERSION` serves. */
-export function apiResourceList(group: string, version: string): KubeObject {
-  const resources: Record<string, unknown>[] = [];
-  for (const r of RESOURCES.filter((t) => t.group === group && t.version === version)) {
-    resources.push({
-      name: r.resource,
-      singularName: r.singular,
-      namespaced: r.namespaced,
-      kind: r.kind,
-      verbs: r.resource === "namespaces" ? NAMESPACE_VERBS : ALL_VERBS,
-      ...(r.shortNames.length > 0 ? { shortNames: r.shortNames } : {}),
-      ...(r.categories.length > 0 ? { categories: r.categories } : {}),
-    });
-    for (const sub of r.subresources) {
-      if (sub === "eviction") {
-        resources.push({
-          name: `${r.resource}/eviction`,
-          singularName: "",
-          namespaced: r.namespaced,
-          group: "policy",
-          version: "v1",
-          kind: "Eviction",
-          verbs: ["create"],
-        });
-      } else {
-        resources.push({
-          name: `${r.resource}/${sub}`,
-          singularName: "",
-          namespaced: r.namespaced,
-          kind: r.kind,
-          verbs: ["get", "patch", "update"],
-        });
-      }
-    }
-  }
-  return {
-    kind: "APIResourceList",
-    apiVersion: "v1",
-    groupVersion: groupVersion({ group, version }),
-    resources,
-  };
-}
-
-/** The APIGroupList that `/apis` serves. */
-export function apiGroupList(): KubeObject {
-  return { kind: "APIGroupList", apiVersion: "v1", groups: apiGroups() };
-}
-
-/** Every named API group with its versions, as `/apis` lists them. */
-export function apiGroups(): Record<string, unknown>[] {
-  const groups = new Map<string, string[]>();
-  for (const gv of groupVersions()) {
-    if (gv.group === "") continue;
-    groups.set(gv.group, [...(groups.get(gv.group) ?? []), gv.version]);
-  }
-  return [...groups.entries()].map(([name, versions]) => {
-    const list = versions.map((v) => ({ groupVersion: `${name}/${v}`, version: v }));
-    return { name, versions: list, preferredVersion: list[0] };
-  });
 }

@@ -1,4 +1,4 @@
-import { badRequest } from "./status.ts";
+import { badRequest } from "./errors.ts";
 
 /** One requirement of a label selector, as `kubectl get -l` and client libraries write them. */
 export interface LabelRequirement {
@@ -82,6 +82,44 @@ export function matchesLabels(
         return !has;
     }
   });
+}
+
+/** A `metav1.LabelSelector` object as PodDisruptionBudgets and workloads carry it. */
+export interface LabelSelectorObject {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key: string; operator: string; values?: string[] }[];
+}
+
+const EXPRESSION_OPS: Readonly<Record<string, LabelRequirement["op"]>> = {
+  In: "in",
+  NotIn: "notin",
+  Exists: "exists",
+  DoesNotExist: "!",
+};
+
+/** The requirements of a LabelSelector object; undefined when it matches nothing (missing, or with an unknown operator). */
+function requirementsOf(
+  selector: LabelSelectorObject | undefined | null,
+): LabelSelector | undefined {
+  if (!selector) return undefined;
+  const requirements: LabelSelector = [];
+  for (const [key, value] of Object.entries(selector.matchLabels ?? {})) {
+    requirements.push({ key, op: "=", values: [value] });
+  }
+  for (const e of selector.matchExpressions ?? []) {
+    if (!Object.hasOwn(EXPRESSION_OPS, e.operator)) return undefined;
+    requirements.push({ key: e.key, op: EXPRESSION_OPS[e.operator], values: e.values ?? [] });
+  }
+  return requirements;
+}
+
+/** Whether `labels` match a LabelSelector object; an empty selector matches everything, a missing one nothing. */
+export function selectorMatches(
+  selector: LabelSelectorObject | undefined | null,
+  labels: Record<string, string> | undefined,
+): boolean {
+  const requirements = requirementsOf(selector);
+  return requirements !== undefined && matchesLabels(requirements, labels);
 }
 
 /** Splits a field selector on unescaped commas and unescapes `\,` `\=` `\\`. */

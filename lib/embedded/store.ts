@@ -1,4 +1,4 @@
-import type { KubeObject } from "./status.ts";
+import type { KubeObject } from "./objects.ts";
 
 /** The kinds of change a watch reports. */
 export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED";

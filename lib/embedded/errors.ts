@@ -1,24 +1,4 @@
-/** A JSON object as the API server stores and serves it. */
-export type KubeObject = Record<string, unknown> & {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: ObjectMeta;
-};
-
-/** The part of `metadata` the API server itself reads and writes. */
-export interface ObjectMeta {
-  name?: string;
-  generateName?: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  creationTimestamp?: string;
-  deletionTimestamp?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  ownerReferences?: Record<string, unknown>[];
-  [key: string]: unknown;
-}
+import type { KubeObject } from "./objects.ts";
 
 /** One entry of `Status.details.causes`. */
 export interface StatusCause {
@@ -143,4 +123,17 @@ export function methodNotAllowed(verb: string, resource: string): ApiError {
     `the server does not allow this method on the requested resource`,
     { kind: resource, causes: [{ reason: "MethodNotAllowed", message: `verb "${verb}"` }] },
   );
+}
+
+/** Error thrown when a patch cannot be applied; `code` is the HTTP status the API server answers (400 malformed patch, 422 patch that cannot apply e.g. failed "test" op or missing path). */
+export class PatchError extends Error {
+  /** HTTP status code the API server answers with. */
+  readonly code: 400 | 422;
+
+  /** Creates a patch error answered with the given HTTP status. */
+  constructor(message: string, code: 400 | 422) {
+    super(message);
+    this.name = "PatchError";
+    this.code = code;
+  }
 }

@@ -1,0 +1,265 @@
+// Writes: create, update (of the object or its status) and patch, with the server-set metadata,
+// preconditions and generations of the real server.
+
+import { getObject, type ServerContext } from "./context.ts";
+import { alreadyExists, ApiError, badRequest, conflict, notFound, PatchError } from "./errors.ts";
+import { clone, jsonEqual } from "./json.ts";
+import { type KubeObject, meta, NAME_SUFFIX_CHARS, type ObjectMeta } from "./objects.ts";
+import { applyPatch, patchTypeOf } from "./patch.ts";
+import { groupVersion, resourceForStorage, type ResourceType } from "./resources.ts";
+import type { Route } from "./routing.ts";
+import { objectKey } from "./store.ts";
+import { normalizeTimes, rfc3339 } from "./times.ts";
+import { validateObject } from "./validation.ts";
+import { parseBody } from "./wire.ts";
+
+/** Groups whose objects carry `metadata.generation`, bumped on every spec change. */
+const GENERATION_GROUPS = new Set(["apps", "policy"]);
+
+/** Whether two objects are the same but for their resourceVersion, whatever the key order. */
+function sameButVersion(a: KubeObject, b: KubeObject): boolean {
+  const strip = (o: KubeObject) => ({ ...o, metadata: { ...o.metadata, resourceVersion: "" } });
+  return jsonEqual(strip(a), strip(b));
+}
+
+/** The apiVersion objects are stored under: that of the first resource type of their storage. */
+function storageApiVersion(type: ResourceType): string {
+  return groupVersion(resourceForStorage(type.storage));
+}
+
+/** Creates the object of a POST; returns it as stored (or as it would be, for a dry run). */
+export function createObject(
+  ctx: ServerContext,
+  route: Route,
+  obj: KubeObject,
+  dryRun: boolean,
+): KubeObject {
+  const { type } = route;
+  checkTypeMeta(type, obj);
+  if (meta(obj).resourceVersion) {
+    throw new ApiError(
+      500,
+      "InternalError",
+      "Internal error occurred: resourceVersion should not be set on objects to be created",
+    );
+  }
+  const namespace = checkNamespace(ctx, route, obj);
+  const fresh = prepareNew(ctx, type, withDefaults(type, type.toStorage(obj)), namespace, {
+    identity: "server",
+  });
+  const key = objectKey(meta(fresh).namespace, meta(fresh).name!);
+  if (ctx.store.get(type.storage, key)) {
+    throw alreadyExists(type.resource, type.group, meta(fresh).name!);
+  }
+  return dryRun ? fresh : ctx.store.put(type.storage, key, fresh);
+}
+
+/**
+ * Fills in and checks the server-set metadata of an object about to be created. A create
+ * through the API gets a new uid and creation time; a seeded object may bring its own.
+ */
+export function prepareNew(
+  ctx: ServerContext,
+  type: ResourceType,
+  obj: KubeObject,
+  namespace: string,
+  options: { identity: "server" | "keep" },
+): KubeObject {
+  const m: ObjectMeta = { ...meta(obj) };
+  if (!m.name && m.generateName) {
+    let suffix = "";
+    for (let i = 0; i < 5; i++) {
+      suffix += NAME_SUFFIX_CHARS[Math.floor(ctx.random() * NAME_SUFFIX_CHARS.length)];
+    }
+    m.name = `${m.generateName}${suffix}`;
+  }
+  if (type.namespaced) m.namespace = namespace;
+  else delete m.namespace;
+  validateObject(type, { ...obj, metadata: m });
+  const keep = options.identity === "keep";
+  m.uid = keep && m.uid ? m.uid : crypto.randomUUID();
+  m.creationTimestamp = keep && m.creationTimestamp ? m.creationTimestamp : rfc3339(ctx.now());
+  if (GENERATION_GROUPS.has(type.group)) m.generation = 1;
+  delete m.resourceVersion;
+  delete m.deletionTimestamp;
+  const normalized = normalizeTimes({ ...obj, metadata: m }) as KubeObject;
+  return { ...normalized, apiVersion: storageApiVersion(type), kind: type.kind };
+}
+
+/** The defaults the real server's strategies give new objects that clients rely on. */
+function withDefaults(type: ResourceType, obj: KubeObject): KubeObject {
+  if (type.group !== "") return obj;
+  if (type.resource === "pods") {
+    const status = (obj.status ?? {}) as Record<string, unknown>;
+    return { ...obj, status: { ...status, phase: status.phase ?? "Pending" } };
+  }
+  if (type.resource === "namespaces") {
+    const name = meta(obj).name ?? "";
+    return {
+      ...obj,
+      metadata: {
+        ...meta(obj),
+        labels: { ...meta(obj).labels, "kubernetes.io/metadata.name": name },
+      },
+      spec: obj.spec ?? { finalizers: ["kubernetes"] },
+      status: { phase: "Active" },
+    };
+  }
+  return obj;
+}
+
+/** The namespace an object goes to: from the URL, which the body may repeat but not contradict. */
+export function checkNamespace(ctx: ServerContext, route: Route, obj: KubeObject): string {
+  const { type } = route;
+  if (!type.namespaced) return "";
+  const given = meta(obj).namespace ?? "";
+  if (given !== "" && given !== route.namespace) {
+    throw badRequest(
+      "the namespace of the provided object does not match the namespace sent on the request",
+    );
+  }
+  if (route.namespace === "") {
+    throw new ApiError(404, "NotFound", "the server could not find the requested resource");
+  }
+  if (!ctx.store.get("/namespaces", route.namespace)) {
+    throw notFound("namespaces", "", route.namespace);
+  }
+  return route.namespace;
+}
+
+/** Replaces the object of a PUT (or its status). */
+export function updateObject(
+  ctx: ServerContext,
+  route: Route,
+  obj: KubeObject,
+  dryRun: boolean,
+): KubeObject {
+  const { type, name } = route;
+  checkTypeMeta(type, obj);
+  if ((meta(obj).name ?? "") !== name) {
+    throw badRequest(
+      `the name of the object (${
+        meta(obj).name ?? ""
+      }) does not match the name on the URL (${name})`,
+    );
+  }
+  const namespace = checkNamespace(ctx, route, obj);
+  return writeObject(ctx, route, getObject(ctx, route), type.toStorage(obj), namespace, dryRun);
+}
+
+/** Stores `next` in place of `current`, as an update of the object or of its status does. */
+export function writeObject(
+  ctx: ServerContext,
+  route: Route,
+  current: KubeObject,
+  next: KubeObject,
+  namespace: string,
+  dryRun: boolean,
+): KubeObject {
+  const { type, name, subresource } = route;
+  const wanted = meta(next).resourceVersion;
+  if (wanted !== undefined && wanted !== "" && wanted !== meta(current).resourceVersion) {
+    throw conflict(type.resource, type.group, name);
+  }
+  if (meta(next).uid !== undefined && meta(next).uid !== meta(current).uid) {
+    throw conflict(
+      type.resource,
+      type.group,
+      name,
+      `Precondition failed: UID in precondition: ${meta(next).uid}, UID in object meta: ${
+        meta(current).uid
+      }`,
+    );
+  }
+  let result: KubeObject;
+  if (subresource === "status") {
+    result = { ...current, status: next.status };
+  } else {
+    result = { ...next, apiVersion: storageApiVersion(type), kind: type.kind };
+    if (type.subresources.includes("status")) {
+      if (current.status === undefined) delete result.status;
+      else result.status = current.status;
+    }
+    result.metadata = {
+      ...meta(next),
+      name,
+      uid: meta(current).uid,
+      creationTimestamp: meta(current).creationTimestamp,
+      ...(type.namespaced ? { namespace } : {}),
+    };
+    if (!type.namespaced) delete result.metadata.namespace;
+    // Server-managed: a client cannot set or clear them by writing the object.
+    delete result.metadata.deletionTimestamp;
+    delete result.metadata.generation;
+    if (meta(current).deletionTimestamp) {
+      result.metadata.deletionTimestamp = meta(current).deletionTimestamp;
+    }
+    if (meta(current).generation !== undefined) {
+      result.metadata.generation = meta(current).generation;
+    }
+    if (GENERATION_GROUPS.has(type.group)) {
+      const gen = Number(meta(current).generation ?? 1);
+      const changed = !jsonEqual(result.spec, current.spec);
+      result.metadata.generation = changed ? gen + 1 : gen;
+    }
+    validateObject(type, result);
+  }
+  result = normalizeTimes(result) as KubeObject;
+  result.metadata = { ...meta(result), resourceVersion: meta(current).resourceVersion };
+  if (sameButVersion(result, current)) return current;
+  if (dryRun) return result;
+  return ctx.store.put(type.storage, objectKey(namespace || undefined, name), result);
+}
+
+/** Applies a PATCH in the format its Content-Type names. */
+export function patchObject(
+  ctx: ServerContext,
+  route: Route,
+  contentType: string | null,
+  body: string,
+  dryRun: boolean,
+): KubeObject {
+  const { type } = route;
+  const patchType = patchTypeOf(contentType);
+  if (!patchType) {
+    throw new ApiError(
+      415,
+      "UnsupportedMediaType",
+      `the body of the request was in an unknown format - accepted media types include: ` +
+        `application/json-patch+json, application/merge-patch+json, ` +
+        `application/strategic-merge-patch+json`,
+    );
+  }
+  const current = getObject(ctx, route);
+  const patch = parseBody(body, true);
+  let patched: KubeObject;
+  try {
+    const view = type.fromStorage(clone(current));
+    patched = applyPatch(view, patch, { type: patchType, kind: type.kind }) as KubeObject;
+  } catch (err) {
+    if (err instanceof PatchError) {
+      throw new ApiError(err.code, err.code === 422 ? "Invalid" : "BadRequest", err.message);
+    }
+    throw err;
+  }
+  if ((meta(patched).name ?? "") !== route.name) {
+    throw badRequest(`metadata.name: Invalid value: "${meta(patched).name}": field is immutable`);
+  }
+  const namespace = route.type.namespaced ? route.namespace : "";
+  return writeObject(ctx, route, current, type.toStorage(patched), namespace, dryRun);
+}
+
+/** Refuses an object whose apiVersion or kind is not those of `type` (either may be left out). */
+function checkTypeMeta(type: ResourceType, obj: KubeObject): void {
+  const expected = groupVersion(type);
+  if (obj.apiVersion !== undefined && obj.apiVersion !== expected) {
+    throw badRequest(
+      `the API version in the data (${obj.apiVersion}) does not match the expected API version (${expected})`,
+    );
+  }
+  if (obj.kind !== undefined && obj.kind !== type.kind) {
+    throw badRequest(
+      `the kind in the data (${obj.kind}) does not match the expected kind (${type.kind})`,
+    );
+  }
+}
