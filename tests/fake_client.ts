@@ -1,0 +1,198 @@
+// An in-memory KubeClient for unit tests of the act and report stages and the pipeline: Nodes
+// with resourceVersions (a stale one in a patch is 409, as the API server answers), Pods that
+// an eviction removes, Events, and failures scripted per method. Integration tests use the
+// embedded API server and the real client library instead.
+import type { NodePatch } from "../lib/decide/decision.ts";
+import {
+  type EventBody,
+  type KubeClient,
+  KubeError,
+  type NodeWatchHandlers,
+  type Stoppable,
+} from "../lib/act/kube_types.ts";
+import type { Node } from "../lib/node.ts";
+import type { Pod } from "../lib/pod.ts";
+
+type Method = Exclude<keyof KubeClient, "server" | "dryRun">;
+
+/** A fake KubeClient; see the module comment. */
+export class FakeClient implements KubeClient {
+  readonly server = "fake://cluster";
+  readonly dryRun: boolean;
+  nodes = new Map<string, Node>();
+  pods = new Map<string, Pod>();
+  events = new Map<string, EventBody>();
+  daemonSets = new Set<string>();
+  /** Pods (namespace/name) whose eviction a disruption budget blocks. */
+  blocked = new Set<string>();
+  /** Every call, in order: method and first argument. */
+  calls: { method: Method; arg: unknown }[] = [];
+  #failures = new Map<Method, number[]>();
+  #handlers: NodeWatchHandlers[] = [];
+  #version = 1;
+
+  constructor(options: { dryRun?: boolean; nodes?: Node[]; pods?: Pod[] } = {}) {
+    this.dryRun = options.dryRun ?? false;
+    for (const n of options.nodes ?? []) this.putNode(n);
+    for (const p of options.pods ?? []) {
+      this.pods.set(`${p.metadata.namespace}/${p.metadata.name}`, p);
+    }
+  }
+
+  /** The next `statuses.length` calls of `method` fail with those statuses (0: no status, a network error). */
+  fail(method: Method, ...statuses: number[]): void {
+    this.#failures.set(method, [...(this.#failures.get(method) ?? []), ...statuses]);
+  }
+
+  /** Stores a Node as someone else's write would (a new resourceVersion), telling watchers. */
+  putNode(node: Node): Node {
+    const stored = structuredClone(node);
+    stored.metadata.resourceVersion = String(++this.#version);
+    this.nodes.set(stored.metadata.name, stored);
+    for (const h of this.#handlers) h.upsert(structuredClone(stored));
+    return structuredClone(stored);
+  }
+
+  #enter(method: Method, arg: unknown): void {
+    this.calls.push({ method, arg });
+    const queue = this.#failures.get(method);
+    const status = queue?.shift();
+    if (status === undefined) return;
+    throw new KubeError(`Cannot ${method}: scripted failure`, status === 0 ? undefined : status);
+  }
+
+  getNode(name: string): Promise<Node | undefined> {
+    this.#enter("getNode", name);
+    const node = this.nodes.get(name);
+    return Promise.resolve(node && structuredClone(node));
+  }
+
+  patchNode(name: string, patch: NodePatch): Promise<Node> {
+    this.#enter("patchNode", name);
+    const current = this.nodes.get(name);
+    if (!current) throw new KubeError(`nodes "${name}" not found`, 404);
+    const rv = patch.metadata.resourceVersion;
+    if (rv !== undefined && rv !== current.metadata.resourceVersion) {
+      throw new KubeError(`Operation cannot be fulfilled on nodes "${name}"`, 409);
+    }
+    const next = structuredClone(current);
+    const annotations = { ...next.metadata.annotations };
+    for (const [k, v] of Object.entries(patch.metadata.annotations ?? {})) {
+      if (v === null) delete annotations[k];
+      else annotations[k] = v;
+    }
+    next.metadata.annotations = annotations;
+    if (patch.spec) {
+      next.spec = { ...next.spec };
+      if (patch.spec.unschedulable === null) delete next.spec.unschedulable;
+      else next.spec.unschedulable = patch.spec.unschedulable;
+    }
+    // A dry run answers with the Node as it would be, and stores nothing.
+    if (this.dryRun) return Promise.resolve(next);
+    return Promise.resolve(this.putNode(next));
+  }
+
+  createEvent(event: EventBody): Promise<boolean> {
+    this.#enter("createEvent", event.metadata.name);
+    const key = `${event.metadata.namespace}/${event.metadata.name}`;
+    if (this.events.has(key)) return Promise.resolve(false);
+    if (!this.dryRun) this.events.set(key, structuredClone(event));
+    return Promise.resolve(true);
+  }
+
+  bumpEvent(namespace: string, name: string, lastTimestamp: string): Promise<void> {
+    this.#enter("bumpEvent", name);
+    const event = this.events.get(`${namespace}/${name}`);
+    if (!event) throw new KubeError(`events "${name}" not found`, 404);
+    if (!this.dryRun) {
+      event.count += 1;
+      event.lastTimestamp = lastTimestamp;
+    }
+    return Promise.resolve();
+  }
+
+  watchNodes(handlers: NodeWatchHandlers): Promise<Stoppable> {
+    this.#enter("watchNodes", undefined);
+    this.#handlers.push(handlers);
+    handlers.listed([...this.nodes.values()].map((n) => structuredClone(n)));
+    return Promise.resolve({
+      stop: () => {
+        this.#handlers = this.#handlers.filter((h) => h !== handlers);
+        return Promise.resolve();
+      },
+    });
+  }
+
+  namespacePaused(name: string): Promise<boolean> {
+    this.#enter("namespacePaused", name);
+    return Promise.resolve(false);
+  }
+
+  listPodsOnNode(node: string): Promise<Pod[]> {
+    this.#enter("listPodsOnNode", node);
+    return Promise.resolve(
+      [...this.pods.values()].filter((p) => p.spec?.nodeName === node).map((p) =>
+        structuredClone(p)
+      ),
+    );
+  }
+
+  getPod(namespace: string, name: string): Promise<Pod | undefined> {
+    this.#enter("getPod", `${namespace}/${name}`);
+    const pod = this.pods.get(`${namespace}/${name}`);
+    return Promise.resolve(pod && structuredClone(pod));
+  }
+
+  daemonSetExists(namespace: string, name: string): Promise<boolean> {
+    this.#enter("daemonSetExists", `${namespace}/${name}`);
+    return Promise.resolve(this.daemonSets.has(`${namespace}/${name}`));
+  }
+
+  evictPod(
+    namespace: string,
+    name: string,
+  ): Promise<{ result: "evicted" | "gone" } | { result: "blocked"; message: string }> {
+    const key = `${namespace}/${name}`;
+    this.#enter("evictPod", key);
+    if (!this.pods.has(key)) return Promise.resolve({ result: "gone" });
+    if (this.blocked.has(key)) {
+      return Promise.resolve({
+        result: "blocked",
+        message: `Cannot evict pod as it would violate the pod's disruption budget.`,
+      });
+    }
+    if (!this.dryRun) this.pods.delete(key);
+    return Promise.resolve({ result: "evicted" });
+  }
+}
+
+/** A worker Node named `name`, Ready, with an InternalIP. */
+export function workerNode(name: string, ip = "10.0.0.1"): Node {
+  return {
+    metadata: { name, labels: { "kubernetes.io/hostname": name }, annotations: {} },
+    spec: {},
+    status: {
+      addresses: [{ type: "InternalIP", address: ip }],
+      conditions: [{ type: "Ready", status: "True" }],
+    },
+  };
+}
+
+/** A Pod `namespace/name` on Node `node`, owned by a ReplicaSet. */
+export function podOn(node: string, name: string, namespace = "default"): Pod {
+  return {
+    metadata: {
+      name,
+      namespace,
+      uid: `uid-${namespace}-${name}`,
+      ownerReferences: [{
+        apiVersion: "apps/v1",
+        kind: "ReplicaSet",
+        name: "rs",
+        controller: true,
+      }],
+    },
+    spec: { nodeName: node },
+    status: { phase: "Running" },
+  };
+}
