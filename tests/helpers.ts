@@ -5,7 +5,9 @@ import type { EmbeddedClusterOptions } from "../lib/embedded/cluster.ts";
 import { type Service, type ServiceConfig, startService } from "../lib/service.ts";
 import type { Policy } from "../lib/decide/policy.ts";
 import type { Credentials } from "../lib/server/auth.ts";
-import type { Alert } from "../lib/intake/alertmanager.ts";
+import { notification } from "./alerts.ts";
+
+export { alertOf, notification } from "./alerts.ts";
 
 /** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
 export async function waitFor<T>(
@@ -149,34 +151,6 @@ export async function withService(
   };
 }
 
-/** An Alertmanager v4 notification of the given alerts, shaped as Alertmanager 0.25 sends it. */
-export function notification(
-  status: "firing" | "resolved",
-  alerts: { labels: Record<string, string>; fingerprint?: string; summary?: string }[],
-): Record<string, unknown> {
-  const now = new Date().toISOString();
-  return {
-    receiver: "node-heal",
-    status,
-    alerts: alerts.map((a) => ({
-      status,
-      labels: a.labels,
-      annotations: { summary: a.summary ?? `${a.labels.alertname} on ${a.labels.instance}` },
-      startsAt: now,
-      endsAt: status === "firing" ? "0001-01-01T00:00:00Z" : now,
-      generatorURL: "",
-      fingerprint: a.fingerprint ?? "",
-    })),
-    groupLabels: {},
-    commonLabels: {},
-    commonAnnotations: {},
-    externalURL: "http://alertmanager:9093",
-    version: "4",
-    groupKey: "{}:{}",
-    truncatedAlerts: 0,
-  };
-}
-
 /** Parses every YAML document of a file under manifests/. */
 export async function manifest(name: string): Promise<Record<string, unknown>[]> {
   const text = await Deno.readTextFile(new URL(`../manifests/${name}`, import.meta.url));
@@ -256,25 +230,5 @@ export async function kubectlFor(kubeconfig: string) {
     /** Runs kubectl and returns its standard output. */
     run: async (...args: string[]) => (await output(...args)).stdout,
     [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
-  };
-}
-
-/** An alert as intake produces it, for tests of the parts after intake. */
-export function alertOf(
-  labels: Record<string, string>,
-  options: {
-    fingerprint?: string;
-    status?: Alert["status"];
-    annotations?: Record<string, string>;
-  } = {},
-): Alert {
-  return {
-    fingerprint: options.fingerprint ?? "f",
-    status: options.status ?? "firing",
-    labels,
-    annotations: options.annotations ?? {},
-    startsAt: "",
-    endsAt: "",
-    generatorURL: "",
   };
 }

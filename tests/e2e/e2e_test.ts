@@ -253,7 +253,7 @@ Deno.test({
     await need("prometheus-alertmanager");
     const started = performance.now();
     // Every failure type cordons its own worker at once: the gates that would (rightly) stop
-    // that much at once are relaxed; tests/gates_test.ts and tests/policy_test.ts prove them.
+    // that much at once are relaxed; tests/unit/decide/gates_test.ts and policy_test.ts prove them.
     const policy = parsePolicy("gates: { minHealthy: 0, rate: { max: 100, window: 1h } }");
     await using f = await withService({ workers: WORKERS, policy });
     const dir = await Deno.makeTempDir({ prefix: "node-heal-e2e-" });

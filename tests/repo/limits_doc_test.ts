@@ -1,12 +1,12 @@
 // docs/limits.md against the code: every limit it lists has the default the code has, and every
 // limit flag of the code is listed, so the table cannot drift.
 import assert from "node:assert/strict";
-import { FLAGS } from "../lib/config.ts";
-import { LIMITS } from "../lib/intake/alertmanager.ts";
-import { MAX_HOLDS, MAX_OVERFLOW, MAX_RESOLVED } from "../lib/decide/node_state.ts";
-import { EVENT_MESSAGE_LIMIT } from "../lib/report/events.ts";
+import { FLAGS } from "../../lib/config.ts";
+import { LIMITS } from "../../lib/intake/alertmanager.ts";
+import { MAX_HOLDS, MAX_OVERFLOW, MAX_RESOLVED } from "../../lib/decide/node_state.ts";
+import { EVENT_MESSAGE_LIMIT } from "../../lib/report/events.ts";
 
-const doc = await Deno.readTextFile(new URL("../docs/limits.md", import.meta.url));
+const doc = await Deno.readTextFile(new URL("../../docs/limits.md", import.meta.url));
 
 /** The rows of the table under a `## title`, as cells. */
 function table(title: string): string[][] {
@@ -36,7 +36,7 @@ Deno.test("docs/limits.md lists every connection and request limit with its flag
   assert.ok(relay, "the relay's limit on request bytes is listed");
   const [twice, room] = relay[1].split("+").map((n) => Number(n.trim()));
   assert.equal(twice, 2 * Number(FLAGS["max-body-bytes"].serve));
-  const service = await Deno.readTextFile(new URL("../lib/service.ts", import.meta.url));
+  const service = await Deno.readTextFile(new URL("../../lib/service.ts", import.meta.url));
   assert.match(
     service,
     new RegExp(`maxRequestBytes: 2 \\* .*\\+ ${room.toLocaleString("en").replace(",", "_")}`),

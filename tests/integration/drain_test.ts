@@ -2,10 +2,10 @@
 // through the embedded cluster's Eviction API, state read back with the real client library.
 import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
-import { startEmbeddedCluster } from "../lib/embedded/cluster.ts";
-import { parsePolicy } from "../lib/decide/policy.ts";
-import { DEFAULT_DRAIN, planDrain } from "../lib/decide/drain_plan.ts";
-import type { Pod } from "../lib/pod.ts";
+import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
+import { parsePolicy } from "../../lib/decide/policy.ts";
+import { DEFAULT_DRAIN, planDrain } from "../../lib/decide/drain_plan.ts";
+import type { Pod } from "../../lib/pod.ts";
 import {
   KUBECTL,
   kubectlVersion,
@@ -13,7 +13,7 @@ import {
   type ServiceFixture,
   waitFor,
   withService,
-} from "./helpers.ts";
+} from "../helpers.ts";
 
 const opts = {};
 const merge = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);

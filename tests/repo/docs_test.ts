@@ -1,14 +1,14 @@
 // The reference tables of docs/ against the code: every flag, metric, annotation, Event reason
 // and gate the code has is documented, so the docs cannot drift from it.
 import assert from "node:assert/strict";
-import { FLAGS } from "../lib/flags.ts";
-import { Metrics } from "../lib/report/metrics.ts";
-import { ANNOTATIONS, HISTORY } from "../lib/decide/node_state.ts";
-import { TAKE_OUT_GATES } from "../lib/decide/gates.ts";
+import { FLAGS } from "../../lib/flags.ts";
+import { Metrics } from "../../lib/report/metrics.ts";
+import { ANNOTATIONS, HISTORY } from "../../lib/decide/node_state.ts";
+import { TAKE_OUT_GATES } from "../../lib/decide/gates.ts";
 
-const read = (path: string) => Deno.readTextFile(new URL(`../${path}`, import.meta.url));
+const read = (path: string) => Deno.readTextFile(new URL(`../../${path}`, import.meta.url));
 const allDocs = (await Promise.all(
-  [...Deno.readDirSync(new URL("../docs/", import.meta.url))]
+  [...Deno.readDirSync(new URL("../../docs/", import.meta.url))]
     .filter((e) => e.name.endsWith(".md"))
     .map((e) => read(`docs/${e.name}`)),
 )).join("\n");

@@ -1,14 +1,14 @@
 // kubectl create, apply and replace, with client-side validation on (the default), against the
 // embedded API server and the OpenAPI documents of lib/embedded/openapi.ts.
 import assert from "node:assert/strict";
-import { ApiServer } from "../lib/embedded/api_server.ts";
-import { kubeconfigFor } from "../lib/embedded/cluster.ts";
-import { serveOpenApi } from "../lib/embedded/openapi.ts";
-import { RESOURCES } from "../lib/embedded/resources.ts";
-import { defaultTopology } from "../lib/embedded/seed.ts";
-import type { KubeObject } from "../lib/embedded/objects.ts";
+import { ApiServer } from "../../lib/embedded/api_server.ts";
+import { kubeconfigFor } from "../../lib/embedded/cluster.ts";
+import { serveOpenApi } from "../../lib/embedded/openapi.ts";
+import { RESOURCES } from "../../lib/embedded/resources.ts";
+import { defaultTopology } from "../../lib/embedded/seed.ts";
+import type { KubeObject } from "../../lib/embedded/objects.ts";
 import { stringify } from "yaml";
-import { KUBECTL, kubectlFor, kubectlVersion, waitFor } from "./helpers.ts";
+import { KUBECTL, kubectlFor, kubectlVersion, waitFor } from "../helpers.ts";
 
 const version = await kubectlVersion();
 if (!version) {

@@ -2,9 +2,9 @@
 // cluster records every request; this one serves node-heal alone (the test reads state without
 // HTTP), through every path that talks to the cluster.
 import assert from "node:assert/strict";
-import { startEmbeddedCluster } from "../lib/embedded/cluster.ts";
-import { parsePolicy } from "../lib/decide/policy.ts";
-import { manifest, notification, waitFor, withService } from "./helpers.ts";
+import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
+import { parsePolicy } from "../../lib/decide/policy.ts";
+import { manifest, notification, waitFor, withService } from "../helpers.ts";
 
 const opts = {};
 

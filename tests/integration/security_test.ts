@@ -1,12 +1,12 @@
 // Who may post to the webhook, and what hostile input gets: each through real HTTP, each
 // checked to change nothing in the cluster.
 import assert from "node:assert/strict";
-import { closeQuietly, statusLine } from "./raw_http.ts";
+import { closeQuietly, statusLine } from "../raw_http.ts";
 import fc from "fast-check";
-import firing from "./fixtures/alertmanager-0.25-firing.json" with { type: "json" };
-import { authorized, challenge, parseBasicUsers, sameSecret } from "../lib/server/auth.ts";
-import { checkExposure, startService } from "../lib/service.ts";
-import { type ServiceFixture, withService } from "./helpers.ts";
+import firing from "../fixtures/alertmanager-0.25-firing.json" with { type: "json" };
+import { authorized, challenge, parseBasicUsers, sameSecret } from "../../lib/server/auth.ts";
+import { checkExposure, startService } from "../../lib/service.ts";
+import { type ServiceFixture, withService } from "../helpers.ts";
 
 const opts = {};
 const TOKEN = "s3cret-token-0123456789";

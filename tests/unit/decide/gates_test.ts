@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { alertOf } from "./helpers.ts";
-import { budgets, checkTakeOut, protection, required } from "../lib/decide/gates.ts";
-import { decide } from "../lib/decide/decide.ts";
-import { DEFAULT_POLICY, type Gates, parsePolicy } from "../lib/decide/policy.ts";
-import type { Alert } from "../lib/intake/alertmanager.ts";
-import type { Node } from "../lib/node.ts";
+import { alertOf } from "../../alerts.ts";
+import { budgets, checkTakeOut, protection, required } from "../../../lib/decide/gates.ts";
+import { decide } from "../../../lib/decide/decide.ts";
+import { DEFAULT_POLICY, type Gates, parsePolicy } from "../../../lib/decide/policy.ts";
+import type { Alert } from "../../../lib/intake/alertmanager.ts";
+import type { Node } from "../../../lib/node.ts";
 
 const NOW = new Date("2026-11-25T12:00:00Z");
 const gates = (g: Partial<Gates> = {}): Gates => ({ ...DEFAULT_POLICY.gates, ...g });

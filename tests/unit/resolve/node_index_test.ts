@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { alertOf } from "./helpers.ts";
-import type { Node } from "../lib/node.ts";
-import { instanceHost, NodeIndex, resolveAlert } from "../lib/resolve/node_index.ts";
+import { alertOf } from "../../alerts.ts";
+import type { Node } from "../../../lib/node.ts";
+import { instanceHost, NodeIndex, resolveAlert } from "../../../lib/resolve/node_index.ts";
 
 function node(name: string, rv: string, ...addresses: [string, string][]): Node {
   return {

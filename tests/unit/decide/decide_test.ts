@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { alertOf } from "./helpers.ts";
-import { decide } from "../lib/decide/decide.ts";
-import { ANNOTATIONS, readState } from "../lib/decide/node_state.ts";
-import type { Alert } from "../lib/intake/alertmanager.ts";
-import type { Node } from "../lib/node.ts";
-import { parsePolicy } from "../lib/decide/policy.ts";
+import { alertOf } from "../../alerts.ts";
+import { decide } from "../../../lib/decide/decide.ts";
+import { ANNOTATIONS, readState } from "../../../lib/decide/node_state.ts";
+import type { Alert } from "../../../lib/intake/alertmanager.ts";
+import type { Node } from "../../../lib/node.ts";
+import { parsePolicy } from "../../../lib/decide/policy.ts";
 
-/** These cases are about ownership and holds: the safety gates (tests/gates_test.ts) stay open. */
+/** These cases are about ownership and holds: the safety gates (tests/unit/decide/gates_test.ts) stay open. */
 const OPTS = { holdTtlMs: 4 * 3_600_000, policy: parsePolicy("gates: { minHealthy: 0 }") };
 
 const NOW = new Date("2026-11-25T10:00:00Z");

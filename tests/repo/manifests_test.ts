@@ -7,8 +7,8 @@ import * as rbac from "kubernetes-models/rbac.authorization.k8s.io/v1";
 import * as networking from "kubernetes-models/networking.k8s.io/v1";
 import * as monitoring from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1";
 import * as monitoringAlpha from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1alpha1";
-import { manifest } from "./helpers.ts";
-import { DEFAULT_POLICY, parsePolicy } from "../lib/decide/policy.ts";
+import { manifest } from "../helpers.ts";
+import { DEFAULT_POLICY, parsePolicy } from "../../lib/decide/policy.ts";
 
 async function run(
   cmd: string,
@@ -51,7 +51,7 @@ Deno.test({
     "kubectl kustomize manifests/ builds the namespace, RBAC, Deployment, Service, rule and Alertmanager config",
   ignore: !KUBECTL,
   fn: async () => {
-    const dir = new URL("../manifests", import.meta.url).pathname;
+    const dir = new URL("../../manifests", import.meta.url).pathname;
     const result = await run("kubectl", ["kustomize", dir]);
     assert.ok(result?.ok, result?.out ?? "");
     const kinds = [...result!.out.matchAll(/^kind: (\S+)$/gm)].map((m) => m[1]).sort();
@@ -158,7 +158,7 @@ Deno.test({
     const rules = await tempFile("rules.yaml", stringify(rule.spec));
     const dir = rules.slice(0, rules.lastIndexOf("/"));
     const tests = await Deno.readTextFile(
-      new URL("./rules/alert-rule.test.yaml", import.meta.url),
+      new URL("../rules/alert-rule.test.yaml", import.meta.url),
     );
     await Deno.writeTextFile(`${dir}/alert-rule.test.yaml`, tests);
     const result = await run("promtool", ["test", "rules", `${dir}/alert-rule.test.yaml`]);
@@ -206,7 +206,7 @@ Deno.test("RBAC grants exactly the verbs node-heal uses: nodes cluster-wide, eve
 });
 
 Deno.test("every runbook link of the rules points at a section of docs/runbooks.md", async () => {
-  const readme = await Deno.readTextFile(new URL("../docs/runbooks.md", import.meta.url));
+  const readme = await Deno.readTextFile(new URL("../../docs/runbooks.md", import.meta.url));
   const anchors = new Set(
     [...readme.matchAll(/^#+ (.+)$/gm)].map((m) =>
       m[1].toLowerCase().replace(/[^a-z0-9 -]/g, "").replaceAll(" ", "-")
@@ -240,7 +240,7 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
 };
 
 Deno.test("every manifest is valid against the Kubernetes and prometheus-operator schemas", async () => {
-  const dir = new URL("../manifests/", import.meta.url);
+  const dir = new URL("../../manifests/", import.meta.url);
   const files = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.endsWith(".yaml"));
   // Not Kubernetes objects: kind's cluster config and kustomize's own file.
   const notObjects = ["kind-config.yaml", "kustomization.yaml"];

@@ -2,14 +2,14 @@
 // webhook, shutdown; and the production entry point's module graph.
 import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
-import firing from "./fixtures/alertmanager-0.25-firing.json" with { type: "json" };
-import { waitFor } from "./helpers.ts";
-import { embeddedInProduction } from "./production_graph.ts";
-import { startEmbeddedCluster } from "../lib/embedded/cluster.ts";
+import firing from "../fixtures/alertmanager-0.25-firing.json" with { type: "json" };
+import { waitFor } from "../helpers.ts";
+import { embeddedInProduction } from "../production_graph.ts";
+import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
 
 const opts = {};
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const DEV = new URL("../lib/dev/dev_mode.ts", import.meta.url).pathname;
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+const DEV = new URL("../../lib/dev/dev_mode.ts", import.meta.url).pathname;
 
 /** Starts `main.ts serve ARGS`, or dev mode's entry point for `dev ARGS`. */
 function start(args: string[], env?: Record<string, string>) {

@@ -2,7 +2,7 @@
 // posted to Alertmanager's API reach node-heal through a real route and webhook receiver.
 import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
-import { alertmanagerConfig, type ServiceFixture, waitFor, withService } from "./helpers.ts";
+import { alertmanagerConfig, type ServiceFixture, waitFor, withService } from "../helpers.ts";
 
 const opts = {};
 const strategic = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.StrategicMergePatch);

@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
-import { labelFingerprint, parseNotification, PayloadError } from "../lib/intake/alertmanager.ts";
+import {
+  labelFingerprint,
+  parseNotification,
+  PayloadError,
+} from "../../../lib/intake/alertmanager.ts";
 
-import firing from "./fixtures/alertmanager-0.25-firing.json" with { type: "json" };
+import firing from "../../fixtures/alertmanager-0.25-firing.json" with { type: "json" };
 
 Deno.test("parseNotification() normalizes a real Alertmanager 0.25 notification", async () => {
   const n = await parseNotification(firing);

@@ -1,8 +1,8 @@
 // The shared utilities: one duration parser and formatter, one retry, one sleep and deadline.
 import assert from "node:assert/strict";
-import { durationMs, formatDuration } from "../lib/duration.ts";
-import { passing, retry } from "../lib/retry.ts";
-import { deadline, sleep, untilAborted } from "../lib/timing.ts";
+import { durationMs, formatDuration } from "../../lib/duration.ts";
+import { passing, retry } from "../../lib/retry.ts";
+import { deadline, sleep, untilAborted } from "../../lib/timing.ts";
 
 Deno.test("durationMs() reads durations as people write them, and nothing else", () => {
   assert.equal(durationMs("500ms"), 500);

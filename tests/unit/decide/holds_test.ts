@@ -1,8 +1,8 @@
 // Holds that never under-count and resolutions that stay resolved: decide() and reconcile()
 // on plain Node objects, each decision's patch applied as the API server would merge it.
 import assert from "node:assert/strict";
-import { alertOf } from "./helpers.ts";
-import { decide, type Decision, reconcile } from "../lib/decide/decide.ts";
+import { alertOf } from "../../alerts.ts";
+import { decide, type Decision, reconcile } from "../../../lib/decide/decide.ts";
 import {
   ANNOTATIONS,
   HISTORY,
@@ -11,10 +11,10 @@ import {
   MAX_HOLDS,
   MAX_OVERFLOW,
   readState,
-} from "../lib/decide/node_state.ts";
-import type { Alert } from "../lib/intake/alertmanager.ts";
-import type { Node } from "../lib/node.ts";
-import { parsePolicy } from "../lib/decide/policy.ts";
+} from "../../../lib/decide/node_state.ts";
+import type { Alert } from "../../../lib/intake/alertmanager.ts";
+import type { Node } from "../../../lib/node.ts";
+import { parsePolicy } from "../../../lib/decide/policy.ts";
 
 const TTL = 4 * 3_600_000;
 const OPTS = {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { alertOf } from "./helpers.ts";
+import { alertOf } from "../../alerts.ts";
 import {
   chooseAction,
   DEFAULT_POLICY,
@@ -7,7 +7,7 @@ import {
   parseMatcher,
   parsePolicy,
   splitMatchers,
-} from "../lib/decide/policy.ts";
+} from "../../../lib/decide/policy.ts";
 
 Deno.test("parseMatcher() reads Alertmanager's four operators, quoted or not", () => {
   const labels = { heal: "true", alertname: "NodeHighCPU", severity: "warning" };

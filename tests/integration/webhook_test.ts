@@ -2,9 +2,9 @@
 // node-heal to the embedded cluster over HTTP, state read back with the real client library.
 import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
-import firing from "./fixtures/alertmanager-0.25-firing.json" with { type: "json" };
-import resolved from "./fixtures/alertmanager-0.25-resolved.json" with { type: "json" };
-import { notification, type ServiceFixture, waitFor, withService } from "./helpers.ts";
+import firing from "../fixtures/alertmanager-0.25-firing.json" with { type: "json" };
+import resolved from "../fixtures/alertmanager-0.25-resolved.json" with { type: "json" };
+import { notification, type ServiceFixture, waitFor, withService } from "../helpers.ts";
 
 const opts = {};
 const strategic = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.StrategicMergePatch);

@@ -4,9 +4,9 @@
 // no alert is lost, no node is acted on twice, and every node ends as its alerts imply.
 import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
-import { parsePolicy } from "../lib/decide/policy.ts";
-import { nodeAddress, workerName } from "../lib/embedded/seed.ts";
-import { notification, type ServiceFixture, waitFor, withService } from "./helpers.ts";
+import { parsePolicy } from "../../lib/decide/policy.ts";
+import { nodeAddress, workerName } from "../../lib/embedded/seed.ts";
+import { notification, type ServiceFixture, waitFor, withService } from "../helpers.ts";
 
 const WORKERS = 10;
 const NOTIFICATIONS = Number(Deno.env.get("NODE_HEAL_SOAK_NOTIFICATIONS") ?? 3000);
