@@ -5,7 +5,6 @@ import type { EmbeddedClusterOptions } from "../lib/embedded/cluster.ts";
 import { type Service, type ServiceConfig, startService } from "../lib/service.ts";
 import type { Policy } from "../lib/decide/policy.ts";
 import type { Credentials } from "../lib/server/auth.ts";
-import { notification } from "./alerts.ts";
 
 export { alertOf, notification } from "./alerts.ts";
 
