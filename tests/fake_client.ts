@@ -25,6 +25,8 @@ export class FakeClient implements KubeClient {
   daemonSets = new Set<string>();
   /** Pods (namespace/name) whose eviction a disruption budget blocks. */
   blocked = new Set<string>();
+  /** Every Node patch sent, in order, whether it succeeded or not. */
+  patches: { name: string; patch: NodePatch }[] = [];
   /** Every call, in order: method and first argument. */
   calls: { method: Method; arg: unknown }[] = [];
   #failures = new Map<Method, number[]>();
@@ -68,6 +70,7 @@ export class FakeClient implements KubeClient {
   }
 
   patchNode(name: string, patch: NodePatch): Promise<Node> {
+    this.patches.push({ name, patch: structuredClone(patch) });
     this.#enter("patchNode", name);
     const current = this.nodes.get(name);
     if (!current) throw new KubeError(`nodes "${name}" not found`, 404);

@@ -1,0 +1,188 @@
+// The pipeline against an in-memory client: resolve → decide → act → report, the Node's turn
+// and the take-out turn, the drain lifecycle through the node writer, failures for Alertmanager
+// to retry. Integration tests run the same over HTTP against the embedded API server.
+import assert from "node:assert/strict";
+import { ANNOTATIONS } from "../../lib/decide/node_state.ts";
+import { parsePolicy, type Policy } from "../../lib/decide/policy.ts";
+import type { Alert, Notification } from "../../lib/intake/alertmanager.ts";
+import { Pipeline } from "../../lib/pipeline.ts";
+import { EventRecorder } from "../../lib/report/events.ts";
+import { Metrics } from "../../lib/report/metrics.ts";
+import { NodeIndex } from "../../lib/resolve/node_index.ts";
+import { alertOf } from "../alerts.ts";
+import { FakeClient, podOn, workerNode } from "../fake_client.ts";
+import { waitFor } from "../wait.ts";
+
+function setup(options: { policy?: Policy; workers?: number } = {}) {
+  const nodes = Array.from(
+    { length: options.workers ?? 4 },
+    (_, i) => workerNode(`w${i + 1}`, `10.0.0.${i + 1}`),
+  );
+  const client = new FakeClient({ nodes });
+  const index = new NodeIndex();
+  client.watchNodes({
+    listed: (ns) => index.replaceAll(ns),
+    upsert: (n) => index.upsert(n),
+    remove: (n) => index.remove(n),
+    recovered: () => {},
+    error: () => {},
+  });
+  const metrics = new Metrics();
+  const events = new EventRecorder(client, metrics);
+  const pipeline = new Pipeline({
+    client,
+    index,
+    metrics,
+    events,
+    policy: options.policy ?? parsePolicy("gates: { minHealthy: 0 }"),
+    drainRetryMs: 5,
+  });
+  return {
+    client,
+    pipeline,
+    metrics,
+    [Symbol.asyncDispose]: async () => {
+      await pipeline.stopDrains();
+      await events.flush();
+    },
+  };
+}
+
+function notify(alerts: Alert[]): Notification {
+  return {
+    receiver: "node-heal",
+    status: alerts[0].status,
+    alerts,
+    groupLabels: {},
+    commonLabels: {},
+    commonAnnotations: {},
+    externalURL: "",
+    version: "4",
+    groupKey: "{}",
+    truncatedAlerts: 0,
+  } as Notification;
+}
+
+function alert(ip: string, status: Alert["status"] = "firing", fingerprint = `fp-${ip}`): Alert {
+  return alertOf({ alertname: "NodeDown", instance: `${ip}:9100`, heal: "true" }, {
+    fingerprint,
+    status,
+  });
+}
+
+Deno.test("a firing alert cordons its Node through the writer, records an Event and the decision", async () => {
+  await using f = setup();
+  const result = await f.pipeline.handle(notify([alert("10.0.0.2")]));
+  assert.equal(result.retry, false);
+  assert.equal(result.alerts[0].node, "w2");
+  assert.equal(result.alerts[0].outcome, "cordon");
+  const w2 = f.client.nodes.get("w2")!;
+  assert.equal(w2.spec?.unschedulable, true);
+  assert.equal(w2.metadata.annotations?.[ANNOTATIONS.cordonedBy], "node-heal");
+  const events = [...f.client.events.values()];
+  assert.deepEqual(events.map((e) => [e.involvedObject.name, e.reason]), [[
+    "w2",
+    "NodeHealCordoned",
+  ]]);
+  const [decision] = f.pipeline.recentDecisions();
+  assert.equal(decision.node, "w2");
+  assert.equal(decision.outcome, "cordon");
+  // The resolution uncordons and clears node-heal's state.
+  const resolved = await f.pipeline.handle(notify([alert("10.0.0.2", "resolved")]));
+  assert.equal(resolved.alerts[0].outcome, "uncordon");
+  assert.equal(f.client.nodes.get("w2")!.spec?.unschedulable, undefined);
+  assert.equal(f.client.nodes.get("w2")!.metadata.annotations?.[ANNOTATIONS.cordonedBy], undefined);
+});
+
+Deno.test("an alert that matches no Node is unresolved, and nothing is written", async () => {
+  await using f = setup();
+  const result = await f.pipeline.handle(notify([alert("10.9.9.9")]));
+  assert.equal(result.alerts[0].outcome, "unresolved");
+  assert.equal(result.retry, false);
+  assert.equal(f.client.patches.length, 0);
+  assert.equal(f.pipeline.recentDecisions()[0].outcome, "unresolved");
+});
+
+Deno.test("a write that keeps failing asks Alertmanager to retry, and changes nothing", async () => {
+  await using f = setup();
+  f.client.fail("patchNode", 500, 500, 500);
+  const result = await f.pipeline.handle(notify([alert("10.0.0.1")]));
+  assert.equal(result.retry, true);
+  assert.equal(result.alerts[0].outcome, "failed");
+  assert.equal(f.client.nodes.get("w1")!.spec?.unschedulable, undefined);
+  // Alertmanager's retry then succeeds.
+  const again = await f.pipeline.handle(notify([alert("10.0.0.1")]));
+  assert.equal(again.alerts[0].outcome, "cordon");
+});
+
+Deno.test("firing alerts about several Nodes at once take turns: the gates count each take-out", async () => {
+  await using f = setup({ policy: parsePolicy("gates: { minHealthy: 2 }") });
+  const result = await f.pipeline.handle(
+    notify(["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"].map((ip) => alert(ip))),
+  );
+  const outcomes = result.alerts.map((a) => a.outcome).sort();
+  assert.deepEqual(outcomes, ["cordon", "cordon", "skipped", "skipped"]);
+  assert.ok(
+    result.alerts.filter((a) => a.outcome === "skipped").every((a) => a.gate === "minHealthy"),
+  );
+  const cordoned = [...f.client.nodes.values()].filter((n) => n.spec?.unschedulable);
+  assert.equal(cordoned.length, 2);
+});
+
+Deno.test("a drain runs through the writer: every Node write carries its resourceVersion, and the end is recorded", async () => {
+  await using f = setup({
+    policy: parsePolicy(
+      "rules: [{ name: heal, match: ['heal=\"true\"'], actions: [drain] }]\ngates: { minHealthy: 0 }",
+    ),
+  });
+  for (const p of [podOn("w3", "a"), podOn("w3", "b"), podOn("w1", "elsewhere")]) {
+    f.client.pods.set(`${p.metadata.namespace}/${p.metadata.name}`, p);
+  }
+  await f.pipeline.handle(notify([alert("10.0.0.3")]));
+  await waitFor(
+    "the drain of w3 to end",
+    () => f.client.nodes.get("w3")!.metadata.annotations?.[ANNOTATIONS.step] === "drained",
+  );
+  const w3 = f.client.nodes.get("w3")!;
+  assert.equal(w3.metadata.annotations?.[ANNOTATIONS.drainEvicted], "2");
+  assert.equal(w3.metadata.annotations?.[ANNOTATIONS.drainer], undefined);
+  assert.deepEqual([...f.client.pods.keys()], ["default/elsewhere"]);
+  await waitFor(
+    "the NodeHealDrained Event",
+    () => [...f.client.events.values()].some((e) => e.reason === "NodeHealDrained"),
+  );
+  assert.ok(f.client.patches.length >= 3, "cordon, drain claim, end");
+  for (const { patch } of f.client.patches) {
+    assert.ok(
+      patch.metadata.resourceVersion,
+      `a write without resourceVersion: ${JSON.stringify(patch)}`,
+    );
+  }
+  assert.equal(f.pipeline.recentDecisions().at(-1)?.outcome, "drained");
+});
+
+Deno.test("a resolution stops a running drain before it uncordons, and the drain's end is not written", async () => {
+  await using f = setup({
+    policy: parsePolicy(
+      "rules: [{ name: heal, match: ['heal=\"true\"'], actions: [drain] }]\ngates: { minHealthy: 0 }",
+    ),
+  });
+  const pod = podOn("w4", "guarded");
+  f.client.pods.set("default/guarded", pod);
+  f.client.blocked.add("default/guarded");
+  await f.pipeline.handle(notify([alert("10.0.0.4")]));
+  await waitFor(
+    "the drain to try the guarded pod",
+    () => f.client.calls.some((c) => c.method === "evictPod"),
+  );
+  const result = await f.pipeline.handle(notify([alert("10.0.0.4", "resolved")]));
+  assert.equal(result.alerts[0].outcome, "uncordon");
+  const w4 = f.client.nodes.get("w4")!;
+  assert.equal(w4.spec?.unschedulable, undefined);
+  assert.equal(w4.metadata.annotations?.[ANNOTATIONS.step], undefined);
+  assert.ok(f.client.pods.has("default/guarded"), "the pod stays");
+  const evictions = f.client.calls.filter((c) => c.method === "evictPod").length;
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(f.client.calls.filter((c) => c.method === "evictPod").length, evictions, "stopped");
+  assert.ok(![...f.client.events.values()].some((e) => e.reason === "NodeHealDrainFailed"));
+});
