@@ -25,6 +25,7 @@ import {
   type DecideOptions,
   type Decision,
   describeAlert,
+  type Gate,
   skip,
 } from "./decision.ts";
 import { DRAIN_STEPS, drainDue, drainRequest, drainRule, startDrain } from "./drain_step.ts";
@@ -153,12 +154,7 @@ export function decide(alert: Alert, node: Node, options: DecideOptions): Decisi
   }
   const shield = protection(node, policy.gates);
   if (shield) {
-    return skip(shield.gate, name, {
-      message: `Skipped ${name} for ${
-        describeAlert(alert)
-      }: ${shield.message} (gate ${shield.gate})`,
-      withEvent: true,
-    });
+    return gated(alert, { ...shield, node: name });
   }
   const wantsDrain = choice.action === "drain";
   if ((holdsIt || inOverflow) && cordoned && state.owned) {
@@ -241,12 +237,7 @@ export function decide(alert: Alert, node: Node, options: DecideOptions): Decisi
     paused: options.paused ?? false,
   });
   if (blocked) {
-    return skip(blocked.gate, name, {
-      message: `Skipped ${name} for ${
-        describeAlert(alert)
-      }: ${blocked.message} (gate ${blocked.gate})`,
-      withEvent: true,
-    });
+    return gated(alert, { ...blocked, node: name });
   }
   const message = `Cordoned ${name} for ${describeAlert(alert)}`;
   return act("cordon", node, {
@@ -261,5 +252,14 @@ export function decide(alert: Alert, node: Node, options: DecideOptions): Decisi
     },
     spec: { unschedulable: true },
     event: { reason: "NodeHealCordoned", type: "Normal", message },
+  });
+}
+
+/** A skip because a gate keeps the Node where it is, told on the Node as a NodeHealSkipped Event. */
+function gated(alert: Alert, block: { gate: Gate; message: string; node: string }): Decision {
+  const { gate, node } = block;
+  return skip(gate, node, {
+    message: `Skipped ${node} for ${describeAlert(alert)}: ${block.message} (gate ${gate})`,
+    withEvent: true,
   });
 }
