@@ -1,4 +1,4 @@
-import { type ServerContext, type WatchStream } from "./context.ts";
+import { type Call, type ServerContext, type WatchStream } from "./context.ts";
 import { deleteCollection, deleteObject } from "./deletes.ts";
 import { ApiError, methodNotAllowed } from "./errors.ts";
 import { clone } from "./json.ts";
@@ -7,9 +7,9 @@ import { type KubeObject, meta } from "./objects.ts";
 import { serveOpenApi } from "./openapi.ts";
 import { evict, keepBudgetsCurrent } from "./pods.ts";
 import { RESOURCES, type ResourceType } from "./resources.ts";
-import { type Route, routeOf, verbOf } from "./routing.ts";
+import { routeOf, verbOf } from "./routing.ts";
 import { objectKey, Store } from "./store.ts";
-import { type FaultRule, type RequestRecord, Traffic } from "./traffic.ts";
+import { type FaultRule, Traffic } from "./traffic.ts";
 import { serveWatch } from "./watch.ts";
 import { errorResponse, json, parseBody, parseDryRun, present } from "./wire.ts";
 import { createObject, patchObject, prepareNew, updateObject } from "./writes.ts";
@@ -163,7 +163,7 @@ export class ApiServer {
           ? await req.text()
           : "";
         record.bytesIn = encoder.encode(body).length;
-        response = await this.#serve(verb, route, req, url, body, record);
+        response = await this.#serve(verb, { route, req, q: url.searchParams, body, record });
       }
     } catch (err) {
       response = errorResponse(err);
@@ -177,16 +177,9 @@ export class ApiServer {
     return response;
   };
 
-  /** Serves a request to a resource, by its verb. */
-  #serve(
-    verb: string,
-    route: Route,
-    req: Request,
-    url: URL,
-    body: string,
-    record: RequestRecord,
-  ): Response | Promise<Response> {
-    const q = url.searchParams;
+  /** Serves a request to a resource, by its verb; works out whether it is a dry run. */
+  #serve(verb: string, request: Omit<Call, "dryRun">): Response | Promise<Response> {
+    const { route, q, body } = request;
     let dryRun = parseDryRun(q.getAll("dryRun"));
     const { type, name, subresource } = route;
     if (subresource === "eviction") {
@@ -194,32 +187,31 @@ export class ApiServer {
       const eviction = parseBody(body);
       const options = (eviction.deleteOptions ?? {}) as { dryRun?: unknown };
       dryRun ||= parseDryRun(options.dryRun);
-      return evict(this.#ctx, route, eviction, dryRun);
+      return evict(this.#ctx, { ...request, dryRun }, eviction);
     }
     if ((verb === "delete" || verb === "deletecollection") && body.trim() !== "") {
       dryRun ||= parseDryRun((parseBody(body) as { dryRun?: unknown }).dryRun);
     }
     const ctx = this.#ctx;
+    const call: Call = { ...request, dryRun };
     switch (verb) {
       case "get":
-        return serveGet(ctx, route, req, q);
+        return serveGet(ctx, call);
       case "list":
-        return serveList(ctx, route, req, q);
+        return serveList(ctx, call);
       case "watch":
-        return serveWatch(ctx, route, req, q, record);
+        return serveWatch(ctx, call);
       case "create":
         if (name !== "" || subresource !== "") throw methodNotAllowed("create", type.resource);
-        return json(present(type, createObject(ctx, route, parseBody(body), dryRun)), 201);
+        return json(present(type, createObject(ctx, call, parseBody(body))), 201);
       case "update":
-        return json(present(type, updateObject(ctx, route, parseBody(body), dryRun)));
-      case "patch": {
-        const contentType = req.headers.get("content-type");
-        return json(present(type, patchObject(ctx, route, contentType, body, dryRun)));
-      }
+        return json(present(type, updateObject(ctx, call, parseBody(body))));
+      case "patch":
+        return json(present(type, patchObject(ctx, call)));
       case "delete":
-        return json(present(type, deleteObject(ctx, route, body, dryRun)));
+        return json(present(type, deleteObject(ctx, call)));
       case "deletecollection":
-        return deleteCollection(ctx, route, q, dryRun);
+        return deleteCollection(ctx, call);
     }
     throw methodNotAllowed(verb, type.resource);
   }

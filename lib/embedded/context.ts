@@ -4,6 +4,7 @@ import { notFound } from "./errors.ts";
 import { type KubeObject } from "./objects.ts";
 import type { Route } from "./routing.ts";
 import { objectKey, type Store } from "./store.ts";
+import type { RequestRecord } from "./traffic.ts";
 
 /** One open watch stream. */
 export interface WatchStream {
@@ -23,6 +24,22 @@ export interface ServerContext {
   readonly podGraceScale: number;
   /** The watch streams open now. */
   readonly watches: Set<WatchStream>;
+}
+
+/** One request to a resource as the server sees it once routed, given to its handler. */
+export interface Call {
+  /** What the request path names. */
+  readonly route: Route;
+  /** The HTTP request, for its headers (`Accept`, `Content-Type`). */
+  readonly req: Request;
+  /** The query parameters. */
+  readonly q: URLSearchParams;
+  /** The request body, read ("" for a GET). */
+  readonly body: string;
+  /** Whether the request is a dry run (by the query or by its DeleteOptions). */
+  readonly dryRun: boolean;
+  /** The traffic record of the request, which a watch adds the bytes it sends to. */
+  readonly record: RequestRecord;
 }
 
 /** The stored object `route` names; 404 when there is none. */

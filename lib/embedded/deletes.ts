@@ -1,11 +1,10 @@
 // Deletes: of one object (with preconditions; pods through pods.ts), of a collection, and of a
 // namespace with everything in it.
 
-import { getObject, type ServerContext } from "./context.ts";
+import { type Call, getObject, type ServerContext } from "./context.ts";
 import { ApiError, conflict, methodNotAllowed } from "./errors.ts";
 import { type KubeObject, meta } from "./objects.ts";
 import { groupVersion, RESOURCES } from "./resources.ts";
-import type { Route } from "./routing.ts";
 import { objectKey, type Store } from "./store.ts";
 import { matcherFor } from "./list.ts";
 import { deletePod } from "./pods.ts";
@@ -14,13 +13,12 @@ import { json, parseBody } from "./wire.ts";
 /** Namespaces the real server refuses to delete. */
 const PROTECTED_NAMESPACES = new Set(["default", "kube-system", "kube-public"]);
 
-/** Deletes the object `route` names, honouring the preconditions of the DeleteOptions in `body`. */
-export function deleteObject(
-  ctx: ServerContext,
-  route: Route,
-  body: string,
-  dryRun: boolean,
-): KubeObject {
+/**
+ * Deletes the object the call's route names, honouring the preconditions of the DeleteOptions in
+ * its body.
+ */
+export function deleteObject(ctx: ServerContext, call: Call): KubeObject {
+  const { route, body, dryRun } = call;
   const { type, name, namespace } = route;
   const current = getObject(ctx, route);
   const options = body.trim() === "" ? {} : parseBody(body);
@@ -71,13 +69,9 @@ function emptyNamespace(store: Store, namespace: string): void {
   }
 }
 
-/** Deletes every object of the collection `route` names that the query's selectors match. */
-export function deleteCollection(
-  ctx: ServerContext,
-  route: Route,
-  q: URLSearchParams,
-  dryRun: boolean,
-): Response {
+/** Deletes every object of the collection the call's route names that its selectors match. */
+export function deleteCollection(ctx: ServerContext, call: Call): Response {
+  const { route, q, dryRun } = call;
   const { type } = route;
   if (type.resource === "namespaces") throw methodNotAllowed("deletecollection", "namespaces");
   const match = matcherFor(route, q);

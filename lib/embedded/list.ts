@@ -2,7 +2,7 @@
 // Table output.
 
 import { ApiError, badRequest } from "./errors.ts";
-import { getObject, type ServerContext } from "./context.ts";
+import { type Call, getObject, type ServerContext } from "./context.ts";
 import { type KubeObject, meta } from "./objects.ts";
 import { groupVersion } from "./resources.ts";
 import type { Route } from "./routing.ts";
@@ -19,13 +19,9 @@ import { objectKey } from "./store.ts";
 import { includeOf, toTable, wantsTable } from "./table.ts";
 import { json, present } from "./wire.ts";
 
-/** Serves a get of the object `route` names, as JSON or as a Table. */
-export function serveGet(
-  ctx: ServerContext,
-  route: Route,
-  req: Request,
-  q: URLSearchParams,
-): Response {
+/** Serves a get of the object the call's route names, as JSON or as a Table. */
+export function serveGet(ctx: ServerContext, call: Call): Response {
+  const { route, req, q } = call;
   const { type } = route;
   const obj = present(type, getObject(ctx, route));
   if (!wantsTable(req.headers.get("accept"))) return json(obj);
@@ -47,12 +43,8 @@ export function matcherFor(route: Route, q: URLSearchParams): (obj: KubeObject) 
 }
 
 /** Serves a list, one page of it when `limit` is given. */
-export function serveList(
-  ctx: ServerContext,
-  route: Route,
-  req: Request,
-  q: URLSearchParams,
-): Response {
+export function serveList(ctx: ServerContext, call: Call): Response {
+  const { route, req, q } = call;
   const { type } = route;
   const match = matcherFor(route, q);
   let items = ctx.store.list(type.storage, route.namespace || undefined).filter(match);

@@ -1,11 +1,10 @@
 // Pods: graceful deletion, evictions that honour PodDisruptionBudgets, and the budgets' status kept
 // current as pods come and go.
 
-import { getObject, type ServerContext } from "./context.ts";
+import { type Call, getObject, type ServerContext } from "./context.ts";
 import { badRequest, conflict } from "./errors.ts";
 import { refreshDisruptionBudgets, tryEvict } from "./disruption.ts";
 import { type KubeObject, meta } from "./objects.ts";
-import type { Route } from "./routing.ts";
 import { type Change, objectKey, type Store } from "./store.ts";
 import { rfc3339 } from "./times.ts";
 import { json } from "./wire.ts";
@@ -43,12 +42,8 @@ export function deletePod(ctx: ServerContext, pod: KubeObject, graceOverride?: n
 }
 
 /** Serves a POST of an Eviction: 429 when a budget forbids it, else the pod is deleted. */
-export function evict(
-  ctx: ServerContext,
-  route: Route,
-  eviction: KubeObject,
-  dryRun: boolean,
-): Response {
+export function evict(ctx: ServerContext, call: Call, eviction: KubeObject): Response {
+  const { route, dryRun } = call;
   const name = meta(eviction).name ?? "";
   if (name !== route.name) {
     throw badRequest(`name in URL does not match name in Eviction object`);

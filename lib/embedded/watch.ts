@@ -1,14 +1,12 @@
 // Watch: a stream of changes from a resourceVersion, with selectors, bookmarks, Table events and
 // a timeout; a watcher that stops reading is cut off.
 
-import type { ServerContext, WatchStream } from "./context.ts";
+import type { Call, ServerContext, WatchStream } from "./context.ts";
 import { badRequest, expired } from "./errors.ts";
 import { type KubeObject, meta } from "./objects.ts";
 import { groupVersion } from "./resources.ts";
-import type { Route } from "./routing.ts";
 import type { Change } from "./store.ts";
 import { includeOf, toTable, wantsTable } from "./table.ts";
-import type { RequestRecord } from "./traffic.ts";
 import { JSON_HEADERS, present } from "./wire.ts";
 import { matcherFor } from "./list.ts";
 
@@ -16,14 +14,9 @@ const encoder = new TextEncoder();
 /** Bytes a watcher may leave unread before its watch is closed. */
 const MAX_WATCH_BUFFER = 64 * 1024 * 1024;
 
-/** Serves a watch of the objects `route` names. */
-export function serveWatch(
-  ctx: ServerContext,
-  route: Route,
-  req: Request,
-  q: URLSearchParams,
-  record: RequestRecord,
-): Response {
+/** Serves a watch of the objects the call's route names. */
+export function serveWatch(ctx: ServerContext, call: Call): Response {
+  const { route, req, q, record } = call;
   const { type } = route;
   const match = matcherFor(route, q);
   const rvParam = q.get("resourceVersion") ?? "";

@@ -1,7 +1,7 @@
 // Writes: create, update (of the object or its status) and patch, with the server-set metadata,
 // preconditions and generations of the real server.
 
-import { getObject, type ServerContext } from "./context.ts";
+import { type Call, getObject, type ServerContext } from "./context.ts";
 import { alreadyExists, ApiError, badRequest, conflict, notFound, PatchError } from "./errors.ts";
 import { clone, jsonEqual } from "./json.ts";
 import { type KubeObject, meta, NAME_SUFFIX_CHARS, type ObjectMeta } from "./objects.ts";
@@ -28,12 +28,8 @@ function storageApiVersion(type: ResourceType): string {
 }
 
 /** Creates the object of a POST; returns it as stored (or as it would be, for a dry run). */
-export function createObject(
-  ctx: ServerContext,
-  route: Route,
-  obj: KubeObject,
-  dryRun: boolean,
-): KubeObject {
+export function createObject(ctx: ServerContext, call: Call, obj: KubeObject): KubeObject {
+  const { route, dryRun } = call;
   const { type } = route;
   checkTypeMeta(type, obj);
   if (meta(obj).resourceVersion) {
@@ -128,12 +124,8 @@ export function checkNamespace(ctx: ServerContext, route: Route, obj: KubeObject
 }
 
 /** Replaces the object of a PUT (or its status). */
-export function updateObject(
-  ctx: ServerContext,
-  route: Route,
-  obj: KubeObject,
-  dryRun: boolean,
-): KubeObject {
+export function updateObject(ctx: ServerContext, call: Call, obj: KubeObject): KubeObject {
+  const { route } = call;
   const { type, name } = route;
   checkTypeMeta(type, obj);
   if ((meta(obj).name ?? "") !== name) {
@@ -144,18 +136,24 @@ export function updateObject(
     );
   }
   const namespace = checkNamespace(ctx, route, obj);
-  return writeObject(ctx, route, getObject(ctx, route), type.toStorage(obj), namespace, dryRun);
+  const current = getObject(ctx, route);
+  return writeObject(ctx, call, { current, next: type.toStorage(obj), namespace });
+}
+
+/** What {@link writeObject} stores: `next` in place of `current`, in `namespace`. */
+export interface Write {
+  /** The object as stored now. */
+  current: KubeObject;
+  /** The object as the request has it, in its storage version. */
+  next: KubeObject;
+  /** The namespace the object is in ("" for a cluster-scoped one). */
+  namespace: string;
 }
 
 /** Stores `next` in place of `current`, as an update of the object or of its status does. */
-export function writeObject(
-  ctx: ServerContext,
-  route: Route,
-  current: KubeObject,
-  next: KubeObject,
-  namespace: string,
-  dryRun: boolean,
-): KubeObject {
+export function writeObject(ctx: ServerContext, call: Call, write: Write): KubeObject {
+  const { current, next, namespace } = write;
+  const { route, dryRun } = call;
   const { type, name, subresource } = route;
   const wanted = meta(next).resourceVersion;
   if (wanted !== undefined && wanted !== "" && wanted !== meta(current).resourceVersion) {
@@ -212,15 +210,10 @@ export function writeObject(
 }
 
 /** Applies a PATCH in the format its Content-Type names. */
-export function patchObject(
-  ctx: ServerContext,
-  route: Route,
-  contentType: string | null,
-  body: string,
-  dryRun: boolean,
-): KubeObject {
+export function patchObject(ctx: ServerContext, call: Call): KubeObject {
+  const { route, req, body } = call;
   const { type } = route;
-  const patchType = patchTypeOf(contentType);
+  const patchType = patchTypeOf(req.headers.get("content-type"));
   if (!patchType) {
     throw new ApiError(
       415,
@@ -246,7 +239,7 @@ export function patchObject(
     throw badRequest(`metadata.name: Invalid value: "${meta(patched).name}": field is immutable`);
   }
   const namespace = route.type.namespaced ? route.namespace : "";
-  return writeObject(ctx, route, current, type.toStorage(patched), namespace, dryRun);
+  return writeObject(ctx, call, { current, next: type.toStorage(patched), namespace });
 }
 
 /** Refuses an object whose apiVersion or kind is not those of `type` (either may be left out). */
