@@ -87,15 +87,11 @@ export class ApiServer {
   seed(objects: KubeObject[]): void {
     for (const obj of objects) {
       const type = typeOfObject(obj);
-      const stored = prepareNew(
-        this.#ctx,
+      const stored = prepareNew(this.#ctx, clone(type.toStorage(obj)), {
         type,
-        clone(type.toStorage(obj)),
-        meta(obj).namespace ?? "",
-        {
-          identity: "keep",
-        },
-      );
+        namespace: meta(obj).namespace ?? "",
+        identity: "keep",
+      });
       const key = objectKey(meta(stored).namespace, meta(stored).name!);
       const current = this.store.get(type.storage, key);
       if (current) {

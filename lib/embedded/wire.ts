@@ -35,7 +35,8 @@ export function errorResponse(err: unknown): Response {
 }
 
 /** Parses a request body as a JSON object (or, with `allowArray`, array); throws 400 otherwise. */
-export function parseBody(body: string, allowArray = false): KubeObject {
+export function parseBody(body: string, options: { allowArray?: boolean } = {}): KubeObject {
+  const allowArray = options.allowArray ?? false;
   let value: unknown;
   try {
     value = JSON.parse(body);

@@ -40,7 +40,9 @@ export function createObject(ctx: ServerContext, call: Call, obj: KubeObject): K
     );
   }
   const namespace = checkNamespace(ctx, route, obj);
-  const fresh = prepareNew(ctx, type, withDefaults(type, type.toStorage(obj)), namespace, {
+  const fresh = prepareNew(ctx, withDefaults(type, type.toStorage(obj)), {
+    type,
+    namespace,
     identity: "server",
   });
   const key = objectKey(meta(fresh).namespace, meta(fresh).name!);
@@ -50,17 +52,26 @@ export function createObject(ctx: ServerContext, call: Call, obj: KubeObject): K
   return dryRun ? fresh : ctx.store.put(type.storage, key, fresh);
 }
 
+/** Options of {@link prepareNew}. */
+export interface PrepareOptions {
+  /** The resource type the object is created as. */
+  type: ResourceType;
+  /** The namespace it goes to (ignored for a cluster-scoped type). */
+  namespace: string;
+  /** `server`: a new uid and creation time, as a create through the API; `keep`: its own, if any. */
+  identity: "server" | "keep";
+}
+
 /**
  * Fills in and checks the server-set metadata of an object about to be created. A create
  * through the API gets a new uid and creation time; a seeded object may bring its own.
  */
 export function prepareNew(
   ctx: ServerContext,
-  type: ResourceType,
   obj: KubeObject,
-  namespace: string,
-  options: { identity: "server" | "keep" },
+  options: PrepareOptions,
 ): KubeObject {
+  const { type, namespace } = options;
   const m: ObjectMeta = { ...meta(obj) };
   if (!m.name && m.generateName) {
     let suffix = "";
@@ -224,7 +235,7 @@ export function patchObject(ctx: ServerContext, call: Call): KubeObject {
     );
   }
   const current = getObject(ctx, route);
-  const patch = parseBody(body, true);
+  const patch = parseBody(body, { allowArray: true });
   let patched: KubeObject;
   try {
     const view = type.fromStorage(clone(current));
