@@ -153,7 +153,7 @@ export class ApiServer {
         if (fault.latencyMs > 0) await sleep(fault.latencyMs);
         if (fault.error) {
           const { status, reason, message, retryAfterSeconds } = fault.error;
-          throw new ApiError(status, reason, message, { retryAfterSeconds });
+          throw new ApiError(message, { code: status, reason, details: { retryAfterSeconds } });
         }
         const body = ["POST", "PUT", "PATCH", "DELETE"].includes(req.method)
           ? await req.text()

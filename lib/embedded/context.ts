@@ -46,6 +46,6 @@ export interface Call {
 export function getObject(ctx: ServerContext, route: Route): KubeObject {
   const { type, namespace, name } = route;
   const obj = ctx.store.get(type.storage, objectKey(namespace || undefined, name));
-  if (!obj) throw notFound(type.resource, type.group, name);
+  if (!obj) throw notFound({ resource: type.resource, group: type.group, name });
   return obj;
 }

@@ -24,31 +24,30 @@ export function deleteObject(ctx: ServerContext, call: Call): KubeObject {
   const options = body.trim() === "" ? {} : parseBody(body);
   const pre = (options.preconditions ?? {}) as { uid?: string; resourceVersion?: string };
   if (pre.uid && pre.uid !== meta(current).uid) {
-    throw conflict(
-      type.resource,
-      type.group,
+    throw conflict({
+      resource: type.resource,
+      group: type.group,
       name,
-      `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${
+      why: `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${
         meta(current).uid
       }`,
-    );
+    });
   }
   if (pre.resourceVersion && pre.resourceVersion !== meta(current).resourceVersion) {
-    throw conflict(
-      type.resource,
-      type.group,
+    throw conflict({
+      resource: type.resource,
+      group: type.group,
       name,
-      `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ` +
+      why: `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ` +
         `ResourceVersion in object meta: ${meta(current).resourceVersion}`,
-    );
+    });
   }
   if (type.resource === "namespaces" && type.group === "" && PROTECTED_NAMESPACES.has(name)) {
-    throw new ApiError(
-      403,
-      "Forbidden",
-      `namespaces "${name}" is forbidden: this namespace may not be deleted`,
-      { name, kind: "namespaces" },
-    );
+    throw new ApiError(`namespaces "${name}" is forbidden: this namespace may not be deleted`, {
+      code: 403,
+      reason: "Forbidden",
+      details: { name, kind: "namespaces" },
+    });
   }
   if (dryRun) return current;
   if (type.resource === "namespaces" && type.group === "") emptyNamespace(ctx.store, name);

@@ -91,9 +91,8 @@ export function tryEvict(pod: KubeObject, budgets: KubeObject[]): ApiError | und
   if (covering.length === 0) return undefined;
   if (covering.length > 1) {
     return new ApiError(
-      500,
-      "InternalError",
       "Internal error occurred: This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.",
+      { code: 500, reason: "InternalError" },
     );
   }
   const budget = covering[0];
@@ -108,11 +107,10 @@ export function tryEvict(pod: KubeObject, budgets: KubeObject[]): ApiError | und
     return undefined;
   }
   if ((status.disruptionsAllowed ?? 0) > 0) return undefined;
-  return new ApiError(
-    429,
-    "TooManyRequests",
-    "Cannot evict pod as it would violate the pod's disruption budget.",
-    {
+  return new ApiError("Cannot evict pod as it would violate the pod's disruption budget.", {
+    code: 429,
+    reason: "TooManyRequests",
+    details: {
       causes: [{
         reason: "DisruptionBudget",
         message: `The disruption budget ${budget.metadata?.name} needs ${
@@ -120,5 +118,5 @@ export function tryEvict(pod: KubeObject, budgets: KubeObject[]): ApiError | und
         } healthy pods and has ${status.currentHealthy ?? 0} currently`,
       }],
     },
-  );
+  });
 }

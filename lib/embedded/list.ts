@@ -52,12 +52,14 @@ export function serveList(ctx: ServerContext, call: Call): Response {
   const asked = q.get("resourceVersion") ?? "";
   if (/^\d+$/.test(asked) && Number(asked) > ctx.store.resourceVersion) {
     throw new ApiError(
-      504,
-      "Timeout",
       `Too large resource version: ${asked}, current: ${ctx.store.resourceVersion}`,
       {
-        causes: [{ reason: "ResourceVersionTooLarge", message: "Too large resource version" }],
-        retryAfterSeconds: 1,
+        code: 504,
+        reason: "Timeout",
+        details: {
+          causes: [{ reason: "ResourceVersionTooLarge", message: "Too large resource version" }],
+          retryAfterSeconds: 1,
+        },
       },
     );
   }

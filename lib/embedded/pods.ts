@@ -54,7 +54,12 @@ export function evict(ctx: ServerContext, call: Call, eviction: KubeObject): Res
   if (!dryRun) {
     const opts = (eviction.deleteOptions ?? {}) as { preconditions?: { uid?: string } };
     if (opts.preconditions?.uid && opts.preconditions.uid !== meta(pod).uid) {
-      throw conflict("pods", "", route.name, "Precondition failed: UID mismatch");
+      throw conflict({
+        resource: "pods",
+        group: "",
+        name: route.name,
+        why: "Precondition failed: UID mismatch",
+      });
     }
     const grace = (eviction.deleteOptions as { gracePeriodSeconds?: number } | undefined)
       ?.gracePeriodSeconds;

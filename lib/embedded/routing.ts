@@ -102,15 +102,14 @@ export function verbOf(method: string, url: URL, route: Route): string {
 
 /** 404 for a path that names nothing served. */
 function pathNotFound(url: URL): ApiError {
-  return new ApiError(
-    404,
-    "NotFound",
-    `the server could not find the requested resource`,
-    {
+  return new ApiError(`the server could not find the requested resource`, {
+    code: 404,
+    reason: "NotFound",
+    details: {
       causes: [{
         reason: "UnexpectedServerResponse",
         message: `404 page not found: ${url.pathname}`,
       }],
     },
-  );
+  });
 }

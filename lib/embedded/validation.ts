@@ -31,7 +31,7 @@ export function validateObject(type: ResourceType, obj: KubeObject): void {
     }
   }
   causes.push(...type.validate(obj));
-  if (causes.length > 0) throw invalid(type.kind, type.group, name, causes);
+  if (causes.length > 0) throw invalid({ kind: type.kind, group: type.group, name, causes });
 }
 
 /** Checks that a pod has containers. */

@@ -26,7 +26,10 @@ export function json(body: unknown, status = 200, headers: Record<string, string
 export function errorResponse(err: unknown): Response {
   const apiError = err instanceof ApiError
     ? err
-    : new ApiError(500, "InternalError", `Internal error: ${(err as Error)?.message ?? err}`);
+    : new ApiError(`Internal error: ${(err as Error)?.message ?? err}`, {
+      code: 500,
+      reason: "InternalError",
+    });
   const headers: Record<string, string> = {};
   if (apiError.details.retryAfterSeconds !== undefined) {
     headers["retry-after"] = String(apiError.details.retryAfterSeconds);
@@ -57,11 +60,16 @@ export function parseDryRun(values: unknown): boolean {
   const list = Array.isArray(values) ? values : [values];
   for (const v of list) {
     if (v !== "All") {
-      throw invalid("DeleteOptions", "", "", [{
-        reason: "FieldValueNotSupported",
-        message: `dryRun: Unsupported value: ${JSON.stringify(v)}: supported values: "All"`,
-        field: "dryRun",
-      }]);
+      throw invalid({
+        kind: "DeleteOptions",
+        group: "",
+        name: "",
+        causes: [{
+          reason: "FieldValueNotSupported",
+          message: `dryRun: Unsupported value: ${JSON.stringify(v)}: supported values: "All"`,
+          field: "dryRun",
+        }],
+      });
     }
   }
   return list.length > 0;

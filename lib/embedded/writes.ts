@@ -34,9 +34,8 @@ export function createObject(ctx: ServerContext, call: Call, obj: KubeObject): K
   checkTypeMeta(type, obj);
   if (meta(obj).resourceVersion) {
     throw new ApiError(
-      500,
-      "InternalError",
       "Internal error occurred: resourceVersion should not be set on objects to be created",
+      { code: 500, reason: "InternalError" },
     );
   }
   const namespace = checkNamespace(ctx, route, obj);
@@ -47,7 +46,7 @@ export function createObject(ctx: ServerContext, call: Call, obj: KubeObject): K
   });
   const key = objectKey(meta(fresh).namespace, meta(fresh).name!);
   if (ctx.store.get(type.storage, key)) {
-    throw alreadyExists(type.resource, type.group, meta(fresh).name!);
+    throw alreadyExists({ resource: type.resource, group: type.group, name: meta(fresh).name! });
   }
   return dryRun ? fresh : ctx.store.put(type.storage, key, fresh);
 }
@@ -126,10 +125,13 @@ export function checkNamespace(ctx: ServerContext, route: Route, obj: KubeObject
     );
   }
   if (route.namespace === "") {
-    throw new ApiError(404, "NotFound", "the server could not find the requested resource");
+    throw new ApiError("the server could not find the requested resource", {
+      code: 404,
+      reason: "NotFound",
+    });
   }
   if (!ctx.store.get("/namespaces", route.namespace)) {
-    throw notFound("namespaces", "", route.namespace);
+    throw notFound({ resource: "namespaces", group: "", name: route.namespace });
   }
   return route.namespace;
 }
@@ -168,17 +170,17 @@ export function writeObject(ctx: ServerContext, call: Call, write: Write): KubeO
   const { type, name, subresource } = route;
   const wanted = meta(next).resourceVersion;
   if (wanted !== undefined && wanted !== "" && wanted !== meta(current).resourceVersion) {
-    throw conflict(type.resource, type.group, name);
+    throw conflict({ resource: type.resource, group: type.group, name });
   }
   if (meta(next).uid !== undefined && meta(next).uid !== meta(current).uid) {
-    throw conflict(
-      type.resource,
-      type.group,
+    throw conflict({
+      resource: type.resource,
+      group: type.group,
       name,
-      `Precondition failed: UID in precondition: ${meta(next).uid}, UID in object meta: ${
+      why: `Precondition failed: UID in precondition: ${meta(next).uid}, UID in object meta: ${
         meta(current).uid
       }`,
-    );
+    });
   }
   let result: KubeObject;
   if (subresource === "status") {
@@ -227,11 +229,10 @@ export function patchObject(ctx: ServerContext, call: Call): KubeObject {
   const patchType = patchTypeOf(req.headers.get("content-type"));
   if (!patchType) {
     throw new ApiError(
-      415,
-      "UnsupportedMediaType",
       `the body of the request was in an unknown format - accepted media types include: ` +
         `application/json-patch+json, application/merge-patch+json, ` +
         `application/strategic-merge-patch+json`,
+      { code: 415, reason: "UnsupportedMediaType" },
     );
   }
   const current = getObject(ctx, route);
@@ -242,7 +243,10 @@ export function patchObject(ctx: ServerContext, call: Call): KubeObject {
     patched = applyPatch(view, patch, { type: patchType, kind: type.kind }) as KubeObject;
   } catch (err) {
     if (err instanceof PatchError) {
-      throw new ApiError(err.code, err.code === 422 ? "Invalid" : "BadRequest", err.message);
+      throw new ApiError(err.message, {
+        code: err.code,
+        reason: err.code === 422 ? "Invalid" : "BadRequest",
+      });
     }
     throw err;
   }
