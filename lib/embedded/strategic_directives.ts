@@ -71,9 +71,9 @@ export function directiveField(key: string, prefix: string, path: string): strin
 export function applySpecialElements(
   original: unknown[],
   patch: JsonObject[],
-  mergeKey: string,
-  path: string,
+  list: { mergeKey: string; path: string },
 ): { original: unknown[]; patch: JsonObject[]; replacement?: unknown[] } {
+  const { mergeKey, path } = list;
   const plain: JsonObject[] = [];
   let replace = false;
   for (const item of patch) {

@@ -31,10 +31,16 @@ export function applyStrategicMergePatch(
       400,
     );
   }
-  return mergeMap(doc, patch, "", strategyIndex(kind));
+  return mergeMap(doc, patch, { path: "", rules: strategyIndex(kind) });
 }
 
 type Rules = Map<string, FieldPatchStrategy>;
+
+/** Where a merge is in the document (a dotted field path), and the patch strategies of its fields. */
+interface Scope {
+  path: string;
+  rules: Rules;
+}
 
 function listRule(rules: Rules, path: string): { merge: boolean; mergeKey: string } {
   const rule = rules.get(path);
@@ -48,12 +54,13 @@ function valueKind(value: unknown): "object" | "array" | "null" | "scalar" {
 }
 
 /** Merges `patch` into `original` (mutated and returned); `patch` is never mutated. */
-function mergeMap(original: JsonObject, patch: JsonObject, path: string, rules: Rules): JsonObject {
+function mergeMap(original: JsonObject, patch: JsonObject, scope: Scope): JsonObject {
+  const { path, rules } = scope;
   if (Object.hasOwn(patch, DIRECTIVE)) {
     return mapDirective(patch, path);
   }
   applyRetainKeys(original, patch, path);
-  const handled = mergeElementOrderLists(original, patch, path, rules);
+  const handled = mergeElementOrderLists(original, patch, scope);
 
   for (const [patchKey, patchValue] of Object.entries(patch)) {
     if (patchKey === RETAIN_KEYS || handled.has(patchKey)) continue;
@@ -80,13 +87,13 @@ function mergeMap(original: JsonObject, patch: JsonObject, path: string, rules: 
         key,
         rule?.strategy === "replace"
           ? sanitize(patchValue)
-          : mergeMap(current, patchValue as JsonObject, fieldPath, rules),
+          : mergeMap(current, patchValue as JsonObject, { path: fieldPath, rules }),
       );
     } else if (Array.isArray(current)) {
       setOwn(
         original,
         key,
-        mergeListField(current, patchValue as unknown[], fieldPath, rules, isDeleteList),
+        mergeListField(current, patchValue as unknown[], { path: fieldPath, rules, isDeleteList }),
       );
     } else {
       adoptPatchValue(original, key, patchValue);
@@ -99,9 +106,9 @@ function mergeMap(original: JsonObject, patch: JsonObject, path: string, rules: 
 function mergeElementOrderLists(
   original: JsonObject,
   patch: JsonObject,
-  path: string,
-  rules: Rules,
+  scope: Scope,
 ): Set<string> {
+  const { path, rules } = scope;
   const handled = new Set<string>();
   for (const [key, order] of Object.entries(patch)) {
     if (!key.startsWith(SET_ELEMENT_ORDER)) continue;
@@ -120,29 +127,22 @@ function mergeElementOrderLists(
       throw smpError(`${key} at "${displayPath(path)}" refers to a field that is not a list`);
     }
     const { mergeKey } = listRule(rules, fieldPath);
-    validateElementOrder(patchList, order, mergeKey, fieldPath);
+    validateElementOrder(patchList, order, { mergeKey, path: fieldPath });
 
     let merged: unknown[];
     if (!foundPatch) merged = originalList;
     else if (!foundOriginal) merged = sanitizeNew(patchList) as unknown[];
-    else merged = mergeListField([...originalList], patchList, fieldPath, rules, false);
+    else merged = mergeListField([...originalList], patchList, { path: fieldPath, rules });
 
     const kind = elementKind([originalList, patchList], fieldPath);
     if (kind === "object" && mergeKey === "") {
       setOwn(original, field, merged);
     } else {
       const keyOf = elementKeyOf(mergeKey, fieldPath);
-      const inOrder = (item: unknown) => order.some((o) => keyOf(o) === keyOf(item));
       setOwn(
         original,
         field,
-        normalizeElementOrder(
-          merged.filter(inOrder),
-          merged.filter((item) => !inOrder(item)),
-          order,
-          originalList,
-          keyOf,
-        ),
+        normalizeElementOrder(merged, { patchOrder: order, serverOrder: originalList, keyOf }),
       );
     }
     handled.add(field);
@@ -154,9 +154,9 @@ function mergeElementOrderLists(
 function validateElementOrder(
   patchList: unknown[],
   order: unknown[],
-  mergeKey: string,
-  path: string,
+  list: { mergeKey: string; path: string },
 ): void {
+  const { mergeKey, path } = list;
   if (order.length === 0 || patchList.length === 0) return;
   const items = mergeKey === ""
     ? patchList
@@ -193,14 +193,16 @@ function elementKeyOf(mergeKey: string, path: string): (item: unknown) => unknow
   };
 }
 
-/** Merges or replaces a list field according to its patch strategy. */
+/**
+ * Merges or replaces a list field according to its patch strategy; with `isDeleteList` (a
+ * `$deleteFromPrimitiveList`), removes the patch's values from a list of primitives instead.
+ */
 function mergeListField(
   original: unknown[],
   patch: unknown[],
-  path: string,
-  rules: Rules,
-  isDeleteList: boolean,
+  scope: Scope & { isDeleteList?: boolean },
 ): unknown[] {
+  const { path, rules, isDeleteList = false } = scope;
   const { merge, mergeKey } = listRule(rules, path);
   if (!merge) return sanitize(patch) as unknown[];
   if (original.length === 0 && patch.length === 0) return original;
@@ -218,7 +220,7 @@ function mergeListField(
     if (mergeKey === "") {
       throw smpError(`cannot merge list "${path}" of objects without a merge key`);
     }
-    const special = applySpecialElements(original, patch as JsonObject[], mergeKey, path);
+    const special = applySpecialElements(original, patch as JsonObject[], { mergeKey, path });
     if (special.replacement !== undefined) return special.replacement;
     serverOrder = special.original;
     patchItems = special.patch;
@@ -236,21 +238,14 @@ function mergeListField(
         candidate[mergeKey] === item[mergeKey]
       );
       if (index >= 0) {
-        merged[index] = mergeMap(merged[index] as JsonObject, item, `${path}[]`, rules);
+        merged[index] = mergeMap(merged[index] as JsonObject, item, { path: `${path}[]`, rules });
       } else {
         merged.push(sanitize(item));
       }
     }
   }
   const keyOf = elementKeyOf(kind === "object" ? mergeKey : "", path);
-  const inPatch = (item: unknown) => patchItems.some((p) => keyOf(p) === keyOf(item));
-  return normalizeElementOrder(
-    merged.filter(inPatch),
-    merged.filter((item) => !inPatch(item)),
-    patchItems,
-    serverOrder,
-    keyOf,
-  );
+  return normalizeElementOrder(merged, { patchOrder: patchItems, serverOrder, keyOf });
 }
 
 /** Returns the common kind of the elements of the lists; lists of lists are rejected (422). */
@@ -272,17 +267,24 @@ function elementKind(lists: unknown[][], path: string): "object" | "null" | "sca
   return kind as "object" | "null" | "scalar";
 }
 
+/** How {@link normalizeElementOrder} orders a list: items are the same when `keyOf` gives one key. */
+interface ElementOrder {
+  /** The patch's list or its `$setElementOrder` list: the merged items it has go in its order. */
+  patchOrder: unknown[];
+  /** The order of the list on the server. */
+  serverOrder: unknown[];
+  keyOf: (item: unknown) => unknown;
+}
+
 /**
- * Orders a merged list as strategicpatch does: patch items follow `patchOrder`, server-only items
+ * Orders a merged list as strategicpatch does: items in `patchOrder` follow it, server-only items
  * keep `serverOrder`, and the two are interleaved using the server order.
  */
-function normalizeElementOrder(
-  patchItems: unknown[],
-  serverOnly: unknown[],
-  patchOrder: unknown[],
-  serverOrder: unknown[],
-  keyOf: (item: unknown) => unknown,
-): unknown[] {
+function normalizeElementOrder(merged: unknown[], order: ElementOrder): unknown[] {
+  const { patchOrder, serverOrder, keyOf } = order;
+  const inPatch = (item: unknown) => patchOrder.some((p) => keyOf(p) === keyOf(item));
+  const patchItems = merged.filter(inPatch);
+  const serverOnly = merged.filter((item) => !inPatch(item));
   const indexIn = (list: unknown[], item: unknown) => {
     const key = keyOf(item);
     return list.findIndex((candidate) => keyOf(candidate) === key);
