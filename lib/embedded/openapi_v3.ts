@@ -82,7 +82,12 @@ const LIST_PARAMS = [
   queryParam("watch", "boolean", "Watch for changes to the described resources."),
 ];
 
-function requestBody(schema: string, types = ["*/*"], required = true): Json {
+/** A request body of `schema`, in the media `types` (default any), required unless told. */
+function requestBody(
+  schema: string,
+  options: { types?: string[]; required?: boolean } = {},
+): Json {
+  const { types = ["*/*"], required = true } = options;
   return {
     ...(required ? { required: true } : {}),
     content: Object.fromEntries(types.map((t) => [t, { schema: ref(schema) }])),
@@ -109,16 +114,23 @@ function resourcePaths(t: ResourceType): Record<string, Json> {
   const gvk = { group: t.group, version: t.version, kind: t.kind };
   const tag = `${packageOf(t.group)}_${t.version}`;
   const scopeName = t.namespaced ? "Namespaced" : "";
-  const id = (verb: string, suffix = "", infix = scopeName) =>
-    `${verb}${capitalize(packageOf(t.group))}${capitalize(t.version)}${infix}${t.kind}${suffix}`;
-  const op = (action: string, operationId: string, description: string, extra: Json) => ({
-    tags: [tag],
-    description,
-    operationId,
-    ...extra,
-    "x-kubernetes-action": action,
-    "x-kubernetes-group-version-kind": gvk,
-  });
+  /** An operationId: `infix` (default the scope) goes before the kind, `suffix` after it. */
+  const id = (verb: string, options: { suffix?: string; infix?: string } = {}) => {
+    const { suffix = "", infix = scopeName } = options;
+    const groupVersion = `${capitalize(packageOf(t.group))}${capitalize(t.version)}`;
+    return `${verb}${groupVersion}${infix}${t.kind}${suffix}`;
+  };
+  const op = (action: string, options: { operationId: string; description: string } & Json) => {
+    const { operationId, description, ...extra } = options;
+    return {
+      tags: [tag],
+      description,
+      operationId,
+      ...extra,
+      "x-kubernetes-action": action,
+      "x-kubernetes-group-version-kind": gvk,
+    };
+  };
   const scope = t.namespaced
     ? [pathParam("namespace", "object name and auth scope, such as for teams and projects")]
     : [];
@@ -129,50 +141,61 @@ function resourcePaths(t: ResourceType): Record<string, Json> {
 
   const paths: Record<string, Json> = {};
   paths[collection] = {
-    get: op("list", id("list"), `list or watch objects of kind ${t.kind}`, {
+    get: op("list", {
+      operationId: id("list"),
+      description: `list or watch objects of kind ${t.kind}`,
       parameters: LIST_PARAMS,
       responses: responses(`${kind}List`, ["200"]),
     }),
-    post: op("post", id("create"), `create a ${t.kind}`, {
+    post: op("post", {
+      operationId: id("create"),
+      description: `create a ${t.kind}`,
       parameters: WRITE_PARAMS,
       requestBody: requestBody(kind),
       responses: responses(kind, ["200", "201", "202"]),
     }),
     ...(t.resource === "namespaces" ? {} : {
-      delete: op(
-        "deletecollection",
-        id("delete", "", `Collection${scopeName}`),
-        `delete collection of ${t.kind}`,
-        {
-          parameters: [WRITE_PARAMS[0], ...LIST_PARAMS.filter((p) => p.name !== "watch")],
-          requestBody: requestBody(DELETE_OPTIONS, ["*/*"], false),
-          responses: responses(STATUS, ["200"]),
-        },
-      ),
+      delete: op("deletecollection", {
+        operationId: id("delete", { infix: `Collection${scopeName}` }),
+        description: `delete collection of ${t.kind}`,
+        parameters: [WRITE_PARAMS[0], ...LIST_PARAMS.filter((p) => p.name !== "watch")],
+        requestBody: requestBody(DELETE_OPTIONS, { required: false }),
+        responses: responses(STATUS, ["200"]),
+      }),
     }),
     parameters: [...scope, PRETTY],
   };
 
   /** GET, PUT and PATCH of the object or of one of its subresources. */
   const readWrite = (suffix: string, what: string): Json => ({
-    get: op("get", id("read", suffix), `read ${what}`, { responses: responses(kind, ["200"]) }),
-    put: op("put", id("replace", suffix), `replace ${what}`, {
+    get: op("get", {
+      operationId: id("read", { suffix }),
+      description: `read ${what}`,
+      responses: responses(kind, ["200"]),
+    }),
+    put: op("put", {
+      operationId: id("replace", { suffix }),
+      description: `replace ${what}`,
       parameters: WRITE_PARAMS,
       requestBody: requestBody(kind),
       responses: responses(kind, ["200", "201"]),
     }),
-    patch: op("patch", id("patch", suffix), `partially update ${what}`, {
+    patch: op("patch", {
+      operationId: id("patch", { suffix }),
+      description: `partially update ${what}`,
       parameters: [...WRITE_PARAMS, queryParam("force", "boolean", "Force apply requests.")],
-      requestBody: requestBody(PATCH, PATCH_TYPES),
+      requestBody: requestBody(PATCH, { types: PATCH_TYPES }),
       responses: responses(kind, ["200", "201"]),
     }),
     parameters: [pathParam("name", `name of the ${t.kind}`), ...scope, PRETTY],
   });
   paths[item] = {
     ...readWrite("", `the specified ${t.kind}`),
-    delete: op("delete", id("delete"), `delete a ${t.kind}`, {
+    delete: op("delete", {
+      operationId: id("delete"),
+      description: `delete a ${t.kind}`,
       parameters: [WRITE_PARAMS[0]],
-      requestBody: requestBody(DELETE_OPTIONS, ["*/*"], false),
+      requestBody: requestBody(DELETE_OPTIONS, { required: false }),
       responses: responses(STATUS, ["200", "202"]),
     }),
   };
@@ -182,7 +205,9 @@ function resourcePaths(t: ResourceType): Record<string, Json> {
     } else if (sub === "eviction") {
       paths[`${item}/eviction`] = {
         post: {
-          ...op("post", id("create", "Eviction"), `create eviction of a ${t.kind}`, {
+          ...op("post", {
+            operationId: id("create", { suffix: "Eviction" }),
+            description: `create eviction of a ${t.kind}`,
             parameters: WRITE_PARAMS,
             requestBody: requestBody(EVICTION),
             responses: responses(EVICTION, ["200", "201", "202"]),
@@ -195,14 +220,11 @@ function resourcePaths(t: ResourceType): Record<string, Json> {
   }
   if (t.namespaced) {
     paths[`${base}/${t.resource}`] = {
-      get: op(
-        "list",
-        id("list", "ForAllNamespaces", ""),
-        `list or watch objects of kind ${t.kind}`,
-        {
-          responses: responses(`${kind}List`, ["200"]),
-        },
-      ),
+      get: op("list", {
+        operationId: id("list", { suffix: "ForAllNamespaces", infix: "" }),
+        description: `list or watch objects of kind ${t.kind}`,
+        responses: responses(`${kind}List`, ["200"]),
+      }),
       parameters: [...LIST_PARAMS, PRETTY],
     };
   }

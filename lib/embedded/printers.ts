@@ -20,11 +20,19 @@ export interface Printer {
   cells: Cells;
 }
 
-function column(name: string, priority = 0, type = "string", format = ""): TableColumn {
+/**
+ * A Table column named `name`; by default of type `string`, with no format and priority 0 (a
+ * column of a higher priority shows only with `-o wide`).
+ */
+function column(
+  name: string,
+  options: { priority?: number; type?: string; format?: string } = {},
+): TableColumn {
+  const { priority = 0, type = "string", format = "" } = options;
   return { name, type, format, description: "", priority };
 }
 
-const NAME = column("Name", 0, "string", "name");
+const NAME = column("Name", { format: "name" });
 
 /** Formats an elapsed time the way `kubectl` and the API server's printers do (`5m`, `3h20m`, `12d`). */
 export function humanDuration(ms: number): string {
@@ -155,11 +163,11 @@ export const PRINTERS: Record<string, Printer> = {
       column("Roles"),
       column("Age"),
       column("Version"),
-      column("Internal-IP", 1),
-      column("External-IP", 1),
-      column("OS-Image", 1),
-      column("Kernel-Version", 1),
-      column("Container-Runtime", 1),
+      column("Internal-IP", { priority: 1 }),
+      column("External-IP", { priority: 1 }),
+      column("OS-Image", { priority: 1 }),
+      column("Kernel-Version", { priority: 1 }),
+      column("Container-Runtime", { priority: 1 }),
     ],
     cells: (n, now) => [
       n.metadata?.name,
@@ -179,12 +187,12 @@ export const PRINTERS: Record<string, Printer> = {
       NAME,
       column("Ready"),
       column("Status"),
-      column("Restarts", 0, "string"),
+      column("Restarts"),
       column("Age"),
-      column("IP", 1),
-      column("Node", 1),
-      column("Nominated Node", 1),
-      column("Readiness Gates", 1),
+      column("IP", { priority: 1 }),
+      column("Node", { priority: 1 }),
+      column("Nominated Node", { priority: 1 }),
+      column("Readiness Gates", { priority: 1 }),
     ],
     cells: (p, now) => [
       p.metadata?.name,
@@ -204,12 +212,12 @@ export const PRINTERS: Record<string, Printer> = {
       column("Type"),
       column("Reason"),
       column("Object"),
-      column("Subobject", 1),
-      column("Source", 1),
+      column("Subobject", { priority: 1 }),
+      column("Source", { priority: 1 }),
       column("Message"),
-      column("First Seen", 1),
-      column("Count", 1),
-      column("Name", 1),
+      column("First Seen", { priority: 1 }),
+      column("Count", { priority: 1 }),
+      column("Name", { priority: 1 }),
     ],
     cells: (e, now) => [
       eventLastSeen(e, now),

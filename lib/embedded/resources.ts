@@ -39,9 +39,13 @@ function str(value: unknown): string {
   return String(value);
 }
 
-function metaFields(obj: KubeObject, namespaced: boolean): Record<string, string> {
+/** The `metadata.name` field of an object, and its `metadata.namespace` when `namespaced`. */
+function metaFields(
+  obj: KubeObject,
+  options: { namespaced: boolean },
+): Record<string, string> {
   const f: Record<string, string> = { "metadata.name": str(obj.metadata?.name) };
-  if (namespaced) f["metadata.namespace"] = str(obj.metadata?.namespace);
+  if (options.namespaced) f["metadata.namespace"] = str(obj.metadata?.namespace);
   return f;
 }
 
@@ -78,7 +82,7 @@ function define(d: Definition): ResourceType {
     storage: d.storage ?? `${d.group}/${d.resource}`,
     fieldNames: [...base, ...Object.keys(extra)],
     fields(obj) {
-      const f = metaFields(obj, d.namespaced);
+      const f = metaFields(obj, { namespaced: d.namespaced });
       for (const [name, get] of Object.entries(extra)) f[name] = get(obj);
       return f;
     },
