@@ -32,6 +32,11 @@ function column(
   return { name, type, format, description: "", priority };
 }
 
+/** A column of priority 1: one that shows only with `-o wide`. */
+function wide(name: string): TableColumn {
+  return column(name, { priority: 1 });
+}
+
 const NAME = column("Name", { format: "name" });
 
 /** Formats an elapsed time the way `kubectl` and the API server's printers do (`5m`, `3h20m`, `12d`). */
@@ -163,11 +168,11 @@ export const PRINTERS: Record<string, Printer> = {
       column("Roles"),
       column("Age"),
       column("Version"),
-      column("Internal-IP", { priority: 1 }),
-      column("External-IP", { priority: 1 }),
-      column("OS-Image", { priority: 1 }),
-      column("Kernel-Version", { priority: 1 }),
-      column("Container-Runtime", { priority: 1 }),
+      wide("Internal-IP"),
+      wide("External-IP"),
+      wide("OS-Image"),
+      wide("Kernel-Version"),
+      wide("Container-Runtime"),
     ],
     cells: (n, now) => [
       n.metadata?.name,
@@ -189,10 +194,10 @@ export const PRINTERS: Record<string, Printer> = {
       column("Status"),
       column("Restarts"),
       column("Age"),
-      column("IP", { priority: 1 }),
-      column("Node", { priority: 1 }),
-      column("Nominated Node", { priority: 1 }),
-      column("Readiness Gates", { priority: 1 }),
+      wide("IP"),
+      wide("Node"),
+      wide("Nominated Node"),
+      wide("Readiness Gates"),
     ],
     cells: (p, now) => [
       p.metadata?.name,
@@ -212,12 +217,12 @@ export const PRINTERS: Record<string, Printer> = {
       column("Type"),
       column("Reason"),
       column("Object"),
-      column("Subobject", { priority: 1 }),
-      column("Source", { priority: 1 }),
+      wide("Subobject"),
+      wide("Source"),
       column("Message"),
-      column("First Seen", { priority: 1 }),
-      column("Count", { priority: 1 }),
-      column("Name", { priority: 1 }),
+      wide("First Seen"),
+      wide("Count"),
+      wide("Name"),
     ],
     cells: (e, now) => [
       eventLastSeen(e, now),

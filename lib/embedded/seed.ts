@@ -42,7 +42,17 @@ interface Workload {
   priorityClassName?: string;
 }
 
-function workload(w: Workload, nodeNames: string[], at: string, podCounts: number[]): KubeObject[] {
+/** Where the workloads of a topology go: its nodes and the creation time of every object. */
+interface Placement {
+  nodeNames: string[];
+  at: string;
+  /** Pods placed on each node so far, by node index; {@link workload} counts its own in. */
+  podCounts: number[];
+}
+
+/** The objects of a workload (its controllers and pods, one on each of its nodes). */
+function workload(w: Workload, placement: Placement): KubeObject[] {
+  const { nodeNames, at, podCounts } = placement;
   const uid = uidFor(`${w.kind}/${w.namespace}/${w.name}`);
   const selector = { matchLabels: w.labels };
   const replicas = w.nodes.length;
@@ -179,12 +189,15 @@ export function defaultTopology(options: TopologyOptions = {}): KubeObject[] {
   ].map(
     (n) => namespace(n, at),
   );
-  names.forEach((name, i) => objects.push(node(name, i, i === 0, at, kubelet)));
+  names.forEach((name, i) =>
+    objects.push(node({ name, index: i, controlPlane: i === 0, kubelet }, at))
+  );
   names.forEach((name) => objects.push(nodeLease(name, at)));
   for (const component of ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"]) {
     objects.push(staticPod(component, names[0], at));
   }
   const podCounts = names.map(() => 0);
+  const placement: Placement = { nodeNames: names, at, podCounts };
   const workerIndexes = names.map((_, i) => i).slice(1);
   objects.push(...workload(
     {
@@ -197,9 +210,7 @@ export function defaultTopology(options: TopologyOptions = {}): KubeObject[] {
       hostNetwork: true,
       priorityClassName: "system-node-critical",
     },
-    names,
-    at,
-    podCounts,
+    placement,
   ));
   if (workerIndexes.length > 0) {
     objects.push(...workload(
@@ -211,9 +222,7 @@ export function defaultTopology(options: TopologyOptions = {}): KubeObject[] {
         image: "nginx:1.25",
         nodes: workerIndexes,
       },
-      names,
-      at,
-      podCounts,
+      placement,
     ));
   }
   const third = names.indexOf(workerName(3));
@@ -228,9 +237,7 @@ export function defaultTopology(options: TopologyOptions = {}): KubeObject[] {
         volumes: [{ name: "scratch", emptyDir: {} }],
         nodes: [third],
       },
-      names,
-      at,
-      podCounts,
+      placement,
     ));
     objects.push(pod({
       name: "standalone",

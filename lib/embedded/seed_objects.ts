@@ -31,7 +31,12 @@ export function uidFor(seed: string): string {
   }`;
 }
 
-function condition(type: string, status: string, reason: string, message: string, at: string) {
+/** A node condition, as kubelet reports it, heard from and last changed `at`. */
+function condition(
+  c: { type: string; status: string; reason: string; message: string },
+  at: string,
+) {
+  const { type, status, reason, message } = c;
   return { type, status, lastHeartbeatTime: at, lastTransitionTime: at, reason, message };
 }
 
@@ -44,13 +49,17 @@ const NODE_RESOURCES = {
   pods: "110",
 };
 
-export function node(
-  name: string,
-  index: number,
-  controlPlane: boolean,
-  at: string,
-  kubelet: string,
-) {
+export interface NodeSpecInput {
+  name: string;
+  /** Position in the topology (0 is the control plane): gives the address and pod CIDR. */
+  index: number;
+  controlPlane: boolean;
+  /** The kubelet version the node reports. */
+  kubelet: string;
+}
+
+export function node(n: NodeSpecInput, at: string) {
+  const { name, index, controlPlane, kubelet } = n;
   const labels: Record<string, string> = {
     "beta.kubernetes.io/arch": "amd64",
     "beta.kubernetes.io/os": "linux",
@@ -93,28 +102,30 @@ export function node(
       allocatable: NODE_RESOURCES,
       capacity: NODE_RESOURCES,
       conditions: [
-        condition(
-          "MemoryPressure",
-          "False",
-          "KubeletHasSufficientMemory",
-          "kubelet has sufficient memory available",
-          at,
-        ),
-        condition(
-          "DiskPressure",
-          "False",
-          "KubeletHasNoDiskPressure",
-          "kubelet has no disk pressure",
-          at,
-        ),
-        condition(
-          "PIDPressure",
-          "False",
-          "KubeletHasSufficientPID",
-          "kubelet has sufficient PID available",
-          at,
-        ),
-        condition("Ready", "True", "KubeletReady", "kubelet is posting ready status", at),
+        condition({
+          type: "MemoryPressure",
+          status: "False",
+          reason: "KubeletHasSufficientMemory",
+          message: "kubelet has sufficient memory available",
+        }, at),
+        condition({
+          type: "DiskPressure",
+          status: "False",
+          reason: "KubeletHasNoDiskPressure",
+          message: "kubelet has no disk pressure",
+        }, at),
+        condition({
+          type: "PIDPressure",
+          status: "False",
+          reason: "KubeletHasSufficientPID",
+          message: "kubelet has sufficient PID available",
+        }, at),
+        condition({
+          type: "Ready",
+          status: "True",
+          reason: "KubeletReady",
+          message: "kubelet is posting ready status",
+        }, at),
       ],
       daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
       nodeInfo: {
