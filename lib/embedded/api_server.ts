@@ -14,10 +14,11 @@ import { serveWatch } from "./watch.ts";
 import { errorResponse, json, parseBody, parseDryRun, present } from "./wire.ts";
 import { createObject, patchObject, prepareNew, updateObject } from "./writes.ts";
 import { sleep } from "../timing.ts";
+import { systemClock } from "../clock.ts";
 
 /** Options of an {@link ApiServer}. */
 export interface ApiServerOptions {
-  /** Clock, for creation timestamps and ages; defaults to `Date.now`. */
+  /** Clock, for creation timestamps and ages; defaults to the system clock. */
   now?: () => number;
   /** Changes kept for watches to resume from (default 10,000). */
   historySize?: number;
@@ -54,13 +55,13 @@ export class ApiServer {
     this.traffic = new Traffic(random);
     this.#ctx = {
       store: this.store,
-      now: options.now ?? Date.now,
+      now: options.now ?? (() => systemClock().getTime()),
       random,
       bookmarkIntervalMs: options.bookmarkIntervalMs ?? 10_000,
       podGraceScale: options.podGraceScale ?? 0,
       watches: this.#watches,
     };
-    keepBudgetsCurrent(this.store);
+    keepBudgetsCurrent(this.store, this.#ctx);
   }
 
   /** The number of watch streams open now. */

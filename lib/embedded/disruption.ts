@@ -1,6 +1,7 @@
 import { ApiError } from "./errors.ts";
 import { type LabelSelectorObject, selectorMatches } from "./selectors.ts";
 import { type KubeObject, pathValue } from "./objects.ts";
+import { rfc3339 } from "./times.ts";
 
 /** Whether a pod counts as healthy for a disruption budget: running, Ready, not being deleted. */
 export function podHealthy(pod: KubeObject): boolean {
@@ -20,7 +21,11 @@ function scaled(value: unknown, total: number): number {
 }
 
 /** The status the disruption controller would give `budget` for the pods of its namespace. */
-export function budgetStatus(budget: KubeObject, pods: KubeObject[]): Record<string, unknown> {
+export function budgetStatus(
+  budget: KubeObject,
+  pods: KubeObject[],
+  options: { now: number },
+): Record<string, unknown> {
   const selector = pathValue(budget, "spec.selector") as LabelSelectorObject | undefined;
   const matching = pods.filter((p) =>
     pathValue(p, "status.phase") !== "Succeeded" && pathValue(p, "status.phase") !== "Failed" &&
@@ -59,16 +64,20 @@ export function budgetStatus(budget: KubeObject, pods: KubeObject[]): Record<str
       observedGeneration: budget.metadata?.generation ?? 1,
       lastTransitionTime: before?.status === allowed && before.lastTransitionTime
         ? before.lastTransitionTime
-        : new Date(Math.floor(Date.now() / 1000) * 1000).toISOString().replace(".000Z", "Z"),
+        : rfc3339(options.now),
     }],
   };
 }
 
 /** The budgets whose status changes given the current pods, with their new status. */
-export function refreshDisruptionBudgets(budgets: KubeObject[], pods: KubeObject[]): KubeObject[] {
+export function refreshDisruptionBudgets(
+  budgets: KubeObject[],
+  pods: KubeObject[],
+  options: { now: number },
+): KubeObject[] {
   const changed: KubeObject[] = [];
   for (const budget of budgets) {
-    const status = budgetStatus(budget, pods);
+    const status = budgetStatus(budget, pods, options);
     if (JSON.stringify(status) !== JSON.stringify(budget.status)) {
       changed.push({ ...budget, status });
     }

@@ -18,6 +18,7 @@
 
 import { groupVersionDocuments, hashOf } from "./openapi_v3.ts";
 import { jsonText } from "./wire.ts";
+import { systemClock } from "../clock.ts";
 
 const V3 = "/openapi/v3";
 // Clients ask for `...spec.v2@v1.0+protobuf`; the real server answers with this spelling, which,
@@ -91,7 +92,7 @@ export function serveOpenApi(url: URL, accept?: string | null): Response | undef
     });
   }
   // A hashed URL names one version of the document forever, so clients may cache it for a year.
-  const expires = new Date(Date.now() + 365 * 24 * 3600 * 1000).toUTCString();
+  const expires = new Date(systemClock().getTime() + 365 * 24 * 3600 * 1000).toUTCString();
   return jsonText(doc.text, 200, {
     etag,
     vary: "Accept",

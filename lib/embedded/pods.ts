@@ -78,7 +78,7 @@ export function evict(ctx: ServerContext, call: Call, eviction: KubeObject): Res
  * Keeps the status of PodDisruptionBudgets current, as the disruption controller does: after a
  * change of pods or budgets has reached every watcher, once per namespace however many changed.
  */
-export function keepBudgetsCurrent(store: Store): void {
+export function keepBudgetsCurrent(store: Store, clock: { now: () => number }): void {
   const pending = new Set<string>();
   const schedule = (change: Change) => {
     const namespace = meta(change.object).namespace ?? "";
@@ -86,7 +86,7 @@ export function keepBudgetsCurrent(store: Store): void {
     pending.add(namespace);
     queueMicrotask(() => {
       pending.delete(namespace);
-      refreshBudgets(store, namespace);
+      refreshBudgets(store, { namespace, now: clock.now() });
     });
   };
   store.listen("/pods", schedule);
@@ -95,11 +95,12 @@ export function keepBudgetsCurrent(store: Store): void {
   });
 }
 
-function refreshBudgets(store: Store, namespace: string): void {
+function refreshBudgets(store: Store, options: { namespace: string; now: number }): void {
+  const { namespace, now } = options;
   const budgets = store.list("policy/poddisruptionbudgets", namespace);
   if (budgets.length === 0) return;
   const pods = store.list("/pods", namespace);
-  for (const updated of refreshDisruptionBudgets(budgets, pods)) {
+  for (const updated of refreshDisruptionBudgets(budgets, pods, { now })) {
     store.put(
       "policy/poddisruptionbudgets",
       objectKey(namespace, meta(updated).name!),

@@ -10,6 +10,7 @@ import {
   uidFor,
 } from "./seed_objects.ts";
 import { rfc3339 } from "./times.ts";
+import { systemClock } from "../clock.ts";
 
 /** The addresses of the topology's nodes, named beside {@link workerName} for the tests that use both. */
 export { nodeAddress };
@@ -176,7 +177,7 @@ export function defaultTopology(options: TopologyOptions = {}): KubeObject[] {
   if (!Number.isInteger(workers) || workers < 0) {
     throw new RangeError(`Cannot build topology: workers must be a whole number, got "${workers}"`);
   }
-  const at = rfc3339(options.now ?? Date.now());
+  const at = rfc3339(options.now ?? systemClock().getTime());
   const kubelet = options.kubeletVersion ?? "v1.29.2";
   const names = ["heal-control-plane"];
   for (let i = 1; i <= workers; i++) names.push(workerName(i));

@@ -1,4 +1,5 @@
 import type { KubeObject } from "./objects.ts";
+import { systemClock } from "../clock.ts";
 
 /** The kinds of change a watch reports. */
 export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED";
@@ -62,7 +63,7 @@ export class Store {
 
   constructor(options: StoreOptions = {}) {
     this.#historySize = options.historySize ?? 10_000;
-    this.#rv = options.initialResourceVersion ?? Date.now();
+    this.#rv = options.initialResourceVersion ?? systemClock().getTime();
     this.#floorRv = this.#rv;
     this.#onListenerError = options.onListenerError ??
       ((err) => console.error("Embedded API server: a change listener failed:", err));

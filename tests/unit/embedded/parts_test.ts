@@ -111,13 +111,19 @@ Deno.test("a disruption budget counts healthy matching pods against minAvailable
     metadata: { name: "b", generation: 1 },
     spec: { selector: { matchLabels: { app: "web" } }, ...spec },
   });
-  const min = budgetStatus(budget({ minAvailable: 1 }), pods);
+  const min = budgetStatus(budget({ minAvailable: 1 }), pods, {
+    now: Date.parse("2026-01-01T00:00:00Z"),
+  });
   assert.equal(min.currentHealthy, 2);
   assert.equal(min.disruptionsAllowed, 1);
-  const pct = budgetStatus(budget({ minAvailable: "50%" }), pods);
+  const pct = budgetStatus(budget({ minAvailable: "50%" }), pods, {
+    now: Date.parse("2026-01-01T00:00:00Z"),
+  });
   assert.equal(pct.desiredHealthy, 2);
   assert.equal(pct.disruptionsAllowed, 0);
-  const maxU = budgetStatus(budget({ maxUnavailable: 1 }), pods);
+  const maxU = budgetStatus(budget({ maxUnavailable: 1 }), pods, {
+    now: Date.parse("2026-01-01T00:00:00Z"),
+  });
   assert.equal(maxU.desiredHealthy, 2);
   assert.equal(maxU.disruptionsAllowed, 0);
   assert.equal(selectorMatches({}, { any: "thing" }), true);
