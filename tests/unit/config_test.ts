@@ -288,6 +288,37 @@ Deno.test("parseConfig() answers every kind of bad input with an error naming th
   assert.deepEqual(parseConfig([], "serve", envOf()).listen, { hostname: "0.0.0.0", port: 8000 });
 });
 
+Deno.test("parseConfig() refuses a timeout longer than a timer can wait, naming the flag", () => {
+  // A timer longer than 2^31-1 ms (24.8 days) fires at once: every request or call would time out.
+  for (const flag of ["request-timeout", "header-timeout", "idle-timeout", "api-timeout"]) {
+    for (const value of ["1000h", "2147483648ms", "25h"]) {
+      assert.throws(
+        () => parseConfig([`--${flag}`, value], "serve", envOf()),
+        new Error(
+          `Cannot parse --${flag}: expected a duration such as 90s, 5m or 4h (at most 24h), got "${value}"`,
+        ),
+        `--${flag} ${value}`,
+      );
+    }
+  }
+  const longest = parseConfig(
+    ["--request-timeout", "24h", "--header-timeout", "24h", "--idle-timeout", "24h"],
+    "serve",
+    envOf({ NODE_HEAL_API_TIMEOUT: "24h" }),
+  );
+  assert.deepEqual(
+    [
+      longest.requestTimeoutMs,
+      longest.headerTimeoutMs,
+      longest.idleTimeoutMs,
+      longest.apiTimeoutMs,
+    ],
+    [86_400_000, 86_400_000, 86_400_000, 86_400_000],
+  );
+  // The hold TTL is no timer: it is compared with timestamps, and may be long.
+  assert.equal(parseConfig(["--hold-ttl", "1000h"], "serve", envOf()).holdTtlMs, 3_600_000_000);
+});
+
 Deno.test("parseListen() takes HOST:PORT and [IPv6]:PORT with ports 0 to 65535", () => {
   assert.deepEqual(parseListen("127.0.0.1:8000", "listen"), { hostname: "127.0.0.1", port: 8000 });
   assert.deepEqual(parseListen("localhost:0", "listen"), { hostname: "localhost", port: 0 });
