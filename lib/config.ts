@@ -4,7 +4,7 @@ import type { ServiceConfig } from "./service.ts";
 import { parsePolicy, type Policy } from "./decide/policy.ts";
 import { type Credentials, parseBasicUsers } from "./server/auth.ts";
 import { FLAGS, flagsOf } from "./flags.ts";
-import { durationMs } from "./duration.ts";
+import { durationMs, formatDuration } from "./duration.ts";
 
 export { FLAGS, usage } from "./flags.ts";
 
@@ -78,12 +78,19 @@ function loadPolicy(path: string): Policy {
   return parsePolicy(text, `policy ${path}`);
 }
 
-/** Parses a duration such as `500ms`, `90s`, `5m`, `4h` into milliseconds. */
-export function parseDuration(value: string, flag: string): number {
+/**
+ * The longest timeout a flag may set. A timer waits at most 2^31-1 ms (24.8 days); a longer one
+ * fires at once, so every request or API call would time out.
+ */
+export const MAX_TIMEOUT_MS = 24 * 3_600_000;
+
+/** Parses a duration such as `500ms`, `90s`, `5m`, `4h` into milliseconds, at most `maxMs`. */
+export function parseDuration(value: string, flag: string, maxMs = Infinity): number {
   const ms = durationMs(value);
-  if (ms === undefined || !(ms > 0)) {
+  if (ms === undefined || !(ms > 0) || ms > maxMs) {
+    const most = maxMs < Infinity ? ` (at most ${formatDuration(maxMs)})` : "";
     throw new Error(
-      `Cannot parse --${flag}: expected a duration such as 90s, 5m or 4h, got "${value}"`,
+      `Cannot parse --${flag}: expected a duration such as 90s, 5m or 4h${most}, got "${value}"`,
     );
   }
   return ms;
@@ -162,18 +169,18 @@ export function parseConfig(
     ),
     tls: loadTls(str("tls-cert"), str("tls-key")),
     insecureAllowUnauthenticated: get("insecure-allow-unauthenticated") === true,
-    requestTimeoutMs: parseDuration(str("request-timeout"), "request-timeout"),
+    requestTimeoutMs: parseDuration(str("request-timeout"), "request-timeout", MAX_TIMEOUT_MS),
     maxBodyBytes: parseCount(str("max-body-bytes"), "max-body-bytes", { min: 1024, max: 64 << 20 }),
     maxInFlight: parseCount(str("max-in-flight"), "max-in-flight", { min: 1, max: 10_000 }),
-    headerTimeoutMs: parseDuration(str("header-timeout"), "header-timeout"),
-    idleTimeoutMs: parseDuration(str("idle-timeout"), "idle-timeout"),
+    headerTimeoutMs: parseDuration(str("header-timeout"), "header-timeout", MAX_TIMEOUT_MS),
+    idleTimeoutMs: parseDuration(str("idle-timeout"), "idle-timeout", MAX_TIMEOUT_MS),
     maxConnections: parseCount(str("max-connections"), "max-connections", {
       min: 1,
       max: 1_000_000,
     }),
     paused: get("paused") === true,
     namespace: str("namespace"),
-    apiTimeoutMs: parseDuration(str("api-timeout"), "api-timeout"),
+    apiTimeoutMs: parseDuration(str("api-timeout"), "api-timeout", MAX_TIMEOUT_MS),
     instance: str("instance") || env("POD_NAME") || env("HOSTNAME") || "node-heal",
     logFormat,
     logLevel: str("log-level"),
