@@ -45,9 +45,14 @@ export interface DrainRun {
 /** Pods named in one message at most; the rest are counted, so an Event stays small. */
 const NAMED_PODS = 10;
 
+/** `1 pod`, `2 pods`. */
+function podCount(n: number): string {
+  return `${n} pod${n === 1 ? "" : "s"}`;
+}
+
 /** `1 pod (a/b)`, `2 pods (a/b, c/d)`, `0 pods`, `12 pods (a/b, ..., and 2 more)`. */
 function podList(keys: string[]): string {
-  const n = `${keys.length} pod${keys.length === 1 ? "" : "s"}`;
+  const n = podCount(keys.length);
   if (keys.length === 0) return n;
   const named = keys.slice(0, NAMED_PODS).join(", ");
   const more = keys.length - NAMED_PODS;
@@ -113,7 +118,7 @@ export async function drainNode(
         evictedBefore,
         skipped,
         blocking: [...pending.keys()].map((pod) => ({ pod, why: "the drain was stopped" })),
-        message: `Stopped draining ${node} with ${pending.size} pods left`,
+        message: `Stopped draining ${node} with ${podCount(pending.size)} left`,
       };
     }
     for (const [key, pod] of pending) {
@@ -180,9 +185,9 @@ export async function drainNode(
     message: `Drained ${node}: evicted ${
       evictedBefore === 0
         ? podList(evicted)
-        : `${evictedBefore + evicted.length} pods: ${evictedBefore} before it was resumed, then ${
-          podList(evicted)
-        }`
+        : `${
+          podCount(evictedBefore + evicted.length)
+        }: ${evictedBefore} before it was resumed, then ${podList(evicted)}`
     }; left ${podList(skipped)}`,
   };
 }
