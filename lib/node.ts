@@ -8,6 +8,8 @@ export interface Node {
     annotations?: Record<string, string>;
   };
   spec?: {
+    /** The machine behind the Node, as its cloud names it (`aws:///zone/i-...`, `gce://...`). */
+    providerID?: string;
     unschedulable?: boolean;
     taints?: { key: string; value?: string; effect: string }[];
   };

@@ -1,8 +1,8 @@
-// Connects to the cluster. The client library is imported here and under kube/ only: every
-// read and write of the cluster goes through the KubeClient interface (kube_types.ts), so
-// dry-run and tests swap only this boundary.
-import * as k8s from "@kubernetes/client-node";
+// Connects to the cluster. The client library is imported under kube/ only: every read and
+// write of the cluster goes through the KubeClient interface (kube_types.ts), so dry-run and
+// tests swap only this boundary.
 import { LibraryClient } from "./kube/library_client.ts";
+import { PooledKubeConfig } from "./kube/pooled_config.ts";
 import {
   type EventBody,
   type KubeClient,
@@ -49,7 +49,7 @@ export function connect(
   options: ConnectOptions,
 ): { client: KubeClient; source: KubeconfigSource } {
   const env = options.env ?? ((name: string) => Deno.env.get(name));
-  const kc = new k8s.KubeConfig();
+  const kc = new PooledKubeConfig();
   let source: KubeconfigSource;
   try {
     if (options.kubeconfigYaml !== undefined) {

@@ -51,7 +51,22 @@ export function toPod(p: k8s.V1Pod): Pod {
   };
 }
 
-/** Converts the client library's Node into the plain form node-heal reads. */
+/** The prefix of the annotations node-heal keeps state in; it reads no others. */
+const OWN_PREFIX = "node-heal.io/";
+
+/** node-heal's own annotations of a Node, without the rest (kubelet's, a CNI's, ...). */
+function ownAnnotations(all: Record<string, string> | undefined): Record<string, string> {
+  const own: Record<string, string> = {};
+  for (const key in all) if (key.startsWith(OWN_PREFIX)) own[key] = all[key];
+  return own;
+}
+
+/**
+ * Projects a Node (the client library's, or a watch event's JSON) to what node-heal reads: name,
+ * labels, its own annotations, addresses, taints, unschedulable, conditions, providerID and
+ * resourceVersion. Images, managedFields, capacity and the rest (most of a real Node's 10-30 KB)
+ * are dropped as each Node arrives.
+ */
 export function toNode(n: k8s.V1Node): Node {
   return {
     metadata: {
@@ -59,9 +74,10 @@ export function toNode(n: k8s.V1Node): Node {
       uid: n.metadata?.uid,
       resourceVersion: n.metadata?.resourceVersion,
       labels: n.metadata?.labels,
-      annotations: n.metadata?.annotations,
+      annotations: ownAnnotations(n.metadata?.annotations),
     },
     spec: {
+      providerID: n.spec?.providerID,
       unschedulable: n.spec?.unschedulable,
       taints: n.spec?.taints?.map((t) => ({ key: t.key, value: t.value, effect: t.effect })),
     },

@@ -3,68 +3,142 @@ import type { NodeWatchHandlers, Stoppable } from "../kube_types.ts";
 import { timeBound } from "./time_bound.ts";
 import { toKubeError, toNode } from "./convert.ts";
 
+/** Nodes per page of the list: bounds what one response holds in memory at once. */
+export const LIST_PAGE = 500;
+
+/** How long one watch request may stay open before the server ends it and it is made again (s). */
+const WATCH_TIMEOUT_S = 300;
+
 /**
- * Lists and watches Nodes with the client library's informer, telling `handlers` of every
- * change, and starts the informer again after a failure.
+ * Lists and watches Nodes, telling `handlers` of every change. Each Node is projected to the
+ * few fields node-heal reads as it arrives (see `toNode`): nothing keeps the full objects, unlike
+ * the client library's informer, which holds a second copy of every Node. The list is paged;
+ * a watch that ends is made again from the last resourceVersion seen (bookmarks included); one
+ * that fails is made again after a delay that doubles up to 30 s; 410 Gone lists again.
  */
-export async function watchNodes(
+export function watchNodes(
   kc: k8s.KubeConfig,
   options: { timeoutMs: number },
   handlers: NodeWatchHandlers,
 ): Promise<Stoppable> {
-  // The informer stops after an error other than 410; it is started again, with a delay that
-  // doubles up to 30 s and goes back to 0.5 s only once a list has succeeded.
   const core = kc.makeApiClient(k8s.CoreV1Api);
-  let delay = 500;
-  const informer = k8s.makeInformer(
-    kc,
-    "/api/v1/nodes",
-    async () => {
-      const list = await timeBound(core.listNode(), options.timeoutMs * 6, "list nodes");
-      delay = 500;
-      handlers.listed(list.items.map(toNode));
-      return list;
-    },
-  );
-  informer.on("add", (n) => handlers.upsert(toNode(n)));
-  informer.on("update", (n) => handlers.upsert(toNode(n)));
-  informer.on("delete", (n) => handlers.remove(n.metadata?.name ?? ""));
+  const watcher = new k8s.Watch(kc);
+  let resourceVersion: string | undefined;
   let stopped = false;
-  let retry: ReturnType<typeof setTimeout> | undefined;
-  const restart = () => {
-    if (stopped || retry) return;
+  let failing = false;
+  let delay = 500;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let request: AbortController | undefined;
+
+  const fail = (err: unknown, what: string) => {
+    failing = true;
+    handlers.error(toKubeError(err, what));
     const wait = delay;
     delay = Math.min(delay * 2, 30_000);
-    retry = setTimeout(async () => {
-      retry = undefined;
+    later(wait);
+  };
+  const later = (ms: number) => {
+    if (stopped) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (resourceVersion === undefined) list();
+      else watch();
+    }, ms);
+  };
+
+  const list = async () => {
+    try {
+      const nodes = [];
+      let next: string | undefined;
+      let version: string | undefined;
+      do {
+        const page = await timeBound(
+          core.listNode({ limit: LIST_PAGE, _continue: next }),
+          options.timeoutMs * 6,
+          "list nodes",
+        );
+        for (const item of page.items) nodes.push(toNode(item));
+        version = page.metadata?.resourceVersion;
+        next = page.metadata?._continue || undefined;
+      } while (next && !stopped);
       if (stopped) return;
-      try {
-        failed = false;
-        await informer.start();
-        if (!failed && !stopped) handlers.recovered();
-      } catch (err) {
-        handlers.error(toKubeError(err, "watch nodes"));
-        restart();
+      resourceVersion = version;
+      failing = false;
+      delay = 500;
+      handlers.listed(nodes);
+      watch();
+    } catch (err) {
+      resourceVersion = undefined;
+      fail(err, "list nodes");
+    }
+  };
+
+  const watch = async () => {
+    if (stopped) return;
+    let gone = false;
+    let ended = false;
+    try {
+      request = await watcher.watch(
+        "/api/v1/nodes",
+        {
+          resourceVersion,
+          allowWatchBookmarks: true,
+          timeoutSeconds: WATCH_TIMEOUT_S,
+        },
+        (phase: string, obj: k8s.V1Node & { code?: number }) => {
+          if (phase === "ERROR") {
+            // 410: the version is older than the server's history; anything else ends this watch.
+            gone = obj.code === 410;
+            return;
+          }
+          const version = obj.metadata?.resourceVersion;
+          if (version) resourceVersion = version;
+          if (phase === "ADDED" || phase === "MODIFIED") handlers.upsert(toNode(obj));
+          else if (phase === "DELETED") handlers.remove(obj.metadata?.name ?? "");
+        },
+        (err: unknown) => {
+          ended = true;
+          request = undefined;
+          if (stopped) return;
+          if (gone || statusOf(err) === 410) {
+            resourceVersion = undefined;
+            return later(0);
+          }
+          if (err && (err as Error).name !== "TimeoutError") return fail(err, "watch nodes");
+          // The server ended the watch (its timeout), or it went silent for the watch library's
+          // 30 s (a quiet cluster): go on from where it was.
+          later(0);
+        },
+      );
+      // Running again after a failure (a failed request has ended already).
+      if (failing && !ended && !stopped) {
+        failing = false;
+        delay = 500;
+        handlers.recovered();
       }
-    }, wait);
+    } catch (err) {
+      if (statusOf(err) === 410) {
+        resourceVersion = undefined;
+        return later(0);
+      }
+      fail(err, "watch nodes");
+    }
   };
-  let failed = false;
-  informer.on("error", (err) => {
-    failed = true;
-    handlers.error(toKubeError(err, "watch nodes"));
-    restart();
-  });
-  try {
-    await informer.start();
-  } catch (err) {
-    handlers.error(toKubeError(err, "list nodes"));
-    restart();
-  }
-  return {
-    async stop() {
+
+  return list().then(() => ({
+    stop() {
       stopped = true;
-      if (retry) clearTimeout(retry);
-      await informer.stop();
+      clearTimeout(timer);
+      request?.abort();
+      return Promise.resolve();
     },
-  };
+  }));
+}
+
+/** The HTTP status of a failed watch request, if it has one. */
+function statusOf(err: unknown): number | undefined {
+  const e = err as { code?: unknown; statusCode?: unknown } | undefined;
+  const status = e?.code ?? e?.statusCode;
+  return typeof status === "number" ? status : undefined;
 }
