@@ -15,6 +15,7 @@ import {
 } from "./decide/decide.ts";
 import { ANNOTATIONS } from "./decide/node_state.ts";
 import { DEFAULT_POLICY, type Policy } from "./decide/policy.ts";
+import { Tally } from "./decide/tally.ts";
 import type { Alert, Notification } from "./intake/alertmanager.ts";
 import { log } from "./log.ts";
 import type { Node } from "./node.ts";
@@ -73,11 +74,15 @@ export class Pipeline {
   #drains: DrainSupervisor;
   #decisions: DecisionLog;
   #reporter: Reporter;
+  /** The gates' counts over the index, kept current as Nodes change. */
+  #tally: Tally;
 
   constructor(deps: PipelineDeps) {
     this.#deps = deps;
     const now = deps.now ?? systemClock;
     const { client, index, metrics } = deps;
+    this.#tally = new Tally(this.policy.gates);
+    index.follow(this.#tally);
     this.#writer = new NodeWriter({ client, index, metrics, now });
     this.#drains = new DrainSupervisor({
       client,
@@ -128,6 +133,7 @@ export class Pipeline {
       paused: this.#deps.paused?.() ?? false,
       instance: this.#instance,
       drainingHere: this.#drains.running(),
+      tally: this.#tally,
     };
   }
 
@@ -194,17 +200,21 @@ export class Pipeline {
       return { ...base, outcome: "unresolved", message };
     }
     const name = resolution.node.metadata.name;
-    // Decide and act, in the Node's turn. A resolution never overtakes its firing; a firing
-    // alert, which may take a Node out, also waits for the take-out turn, so that every gate
-    // counts the previous take-out.
-    const act = () =>
-      this.#act(name, (node, now) => decide(alert, node, this.#options(now)), {
-        confirmSkip: alert.status === "resolved",
-        freshlyRead,
-      });
+    // Decide and act, in the Node's turn: a resolution never overtakes its firing. A firing
+    // alert, which may take a Node out, is decided in the one take-out turn, and a take-out is
+    // counted from its decision until its write has ended: every gate counts every take-out
+    // decided before it, while the writes go on at once.
+    const choose = (node: Node, now: Date) => decide(alert, node, this.#options(now));
     const applied = await this.#turns.node(
       name,
-      () => alert.status === "firing" ? this.#turns.takeOut(act) : act(),
+      () =>
+        alert.status === "firing"
+          ? this.#act(name, choose, {
+            decideIn: (decide) => this.#turns.takeOut(() => Promise.resolve(decide())),
+            reserve: (d, at) =>
+              d.patch.spec?.unschedulable ? this.#tally.reserve(name, at) : undefined,
+          })
+          : this.#act(name, choose, { confirmSkip: true, freshlyRead }),
     );
     // Report.
     const outcome = await this.#reporter.applied(name, applied, alert);

@@ -50,6 +50,16 @@ export interface ApplyOptions {
   freshlyRead?: Set<string>;
   /** Runs before a decision is written, such as stopping a drain before an uncordon. */
   before?: (decision: Write) => Promise<void>;
+  /**
+   * Where decisions are made: each decision (not its write) runs inside it, such as the one
+   * take-out turn, so that decisions are made one at a time while writes go on at once.
+   */
+  decideIn?: <T>(decide: () => T) => Promise<T>;
+  /**
+   * Counts a decision as done until its write has ended (the take-out it reserves, so that
+   * decisions made meanwhile count it); returns the release, or undefined when nothing is held.
+   */
+  reserve?: (decision: Write, at: Date) => (() => void) | undefined;
 }
 
 /** What a {@link NodeWriter} works with. */
@@ -92,9 +102,15 @@ export class NodeWriter {
     const { client, index, metrics } = this.#deps;
     let node: Node | undefined = index.get(name);
     let fresh = options.freshlyRead?.has(name) ?? false;
+    const decideIn = options.decideIn ?? (<T>(decide: () => T) => Promise.resolve(decide()));
     for (let attempt = 0; node && attempt <= MAX_CONFLICT_RETRIES; attempt++) {
-      const now = this.#deps.now();
-      const decision = choose(node, now);
+      const current: Node = node;
+      const { now, decision, release } = await decideIn(() => {
+        const now = this.#deps.now();
+        const decision = choose(current, now);
+        const release = decision?.kind === "act" ? options.reserve?.(decision, now) : undefined;
+        return { now, decision, release };
+      });
       if (!decision) return { kind: "none" };
       if (decision.kind === "skip") {
         if (options.confirmSkip && !fresh) {
@@ -113,6 +129,7 @@ export class NodeWriter {
         // count it, so a dry run skips what a real run would skip.
         index.upsert(await this.#transient(() => client.patchNode(name, decision.patch)));
       } catch (err) {
+        release?.();
         const status = statusOf(err);
         if (status === 409) {
           metrics.actions.inc({ action: decision.action, result: "conflict" });
@@ -128,6 +145,7 @@ export class NodeWriter {
         }
         return this.#failed(decision.action, err as Error, decision);
       }
+      release?.();
       metrics.actions.inc({
         action: decision.action,
         result: client.dryRun ? "dry_run" : "success",

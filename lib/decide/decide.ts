@@ -231,7 +231,7 @@ export function decide(alert: Alert, node: Node, options: DecideOptions): Decisi
     });
   }
   const blocked = checkTakeOut(node, {
-    nodes: options.nodes ?? [node],
+    ...(options.tally ? { tally: options.tally } : { nodes: options.nodes ?? [node] }),
     gates: policy.gates,
     now,
     paused: options.paused ?? false,

@@ -4,6 +4,7 @@ import { clip } from "../clip.ts";
 import type { Policy } from "./policy.ts";
 import type { DrainOptions } from "./drain_plan.ts";
 import type { ProtectionGate, TakeOutGate } from "./gates.ts";
+import type { Tally } from "./tally.ts";
 
 /**
  * The writes a decision can make. `hold`, `release` and `refresh` only change which alerts hold
@@ -103,6 +104,8 @@ export interface DecideOptions {
   policy?: Policy;
   /** Every Node as node-heal last saw it: the cluster truth the gates count from. */
   nodes?: Iterable<Node>;
+  /** The same counted as Nodes change (the index's tally); when given, `nodes` is not scanned. */
+  tally?: Tally;
   /** Whether a pause is in force (flag, policy file or the cluster's pause annotation). */
   paused?: boolean;
   /** This replica's name: the drainer it writes in its claims. */

@@ -39,7 +39,7 @@ export function startDrain(
   const name = node.metadata.name;
   const state = readState(node);
   const policy = options.policy ?? DEFAULT_POLICY;
-  const draining =
+  const draining = options.tally?.draining(name) ??
     [...(options.nodes ?? [])].filter((n) =>
       n.metadata.name !== name && readState(n).step === "draining"
     ).length;

@@ -1,11 +1,13 @@
-import { isCordoned, isReady, type Node } from "../node.ts";
-import { CONTROL_PLANE_LABELS, EXCLUDE_LABEL, readState, remediations } from "./node_state.ts";
+import type { Node } from "../node.ts";
 import { HISTORY } from "./node_state.ts";
 import type { Gates } from "./policy.ts";
 import { formatDuration } from "../duration.ts";
+import { isAvailable, type ProtectionGate, since } from "./selection.ts";
+import { type BudgetOptions, type Budgets, Tally } from "./tally.ts";
 
-/** The gates that keep node-heal off a node for good: the control plane, a label, the selector. */
-export type ProtectionGate = "protected" | "excluded";
+export { isAvailable, protection, required, selected } from "./selection.ts";
+export type { ProtectionGate } from "./selection.ts";
+export type { BudgetOptions, Budgets } from "./tally.ts";
 
 /** A gate that blocked a remediation, and the sentence that says why. */
 export interface Blocked {
@@ -13,112 +15,9 @@ export interface Blocked {
   message: string;
 }
 
-/** Why a node is protected from node-heal, or undefined when it is not. */
-export function protection(node: Node, gates: Gates): Blocked | undefined {
-  const name = node.metadata.name;
-  const labels = node.metadata.labels ?? {};
-  const cp = CONTROL_PLANE_LABELS.find((l) => Object.hasOwn(labels, l));
-  if (cp) {
-    return {
-      gate: "protected",
-      message: `${name} is a control-plane node (label ${cp}), never touched`,
-    };
-  }
-  if (labels[EXCLUDE_LABEL] === "true") {
-    return { gate: "excluded", message: `${name} is labelled ${EXCLUDE_LABEL}=true` };
-  }
-  const outside = Object.entries(gates.nodeSelector).find(([k, v]) => labels[k] !== v);
-  if (outside) {
-    return {
-      gate: "protected",
-      message: `${name} is outside the node selector (${outside[0]}=${outside[1]})`,
-    };
-  }
-  return undefined;
-}
-
-/** Whether a node counts as available: schedulable and Ready, whoever made it otherwise. */
-export function isAvailable(node: Node): boolean {
-  return !isCordoned(node) && isReady(node);
-}
-
-/** The nodes the gates count: not protected (control plane, excluded, outside the selector). */
-export function selected(nodes: Iterable<Node>, gates: Gates): Node[] {
-  return [...nodes].filter((n) => !protection(n, gates));
-}
-
-/** How many selected nodes must stay available: a count, or a percentage rounded up. */
-export function required(selectedCount: number, minHealthy: number | string): number {
-  if (typeof minHealthy === "number") return minHealthy;
-  return Math.ceil((Number(minHealthy.slice(0, -1)) * selectedCount) / 100);
-}
-
-function since(node: Node, annotation: string): number | undefined {
-  const at = Date.parse(node.metadata.annotations?.[annotation] ?? "");
-  return Number.isNaN(at) ? undefined : at;
-}
-
-/** What each gate has left, counted from cluster truth (for `/status` and the gates themselves). */
-export interface Budgets {
-  selected: number;
-  available: number;
-  minHealthy: { required: number; canTakeOut: number; heldByNodeHeal: number };
-  rate: { max: number; windowMs: number; used: number; left: number };
-  cooldown: { ms: number; nodes: string[] };
-  maxConcurrent: { max: number; inFlight: number };
-  paused: boolean;
-}
-
-/** Options of {@link budgets} and {@link checkTakeOut}. */
-export interface BudgetOptions {
-  /** The policy's gates. */
-  gates: Gates;
-  now: Date;
-  /** Whether a pause is in force. */
-  paused: boolean;
-}
-
-/** Every gate's budget in a cluster of `nodes`. */
+/** Every gate's budget in a cluster of `nodes`, counted from all of them. */
 export function budgets(nodes: Iterable<Node>, options: BudgetOptions): Budgets {
-  const { gates, now, paused } = options;
-  // One pass over the cluster: this runs before every take-out decision.
-  const t = now.getTime();
-  let selectedCount = 0;
-  let availableCount = 0;
-  let owned = 0;
-  let used = 0;
-  let inFlight = 0;
-  const cooling: string[] = [];
-  for (const n of nodes) {
-    const state = readState(n);
-    if (!protection(n, gates)) {
-      selectedCount++;
-      if (isAvailable(n)) availableCount++;
-      // node-heal's own cordons count against the budget whatever their nodes' Ready state, so
-      // that cordoning nodes while they are NotReady cannot leave too few once they are Ready.
-      if (state.owned && isCordoned(n)) owned++;
-    }
-    for (const at of remediations(n)) if (t - at < gates.rate.windowMs) used++;
-    const released = since(n, HISTORY.releasedAt);
-    if (released !== undefined && t - released < gates.cooldownMs) cooling.push(n.metadata.name);
-    if (state.step === "draining") inFlight++;
-  }
-  const need = required(selectedCount, gates.minHealthy);
-  const canTakeOut = Math.max(0, Math.min(availableCount - need, selectedCount - need - owned));
-  return {
-    selected: selectedCount,
-    available: availableCount,
-    minHealthy: { required: need, canTakeOut, heldByNodeHeal: owned },
-    rate: {
-      max: gates.rate.max,
-      windowMs: gates.rate.windowMs,
-      used,
-      left: Math.max(0, gates.rate.max - used),
-    },
-    cooldown: { ms: gates.cooldownMs, nodes: cooling },
-    maxConcurrent: { max: gates.maxConcurrent, inFlight },
-    paused,
-  };
+  return new Tally(options.gates, { nodes }).budgets(options);
 }
 
 /** What a take-out gate looks at: the node, the cluster's budgets, the policy's gates, now. */
@@ -188,13 +87,13 @@ export type TakeOutGate = (typeof TAKE_OUT_GATES)[number]["name"];
 /** Whether node-heal may take `node` out (cordon it) now: the first of {@link TAKE_OUT_GATES} that says no. */
 export function checkTakeOut(
   node: Node,
-  options: BudgetOptions & { nodes: Iterable<Node> },
+  options: BudgetOptions & ({ nodes: Iterable<Node> } | { tally: Tally }),
 ): Blocked | undefined {
   const ctx = {
     node,
     gates: options.gates,
     now: options.now,
-    budgets: budgets(options.nodes, options),
+    budgets: "tally" in options ? options.tally.budgets(options) : budgets(options.nodes, options),
   };
   for (const gate of TAKE_OUT_GATES) {
     const why = gate.check(ctx);

@@ -17,6 +17,12 @@ export type Resolution =
     key?: string;
   };
 
+/** What keeps counts over the index's Nodes current (the gates' tally). */
+export interface IndexFollower {
+  set(node: Node): void;
+  remove(name: string): void;
+}
+
 /**
  * Every Node by name and by address (InternalIP, ExternalIP, Hostname), kept current by a
  * watch: lookups are O(1) and never touch the API.
@@ -26,6 +32,13 @@ export class NodeIndex {
   #keys = new Map<string, Set<string>>();
   #keysOf = new Map<string, string[]>();
   #synced = false;
+  #followers: IndexFollower[] = [];
+
+  /** Tells `follower` of every Node held from now on, and every change after. */
+  follow(follower: IndexFollower): void {
+    this.#followers.push(follower);
+    for (const node of this.#nodes.values()) follower.set(node);
+  }
 
   /** Whether the initial list has been loaded, so lookups can be trusted. */
   get synced(): boolean {
@@ -69,6 +82,7 @@ export class NodeIndex {
     if (Number.isInteger(held) && Number.isInteger(incoming) && incoming < held) return;
     this.#unlink(name);
     this.#nodes.set(name, node);
+    for (const f of this.#followers) f.set(node);
     const keys = [name];
     for (const a of node.status?.addresses ?? []) {
       if (ADDRESS_TYPES.has(a.type) && a.address) keys.push(a.address.toLowerCase());
@@ -87,7 +101,7 @@ export class NodeIndex {
   /** Removes a Node. */
   remove(name: string): void {
     this.#unlink(name);
-    this.#nodes.delete(name);
+    if (this.#nodes.delete(name)) { for (const f of this.#followers) f.remove(name); }
   }
 
   #unlink(name: string): void {

@@ -14,7 +14,7 @@ const allDocs = (await Promise.all(
 )).join("\n");
 const configuration = await read("docs/configuration.md");
 const decision = await read("lib/decide/decision.ts");
-const gatesSource = await read("lib/decide/gates.ts");
+const selectionSource = await read("lib/decide/selection.ts");
 
 /** The table row of docs/configuration.md that starts with this flag. */
 function flagRow(name: string): string | undefined {
@@ -64,7 +64,7 @@ Deno.test("docs/ names every Event reason and every gate of a decision", () => {
   assert.ok(reasons.includes("NodeHealCordoned"));
   const gates = [
     ...unionMembers(/export type Gate =([^;]+);/),
-    ...unionMembers(/export type ProtectionGate =([^;]+);/, gatesSource),
+    ...unionMembers(/export type ProtectionGate =([^;]+);/, selectionSource),
     ...TAKE_OUT_GATES.map((g) => g.name),
   ];
   assert.ok(gates.includes("stale") && gates.includes("cooldown") && gates.includes("excluded"));

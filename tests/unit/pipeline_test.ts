@@ -129,6 +129,23 @@ Deno.test("firing alerts about several Nodes at once take turns: the gates count
   assert.equal(cordoned.length, 2);
 });
 
+Deno.test("take-outs decided while earlier writes are in flight count them: the gates hold", async () => {
+  await using f = setup({ policy: parsePolicy("gates: { minHealthy: 3 }"), workers: 6 });
+  // Every write takes a while, so later decisions are made before earlier writes land.
+  const patch = f.client.patchNode.bind(f.client);
+  f.client.patchNode = async (name, p) => {
+    await new Promise((r) => setTimeout(r, 20));
+    return patch(name, p);
+  };
+  const ips = [1, 2, 3, 4, 5, 6].map((i) => `10.0.0.${i}`);
+  const result = await f.pipeline.handle(notify(ips.map((ip) => alert(ip))));
+  assert.equal(result.alerts.filter((a) => a.outcome === "cordon").length, 3);
+  assert.equal([...f.client.nodes.values()].filter((n) => n.spec?.unschedulable).length, 3);
+  assert.ok(
+    result.alerts.filter((a) => a.outcome === "skipped").every((a) => a.gate === "minHealthy"),
+  );
+});
+
 Deno.test("a drain runs through the writer: every Node write carries its resourceVersion, and the end is recorded", async () => {
   await using f = setup({
     policy: parsePolicy(
