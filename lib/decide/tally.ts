@@ -37,7 +37,18 @@ interface Share {
 /** A take-out decided and not yet written: counted as done until its write ends. */
 interface Reservation {
   at: number;
+  /** What it adds to the counts now (nothing once its Node shows the cordon). */
+  effect: Effect;
 }
+
+/** What a reservation adds: one more held, maybe one fewer available, maybe one more remediation. */
+interface Effect {
+  held: number;
+  available: number;
+  used: number;
+}
+
+const NO_EFFECT: Effect = { held: 0, available: 0, used: 0 };
 
 /**
  * The cluster's counts for the gates, kept current as Nodes change instead of counted from every
@@ -57,6 +68,8 @@ export class Tally {
   #times: number[] = [];
   #released = new Map<string, number>();
   #reserved = new Map<string, Reservation>();
+  /** The sum of the reservations' effects. */
+  #effect: Effect = { ...NO_EFFECT };
 
   constructor(gates: Gates, options: { nodes?: Iterable<Node> } = {}) {
     this.gates = gates;
@@ -81,6 +94,8 @@ export class Tally {
     this.#add(share, 1);
     for (const t of share.remediations) this.#times.splice(upperBound(this.#times, t), 0, t);
     if (share.releasedAt !== undefined) this.#released.set(name, share.releasedAt);
+    const reservation = this.#reserved.get(name);
+    if (reservation) this.#apply(reservation, effectOf(share, reservation.at));
   }
 
   /** Forgets Node `name`. */
@@ -99,11 +114,25 @@ export class Tally {
    * called (when its write has ended and the index holds the result, or it failed).
    */
   reserve(name: string, at: Date): () => void {
-    const reservation = { at: at.getTime() };
+    const previous = this.#reserved.get(name);
+    if (previous) this.#apply(previous, NO_EFFECT);
+    const reservation: Reservation = { at: at.getTime(), effect: NO_EFFECT };
     this.#reserved.set(name, reservation);
+    const share = this.#shares.get(name);
+    if (share) this.#apply(reservation, effectOf(share, reservation.at));
     return () => {
-      if (this.#reserved.get(name) === reservation) this.#reserved.delete(name);
+      if (this.#reserved.get(name) !== reservation) return;
+      this.#apply(reservation, NO_EFFECT);
+      this.#reserved.delete(name);
     };
+  }
+
+  /** Replaces what `reservation` adds to the counts with `effect`. */
+  #apply(reservation: Reservation, effect: Effect): void {
+    for (const k of ["held", "available", "used"] as const) {
+      this.#effect[k] += effect[k] - reservation.effect[k];
+    }
+    reservation.effect = effect;
   }
 
   /** Nodes draining now, other than `except`. */
@@ -115,17 +144,10 @@ export class Tally {
   budgets(options: Omit<BudgetOptions, "gates"> & { gates?: Gates }): Budgets {
     const gates = this.gates;
     const t = options.now.getTime();
-    let available = this.#available;
-    let held = this.#held;
-    let used = this.#times.length - upperBound(this.#times, t - gates.rate.windowMs);
-    for (const [name, r] of this.#reserved) {
-      const share = this.#shares.get(name);
-      if (!share?.selected || share.held) continue;
-      // Decided, not yet seen written: count it as the cordon it will be.
-      held++;
-      if (share.available) available--;
-      if (!share.remediations.some((at) => at >= r.at - 1000)) used++;
-    }
+    const available = this.#available - this.#effect.available;
+    const held = this.#held + this.#effect.held;
+    const used = this.#times.length - upperBound(this.#times, t - gates.rate.windowMs) +
+      this.#effect.used;
     const selected = this.#selected;
     const need = required(selected, gates.minHealthy);
     const cooling = [...this.#released].filter(([, at]) => t - at < gates.cooldownMs)
@@ -160,6 +182,8 @@ export class Tally {
       if (i >= 0 && this.#times[i] === t) this.#times.splice(i, 1);
     }
     this.#released.delete(name);
+    const reservation = this.#reserved.get(name);
+    if (reservation) this.#apply(reservation, NO_EFFECT);
   }
 
   #add(share: Share, sign: 1 | -1): void {
@@ -168,6 +192,16 @@ export class Tally {
     if (share.held) this.#held += sign;
     if (share.draining) this.#draining += sign;
   }
+}
+
+/** What a take-out reserved at `at` adds to the counts while `share` does not show it yet. */
+function effectOf(share: Share, at: number): Effect {
+  if (!share.selected || share.held) return NO_EFFECT;
+  return {
+    held: 1,
+    available: share.available ? 1 : 0,
+    used: share.remediations.some((t) => t >= at - 1000) ? 0 : 1,
+  };
 }
 
 /** The index of the first element of sorted `list` greater than `value`. */

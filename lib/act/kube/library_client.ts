@@ -6,8 +6,15 @@ import type { EventBody, KubeClient, NodeWatchHandlers, Stoppable } from "../kub
 import { toKubeError, toNode, toPod } from "./convert.ts";
 import { watchNodes } from "./node_watch.ts";
 import { timeBound } from "./time_bound.ts";
+import { Slots } from "../../slots.ts";
 
 const mergePatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
+
+/**
+ * API calls in flight at once, at most (the watch aside). A burst (a storm of alerts) waits its
+ * turn instead of opening a connection per call; client-go bounds its calls the same way.
+ */
+export const MAX_IN_FLIGHT = 16;
 
 /** The KubeClient of a real API server, through the client library. */
 export class LibraryClient implements KubeClient {
@@ -17,11 +24,12 @@ export class LibraryClient implements KubeClient {
   #core: k8s.CoreV1Api;
   #apps: k8s.AppsV1Api;
   #timeoutMs: number;
+  #slots: Slots;
 
   constructor(
     kc: k8s.KubeConfig,
     server: string,
-    options: { dryRun: boolean; timeoutMs: number },
+    options: { dryRun: boolean; timeoutMs: number; maxInFlight?: number },
   ) {
     this.#kc = kc;
     this.#core = kc.makeApiClient(k8s.CoreV1Api);
@@ -29,6 +37,7 @@ export class LibraryClient implements KubeClient {
     this.server = server;
     this.dryRun = options.dryRun;
     this.#timeoutMs = options.timeoutMs;
+    this.#slots = new Slots(options.maxInFlight ?? MAX_IN_FLIGHT);
   }
 
   get #dry(): string | undefined {
@@ -45,7 +54,7 @@ export class LibraryClient implements KubeClient {
     answers: Record<number, U> = {},
   ): Promise<T | U> {
     try {
-      return await timeBound(call(), this.#timeoutMs, what);
+      return await timeBound(this.#slots.run(call), this.#timeoutMs, what);
     } catch (err) {
       const e = toKubeError(err, what);
       if (e.status !== undefined && Object.hasOwn(answers, e.status)) return answers[e.status];
@@ -133,24 +142,29 @@ export class LibraryClient implements KubeClient {
     gracePeriodSeconds?: number,
   ): Promise<{ result: "evicted" | "gone" } | { result: "blocked"; message: string }> {
     try {
-      const call = this.#core.createNamespacedPodEviction({
-        name,
-        namespace,
-        body: {
-          apiVersion: "policy/v1",
-          kind: "Eviction",
-          metadata: { name, namespace },
-          ...(gracePeriodSeconds !== undefined || this.dryRun
-            ? {
-              deleteOptions: {
-                ...(gracePeriodSeconds !== undefined ? { gracePeriodSeconds } : {}),
-                ...(this.dryRun ? { dryRun: ["All"] } : {}),
-              },
-            }
-            : {}),
-        },
-      });
-      await timeBound(call, this.#timeoutMs, `evict pod "${namespace}/${name}"`);
+      const call = () =>
+        this.#core.createNamespacedPodEviction({
+          name,
+          namespace,
+          body: {
+            apiVersion: "policy/v1",
+            kind: "Eviction",
+            metadata: { name, namespace },
+            ...(gracePeriodSeconds !== undefined || this.dryRun
+              ? {
+                deleteOptions: {
+                  ...(gracePeriodSeconds !== undefined ? { gracePeriodSeconds } : {}),
+                  ...(this.dryRun ? { dryRun: ["All"] } : {}),
+                },
+              }
+              : {}),
+          },
+        });
+      await timeBound(
+        this.#slots.run(call),
+        this.#timeoutMs,
+        `evict pod "${namespace}/${name}"`,
+      );
       return { result: "evicted" };
     } catch (err) {
       const e = err as { code?: number; body?: unknown };
