@@ -10,6 +10,7 @@ import {
   uidFor,
 } from "./seed_objects.ts";
 import { rfc3339 } from "./times.ts";
+import type { NodeCloud } from "./node_clouds.ts";
 import { systemClock } from "../clock.ts";
 
 /** The addresses of the topology's nodes, named beside {@link workerName} for the tests that use both. */
@@ -23,6 +24,12 @@ export interface TopologyOptions {
   now?: number;
   /** Kubelet version the nodes report (default `v1.29.2`, as kind's node image). */
   kubeletVersion?: string;
+  /**
+   * Whose nodes the seeded Nodes look like (default `aws`, an EKS cluster's): their labels,
+   * annotations, providerID, extra addresses, machine types and images. `kind` gives kind's
+   * own. Names, InternalIPs, pod CIDRs and the pods are the same in every style.
+   */
+  cloud?: NodeCloud;
 }
 
 /** The name of worker `i` (1-based) in the kind naming pattern: heal-worker, heal-worker2, ... */
@@ -170,7 +177,8 @@ function workload(w: Workload, placement: Placement): KubeObject[] {
  * (172.18.0.2) and workers `heal-worker`, `heal-worker2`, ... (172.18.0.3 upwards), all Ready;
  * control-plane static pods; a `kube-proxy` DaemonSet pod on every node; a pod of the
  * `web` Deployment on every worker; on `heal-worker3`, a standalone pod and a pod of the
- * `cache` Deployment with an `emptyDir` volume.
+ * `cache` Deployment with an `emptyDir` volume. The Nodes are full-sized, as a cloud's are
+ * (see {@link TopologyOptions.cloud}).
  */
 export function defaultTopology(options: TopologyOptions = {}): KubeObject[] {
   const workers = options.workers ?? 3;
@@ -191,7 +199,7 @@ export function defaultTopology(options: TopologyOptions = {}): KubeObject[] {
     (n) => namespace(n, at),
   );
   names.forEach((name, i) =>
-    objects.push(node({ name, index: i, controlPlane: i === 0, kubelet }, at))
+    objects.push(node({ name, index: i, controlPlane: i === 0, kubelet, cloud: options.cloud }, at))
   );
   names.forEach((name) => objects.push(nodeLease(name, at)));
   for (const component of ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"]) {

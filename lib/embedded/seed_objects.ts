@@ -3,6 +3,15 @@
 
 import { type KubeObject, NAME_SUFFIX_CHARS } from "./objects.ts";
 import { fnv1a32 } from "../fnv.ts";
+import { cloudNode, type NodeCloud } from "./node_clouds.ts";
+import { imagePool, systemImages } from "./node_images.ts";
+import {
+  nodeConditions,
+  nodeImages,
+  nodeManagedFields,
+  nodeResources,
+  seededRandom,
+} from "./node_status.ts";
 
 /** The InternalIP of node `index` (0 is the control plane): 172.18.0.2 upwards, as kind's docker network. */
 export function nodeAddress(index: number): string {
@@ -31,23 +40,19 @@ export function uidFor(seed: string): string {
   }`;
 }
 
-/** A node condition, as kubelet reports it, heard from and last changed `at`. */
-function condition(
-  c: { type: string; status: string; reason: string; message: string },
-  at: string,
-) {
-  const { type, status, reason, message } = c;
-  return { type, status, lastHeartbeatTime: at, lastTransitionTime: at, reason, message };
+/** The pod CIDR of node `index`: 10.244.<index>.0/24 as kind's, then on through 10.<n>.<m>.0/24. */
+export function podCidr(index: number): string {
+  return index < 256 ? `10.244.${index}.0/24` : `10.${index >> 8}.${index & 255}.0/24`;
 }
 
-const NODE_RESOURCES = {
-  cpu: "8",
-  "ephemeral-storage": "102626232Ki",
-  "hugepages-1Gi": "0",
-  "hugepages-2Mi": "0",
-  memory: "16318012Ki",
-  pods: "110",
-};
+/** The first three octets of the pod addresses of node `index` (see {@link podCidr}). */
+function podNet(index: number): string {
+  return podCidr(index).slice(0, -"0/24".length - 1);
+}
+
+function sorted(map: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(map).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
 
 export interface NodeSpecInput {
   name: string;
@@ -56,22 +61,78 @@ export interface NodeSpecInput {
   controlPlane: boolean;
   /** The kubelet version the node reports. */
   kubelet: string;
+  /** Whose nodes these look like (default `aws`). */
+  cloud?: NodeCloud;
 }
 
+/**
+ * A Node as a real cluster's look: 10-30 KB of JSON with its cloud's labels and annotations,
+ * up to 50 images, capacity, conditions and the managedFields of the agents that set them.
+ * Everything is derived from the name and index, so a seed is the same on every run.
+ */
 export function node(n: NodeSpecInput, at: string) {
   const { name, index, controlPlane, kubelet } = n;
+  const cloud = n.cloud ?? "aws";
+  const random = seededRandom(`node/${name}`);
+  const address = nodeAddress(index);
+  const c = cloudNode({ cloud, name, index, controlPlane, address }, random);
   const labels: Record<string, string> = {
-    "beta.kubernetes.io/arch": "amd64",
+    ...c.labels,
+    "beta.kubernetes.io/arch": c.arch,
     "beta.kubernetes.io/os": "linux",
-    "kubernetes.io/arch": "amd64",
+    "kubernetes.io/arch": c.arch,
     "kubernetes.io/hostname": name,
     "kubernetes.io/os": "linux",
+  };
+  const annotations: Record<string, string> = {
+    ...c.annotations,
+    "node.alpha.kubernetes.io/ttl": "0",
+    "volumes.kubernetes.io/controller-managed-attach-detach": "true",
   };
   if (controlPlane) {
     labels["node-role.kubernetes.io/control-plane"] = "";
     labels["node.kubernetes.io/exclude-from-external-load-balancers"] = "";
+    annotations["kubeadm.alpha.kubernetes.io/cri-socket"] =
+      "unix:///run/containerd/containerd.sock";
   }
-  const cidr = `10.244.${index}.0/24`;
+  const cidr = podCidr(index);
+  const { capacity, allocatable } = nodeResources(c.shape, random);
+  const images = nodeImages(systemImages(cloud, kubelet), imagePool(cloud), random);
+  const status = {
+    addresses: c.addresses,
+    allocatable,
+    capacity,
+    conditions: nodeConditions(c.conditions, at),
+    daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
+    images,
+    nodeInfo: {
+      architecture: c.arch,
+      bootID: uidFor(`boot/${name}`),
+      containerRuntimeVersion: c.os.containerRuntimeVersion,
+      kernelVersion: c.os.kernelVersion,
+      kubeProxyVersion: kubelet,
+      kubeletVersion: kubelet,
+      machineID: uidFor(`machine/${name}`).replaceAll("-", ""),
+      operatingSystem: "linux",
+      osImage: c.os.osImage,
+      systemUUID: uidFor(`system/${name}`),
+    },
+    ...(c.volumes.length > 0
+      ? {
+        volumesAttached: c.volumes.map((v) => ({ name: v, devicePath: "" })),
+        volumesInUse: [...c.volumes],
+      }
+      : {}),
+  };
+  const spec = {
+    podCIDR: cidr,
+    podCIDRs: [cidr],
+    providerID: c.providerID,
+    ...(controlPlane
+      ? { taints: [{ key: "node-role.kubernetes.io/control-plane", effect: "NoSchedule" }] }
+      : {}),
+  };
+  const metadata = { labels: sorted(labels), annotations: sorted(annotations) };
   return {
     apiVersion: "v1",
     kind: "Node",
@@ -79,68 +140,11 @@ export function node(n: NodeSpecInput, at: string) {
       name,
       uid: uidFor(`node/${name}`),
       creationTimestamp: at,
-      labels,
-      annotations: {
-        "kubeadm.alpha.kubernetes.io/cri-socket": "unix:///run/containerd/containerd.sock",
-        "node.alpha.kubernetes.io/ttl": "0",
-        "volumes.kubernetes.io/controller-managed-attach-detach": "true",
-      },
+      ...metadata,
+      managedFields: nodeManagedFields({ metadata, spec, status }, c.cloudManager, at),
     },
-    spec: {
-      podCIDR: cidr,
-      podCIDRs: [cidr],
-      providerID: `kind://docker/heal/${name}`,
-      ...(controlPlane
-        ? { taints: [{ key: "node-role.kubernetes.io/control-plane", effect: "NoSchedule" }] }
-        : {}),
-    },
-    status: {
-      addresses: [
-        { type: "InternalIP", address: nodeAddress(index) },
-        { type: "Hostname", address: name },
-      ],
-      allocatable: NODE_RESOURCES,
-      capacity: NODE_RESOURCES,
-      conditions: [
-        condition({
-          type: "MemoryPressure",
-          status: "False",
-          reason: "KubeletHasSufficientMemory",
-          message: "kubelet has sufficient memory available",
-        }, at),
-        condition({
-          type: "DiskPressure",
-          status: "False",
-          reason: "KubeletHasNoDiskPressure",
-          message: "kubelet has no disk pressure",
-        }, at),
-        condition({
-          type: "PIDPressure",
-          status: "False",
-          reason: "KubeletHasSufficientPID",
-          message: "kubelet has sufficient PID available",
-        }, at),
-        condition({
-          type: "Ready",
-          status: "True",
-          reason: "KubeletReady",
-          message: "kubelet is posting ready status",
-        }, at),
-      ],
-      daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
-      nodeInfo: {
-        architecture: "amd64",
-        bootID: uidFor(`boot/${name}`),
-        containerRuntimeVersion: "containerd://1.7.13",
-        kernelVersion: "6.1.0-18-amd64",
-        kubeProxyVersion: kubelet,
-        kubeletVersion: kubelet,
-        machineID: uidFor(`machine/${name}`).replaceAll("-", ""),
-        operatingSystem: "linux",
-        osImage: "Debian GNU/Linux 12 (bookworm)",
-        systemUUID: uidFor(`system/${name}`),
-      },
-    },
+    spec,
+    status,
   };
 }
 
@@ -163,7 +167,7 @@ export interface PodSpecInput {
 export function pod(p: PodSpecInput, at: string): KubeObject {
   const podIP = p.hostNetwork
     ? nodeAddress(p.nodeIndex)
-    : `10.244.${p.nodeIndex}.${p.podIndex + 2}`;
+    : `${podNet(p.nodeIndex)}.${p.podIndex + 2}`;
   const container = {
     name: p.name.split("-")[0] === "kube" ? p.labels["k8s-app"] ?? "main" : "main",
     image: p.image,
