@@ -27,8 +27,8 @@ export const EVENT_MESSAGE_LIMIT = 1024;
 
 /**
  * Events whose count and resourceVersion node-heal remembers, the least recently written dropped
- * first: a repeat of a remembered Event is one PATCH. An entry is the name (under 300 characters)
- * and a few numbers, so 4,096 of them take about 1 MB at most.
+ * first: a repeat of a remembered Event is one PATCH. An entry is the name and a few short
+ * strings: 4,096 of them took 0.7 MB of heap with 20-character node names, 1.6 MB with 253.
  */
 export const REMEMBERED_EVENTS = 4096;
 
