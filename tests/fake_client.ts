@@ -1,10 +1,11 @@
 // An in-memory KubeClient for unit tests of the act and report stages and the pipeline: Nodes
-// with resourceVersions (a stale one in a patch is 409, as the API server answers), Pods that
-// an eviction removes, Events, and failures scripted per method. Integration tests use the
+// and Events with resourceVersions (a stale one in a patch is 409, as the API server answers),
+// Pods that an eviction removes, and failures scripted per method. Integration tests use the
 // embedded API server and the real client library instead.
 import type { NodePatch } from "../lib/decide/decision.ts";
 import {
   type EventBody,
+  type EventVersion,
   type KubeClient,
   KubeError,
   type NodeWatchHandlers,
@@ -21,6 +22,7 @@ export class FakeClient implements KubeClient {
   readonly dryRun: boolean;
   nodes = new Map<string, Node>();
   pods = new Map<string, Pod>();
+  /** Events by namespace/name; delete one to have it expire. */
   events = new Map<string, EventBody>();
   daemonSets = new Set<string>();
   /** Pods (namespace/name) whose eviction a disruption budget blocks. */
@@ -31,6 +33,7 @@ export class FakeClient implements KubeClient {
   calls: { method: Method; arg: unknown }[] = [];
   #failures = new Map<Method, number[]>();
   #handlers: NodeWatchHandlers[] = [];
+  #eventVersions = new Map<string, string>();
   #version = 1;
 
   constructor(options: { dryRun?: boolean; nodes?: Node[]; pods?: Pod[] } = {}) {
@@ -53,6 +56,15 @@ export class FakeClient implements KubeClient {
     this.nodes.set(stored.metadata.name, stored);
     for (const h of this.#handlers) h.upsert(structuredClone(stored));
     return structuredClone(stored);
+  }
+
+  /** Stores an Event as someone else's write would (a new resourceVersion). */
+  putEvent(event: EventBody): EventVersion {
+    const key = `${event.metadata.namespace}/${event.metadata.name}`;
+    this.events.set(key, structuredClone(event));
+    const resourceVersion = String(++this.#version);
+    this.#eventVersions.set(key, resourceVersion);
+    return { count: event.count, resourceVersion, lastTimestamp: event.lastTimestamp };
   }
 
   #enter(method: Method, arg: unknown): void {
@@ -95,23 +107,58 @@ export class FakeClient implements KubeClient {
     return Promise.resolve(this.putNode(next));
   }
 
-  createEvent(event: EventBody): Promise<boolean> {
+  createEvent(event: EventBody): Promise<EventVersion | undefined> {
     this.#enter("createEvent", event.metadata.name);
     const key = `${event.metadata.namespace}/${event.metadata.name}`;
-    if (this.events.has(key)) return Promise.resolve(false);
-    if (!this.dryRun) this.events.set(key, structuredClone(event));
-    return Promise.resolve(true);
+    if (this.events.has(key)) return Promise.resolve(undefined);
+    // A dry run answers with a version too, and stores nothing.
+    if (this.dryRun) {
+      return Promise.resolve({
+        count: event.count,
+        resourceVersion: String(this.#version + 1),
+        lastTimestamp: event.lastTimestamp,
+      });
+    }
+    return Promise.resolve(this.putEvent(event));
   }
 
-  bumpEvent(namespace: string, name: string, lastTimestamp: string): Promise<void> {
-    this.#enter("bumpEvent", name);
-    const event = this.events.get(`${namespace}/${name}`);
+  readEvent(namespace: string, name: string): Promise<EventVersion | undefined> {
+    this.#enter("readEvent", name);
+    const key = `${namespace}/${name}`;
+    const event = this.events.get(key);
+    return Promise.resolve(
+      event && {
+        count: event.count,
+        resourceVersion: this.#eventVersions.get(key)!,
+        lastTimestamp: event.lastTimestamp,
+      },
+    );
+  }
+
+  patchEventCount(
+    namespace: string,
+    name: string,
+    update: { count: number; lastTimestamp: string; resourceVersion: string },
+  ): Promise<EventVersion> {
+    this.#enter("patchEventCount", name);
+    const key = `${namespace}/${name}`;
+    const event = this.events.get(key);
     if (!event) throw new KubeError(`events "${name}" not found`, 404);
-    if (!this.dryRun) {
-      event.count += 1;
-      event.lastTimestamp = lastTimestamp;
+    const current = this.#eventVersions.get(key)!;
+    if (update.resourceVersion !== current) {
+      throw new KubeError(`Operation cannot be fulfilled on events "${name}"`, 409);
     }
-    return Promise.resolve();
+    const next = { ...structuredClone(event), count: update.count };
+    next.lastTimestamp = update.lastTimestamp;
+    // A dry run answers with the Event as it would be, and stores nothing.
+    if (this.dryRun) {
+      return Promise.resolve({
+        count: next.count,
+        resourceVersion: current,
+        lastTimestamp: next.lastTimestamp,
+      });
+    }
+    return Promise.resolve(this.putEvent(next));
   }
 
   watchNodes(handlers: NodeWatchHandlers): Promise<Stoppable> {

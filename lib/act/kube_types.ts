@@ -20,6 +20,14 @@ export interface EventBody {
   count: number;
 }
 
+/** What node-heal knows of a stored Event after writing or reading it: enough to count it again. */
+export interface EventVersion {
+  count: number;
+  /** The version that holds `count`; a patch carrying an older one fails with 409. */
+  resourceVersion: string;
+  lastTimestamp?: string;
+}
+
 /** Callbacks of a Node watch. */
 export interface NodeWatchHandlers {
   upsert(node: Node): void;
@@ -45,10 +53,23 @@ export interface KubeClient {
   getNode(name: string): Promise<Node | undefined>;
   /** Applies a JSON merge patch; a stale `metadata.resourceVersion` in it fails with 409. */
   patchNode(name: string, patch: NodePatch): Promise<Node>;
-  /** Creates an Event; resolves false (not throws) when one of that name exists. */
-  createEvent(event: EventBody): Promise<boolean>;
-  /** Bumps `count` and `lastTimestamp` of an existing Event. */
-  bumpEvent(namespace: string, name: string, lastTimestamp: string): Promise<void>;
+  /**
+   * Creates an Event: resolves with the version created (in a dry run, the version the API
+   * server answered with, nothing stored), or undefined (not throws) when one of that name exists.
+   */
+  createEvent(event: EventBody): Promise<EventVersion | undefined>;
+  /** Reads an Event's count and version; undefined when it does not exist (expired, deleted). */
+  readEvent(namespace: string, name: string): Promise<EventVersion | undefined>;
+  /**
+   * Sets `count` and `lastTimestamp` of an existing Event with one JSON merge patch carrying
+   * `resourceVersion`: fails with 409 when the Event changed since (another writer counted it)
+   * and 404 when it is gone. Resolves with the version written.
+   */
+  patchEventCount(
+    namespace: string,
+    name: string,
+    update: { count: number; lastTimestamp: string; resourceVersion: string },
+  ): Promise<EventVersion>;
   /** Lists and watches Nodes, re-listing after 410 Gone and reconnecting after errors. */
   watchNodes(handlers: NodeWatchHandlers): Promise<Stoppable>;
   /** Whether namespace `name` carries the pause annotation `node-heal.io/paused=true` (false when it does not exist). */

@@ -32,7 +32,10 @@ Deno.test(
         await (await f.post(notification(status, [a]))).body?.cancel();
       await send("firing", alert("172.18.0.3", "cordon")); // patch nodes, create events
       await send("firing", alert("172.18.0.2", "cp")); // NodeHealSkipped
-      await send("firing", alert("172.18.0.2", "cp")); // the same Event again: get and patch it
+      await send("firing", alert("172.18.0.2", "cp")); // the same Event again: patch it
+      // Another writer counted it meanwhile (409): get it and patch it again.
+      f.cluster.api.injectFault({ verb: "patch", resource: "events", status: 409, times: 1 });
+      await send("firing", alert("172.18.0.2", "cp"));
       await send("resolved", alert("172.18.0.5", "nothing")); // a fresh read: get nodes
       await send("firing", alert("172.18.0.4", "drain", { heal_action: "drain" })); // the drain
       await waitFor(

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { FLAGS } from "../../lib/config.ts";
 import { LIMITS } from "../../lib/intake/alertmanager.ts";
 import { MAX_HOLDS, MAX_OVERFLOW, MAX_RESOLVED } from "../../lib/decide/node_state.ts";
-import { EVENT_MESSAGE_LIMIT } from "../../lib/report/events.ts";
+import { EVENT_MESSAGE_LIMIT, REMEMBERED_EVENTS } from "../../lib/report/events.ts";
 
 const doc = await Deno.readTextFile(new URL("../../docs/limits.md", import.meta.url));
 
@@ -61,4 +61,9 @@ Deno.test("docs/limits.md states the bounds of what node-heal writes as the code
   assert.match(text, new RegExp(`alerts-overflow\`\\)\\s+${MAX_OVERFLOW}\\b`));
   assert.match(text, new RegExp(`resolved\`\\)\\s+the newest ${MAX_RESOLVED}\\b`));
   assert.match(text, new RegExp(`message\\s+${EVENT_MESSAGE_LIMIT} characters`));
+});
+
+Deno.test("docs/limits.md states how many Events node-heal remembers as the code has it", () => {
+  const remembered = REMEMBERED_EVENTS.toLocaleString("en-US");
+  assert.match(doc, new RegExp(`last ${remembered} Events it wrote`));
 });

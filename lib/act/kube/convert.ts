@@ -2,7 +2,7 @@
 import type * as k8s from "@kubernetes/client-node";
 import type { Node } from "../../node.ts";
 import type { Pod } from "../../pod.ts";
-import { KubeError } from "../kube_types.ts";
+import { type EventVersion, KubeError } from "../kube_types.ts";
 
 function statusMessage(body: unknown): string | undefined {
   try {
@@ -89,5 +89,16 @@ export function toNode(n: k8s.V1Node): Node {
         reason: c.reason,
       })),
     },
+  };
+}
+
+/** The count and version of the client library's Event. */
+export function toEventVersion(e: k8s.CoreV1Event): EventVersion {
+  // The library turns timestamps into Dates when it reads an Event; a patch answer may keep strings.
+  const last = e.lastTimestamp as Date | string | undefined;
+  return {
+    count: e.count ?? 1,
+    resourceVersion: e.metadata?.resourceVersion ?? "",
+    ...(last ? { lastTimestamp: last instanceof Date ? last.toISOString() : String(last) } : {}),
   };
 }

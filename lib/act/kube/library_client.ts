@@ -2,8 +2,14 @@ import * as k8s from "@kubernetes/client-node";
 import type { NodePatch } from "../../decide/decision.ts";
 import type { Node } from "../../node.ts";
 import type { Pod } from "../../pod.ts";
-import type { EventBody, KubeClient, NodeWatchHandlers, Stoppable } from "../kube_types.ts";
-import { toKubeError, toNode, toPod } from "./convert.ts";
+import type {
+  EventBody,
+  EventVersion,
+  KubeClient,
+  NodeWatchHandlers,
+  Stoppable,
+} from "../kube_types.ts";
+import { toEventVersion, toKubeError, toNode, toPod } from "./convert.ts";
 import { watchNodes } from "./node_watch.ts";
 import { timeBound } from "./time_bound.ts";
 import { Slots } from "../../slots.ts";
@@ -78,38 +84,49 @@ export class LibraryClient implements KubeClient {
     );
   }
 
-  async createEvent(event: EventBody): Promise<boolean> {
-    return await this.#call(`create event "${event.metadata.name}"`, async () => {
-      await this.#core.createNamespacedEvent({
-        namespace: event.metadata.namespace,
-        // The client library serializes its own model classes; timestamps must be Dates.
-        body: {
-          ...event,
-          firstTimestamp: new Date(event.firstTimestamp),
-          lastTimestamp: new Date(event.lastTimestamp),
-        },
-        dryRun: this.#dry,
-      });
-      return true;
-    }, { 409: false });
+  async createEvent(event: EventBody): Promise<EventVersion | undefined> {
+    return await this.#call(`create event "${event.metadata.name}"`, async () =>
+      toEventVersion(
+        await this.#core.createNamespacedEvent({
+          namespace: event.metadata.namespace,
+          // The client library serializes its own model classes; timestamps must be Dates.
+          body: {
+            ...event,
+            firstTimestamp: new Date(event.firstTimestamp),
+            lastTimestamp: new Date(event.lastTimestamp),
+          },
+          dryRun: this.#dry,
+        }),
+      ), { 409: undefined });
   }
 
-  async bumpEvent(namespace: string, name: string, lastTimestamp: string): Promise<void> {
-    const current = await this.#call(
-      `update event "${name}"`,
+  async readEvent(namespace: string, name: string): Promise<EventVersion | undefined> {
+    const event = await this.#call(
+      `read event "${name}"`,
       () => this.#core.readNamespacedEvent({ name, namespace }),
+      { 404: undefined },
     );
-    await this.#call(`update event "${name}"`, () =>
-      this.#core.patchNamespacedEvent({
-        name,
-        namespace,
-        body: {
-          metadata: { resourceVersion: current.metadata?.resourceVersion },
-          count: (current.count ?? 1) + 1,
-          lastTimestamp,
-        },
-        dryRun: this.#dry,
-      }, mergePatch));
+    return event && toEventVersion(event);
+  }
+
+  async patchEventCount(
+    namespace: string,
+    name: string,
+    update: { count: number; lastTimestamp: string; resourceVersion: string },
+  ): Promise<EventVersion> {
+    return toEventVersion(
+      await this.#call(`update event "${name}"`, () =>
+        this.#core.patchNamespacedEvent({
+          name,
+          namespace,
+          body: {
+            metadata: { resourceVersion: update.resourceVersion },
+            count: update.count,
+            lastTimestamp: update.lastTimestamp,
+          },
+          dryRun: this.#dry,
+        }, mergePatch)),
+    );
   }
 
   async listPodsOnNode(node: string): Promise<Pod[]> {

@@ -1,10 +1,17 @@
 // EventRecorder (lib/report/events.ts) over the in-memory FakeClient: the Event written, its
-// count, retries and giving up, dry runs, and a write slower than the caller waits.
+// count, retries and giving up, dry runs, and a write slower than the caller waits; and the API
+// calls a repeat costs: one PATCH for a remembered Event, a few for a burst, the fallbacks when
+// another writer counted it or it expired, and the bound on what is remembered.
 import assert from "node:assert/strict";
-import { EVENT_MESSAGE_LIMIT, EventRecorder } from "../../../lib/report/events.ts";
+import { configure, type LogRecord, reset } from "@logtape/logtape";
+import {
+  EVENT_MESSAGE_LIMIT,
+  EventRecorder,
+  REMEMBERED_EVENTS,
+} from "../../../lib/report/events.ts";
 import { Metrics } from "../../../lib/report/metrics.ts";
 import type { EventIntent } from "../../../lib/decide/decision.ts";
-import type { EventBody } from "../../../lib/act/kube_types.ts";
+import type { EventBody, EventVersion } from "../../../lib/act/kube_types.ts";
 import { deadline } from "../../../lib/timing.ts";
 import { FakeClient } from "../../fake_client.ts";
 
@@ -53,7 +60,7 @@ class HeldClient extends FakeClient {
     this.#gate.resolve();
   }
 
-  override async createEvent(event: EventBody): Promise<boolean> {
+  override async createEvent(event: EventBody): Promise<EventVersion | undefined> {
     this.started++;
     await this.#gate.promise;
     return super.createEvent(event);
@@ -135,7 +142,7 @@ Deno.test("record() of the same reason and message twice counts one Event to 2",
   assert.equal(events[0].count, 2);
   assert.equal(events[0].firstTimestamp, AT.toISOString());
   assert.equal(events[0].lastTimestamp, LATER.toISOString());
-  assert.equal(callsOf(client, "bumpEvent"), 1);
+  assert.equal(callsOf(client, "patchEventCount"), 1);
   assert.deepEqual(await eventCounts(metrics), {
     "NodeHealCordoned/created": 1,
     "NodeHealCordoned/counted": 1,
@@ -157,9 +164,10 @@ Deno.test("record() tries again after passing failures (5xx, 429, no status) and
   assert.equal(stored(client).length, 2);
 
   // Another writer counting the same Event: a conflict, so read it again and count.
-  client.fail("bumpEvent", 409);
+  client.fail("patchEventCount", 409);
   await settles(recorder.record("worker-1", CORDONED, { at: LATER }), "record");
-  assert.equal(callsOf(client, "bumpEvent"), 2);
+  assert.equal(callsOf(client, "patchEventCount"), 2);
+  assert.equal(callsOf(client, "readEvent"), 1);
   const w1 = stored(client).find((e) => e.involvedObject.name === "worker-1");
   assert.equal(w1?.count, 2);
   assert.deepEqual(await eventCounts(metrics), {
@@ -236,4 +244,252 @@ Deno.test("flush() waits for writes still retrying in the background", async () 
   assert.equal(stored(client).length, 1);
   // Nothing is pending now.
   await settles(recorder.flush(), "flush");
+});
+
+/** The calls made since `from`, as method names. */
+function methodsSince(client: FakeClient, from: number): string[] {
+  return client.calls.slice(from).map((c) => c.method);
+}
+
+/** The one Event stored for `node`. */
+function eventOf(client: FakeClient, node: string): EventBody {
+  const found = stored(client).filter((e) => e.involvedObject.name === node);
+  assert.equal(found.length, 1, `one Event on ${node}`);
+  return found[0];
+}
+
+const SKIPPED: EventIntent = {
+  reason: "NodeHealSkipped",
+  type: "Normal",
+  message: "Skipped control-plane-1: gate protected (node-role.kubernetes.io/control-plane)",
+};
+
+Deno.test("a repeat of an Event this recorder wrote is one PATCH carrying the version it knows", async () => {
+  const client = new FakeClient();
+  const metrics = new Metrics();
+  const recorder = new EventRecorder(client, metrics);
+  await recorder.record("cp-1", SKIPPED, { at: AT });
+  for (let i = 2; i <= 5; i++) {
+    const from = client.calls.length;
+    await recorder.record("cp-1", SKIPPED, { at: new Date(AT.getTime() + i * 1000) });
+    assert.deepEqual(methodsSince(client, from), ["patchEventCount"], `repeat ${i}`);
+    assert.equal(eventOf(client, "cp-1").count, i);
+  }
+  assert.equal(eventOf(client, "cp-1").lastTimestamp, new Date(AT.getTime() + 5000).toISOString());
+  assert.equal(eventOf(client, "cp-1").firstTimestamp, AT.toISOString());
+  assert.deepEqual(await eventCounts(metrics), {
+    "NodeHealSkipped/created": 1,
+    "NodeHealSkipped/counted": 4,
+  });
+});
+
+Deno.test("a burst of 100 identical records counts 100 in two calls, and every record resolves", async () => {
+  const client = new FakeClient();
+  const metrics = new Metrics();
+  const recorder = new EventRecorder(client, metrics);
+  // One write of an Event at a time; each takes every record made while the one before was
+  // under way. All 100 records are made before the first call answers, so: the create (1 record),
+  // then one PATCH (the other 99).
+  await settles(
+    Promise.all(
+      Array.from({ length: 100 }, () => recorder.record("cp-1", SKIPPED, { at: AT, waitMs: 5000 })),
+    ),
+    "100 records",
+  );
+  assert.equal(eventOf(client, "cp-1").count, 100);
+  assert.deepEqual(client.calls.map((c) => c.method), ["createEvent", "patchEventCount"]);
+  assert.deepEqual(await eventCounts(metrics), {
+    "NodeHealSkipped/created": 1,
+    "NodeHealSkipped/counted": 99,
+  });
+
+  // Another burst on the remembered Event: two PATCHes (1 record, then 99), still exact.
+  const from = client.calls.length;
+  await settles(
+    Promise.all(Array.from({ length: 100 }, () => recorder.record("cp-1", SKIPPED, { at: LATER }))),
+    "100 more records",
+  );
+  assert.deepEqual(methodsSince(client, from), ["patchEventCount", "patchEventCount"]);
+  assert.equal(eventOf(client, "cp-1").count, 200);
+  assert.equal(eventOf(client, "cp-1").lastTimestamp, LATER.toISOString());
+});
+
+Deno.test("records arriving in waves during slow writes cost one call per wave at most", async () => {
+  const client = new HeldClient();
+  const recorder = new EventRecorder(client, new Metrics());
+  // 10 waves of 10 records, all made while the create is held: the create (the first record)
+  // and one PATCH (the other 99). Then 10 waves each awaited before the next: at most two PATCHes
+  // a wave (its first record, then the 9 made while that one was under way).
+  const held: Promise<void>[] = [];
+  for (let wave = 0; wave < 10; wave++) {
+    for (let i = 0; i < 10; i++) held.push(recorder.record("cp-1", SKIPPED, { at: AT, waitMs: 0 }));
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  assert.equal(client.started, 1, "one create under way, the rest wait for it");
+  client.release();
+  await settles(Promise.all(held), "held records");
+  await settles(recorder.flush(), "flush");
+  assert.equal(client.calls.length, 2);
+  assert.equal(eventOf(client, "cp-1").count, 100);
+  for (let wave = 0; wave < 10; wave++) {
+    await settles(
+      Promise.all(Array.from({ length: 10 }, () => recorder.record("cp-1", SKIPPED, { at: AT }))),
+      `wave ${wave}`,
+    );
+  }
+  assert.ok(client.calls.length <= 2 + 2 * 10, `${client.calls.length} calls for 200 records`);
+  assert.equal(eventOf(client, "cp-1").count, 200);
+});
+
+Deno.test("an Event another writer counted meanwhile is read again and counted exactly", async () => {
+  const client = new FakeClient();
+  const metrics = new Metrics();
+  const recorder = new EventRecorder(client, metrics);
+  await recorder.record("cp-1", SKIPPED, { at: AT });
+  await recorder.record("cp-1", SKIPPED, { at: AT });
+  // Another replica counts it 3 more times: its resourceVersion moves on.
+  const theirs = eventOf(client, "cp-1");
+  client.putEvent({ ...theirs, count: theirs.count + 3 });
+  const from = client.calls.length;
+  await settles(recorder.record("cp-1", SKIPPED, { at: LATER }), "record");
+  assert.deepEqual(methodsSince(client, from), ["patchEventCount", "readEvent", "patchEventCount"]);
+  assert.equal(eventOf(client, "cp-1").count, 6);
+  // What it read is remembered: the next repeat is one PATCH again.
+  const next = client.calls.length;
+  await recorder.record("cp-1", SKIPPED, { at: LATER });
+  assert.deepEqual(methodsSince(client, next), ["patchEventCount"]);
+  assert.equal(eventOf(client, "cp-1").count, 7);
+  assert.deepEqual(await eventCounts(metrics), {
+    "NodeHealSkipped/created": 1,
+    "NodeHealSkipped/counted": 3,
+  });
+});
+
+Deno.test("an Event that expired is created again, starting its count anew", async () => {
+  const client = new FakeClient();
+  const metrics = new Metrics();
+  const recorder = new EventRecorder(client, metrics);
+  await recorder.record("cp-1", SKIPPED, { at: AT });
+  await recorder.record("cp-1", SKIPPED, { at: AT });
+  // The API server's Event TTL (1 h by default) removes it.
+  client.events.delete(`default/${eventOf(client, "cp-1").metadata.name}`);
+  const from = client.calls.length;
+  await settles(recorder.record("cp-1", SKIPPED, { at: LATER }), "record");
+  assert.deepEqual(methodsSince(client, from), ["patchEventCount", "createEvent"]);
+  const event = eventOf(client, "cp-1");
+  assert.equal(event.count, 1);
+  assert.equal(event.firstTimestamp, LATER.toISOString());
+  const next = client.calls.length;
+  await recorder.record("cp-1", SKIPPED, { at: LATER });
+  assert.deepEqual(methodsSince(client, next), ["patchEventCount"]);
+  assert.equal(eventOf(client, "cp-1").count, 2);
+  assert.deepEqual(await eventCounts(metrics), {
+    "NodeHealSkipped/created": 2,
+    "NodeHealSkipped/counted": 2,
+  });
+});
+
+Deno.test("an Event written by another replica (or before a restart) is created, read and counted", async () => {
+  const client = new FakeClient();
+  await new EventRecorder(client, new Metrics()).record("cp-1", SKIPPED, { at: AT });
+  const recorder = new EventRecorder(client, new Metrics());
+  const from = client.calls.length;
+  await recorder.record("cp-1", SKIPPED, { at: LATER });
+  assert.deepEqual(methodsSince(client, from), ["createEvent", "readEvent", "patchEventCount"]);
+  assert.equal(eventOf(client, "cp-1").count, 2);
+});
+
+Deno.test("at most rememberedEvents Events are remembered; a dropped one still counts exactly", async () => {
+  const client = new FakeClient();
+  const recorder = new EventRecorder(client, new Metrics(), { rememberedEvents: 2 });
+  for (const node of ["a", "b", "c"]) await recorder.record(node, SKIPPED, { at: AT });
+  assert.equal(recorder.remembered, 2);
+  // c and b are remembered, a (the least recently written) was dropped.
+  let from = client.calls.length;
+  await recorder.record("c", SKIPPED, { at: AT });
+  assert.deepEqual(methodsSince(client, from), ["patchEventCount"]);
+  from = client.calls.length;
+  await recorder.record("a", SKIPPED, { at: AT });
+  assert.deepEqual(methodsSince(client, from), ["createEvent", "readEvent", "patchEventCount"]);
+  assert.equal(recorder.remembered, 2);
+  // Now a and c are remembered, b was dropped.
+  from = client.calls.length;
+  await recorder.record("b", SKIPPED, { at: AT });
+  assert.deepEqual(methodsSince(client, from), ["createEvent", "readEvent", "patchEventCount"]);
+  from = client.calls.length;
+  await recorder.record("a", SKIPPED, { at: AT });
+  assert.deepEqual(methodsSince(client, from), ["patchEventCount"]);
+  assert.deepEqual(
+    ["a", "b", "c"].map((node) => eventOf(client, node).count),
+    [3, 2, 2],
+  );
+  assert.equal(recorder.remembered, 2);
+
+  // The default bound.
+  assert.equal(REMEMBERED_EVENTS, 4096);
+  const many = new EventRecorder(new FakeClient(), new Metrics());
+  for (let i = 0; i < REMEMBERED_EVENTS + 10; i++) {
+    await many.record(`worker-${i}`, SKIPPED, { at: AT });
+  }
+  assert.equal(many.remembered, REMEMBERED_EVENTS);
+});
+
+Deno.test("a failed count is logged and counted, never thrown, and the next record finds out what is stored", async () => {
+  const logged: LogRecord[] = [];
+  await configure({
+    reset: true,
+    sinks: { capture: (r) => logged.push(r) },
+    loggers: [{ category: ["node-heal", "report"], lowestLevel: "warning", sinks: ["capture"] }],
+  });
+  try {
+    const client = new FakeClient();
+    const metrics = new Metrics();
+    const recorder = new EventRecorder(client, metrics);
+    await recorder.record("cp-1", SKIPPED, { at: AT });
+    client.fail("patchEventCount", 403);
+    await settles(recorder.record("cp-1", SKIPPED, { at: AT }), "record");
+    assert.equal(eventOf(client, "cp-1").count, 1);
+    assert.equal(logged.length, 1);
+    assert.equal(logged[0].level, "warning");
+    assert.equal(logged[0].properties.node, "cp-1");
+    assert.match(String(logged[0].properties.error), /403|scripted/);
+    // It forgot the Event: the next record creates, reads and counts it.
+    const from = client.calls.length;
+    await settles(recorder.record("cp-1", SKIPPED, { at: LATER }), "record");
+    assert.deepEqual(methodsSince(client, from), ["createEvent", "readEvent", "patchEventCount"]);
+    assert.equal(eventOf(client, "cp-1").count, 2);
+
+    // A passing failure of the PATCH is tried again with the same version.
+    client.fail("patchEventCount", 503);
+    await settles(recorder.record("cp-1", SKIPPED, { at: LATER }), "record");
+    assert.equal(eventOf(client, "cp-1").count, 3);
+
+    // A burst whose first write fails: that record fails, the rest are counted.
+    client.fail("patchEventCount", 403);
+    await settles(
+      Promise.all(Array.from({ length: 10 }, () => recorder.record("cp-1", SKIPPED, { at: AT }))),
+      "burst",
+    );
+    assert.equal(eventOf(client, "cp-1").count, 12);
+    assert.equal(logged.length, 2);
+    assert.deepEqual(await eventCounts(metrics), {
+      "NodeHealSkipped/created": 1,
+      "NodeHealSkipped/counted": 11,
+      "NodeHealSkipped/failure": 2,
+    });
+  } finally {
+    await reset();
+  }
+});
+
+Deno.test("a dry run remembers nothing: every repeat is sent as a create, counted dry_run", async () => {
+  const client = new FakeClient({ dryRun: true });
+  const metrics = new Metrics();
+  const recorder = new EventRecorder(client, metrics);
+  for (let i = 0; i < 3; i++) await recorder.record("cp-1", SKIPPED, { at: AT });
+  await Promise.all(Array.from({ length: 5 }, () => recorder.record("cp-1", SKIPPED, { at: AT })));
+  assert.equal(recorder.remembered, 0);
+  assert.equal(client.events.size, 0);
+  assert.deepEqual(client.calls.map((c) => c.method), Array(5).fill("createEvent"));
+  assert.deepEqual(await eventCounts(metrics), { "NodeHealSkipped/dry_run": 8 });
 });
