@@ -516,6 +516,8 @@ async function main() {
       const idlePerMs = (await cpuTicks(heal.pid) - idle0) / (performance.now() - i0);
       // 1,000 cordons, 4 senders, counted until node-heal is quiet again.
       const n = 1000;
+      // Those of its start and warm-up, which the relay carried (kept alive, they may serve all).
+      result.api_connections_start_and_warmup = relay.accepted();
       relay.reset();
       const cpu0 = await cpuTicks(heal.pid);
       const t0 = performance.now();
