@@ -8,7 +8,10 @@ COPY lib ./lib
 # Permissions are baked into the binary, narrowed to what the service needs: the network
 # (webhook and API server), environment variables (configuration, in-cluster discovery), and
 # reading the service-account token and a mounted kubeconfig or configuration.
+# V8's heap is sized for the Deployment's memory limit (docs/performance.md: memory): a small young
+# generation, and an old generation well under the limit, which leaves room for the runtime.
 RUN deno compile --frozen \
+      --v8-flags=--max-semi-space-size=2,--max-old-space-size=192 \
       --allow-net \
       --allow-env \
       --allow-read=/var/run/secrets/kubernetes.io/serviceaccount,/etc/node-heal,/home/nonroot/.kube \

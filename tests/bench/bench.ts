@@ -7,6 +7,10 @@ import { nodeAddress, workerName } from "../../lib/embedded/seed.ts";
 import { type Service, startService } from "../../lib/service.ts";
 
 const JSON_OUT = Deno.args.includes("--json");
+/** The V8 flags node-heal ships with (deno task serve, the binary): its memory is measured with them. */
+const SERVE_V8_FLAGS: string[] = JSON.parse(
+  await Deno.readTextFile(new URL("../../deno.json", import.meta.url)),
+).tasks.serve.split(" ").filter((a: string) => a.startsWith("--v8-flags="));
 const RELAXED_YAML = "gates: { minHealthy: 0, rate: { max: 1000000, window: 1h }, cooldown: 0s }";
 const RELAXED = parsePolicy(RELAXED_YAML);
 const BENCH_UA = "node-heal-bench";
@@ -263,6 +267,7 @@ async function healProcess(kubeconfig: string, policy?: string) {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
+      ...SERVE_V8_FLAGS,
       "--allow-net",
       "--allow-read",
       "--allow-env",

@@ -362,3 +362,25 @@ Deno.test("the Deployment runs hardened, with the webhook token from a Secret an
   );
   assert.ok(docs.some((d) => d.kind === "NetworkPolicy"));
 });
+
+Deno.test("the binary's V8 heap fits the Deployment's memory limit, the same in the Dockerfile and deno task compile", async () => {
+  const root = new URL("../../", import.meta.url);
+  const dockerfile = await Deno.readTextFile(new URL("Dockerfile", root));
+  const tasks = JSON.parse(await Deno.readTextFile(new URL("deno.json", root))).tasks;
+  const flags = dockerfile.match(/--v8-flags=(\S+)/)?.[1];
+  assert.ok(flags, "the Dockerfile compiles with V8 flags");
+  assert.ok(tasks.compile.includes(`--v8-flags=${flags}`), "deno task compile uses the same");
+  assert.ok(tasks.serve.includes(`--v8-flags=${flags}`), "deno task serve uses the same");
+  const oldSpaceMb = Number(flags.match(/--max-old-space-size=(\d+)/)?.[1]);
+  const docs = await manifest("webhook-deployment.yaml");
+  const deploy = docs.find((d) => d.kind === "Deployment") as {
+    spec: { template: { spec: { containers: { resources: { limits: { memory: string } } }[] } } };
+  };
+  const limit = deploy.spec.template.spec.containers[0].resources.limits.memory;
+  const limitMb = Number(limit.replace(/Mi$/, "")) * 1.048576;
+  // The runtime and the client library's code take about 150 MB beside the old generation.
+  assert.ok(
+    limitMb >= oldSpaceMb + 150,
+    `limit ${limit} leaves too little beside a ${oldSpaceMb} MB heap`,
+  );
+});

@@ -4,7 +4,7 @@ import { timeBound } from "./time_bound.ts";
 import { toKubeError, toNode } from "./convert.ts";
 
 /** Nodes per page of the list: bounds what one response holds in memory at once. */
-export const LIST_PAGE = 500;
+export const LIST_PAGE = 100;
 
 /** How long one watch request may stay open before the server ends it and it is made again (s). */
 const WATCH_TIMEOUT_S = 300;
@@ -21,7 +21,6 @@ export function watchNodes(
   options: { timeoutMs: number },
   handlers: NodeWatchHandlers,
 ): Promise<Stoppable> {
-  const core = kc.makeApiClient(k8s.CoreV1Api);
   const watcher = new k8s.Watch(kc);
   let resourceVersion: string | undefined;
   let stopped = false;
@@ -54,13 +53,13 @@ export function watchNodes(
       let version: string | undefined;
       do {
         const page = await timeBound(
-          core.listNode({ limit: LIST_PAGE, _continue: next }),
+          listPage(kc, { limit: LIST_PAGE, continue: next }),
           options.timeoutMs * 6,
           "list nodes",
         );
         for (const item of page.items) nodes.push(toNode(item));
         version = page.metadata?.resourceVersion;
-        next = page.metadata?._continue || undefined;
+        next = page.metadata?.continue || undefined;
       } while (next && !stopped);
       if (stopped) return;
       resourceVersion = version;
@@ -134,6 +133,37 @@ export function watchNodes(
       return Promise.resolve();
     },
   }));
+}
+
+/** One page of Nodes, as JSON. */
+interface NodePage {
+  items: k8s.V1Node[];
+  metadata?: { resourceVersion?: string; continue?: string };
+}
+
+/**
+ * One page of the Node list, read as plain JSON: the generated API would also build its model
+ * objects from it, a second full copy of every Node of the page, only to be projected and dropped.
+ */
+async function listPage(
+  kc: k8s.KubeConfig,
+  query: { limit: number; continue?: string },
+): Promise<NodePage> {
+  const url = new URL(`${kc.getCurrentCluster()!.server}/api/v1/nodes`);
+  url.searchParams.set("limit", String(query.limit));
+  if (query.continue) url.searchParams.set("continue", query.continue);
+  const request = new k8s.RequestContext(url.toString(), k8s.HttpMethod.GET);
+  request.setHeaderParam("Accept", "application/json");
+  await kc.applySecurityAuthentication(request);
+  const response = await new k8s.IsomorphicFetchHttpLibrary().send(request).toPromise();
+  const text = await response.body.text();
+  if (response.httpStatusCode !== 200) {
+    throw Object.assign(new Error(`the API server answered ${response.httpStatusCode}`), {
+      code: response.httpStatusCode,
+      body: text,
+    });
+  }
+  return JSON.parse(text) as NodePage;
 }
 
 /** The HTTP status of a failed watch request, if it has one. */
