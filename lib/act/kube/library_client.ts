@@ -12,9 +12,10 @@ import type {
 import { toEventVersion, toKubeError, toNode, toPod } from "./convert.ts";
 import { watchNodes } from "./node_watch.ts";
 import { timeBound } from "./time_bound.ts";
-import { Slots } from "../../slots.ts";
+import { rawJson } from "./raw.ts";
 
-const mergePatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
+const MERGE_PATCH = "application/merge-patch+json";
+import { Slots } from "../../slots.ts";
 
 /**
  * API calls in flight at once, at most (the watch aside). A burst (a storm of alerts) waits its
@@ -50,6 +51,11 @@ export class LibraryClient implements KubeClient {
     return this.dryRun ? "All" : undefined;
   }
 
+  /** The query of a write: `?dryRun=All` in a dry run. */
+  get #dryQuery(): string {
+    return this.dryRun ? "?dryRun=All" : "";
+  }
+
   /**
    * One API call within the time limit: a failure becomes a {@link KubeError} that says what
    * failed, and a status named in `answers` becomes that answer instead (404: gone, say).
@@ -69,35 +75,44 @@ export class LibraryClient implements KubeClient {
   }
 
   async getNode(name: string): Promise<Node | undefined> {
-    const node = await this.#call(`read node "${name}"`, () => this.#core.readNode({ name }), {
-      404: undefined,
-    });
+    const node = await this.#call(
+      `read node "${name}"`,
+      () =>
+        rawJson<k8s.V1Node>(this.#kc, {
+          method: "GET",
+          path: `/api/v1/nodes/${encodeURIComponent(name)}`,
+        }),
+      { 404: undefined },
+    );
     return node && toNode(node);
   }
 
   async patchNode(name: string, patch: NodePatch): Promise<Node> {
     return toNode(
-      await this.#call(
-        `patch node "${name}"`,
-        () => this.#core.patchNode({ name, body: patch, dryRun: this.#dry }, mergePatch),
-      ),
+      await this.#call(`patch node "${name}"`, () =>
+        rawJson<k8s.V1Node>(this.#kc, {
+          method: "PATCH",
+          path: `/api/v1/nodes/${encodeURIComponent(name)}${this.#dryQuery}`,
+          body: patch,
+          contentType: MERGE_PATCH,
+        })),
     );
   }
 
   async createEvent(event: EventBody): Promise<EventVersion | undefined> {
-    return await this.#call(`create event "${event.metadata.name}"`, async () =>
-      toEventVersion(
-        await this.#core.createNamespacedEvent({
-          namespace: event.metadata.namespace,
-          // The client library serializes its own model classes; timestamps must be Dates.
-          body: {
-            ...event,
-            firstTimestamp: new Date(event.firstTimestamp),
-            lastTimestamp: new Date(event.lastTimestamp),
-          },
-          dryRun: this.#dry,
-        }),
-      ), { 409: undefined });
+    const { namespace } = event.metadata;
+    return await this.#call(
+      `create event "${event.metadata.name}"`,
+      async () =>
+        toEventVersion(
+          await rawJson<k8s.CoreV1Event>(this.#kc, {
+            method: "POST",
+            path: `/api/v1/namespaces/${namespace}/events${this.#dryQuery}`,
+            body: { apiVersion: "v1", kind: "Event", ...event },
+          }),
+        ),
+      { 409: undefined },
+    );
   }
 
   async readEvent(namespace: string, name: string): Promise<EventVersion | undefined> {
@@ -116,16 +131,18 @@ export class LibraryClient implements KubeClient {
   ): Promise<EventVersion> {
     return toEventVersion(
       await this.#call(`update event "${name}"`, () =>
-        this.#core.patchNamespacedEvent({
-          name,
-          namespace,
+        rawJson<k8s.CoreV1Event>(this.#kc, {
+          method: "PATCH",
+          path: `/api/v1/namespaces/${namespace}/events/${
+            encodeURIComponent(name)
+          }${this.#dryQuery}`,
           body: {
             metadata: { resourceVersion: update.resourceVersion },
             count: update.count,
             lastTimestamp: update.lastTimestamp,
           },
-          dryRun: this.#dry,
-        }, mergePatch)),
+          contentType: MERGE_PATCH,
+        })),
     );
   }
 

@@ -2,6 +2,7 @@ import * as k8s from "@kubernetes/client-node";
 import type { NodeWatchHandlers, Stoppable } from "../kube_types.ts";
 import { timeBound } from "./time_bound.ts";
 import { toKubeError, toNode } from "./convert.ts";
+import { rawJson } from "./raw.ts";
 
 /** Nodes per page of the list: bounds what one response holds in memory at once. */
 export const LIST_PAGE = 100;
@@ -141,29 +142,14 @@ interface NodePage {
   metadata?: { resourceVersion?: string; continue?: string };
 }
 
-/**
- * One page of the Node list, read as plain JSON: the generated API would also build its model
- * objects from it, a second full copy of every Node of the page, only to be projected and dropped.
- */
-async function listPage(
+/** One page of the Node list, read as plain JSON (see rawJson). */
+function listPage(
   kc: k8s.KubeConfig,
   query: { limit: number; continue?: string },
 ): Promise<NodePage> {
-  const url = new URL(`${kc.getCurrentCluster()!.server}/api/v1/nodes`);
-  url.searchParams.set("limit", String(query.limit));
-  if (query.continue) url.searchParams.set("continue", query.continue);
-  const request = new k8s.RequestContext(url.toString(), k8s.HttpMethod.GET);
-  request.setHeaderParam("Accept", "application/json");
-  await kc.applySecurityAuthentication(request);
-  const response = await new k8s.IsomorphicFetchHttpLibrary().send(request).toPromise();
-  const text = await response.body.text();
-  if (response.httpStatusCode !== 200) {
-    throw Object.assign(new Error(`the API server answered ${response.httpStatusCode}`), {
-      code: response.httpStatusCode,
-      body: text,
-    });
-  }
-  return JSON.parse(text) as NodePage;
+  const params = new URLSearchParams({ limit: String(query.limit) });
+  if (query.continue) params.set("continue", query.continue);
+  return rawJson<NodePage>(kc, { method: "GET", path: `/api/v1/nodes?${params}` });
 }
 
 /** The HTTP status of a failed watch request, if it has one. */
