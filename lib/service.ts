@@ -255,6 +255,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
       await events.flush();
       await watchReady;
       await watch?.stop();
+      await client.close?.();
     },
   };
 }

@@ -84,6 +84,8 @@ export interface KubeClient {
    * Evicts a pod through the Eviction API: `evicted`, `gone` (404), or `blocked` with the
    * API server's reason (429: a PodDisruptionBudget forbids it now).
    */
+  /** Releases what the client holds open (its connections), at shutdown. */
+  close?(): Promise<void>;
   evictPod(
     namespace: string,
     name: string,

@@ -1,6 +1,7 @@
 // Who may post to the webhook, and what hostile input gets: each through real HTTP, each
 // checked to change nothing in the cluster.
 import assert from "node:assert/strict";
+import { HAS_OPENSSL, makeCertificates } from "../tls.ts";
 import { closeQuietly, statusLine } from "../raw_http.ts";
 import fc from "fast-check";
 import firing from "../fixtures/alertmanager-0.25-firing.json" with { type: "json" };
@@ -237,17 +238,6 @@ Deno.test("serve refuses a non-loopback address without credentials, unless give
   );
 });
 
-async function openssl(...args: string[]): Promise<boolean> {
-  try {
-    return (await new Deno.Command("openssl", { args, stdout: "null", stderr: "null" }).output())
-      .success;
-  } catch {
-    return false;
-  }
-}
-
-const HAS_OPENSSL = await openssl("version");
-
 Deno.test({
   name:
     "with --tls-cert and --tls-key the webhook is served over HTTPS, and a handshake that never ends is closed at --header-timeout",
@@ -255,51 +245,7 @@ Deno.test({
   ...opts,
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "node-heal-tls-" });
-    await openssl(
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      `${dir}/ca.key`,
-      "-out",
-      `${dir}/ca.crt`,
-      "-subj",
-      "/CN=test-ca",
-      "-days",
-      "1",
-    );
-    await openssl(
-      "req",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      `${dir}/tls.key`,
-      "-out",
-      `${dir}/tls.csr`,
-      "-subj",
-      "/CN=localhost",
-    );
-    await Deno.writeTextFile(`${dir}/ext.cnf`, "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
-    await openssl(
-      "x509",
-      "-req",
-      "-in",
-      `${dir}/tls.csr`,
-      "-CA",
-      `${dir}/ca.crt`,
-      "-CAkey",
-      `${dir}/ca.key`,
-      "-CAcreateserial",
-      "-out",
-      `${dir}/tls.crt`,
-      "-days",
-      "1",
-      "-extfile",
-      `${dir}/ext.cnf`,
-    );
+    await makeCertificates(dir);
     await using f = await withService({
       tls: {
         cert: await Deno.readTextFile(`${dir}/tls.crt`),

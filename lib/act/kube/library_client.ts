@@ -12,7 +12,7 @@ import type {
 import { toEventVersion, toKubeError, toNode, toPod } from "./convert.ts";
 import { watchNodes } from "./node_watch.ts";
 import { timeBound } from "./time_bound.ts";
-import { rawJson } from "./raw.ts";
+import { closeNative, rawJson } from "./raw.ts";
 
 const MERGE_PATCH = "application/merge-patch+json";
 import { Slots } from "../../slots.ts";
@@ -49,6 +49,11 @@ export class LibraryClient implements KubeClient {
 
   get #dry(): string | undefined {
     return this.dryRun ? "All" : undefined;
+  }
+
+  /** Closes the connections of Deno's HTTP client, if one was made. */
+  close(): Promise<void> {
+    return closeNative(this.#kc);
   }
 
   /** The query of a write: `?dryRun=All` in a dry run. */
