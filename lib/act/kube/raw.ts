@@ -21,28 +21,26 @@ export interface RawRequest {
  */
 export async function rawJson<T>(kc: k8s.KubeConfig, request: RawRequest): Promise<T> {
   const url = `${kc.getCurrentCluster()!.server}${request.path}`;
-  const context = new k8s.RequestContext(url, k8s.HttpMethod[request.method]);
-  context.setHeaderParam("Accept", "application/json");
   const body = request.body === undefined ? undefined : JSON.stringify(request.body);
-  if (body !== undefined) {
-    context.setHeaderParam("Content-Type", request.contentType ?? "application/json");
-    context.setBody(body);
-  }
-  // Credentials per request: a token file or an exec plugin may have changed.
-  await kc.applySecurityAuthentication(context);
+  const headers: Record<string, string> = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = request.contentType ?? "application/json";
   const native = await nativeClient(kc);
   let status: number;
   let text: string;
   if (native) {
     const response = await fetch(url, {
       method: request.method,
-      headers: context.getHeaders(),
+      headers: { ...await native.credentials(), ...headers },
       body,
       ...(native.client ? { client: native.client } : {}),
     });
     status = response.status;
     text = await response.text();
   } else {
+    const context = new k8s.RequestContext(url, k8s.HttpMethod[request.method]);
+    for (const [k, v] of Object.entries(headers)) context.setHeaderParam(k, v);
+    if (body !== undefined) context.setBody(body);
+    await kc.applySecurityAuthentication(context);
     const response = await LIBRARY_HTTP.send(context).toPromise();
     status = response.httpStatusCode;
     text = await response.body.text();
@@ -56,6 +54,13 @@ export async function rawJson<T>(kc: k8s.KubeConfig, request: RawRequest): Promi
   return JSON.parse(text) as T;
 }
 
+/**
+ * How long the kubeconfig's credential headers are reused before they are asked for again:
+ * client-go reads a service-account token file again every minute; an exec plugin's or a
+ * provider's token is cached by the library itself until it expires.
+ */
+const CREDENTIALS_TTL_MS = 10_000;
+
 const LIBRARY_HTTP = new k8s.IsomorphicFetchHttpLibrary();
 
 /** Closes Deno's HTTP client made for `kc`, if one was (at shutdown). */
@@ -65,10 +70,17 @@ export async function closeNative(kc: k8s.KubeConfig): Promise<void> {
   native?.client?.close();
 }
 
-/** Deno's HTTP client for a kubeconfig, once per KubeConfig; undefined where only the library's will do. */
-const natives = new WeakMap<k8s.KubeConfig, Promise<{ client?: Deno.HttpClient } | undefined>>();
+/** Deno's HTTP client for a cluster, and the credentials to send. */
+interface Native {
+  client?: Deno.HttpClient;
+  /** The kubeconfig's credential headers (Authorization), fresh within {@link CREDENTIALS_TTL_MS}. */
+  credentials(): Promise<Record<string, string>>;
+}
 
-function nativeClient(kc: k8s.KubeConfig): Promise<{ client?: Deno.HttpClient } | undefined> {
+/** Deno's HTTP client for a kubeconfig, once per KubeConfig; undefined where only the library's will do. */
+const natives = new WeakMap<k8s.KubeConfig, Promise<Native | undefined>>();
+
+function nativeClient(kc: k8s.KubeConfig): Promise<Native | undefined> {
   let native = natives.get(kc);
   if (!native) {
     native = makeNative(kc);
@@ -83,10 +95,34 @@ function nativeClient(kc: k8s.KubeConfig): Promise<{ client?: Deno.HttpClient } 
  * certificate is not verified (Deno's client always verifies), or one with a TLS server name or
  * a PKCS#12 bundle, keeps the library's transport.
  */
-async function makeNative(kc: k8s.KubeConfig): Promise<{ client?: Deno.HttpClient } | undefined> {
+async function makeNative(kc: k8s.KubeConfig): Promise<Native | undefined> {
   const cluster = kc.getCurrentCluster();
   if (!cluster || cluster.proxyUrl) return undefined;
-  if (cluster.server.startsWith("http:")) return {};
+  let cached: { at: number; headers: Promise<Record<string, string>> } | undefined;
+  const credentials = () => {
+    const now = performance.now();
+    if (!cached || now - cached.at > CREDENTIALS_TTL_MS) {
+      const opts: { headers?: Record<string, string> } = {};
+      const headers = kc.applyToHTTPSOptions(
+        opts as Parameters<k8s.KubeConfig["applyToHTTPSOptions"]>[0],
+      )
+        .then(() => {
+          const user = kc.getCurrentUser();
+          // Basic credentials come as a Node.js `auth` option, not a header.
+          return user?.username
+            ? {
+              ...opts.headers,
+              Authorization: `Basic ${btoa(`${user.username}:${user.password}`)}`,
+            }
+            : { ...opts.headers };
+        });
+      // A failure is not kept: the next request asks again.
+      headers.catch(() => cached = undefined);
+      cached = { at: now, headers };
+    }
+    return cached.headers;
+  };
+  if (cluster.server.startsWith("http:")) return { credentials };
   const tls: {
     ca?: Uint8Array;
     cert?: Uint8Array;
@@ -99,6 +135,7 @@ async function makeNative(kc: k8s.KubeConfig): Promise<{ client?: Deno.HttpClien
   if (tls.rejectUnauthorized === false || tls.servername || tls.pfx) return undefined;
   const text = (b: Uint8Array | undefined) => b && new TextDecoder().decode(b);
   return {
+    credentials,
     client: Deno.createHttpClient({
       ...(tls.ca ? { caCerts: [text(tls.ca)!] } : {}),
       ...(tls.cert && tls.key ? { cert: text(tls.cert)!, key: text(tls.key)! } : {}),
