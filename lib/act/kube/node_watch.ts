@@ -78,20 +78,27 @@ export function watchNodes(
     if (stopped) return;
     let gone = false;
     let ended = false;
+    /** An in-band ERROR event other than 410 (the server ends the watch after it). */
+    let failed: { code?: number; message?: string } | undefined;
     try {
-      request = await watcher.watch(
+      const controller = await watcher.watch(
         "/api/v1/nodes",
         {
           resourceVersion,
           allowWatchBookmarks: true,
           timeoutSeconds: WATCH_TIMEOUT_S,
         },
-        (phase: string, obj: k8s.V1Node & { code?: number }) => {
+        (phase: string, obj: k8s.V1Node & { code?: number; message?: string }) => {
+          if (stopped) return;
           if (phase === "ERROR") {
-            // 410: the version is older than the server's history; anything else ends this watch.
+            // 410: the version is older than the server's history; anything else is a failure
+            // of this watch, made again after a delay (not at once: it may fail the same way).
             gone = obj.code === 410;
+            if (!gone) failed = { code: obj.code, message: obj.message };
             return;
           }
+          // Events flow again: the next failure waits the shortest delay.
+          delay = 500;
           const version = obj.metadata?.resourceVersion;
           if (version) resourceVersion = version;
           if (phase === "ADDED" || phase === "MODIFIED") handlers.upsert(toNode(obj));
@@ -105,16 +112,30 @@ export function watchNodes(
             resourceVersion = undefined;
             return later(0);
           }
+          if (failed) {
+            return fail(
+              Object.assign(new Error(failed.message ?? "the watch failed"), {
+                code: failed.code,
+                body: JSON.stringify({ message: failed.message }),
+              }),
+              "watch nodes",
+            );
+          }
           if (err && (err as Error).name !== "TimeoutError") return fail(err, "watch nodes");
           // The server ended the watch (its timeout), or it went silent for the watch library's
           // 30 s (a quiet cluster): go on from where it was.
           later(0);
         },
       );
+      // Stopped while the request was being made: stop() found nothing to abort.
+      if (stopped) {
+        controller.abort();
+        return;
+      }
+      if (!ended) request = controller;
       // Running again after a failure (a failed request has ended already).
-      if (failing && !ended && !stopped) {
+      if (failing && !ended) {
         failing = false;
-        delay = 500;
         handlers.recovered();
       }
     } catch (err) {
