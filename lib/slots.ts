@@ -11,10 +11,28 @@ export class Slots {
     this.#free = size;
   }
 
-  /** Runs `task` once a slot is free, and frees it when the task settles. */
-  async run<T>(task: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `task` once a slot is free, and frees it when the task settles. When `signal` aborts
+   * while it waits for a slot, it leaves the queue and `task` never runs.
+   */
+  async run<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    signal?.throwIfAborted();
     if (this.#free > 0) this.#free--;
-    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    else {
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = () => {
+          const i = this.#waiting.indexOf(take);
+          if (i >= 0) this.#waiting.splice(i, 1);
+          reject(signal!.reason);
+        };
+        const take = () => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        };
+        this.#waiting.push(take);
+        signal?.addEventListener("abort", onAbort, { once: true });
+      });
+    }
     try {
       return await task();
     } finally {

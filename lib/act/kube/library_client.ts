@@ -67,11 +67,11 @@ export class LibraryClient implements KubeClient {
    */
   async #call<T, U = never>(
     what: string,
-    call: () => Promise<T>,
+    call: (signal: AbortSignal) => Promise<T>,
     answers: Record<number, U> = {},
   ): Promise<T | U> {
     try {
-      return await timeBound(this.#slots.run(call), this.#timeoutMs, what);
+      return await this.#bounded(what, call);
     } catch (err) {
       const e = toKubeError(err, what);
       if (e.status !== undefined && Object.hasOwn(answers, e.status)) return answers[e.status];
@@ -79,14 +79,32 @@ export class LibraryClient implements KubeClient {
     }
   }
 
+  /**
+   * Runs `call` in a slot within the time limit. A call that times out is aborted: one still
+   * waiting for a slot never runs (a write reported failed must not land later), and one under
+   * way gives its connection and slot back instead of holding them until the server answers.
+   */
+  async #bounded<T>(what: string, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const controller = new AbortController();
+    try {
+      return await timeBound(
+        this.#slots.run(() => call(controller.signal), controller.signal),
+        this.#timeoutMs,
+        what,
+      );
+    } finally {
+      controller.abort();
+    }
+  }
+
   async getNode(name: string): Promise<Node | undefined> {
     const node = await this.#call(
       `read node "${name}"`,
-      () =>
+      (signal) =>
         rawJson<k8s.V1Node>(this.#kc, {
           method: "GET",
           path: `/api/v1/nodes/${encodeURIComponent(name)}`,
-        }),
+        }, signal),
       { 404: undefined },
     );
     return node && toNode(node);
@@ -94,13 +112,13 @@ export class LibraryClient implements KubeClient {
 
   async patchNode(name: string, patch: NodePatch): Promise<Node> {
     return toNode(
-      await this.#call(`patch node "${name}"`, () =>
+      await this.#call(`patch node "${name}"`, (signal) =>
         rawJson<k8s.V1Node>(this.#kc, {
           method: "PATCH",
           path: `/api/v1/nodes/${encodeURIComponent(name)}${this.#dryQuery}`,
           body: patch,
           contentType: MERGE_PATCH,
-        })),
+        }, signal)),
     );
   }
 
@@ -108,13 +126,13 @@ export class LibraryClient implements KubeClient {
     const { namespace } = event.metadata;
     return await this.#call(
       `create event "${event.metadata.name}"`,
-      async () =>
+      async (signal) =>
         toEventVersion(
           await rawJson<k8s.CoreV1Event>(this.#kc, {
             method: "POST",
             path: `/api/v1/namespaces/${namespace}/events${this.#dryQuery}`,
             body: { apiVersion: "v1", kind: "Event", ...event },
-          }),
+          }, signal),
         ),
       { 409: undefined },
     );
@@ -135,7 +153,7 @@ export class LibraryClient implements KubeClient {
     update: { count: number; lastTimestamp: string; resourceVersion: string },
   ): Promise<EventVersion> {
     return toEventVersion(
-      await this.#call(`update event "${name}"`, () =>
+      await this.#call(`update event "${name}"`, (signal) =>
         rawJson<k8s.CoreV1Event>(this.#kc, {
           method: "PATCH",
           path: `/api/v1/namespaces/${namespace}/events/${
@@ -147,7 +165,7 @@ export class LibraryClient implements KubeClient {
             lastTimestamp: update.lastTimestamp,
           },
           contentType: MERGE_PATCH,
-        })),
+        }, signal)),
     );
   }
 
@@ -199,11 +217,7 @@ export class LibraryClient implements KubeClient {
               : {}),
           },
         });
-      await timeBound(
-        this.#slots.run(call),
-        this.#timeoutMs,
-        `evict pod "${namespace}/${name}"`,
-      );
+      await this.#bounded(`evict pod "${namespace}/${name}"`, call);
       return { result: "evicted" };
     } catch (err) {
       const e = err as { code?: number; body?: unknown };

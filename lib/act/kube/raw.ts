@@ -17,9 +17,14 @@ export interface RawRequest {
  * it goes through Deno's own HTTP client (kept-alive connections, the cluster's CA and client
  * certificate) instead of the library's transport, whose Node.js streams cost more CPU than the
  * rest of a cordon. A status other than 2xx throws an error carrying `code` and `body`, as the
- * library's own errors do.
+ * library's own errors do. `signal` aborts the request (a call given up on must not hold its
+ * connection, nor its slot, until the server answers, if it ever does).
  */
-export async function rawJson<T>(kc: k8s.KubeConfig, request: RawRequest): Promise<T> {
+export async function rawJson<T>(
+  kc: k8s.KubeConfig,
+  request: RawRequest,
+  signal?: AbortSignal,
+): Promise<T> {
   const url = `${kc.getCurrentCluster()!.server}${request.path}`;
   const body = request.body === undefined ? undefined : JSON.stringify(request.body);
   const headers: Record<string, string> = { Accept: "application/json" };
@@ -32,6 +37,7 @@ export async function rawJson<T>(kc: k8s.KubeConfig, request: RawRequest): Promi
       method: request.method,
       headers: { ...await native.credentials(), ...headers },
       body,
+      signal,
       ...(native.client ? { client: native.client } : {}),
     });
     status = response.status;
@@ -40,6 +46,7 @@ export async function rawJson<T>(kc: k8s.KubeConfig, request: RawRequest): Promi
     const context = new k8s.RequestContext(url, k8s.HttpMethod[request.method]);
     for (const [k, v] of Object.entries(headers)) context.setHeaderParam(k, v);
     if (body !== undefined) context.setBody(body);
+    if (signal) context.setSignal(signal);
     await kc.applySecurityAuthentication(context);
     const response = await LIBRARY_HTTP.send(context).toPromise();
     status = response.httpStatusCode;
