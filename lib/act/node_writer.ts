@@ -1,5 +1,6 @@
 import type { KubeClient } from "./kube_types.ts";
 import type { Decision } from "../decide/decision.ts";
+import type { Release } from "../decide/tally.ts";
 import type { Clock } from "../clock.ts";
 import type { Node } from "../node.ts";
 import type { Metrics } from "../report/metrics.ts";
@@ -59,7 +60,7 @@ export interface ApplyOptions {
    * Counts a decision as done until its write has ended (the take-out it reserves, so that
    * decisions made meanwhile count it); returns the release, or undefined when nothing is held.
    */
-  reserve?: (decision: Write, at: Date) => (() => void) | undefined;
+  reserve?: (decision: Write, at: Date) => Release | undefined;
 }
 
 /** What a {@link NodeWriter} works with. */
@@ -69,6 +70,12 @@ export interface NodeWriterDeps {
   metrics: Metrics;
   now: Clock;
 }
+
+/**
+ * How long a take-out whose write got no answer stays counted if the Node shows nothing: past
+ * the API server's own limit on a request (60 s), by which the write has landed or never will.
+ */
+export const UNSURE_WRITE_MS = 90_000;
 
 /** How often a write that met a newer Node (409) is decided again from a fresh read. */
 export const MAX_CONFLICT_RETRIES = 5;
@@ -129,7 +136,16 @@ export class NodeWriter {
         // count it, so a dry run skips what a real run would skip.
         index.upsert(await this.#transient(() => client.patchNode(name, decision.patch)));
       } catch (err) {
-        release?.();
+        // Without an answer (a timeout, the network) the write may still land: its take-out
+        // stays counted until the Node shows it, or can no longer show it, or for a while.
+        release?.(
+          statusOf(err) === undefined
+            ? {
+              from: decision.patch.metadata.resourceVersion,
+              until: new Date(now.getTime() + UNSURE_WRITE_MS),
+            }
+            : undefined,
+        );
         const status = statusOf(err);
         if (status === 409) {
           metrics.actions.inc({ action: decision.action, result: "conflict" });

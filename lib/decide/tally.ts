@@ -39,7 +39,16 @@ interface Reservation {
   at: number;
   /** What it adds to the counts now (nothing once its Node shows the cordon). */
   effect: Effect;
+  /**
+   * Set when its write ended without an answer (a timeout): it may still land, so it is kept
+   * until the Node changes from this resourceVersion (the write landed, or can no longer: it
+   * carries this version) or until `until` (ms).
+   */
+  unsure?: { from?: string; until: number };
 }
+
+/** How a reservation ends: at once, or kept while its write may still land. */
+export type Release = (unsure?: { from?: string; until: Date }) => void;
 
 /** What a reservation adds: one more held, maybe one fewer available, maybe one more remediation. */
 interface Effect {
@@ -79,6 +88,8 @@ export class Tally {
   /** Counts Node `node` as it is now, in place of what it was. */
   set(node: Node): void {
     const name = node.metadata.name;
+    const unsure = this.#reserved.get(name)?.unsure;
+    if (unsure && node.metadata.resourceVersion !== unsure.from) this.#end(name);
     this.#drop(name);
     const state = readState(node);
     const selected = !protection(node, this.gates);
@@ -113,18 +124,26 @@ export class Tally {
    * Counts a take-out of Node `name` decided at `at` as done until the returned release is
    * called (when its write has ended and the index holds the result, or it failed).
    */
-  reserve(name: string, at: Date): () => void {
+  reserve(name: string, at: Date): Release {
     const previous = this.#reserved.get(name);
     if (previous) this.#apply(previous, NO_EFFECT);
     const reservation: Reservation = { at: at.getTime(), effect: NO_EFFECT };
     this.#reserved.set(name, reservation);
     const share = this.#shares.get(name);
     if (share) this.#apply(reservation, effectOf(share, reservation.at));
-    return () => {
+    return (unsure) => {
       if (this.#reserved.get(name) !== reservation) return;
-      this.#apply(reservation, NO_EFFECT);
-      this.#reserved.delete(name);
+      if (unsure) reservation.unsure = { from: unsure.from, until: unsure.until.getTime() };
+      else this.#end(name);
     };
+  }
+
+  /** Ends the reservation of Node `name`. */
+  #end(name: string): void {
+    const reservation = this.#reserved.get(name);
+    if (!reservation) return;
+    this.#apply(reservation, NO_EFFECT);
+    this.#reserved.delete(name);
   }
 
   /** Replaces what `reservation` adds to the counts with `effect`. */
@@ -144,6 +163,7 @@ export class Tally {
   budgets(options: Omit<BudgetOptions, "gates"> & { gates?: Gates }): Budgets {
     const gates = this.gates;
     const t = options.now.getTime();
+    for (const [name, r] of this.#reserved) if (r.unsure && r.unsure.until <= t) this.#end(name);
     const available = this.#available - this.#effect.available;
     const held = this.#held + this.#effect.held;
     const used = this.#times.length - upperBound(this.#times, t - gates.rate.windowMs) +

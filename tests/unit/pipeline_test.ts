@@ -146,6 +146,26 @@ Deno.test("take-outs decided while earlier writes are in flight count them: the 
   );
 });
 
+Deno.test("a take-out whose write timed out keeps its place in the budget: it may still land", async () => {
+  await using f = setup({ policy: parsePolicy("gates: { minHealthy: 3 }"), workers: 4 });
+  // No answer three times (0: no status, as a timeout): the write may have reached the server.
+  f.client.fail("patchNode", 0, 0, 0);
+  const first = await f.pipeline.handle(notify([alert("10.0.0.1")]));
+  assert.equal(first.alerts[0].outcome, "failed");
+  assert.equal(first.retry, true);
+  const second = await f.pipeline.handle(notify([alert("10.0.0.2")]));
+  assert.equal(second.alerts[0].outcome, "skipped");
+  assert.equal(second.alerts[0].gate, "minHealthy");
+  // A refusal (a status) gives the place back at once.
+  await using g = setup({ policy: parsePolicy("gates: { minHealthy: 3 }"), workers: 4 });
+  g.client.fail("patchNode", 403);
+  assert.equal(
+    (await g.pipeline.handle(notify([alert("10.0.0.1")]))).alerts[0].outcome,
+    "rejected",
+  );
+  assert.equal((await g.pipeline.handle(notify([alert("10.0.0.2")]))).alerts[0].outcome, "cordon");
+});
+
 Deno.test("a drain runs through the writer: every Node write carries its resourceVersion, and the end is recorded", async () => {
   await using f = setup({
     policy: parsePolicy(

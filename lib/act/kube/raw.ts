@@ -92,6 +92,8 @@ function nativeClient(kc: k8s.KubeConfig): Promise<Native | undefined> {
   if (!native) {
     native = makeNative(kc);
     natives.set(kc, native);
+    // A failure (a certificate file not readable yet) is not kept: the next request tries again.
+    native.catch(() => natives.delete(kc));
   }
   return native;
 }

@@ -117,3 +117,23 @@ Deno.test("a reserved take-out counts as done until it is released or seen writt
   failed();
   assert.equal(tally.budgets(options).available, 3);
 });
+
+Deno.test("a take-out whose write got no answer stays counted until its Node changes or the hold ends", () => {
+  const worker = (name: string, resourceVersion: string): Node => ({
+    metadata: { name, resourceVersion, annotations: {} },
+    spec: {},
+    status: { conditions: [{ type: "Ready", status: "True" }] },
+  });
+  const tally = new Tally(GATES, { nodes: [worker("a", "5"), worker("b", "7")] });
+  const at = (ms: number) => ({ now: new Date(NOW.getTime() + ms), paused: false });
+  tally.reserve("a", NOW)({ from: "5", until: new Date(NOW.getTime() + 90_000) });
+  assert.equal(tally.budgets(at(0)).available, 1, "the write may still land");
+  tally.set(worker("a", "5"));
+  assert.equal(tally.budgets(at(1000)).available, 1, "the same version: still unsure");
+  assert.equal(tally.budgets(at(91_000)).available, 2, "past the hold: given back");
+  // The Node changes from the version the write carried: it landed, or never will.
+  tally.reserve("b", NOW)({ from: "7", until: new Date(NOW.getTime() + 90_000) });
+  assert.equal(tally.budgets(at(0)).available, 1);
+  tally.set(worker("b", "8"));
+  assert.equal(tally.budgets(at(0)).available, 2);
+});
