@@ -33,15 +33,22 @@ export async function rawJson<T>(
   let status: number;
   let text: string;
   if (native) {
-    const response = await fetch(url, {
-      method: request.method,
-      headers: { ...await native.credentials(), ...headers },
-      body,
-      signal,
-      ...(native.client ? { client: native.client } : {}),
-    });
-    status = response.status;
-    text = await response.text();
+    const send = async () => {
+      const response = await fetch(url, {
+        method: request.method,
+        headers: { ...await native.credentials(), ...headers },
+        body,
+        signal,
+        ...(native.client ? { client: native.client } : {}),
+      });
+      return { status: response.status, text: await response.text() };
+    };
+    ({ status, text } = await send());
+    // Refused credentials may be ones kept past their expiry: ask for them again, once.
+    if (status === 401) {
+      native.forget();
+      ({ status, text } = await send());
+    }
   } else {
     const context = new k8s.RequestContext(url, k8s.HttpMethod[request.method]);
     for (const [k, v] of Object.entries(headers)) context.setHeaderParam(k, v);
@@ -82,6 +89,8 @@ interface Native {
   client?: Deno.HttpClient;
   /** The kubeconfig's credential headers (Authorization), fresh within {@link CREDENTIALS_TTL_MS}. */
   credentials(): Promise<Record<string, string>>;
+  /** Drops the kept credentials (the server refused them). */
+  forget(): void;
 }
 
 /** Deno's HTTP client for a kubeconfig, once per KubeConfig; undefined where only the library's will do. */
@@ -131,7 +140,10 @@ async function makeNative(kc: k8s.KubeConfig): Promise<Native | undefined> {
     }
     return cached.headers;
   };
-  if (cluster.server.startsWith("http:")) return { credentials };
+  const forget = () => {
+    cached = undefined;
+  };
+  if (cluster.server.startsWith("http:")) return { credentials, forget };
   const tls: {
     ca?: Uint8Array;
     cert?: Uint8Array;
@@ -145,6 +157,7 @@ async function makeNative(kc: k8s.KubeConfig): Promise<Native | undefined> {
   const text = (b: Uint8Array | undefined) => b && new TextDecoder().decode(b);
   return {
     credentials,
+    forget,
     client: Deno.createHttpClient({
       ...(tls.ca ? { caCerts: [text(tls.ca)!] } : {}),
       ...(tls.cert && tls.key ? { cert: text(tls.cert)!, key: text(tls.key)! } : {}),
