@@ -8,6 +8,7 @@ import {
   type EventVersion,
   type KubeClient,
   KubeError,
+  type LeaseRecord,
   type NodeWatchHandlers,
   type Stoppable,
 } from "../lib/act/kube_types.ts";
@@ -171,6 +172,37 @@ export class FakeClient implements KubeClient {
         return Promise.resolve();
       },
     });
+  }
+
+  /** Leases by `namespace/name`. */
+  leases = new Map<string, LeaseRecord>();
+
+  getLease(namespace: string, name: string): Promise<LeaseRecord | undefined> {
+    this.#enter("getLease", `${namespace}/${name}`);
+    const lease = this.leases.get(`${namespace}/${name}`);
+    return Promise.resolve(lease && { ...lease });
+  }
+
+  createLease(namespace: string, name: string, record: LeaseRecord): Promise<LeaseRecord> {
+    this.#enter("createLease", `${namespace}/${name}`);
+    const key = `${namespace}/${name}`;
+    if (this.leases.has(key)) throw new KubeError(`leases "${name}" already exists`, 409);
+    const stored = { ...record, resourceVersion: String(++this.#version) };
+    this.leases.set(key, stored);
+    return Promise.resolve({ ...stored });
+  }
+
+  updateLease(namespace: string, name: string, record: LeaseRecord): Promise<LeaseRecord> {
+    this.#enter("updateLease", `${namespace}/${name}`);
+    const key = `${namespace}/${name}`;
+    const current = this.leases.get(key);
+    if (!current) throw new KubeError(`leases "${name}" not found`, 404);
+    if (record.resourceVersion !== current.resourceVersion) {
+      throw new KubeError(`Operation cannot be fulfilled on leases "${name}"`, 409);
+    }
+    const stored = { ...record, resourceVersion: String(++this.#version) };
+    this.leases.set(key, stored);
+    return Promise.resolve({ ...stored });
   }
 
   namespacePaused(name: string): Promise<boolean> {

@@ -28,6 +28,19 @@ export interface EventVersion {
   lastTimestamp?: string;
 }
 
+/** A `coordination.k8s.io/v1` Lease as leader election reads and writes it. */
+export interface LeaseRecord {
+  /** Who holds it; empty when released. */
+  holder: string;
+  leaseDurationSeconds: number;
+  /** RFC 3339 with microseconds, as the API's MicroTime. */
+  acquireTime?: string;
+  renewTime?: string;
+  leaseTransitions: number;
+  /** The version read; an update carrying an older one fails with 409. */
+  resourceVersion?: string;
+}
+
 /** Callbacks of a Node watch. */
 export interface NodeWatchHandlers {
   upsert(node: Node): void;
@@ -84,6 +97,12 @@ export interface KubeClient {
    * Evicts a pod through the Eviction API: `evicted`, `gone` (404), or `blocked` with the
    * API server's reason (429: a PodDisruptionBudget forbids it now).
    */
+  /** Lease `name` in `namespace`, or undefined when there is none. */
+  getLease(namespace: string, name: string): Promise<LeaseRecord | undefined>;
+  /** Creates Lease `name`; fails with 409 when it exists. */
+  createLease(namespace: string, name: string, record: LeaseRecord): Promise<LeaseRecord>;
+  /** Replaces Lease `name`; fails with 409 when `record.resourceVersion` is not the current one. */
+  updateLease(namespace: string, name: string, record: LeaseRecord): Promise<LeaseRecord>;
   /** Releases what the client holds open (its connections), at shutdown. */
   close?(): Promise<void>;
   evictPod(

@@ -2,7 +2,7 @@
 import type * as k8s from "@kubernetes/client-node";
 import type { Node } from "../../node.ts";
 import type { Pod } from "../../pod.ts";
-import { type EventVersion, KubeError } from "../kube_types.ts";
+import { type EventVersion, KubeError, type LeaseRecord } from "../kube_types.ts";
 
 function statusMessage(body: unknown): string | undefined {
   try {
@@ -100,5 +100,54 @@ export function toEventVersion(e: k8s.CoreV1Event): EventVersion {
     count: e.count ?? 1,
     resourceVersion: e.metadata?.resourceVersion ?? "",
     ...(last ? { lastTimestamp: last instanceof Date ? last.toISOString() : String(last) } : {}),
+  };
+}
+
+/** A Lease as the API serves it (plain JSON). */
+export interface LeaseObject {
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string };
+  spec?: {
+    holderIdentity?: string;
+    leaseDurationSeconds?: number;
+    acquireTime?: string;
+    renewTime?: string;
+    leaseTransitions?: number;
+  };
+}
+
+/** The record leader election reads from a Lease. */
+export function toLeaseRecord(lease: LeaseObject): LeaseRecord {
+  const spec = lease.spec ?? {};
+  return {
+    holder: spec.holderIdentity ?? "",
+    leaseDurationSeconds: spec.leaseDurationSeconds ?? 0,
+    ...(spec.acquireTime ? { acquireTime: spec.acquireTime } : {}),
+    ...(spec.renewTime ? { renewTime: spec.renewTime } : {}),
+    leaseTransitions: spec.leaseTransitions ?? 0,
+    resourceVersion: lease.metadata?.resourceVersion,
+  };
+}
+
+/** A Lease object of `record`, carrying its resourceVersion when it has one. */
+export function toLeaseObject(
+  namespace: string,
+  name: string,
+  record: LeaseRecord,
+): LeaseObject & { apiVersion: string; kind: string } {
+  return {
+    apiVersion: "coordination.k8s.io/v1",
+    kind: "Lease",
+    metadata: {
+      name,
+      namespace,
+      ...(record.resourceVersion ? { resourceVersion: record.resourceVersion } : {}),
+    },
+    spec: {
+      holderIdentity: record.holder,
+      leaseDurationSeconds: record.leaseDurationSeconds,
+      ...(record.acquireTime ? { acquireTime: record.acquireTime } : {}),
+      ...(record.renewTime ? { renewTime: record.renewTime } : {}),
+      leaseTransitions: record.leaseTransitions,
+    },
   };
 }

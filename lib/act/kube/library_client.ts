@@ -6,10 +6,19 @@ import type {
   EventBody,
   EventVersion,
   KubeClient,
+  LeaseRecord,
   NodeWatchHandlers,
   Stoppable,
 } from "../kube_types.ts";
-import { toEventVersion, toKubeError, toNode, toPod } from "./convert.ts";
+import {
+  type LeaseObject,
+  toEventVersion,
+  toKubeError,
+  toLeaseObject,
+  toLeaseRecord,
+  toNode,
+  toPod,
+} from "./convert.ts";
 import { watchNodes } from "./node_watch.ts";
 import { timeBound } from "./time_bound.ts";
 import { closeNative, rawJson } from "./raw.ts";
@@ -22,6 +31,13 @@ import { Slots } from "../../slots.ts";
  * turn instead of opening a connection per call; client-go bounds its calls the same way.
  */
 export const MAX_IN_FLIGHT = 16;
+
+/** The path of Lease `name` in `namespace`. */
+function leasePath(namespace: string, name: string): string {
+  return `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases/${
+    encodeURIComponent(name)
+  }`;
+}
 
 /** The KubeClient of a real API server, through the client library. */
 export class LibraryClient implements KubeClient {
@@ -237,6 +253,44 @@ export class LibraryClient implements KubeClient {
       if (ke.status === 404) return { result: "gone" };
       throw ke;
     }
+  }
+
+  async getLease(namespace: string, name: string): Promise<LeaseRecord | undefined> {
+    const lease = await this.#call(
+      `read lease "${namespace}/${name}"`,
+      (signal) =>
+        rawJson<LeaseObject>(this.#kc, { method: "GET", path: leasePath(namespace, name) }, signal),
+      { 404: undefined },
+    );
+    return lease && toLeaseRecord(lease);
+  }
+
+  async createLease(namespace: string, name: string, record: LeaseRecord): Promise<LeaseRecord> {
+    return toLeaseRecord(
+      await this.#call(
+        `create lease "${namespace}/${name}"`,
+        (signal) =>
+          rawJson<LeaseObject>(this.#kc, {
+            method: "POST",
+            path: `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`,
+            body: toLeaseObject(namespace, name, record),
+          }, signal),
+      ),
+    );
+  }
+
+  async updateLease(namespace: string, name: string, record: LeaseRecord): Promise<LeaseRecord> {
+    return toLeaseRecord(
+      await this.#call(
+        `update lease "${namespace}/${name}"`,
+        (signal) =>
+          rawJson<LeaseObject>(this.#kc, {
+            method: "PUT",
+            path: leasePath(namespace, name),
+            body: toLeaseObject(namespace, name, record),
+          }, signal),
+      ),
+    );
   }
 
   async namespacePaused(name: string): Promise<boolean> {
