@@ -3,7 +3,7 @@ import type { LogFormat } from "./log.ts";
 import type { ServiceConfig } from "./service.ts";
 import { parsePolicy, type Policy } from "./decide/policy.ts";
 import { type Credentials, parseBasicUsers } from "./server/auth.ts";
-import { FLAGS, flagsOf } from "./flags.ts";
+import { defaultOf, FLAGS, flagsOf, type Mode } from "./flags.ts";
 import { durationMs, formatDuration } from "./duration.ts";
 
 export { FLAGS, usage } from "./flags.ts";
@@ -113,12 +113,15 @@ function parseBool(value: string, name: string): boolean {
   throw new Error(`Cannot parse ${name}: expected true or false, got "${value}"`);
 }
 
-/** Parses the flags of `serve` or `dev`, environment variables filling what flags leave unset. */
-export function parseConfig(
+/**
+ * Reads a mode's flags, environment variables filling what flags leave unset, then the mode's
+ * defaults; gives a getter by flag name. Refuses a flag of another mode, naming where it belongs.
+ */
+function readFlags(
   args: string[],
-  mode: "serve" | "dev",
-  env: (name: string) => string | undefined = (n) => Deno.env.get(n),
-): Config {
+  mode: Mode,
+  env: (name: string) => string | undefined,
+): (name: string) => string | boolean {
   const options = Object.fromEntries(
     flagsOf(mode).map((
       [name, f],
@@ -128,20 +131,77 @@ export function parseConfig(
   try {
     values = parseArgs({ args, options, strict: true, allowPositionals: false }).values;
   } catch (err) {
-    throw new Error(`Cannot parse flags: ${(err as Error).message}`);
+    const message = (err as Error).message;
+    const unknown = /^Unknown option '--([^'=]+)'/.exec(message)?.[1];
+    if (mode === "cluster" && unknown && unknown in FLAGS) {
+      const to = FLAGS[unknown].devOnly
+        ? "deno task dev"
+        : "deno task serve --kubeconfig .dev/kubeconfig (or deno task dev)";
+      throw new Error(
+        `Cannot parse flags: --${unknown} is node-heal's, not the cluster's: deno task cluster ` +
+          `runs the embedded API server alone; give --${unknown} to ${to}`,
+      );
+    }
+    throw new Error(`Cannot parse flags: ${message}`);
   }
-  const get = (name: string): string | boolean => {
+  return (name: string): string | boolean => {
     const f = FLAGS[name];
     if (values[name] !== undefined) return values[name]!;
     const fromEnv = f.env ? env(f.env) : undefined;
     if (fromEnv !== undefined) return f.type === "boolean" ? parseBool(fromEnv, f.env!) : fromEnv;
-    return f[mode];
+    return defaultOf(f, mode);
   };
-  const str = (name: string) => String(get(name));
-  const logFormat = str("log-format");
-  if (logFormat !== "json" && logFormat !== "pretty") {
-    throw new Error(`Cannot parse --log-format: expected json or pretty, got "${logFormat}"`);
+}
+
+/** Checks `--log-format`. */
+function logFormatOf(value: string): LogFormat {
+  if (value !== "json" && value !== "pretty") {
+    throw new Error(`Cannot parse --log-format: expected json or pretty, got "${value}"`);
   }
+  return value;
+}
+
+/** The embedded cluster's size and address, from the `--embedded-*` flags. */
+function embeddedOf(str: (name: string) => string): NonNullable<Config["embedded"]> {
+  return {
+    listen: parseListen(str("embedded-api-listen"), "embedded-api-listen"),
+    workers: parseCount(str("embedded-workers"), "embedded-workers", { min: 0, max: 100_000 }),
+    kubeconfigOut: str("embedded-kubeconfig-out") || undefined,
+  };
+}
+
+/** The configuration of `cluster` mode: the embedded cluster alone, no node-heal. */
+export interface ClusterConfig {
+  embedded: NonNullable<Config["embedded"]>;
+  logFormat: LogFormat;
+  logLevel: string;
+  help: boolean;
+}
+
+/** Parses the flags of `cluster` mode; refuses node-heal's own flags, naming where they go. */
+export function parseClusterConfig(
+  args: string[],
+  env: (name: string) => string | undefined = (n) => Deno.env.get(n),
+): ClusterConfig {
+  const get = readFlags(args, "cluster", env);
+  const str = (name: string) => String(get(name));
+  return {
+    help: get("help") === true,
+    embedded: embeddedOf(str),
+    logFormat: logFormatOf(str("log-format")),
+    logLevel: str("log-level"),
+  };
+}
+
+/** Parses the flags of `serve` or `dev`, environment variables filling what flags leave unset. */
+export function parseConfig(
+  args: string[],
+  mode: "serve" | "dev",
+  env: (name: string) => string | undefined = (n) => Deno.env.get(n),
+): Config {
+  const get = readFlags(args, mode, env);
+  const str = (name: string) => String(get(name));
+  const logFormat = logFormatOf(str("log-format"));
   // The embedded cluster is dev mode's alone: serve takes none of its flags, nor their variables.
   const embedded = mode === "dev" && get("embedded-cluster") === true;
   if (embedded && str("kubeconfig") !== "") {
@@ -151,13 +211,7 @@ export function parseConfig(
     help: get("help") === true,
     listen: parseListen(str("listen"), "listen"),
     kubeconfig: str("kubeconfig") || undefined,
-    embedded: embedded
-      ? {
-        listen: parseListen(str("embedded-api-listen"), "embedded-api-listen"),
-        workers: parseCount(str("embedded-workers"), "embedded-workers", { min: 0, max: 100_000 }),
-        kubeconfigOut: str("embedded-kubeconfig-out") || undefined,
-      }
-      : undefined,
+    embedded: embedded ? embeddedOf(str) : undefined,
     dryRun: get("dry-run") === true,
     eventNamespace: str("event-namespace"),
     holdTtlMs: parseDuration(str("hold-ttl"), "hold-ttl"),

@@ -2,12 +2,20 @@ import { SERVER_DEFAULTS } from "./server/server.ts";
 import { GUARD_DEFAULTS } from "./server/guard.ts";
 import { formatDuration } from "./duration.ts";
 
-/** One flag: its environment variable and its defaults in `serve` and in `dev`. */
+/**
+ * The command lines that take flags: `serve` (the binary), `dev` (node-heal beside an embedded
+ * cluster) and `cluster` (the embedded cluster alone, for `serve` replicas to share).
+ */
+export type Mode = "serve" | "dev" | "cluster";
+
+/** One flag: its environment variable and its defaults in `serve`, in `dev` and in `cluster`. */
 export interface Flag {
   env?: string;
   type: "string" | "boolean";
   serve: string | boolean;
   dev: string | boolean;
+  /** Its default in `cluster` mode, set for the flags that mode takes (the others it refuses). */
+  cluster?: string | boolean;
   help: string;
   /** Set for a flag of dev mode alone (the embedded cluster's); `serve` refuses it. */
   devOnly?: true;
@@ -42,6 +50,7 @@ export const FLAGS: Record<string, Flag> = {
     type: "string",
     serve: "3",
     dev: "3",
+    cluster: "3",
     help: "Workers in the embedded cluster",
     devOnly: true,
   },
@@ -50,6 +59,7 @@ export const FLAGS: Record<string, Flag> = {
     type: "string",
     serve: "127.0.0.1:0",
     dev: "127.0.0.1:6443",
+    cluster: "127.0.0.1:6443",
     help: "Address of the embedded API server (port 0: any free port)",
     devOnly: true,
   },
@@ -58,6 +68,7 @@ export const FLAGS: Record<string, Flag> = {
     type: "string",
     serve: "",
     dev: ".dev/kubeconfig",
+    cluster: ".dev/kubeconfig",
     help: "Write the embedded cluster's kubeconfig here (for kubectl)",
     devOnly: true,
   },
@@ -205,6 +216,7 @@ export const FLAGS: Record<string, Flag> = {
     type: "string",
     serve: "json",
     dev: "pretty",
+    cluster: "pretty",
     help: "Log format: json or pretty",
   },
   "log-level": {
@@ -212,21 +224,30 @@ export const FLAGS: Record<string, Flag> = {
     type: "string",
     serve: "info",
     dev: "info",
+    cluster: "info",
     help: "Log level: trace, debug, info, warning, error, fatal",
   },
-  help: { type: "boolean", serve: false, dev: false, help: "Show this help" },
+  help: { type: "boolean", serve: false, dev: false, cluster: false, help: "Show this help" },
 };
 
-/** The flags `serve` or `dev` takes, in `--help` order. */
-export function flagsOf(mode: "serve" | "dev"): [string, Flag][] {
-  return Object.entries(FLAGS).filter(([, f]) => mode === "dev" || !f.devOnly);
+/** The flags a mode takes, in `--help` order: `cluster` only those with a `cluster` default. */
+export function flagsOf(mode: Mode): [string, Flag][] {
+  return Object.entries(FLAGS).filter(([, f]) =>
+    mode === "cluster" ? f.cluster !== undefined : mode === "dev" || !f.devOnly
+  );
 }
 
-/** The `--help` text of `serve` or `dev`. */
-export function usage(mode: "serve" | "dev"): string {
+/** The default of a flag in a mode (`cluster` takes only the flags {@link flagsOf} gives it). */
+export function defaultOf(f: Flag, mode: Mode): string | boolean {
+  return f[mode] ?? "";
+}
+
+/** The `--help` text of a mode. */
+export function usage(mode: Mode): string {
   const lines = flagsOf(mode).map(([name, f]) => {
     const value = f.type === "string" ? ` ${name.toUpperCase().replaceAll("-", "_")}` : "";
-    const def = f[mode] === "" || f[mode] === false ? "" : ` (default ${f[mode]})`;
+    const d = defaultOf(f, mode);
+    const def = d === "" || d === false ? "" : ` (default ${d})`;
     const env = f.env ? `; env ${f.env}` : "";
     return `  --${name}${value}\n      ${f.help}${def}${env}`;
   });

@@ -4,6 +4,7 @@ import { parseConfig, usage } from "../config.ts";
 import { startEmbeddedCluster } from "../embedded/cluster.ts";
 import { log } from "../log.ts";
 import { runService } from "../run.ts";
+import { writeKubeconfig } from "./kubeconfig_out.ts";
 
 const USAGE = `node-heal dev: node-heal against an embedded cluster, no setup
 
@@ -28,11 +29,7 @@ export async function runDev(args: string[]): Promise<number> {
     if (!config.embedded) return await runService(config, { mode: "dev" });
     const { listen, workers, kubeconfigOut } = config.embedded;
     const cluster = await startEmbeddedCluster({ ...listen, workers });
-    if (kubeconfigOut) {
-      const slash = kubeconfigOut.lastIndexOf("/");
-      if (slash > 0) await Deno.mkdir(kubeconfigOut.slice(0, slash), { recursive: true });
-      await Deno.writeTextFile(kubeconfigOut, cluster.kubeconfig(), { mode: 0o600 });
-    }
+    if (kubeconfigOut) await writeKubeconfig(kubeconfigOut, cluster.kubeconfig());
     return await runService({ ...config, kubeconfigYaml: cluster.kubeconfig() }, {
       mode: "dev",
       extra: {

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import {
   type Config,
   FLAGS,
+  parseClusterConfig,
   parseConfig,
   parseCount,
   parseDuration,
@@ -475,7 +476,7 @@ Deno.test("flagsOf() gives serve every flag but the dev-only ones, and dev all, 
 });
 
 Deno.test("usage() lists each flag of its mode with its value, that mode's default and its variable", () => {
-  for (const mode of ["serve", "dev"] as const) {
+  for (const mode of ["serve", "dev", "cluster"] as const) {
     const text = usage(mode);
     for (const [name, flag] of flagsOf(mode)) {
       const line = text.split("\n").find((l) =>
@@ -500,4 +501,82 @@ Deno.test("usage() lists each flag of its mode with its value, that mode's defau
   );
   // An empty or false default is not shown.
   assert.doesNotMatch(usage("serve"), /\(default \)|\(default false\)/);
+});
+
+Deno.test("flagsOf() gives cluster mode the embedded cluster's size and address, logging and help, no webhook flag", () => {
+  assert.deepEqual(flagsOf("cluster").map(([name]) => name), [
+    "embedded-workers",
+    "embedded-api-listen",
+    "embedded-kubeconfig-out",
+    "log-format",
+    "log-level",
+    "help",
+  ]);
+  // Its defaults are dev mode's.
+  for (const [name, flag] of flagsOf("cluster")) assert.equal(flag.cluster, flag.dev, name);
+  assert.match(
+    usage("cluster"),
+    /\(default 127\.0\.0\.1:6443\); env NODE_HEAL_EMBEDDED_API_LISTEN/,
+  );
+  assert.doesNotMatch(usage("cluster"), /--listen|--embedded-cluster|--kubeconfig /);
+});
+
+Deno.test("parseClusterConfig() reads the embedded cluster's flags and variables, dev's defaults", () => {
+  assert.deepEqual(parseClusterConfig([], envOf()), {
+    help: false,
+    embedded: {
+      listen: { hostname: "127.0.0.1", port: 6443 },
+      workers: 3,
+      kubeconfigOut: ".dev/kubeconfig",
+    },
+    logFormat: "pretty",
+    logLevel: "info",
+  });
+  const config = parseClusterConfig(
+    ["--embedded-workers", "7", "--embedded-api-listen=127.0.0.1:0", "--log-format", "json"],
+    envOf({ NODE_HEAL_EMBEDDED_KUBECONFIG_OUT: "/tmp/kc", NODE_HEAL_LISTEN: "nowhere" }),
+  );
+  assert.deepEqual(config.embedded, {
+    listen: { hostname: "127.0.0.1", port: 0 },
+    workers: 7,
+    kubeconfigOut: "/tmp/kc",
+  });
+  assert.equal(config.logFormat, "json");
+  assert.equal(parseClusterConfig(["-h"], envOf()).help, true);
+  // An empty path writes no kubeconfig.
+  assert.equal(
+    parseClusterConfig(["--embedded-kubeconfig-out="], envOf()).embedded.kubeconfigOut,
+    undefined,
+  );
+});
+
+Deno.test("parseClusterConfig() refuses node-heal's flags, naming where they go, and unknown ones", () => {
+  for (const name of ["listen", "kubeconfig", "instance", "auth-token-file", "dry-run"]) {
+    const args = FLAGS[name].type === "boolean" ? [`--${name}`] : [`--${name}=x`];
+    assert.throws(
+      () => parseClusterConfig(args, envOf()),
+      new Error(
+        `Cannot parse flags: --${name} is node-heal's, not the cluster's: deno task cluster runs ` +
+          `the embedded API server alone; give --${name} to deno task serve --kubeconfig ` +
+          `.dev/kubeconfig (or deno task dev)`,
+      ),
+      name,
+    );
+  }
+  assert.throws(
+    () => parseClusterConfig(["--embedded-cluster"], envOf()),
+    /--embedded-cluster is node-heal's, .*give --embedded-cluster to deno task dev$/,
+  );
+  assert.throws(
+    () => parseClusterConfig(["--bogus"], envOf()),
+    /^Error: Cannot parse flags: Unknown option '--bogus'/,
+  );
+  assert.throws(
+    () => parseClusterConfig(["--embedded-workers", "many"], envOf()),
+    /Cannot parse --embedded-workers: expected a whole number from 0 to 100000, got "many"/,
+  );
+  assert.throws(
+    () => parseClusterConfig([], envOf({ NODE_HEAL_EMBEDDED_API_LISTEN: "nowhere" })),
+    /Cannot parse --embedded-api-listen: expected HOST:PORT/,
+  );
 });

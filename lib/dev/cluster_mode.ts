@@ -1,0 +1,74 @@
+// `deno task cluster`: the embedded Kubernetes API server alone, no node-heal, so several
+// `deno task serve --kubeconfig .dev/kubeconfig` replicas can share one cluster. Like dev mode, it
+// runs from the source tree; the production entry point (main.ts) never imports this.
+import { parseClusterConfig, usage } from "../config.ts";
+import { startEmbeddedCluster } from "../embedded/cluster.ts";
+import { log, setupLogging } from "../log.ts";
+import { writeKubeconfig } from "./kubeconfig_out.ts";
+
+const USAGE = `node-heal cluster: the embedded Kubernetes API server alone, for node-heal replicas
+
+Usage:
+  deno task cluster [flags]
+
+An embedded Kubernetes API server on 127.0.0.1:6443 with a kind-like cluster, its kubeconfig in
+.dev/kubeconfig; no node-heal. Run replicas against it, each in its own terminal:
+
+  deno task serve --kubeconfig .dev/kubeconfig --listen 127.0.0.1:8001 --instance a
+  deno task serve --kubeconfig .dev/kubeconfig --listen 127.0.0.1:8002 --instance b
+
+Flags:
+${usage("cluster")}
+`;
+
+/** Runs cluster mode with these arguments; resolves with the exit code (2: bad flags). */
+export async function runCluster(args: string[]): Promise<number> {
+  let config;
+  try {
+    config = parseClusterConfig(args);
+    if (config.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    await setupLogging({ format: config.logFormat, level: config.logLevel });
+  } catch (err) {
+    console.error(`node-heal cluster: ${(err as Error).message}\n\nSee: deno task cluster --help`);
+    return 2;
+  }
+  const logger = log("main");
+  try {
+    const { listen, workers, kubeconfigOut } = config.embedded;
+    const cluster = await startEmbeddedCluster({ ...listen, workers });
+    try {
+      if (kubeconfigOut) await writeKubeconfig(kubeconfigOut, cluster.kubeconfig());
+      logger.info("Embedded Kubernetes API server on {api}, {workers} workers, no node-heal", {
+        api: cluster.url,
+        workers,
+        kubeconfig: kubeconfigOut,
+      });
+      if (kubeconfigOut) {
+        logger.info(
+          "Try: kubectl --kubeconfig {kubeconfig} get nodes; node-heal replicas: deno task serve --kubeconfig {kubeconfig} --listen 127.0.0.1:8001 --instance a",
+          { kubeconfig: kubeconfigOut },
+        );
+      }
+      const { promise: stopped, resolve } = Promise.withResolvers<string>();
+      for (const signal of ["SIGINT", "SIGTERM"] as const) {
+        Deno.addSignalListener(signal, () => resolve(signal));
+      }
+      const signal = await stopped;
+      logger.info("Shutting down on {signal}", { signal });
+    } finally {
+      await cluster.close();
+    }
+    logger.info("Stopped");
+    return 0;
+  } catch (err) {
+    console.error(`node-heal cluster: ${(err as Error).message}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await runCluster(Deno.args));
+}
