@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import type { LogFormat } from "./log.ts";
-import type { ServiceConfig } from "./service.ts";
+import type { Election, ServiceConfig } from "./service.ts";
 import { parsePolicy, type Policy } from "./decide/policy.ts";
 import { type Credentials, parseBasicUsers } from "./server/auth.ts";
 import { defaultOf, FLAGS, flagsOf, type Mode } from "./flags.ts";
@@ -234,9 +234,26 @@ export function parseConfig(
     }),
     paused: get("paused") === true,
     namespace: str("namespace"),
+    election: get("leader-elect") === true ? electionOf(str) : undefined,
     apiTimeoutMs: parseDuration(str("api-timeout"), "api-timeout", MAX_TIMEOUT_MS),
     instance: str("instance") || env("POD_NAME") || env("HOSTNAME") || "node-heal",
     logFormat,
     logLevel: str("log-level"),
   };
+}
+
+/** The leader election's durations, checked against each other. */
+function electionOf(str: (name: string) => string): Election {
+  const election = {
+    leaseDurationMs: parseDuration(str("lease-duration"), "lease-duration", MAX_TIMEOUT_MS),
+    renewDeadlineMs: parseDuration(str("renew-deadline"), "renew-deadline", MAX_TIMEOUT_MS),
+    retryPeriodMs: parseDuration(str("retry-period"), "retry-period", MAX_TIMEOUT_MS),
+  };
+  if (election.renewDeadlineMs >= election.leaseDurationMs) {
+    throw new Error("Cannot use --renew-deadline: it must be shorter than --lease-duration");
+  }
+  if (election.retryPeriodMs >= election.renewDeadlineMs) {
+    throw new Error("Cannot use --retry-period: it must be shorter than --renew-deadline");
+  }
+  return election;
 }

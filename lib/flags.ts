@@ -116,6 +116,36 @@ export const FLAGS: Record<string, Flag> = {
     dev: "node-heal",
     help: "node-heal's namespace, whose annotation node-heal.io/paused=true pauses node-heal",
   },
+  "leader-elect": {
+    env: "NODE_HEAL_LEADER_ELECT",
+    type: "boolean",
+    serve: false,
+    dev: false,
+    help:
+      "Run as one of several replicas: only the holder of the Lease node-heal in --namespace acts; the others answer 503 and are not ready",
+  },
+  "lease-duration": {
+    env: "NODE_HEAL_LEASE_DURATION",
+    type: "string",
+    serve: "15s",
+    dev: "15s",
+    help: "How long an unrenewed Lease stays its holder's, by each replica's own clock",
+  },
+  "renew-deadline": {
+    env: "NODE_HEAL_RENEW_DEADLINE",
+    type: "string",
+    serve: "10s",
+    dev: "10s",
+    help:
+      "How long the leader keeps acting without renewing the Lease (less than --lease-duration)",
+  },
+  "retry-period": {
+    env: "NODE_HEAL_RETRY_PERIOD",
+    type: "string",
+    serve: "2s",
+    dev: "2s",
+    help: "How often a replica tries to take, and the leader renews, the Lease",
+  },
   "auth-token-file": {
     env: "NODE_HEAL_AUTH_TOKEN_FILE",
     type: "string",

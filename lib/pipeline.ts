@@ -1,4 +1,4 @@
-import type { KubeClient } from "./act/kube_types.ts";
+import { type KubeClient, KubeError } from "./act/kube_types.ts";
 import { DrainSupervisor } from "./act/drain_supervisor.ts";
 import type { DrainReport } from "./act/drainer.ts";
 import { type Applied, type ApplyOptions, NodeWriter } from "./act/node_writer.ts";
@@ -26,6 +26,9 @@ import { type Outcome, Reporter } from "./report/reporter.ts";
 import { type NodeIndex, resolveAlert } from "./resolve/node_index.ts";
 
 export type { DecisionRecord } from "./report/decision_log.ts";
+
+/** Why a replica that does not lead acts on nothing. */
+const NOT_LEADER = "This replica does not lead; the leader acts (Alertmanager sends it again)";
 
 /** What happened to one alert. */
 export interface AlertResult extends Outcome {
@@ -60,6 +63,8 @@ export interface PipelineDeps {
   instance?: string;
   /** First wait between drain rounds while budgets block (ms); for tests. */
   drainRetryMs?: number;
+  /** Whether this replica leads (with leader election); only the leader acts. */
+  leading?: () => boolean;
 }
 
 /**
@@ -109,6 +114,11 @@ export class Pipeline {
     return this.#deps.policy ?? DEFAULT_POLICY;
   }
 
+  /** Whether this replica may act: it leads (always, without leader election). */
+  #mayAct(): boolean {
+    return this.#deps.leading?.() ?? true;
+  }
+
   get #instance(): string {
     return this.#deps.instance ?? "node-heal";
   }
@@ -140,6 +150,21 @@ export class Pipeline {
   /** Handles every alert of a notification. Never throws: failures are in the result. */
   async handle(notification: Notification): Promise<NotificationResult> {
     const { metrics } = this.#deps;
+    if (!this.#mayAct()) {
+      // Another replica leads: Alertmanager sends it again, to the leader once one is ready.
+      return {
+        retry: true,
+        dryRun: this.#deps.client.dryRun,
+        truncatedAlerts: notification.truncatedAlerts,
+        alerts: notification.alerts.map((a) => ({
+          fingerprint: a.fingerprint,
+          alertname: a.labels.alertname ?? "",
+          status: a.status,
+          outcome: "failed",
+          message: NOT_LEADER,
+        })),
+      };
+    }
     if (notification.truncatedAlerts > 0) {
       metrics.truncated.inc(notification.truncatedAlerts);
       log("intake").warn(
@@ -170,6 +195,7 @@ export class Pipeline {
    * hold TTL. Never throws.
    */
   async reconcile(name: string): Promise<void> {
+    if (!this.#mayAct()) return;
     const applied = await this.#turns.node(
       name,
       () => this.#act(name, (node, now) => reconcile(node, this.#options(now))),
@@ -234,7 +260,12 @@ export class Pipeline {
   ): Promise<Applied> {
     const applied = await this.#writer.apply(name, choose, {
       ...options,
-      before: (d) => d.action === "uncordon" ? this.#drains.stop(name) : Promise.resolve(),
+      before: async (d) => {
+        // Fencing within the process: a replica that stopped leading writes nothing more (its
+        // writes carry the resourceVersion decided on, so the API server fences the rest).
+        if (!this.#mayAct()) throw new KubeError(NOT_LEADER, 503);
+        if (d.action === "uncordon") await this.#drains.stop(name);
+      },
     });
     if (applied.kind !== "written" || this.#writer.dryRun) return applied;
     const { action, drain, patch } = applied.decision;

@@ -11,6 +11,7 @@ import { holdCount, readState } from "./decide/node_state.ts";
 import { isCordoned, type Node } from "./node.ts";
 import { DEFAULT_POLICY, type Policy } from "./decide/policy.ts";
 import { systemClock } from "./clock.ts";
+import { LeaderElector } from "./act/elector.ts";
 import { statusOf } from "./report/status.ts";
 
 /** Everything `serve` is configured with. */
@@ -37,6 +38,8 @@ export interface ServiceConfig {
   paused?: boolean;
   /** node-heal's namespace; its annotation `node-heal.io/paused=true` pauses node-heal cluster-wide. */
   namespace?: string;
+  /** Leader election on the Lease `node-heal` in `namespace`: only its holder acts. */
+  election?: Election;
   /** How often that annotation is read (default 5 s). */
   pausePollMs?: number;
   /** First wait between drain rounds while budgets block (ms; default 500); for tests. */
@@ -59,6 +62,13 @@ export interface ServiceConfig {
   idleTimeoutMs?: number;
   /** Connections open at once. */
   maxConnections?: number;
+}
+
+/** Leader election's durations (ms). */
+export interface Election {
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
 }
 
 /** Whether an address only this machine reaches. */
@@ -128,6 +138,40 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   await readPause();
   const pauseTimer = setInterval(readPause, config.pausePollMs ?? 5000);
   const paused = () => (config.paused ?? false) || policy.gates.paused || clusterPaused;
+  // With leader election, only the holder of the Lease acts; the others answer 503 and are not
+  // ready, so the Service sends Alertmanager's notifications to the leader.
+  const elector = config.election
+    ? new LeaderElector({
+      client,
+      namespace,
+      name: "node-heal",
+      identity: config.instance,
+      ...config.election,
+      leading: (leading) => {
+        metrics.leader.set(leading ? 1 : 0);
+        if (leading) {
+          metrics.leaderTransitions.inc();
+          log("main").info("Leading as {instance}: acting on alerts", {
+            instance: config.instance,
+          });
+          // Pick up what the last leader left: drains to resume, holds to expire, claims to drop.
+          if (index.synced) {
+            for (const node of index.nodes()) {
+              if (needsReconcile(node)) pipeline.reconcile(node.metadata.name);
+            }
+          }
+        } else {
+          log("main").warn("No longer leading as {instance}: acting on nothing", {
+            instance: config.instance,
+          });
+          // Its drains stop; their claims stay for the new leader to resume.
+          pipeline.stopDrains();
+        }
+      },
+    })
+    : undefined;
+  const leading = () => elector?.leading ?? true;
+  if (!elector) metrics.leader.set(1);
   const pipeline = new Pipeline({
     client,
     index,
@@ -138,6 +182,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     paused,
     instance: config.instance,
     drainRetryMs: config.drainRetryMs,
+    leading,
   });
   const { promise: synced, resolve: markSynced } = Promise.withResolvers<void>();
   // The index is trusted while the watch is healthy: after a watch error, until the next list
@@ -190,6 +235,8 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     }
   }, sweepMs);
 
+  elector?.start();
+
   const closing = new AbortController();
   const handler = createHandler({
     closing: closing.signal,
@@ -199,11 +246,17 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     requestTimeoutMs: config.requestTimeoutMs,
     maxBodyBytes: config.maxBodyBytes,
     maxInFlight: config.maxInFlight,
-    ready: () => index.synced && watchHealthy,
+    ready: () => index.synced && watchHealthy && leading(),
     status: () =>
       statusOf(index, {
         policy,
         decisions: pipeline.recentDecisions(),
+        leadership: {
+          leader: elector ? elector.leader : config.instance,
+          thisReplica: config.instance,
+          leading: leading(),
+          elected: elector !== undefined,
+        },
         now: systemClock(),
         paused: paused(),
         dryRun: config.dryRun,
@@ -252,6 +305,8 @@ export async function startService(config: ServiceConfig): Promise<Service> {
       await guard.close();
       // Running drains stop; their claims stay on the Nodes for the next process to resume.
       await pipeline.stopDrains();
+      // Then the Lease is released, so a successor takes over at its next try.
+      await elector?.stop();
       await events.flush();
       await watchReady;
       await watch?.stop();

@@ -96,6 +96,18 @@ export class Metrics {
     registers: [this.registry],
   });
   /** Nodes in the watch-fed index. */
+  /** 1 on the replica that holds the Lease (or runs without leader election), else 0. */
+  readonly leader = new Gauge({
+    name: "nodeheal_leader",
+    help: "1 on the replica that leads (holds the Lease, or runs without leader election), else 0.",
+    registers: [this.registry],
+  });
+  /** Times this replica started leading. */
+  readonly leaderTransitions = new Counter({
+    name: "nodeheal_leader_transitions_total",
+    help: "Times this replica started leading.",
+    registers: [this.registry],
+  });
   readonly indexedNodes = new Gauge({
     name: "nodeheal_indexed_nodes",
     help: "Nodes in the watch-fed node index.",

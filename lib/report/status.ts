@@ -15,6 +15,8 @@ export interface StatusOptions {
   paused: boolean;
   pauses: { flag: boolean; policy: boolean; cluster: boolean };
   dryRun: boolean;
+  /** Leader election: who leads, as last read, and this replica. */
+  leadership: { leader?: string; thisReplica: string; leading: boolean; elected: boolean };
 }
 
 /** Nodes under remediation that `/status` lists in full; more are counted. */
@@ -66,6 +68,7 @@ export function statusOf(index: NodeIndex, options: StatusOptions): unknown {
     budgets: budgets(nodes, { gates: policy.gates, now, paused }),
     nodes: underRemediation,
     nodesNotListed: remediating.length - underRemediation.length,
+    leadership: options.leadership,
     decisions: options.decisions,
   };
 }
