@@ -76,6 +76,8 @@ export async function withService(
     cluster?: EmbeddedCluster;
     credentials?: Credentials;
     tls?: { cert: string; key: string };
+    /** Leader election (one replica: it leads at once). */
+    election?: ServiceConfig["election"];
     /** The webhook's and the connections' limits (defaults when absent). */
     limits?: Pick<
       ServiceConfig,
@@ -107,6 +109,7 @@ export async function withService(
     apiTimeoutMs: options.apiTimeoutMs ?? 10_000,
     policy: options.policy,
     paused: options.paused,
+    election: options.election,
     ...options.limits,
   });
   await service.synced;

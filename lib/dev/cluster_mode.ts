@@ -38,6 +38,12 @@ export async function runCluster(args: string[]): Promise<number> {
   const logger = log("main");
   try {
     const { listen, workers, kubeconfigOut } = config.embedded;
+    // Listening for the signals before anything is written: a caller that stops the cluster as
+    // soon as its kubeconfig appears gets a clean stop.
+    const { promise: stopped, resolve } = Promise.withResolvers<string>();
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      Deno.addSignalListener(signal, () => resolve(signal));
+    }
     const cluster = await startEmbeddedCluster({ ...listen, workers });
     try {
       if (kubeconfigOut) await writeKubeconfig(kubeconfigOut, cluster.kubeconfig());
@@ -51,10 +57,6 @@ export async function runCluster(args: string[]): Promise<number> {
           "Try: kubectl --kubeconfig {kubeconfig} get nodes; node-heal replicas: deno task serve --kubeconfig {kubeconfig} --listen 127.0.0.1:8001 --instance a",
           { kubeconfig: kubeconfigOut },
         );
-      }
-      const { promise: stopped, resolve } = Promise.withResolvers<string>();
-      for (const signal of ["SIGINT", "SIGTERM"] as const) {
-        Deno.addSignalListener(signal, () => resolve(signal));
       }
       const signal = await stopped;
       logger.info("Shutting down on {signal}", { signal });

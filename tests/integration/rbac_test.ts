@@ -27,6 +27,8 @@ Deno.test(
         kubeconfig: `${dir}/kubeconfig`,
         cluster,
         policy: parsePolicy("gates: { minHealthy: 0 }"),
+        // Leader election: create the Lease, then read and renew it.
+        election: { leaseDurationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 50 },
       });
       const send = async (status: "firing" | "resolved", a: ReturnType<typeof alert>) =>
         await (await f.post(notification(status, [a]))).body?.cancel();
@@ -51,6 +53,10 @@ Deno.test(
         continue;
       }
       used.add(`${r.verb} ${r.resource}${r.subresource ? `/${r.subresource}` : ""}`);
+      if (r.resource === "leases") {
+        assert.equal(r.namespace, "node-heal", "the Lease only in node-heal's namespace");
+        if (r.verb !== "create") assert.equal(r.name, "node-heal", "only the Lease node-heal");
+      }
       if (r.resource === "events") {
         assert.equal(
           r.namespace,

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { stringify } from "yaml";
 import * as apps from "kubernetes-models/apps/v1";
 import * as core from "kubernetes-models/v1";
+import * as policy from "kubernetes-models/policy/v1";
 import * as rbac from "kubernetes-models/rbac.authorization.k8s.io/v1";
 import * as networking from "kubernetes-models/networking.k8s.io/v1";
 import * as monitoring from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1";
@@ -62,8 +63,11 @@ Deno.test({
       "Deployment",
       "Namespace",
       "NetworkPolicy",
+      "PodDisruptionBudget",
       "PrometheusRule",
       "Role",
+      "Role",
+      "RoleBinding",
       "RoleBinding",
       "Secret",
       "Service",
@@ -200,9 +204,28 @@ Deno.test("RBAC grants exactly the verbs node-heal uses: nodes cluster-wide, eve
     ["node-heal"],
     "only node-heal's own namespace, for the pause annotation",
   );
-  assert.deepEqual(grants("Role"), ["create events", "get events", "patch events"]);
-  const role = docs.find((d) => d.kind === "Role") as { metadata: { namespace: string } };
-  assert.equal(role.metadata.namespace, "default", "the Role lives where the Events go");
+  assert.deepEqual(grants("Role"), [
+    "create events",
+    "create leases",
+    "get events",
+    "get leases",
+    "patch events",
+    "update leases",
+  ]);
+  type Role = {
+    metadata: { name: string; namespace: string };
+    rules: (Rule & { resourceNames?: string[] })[];
+  };
+  const roles = docs.filter((d) => d.kind === "Role") as Role[];
+  const events = roles.find((r) => r.rules.some((x) => x.resources.includes("events")))!;
+  assert.equal(events.metadata.namespace, "default", "the Role lives where the Events go");
+  const leases = roles.find((r) => r.rules.some((x) => x.resources.includes("leases")))!;
+  assert.equal(leases.metadata.namespace, "node-heal", "the Lease in node-heal's own namespace");
+  assert.deepEqual(
+    leases.rules.filter((r) => r.verbs.some((v) => v !== "create")).map((r) => r.resourceNames),
+    [["node-heal"]],
+    "reading and renewing only the Lease node-heal",
+  );
 });
 
 Deno.test("every runbook link of the rules points at a section of docs/runbooks.md", async () => {
@@ -230,6 +253,7 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   "v1/Secret": core.Secret,
   "v1/ConfigMap": core.ConfigMap,
   "apps/v1/Deployment": apps.Deployment,
+  "policy/v1/PodDisruptionBudget": policy.PodDisruptionBudget,
   "networking.k8s.io/v1/NetworkPolicy": networking.NetworkPolicy,
   "rbac.authorization.k8s.io/v1/ClusterRole": rbac.ClusterRole,
   "rbac.authorization.k8s.io/v1/ClusterRoleBinding": rbac.ClusterRoleBinding,
@@ -258,7 +282,7 @@ Deno.test("every manifest is valid against the Kubernetes and prometheus-operato
       validated++;
     }
   }
-  assert.equal(validated, 13, "every object of every manifest was checked");
+  assert.equal(validated, 16, "every object of every manifest was checked");
 });
 
 Deno.test("a schema check rejects a broken manifest, so the check above can fail", () => {
