@@ -1,0 +1,62 @@
+// node-heal as real processes for tests: `main.ts serve` with the permissions of `deno task serve`,
+// its JSON log lines as they come, and its stop.
+import { waitFor } from "./wait.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+/** Starts `main.ts serve` with the permissions of `deno task serve`. */
+export function startServe(args: string[]) {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "--allow-read", "--allow-env", MAIN, "serve", ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+/** Reads JSON log lines from a stream as they come, so a test can wait for one. */
+export function logLines(stream: ReadableStream<Uint8Array>) {
+  const records: Record<string, unknown>[] = [];
+  const done = (async () => {
+    let rest = "";
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      rest += chunk;
+      const lines = rest.split("\n");
+      rest = lines.pop()!;
+      for (const line of lines) if (line.trim()) records.push(JSON.parse(line));
+    }
+  })();
+  return { records, done };
+}
+
+/** A started process, its JSON log lines and its stderr. */
+export function watched(child: Deno.ChildProcess) {
+  return { child, out: logLines(child.stdout), stderr: new Response(child.stderr).text() };
+}
+
+/** Sends SIGTERM (if still running) and returns the exit code, with stderr for a failure message. */
+export async function stop(p: ReturnType<typeof watched>) {
+  try {
+    p.child.kill("SIGTERM");
+  } catch {
+    // It has already exited.
+  }
+  const status = await p.child.status;
+  await p.out.done;
+  return { code: status.code, stderr: await p.stderr };
+}
+
+/** Waits for a replica's start-up line and its readiness; returns its URL. */
+export async function readyReplica(p: ReturnType<typeof watched>): Promise<string> {
+  const started = await waitFor(
+    "the start-up line",
+    () => p.out.records.find((r) => String(r.message).includes("listening on")),
+    15_000,
+  );
+  const url = (started.properties as { url: string }).url;
+  await waitFor("readiness", async () => {
+    const r = await fetch(`${url}/readyz`);
+    await r.body?.cancel();
+    return r.ok;
+  }, 15_000);
+  return url;
+}
