@@ -122,7 +122,7 @@ export const FLAGS: Record<string, Flag> = {
     serve: false,
     dev: false,
     help:
-      "Run as one of several replicas: only the holder of the Lease node-heal in --namespace acts; the others answer 503 and are not ready",
+      "Run as one of several replicas: only the holder of the Lease node-heal in --namespace acts; the others answer 503",
   },
   "lease-duration": {
     env: "NODE_HEAL_LEASE_DURATION",

@@ -41,6 +41,8 @@ export interface AlertResult extends Outcome {
 /** What happened to one notification; `retry` is true when an alert failed and Alertmanager should send it again. */
 export interface NotificationResult {
   retry: boolean;
+  /** Set when this replica does not lead: the retry should reach another replica. */
+  notLeader?: true;
   dryRun: boolean;
   truncatedAlerts: number;
   alerts: AlertResult[];
@@ -154,6 +156,7 @@ export class Pipeline {
       // Another replica leads: Alertmanager sends it again, to the leader once one is ready.
       return {
         retry: true,
+        notLeader: true,
         dryRun: this.#deps.client.dryRun,
         truncatedAlerts: notification.truncatedAlerts,
         alerts: notification.alerts.map((a) => ({

@@ -138,8 +138,8 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   await readPause();
   const pauseTimer = setInterval(readPause, config.pausePollMs ?? 5000);
   const paused = () => (config.paused ?? false) || policy.gates.paused || clusterPaused;
-  // With leader election, only the holder of the Lease acts; the others answer 503 and are not
-  // ready, so the Service sends Alertmanager's notifications to the leader.
+  // With leader election, only the holder of the Lease acts; the others answer 503 with
+  // `connection: close`, so that Alertmanager's retry may reach the leader through the Service.
   const elector = config.election
     ? new LeaderElector({
       client,
@@ -246,7 +246,9 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     requestTimeoutMs: config.requestTimeoutMs,
     maxBodyBytes: config.maxBodyBytes,
     maxInFlight: config.maxInFlight,
-    ready: () => index.synced && watchHealthy && leading(),
+    // Every replica is ready once its watch is: readiness does not follow leadership, or a
+    // rolling update of two replicas would wait forever for a new pod that cannot lead.
+    ready: () => index.synced && watchHealthy,
     status: () =>
       statusOf(index, {
         policy,

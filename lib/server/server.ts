@@ -140,7 +140,12 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
       }
       const result = await beforeDeadline(deps.handle(notification), deadline, timeoutMs);
       response = result.retry
-        ? json({ status: "retry", ...result }, 503, { "retry-after": "10" })
+        ? json({ status: "retry", ...result }, 503, {
+          "retry-after": "10",
+          // Not the leader: the client is told not to keep the connection, so that its retry,
+          // through the Service, may reach another replica instead of this one again.
+          ...(result.notLeader ? { connection: "close" } : {}),
+        })
         : json({ status: "ok", ...result });
     } catch (err) {
       response = errorResponse(err);

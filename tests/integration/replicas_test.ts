@@ -36,10 +36,10 @@ async function post(s: Service, body: unknown): Promise<number> {
   return res.status;
 }
 
-async function ready(s: Service): Promise<boolean> {
-  const res = await fetch(`${s.url}/readyz`);
-  await res.body?.cancel();
-  return res.ok;
+/** Whether a replica leads, as its /status says. */
+async function leads(s: Service): Promise<boolean> {
+  const res = await fetch(`${s.url}/status`);
+  return (await res.json() as { leadership: { leading: boolean } }).leadership.leading;
 }
 
 const alert = (ip: string, fp: string) => ({
@@ -54,8 +54,8 @@ Deno.test("three replicas, alerts to every one at once, 20 rounds: exactly one w
   );
   try {
     await waitFor(
-      "one replica ready (the leader)",
-      async () => (await Promise.all(replicas.map(ready))).filter(Boolean).length === 1,
+      "one leader",
+      async () => (await Promise.all(replicas.map(leads))).filter(Boolean).length === 1,
     );
     const ips = ["172.18.0.3", "172.18.0.4", "172.18.0.5"];
     for (let round = 0; round < 20; round++) {
@@ -87,11 +87,11 @@ Deno.test("three replicas, alerts to every one at once, 20 rounds: exactly one w
       );
     }
     // The leader stops (SIGTERM): it releases the Lease and another replica leads and acts.
-    const leaderIndex = (await Promise.all(replicas.map(ready))).indexOf(true);
+    const leaderIndex = (await Promise.all(replicas.map(leads))).indexOf(true);
     await replicas[leaderIndex].close();
     const rest = replicas.filter((_, i) => i !== leaderIndex);
-    await waitFor("a new leader", async () => (await Promise.all(rest.map(ready))).some(Boolean));
-    const next = rest[(await Promise.all(rest.map(ready))).indexOf(true)];
+    await waitFor("a new leader", async () => (await Promise.all(rest.map(leads))).some(Boolean));
+    const next = rest[(await Promise.all(rest.map(leads))).indexOf(true)];
     assert.equal(await post(next, notification("firing", [alert("172.18.0.4", "after")])), 200);
     assert.equal(
       (cluster.api.read("Node", "heal-worker2") as { spec: { unschedulable?: boolean } }).spec
@@ -99,6 +99,53 @@ Deno.test("three replicas, alerts to every one at once, 20 rounds: exactly one w
       true,
     );
     replicas.splice(leaderIndex, 1);
+  } finally {
+    await Promise.all(replicas.map((s) => s.close()));
+  }
+});
+
+Deno.test("a replica that does not lead answers 503 with connection: close, so the retry may reach the leader", async () => {
+  await using cluster = await startEmbeddedCluster({ workers: 3 });
+  const replicas = await Promise.all(["q1", "q2"].map((id) => replica(cluster.kubeconfig(), id)));
+  try {
+    const follower = await waitFor("a leader and a follower", async () => {
+      const l = await Promise.all(replicas.map(leads));
+      return l.filter(Boolean).length === 1 ? replicas[l.indexOf(false)] : undefined;
+    });
+    const { hostname, port } = new URL(follower.url);
+    const conn = await Deno.connect({ hostname, port: Number(port) });
+    const body = JSON.stringify(notification("firing", [alert("172.18.0.3", "follower")]));
+    await conn.write(new TextEncoder().encode(
+      `POST /webhook HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n` +
+        `content-length: ${new TextEncoder().encode(body).length}\r\n\r\n${body}`,
+    ));
+    // The answer, head and body. Its "connection: close" tells the client (Alertmanager's Go
+    // client honours it) not to send the retry on this connection again.
+    let text = "";
+    const buf = new Uint8Array(65536);
+    const timer = setTimeout(() => conn.close(), 10_000);
+    try {
+      for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
+        text += new TextDecoder().decode(buf.subarray(0, n));
+        if (/does not lead[\s\S]*\}\s*$/.test(text)) break;
+      }
+    } finally {
+      clearTimeout(timer);
+      try {
+        conn.close();
+      } catch {
+        // Closed by the replica.
+      }
+    }
+    assert.match(text, /^HTTP\/1\.1 503/);
+    assert.match(text, /\r\nconnection: close\r\n/i);
+    assert.match(text, /does not lead/);
+    assert.equal(
+      (cluster.api.read("Node", "heal-worker") as { spec: { unschedulable?: boolean } }).spec
+        .unschedulable,
+      undefined,
+      "the follower acted on nothing",
+    );
   } finally {
     await Promise.all(replicas.map((s) => s.close()));
   }
