@@ -6,6 +6,7 @@ import firing from "../fixtures/alertmanager-0.25-firing.json" with { type: "jso
 import { waitFor } from "../helpers.ts";
 import { embeddedInProduction } from "../production_graph.ts";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
+import { logLines } from "../processes.ts";
 
 const opts = {};
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
@@ -31,21 +32,6 @@ async function exited(child: Deno.ChildProcess) {
     child.stdout.cancel(),
   ]);
   return { status, stderr };
-}
-
-/** Reads JSON log lines from a stream as they come, so a test can wait for one. */
-function logLines(stream: ReadableStream<Uint8Array>) {
-  const records: Record<string, unknown>[] = [];
-  const done = (async () => {
-    let rest = "";
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      rest += chunk;
-      const lines = rest.split("\n");
-      rest = lines.pop()!;
-      for (const line of lines) if (line.trim()) records.push(JSON.parse(line));
-    }
-  })();
-  return { records, done };
 }
 
 /** Waits for a started node-heal's start-up log line and readiness; returns the line's properties. */
