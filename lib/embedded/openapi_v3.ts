@@ -31,14 +31,19 @@ function ref(schema: string): Json {
   return { $ref: `#/components/schemas/${schema}` };
 }
 
-/** The Go package of a group in schema names and operation ids: `core`, `apps`, `coordination`. */
-function packageOf(group: string): string {
-  return group === "" ? "core" : group.split(".")[0];
+/**
+ * The Go package of a group in schema names and operation ids: `core`, `apps`, `coordination`;
+ * for a custom resource, the group in camel case (`karpenterSh`), as the CRD's document has it.
+ */
+function packageOf(t: Pick<ResourceType, "group" | "custom">): string {
+  if (t.custom) return t.group.split(".").map((p, i) => i === 0 ? p : capitalize(p)).join("");
+  return t.group === "" ? "core" : t.group.split(".")[0];
 }
 
-/** The schema name of a kind: `io.k8s.api.core.v1.Pod`. */
-function schemaName(t: Pick<ResourceType, "group" | "version" | "kind">): string {
-  return `io.k8s.api.${packageOf(t.group)}.${t.version}.${t.kind}`;
+/** The schema name of a kind: `io.k8s.api.core.v1.Pod`; `sh.karpenter.v1.NodeClaim` for a CRD's. */
+function schemaName(t: Pick<ResourceType, "group" | "version" | "kind" | "custom">): string {
+  if (t.custom) return `${t.group.split(".").reverse().join(".")}.${t.version}.${t.kind}`;
+  return `io.k8s.api.${packageOf(t)}.${t.version}.${t.kind}`;
 }
 
 function capitalize(s: string): string {
@@ -112,12 +117,12 @@ function resourcePaths(t: ResourceType): Record<string, Json> {
   const base = t.group === "" ? `/api/${t.version}` : `/apis/${t.group}/${t.version}`;
   const kind = schemaName(t);
   const gvk = { group: t.group, version: t.version, kind: t.kind };
-  const tag = `${packageOf(t.group)}_${t.version}`;
+  const tag = `${packageOf(t)}_${t.version}`;
   const scopeName = t.namespaced ? "Namespaced" : "";
   /** An operationId: `infix` (default the scope) goes before the kind, `suffix` after it. */
   const id = (verb: string, options: { suffix?: string; infix?: string } = {}) => {
     const { suffix = "", infix = scopeName } = options;
-    const groupVersion = `${capitalize(packageOf(t.group))}${capitalize(t.version)}`;
+    const groupVersion = `${capitalize(packageOf(t))}${capitalize(t.version)}`;
     return `${verb}${groupVersion}${infix}${t.kind}${suffix}`;
   };
   const op = (action: string, options: { operationId: string; description: string } & Json) => {
@@ -184,7 +189,10 @@ function resourcePaths(t: ResourceType): Record<string, Json> {
       operationId: id("patch", { suffix }),
       description: `partially update ${what}`,
       parameters: [...WRITE_PARAMS, queryParam("force", "boolean", "Force apply requests.")],
-      requestBody: requestBody(PATCH, { types: PATCH_TYPES }),
+      requestBody: requestBody(PATCH, {
+        // Custom resources take no strategic merge patch.
+        types: t.custom ? PATCH_TYPES.filter((p) => !p.includes("strategic")) : PATCH_TYPES,
+      }),
       responses: responses(kind, ["200", "201"]),
     }),
     parameters: [pathParam("name", `name of the ${t.kind}`), ...scope, PRETTY],

@@ -24,7 +24,7 @@ export interface Printer {
  * A Table column named `name`; by default of type `string`, with no format and priority 0 (a
  * column of a higher priority shows only with `-o wide`).
  */
-function column(
+export function column(
   name: string,
   options: { priority?: number; type?: string; format?: string } = {},
 ): TableColumn {
@@ -33,11 +33,11 @@ function column(
 }
 
 /** A column of priority 1: one that shows only with `-o wide`. */
-function wide(name: string): TableColumn {
+export function wide(name: string): TableColumn {
   return column(name, { priority: 1 });
 }
 
-const NAME = column("Name", { format: "name" });
+export const NAME = column("Name", { format: "name" });
 
 /** Formats an elapsed time the way `kubectl` and the API server's printers do (`5m`, `3h20m`, `12d`). */
 export function humanDuration(ms: number): string {
@@ -70,7 +70,7 @@ export function humanDuration(ms: number): string {
   return `${years}y`;
 }
 
-function age(obj: KubeObject, now: number): string {
+export function age(obj: KubeObject, now: number): string {
   const created = obj.metadata?.creationTimestamp;
   if (!created) return "<unknown>";
   return humanDuration(now - Date.parse(created));
@@ -81,11 +81,11 @@ function since(timestamp: unknown, now: number): string {
   return humanDuration(now - Date.parse(timestamp));
 }
 
-function orNone(value: unknown): string {
+export function orNone(value: unknown): string {
   return value === undefined || value === null || value === "" ? "<none>" : String(value);
 }
 
-function list(obj: unknown, path: string): Record<string, unknown>[] {
+export function list(obj: unknown, path: string): Record<string, unknown>[] {
   const v = pathValue(obj, path);
   return Array.isArray(v) ? v as Record<string, unknown>[] : [];
 }

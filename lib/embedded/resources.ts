@@ -17,6 +17,8 @@ export interface ResourceType {
   subresources: string[];
   /** Objects of types with the same storage key are one set of objects seen through two APIs. */
   storage: string;
+  /** A custom resource (served as a CRD would be): no strategic merge patch. */
+  custom: boolean;
   /** Field selectors the real API server supports for this resource. */
   fieldNames: readonly string[];
   /** The values of those fields for one object (stored form). */
@@ -59,6 +61,7 @@ interface Definition {
   categories?: string[];
   subresources?: string[];
   storage?: string;
+  custom?: boolean;
   extraFields?: Record<string, (obj: KubeObject) => string>;
   fromStorage?: (obj: KubeObject) => KubeObject;
   toStorage?: (obj: KubeObject) => KubeObject;
@@ -80,6 +83,7 @@ function define(d: Definition): ResourceType {
     categories: d.categories ?? [],
     subresources: d.subresources ?? [],
     storage: d.storage ?? `${d.group}/${d.resource}`,
+    custom: d.custom ?? false,
     fieldNames: [...base, ...Object.keys(extra)],
     fields(obj) {
       const f = metaFields(obj, { namespaced: d.namespaced });
@@ -260,6 +264,17 @@ export const RESOURCES: readonly ResourceType[] = [
     resource: "leases",
     kind: "Lease",
     namespaced: true,
+  }),
+  // Karpenter's NodeClaims, as its CRD serves them (see karpenter.ts for what deleting one does).
+  define({
+    group: "karpenter.sh",
+    version: "v1",
+    resource: "nodeclaims",
+    kind: "NodeClaim",
+    namespaced: false,
+    categories: ["karpenter"],
+    subresources: STATUS,
+    custom: true,
   }),
 ];
 

@@ -3,6 +3,7 @@
 import type { ResourceType } from "./resources.ts";
 import type { KubeObject } from "./objects.ts";
 import { DEFAULT_PRINTER, PRINTERS } from "./printers.ts";
+import { CRD_PRINTERS } from "./printers_crd.ts";
 
 /** How much of each object a Table row carries (`includeObject`). */
 export type IncludeObject = "None" | "Metadata" | "Object";
@@ -37,7 +38,7 @@ export function toTable(
   objects: KubeObject[],
   options: TableOptions,
 ): KubeObject {
-  const printer = PRINTERS[type.resource] ?? DEFAULT_PRINTER;
+  const printer = (type.custom ? CRD_PRINTERS : PRINTERS)[type.resource] ?? DEFAULT_PRINTER;
   return {
     kind: "Table",
     apiVersion: "meta.k8s.io/v1",

@@ -14,7 +14,7 @@ import { validateObject } from "./validation.ts";
 import { parseBody } from "./wire.ts";
 
 /** Groups whose objects carry `metadata.generation`, bumped on every spec change. */
-const GENERATION_GROUPS = new Set(["apps", "policy"]);
+const GENERATION_GROUPS = new Set(["apps", "policy", "karpenter.sh"]);
 
 /** Whether two objects are the same but for their resourceVersion, whatever the key order. */
 function sameButVersion(a: KubeObject, b: KubeObject): boolean {
@@ -227,11 +227,12 @@ export function patchObject(ctx: ServerContext, call: Call): KubeObject {
   const { route, req, body } = call;
   const { type } = route;
   const patchType = patchTypeOf(req.headers.get("content-type"));
-  if (!patchType) {
+  // Custom resources have no Go struct tags to merge by, so no strategic merge patch.
+  if (!patchType || (type.custom && patchType === "strategic")) {
     throw new ApiError(
       `the body of the request was in an unknown format - accepted media types include: ` +
         `application/json-patch+json, application/merge-patch+json, ` +
-        `application/strategic-merge-patch+json`,
+        (type.custom ? `application/apply-patch+yaml` : `application/strategic-merge-patch+json`),
       { code: 415, reason: "UnsupportedMediaType" },
     );
   }
