@@ -48,6 +48,8 @@ export interface CloudNode {
   cloudManager?: string;
   /** Volume names attached to the node (`kubernetes.io/csi/<driver>^<handle>`). */
   volumes: string[];
+  /** The node pool it belongs to. */
+  pool: string;
 }
 
 export interface CloudNodeInput {
@@ -57,12 +59,15 @@ export interface CloudNodeInput {
   controlPlane: boolean;
   /** The node's InternalIP. */
   address: string;
+  /** Its node pool, by name; drawn by weight when not given (or not one of the cloud's). */
+  pool?: string;
 }
 
 /** The cloud side of node `name`: every choice comes from `random`, seeded by the name. */
 export function cloudNode(n: CloudNodeInput, random: () => number): CloudNode {
   const { cloud, name, index, controlPlane, address } = n;
-  const pool = controlPlane ? POOLS[cloud][0] : pickPool(POOLS[cloud], random);
+  const drawn = controlPlane ? POOLS[cloud][0] : pickPool(POOLS[cloud], random);
+  const pool = POOLS[cloud].find((p) => p.name === n.pool) ?? drawn;
   const type = pool.types[Math.floor(random() * pool.types.length)];
   const shape = SHAPES[type];
   const arch = shape.arch ?? "amd64";
@@ -87,9 +92,17 @@ export function cloudNode(n: CloudNodeInput, random: () => number): CloudNode {
     });
     annotations["alpha.kubernetes.io/provided-node-ip"] = address;
   }
+  if (!controlPlane) {
+    // Every worker is Karpenter's (see karpenter.ts): its NodeClaim names the same pool.
+    Object.assign(labels, {
+      "karpenter.sh/initialized": "true",
+      "karpenter.sh/nodepool": pool.name,
+      "karpenter.sh/registered": "true",
+    });
+  }
   const vol = (i: number) => `pvc-${uuidOf(`pvc/${name}/${i}`)}`;
   const sh = address.replaceAll(".", "-");
-  let common: Omit<CloudNode, "labels" | "annotations" | "shape" | "arch">;
+  let common: Omit<CloudNode, "labels" | "annotations" | "shape" | "arch" | "pool">;
   if (cloud === "aws") {
     const instance = `i-0${hexOf(`instance/${name}`, 16)}`;
     const external = ipv4("54.210.0.0", index + 2);
@@ -99,13 +112,10 @@ export function cloudNode(n: CloudNodeInput, random: () => number): CloudNode {
       "topology.ebs.csi.aws.com/zone": zone,
       "topology.k8s.aws/zone-id": AWS_ZONE_IDS[index % 3],
     });
-    if (pool.karpenter) {
+    if (pool.karpenter && !controlPlane) {
       const [family, size] = type.split(".");
       Object.assign(labels, {
         "karpenter.sh/capacity-type": spot === "SPOT" ? "spot" : "on-demand",
-        "karpenter.sh/initialized": "true",
-        "karpenter.sh/nodepool": pool.name,
-        "karpenter.sh/registered": "true",
         "karpenter.k8s.aws/ec2nodeclass": "default",
         "karpenter.k8s.aws/instance-category": family[0],
         "karpenter.k8s.aws/instance-cpu": `${shape.cpu}`,
@@ -279,5 +289,5 @@ export function cloudNode(n: CloudNodeInput, random: () => number): CloudNode {
       volumes: [],
     };
   }
-  return { ...common, labels, annotations, shape, arch };
+  return { ...common, labels, annotations, shape, arch, pool: pool.name };
 }

@@ -50,8 +50,9 @@ export interface Pool {
 }
 
 export const POOLS: Record<NodeCloud, Pool[]> = {
+  // Karpenter provisions every worker (the control plane stays in an EKS managed node group).
   aws: [
-    { name: "general", types: ["m6i.2xlarge", "m5.xlarge"], weight: 4 },
+    { name: "general", types: ["m6i.2xlarge", "m5.xlarge"], weight: 4, karpenter: true },
     {
       name: "compute-spot",
       types: ["c6i.4xlarge", "c5.4xlarge"],
@@ -60,7 +61,7 @@ export const POOLS: Record<NodeCloud, Pool[]> = {
       karpenter: true,
     },
     { name: "memory", types: ["r6i.2xlarge"], weight: 2, karpenter: true },
-    { name: "arm64", types: ["m7g.2xlarge"], weight: 1 },
+    { name: "arm64", types: ["m7g.2xlarge"], weight: 1, karpenter: true },
   ],
   gcp: [
     { name: "default-pool", types: ["e2-standard-4"], weight: 3 },

@@ -10,6 +10,7 @@ import {
   uidFor,
 } from "./seed_objects.ts";
 import { rfc3339 } from "./times.ts";
+import { seedNodeClaims } from "./karpenter_claims.ts";
 import type { NodeCloud } from "./node_clouds.ts";
 import { systemClock } from "../clock.ts";
 
@@ -69,6 +70,9 @@ function workload(w: Workload, placement: Placement): KubeObject[] {
     spec: {
       containers: [{ name: "main", image: w.image }],
       ...(w.volumes ? { volumes: w.volumes } : {}),
+      ...(w.hostNetwork ? { hostNetwork: true } : {}),
+      ...(w.priorityClassName ? { priorityClassName: w.priorityClassName } : {}),
+      ...(w.kind === "DaemonSet" ? { tolerations: [{ operator: "Exists" }] } : {}),
     },
   };
   const objects: KubeObject[] = [];
@@ -178,7 +182,7 @@ function workload(w: Workload, placement: Placement): KubeObject[] {
  * control-plane static pods; a `kube-proxy` DaemonSet pod on every node; a pod of the
  * `web` Deployment on every worker; on `heal-worker3`, a standalone pod and a pod of the
  * `cache` Deployment with an `emptyDir` volume. The Nodes are full-sized, as a cloud's are
- * (see {@link TopologyOptions.cloud}).
+ * (see {@link TopologyOptions.cloud}). Karpenter made every worker: each has a NodeClaim.
  */
 export function defaultTopology(options: TopologyOptions = {}): KubeObject[] {
   const workers = options.workers ?? 3;
@@ -201,6 +205,7 @@ export function defaultTopology(options: TopologyOptions = {}): KubeObject[] {
   names.forEach((name, i) =>
     objects.push(node({ name, index: i, controlPlane: i === 0, kubelet, cloud: options.cloud }, at))
   );
+  objects.push(...seedNodeClaims(objects, at));
   names.forEach((name) => objects.push(nodeLease(name, at)));
   for (const component of ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"]) {
     objects.push(staticPod(component, names[0], at));

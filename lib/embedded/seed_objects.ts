@@ -63,6 +63,8 @@ export interface NodeSpecInput {
   kubelet: string;
   /** Whose nodes these look like (default `aws`). */
   cloud?: NodeCloud;
+  /** Its node pool; drawn from the name when not given. */
+  pool?: string;
 }
 
 /**
@@ -75,7 +77,7 @@ export function node(n: NodeSpecInput, at: string) {
   const cloud = n.cloud ?? "aws";
   const random = seededRandom(`node/${name}`);
   const address = nodeAddress(index);
-  const c = cloudNode({ cloud, name, index, controlPlane, address }, random);
+  const c = cloudNode({ cloud, name, index, controlPlane, address, pool: n.pool }, random);
   const labels: Record<string, string> = {
     ...c.labels,
     "beta.kubernetes.io/arch": c.arch,
