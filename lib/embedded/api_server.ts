@@ -13,11 +13,13 @@ import { type FaultRule, Traffic } from "./traffic.ts";
 import { serveWatch } from "./watch.ts";
 import { errorResponse, json, parseBody, parseDryRun, present } from "./wire.ts";
 import { createObject, patchObject, prepareNew, updateObject } from "./writes.ts";
+import { type KarpenterOptions, karpenterState } from "./karpenter.ts";
+import { Timers } from "./timers.ts";
 import { sleep } from "../timing.ts";
 import { systemClock } from "../clock.ts";
 
 /** Options of an {@link ApiServer}. */
-export interface ApiServerOptions {
+export interface ApiServerOptions extends KarpenterOptions {
   /** Clock, for creation timestamps and ages; defaults to the system clock. */
   now?: () => number;
   /** Changes kept for watches to resume from (default 10,000). */
@@ -60,6 +62,8 @@ export class ApiServer {
       bookmarkIntervalMs: options.bookmarkIntervalMs ?? 10_000,
       podGraceScale: options.podGraceScale ?? 0,
       watches: this.#watches,
+      timers: new Timers(),
+      karpenter: karpenterState(options),
     };
     keepBudgetsCurrent(this.store, this.#ctx);
   }
@@ -72,6 +76,12 @@ export class ApiServer {
   /** Closes every open watch stream, as an API server restart or a network cut would. */
   dropWatches(): void {
     for (const w of [...this.#watches]) w.close();
+  }
+
+  /** Stops the server's controllers (pending pod deletions, node replacements) and its watches. */
+  close(): void {
+    this.#ctx.timers.clear();
+    this.dropWatches();
   }
 
   /** Forgets the change history, so that resuming any earlier watch gets 410 Gone. */

@@ -23,7 +23,7 @@ export interface EmbeddedCluster {
   readonly port: number;
   /** A kubeconfig (YAML) whose current context points at this server. */
   kubeconfig(): string;
-  /** Closes open watches and stops serving. */
+  /** Closes open watches, stops the controllers' timers and stops serving. */
   close(): Promise<void>;
   /** The same as {@link EmbeddedCluster.close}, for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
@@ -46,7 +46,7 @@ export async function startEmbeddedCluster(
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   const url = `http://${host}:${addr.port}`;
   const close = async () => {
-    api.dropWatches();
+    api.close();
     await server.shutdown();
   };
   return {

@@ -5,6 +5,8 @@ import { type KubeObject } from "./objects.ts";
 import type { Route } from "./routing.ts";
 import { objectKey, type Store } from "./store.ts";
 import type { RequestRecord } from "./traffic.ts";
+import type { Timers } from "./timers.ts";
+import type { KarpenterState } from "./karpenter.ts";
 
 /** One open watch stream. */
 export interface WatchStream {
@@ -24,6 +26,10 @@ export interface ServerContext {
   readonly podGraceScale: number;
   /** The watch streams open now. */
   readonly watches: Set<WatchStream>;
+  /** The controllers' timers, cleared when the server closes. */
+  readonly timers: Timers;
+  /** What the embedded Karpenter knows and how fast it acts. */
+  readonly karpenter: KarpenterState;
 }
 
 /** One request to a resource as the server sees it once routed, given to its handler. */

@@ -8,6 +8,7 @@ import { groupVersion, RESOURCES } from "./resources.ts";
 import { objectKey, type Store } from "./store.ts";
 import { matcherFor } from "./list.ts";
 import { deletePod } from "./pods.ts";
+import { deleteNodeClaim } from "./karpenter.ts";
 import { json, parseBody } from "./wire.ts";
 
 /** Namespaces the real server refuses to delete. */
@@ -55,6 +56,9 @@ export function deleteObject(ctx: ServerContext, call: Call): KubeObject {
     const grace = (options as { gracePeriodSeconds?: number }).gracePeriodSeconds;
     return deletePod(ctx, current, grace);
   }
+  if (type.resource === "nodeclaims" && type.group === "karpenter.sh") {
+    return deleteNodeClaim(ctx, current);
+  }
   return ctx.store.remove(type.storage, objectKey(namespace || undefined, name))!;
 }
 
@@ -75,8 +79,13 @@ export function deleteCollection(ctx: ServerContext, call: Call): Response {
   if (type.resource === "namespaces") throw methodNotAllowed("deletecollection", "namespaces");
   const match = matcherFor(route, q);
   const victims = ctx.store.list(type.storage, route.namespace || undefined).filter(match);
+  const claims = type.resource === "nodeclaims" && type.group === "karpenter.sh";
   const items = victims.map((obj) =>
-    dryRun ? obj : ctx.store.remove(type.storage, objectKey(meta(obj).namespace, meta(obj).name!))!
+    dryRun
+      ? obj
+      : claims
+      ? deleteNodeClaim(ctx, obj)
+      : ctx.store.remove(type.storage, objectKey(meta(obj).namespace, meta(obj).name!))!
   );
   return json({
     kind: `${type.kind}List`,

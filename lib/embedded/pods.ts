@@ -35,7 +35,7 @@ export function deletePod(ctx: ServerContext, pod: KubeObject, graceOverride?: n
     },
   });
   const uid = meta(pod).uid;
-  setTimeout(() => {
+  ctx.timers.schedule(() => {
     if (meta(ctx.store.get("/pods", key) ?? {}).uid === uid) ctx.store.remove("/pods", key);
   }, grace * 1000 * ctx.podGraceScale);
   return terminating;
