@@ -2,6 +2,7 @@
 // node-heal would call the REST API, and with @google-cloud/compute's REST transport: requests
 // that the real API serves are served in its JSON shapes; those it refuses are refused.
 import assert from "node:assert/strict";
+import compute from "@google-cloud/compute";
 import { startGcpComputeFake } from "../fakes/gcp_compute.ts";
 
 const groups = [
@@ -180,4 +181,66 @@ Deno.test("unknown instance or group: 404 notFound; a bad body: 400", async () =
   const noRoute = await call("GET", "instanceGroupManagers/workers-igm/recreateInstances");
   assert.equal(noRoute.status, 404);
   assert.match(noRoute.type, /^text\/html/);
+});
+
+Deno.test("@google-cloud/compute over REST (fallback) with a fixed token reads and recreates", async () => {
+  let clock = 1_800_000_000_000;
+  await using fake = startGcpComputeFake({ groups, recreateMs: 30_000, now: () => clock });
+  // gax's REST transport sends every request through the auth client's fetch.
+  const authClient = {
+    getRequestHeaders: () =>
+      Promise.resolve(new Headers({ authorization: `Bearer ${fake.token}` })),
+    fetch: (url: string, init: RequestInit) => {
+      const headers = new Headers(init.headers);
+      headers.set("authorization", `Bearer ${fake.token}`);
+      return fetch(url, { method: init.method, headers, body: init.body, signal: init.signal });
+    },
+  };
+  const opts = {
+    fallback: true,
+    apiEndpoint: "127.0.0.1",
+    port: Number(new URL(fake.url).port),
+    protocol: "http",
+    // deno-lint-ignore no-explicit-any
+    authClient: authClient as any,
+  };
+  const vms = new compute.InstancesClient(opts);
+  const igms = new compute.InstanceGroupManagersClient(opts);
+  const ops = new compute.ZoneOperationsClient(opts);
+  const where = { project: fake.project, zone: "europe-west1-b" };
+  try {
+    const [vm] = await vms.get({ ...where, instance: "workers-c3d4" });
+    assert.equal(
+      vm.metadata?.items?.find((i) => i.key === "created-by")?.value,
+      "projects/123456789012/zones/europe-west1-b/instanceGroupManagers/workers-igm",
+    );
+    const [op] = await igms.recreateInstances({
+      ...where,
+      instanceGroupManager: "workers-igm",
+      instanceGroupManagersRecreateInstancesRequestResource: {
+        instances: ["zones/europe-west1-b/instances/workers-c3d4"],
+      },
+    });
+    const name = op.latestResponse.name as string;
+    assert.equal((await ops.get({ ...where, operation: name }))[0].status, "RUNNING");
+    const [managed] = await igms.listManagedInstances({
+      ...where,
+      instanceGroupManager: "workers-igm",
+    });
+    assert.deepEqual(managed.map((m) => m.currentAction), ["NONE", "RECREATING"]);
+    clock += 30_000;
+    const [done] = await ops.get({ ...where, operation: name });
+    assert.equal(done.status, "DONE");
+    assert.equal(done.operationType, "compute.instanceGroupManagers.recreateInstances");
+    await assert.rejects(
+      vms.get({ ...where, instance: "nope" }),
+      (e: Error & { code?: number }) => {
+        assert.equal(e.code, 5); // NOT_FOUND, mapped from the 404
+        assert.match(e.message, /was not found/);
+        return true;
+      },
+    );
+  } finally {
+    await Promise.all([vms.close(), igms.close(), ops.close()]);
+  }
 });
