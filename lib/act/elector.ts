@@ -87,12 +87,7 @@ export class LeaderElector {
     } catch {
       return this.#missed();
     }
-    const key = JSON.stringify([
-      current.holder,
-      current.renewTime,
-      current.leaseTransitions,
-      current.resourceVersion,
-    ]);
+    const key = keyOf(current);
     if (this.#observed?.key !== key) this.#observed = { key, at: now, record: current };
     const held = current.holder !== "" && current.holder !== identity;
     if (held && now - this.#observed.at < current.leaseDurationSeconds * 1000) {
@@ -152,16 +147,7 @@ export class LeaderElector {
   }
 
   #won(record: LeaseRecord, now: number): boolean {
-    this.#observed = {
-      key: JSON.stringify([
-        record.holder,
-        record.renewTime,
-        record.leaseTransitions,
-        record.resourceVersion,
-      ]),
-      at: now,
-      record,
-    };
+    this.#observed = { key: keyOf(record), at: now, record };
     this.#renewedAt = now;
     if (!this.#leading) this.#setLeading(true);
     return true;
@@ -188,6 +174,16 @@ export class LeaderElector {
   #now(): number {
     return this.#o.now().getTime();
   }
+}
+
+/** What makes two reads of a Lease the same record (a change of any part is a renewal). */
+function keyOf(record: LeaseRecord): string {
+  return JSON.stringify([
+    record.holder,
+    record.renewTime,
+    record.leaseTransitions,
+    record.resourceVersion,
+  ]);
 }
 
 /** An API MicroTime: RFC 3339 with microseconds. */

@@ -15,13 +15,19 @@ function statusMessage(body: unknown): string | undefined {
 
 export function toKubeError(err: unknown, what: string): KubeError {
   if (err instanceof KubeError) return err;
-  const e = err as { code?: unknown; body?: unknown; message?: string };
-  if (typeof e?.code === "number") {
+  // The generated API's errors carry `code`; the watch library's carry `statusCode`.
+  const e = err as { code?: unknown; statusCode?: unknown; body?: unknown; message?: string };
+  const code = typeof e?.code === "number"
+    ? e.code
+    : typeof e?.statusCode === "number"
+    ? e.statusCode
+    : undefined;
+  if (code !== undefined) {
     return new KubeError(
-      `Cannot ${what}: the API server answered ${e.code}${
+      `Cannot ${what}: the API server answered ${code}${
         statusMessage(e.body) ? `: ${statusMessage(e.body)}` : ""
       }`,
-      e.code,
+      code,
     );
   }
   return new KubeError(`Cannot ${what}: ${e?.message ?? String(err)}`);

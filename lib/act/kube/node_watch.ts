@@ -108,7 +108,7 @@ export function watchNodes(
           ended = true;
           request = undefined;
           if (stopped) return;
-          if (gone || statusOf(err) === 410) {
+          if (gone || toKubeError(err, "watch nodes").status === 410) {
             resourceVersion = undefined;
             return later(0);
           }
@@ -139,7 +139,7 @@ export function watchNodes(
         handlers.recovered();
       }
     } catch (err) {
-      if (statusOf(err) === 410) {
+      if (toKubeError(err, "watch nodes").status === 410) {
         resourceVersion = undefined;
         return later(0);
       }
@@ -171,11 +171,4 @@ function listPage(
   const params = new URLSearchParams({ limit: String(query.limit) });
   if (query.continue) params.set("continue", query.continue);
   return rawJson<NodePage>(kc, { method: "GET", path: `/api/v1/nodes?${params}` });
-}
-
-/** The HTTP status of a failed watch request, if it has one. */
-function statusOf(err: unknown): number | undefined {
-  const e = err as { code?: unknown; statusCode?: unknown } | undefined;
-  const status = e?.code ?? e?.statusCode;
-  return typeof status === "number" ? status : undefined;
 }

@@ -27,12 +27,22 @@ function elector(client: FakeClient, identity: string, now: () => Date, seen: st
   });
 }
 
-Deno.test("the first candidate takes the Lease; another waits a lease duration of unchanged record by its own clock", async () => {
+/** Two candidates, a and b, on one client and one clock, and what they said. */
+function pair() {
   const client = new FakeClient();
   const w = world();
   const seen: string[] = [];
-  const a = elector(client, "a", w.clock(), seen);
-  const b = elector(client, "b", w.clock(), seen);
+  return {
+    client,
+    w,
+    seen,
+    a: elector(client, "a", w.clock(), seen),
+    b: elector(client, "b", w.clock(), seen),
+  };
+}
+
+Deno.test("the first candidate takes the Lease; another waits a lease duration of unchanged record by its own clock", async () => {
+  const { client, w, seen, a, b } = pair();
   assert.equal(await a.tick(), true);
   assert.equal(await b.tick(), false);
   assert.equal(b.leader, "a");
@@ -54,11 +64,7 @@ Deno.test("the first candidate takes the Lease; another waits a lease duration o
 });
 
 Deno.test("a leader that cannot renew stops leading at its renew deadline, before anyone may take over", async () => {
-  const client = new FakeClient();
-  const w = world();
-  const seen: string[] = [];
-  const a = elector(client, "a", w.clock(), seen);
-  const b = elector(client, "b", w.clock(), seen);
+  const { client, w, seen, a, b } = pair();
   assert.equal(await a.tick(), true);
   assert.equal(await b.tick(), false);
   // The API refuses a's renewals (a partition of a from the API server).
