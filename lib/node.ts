@@ -4,6 +4,8 @@ export interface Node {
     name: string;
     uid?: string;
     resourceVersion?: string;
+    /** When the Node object was made (RFC 3339): a replacement's successor is newer. */
+    creationTimestamp?: string;
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
   };

@@ -8,8 +8,10 @@ import {
   type EventVersion,
   type KubeClient,
   KubeError,
+  type KubeObject,
   type LeaseRecord,
   type NodeWatchHandlers,
+  type ObjectKind,
   type Stoppable,
 } from "../lib/act/kube_types.ts";
 import type { Node } from "../lib/node.ts";
@@ -172,6 +174,97 @@ export class FakeClient implements KubeClient {
         return Promise.resolve();
       },
     });
+  }
+
+  /** Other objects (NodeClaims, Machines, ConfigMaps) by `group/plural/namespace/name`. */
+  objects = new Map<string, KubeObject>();
+
+  /** The key of object `name` of `kind` in {@link objects}. */
+  static key(kind: ObjectKind, name: string, namespace = ""): string {
+    return `${kind.group}/${kind.plural}/${namespace}/${name}`;
+  }
+
+  /** Stores an object as someone else's write would (a new resourceVersion, a uid if none). */
+  putObject(kind: ObjectKind, object: KubeObject): KubeObject {
+    const stored = structuredClone(object);
+    stored.metadata.resourceVersion = String(++this.#version);
+    stored.metadata.uid ??= crypto.randomUUID();
+    this.objects.set(FakeClient.key(kind, stored.metadata.name, stored.metadata.namespace), stored);
+    return structuredClone(stored);
+  }
+
+  listObjects(kind: ObjectKind, options: { namespace?: string } = {}): Promise<KubeObject[]> {
+    this.#enter("listObjects", kind.plural);
+    const prefix = `${kind.group}/${kind.plural}/${options.namespace ?? ""}`;
+    return Promise.resolve(
+      [...this.objects].filter(([k]) =>
+        options.namespace ? k.startsWith(`${prefix}/`) : k.startsWith(prefix)
+      ).map(([, o]) => structuredClone(o)),
+    );
+  }
+
+  getObject(kind: ObjectKind, name: string, namespace?: string): Promise<KubeObject | undefined> {
+    this.#enter("getObject", `${kind.plural}/${name}`);
+    const o = this.objects.get(FakeClient.key(kind, name, namespace));
+    return Promise.resolve(o && structuredClone(o));
+  }
+
+  createObject(kind: ObjectKind, object: KubeObject): Promise<KubeObject> {
+    this.#enter("createObject", `${kind.plural}/${object.metadata.name}`);
+    const key = FakeClient.key(kind, object.metadata.name, object.metadata.namespace);
+    if (this.objects.has(key)) {
+      throw new KubeError(`${kind.plural} "${object.metadata.name}" already exists`, 409);
+    }
+    if (this.dryRun) return Promise.resolve(structuredClone(object));
+    return Promise.resolve(this.putObject(kind, { ...object, metadata: { ...object.metadata } }));
+  }
+
+  replaceObject(kind: ObjectKind, object: KubeObject): Promise<KubeObject> {
+    this.#enter("replaceObject", `${kind.plural}/${object.metadata.name}`);
+    const key = FakeClient.key(kind, object.metadata.name, object.metadata.namespace);
+    const current = this.objects.get(key);
+    if (!current) throw new KubeError(`${kind.plural} "${object.metadata.name}" not found`, 404);
+    if (object.metadata.resourceVersion !== current.metadata.resourceVersion) {
+      throw new KubeError(
+        `Operation cannot be fulfilled on ${kind.plural} "${object.metadata.name}"`,
+        409,
+      );
+    }
+    if (this.dryRun) return Promise.resolve(structuredClone(object));
+    return Promise.resolve(
+      this.putObject(kind, {
+        ...object,
+        metadata: { ...object.metadata, uid: current.metadata.uid },
+      }),
+    );
+  }
+
+  deleteObject(
+    kind: ObjectKind,
+    name: string,
+    options: { namespace?: string; uid?: string } = {},
+  ): Promise<KubeObject | undefined> {
+    this.#enter("deleteObject", `${kind.plural}/${name}`);
+    if (kind.group === "" && kind.plural === "nodes") {
+      const node = this.nodes.get(name);
+      if (!node) return Promise.resolve(undefined);
+      if (options.uid && node.metadata.uid !== options.uid) {
+        throw new KubeError(`Precondition failed: UID in precondition: ${options.uid}`, 409);
+      }
+      if (!this.dryRun) {
+        this.nodes.delete(name);
+        for (const h of this.#handlers) h.remove(name);
+      }
+      return Promise.resolve(structuredClone(node) as unknown as KubeObject);
+    }
+    const key = FakeClient.key(kind, name, options.namespace);
+    const current = this.objects.get(key);
+    if (!current) return Promise.resolve(undefined);
+    if (options.uid && current.metadata.uid !== options.uid) {
+      throw new KubeError(`Precondition failed: UID in precondition: ${options.uid}`, 409);
+    }
+    if (!this.dryRun) this.objects.delete(key);
+    return Promise.resolve(structuredClone(current));
   }
 
   /** Leases by `namespace/name`. */

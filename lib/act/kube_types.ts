@@ -41,6 +41,43 @@ export interface LeaseRecord {
   resourceVersion?: string;
 }
 
+/**
+ * A kind of object, named as its API paths name it: `{ group: "karpenter.sh", version: "v1",
+ * plural: "nodeclaims" }`; the core group is `""`.
+ */
+export interface ObjectKind {
+  group: string;
+  version: string;
+  plural: string;
+}
+
+/** Any object, as plain JSON: what replacement reads and writes (NodeClaims, Machines, ConfigMaps). */
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    creationTimestamp?: string;
+    deletionTimestamp?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    finalizers?: string[];
+    ownerReferences?: {
+      apiVersion: string;
+      kind: string;
+      name: string;
+      uid?: string;
+      controller?: boolean;
+    }[];
+  };
+  spec?: Record<string, unknown>;
+  status?: Record<string, unknown>;
+  data?: Record<string, string>;
+}
+
 /** Callbacks of a Node watch. */
 export interface NodeWatchHandlers {
   upsert(node: Node): void;
@@ -103,6 +140,25 @@ export interface KubeClient {
   createLease(namespace: string, name: string, record: LeaseRecord): Promise<LeaseRecord>;
   /** Replaces Lease `name`; fails with 409 when `record.resourceVersion` is not the current one. */
   updateLease(namespace: string, name: string, record: LeaseRecord): Promise<LeaseRecord>;
+  /** Objects of `kind` (in `namespace`, or cluster-wide), all pages read. */
+  listObjects(kind: ObjectKind, options?: { namespace?: string }): Promise<KubeObject[]>;
+  /** Object `name` of `kind`, or undefined when there is none. */
+  getObject(kind: ObjectKind, name: string, namespace?: string): Promise<KubeObject | undefined>;
+  /** Creates `object`; fails with 409 when one of its name exists. */
+  createObject(kind: ObjectKind, object: KubeObject): Promise<KubeObject>;
+  /** Replaces `object`; fails with 409 when its `metadata.resourceVersion` is not the current one. */
+  replaceObject(kind: ObjectKind, object: KubeObject): Promise<KubeObject>;
+  /**
+   * Deletes object `name` of `kind`, only if its uid is still `uid` when given (a precondition:
+   * 409 when another object of that name took its place). Resolves with the object as the API
+   * server answered (still there, Terminating, behind a finalizer; or as it was), or undefined
+   * when there was none (404). In a dry run nothing is deleted.
+   */
+  deleteObject(
+    kind: ObjectKind,
+    name: string,
+    options?: { namespace?: string; uid?: string },
+  ): Promise<KubeObject | undefined>;
   /** Releases what the client holds open (its connections), at shutdown. */
   close?(): Promise<void>;
   evictPod(

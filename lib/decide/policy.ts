@@ -4,17 +4,20 @@ import { z } from "zod";
 import type { Alert } from "../intake/alertmanager.ts";
 import { DEFAULT_DRAIN, type DrainOptions } from "./drain_plan.ts";
 import { DURATION_PATTERN, durationMs } from "../duration.ts";
+import { type Matcher, matches, parseMatcher, splitMatchers } from "./matchers.ts";
+import {
+  DEFAULT_REPLACE_GATES,
+  type ReplaceGates,
+  type ReplaceOptions,
+  replaceOptions,
+  replaceSchema,
+} from "./replace_policy.ts";
 
-/** What a policy rule may ask for: the steps of the ladder (replace comes later), or nothing. */
-export type PolicyAction = "cordon" | "drain" | "none";
+export { type Matcher, matches, parseMatcher, splitMatchers } from "./matchers.ts";
+export type { ProviderName, ReplaceGates, ReplaceOptions } from "./replace_policy.ts";
 
-/** One Alertmanager-style matcher: `name="value"`, `name!="value"`, `name=~"re"`, `name!~"re"`. */
-export interface Matcher {
-  name: string;
-  op: "=" | "!=" | "=~" | "!~";
-  value: string;
-  regex?: RegExp;
-}
+/** What a policy rule may ask for: the steps of the ladder, or nothing. */
+export type PolicyAction = "cordon" | "drain" | "replace" | "none";
 
 /** A policy rule: alerts matching every matcher get one of `actions` (the first unless `heal_action` picks another). */
 export interface Rule {
@@ -27,6 +30,10 @@ export interface Rule {
   uncordonAfterDrain: boolean;
   /** For `drain`: which pods may be evicted, and for how long it may try. */
   drain: DrainOptions;
+  /** For `replace`: how long after the drain ends (or fails) the replacement starts, if the alert still fires (ms). */
+  replaceAfterMs: number;
+  /** For `replace`: how the Node is replaced; set whenever `actions` lists `replace`. */
+  replace?: ReplaceOptions;
 }
 
 /** The safety gates' settings. */
@@ -43,6 +50,10 @@ export interface Gates {
   cooldownMs: number;
   /** Stop new remediations (releases still happen). */
   paused: boolean;
+  /** Replacements in flight at once, at most. */
+  maxReplacing: ReplaceGates["maxReplacing"];
+  /** At most `max` replacements started a `window` (ms). */
+  replaceRate: ReplaceGates["replaceRate"];
 }
 
 /** The whole policy: rules, first match wins, and gates. */
@@ -60,6 +71,7 @@ export const DEFAULT_POLICY: Policy = {
     drainAfterMs: 0,
     uncordonAfterDrain: true,
     drain: DEFAULT_DRAIN,
+    replaceAfterMs: 0,
   }],
   gates: {
     nodeSelector: {},
@@ -68,80 +80,9 @@ export const DEFAULT_POLICY: Policy = {
     rate: { max: 5, windowMs: 3_600_000 },
     cooldownMs: 600_000,
     paused: false,
+    ...DEFAULT_REPLACE_GATES,
   },
 };
-
-const MATCHER =
-  /^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(=~|!~|!=|=)\s*(?:"((?:[^"\\]|\\.)*)"|([^"\s,{}]*))\s*$/;
-
-/** Alertmanager's unescaping of a quoted value: `\\`, `\"` and `\n`; other escapes stay as written. */
-function unescape(value: string): string {
-  return value.replace(/\\(["\\n])/g, (_, c) => c === "n" ? "\n" : c);
-}
-
-/** Splits `a="x", b=~"y"` (optionally in braces) into matchers, on commas outside quotes. */
-export function splitMatchers(text: string): string[] {
-  let t = text.trim();
-  if (t.startsWith("{") && t.endsWith("}")) t = t.slice(1, -1);
-  const parts: string[] = [];
-  let current = "";
-  let quoted = false;
-  for (let i = 0; i < t.length; i++) {
-    const ch = t[i];
-    if (ch === "\\" && quoted) {
-      current += ch + (t[i + 1] ?? "");
-      i++;
-      continue;
-    }
-    if (ch === '"') quoted = !quoted;
-    if (ch === "," && !quoted) {
-      parts.push(current);
-      current = "";
-    } else {
-      current += ch;
-    }
-  }
-  parts.push(current);
-  return parts.map((p) => p.trim()).filter((p) => p !== "");
-}
-
-/** Parses one matcher in Alertmanager's syntax; throws a message naming the text. */
-export function parseMatcher(text: string): Matcher {
-  const m = MATCHER.exec(text);
-  if (!m) throw new Error(`must be a matcher such as heal="true", got "${text}"`);
-  const value = m[3] !== undefined ? unescape(m[3]) : m[4];
-  const op = m[2] as Matcher["op"];
-  const matcher: Matcher = { name: m[1], op, value };
-  if (op === "=~" || op === "!~") {
-    // Alertmanager's regexes are RE2: no lookaround and no backreferences.
-    if (/\(\?[=!<]|\\[1-9]/.test(value)) {
-      throw new Error(
-        `has a regular expression Alertmanager would refuse (RE2 has no lookaround or backreferences): "${value}"`,
-      );
-    }
-    try {
-      matcher.regex = new RegExp(`^(?:${value})$`);
-    } catch {
-      throw new Error(`has an invalid regular expression "${value}"`);
-    }
-  }
-  return matcher;
-}
-
-/** Whether a label set satisfies a matcher (a missing label reads as empty, as in Alertmanager). */
-export function matches(m: Matcher, labels: Record<string, string>): boolean {
-  const v = labels[m.name] ?? "";
-  switch (m.op) {
-    case "=":
-      return v === m.value;
-    case "!=":
-      return v !== m.value;
-    case "=~":
-      return m.regex!.test(v);
-    case "!~":
-      return !m.regex!.test(v);
-  }
-}
 
 /** What the policy says about one alert: an action, or why there is none. */
 export type Choice =
@@ -182,8 +123,10 @@ const fileSchema = z.object({
     z.object({
       name: z.string().min(1),
       match: z.array(z.string()).min(1),
-      actions: z.array(z.enum(["cordon", "drain", "none"])).min(1),
+      actions: z.array(z.enum(["cordon", "drain", "replace", "none"])).min(1),
       drainAfter: duration.optional(),
+      replaceAfter: duration.optional(),
+      replace: replaceSchema.optional(),
       uncordonAfterDrain: z.boolean().optional(),
       drain: z.object({
         deleteEmptyDirData: z.boolean().optional(),
@@ -204,6 +147,9 @@ const fileSchema = z.object({
     rate: z.object({ max: z.number().int().positive(), window: duration }).strict().optional(),
     cooldown: duration.optional(),
     paused: z.boolean().optional(),
+    maxReplacing: z.number().int().positive().optional(),
+    replaceRate: z.object({ max: z.number().int().positive(), window: duration }).strict()
+      .optional(),
   }).strict().optional(),
 }).strict();
 
@@ -237,11 +183,23 @@ export function parsePolicy(text: string, source = "policy"): Policy {
       );
     }
     names.add(r.name);
+    if (r.actions.includes("replace") && !r.replace) {
+      throw new Error(
+        `Cannot load ${source}: field "rules[${i}].replace" must say how to replace (provider: karpenter, cluster-api, aws-asg, gcp-mig or delete-node) since actions lists replace, got nothing`,
+      );
+    }
   }
-  if (file.gates?.rate && ms(file.gates.rate.window) <= 0) {
-    throw new Error(
-      `Cannot load ${source}: field "gates.rate.window" must be longer than 0, got "${file.gates.rate.window}"`,
-    );
+  for (
+    const [field, rate] of [["rate", file.gates?.rate], [
+      "replaceRate",
+      file.gates?.replaceRate,
+    ]] as const
+  ) {
+    if (rate && ms(rate.window) <= 0) {
+      throw new Error(
+        `Cannot load ${source}: field "gates.${field}.window" must be longer than 0, got "${rate.window}"`,
+      );
+    }
   }
   const rules: Rule[] = file.rules
     ? file.rules.map((r, i) => ({
@@ -258,6 +216,8 @@ export function parsePolicy(text: string, source = "policy"): Policy {
           : {}),
         timeoutMs: r.drain?.timeout ? ms(r.drain.timeout) : DEFAULT_DRAIN.timeoutMs,
       },
+      replaceAfterMs: r.replaceAfter ? ms(r.replaceAfter) : 0,
+      ...(r.replace ? { replace: replaceOptions(r.replace) } : {}),
       match: r.match.flatMap((text, j) => {
         try {
           const parts = splitMatchers(text);
@@ -284,6 +244,10 @@ export function parsePolicy(text: string, source = "policy"): Policy {
       rate: g.rate ? { max: g.rate.max, windowMs: ms(g.rate.window) } : d.rate,
       cooldownMs: g.cooldown ? ms(g.cooldown) : d.cooldownMs,
       paused: g.paused ?? d.paused,
+      maxReplacing: g.maxReplacing ?? d.maxReplacing,
+      replaceRate: g.replaceRate
+        ? { max: g.replaceRate.max, windowMs: ms(g.replaceRate.window) }
+        : d.replaceRate,
     },
   };
 }

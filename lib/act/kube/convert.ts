@@ -57,13 +57,18 @@ export function toPod(p: k8s.V1Pod): Pod {
   };
 }
 
-/** The prefix of the annotations node-heal keeps state in; it reads no others. */
-const OWN_PREFIX = "node-heal.io/";
+/**
+ * The prefixes of the annotations node-heal reads: its own state, and Cluster API's (which Machine
+ * a Node is, for replacement).
+ */
+const KEPT_PREFIXES = ["node-heal.io/", "cluster.x-k8s.io/"];
 
-/** node-heal's own annotations of a Node, without the rest (kubelet's, a CNI's, ...). */
+/** The annotations of a Node node-heal reads, without the rest (kubelet's, a CNI's, ...). */
 function ownAnnotations(all: Record<string, string> | undefined): Record<string, string> {
   const own: Record<string, string> = {};
-  for (const key in all) if (key.startsWith(OWN_PREFIX)) own[key] = all[key];
+  for (const key in all) {
+    if (KEPT_PREFIXES.some((p) => key.startsWith(p))) own[key] = all[key];
+  }
   return own;
 }
 
@@ -79,6 +84,9 @@ export function toNode(n: k8s.V1Node): Node {
       name: n.metadata?.name ?? "",
       uid: n.metadata?.uid,
       resourceVersion: n.metadata?.resourceVersion,
+      ...(n.metadata?.creationTimestamp
+        ? { creationTimestamp: timestamp(n.metadata.creationTimestamp) }
+        : {}),
       labels: n.metadata?.labels,
       annotations: ownAnnotations(n.metadata?.annotations),
     },
@@ -96,6 +104,11 @@ export function toNode(n: k8s.V1Node): Node {
       })),
     },
   };
+}
+
+/** A timestamp as RFC 3339, whether the library made it a Date or a watch event left it a string. */
+function timestamp(t: Date | string): string {
+  return t instanceof Date ? t.toISOString() : String(t);
 }
 
 /** The count and version of the client library's Event. */

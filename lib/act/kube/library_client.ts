@@ -6,8 +6,10 @@ import type {
   EventBody,
   EventVersion,
   KubeClient,
+  KubeObject,
   LeaseRecord,
   NodeWatchHandlers,
+  ObjectKind,
   Stoppable,
 } from "../kube_types.ts";
 import {
@@ -37,6 +39,18 @@ function leasePath(namespace: string, name: string): string {
   return `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases/${
     encodeURIComponent(name)
   }`;
+}
+
+/** The path of the objects of `kind` (in `namespace`), and of one of them when `name` is given. */
+export function objectPath(kind: ObjectKind, namespace?: string, name?: string): string {
+  const base = kind.group === "" ? `/api/${kind.version}` : `/apis/${kind.group}/${kind.version}`;
+  const ns = namespace ? `/namespaces/${encodeURIComponent(namespace)}` : "";
+  return `${base}${ns}/${kind.plural}${name === undefined ? "" : `/${encodeURIComponent(name)}`}`;
+}
+
+/** How a call names an object in its errors: `nodeclaims "x"`, `configmaps "ns/x"`. */
+function objectName(kind: ObjectKind, name: string, namespace?: string): string {
+  return `${kind.plural} "${namespace ? `${namespace}/` : ""}${name}"`;
 }
 
 /** The KubeClient of a real API server, through the client library. */
@@ -300,6 +314,86 @@ export class LibraryClient implements KubeClient {
       { 404: undefined },
     );
     return ns?.metadata?.annotations?.["node-heal.io/paused"] === "true";
+  }
+
+  async listObjects(kind: ObjectKind, options: { namespace?: string } = {}): Promise<KubeObject[]> {
+    const items: KubeObject[] = [];
+    let next: string | undefined = "";
+    while (next !== undefined) {
+      const token: string = next;
+      const page: { items?: KubeObject[]; metadata?: { continue?: string } } = await this.#call(
+        `list ${kind.plural}`,
+        (signal) =>
+          rawJson(this.#kc, {
+            method: "GET",
+            path: `${objectPath(kind, options.namespace)}?limit=500${
+              token ? `&continue=${encodeURIComponent(token)}` : ""
+            }`,
+          }, signal),
+      );
+      items.push(...(page.items ?? []));
+      next = page.metadata?.continue || undefined;
+    }
+    return items;
+  }
+
+  getObject(kind: ObjectKind, name: string, namespace?: string): Promise<KubeObject | undefined> {
+    return this.#call(
+      `read ${objectName(kind, name, namespace)}`,
+      (signal) =>
+        rawJson<KubeObject>(this.#kc, {
+          method: "GET",
+          path: objectPath(kind, namespace, name),
+        }, signal),
+      { 404: undefined },
+    );
+  }
+
+  createObject(kind: ObjectKind, object: KubeObject): Promise<KubeObject> {
+    const { name, namespace } = object.metadata;
+    return this.#call(
+      `create ${objectName(kind, name, namespace)}`,
+      (signal) =>
+        rawJson<KubeObject>(this.#kc, {
+          method: "POST",
+          path: `${objectPath(kind, namespace)}${this.#dryQuery}`,
+          body: object,
+        }, signal),
+    );
+  }
+
+  replaceObject(kind: ObjectKind, object: KubeObject): Promise<KubeObject> {
+    const { name, namespace } = object.metadata;
+    return this.#call(
+      `update ${objectName(kind, name, namespace)}`,
+      (signal) =>
+        rawJson<KubeObject>(this.#kc, {
+          method: "PUT",
+          path: `${objectPath(kind, namespace, name)}${this.#dryQuery}`,
+          body: object,
+        }, signal),
+    );
+  }
+
+  deleteObject(
+    kind: ObjectKind,
+    name: string,
+    options: { namespace?: string; uid?: string } = {},
+  ): Promise<KubeObject | undefined> {
+    return this.#call(
+      `delete ${objectName(kind, name, options.namespace)}`,
+      (signal) =>
+        rawJson<KubeObject>(this.#kc, {
+          method: "DELETE",
+          path: `${objectPath(kind, options.namespace, name)}${this.#dryQuery}`,
+          body: {
+            apiVersion: "v1",
+            kind: "DeleteOptions",
+            ...(options.uid ? { preconditions: { uid: options.uid } } : {}),
+          },
+        }, signal),
+      { 404: undefined },
+    );
   }
 
   watchNodes(handlers: NodeWatchHandlers): Promise<Stoppable> {

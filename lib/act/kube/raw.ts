@@ -2,7 +2,7 @@ import * as k8s from "@kubernetes/client-node";
 
 /** A request sent as it is and answered as plain JSON. */
 export interface RawRequest {
-  method: "GET" | "POST" | "PATCH" | "PUT";
+  method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
   /** Path and query, such as `/api/v1/nodes/x?dryRun=All`. */
   path: string;
   body?: unknown;

@@ -71,7 +71,7 @@ rules:
   });
 });
 
-Deno.test('the default policy cordons heal="true" alerts behind 51%, 5 an hour and a 10-minute cooldown', () => {
+Deno.test('the default policy cordons heal="true" alerts behind 51%, 5 an hour and a 10-minute cooldown, and replaces one at a time, two an hour', () => {
   assert.equal(chooseAction(DEFAULT_POLICY, alertOf({ heal: "true" })).action, "cordon");
   assert.equal(chooseAction(DEFAULT_POLICY, alertOf({ heal: "false" })).action, undefined);
   assert.deepEqual(DEFAULT_POLICY.gates, {
@@ -81,6 +81,8 @@ Deno.test('the default policy cordons heal="true" alerts behind 51%, 5 an hour a
     rate: { max: 5, windowMs: 3_600_000 },
     cooldownMs: 600_000,
     paused: false,
+    maxReplacing: 1,
+    replaceRate: { max: 2, windowMs: 3_600_000 },
   });
   assert.deepEqual(parsePolicy(""), DEFAULT_POLICY);
 });
@@ -93,6 +95,7 @@ gates:
   rate: { max: 2, window: 30m }
   cooldown: 90s
   paused: true
+  replaceRate: { max: 4, window: 1h }
 `);
   assert.deepEqual(p.gates, {
     nodeSelector: { pool: "general" },
@@ -101,6 +104,8 @@ gates:
     rate: { max: 2, windowMs: 1_800_000 },
     cooldownMs: 90_000,
     paused: true,
+    maxReplacing: 1,
+    replaceRate: { max: 4, windowMs: 3_600_000 },
   });
   assert.deepEqual(p.rules, DEFAULT_POLICY.rules);
 });
@@ -123,6 +128,31 @@ Deno.test("parsePolicy() refuses a bad file naming the field and the value", () 
     ["gates: { cooldown: 10 }", /field "gates\.cooldown".*got 10/],
     ["gates: { minHealty: 2 }", /field "gates" has unknown keys minHealty/],
     ["rules: []", /field "rules"/],
+    [
+      "rules: [{ name: x, match: ['a=b'], actions: [cordon, drain, replace] }]",
+      /field "rules\[0\]\.replace" must say how to replace/,
+    ],
+    [
+      "rules: [{ name: x, match: ['a=b'], actions: [replace], replace: { provider: ec2 } }]",
+      /field "rules\[0\]\.replace\.provider" must name a provider: one of karpenter, .*got "ec2"/,
+    ],
+    [
+      "rules: [{ name: x, match: ['a=b'], actions: [replace], replace: { provider: aws-asg, region: Virginia } }]",
+      /field "rules\[0\]\.replace\.region" must be an AWS region.*got "Virginia"/,
+    ],
+    [
+      "rules: [{ name: x, match: ['a=b'], actions: [replace], replace: { provider: karpenter, project: p } }]",
+      /field "rules\[0\]\.replace" has unknown keys project/,
+    ],
+    [
+      "rules: [{ name: x, match: ['a=b'], actions: [replace], replace: { provider: gcp-mig, endpoint: 'ftp://x' } }]",
+      /field "rules\[0\]\.replace\.endpoint" must be an http:\/\/ or https:\/\/ URL/,
+    ],
+    [
+      "gates: { replaceRate: { max: 2, window: 0s } }",
+      /field "gates\.replaceRate\.window" must be longer than 0/,
+    ],
+    ["gates: { maxReplacing: 0 }", /field "gates\.maxReplacing"/],
     ["{ not yaml", /Cannot load policy: not YAML/],
   ];
   for (const [text, message] of cases) {
@@ -162,5 +192,36 @@ Deno.test("parsePolicy() refuses repeated rule names and a zero rate window", ()
   assert.throws(
     () => parsePolicy("gates: { rate: { max: 5, window: 0s } }"),
     /field "gates\.rate\.window" must be longer than 0/,
+  );
+});
+
+Deno.test("parsePolicy() reads a replace rule: its provider's keys, its timeout and replaceAfter", () => {
+  const p = parsePolicy(`
+rules:
+  - name: replace-broken
+    match: ['heal="true"']
+    actions: [cordon, drain, replace]
+    replaceAfter: 5m
+    replace: { provider: aws-asg, region: eu-west-1, endpoint: "http://127.0.0.1:4566", timeout: 15m }
+  - name: karpenter
+    match: ['pool="k"']
+    actions: [replace]
+    replace: { provider: karpenter }
+gates: { maxReplacing: 2 }
+`);
+  assert.equal(p.rules[0].replaceAfterMs, 300_000);
+  assert.deepEqual(p.rules[0].replace, {
+    provider: "aws-asg",
+    region: "eu-west-1",
+    endpoint: "http://127.0.0.1:4566",
+    timeoutMs: 900_000,
+  });
+  assert.deepEqual(p.rules[1].replace, { provider: "karpenter", timeoutMs: 1_200_000 });
+  assert.equal(p.rules[1].replaceAfterMs, 0);
+  assert.equal(p.gates.maxReplacing, 2);
+  assert.deepEqual(p.gates.replaceRate, { max: 2, windowMs: 3_600_000 });
+  assert.equal(
+    chooseAction(p, alertOf({ heal: "true", heal_action: "replace" })).action,
+    "replace",
   );
 });

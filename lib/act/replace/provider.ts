@@ -1,0 +1,70 @@
+// What every replacement provider is: it asks its system (Karpenter, Cluster API, an AWS Auto
+// Scaling group, a GCP managed instance group, or the API server itself) to replace one Node,
+// and says where that request stands. Whether a successor came up is seen on the Nodes, by the
+// replacer; a provider only starts and follows its own operation.
+import type { KubeClient } from "../kube_types.ts";
+import type { ProviderName, ReplaceOptions } from "../../decide/replace_policy.ts";
+
+/** The Node a replacement is about, as it was when the replacement began. */
+export interface ReplaceTarget {
+  node: string;
+  uid?: string;
+  /** `aws:///us-east-1a/i-0abc...`, `gce://project/zone/name`, ... */
+  providerID?: string;
+  /** The Node's labels node-heal keeps (its pool's). */
+  labels: Record<string, string>;
+  /** The Node's `cluster.x-k8s.io/` annotations (which Machine it is). */
+  annotations: Record<string, string>;
+}
+
+/** What a provider's request came to: the id to record, so a restart follows it instead of asking again. */
+export interface Operation {
+  /** The provider's own id: an ASG activity id, a GCP operation name, a deleted object's uid. */
+  id: string;
+  /** One sentence for the Event and the log: what was asked of whom. */
+  message: string;
+}
+
+/** Where a provider's operation stands. */
+export type Progress =
+  | { state: "running"; message?: string }
+  | { state: "done" }
+  | { state: "failed"; message: string };
+
+/** A replacement refused for good (not in a group, no owning MachineSet): it fails at once. */
+export class ReplaceRefused extends Error {}
+
+/** One way to replace Nodes; see the module comment. */
+export interface ReplaceProvider {
+  readonly name: ProviderName;
+  /**
+   * Asks for the replacement of `target`. Idempotent: when one is already under way (a restart
+   * after the request, before its id was recorded), resolves with that one instead of asking
+   * again. Throws {@link ReplaceRefused} when it cannot be done, any other error when it may
+   * pass (the replacer tries again).
+   */
+  start(target: ReplaceTarget): Promise<Operation>;
+  /**
+   * Where operation `operation` stands, for providers whose operation ends after their call
+   * returns (a GCP recreate is only scheduled when its operation is done). Without it, the
+   * replacer only watches the Nodes.
+   */
+  progress?(target: ReplaceTarget, operation: string): Promise<Progress>;
+}
+
+/** What a provider is made with. */
+export interface ProviderDeps {
+  /** The Kubernetes API (for the providers that act through it). */
+  client: KubeClient;
+  /** Environment variables (credentials, region); `Deno.env` by default. */
+  env?: (name: string) => string | undefined;
+}
+
+/** A provider's module: it checks its options and makes the provider. */
+export interface ProviderModule {
+  /**
+   * Makes the provider for a rule's `replace:` options; throws an Error naming the field
+   * (`rules[0].replace.region`) when they cannot work, at start-up. `field` is the options' path.
+   */
+  create(options: ReplaceOptions, deps: ProviderDeps, field: string): Promise<ReplaceProvider>;
+}
