@@ -49,8 +49,6 @@ export const DEFAULT_REPLACE_TIMEOUT_MS = 20 * 60_000;
 /** Labels that name a Node's pool, in the order they are looked for. */
 export const POOL_LABELS = [
   "karpenter.sh/nodepool",
-  "cluster.x-k8s.io/deployment-name",
-  "cluster.x-k8s.io/set-name",
   "eks.amazonaws.com/nodegroup",
   "alpha.eksctl.io/nodegroup-name",
   "cloud.google.com/gke-nodepool",
