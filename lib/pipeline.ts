@@ -3,6 +3,9 @@ import { DrainSupervisor } from "./act/drain_supervisor.ts";
 import type { DrainReport } from "./act/drainer.ts";
 import { type Applied, type ApplyOptions, NodeWriter } from "./act/node_writer.ts";
 import { Turns } from "./act/turns.ts";
+import { type ReplaceNews, Replacer } from "./act/replace/replacer.ts";
+import type { ReplaceProvider } from "./act/replace/provider.ts";
+import { endReplace, replaceRule } from "./decide/replace_step.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import {
   decide,
@@ -13,7 +16,8 @@ import {
   endDrain,
   reconcile,
 } from "./decide/decide.ts";
-import { ANNOTATIONS } from "./decide/node_state.ts";
+import { ANNOTATIONS, holdCount, readState } from "./decide/node_state.ts";
+import type { Replacement } from "./decide/replacements.ts";
 import { DEFAULT_POLICY, type Policy } from "./decide/policy.ts";
 import { Tally } from "./decide/tally.ts";
 import type { Alert, Notification } from "./intake/alertmanager.ts";
@@ -67,6 +71,12 @@ export interface PipelineDeps {
   drainRetryMs?: number;
   /** Whether this replica leads (with leader election); only the leader acts. */
   leading?: () => boolean;
+  /** The replacement provider of each rule that replaces, by rule name (see act/replace/providers.ts). */
+  providers?: ReadonlyMap<string, ReplaceProvider>;
+  /** node-heal's namespace: where the replacement ledger is. */
+  namespace?: string;
+  /** How often a replacement in flight is looked at (ms); for tests. */
+  replacePollMs?: number;
 }
 
 /**
@@ -83,6 +93,7 @@ export class Pipeline {
   #reporter: Reporter;
   /** The gates' counts over the index, kept current as Nodes change. */
   #tally: Tally;
+  #replacer: Replacer;
 
   constructor(deps: PipelineDeps) {
     this.#deps = deps;
@@ -102,6 +113,18 @@ export class Pipeline {
       ended: (name, report) => this.#endDrain(name, report),
       due: (name) => this.reconcile(name),
     });
+    this.#replacer = new Replacer({
+      client,
+      index,
+      policy: this.policy,
+      providers: deps.providers ?? new Map(),
+      namespace: deps.namespace ?? "node-heal",
+      instance: this.#instance,
+      now,
+      pollMs: deps.replacePollMs,
+      told: (news) => this.#replaceNews(news),
+    });
+    this.#tally.replacingGone = () => this.#replacer.goneInFlight();
     this.#decisions = new DecisionLog({ now, dryRun: client.dryRun });
     this.#reporter = new Reporter({
       metrics,
@@ -130,9 +153,31 @@ export class Pipeline {
     return this.#decisions.list();
   }
 
-  /** Stops every drain running here and waits for them (at shutdown); their claims stay for a restart to resume. */
-  stopDrains(): Promise<void> {
-    return this.#drains.stopAll();
+  /**
+   * Stops every drain and replacement followed here and waits for them (at shutdown, or when
+   * this replica stops leading): drain claims stay on the Nodes and replacements in the ledger,
+   * for a restart or the next leader to resume.
+   */
+  async stopDrains(): Promise<void> {
+    await Promise.all([this.#drains.stopAll(), this.#replacer.stopAll()]);
+  }
+
+  /** Reads the replacement ledger and follows every replacement in flight (on start, and on leading). */
+  async resumeReplacements(): Promise<void> {
+    if (!this.#mayAct()) return;
+    try {
+      await this.#replacer.resume();
+    } catch (err) {
+      log("act").error("Cannot read the replacement ledger: {error}", {
+        error: (err as Error).message,
+      });
+    }
+    this.#deps.metrics.replacementsInFlight.set(this.#replacer.inFlight());
+  }
+
+  /** The replacement ledger as this replica last read or wrote it. */
+  replacements(): Replacer {
+    return this.#replacer;
   }
 
   /** What decide() and reconcile() see: the policy, the cluster as watched, the pause. */
@@ -146,6 +191,7 @@ export class Pipeline {
       instance: this.#instance,
       drainingHere: this.#drains.running(),
       tally: this.#tally,
+      replacements: this.#replacer,
     };
   }
 
@@ -199,9 +245,15 @@ export class Pipeline {
    */
   async reconcile(name: string): Promise<void> {
     if (!this.#mayAct()) return;
+    // Decided in the take-out turn, as a cordon is: a replacement started here is counted by
+    // every replacement decided after it, while its record and write are under way.
     const applied = await this.#turns.node(
       name,
-      () => this.#act(name, (node, now) => reconcile(node, this.#options(now))),
+      () =>
+        this.#act(name, (node, now) => reconcile(node, this.#options(now)), {
+          decideIn: (decide) => this.#turns.takeOut(() => Promise.resolve(decide())),
+          reserve: (d) => d.action === "replace" ? this.#replacer.reserve(name) : undefined,
+        }),
     );
     const { outcome } = await this.#reporter.applied(name, applied);
     if (outcome !== "skipped") this.#deps.metrics.reconciles.inc({ outcome });
@@ -261,6 +313,7 @@ export class Pipeline {
     choose: (node: Node, now: Date) => Decision | undefined,
     options: ApplyOptions = {},
   ): Promise<Applied> {
+    let replacement: Replacement | undefined;
     const applied = await this.#writer.apply(name, choose, {
       ...options,
       before: async (d) => {
@@ -268,22 +321,66 @@ export class Pipeline {
         // writes carry the resourceVersion decided on, so the API server fences the rest).
         if (!this.#mayAct()) throw new KubeError(NOT_LEADER, 503);
         if (d.action === "uncordon") await this.#drains.stop(name);
+        // A replacement is recorded in the ledger before its Node says so: the ledger, not the
+        // Node (which is deleted), is what resumes it and what the gates count.
+        if (d.action === "replace" && !this.#writer.dryRun) replacement = await this.#begin(name);
       },
     });
+    if (replacement) this.#replacer.follow(replacement);
     if (applied.kind !== "written" || this.#writer.dryRun) return applied;
     const { action, drain, patch } = applied.decision;
+    const annotations = patch.metadata.annotations ?? {};
     if (action === "drain" && drain) {
       this.#drains.start(name, drain);
     } else if (
       (action === "cordon" || action === "hold") &&
-      patch.metadata.annotations?.[ANNOTATIONS.target] === "drain"
+      (annotations[ANNOTATIONS.target] === "drain" || annotations[ANNOTATIONS.target] === "replace")
     ) {
       // The drain starts at drain-at (right after the cordon when drainAfter is 0), outside
       // this alert's turn; the reconcile then checks the alert still holds the Node.
-      const at = Date.parse(patch.metadata.annotations?.[ANNOTATIONS.drainAt] ?? "");
+      const at = Date.parse(
+        annotations[ANNOTATIONS.replaceAt] ?? annotations[ANNOTATIONS.drainAt] ?? "",
+      );
       this.#drains.wakeAt(name, Number.isNaN(at) ? applied.at : new Date(at));
+    } else if (action === "drain-end" && annotations[ANNOTATIONS.replaceAt]) {
+      // The replacement is due replaceAfter the drain's end.
+      this.#drains.wakeAt(name, new Date(Date.parse(annotations[ANNOTATIONS.replaceAt]!)));
     }
     return applied;
+  }
+
+  /** Records the start of Node `name`'s replacement in the ledger (its gates counted again there). */
+  #begin(name: string): Promise<Replacement> {
+    const node = this.#deps.index.get(name);
+    const rule = node && replaceRule(this.policy, readState(node).rule);
+    if (!node || !rule) throw new Error(`Cannot replace ${name}: its rule no longer replaces`);
+    const now = (this.#deps.now ?? systemClock)();
+    return this.#replacer.begin(node, rule, { now, paused: this.#deps.paused?.() ?? false });
+  }
+
+  /**
+   * What a replacement's news means here: it is reported; a failed one is written on its Node
+   * (which stays cordoned); and once one ends, the Nodes waiting for the replacement gates are
+   * looked at again.
+   */
+  async #replaceNews(news: ReplaceNews): Promise<void> {
+    const r = news.replacement;
+    this.#deps.metrics.replacementsInFlight.set(this.#replacer.inFlight());
+    let applied: Applied | undefined;
+    if (news.kind === "failed" && this.#deps.index.get(r.node)) {
+      applied = await this.#turns.node(
+        r.node,
+        () => this.#act(r.node, (node) => endReplace(node, r.message ?? "replacement failed")),
+      );
+    }
+    await this.#reporter.replaceNews(news, applied);
+    if (news.kind === "requested") return;
+    for (const node of this.#deps.index.nodes()) {
+      const state = readState(node);
+      if (state.target === "replace" && state.step !== "replacing" && holdCount(state) > 0) {
+        this.reconcile(node.metadata.name);
+      }
+    }
   }
 
   /** Writes the end of a drain (one not stopped) in the Node's turn, then reports it. */
@@ -296,7 +393,7 @@ export class Pipeline {
     };
     const applied = await this.#turns.node(
       name,
-      () => this.#act(name, (node) => endDrain(node, end)),
+      () => this.#act(name, (node, now) => endDrain(node, end, { now, policy: this.policy })),
     );
     await this.#reporter.drainEnded(name, report, applied);
   }

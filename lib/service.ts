@@ -13,6 +13,7 @@ import { DEFAULT_POLICY, type Policy } from "./decide/policy.ts";
 import { systemClock } from "./clock.ts";
 import { LeaderElector } from "./act/elector.ts";
 import { statusOf } from "./report/status.ts";
+import { loadProviders } from "./act/replace/providers.ts";
 
 /** Everything `serve` is configured with. */
 export interface ServiceConfig {
@@ -44,6 +45,8 @@ export interface ServiceConfig {
   pausePollMs?: number;
   /** First wait between drain rounds while budgets block (ms; default 500); for tests. */
   drainRetryMs?: number;
+  /** How often a replacement in flight is looked at (ms; default 2000); for tests. */
+  replacePollMs?: number;
   /** Webhook credentials; when any are set, every webhook request must carry them. */
   credentials?: Credentials;
   /** HTTPS instead of HTTP (PEM texts). */
@@ -114,13 +117,16 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     dryRun: config.dryRun,
     timeoutMs: config.apiTimeoutMs,
   });
+  const policy = config.policy ?? DEFAULT_POLICY;
+  // Each replacement provider the policy names is made now: one that cannot work stops the start,
+  // naming the field.
+  const providers = await loadProviders(policy, { client });
   const metrics = new Metrics();
   const index = new NodeIndex();
   const events = new EventRecorder(client, metrics, {
     namespace: config.eventNamespace,
     instance: config.instance,
   });
-  const policy = config.policy ?? DEFAULT_POLICY;
   // The pause an operator sets with kubectl: an annotation on node-heal's namespace, read every
   // few seconds. Until it has been read once (or when it cannot be), it counts as not set.
   let clusterPaused = false;
@@ -154,7 +160,9 @@ export async function startService(config: ServiceConfig): Promise<Service> {
           log("main").info("Leading as {instance}: acting on alerts", {
             instance: config.instance,
           });
-          // Pick up what the last leader left: drains to resume, holds to expire, claims to drop.
+          // Pick up what the last leader left: replacements to follow, drains to resume, holds
+          // to expire, claims to drop.
+          pipeline.resumeReplacements();
           if (index.synced) {
             for (const node of index.nodes()) {
               if (needsReconcile(node)) pipeline.reconcile(node.metadata.name);
@@ -183,6 +191,9 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     instance: config.instance,
     drainRetryMs: config.drainRetryMs,
     leading,
+    providers,
+    namespace,
+    replacePollMs: config.replacePollMs,
   });
   const { promise: synced, resolve: markSynced } = Promise.withResolvers<void>();
   // The index is trusted while the watch is healthy: after a watch error, until the next list
@@ -193,14 +204,21 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     return (state.owned && !isCordoned(node)) || holdCount(state) > 0;
   };
   let watch: Stoppable | undefined;
+  let first = true;
   const watchReady = client.watchNodes({
     listed(nodes) {
       index.replaceAll(nodes);
       metrics.indexedNodes.set(index.size);
       watchHealthy = true;
       markSynced();
-      // Pick up what a previous process left: drains to resume, holds to expire, claims to drop.
-      for (const node of nodes) if (needsReconcile(node)) pipeline.reconcile(node.metadata.name);
+      // Pick up what a previous process left: replacements to follow, drains to resume, holds
+      // to expire, claims to drop.
+      // The ledger is read first, so that no replacement is decided on an unread one.
+      const resumed = first ? pipeline.resumeReplacements() : Promise.resolve();
+      first = false;
+      resumed.then(() => {
+        for (const node of nodes) if (needsReconcile(node)) pipeline.reconcile(node.metadata.name);
+      });
     },
     upsert(node) {
       index.upsert(node);
@@ -253,6 +271,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
       statusOf(index, {
         policy,
         decisions: pipeline.recentDecisions(),
+        replacements: pipeline.replacements(),
         leadership: {
           leader: elector ? elector.leader : config.instance,
           thisReplica: config.instance,

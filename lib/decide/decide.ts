@@ -28,7 +28,8 @@ import {
   type Gate,
   skip,
 } from "./decision.ts";
-import { DRAIN_STEPS, drainDue, drainRequest, drainRule, startDrain } from "./drain_step.ts";
+import { DRAIN_STEPS, drainDue, drainRule, startDrain } from "./drain_step.ts";
+import { goesFurther, ladderRequest, replaceDue, startReplace } from "./replace_step.ts";
 import { liveOverflow, overflowHold, seenAt } from "./holds.ts";
 
 export type { Action, DecideOptions, Decision, EventIntent, Gate, NodePatch } from "./decision.ts";
@@ -100,6 +101,16 @@ export function decide(alert: Alert, node: Node, options: DecideOptions): Decisi
         annotations: { ...clearedAnnotations(), ...resolution },
       });
     }
+    if (state.step === "replacing") {
+      const kept = `Kept ${name} cordoned after ${
+        describeAlert(alert)
+      } resolved: its replacement is under way`;
+      return act("release", node, {
+        message: kept,
+        annotations: { ...holdsAnnotations(state, rest, restOverflow), ...resolution },
+        event: { reason: "NodeHealSkipped", type: "Normal", message: kept },
+      });
+    }
     const policy = options.policy ?? DEFAULT_POLICY;
     const rule = drainRule(policy, state.rule);
     if (
@@ -156,15 +167,25 @@ export function decide(alert: Alert, node: Node, options: DecideOptions): Decisi
   if (shield) {
     return gated(alert, { ...shield, node: name });
   }
-  const wantsDrain = choice.action === "drain";
+  // A drain, or a drain and then a replacement: what the alert asks beyond the cordon.
+  const ladder = choice.action === "drain" || choice.action === "replace"
+    ? choice.action
+    : undefined;
+  const asked = ladder && goesFurther(ladder, state)
+    ? ladderRequest(choice.options, ladder, { now, state })
+    : {};
   if ((holdsIt || inOverflow) && cordoned && state.owned) {
-    if (wantsDrain && state.target !== "drain") {
+    if (ladder && goesFurther(ladder, state)) {
       return act("hold", node, {
-        message: `${describeAlert(alert)} asks to drain ${name}`,
-        annotations: drainRequest(choice.options, now),
+        message: `${describeAlert(alert)} asks to ${ladder} ${name}`,
+        annotations: asked,
       });
     }
     if (drainDue(state, now)) return startDrain(node, now, options);
+    if (replaceDue(state, now)) {
+      const started = startReplace(node, now, options);
+      if (started) return started;
+    }
   }
   if (holdsIt && cordoned) {
     const hold = state.holds[alert.fingerprint];
@@ -210,12 +231,14 @@ export function decide(alert: Alert, node: Node, options: DecideOptions): Decisi
     ...state.holds,
     [alert.fingerprint]: { alertname: alertName(alert), since: at, seen: at },
   };
-  const drainAsked = wantsDrain && state.target !== "drain"
-    ? drainRequest(choice.options, now)
-    : {};
   if (cordoned) {
     if (state.owned && Object.keys(state.holds).length >= MAX_HOLDS) {
-      return overflowHold(node, alert, { now, overflow, holdTtlMs: options.holdTtlMs, drainAsked });
+      return overflowHold(node, alert, {
+        now,
+        overflow,
+        holdTtlMs: options.holdTtlMs,
+        drainAsked: asked,
+      });
     }
     if (!state.owned) {
       return skip("notOurs", name, {
@@ -227,7 +250,7 @@ export function decide(alert: Alert, node: Node, options: DecideOptions): Decisi
     }
     return act("hold", node, {
       message: `${name} is already cordoned by node-heal; ${describeAlert(alert)} now holds it too`,
-      annotations: { ...holdsAnnotations(state, holds, overflow), ...drainAsked },
+      annotations: { ...holdsAnnotations(state, holds, overflow), ...asked },
     });
   }
   const blocked = checkTakeOut(node, {
@@ -248,7 +271,7 @@ export function decide(alert: Alert, node: Node, options: DecideOptions): Decisi
       [HISTORY.remediatedAt]: withRemediation(node, now),
       [ANNOTATIONS.step]: "cordoned",
       ...holdsAnnotations(state, holds, overflow),
-      ...(wantsDrain ? drainRequest(choice.options, now) : {}),
+      ...(ladder ? ladderRequest(choice.options, ladder, { now }) : {}),
     },
     spec: { unschedulable: true },
     event: { reason: "NodeHealCordoned", type: "Normal", message },

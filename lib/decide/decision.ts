@@ -4,12 +4,15 @@ import { clip } from "../clip.ts";
 import type { Policy } from "./policy.ts";
 import type { DrainOptions } from "./drain_plan.ts";
 import type { ProtectionGate, TakeOutGate } from "./gates.ts";
+import type { ReplaceGateName, ReplaceView } from "./replacements.ts";
 import type { Tally } from "./tally.ts";
 
 /**
  * The writes a decision can make. `hold`, `release` and `refresh` only change which alerts hold
  * a Node; `disown` drops node-heal's claim on a Node someone uncordoned; `forget` clears state;
- * `drain-progress` records a running drain's progress and heartbeat, `drain-end` its end.
+ * `drain-progress` records a running drain's progress and heartbeat, `drain-end` its end;
+ * `replace` marks a Node whose replacement starts (recorded in the ledger first), `replace-end`
+ * one whose replacement failed.
  */
 export type Action =
   | "cordon"
@@ -21,7 +24,9 @@ export type Action =
   | "disown"
   | "forget"
   | "drain-progress"
-  | "drain-end";
+  | "drain-end"
+  | "replace"
+  | "replace-end";
 
 /**
  * Why a decision made no change to the Node:
@@ -30,6 +35,7 @@ export type Action =
  *   their table;
  * - `protected`: a control-plane Node, never touched; `excluded`: labelled `node-heal.io/exclude=true`;
  * - `maxConcurrent`: as many Nodes are draining as the policy allows;
+ * - `maxReplacing`, `replaceRate`: the replacement gates of replacements.ts;
  * - `notOurs`: cordoned by someone else, so neither cordoned again nor uncordoned;
  * - `manualUncordon`: someone uncordoned a Node node-heal had cordoned for this alert;
  * - `duplicate`: this alert already holds this Node (a repeated delivery);
@@ -40,6 +46,7 @@ export type Action =
 export type Gate =
   | TakeOutGate
   | ProtectionGate
+  | ReplaceGateName
   | "policy"
   | "maxConcurrent"
   | "notOurs"
@@ -57,7 +64,10 @@ export interface EventIntent {
     | "NodeHealSkipped"
     | "NodeHealDrainStarted"
     | "NodeHealDrained"
-    | "NodeHealDrainFailed";
+    | "NodeHealDrainFailed"
+    | "NodeHealReplaceStarted"
+    | "NodeHealReplaced"
+    | "NodeHealReplaceFailed";
   type: "Normal" | "Warning";
   message: string;
 }
@@ -112,6 +122,8 @@ export interface DecideOptions {
   instance?: string;
   /** Nodes this process is draining now. */
   drainingHere?: ReadonlySet<string>;
+  /** The replacements in the ledger (and decided), for the replacement gates. */
+  replacements?: ReplaceView;
 }
 
 /** The default hold TTL: four times the node-heal route's 1-hour `repeat_interval`. */

@@ -1,6 +1,7 @@
 import type { Node } from "../node.ts";
 import { ANNOTATIONS, readState } from "./node_state.ts";
 import { DEFAULT_POLICY, type Policy, type Rule } from "./policy.ts";
+import { replaceAtAfterDrain } from "./replace_step.ts";
 import { DEFAULT_DRAIN } from "./drain_plan.ts";
 
 import { act, type DecideOptions, type Decision, skip } from "./decision.ts";
@@ -11,19 +12,10 @@ export const DRAIN_HEARTBEAT_TTL_MS = 30_000;
 /** Steps at which a Node has been (or is being) drained. */
 export const DRAIN_STEPS = new Set(["draining", "drained", "drain-failed"]);
 
-/** The annotations that ask for a drain, on a cordon or a hold. */
-export function drainRequest(rule: Rule, now: Date): Record<string, string> {
-  return {
-    [ANNOTATIONS.target]: "drain",
-    [ANNOTATIONS.rule]: rule.name,
-    [ANNOTATIONS.drainAt]: new Date(now.getTime() + rule.drainAfterMs).toISOString(),
-  };
-}
-
 /** The rule a Node's drain follows: the one named on it, else the policy's first that drains. */
 export function drainRule(policy: Policy, name: string | undefined): Rule | undefined {
   return policy.rules.find((r) => r.name === name) ??
-    policy.rules.find((r) => r.actions.includes("drain"));
+    policy.rules.find((r) => r.actions.includes("drain") || r.actions.includes("replace"));
 }
 
 /**
@@ -72,7 +64,9 @@ export function startDrain(
 
 /** Whether a requested drain is due: cordoned by node-heal, asked to drain, its drain-at passed. */
 export function drainDue(state: ReturnType<typeof readState>, now: Date): boolean {
-  if (state.step !== "cordoned" || state.target !== "drain") return false;
+  if (state.step !== "cordoned" || (state.target !== "drain" && state.target !== "replace")) {
+    return false;
+  }
   const at = Date.parse(state.drainAt ?? "");
   return !Number.isNaN(at) && at <= now.getTime();
 }
@@ -130,10 +124,18 @@ export interface DrainEnd {
   message: string;
 }
 
-/** Records the end of a drain on its Node (step `drained` or `drain-failed`), if it is still draining. */
-export function endDrain(node: Node, end: DrainEnd): Decision | undefined {
+/**
+ * Records the end of a drain on its Node (step `drained` or `drain-failed`), if it is still
+ * draining; a Node that asked for a replacement gets its replace-at.
+ */
+export function endDrain(
+  node: Node,
+  end: DrainEnd,
+  options: { now: Date; policy?: Policy },
+): Decision | undefined {
   if (readState(node).step !== "draining") return undefined;
   const drained = end.outcome === "drained";
+  const replaceAt = replaceAtAfterDrain(node, options.policy ?? DEFAULT_POLICY, options.now);
   return act("drain-end", node, {
     message: end.message,
     annotations: {
@@ -142,6 +144,7 @@ export function endDrain(node: Node, end: DrainEnd): Decision | undefined {
       [ANNOTATIONS.drainHeartbeat]: null,
       [ANNOTATIONS.podsLeft]: String(end.blocking),
       [ANNOTATIONS.drainEvicted]: String(end.evicted),
+      ...(replaceAt ? { [ANNOTATIONS.replaceAt]: replaceAt } : {}),
     },
     event: {
       reason: drained ? "NodeHealDrained" : "NodeHealDrainFailed",

@@ -14,9 +14,12 @@ export const ANNOTATIONS = {
    * `{ seen, fingerprints, unlisted }` (see {@link Overflow}).
    */
   overflow: "node-heal.io/alerts-overflow",
-  /** The step of the remediation ladder the Node is on: `cordoned`, `draining`, `drained`, `drain-failed`. */
+  /**
+   * The step of the remediation ladder the Node is on: `cordoned`, `draining`, `drained`,
+   * `drain-failed`, `replacing`, `replace-failed`.
+   */
   step: "node-heal.io/step",
-  /** The furthest step the holding alerts asked for (`cordon` or `drain`). */
+  /** The furthest step the holding alerts asked for (`cordon`, `drain` or `replace`). */
   target: "node-heal.io/target",
   /** The policy rule that asked for it (its drain options). */
   rule: "node-heal.io/rule",
@@ -32,6 +35,10 @@ export const ANNOTATIONS = {
   podsLeft: "node-heal.io/drain-pods-left",
   /** Pods the drain has evicted so far, counted across the processes that ran it. */
   drainEvicted: "node-heal.io/drain-evicted",
+  /** When the replacement is due (RFC 3339): the drain's end plus the rule's replaceAfter. */
+  replaceAt: "node-heal.io/replace-at",
+  /** When the replacement started (RFC 3339); its record is in the replacement ledger. */
+  replaceStartedAt: "node-heal.io/replace-started-at",
 } as const;
 
 /**
@@ -155,6 +162,7 @@ export interface NodeState {
   drainStartedAt?: string;
   drainer?: string;
   drainHeartbeat?: string;
+  replaceAt?: string;
   /** The firing alerts holding the Node, by fingerprint. */
   holds: Record<string, Hold>;
   /** The alerts holding it beyond those in `holds`, if any. */
@@ -198,6 +206,7 @@ function parseState(node: Node): NodeState {
     drainStartedAt: a[ANNOTATIONS.drainStartedAt],
     drainer: a[ANNOTATIONS.drainer],
     drainHeartbeat: a[ANNOTATIONS.drainHeartbeat],
+    replaceAt: a[ANNOTATIONS.replaceAt],
     holds,
     overflow,
     resolved: Object.fromEntries(

@@ -10,6 +10,7 @@ import {
 
 import { act, type DecideOptions, type Decision } from "./decision.ts";
 import { DRAIN_HEARTBEAT_TTL_MS, drainDue, startDrain } from "./drain_step.ts";
+import { replaceDue, startReplace } from "./replace_step.ts";
 import { liveOverflow, seenAt } from "./holds.ts";
 import { formatDuration } from "../duration.ts";
 
@@ -36,8 +37,14 @@ export function reconcile(node: Node, options: DecideOptions): Decision | undefi
       event: { reason: "NodeHealSkipped", type: "Normal", message },
     });
   }
+  // A Node being replaced is the replacer's until its replacement ends.
+  if (state.step === "replacing") return undefined;
   if (state.owned && cordoned && holdCount(state) > 0) {
     if (drainDue(state, now)) return startDrain(node, now, options);
+    if (replaceDue(state, now)) {
+      const started = startReplace(node, now, options);
+      if (started) return started;
+    }
     if (state.step === "draining" && !options.drainingHere?.has(name)) {
       const beat = Date.parse(state.drainHeartbeat ?? "");
       const stale = Number.isNaN(beat) || now.getTime() - beat > DRAIN_HEARTBEAT_TTL_MS;

@@ -80,6 +80,12 @@ export class Tally {
   /** The sum of the reservations' effects. */
   #effect: Effect = { ...NO_EFFECT };
 
+  /**
+   * Nodes being replaced whose Node is gone: counted as selected and held by node-heal (not
+   * available) until their successor is Ready, so a replacement never frees budget early.
+   */
+  replacingGone: () => number = () => 0;
+
   constructor(gates: Gates, options: { nodes?: Iterable<Node> } = {}) {
     this.gates = gates;
     for (const node of options.nodes ?? []) this.set(node);
@@ -164,11 +170,12 @@ export class Tally {
     const gates = this.gates;
     const t = options.now.getTime();
     for (const [name, r] of this.#reserved) if (r.unsure && r.unsure.until <= t) this.#end(name);
+    const gone = this.replacingGone();
     const available = this.#available - this.#effect.available;
-    const held = this.#held + this.#effect.held;
+    const held = this.#held + this.#effect.held + gone;
     const used = this.#times.length - upperBound(this.#times, t - gates.rate.windowMs) +
       this.#effect.used;
-    const selected = this.#selected;
+    const selected = this.#selected + gone;
     const need = required(selected, gates.minHealthy);
     const cooling = [...this.#released].filter(([, at]) => t - at < gates.cooldownMs)
       .map(([name]) => name);

@@ -119,6 +119,30 @@ export class Metrics {
     help: "Errors of the node list and watch (each is retried with backoff).",
     registers: [this.registry],
   });
+  /** Replacements, as each was requested of its provider and as it ended. */
+  readonly replacements = new Counter({
+    name: "nodeheal_replacements_total",
+    help:
+      "Node replacements by provider and outcome: requested (the provider accepted), replaced (a successor is Ready), failed.",
+    labelNames: ["provider", "outcome"] as const,
+    registers: [this.registry],
+  });
+  /** Replacements under way, from the ledger. */
+  readonly replacementsInFlight = new Gauge({
+    name: "nodeheal_replacements_in_flight",
+    help:
+      "Node replacements under way (recorded in the ledger, not yet replaced or failed), as the leader counts them.",
+    registers: [this.registry],
+  });
+  /** How long replacements took. */
+  readonly replaceSeconds = new Histogram({
+    name: "nodeheal_replace_duration_seconds",
+    help:
+      "Time from the start of a replacement to its end (a successor Ready, or failed), by provider and outcome.",
+    labelNames: ["provider", "outcome"] as const,
+    buckets: [10, 30, 60, 120, 300, 600, 900, 1800, 3600],
+    registers: [this.registry],
+  });
 
   /** The Prometheus text exposition of every metric. */
   async render(): Promise<{ body: string; contentType: string }> {

@@ -6,6 +6,7 @@ import { literal, log } from "../log.ts";
 import type { DecisionLog, DecisionRecord } from "./decision_log.ts";
 import type { EventRecorder } from "./events.ts";
 import type { Metrics } from "./metrics.ts";
+import type { ReplaceNews } from "../act/replace/replacer.ts";
 
 /** What happened to one alert, or one reconciliation, on one Node. */
 export interface Outcome {
@@ -78,6 +79,52 @@ export class Reporter {
     if (intent && applied.kind !== "conflicts") {
       await this.#deps.events.record(name, intent, { at: applied.at });
     }
+  }
+
+  /**
+   * Reports a replacement's news: requested of its provider (logged), replaced or failed (an
+   * Event on the old Node's name, which outlives the Node, a count, the decision log). `applied`
+   * is the write of a failure on the Node, when it still exists.
+   */
+  async replaceNews(news: ReplaceNews, applied?: Applied): Promise<void> {
+    const { metrics, events } = this.#deps;
+    const r = news.replacement;
+    metrics.replacements.inc({ provider: r.provider, outcome: news.kind });
+    const props = { node: r.node, provider: r.provider, operation: r.operation, id: r.id };
+    if (news.kind === "requested") {
+      log("act").info("Replacing {node}: {message}", { ...props, message: r.message });
+      return;
+    }
+    // Every ended replacement has its end time.
+    const end = Date.parse(r.endedAt!);
+    const seconds = Math.max(0, (end - Date.parse(r.startedAt)) / 1000);
+    metrics.replaceSeconds.observe({ provider: r.provider, outcome: news.kind }, seconds);
+    const message = news.kind === "replaced"
+      ? `Replaced ${r.node}: ${r.successor} took its place and is Ready (${r.provider}, ${
+        Math.round(seconds)
+      }s)`
+      : `Cannot replace ${r.node}: ${r.message}; it stays cordoned`;
+    if (news.kind === "replaced") log("act").info(literal(message), props);
+    else log("act").error(literal(message), props);
+    if (applied?.kind === "failed") {
+      log("act").error("Cannot record the failed replacement on {node}: {error}", {
+        node: r.node,
+        error: applied.error.message,
+      });
+    }
+    this.remember({
+      node: r.node,
+      alertname: "",
+      fingerprint: "",
+      status: "replace",
+      outcome: news.kind,
+      message,
+    });
+    await events.record(r.node, {
+      reason: news.kind === "replaced" ? "NodeHealReplaced" : "NodeHealReplaceFailed",
+      type: news.kind === "replaced" ? "Normal" : "Warning",
+      message,
+    }, { at: new Date(end) });
   }
 
   #outcome(

@@ -4,6 +4,7 @@ import type { Policy } from "../decide/policy.ts";
 import { isCordoned } from "../node.ts";
 import type { NodeIndex } from "../resolve/node_index.ts";
 import type { DecisionRecord } from "./decision_log.ts";
+import type { Replacement, ReplaceView } from "../decide/replacements.ts";
 
 /** What `/status` shows beside the Nodes. */
 export interface StatusOptions {
@@ -17,7 +18,12 @@ export interface StatusOptions {
   dryRun: boolean;
   /** Leader election: who leads, as last read, and this replica. */
   leadership: { leader?: string; thisReplica: string; leading: boolean; elected: boolean };
+  /** The replacement ledger, as this replica last read or wrote it. */
+  replacements?: ReplaceView & { entries: readonly Replacement[] };
 }
+
+/** Replacements `/status` lists: every one in flight, and the last ended ones up to this many. */
+const STATUS_REPLACEMENTS = 20;
 
 /** Nodes under remediation that `/status` lists in full; more are counted. */
 const STATUS_NODES = 100;
@@ -68,6 +74,12 @@ export function statusOf(index: NodeIndex, options: StatusOptions): unknown {
     budgets: budgets(nodes, { gates: policy.gates, now, paused }),
     nodes: underRemediation,
     nodesNotListed: remediating.length - underRemediation.length,
+    ...(options.replacements
+      ? {
+        replaceBudgets: options.replacements.budgets(now, paused),
+        replacements: options.replacements.entries.slice(-STATUS_REPLACEMENTS),
+      }
+      : {}),
     leadership: options.leadership,
     decisions: options.decisions,
   };

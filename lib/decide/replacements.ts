@@ -1,0 +1,199 @@
+// The replacement ledger's rules, pure: what a replacement record holds, what the replacement
+// gates count from it, when a replacement has a successor, and how the ledger stays bounded. The
+// ledger lives outside the Nodes (a replaced Node is deleted with its annotations), in a
+// ConfigMap that act/replace/ledger.ts reads and writes.
+import { isReady, type Node } from "../node.ts";
+import { formatDuration } from "../duration.ts";
+import type { Gates } from "./policy.ts";
+import { POOL_LABELS, type ProviderName } from "./replace_policy.ts";
+import { protection } from "./selection.ts";
+
+/** Where a replacement stands. */
+export type Phase =
+  /** Recorded, its provider not yet asked (or asked, the answer not yet recorded). */
+  | "starting"
+  /** The provider accepted; its operation is recorded. */
+  | "requested"
+  /** The old Node is gone and a successor is Ready. */
+  | "replaced"
+  /** It did not end in time, or the provider refused. */
+  | "failed";
+
+/** One replacement, as the ledger records it. */
+export interface Replacement {
+  /** Unique: the Node's name and the start time. */
+  id: string;
+  node: string;
+  uid?: string;
+  providerID?: string;
+  /** The label naming the Node's pool and its value: the successor must share it. */
+  pool?: { label: string; value: string };
+  /** The Node's `cluster.x-k8s.io/` annotations (which Machine it is). */
+  annotations?: Record<string, string>;
+  provider: ProviderName;
+  /** The policy rule that asked for it. */
+  rule: string;
+  startedAt: string;
+  /** When it fails if not done (RFC 3339). */
+  deadline: string;
+  /** The replica that started it. */
+  by: string;
+  phase: Phase;
+  /** The provider's operation id, once it answered. */
+  operation?: string;
+  /** What was asked of the provider, or why it failed. */
+  message?: string;
+  endedAt?: string;
+  /** The Ready Node that took its place. */
+  successor?: string;
+}
+
+/** Whether a replacement is still under way. */
+export function inFlight(r: Replacement): boolean {
+  return r.phase === "starting" || r.phase === "requested";
+}
+
+/** What the replacement gates have left. */
+export interface ReplaceBudgets {
+  maxReplacing: { max: number; inFlight: number; nodes: string[] };
+  replaceRate: { max: number; windowMs: number; used: number; left: number };
+  paused: boolean;
+}
+
+/** The replacement gates' budgets in a ledger, counting `reserved` (decided, not yet recorded). */
+export function replaceBudgets(
+  entries: readonly Replacement[],
+  options: { gates: Gates; now: Date; paused: boolean; reserved?: Iterable<string> },
+): ReplaceBudgets {
+  const { gates, now } = options;
+  const flying = new Set(entries.filter(inFlight).map((r) => r.node));
+  let reservedNew = 0;
+  for (const name of options.reserved ?? []) {
+    if (!flying.has(name)) {
+      flying.add(name);
+      reservedNew++;
+    }
+  }
+  const since = now.getTime() - gates.replaceRate.windowMs;
+  const used = entries.filter((r) => Date.parse(r.startedAt) > since).length + reservedNew;
+  return {
+    maxReplacing: { max: gates.maxReplacing, inFlight: flying.size, nodes: [...flying] },
+    replaceRate: {
+      max: gates.replaceRate.max,
+      windowMs: gates.replaceRate.windowMs,
+      used,
+      left: Math.max(0, gates.replaceRate.max - used),
+    },
+    paused: options.paused,
+  };
+}
+
+/** What decisions see of the replacement ledger. */
+export interface ReplaceView {
+  /** The replacement gates' budgets now. */
+  budgets(now: Date, paused: boolean): ReplaceBudgets;
+  /** Whether Node `name` is being replaced (in the ledger, or decided). */
+  replacing(name: string): boolean;
+}
+
+/** A replacement gate: undefined when it lets a replacement of `node` start, else why not. */
+interface ReplaceGate {
+  name: string;
+  check(node: string, b: ReplaceBudgets, gates: Gates): string | undefined;
+}
+
+/**
+ * The gates of a replacement, asked in this order; the first that says no names the skip. The
+ * Node is already out (cordoned and drained), so minHealthy has counted it; it goes on counting
+ * it, as a Node being replaced, until its successor is Ready.
+ */
+export const REPLACE_GATES = [
+  {
+    name: "paused",
+    check: (node, b) =>
+      b.paused ? `node-heal is paused; ${node} was not replaced (it stays cordoned)` : undefined,
+  },
+  {
+    name: "maxReplacing",
+    check: (node, b, gates) =>
+      b.maxReplacing.inFlight >= gates.maxReplacing
+        ? `${b.maxReplacing.inFlight} replacement${
+          b.maxReplacing.inFlight === 1 ? " is" : "s are"
+        } under way (${
+          b.maxReplacing.nodes.slice(0, 5).join(", ")
+        }); maxReplacing is ${gates.maxReplacing}, so ${node} waits`
+        : undefined,
+  },
+  {
+    name: "replaceRate",
+    check: (node, b, gates) =>
+      b.replaceRate.left <= 0
+        ? `replacing ${node} would exceed the replacement rate: ${b.replaceRate.used} started in the last ${
+          formatDuration(gates.replaceRate.windowMs)
+        }, replaceRate allows ${gates.replaceRate.max}`
+        : undefined,
+  },
+] as const satisfies readonly ReplaceGate[];
+
+/** The name of a replacement gate, as skips and metrics carry it (`paused` is shared with take-outs). */
+export type ReplaceGateName = (typeof REPLACE_GATES)[number]["name"];
+
+/** Whether a replacement of `node` may start: the first of {@link REPLACE_GATES} that says no. */
+export function checkReplace(
+  node: string,
+  budgets: ReplaceBudgets,
+  gates: Gates,
+): { gate: ReplaceGateName; message: string } | undefined {
+  for (const gate of REPLACE_GATES) {
+    const why = gate.check(node, budgets, gates);
+    if (why) return { gate: gate.name, message: why };
+  }
+  return undefined;
+}
+
+/** The label naming a Node's pool, and its value: `poolLabel` if given, else the first known one it has. */
+export function poolOf(node: Node, poolLabel?: string): Replacement["pool"] {
+  const labels = node.metadata.labels ?? {};
+  for (const label of poolLabel ? [poolLabel] : POOL_LABELS) {
+    if (labels[label] !== undefined) return { label, value: labels[label] };
+  }
+  return undefined;
+}
+
+/**
+ * The Node that took a replacement's place, if one has: Ready, not the replaced Node object
+ * (another uid), made after the replacement started, in the same pool, and not protected (the
+ * control plane never counts).
+ */
+export function successorOf(
+  r: Replacement,
+  nodes: Iterable<Node>,
+  gates: Gates,
+): Node | undefined {
+  const started = Date.parse(r.startedAt);
+  for (const node of nodes) {
+    if (node.metadata.uid !== undefined && node.metadata.uid === r.uid) continue;
+    if (!isReady(node) || protection(node, gates)) continue;
+    const created = Date.parse(node.metadata.creationTimestamp ?? "");
+    // A Node object recreated under the same name (a GCP recreate) is a successor too: its
+    // creation is after the start all the same. Creation times have whole seconds.
+    if (Number.isNaN(created) || created < started - 1000) continue;
+    if (r.pool && node.metadata.labels?.[r.pool.label] !== r.pool.value) continue;
+    return node;
+  }
+  return undefined;
+}
+
+/** How many ended replacements the ledger keeps beyond those the rate gate counts. */
+export const MAX_ENDED = 50;
+
+/**
+ * The ledger bounded: every replacement in flight, and the ended ones the rate window still
+ * counts, at most {@link MAX_ENDED} of those beyond it (the newest), oldest first.
+ */
+export function pruned(entries: readonly Replacement[], gates: Gates, now: Date): Replacement[] {
+  const since = now.getTime() - gates.replaceRate.windowMs;
+  const ended = entries.filter((r) => !inFlight(r) && Date.parse(r.startedAt) <= since);
+  const keep = new Set(ended.slice(-MAX_ENDED));
+  return entries.filter((r) => inFlight(r) || Date.parse(r.startedAt) > since || keep.has(r));
+}

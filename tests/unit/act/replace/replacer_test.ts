@@ -1,0 +1,237 @@
+// The replacer against an in-memory client: the ledger written before the provider is asked and
+// its operation recorded after, the gates counted on the stored ledger, a replacement followed
+// until a successor is Ready or its deadline, and resumed from the ledger without asking again.
+import assert from "node:assert/strict";
+import { parsePolicy } from "../../../../lib/decide/policy.ts";
+import { NodeIndex } from "../../../../lib/resolve/node_index.ts";
+import {
+  ReplaceBlocked,
+  type ReplaceNews,
+  Replacer,
+} from "../../../../lib/act/replace/replacer.ts";
+import {
+  type Operation,
+  type ReplaceProvider,
+  ReplaceRefused,
+  type ReplaceTarget,
+} from "../../../../lib/act/replace/provider.ts";
+import { LEDGER_KEY, LEDGER_NAME } from "../../../../lib/act/replace/ledger.ts";
+import { FakeClient, workerNode } from "../../../fake_client.ts";
+import { waitFor } from "../../../wait.ts";
+import type { Node } from "../../../../lib/node.ts";
+
+const CONFIG_MAPS = { group: "", version: "v1", plural: "configmaps" };
+
+const POLICY = parsePolicy(`
+rules:
+  - name: heal
+    match: ['heal="true"']
+    actions: [cordon, drain, replace]
+    replace: { provider: karpenter, timeout: 2s }
+gates: { minHealthy: 0, maxReplacing: 1, replaceRate: { max: 2, window: 1h } }
+`);
+
+/** A provider that records what it is asked, and answers as told. */
+class ScriptedProvider implements ReplaceProvider {
+  readonly name = "karpenter" as const;
+  starts: ReplaceTarget[] = [];
+  answer: (t: ReplaceTarget) => Operation = (t) => ({
+    id: `op-${this.starts.length}`,
+    message: `asked to replace ${t.node}`,
+  });
+  start(target: ReplaceTarget): Promise<Operation> {
+    this.starts.push(target);
+    try {
+      return Promise.resolve(this.answer(target));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+}
+
+function node(name: string, created = "2026-01-01T00:00:00Z"): Node {
+  const n = workerNode(name);
+  n.metadata.uid = `uid-${name}`;
+  n.metadata.creationTimestamp = created;
+  n.metadata.labels = { ...n.metadata.labels, "karpenter.sh/nodepool": "general" };
+  return n;
+}
+
+function setup(nodes = ["w1", "w2", "w3"]) {
+  const client = new FakeClient({ nodes: nodes.map((n) => node(n)) });
+  const index = new NodeIndex();
+  index.replaceAll([...client.nodes.values()]);
+  const provider = new ScriptedProvider();
+  const news: ReplaceNews[] = [];
+  let clock = Date.parse("2026-06-01T00:00:00Z");
+  const make = () =>
+    new Replacer({
+      client,
+      index,
+      policy: POLICY,
+      providers: new Map([["heal", provider]]),
+      namespace: "node-heal",
+      instance: "test",
+      now: () => new Date(clock),
+      pollMs: 5,
+      told: (n) => void news.push(n),
+    });
+  return {
+    client,
+    index,
+    provider,
+    news,
+    make,
+    tick: (ms: number) => clock += ms,
+    now: () => new Date(clock),
+  };
+}
+
+function stored(client: FakeClient) {
+  const cm = client.objects.get(FakeClient.key(CONFIG_MAPS, LEDGER_NAME, "node-heal"));
+  return cm ? JSON.parse(cm.data![LEDGER_KEY]) : undefined;
+}
+
+Deno.test("a replacement is in the ledger before its provider is asked, its operation right after, and ends when a successor is Ready", async () => {
+  const f = setup();
+  const replacer = f.make();
+  const r = await replacer.begin(f.index.get("w2")!, POLICY.rules[0], {
+    now: f.now(),
+    paused: false,
+  });
+  assert.equal(f.provider.starts.length, 0);
+  assert.equal(stored(f.client)[0].phase, "starting");
+  assert.deepEqual(stored(f.client)[0].pool, { label: "karpenter.sh/nodepool", value: "general" });
+  replacer.follow(r);
+  await waitFor("the operation recorded", () => stored(f.client)[0].phase === "requested");
+  assert.equal(stored(f.client)[0].operation, "op-1");
+  assert.equal(f.provider.starts[0].node, "w2");
+  assert.equal(f.provider.starts[0].uid, "uid-w2");
+  // Karpenter's part: the old Node goes, a new one of the pool comes up, Ready.
+  f.index.remove("w2");
+  assert.equal(replacer.goneInFlight(), 1);
+  f.index.upsert(node("w9", f.now().toISOString()));
+  await waitFor("the replacement's end", () => stored(f.client)[0].phase === "replaced");
+  assert.equal(stored(f.client)[0].successor, "w9");
+  assert.deepEqual(f.news.map((n) => n.kind), ["requested", "replaced"]);
+  assert.equal(f.provider.starts.length, 1);
+  assert.equal(replacer.goneInFlight(), 0);
+  await replacer.stopAll();
+});
+
+Deno.test("a successor must be new, Ready and of the same pool", async () => {
+  const f = setup();
+  const replacer = f.make();
+  const r = await replacer.begin(f.index.get("w2")!, POLICY.rules[0], {
+    now: f.now(),
+    paused: false,
+  });
+  replacer.follow(r);
+  await waitFor("requested", () => stored(f.client)[0].phase === "requested");
+  f.index.remove("w2");
+  const other = node("x1", f.now().toISOString());
+  other.metadata.labels!["karpenter.sh/nodepool"] = "gpu";
+  const old = node("x2", "2020-01-01T00:00:00Z");
+  const notReady = node("x3", f.now().toISOString());
+  notReady.status!.conditions = [{ type: "Ready", status: "False" }];
+  for (const n of [other, old, notReady]) f.index.upsert(n);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(stored(f.client)[0].phase, "requested");
+  await replacer.stopAll();
+});
+
+Deno.test("the gates are counted on the stored ledger: a second replacement waits for maxReplacing, the rate counts ended ones", async () => {
+  const f = setup(["w1", "w2", "w3", "w4"]);
+  const replacer = f.make();
+  await replacer.begin(f.index.get("w1")!, POLICY.rules[0], { now: f.now(), paused: false });
+  await assert.rejects(
+    replacer.begin(f.index.get("w2")!, POLICY.rules[0], { now: f.now(), paused: false }),
+    (err: Error) => err instanceof ReplaceBlocked && err.gate === "maxReplacing",
+  );
+  // Another replica (or a restart) sees the same ledger.
+  const other = f.make();
+  await other.resume();
+  await other.stopAll();
+  assert.equal(other.budgets(f.now(), false).maxReplacing.inFlight, 1);
+  assert.equal(other.replacing("w1"), true);
+  // The same Node asked again: the replacement in flight, not a second one.
+  const again = await replacer.begin(f.index.get("w1")!, POLICY.rules[0], {
+    now: f.now(),
+    paused: false,
+  });
+  assert.equal(again.node, "w1");
+  assert.equal(stored(f.client).length, 1);
+  assert.equal(
+    (await replacer.begin(f.index.get("w2")!, POLICY.rules[0], { now: f.now(), paused: true })
+      .catch((e) => e)).gate,
+    "paused",
+  );
+});
+
+Deno.test("a replacement without a successor fails at its deadline, and the budget frees", async () => {
+  const f = setup();
+  const replacer = f.make();
+  const r = await replacer.begin(f.index.get("w2")!, POLICY.rules[0], {
+    now: f.now(),
+    paused: false,
+  });
+  replacer.follow(r);
+  await waitFor("requested", () => stored(f.client)[0].phase === "requested");
+  f.tick(3000);
+  await waitFor("the failure", () => stored(f.client)[0].phase === "failed");
+  assert.match(stored(f.client)[0].message, /w2 was not replaced within 2s: it still exists/);
+  assert.equal(f.news.at(-1)!.kind, "failed");
+  assert.equal(replacer.budgets(f.now(), false).maxReplacing.inFlight, 0);
+  // The rate still counts it.
+  assert.equal(replacer.budgets(f.now(), false).replaceRate.used, 1);
+});
+
+Deno.test("a provider's refusal fails the replacement at once; a passing error is tried again", async () => {
+  const f = setup();
+  const replacer = f.make();
+  let calls = 0;
+  f.provider.answer = () => {
+    calls++;
+    if (calls === 1) throw new Error("throttled");
+    throw new ReplaceRefused("not in a group");
+  };
+  const r = await replacer.begin(f.index.get("w2")!, POLICY.rules[0], {
+    now: f.now(),
+    paused: false,
+  });
+  replacer.follow(r);
+  await waitFor("the failure", () => stored(f.client)[0].phase === "failed");
+  assert.equal(calls, 2);
+  assert.match(stored(f.client)[0].message, /karpenter refused to replace w2: not in a group/);
+});
+
+Deno.test("a restart resumes from the ledger: a recorded operation is followed, not asked again", async () => {
+  const f = setup();
+  const first = f.make();
+  const r = await first.begin(f.index.get("w2")!, POLICY.rules[0], { now: f.now(), paused: false });
+  first.follow(r);
+  await waitFor("requested", () => stored(f.client)[0].phase === "requested");
+  await first.stopAll();
+  const second = f.make();
+  await second.resume();
+  f.index.remove("w2");
+  f.index.upsert(node("w9", f.now().toISOString()));
+  await waitFor("replaced", () => stored(f.client)[0].phase === "replaced");
+  assert.equal(f.provider.starts.length, 1);
+  await second.stopAll();
+});
+
+Deno.test("a ledger written meanwhile by another replica (409) is read again and the change applied to it", async () => {
+  const f = setup(["w1", "w2", "w3"]);
+  const a = f.make();
+  const b = f.make();
+  await a.resume();
+  await b.resume();
+  await a.begin(f.index.get("w1")!, POLICY.rules[0], { now: f.now(), paused: false });
+  // b's copy is stale: its write meets 409, it reads again, and maxReplacing now says no.
+  await assert.rejects(
+    b.begin(f.index.get("w2")!, POLICY.rules[0], { now: f.now(), paused: false }),
+    (err: Error) => err instanceof ReplaceBlocked && err.gate === "maxReplacing",
+  );
+  assert.equal(stored(f.client).length, 1);
+});
