@@ -3,9 +3,9 @@ import { DrainSupervisor } from "./act/drain_supervisor.ts";
 import type { DrainReport } from "./act/drainer.ts";
 import { type Applied, type ApplyOptions, NodeWriter } from "./act/node_writer.ts";
 import { Turns } from "./act/turns.ts";
-import { type ReplaceNews, Replacer } from "./act/replace/replacer.ts";
+import type { Replacer } from "./act/replace/replacer.ts";
 import type { ReplaceProvider } from "./act/replace/provider.ts";
-import { endReplace, replaceRule } from "./decide/replace_step.ts";
+import { ReplaceStage } from "./replace_stage.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import {
   decide,
@@ -16,7 +16,7 @@ import {
   endDrain,
   reconcile,
 } from "./decide/decide.ts";
-import { ANNOTATIONS, holdCount, readState } from "./decide/node_state.ts";
+import { ANNOTATIONS } from "./decide/node_state.ts";
 import type { Replacement } from "./decide/replacements.ts";
 import { DEFAULT_POLICY, type Policy } from "./decide/policy.ts";
 import { Tally } from "./decide/tally.ts";
@@ -93,7 +93,7 @@ export class Pipeline {
   #reporter: Reporter;
   /** The gates' counts over the index, kept current as Nodes change. */
   #tally: Tally;
-  #replacer: Replacer;
+  #replace: ReplaceStage;
 
   constructor(deps: PipelineDeps) {
     this.#deps = deps;
@@ -113,18 +113,6 @@ export class Pipeline {
       ended: (name, report) => this.#endDrain(name, report),
       due: (name) => this.reconcile(name),
     });
-    this.#replacer = new Replacer({
-      client,
-      index,
-      policy: this.policy,
-      providers: deps.providers ?? new Map(),
-      namespace: deps.namespace ?? "node-heal",
-      instance: this.#instance,
-      now,
-      pollMs: deps.replacePollMs,
-      told: (news) => this.#replaceNews(news),
-    });
-    this.#tally.replacingGone = () => this.#replacer.goneInFlight();
     this.#decisions = new DecisionLog({ now, dryRun: client.dryRun });
     this.#reporter = new Reporter({
       metrics,
@@ -132,6 +120,22 @@ export class Pipeline {
       decisions: this.#decisions,
       dryRun: client.dryRun,
     });
+    this.#replace = new ReplaceStage({
+      client,
+      index,
+      metrics,
+      now,
+      policy: this.policy,
+      providers: deps.providers ?? new Map(),
+      namespace: deps.namespace ?? "node-heal",
+      instance: this.#instance,
+      pollMs: deps.replacePollMs,
+      paused: () => deps.paused?.() ?? false,
+      reporter: this.#reporter,
+      write: (name, choose) => this.#turns.node(name, () => this.#act(name, choose)),
+      reconcile: (name) => this.reconcile(name),
+    });
+    this.#tally.replacingGone = () => this.#replace.replacer.goneInFlight();
   }
 
   /** The policy in force. */
@@ -159,25 +163,17 @@ export class Pipeline {
    * for a restart or the next leader to resume.
    */
   async stopDrains(): Promise<void> {
-    await Promise.all([this.#drains.stopAll(), this.#replacer.stopAll()]);
+    await Promise.all([this.#drains.stopAll(), this.#replace.replacer.stopAll()]);
   }
 
   /** Reads the replacement ledger and follows every replacement in flight (on start, and on leading). */
-  async resumeReplacements(): Promise<void> {
-    if (!this.#mayAct()) return;
-    try {
-      await this.#replacer.resume();
-    } catch (err) {
-      log("act").error("Cannot read the replacement ledger: {error}", {
-        error: (err as Error).message,
-      });
-    }
-    this.#deps.metrics.replacementsInFlight.set(this.#replacer.inFlight());
+  resumeReplacements(): Promise<void> {
+    return this.#mayAct() ? this.#replace.resume() : Promise.resolve();
   }
 
   /** The replacement ledger as this replica last read or wrote it. */
   replacements(): Replacer {
-    return this.#replacer;
+    return this.#replace.replacer;
   }
 
   /** What decide() and reconcile() see: the policy, the cluster as watched, the pause. */
@@ -191,7 +187,7 @@ export class Pipeline {
       instance: this.#instance,
       drainingHere: this.#drains.running(),
       tally: this.#tally,
-      replacements: this.#replacer,
+      replacements: this.#replace.replacer,
     };
   }
 
@@ -252,7 +248,7 @@ export class Pipeline {
       () =>
         this.#act(name, (node, now) => reconcile(node, this.#options(now)), {
           decideIn: (decide) => this.#turns.takeOut(() => Promise.resolve(decide())),
-          reserve: (d) => d.action === "replace" ? this.#replacer.reserve(name) : undefined,
+          reserve: (d) => d.action === "replace" ? this.#replace.replacer.reserve(name) : undefined,
         }),
     );
     const { outcome } = await this.#reporter.applied(name, applied);
@@ -323,10 +319,12 @@ export class Pipeline {
         if (d.action === "uncordon") await this.#drains.stop(name);
         // A replacement is recorded in the ledger before its Node says so: the ledger, not the
         // Node (which is deleted), is what resumes it and what the gates count.
-        if (d.action === "replace" && !this.#writer.dryRun) replacement = await this.#begin(name);
+        if (d.action === "replace" && !this.#writer.dryRun) {
+          replacement = await this.#replace.begin(name);
+        }
       },
     });
-    if (replacement) this.#replacer.follow(replacement);
+    if (replacement) this.#replace.replacer.follow(replacement);
     if (applied.kind !== "written" || this.#writer.dryRun) return applied;
     const { action, drain, patch } = applied.decision;
     const annotations = patch.metadata.annotations ?? {};
@@ -347,40 +345,6 @@ export class Pipeline {
       this.#drains.wakeAt(name, new Date(Date.parse(annotations[ANNOTATIONS.replaceAt]!)));
     }
     return applied;
-  }
-
-  /** Records the start of Node `name`'s replacement in the ledger (its gates counted again there). */
-  #begin(name: string): Promise<Replacement> {
-    const node = this.#deps.index.get(name);
-    const rule = node && replaceRule(this.policy, readState(node).rule);
-    if (!node || !rule) throw new Error(`Cannot replace ${name}: its rule no longer replaces`);
-    const now = (this.#deps.now ?? systemClock)();
-    return this.#replacer.begin(node, rule, { now, paused: this.#deps.paused?.() ?? false });
-  }
-
-  /**
-   * What a replacement's news means here: it is reported; a failed one is written on its Node
-   * (which stays cordoned); and once one ends, the Nodes waiting for the replacement gates are
-   * looked at again.
-   */
-  async #replaceNews(news: ReplaceNews): Promise<void> {
-    const r = news.replacement;
-    this.#deps.metrics.replacementsInFlight.set(this.#replacer.inFlight());
-    let applied: Applied | undefined;
-    if (news.kind === "failed" && this.#deps.index.get(r.node)) {
-      applied = await this.#turns.node(
-        r.node,
-        () => this.#act(r.node, (node) => endReplace(node, r.message ?? "replacement failed")),
-      );
-    }
-    await this.#reporter.replaceNews(news, applied);
-    if (news.kind === "requested") return;
-    for (const node of this.#deps.index.nodes()) {
-      const state = readState(node);
-      if (state.target === "replace" && state.step !== "replacing" && holdCount(state) > 0) {
-        this.reconcile(node.metadata.name);
-      }
-    }
   }
 
   /** Writes the end of a drain (one not stopped) in the Node's turn, then reports it. */

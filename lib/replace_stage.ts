@@ -1,0 +1,102 @@
+// The pipeline's replacement stage: the replacer (act/replace/), wired to the rest. A replacement
+// decided on a Node is recorded in the ledger here, its news reported, a failed one written on
+// its Node, and once one ends the Nodes waiting for the replacement gates are looked at again.
+import type { KubeClient } from "./act/kube_types.ts";
+import type { Applied } from "./act/node_writer.ts";
+import type { ReplaceProvider } from "./act/replace/provider.ts";
+import { type ReplaceNews, Replacer } from "./act/replace/replacer.ts";
+import type { Clock } from "./clock.ts";
+import type { Decision } from "./decide/decision.ts";
+import { holdCount, readState } from "./decide/node_state.ts";
+import type { Policy } from "./decide/policy.ts";
+import type { Replacement } from "./decide/replacements.ts";
+import { endReplace, replaceRule } from "./decide/replace_step.ts";
+import { log } from "./log.ts";
+import type { Node } from "./node.ts";
+import type { Metrics } from "./report/metrics.ts";
+import type { Reporter } from "./report/reporter.ts";
+import type { NodeIndex } from "./resolve/node_index.ts";
+
+/** What the {@link ReplaceStage} works with. */
+export interface ReplaceStageDeps {
+  client: KubeClient;
+  index: NodeIndex;
+  metrics: Metrics;
+  now: Clock;
+  policy: Policy;
+  providers: ReadonlyMap<string, ReplaceProvider>;
+  namespace: string;
+  instance: string;
+  pollMs?: number;
+  paused: () => boolean;
+  reporter: Reporter;
+  /** Writes what `choose` decides on Node `name`, in its turn. */
+  write: (
+    name: string,
+    choose: (node: Node, now: Date) => Decision | undefined,
+  ) => Promise<Applied>;
+  /** Looks at Node `name` again. */
+  reconcile: (name: string) => void;
+}
+
+/** See the module comment. */
+export class ReplaceStage {
+  readonly replacer: Replacer;
+  #deps: ReplaceStageDeps;
+
+  constructor(deps: ReplaceStageDeps) {
+    this.#deps = deps;
+    this.replacer = new Replacer({
+      client: deps.client,
+      index: deps.index,
+      policy: deps.policy,
+      providers: deps.providers,
+      namespace: deps.namespace,
+      instance: deps.instance,
+      now: deps.now,
+      pollMs: deps.pollMs,
+      told: (news) => this.#news(news),
+    });
+  }
+
+  /** Reads the ledger and follows every replacement in flight (on start, and on leading). */
+  async resume(): Promise<void> {
+    try {
+      await this.replacer.resume();
+    } catch (err) {
+      log("act").error("Cannot read the replacement ledger: {error}", {
+        error: (err as Error).message,
+      });
+    }
+    this.#deps.metrics.replacementsInFlight.set(this.replacer.inFlight());
+  }
+
+  /** Records the start of Node `name`'s replacement in the ledger (its gates counted again there). */
+  begin(name: string): Promise<Replacement> {
+    const node = this.#deps.index.get(name);
+    const rule = node && replaceRule(this.#deps.policy, readState(node).rule);
+    if (!node || !rule) throw new Error(`Cannot replace ${name}: its rule no longer replaces`);
+    return this.replacer.begin(node, rule, { now: this.#deps.now(), paused: this.#deps.paused() });
+  }
+
+  async #news(news: ReplaceNews): Promise<void> {
+    const { index, metrics, reporter } = this.#deps;
+    const r = news.replacement;
+    metrics.replacementsInFlight.set(this.replacer.inFlight());
+    let applied: Applied | undefined;
+    if (news.kind === "failed" && index.get(r.node)) {
+      applied = await this.#deps.write(
+        r.node,
+        (node) => endReplace(node, r.message ?? "replacement failed"),
+      );
+    }
+    await reporter.replaceNews(news, applied);
+    if (news.kind === "requested") return;
+    for (const node of index.nodes()) {
+      const state = readState(node);
+      if (state.target === "replace" && state.step !== "replacing" && holdCount(state) > 0) {
+        this.#deps.reconcile(node.metadata.name);
+      }
+    }
+  }
+}
