@@ -59,8 +59,12 @@ export class ReplaceStage {
     });
   }
 
-  /** Reads the ledger and follows every replacement in flight (on start, and on leading). */
+  /**
+   * Reads the ledger and follows every replacement in flight (on start, and on leading). A
+   * policy that replaces nothing never reads it (nor needs the right to).
+   */
   async resume(): Promise<void> {
+    if (this.#deps.providers.size === 0) return;
     try {
       await this.replacer.resume();
     } catch (err) {

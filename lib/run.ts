@@ -6,6 +6,8 @@ import { type Service, startService } from "./service.ts";
 export interface RunOptions {
   /** `serve` or `dev`, for the start-up line. */
   mode: "serve" | "dev";
+  /** Where the policy came from, when not from --config or the default. */
+  policySource?: string;
   /** More of the effective configuration, for the start-up line (secrets never). */
   extra?: Record<string, unknown>;
   /** Told once the service runs (dev mode says how to reach its cluster). */
@@ -33,7 +35,7 @@ export async function runService(config: Config, options: RunOptions): Promise<n
       dryRun: config.dryRun,
       eventNamespace: config.eventNamespace,
       instance: config.instance,
-      policy: config.policy ? "from --config" : "default",
+      policy: options.policySource ?? (config.policy ? "from --config" : "default"),
       paused: config.paused,
       namespace: config.namespace,
       auth: {

@@ -5,6 +5,22 @@ import { startEmbeddedCluster } from "../embedded/cluster.ts";
 import { log } from "../log.ts";
 import { runService } from "../run.ts";
 import { writeKubeconfig } from "./kubeconfig_out.ts";
+import { parsePolicy } from "../decide/policy.ts";
+
+/**
+ * Dev mode's policy when no --config is given: the default, with the whole ladder allowed
+ * (`heal_action="replace"` replaces through the embedded Karpenter) and room for two workers out
+ * at once, so that the replacement gates can be seen at work. See docs/replacement.md.
+ */
+export const DEV_POLICY_YAML = `rules:
+  - name: heal
+    match: ['heal="true"']
+    actions: [cordon, drain, replace]
+    replace: { provider: karpenter, timeout: 5m }
+gates:
+  minHealthy: 1
+  maxReplacing: 1
+`;
 
 const USAGE = `node-heal dev: node-heal against an embedded cluster, no setup
 
@@ -30,8 +46,12 @@ export async function runDev(args: string[]): Promise<number> {
     const { listen, workers, kubeconfigOut } = config.embedded;
     const cluster = await startEmbeddedCluster({ ...listen, workers });
     if (kubeconfigOut) await writeKubeconfig(kubeconfigOut, cluster.kubeconfig());
-    return await runService({ ...config, kubeconfigYaml: cluster.kubeconfig() }, {
+    const policy = config.policy ?? parsePolicy(DEV_POLICY_YAML, "dev mode's policy");
+    return await runService({ ...config, policy, kubeconfigYaml: cluster.kubeconfig() }, {
       mode: "dev",
+      ...(config.policy
+        ? {}
+        : { policySource: "dev mode's (replace through the embedded Karpenter)" }),
       extra: {
         embeddedCluster: { url: cluster.url, workers },
         embeddedKubeconfig: kubeconfigOut,
