@@ -78,6 +78,8 @@ export async function withService(
     tls?: { cert: string; key: string };
     /** Leader election (one replica: it leads at once). */
     election?: ServiceConfig["election"];
+    /** The embedded cluster's options (its Karpenter's timings, say), when the fixture starts it. */
+    clusterOptions?: EmbeddedClusterOptions;
     /** The webhook's and the connections' limits (defaults when absent). */
     limits?: Pick<
       ServiceConfig,
@@ -93,13 +95,14 @@ export async function withService(
   // Its own embedded cluster, unless the test started one to outlive the service.
   const own = options.kubeconfig
     ? undefined
-    : await startEmbeddedCluster({ workers: options.workers ?? 3 });
+    : await startEmbeddedCluster({ workers: options.workers ?? 3, ...options.clusterOptions });
   const service = await startService({
     listen: { hostname: "127.0.0.1", port: 0 },
     kubeconfigYaml: own?.kubeconfig(),
     kubeconfig: options.kubeconfig,
     pausePollMs: 100,
     drainRetryMs: 100,
+    replacePollMs: 100,
     credentials: options.credentials,
     tls: options.tls,
     dryRun: options.dryRun ?? false,
