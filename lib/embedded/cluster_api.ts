@@ -57,14 +57,19 @@ export function machineOfNode(ctx: ServerContext, node: KubeObject): KubeObject 
 /**
  * Deletes a Machine as CAPI's finalizer has it: the Machine shows a deletionTimestamp and phase
  * Deleting (and is returned so) until its Node is gone, then goes itself. A Machine without the
- * finalizer goes at once, its Node with it. Either way, a MachineSet's Machine is replaced.
+ * finalizer goes at once, its Node with it. Either way, a MachineSet's Machine is replaced, by
+ * a Node labelled as its Node was (`deletedNode`, when that was deleted first).
  */
-export function deleteMachine(ctx: ServerContext, machine: KubeObject): KubeObject {
+export function deleteMachine(
+  ctx: ServerContext,
+  machine: KubeObject,
+  deletedNode?: KubeObject,
+): KubeObject {
   const key = objectKey(meta(machine).namespace, meta(machine).name!);
   const finalizers = (meta(machine).finalizers ?? []) as string[];
   if (!finalizers.includes(MACHINE_FINALIZER)) {
     const gone = ctx.store.remove(MACHINES, key)!;
-    terminate(ctx, machine);
+    terminate(ctx, machine, deletedNode);
     return gone;
   }
   if (meta(machine).deletionTimestamp) return machine;
@@ -81,16 +86,16 @@ export function deleteMachine(ctx: ServerContext, machine: KubeObject): KubeObje
   ctx.timers.schedule(() => {
     const current = ctx.store.get(MACHINES, key);
     if (!current || meta(current).uid !== uid) return;
-    terminate(ctx, current);
+    terminate(ctx, current, deletedNode);
     ctx.store.remove(MACHINES, key);
   }, ctx.clusterApi.deletionMs);
   return deleting;
 }
 
 /** Removes the Machine's Node with its pods and Lease; schedules the replacement, if owned. */
-function terminate(ctx: ServerContext, machine: KubeObject): void {
+function terminate(ctx: ServerContext, machine: KubeObject, deletedNode?: KubeObject): void {
   const nodeName = String(pathValue(machine, "status.nodeRef.name") ?? "");
-  const node = nodeName ? removeNode(ctx, nodeName) : undefined;
+  const node = (nodeName ? removeNode(ctx, nodeName) : undefined) ?? deletedNode;
   const owner = (meta(machine).ownerReferences ?? []).find((o) =>
     o.kind === "MachineSet" && o.apiVersion === CAPI_API_VERSION && o.controller === true
   );

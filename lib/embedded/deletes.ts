@@ -119,7 +119,7 @@ function deleteManagedNode(ctx: ServerContext, node: KubeObject): KubeObject | u
   const machine = machineOfNode(ctx, node);
   if (!machine) return undefined;
   const gone = removeNode(ctx, name) ?? node;
-  deleteMachine(ctx, machine);
+  deleteMachine(ctx, machine, gone);
   return gone;
 }
 
