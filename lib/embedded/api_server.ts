@@ -14,12 +14,14 @@ import { serveWatch } from "./watch.ts";
 import { errorResponse, json, parseBody, parseDryRun, present } from "./wire.ts";
 import { createObject, patchObject, prepareNew, updateObject } from "./writes.ts";
 import { type KarpenterOptions, karpenterState } from "./karpenter.ts";
+import { type ClusterApiOptions, clusterApiState } from "./cluster_api.ts";
+import { type ReplacementOptions, replacementState } from "./node_lifecycle.ts";
 import { Timers } from "./timers.ts";
 import { sleep } from "../timing.ts";
 import { systemClock } from "../clock.ts";
 
 /** Options of an {@link ApiServer}. */
-export interface ApiServerOptions extends KarpenterOptions {
+export interface ApiServerOptions extends KarpenterOptions, ClusterApiOptions, ReplacementOptions {
   /** Clock, for creation timestamps and ages; defaults to the system clock. */
   now?: () => number;
   /** Changes kept for watches to resume from (default 10,000). */
@@ -64,6 +66,8 @@ export class ApiServer {
       watches: this.#watches,
       timers: new Timers(),
       karpenter: karpenterState(options),
+      clusterApi: clusterApiState(options),
+      replacements: replacementState(options),
     };
     keepBudgetsCurrent(this.store, this.#ctx);
   }

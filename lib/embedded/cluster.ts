@@ -1,6 +1,7 @@
 import { ApiServer, type ApiServerOptions } from "./api_server.ts";
 import { defaultTopology } from "./seed.ts";
 import type { KubeObject } from "./objects.ts";
+import type { NodeManager } from "./node_clouds.ts";
 
 /** Options of {@link startEmbeddedCluster}. */
 export interface EmbeddedClusterOptions extends ApiServerOptions {
@@ -12,6 +13,11 @@ export interface EmbeddedClusterOptions extends ApiServerOptions {
   objects?: KubeObject[];
   /** Workers of the default topology (default 3); ignored when `objects` is given. */
   workers?: number;
+  /**
+   * Who made the default topology's workers and replaces them: `karpenter` (the default) or
+   * `cluster-api` (see seed.ts `TopologyOptions.nodeManager`); ignored when `objects` is given.
+   */
+  nodeManager?: NodeManager;
 }
 
 /** A running embedded API server: its HTTP address, its state, and a kubeconfig for it. */
@@ -34,7 +40,8 @@ export async function startEmbeddedCluster(
   options: EmbeddedClusterOptions = {},
 ): Promise<EmbeddedCluster> {
   const api = new ApiServer(options);
-  api.seed(options.objects ?? defaultTopology({ workers: options.workers, now: options.now?.() }));
+  const { workers, nodeManager } = options;
+  api.seed(options.objects ?? defaultTopology({ workers, nodeManager, now: options.now?.() }));
   const hostname = options.hostname ?? "127.0.0.1";
   const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
   const server = Deno.serve({

@@ -7,6 +7,8 @@ import { objectKey, type Store } from "./store.ts";
 import type { RequestRecord } from "./traffic.ts";
 import type { Timers } from "./timers.ts";
 import type { KarpenterState } from "./karpenter.ts";
+import type { ClusterApiState } from "./cluster_api.ts";
+import type { ReplacementState } from "./node_lifecycle.ts";
 
 /** One open watch stream. */
 export interface WatchStream {
@@ -28,8 +30,12 @@ export interface ServerContext {
   readonly watches: Set<WatchStream>;
   /** The controllers' timers, cleared when the server closes. */
   readonly timers: Timers;
-  /** What the embedded Karpenter knows and how fast it acts. */
+  /** How fast the embedded Karpenter acts. */
   readonly karpenter: KarpenterState;
+  /** How fast the embedded Cluster API acts. */
+  readonly clusterApi: ClusterApiState;
+  /** What both node managers keep between replacements, and how long these take. */
+  readonly replacements: ReplacementState;
 }
 
 /** One request to a resource as the server sees it once routed, given to its handler. */

@@ -14,6 +14,9 @@ import {
 
 export { NODE_CLOUDS, type NodeCloud } from "./node_machines.ts";
 
+/** Who made the workers and replaces them: Karpenter (NodeClaims) or Cluster API (Machines). */
+export type NodeManager = "karpenter" | "cluster-api";
+
 const AZURE_SUB = "8f3c2d1e-5b4a-4c6d-9e8f-7a6b5c4d3e2f";
 const AZURE_GROUP = "MC_prod-rg_prod-aks_eastus";
 
@@ -61,11 +64,14 @@ export interface CloudNodeInput {
   address: string;
   /** Its node pool, by name; drawn by weight when not given (or not one of the cloud's). */
   pool?: string;
+  /** Who made it, if a worker (default `karpenter`: it carries Karpenter's labels). */
+  nodeManager?: NodeManager;
 }
 
 /** The cloud side of node `name`: every choice comes from `random`, seeded by the name. */
 export function cloudNode(n: CloudNodeInput, random: () => number): CloudNode {
   const { cloud, name, index, controlPlane, address } = n;
+  const karpenter = !controlPlane && (n.nodeManager ?? "karpenter") === "karpenter";
   const drawn = controlPlane ? POOLS[cloud][0] : pickPool(POOLS[cloud], random);
   const pool = POOLS[cloud].find((p) => p.name === n.pool) ?? drawn;
   const type = pool.types[Math.floor(random() * pool.types.length)];
@@ -92,7 +98,7 @@ export function cloudNode(n: CloudNodeInput, random: () => number): CloudNode {
     });
     annotations["alpha.kubernetes.io/provided-node-ip"] = address;
   }
-  if (!controlPlane) {
+  if (karpenter) {
     // Every worker is Karpenter's (see karpenter.ts): its NodeClaim names the same pool.
     Object.assign(labels, {
       "karpenter.sh/initialized": "true",
@@ -112,7 +118,7 @@ export function cloudNode(n: CloudNodeInput, random: () => number): CloudNode {
       "topology.ebs.csi.aws.com/zone": zone,
       "topology.k8s.aws/zone-id": AWS_ZONE_IDS[index % 3],
     });
-    if (pool.karpenter && !controlPlane) {
+    if (pool.karpenter && karpenter) {
       const [family, size] = type.split(".");
       Object.assign(labels, {
         "karpenter.sh/capacity-type": spot === "SPOT" ? "spot" : "on-demand",
@@ -134,7 +140,8 @@ export function cloudNode(n: CloudNodeInput, random: () => number): CloudNode {
         "karpenter.sh/nodepool-hash": `${BigInt("0x" + hexOf(`nodepool/${pool.name}`, 15))}`,
         "karpenter.sh/nodepool-hash-version": "v2",
       });
-    } else {
+    } else if (controlPlane || !pool.karpenter) {
+      // A managed node group's (a Cluster API worker is neither Karpenter's nor EKS's).
       Object.assign(labels, {
         "alpha.eksctl.io/cluster-name": "prod",
         "alpha.eksctl.io/nodegroup-name": pool.name,

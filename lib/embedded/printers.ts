@@ -249,6 +249,14 @@ export const PRINTERS: Record<string, Printer> = {
       age(l, now),
     ],
   },
+  configmaps: {
+    columns: [NAME, column("Data", { type: "integer" }), column("Age")],
+    cells: (c, now) => [
+      c.metadata?.name,
+      Object.keys(c.data ?? {}).length + Object.keys(c.binaryData ?? {}).length,
+      age(c, now),
+    ],
+  },
   deployments: {
     columns: [NAME, column("Ready"), column("Up-to-date"), column("Available"), column("Age")],
     cells: (d, now) => [

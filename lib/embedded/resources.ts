@@ -265,6 +265,14 @@ export const RESOURCES: readonly ResourceType[] = [
     kind: "Lease",
     namespaced: true,
   }),
+  define({
+    group: "",
+    version: "v1",
+    resource: "configmaps",
+    kind: "ConfigMap",
+    namespaced: true,
+    shortNames: ["cm"],
+  }),
   // Karpenter's NodeClaims, as its CRD serves them (see karpenter.ts for what deleting one does).
   define({
     group: "karpenter.sh",
@@ -276,7 +284,26 @@ export const RESOURCES: readonly ResourceType[] = [
     subresources: STATUS,
     custom: true,
   }),
+  // Cluster API's Machines and their owners, as its CRDs serve them (see cluster_api.ts).
+  clusterApi("machines", "Machine", "ma"),
+  clusterApi("machinesets", "MachineSet", "ms"),
+  clusterApi("machinedeployments", "MachineDeployment", "md"),
 ];
+
+/** A `cluster.x-k8s.io/v1beta1` custom resource, namespaced, in category `cluster-api`. */
+function clusterApi(resource: string, kind: string, shortName: string): ResourceType {
+  return define({
+    group: "cluster.x-k8s.io",
+    version: "v1beta1",
+    resource,
+    kind,
+    namespaced: true,
+    shortNames: [shortName],
+    categories: ["cluster-api"],
+    subresources: STATUS,
+    custom: true,
+  });
+}
 
 /** The resource type served at `group/version` under `resource`, if any. */
 export function findResource(

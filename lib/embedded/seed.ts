@@ -11,7 +11,8 @@ import {
 } from "./seed_objects.ts";
 import { rfc3339 } from "./times.ts";
 import { seedNodeClaims } from "./karpenter_claims.ts";
-import type { NodeCloud } from "./node_clouds.ts";
+import { seedMachines } from "./cluster_api_objects.ts";
+import type { NodeCloud, NodeManager } from "./node_clouds.ts";
 import { systemClock } from "../clock.ts";
 
 /** The addresses of the topology's nodes, named beside {@link workerName} for the tests that use both. */
@@ -31,6 +32,12 @@ export interface TopologyOptions {
    * own. Names, InternalIPs, pod CIDRs and the pods are the same in every style.
    */
   cloud?: NodeCloud;
+  /**
+   * Who made the workers (default `karpenter`: each has a NodeClaim and Karpenter's labels).
+   * `cluster-api`: MachineDeployment `heal-md-0` in `default`, its MachineSet and one Machine
+   * a worker, whose Node carries CAPI's `cluster.x-k8s.io/` annotations.
+   */
+  nodeManager?: NodeManager;
 }
 
 /** The name of worker `i` (1-based) in the kind naming pattern: heal-worker, heal-worker2, ... */
@@ -182,7 +189,8 @@ function workload(w: Workload, placement: Placement): KubeObject[] {
  * control-plane static pods; a `kube-proxy` DaemonSet pod on every node; a pod of the
  * `web` Deployment on every worker; on `heal-worker3`, a standalone pod and a pod of the
  * `cache` Deployment with an `emptyDir` volume. The Nodes are full-sized, as a cloud's are
- * (see {@link TopologyOptions.cloud}). Karpenter made every worker: each has a NodeClaim.
+ * (see {@link TopologyOptions.cloud}). Karpenter made every worker, each has a NodeClaim; or
+ * Cluster API did, each has a Machine (see {@link TopologyOptions.nodeManager}).
  */
 export function defaultTopology(options: TopologyOptions = {}): KubeObject[] {
   const workers = options.workers ?? 3;
@@ -202,10 +210,11 @@ export function defaultTopology(options: TopologyOptions = {}): KubeObject[] {
   ].map(
     (n) => namespace(n, at),
   );
+  const { cloud, nodeManager = "karpenter" } = options;
   names.forEach((name, i) =>
-    objects.push(node({ name, index: i, controlPlane: i === 0, kubelet, cloud: options.cloud }, at))
+    objects.push(node({ name, index: i, controlPlane: i === 0, kubelet, cloud, nodeManager }, at))
   );
-  objects.push(...seedNodeClaims(objects, at));
+  objects.push(...(nodeManager === "karpenter" ? seedNodeClaims : seedMachines)(objects, at));
   names.forEach((name) => objects.push(nodeLease(name, at)));
   for (const component of ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"]) {
     objects.push(staticPod(component, names[0], at));

@@ -3,7 +3,7 @@
 
 import { type KubeObject, NAME_SUFFIX_CHARS } from "./objects.ts";
 import { fnv1a32 } from "../fnv.ts";
-import { cloudNode, type NodeCloud } from "./node_clouds.ts";
+import { cloudNode, type NodeCloud, type NodeManager } from "./node_clouds.ts";
 import { imagePool, systemImages } from "./node_images.ts";
 import {
   nodeConditions,
@@ -65,6 +65,8 @@ export interface NodeSpecInput {
   cloud?: NodeCloud;
   /** Its node pool; drawn from the name when not given. */
   pool?: string;
+  /** Who made it, if a worker (default `karpenter`). */
+  nodeManager?: NodeManager;
 }
 
 /**
@@ -77,7 +79,10 @@ export function node(n: NodeSpecInput, at: string) {
   const cloud = n.cloud ?? "aws";
   const random = seededRandom(`node/${name}`);
   const address = nodeAddress(index);
-  const c = cloudNode({ cloud, name, index, controlPlane, address, pool: n.pool }, random);
+  const c = cloudNode(
+    { cloud, name, index, controlPlane, address, pool: n.pool, nodeManager: n.nodeManager },
+    random,
+  );
   const labels: Record<string, string> = {
     ...c.labels,
     "beta.kubernetes.io/arch": c.arch,

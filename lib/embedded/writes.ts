@@ -14,7 +14,7 @@ import { validateObject } from "./validation.ts";
 import { parseBody } from "./wire.ts";
 
 /** Groups whose objects carry `metadata.generation`, bumped on every spec change. */
-const GENERATION_GROUPS = new Set(["apps", "policy", "karpenter.sh"]);
+const GENERATION_GROUPS = new Set(["apps", "policy", "karpenter.sh", "cluster.x-k8s.io"]);
 
 /** Whether two objects are the same but for their resourceVersion, whatever the key order. */
 function sameButVersion(a: KubeObject, b: KubeObject): boolean {

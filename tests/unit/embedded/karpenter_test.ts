@@ -8,7 +8,7 @@ import {
   nodeClaimName,
   seedNodeClaims,
 } from "../../../lib/embedded/karpenter_claims.ts";
-import { indexOfAddress, matchesLabels } from "../../../lib/embedded/karpenter.ts";
+import { indexOfAddress, matchesLabels } from "../../../lib/embedded/node_lifecycle.ts";
 import { NODE_CLOUDS } from "../../../lib/embedded/node_clouds.ts";
 import { Timers } from "../../../lib/embedded/timers.ts";
 import type { KubeObject } from "../../../lib/embedded/objects.ts";

@@ -1,0 +1,176 @@
+// What the embedded cluster's node managers (Karpenter, karpenter.ts; Cluster API,
+// cluster_api.ts) share: removing a terminated Node with what the node lifecycle and pod garbage
+// collection would remove with it, and bringing up a fresh Ready Node with a new name and address.
+
+import type { ServerContext } from "./context.ts";
+import { type KubeObject, meta, pathValue } from "./objects.ts";
+import type { NodeCloud, NodeManager } from "./node_clouds.ts";
+import { findResource, type ResourceType } from "./resources.ts";
+import { node as buildNode, nodeLease, pod, suffix } from "./seed_objects.ts";
+import { objectKey } from "./store.ts";
+import { rfc3339 } from "./times.ts";
+import { prepareNew } from "./writes.ts";
+
+const NODE_TYPE = findResource("", "v1", "nodes")!;
+const POD_TYPE = findResource("", "v1", "pods")!;
+const LEASE_TYPE = findResource("coordination.k8s.io", "v1", "leases")!;
+
+/** Options of the node managers' replacements (given to the API server). */
+export interface ReplacementOptions {
+  /** How long after a NodeClaim or Machine is gone its replacement comes up, Ready (default 3000 ms). */
+  replaceDelayMs?: number;
+}
+
+/**
+ * What the node managers keep between replacements. One counter for both, so that names and
+ * addresses stay distinct whoever makes the Node.
+ */
+export interface ReplacementState {
+  readonly replaceDelayMs: number;
+  /** Replacement Nodes made so far; the next is `heal-worker-r<replaced + 1>`. */
+  replaced: number;
+  /** The lowest node index (address and pod CIDR) not yet given to a replacement. */
+  nextIndex: number;
+}
+
+/** The replacements' starting state. */
+export function replacementState(options: ReplacementOptions = {}): ReplacementState {
+  return { replaceDelayMs: options.replaceDelayMs ?? 3000, replaced: 0, nextIndex: 0 };
+}
+
+/**
+ * Removes Node `nodeName` with its pods and Lease; returns the Node as it was, if there was one.
+ * Its address is not handed out again.
+ */
+export function removeNode(ctx: ServerContext, nodeName: string): KubeObject | undefined {
+  for (const p of ctx.store.list(POD_TYPE.storage)) {
+    if (pathValue(p, "spec.nodeName") === nodeName) {
+      ctx.store.remove(POD_TYPE.storage, objectKey(meta(p).namespace, meta(p).name!));
+    }
+  }
+  ctx.store.remove(LEASE_TYPE.storage, objectKey("kube-node-lease", nodeName));
+  const node = ctx.store.remove(NODE_TYPE.storage, nodeName);
+  // freshIndex only sees the Nodes still there: remember this one's.
+  const index = indexOfAddress(internalIP(node));
+  ctx.replacements.nextIndex = Math.max(ctx.replacements.nextIndex, index + 1);
+  return node;
+}
+
+/** The node index of an InternalIP (172.18.0.2 is 0), as seed_objects.ts `nodeAddress` gives them. */
+export function indexOfAddress(address: string): number {
+  const parts = address.split(".").map(Number);
+  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) return -1;
+  const n = ((parts[0] << 24) | (parts[1] << 16) | (parts[2] << 8) | parts[3]) >>> 0;
+  return n - ((172 << 24 | 18 << 16) >>> 0) - 2;
+}
+
+/** The InternalIP of a node, or "". */
+function internalIP(node: KubeObject | undefined): string {
+  const addresses = (pathValue(node, "status.addresses") ?? []) as {
+    type: string;
+    address: string;
+  }[];
+  return addresses.find((a) => a.type === "InternalIP")?.address ?? "";
+}
+
+/** The next node index no Node uses nor used before: its InternalIP and pod CIDR are fresh. */
+function freshIndex(ctx: ServerContext): number {
+  let next = ctx.replacements.nextIndex;
+  for (const n of ctx.store.list(NODE_TYPE.storage)) {
+    next = Math.max(next, indexOfAddress(internalIP(n)) + 1);
+  }
+  ctx.replacements.nextIndex = next + 1;
+  return next;
+}
+
+/** Stores a new object of `type` (as the seed does: its own uid and times, validated). */
+export function createStored(ctx: ServerContext, type: ResourceType, obj: KubeObject): void {
+  const namespace = meta(obj).namespace ?? "";
+  const stored = prepareNew(ctx, obj, { type, namespace, identity: "keep" });
+  ctx.store.put(type.storage, objectKey(namespace || undefined, meta(stored).name!), stored);
+}
+
+/** A Node not stored yet, and its node index (for its pods' addresses). */
+export interface FreshNode {
+  node: ReturnType<typeof buildNode>;
+  index: number;
+}
+
+/**
+ * A fresh Ready worker Node, `heal-worker-r<n>`, with a fresh address, not stored yet (its
+ * manager labels it and makes its NodeClaim or Machine first; then {@link joinNode}). Its kubelet
+ * version is that of `predecessor`, when known.
+ */
+export function freshNode(
+  ctx: ServerContext,
+  options: { cloud: NodeCloud; pool?: string; nodeManager: NodeManager; predecessor?: KubeObject },
+): FreshNode {
+  const { cloud, pool, nodeManager, predecessor } = options;
+  let name: string;
+  do {
+    name = `heal-worker-r${++ctx.replacements.replaced}`;
+  } while (ctx.store.get(NODE_TYPE.storage, name));
+  const index = freshIndex(ctx);
+  const kubelet = String(pathValue(predecessor, "status.nodeInfo.kubeletVersion") ?? "v1.29.2");
+  const at = rfc3339(ctx.now());
+  const node = buildNode(
+    { name, index, controlPlane: false, kubelet, cloud, pool, nodeManager },
+    at,
+  );
+  return { node, index };
+}
+
+/** Stores a fresh Node with its Lease and the pods the DaemonSets run on it. */
+export function joinNode(ctx: ServerContext, fresh: FreshNode): void {
+  const { node, index } = fresh;
+  const at = meta(node).creationTimestamp!;
+  createStored(ctx, NODE_TYPE, node);
+  createStored(ctx, LEASE_TYPE, nodeLease(meta(node).name!, at));
+  for (const p of daemonPods(ctx, { node, index, at })) createStored(ctx, POD_TYPE, p);
+}
+
+/** Whether a node with `labels` satisfies a pod's `nodeSelector` (every pair present). */
+export function matchesLabels(
+  selector: Record<string, string> | undefined,
+  labels: Record<string, string> | undefined,
+): boolean {
+  return Object.entries(selector ?? {}).every(([k, v]) => labels?.[k] === v);
+}
+
+/** The pods the DaemonSets (whose node selectors match) run on a new node, Running. */
+function daemonPods(
+  ctx: ServerContext,
+  options: { node: KubeObject; index: number; at: string },
+): KubeObject[] {
+  const { node, index, at } = options;
+  const nodeName = meta(node).name!;
+  const out: KubeObject[] = [];
+  for (const ds of ctx.store.list("apps/daemonsets")) {
+    const template = (pathValue(ds, "spec.template") ?? {}) as {
+      metadata?: { labels?: Record<string, string> };
+      spec?: {
+        containers?: { image?: string }[];
+        nodeSelector?: Record<string, string>;
+        hostNetwork?: boolean;
+        priorityClassName?: string;
+        tolerations?: Record<string, unknown>[];
+      };
+    };
+    if (!matchesLabels(template.spec?.nodeSelector, meta(node).labels)) continue;
+    const { name, namespace, uid } = meta(ds);
+    out.push(pod({
+      name: `${name}-${suffix(`${namespace}/${name}/${nodeName}`)}`,
+      namespace: namespace!,
+      nodeName,
+      nodeIndex: index,
+      podIndex: out.length,
+      labels: template.metadata?.labels ?? {},
+      image: template.spec?.containers?.[0]?.image ?? "registry.k8s.io/pause:3.9",
+      owner: { apiVersion: "apps/v1", kind: "DaemonSet", name: name!, uid: uid! },
+      hostNetwork: template.spec?.hostNetwork,
+      priorityClassName: template.spec?.priorityClassName,
+      tolerations: template.spec?.tolerations,
+    }, at));
+  }
+  return out;
+}
