@@ -51,8 +51,11 @@ class ClusterApiProvider implements ReplaceProvider {
     const ref = `${namespace}/${name}`;
     const machine = await this.#client.getObject(MACHINES, name, namespace);
     if (!machine) {
-      // Gone since this provider deleted it: the same replacement, not a refusal.
+      // Gone since this provider deleted it, or since a process before a restart did (the Node
+      // went with it): the same replacement, not a refusal.
       if (this.#asked.has(ref)) return gone(ref);
+      const node = await this.#client.getNode(target.node);
+      if (target.uid && (!node || node.metadata.uid !== target.uid)) return gone(ref);
       throw new ReplaceRefused(
         `Cannot replace Node "${target.node}": its Machine "${ref}" does not exist`,
       );

@@ -5,9 +5,12 @@ import type { ProviderName } from "../../decide/replace_policy.ts";
 import type { ProviderDeps, ProviderModule, ReplaceProvider } from "./provider.ts";
 
 /** Each provider's module, imported on first use. */
-const MODULES: Partial<Record<ProviderName, () => Promise<ProviderModule>>> = {
+const MODULES: Record<ProviderName, () => Promise<ProviderModule>> = {
   "karpenter": () => import("./karpenter.ts"),
   "delete-node": () => import("./delete_node.ts"),
+  "cluster-api": () => import("./cluster_api.ts"),
+  "aws-asg": () => import("./aws_asg.ts"),
+  "gcp-mig": () => import("./gcp_mig.ts"),
 };
 
 /**
@@ -21,9 +24,7 @@ export async function loadProviders(
   const providers = new Map<string, ReplaceProvider>();
   for (const [i, rule] of policy.rules.entries()) {
     if (!rule.replace) continue;
-    const load = MODULES[rule.replace.provider];
-    if (!load) throw new Error(`${rule.replace.provider}: not yet`);
-    const module = await load();
+    const module = await MODULES[rule.replace.provider]();
     providers.set(rule.name, await module.create(rule.replace, deps, `rules[${i}].replace`));
   }
   return providers;
