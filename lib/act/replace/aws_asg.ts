@@ -10,6 +10,7 @@ import {
   DescribeScalingActivitiesCommand,
   TerminateInstanceInAutoScalingGroupCommand,
 } from "@aws-sdk/client-auto-scaling";
+import { FetchHttpHandler } from "@smithy/fetch-http-handler";
 import type { ReplaceOptions } from "../../decide/replace_policy.ts";
 import {
   type Operation,
@@ -88,8 +89,9 @@ export function classify(err: unknown, what: string): Error {
 }
 
 /**
- * The SDK's default user agent reads `os.release()`, which Deno allows only with --allow-sys;
- * node-heal runs without it.
+ * The SDK's default user agent reads `os.release()`, and its default HTTP handler (node:https)
+ * reads the system's CA certificates: Deno allows both only with --allow-sys, which node-heal
+ * runs without. A fixed user agent and Deno's own fetch need nothing more than --allow-net.
  */
 const userAgent = () =>
   Promise.resolve([["aws-sdk-js", "3"], ["node-heal"]] as [string, string?][]);
@@ -112,6 +114,7 @@ export function create(
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     maxAttempts: 3,
     defaultUserAgentProvider: userAgent,
+    requestHandler: new FetchHttpHandler({ requestTimeout: 30_000 }),
   });
 
   async function call<T>(what: string, send: () => Promise<T>): Promise<T> {
