@@ -7,6 +7,7 @@ import { type ProviderModule, ReplaceRefused } from "../../lib/act/replace/provi
 import type { ReplaceOptions } from "../../lib/decide/replace_policy.ts";
 import { FakeClient } from "../fake_client.ts";
 import { startAwsAutoScalingFake } from "../fakes/aws_autoscaling.ts";
+import { startAwsStsFake } from "../fakes/aws_sts.ts";
 import { waitFor } from "../wait.ts";
 
 const module: ProviderModule = aws;
@@ -194,4 +195,39 @@ Deno.test("a wrong secret key passes (the replacer tries again); an unknown acce
     }
   });
   assert.equal(fake.instance("i-0aaa1111")?.lifecycleState, "InService");
+});
+
+Deno.test("with IRSA's web identity token the SDK's chain assumes the role through STS, without --allow-sys", async () => {
+  await using fake = startAwsAutoScalingFake({ groups });
+  await using sts = startAwsStsFake(fake);
+  const dir = await Deno.makeTempDir({ prefix: "node-heal-irsa-" });
+  await Deno.writeTextFile(`${dir}/token`, "eyJhbGciOiJSUzI1NiJ9.fake.token");
+  const vars = {
+    AWS_ACCESS_KEY_ID: undefined,
+    AWS_SECRET_ACCESS_KEY: undefined,
+    AWS_SESSION_TOKEN: undefined,
+    AWS_PROFILE: undefined,
+    AWS_ROLE_ARN: "arn:aws:iam::123456789012:role/node-heal",
+    AWS_WEB_IDENTITY_TOKEN_FILE: `${dir}/token`,
+    AWS_ENDPOINT_URL_STS: sts.url,
+  };
+  const saved = Object.keys(vars).map((k) => [k, Deno.env.get(k)] as const);
+  for (const [k, v] of Object.entries(vars)) {
+    v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
+  }
+  try {
+    const provider = await aws.create(options(fake), deps, FIELD);
+    try {
+      await provider.start(target("i-0aaa1111"));
+    } finally {
+      provider.close();
+    }
+    assert.equal(sts.calls.length, 1);
+    assert.equal(sts.calls[0].RoleArn, "arn:aws:iam::123456789012:role/node-heal");
+    assert.equal(sts.calls[0].WebIdentityToken, "eyJhbGciOiJSUzI1NiJ9.fake.token");
+    assert.equal(fake.instance("i-0aaa1111")?.lifecycleState, "Terminating");
+  } finally {
+    for (const [k, v] of saved) v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
+    await Deno.remove(dir, { recursive: true });
+  }
 });

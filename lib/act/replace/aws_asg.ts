@@ -10,6 +10,7 @@ import {
   DescribeScalingActivitiesCommand,
   TerminateInstanceInAutoScalingGroupCommand,
 } from "@aws-sdk/client-auto-scaling";
+import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import { FetchHttpHandler } from "@smithy/fetch-http-handler";
 import type { ReplaceOptions } from "../../decide/replace_policy.ts";
 import {
@@ -109,12 +110,18 @@ export function create(
   } catch (e) {
     return Promise.reject(e);
   }
+  const requestHandler = new FetchHttpHandler({ requestTimeout: 30_000 });
   const client = new AutoScalingClient({
     region,
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     maxAttempts: 3,
     defaultUserAgentProvider: userAgent,
-    requestHandler: new FetchHttpHandler({ requestTimeout: 30_000 }),
+    requestHandler,
+    // The default chain, with the same two settings for the STS client that IRSA's web identity
+    // token is exchanged through.
+    credentials: defaultProvider({
+      clientConfig: { defaultUserAgentProvider: userAgent, requestHandler },
+    }),
   });
 
   async function call<T>(what: string, send: () => Promise<T>): Promise<T> {
