@@ -7,7 +7,8 @@
 // request comes: a recreated instance is RECREATING for `recreateMs`, then NONE with a new id;
 // the operation is RUNNING until then, DONE after. No timers, so tests' sanitizers stay quiet.
 // It also serves the token exchange of Workload Identity Federation (tests/fakes/gcp_sts.ts), so
-// Application Default Credentials reach it through an `external_account` credentials file.
+// Application Default Credentials reach it through an `external_account` credentials file; and
+// the metadata server's token (GKE Workload Identity), for GCE_METADATA_HOST=127.0.0.1:PORT.
 import { exchangeToken, stsAudience } from "./gcp_sts.ts";
 
 export { externalAccountCredentials } from "./gcp_sts.ts";
@@ -375,6 +376,20 @@ export function startGcpComputeFake(options: GcpComputeFakeOptions): GcpComputeF
     const url = new URL(req.url);
     const call: FakeGceCall = { method: req.method, path: url.pathname, status: 200 };
     calls.push(call);
+    if (url.pathname.startsWith("/computeMetadata/v1/")) {
+      // The metadata server wants its header on every request, and sends it back.
+      const flavor = { "metadata-flavor": "Google" };
+      if (req.headers.get("metadata-flavor") !== "Google") {
+        call.status = 403;
+        return new Response("Missing Metadata-Flavor:Google header.\n", { status: 403 });
+      }
+      if (url.pathname === "/computeMetadata/v1/instance/service-accounts/default/token") {
+        return Response.json({ access_token: token, expires_in: 3599, token_type: "Bearer" }, {
+          headers: flavor,
+        });
+      }
+      return new Response("", { headers: flavor });
+    }
     if (url.pathname === "/v1/token" && req.method === "POST") {
       const res = await exchangeToken(req, {
         subjectToken: options.subjectToken ?? "fake-subject-token",

@@ -175,3 +175,32 @@ Deno.test("credentials that cannot be had: create() names an unreadable file; a 
   );
   assert.ok(fake.calls.every((c) => c.path === "/v1/token"));
 });
+
+Deno.test("with no credentials file the metadata server's token is used (GKE Workload Identity), without --allow-sys", async () => {
+  await using fake = startGcpComputeFake({ groups });
+  const vars = {
+    GOOGLE_APPLICATION_CREDENTIALS: undefined,
+    GCE_METADATA_HOST: new URL(fake.url).host,
+  };
+  const saved = Object.keys(vars).map((k) => [k, Deno.env.get(k)] as const);
+  for (const [k, v] of Object.entries(vars)) {
+    v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
+  }
+  try {
+    const provider = await module.create(
+      options(fake),
+      { client: new FakeClient(), env: () => undefined },
+      FIELD,
+    );
+    await provider.start(target("workers-a1b2"));
+    assert.equal(recreates(fake).length, 1);
+    assert.ok(
+      fake.calls.some((c) =>
+        c.path === "/computeMetadata/v1/instance/service-accounts/default/token" &&
+        c.status === 200
+      ),
+    );
+  } finally {
+    for (const [k, v] of saved) v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
+  }
+});

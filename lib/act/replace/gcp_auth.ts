@@ -4,6 +4,7 @@
 // `external_account` of Workload Identity Federation, gcloud's `authorized_user`). The library
 // caches a token and refreshes it before it expires. @google-cloud/compute would do the same with
 // six times the memory (docs/replace-clouds.md has the figures).
+import { setGCPResidency } from "gcp-metadata";
 import { GoogleAuth } from "google-auth-library";
 
 /** Where bearer tokens come from. */
@@ -15,11 +16,46 @@ export interface TokenSource {
 const SCOPE = "https://www.googleapis.com/auth/cloud-platform";
 
 /**
+ * GoogleAuth, whose check for a metadata server survives Deno's permissions: gcp-metadata looks
+ * for Google's BIOS files, then reads `os.networkInterfaces()` for Google's MAC prefix, which
+ * Deno allows only with --allow-sys, and does so again before each of its requests. Where it is
+ * refused, the metadata server is asked directly (GCE_METADATA_HOST as the library reads it) and
+ * the answer set as the library's residency, so it looks no further.
+ */
+class DenoGoogleAuth extends GoogleAuth {
+  #onGce?: boolean;
+
+  override async _checkIsGCE(): Promise<boolean> {
+    if (this.#onGce !== undefined) return this.#onGce;
+    try {
+      return await super._checkIsGCE();
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotCapable)) throw e;
+    }
+    const host = Deno.env.get("GCE_METADATA_IP") || Deno.env.get("GCE_METADATA_HOST") ||
+      "169.254.169.254";
+    const base = /^https?:\/\//.test(host) ? host : `http://${host}`;
+    try {
+      const res = await fetch(new URL("/computeMetadata/v1/instance", base), {
+        headers: { "metadata-flavor": "Google" },
+        signal: AbortSignal.timeout(3_000),
+      });
+      await res.body?.cancel();
+      this.#onGce = res.ok && res.headers.get("metadata-flavor") === "Google";
+    } catch {
+      this.#onGce = false;
+    }
+    setGCPResidency(this.#onGce);
+    return this.#onGce;
+  }
+}
+
+/**
  * A token source of Application Default Credentials; `keyFile` is the credentials file to use
  * instead of looking for one (node-heal passes GOOGLE_APPLICATION_CREDENTIALS as its env has it).
  */
 export function adcTokens(keyFile?: string): TokenSource {
-  const auth = new GoogleAuth({
+  const auth = new DenoGoogleAuth({
     scopes: SCOPE,
     ...(keyFile ? { keyFilename: keyFile } : {}),
     // Without a project id, making the client looks one up (the Resource Manager API for an
