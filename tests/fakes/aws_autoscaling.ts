@@ -1,12 +1,25 @@
-// A fake of the AWS Auto Scaling Query API (API version 2011-01-01) on loopback, for the two actions
-// a node replacement needs: DescribeAutoScalingInstances and TerminateInstanceInAutoScalingGroup.
+// A fake of the AWS Auto Scaling Query API (API version 2011-01-01) on loopback, for the actions a
+// node replacement needs: DescribeAutoScalingInstances, TerminateInstanceInAutoScalingGroup and
+// DescribeScalingActivities.
 // It checks what the real service checks: a SigV4 signature computed with the configured secret
 // key over the canonical request (method, path, query, signed headers, body hash), the credential
 // scope (access key, date, region, service `autoscaling`), the `X-Amz-Date` within five minutes,
 // `Action` and `Version=2011-01-01`, and the required members of each action. It answers with the
 // real XML shapes, errors included. Tests start it with `startAwsAutoScalingFake` and inspect
-// `calls`, `activities` and the instances.
+// `calls`, `activities` and the instances. A termination ends `terminateMs` later on the fake's
+// clock, read when a request comes (no timers): the instance leaves, its Pending successor is
+// InService and both activities are Successful.
 import { createHash, createHmac } from "node:crypto";
+import {
+  activityQuery,
+  activityXml,
+  describeActivitiesXml,
+  escapeXml,
+  type FakeActivity,
+  tag,
+} from "./aws_activities.ts";
+
+export { escapeXml, type FakeActivity };
 
 export const AUTOSCALING_XMLNS = "http://autoscaling.amazonaws.com/doc/2011-01-01/";
 /** The namespace of the errors that the AWS front end answers (signature, credentials). */
@@ -31,17 +44,6 @@ export interface FakeAsgGroup {
   instances: FakeAsgInstance[];
 }
 
-export interface FakeActivity {
-  activityId: string;
-  autoScalingGroupName: string;
-  description: string;
-  cause: string;
-  startTime: Date;
-  statusCode: string;
-  progress: number;
-  details: string;
-}
-
 export interface FakeAwsCall {
   action: string;
   params: Record<string, string>;
@@ -62,7 +64,16 @@ export interface AwsAutoScalingFakeOptions {
   }[];
   /** When a terminate does not decrement the capacity, start a Pending replacement (default true). */
   replaceOnTerminate?: boolean;
-  /** The fake's clock, for the X-Amz-Date check (default: the real time). */
+  /**
+   * How long a termination takes on the fake's clock; unset, it lasts until
+   * `completeTermination` (or for ever).
+   */
+  terminateMs?: number;
+  /** Told of each accepted terminate (a whole-ladder test removes the Node). */
+  onTerminate?: (instanceId: string, group: string) => void;
+  /** Told when a successor is InService (a whole-ladder test brings up its Node). */
+  onLaunch?: (instanceId: string, group: string) => void;
+  /** The fake's clock, for the X-Amz-Date check and terminations (default: the real time). */
   now?: () => Date;
 }
 
@@ -76,7 +87,10 @@ export interface AwsAutoScalingFake {
   calls: FakeAwsCall[];
   activities: FakeActivity[];
   instance(id: string): FakeAsgInstance | undefined;
-  /** The instance's termination ends: it leaves its group (later calls find no such instance). */
+  /**
+   * The instance's termination ends now: it leaves its group (later calls find no such instance),
+   * its successor is InService, the activities Successful.
+   */
   completeTermination(id: string): void;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -97,11 +111,6 @@ class AwsError extends Error {
 const SIGNATURE_MISMATCH = "The request signature we calculated does not match the signature you " +
   "provided. Check your AWS Secret Access Key and signing method. Consult the service " +
   "documentation for details.";
-
-/** Escapes element text (the fake writes no attribute values from input). */
-export function escapeXml(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-}
 
 function sha256Hex(data: string | Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
@@ -332,10 +341,6 @@ function nullMember(member: string): AwsError {
   );
 }
 
-function tag(name: string, value: string | number | boolean): string {
-  return `<${name}>${escapeXml(String(value))}</${name}>`;
-}
-
 function randomHex(n: number): string {
   const bytes = crypto.getRandomValues(new Uint8Array(Math.ceil(n / 2)));
   return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("").slice(0, n);
@@ -366,6 +371,38 @@ export function startAwsAutoScalingFake(options: AwsAutoScalingFakeOptions): Aws
   }));
   const calls: FakeAwsCall[] = [];
   const activities: FakeActivity[] = [];
+  /** Terminations under way: what ends them, and when (fake clock, ms; undefined: never). */
+  const terminations: {
+    instanceId: string;
+    group: FakeAsgGroup;
+    activity: FakeActivity;
+    successor?: { instanceId: string; activity: FakeActivity };
+    until?: number;
+  }[] = [];
+
+  /** Ends a termination: the instance leaves, its successor is InService, activities Successful. */
+  function finish(t: (typeof terminations)[number], at: Date) {
+    terminations.splice(terminations.indexOf(t), 1);
+    t.group.instances = t.group.instances.filter((i) => i.instanceId !== t.instanceId);
+    for (const a of [t.activity, t.successor?.activity]) {
+      if (!a) continue;
+      Object.assign(a, { statusCode: "Successful", progress: 100, endTime: at });
+    }
+    const next = t.successor &&
+      t.group.instances.find((i) => i.instanceId === t.successor!.instanceId);
+    if (next) {
+      next.lifecycleState = "InService";
+      options.onLaunch?.(next.instanceId, t.group.name);
+    }
+  }
+
+  /** Ends the terminations whose time has come on the fake's clock. */
+  function settle() {
+    const at = now();
+    for (const t of [...terminations]) {
+      if (t.until !== undefined && t.until <= at.getTime()) finish(t, at);
+    }
+  }
 
   const find = (id: string) => {
     for (const g of groups) {
@@ -448,14 +485,6 @@ export function startAwsAutoScalingFake(options: AwsAutoScalingFakeOptions): Aws
       cause += ".";
     }
     instance.lifecycleState = "Terminating";
-    if (decrement === "false" && replaceOnTerminate) {
-      group.instances.push({
-        ...instance,
-        instanceId: `i-${randomHex(17)}`,
-        lifecycleState: "Pending",
-        healthStatus: "HEALTHY",
-      });
-    }
     const activity: FakeActivity = {
       activityId: crypto.randomUUID(),
       autoScalingGroupName: group.name,
@@ -467,16 +496,38 @@ export function startAwsAutoScalingFake(options: AwsAutoScalingFakeOptions): Aws
       details: JSON.stringify({ "Availability Zone": instance.availabilityZone }),
     };
     activities.push(activity);
+    let successor: { instanceId: string; activity: FakeActivity } | undefined;
+    if (decrement === "false" && replaceOnTerminate) {
+      const next = {
+        ...instance,
+        instanceId: `i-${randomHex(17)}`,
+        lifecycleState: "Pending",
+        healthStatus: "HEALTHY",
+      };
+      group.instances.push(next);
+      const launch: FakeActivity = {
+        activityId: crypto.randomUUID(),
+        autoScalingGroupName: group.name,
+        description: `Launching a new EC2 instance: ${next.instanceId}`,
+        cause: `At ${start.toISOString().replace(/\.\d{3}Z$/, "Z")} an instance was started in ` +
+          `response to a difference between desired and actual capacity, increasing the ` +
+          `capacity from ${from - 1} to ${from}.`,
+        startTime: new Date(start.getTime() + 1),
+        statusCode: "InProgress",
+        progress: 20,
+        details: JSON.stringify({ "Availability Zone": next.availabilityZone }),
+      };
+      activities.push(launch);
+      successor = { instanceId: next.instanceId, activity: launch };
+    }
+    const until = options.terminateMs === undefined
+      ? undefined
+      : start.getTime() + options.terminateMs;
+    terminations.push({ instanceId: id, group, activity, successor, until });
+    options.onTerminate?.(id, group.name);
     return `<TerminateInstanceInAutoScalingGroupResponse xmlns="${AUTOSCALING_XMLNS}">\n` +
       `  <TerminateInstanceInAutoScalingGroupResult>\n    <Activity>\n` +
-      `      ${tag("ActivityId", activity.activityId)}\n` +
-      `      ${tag("AutoScalingGroupName", activity.autoScalingGroupName)}\n` +
-      `      ${tag("Description", activity.description)}\n      ${tag("Cause", activity.cause)}\n` +
-      `      ${tag("StartTime", activity.startTime.toISOString())}\n` +
-      `      ${tag("StatusCode", activity.statusCode)}\n      ${
-        tag("Progress", activity.progress)
-      }\n` +
-      `      ${tag("Details", activity.details)}\n    </Activity>\n` +
+      activityXml(activity, "      ") + `    </Activity>\n` +
       `  </TerminateInstanceInAutoScalingGroupResult>\n` +
       `  <ResponseMetadata>\n    <RequestId>${requestId}</RequestId>\n  </ResponseMetadata>\n` +
       `</TerminateInstanceInAutoScalingGroupResponse>\n`;
@@ -515,8 +566,13 @@ export function startAwsAutoScalingFake(options: AwsAutoScalingFakeOptions): Aws
         );
       }
       let xml: string;
+      settle();
       if (params.Action === "DescribeAutoScalingInstances") xml = describe(params, requestId);
-      else if (params.Action === "TerminateInstanceInAutoScalingGroup") {
+      else if (params.Action === "DescribeScalingActivities") {
+        const query = activityQuery(params);
+        if (typeof query === "string") throw new AwsError(400, "ValidationError", query);
+        xml = describeActivitiesXml(activities, query, requestId);
+      } else if (params.Action === "TerminateInstanceInAutoScalingGroup") {
         xml = terminate(params, requestId);
       } else {
         throw new AwsError(
@@ -552,9 +608,14 @@ export function startAwsAutoScalingFake(options: AwsAutoScalingFakeOptions): Aws
     activities,
     instance: (id) => find(id)?.instance,
     completeTermination(id) {
-      const found = find(id);
-      if (!found) return;
-      found.group.instances = found.group.instances.filter((i) => i.instanceId !== id);
+      const t = terminations.find((x) => x.instanceId === id);
+      if (t) finish(t, now());
+      else {
+        const found = find(id);
+        if (found) {
+          found.group.instances = found.group.instances.filter((i) => i !== found.instance);
+        }
+      }
     },
     close: () => server.shutdown(),
     [Symbol.asyncDispose]: () => server.shutdown(),

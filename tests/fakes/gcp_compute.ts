@@ -6,6 +6,12 @@
 // body (400), and answers with the real JSON shapes. Time is the fake's clock (`now`), read when a
 // request comes: a recreated instance is RECREATING for `recreateMs`, then NONE with a new id;
 // the operation is RUNNING until then, DONE after. No timers, so tests' sanitizers stay quiet.
+// It also serves the token exchange of Workload Identity Federation (tests/fakes/gcp_sts.ts), so
+// Application Default Credentials reach it through an `external_account` credentials file; and
+// the metadata server's token (GKE Workload Identity), for GCE_METADATA_HOST=127.0.0.1:PORT.
+import { exchangeToken, stsAudience } from "./gcp_sts.ts";
+
+export { externalAccountCredentials } from "./gcp_sts.ts";
 
 export const SELF_LINK_BASE = "https://www.googleapis.com/compute/v1/";
 
@@ -50,8 +56,19 @@ export interface GcpComputeFakeOptions {
   standalone?: { name: string; zone: string }[];
   /** How long a recreation takes on the fake's clock (default 0). */
   recreateMs?: number;
+  /**
+   * When a recreate's operation is DONE (default: with the recreation). The real one is done once
+   * the recreation is scheduled, well before the VM runs again.
+   */
+  operationMs?: number;
   /** The fake's clock in ms (default Date.now). */
   now?: () => number;
+  /** The subject token the token exchange accepts (default "fake-subject-token"). */
+  subjectToken?: string;
+  /** Told of each accepted recreate (a whole-ladder test removes the Node). */
+  onRecreate?: (instance: string, zone: string, group: string) => void;
+  /** Told when a recreated instance runs again, with its new id (its Node may come up). */
+  onRecreated?: (instance: string, zone: string, id: string) => void;
 }
 
 export interface GcpComputeFake {
@@ -162,6 +179,7 @@ export function startGcpComputeFake(options: GcpComputeFakeOptions): GcpComputeF
         i.id = randomId();
         i.creationTimestamp = new Date(t).toISOString();
         i.status = "RUNNING";
+        options.onRecreated?.(i.name, i.zone, i.id);
       }
     }
   }
@@ -281,9 +299,10 @@ export function startGcpComputeFake(options: GcpComputeFakeOptions): GcpComputeF
       operationType: "compute.instanceGroupManagers.recreateInstances",
       insertTime: new Date(t).toISOString(),
       instances: targets.map((i) => i.name),
-      doneAt: t + recreateMs,
+      doneAt: t + (options.operationMs ?? recreateMs),
     };
     operations.push(op);
+    for (const i of targets) options.onRecreate?.(i.name, i.zone, group.name);
     return operationJson(op);
   }
 
@@ -357,6 +376,29 @@ export function startGcpComputeFake(options: GcpComputeFakeOptions): GcpComputeF
     const url = new URL(req.url);
     const call: FakeGceCall = { method: req.method, path: url.pathname, status: 200 };
     calls.push(call);
+    if (url.pathname.startsWith("/computeMetadata/v1/")) {
+      // The metadata server wants its header on every request, and sends it back.
+      const flavor = { "metadata-flavor": "Google" };
+      if (req.headers.get("metadata-flavor") !== "Google") {
+        call.status = 403;
+        return new Response("Missing Metadata-Flavor:Google header.\n", { status: 403 });
+      }
+      if (url.pathname === "/computeMetadata/v1/instance/service-accounts/default/token") {
+        return Response.json({ access_token: token, expires_in: 3599, token_type: "Bearer" }, {
+          headers: flavor,
+        });
+      }
+      return new Response("", { headers: flavor });
+    }
+    if (url.pathname === "/v1/token" && req.method === "POST") {
+      const res = await exchangeToken(req, {
+        subjectToken: options.subjectToken ?? "fake-subject-token",
+        audience: stsAudience(projectNumber),
+        accessToken: token,
+      });
+      call.status = res.status;
+      return res;
+    }
     try {
       const out = await route(req, url.pathname, call);
       if (out === undefined) {
