@@ -16,7 +16,9 @@ import {
   endDrain,
   reconcile,
 } from "./decide/decide.ts";
-import { ANNOTATIONS } from "./decide/node_state.ts";
+import { ANNOTATIONS, readState } from "./decide/node_state.ts";
+import { drainDue } from "./decide/drain_step.ts";
+import { replaceDue } from "./decide/replace_step.ts";
 import type { Replacement } from "./decide/replacements.ts";
 import { DEFAULT_POLICY, type Policy } from "./decide/policy.ts";
 import { Tally } from "./decide/tally.ts";
@@ -133,7 +135,7 @@ export class Pipeline {
       paused: () => deps.paused?.() ?? false,
       reporter: this.#reporter,
       write: (name, choose) => this.#turns.node(name, () => this.#act(name, choose)),
-      reconcile: (name) => this.reconcile(name),
+      wakeWaiting: () => this.#wakeWaiting(),
     });
     this.#tally.replacingGone = () => this.#replace.replacer.goneInFlight();
   }
@@ -360,5 +362,18 @@ export class Pipeline {
       () => this.#act(name, (node, now) => endDrain(node, end, { now, policy: this.policy })),
     );
     await this.#reporter.drainEnded(name, report, applied);
+    // A drain or a replacement may have waited for this one (maxConcurrent).
+    this.#wakeWaiting();
+  }
+
+  /** Looks again at every Node whose drain or replacement is due: a gate may let it start now. */
+  #wakeWaiting(): void {
+    const now = (this.#deps.now ?? systemClock)();
+    for (const node of this.#deps.index.nodes()) {
+      const state = readState(node);
+      if (state.owned && (drainDue(state, now) || replaceDue(state, now))) {
+        this.reconcile(node.metadata.name);
+      }
+    }
   }
 }

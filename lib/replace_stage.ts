@@ -7,7 +7,7 @@ import type { ReplaceProvider } from "./act/replace/provider.ts";
 import { type ReplaceNews, Replacer } from "./act/replace/replacer.ts";
 import type { Clock } from "./clock.ts";
 import type { Decision } from "./decide/decision.ts";
-import { holdCount, readState } from "./decide/node_state.ts";
+import { readState } from "./decide/node_state.ts";
 import type { Policy } from "./decide/policy.ts";
 import type { Replacement } from "./decide/replacements.ts";
 import { endReplace, replaceRule } from "./decide/replace_step.ts";
@@ -35,8 +35,8 @@ export interface ReplaceStageDeps {
     name: string,
     choose: (node: Node, now: Date) => Decision | undefined,
   ) => Promise<Applied>;
-  /** Looks at Node `name` again. */
-  reconcile: (name: string) => void;
+  /** Looks again at the Nodes waiting for a gate to let their next step start. */
+  wakeWaiting: () => void;
 }
 
 /** See the module comment. */
@@ -95,12 +95,6 @@ export class ReplaceStage {
       );
     }
     await reporter.replaceNews(news, applied);
-    if (news.kind === "requested") return;
-    for (const node of index.nodes()) {
-      const state = readState(node);
-      if (state.target === "replace" && state.step !== "replacing" && holdCount(state) > 0) {
-        this.#deps.reconcile(node.metadata.name);
-      }
-    }
+    if (news.kind !== "requested") this.#deps.wakeWaiting();
   }
 }

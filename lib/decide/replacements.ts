@@ -177,7 +177,7 @@ export function successorOf(
     const created = Date.parse(node.metadata.creationTimestamp ?? "");
     // A Node object recreated under the same name (a GCP recreate) is a successor too: its
     // creation is after the start all the same. Creation times have whole seconds.
-    if (Number.isNaN(created) || created < started - 1000) continue;
+    if (Number.isNaN(created) || created < Math.floor(started / 1000) * 1000) continue;
     if (r.pool && node.metadata.labels?.[r.pool.label] !== r.pool.value) continue;
     return node;
   }

@@ -183,6 +183,9 @@ function workload(w: Workload, placement: Placement): KubeObject[] {
   return objects;
 }
 
+/** How long before the cluster's start its seeded objects were made. */
+export const SEED_AGE_MS = 3_600_000;
+
 /**
  * The objects of a cluster like the kind cluster users know: `heal-control-plane`
  * (172.18.0.2) and workers `heal-worker`, `heal-worker2`, ... (172.18.0.3 upwards), all Ready;
@@ -197,7 +200,9 @@ export function defaultTopology(options: TopologyOptions = {}): KubeObject[] {
   if (!Number.isInteger(workers) || workers < 0) {
     throw new RangeError(`Cannot build topology: workers must be a whole number, got "${workers}"`);
   }
-  const at = rfc3339(options.now ?? systemClock().getTime());
+  // Made an hour ago, as a cluster that has been up a while: a Node made since (a replacement's
+  // successor) is told apart by its creation time.
+  const at = rfc3339((options.now ?? systemClock().getTime()) - SEED_AGE_MS);
   const kubelet = options.kubeletVersion ?? "v1.29.2";
   const names = ["heal-control-plane"];
   for (let i = 1; i <= workers; i++) names.push(workerName(i));

@@ -92,7 +92,7 @@ export class Reporter {
     metrics.replacements.inc({ provider: r.provider, outcome: news.kind });
     const props = { node: r.node, provider: r.provider, operation: r.operation, id: r.id };
     if (news.kind === "requested") {
-      log("act").info("Replacing {node}: {message}", { ...props, message: r.message });
+      log("act").info(literal(`Replacing ${r.node}: ${r.message}`), props);
       return;
     }
     // Every ended replacement has its end time.
