@@ -78,3 +78,82 @@ Deno.test(
     await Deno.remove(dir, { recursive: true });
   },
 );
+
+Deno.test(
+  "a policy that replaces through Karpenter uses exactly the ledger's Role and the karpenter ClusterRole beside the default rights",
+  opts,
+  async () => {
+    await using cluster = await startEmbeddedCluster({
+      replaceDelayMs: 200,
+      nodeClaimTerminationMs: 50,
+    });
+    const dir = await Deno.makeTempDir({ prefix: "node-heal-rbac-" });
+    await Deno.writeTextFile(`${dir}/kubeconfig`, cluster.kubeconfig());
+    {
+      await using f = await withService({
+        kubeconfig: `${dir}/kubeconfig`,
+        cluster,
+        policy: parsePolicy(`
+rules:
+  - name: heal
+    match: ['heal="true"']
+    actions: [cordon, drain, replace]
+    replace: { provider: karpenter }
+gates: { minHealthy: 0 }
+`),
+      });
+      await (await f.post(
+        notification("firing", [alert("172.18.0.3", "r", { heal_action: "replace" })]),
+      )).body?.cancel();
+      await waitFor("the replacement", () => {
+        const cm = cluster.api.read("ConfigMap", "node-heal-replacements", "node-heal");
+        return (cm?.data as Record<string, string> | undefined)?.["replacements.json"]?.includes(
+          '"phase":"replaced"',
+        );
+      }, 15_000);
+    }
+    const docs = await manifest("replace-rbac.yaml");
+    type Rule = { resources: string[]; verbs: string[]; resourceNames?: string[] };
+    const roles = (names: string[]) =>
+      new Set(
+        docs.filter((d) =>
+          (d.kind === "Role" || d.kind === "ClusterRole") &&
+          names.includes((d.metadata as { name: string }).name)
+        ).flatMap((d) =>
+          (d.rules as Rule[]).flatMap((r) =>
+            r.resources.flatMap((res) => r.verbs.map((v) => `${v} ${res}`))
+          )
+        ),
+      );
+    const replacing = roles(["node-heal-replacements", "node-heal-replace-karpenter"]);
+    const base = await manifest("webhook-deployment.yaml");
+    const granted = new Set(
+      base.filter((d) => d.kind === "ClusterRole" || d.kind === "Role").flatMap((d) =>
+        (d.rules as Rule[]).flatMap((r) =>
+          r.resources.flatMap((res) => r.verbs.map((v) => `${v} ${res}`))
+        )
+      ),
+    );
+    const used = new Set<string>();
+    for (const r of cluster.api.traffic.requests) {
+      if (r.verb === "discovery") continue;
+      const key = `${r.verb === "update" ? "update" : r.verb} ${r.resource}${
+        r.subresource ? `/${r.subresource}` : ""
+      }`;
+      used.add(key);
+      if (r.resource === "configmaps") {
+        assert.equal(r.namespace, "node-heal", "the ledger only in node-heal's namespace");
+        if (r.verb !== "create") assert.equal(r.name, "node-heal-replacements");
+      }
+    }
+    for (const u of used) {
+      assert.ok(granted.has(u) || replacing.has(u), `${u} is granted`);
+    }
+    assert.deepEqual(
+      [...replacing].sort(),
+      [...used].filter((u) => replacing.has(u)).sort(),
+      "every right of the ledger's Role and the karpenter ClusterRole is used",
+    );
+    await Deno.remove(dir, { recursive: true });
+  },
+);
