@@ -3,7 +3,7 @@
 import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import firing from "../fixtures/alertmanager-0.25-firing.json" with { type: "json" };
-import { waitFor } from "../helpers.ts";
+import { kubectlFor, kubectlVersion, waitFor } from "../helpers.ts";
 import { embeddedInProduction } from "../production_graph.ts";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
 import { logLines } from "../processes.ts";
@@ -100,6 +100,96 @@ Deno.test(
     assert.ok(messages.some((m) => m.startsWith("Cordoned heal-worker")), messages.join("\n"));
     assert.ok(messages.includes('Shutting down on "SIGTERM"'));
     assert.equal(messages.at(-1), "Stopped");
+  },
+);
+
+Deno.test(
+  'dev mode plays Karpenter: heal_action="replace" cordons, drains, replaces a worker, and a second waits for maxReplacing, as kubectl shows',
+  { ignore: !(await kubectlVersion()) },
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "node-heal-dev-" });
+    const kubeconfig = `${dir}/kubeconfig`;
+    const child = start([
+      "dev",
+      "--listen=127.0.0.1:0",
+      "--embedded-api-listen=127.0.0.1:0",
+      `--embedded-kubeconfig-out=${kubeconfig}`,
+      "--log-format=json",
+    ]);
+    const out = logLines(child.stdout);
+    const stderr = new Response(child.stderr).text();
+    const kubectl = await kubectlFor(
+      await waitFor("the kubeconfig", async () => {
+        try {
+          return await Deno.readTextFile(kubeconfig);
+        } catch {
+          return undefined;
+        }
+      }, 15_000),
+    );
+    const events = async (node: string) =>
+      (await kubectl.output(
+        "get",
+        "events",
+        "--field-selector",
+        `involvedObject.name=${node}`,
+        "-o",
+        "jsonpath={range .items[*]}{.reason}{'\\t'}{.message}{'\\n'}{end}",
+      )).stdout;
+    try {
+      const { url } = await readyService(out);
+      // The fixture alert about heal-worker, then heal-worker2, each asking for the whole ladder.
+      for (const [ip, fingerprint] of [["172.18.0.3", "r1"], ["172.18.0.4", "r2"]]) {
+        const alert = structuredClone(firing) as typeof firing & {
+          alerts: { labels: Record<string, string>; fingerprint: string }[];
+        };
+        alert.alerts[0].labels = {
+          ...alert.alerts[0].labels,
+          instance: `${ip}:9100`,
+          heal_action: "replace",
+        };
+        alert.alerts[0].fingerprint = fingerprint;
+        const res = await fetch(`${url}/webhook`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(alert),
+        });
+        assert.equal(res.status, 200);
+        await res.body?.cancel();
+      }
+      await waitFor(
+        "heal-worker2 waiting for maxReplacing",
+        async () =>
+          /NodeHealSkipped\tWaiting to replace heal-worker2: .*\(gate maxReplacing\)/.test(
+            await events("heal-worker2"),
+          ),
+        20_000,
+      );
+      await waitFor("both replaced", async () => {
+        const nodes = (await kubectl.output("get", "nodes", "--no-headers")).stdout;
+        return !/^heal-worker2? /m.test(nodes) &&
+          (nodes.match(/^heal-worker-r\d+\s+Ready\s/gm) ?? []).length === 2;
+      }, 30_000);
+      const worker = await events("heal-worker");
+      for (
+        const reason of [
+          "NodeHealCordoned",
+          "NodeHealDrainStarted",
+          "NodeHealDrained",
+          "NodeHealReplaceStarted",
+          "NodeHealReplaced",
+        ]
+      ) assert.match(worker, new RegExp(`^${reason}\t`, "m"));
+      const claims = (await kubectl.output("get", "nodeclaims", "--no-headers")).stdout;
+      assert.doesNotMatch(claims, /\sheal-worker2?\s/, "their NodeClaims are gone");
+    } finally {
+      child.kill("SIGTERM");
+      const status = await child.status;
+      await out.done;
+      await Deno.remove(dir, { recursive: true });
+      await Deno.remove(kubectl.dir, { recursive: true });
+      assert.equal(status.code, 0, await stderr);
+    }
   },
 );
 
