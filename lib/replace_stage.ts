@@ -10,7 +10,7 @@ import type { Decision } from "./decide/decision.ts";
 import { readState } from "./decide/node_state.ts";
 import type { Policy } from "./decide/policy.ts";
 import type { Replacement } from "./decide/replacements.ts";
-import { endReplace, replaceRule } from "./decide/replace_step.ts";
+import { endReplace, replacedInPlace, replaceRule } from "./decide/replace_step.ts";
 import { log } from "./log.ts";
 import type { Node } from "./node.ts";
 import type { Metrics } from "./report/metrics.ts";
@@ -71,8 +71,27 @@ export class ReplaceStage {
       log("act").error("Cannot read the replacement ledger: {error}", {
         error: (err as Error).message,
       });
+      return;
     }
     this.#deps.metrics.replacementsInFlight.set(this.replacer.inFlight());
+    await this.#orphans();
+  }
+
+  /**
+   * Nodes marked `replacing` whose replacement the ledger does not hold in flight (someone
+   * deleted the ledger, say): nothing follows them, so they are marked failed for a person to
+   * look at, rather than left waiting forever.
+   */
+  async #orphans(): Promise<void> {
+    for (const node of this.#deps.index.nodes()) {
+      const name = node.metadata.name;
+      if (readState(node).step !== "replacing" || this.replacer.replacing(name)) continue;
+      await this.#deps.write(name, (n) =>
+        this.replacer.replacing(name) ? undefined : endReplace(
+          n,
+          `The replacement of ${name} is not in the ledger (it was lost); it stays cordoned`,
+        ));
+    }
   }
 
   /** Records the start of Node `name`'s replacement in the ledger (its gates counted again there). */
@@ -93,6 +112,14 @@ export class ReplaceStage {
         r.node,
         (node) => endReplace(node, r.message ?? "replacement failed"),
       );
+    } else if (news.kind === "replaced" && r.successor === r.node && index.get(r.node)) {
+      // Rebuilt under the same Node object: it is Ready again, and released.
+      await this.#deps.write(r.node, (node, now) =>
+        replacedInPlace(
+          node,
+          now,
+          `Uncordoned ${r.node}: its machine was replaced under it and it is Ready`,
+        ));
     }
     await reporter.replaceNews(news, applied);
     if (news.kind !== "requested") this.#deps.wakeWaiting();

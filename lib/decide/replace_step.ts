@@ -2,7 +2,13 @@
 // replacement gates let it start, and what is written on the Node when it starts or fails. The
 // replacement itself is recorded in the ledger and run by act/replace/replacer.ts.
 import type { Node } from "../node.ts";
-import { ANNOTATIONS, type NodeState, readState } from "./node_state.ts";
+import {
+  ANNOTATIONS,
+  clearedAnnotations,
+  HISTORY,
+  type NodeState,
+  readState,
+} from "./node_state.ts";
 import { DEFAULT_POLICY, type Policy, type Rule } from "./policy.ts";
 import { act, type DecideOptions, type Decision, skip } from "./decision.ts";
 import { checkReplace } from "./replacements.ts";
@@ -110,5 +116,20 @@ export function endReplace(node: Node, message: string): Decision | undefined {
   return act("replace-end", node, {
     message,
     annotations: { [ANNOTATIONS.step]: "replace-failed" },
+  });
+}
+
+/**
+ * Releases a Node whose machine was replaced under the same Node object (a GCP recreate): it is
+ * its own successor, Ready again, and node-heal's cordon and state go.
+ */
+export function replacedInPlace(node: Node, now: Date, message: string): Decision | undefined {
+  const state = readState(node);
+  if (state.step !== "replacing" || !state.owned) return undefined;
+  return act("uncordon", node, {
+    message,
+    annotations: { ...clearedAnnotations(), [HISTORY.releasedAt]: now.toISOString() },
+    spec: { unschedulable: null },
+    event: { reason: "NodeHealUncordoned", type: "Normal", message },
   });
 }

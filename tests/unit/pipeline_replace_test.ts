@@ -186,3 +186,66 @@ Deno.test("a resolution during a replacement keeps the Node cordoned", async () 
   assert.match(result.alerts[0].message, /replacement is under way/);
   assert.equal(f.client.nodes.get("w2")!.spec?.unschedulable, true);
 });
+
+Deno.test("a Node marked replacing that the ledger does not hold is marked replace-failed on resume, not left waiting", async () => {
+  await using f = await setup();
+  const w3 = f.client.nodes.get("w3")!;
+  f.client.putNode({
+    ...w3,
+    spec: { unschedulable: true },
+    metadata: {
+      ...w3.metadata,
+      annotations: { [ANNOTATIONS.cordonedBy]: "node-heal", [ANNOTATIONS.step]: "replacing" },
+    },
+  });
+  await f.pipeline.resumeReplacements();
+  assert.equal(
+    f.client.nodes.get("w3")!.metadata.annotations?.[ANNOTATIONS.step],
+    "replace-failed",
+  );
+  assert.equal(f.client.nodes.get("w3")!.spec?.unschedulable, true);
+});
+
+Deno.test("a machine rebuilt under the same Node object: the Node, Ready again, is its own successor and is uncordoned", async () => {
+  const client = new FakeClient({
+    nodes: [1, 2].map((i) => node(`w${i}`, `10.0.0.${i}`, "2026-01-01T00:00:00Z")),
+  });
+  const index = new NodeIndex();
+  client.watchNodes({
+    listed: (ns) => index.replaceAll(ns),
+    upsert: (n) => index.upsert(n),
+    remove: (n) => index.remove(n),
+    recovered: () => {},
+    error: () => {},
+  });
+  let done = false;
+  const provider = {
+    name: "gcp-mig" as const,
+    start: () => Promise.resolve({ id: "operation-1", message: "recreating" }),
+    progress: () =>
+      Promise.resolve(done ? { state: "done" as const } : { state: "running" as const }),
+  };
+  const metrics = new Metrics();
+  const events = new EventRecorder(client, metrics);
+  const pipeline = new Pipeline({
+    client,
+    index,
+    metrics,
+    events,
+    policy: POLICY,
+    drainRetryMs: 5,
+    replacePollMs: 5,
+    providers: new Map([["heal", provider]]),
+  });
+  await pipeline.handle(notify([replaceAlert("10.0.0.2")]));
+  await waitFor(
+    "w2 replacing",
+    () => client.nodes.get("w2")?.metadata.annotations?.[ANNOTATIONS.step] === "replacing",
+  );
+  done = true;
+  await waitFor("w2 released", () => client.nodes.get("w2")!.spec?.unschedulable !== true);
+  assert.equal(pipeline.replacements().entries[0].successor, "w2");
+  assert.equal(client.nodes.get("w2")!.metadata.annotations?.[ANNOTATIONS.step], undefined);
+  await pipeline.stopDrains();
+  await events.flush();
+});
