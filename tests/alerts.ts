@@ -1,6 +1,22 @@
 // Alerts and notifications for tests, with no cluster and no client library: unit tests import
 // these alone.
-import type { Alert } from "../lib/intake/alertmanager.ts";
+import type { Alert, Notification } from "../lib/intake/alertmanager.ts";
+
+/** A parsed notification of these alerts, as intake hands it to the pipeline. */
+export function parsedNotification(alerts: Alert[]): Notification {
+  return {
+    receiver: "node-heal",
+    status: alerts[0].status,
+    alerts,
+    groupLabels: {},
+    commonLabels: {},
+    commonAnnotations: {},
+    externalURL: "",
+    version: "4",
+    groupKey: "{}",
+    truncatedAlerts: 0,
+  } as Notification;
+}
 
 /** An Alertmanager v4 notification of the given alerts, shaped as Alertmanager 0.25 sends it. */
 export function notification(

@@ -15,6 +15,7 @@ import {
   type Stoppable,
 } from "../lib/act/kube_types.ts";
 import type { Node } from "../lib/node.ts";
+import { NodeIndex } from "../lib/resolve/node_index.ts";
 import type { Pod } from "../lib/pod.ts";
 
 type Method = Exclude<keyof KubeClient, "server" | "dryRun">;
@@ -370,4 +371,17 @@ export function podOn(node: string, name: string, namespace = "default"): Pod {
     spec: { nodeName: node },
     status: { phase: "Running" },
   };
+}
+
+/** A node index fed by the client's watch, as the service feeds it. */
+export function watchedIndex(client: FakeClient): NodeIndex {
+  const index = new NodeIndex();
+  client.watchNodes({
+    listed: (ns) => index.replaceAll(ns),
+    upsert: (n) => index.upsert(n),
+    remove: (n) => index.remove(n),
+    recovered: () => {},
+    error: () => {},
+  });
+  return index;
 }

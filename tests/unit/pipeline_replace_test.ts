@@ -4,16 +4,16 @@
 import assert from "node:assert/strict";
 import { ANNOTATIONS } from "../../lib/decide/node_state.ts";
 import { parsePolicy, type Policy } from "../../lib/decide/policy.ts";
-import type { Alert, Notification } from "../../lib/intake/alertmanager.ts";
+import type { Alert } from "../../lib/intake/alertmanager.ts";
 import { Pipeline } from "../../lib/pipeline.ts";
 import { EventRecorder } from "../../lib/report/events.ts";
 import { Metrics } from "../../lib/report/metrics.ts";
-import { NodeIndex } from "../../lib/resolve/node_index.ts";
 import { loadProviders } from "../../lib/act/replace/providers.ts";
 import { NODE_CLAIMS } from "../../lib/act/replace/karpenter.ts";
 import type { Node } from "../../lib/node.ts";
-import { alertOf } from "../alerts.ts";
-import { FakeClient, workerNode } from "../fake_client.ts";
+import type { ReplaceProvider } from "../../lib/act/replace/provider.ts";
+import { alertOf, parsedNotification } from "../alerts.ts";
+import { FakeClient, watchedIndex, workerNode } from "../fake_client.ts";
 import { waitFor } from "../wait.ts";
 
 const POLICY = parsePolicy(`
@@ -33,7 +33,10 @@ function node(name: string, ip: string, created = new Date().toISOString()): Nod
   return n;
 }
 
-async function setup(policy: Policy = POLICY) {
+async function setup(
+  policy: Policy = POLICY,
+  providers?: ReadonlyMap<string, ReplaceProvider>,
+) {
   const client = new FakeClient({
     nodes: [1, 2, 3, 4].map((i) => node(`w${i}`, `10.0.0.${i}`, "2026-01-01T00:00:00Z")),
   });
@@ -43,14 +46,7 @@ async function setup(policy: Policy = POLICY) {
       status: { nodeName: `w${i}` },
     });
   }
-  const index = new NodeIndex();
-  client.watchNodes({
-    listed: (ns) => index.replaceAll(ns),
-    upsert: (n) => index.upsert(n),
-    remove: (n) => index.remove(n),
-    recovered: () => {},
-    error: () => {},
-  });
+  const index = watchedIndex(client);
   const metrics = new Metrics();
   const events = new EventRecorder(client, metrics);
   const pipeline = new Pipeline({
@@ -61,7 +57,7 @@ async function setup(policy: Policy = POLICY) {
     policy,
     drainRetryMs: 5,
     replacePollMs: 5,
-    providers: await loadProviders(policy, { client }),
+    providers: providers ?? await loadProviders(policy, { client }),
   });
   await pipeline.resumeReplacements();
   return {
@@ -73,21 +69,6 @@ async function setup(policy: Policy = POLICY) {
       await events.flush();
     },
   };
-}
-
-function notify(alerts: Alert[]): Notification {
-  return {
-    receiver: "node-heal",
-    status: alerts[0].status,
-    alerts,
-    groupLabels: {},
-    commonLabels: {},
-    commonAnnotations: {},
-    externalURL: "",
-    version: "4",
-    groupKey: "{}",
-    truncatedAlerts: 0,
-  } as Notification;
 }
 
 function replaceAlert(ip: string, status: Alert["status"] = "firing"): Alert {
@@ -102,7 +83,7 @@ const reasons = (client: FakeClient, node: string) =>
 
 Deno.test('heal_action="replace" cordons, drains, deletes the NodeClaim, and ends when a successor is Ready', async () => {
   await using f = await setup();
-  const result = await f.pipeline.handle(notify([replaceAlert("10.0.0.2")]));
+  const result = await f.pipeline.handle(parsedNotification([replaceAlert("10.0.0.2")]));
   assert.equal(result.alerts[0].outcome, "cordon");
   await waitFor(
     "the NodeClaim of w2 to be deleted",
@@ -131,12 +112,12 @@ Deno.test('heal_action="replace" cordons, drains, deletes the NodeClaim, and end
 
 Deno.test("with maxReplacing 1 a second replacement waits, its skip naming the gate, and starts once the first ends", async () => {
   await using f = await setup();
-  await f.pipeline.handle(notify([replaceAlert("10.0.0.2")]));
+  await f.pipeline.handle(parsedNotification([replaceAlert("10.0.0.2")]));
   await waitFor(
     "w2 replacing",
     () => f.client.nodes.get("w2")?.metadata.annotations?.[ANNOTATIONS.step] === "replacing",
   );
-  await f.pipeline.handle(notify([replaceAlert("10.0.0.3")]));
+  await f.pipeline.handle(parsedNotification([replaceAlert("10.0.0.3")]));
   const skip = await waitFor(
     "the skip of w3",
     () =>
@@ -160,7 +141,7 @@ Deno.test("with maxReplacing 1 a second replacement waits, its skip naming the g
 
 Deno.test("a replacement without a successor fails after its timeout: NodeHealReplaceFailed, the Node stays cordoned as replace-failed", async () => {
   await using f = await setup();
-  await f.pipeline.handle(notify([replaceAlert("10.0.0.2")]));
+  await f.pipeline.handle(parsedNotification([replaceAlert("10.0.0.2")]));
   await waitFor(
     "the failure",
     () => reasons(f.client, "w2").includes("NodeHealReplaceFailed"),
@@ -176,12 +157,14 @@ Deno.test("a replacement without a successor fails after its timeout: NodeHealRe
 
 Deno.test("a resolution during a replacement keeps the Node cordoned", async () => {
   await using f = await setup();
-  await f.pipeline.handle(notify([replaceAlert("10.0.0.2")]));
+  await f.pipeline.handle(parsedNotification([replaceAlert("10.0.0.2")]));
   await waitFor(
     "w2 replacing",
     () => f.client.nodes.get("w2")?.metadata.annotations?.[ANNOTATIONS.step] === "replacing",
   );
-  const result = await f.pipeline.handle(notify([replaceAlert("10.0.0.2", "resolved")]));
+  const result = await f.pipeline.handle(
+    parsedNotification([replaceAlert("10.0.0.2", "resolved")]),
+  );
   assert.equal(result.alerts[0].outcome, "release");
   assert.match(result.alerts[0].message, /replacement is under way/);
   assert.equal(f.client.nodes.get("w2")!.spec?.unschedulable, true);
@@ -207,37 +190,18 @@ Deno.test("a Node marked replacing that the ledger does not hold is marked repla
 });
 
 Deno.test("a machine rebuilt under the same Node object: the Node, Ready again, is its own successor and is uncordoned", async () => {
-  const client = new FakeClient({
-    nodes: [1, 2].map((i) => node(`w${i}`, `10.0.0.${i}`, "2026-01-01T00:00:00Z")),
-  });
-  const index = new NodeIndex();
-  client.watchNodes({
-    listed: (ns) => index.replaceAll(ns),
-    upsert: (n) => index.upsert(n),
-    remove: (n) => index.remove(n),
-    recovered: () => {},
-    error: () => {},
-  });
   let done = false;
-  const provider = {
-    name: "gcp-mig" as const,
-    start: () => Promise.resolve({ id: "operation-1", message: "recreating" }),
-    progress: () =>
-      Promise.resolve(done ? { state: "done" as const } : { state: "running" as const }),
-  };
-  const metrics = new Metrics();
-  const events = new EventRecorder(client, metrics);
-  const pipeline = new Pipeline({
-    client,
-    index,
-    metrics,
-    events,
-    policy: POLICY,
-    drainRetryMs: 5,
-    replacePollMs: 5,
-    providers: new Map([["heal", provider]]),
-  });
-  await pipeline.handle(notify([replaceAlert("10.0.0.2")]));
+  await using f = await setup(
+    POLICY,
+    new Map([["heal", {
+      name: "gcp-mig" as const,
+      start: () => Promise.resolve({ id: "operation-1", message: "recreating" }),
+      progress: () =>
+        Promise.resolve(done ? { state: "done" as const } : { state: "running" as const }),
+    }]]),
+  );
+  const { client, pipeline } = f;
+  await pipeline.handle(parsedNotification([replaceAlert("10.0.0.2")]));
   await waitFor(
     "w2 replacing",
     () => client.nodes.get("w2")?.metadata.annotations?.[ANNOTATIONS.step] === "replacing",
@@ -246,6 +210,4 @@ Deno.test("a machine rebuilt under the same Node object: the Node, Ready again, 
   await waitFor("w2 released", () => client.nodes.get("w2")!.spec?.unschedulable !== true);
   assert.equal(pipeline.replacements().entries[0].successor, "w2");
   assert.equal(client.nodes.get("w2")!.metadata.annotations?.[ANNOTATIONS.step], undefined);
-  await pipeline.stopDrains();
-  await events.flush();
 });

@@ -4,13 +4,12 @@
 import assert from "node:assert/strict";
 import { ANNOTATIONS } from "../../lib/decide/node_state.ts";
 import { parsePolicy, type Policy } from "../../lib/decide/policy.ts";
-import type { Alert, Notification } from "../../lib/intake/alertmanager.ts";
+import type { Alert } from "../../lib/intake/alertmanager.ts";
 import { Pipeline } from "../../lib/pipeline.ts";
 import { EventRecorder } from "../../lib/report/events.ts";
 import { Metrics } from "../../lib/report/metrics.ts";
-import { NodeIndex } from "../../lib/resolve/node_index.ts";
-import { alertOf } from "../alerts.ts";
-import { FakeClient, podOn, workerNode } from "../fake_client.ts";
+import { alertOf, parsedNotification } from "../alerts.ts";
+import { FakeClient, podOn, watchedIndex, workerNode } from "../fake_client.ts";
 import { waitFor } from "../wait.ts";
 
 function setup(options: { policy?: Policy; workers?: number } = {}) {
@@ -19,14 +18,7 @@ function setup(options: { policy?: Policy; workers?: number } = {}) {
     (_, i) => workerNode(`w${i + 1}`, `10.0.0.${i + 1}`),
   );
   const client = new FakeClient({ nodes });
-  const index = new NodeIndex();
-  client.watchNodes({
-    listed: (ns) => index.replaceAll(ns),
-    upsert: (n) => index.upsert(n),
-    remove: (n) => index.remove(n),
-    recovered: () => {},
-    error: () => {},
-  });
+  const index = watchedIndex(client);
   const metrics = new Metrics();
   const events = new EventRecorder(client, metrics);
   const pipeline = new Pipeline({
@@ -48,21 +40,6 @@ function setup(options: { policy?: Policy; workers?: number } = {}) {
   };
 }
 
-function notify(alerts: Alert[]): Notification {
-  return {
-    receiver: "node-heal",
-    status: alerts[0].status,
-    alerts,
-    groupLabels: {},
-    commonLabels: {},
-    commonAnnotations: {},
-    externalURL: "",
-    version: "4",
-    groupKey: "{}",
-    truncatedAlerts: 0,
-  } as Notification;
-}
-
 function alert(ip: string, status: Alert["status"] = "firing", fingerprint = `fp-${ip}`): Alert {
   return alertOf({ alertname: "NodeDown", instance: `${ip}:9100`, heal: "true" }, {
     fingerprint,
@@ -72,7 +49,7 @@ function alert(ip: string, status: Alert["status"] = "firing", fingerprint = `fp
 
 Deno.test("a firing alert cordons its Node through the writer, records an Event and the decision", async () => {
   await using f = setup();
-  const result = await f.pipeline.handle(notify([alert("10.0.0.2")]));
+  const result = await f.pipeline.handle(parsedNotification([alert("10.0.0.2")]));
   assert.equal(result.retry, false);
   assert.equal(result.alerts[0].node, "w2");
   assert.equal(result.alerts[0].outcome, "cordon");
@@ -88,7 +65,7 @@ Deno.test("a firing alert cordons its Node through the writer, records an Event 
   assert.equal(decision.node, "w2");
   assert.equal(decision.outcome, "cordon");
   // The resolution uncordons and clears node-heal's state.
-  const resolved = await f.pipeline.handle(notify([alert("10.0.0.2", "resolved")]));
+  const resolved = await f.pipeline.handle(parsedNotification([alert("10.0.0.2", "resolved")]));
   assert.equal(resolved.alerts[0].outcome, "uncordon");
   assert.equal(f.client.nodes.get("w2")!.spec?.unschedulable, undefined);
   assert.equal(f.client.nodes.get("w2")!.metadata.annotations?.[ANNOTATIONS.cordonedBy], undefined);
@@ -96,7 +73,7 @@ Deno.test("a firing alert cordons its Node through the writer, records an Event 
 
 Deno.test("an alert that matches no Node is unresolved, and nothing is written", async () => {
   await using f = setup();
-  const result = await f.pipeline.handle(notify([alert("10.9.9.9")]));
+  const result = await f.pipeline.handle(parsedNotification([alert("10.9.9.9")]));
   assert.equal(result.alerts[0].outcome, "unresolved");
   assert.equal(result.retry, false);
   assert.equal(f.client.patches.length, 0);
@@ -106,19 +83,19 @@ Deno.test("an alert that matches no Node is unresolved, and nothing is written",
 Deno.test("a write that keeps failing asks Alertmanager to retry, and changes nothing", async () => {
   await using f = setup();
   f.client.fail("patchNode", 500, 500, 500);
-  const result = await f.pipeline.handle(notify([alert("10.0.0.1")]));
+  const result = await f.pipeline.handle(parsedNotification([alert("10.0.0.1")]));
   assert.equal(result.retry, true);
   assert.equal(result.alerts[0].outcome, "failed");
   assert.equal(f.client.nodes.get("w1")!.spec?.unschedulable, undefined);
   // Alertmanager's retry then succeeds.
-  const again = await f.pipeline.handle(notify([alert("10.0.0.1")]));
+  const again = await f.pipeline.handle(parsedNotification([alert("10.0.0.1")]));
   assert.equal(again.alerts[0].outcome, "cordon");
 });
 
 Deno.test("firing alerts about several Nodes at once take turns: the gates count each take-out", async () => {
   await using f = setup({ policy: parsePolicy("gates: { minHealthy: 2 }") });
   const result = await f.pipeline.handle(
-    notify(["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"].map((ip) => alert(ip))),
+    parsedNotification(["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"].map((ip) => alert(ip))),
   );
   const outcomes = result.alerts.map((a) => a.outcome).sort();
   assert.deepEqual(outcomes, ["cordon", "cordon", "skipped", "skipped"]);
@@ -138,7 +115,7 @@ Deno.test("take-outs decided while earlier writes are in flight count them: the 
     return patch(name, p);
   };
   const ips = [1, 2, 3, 4, 5, 6].map((i) => `10.0.0.${i}`);
-  const result = await f.pipeline.handle(notify(ips.map((ip) => alert(ip))));
+  const result = await f.pipeline.handle(parsedNotification(ips.map((ip) => alert(ip))));
   assert.equal(result.alerts.filter((a) => a.outcome === "cordon").length, 3);
   assert.equal([...f.client.nodes.values()].filter((n) => n.spec?.unschedulable).length, 3);
   assert.ok(
@@ -150,20 +127,23 @@ Deno.test("a take-out whose write timed out keeps its place in the budget: it ma
   await using f = setup({ policy: parsePolicy("gates: { minHealthy: 3 }"), workers: 4 });
   // No answer three times (0: no status, as a timeout): the write may have reached the server.
   f.client.fail("patchNode", 0, 0, 0);
-  const first = await f.pipeline.handle(notify([alert("10.0.0.1")]));
+  const first = await f.pipeline.handle(parsedNotification([alert("10.0.0.1")]));
   assert.equal(first.alerts[0].outcome, "failed");
   assert.equal(first.retry, true);
-  const second = await f.pipeline.handle(notify([alert("10.0.0.2")]));
+  const second = await f.pipeline.handle(parsedNotification([alert("10.0.0.2")]));
   assert.equal(second.alerts[0].outcome, "skipped");
   assert.equal(second.alerts[0].gate, "minHealthy");
   // A refusal (a status) gives the place back at once.
   await using g = setup({ policy: parsePolicy("gates: { minHealthy: 3 }"), workers: 4 });
   g.client.fail("patchNode", 403);
   assert.equal(
-    (await g.pipeline.handle(notify([alert("10.0.0.1")]))).alerts[0].outcome,
+    (await g.pipeline.handle(parsedNotification([alert("10.0.0.1")]))).alerts[0].outcome,
     "rejected",
   );
-  assert.equal((await g.pipeline.handle(notify([alert("10.0.0.2")]))).alerts[0].outcome, "cordon");
+  assert.equal(
+    (await g.pipeline.handle(parsedNotification([alert("10.0.0.2")]))).alerts[0].outcome,
+    "cordon",
+  );
 });
 
 Deno.test("a drain runs through the writer: every Node write carries its resourceVersion, and the end is recorded", async () => {
@@ -175,7 +155,7 @@ Deno.test("a drain runs through the writer: every Node write carries its resourc
   for (const p of [podOn("w3", "a"), podOn("w3", "b"), podOn("w1", "elsewhere")]) {
     f.client.pods.set(`${p.metadata.namespace}/${p.metadata.name}`, p);
   }
-  await f.pipeline.handle(notify([alert("10.0.0.3")]));
+  await f.pipeline.handle(parsedNotification([alert("10.0.0.3")]));
   await waitFor(
     "the drain of w3 to end",
     () => f.client.nodes.get("w3")!.metadata.annotations?.[ANNOTATIONS.step] === "drained",
@@ -207,12 +187,12 @@ Deno.test("a resolution stops a running drain before it uncordons, and the drain
   const pod = podOn("w4", "guarded");
   f.client.pods.set("default/guarded", pod);
   f.client.blocked.add("default/guarded");
-  await f.pipeline.handle(notify([alert("10.0.0.4")]));
+  await f.pipeline.handle(parsedNotification([alert("10.0.0.4")]));
   await waitFor(
     "the drain to try the guarded pod",
     () => f.client.calls.some((c) => c.method === "evictPod"),
   );
-  const result = await f.pipeline.handle(notify([alert("10.0.0.4", "resolved")]));
+  const result = await f.pipeline.handle(parsedNotification([alert("10.0.0.4", "resolved")]));
   assert.equal(result.alerts[0].outcome, "uncordon");
   const w4 = f.client.nodes.get("w4")!;
   assert.equal(w4.spec?.unschedulable, undefined);

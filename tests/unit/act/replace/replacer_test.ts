@@ -87,6 +87,17 @@ function setup(nodes = ["w1", "w2", "w3"]) {
   };
 }
 
+/** Begins and follows the replacement of `name`, until its operation is recorded. */
+async function requested(f: ReturnType<typeof setup>, replacer: Replacer, name: string) {
+  const r = await replacer.begin(f.index.get(name)!, POLICY.rules[0], {
+    now: f.now(),
+    paused: false,
+  });
+  replacer.follow(r);
+  await waitFor("requested", () => stored(f.client)[0].phase === "requested");
+  return r;
+}
+
 function stored(client: FakeClient) {
   const cm = client.objects.get(FakeClient.key(CONFIG_MAPS, LEDGER_NAME, "node-heal"));
   return cm ? JSON.parse(cm.data![LEDGER_KEY]) : undefined;
@@ -122,12 +133,7 @@ Deno.test("a replacement is in the ledger before its provider is asked, its oper
 Deno.test("a successor must be new, Ready and of the same pool", async () => {
   const f = setup();
   const replacer = f.make();
-  const r = await replacer.begin(f.index.get("w2")!, POLICY.rules[0], {
-    now: f.now(),
-    paused: false,
-  });
-  replacer.follow(r);
-  await waitFor("requested", () => stored(f.client)[0].phase === "requested");
+  await requested(f, replacer, "w2");
   f.index.remove("w2");
   const other = node("x1", f.now().toISOString());
   other.metadata.labels!["karpenter.sh/nodepool"] = "gpu";
@@ -171,12 +177,7 @@ Deno.test("the gates are counted on the stored ledger: a second replacement wait
 Deno.test("a replacement without a successor fails at its deadline, and the budget frees", async () => {
   const f = setup();
   const replacer = f.make();
-  const r = await replacer.begin(f.index.get("w2")!, POLICY.rules[0], {
-    now: f.now(),
-    paused: false,
-  });
-  replacer.follow(r);
-  await waitFor("requested", () => stored(f.client)[0].phase === "requested");
+  await requested(f, replacer, "w2");
   f.tick(3000);
   await waitFor("the failure", () => stored(f.client)[0].phase === "failed");
   assert.match(stored(f.client)[0].message, /w2 was not replaced within 2s: it still exists/);
