@@ -41,40 +41,49 @@ function groupBy<T>(items: T[], key: (t: T) => string): Map<string, T[]> {
 // --- aws-asg ---------------------------------------------------------------------------------
 
 /** An EKS-like cluster on AWS, and the Auto Scaling fake whose groups hold its workers' instances. */
-async function awsCloud(options: { leaveOut?: string } = {}) {
+async function awsCloud(options: { leaveOut?: string; nodeLagMs?: number } = {}) {
   const cluster = await startEmbeddedCluster({ workers: 3, cloud: "aws" });
   const byInstance = new Map<string, KubeObject>();
   const zones = new Map<string, string>();
   for (const { node, providerID } of workers(cluster)) {
     // aws:///us-east-1a/i-0123...
     const [, zone, instance] = /^aws:\/\/\/([^/]+)\/(i-[0-9a-f]+)$/.exec(providerID)!;
-    if (node.metadata!.name === options.leaveOut) continue;
     byInstance.set(instance, node);
-    zones.set(instance, zone);
+    if (node.metadata!.name !== options.leaveOut) zones.set(instance, zone);
   }
   const groups = [...groupBy([...zones], ([, zone]) => zone)].map(([zone, members]) => ({
     name: `workers-${zone}`,
     instances: members.map(([instanceId]) => ({ instanceId, availabilityZone: zone })),
   }));
+  /** The instance each group is terminating. */
+  const terminating = new Map<string, string>();
+  let lag: ReturnType<typeof setTimeout> | undefined;
   const fake = startAwsAutoScalingFake({
     region: "us-east-1",
     groups,
     terminateMs: 300,
-    // The instance's Node goes with it...
-    onTerminate: (instance) => {
-      const node = byInstance.get(instance)!;
-      cluster.api.removeNode(node.metadata!.name!);
+    // The instance's Node goes with it (or, with nodeLagMs, that long after its termination
+    // ended, as a cloud's node lifecycle controller may notice late)...
+    onTerminate: (instance, group) => {
+      terminating.set(group, instance);
+      if (options.nodeLagMs === undefined) {
+        cluster.api.removeNode(byInstance.get(instance)!.metadata!.name!);
+      }
     },
     // ...and the group's new instance registers a Node in its place.
     onLaunch: (instance, group) => {
-      const zone = group.replace(/^workers-/, "");
-      const predecessor = [...byInstance.values()].find((n) =>
-        String((n.spec as { providerID: string }).providerID).includes(`/${zone}/`)
-      )!;
-      const node = cluster.api.joinSuccessor(predecessor, {
-        providerID: `aws:///${zone}/${instance}`,
-      });
-      byInstance.set(instance, node);
+      const predecessor = byInstance.get(terminating.get(group)!)!;
+      const join = () => {
+        const node = cluster.api.joinSuccessor(predecessor, {
+          providerID: `aws:///${zones.get(terminating.get(group)!)}/${instance}`,
+        });
+        byInstance.set(instance, node);
+      };
+      if (options.nodeLagMs === undefined) return join();
+      lag = setTimeout(() => {
+        cluster.api.removeNode(predecessor.metadata!.name!);
+        join();
+      }, options.nodeLagMs);
     },
   });
   return {
@@ -83,6 +92,7 @@ async function awsCloud(options: { leaveOut?: string } = {}) {
     env: { AWS_ACCESS_KEY_ID: fake.accessKeyId, AWS_SECRET_ACCESS_KEY: fake.secretAccessKey },
     policy: ladderPolicy(`provider: aws-asg, region: us-east-1, endpoint: "${fake.url}"`),
     async [Symbol.asyncDispose]() {
+      clearTimeout(lag);
       await fake.close();
       await cluster.close();
     },
@@ -125,6 +135,30 @@ Deno.test("aws-asg: the ladder terminates heal-worker's instance once, keeping t
     "the old Node is gone",
   );
   assert.deepEqual(await reasonsUntil(f.core, "heal-worker", "NodeHealReplaced"), REPLACED_REASONS);
+});
+
+Deno.test("aws-asg: a Node that outlives its terminated instance is no successor of itself", async () => {
+  // The termination's activity is Successful, but the Node (cordoned, still Ready) is there a
+  // while longer: the replacement ends only once it is gone and the new instance's Node is Ready.
+  await using cloud = await awsCloud({ nodeLagMs: 1500 });
+  await using f = await withService({
+    cluster: cloud.cluster,
+    policy: cloud.policy,
+    env: cloud.env,
+  });
+  const old = await f.core.readNode({ name: "heal-worker" });
+
+  await postReplace(f);
+  const done = await ended(f);
+  assert.equal(done.phase, "replaced", String(done.message));
+  assert.notEqual(done.successor, "heal-worker", "the old Node is not its own successor");
+  const successor = await assertReadySuccessor(f.core, done.successor, done.startedAt);
+  assert.notEqual(successor.metadata?.uid, old.metadata?.uid);
+  assert.equal(
+    (await f.core.listNode()).items.some((n) => n.metadata?.name === "heal-worker"),
+    false,
+    "the old Node is gone",
+  );
 });
 
 Deno.test("aws-asg: an instance in no Auto Scaling group is refused; the replacement fails and the Node stays cordoned", async () => {
