@@ -72,8 +72,16 @@ export async function withService(
     policy?: Policy;
     paused?: boolean;
     kubeconfig?: string;
-    /** An embedded cluster started elsewhere (with `kubeconfig` pointing at it). */
+    /**
+     * An embedded cluster started elsewhere, to outlive the service (`kubeconfig`, if given,
+     * points at it; else its own kubeconfig is used).
+     */
     cluster?: EmbeddedCluster;
+    /**
+     * Environment variables set while the service runs (a cloud provider's credentials, read
+     * through the SDKs' default chains), restored when it is disposed.
+     */
+    env?: Record<string, string>;
     credentials?: Credentials;
     tls?: { cert: string; key: string };
     /** Leader election (one replica: it leads at once). */
@@ -93,12 +101,13 @@ export async function withService(
   } = {},
 ): Promise<ServiceFixture> {
   // Its own embedded cluster, unless the test started one to outlive the service.
-  const own = options.kubeconfig
+  const own = options.kubeconfig || options.cluster
     ? undefined
     : await startEmbeddedCluster({ workers: options.workers ?? 3, ...options.clusterOptions });
+  const restoreEnv = setEnv(options.env ?? {});
   const service = await startService({
     listen: { hostname: "127.0.0.1", port: 0 },
-    kubeconfigYaml: own?.kubeconfig(),
+    kubeconfigYaml: options.kubeconfig ? undefined : (own ?? options.cluster)?.kubeconfig(),
     kubeconfig: options.kubeconfig,
     pausePollMs: 100,
     drainRetryMs: 100,
@@ -114,6 +123,10 @@ export async function withService(
     paused: options.paused,
     election: options.election,
     ...options.limits,
+  }).catch(async (err) => {
+    restoreEnv();
+    await own?.close();
+    throw err;
   });
   await service.synced;
   const cluster = own ?? options.cluster!;
@@ -132,8 +145,18 @@ export async function withService(
       }),
     [Symbol.asyncDispose]: async () => {
       await service.close();
+      restoreEnv();
       await own?.close();
     },
+  };
+}
+
+/** Sets environment variables; returns what restores them as they were. */
+function setEnv(vars: Record<string, string>): () => void {
+  const saved = Object.keys(vars).map((k) => [k, Deno.env.get(k)] as const);
+  for (const [k, v] of Object.entries(vars)) Deno.env.set(k, v);
+  return () => {
+    for (const [k, v] of saved) v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
   };
 }
 

@@ -15,7 +15,12 @@ import { errorResponse, json, parseBody, parseDryRun, present } from "./wire.ts"
 import { createObject, patchObject, prepareNew, updateObject } from "./writes.ts";
 import { type KarpenterOptions, karpenterState } from "./karpenter.ts";
 import { type ClusterApiOptions, clusterApiState } from "./cluster_api.ts";
-import { type ReplacementOptions, replacementState } from "./node_lifecycle.ts";
+import {
+  joinSuccessor,
+  removeNode,
+  type ReplacementOptions,
+  replacementState,
+} from "./node_lifecycle.ts";
 import { Timers } from "./timers.ts";
 import { sleep } from "../timing.ts";
 import { systemClock } from "../clock.ts";
@@ -115,6 +120,28 @@ export class ApiServer {
       }
       this.store.put(type.storage, key, stored);
     }
+  }
+
+  /**
+   * Removes Node `name` with its pods and Lease, as a cloud's node lifecycle does once its
+   * machine is gone (no NodeClaim or Machine is touched); returns a copy of the Node as it was.
+   * For tests that play a cloud (an Auto Scaling group, a managed instance group).
+   */
+  removeNode(name: string): KubeObject | undefined {
+    const node = removeNode(this.#ctx, name);
+    return node ? clone(node) : undefined;
+  }
+
+  /**
+   * Joins a fresh Ready Node in the place of `predecessor` (a Node as read before it went): its
+   * cloud, pool and labels, with `providerID` and `name` when given (a recreated VM registers
+   * again under its name, with a new uid). Returns a copy of the Node stored.
+   */
+  joinSuccessor(
+    predecessor: KubeObject,
+    options: { name?: string; providerID?: string } = {},
+  ): KubeObject {
+    return clone(joinSuccessor(this.#ctx, predecessor, options));
   }
 
   /** The stored object of `kind` (as `Node`, `Pod`, ...) or undefined; a copy, safe to change. */

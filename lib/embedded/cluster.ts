@@ -1,7 +1,7 @@
 import { ApiServer, type ApiServerOptions } from "./api_server.ts";
 import { defaultTopology } from "./seed.ts";
 import type { KubeObject } from "./objects.ts";
-import type { NodeManager } from "./node_clouds.ts";
+import type { NodeCloud, NodeManager } from "./node_clouds.ts";
 
 /** Options of {@link startEmbeddedCluster}. */
 export interface EmbeddedClusterOptions extends ApiServerOptions {
@@ -18,6 +18,11 @@ export interface EmbeddedClusterOptions extends ApiServerOptions {
    * `cluster-api` (see seed.ts `TopologyOptions.nodeManager`); ignored when `objects` is given.
    */
   nodeManager?: NodeManager;
+  /**
+   * Whose Nodes the default topology's are (`aws`, the default, `gcp`, `azure`, `kind`: their
+   * labels and providerIDs); ignored when `objects` is given.
+   */
+  cloud?: NodeCloud;
 }
 
 /** A running embedded API server: its HTTP address, its state, and a kubeconfig for it. */
@@ -40,8 +45,10 @@ export async function startEmbeddedCluster(
   options: EmbeddedClusterOptions = {},
 ): Promise<EmbeddedCluster> {
   const api = new ApiServer(options);
-  const { workers, nodeManager } = options;
-  api.seed(options.objects ?? defaultTopology({ workers, nodeManager, now: options.now?.() }));
+  const { workers, nodeManager, cloud } = options;
+  api.seed(
+    options.objects ?? defaultTopology({ workers, nodeManager, cloud, now: options.now?.() }),
+  );
   const hostname = options.hostname ?? "127.0.0.1";
   const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
   const server = Deno.serve({

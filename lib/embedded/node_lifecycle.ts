@@ -9,6 +9,7 @@ import { findResource, type ResourceType } from "./resources.ts";
 import { node as buildNode, nodeLease, pod, suffix } from "./seed_objects.ts";
 import { objectKey } from "./store.ts";
 import { rfc3339 } from "./times.ts";
+import { cloudOfProviderID } from "./karpenter_claims.ts";
 import { prepareNew } from "./writes.ts";
 
 const NODE_TYPE = findResource("", "v1", "nodes")!;
@@ -97,19 +98,26 @@ export interface FreshNode {
 }
 
 /**
- * A fresh Ready worker Node, `heal-worker-r<n>`, with a fresh address, not stored yet (its
- * manager labels it and makes its NodeClaim or Machine first; then {@link joinNode}). Its kubelet
- * version is that of `predecessor`, when known.
+ * A fresh Ready worker Node, `heal-worker-r<n>` (or `name`, as a machine rebuilt under the same
+ * name registers again), with a fresh address, not stored yet (its manager labels it and makes its
+ * NodeClaim or Machine first; then {@link joinNode}). Its kubelet version is that of
+ * `predecessor`, when known.
  */
 export function freshNode(
   ctx: ServerContext,
-  options: { cloud: NodeCloud; pool?: string; nodeManager: NodeManager; predecessor?: KubeObject },
+  options: {
+    cloud: NodeCloud;
+    pool?: string;
+    nodeManager: NodeManager;
+    predecessor?: KubeObject;
+    name?: string;
+  },
 ): FreshNode {
   const { cloud, pool, nodeManager, predecessor } = options;
-  let name: string;
-  do {
+  let name = options.name ?? "";
+  while (!name || (!options.name && ctx.store.get(NODE_TYPE.storage, name))) {
     name = `heal-worker-r${++ctx.replacements.replaced}`;
-  } while (ctx.store.get(NODE_TYPE.storage, name));
+  }
   const index = freshIndex(ctx);
   const kubelet = String(pathValue(predecessor, "status.nodeInfo.kubeletVersion") ?? "v1.29.2");
   const at = rfc3339(ctx.now());
@@ -117,7 +125,35 @@ export function freshNode(
     { name, index, controlPlane: false, kubelet, cloud, pool, nodeManager },
     at,
   );
+  // Registered again under its old name, it is another object all the same.
+  if (options.name) node.metadata.uid = crypto.randomUUID();
   return { node, index };
+}
+
+/**
+ * Joins a fresh Ready Node in the place of `predecessor` (as it was before it went), as a cloud's
+ * group brings a machine up: the same cloud, pool and labels, the given `providerID` (else a new
+ * one of the cloud), and `name` (else a fresh `heal-worker-r<n>`). No NodeClaim or Machine is
+ * made. Returns the Node as stored.
+ */
+export function joinSuccessor(
+  ctx: ServerContext,
+  predecessor: KubeObject,
+  options: { name?: string; providerID?: string } = {},
+): KubeObject {
+  const labels = meta(predecessor).labels ?? {};
+  const fresh = freshNode(ctx, {
+    cloud: cloudOfProviderID(String(pathValue(predecessor, "spec.providerID") ?? "")),
+    pool: labels["acme.io/workload-class"],
+    nodeManager: labels["karpenter.sh/nodepool"] ? "karpenter" : "cluster-api",
+    predecessor,
+    name: options.name,
+  });
+  const name = fresh.node.metadata.name;
+  fresh.node.metadata.labels = { ...labels, "kubernetes.io/hostname": name };
+  if (options.providerID) fresh.node.spec.providerID = options.providerID;
+  joinNode(ctx, fresh);
+  return ctx.store.get(NODE_TYPE.storage, name)!;
 }
 
 /** Stores a fresh Node with its Lease and the pods the DaemonSets run on it. */

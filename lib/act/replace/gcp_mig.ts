@@ -237,5 +237,5 @@ export function create(
     return managedProgress(member);
   }
 
-  return Promise.resolve({ name: "gcp-mig", start, progress });
+  return Promise.resolve({ name: "gcp-mig", start, progress, inPlace: true });
 }

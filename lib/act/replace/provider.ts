@@ -50,6 +50,13 @@ export interface ReplaceProvider {
    * replacer only watches the Nodes.
    */
   progress?(target: ReplaceTarget, operation: string): Promise<Progress>;
+  /**
+   * Whether the provider rebuilds the machine under the same Node object (a GCP recreate keeps
+   * the VM's name): then, once {@link progress} says done, that Node Ready again is the successor.
+   * Otherwise (an ASG terminate is done when the instance is gone, its Node lingering a while
+   * yet) only another Node object is.
+   */
+  readonly inPlace?: boolean;
 }
 
 /** What a provider is made with. */

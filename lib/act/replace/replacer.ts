@@ -222,7 +222,7 @@ export class Replacer implements ReplaceView {
             message: `${r.provider} failed to replace ${r.node}: ${progress.message}`,
           });
         }
-        const successor = this.#successor(r, progress);
+        const successor = this.#successor(r, progress, provider.inPlace === true);
         if (successor) {
           return void await this.#end(r, "replaced", { successor: successor.metadata.name });
         }
@@ -259,15 +259,16 @@ export class Replacer implements ReplaceView {
 
   /**
    * The Node that took `r`'s place, once the old Node is gone: a new Ready Node of its pool. A
-   * provider that says its operation is done may have rebuilt the machine under the same Node
-   * object (a GCP recreate): then that Node, Ready again, is the successor.
+   * provider that rebuilds the machine under the same Node object (`inPlace`, a GCP recreate) and
+   * says its operation is done: then that Node, Ready again, is the successor. For any other, the
+   * old Node still there (an instance terminated, its Node not yet deleted) is no successor.
    */
-  #successor(r: Replacement, progress: Progress | undefined): Node | undefined {
+  #successor(r: Replacement, progress: Progress | undefined, inPlace: boolean): Node | undefined {
     if (progress?.state === "running") return undefined;
     const { index, policy } = this.#deps;
     const old = index.get(r.node);
     if (old && old.metadata.uid === r.uid) {
-      if (progress?.state !== "done") return undefined;
+      if (!inPlace || progress?.state !== "done") return undefined;
       return successorOf(
         { ...r, uid: undefined, startedAt: "1970-01-01T00:00:00Z" },
         [old],

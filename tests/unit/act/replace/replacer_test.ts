@@ -146,6 +146,37 @@ Deno.test("a successor must be new, Ready and of the same pool", async () => {
   await replacer.stopAll();
 });
 
+Deno.test("a provider done with the old Node still there: that Node is its successor only for a provider that rebuilds in place", async () => {
+  for (const inPlace of [false, true]) {
+    const f = setup();
+    // Done at once: an ASG's terminate whose instance is gone, a GCP recreate whose VM runs again.
+    Object.assign(f.provider, {
+      inPlace,
+      progress: () => Promise.resolve({ state: "done" }),
+    });
+    const replacer = f.make();
+    const r = await replacer.begin(f.index.get("w2")!, POLICY.rules[0], {
+      now: f.now(),
+      paused: false,
+    });
+    replacer.follow(r);
+    await waitFor("requested", () => stored(f.client)[0].phase !== "starting");
+    if (inPlace) {
+      await waitFor("the replacement's end", () => stored(f.client)[0].phase === "replaced");
+      assert.equal(stored(f.client)[0].successor, "w2");
+    } else {
+      // w2 is still there, Ready and cordoned: its Node not yet deleted.
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(stored(f.client)[0].phase, "requested", "w2 is no successor of itself");
+      f.index.remove("w2");
+      f.index.upsert(node("w9", f.now().toISOString()));
+      await waitFor("the replacement's end", () => stored(f.client)[0].phase === "replaced");
+      assert.equal(stored(f.client)[0].successor, "w9");
+    }
+    await replacer.stopAll();
+  }
+});
+
 Deno.test("the gates are counted on the stored ledger: a second replacement waits for maxReplacing, the rate counts ended ones", async () => {
   const f = setup(["w1", "w2", "w3", "w4"]);
   const replacer = f.make();
