@@ -195,6 +195,7 @@ Deno.test("a machine rebuilt under the same Node object: the Node, Ready again, 
     POLICY,
     new Map([["heal", {
       name: "gcp-mig" as const,
+      inPlace: true,
       start: () => Promise.resolve({ id: "operation-1", message: "recreating" }),
       progress: () =>
         Promise.resolve(done ? { state: "done" as const } : { state: "running" as const }),
