@@ -28,31 +28,18 @@ import type { Node } from "./node.ts";
 import { DecisionLog, type DecisionRecord } from "./report/decision_log.ts";
 import type { EventRecorder } from "./report/events.ts";
 import type { Metrics } from "./report/metrics.ts";
-import { type Outcome, Reporter } from "./report/reporter.ts";
+import { Reporter } from "./report/reporter.ts";
+import {
+  type AlertResult,
+  NOT_LEADER,
+  type NotificationResult,
+  notLeading,
+} from "./pipeline_results.ts";
 import { type NodeIndex, resolveAlert } from "./resolve/node_index.ts";
 
 export type { DecisionRecord } from "./report/decision_log.ts";
 
-/** Why a replica that does not lead acts on nothing. */
-const NOT_LEADER = "This replica does not lead; the leader acts (Alertmanager sends it again)";
-
-/** What happened to one alert. */
-export interface AlertResult extends Outcome {
-  fingerprint: string;
-  alertname: string;
-  status: Alert["status"];
-  node?: string;
-}
-
-/** What happened to one notification; `retry` is true when an alert failed and Alertmanager should send it again. */
-export interface NotificationResult {
-  retry: boolean;
-  /** Set when this replica does not lead: the retry should reach another replica. */
-  notLeader?: true;
-  dryRun: boolean;
-  truncatedAlerts: number;
-  alerts: AlertResult[];
-}
+export type { AlertResult, NotificationResult } from "./pipeline_results.ts";
 
 /** What a {@link Pipeline} works with. */
 export interface PipelineDeps {
@@ -198,19 +185,7 @@ export class Pipeline {
     const { metrics } = this.#deps;
     if (!this.#mayAct()) {
       // Another replica leads: Alertmanager sends it again, to the leader once one is ready.
-      return {
-        retry: true,
-        notLeader: true,
-        dryRun: this.#deps.client.dryRun,
-        truncatedAlerts: notification.truncatedAlerts,
-        alerts: notification.alerts.map((a) => ({
-          fingerprint: a.fingerprint,
-          alertname: a.labels.alertname ?? "",
-          status: a.status,
-          outcome: "failed",
-          message: NOT_LEADER,
-        })),
-      };
+      return notLeading(notification, this.#deps.client.dryRun);
     }
     if (notification.truncatedAlerts > 0) {
       metrics.truncated.inc(notification.truncatedAlerts);

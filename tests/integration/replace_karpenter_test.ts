@@ -6,9 +6,9 @@ import assert from "node:assert/strict";
 import * as k8s from "@kubernetes/client-node";
 import { parsePolicy } from "../../lib/decide/policy.ts";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
-import type { Replacement } from "../../lib/decide/replacements.ts";
 import { notification, waitFor, withService } from "../helpers.ts";
 import { readyReplica, startServe, stop, watched } from "../processes.ts";
+import { ledger, reasons } from "../ladder.ts";
 
 const policy = (gates = "minHealthy: 0, maxReplacing: 1", timeout = "1m") =>
   parsePolicy(`
@@ -30,30 +30,6 @@ function replaceAlert(ip: string, fingerprint = `fp-${ip}`) {
     },
     fingerprint,
   };
-}
-
-/** The replacement ledger as stored, read with the client library. */
-async function ledger(core: k8s.CoreV1Api): Promise<Replacement[]> {
-  try {
-    const cm = await core.readNamespacedConfigMap({
-      name: "node-heal-replacements",
-      namespace: "node-heal",
-    });
-    return JSON.parse(cm.data?.["replacements.json"] ?? "[]");
-  } catch (err) {
-    if ((err as { code?: number }).code === 404) return [];
-    throw err;
-  }
-}
-
-async function reasons(core: k8s.CoreV1Api, node: string): Promise<string[]> {
-  const events = await core.listNamespacedEvent({
-    namespace: "default",
-    fieldSelector: `involvedObject.name=${node}`,
-  });
-  return events.items.filter((e) => e.source?.component === "node-heal")
-    .sort((a, b) => String(a.firstTimestamp).localeCompare(String(b.firstTimestamp)))
-    .map((e) => e.reason!);
 }
 
 function claimDeletes(

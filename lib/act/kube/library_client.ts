@@ -24,6 +24,7 @@ import {
 import { watchNodes } from "./node_watch.ts";
 import { timeBound } from "./time_bound.ts";
 import { closeNative, rawJson } from "./raw.ts";
+import { ObjectCalls } from "./objects.ts";
 
 const MERGE_PATCH = "application/merge-patch+json";
 import { Slots } from "../../slots.ts";
@@ -41,18 +42,6 @@ function leasePath(namespace: string, name: string): string {
   }`;
 }
 
-/** The path of the objects of `kind` (in `namespace`), and of one of them when `name` is given. */
-export function objectPath(kind: ObjectKind, namespace?: string, name?: string): string {
-  const base = kind.group === "" ? `/api/${kind.version}` : `/apis/${kind.group}/${kind.version}`;
-  const ns = namespace ? `/namespaces/${encodeURIComponent(namespace)}` : "";
-  return `${base}${ns}/${kind.plural}${name === undefined ? "" : `/${encodeURIComponent(name)}`}`;
-}
-
-/** How a call names an object in its errors: `nodeclaims "x"`, `configmaps "ns/x"`. */
-function objectName(kind: ObjectKind, name: string, namespace?: string): string {
-  return `${kind.plural} "${namespace ? `${namespace}/` : ""}${name}"`;
-}
-
 /** The KubeClient of a real API server, through the client library. */
 export class LibraryClient implements KubeClient {
   readonly server: string;
@@ -62,6 +51,7 @@ export class LibraryClient implements KubeClient {
   #apps: k8s.AppsV1Api;
   #timeoutMs: number;
   #slots: Slots;
+  #objects: ObjectCalls;
 
   constructor(
     kc: k8s.KubeConfig,
@@ -75,6 +65,11 @@ export class LibraryClient implements KubeClient {
     this.dryRun = options.dryRun;
     this.#timeoutMs = options.timeoutMs;
     this.#slots = new Slots(options.maxInFlight ?? MAX_IN_FLIGHT);
+    this.#objects = new ObjectCalls({
+      send: (what, request, answers) =>
+        this.#call(what, (signal) => rawJson(this.#kc, request, signal), answers),
+      dryQuery: this.dryRun ? "?dryRun=All" : "",
+    });
   }
 
   get #dry(): string | undefined {
@@ -316,63 +311,20 @@ export class LibraryClient implements KubeClient {
     return ns?.metadata?.annotations?.["node-heal.io/paused"] === "true";
   }
 
-  async listObjects(kind: ObjectKind, options: { namespace?: string } = {}): Promise<KubeObject[]> {
-    const items: KubeObject[] = [];
-    let next: string | undefined = "";
-    while (next !== undefined) {
-      const token: string = next;
-      const page: { items?: KubeObject[]; metadata?: { continue?: string } } = await this.#call(
-        `list ${kind.plural}`,
-        (signal) =>
-          rawJson(this.#kc, {
-            method: "GET",
-            path: `${objectPath(kind, options.namespace)}?limit=500${
-              token ? `&continue=${encodeURIComponent(token)}` : ""
-            }`,
-          }, signal),
-      );
-      items.push(...(page.items ?? []));
-      next = page.metadata?.continue || undefined;
-    }
-    return items;
+  listObjects(kind: ObjectKind, options: { namespace?: string } = {}): Promise<KubeObject[]> {
+    return this.#objects.list(kind, options);
   }
 
   getObject(kind: ObjectKind, name: string, namespace?: string): Promise<KubeObject | undefined> {
-    return this.#call(
-      `read ${objectName(kind, name, namespace)}`,
-      (signal) =>
-        rawJson<KubeObject>(this.#kc, {
-          method: "GET",
-          path: objectPath(kind, namespace, name),
-        }, signal),
-      { 404: undefined },
-    );
+    return this.#objects.get(kind, name, namespace);
   }
 
   createObject(kind: ObjectKind, object: KubeObject): Promise<KubeObject> {
-    const { name, namespace } = object.metadata;
-    return this.#call(
-      `create ${objectName(kind, name, namespace)}`,
-      (signal) =>
-        rawJson<KubeObject>(this.#kc, {
-          method: "POST",
-          path: `${objectPath(kind, namespace)}${this.#dryQuery}`,
-          body: object,
-        }, signal),
-    );
+    return this.#objects.create(kind, object);
   }
 
   replaceObject(kind: ObjectKind, object: KubeObject): Promise<KubeObject> {
-    const { name, namespace } = object.metadata;
-    return this.#call(
-      `update ${objectName(kind, name, namespace)}`,
-      (signal) =>
-        rawJson<KubeObject>(this.#kc, {
-          method: "PUT",
-          path: `${objectPath(kind, namespace, name)}${this.#dryQuery}`,
-          body: object,
-        }, signal),
-    );
+    return this.#objects.replace(kind, object);
   }
 
   deleteObject(
@@ -380,20 +332,7 @@ export class LibraryClient implements KubeClient {
     name: string,
     options: { namespace?: string; uid?: string } = {},
   ): Promise<KubeObject | undefined> {
-    return this.#call(
-      `delete ${objectName(kind, name, options.namespace)}`,
-      (signal) =>
-        rawJson<KubeObject>(this.#kc, {
-          method: "DELETE",
-          path: `${objectPath(kind, options.namespace, name)}${this.#dryQuery}`,
-          body: {
-            apiVersion: "v1",
-            kind: "DeleteOptions",
-            ...(options.uid ? { preconditions: { uid: options.uid } } : {}),
-          },
-        }, signal),
-      { 404: undefined },
-    );
+    return this.#objects.delete(kind, name, options);
   }
 
   watchNodes(handlers: NodeWatchHandlers): Promise<Stoppable> {
