@@ -248,6 +248,8 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   const sweepMs = Math.min(Math.max(config.holdTtlMs / 8, 100), 60_000);
   const sweep = setInterval(() => {
     if (!watchHealthy) return;
+    // The ledger read again: hand edits seen, a follower that stopped started again.
+    pipeline.resumeReplacements();
     for (const node of index.nodes()) {
       if (needsReconcile(node)) pipeline.reconcile(node.metadata.name);
     }

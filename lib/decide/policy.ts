@@ -183,6 +183,18 @@ export function parsePolicy(text: string, source = "policy"): Policy {
       );
     }
     names.add(r.name);
+    if (r.replace && !r.actions.includes("replace")) {
+      throw new Error(
+        `Cannot load ${source}: field "rules[${i}].replace" says how to replace, but actions does not list replace, got actions ${
+          JSON.stringify(r.actions)
+        }`,
+      );
+    }
+    if (r.replace?.timeout !== undefined && ms(r.replace.timeout) <= 0) {
+      throw new Error(
+        `Cannot load ${source}: field "rules[${i}].replace.timeout" must be longer than 0, got "${r.replace.timeout}"`,
+      );
+    }
     if (r.actions.includes("replace") && !r.replace) {
       throw new Error(
         `Cannot load ${source}: field "rules[${i}].replace" must say how to replace (provider: karpenter, cluster-api, aws-asg, gcp-mig or delete-node) since actions lists replace, got nothing`,

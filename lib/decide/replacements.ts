@@ -5,7 +5,7 @@
 import { isReady, type Node } from "../node.ts";
 import { formatDuration } from "../duration.ts";
 import type { Gates } from "./policy.ts";
-import { POOL_LABELS, type ProviderName } from "./replace_policy.ts";
+import { POOL_LABELS, type ProviderName, PROVIDERS } from "./replace_policy.ts";
 import { protection } from "./selection.ts";
 
 /** Where a replacement stands. */
@@ -46,6 +46,12 @@ export interface Replacement {
   endedAt?: string;
   /** The Ready Node that took its place. */
   successor?: string;
+  /**
+   * Set on a replacement that failed after its provider was asked: the provider may still be
+   * taking the machine away. While its old Node is gone and no successor has come, it keeps its
+   * place in `maxReplacing` and `minHealthy` (a person may delete its record to release it).
+   */
+  unsettled?: boolean;
 }
 
 /** Whether a replacement is still under way. */
@@ -53,20 +59,39 @@ export function inFlight(r: Replacement): boolean {
   return r.phase === "starting" || r.phase === "requested";
 }
 
+/**
+ * Whether a replacement holds a place in `maxReplacing` (and its Node, once gone, in
+ * `minHealthy`): while in flight, and while unsettled with its old Node gone.
+ */
+export function holdsPlace(r: Replacement, nodeGone: (r: Replacement) => boolean): boolean {
+  return inFlight(r) || (r.unsettled === true && nodeGone(r));
+}
+
 /** What the replacement gates have left. */
 export interface ReplaceBudgets {
   maxReplacing: { max: number; inFlight: number; nodes: string[] };
   replaceRate: { max: number; windowMs: number; used: number; left: number };
   paused: boolean;
+  /** Why the ledger cannot be trusted (damaged), if it cannot: no replacement starts. */
+  damaged?: string;
 }
 
 /** The replacement gates' budgets in a ledger, counting `reserved` (decided, not yet recorded). */
 export function replaceBudgets(
   entries: readonly Replacement[],
-  options: { gates: Gates; now: Date; paused: boolean; reserved?: Iterable<string> },
+  options: {
+    gates: Gates;
+    now: Date;
+    paused: boolean;
+    reserved?: Iterable<string>;
+    /** Whether a replacement's old Node is gone (default: counted as gone). */
+    nodeGone?: (r: Replacement) => boolean;
+    damaged?: string;
+  },
 ): ReplaceBudgets {
   const { gates, now } = options;
-  const flying = new Set(entries.filter(inFlight).map((r) => r.node));
+  const gone = options.nodeGone ?? (() => true);
+  const flying = new Set(entries.filter((r) => holdsPlace(r, gone)).map((r) => r.node));
   let reservedNew = 0;
   for (const name of options.reserved ?? []) {
     if (!flying.has(name)) {
@@ -85,6 +110,7 @@ export function replaceBudgets(
       left: Math.max(0, gates.replaceRate.max - used),
     },
     paused: options.paused,
+    ...(options.damaged ? { damaged: options.damaged } : {}),
   };
 }
 
@@ -112,6 +138,13 @@ export const REPLACE_GATES = [
     name: "paused",
     check: (node, b) =>
       b.paused ? `node-heal is paused; ${node} was not replaced (it stays cordoned)` : undefined,
+  },
+  {
+    name: "ledger",
+    check: (node, b) =>
+      b.damaged
+        ? `the replacement ledger cannot be trusted (${b.damaged}); ${node} waits until it is repaired or deleted`
+        : undefined,
   },
   {
     name: "maxReplacing",
@@ -169,9 +202,12 @@ export function successorOf(
   r: Replacement,
   nodes: Iterable<Node>,
   gates: Gates,
+  /** Nodes that already took another replacement's place: one Node ends one replacement. */
+  taken: ReadonlySet<string> = new Set(),
 ): Node | undefined {
   const started = Date.parse(r.startedAt);
   for (const node of nodes) {
+    if (taken.has(node.metadata.name)) continue;
     if (node.metadata.uid !== undefined && node.metadata.uid === r.uid) continue;
     if (!isReady(node) || protection(node, gates)) continue;
     const created = Date.parse(node.metadata.creationTimestamp ?? "");
@@ -188,12 +224,39 @@ export function successorOf(
 export const MAX_ENDED = 50;
 
 /**
- * The ledger bounded: every replacement in flight, and the ended ones the rate window still
- * counts, at most {@link MAX_ENDED} of those beyond it (the newest), oldest first.
+ * The ledger bounded: every replacement holding a place, the ended ones the rate window still
+ * counts, and at most {@link MAX_ENDED} of those beyond it (the newest), oldest first.
  */
-export function pruned(entries: readonly Replacement[], gates: Gates, now: Date): Replacement[] {
+export function pruned(
+  entries: readonly Replacement[],
+  gates: Gates,
+  now: Date,
+  nodeGone: (r: Replacement) => boolean = () => true,
+): Replacement[] {
   const since = now.getTime() - gates.replaceRate.windowMs;
-  const ended = entries.filter((r) => !inFlight(r) && Date.parse(r.startedAt) <= since);
+  const holds = (r: Replacement) => holdsPlace(r, nodeGone);
+  const ended = entries.filter((r) => !holds(r) && Date.parse(r.startedAt) <= since);
   const keep = new Set(ended.slice(-MAX_ENDED));
-  return entries.filter((r) => inFlight(r) || Date.parse(r.startedAt) > since || keep.has(r));
+  return entries.filter((r) => holds(r) || Date.parse(r.startedAt) > since || keep.has(r));
+}
+
+/** Why a stored ledger entry cannot be read, or undefined when it can. */
+export function invalidEntry(r: unknown): string | undefined {
+  const e = r as Record<string, unknown>;
+  if (!e || typeof e !== "object") return "not an object";
+  for (const key of ["id", "node", "rule", "by"]) {
+    if (typeof e[key] !== "string" || e[key] === "") return `${key} is not a name`;
+  }
+  for (const key of ["startedAt", "deadline"]) {
+    if (typeof e[key] !== "string" || Number.isNaN(Date.parse(e[key] as string))) {
+      return `${key} is not a time`;
+    }
+  }
+  if (!["starting", "requested", "replaced", "failed"].includes(e.phase as string)) {
+    return `phase is not starting, requested, replaced or failed`;
+  }
+  if (!(PROVIDERS as readonly string[]).includes(e.provider as string)) {
+    return `provider is not one of ${PROVIDERS.join(", ")}`;
+  }
+  return undefined;
 }

@@ -103,7 +103,7 @@ export class Reporter {
       ? `Replaced ${r.node}: ${r.successor} took its place and is Ready (${r.provider}, ${
         Math.round(seconds)
       }s)`
-      : `Cannot replace ${r.node}: ${r.message}; it stays cordoned`;
+      : `Cannot replace ${r.node}: ${r.message}`;
     if (news.kind === "replaced") log("act").info(literal(message), props);
     else log("act").error(literal(message), props);
     if (applied?.kind === "failed") {

@@ -4,7 +4,7 @@
 // replacement gates count right after either. Every write carries the resourceVersion read: a
 // replica that lost its lead, or two writes at once, meet 409 and decide again on what is stored.
 import type { KubeClient, KubeObject, ObjectKind } from "../kube_types.ts";
-import type { Replacement } from "../../decide/replacements.ts";
+import { invalidEntry, type Replacement } from "../../decide/replacements.ts";
 import { log } from "../../log.ts";
 import { statusOf } from "../../retry.ts";
 
@@ -32,6 +32,8 @@ export class Ledger {
   #entries: Replacement[] = [];
   /** The version read or written last; undefined when the ConfigMap does not exist (yet). */
   #version?: string;
+  /** Why the stored ledger cannot be read, if it cannot: nothing is written over it. */
+  #damaged?: string;
   /** Changes run one at a time (each reads the result of the last). */
   #tail: Promise<unknown> = Promise.resolve();
 
@@ -45,8 +47,23 @@ export class Ledger {
     return this.#entries;
   }
 
-  /** Reads the ledger again. */
-  async refresh(): Promise<void> {
+  /**
+   * Why the stored ledger cannot be trusted (not JSON, an entry without its fields), or
+   * undefined. A damaged ledger is neither counted as empty nor written over: the replacement
+   * gates stop every new replacement until a person repairs or deletes it.
+   */
+  get damaged(): string | undefined {
+    return this.#damaged;
+  }
+
+  /** Reads the ledger again (after the changes under way: a read never overtakes a write). */
+  refresh(): Promise<void> {
+    const run = this.#tail.then(() => this.#read());
+    this.#tail = run.catch(() => {});
+    return run;
+  }
+
+  async #read(): Promise<void> {
     const stored = await this.#client.getObject(CONFIG_MAPS, LEDGER_NAME, this.#namespace);
     this.#take(stored);
   }
@@ -63,15 +80,26 @@ export class Ledger {
   }
 
   async #update<T>(change: (entries: readonly Replacement[]) => LedgerChange<T>): Promise<T> {
+    // Repaired since? Read it again before refusing.
+    if (this.#damaged) await this.#read();
     for (let attempt = 0;; attempt++) {
+      if (this.#damaged) {
+        throw new Error(
+          `The replacement ledger ${this.#namespace}/${LEDGER_NAME} is damaged (${this.#damaged}); repair or delete it`,
+        );
+      }
       const { entries, result } = change(this.#entries);
       if (!entries) return result;
       try {
         this.#take(await this.#write(entries));
         return result;
       } catch (err) {
-        if (statusOf(err) !== 409 || attempt >= MAX_CONFLICTS) throw err;
-        await this.refresh();
+        const status = statusOf(err);
+        if ((status !== 409 && status !== 404) || attempt >= MAX_CONFLICTS) throw err;
+        // 409: written meanwhile; 404: deleted meanwhile (then made again, with what this
+        // replica knows: the replacements it follows go on being counted).
+        if (status === 409) await this.#read();
+        else this.#version = undefined;
       }
     }
   }
@@ -95,25 +123,37 @@ export class Ledger {
 
   #take(stored: KubeObject | undefined): void {
     this.#version = stored?.metadata.resourceVersion;
-    this.#entries = parseLedger(stored?.data?.[LEDGER_KEY], this.#namespace);
+    const parsed = parseLedger(stored?.data?.[LEDGER_KEY]);
+    if ("damaged" in parsed) {
+      if (parsed.damaged !== this.#damaged) {
+        log("act").error(
+          "The replacement ledger {namespace}/{name} is damaged ({error}): no replacement starts until it is repaired or deleted",
+          { namespace: this.#namespace, name: LEDGER_NAME, error: parsed.damaged },
+        );
+      }
+      this.#damaged = parsed.damaged;
+      return;
+    }
+    this.#damaged = undefined;
+    this.#entries = parsed.entries;
   }
 }
 
-/** The entries of a stored ledger; a damaged one reads as empty, said in the log. */
-export function parseLedger(raw: string | undefined, namespace: string): Replacement[] {
-  if (!raw) return [];
+/** The entries of a stored ledger, or why it cannot be read. */
+export function parseLedger(
+  raw: string | undefined,
+): { entries: Replacement[] } | { damaged: string } {
+  if (raw === undefined || raw.trim() === "") return { entries: [] };
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(raw);
-    if (!Array.isArray(parsed)) throw new Error("not a JSON list");
-    return parsed.filter((r): r is Replacement =>
-      typeof r?.id === "string" && typeof r?.node === "string" &&
-      typeof r?.startedAt === "string" && typeof r?.phase === "string"
-    );
+    parsed = JSON.parse(raw);
   } catch (err) {
-    log("act").error(
-      "The replacement ledger {namespace}/{name} is damaged ({error}); counting from an empty one",
-      { namespace, name: LEDGER_NAME, error: (err as Error).message },
-    );
-    return [];
+    return { damaged: `${LEDGER_KEY} is not JSON: ${(err as Error).message}` };
   }
+  if (!Array.isArray(parsed)) return { damaged: `${LEDGER_KEY} is not a JSON list` };
+  for (const [i, r] of parsed.entries()) {
+    const why = invalidEntry(r);
+    if (why) return { damaged: `entry ${i}: ${why}` };
+  }
+  return { entries: parsed as Replacement[] };
 }

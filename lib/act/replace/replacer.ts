@@ -8,6 +8,7 @@ import type { Node } from "../../node.ts";
 import type { Policy, Rule } from "../../decide/policy.ts";
 import {
   checkReplace,
+  holdsPlace,
   inFlight,
   poolOf,
   pruned,
@@ -15,18 +16,11 @@ import {
   replaceBudgets,
   type Replacement,
   type ReplaceView,
-  successorOf,
 } from "../../decide/replacements.ts";
 import type { NodeIndex } from "../../resolve/node_index.ts";
-import { sleep } from "../../timing.ts";
-import { log } from "../../log.ts";
 import { Ledger } from "./ledger.ts";
-import {
-  type Progress,
-  type ReplaceProvider,
-  ReplaceRefused,
-  type ReplaceTarget,
-} from "./provider.ts";
+import type { ReplaceProvider } from "./provider.ts";
+import { follow } from "./follower.ts";
 import type { KubeClient } from "../kube_types.ts";
 
 /** How a replacement ended, or that it started, as the replacer tells it. */
@@ -86,6 +80,8 @@ export class Replacer implements ReplaceView {
       now,
       paused,
       reserved: this.#reserved,
+      nodeGone: this.#nodeGone,
+      damaged: this.#ledger.damaged,
     });
   }
 
@@ -93,16 +89,25 @@ export class Replacer implements ReplaceView {
     return this.#ledger.entries.some((r) => r.node === name && inFlight(r));
   }
 
-  /** Replacements in flight. */
+  /** Replacements holding a place in maxReplacing: in flight, or unsettled with their Node gone. */
   inFlight(): number {
-    return this.#ledger.entries.filter(inFlight).length;
+    return this.#ledger.entries.filter((r) => holdsPlace(r, this.#nodeGone)).length;
   }
 
-  /** Nodes being replaced whose Node object is gone: minHealthy counts them until their successor is Ready. */
+  /**
+   * Nodes being replaced (or unsettled) whose Node object is gone: minHealthy counts them until
+   * their successor is Ready.
+   */
   goneInFlight(): number {
-    return this.#ledger.entries.filter((r) => inFlight(r) && !this.#deps.index.get(r.node))
+    return this.#ledger.entries.filter((r) => holdsPlace(r, this.#nodeGone) && this.#nodeGone(r))
       .length;
   }
+
+  /** Whether a replacement's old Node object is gone (or another object took its name). */
+  #nodeGone = (r: Replacement): boolean => {
+    const node = this.#deps.index.get(r.node);
+    return !node || (r.uid !== undefined && node.metadata.uid !== r.uid);
+  };
 
   /** Counts a replacement of `name` as started until the returned release (its record written, or not). */
   reserve(name: string): () => void {
@@ -123,7 +128,12 @@ export class Replacer implements ReplaceView {
     return this.#ledger.update((entries) => {
       const current = entries.find((r) => r.node === name && inFlight(r));
       if (current) return { result: current };
-      const budgets = replaceBudgets(entries, { gates, now, paused: options.paused });
+      const budgets = replaceBudgets(entries, {
+        gates,
+        now,
+        paused: options.paused,
+        nodeGone: this.#nodeGone,
+      });
       const blocked = checkReplace(name, budgets, gates);
       if (blocked) throw new ReplaceBlocked(blocked.gate, blocked.message);
       const annotations = Object.fromEntries(
@@ -148,28 +158,39 @@ export class Replacer implements ReplaceView {
         phase: "starting",
       };
       return {
-        entries: [...pruned(entries, gates, now), replacement],
+        entries: [...pruned(entries, gates, now, this.#nodeGone), replacement],
         result: replacement,
       };
     });
   }
 
-  /** Reads the ledger again, and follows every replacement in flight not followed here. */
+  /** Reads the ledger again, and follows every replacement holding a place not followed here. */
   async resume(): Promise<void> {
     await this.#ledger.refresh();
-    for (const r of this.#ledger.entries) if (inFlight(r)) this.follow(r);
+    for (const r of this.#ledger.entries) if (inFlight(r) || r.unsettled) this.follow(r);
   }
 
   /** Follows replacement `r` in the background, unless it is followed here already. */
   follow(r: Replacement): void {
     if (this.#running.has(r.id)) return;
     const stop = new AbortController();
-    const done = this.#run(r, stop.signal).catch((err) => {
-      log("act").error("The replacement of {node} stopped: {error}", {
-        node: r.node,
-        error: (err as Error).message,
-      });
-    }).finally(() => this.#running.delete(r.id));
+    const { client, index, policy, providers, now } = this.#deps;
+    const done = follow(r, {
+      client,
+      index,
+      policy,
+      provider: providers.get(r.rule),
+      now,
+      pollMs: this.#deps.pollMs ?? 2000,
+      taken: (self) =>
+        new Set(
+          this.#ledger.entries.filter((e) => e.id !== self.id && e.successor).map((e) =>
+            e.successor!
+          ),
+        ),
+      record: (rec, change) => this.#record(rec, change),
+      told: (kind, rec) => this.#deps.told({ kind, replacement: rec }),
+    }, stop.signal).finally(() => this.#running.delete(r.id));
     this.#running.set(r.id, { stop, done });
   }
 
@@ -179,136 +200,14 @@ export class Replacer implements ReplaceView {
     await Promise.all([...this.#running.values()].map((r) => r.done));
   }
 
-  async #run(start: Replacement, signal: AbortSignal): Promise<void> {
-    const { now, providers } = this.#deps;
-    const provider = providers.get(start.rule);
-    const pollMs = this.#deps.pollMs ?? 2000;
-    let r = start;
-    while (!signal.aborted) {
-      const late = now().getTime() > Date.parse(r.deadline);
-      if (!provider) {
-        return void await this.#end(r, "failed", {
-          message:
-            `No provider for rule "${r.rule}" in the policy in force; ${r.node} was not replaced`,
-        });
-      }
-      if (r.phase === "starting") {
-        if (late) {
-          return void await this.#end(r, "failed", {
-            message:
-              `The replacement of ${r.node} through ${r.provider} did not start before its deadline ${r.deadline}`,
-          });
-        }
-        try {
-          const op = await provider.start(targetOf(r));
-          r = await this.#record(r, { phase: "requested", operation: op.id, message: op.message });
-          await this.#deps.told({ kind: "requested", replacement: r });
-        } catch (err) {
-          if (err instanceof ReplaceRefused) {
-            return void await this.#end(r, "failed", {
-              message: `${r.provider} refused to replace ${r.node}: ${err.message}`,
-            });
-          }
-          log("act").warn("Cannot ask {provider} to replace {node} yet, trying again: {error}", {
-            provider: r.provider,
-            node: r.node,
-            error: (err as Error).message,
-          });
-        }
-      } else if (r.phase === "requested") {
-        const progress = await this.#progress(provider, r);
-        if (progress?.state === "failed") {
-          return void await this.#end(r, "failed", {
-            message: `${r.provider} failed to replace ${r.node}: ${progress.message}`,
-          });
-        }
-        const successor = this.#successor(r, progress, provider.inPlace === true);
-        if (successor) {
-          return void await this.#end(r, "replaced", { successor: successor.metadata.name });
-        }
-        if (late) {
-          return void await this.#end(r, "failed", {
-            message: `${r.node} was not replaced within ${
-              Math.round((Date.parse(r.deadline) - Date.parse(r.startedAt)) / 1000)
-            }s: ${
-              this.#deps.index.get(r.node) ? "it still exists" : "no successor became Ready"
-            } (${r.provider}, ${r.operation ?? "no operation"})`,
-          });
-        }
-      } else {
-        return;
-      }
-      await sleep(pollMs, signal);
-    }
-  }
-
-  /** Where the provider's operation stands; undefined when it does not say (or cannot now). */
-  async #progress(provider: ReplaceProvider, r: Replacement): Promise<Progress | undefined> {
-    if (!provider.progress || !r.operation) return undefined;
-    try {
-      return await provider.progress(targetOf(r), r.operation);
-    } catch (err) {
-      log("act").warn("Cannot read the progress of {operation} ({node}): {error}", {
-        operation: r.operation,
-        node: r.node,
-        error: (err as Error).message,
-      });
-      return { state: "running" };
-    }
-  }
-
-  /**
-   * The Node that took `r`'s place, once the old Node is gone: a new Ready Node of its pool. A
-   * provider that rebuilds the machine under the same Node object (`inPlace`, a GCP recreate) and
-   * says its operation is done: then that Node, Ready again, is the successor. For any other, the
-   * old Node still there (an instance terminated, its Node not yet deleted) is no successor.
-   */
-  #successor(r: Replacement, progress: Progress | undefined, inPlace: boolean): Node | undefined {
-    if (progress?.state === "running") return undefined;
-    const { index, policy } = this.#deps;
-    const old = index.get(r.node);
-    if (old && old.metadata.uid === r.uid) {
-      if (!inPlace || progress?.state !== "done") return undefined;
-      return successorOf(
-        { ...r, uid: undefined, startedAt: "1970-01-01T00:00:00Z" },
-        [old],
-        policy.gates,
-      );
-    }
-    return successorOf(r, index.nodes(), policy.gates);
-  }
-
   async #record(r: Replacement, change: Partial<Replacement>): Promise<Replacement> {
     return await this.#ledger.update((entries) => {
       const i = entries.findIndex((e) => e.id === r.id);
       // Gone from the ledger (pruned, or the ConfigMap deleted): written back, so it is counted.
       const next = { ...(i >= 0 ? entries[i] : r), ...change };
+      if (next.unsettled === false) delete next.unsettled;
       const list = i >= 0 ? entries.with(i, next) : [...entries, next];
       return { entries: list, result: next };
     });
   }
-
-  async #end(
-    r: Replacement,
-    phase: "replaced" | "failed",
-    detail: { message?: string; successor?: string },
-  ): Promise<void> {
-    const ended = await this.#record(r, {
-      phase,
-      endedAt: this.#deps.now().toISOString(),
-      ...detail,
-    });
-    await this.#deps.told({ kind: phase, replacement: ended });
-  }
-}
-
-/** What a provider is told of a replacement's Node. */
-export function targetOf(r: Replacement): ReplaceTarget {
-  return {
-    node: r.node,
-    ...(r.uid ? { uid: r.uid } : {}),
-    ...(r.providerID ? { providerID: r.providerID } : {}),
-    labels: r.pool ? { [r.pool.label]: r.pool.value } : {},
-    annotations: r.annotations ?? {},
-  };
 }

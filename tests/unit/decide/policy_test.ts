@@ -153,6 +153,14 @@ Deno.test("parsePolicy() refuses a bad file naming the field and the value", () 
       /field "gates\.replaceRate\.window" must be longer than 0/,
     ],
     ["gates: { maxReplacing: 0 }", /field "gates\.maxReplacing"/],
+    [
+      "rules: [{ name: x, match: ['a=b'], actions: [cordon], replace: { provider: karpenter } }]",
+      /field "rules\[0\]\.replace" says how to replace, but actions does not list replace/,
+    ],
+    [
+      "rules: [{ name: x, match: ['a=b'], actions: [replace], replace: { provider: karpenter, timeout: 0s } }]",
+      /field "rules\[0\]\.replace\.timeout" must be longer than 0/,
+    ],
     ["{ not yaml", /Cannot load policy: not YAML/],
   ];
   for (const [text, message] of cases) {

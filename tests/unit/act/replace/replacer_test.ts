@@ -19,6 +19,7 @@ import { LEDGER_KEY, LEDGER_NAME } from "../../../../lib/act/replace/ledger.ts";
 import { FakeClient, workerNode } from "../../../fake_client.ts";
 import { waitFor } from "../../../wait.ts";
 import type { Node } from "../../../../lib/node.ts";
+import { ANNOTATIONS } from "../../../../lib/decide/node_state.ts";
 
 const CONFIG_MAPS = { group: "", version: "v1", plural: "configmaps" };
 
@@ -57,18 +58,29 @@ function node(name: string, created = "2026-01-01T00:00:00Z"): Node {
   return n;
 }
 
+/** A Node node-heal cordoned, drained and marked for replacement, as the pipeline leaves it. */
+function marked(name: string): Node {
+  const n = node(name);
+  n.spec = { unschedulable: true };
+  n.metadata.annotations = {
+    [ANNOTATIONS.cordonedBy]: "node-heal",
+    [ANNOTATIONS.step]: "replacing",
+  };
+  return n;
+}
+
 function setup(nodes = ["w1", "w2", "w3"]) {
-  const client = new FakeClient({ nodes: nodes.map((n) => node(n)) });
+  const client = new FakeClient({ nodes: nodes.map(marked) });
   const index = new NodeIndex();
   index.replaceAll([...client.nodes.values()]);
   const provider = new ScriptedProvider();
   const news: ReplaceNews[] = [];
   let clock = Date.parse("2026-06-01T00:00:00Z");
-  const make = () =>
+  const make = (policy = POLICY) =>
     new Replacer({
       client,
       index,
-      policy: POLICY,
+      policy,
       providers: new Map([["heal", provider]]),
       namespace: "node-heal",
       instance: "test",
@@ -211,7 +223,10 @@ Deno.test("a replacement without a successor fails at its deadline, and the budg
   await requested(f, replacer, "w2");
   f.tick(3000);
   await waitFor("the failure", () => stored(f.client)[0].phase === "failed");
-  assert.match(stored(f.client)[0].message, /w2 was not replaced within 2s: it still exists/);
+  assert.match(
+    stored(f.client)[0].message,
+    /not replaced within 2s \(karpenter, op-1\): the node still exists; it stays cordoned/,
+  );
   assert.equal(f.news.at(-1)!.kind, "failed");
   assert.equal(replacer.budgets(f.now(), false).maxReplacing.inFlight, 0);
   // The rate still counts it.
@@ -234,7 +249,7 @@ Deno.test("a provider's refusal fails the replacement at once; a passing error i
   replacer.follow(r);
   await waitFor("the failure", () => stored(f.client)[0].phase === "failed");
   assert.equal(calls, 2);
-  assert.match(stored(f.client)[0].message, /karpenter refused to replace w2: not in a group/);
+  assert.match(stored(f.client)[0].message, /karpenter refused: not in a group/);
 });
 
 Deno.test("a restart resumes from the ledger: a recorded operation is followed, not asked again", async () => {
@@ -266,4 +281,157 @@ Deno.test("a ledger written meanwhile by another replica (409) is read again and
     (err: Error) => err instanceof ReplaceBlocked && err.gate === "maxReplacing",
   );
   assert.equal(stored(f.client).length, 1);
+});
+
+Deno.test("a timed-out replacement whose Node is gone keeps its place until a successor comes, then ends replaced", async () => {
+  const f = setup();
+  const replacer = f.make();
+  await requested(f, replacer, "w2");
+  f.index.remove("w2");
+  f.tick(3000);
+  await waitFor("the failure", () => stored(f.client)[0].phase === "failed");
+  assert.equal(stored(f.client)[0].unsettled, true);
+  assert.match(stored(f.client)[0].message, /the node is gone and no successor became Ready/);
+  assert.equal(replacer.budgets(f.now(), false).maxReplacing.inFlight, 1, "its place stays taken");
+  assert.equal(replacer.goneInFlight(), 1, "minHealthy still counts it");
+  await assert.rejects(
+    replacer.begin(f.index.get("w3")!, POLICY.rules[0], { now: f.now(), paused: false }),
+    (err: Error) => err instanceof ReplaceBlocked && err.gate === "maxReplacing",
+  );
+  f.index.upsert(node("w9", f.now().toISOString()));
+  await waitFor("the late end", () => stored(f.client)[0].phase === "replaced");
+  assert.equal(stored(f.client)[0].successor, "w9");
+  assert.equal(stored(f.client)[0].unsettled, undefined);
+  assert.equal(replacer.budgets(f.now(), false).maxReplacing.inFlight, 0);
+  await replacer.stopAll();
+});
+
+Deno.test("one new Node ends one replacement, not two", async () => {
+  const f = setup();
+  const policy = parsePolicy(`
+rules:
+  - name: heal
+    match: ['heal="true"']
+    actions: [cordon, drain, replace]
+    replace: { provider: karpenter, timeout: 1h }
+gates: { minHealthy: 0, maxReplacing: 2 }
+`);
+  const replacer = f.make(policy);
+  for (const name of ["w1", "w2"]) {
+    const r = await replacer.begin(f.index.get(name)!, policy.rules[0], {
+      now: f.now(),
+      paused: false,
+    });
+    replacer.follow(r);
+  }
+  await waitFor(
+    "both requested",
+    () => stored(f.client).filter((r: { phase: string }) => r.phase === "requested").length === 2,
+  );
+  f.index.remove("w1");
+  f.index.remove("w2");
+  f.index.upsert(node("w8", f.now().toISOString()));
+  await waitFor(
+    "one replaced",
+    () => stored(f.client).some((r: { phase: string }) => r.phase === "replaced"),
+  );
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(
+    stored(f.client).map((r: { phase: string; successor?: string }) => [r.phase, r.successor])
+      .sort(),
+    [["replaced", "w8"], ["requested", undefined]],
+  );
+  f.index.upsert(node("w9", f.now().toISOString()));
+  await waitFor(
+    "both replaced",
+    () => stored(f.client).every((r: { phase: string }) => r.phase === "replaced"),
+  );
+  await replacer.stopAll();
+});
+
+Deno.test("a record node-heal did not mark (written by hand) asks no provider: protected, unmarked or gone", async () => {
+  const f = setup();
+  const cp = node("cp");
+  cp.metadata.labels!["node-role.kubernetes.io/control-plane"] = "";
+  cp.metadata.annotations = {
+    [ANNOTATIONS.cordonedBy]: "node-heal",
+    [ANNOTATIONS.step]: "replacing",
+  };
+  f.client.putNode(cp);
+  f.client.putNode(node("plain"));
+  const at = f.now().toISOString();
+  const later = new Date(f.now().getTime() + 60_000).toISOString();
+  const forged = (name: string) => ({
+    id: `${name}@x`,
+    node: name,
+    uid: `uid-${name}`,
+    provider: "karpenter",
+    rule: "heal",
+    startedAt: at,
+    deadline: later,
+    by: "someone",
+    phase: "starting",
+  });
+  f.client.putObject(CONFIG_MAPS, {
+    metadata: { name: LEDGER_NAME, namespace: "node-heal" },
+    data: { [LEDGER_KEY]: JSON.stringify(["cp", "plain", "nowhere"].map(forged)) },
+  });
+  const replacer = f.make();
+  await replacer.resume();
+  await waitFor(
+    "each record looked at",
+    () => stored(f.client).every((r: { phase: string }) => r.phase !== "starting"),
+  );
+  assert.equal(f.provider.starts.length, 0, "no provider asked");
+  const byNode = Object.fromEntries(
+    stored(f.client).map((r: { node: string; phase: string; message: string }) => [r.node, r]),
+  );
+  assert.equal(byNode.cp.phase, "failed");
+  assert.match(byNode.cp.message, /control-plane/);
+  assert.equal(byNode.plain.phase, "failed");
+  assert.match(byNode.plain.message, /not marked replacing by node-heal/);
+  assert.equal(byNode.nowhere.phase, "requested", "followed, not asked");
+  await replacer.stopAll();
+});
+
+Deno.test("a damaged ledger is neither counted as empty nor written over: no replacement starts until it is repaired", async () => {
+  const f = setup();
+  f.client.putObject(CONFIG_MAPS, {
+    metadata: { name: LEDGER_NAME, namespace: "node-heal" },
+    data: { [LEDGER_KEY]: '[{"id": "x", "node": "w1"' },
+  });
+  const replacer = f.make();
+  await replacer.resume();
+  const b = replacer.budgets(f.now(), false);
+  assert.match(b.damaged!, /not JSON/);
+  await assert.rejects(
+    replacer.begin(f.index.get("w2")!, POLICY.rules[0], { now: f.now(), paused: false }),
+    /damaged/,
+  );
+  assert.match(
+    f.client.objects.get(FakeClient.key(CONFIG_MAPS, LEDGER_NAME, "node-heal"))!.data![LEDGER_KEY],
+    /^\[\{"id": "x"/,
+    "left as it was",
+  );
+  // Deleted by a person: a fresh ledger.
+  f.client.objects.delete(FakeClient.key(CONFIG_MAPS, LEDGER_NAME, "node-heal"));
+  const r = await replacer.begin(f.index.get("w2")!, POLICY.rules[0], {
+    now: f.now(),
+    paused: false,
+  });
+  assert.equal(r.node, "w2");
+  assert.equal(replacer.budgets(f.now(), false).damaged, undefined);
+});
+
+Deno.test("a ledger deleted during a replacement is made again with it, and the replacement goes on", async () => {
+  const f = setup();
+  const replacer = f.make();
+  await replacer.begin(f.index.get("w2")!, POLICY.rules[0], { now: f.now(), paused: false });
+  f.client.objects.delete(FakeClient.key(CONFIG_MAPS, LEDGER_NAME, "node-heal"));
+  replacer.follow(replacer.entries[0]);
+  await waitFor("requested, in a new ledger", () => stored(f.client)?.[0]?.phase === "requested");
+  f.index.remove("w2");
+  f.index.upsert(node("w9", f.now().toISOString()));
+  await waitFor("replaced", () => stored(f.client)[0].phase === "replaced");
+  await replacer.stopAll();
 });
