@@ -167,7 +167,7 @@ Deno.test("a storm of replace requests never has more than maxReplacing in fligh
   assert.equal((await ledger(f.core)).length, 3);
 });
 
-Deno.test("a replacement whose successor never comes fails after its timeout, and the budget is whole again", async () => {
+Deno.test("a replacement whose node is gone and whose successor never comes fails after its timeout, and keeps its place", async () => {
   await using f = await withService({
     policy: policy("minHealthy: 0, maxReplacing: 1", "2s"),
     // Karpenter terminates, but brings nothing up within the test.
@@ -178,18 +178,49 @@ Deno.test("a replacement whose successor never comes fails after its timeout, an
     const [r] = await ledger(f.core);
     return r?.phase === "failed" && r;
   }, 20_000);
-  assert.match(
-    failed.message!,
-    /heal-worker was not replaced within 2s: no successor became Ready/,
-  );
+  assert.match(failed.message!, /not replaced within 2s .*the node is gone and no successor/);
+  assert.equal(failed.unsettled, true);
   await waitFor(
     "NodeHealReplaceFailed",
     async () => (await reasons(f.core, "heal-worker")).includes("NodeHealReplaceFailed"),
   );
   const status = await (await fetch(`${f.service.url}/status`)).json();
+  assert.equal(status.replaceBudgets.maxReplacing.inFlight, 1, "its place stays taken");
+  assert.equal(status.replaceBudgets.replaceRate.used, 1);
+  // The next request waits: a machine may still be going away.
+  await (await f.post(notification("firing", [replaceAlert("172.18.0.4")]))).body?.cancel();
+  const skipped = await waitFor("heal-worker2 waiting", async () => {
+    const events = await f.core.listNamespacedEvent({
+      namespace: "default",
+      fieldSelector: "involvedObject.name=heal-worker2,reason=NodeHealSkipped",
+    });
+    return events.items.find((e) => /Waiting to replace/.test(e.message ?? ""));
+  }, 15_000);
+  assert.match(skipped.message!, /\(gate maxReplacing\)/);
+  assert.equal(claimDeletes(f.cluster), 1);
+});
+
+Deno.test("a replacement whose node stays fails after its timeout: the node stays cordoned, and the place is free", async () => {
+  await using f = await withService({
+    policy: policy("minHealthy: 0, maxReplacing: 1", "2s"),
+    // Karpenter's termination never ends within the test: the Node stays.
+    clusterOptions: { replaceDelayMs: 600_000, nodeClaimTerminationMs: 600_000 },
+  });
+  await (await f.post(notification("firing", [replaceAlert("172.18.0.3")]))).body?.cancel();
+  const failed = await waitFor("the failure", async () => {
+    const [r] = await ledger(f.core);
+    return r?.phase === "failed" && r;
+  }, 20_000);
+  assert.match(failed.message!, /the node still exists; it stays cordoned/);
+  const node = await waitFor("replace-failed on heal-worker", async () => {
+    const n = await f.core.readNode({ name: "heal-worker" });
+    return n.metadata?.annotations?.["node-heal.io/step"] === "replace-failed" && n;
+  });
+  assert.equal(node.spec?.unschedulable, true);
+  const status = await (await fetch(`${f.service.url}/status`)).json();
   assert.equal(status.replaceBudgets.maxReplacing.inFlight, 0);
   assert.equal(status.replaceBudgets.replaceRate.used, 1);
-  // The freed slot is used by the next request.
+  // The free place is used by the next request.
   await (await f.post(notification("firing", [replaceAlert("172.18.0.4")]))).body?.cancel();
   await waitFor(
     "heal-worker2's replacement to start",

@@ -174,7 +174,7 @@ Deno.test("aws-asg: an instance in no Auto Scaling group is refused; the replace
   assert.equal(done.phase, "failed");
   assert.match(
     done.message!,
-    /aws-asg refused to replace heal-worker: .*is in no Auto Scaling group/,
+    /aws-asg refused: .*is in no Auto Scaling group/,
   );
   assert.equal(
     cloud.fake.calls.filter((c) => c.action === "TerminateInstanceInAutoScalingGroup").length,
@@ -280,7 +280,7 @@ Deno.test("gcp-mig: a VM in no managed instance group is refused; the replacemen
   await postReplace(f);
   const done = await ended(f);
   assert.equal(done.phase, "failed");
-  assert.match(done.message!, /gcp-mig refused to replace heal-worker: /);
+  assert.match(done.message!, /gcp-mig refused: /);
   assert.equal(recreates(cloud.fake).length, 0);
   assert.deepEqual(
     await reasonsUntil(f.core, "heal-worker", "NodeHealReplaceFailed"),
