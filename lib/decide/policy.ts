@@ -5,6 +5,7 @@ import type { Alert } from "../intake/alertmanager.ts";
 import { DEFAULT_DRAIN, type DrainOptions } from "./drain_plan.ts";
 import { DURATION_PATTERN, durationMs } from "../duration.ts";
 import { type Matcher, matches, parseMatcher, splitMatchers } from "./matchers.ts";
+import { notifySchema, readNotify, type SinkConfig } from "./notify_policy.ts";
 import {
   DEFAULT_REPLACE_GATES,
   type ReplaceGates,
@@ -56,10 +57,12 @@ export interface Gates {
   replaceRate: ReplaceGates["replaceRate"];
 }
 
-/** The whole policy: rules, first match wins, and gates. */
+/** The whole policy: rules, first match wins, gates, and where notifications go. */
 export interface Policy {
   rules: Rule[];
   gates: Gates;
+  /** The notification sinks (none by default). */
+  notify: SinkConfig[];
 }
 
 /** The policy used when no `--config` is given. */
@@ -82,6 +85,7 @@ export const DEFAULT_POLICY: Policy = {
     paused: false,
     ...DEFAULT_REPLACE_GATES,
   },
+  notify: [],
 };
 
 /** What the policy says about one alert: an action, or why there is none. */
@@ -151,6 +155,7 @@ const fileSchema = z.object({
     replaceRate: z.object({ max: z.number().int().positive(), window: duration }).strict()
       .optional(),
   }).strict().optional(),
+  notify: notifySchema.optional(),
 }).strict();
 
 /** Parses and validates a policy file (YAML); throws naming the field and the value that are wrong. */
@@ -247,7 +252,14 @@ export function parsePolicy(text: string, source = "policy"): Policy {
     : DEFAULT_POLICY.rules;
   const g = file.gates ?? {};
   const d = DEFAULT_POLICY.gates;
+  let notify: SinkConfig[];
+  try {
+    notify = readNotify(file.notify ?? []);
+  } catch (err) {
+    throw new Error(`Cannot load ${source}: ${(err as Error).message}`);
+  }
   return {
+    notify,
     rules,
     gates: {
       nodeSelector: g.nodeSelector ?? d.nodeSelector,

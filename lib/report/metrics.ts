@@ -5,7 +5,7 @@ export class Metrics {
   readonly registry = new Registry();
   /** Notifications received, by their status. */
   readonly notifications = new Counter({
-    name: "nodeheal_notifications_total",
+    name: "nodeheal_alertmanager_notifications_total",
     help: "Alertmanager notifications received, by notification status and HTTP answer code.",
     labelNames: ["status", "code"] as const,
     registers: [this.registry],
@@ -117,6 +117,29 @@ export class Metrics {
   readonly watchErrors = new Counter({
     name: "nodeheal_node_watch_errors_total",
     help: "Errors of the node list and watch (each is retried with backoff).",
+    registers: [this.registry],
+  });
+  /** Notifications node-heal sends, by sink and how each ended. */
+  readonly sent = new Counter({
+    name: "nodeheal_notifications_total",
+    help:
+      "Notifications to people, by sink and result: sent, retried (an attempt that will be tried again), rejected (a 4xx, not retried), dropped (the queue was full, or shutdown came first), expired (retried for too long).",
+    labelNames: ["sink", "result"] as const,
+    registers: [this.registry],
+  });
+  /** Notifications waiting in each sink's queue. */
+  readonly notifyQueue = new Gauge({
+    name: "nodeheal_notification_queue_depth",
+    help: "Notifications waiting in a sink's queue (bounded; the oldest is dropped when full).",
+    labelNames: ["sink"] as const,
+    registers: [this.registry],
+  });
+  /** From an event to its delivery. */
+  readonly notifySeconds = new Histogram({
+    name: "nodeheal_notification_delivery_seconds",
+    help: "Time from an event to its notification's delivery, retries included, by sink.",
+    labelNames: ["sink"] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
     registers: [this.registry],
   });
   /** Replacements, as each was requested of its provider and as it ended. */

@@ -343,7 +343,7 @@ Deno.test("health, readiness and metrics endpoints answer", opts, async () => {
   const text = await metrics.text();
   for (
     const name of [
-      "nodeheal_notifications_total",
+      "nodeheal_alertmanager_notifications_total",
       "nodeheal_alerts_total",
       "nodeheal_decisions_total",
       "nodeheal_actions_total",
