@@ -122,7 +122,9 @@ Deno.test("a body that trickles in is answered 503 once the request timeout pass
     clearInterval(trickle);
     closeQuietly(conn);
   }
-  assert.ok(await metric(f, /nodeheal_alertmanager_notifications_total\{status="unknown",code="503"\} 1/));
+  assert.ok(
+    await metric(f, /nodeheal_alertmanager_notifications_total\{status="unknown",code="503"\} 1/),
+  );
 });
 
 Deno.test("a connection whose request head never ends is closed at --header-timeout", async () => {
