@@ -6,6 +6,7 @@ import { Turns } from "./act/turns.ts";
 import type { Replacer } from "./act/replace/replacer.ts";
 import type { ReplaceProvider } from "./act/replace/provider.ts";
 import { ReplaceStage } from "./replace_stage.ts";
+import type { Notifier } from "./report/notify/notifier.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import {
   decide,
@@ -66,6 +67,8 @@ export interface PipelineDeps {
   namespace?: string;
   /** How often a replacement in flight is looked at (ms); for tests. */
   replacePollMs?: number;
+  /** Tells people what node-heal did (the policy's `notify:` sinks). */
+  notifier?: Notifier;
 }
 
 /**
@@ -108,6 +111,8 @@ export class Pipeline {
       events: deps.events,
       decisions: this.#decisions,
       dryRun: client.dryRun,
+      notifier: deps.notifier,
+      now,
     });
     this.#replace = new ReplaceStage({
       client,

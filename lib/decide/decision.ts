@@ -1,6 +1,7 @@
 import type { Alert } from "../intake/alertmanager.ts";
 import type { Node } from "../node.ts";
 import { clip } from "../clip.ts";
+import { ANNOTATIONS } from "./node_state.ts";
 import type { Policy } from "./policy.ts";
 import type { DrainOptions } from "./drain_plan.ts";
 import type { ProtectionGate, TakeOutGate } from "./gates.ts";
@@ -89,6 +90,8 @@ export type Decision =
     event?: EventIntent;
     /** For `drain`: how to drain once the claim is written. */
     drain?: DrainOptions;
+    /** When the Node was cordoned by node-heal (its remediation episode), if it was. */
+    cordonedAt?: string;
   }
   | { kind: "skip"; gate: Gate; node: string; message: string; event?: EventIntent };
 
@@ -155,10 +158,14 @@ export interface Write {
 
 /** A decision to write `write` on `node`, carrying the resourceVersion it was decided on. */
 export function act(action: Action, node: Node, write: Write): Decision {
+  // The episode: the cordon this write makes, or the one on the Node (an uncordon clears it).
+  const key = ANNOTATIONS.cordonedAt;
+  const cordonedAt = write.annotations[key] ?? node.metadata.annotations?.[key];
   return {
     kind: "act",
     action,
     node: node.metadata.name,
+    ...(cordonedAt ? { cordonedAt } : {}),
     message: write.message,
     patch: {
       metadata: { resourceVersion: node.metadata.resourceVersion, annotations: write.annotations },

@@ -33,6 +33,8 @@ export interface Replacement {
   provider: ProviderName;
   /** The policy rule that asked for it. */
   rule: string;
+  /** When node-heal cordoned the Node: its remediation episode, for notifications. */
+  cordonedAt?: string;
   startedAt: string;
   /** When it fails if not done (RFC 3339). */
   deadline: string;

@@ -10,7 +10,8 @@ import { parsePolicy } from "../decide/policy.ts";
 /**
  * Dev mode's policy when no --config is given: the default, with the whole ladder allowed
  * (`heal_action="replace"` replaces through the embedded Karpenter) and room for two workers out
- * at once, so that the replacement gates can be seen at work. See docs/replacement.md.
+ * at once, so that the replacement gates can be seen at work (docs/replacement.md); and a `log`
+ * sink that prints every notification node-heal would send (docs/notifications.md).
  */
 export const DEV_POLICY_YAML = `rules:
   - name: heal
@@ -20,6 +21,8 @@ export const DEV_POLICY_YAML = `rules:
 gates:
   minHealthy: 1
   maxReplacing: 1
+notify:
+  - { name: dev-log, type: log }
 `;
 
 const USAGE = `node-heal dev: node-heal against an embedded cluster, no setup

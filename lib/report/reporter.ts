@@ -7,6 +7,9 @@ import type { DecisionLog, DecisionRecord } from "./decision_log.ts";
 import type { EventRecorder } from "./events.ts";
 import type { Metrics } from "./metrics.ts";
 import type { ReplaceNews } from "../act/replace/replacer.ts";
+import type { Notifier } from "./notify/notifier.ts";
+import { type Clock, systemClock } from "../clock.ts";
+import { fromDecision, fromDrainEnd, fromReplacement } from "./notify/happenings.ts";
 
 /** What happened to one alert, or one reconciliation, on one Node. */
 export interface Outcome {
@@ -25,6 +28,9 @@ export interface ReporterDeps {
   events: EventRecorder;
   decisions: DecisionLog;
   dryRun: boolean;
+  /** Tells people (Slack, PagerDuty, webhooks); never awaited. */
+  notifier?: Notifier;
+  now?: Clock;
 }
 
 /**
@@ -42,6 +48,10 @@ export class Reporter {
   /** Reports what an alert (or, without `alert`, a reconciliation) came to on Node `name`. */
   async applied(name: string, applied: Applied, alert?: Alert): Promise<Outcome> {
     const { outcome, event } = this.#outcome(name, applied, alert);
+    if (applied.kind === "written" || applied.kind === "skip") {
+      const told = fromDecision(applied.decision, { alert, at: applied.at });
+      if (told) this.#deps.notifier?.notify(told);
+    }
     if (event) await this.#deps.events.record(name, event.intent, { at: event.at });
     return outcome;
   }
@@ -74,8 +84,15 @@ export class Reporter {
       outcome: drained ? "drained" : `drain-${report.outcome}`,
       message: report.message,
     });
+    const decision = applied.kind === "conflicts" ? undefined : applied.decision;
+    this.#deps.notifier?.notify(fromDrainEnd(name, {
+      drained,
+      message: report.message,
+      ...(decision?.cordonedAt ? { cordonedAt: decision.cordonedAt } : {}),
+      at: applied.kind === "conflicts" ? (this.#deps.now ?? systemClock)() : applied.at,
+    }));
     // The Event tells how the drain ended, even when its end could not be written on the Node.
-    const intent = applied.kind === "conflicts" ? undefined : applied.decision?.event;
+    const intent = decision?.event;
     if (intent && applied.kind !== "conflicts") {
       await this.#deps.events.record(name, intent, { at: applied.at });
     }
@@ -106,6 +123,7 @@ export class Reporter {
       : `Cannot replace ${r.node}: ${r.message}`;
     if (news.kind === "replaced") log("act").info(literal(message), props);
     else log("act").error(literal(message), props);
+    this.#deps.notifier?.notify(fromReplacement(r, news.kind === "replaced", message));
     if (applied?.kind === "failed") {
       log("act").error("Cannot record the failed replacement on {node}: {error}", {
         node: r.node,

@@ -19,6 +19,7 @@ import {
 } from "../../decide/replacements.ts";
 import type { NodeIndex } from "../../resolve/node_index.ts";
 import { Ledger } from "./ledger.ts";
+import { ANNOTATIONS } from "../../decide/node_state.ts";
 import type { ReplaceProvider } from "./provider.ts";
 import { follow } from "./follower.ts";
 import type { KubeClient } from "../kube_types.ts";
@@ -136,6 +137,7 @@ export class Replacer implements ReplaceView {
       });
       const blocked = checkReplace(name, budgets, gates);
       if (blocked) throw new ReplaceBlocked(blocked.gate, blocked.message);
+      const cordonedAt = node.metadata.annotations?.[ANNOTATIONS.cordonedAt];
       const annotations = Object.fromEntries(
         Object.entries(node.metadata.annotations ?? {}).filter(([k]) =>
           k.startsWith("cluster.x-k8s.io/")
@@ -152,6 +154,7 @@ export class Replacer implements ReplaceView {
         ...(Object.keys(annotations).length ? { annotations } : {}),
         provider: rule.replace!.provider,
         rule: rule.name,
+        ...(cordonedAt ? { cordonedAt } : {}),
         startedAt: now.toISOString(),
         deadline: new Date(now.getTime() + rule.replace!.timeoutMs).toISOString(),
         by: this.#deps.instance,
