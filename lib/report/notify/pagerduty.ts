@@ -51,11 +51,32 @@ export function dedupKey(episode: string): string {
   return `${key.slice(0, PAGERDUTY_LIMITS.dedupKey - digest.length - 1)}~${digest}`;
 }
 
+/** An Events API v2 event, as node-heal sends it (a resolve has no payload). */
+export interface PagerDutyEvent {
+  routing_key: string;
+  event_action: "trigger" | "resolve";
+  dedup_key: string;
+  client?: string;
+  payload?: {
+    summary: string;
+    source: string;
+    severity: Severity;
+    timestamp: string;
+    component: string;
+    group: string;
+    class: string;
+    custom_details: Record<string, unknown>;
+  };
+}
+
 /** The Events API v2 body for `event`, or undefined for a kind PagerDuty is not told. */
-export function pagerDutyEvent(event: NotifyEvent, routingKey: string): object | undefined {
+export function pagerDutyEvent(
+  event: NotifyEvent,
+  routingKey: string,
+): PagerDutyEvent | undefined {
   const dedup_key = dedupKey(event.episode);
   if (RESOLVES.has(event.kind)) {
-    return { routing_key: routingKey, event_action: "resolve", dedup_key };
+    return { routing_key: routingKey, event_action: "resolve" as const, dedup_key };
   }
   if (!TRIGGERS.has(event.kind)) return undefined;
   const summary = `node-heal: ${event.node} ${event.kind}${
@@ -63,7 +84,7 @@ export function pagerDutyEvent(event: NotifyEvent, routingKey: string): object |
   }: ${event.message}`;
   return {
     routing_key: routingKey,
-    event_action: "trigger",
+    event_action: "trigger" as const,
     dedup_key,
     client: "node-heal",
     payload: {
@@ -94,14 +115,14 @@ export function pagerDutyEvent(event: NotifyEvent, routingKey: string): object |
 export class PagerDutySink implements Sink {
   readonly type = "pagerduty" as const;
   readonly kinds = PAGERDUTY_KINDS;
-  constructor(
-    readonly name: string,
-    private readonly routingKey: string,
-    private readonly url: string,
-  ) {}
+  // #private: no log of the sink object can show the routing key.
+  readonly #routingKey: string;
+  constructor(readonly name: string, routingKey: string, private readonly url: string) {
+    this.#routingKey = routingKey;
+  }
 
   deliver(event: NotifyEvent, signal: AbortSignal): Promise<Attempt> {
-    const body = pagerDutyEvent(event, this.routingKey);
+    const body = pagerDutyEvent(event, this.#routingKey);
     // The queue takes only `kinds`; should another reach here, it is refused, not faked as sent.
     if (!body) {
       return Promise.resolve({ result: "rejected", why: `PagerDuty is not told of ${event.kind}` });
@@ -111,7 +132,7 @@ export class PagerDutySink implements Sink {
       body: JSON.stringify(body),
       headers: { "content-type": "application/json" },
       signal,
-      secrets: [this.routingKey],
+      secrets: [this.#routingKey],
     });
   }
 }

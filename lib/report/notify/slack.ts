@@ -142,15 +142,19 @@ export function slackMessage(event: NotifyEvent): { text: string; blocks: Block[
 /** A Slack incoming webhook; `url` is the secret. */
 export class SlackSink implements Sink {
   readonly type = "slack" as const;
-  constructor(readonly name: string, private readonly url: string) {}
+  // A #private field: no log of the sink object, JSON or inspected, can show the URL.
+  readonly #url: string;
+  constructor(readonly name: string, url: string) {
+    this.#url = url;
+  }
 
   deliver(event: NotifyEvent, signal: AbortSignal): Promise<Attempt> {
     return post({
-      url: this.url,
+      url: this.#url,
       body: JSON.stringify(slackMessage(event)),
       headers: { "content-type": "application/json; charset=utf-8" },
       signal,
-      secrets: [this.url],
+      secrets: [this.#url],
     });
   }
 }

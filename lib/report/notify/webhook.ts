@@ -41,13 +41,17 @@ export function webhookHeaders(
 /** A webhook; `key` (the HMAC key) is the secret, and is optional. */
 export class WebhookSink implements Sink {
   readonly type = "webhook" as const;
+  // #private: no log of the sink object can show the HMAC key.
+  readonly #key: string | undefined;
   constructor(
     readonly name: string,
     private readonly url: string,
-    private readonly key: string | undefined,
+    key: string | undefined,
     private readonly headers: Record<string, string>,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.#key = key;
+  }
 
   deliver(event: NotifyEvent, signal: AbortSignal): Promise<Attempt> {
     const body = webhookDocument(event);
@@ -55,9 +59,9 @@ export class WebhookSink implements Sink {
     return post({
       url: this.url,
       body,
-      headers: webhookHeaders(event, body, this.key, this.headers, this.now()),
+      headers: webhookHeaders(event, body, this.#key, this.headers, this.now()),
       signal,
-      secrets: this.key === undefined ? [] : [this.key],
+      secrets: this.#key === undefined ? [] : [this.#key],
     });
   }
 }
