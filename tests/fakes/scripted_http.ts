@@ -10,8 +10,9 @@ export interface Received {
   path: string;
   headers: Record<string, string>;
   body: string;
-  /** `performance.now()` at arrival; for a hang, when the caller gave up (closed it). */
+  /** `performance.now()` at arrival. */
   at: number;
+  /** For a hang, when the server saw the caller give up (best effort: Deno may not tell). */
   abortedAt?: number;
   /** The status answered, or "hang". */
   answer: number | "hang";

@@ -204,18 +204,23 @@ export class SinkQueue {
 
   /** One attempt, cut at `attemptMs` or when the queue stops; a sink that throws is retried. */
   async #attempt(event: NotifyEvent): Promise<Attempt> {
-    const timeout = new AbortController();
+    // One controller that the timer and close both abort, its listener removed after: nothing
+    // outlives the attempt (no timer, no listener on the queue's long-lived signal).
+    const cut = new AbortController();
     const timer = setTimeout(
-      () => timeout.abort(new DOMException("attempt timed out", "TimeoutError")),
+      () => cut.abort(new DOMException("attempt timed out", "TimeoutError")),
       this.#o.attemptMs,
     );
+    const stop = () => cut.abort(this.#stop.signal.reason);
+    this.#stop.signal.addEventListener("abort", stop, { once: true });
     try {
-      return await this.sink.deliver(event, AbortSignal.any([timeout.signal, this.#stop.signal]));
+      return await this.sink.deliver(event, cut.signal);
     } catch (err) {
       // Sinks never throw; should one, its message may hold a secret, so it is not repeated.
       return { result: "retry", why: `the sink failed (${(err as Error)?.name ?? "error"})` };
     } finally {
       clearTimeout(timer);
+      this.#stop.signal.removeEventListener("abort", stop);
     }
   }
 
