@@ -64,6 +64,11 @@ export interface Sink {
   /** The name in the policy (metrics and logs say it; never its secret). */
   readonly name: string;
   readonly type: SinkType;
+  /**
+   * The kinds this sink can say anything about; all when unset. PagerDuty has no words for a
+   * drain's progress, so its sink lists TRIGGERS and RESOLVES, and its queue takes no other kind.
+   */
+  readonly kinds?: ReadonlySet<NotifyKind>;
   /** One delivery attempt of `event`, given up when `signal` aborts. Never throws. */
   deliver(event: NotifyEvent, signal: AbortSignal): Promise<Attempt>;
 }

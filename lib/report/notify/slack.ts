@@ -1,0 +1,160 @@
+// Slack: an incoming webhook's message, Block Kit with the plain `text` fallback Slack shows in
+// notifications and to clients without blocks. Every text is cut to Slack's limits here, so a
+// long node name or alert summary can never get a message refused as "invalid_blocks".
+import { post } from "./http.ts";
+import { cut } from "./text.ts";
+import type { Attempt, NotifyEvent, NotifyKind, Sink } from "./types.ts";
+
+/** Slack's limits (https://api.slack.com/reference/block-kit/blocks). */
+export const SLACK_LIMITS = {
+  header: 150,
+  sectionText: 3000,
+  fields: 10,
+  field: 2000,
+  blocks: 50,
+  contextElements: 10,
+  /** The top-level `text`: Slack truncates beyond 40,000; we stay well below. */
+  text: 3000,
+} as const;
+
+/** How each kind reads in a headline, after the node's name. */
+const HEADLINES: Record<NotifyKind, string> = {
+  cordoned: "cordoned",
+  drainStarted: "drain started",
+  drained: "drained",
+  drainFailed: "drain failed",
+  replaceStarted: "replacement started",
+  replaced: "replaced",
+  replaceFailed: "replacement failed",
+  released: "released",
+  blocked: "blocked by a gate",
+};
+
+/** An emoji per kind, so a channel reads at a glance what went wrong and what got better. */
+const MARKS: Record<NotifyKind, string> = {
+  cordoned: ":construction:",
+  drainStarted: ":hourglass_flowing_sand:",
+  drained: ":arrow_down:",
+  drainFailed: ":x:",
+  replaceStarted: ":recycle:",
+  replaced: ":white_check_mark:",
+  replaceFailed: ":x:",
+  released: ":white_check_mark:",
+  blocked: ":no_entry:",
+};
+
+/** Escapes what Slack's mrkdwn reads as markup (`&`, `<`, `>`), as Slack asks. */
+export function escapeMrkdwn(text: string): string {
+  return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+}
+
+/** The one-line headline: `node-1 cordoned (dry run)`. */
+export function headline(event: NotifyEvent): string {
+  return `${event.node} ${HEADLINES[event.kind]}${event.dryRun ? " (dry run)" : ""}`;
+}
+
+/**
+ * The plain text of a notification: what Slack shows in a push notification, and what the log
+ * sink prints. Plain, not mrkdwn-escaped: it is escaped where it becomes mrkdwn.
+ */
+export function plainText(event: NotifyEvent): string {
+  const parts = [`node-heal: ${headline(event)}: ${event.message}`];
+  if (event.alert) parts.push(`alert ${event.alert.name}`);
+  if (event.gate) parts.push(`gate ${event.gate}`);
+  return parts.join(" — ");
+}
+
+/** Label values that are links (a `runbook_url`, a dashboard): the context line links them. */
+function links(event: NotifyEvent): { name: string; url: string }[] {
+  const labels = event.alert?.labels ?? {};
+  return Object.entries(labels)
+    .filter(([, v]) => v.length <= 1000 && /^https?:\/\/[^\s<>|]+$/.test(v))
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, url]) => ({ name, url }));
+}
+
+type Text = { type: "mrkdwn" | "plain_text"; text: string };
+type Block =
+  | { type: "header"; text: { type: "plain_text"; text: string; emoji: boolean } }
+  | { type: "section"; text?: Text; fields?: Text[] }
+  | { type: "context"; elements: Text[] }
+  | { type: "divider" };
+
+/** The incoming webhook's JSON body: `text` always, and the blocks within Slack's limits. */
+export function slackMessage(event: NotifyEvent): { text: string; blocks: Block[] } {
+  const field = (label: string, value: string): Text => ({
+    type: "mrkdwn",
+    text: cut(`*${label}*\n${escapeMrkdwn(value)}`, SLACK_LIMITS.field),
+  });
+  const fields: Text[] = [field("Node", event.node)];
+  if (event.step) fields.push(field("Step", event.step));
+  if (event.alert) fields.push(field("Alert", event.alert.name));
+  if (event.alert?.labels.severity) fields.push(field("Severity", event.alert.labels.severity));
+  if (event.gate) fields.push(field("Gate", event.gate));
+  fields.push(field("Replica", event.replica));
+
+  const summary = event.alert?.summary ? `\n>${escapeMrkdwn(event.alert.summary)}` : "";
+  const blocks: Block[] = [
+    {
+      type: "header",
+      text: {
+        type: "plain_text",
+        text: cut(`${MARKS[event.kind]} ${headline(event)}`, SLACK_LIMITS.header),
+        emoji: true,
+      },
+    },
+    {
+      type: "section",
+      text: {
+        type: "mrkdwn",
+        text: cut(escapeMrkdwn(event.message) + summary, SLACK_LIMITS.sectionText),
+      },
+    },
+    { type: "section", fields: fields.slice(0, SLACK_LIMITS.fields) },
+  ];
+
+  // The context line: when, which episode, and the alert's links; at most ten elements.
+  const context: Text[] = [
+    {
+      type: "mrkdwn",
+      text: cut(
+        `${escapeMrkdwn(event.at)} · episode \`${escapeMrkdwn(event.episode)}\``,
+        SLACK_LIMITS.sectionText,
+      ),
+    },
+  ];
+  if (event.dryRun) context.push({ type: "mrkdwn", text: "*dry run*: nothing was written" });
+  for (const { name, url } of links(event)) {
+    if (context.length >= SLACK_LIMITS.contextElements) break;
+    context.push({
+      type: "mrkdwn",
+      text: cut(`<${url}|${escapeMrkdwn(name)}>`, SLACK_LIMITS.sectionText),
+    });
+  }
+  blocks.push({ type: "context", elements: context });
+
+  return {
+    text: cut(plainText(event), SLACK_LIMITS.text),
+    blocks: blocks.slice(0, SLACK_LIMITS.blocks),
+  };
+}
+
+/** A Slack incoming webhook; `url` is the secret. */
+export class SlackSink implements Sink {
+  readonly type = "slack" as const;
+  // A #private field: no log of the sink object, JSON or inspected, can show the URL.
+  readonly #url: string;
+  constructor(readonly name: string, url: string) {
+    this.#url = url;
+  }
+
+  deliver(event: NotifyEvent, signal: AbortSignal): Promise<Attempt> {
+    return post({
+      url: this.#url,
+      body: JSON.stringify(slackMessage(event)),
+      headers: { "content-type": "application/json; charset=utf-8" },
+      signal,
+      secrets: [this.#url],
+    });
+  }
+}

@@ -1,0 +1,162 @@
+// The payloads (slack.ts, pagerduty.ts, webhook.ts), checked by the fakes' own validators (the
+// receivers' rules, written apart from the sinks): what each says, and that long or hostile
+// texts stay within Slack's and PagerDuty's limits.
+import assert from "node:assert/strict";
+import { escapeMrkdwn, plainText, slackMessage } from "../../../../lib/report/notify/slack.ts";
+import {
+  dedupKey,
+  PAGERDUTY_KINDS,
+  pagerDutyEvent,
+  severityOf,
+} from "../../../../lib/report/notify/pagerduty.ts";
+import {
+  webhookDocument,
+  webhookHeaders,
+  webhookSignature,
+} from "../../../../lib/report/notify/webhook.ts";
+import { NOTIFY_KINDS } from "../../../../lib/report/notify/types.ts";
+import { slackRefusal } from "../../../fakes/slack.ts";
+import { pagerDutyErrors } from "../../../fakes/pagerduty.ts";
+import { webhookRefusal } from "../../../fakes/webhook_receiver.ts";
+import { event } from "./sample.ts";
+
+const KEY = "0123456789abcdef0123456789abcdef";
+const alert = (labels: Record<string, string>, summary?: string) => ({
+  name: "NodeDiskPressure",
+  fingerprint: "abc",
+  labels: { alertname: "NodeDiskPressure", ...labels },
+  ...(summary ? { summary } : {}),
+});
+
+Deno.test("slack: header, fields, context with the alert's links, and the text fallback", () => {
+  const e = event("cordoned", "node-1", {
+    step: "cordoned",
+    alert: alert(
+      { severity: "critical", runbook_url: "https://runbooks.example/disk" },
+      "Disk <full>",
+    ),
+    dryRun: true,
+  });
+  const msg = slackMessage(e);
+  assert.equal(slackRefusal(JSON.stringify(msg)), undefined);
+  assert.equal(msg.text, plainText(e));
+  assert.match(msg.text, /node-1 cordoned \(dry run\)/);
+  const json = JSON.stringify(msg.blocks);
+  for (const part of ["*Node*\\nnode-1", "*Step*\\ncordoned", "*Alert*\\nNodeDiskPressure"]) {
+    assert.ok(json.includes(part), part);
+  }
+  assert.ok(json.includes("<https://runbooks.example/disk|runbook_url>"));
+  assert.ok(json.includes("Disk &lt;full&gt;"), "mrkdwn escaped");
+  assert.ok(json.includes("*dry run*"));
+});
+
+Deno.test("slack: every kind, and absurdly long texts, stay within Block Kit's limits", () => {
+  const long = "x".repeat(5000);
+  const labels: Record<string, string> = { severity: long };
+  for (let i = 0; i < 20; i++) labels[`link${i}`] = `https://example.com/${i}`;
+  for (const kind of NOTIFY_KINDS) {
+    const e = event(kind, `node-${"n".repeat(300)}`, {
+      message: `<&> ${long}`,
+      step: long,
+      gate: long,
+      replica: long,
+      episode: long,
+      alert: { ...alert(labels, long), name: long },
+    });
+    const body = JSON.stringify(slackMessage(e));
+    assert.equal(slackRefusal(body), undefined, kind);
+  }
+  assert.equal(escapeMrkdwn("a<b>&c"), "a&lt;b&gt;&amp;c");
+});
+
+Deno.test("slack: a cut never splits an emoji", () => {
+  const msg = slackMessage(event("cordoned", "🔥".repeat(200)));
+  const header = msg.blocks[0] as { text: { text: string } };
+  assert.ok(header.text.text.length <= 150);
+  assert.doesNotMatch(header.text.text, /[\ud800-\udbff](?![\udc00-\udfff])/);
+});
+
+Deno.test("pagerduty: a trigger on the cordon, a resolve on the release, one dedup_key", () => {
+  const cordon = event("cordoned", "node-1", { alert: alert({ severity: "critical" }) });
+  const release = event("released", "node-1");
+  const t = pagerDutyEvent(cordon, KEY)!;
+  const r = pagerDutyEvent(release, KEY)!;
+  assert.deepEqual(pagerDutyErrors(JSON.stringify(t)), []);
+  assert.deepEqual(pagerDutyErrors(JSON.stringify(r)), []);
+  assert.equal(t.event_action, "trigger");
+  assert.equal(r.event_action, "resolve");
+  assert.equal(t.dedup_key, "node-heal/node-1@2024-05-01T10:00:00Z");
+  assert.equal(r.dedup_key, t.dedup_key);
+  assert.equal(t.payload!.source, "node-1");
+  assert.equal(t.payload!.component, "node-heal");
+  assert.equal(t.payload!.severity, "critical");
+  assert.equal((t.payload!.custom_details.alert as { name: string }).name, "NodeDiskPressure");
+  assert.equal(r.payload, undefined);
+});
+
+Deno.test("pagerduty: only triggers and resolves; the other kinds have no event", () => {
+  for (const kind of NOTIFY_KINDS) {
+    assert.equal(pagerDutyEvent(event(kind), KEY) !== undefined, PAGERDUTY_KINDS.has(kind), kind);
+  }
+  assert.deepEqual([...PAGERDUTY_KINDS].sort(), [
+    "cordoned",
+    "drainFailed",
+    "released",
+    "replaceFailed",
+    "replaced",
+  ]);
+});
+
+Deno.test("pagerduty: severity from the alert's label, a failure at least error", () => {
+  const sev = (kind: "cordoned" | "drainFailed", severity?: string) =>
+    severityOf(event(kind, "n", severity ? { alert: alert({ severity }) } : {}));
+  assert.equal(sev("cordoned"), "warning");
+  assert.equal(sev("cordoned", "info"), "info");
+  assert.equal(sev("cordoned", "Critical"), "critical");
+  assert.equal(sev("cordoned", "page"), "warning");
+  assert.equal(sev("drainFailed"), "error");
+  assert.equal(sev("drainFailed", "info"), "error");
+  assert.equal(sev("drainFailed", "critical"), "critical");
+});
+
+Deno.test("pagerduty: a long summary is cut to 1024, a long episode keyed within 255, apart", () => {
+  const a = pagerDutyEvent(
+    event("drainFailed", "n".repeat(253), { message: "m".repeat(5000) }),
+    KEY,
+  );
+  assert.deepEqual(pagerDutyErrors(JSON.stringify(a)), []);
+  const k1 = dedupKey(`${"n".repeat(253)}@2024-05-01T10:00:00Z`);
+  const k2 = dedupKey(`${"n".repeat(253)}@2024-05-01T11:00:00Z`);
+  assert.ok(k1.length <= 255 && k2.length <= 255);
+  assert.notEqual(k1, k2);
+  assert.equal(dedupKey(`${"n".repeat(253)}@2024-05-01T10:00:00Z`), k1, "stable");
+});
+
+Deno.test("webhook: the versioned document, signed so a receiver verifies it", async () => {
+  const e = event("drained", "node-1", { step: "drained" });
+  const body = webhookDocument(e);
+  const doc = JSON.parse(body);
+  assert.equal(doc.version, "node-heal.io/v1");
+  assert.deepEqual({ ...doc, version: undefined }, { ...e, version: undefined });
+  const now = Date.parse("2024-05-01T10:00:00Z");
+  const headers = webhookHeaders(e, body, "k3y", { "x-team": "sre" }, now);
+  assert.equal(headers["x-node-heal-timestamp"], String(now / 1000));
+  assert.equal(headers["idempotency-key"], e.id);
+  assert.equal(headers["x-team"], "sre");
+  assert.equal(headers["x-node-heal-signature"], webhookSignature("k3y", now / 1000, body));
+  const h = new Headers(headers);
+  assert.equal(await webhookRefusal("k3y", h, body, now), undefined);
+  assert.equal(await webhookRefusal("other", h, body, now), "bad signature");
+  assert.equal(
+    await webhookRefusal("k3y", h, body.replace("node-1", "node-2"), now),
+    "bad signature",
+  );
+  assert.equal(await webhookRefusal("k3y", h, body, now + 6 * 60_000), "stale timestamp");
+});
+
+Deno.test("webhook: without a key, no signature header", () => {
+  const e = event();
+  const headers = webhookHeaders(e, webhookDocument(e), undefined, {}, 0);
+  assert.equal(headers["x-node-heal-signature"], undefined);
+  assert.equal(headers["idempotency-key"], e.id);
+});
