@@ -14,6 +14,12 @@ import { systemClock } from "./clock.ts";
 import { LeaderElector } from "./act/elector.ts";
 import { statusOf } from "./report/status.ts";
 import { loadProviders } from "./act/replace/providers.ts";
+import { makeSinks } from "./report/notify/sinks.ts";
+import { SinkQueue } from "./report/notify/queue.ts";
+import { Notifier } from "./report/notify/notifier.ts";
+
+/** How long a graceful stop waits for notifications still queued. */
+const NOTIFY_DRAIN_MS = 5000;
 
 /** Everything `serve` is configured with. */
 export interface ServiceConfig {
@@ -111,6 +117,7 @@ export function checkExposure(
 /** Starts node-heal: the cluster connection, the node watch, the pipeline and the HTTP server. */
 export async function startService(config: ServiceConfig): Promise<Service> {
   checkExposure(config);
+  const metrics = new Metrics();
   const { client, source } = connect({
     kubeconfigPath: config.kubeconfig,
     kubeconfigYaml: config.kubeconfigYaml,
@@ -121,7 +128,19 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   // Each replacement provider the policy names is made now: one that cannot work stops the start,
   // naming the field.
   const providers = await loadProviders(policy, { client });
-  const metrics = new Metrics();
+  // Each notification sink, its secret read now (one that cannot be read stops the start, naming
+  // the field), behind its own bounded queue.
+  const sinks = await makeSinks(policy.notify, {
+    env: (name) => Deno.env.get(name),
+    readTextFile: (path) => Deno.readTextFile(path),
+  });
+  const notifier = new Notifier(
+    sinks.map((sink, i) => ({
+      config: policy.notify[i],
+      outbox: new SinkQueue(sink, { capacity: policy.notify[i].queue, metrics }),
+    })),
+    { replica: config.instance, dryRun: config.dryRun, now: systemClock },
+  );
   const index = new NodeIndex();
   const events = new EventRecorder(client, metrics, {
     namespace: config.eventNamespace,
@@ -194,6 +213,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     providers,
     namespace,
     replacePollMs: config.replacePollMs,
+    notifier,
   });
   const { promise: synced, resolve: markSynced } = Promise.withResolvers<void>();
   // The index is trusted while the watch is healthy: after a watch error, until the next list
@@ -330,6 +350,8 @@ export async function startService(config: ServiceConfig): Promise<Service> {
       await pipeline.stopDrains();
       // Then the Lease is released, so a successor takes over at its next try.
       await elector?.stop();
+      // What waits to be told is delivered, within a bound.
+      await notifier.close(NOTIFY_DRAIN_MS);
       await events.flush();
       await watchReady;
       await watch?.stop();

@@ -137,7 +137,7 @@ export class Metrics {
   /** From an event to its delivery. */
   readonly notifySeconds = new Histogram({
     name: "nodeheal_notification_delivery_seconds",
-    help: "Time from an event to its notification's delivery, retries included, by sink.",
+    help: "Time from queueing a notification to its delivery, retries included, by sink.",
     labelNames: ["sink"] as const,
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
     registers: [this.registry],
