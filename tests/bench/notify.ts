@@ -17,7 +17,7 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 }
 
-function body(i: number, status: "firing" | "resolved"): string {
+function body(i: number, status: "firing" | "resolved", round: number): string {
   return JSON.stringify({
     version: "4",
     status,
@@ -26,7 +26,8 @@ function body(i: number, status: "firing" | "resolved"): string {
       status,
       labels: { alertname: "NodeHighCPU", heal: "true", instance: `${nodeAddress(i)}:9100` },
       annotations: {},
-      startsAt: "2026-01-01T00:00:00Z",
+      // A new alert each round: a firing of one already resolved would be taken as late.
+      startsAt: new Date(Date.UTC(2026, 0, 1, 0, round)).toISOString(),
       endsAt: "",
       fingerprint: `n${i}`,
     }],
@@ -81,7 +82,7 @@ async function measure(sink: "none" | "answering" | "hanging") {
         const res = await fetch(`${service.url}/webhook`, {
           method: "POST",
           headers: { "content-type": "application/json" },
-          body: body(i, status),
+          body: body(i, status, round),
         });
         await res.body?.cancel();
         times.push(performance.now() - t0);
