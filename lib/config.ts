@@ -216,6 +216,7 @@ export function parseConfig(
     eventNamespace: str("event-namespace"),
     holdTtlMs: parseDuration(str("hold-ttl"), "hold-ttl"),
     policy: str("config") ? loadPolicy(str("config")) : undefined,
+    ...(str("config") ? { policyFile: str("config") } : {}),
     credentials: loadCredentials(
       str("auth-token-file"),
       env("NODE_HEAL_AUTH_TOKEN"),

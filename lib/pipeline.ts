@@ -86,13 +86,16 @@ export class Pipeline {
   /** The gates' counts over the index, kept current as Nodes change. */
   #tally: Tally;
   #replace: ReplaceStage;
+  #policy: Policy;
+  #providers: ReadonlyMap<string, ReplaceProvider>;
 
   constructor(deps: PipelineDeps) {
     this.#deps = deps;
     const now = deps.now ?? systemClock;
     const { client, index, metrics } = deps;
-    this.#tally = new Tally(this.policy.gates);
-    index.follow(this.#tally);
+    this.#policy = deps.policy ?? DEFAULT_POLICY;
+    this.#providers = deps.providers ?? new Map();
+    this.#tally = this.#newTally();
     this.#writer = new NodeWriter({ client, index, metrics, now });
     this.#drains = new DrainSupervisor({
       client,
@@ -119,8 +122,8 @@ export class Pipeline {
       index,
       metrics,
       now,
-      policy: this.policy,
-      providers: deps.providers ?? new Map(),
+      policy: () => this.#policy,
+      providers: () => this.#providers,
       namespace: deps.namespace ?? "node-heal",
       instance: this.#instance,
       pollMs: deps.replacePollMs,
@@ -129,12 +132,39 @@ export class Pipeline {
       write: (name, choose) => this.#turns.node(name, () => this.#act(name, choose)),
       wakeWaiting: () => this.#wakeWaiting(),
     });
-    this.#tally.replacingGone = () => this.#replace.replacer.goneInFlight();
   }
 
   /** The policy in force. */
   get policy(): Policy {
-    return this.#deps.policy ?? DEFAULT_POLICY;
+    return this.#policy;
+  }
+
+  /**
+   * Puts a reloaded policy in force, with its providers and notifier, at once: between two
+   * decisions (in the take-out turn), so no decision sees half of it. The gates count afresh
+   * from the index under the new gates.
+   */
+  async applyPolicy(next: {
+    policy: Policy;
+    providers: ReadonlyMap<string, ReplaceProvider>;
+    notifier?: Notifier;
+  }): Promise<void> {
+    await this.#turns.takeOut(() => {
+      this.#policy = next.policy;
+      this.#providers = next.providers;
+      this.#deps.index.unfollow(this.#tally);
+      this.#tally = this.#newTally();
+      this.#reporter.notifier = next.notifier;
+      return Promise.resolve();
+    });
+  }
+
+  /** The gates' counts over the index under the policy in force, kept current as Nodes change. */
+  #newTally(): Tally {
+    const tally = new Tally(this.#policy.gates);
+    tally.replacingGone = () => this.#replace?.replacer.goneInFlight() ?? 0;
+    this.#deps.index.follow(tally);
+    return tally;
   }
 
   /** Whether this replica may act: it leads (always, without leader election). */

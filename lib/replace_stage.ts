@@ -23,8 +23,9 @@ export interface ReplaceStageDeps {
   index: NodeIndex;
   metrics: Metrics;
   now: Clock;
-  policy: Policy;
-  providers: ReadonlyMap<string, ReplaceProvider>;
+  /** The policy in force, and its providers (both may be reloaded). */
+  policy: () => Policy;
+  providers: () => ReadonlyMap<string, ReplaceProvider>;
   namespace: string;
   instance: string;
   pollMs?: number;
@@ -64,7 +65,7 @@ export class ReplaceStage {
    * policy that replaces nothing never reads it (nor needs the right to).
    */
   async resume(): Promise<void> {
-    if (this.#deps.providers.size === 0) return;
+    if (this.#deps.providers().size === 0) return;
     try {
       await this.replacer.resume();
     } catch (err) {
@@ -97,7 +98,7 @@ export class ReplaceStage {
   /** Records the start of Node `name`'s replacement in the ledger (its gates counted again there). */
   begin(name: string): Promise<Replacement> {
     const node = this.#deps.index.get(name);
-    const rule = node && replaceRule(this.#deps.policy, readState(node).rule);
+    const rule = node && replaceRule(this.#deps.policy(), readState(node).rule);
     if (!node || !rule) throw new Error(`Cannot replace ${name}: its rule no longer replaces`);
     return this.replacer.begin(node, rule, { now: this.#deps.now(), paused: this.#deps.paused() });
   }

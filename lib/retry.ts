@@ -34,7 +34,20 @@ export interface RetryOptions {
   retryable?: (err: unknown) => boolean;
 }
 
-/** Calls `call` until it succeeds, an error is not retryable, or the delays run out (then throws). */
+/** The longest `Retry-After` a retry honours; a longer one fails the call for its caller to retry. */
+export const MAX_RETRY_AFTER_MS = 10_000;
+
+/** How long the server asked to wait before another try, if it did (an API server's 429). */
+export function retryAfterOf(err: unknown): number | undefined {
+  const ms = (err as { retryAfterMs?: unknown })?.retryAfterMs;
+  return typeof ms === "number" ? ms : undefined;
+}
+
+/**
+ * Calls `call` until it succeeds, an error is not retryable, or the delays run out (then throws).
+ * A server that says when to come back (`Retry-After`) is waited for, not tried sooner; one that
+ * asks for longer than {@link MAX_RETRY_AFTER_MS} ends the tries.
+ */
 export async function retry<T>(call: () => Promise<T>, options: RetryOptions): Promise<T> {
   const retryable = options.retryable ?? ((err) => passing(statusOf(err)));
   for (let attempt = 0;; attempt++) {
@@ -42,7 +55,9 @@ export async function retry<T>(call: () => Promise<T>, options: RetryOptions): P
       return await call();
     } catch (err) {
       if (attempt >= options.delaysMs.length || !retryable(err)) throw err;
-      await sleep(options.delaysMs[attempt]);
+      const asked = retryAfterOf(err);
+      if (asked !== undefined && asked > MAX_RETRY_AFTER_MS) throw err;
+      await sleep(Math.max(options.delaysMs[attempt], asked ?? 0));
     }
   }
 }

@@ -9,7 +9,8 @@ import { GUARD_DEFAULTS, startGuard } from "./server/guard.ts";
 import { type Credentials, hasCredentials } from "./server/auth.ts";
 import { holdCount, readState } from "./decide/node_state.ts";
 import { isCordoned, type Node } from "./node.ts";
-import { DEFAULT_POLICY, type Policy } from "./decide/policy.ts";
+import { DEFAULT_POLICY, parsePolicy, type Policy } from "./decide/policy.ts";
+import { PolicyWatch } from "./policy_reload.ts";
 import { systemClock } from "./clock.ts";
 import { LeaderElector } from "./act/elector.ts";
 import { statusOf } from "./report/status.ts";
@@ -53,6 +54,10 @@ export interface ServiceConfig {
   drainRetryMs?: number;
   /** How often a replacement in flight is looked at (ms; default 2000); for tests. */
   replacePollMs?: number;
+  /** The policy's file (`--config`): read again every `policyPollMs`, an edit put in force. */
+  policyFile?: string;
+  /** How often the policy file is read again (ms; default 5000). */
+  policyPollMs?: number;
   /** Webhook credentials; when any are set, every webhook request must carry them. */
   credentials?: Credentials;
   /** HTTPS instead of HTTP (PEM texts). */
@@ -130,17 +135,20 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   const providers = await loadProviders(policy, { client });
   // Each notification sink, its secret read now (one that cannot be read stops the start, naming
   // the field), behind its own bounded queue.
-  const sinks = await makeSinks(policy.notify, {
-    env: (name) => Deno.env.get(name),
-    readTextFile: (path) => Deno.readTextFile(path),
-  });
-  const notifier = new Notifier(
-    sinks.map((sink, i) => ({
-      config: policy.notify[i],
-      outbox: new SinkQueue(sink, { capacity: policy.notify[i].queue, metrics }),
-    })),
-    { replica: config.instance, dryRun: config.dryRun, now: systemClock },
-  );
+  const notifierOf = async (p: Policy) => {
+    const sinks = await makeSinks(p.notify, {
+      env: (name) => Deno.env.get(name),
+      readTextFile: (path) => Deno.readTextFile(path),
+    });
+    return new Notifier(
+      sinks.map((sink, i) => ({
+        config: p.notify[i],
+        outbox: new SinkQueue(sink, { capacity: p.notify[i].queue, metrics }),
+      })),
+      { replica: config.instance, dryRun: config.dryRun, now: systemClock },
+    );
+  };
+  let notifier = await notifierOf(policy);
   const index = new NodeIndex();
   const events = new EventRecorder(client, metrics, {
     namespace: config.eventNamespace,
@@ -162,7 +170,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   };
   await readPause();
   const pauseTimer = setInterval(readPause, config.pausePollMs ?? 5000);
-  const paused = () => (config.paused ?? false) || policy.gates.paused || clusterPaused;
+  const paused = () => (config.paused ?? false) || pipeline.policy.gates.paused || clusterPaused;
   // With leader election, only the holder of the Lease acts; the others answer 503 with
   // `connection: close`, so that Alertmanager's retry may reach the leader through the Service.
   const elector = config.election
@@ -277,6 +285,38 @@ export async function startService(config: ServiceConfig): Promise<Service> {
 
   elector?.start();
 
+  // An edited policy file (a ConfigMap's symlink swap) is put in force whole, or refused.
+  const policyWatch = config.policyFile
+    ? new PolicyWatch({
+      path: config.policyFile,
+      pollMs: config.policyPollMs ?? 5000,
+      text: await Deno.readTextFile(config.policyFile),
+      apply: async (text) => {
+        const next = parsePolicy(text, `policy ${config.policyFile}`);
+        const nextProviders = await loadProviders(next, { client });
+        const nextNotifier = await notifierOf(next);
+        await pipeline.applyPolicy({
+          policy: next,
+          providers: nextProviders,
+          notifier: nextNotifier,
+        });
+        // The old sinks deliver what they hold, in the background.
+        const old = notifier;
+        notifier = nextNotifier;
+        old.close(NOTIFY_DRAIN_MS);
+      },
+      told: (result, message) => {
+        metrics.policyReloads.inc({ result });
+        events.record(namespace, {
+          reason: result === "applied" ? "NodeHealPolicyReloaded" : "NodeHealPolicyRefused",
+          type: result === "applied" ? "Normal" : "Warning",
+          message,
+        }, { at: systemClock(), kind: "Namespace" });
+      },
+    })
+    : undefined;
+  policyWatch?.start();
+
   const closing = new AbortController();
   const handler = createHandler({
     closing: closing.signal,
@@ -291,7 +331,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     ready: () => index.synced && watchHealthy,
     status: () =>
       statusOf(index, {
-        policy,
+        policy: pipeline.policy,
         decisions: pipeline.recentDecisions(),
         replacements: pipeline.replacements(),
         leadership: {
@@ -305,7 +345,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
         dryRun: config.dryRun,
         pauses: {
           flag: config.paused ?? false,
-          policy: policy.gates.paused,
+          policy: pipeline.policy.gates.paused,
           cluster: clusterPaused,
         },
       }),
@@ -340,6 +380,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     kubeconfigSource: source,
     synced,
     async close() {
+      await policyWatch?.stop();
       clearInterval(sweep);
       clearInterval(pauseTimer);
       guard.stopAccepting();

@@ -86,6 +86,9 @@ export async function withService(
     tls?: { cert: string; key: string };
     /** Leader election (one replica: it leads at once). */
     election?: ServiceConfig["election"];
+    /** The policy's file, read again every `policyPollMs` (a reload test). */
+    policyFile?: string;
+    policyPollMs?: number;
     /** The embedded cluster's options (its Karpenter's timings, say), when the fixture starts it. */
     clusterOptions?: EmbeddedClusterOptions;
     /** The webhook's and the connections' limits (defaults when absent). */
@@ -112,6 +115,8 @@ export async function withService(
     pausePollMs: 100,
     drainRetryMs: 100,
     replacePollMs: 100,
+    policyFile: options.policyFile,
+    policyPollMs: options.policyPollMs,
     credentials: options.credentials,
     tls: options.tls,
     dryRun: options.dryRun ?? false,

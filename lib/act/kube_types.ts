@@ -171,8 +171,11 @@ export interface KubeClient {
 /** A failed call to the Kubernetes API: `status` is the HTTP code, absent for network errors. */
 export class KubeError extends Error {
   readonly status?: number;
-  constructor(message: string, status?: number) {
+  /** How long the API server asked to wait before trying again (429's `retryAfterSeconds`). */
+  readonly retryAfterMs?: number;
+  constructor(message: string, status?: number, retryAfterMs?: number) {
     super(message);
     this.status = status;
+    if (retryAfterMs !== undefined) this.retryAfterMs = retryAfterMs;
   }
 }

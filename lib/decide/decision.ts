@@ -68,7 +68,9 @@ export interface EventIntent {
     | "NodeHealDrainFailed"
     | "NodeHealReplaceStarted"
     | "NodeHealReplaced"
-    | "NodeHealReplaceFailed";
+    | "NodeHealReplaceFailed"
+    | "NodeHealPolicyReloaded"
+    | "NodeHealPolicyRefused";
   type: "Normal" | "Warning";
   message: string;
 }

@@ -106,9 +106,9 @@ export class EventRecorder {
   async record(
     node: string,
     intent: EventIntent,
-    options: { at: Date; waitMs?: number },
+    options: { at: Date; waitMs?: number; kind?: "Node" | "Namespace" },
   ): Promise<void> {
-    const written = this.#enqueue(node, intent, options.at);
+    const written = this.#enqueue(node, intent, options.at, options.kind ?? "Node");
     // A write past the wait goes on in the background (its failures are its own to report).
     await deadline(written, options.waitMs ?? 2000, () => new Error("slow")).catch(() => {});
   }
@@ -119,7 +119,12 @@ export class EventRecorder {
   }
 
   /** Adds one record to the next write of its Event; resolves when that write is done. */
-  #enqueue(node: string, intent: EventIntent, now: Date): Promise<void> {
+  #enqueue(
+    node: string,
+    intent: EventIntent,
+    now: Date,
+    kind: "Node" | "Namespace",
+  ): Promise<void> {
     // events.k8s.io holds a note to 1 KB; core Events should not be larger either.
     intent = { ...intent, message: clip(intent.message, EVENT_MESSAGE_LIMIT) };
     const name = `${node}.nodeheal.${hash(`${intent.reason}\u0000${intent.message}`)}`;
@@ -148,7 +153,8 @@ export class EventRecorder {
       body: {
         metadata: { name, namespace: this.#namespace },
         // Node Events carry the node name as uid, as kubelet's do; `kubectl describe node` selects on it.
-        involvedObject: { apiVersion: "v1", kind: "Node", name: node, uid: node },
+        // (Or, for node-heal's own news, its Namespace, cluster-scoped as Nodes are.)
+        involvedObject: { apiVersion: "v1", kind, name: node, uid: node },
         reason: intent.reason,
         message: intent.message,
         type: intent.type,

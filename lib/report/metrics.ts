@@ -119,6 +119,14 @@ export class Metrics {
     help: "Errors of the node list and watch (each is retried with backoff).",
     registers: [this.registry],
   });
+  /** Policy files read again after an edit, by result. */
+  readonly policyReloads = new Counter({
+    name: "nodeheal_policy_reload_total",
+    help:
+      "Edits of the policy file, by result: applied (in force now), refused (invalid; the policy in force stays).",
+    labelNames: ["result"] as const,
+    registers: [this.registry],
+  });
   /** Notifications node-heal sends, by sink and how each ended. */
   readonly sent = new Counter({
     name: "nodeheal_notifications_total",

@@ -42,7 +42,12 @@ export class Reporter {
   #deps: ReporterDeps;
 
   constructor(deps: ReporterDeps) {
-    this.#deps = deps;
+    this.#deps = { ...deps };
+  }
+
+  /** Tells people through `notifier` from now on (a reloaded policy's sinks). */
+  set notifier(notifier: Notifier | undefined) {
+    this.#deps.notifier = notifier;
   }
 
   /** Reports what an alert (or, without `alert`, a reconciliation) came to on Node `name`. */

@@ -34,6 +34,11 @@ export class NodeIndex {
   #synced = false;
   #followers: IndexFollower[] = [];
 
+  /** Stops telling `follower` of changes. */
+  unfollow(follower: IndexFollower): void {
+    this.#followers = this.#followers.filter((f) => f !== follower);
+  }
+
   /** Tells `follower` of every Node held from now on, and every change after. */
   follow(follower: IndexFollower): void {
     this.#followers.push(follower);

@@ -1,7 +1,8 @@
 // The shared utilities: one duration parser and formatter, one retry, one sleep and deadline.
 import assert from "node:assert/strict";
 import { durationMs, formatDuration } from "../../lib/duration.ts";
-import { passing, retry } from "../../lib/retry.ts";
+import { MAX_RETRY_AFTER_MS, passing, retry } from "../../lib/retry.ts";
+import { KubeError } from "../../lib/act/kube_types.ts";
 import { deadline, sleep, untilAborted } from "../../lib/timing.ts";
 
 Deno.test("durationMs() reads durations as people write them, and nothing else", () => {
@@ -78,4 +79,25 @@ Deno.test("untilAborted() answers with the caller's error when the signal aborts
     await untilAborted(Promise.resolve(2), new AbortController().signal, () => new Error()),
     2,
   );
+});
+
+Deno.test("retry() waits the Retry-After a 429 asks for, not its fixed delay, and gives up on one too long", async () => {
+  const times: number[] = [];
+  let calls = 0;
+  const call = () => {
+    times.push(performance.now());
+    calls++;
+    return calls === 1
+      ? Promise.reject(new KubeError("too many requests", 429, 300))
+      : Promise.resolve("ok");
+  };
+  assert.equal(await retry(call, { delaysMs: [1] }), "ok");
+  assert.ok(times[1] - times[0] >= 290, `waited ${times[1] - times[0]} ms, asked 300`);
+  let tries = 0;
+  const slow = () => {
+    tries++;
+    return Promise.reject(new KubeError("too many requests", 429, MAX_RETRY_AFTER_MS + 1));
+  };
+  await assert.rejects(retry(slow, { delaysMs: [1, 1] }), /too many requests/);
+  assert.equal(tries, 1, "not tried again sooner than asked");
 });

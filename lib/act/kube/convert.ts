@@ -4,6 +4,17 @@ import type { Node } from "../../node.ts";
 import type { Pod } from "../../pod.ts";
 import { type EventVersion, KubeError, type LeaseRecord } from "../kube_types.ts";
 
+/** The `details.retryAfterSeconds` of a Status (the API server's 429 and some 5xx), in ms. */
+function retryAfterMs(body: unknown): number | undefined {
+  try {
+    const parsed = typeof body === "string" ? JSON.parse(body) : body;
+    const seconds = parsed?.details?.retryAfterSeconds;
+    return typeof seconds === "number" && seconds >= 0 ? seconds * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function statusMessage(body: unknown): string | undefined {
   try {
     const parsed = typeof body === "string" ? JSON.parse(body) : body;
@@ -28,6 +39,7 @@ export function toKubeError(err: unknown, what: string): KubeError {
         statusMessage(e.body) ? `: ${statusMessage(e.body)}` : ""
       }`,
       code,
+      retryAfterMs(e.body),
     );
   }
   return new KubeError(`Cannot ${what}: ${e?.message ?? String(err)}`);

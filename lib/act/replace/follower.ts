@@ -22,8 +22,10 @@ import {
 export interface FollowerDeps {
   client: KubeClient;
   index: NodeIndex;
-  policy: Policy;
-  provider?: ReplaceProvider;
+  /** The policy in force (it may be reloaded while a replacement runs). */
+  policy: () => Policy;
+  /** The replacement's provider in force, if its rule still has one. */
+  provider: () => ReplaceProvider | undefined;
   now: () => Date;
   pollMs: number;
   /** The Nodes that already took another replacement's place. */
@@ -62,8 +64,9 @@ export async function follow(
 
 /** One look at a replacement: its record as it is now, or `done` when nothing more follows. */
 async function step(r: Replacement, deps: FollowerDeps): Promise<Replacement | "done"> {
-  const { provider, now } = deps;
-  const deadline = effectiveDeadline(r, deps.policy);
+  const { now } = deps;
+  const provider = deps.provider();
+  const deadline = effectiveDeadline(r, deps.policy());
   const late = now().getTime() > deadline;
   if (r.phase === "failed") return await settle(r, deps);
   if (r.phase !== "starting" && r.phase !== "requested") return "done";
@@ -155,7 +158,7 @@ async function settle(r: Replacement, deps: FollowerDeps): Promise<Replacement |
 async function notOurs(r: Replacement, deps: FollowerDeps): Promise<string | undefined> {
   const node = await deps.client.getNode(r.node);
   if (!node || (r.uid && node.metadata.uid !== r.uid)) return "gone";
-  const shield = protection(node, deps.policy.gates);
+  const shield = protection(node, deps.policy().gates);
   if (shield) return shield.message;
   const state = readState(node);
   if (!state.owned || state.step !== "replacing") {
@@ -205,7 +208,8 @@ function successorFor(
   inPlace: boolean,
 ): Node | undefined {
   if (progress?.state === "running") return undefined;
-  const { index, policy } = deps;
+  const { index } = deps;
+  const policy = deps.policy();
   const old = index.get(r.node);
   if (old && old.metadata.uid === r.uid) {
     if (!inPlace || progress?.state !== "done") return undefined;

@@ -34,9 +34,10 @@ export type ReplaceNews =
 export interface ReplacerDeps {
   client: KubeClient;
   index: NodeIndex;
-  policy: Policy;
-  /** The provider of each rule that replaces, by rule name. */
-  providers: ReadonlyMap<string, ReplaceProvider>;
+  /** The policy in force (it may be reloaded). */
+  policy: () => Policy;
+  /** The provider of each rule that replaces, by rule name, in force. */
+  providers: () => ReadonlyMap<string, ReplaceProvider>;
   /** node-heal's namespace: where the ledger is. */
   namespace: string;
   /** This replica's name, recorded as who started a replacement. */
@@ -77,7 +78,7 @@ export class Replacer implements ReplaceView {
 
   budgets(now: Date, paused: boolean): ReplaceBudgets {
     return replaceBudgets(this.#ledger.entries, {
-      gates: this.#deps.policy.gates,
+      gates: this.#deps.policy().gates,
       now,
       paused,
       reserved: this.#reserved,
@@ -125,7 +126,7 @@ export class Replacer implements ReplaceView {
   begin(node: Node, rule: Rule, options: { now: Date; paused: boolean }): Promise<Replacement> {
     const { now } = options;
     const name = node.metadata.name;
-    const gates = this.#deps.policy.gates;
+    const gates = this.#deps.policy().gates;
     return this.#ledger.update((entries) => {
       const current = entries.find((r) => r.node === name && inFlight(r));
       if (current) return { result: current };
@@ -182,7 +183,7 @@ export class Replacer implements ReplaceView {
       client,
       index,
       policy,
-      provider: providers.get(r.rule),
+      provider: () => providers().get(r.rule),
       now,
       pollMs: this.#deps.pollMs ?? 2000,
       taken: (self) =>

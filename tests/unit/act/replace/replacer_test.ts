@@ -80,8 +80,8 @@ function setup(nodes = ["w1", "w2", "w3"]) {
     new Replacer({
       client,
       index,
-      policy,
-      providers: new Map([["heal", provider]]),
+      policy: () => policy,
+      providers: () => new Map([["heal", provider]]),
       namespace: "node-heal",
       instance: "test",
       now: () => new Date(clock),
