@@ -141,6 +141,24 @@ Deno.test('every alert of the PrometheusRule is labelled heal="true" with a seve
   }
 });
 
+Deno.test("every alert carries namespace: the AlertmanagerConfig's, which its OnNamespace route matches", async () => {
+  // The operator's default alertmanagerConfigMatcherStrategy (OnNamespace) adds the matcher
+  // namespace="<the AlertmanagerConfig's namespace>" to its route: an alert without that label,
+  // or with another value, never reaches node-heal.
+  const [amc] = await manifest("alertmanager-config.yaml");
+  const namespace = (amc.metadata as { namespace: string }).namespace;
+  assert.ok(namespace);
+  const [rule] = await manifest("alert-rule.yaml");
+  const groups = (rule.spec as { groups: { rules: Record<string, unknown>[] }[] }).groups;
+  for (const a of groups.flatMap((g) => g.rules).filter((r) => r.alert)) {
+    assert.equal(
+      (a.labels as Record<string, string>).namespace,
+      namespace,
+      `${a.alert} is labelled namespace: ${namespace}`,
+    );
+  }
+});
+
 Deno.test({
   name: "promtool accepts the rule groups of the PrometheusRule",
   ignore: !PROMTOOL,
