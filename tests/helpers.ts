@@ -171,15 +171,41 @@ export async function manifest(name: string): Promise<Record<string, unknown>[]>
   return parseAllDocuments(text).map((d) => d.toJS() as Record<string, unknown>);
 }
 
+/** Helm's merge of values: maps merge key by key, anything else (lists too) is replaced. */
+function helmMerge(base: unknown, over: unknown): unknown {
+  const isMap = (v: unknown): v is Record<string, unknown> =>
+    typeof v === "object" && v !== null && !Array.isArray(v);
+  if (!isMap(base) || !isMap(over)) return structuredClone(over);
+  const out: Record<string, unknown> = structuredClone(base);
+  for (const [k, v] of Object.entries(over)) {
+    if (v === null) delete out[k];
+    else out[k] = k in out ? helmMerge(out[k], v) : structuredClone(v);
+  }
+  return out;
+}
+
 /**
- * The Alertmanager configuration of manifests/alertmanager-secret.yaml with only the webhook
- * URL pointed at a local node-heal, the token file at a local one, and the grouping delays
- * shortened for tests.
+ * The Alertmanager configuration kube-prometheus-stack renders with
+ * manifests/kube-prometheus-stack-values.yaml: the values' alertmanager.config merged, as Helm
+ * does, onto the chart's default (tests/fixtures/kube-prometheus-stack-alertmanager-config.yaml).
+ */
+// deno-lint-ignore no-explicit-any
+export async function helmAlertmanagerConfig(): Promise<any> {
+  const read = (path: string) => Deno.readTextFile(new URL(path, import.meta.url));
+  const chart = parseYaml(await read("./fixtures/kube-prometheus-stack-alertmanager-config.yaml"));
+  const values = parseYaml(await read("../manifests/kube-prometheus-stack-values.yaml"));
+  return helmMerge(chart, values.alertmanager.config);
+}
+
+/**
+ * The Alertmanager configuration of manifests/kube-prometheus-stack-values.yaml (as Helm renders
+ * it) with only the webhook URL pointed at a local node-heal, the token file at a local one, and
+ * the grouping delays shortened for tests. Its templates glob, a directory of the chart's pod,
+ * is dropped.
  */
 export async function alertmanagerConfig(webhook: string): Promise<Record<string, unknown>> {
-  const [secret] = await manifest("alertmanager-secret.yaml");
-  const text = (secret.stringData as Record<string, string>)["alertmanager.yaml"];
-  const config = parseYaml(text);
+  const config = await helmAlertmanagerConfig();
+  delete config.templates;
   // The token file is mounted from a Secret in a cluster; here it is a file of the test's.
   const tokenFile = await Deno.makeTempFile({ prefix: "node-heal-token-" });
   await Deno.writeTextFile(tokenFile, "test-token");

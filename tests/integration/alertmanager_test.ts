@@ -41,7 +41,7 @@ function freePort(): number {
   return port;
 }
 
-/** A real Alertmanager with the routing of manifests/alertmanager-secret.yaml, pointed at `webhook`. */
+/** A real Alertmanager with the routing Helm renders from kube-prometheus-stack-values.yaml, at `webhook`. */
 async function startAlertmanager(webhook: string) {
   const dir = await Deno.makeTempDir({ prefix: "node-heal-am-" });
   const port = freePort();

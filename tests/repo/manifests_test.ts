@@ -8,7 +8,7 @@ import * as rbac from "kubernetes-models/rbac.authorization.k8s.io/v1";
 import * as networking from "kubernetes-models/networking.k8s.io/v1";
 import * as monitoring from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1";
 import * as monitoringAlpha from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1alpha1";
-import { manifest } from "../helpers.ts";
+import { helmAlertmanagerConfig, manifest } from "../helpers.ts";
 import { DEFAULT_POLICY, parsePolicy } from "../../lib/decide/policy.ts";
 
 async function run(
@@ -42,14 +42,14 @@ async function tempFile(name: string, text: string): Promise<string> {
   return path;
 }
 
+/** The Alertmanager configuration kube-prometheus-stack renders with our values, as YAML. */
 async function alertmanagerYaml(): Promise<string> {
-  const [secret] = await manifest("alertmanager-secret.yaml");
-  return (secret.stringData as Record<string, string>)["alertmanager.yaml"];
+  return stringify(await helmAlertmanagerConfig());
 }
 
 Deno.test({
   name:
-    "kubectl kustomize manifests/ builds the namespace, RBAC, Deployment, Service, rule and Alertmanager config",
+    "kubectl kustomize manifests/ builds the namespace, RBAC, Deployment, Service and rule, and no Secret of another owner's",
   ignore: !KUBECTL,
   fn: async () => {
     const dir = new URL("../../manifests", import.meta.url).pathname;
@@ -69,7 +69,6 @@ Deno.test({
       "Role",
       "RoleBinding",
       "RoleBinding",
-      "Secret",
       "Service",
       "ServiceAccount",
     ]);
@@ -78,7 +77,7 @@ Deno.test({
 
 Deno.test({
   name:
-    'amtool accepts the Alertmanager config and routes heal="true" alerts, and only those, to node-heal',
+    'amtool accepts the Alertmanager config Helm renders from the values snippet and routes heal="true" alerts, and only those, to node-heal',
   ignore: !AMTOOL,
   fn: async () => {
     const path = await tempFile("alertmanager.yaml", await alertmanagerYaml());
@@ -138,6 +137,24 @@ Deno.test('every alert of the PrometheusRule is labelled heal="true" with a seve
       `${a.alert} names the node`,
     );
     assert.match(annotations.runbook_url, /#runbook-/);
+  }
+});
+
+Deno.test("every alert carries namespace: the AlertmanagerConfig's, which its OnNamespace route matches", async () => {
+  // The operator's default alertmanagerConfigMatcherStrategy (OnNamespace) adds the matcher
+  // namespace="<the AlertmanagerConfig's namespace>" to its route: an alert without that label,
+  // or with another value, never reaches node-heal.
+  const [amc] = await manifest("alertmanager-config.yaml");
+  const namespace = (amc.metadata as { namespace: string }).namespace;
+  assert.ok(namespace);
+  const [rule] = await manifest("alert-rule.yaml");
+  const groups = (rule.spec as { groups: { rules: Record<string, unknown>[] }[] }).groups;
+  for (const a of groups.flatMap((g) => g.rules).filter((r) => r.alert)) {
+    assert.equal(
+      (a.labels as Record<string, string>).namespace,
+      namespace,
+      `${a.alert} is labelled namespace: ${namespace}`,
+    );
   }
 });
 
@@ -266,8 +283,14 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
 Deno.test("every manifest is valid against the Kubernetes and prometheus-operator schemas", async () => {
   const dir = new URL("../../manifests/", import.meta.url);
   const files = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.endsWith(".yaml"));
-  // Not Kubernetes objects: kind's cluster config and kustomize's own file.
-  const notObjects = ["kind-config.yaml", "kustomization.yaml"];
+  // Not Kubernetes objects: kind's cluster config and kustomize's own file, Helm values and an
+  // alertmanager.yml fragment.
+  const notObjects = [
+    "kind-config.yaml",
+    "kustomization.yaml",
+    "kube-prometheus-stack-values.yaml",
+    "alertmanager-route.yaml",
+  ];
   let validated = 0;
   for (const file of files.filter((f) => !notObjects.includes(f)).sort()) {
     for (const doc of await manifest(file)) {
@@ -282,7 +305,7 @@ Deno.test("every manifest is valid against the Kubernetes and prometheus-operato
       validated++;
     }
   }
-  assert.equal(validated, 24, "every object of every manifest was checked");
+  assert.equal(validated, 23, "every object of every manifest was checked");
 });
 
 Deno.test("a schema check rejects a broken manifest, so the check above can fail", () => {
@@ -300,12 +323,12 @@ Deno.test("a schema check rejects a broken manifest, so the check above can fail
   );
 });
 
-Deno.test("the AlertmanagerConfig routes like the Secret's configuration: same matcher, grouping, timing, receiver", async () => {
+Deno.test("the AlertmanagerConfig routes like the values snippet: same matcher, grouping, timing, receiver", async () => {
   const config = (await import("yaml")).parse(await alertmanagerYaml());
-  const secretRoute = config.route.routes.find((r: { receiver: string }) =>
+  const valuesRoute = config.route.routes.find((r: { receiver: string }) =>
     r.receiver === "node-heal"
   );
-  const secretHook = config.receivers.find((r: { name: string }) => r.name === "node-heal")
+  const valuesHook = config.receivers.find((r: { name: string }) => r.name === "node-heal")
     .webhook_configs[0];
   const [amc] = await manifest("alertmanager-config.yaml");
   const spec = amc.spec as {
@@ -313,17 +336,17 @@ Deno.test("the AlertmanagerConfig routes like the Secret's configuration: same m
     receivers: { name: string; webhookConfigs: Record<string, unknown>[] }[];
   };
   assert.deepEqual(spec.route.matchers, [{ name: "heal", matchType: "=", value: "true" }]);
-  assert.deepEqual(secretRoute.matchers, ['heal="true"']);
-  assert.deepEqual(spec.route.groupBy, secretRoute.group_by);
-  assert.equal(spec.route.groupWait, secretRoute.group_wait);
-  assert.equal(spec.route.groupInterval, secretRoute.group_interval);
-  assert.equal(spec.route.repeatInterval, secretRoute.repeat_interval);
+  assert.deepEqual(valuesRoute.matchers, ['heal="true"']);
+  assert.deepEqual(spec.route.groupBy, valuesRoute.group_by);
+  assert.equal(spec.route.groupWait, valuesRoute.group_wait);
+  assert.equal(spec.route.groupInterval, valuesRoute.group_interval);
+  assert.equal(spec.route.repeatInterval, valuesRoute.repeat_interval);
   const hook = spec.receivers[0].webhookConfigs[0] as {
     url: string;
     sendResolved: boolean;
     httpConfig: { authorization: { type: string; credentials: { name: string; key: string } } };
   };
-  assert.equal(hook.url, secretHook.url);
+  assert.equal(hook.url, valuesHook.url);
   assert.equal(hook.sendResolved, true);
   assert.equal(hook.httpConfig.authorization.type, "Bearer");
   assert.deepEqual(hook.httpConfig.authorization.credentials, {
@@ -331,9 +354,57 @@ Deno.test("the AlertmanagerConfig routes like the Secret's configuration: same m
     key: "token",
   });
   assert.equal(
-    secretHook.http_config.authorization.credentials_file,
+    valuesHook.http_config.authorization.credentials_file,
     "/etc/alertmanager/secrets/node-heal-webhook/token",
   );
+});
+
+Deno.test({
+  name:
+    'the plain alertmanager.yml fragment is the values snippet\'s route and receiver, and routes heal="true" first in another config',
+  ignore: !AMTOOL,
+  fn: async () => {
+    const { parse } = await import("yaml");
+    const [fragment] = await manifest("alertmanager-route.yaml") as {
+      route: { routes: { receiver: string }[] };
+      receivers: { name: string }[];
+    }[];
+    const helm = await helmAlertmanagerConfig();
+    assert.deepEqual(fragment.route.routes, [
+      helm.route.routes.find((r: { receiver: string }) => r.receiver === "node-heal"),
+    ]);
+    assert.deepEqual(fragment.receivers, [
+      helm.receivers.find((r: { name: string }) => r.name === "node-heal"),
+    ]);
+    // Merged as its comment says into a configuration of someone else's: first among the routes.
+    const other = parse(`
+route:
+  receiver: team
+  routes:
+    - receiver: pager
+      matchers: ['severity="critical"']
+receivers:
+  - name: team
+  - name: pager
+`);
+    other.route.routes.unshift(...fragment.route.routes);
+    other.receivers.push(...fragment.receivers);
+    const path = await tempFile("alertmanager.yaml", stringify(other));
+    const check = await run("amtool", ["check-config", path]);
+    assert.ok(check?.ok, check?.out ?? "");
+    const route = async (...labels: string[]) =>
+      (await run("amtool", ["config", "routes", "test", `--config.file=${path}`, ...labels]))
+        ?.stdout
+        .trim();
+    assert.equal(await route("alertname=NodeHighCPU", "heal=true"), "node-heal");
+    assert.equal(
+      await route("alertname=NodeNotReady", "heal=true", "severity=critical"),
+      "node-heal,pager",
+      "continue: true: the pager still sees it",
+    );
+    assert.equal(await route("alertname=NodeNotReady", "severity=critical"), "pager");
+    assert.equal(await route("alertname=Other"), "team");
+  },
 });
 
 Deno.test("the policy ConfigMap is a valid policy, mounted where --config reads it", async () => {
