@@ -1,7 +1,7 @@
 // `deno task e2e`: the whole chain with the real parts. A metrics source serves node-exporter
 // and kube-state-metrics series for every embedded node at its real `IP:9100` instance label;
 // the real Prometheus scrapes it and evaluates manifests/alert-rule.yaml; the real Alertmanager
-// routes with manifests/alertmanager-secret.yaml; node-heal acts on the embedded cluster.
+// routes with manifests/kube-prometheus-stack-values.yaml as Helm renders it; node-heal acts on the embedded cluster.
 //
 // One knob, NODE_HEAL_E2E_INTERVAL (I, default 1s), makes it fast: Prometheus scrapes and
 // evaluates every I; in the rules, range windows under an hour become 5 I and longer ones 30 I,
