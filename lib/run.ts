@@ -1,6 +1,7 @@
 import type { Config } from "./config.ts";
 import { log, setupLogging } from "./log.ts";
 import { type Service, startService } from "./service.ts";
+import { VERSION } from "./version.ts";
 
 /** What an entry point adds to a run: its own configuration to log, and what to stop after the service. */
 export interface RunOptions {
@@ -24,7 +25,9 @@ export async function runService(config: Config, options: RunOptions): Promise<n
   await setupLogging({ format: config.logFormat, level: config.logLevel });
   const logger = log("main");
   const service = await startService(config);
-  logger.info("node-heal {mode} listening on {url}", {
+  service.metrics.runtime.start();
+  logger.info("node-heal {version} {mode} listening on {url}", {
+    version: VERSION,
     mode: options.mode,
     url: service.url,
     config: {
@@ -65,6 +68,7 @@ export async function runService(config: Config, options: RunOptions): Promise<n
   }
   const signal = await stopped;
   logger.info("Shutting down on {signal}", { signal });
+  service.metrics.runtime.stop();
   await service.close();
   await options.close?.();
   logger.info("Stopped");
