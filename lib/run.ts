@@ -11,8 +11,11 @@ export interface RunOptions {
   policySource?: string;
   /** More of the effective configuration, for the start-up line (secrets never). */
   extra?: Record<string, unknown>;
-  /** Told once the service runs (dev mode says how to reach its cluster). */
-  started?: (service: Service) => void;
+  /**
+   * Told once the service runs, its port bound, and awaited (dev mode writes its kubeconfig
+   * only then: a start that fails must not leave a running instance's kubeconfig rewritten).
+   */
+  started?: (service: Service) => void | Promise<void>;
   /** Stopped after the service (dev mode's embedded cluster). */
   close?: () => Promise<void>;
 }
@@ -26,6 +29,8 @@ export async function runService(config: Config, options: RunOptions): Promise<n
   const logger = log("main");
   const service = await startService(config);
   service.metrics.runtime.start();
+  // Before the start-up line: whoever waits for "listening on" finds what started() made.
+  await options.started?.(service);
   logger.info("node-heal {version} {mode} listening on {url}", {
     version: VERSION,
     mode: options.mode,
@@ -58,7 +63,6 @@ export async function runService(config: Config, options: RunOptions): Promise<n
       logLevel: config.logLevel,
     },
   });
-  options.started?.(service);
   service.synced.then(() =>
     logger.info("Ready: {nodes} nodes in the index", { nodes: service.index.size })
   );
