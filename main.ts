@@ -1,21 +1,32 @@
 // The production entry point: `node-heal serve`, the compiled binary's command. It imports no
 // part of the embedded cluster; dev mode has its own entry point, lib/dev/dev_mode.ts.
-import { parseConfig, usage } from "./lib/config.ts";
-import { runService } from "./lib/run.ts";
+import { versionLine } from "./lib/version.ts";
 
-const USAGE = `node-heal: heal Kubernetes nodes from Prometheus alerts
+function usageText(flags: string): string {
+  return `node-heal: heal Kubernetes nodes from Prometheus alerts
 
 Usage:
   node-heal serve [flags]   Serve the Alertmanager webhook and act on the cluster
+  node-heal --version       Print node-heal's version and Deno's
 
 Dev mode (an embedded cluster, no setup) runs from the source tree: deno task dev
 
 Flags:
-${usage("serve")}
+${flags}
 `;
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  // Answered before the service's modules load: the client libraries they pull in read the
+  // environment as they load, so `deno run main.ts --version` would need --allow-env.
+  if (command === "--version" || command === "version") {
+    console.log(versionLine());
+    return 0;
+  }
+  const { parseConfig, usage } = await import("./lib/config.ts");
+  const { runService } = await import("./lib/run.ts");
+  const USAGE = usageText(usage("serve"));
   try {
     switch (command) {
       case "serve": {

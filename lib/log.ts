@@ -1,6 +1,7 @@
 import {
   ansiColorFormatter,
   configure,
+  defaultTextFormatter,
   getConsoleSink,
   getLogger,
   jsonLinesFormatter,
@@ -9,13 +10,32 @@ import {
   parseLogLevel,
 } from "@logtape/logtape";
 
-/** How log records are written: one JSON object a line, or coloured text for people. */
+/** How log records are written: one JSON object a line, or text for people (coloured on a terminal). */
 export type LogFormat = "json" | "pretty";
 
 /** Options of {@link setupLogging}. */
 export interface LoggingOptions {
   format: LogFormat;
   level: string;
+  /**
+   * Whether `pretty` logs are coloured; by default only on a terminal and without `NO_COLOR`
+   * (no-color.org), so that logs piped to a file or a collector hold no escape codes.
+   */
+  color?: boolean;
+}
+
+/** Whether coloured output is wanted: stdout is a terminal and NO_COLOR is unset or empty. */
+export function colorWanted(): boolean {
+  let noColor: string | undefined;
+  try {
+    // Queried first: reading a variable without the permission would prompt on a terminal.
+    if (Deno.permissions.querySync({ name: "env", variable: "NO_COLOR" }).state === "granted") {
+      noColor = Deno.env.get("NO_COLOR");
+    }
+  } catch {
+    noColor = undefined;
+  }
+  return !noColor && Deno.stdout.isTerminal();
 }
 
 /** Configures structured logging for the whole process; throws on an unknown format or level. */
@@ -37,7 +57,11 @@ export async function setupLogging(options: LoggingOptions): Promise<void> {
     reset: true,
     sinks: {
       console: getConsoleSink({
-        formatter: options.format === "json" ? jsonLinesFormatter : ansiColorFormatter,
+        formatter: options.format === "json"
+          ? jsonLinesFormatter
+          : (options.color ?? colorWanted())
+          ? ansiColorFormatter
+          : defaultTextFormatter,
       }),
     },
     loggers: [

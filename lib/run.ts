@@ -1,6 +1,7 @@
 import type { Config } from "./config.ts";
 import { log, setupLogging } from "./log.ts";
 import { type Service, startService } from "./service.ts";
+import { VERSION } from "./version.ts";
 
 /** What an entry point adds to a run: its own configuration to log, and what to stop after the service. */
 export interface RunOptions {
@@ -10,8 +11,11 @@ export interface RunOptions {
   policySource?: string;
   /** More of the effective configuration, for the start-up line (secrets never). */
   extra?: Record<string, unknown>;
-  /** Told once the service runs (dev mode says how to reach its cluster). */
-  started?: (service: Service) => void;
+  /**
+   * Told once the service runs, its port bound, and awaited (dev mode writes its kubeconfig
+   * only then: a start that fails must not leave a running instance's kubeconfig rewritten).
+   */
+  started?: (service: Service) => void | Promise<void>;
   /** Stopped after the service (dev mode's embedded cluster). */
   close?: () => Promise<void>;
 }
@@ -24,7 +28,11 @@ export async function runService(config: Config, options: RunOptions): Promise<n
   await setupLogging({ format: config.logFormat, level: config.logLevel });
   const logger = log("main");
   const service = await startService(config);
-  logger.info("node-heal {mode} listening on {url}", {
+  service.metrics.runtime.start();
+  // Before the start-up line: whoever waits for "listening on" finds what started() made.
+  await options.started?.(service);
+  logger.info("node-heal {version} {mode} listening on {url}", {
+    version: VERSION,
     mode: options.mode,
     url: service.url,
     config: {
@@ -55,7 +63,6 @@ export async function runService(config: Config, options: RunOptions): Promise<n
       logLevel: config.logLevel,
     },
   });
-  options.started?.(service);
   service.synced.then(() =>
     logger.info("Ready: {nodes} nodes in the index", { nodes: service.index.size })
   );
@@ -65,6 +72,7 @@ export async function runService(config: Config, options: RunOptions): Promise<n
   }
   const signal = await stopped;
   logger.info("Shutting down on {signal}", { signal });
+  service.metrics.runtime.stop();
   await service.close();
   await options.close?.();
   logger.info("Stopped");

@@ -160,7 +160,23 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   const namespace = config.namespace ?? "node-heal";
   const readPause = async () => {
     try {
-      clusterPaused = await client.namespacePaused(namespace);
+      const now = await client.namespacePaused(namespace);
+      // Told on a change only: the annotation is read every few seconds.
+      if (now && !clusterPaused) {
+        log("decide").warn(
+          "Paused by node-heal.io/paused=true on namespace {namespace}: no new remediations",
+          { namespace, paused: true },
+        );
+      } else if (!now && clusterPaused) {
+        log("decide").info(
+          "Resumed: node-heal.io/paused on namespace {namespace} is no longer true",
+          {
+            namespace,
+            paused: false,
+          },
+        );
+      }
+      clusterPaused = now;
     } catch (err) {
       log("decide").warn("Cannot read the pause annotation of namespace {namespace}: {error}", {
         namespace,

@@ -37,6 +37,37 @@ Flags:
 ${usage("dev")}
 `;
 
+/** An address given to a flag is taken: the error names both, so the user knows what to change. */
+function inUse(addr: { hostname: string; port: number }, flag: string): Error {
+  return new Error(
+    `--${flag} ${addr.hostname}:${addr.port} is in use (another deno task dev?): stop it, or give ` +
+      `--${flag} a free address`,
+  );
+}
+
+/** Runs `start`, turning "address in use" into an error that names the address and its flag. */
+async function bound<T>(
+  start: () => Promise<T>,
+  addr: { hostname: string; port: number },
+  flag: string,
+): Promise<T> {
+  try {
+    return await start();
+  } catch (err) {
+    if (err instanceof Deno.errors.AddrInUse) throw inUse(addr, flag);
+    throw err;
+  }
+}
+
+/**
+ * Fails if the webhook's address is taken, before the embedded cluster starts: the webhook binds
+ * last, once the service has synced, too late to leave everything as it was.
+ */
+async function checkFree(addr: { hostname: string; port: number }, flag: string): Promise<void> {
+  if (addr.port === 0) return;
+  await bound(() => Promise.resolve(Deno.listen(addr).close()), addr, flag);
+}
+
 /** Runs dev mode with these arguments; resolves with the exit code. */
 export async function runDev(args: string[]): Promise<number> {
   try {
@@ -47,27 +78,39 @@ export async function runDev(args: string[]): Promise<number> {
     }
     if (!config.embedded) return await runService(config, { mode: "dev" });
     const { listen, workers, kubeconfigOut } = config.embedded;
-    const cluster = await startEmbeddedCluster({ ...listen, workers });
-    if (kubeconfigOut) await writeKubeconfig(kubeconfigOut, cluster.kubeconfig());
+    // Bind first, then write: a second dev mode on busy ports fails before it could rewrite the
+    // kubeconfig of the one already running (written below once both ports are bound).
+    await checkFree(config.listen, "listen");
+    const cluster = await bound(
+      () => startEmbeddedCluster({ ...listen, workers }),
+      listen,
+      "embedded-api-listen",
+    );
     const policy = config.policy ?? parsePolicy(DEV_POLICY_YAML, "dev mode's policy");
-    return await runService({ ...config, policy, kubeconfigYaml: cluster.kubeconfig() }, {
-      mode: "dev",
-      ...(config.policy
-        ? {}
-        : { policySource: "dev mode's (replace through the embedded Karpenter)" }),
-      extra: {
-        embeddedCluster: { url: cluster.url, workers },
-        embeddedKubeconfig: kubeconfigOut,
-      },
-      started: () => {
-        if (!kubeconfigOut) return;
-        log("main").info(
-          "Embedded Kubernetes API server on {api}; try: kubectl --kubeconfig {kubeconfig} get nodes",
-          { api: cluster.url, kubeconfig: kubeconfigOut },
-        );
-      },
-      close: () => cluster.close(),
-    });
+    return await bound(
+      () =>
+        runService({ ...config, policy, kubeconfigYaml: cluster.kubeconfig() }, {
+          mode: "dev",
+          ...(config.policy
+            ? {}
+            : { policySource: "dev mode's (replace through the embedded Karpenter)" }),
+          extra: {
+            embeddedCluster: { url: cluster.url, workers },
+            embeddedKubeconfig: kubeconfigOut,
+          },
+          started: async () => {
+            if (!kubeconfigOut) return;
+            await writeKubeconfig(kubeconfigOut, cluster.kubeconfig());
+            log("main").info(
+              "Embedded Kubernetes API server on {api}; try: kubectl --kubeconfig {kubeconfig} get nodes",
+              { api: cluster.url, kubeconfig: kubeconfigOut },
+            );
+          },
+          close: () => cluster.close(),
+        }),
+      config.listen,
+      "listen",
+    );
   } catch (err) {
     console.error(`node-heal: ${(err as Error).message}`);
     return 1;

@@ -1,8 +1,11 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { RuntimeMetrics } from "./runtime_metrics.ts";
 
 /** node-heal's Prometheus metrics, in a registry of their own (one per server). */
 export class Metrics {
   readonly registry = new Registry();
+  /** Build info, process and runtime metrics; its lag sampler runs while a process serves. */
+  readonly runtime = new RuntimeMetrics(this.registry);
   /** Notifications received, by their status. */
   readonly notifications = new Counter({
     name: "nodeheal_alertmanager_notifications_total",

@@ -198,7 +198,11 @@ export class Reporter {
           ? { ...decision.event, message: `Dry run, not done: ${decision.event.message}` }
           : decision.event;
         return {
-          outcome: { outcome: decision.action, message: decision.message },
+          outcome: {
+            outcome: decision.action,
+            // The answer says what the Event and the log say: nothing was done.
+            message: dryRun ? `Dry run, not done: ${decision.message}` : decision.message,
+          },
           event: intent ? { intent, at } : undefined,
         };
       }

@@ -1,5 +1,5 @@
 import { budgets } from "../decide/gates.ts";
-import { HISTORY, holdCount, readState } from "../decide/node_state.ts";
+import { holdCount, readState, remediations } from "../decide/node_state.ts";
 import type { Policy } from "../decide/policy.ts";
 import { isCordoned } from "../node.ts";
 import type { NodeIndex } from "../resolve/node_index.ts";
@@ -45,7 +45,8 @@ export function statusOf(index: NodeIndex, options: StatusOptions): unknown {
       ownedByNodeHeal: s.owned,
       step: s.step,
       since: s.cordonedAt,
-      remediatedAt: n.metadata.annotations?.[HISTORY.remediatedAt],
+      // The annotation holds a JSON list as a string: shown as the list itself.
+      remediatedAt: remediations(n).map((t) => new Date(t).toISOString()),
       alerts: s.holds,
       ...(s.overflow
         ? {

@@ -72,7 +72,7 @@ function startsWith(buf: Uint8Array, n: number, prefix: Uint8Array): boolean {
 const TOO_LARGE_BODY = JSON.stringify({
   status: "error",
   error: "Request body too large: it sent far more than the body limit",
-});
+}) + "\n";
 
 /** The answer to a request that sends far more than its limit: the only HTTP the guard writes. */
 const TOO_LARGE = new TextEncoder().encode(

@@ -2,6 +2,7 @@ import { parseNotification, PayloadError } from "../intake/alertmanager.ts";
 import { authorized, challenge, type Credentials, hasCredentials } from "./auth.ts";
 import { log } from "../log.ts";
 import { readBody } from "./body.ts";
+import { RejectionLog } from "./rejections.ts";
 import { HttpError } from "./http_error.ts";
 import { untilAborted } from "../timing.ts";
 import type { NotificationResult } from "../pipeline.ts";
@@ -41,8 +42,9 @@ export const SERVER_DEFAULTS = {
   maxInFlight: 32,
 } as const;
 
+/** A JSON answer, ending with a newline as text answers do (curl's prompt starts on its own line). */
 function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), {
+  return new Response(`${JSON.stringify(body)}\n`, {
     status,
     headers: { "content-type": "application/json", ...headers },
   });
@@ -70,6 +72,19 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
   const timeoutMs = deps.requestTimeoutMs ?? SERVER_DEFAULTS.requestTimeoutMs;
   const maxInFlight = deps.maxInFlight ?? SERVER_DEFAULTS.maxInFlight;
   let inFlight = 0;
+  const rejections = new RejectionLog();
+  const logger = log("server");
+  /** The answer to an error; a rejection (an HttpError) is logged, rate-limited per reason. */
+  const refuse = (req: Request, err: unknown): Response => {
+    if (err instanceof HttpError) {
+      rejections.rejected(
+        { method: req.method, path: new URL(req.url).pathname },
+        err.status,
+        err.message,
+      );
+    }
+    return errorResponse(err);
+  };
 
   async function webhook(req: Request): Promise<Response> {
     allow(req, ["POST"]);
@@ -133,6 +148,11 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
         throw err;
       }
       status = notification.status;
+      logger.debug("Received {alerts} alerts ({status}) from {receiver}", () => ({
+        alerts: notification.alerts.length,
+        status: notification.status,
+        receiver: notification.receiver,
+      }));
       if (!deps.ready()) {
         throw new HttpError(503, "Not ready: the node index has not synced with the cluster yet", {
           "retry-after": "5",
@@ -147,8 +167,15 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
           ...(result.notLeader ? { connection: "close" } : {}),
         })
         : json({ status: "ok", ...result });
+      for (const a of result.alerts) {
+        logger.debug("Alert {alertname} ({fingerprint}) on {node}: {outcome}: {message}", () => ({
+          ...a,
+          node: a.node || "(no node)",
+          dryRun: result.dryRun,
+        }));
+      }
     } catch (err) {
-      response = errorResponse(err);
+      response = refuse(req, err);
     } finally {
       inFlight--;
       clearTimeout(timer);
@@ -189,7 +216,7 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
           throw new HttpError(404, `Not found: ${path}`);
       }
     } catch (err) {
-      return errorResponse(err);
+      return refuse(req, err);
     }
   };
 }

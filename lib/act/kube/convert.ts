@@ -24,6 +24,32 @@ function statusMessage(body: unknown): string | undefined {
   }
 }
 
+/**
+ * The causes under an error, as " (cause: ...)": a failed fetch says only "fetch failed", and
+ * what an SRE needs (refused, reset, a certificate, DNS) is in its `cause`.
+ */
+function causesOf(err: unknown, message: string): string {
+  const found: string[] = [];
+  let cause = (err as { cause?: unknown })?.cause;
+  for (let depth = 0; cause !== undefined && cause !== null && depth < 4; depth++) {
+    const text = cause instanceof Error ? cause.message : String(cause);
+    if (text && !message.includes(text) && !found.includes(text)) found.push(text);
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return found.length > 0 ? ` (cause: ${found.join(": ")})` : "";
+}
+
+/** The request a raw call or the watch sent, `METHOD URL`, set on its errors (see rawJson). */
+function requestOf(err: unknown): string {
+  const request = (err as { request?: unknown })?.request;
+  return typeof request === "string" ? ` [${request}]` : "";
+}
+
+/**
+ * A failed API call as a {@link KubeError} that says what failed, the status and the server's
+ * message, or the underlying cause of a network failure, and the request (method and URL) when
+ * known.
+ */
 export function toKubeError(err: unknown, what: string): KubeError {
   if (err instanceof KubeError) return err;
   // The generated API's errors carry `code`; the watch library's carry `statusCode`.
@@ -37,12 +63,13 @@ export function toKubeError(err: unknown, what: string): KubeError {
     return new KubeError(
       `Cannot ${what}: the API server answered ${code}${
         statusMessage(e.body) ? `: ${statusMessage(e.body)}` : ""
-      }`,
+      }${requestOf(err)}`,
       code,
       retryAfterMs(e.body),
     );
   }
-  return new KubeError(`Cannot ${what}: ${e?.message ?? String(err)}`);
+  const message = e?.message ?? String(err);
+  return new KubeError(`Cannot ${what}: ${message}${causesOf(err, message)}${requestOf(err)}`);
 }
 
 /** Converts the client library's Pod into the plain form a drain reads. */

@@ -2,7 +2,7 @@ import * as k8s from "@kubernetes/client-node";
 import type { NodeWatchHandlers, Stoppable } from "../kube_types.ts";
 import { timeBound } from "./time_bound.ts";
 import { toKubeError, toNode } from "./convert.ts";
-import { rawJson } from "./raw.ts";
+import { rawJson, withRequest } from "./raw.ts";
 
 /** Nodes per page of the list: bounds what one response holds in memory at once. */
 export const LIST_PAGE = 100;
@@ -30,9 +30,12 @@ export function watchNodes(
   let timer: ReturnType<typeof setTimeout> | undefined;
   let request: AbortController | undefined;
 
+  const server = kc.getCurrentCluster()?.server ?? "(no server)";
   const fail = (err: unknown, what: string) => {
     failing = true;
-    handlers.error(toKubeError(err, what));
+    // The list's errors name their request already (rawJson); the watch's say it here.
+    const request = what === "watch nodes" ? `GET ${server}/api/v1/nodes?watch=true` : undefined;
+    handlers.error(toKubeError(request ? withRequest(err, request) : err, what));
     const wait = delay;
     delay = Math.min(delay * 2, 30_000);
     later(wait);

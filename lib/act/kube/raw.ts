@@ -26,6 +26,32 @@ export async function rawJson<T>(
   signal?: AbortSignal,
 ): Promise<T> {
   const url = `${kc.getCurrentCluster()!.server}${request.path}`;
+  try {
+    return await send<T>(kc, request, url, signal);
+  } catch (err) {
+    // Said in the error's message (toKubeError): which call failed, where it was sent.
+    throw withRequest(err, `${request.method} ${url}`);
+  }
+}
+
+/** Marks an error with the request that failed, `METHOD URL`, unless it says one already. */
+export function withRequest(err: unknown, request: string): unknown {
+  if (err !== null && typeof err === "object" && !("request" in err)) {
+    try {
+      Object.assign(err, { request });
+    } catch {
+      // A frozen error: told without its request.
+    }
+  }
+  return err;
+}
+
+async function send<T>(
+  kc: k8s.KubeConfig,
+  request: RawRequest,
+  url: string,
+  signal?: AbortSignal,
+): Promise<T> {
   const body = request.body === undefined ? undefined : JSON.stringify(request.body);
   const headers: Record<string, string> = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = request.contentType ?? "application/json";
