@@ -260,14 +260,18 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   "rbac.authorization.k8s.io/v1/Role": rbac.Role,
   "rbac.authorization.k8s.io/v1/RoleBinding": rbac.RoleBinding,
   "monitoring.coreos.com/v1/PrometheusRule": monitoring.PrometheusRule,
+  "monitoring.coreos.com/v1/ServiceMonitor": monitoring.ServiceMonitor,
   "monitoring.coreos.com/v1alpha1/AlertmanagerConfig": monitoringAlpha.AlertmanagerConfig,
 };
 
 Deno.test("every manifest is valid against the Kubernetes and prometheus-operator schemas", async () => {
   const dir = new URL("../../manifests/", import.meta.url);
-  const files = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.endsWith(".yaml"));
-  // Not Kubernetes objects: kind's cluster config and kustomize's own file.
-  const notObjects = ["kind-config.yaml", "kustomization.yaml"];
+  const yamls = (sub: string) =>
+    [...Deno.readDirSync(new URL(sub, dir))].map((e) => `${sub}${e.name}`)
+      .filter((n) => n.endsWith(".yaml"));
+  const files = [...yamls(""), ...yamls("monitoring/")];
+  // Not Kubernetes objects: kind's cluster config and kustomize's own files.
+  const notObjects = ["kind-config.yaml", "kustomization.yaml", "monitoring/kustomization.yaml"];
   let validated = 0;
   for (const file of files.filter((f) => !notObjects.includes(f)).sort()) {
     for (const doc of await manifest(file)) {
@@ -282,7 +286,7 @@ Deno.test("every manifest is valid against the Kubernetes and prometheus-operato
       validated++;
     }
   }
-  assert.equal(validated, 24, "every object of every manifest was checked");
+  assert.equal(validated, 26, "every object of every manifest was checked");
 });
 
 Deno.test("a schema check rejects a broken manifest, so the check above can fail", () => {
