@@ -277,17 +277,22 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   "rbac.authorization.k8s.io/v1/Role": rbac.Role,
   "rbac.authorization.k8s.io/v1/RoleBinding": rbac.RoleBinding,
   "monitoring.coreos.com/v1/PrometheusRule": monitoring.PrometheusRule,
+  "monitoring.coreos.com/v1/ServiceMonitor": monitoring.ServiceMonitor,
   "monitoring.coreos.com/v1alpha1/AlertmanagerConfig": monitoringAlpha.AlertmanagerConfig,
 };
 
 Deno.test("every manifest is valid against the Kubernetes and prometheus-operator schemas", async () => {
   const dir = new URL("../../manifests/", import.meta.url);
-  const files = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.endsWith(".yaml"));
-  // Not Kubernetes objects: kind's cluster config and kustomize's own file, Helm values and an
+  const yamls = (sub: string) =>
+    [...Deno.readDirSync(new URL(sub, dir))].map((e) => `${sub}${e.name}`)
+      .filter((n) => n.endsWith(".yaml"));
+  const files = [...yamls(""), ...yamls("monitoring/")];
+  // Not Kubernetes objects: kind's cluster config, kustomize's own files, Helm values and an
   // alertmanager.yml fragment.
   const notObjects = [
     "kind-config.yaml",
     "kustomization.yaml",
+    "monitoring/kustomization.yaml",
     "kube-prometheus-stack-values.yaml",
     "alertmanager-route.yaml",
   ];
@@ -305,7 +310,7 @@ Deno.test("every manifest is valid against the Kubernetes and prometheus-operato
       validated++;
     }
   }
-  assert.equal(validated, 23, "every object of every manifest was checked");
+  assert.equal(validated, 25, "every object of every manifest was checked");
 });
 
 Deno.test("a schema check rejects a broken manifest, so the check above can fail", () => {
