@@ -1,4 +1,4 @@
-import { type KubeClient, KubeError } from "./act/kube_types.ts";
+import { KubeError } from "./act/kube_types.ts";
 import { DrainSupervisor } from "./act/drain_supervisor.ts";
 import type { DrainReport } from "./act/drainer.ts";
 import { type Applied, type ApplyOptions, NodeWriter } from "./act/node_writer.ts";
@@ -7,7 +7,7 @@ import type { Replacer } from "./act/replace/replacer.ts";
 import type { ReplaceProvider } from "./act/replace/provider.ts";
 import { ReplaceStage } from "./replace_stage.ts";
 import type { Notifier } from "./report/notify/notifier.ts";
-import { type Clock, systemClock } from "./clock.ts";
+import { systemClock } from "./clock.ts";
 import {
   decide,
   type DecideOptions,
@@ -27,49 +27,19 @@ import type { Alert, Notification } from "./intake/alertmanager.ts";
 import { log } from "./log.ts";
 import type { Node } from "./node.ts";
 import { DecisionLog, type DecisionRecord } from "./report/decision_log.ts";
-import type { EventRecorder } from "./report/events.ts";
-import type { Metrics } from "./report/metrics.ts";
 import { Reporter } from "./report/reporter.ts";
 import {
   type AlertResult,
   NOT_LEADER,
   type NotificationResult,
   notLeading,
+  type PipelineDeps,
 } from "./pipeline_results.ts";
-import { type NodeIndex, resolveAlert } from "./resolve/node_index.ts";
+import { resolveAlert } from "./resolve/node_index.ts";
 
 export type { DecisionRecord } from "./report/decision_log.ts";
 
-export type { AlertResult, NotificationResult } from "./pipeline_results.ts";
-
-/** What a {@link Pipeline} works with. */
-export interface PipelineDeps {
-  client: KubeClient;
-  index: NodeIndex;
-  metrics: Metrics;
-  events: EventRecorder;
-  /** The clock every stage reads (default the system's). */
-  now?: Clock;
-  /** How long a hold lives without a firing notification (ms). */
-  holdTtlMs?: number;
-  policy?: Policy;
-  /** Whether a pause is in force now (flag, policy file, or the cluster's pause annotation). */
-  paused?: () => boolean;
-  /** This replica's name, written in drain claims. */
-  instance?: string;
-  /** First wait between drain rounds while budgets block (ms); for tests. */
-  drainRetryMs?: number;
-  /** Whether this replica leads (with leader election); only the leader acts. */
-  leading?: () => boolean;
-  /** The replacement provider of each rule that replaces, by rule name (see act/replace/providers.ts). */
-  providers?: ReadonlyMap<string, ReplaceProvider>;
-  /** node-heal's namespace: where the replacement ledger is. */
-  namespace?: string;
-  /** How often a replacement in flight is looked at (ms); for tests. */
-  replacePollMs?: number;
-  /** Tells people what node-heal did (the policy's `notify:` sinks). */
-  notifier?: Notifier;
-}
+export type { AlertResult, NotificationResult, PipelineDeps } from "./pipeline_results.ts";
 
 /**
  * The pipeline from a parsed notification to actions on Nodes: resolve each alert to its Node
@@ -289,6 +259,10 @@ export class Pipeline {
       return { ...base, outcome: "unresolved", message };
     }
     const name = resolution.node.metadata.name;
+    log("resolve").debug("Alert {alertname} ({fingerprint}, {status}) is about node {node}", {
+      ...base,
+      node: name,
+    });
     // Decide and act, in the Node's turn: a resolution never overtakes its firing. A firing
     // alert, which may take a Node out, is decided in the one take-out turn, and a take-out is
     // counted from its decision until its write has ended: every gate counts every take-out

@@ -4,6 +4,87 @@
 // invalid one is refused, the old one kept, and the refusal said where an SRE looks: the log, an
 // Event on node-heal's namespace, and `nodeheal_policy_reload_total{result="refused"}`.
 import { log } from "./log.ts";
+import type { KubeClient } from "./act/kube_types.ts";
+import type { ReplaceProvider } from "./act/replace/provider.ts";
+import { loadProviders } from "./act/replace/providers.ts";
+import { systemClock } from "./clock.ts";
+import { parsePolicy, type Policy } from "./decide/policy.ts";
+import type { Metrics } from "./report/metrics.ts";
+import { Notifier } from "./report/notify/notifier.ts";
+import { SinkQueue } from "./report/notify/queue.ts";
+import { makeSinks } from "./report/notify/sinks.ts";
+
+/** How long the sinks of a policy going out of force (or of a stopping node-heal) may deliver. */
+export const NOTIFY_DRAIN_MS = 5000;
+
+/** A policy with what it needs made: its replacement providers and its notification sinks. */
+export interface PolicyInForce {
+  policy: Policy;
+  providers: ReadonlyMap<string, ReplaceProvider>;
+  notifier: Notifier;
+}
+
+/**
+ * Makes a policy's providers and sinks (each checked, its secrets read: one that cannot work
+ * throws naming the field), and keeps the notifier in force, so that the old one, once replaced,
+ * delivers what it holds and stops.
+ */
+export class PolicyParts {
+  #deps: { client: KubeClient; metrics: Metrics; replica: string; dryRun: boolean };
+  #notifier?: Notifier;
+
+  constructor(deps: { client: KubeClient; metrics: Metrics; replica: string; dryRun: boolean }) {
+    this.#deps = deps;
+  }
+
+  /** The providers and notifier of `policy`, made now; the notifier becomes the one in force. */
+  async of(policy: Policy): Promise<PolicyInForce> {
+    const { client, metrics, replica, dryRun } = this.#deps;
+    const providers = await loadProviders(policy, { client });
+    const sinks = await makeSinks(policy.notify, {
+      env: (name) => Deno.env.get(name),
+      readTextFile: (path) => Deno.readTextFile(path),
+    });
+    const notifier = new Notifier(
+      sinks.map((sink, i) => ({
+        config: policy.notify[i],
+        outbox: new SinkQueue(sink, { capacity: policy.notify[i].queue, metrics }),
+      })),
+      { replica, dryRun, now: systemClock },
+    );
+    // The sinks going out of force deliver what they hold, in the background.
+    this.#notifier?.close(NOTIFY_DRAIN_MS);
+    this.#notifier = notifier;
+    return { policy, providers, notifier };
+  }
+
+  /** Delivers what the sinks in force hold, within a bound (at shutdown). */
+  async close(): Promise<void> {
+    await this.#notifier?.close(NOTIFY_DRAIN_MS);
+  }
+}
+
+/** Starts reading `path` again every `pollMs`: a valid edit made and applied whole, or refused. */
+export async function watchPolicy(options: {
+  path: string;
+  pollMs: number;
+  parts: PolicyParts;
+  apply: (next: PolicyInForce) => Promise<void>;
+  told: PolicyWatchDeps["told"];
+}): Promise<PolicyWatch> {
+  const watch = new PolicyWatch({
+    path: options.path,
+    pollMs: options.pollMs,
+    text: await Deno.readTextFile(options.path),
+    apply: async (text) => {
+      const policy = parsePolicy(text, `policy ${options.path}`);
+      await options.apply(await options.parts.of(policy));
+    },
+    told: options.told,
+  });
+  watch.start();
+  return watch;
+}
 
 /** What a {@link PolicyWatch} works with. */
 export interface PolicyWatchDeps {

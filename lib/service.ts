@@ -9,18 +9,12 @@ import { GUARD_DEFAULTS, startGuard } from "./server/guard.ts";
 import { type Credentials, hasCredentials } from "./server/auth.ts";
 import { holdCount, readState } from "./decide/node_state.ts";
 import { isCordoned, type Node } from "./node.ts";
-import { DEFAULT_POLICY, parsePolicy, type Policy } from "./decide/policy.ts";
-import { PolicyWatch } from "./policy_reload.ts";
+import { DEFAULT_POLICY, type Policy } from "./decide/policy.ts";
+import { PolicyParts, watchPolicy } from "./policy_reload.ts";
+import { ClusterPause } from "./pause.ts";
 import { systemClock } from "./clock.ts";
 import { LeaderElector } from "./act/elector.ts";
 import { statusOf } from "./report/status.ts";
-import { loadProviders } from "./act/replace/providers.ts";
-import { makeSinks } from "./report/notify/sinks.ts";
-import { SinkQueue } from "./report/notify/queue.ts";
-import { Notifier } from "./report/notify/notifier.ts";
-
-/** How long a graceful stop waits for notifications still queued. */
-const NOTIFY_DRAIN_MS = 5000;
 
 /** Everything `serve` is configured with. */
 export interface ServiceConfig {
@@ -130,63 +124,26 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     timeoutMs: config.apiTimeoutMs,
   });
   const policy = config.policy ?? DEFAULT_POLICY;
-  // Each replacement provider the policy names is made now: one that cannot work stops the start,
-  // naming the field.
-  const providers = await loadProviders(policy, { client });
-  // Each notification sink, its secret read now (one that cannot be read stops the start, naming
-  // the field), behind its own bounded queue.
-  const notifierOf = async (p: Policy) => {
-    const sinks = await makeSinks(p.notify, {
-      env: (name) => Deno.env.get(name),
-      readTextFile: (path) => Deno.readTextFile(path),
-    });
-    return new Notifier(
-      sinks.map((sink, i) => ({
-        config: p.notify[i],
-        outbox: new SinkQueue(sink, { capacity: p.notify[i].queue, metrics }),
-      })),
-      { replica: config.instance, dryRun: config.dryRun, now: systemClock },
-    );
-  };
-  let notifier = await notifierOf(policy);
+  // The policy's replacement providers and notification sinks, made now: one that cannot work
+  // stops the start, naming the field.
+  const parts = new PolicyParts({
+    client,
+    metrics,
+    replica: config.instance,
+    dryRun: config.dryRun,
+  });
+  const { providers, notifier } = await parts.of(policy);
   const index = new NodeIndex();
   const events = new EventRecorder(client, metrics, {
     namespace: config.eventNamespace,
     instance: config.instance,
   });
-  // The pause an operator sets with kubectl: an annotation on node-heal's namespace, read every
-  // few seconds. Until it has been read once (or when it cannot be), it counts as not set.
-  let clusterPaused = false;
   const namespace = config.namespace ?? "node-heal";
-  const readPause = async () => {
-    try {
-      const now = await client.namespacePaused(namespace);
-      // Told on a change only: the annotation is read every few seconds.
-      if (now && !clusterPaused) {
-        log("decide").warn(
-          "Paused by node-heal.io/paused=true on namespace {namespace}: no new remediations",
-          { namespace, paused: true },
-        );
-      } else if (!now && clusterPaused) {
-        log("decide").info(
-          "Resumed: node-heal.io/paused on namespace {namespace} is no longer true",
-          {
-            namespace,
-            paused: false,
-          },
-        );
-      }
-      clusterPaused = now;
-    } catch (err) {
-      log("decide").warn("Cannot read the pause annotation of namespace {namespace}: {error}", {
-        namespace,
-        error: (err as Error).message,
-      });
-    }
-  };
-  await readPause();
-  const pauseTimer = setInterval(readPause, config.pausePollMs ?? 5000);
-  const paused = () => (config.paused ?? false) || pipeline.policy.gates.paused || clusterPaused;
+  // The pause an operator sets with kubectl: an annotation on node-heal's namespace.
+  const clusterPause = new ClusterPause(client, namespace);
+  await clusterPause.start(config.pausePollMs ?? 5000);
+  const paused = () =>
+    (config.paused ?? false) || pipeline.policy.gates.paused || clusterPause.paused;
   // With leader election, only the holder of the Lease acts; the others answer 503 with
   // `connection: close`, so that Alertmanager's retry may reach the leader through the Service.
   const elector = config.election
@@ -303,24 +260,11 @@ export async function startService(config: ServiceConfig): Promise<Service> {
 
   // An edited policy file (a ConfigMap's symlink swap) is put in force whole, or refused.
   const policyWatch = config.policyFile
-    ? new PolicyWatch({
+    ? await watchPolicy({
       path: config.policyFile,
       pollMs: config.policyPollMs ?? 5000,
-      text: await Deno.readTextFile(config.policyFile),
-      apply: async (text) => {
-        const next = parsePolicy(text, `policy ${config.policyFile}`);
-        const nextProviders = await loadProviders(next, { client });
-        const nextNotifier = await notifierOf(next);
-        await pipeline.applyPolicy({
-          policy: next,
-          providers: nextProviders,
-          notifier: nextNotifier,
-        });
-        // The old sinks deliver what they hold, in the background.
-        const old = notifier;
-        notifier = nextNotifier;
-        old.close(NOTIFY_DRAIN_MS);
-      },
+      parts,
+      apply: (next) => pipeline.applyPolicy(next),
       told: (result, message) => {
         metrics.policyReloads.inc({ result });
         events.record(namespace, {
@@ -362,7 +306,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
         pauses: {
           flag: config.paused ?? false,
           policy: pipeline.policy.gates.paused,
-          cluster: clusterPaused,
+          cluster: clusterPause.paused,
         },
       }),
   });
@@ -398,7 +342,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     async close() {
       await policyWatch?.stop();
       clearInterval(sweep);
-      clearInterval(pauseTimer);
+      clusterPause.stop();
       guard.stopAccepting();
       closing.abort();
       await server.shutdown();
@@ -408,7 +352,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
       // Then the Lease is released, so a successor takes over at its next try.
       await elector?.stop();
       // What waits to be told is delivered, within a bound.
-      await notifier.close(NOTIFY_DRAIN_MS);
+      await parts.close();
       await events.flush();
       await watchReady;
       await watch?.stop();
