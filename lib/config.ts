@@ -224,6 +224,7 @@ export function parseConfig(
     ),
     tls: loadTls(str("tls-cert"), str("tls-key")),
     insecureAllowUnauthenticated: get("insecure-allow-unauthenticated") === true,
+    statusAuth: get("status-auth") === true,
     requestTimeoutMs: parseDuration(str("request-timeout"), "request-timeout", MAX_TIMEOUT_MS),
     maxBodyBytes: parseCount(str("max-body-bytes"), "max-body-bytes", { min: 1024, max: 64 << 20 }),
     maxInFlight: parseCount(str("max-in-flight"), "max-in-flight", { min: 1, max: 10_000 }),

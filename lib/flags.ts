@@ -175,6 +175,14 @@ export const FLAGS: Record<string, Flag> = {
     dev: "",
     help: "The certificate's private key (PEM)",
   },
+  "status-auth": {
+    env: "NODE_HEAL_STATUS_AUTH",
+    type: "boolean",
+    serve: false,
+    dev: false,
+    help:
+      "Require the webhook's credentials for /status and the status page too (needs --auth-token-file or --basic-auth-file)",
+  },
   "insecure-allow-unauthenticated": {
     env: "NODE_HEAL_INSECURE_ALLOW_UNAUTHENTICATED",
     type: "boolean",

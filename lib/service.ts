@@ -56,6 +56,8 @@ export interface ServiceConfig {
   credentials?: Credentials;
   /** HTTPS instead of HTTP (PEM texts). */
   tls?: { cert: string; key: string };
+  /** Whether `/status` and the status page need the credentials too. */
+  statusAuth?: boolean;
   /** Allow a non-loopback webhook without credentials. */
   insecureAllowUnauthenticated?: boolean;
   /** How long one webhook request may take from its arrival, body included (ms). */
@@ -116,6 +118,12 @@ export function checkExposure(
 /** Starts node-heal: the cluster connection, the node watch, the pipeline and the HTTP server. */
 export async function startService(config: ServiceConfig): Promise<Service> {
   checkExposure(config);
+  if (config.statusAuth && !hasCredentials(config.credentials)) {
+    throw new Error(
+      "Cannot use --status-auth without credentials: give --auth-token-file (or " +
+        "NODE_HEAL_AUTH_TOKEN) or --basic-auth-file",
+    );
+  }
   const metrics = new Metrics();
   const { client, source } = connect({
     kubeconfigPath: config.kubeconfig,
@@ -283,6 +291,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     handle: (n) => pipeline.handle(n),
     metrics,
     credentials: config.credentials,
+    statusAuth: config.statusAuth,
     requestTimeoutMs: config.requestTimeoutMs,
     maxBodyBytes: config.maxBodyBytes,
     maxInFlight: config.maxInFlight,
@@ -301,6 +310,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
           elected: elector !== undefined,
         },
         now: systemClock(),
+        holdTtlMs: config.holdTtlMs,
         paused: paused(),
         dryRun: config.dryRun,
         pauses: {

@@ -83,6 +83,8 @@ export async function withService(
      */
     env?: Record<string, string>;
     credentials?: Credentials;
+    /** Whether `/status` and the status page need the credentials too. */
+    statusAuth?: boolean;
     tls?: { cert: string; key: string };
     /** Leader election (one replica: it leads at once). */
     election?: ServiceConfig["election"];
@@ -118,6 +120,7 @@ export async function withService(
     policyFile: options.policyFile,
     policyPollMs: options.policyPollMs,
     credentials: options.credentials,
+    statusAuth: options.statusAuth,
     tls: options.tls,
     dryRun: options.dryRun ?? false,
     instance: "node-heal-test",

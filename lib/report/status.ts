@@ -20,6 +20,8 @@ export interface StatusOptions {
   leadership: { leader?: string; thisReplica: string; leading: boolean; elected: boolean };
   /** The replacement ledger, as this replica last read or wrote it. */
   replacements?: ReplaceView & { entries: readonly Replacement[] };
+  /** How long a hold not seen again lasts (ms): the status page shows when each would lapse. */
+  holdTtlMs?: number;
 }
 
 /** Replacements `/status` lists: every one in flight, and the last ended ones up to this many. */
@@ -45,6 +47,9 @@ export function statusOf(index: NodeIndex, options: StatusOptions): unknown {
       ownedByNodeHeal: s.owned,
       step: s.step,
       since: s.cordonedAt,
+      // What comes next and when, for the status page: the drain, then the replacement.
+      ...(s.drainAt ? { drainAt: s.drainAt } : {}),
+      ...(s.replaceAt ? { replaceAt: s.replaceAt } : {}),
       // The annotation holds a JSON list as a string: shown as the list itself.
       remediatedAt: remediations(n).map((t) => new Date(t).toISOString()),
       alerts: s.holds,
@@ -73,6 +78,7 @@ export function statusOf(index: NodeIndex, options: StatusOptions): unknown {
       gates: policy.gates,
     },
     budgets: budgets(nodes, { gates: policy.gates, now, paused }),
+    ...(options.holdTtlMs !== undefined ? { holdTtlMs: options.holdTtlMs } : {}),
     nodes: underRemediation,
     nodesNotListed: remediating.length - underRemediation.length,
     ...(options.replacements

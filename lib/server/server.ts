@@ -5,6 +5,7 @@ import { readBody } from "./body.ts";
 import { RejectionLog } from "./rejections.ts";
 import { HttpError } from "./http_error.ts";
 import { untilAborted } from "../timing.ts";
+import { uiResponse } from "./ui/page.ts";
 import type { NotificationResult } from "../pipeline.ts";
 import type { Metrics } from "../report/metrics.ts";
 import type { Notification } from "../intake/alertmanager.ts";
@@ -24,6 +25,8 @@ export interface ServerDeps {
   maxBodyBytes?: number;
   /** When set, every webhook request must carry one of these credentials (401 otherwise). */
   credentials?: Credentials;
+  /** Whether `/status` and the status page need the webhook's credentials too (`--status-auth`). */
+  statusAuth?: boolean;
   /**
    * How long one webhook request may take from its arrival, body included (default 30 s): a
    * body still arriving then, or handling still going on, is answered 503.
@@ -64,7 +67,7 @@ function allow(req: Request, methods: string[]): void {
 
 /**
  * The HTTP edge of node-heal: `POST /webhook` for Alertmanager, `/healthz`, `/readyz`,
- * `/status` and `/metrics`. Knows nothing of Kubernetes; maps errors to status codes.
+ * `/status`, the status page (`/`) and `/metrics`. Knows nothing of Kubernetes; maps errors to status codes.
  */
 export function createHandler(deps: ServerDeps): (req: Request) => Promise<Response> {
   const limit = deps.maxBodyBytes ?? SERVER_DEFAULTS.maxBodyBytes;
@@ -74,6 +77,14 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
   let inFlight = 0;
   const rejections = new RejectionLog();
   const logger = log("server");
+  /** Throws a 401 unless the request carries the credentials (when any are configured). */
+  const requireCredentials = async (req: Request, what: string): Promise<void> => {
+    if (credentials && !(await authorized(req.headers.get("authorization"), credentials))) {
+      throw new HttpError(401, `Unauthorized: ${what} needs the webhook's credentials`, {
+        "www-authenticate": challenge(credentials),
+      });
+    }
+  };
   /** The answer to an error; a rejection (an HttpError) is logged, rate-limited per reason. */
   const refuse = (req: Request, err: unknown): Response => {
     if (err instanceof HttpError) {
@@ -115,11 +126,7 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
           { "retry-after": "5" },
         );
       }
-      if (credentials && !(await authorized(req.headers.get("authorization"), credentials))) {
-        throw new HttpError(401, "Unauthorized: this webhook needs its credentials", {
-          "www-authenticate": challenge(credentials),
-        });
-      }
+      await requireCredentials(req, "this webhook");
       const type = (req.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
       if (type !== "application/json") {
         throw new HttpError(
@@ -206,7 +213,17 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
             });
         case "/status":
           allow(req, ["GET"]);
+          if (deps.statusAuth) await requireCredentials(req, "/status");
           return json(deps.status?.() ?? {});
+        case "/":
+        case "/ui":
+        case "/ui.js":
+        case "/ui.css":
+          allow(req, ["GET", "HEAD"]);
+          // The script and stylesheet hold no data; the page asks for credentials so that a
+          // browser prompts (basic auth) before its script fetches /status.
+          if (deps.statusAuth && !path.startsWith("/ui.")) await requireCredentials(req, path);
+          return uiResponse(path)!;
         case "/metrics": {
           allow(req, ["GET"]);
           const { body, contentType } = await deps.metrics.render();
