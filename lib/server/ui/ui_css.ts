@@ -28,17 +28,17 @@ dd { margin: 0; font-weight: 600; }
 table { border-collapse: collapse; width: 100%; background: var(--card); }
 th, td { text-align: left; vertical-align: top; padding: .35rem .6rem; border-bottom: 1px solid var(--line); }
 th { color: var(--muted); font-weight: 600; font-size: .85rem; }
-td { overflow-wrap: anywhere; }
+td { overflow-wrap: break-word; }
 time { white-space: nowrap; }
 .abs { color: var(--muted); font-size: .85em; }
 .empty { color: var(--muted); }
 .pill { display: inline-block; padding: 0 .45rem; border-radius: .7rem; border: 1px solid var(--line); font-size: .85rem; }
 .yes { color: var(--bad); border-color: var(--bad); }
 .no { color: var(--ok); border-color: var(--ok); }
-.outcome-skip { color: var(--warn); }
+.outcome-skip, .outcome-skipped { color: var(--warn); }
 .outcome-cordon, .outcome-drain, .outcome-replace { color: var(--accent); }
 .outcome-uncordon, .outcome-release { color: var(--ok); }
-.outcome-error { color: var(--bad); }
+.outcome-error, .outcome-failed { color: var(--bad); }
 .gates { display: grid; grid-template-columns: repeat(auto-fill, minmax(15rem, 1fr)); gap: .75rem; }
 .gate { background: var(--card); border: 1px solid var(--line); border-radius: .4rem; padding: .6rem .75rem; }
 .gate h3 { font-size: .95rem; margin: 0 0 .35rem; }

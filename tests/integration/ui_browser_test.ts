@@ -1,0 +1,149 @@
+// The status page in a real browser: Debian's headless Chromium driven by puppeteer-core. The
+// page loads with no console error and no CSP violation, follows the cluster as alerts arrive,
+// and renders hostile alert text as text. Skipped, saying so, when no Chromium is installed.
+import assert from "node:assert/strict";
+import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import { notification, waitFor, withService } from "../helpers.ts";
+
+const CANDIDATES = [
+  Deno.env.get("CHROMIUM") ?? "",
+  "/usr/bin/chromium-headless-shell",
+  "/usr/lib/chromium/chromium-headless-shell",
+  "/usr/bin/chromium",
+].filter((p) => p !== "");
+
+function findBrowser(): string | undefined {
+  return CANDIDATES.find((p) => {
+    try {
+      return Deno.statSync(p).isFile;
+    } catch {
+      return false;
+    }
+  });
+}
+
+const executablePath = findBrowser();
+if (!executablePath) {
+  console.warn(
+    `SKIPPED status page browser tests: no Chromium at ${CANDIDATES.join(", ")} ` +
+      "(apt-get install chromium-headless-shell, or set CHROMIUM)",
+  );
+}
+const opts = { ignore: !executablePath };
+
+const HOSTILE_SCRIPT = "<script>window.__pwned=1</script>";
+const HOSTILE_IMG = '<img src=x onerror="window.__pwned=2">';
+
+/** Opens the page, recording console errors, page errors and CSP violations. */
+async function open(browser: Browser, url: string): Promise<{ page: Page; problems: string[] }> {
+  const page = await browser.newPage();
+  const problems: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error") problems.push(`console: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => problems.push(`page error: ${e}`));
+  // Injected over the DevTools protocol, so the page's own CSP does not apply to it.
+  await page.evaluateOnNewDocument(`document.addEventListener("securitypolicyviolation", (e) =>
+    console.error("CSP violation: " + e.violatedDirective + " " + e.blockedURI));`);
+  await page.goto(url, { waitUntil: "load" });
+  return { page, problems };
+}
+
+/** The text of the page's tables, one string per row. */
+function rows(page: Page, table: "ladder" | "decisions"): Promise<string[]> {
+  return page.$$eval(`#${table} tbody tr`, (trs) => trs.map((tr) => tr.textContent ?? ""));
+}
+
+Deno.test(
+  "the status page follows alerts live, shows a gate's skip, and renders hostile alert text as text",
+  opts,
+  async () => {
+    await using f = await withService();
+    const browser = await puppeteer.launch({
+      executablePath,
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu"],
+    });
+    try {
+      const { page, problems } = await open(browser, `${f.service.url}/`);
+      await page.setViewport({ width: 1280, height: 900 });
+      await waitFor("the first refresh", () => page.$("body[data-loaded=true]"));
+      assert.match(await page.$eval("#summary", (e) => e.textContent ?? ""), /node-heal-test/);
+
+      const cordon = await f.post(notification("firing", [{
+        labels: { alertname: "NodeHighCPU", heal: "true", instance: "172.18.0.3:9100" },
+        fingerprint: "ui-cpu",
+      }]));
+      assert.equal(cordon.status, 200);
+      await cordon.body?.cancel();
+      await waitFor(
+        "heal-worker in the ladder",
+        async () => (await rows(page, "ladder")).find((r) => r.includes("heal-worker")),
+        15_000,
+      );
+
+      const protectedNode = await f.post(notification("firing", [{
+        labels: { alertname: "NodeDiskFull", heal: "true", instance: "172.18.0.2:9100" },
+        fingerprint: "ui-cp",
+      }]));
+      await protectedNode.body?.cancel();
+      const skip = await waitFor(
+        "the protected gate's skip in the decisions",
+        async () =>
+          (await rows(page, "decisions")).find((r) =>
+            r.includes("heal-control-plane") && r.includes("protected")
+          ),
+        15_000,
+      );
+      assert.match(skip, /skipped/);
+
+      const hostile = await f.post(notification("firing", [{
+        labels: {
+          alertname: `${HOSTILE_SCRIPT}${HOSTILE_IMG}`,
+          heal: "true",
+          instance: "172.18.0.4:9100",
+          team: HOSTILE_IMG,
+        },
+        summary: `${HOSTILE_SCRIPT} ${HOSTILE_IMG}`,
+        fingerprint: "ui-hostile",
+      }]));
+      await hostile.body?.cancel();
+      await waitFor(
+        "the hostile alert's name, as text, in the decisions",
+        async () => (await rows(page, "decisions")).find((r) => r.includes(HOSTILE_SCRIPT)),
+        15_000,
+      );
+      const decisionsText = await page.$eval("#decisions", (e) => e.textContent ?? "");
+      assert.ok(decisionsText.includes(HOSTILE_IMG), "the <img> markup is shown as text");
+      assert.equal(await page.evaluate(`document.querySelectorAll("main script").length`), 0);
+      assert.equal(await page.evaluate(`document.querySelectorAll("img").length`), 0);
+      assert.equal(
+        await page.evaluate(`window.__pwned`),
+        undefined,
+      );
+
+      // The outcome filter narrows the decisions to the skips.
+      await page.select("#filter-outcome", "skipped");
+      const skips = await rows(page, "decisions");
+      assert.ok(skips.length > 0 && skips.every((r) => r.includes("skipped")), skips.join("\n"));
+      await page.select("#filter-outcome", "");
+
+      const shot = Deno.env.get("NODE_HEAL_UI_SCREENSHOT") === "1"
+        ? new URL("../../docs/images/status-page.png", import.meta.url).pathname
+        : `${await Deno.makeTempDir({ prefix: "node-heal-ui-" })}/status-page.png`;
+      await page.screenshot({ path: shot as `${string}.png`, fullPage: true });
+      assert.ok(Deno.statSync(shot).size > 0);
+
+      // A phone's width: the page itself does not scroll sideways (wide tables scroll alone).
+      await page.setViewport({ width: 390, height: 844 });
+      const overflow = await page.evaluate(
+        `document.documentElement.scrollWidth - document.documentElement.clientWidth`,
+      ) as number;
+      assert.ok(overflow <= 0, `the page is ${overflow}px wider than a phone`);
+
+      assert.deepEqual(problems, []);
+    } finally {
+      await browser.close();
+    }
+  },
+);
