@@ -55,7 +55,7 @@ function rows(page: Page, table: "ladder" | "decisions"): Promise<string[]> {
 }
 
 Deno.test(
-  "the status page follows alerts live, shows a gate's skip, and renders hostile alert text as text",
+  "the status page follows alerts live, shows a gate's skip, renders hostile alert text as text, and turns stale when /status fails",
   opts,
   async () => {
     await using f = await withService();
@@ -142,6 +142,19 @@ Deno.test(
       assert.ok(overflow <= 0, `the page is ${overflow}px wider than a phone`);
 
       assert.deepEqual(problems, []);
+
+      // /status stops answering: the "last updated" indicator turns stale and says why.
+      await page.setRequestInterception(true);
+      page.on("request", (req) => {
+        if (new URL(req.url()).pathname === "/status") req.abort();
+        else req.continue();
+      });
+      const stale = await waitFor(
+        "the stale indicator",
+        () => page.$eval("#updated.stale", (e) => e.textContent ?? "").catch(() => undefined),
+        30_000,
+      );
+      assert.match(stale, /^Stale: last updated/);
     } finally {
       await browser.close();
     }
