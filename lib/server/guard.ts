@@ -184,7 +184,10 @@ export function startGuard(options: GuardOptions): Guard {
             if (c.requests === 0 && c.sent === 0) c.h2 = startsWith(buf, n, H2_PREFACE);
             // The first bytes after an idle spell start the next request's head.
             if (c.phase === "idle") arm(c, "head");
-            if ((c.sent += n) > options.maxRequestBytes * (1 + c.active)) {
+            // Each request the server has started has its allowance, and one more may arrive
+            // ahead: a pipelined request can be here whole before the server starts the one
+            // before it (under load, sooner than it reads).
+            if ((c.sent += n) > options.maxRequestBytes * (2 + c.active)) {
               options.closed?.("body");
               if (!options.tls && !c.h2) await writeAll(c.front, TOO_LARGE).catch(() => {});
               end(c);
