@@ -11,7 +11,7 @@ import {
   type Sink,
   TRIGGERS,
 } from "./types.ts";
-import { cut } from "./text.ts";
+import { clip } from "../../clip.ts";
 
 /** PagerDuty's limits on what we send. */
 export const PAGERDUTY_LIMITS = { summary: 1024, dedupKey: 255 } as const;
@@ -88,7 +88,7 @@ export function pagerDutyEvent(
     dedup_key,
     client: "node-heal",
     payload: {
-      summary: cut(summary, PAGERDUTY_LIMITS.summary),
+      summary: clip(summary, PAGERDUTY_LIMITS.summary),
       source: event.node,
       severity: severityOf(event),
       timestamp: event.at,

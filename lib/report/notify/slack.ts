@@ -2,7 +2,7 @@
 // notifications and to clients without blocks. Every text is cut to Slack's limits here, so a
 // long node name or alert summary can never get a message refused as "invalid_blocks".
 import { post } from "./http.ts";
-import { cut } from "./text.ts";
+import { clip } from "../../clip.ts";
 import type { Attempt, NotifyEvent, NotifyKind, Sink } from "./types.ts";
 
 /** Slack's limits (https://api.slack.com/reference/block-kit/blocks). */
@@ -84,7 +84,7 @@ type Block =
 export function slackMessage(event: NotifyEvent): { text: string; blocks: Block[] } {
   const field = (label: string, value: string): Text => ({
     type: "mrkdwn",
-    text: cut(`*${label}*\n${escapeMrkdwn(value)}`, SLACK_LIMITS.field),
+    text: clip(`*${label}*\n${escapeMrkdwn(value)}`, SLACK_LIMITS.field),
   });
   const fields: Text[] = [field("Node", event.node)];
   if (event.step) fields.push(field("Step", event.step));
@@ -99,7 +99,7 @@ export function slackMessage(event: NotifyEvent): { text: string; blocks: Block[
       type: "header",
       text: {
         type: "plain_text",
-        text: cut(`${MARKS[event.kind]} ${headline(event)}`, SLACK_LIMITS.header),
+        text: clip(`${MARKS[event.kind]} ${headline(event)}`, SLACK_LIMITS.header),
         emoji: true,
       },
     },
@@ -107,7 +107,7 @@ export function slackMessage(event: NotifyEvent): { text: string; blocks: Block[
       type: "section",
       text: {
         type: "mrkdwn",
-        text: cut(escapeMrkdwn(event.message) + summary, SLACK_LIMITS.sectionText),
+        text: clip(escapeMrkdwn(event.message) + summary, SLACK_LIMITS.sectionText),
       },
     },
     { type: "section", fields: fields.slice(0, SLACK_LIMITS.fields) },
@@ -117,7 +117,7 @@ export function slackMessage(event: NotifyEvent): { text: string; blocks: Block[
   const context: Text[] = [
     {
       type: "mrkdwn",
-      text: cut(
+      text: clip(
         `${escapeMrkdwn(event.at)} · episode \`${escapeMrkdwn(event.episode)}\``,
         SLACK_LIMITS.sectionText,
       ),
@@ -128,13 +128,13 @@ export function slackMessage(event: NotifyEvent): { text: string; blocks: Block[
     if (context.length >= SLACK_LIMITS.contextElements) break;
     context.push({
       type: "mrkdwn",
-      text: cut(`<${url}|${escapeMrkdwn(name)}>`, SLACK_LIMITS.sectionText),
+      text: clip(`<${url}|${escapeMrkdwn(name)}>`, SLACK_LIMITS.sectionText),
     });
   }
   blocks.push({ type: "context", elements: context });
 
   return {
-    text: cut(plainText(event), SLACK_LIMITS.text),
+    text: clip(plainText(event), SLACK_LIMITS.text),
     blocks: blocks.slice(0, SLACK_LIMITS.blocks),
   };
 }
