@@ -60,3 +60,11 @@ export async function readyReplica(p: ReturnType<typeof watched>): Promise<strin
   }, 15_000);
   return url;
 }
+
+/** A loopback port nobody listens on now (the next listener may take it; the tests accept that). */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}

@@ -20,6 +20,7 @@ import {
   waitFor,
   withService,
 } from "../helpers.ts";
+import { freePort, need, spawn } from "./stack.ts";
 
 const INTERVAL = Deno.env.get("NODE_HEAL_E2E_INTERVAL") ?? "1s";
 const INTERVAL_MS = Number(/^(\d+)s$/.exec(INTERVAL)?.[1] ?? NaN) * 1000;
@@ -37,23 +38,6 @@ function scaleRanges(expr: string): string {
   });
 }
 const WORKERS = 10;
-
-async function need(bin: string): Promise<void> {
-  try {
-    await new Deno.Command(bin, { args: ["--version"], stdout: "null", stderr: "null" }).output();
-  } catch {
-    throw new Error(
-      `deno task e2e needs "${bin}" on PATH: apt-get install prometheus prometheus-alertmanager`,
-    );
-  }
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 /** What the metrics source reports for one node; scenarios change it. */
 interface NodeHealth {
@@ -153,23 +137,6 @@ function startMetricsSource(nodes: Map<string, { name: string; health: NodeHealt
     );
   });
   return { port, close: () => server.shutdown() };
-}
-
-/** Starts a process and returns a handle that stops it and shows its output on failure. */
-function spawn(bin: string, args: string[]) {
-  const child = new Deno.Command(bin, { args, stdout: "null", stderr: "piped" }).spawn();
-  const stderr = new Response(child.stderr).text();
-  return {
-    async stop() {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // Already gone.
-      }
-      await child.status;
-      return await stderr;
-    },
-  };
 }
 
 /**

@@ -12,6 +12,7 @@
 import assert from "node:assert/strict";
 import { parse, stringify } from "yaml";
 import { alertmanagerConfig, manifest, waitFor } from "../helpers.ts";
+import { freePort } from "../processes.ts";
 
 type Labels = Record<string, string>;
 // deno-lint-ignore no-explicit-any
@@ -145,13 +146,6 @@ function startReceiver() {
       await server.shutdown();
     },
   };
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 async function startAlertmanager(dir: string, config: Config) {

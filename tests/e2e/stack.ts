@@ -1,5 +1,6 @@
 // What the e2e tests share to run the real Prometheus and Alertmanager beside node-heal: the
 // binaries' presence, free ports, child processes, Prometheus's HTTP API.
+export { freePort } from "../processes.ts";
 
 /** Fails with the install hint when a binary the e2e needs is not on PATH. */
 export async function need(bin: string): Promise<void> {
@@ -10,14 +11,6 @@ export async function need(bin: string): Promise<void> {
       `deno task e2e needs "${bin}" on PATH: apt-get install prometheus prometheus-alertmanager`,
     );
   }
-}
-
-/** A loopback port nobody listens on (the next listener may take it; the tests accept that). */
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 /** Starts a process; stop() ends it and returns what it wrote to stderr. */

@@ -3,6 +3,7 @@
 import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { alertmanagerConfig, type ServiceFixture, waitFor, withService } from "../helpers.ts";
+import { freePort } from "../processes.ts";
 
 const opts = {};
 const strategic = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.StrategicMergePatch);
@@ -32,13 +33,6 @@ if (!ALERTMANAGER) {
     "SKIPPED Alertmanager tests: neither prometheus-alertmanager nor alertmanager is on PATH " +
       "(apt-get install prometheus-alertmanager, or set ALERTMANAGER)",
   );
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 /** A real Alertmanager with the routing Helm renders from kube-prometheus-stack-values.yaml, at `webhook`. */

@@ -2,8 +2,8 @@
 // flag, and leaves the first one's kubeconfig as it was (it binds before it writes). `dev --help`
 // shows dev mode's defaults.
 import assert from "node:assert/strict";
-import { logLines } from "../processes.ts";
 import { waitFor } from "../wait.ts";
+import { freePort, logLines } from "../processes.ts";
 
 const DEV = new URL("../../lib/dev/dev_mode.ts", import.meta.url).pathname;
 
@@ -13,14 +13,6 @@ function dev(args: string[]) {
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-}
-
-/** A port free now, on loopback. */
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 async function second(args: string[]) {
