@@ -68,3 +68,25 @@ export function freePort(): number {
   l.close();
   return port;
 }
+
+/** Runs a tool to its end: its success and output; undefined when it is not installed. */
+export async function runTool(
+  cmd: string,
+  args: string[],
+): Promise<{ ok: boolean; out: string; stdout: string } | undefined> {
+  try {
+    const o = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+    const stdout = new TextDecoder().decode(o.stdout);
+    return { ok: o.success, out: stdout + new TextDecoder().decode(o.stderr), stdout };
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    throw err;
+  }
+}
+
+/** Whether a tool is installed; when not, says which tests skip and how to install it. */
+export async function hasTool(cmd: string, hint: string): Promise<boolean> {
+  const found = (await runTool(cmd, ["--version"])) !== undefined;
+  if (!found) console.warn(`SKIPPED: ${cmd} is not on PATH (${hint})`);
+  return found;
+}

@@ -10,30 +10,11 @@ import * as monitoring from "@kubernetes-models/prometheus-operator/monitoring.c
 import * as monitoringAlpha from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1alpha1";
 import { helmAlertmanagerConfig, manifest } from "../helpers.ts";
 import { DEFAULT_POLICY, parsePolicy } from "../../lib/decide/policy.ts";
+import { hasTool, runTool } from "../processes.ts";
 
-async function run(
-  cmd: string,
-  args: string[],
-): Promise<{ ok: boolean; out: string; stdout: string } | undefined> {
-  try {
-    const o = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
-    const stdout = new TextDecoder().decode(o.stdout);
-    return { ok: o.success, out: stdout + new TextDecoder().decode(o.stderr), stdout };
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return undefined;
-    throw err;
-  }
-}
-
-async function has(cmd: string, hint: string): Promise<boolean> {
-  const found = (await run(cmd, ["--version"])) !== undefined;
-  if (!found) console.warn(`SKIPPED: ${cmd} is not on PATH (${hint})`);
-  return found;
-}
-
-const KUBECTL = await has("kubectl", "install kubectl");
-const AMTOOL = await has("amtool", "apt-get install prometheus-alertmanager");
-const PROMTOOL = await has("promtool", "apt-get install prometheus");
+const KUBECTL = await hasTool("kubectl", "install kubectl");
+const AMTOOL = await hasTool("amtool", "apt-get install prometheus-alertmanager");
+const PROMTOOL = await hasTool("promtool", "apt-get install prometheus");
 
 async function tempFile(name: string, text: string): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "node-heal-manifests-" });
@@ -53,7 +34,7 @@ Deno.test({
   ignore: !KUBECTL,
   fn: async () => {
     const dir = new URL("../../manifests", import.meta.url).pathname;
-    const result = await run("kubectl", ["kustomize", dir]);
+    const result = await runTool("kubectl", ["kustomize", dir]);
     assert.ok(result?.ok, result?.out ?? "");
     const kinds = [...result!.out.matchAll(/^kind: (\S+)$/gm)].map((m) => m[1]).sort();
     assert.deepEqual(kinds, [
@@ -81,10 +62,10 @@ Deno.test({
   ignore: !AMTOOL,
   fn: async () => {
     const path = await tempFile("alertmanager.yaml", await alertmanagerYaml());
-    const check = await run("amtool", ["check-config", path]);
+    const check = await runTool("amtool", ["check-config", path]);
     assert.ok(check?.ok, check?.out ?? "");
     const route = async (...labels: string[]) =>
-      (await run("amtool", ["config", "routes", "test", `--config.file=${path}`, ...labels]))
+      (await runTool("amtool", ["config", "routes", "test", `--config.file=${path}`, ...labels]))
         ?.stdout
         .trim();
     assert.equal(
@@ -164,7 +145,7 @@ Deno.test({
   fn: async () => {
     const [rule] = await manifest("alert-rule.yaml");
     const path = await tempFile("rules.yaml", stringify(rule.spec));
-    const check = await run("promtool", ["check", "rules", path]);
+    const check = await runTool("promtool", ["check", "rules", path]);
     assert.ok(check?.ok, check?.out ?? "");
     assert.match(check!.out, /SUCCESS: 9 rules found/);
   },
@@ -182,7 +163,7 @@ Deno.test({
       new URL("../rules/alert-rule.test.yaml", import.meta.url),
     );
     await Deno.writeTextFile(`${dir}/alert-rule.test.yaml`, tests);
-    const result = await run("promtool", ["test", "rules", `${dir}/alert-rule.test.yaml`]);
+    const result = await runTool("promtool", ["test", "rules", `${dir}/alert-rule.test.yaml`]);
     assert.ok(result?.ok, result?.out ?? "");
     assert.match(result!.out, /SUCCESS/);
     const tested = new Set([...tests.matchAll(/alertname: (\w+)/g)].map((m) => m[1]));
@@ -395,10 +376,10 @@ receivers:
     other.route.routes.unshift(...fragment.route.routes);
     other.receivers.push(...fragment.receivers);
     const path = await tempFile("alertmanager.yaml", stringify(other));
-    const check = await run("amtool", ["check-config", path]);
+    const check = await runTool("amtool", ["check-config", path]);
     assert.ok(check?.ok, check?.out ?? "");
     const route = async (...labels: string[]) =>
-      (await run("amtool", ["config", "routes", "test", `--config.file=${path}`, ...labels]))
+      (await runTool("amtool", ["config", "routes", "test", `--config.file=${path}`, ...labels]))
         ?.stdout
         .trim();
     assert.equal(await route("alertname=NodeHighCPU", "heal=true"), "node-heal");

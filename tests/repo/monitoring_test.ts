@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { relative } from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
 import { manifest } from "../helpers.ts";
+import { hasTool, runTool } from "../processes.ts";
 
 type Doc = {
   apiVersion: string;
@@ -18,29 +19,12 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 const MANIFESTS = `${ROOT}manifests`;
 const COMPONENT = `${ROOT}manifests/monitoring`;
 
-async function run(cmd: string, args: string[]): Promise<{ ok: boolean; out: string } | undefined> {
-  try {
-    const o = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
-    const d = new TextDecoder();
-    return { ok: o.success, out: d.decode(o.stdout) + d.decode(o.stderr) };
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return undefined;
-    throw err;
-  }
-}
-
-async function has(cmd: string, hint: string): Promise<boolean> {
-  const found = (await run(cmd, ["--version"])) !== undefined;
-  if (!found) console.warn(`SKIPPED: ${cmd} is not on PATH (${hint})`);
-  return found;
-}
-
-const KUBECTL = await has("kubectl", "install kubectl");
-const PROMTOOL = await has("promtool", "apt-get install prometheus");
+const KUBECTL = await hasTool("kubectl", "install kubectl");
+const PROMTOOL = await hasTool("promtool", "apt-get install prometheus");
 
 /** `kubectl kustomize dir`, parsed. */
 async function build(dir: string): Promise<Doc[]> {
-  const result = await run("kubectl", ["kustomize", dir]);
+  const result = await runTool("kubectl", ["kustomize", dir]);
   assert.ok(result?.ok, result?.out ?? "");
   return parseAllDocuments(result!.out).map((d) => d.toJS() as Doc);
 }
@@ -190,14 +174,14 @@ Deno.test({
     const { spec, rules } = await selfAlerts();
     const dir = await Deno.makeTempDir({ prefix: "node-heal-self-alerts-" });
     await Deno.writeTextFile(`${dir}/self-alerts.yaml`, stringify(spec));
-    const check = await run("promtool", ["check", "rules", `${dir}/self-alerts.yaml`]);
+    const check = await runTool("promtool", ["check", "rules", `${dir}/self-alerts.yaml`]);
     assert.ok(check?.ok, check?.out ?? "");
     assert.match(check!.out, new RegExp(`SUCCESS: ${rules.length} rules found`));
     const tests = await Deno.readTextFile(
       new URL("../rules/self-alerts.test.yaml", import.meta.url),
     );
     await Deno.writeTextFile(`${dir}/self-alerts.test.yaml`, tests);
-    const result = await run("promtool", ["test", "rules", `${dir}/self-alerts.test.yaml`]);
+    const result = await runTool("promtool", ["test", "rules", `${dir}/self-alerts.test.yaml`]);
     assert.ok(result?.ok, result?.out ?? "");
     assert.match(result!.out, /SUCCESS/);
     // Each alert is expected to fire (a non-empty exp_alerts) and to stay quiet (an empty one).
