@@ -101,33 +101,21 @@ export function decide(alert: Alert, node: Node, options: DecideOptions): Decisi
         annotations: { ...clearedAnnotations(), ...resolution },
       });
     }
-    if (state.step === "replacing") {
-      const kept = `Kept ${name} cordoned after ${
-        describeAlert(alert)
-      } resolved: its replacement is under way`;
+    // Left cordoned: a replacement under way, or a drained node its rule keeps out.
+    const policy = options.policy ?? DEFAULT_POLICY;
+    const rule = drainRule(policy, state.rule);
+    const keptBecause = state.step === "replacing"
+      ? "its replacement is under way"
+      : DRAIN_STEPS.has(state.step ?? "") && state.step !== "draining" && rule &&
+          !rule.uncordonAfterDrain
+      ? `it was drained and rule "${rule.name}" says uncordonAfterDrain: false`
+      : undefined;
+    if (keptBecause) {
+      const kept = `Kept ${name} cordoned after ${describeAlert(alert)} resolved: ${keptBecause}`;
       return act("release", node, {
         message: kept,
         annotations: { ...holdsAnnotations(state, rest, restOverflow), ...resolution },
         event: { reason: "NodeHealSkipped", type: "Normal", message: kept },
-      });
-    }
-    const policy = options.policy ?? DEFAULT_POLICY;
-    const rule = drainRule(policy, state.rule);
-    if (
-      DRAIN_STEPS.has(state.step ?? "") && state.step !== "draining" && rule &&
-      !rule.uncordonAfterDrain
-    ) {
-      const kept = `Kept ${name} cordoned after ${
-        describeAlert(alert)
-      } resolved: it was drained and rule "${rule.name}" says uncordonAfterDrain: false`;
-      return act("release", node, {
-        message: kept,
-        annotations: { ...holdsAnnotations(state, rest), ...resolution },
-        event: {
-          reason: "NodeHealSkipped",
-          type: "Normal",
-          message: kept,
-        },
       });
     }
     const message = `Uncordoned ${name}: ${describeAlert(alert)} resolved${
