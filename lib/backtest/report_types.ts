@@ -1,0 +1,137 @@
+// What a backtest reports, as `--json` prints it and the terminal table and the HTML page show
+// it: one window of alert history, replayed once per policy (`runs`, side by side).
+
+/** The whole report: the history replayed, and one run per `--config`. */
+export interface BacktestReport {
+  kind: "node-heal-backtest";
+  version: 1;
+  /** node-heal's version line. */
+  generatedBy: string;
+  source: {
+    /** The Prometheus server the history was read from, if any. */
+    prometheus?: string;
+    /** The series selector of the alerts read (`ALERTS{alertstate="firing",...}`). */
+    selector: string;
+    /** Where the Nodes came from: a kubeconfig's cluster now, `kube_node_*` series, or given. */
+    nodes: "kubeconfig" | "prometheus" | "given";
+  };
+  window: { from: string; to: string; stepSeconds: number };
+  /** The Alertmanager route whose notifications were rebuilt. */
+  alertmanager: {
+    groupBy: string[];
+    groupWaitMs: number;
+    groupIntervalMs: number;
+    repeatIntervalMs: number;
+  };
+  alerts: {
+    /** Distinct alert label sets seen firing. */
+    series: number;
+    /** Firing periods (one alert firing, from its start to its resolution). */
+    episodes: number;
+    /** Webhook notifications Alertmanager would have sent. */
+    notifications: number;
+    /** Alerts that matched no Node (or more than one). */
+    unmatched: UnmatchedAlert[];
+  };
+  cluster: { nodes: number };
+  runs: BacktestRun[];
+}
+
+/** An alert that matched no single Node. */
+export interface UnmatchedAlert {
+  alertname: string;
+  /** The label that was looked up and its value (`instance="10.9.9.9:9100"`), or none. */
+  key: string;
+  /** `unknown`, `ambiguous` or `no-label`. */
+  reason: string;
+  /** Its first firing. */
+  firstAt: string;
+  /** How many firing periods it had. */
+  episodes: number;
+}
+
+/** One policy replayed over the history. */
+export interface BacktestRun {
+  /** The policy file, or `default`. */
+  policy: string;
+  /** The policy's gates, as written in the policy (`"51%"`, `"5/1h"`, `"10m"`). */
+  gates: {
+    minHealthy: string;
+    maxConcurrent: number;
+    rate: string;
+    cooldown: string;
+    maxReplacing: number;
+    replaceRate: string;
+  };
+  /** Nodes the gates count (not protected) at the start, and how many must stay available. */
+  selected: number;
+  minHealthyRequired: number;
+  totals: {
+    cordons: number;
+    drains: number;
+    replacements: number;
+    uncordons: number;
+    /** Decisions that changed nothing because a gate blocked (not duplicates or unheld resolutions). */
+    blocked: number;
+  };
+  /** The most nodes out at once (unschedulable or NotReady, among those the gates count). */
+  peakOut: {
+    count: number;
+    /** When it was first reached; null when no node was ever out. */
+    at: string | null;
+    /** The most nodes minHealthy lets be out: selected minus required. */
+    budget: number;
+  };
+  /** Remediations (cordons), drains and replacements started, per UTC day. */
+  perDay: { day: string; cordons: number; drains: number; replacements: number }[];
+  /** How often each gate blocked, and for how long alerts waited behind it. */
+  blockedBy: GateStat[];
+  /** What happened to each Node that was touched or blocked, in time order. */
+  nodes: NodeStory[];
+  /** Nodes out over time: one point at the start and one at each change. */
+  outOverTime: { at: string; out: number; heldByNodeHeal: number }[];
+  /** Every decision, in the order made (as the service's `/status` and webhook answers list them). */
+  decisions: ReplayDecision[];
+}
+
+/** One gate's blocking. */
+export interface GateStat {
+  gate: string;
+  /** Decisions it blocked. */
+  decisions: number;
+  /** Distinct (node, alert) pairs it blocked. */
+  alerts: number;
+  /** How long they waited, summed: from the first block to the action, the resolution or the end. */
+  blockedMs: number;
+}
+
+/** One Node's part of the story. */
+export interface NodeStory {
+  node: string;
+  events: StoryEvent[];
+}
+
+/** A step of a Node's story: an action, or a gate that blocked one. */
+export interface StoryEvent {
+  at: string;
+  /** The action written (`cordon`, `drain`, `drain-end`, `replace`, `replaced`, `uncordon`, ...) or `skipped`. */
+  outcome: string;
+  gate?: string;
+  alertname?: string;
+  message: string;
+}
+
+/** One decision made during the replay. */
+export interface ReplayDecision {
+  at: string;
+  node: string;
+  /** What led to it: an alert's notification, a look at the Node (a timer), a drain's or a replacement's end. */
+  trigger: "alert" | "reconcile" | "drain-end" | "replace-end";
+  alertname?: string;
+  fingerprint?: string;
+  status?: "firing" | "resolved";
+  /** The action written, `skipped`, or `unresolved` (no Node matched). */
+  outcome: string;
+  gate?: string;
+  message: string;
+}
