@@ -6,8 +6,9 @@ import { Metrics } from "./report/metrics.ts";
 import { NodeIndex } from "./resolve/node_index.ts";
 import { createHandler, SERVER_DEFAULTS } from "./server/server.ts";
 import { GUARD_DEFAULTS, startGuard } from "./server/guard.ts";
-import { holdCount, readState } from "./decide/node_state.ts";
-import { isCordoned, type Node } from "./node.ts";
+import { readState } from "./decide/node_state.ts";
+import { needsReconcile, sweepIntervalMs } from "./decide/reconcile.ts";
+import { isCordoned } from "./node.ts";
 import { DEFAULT_POLICY } from "./decide/policy.ts";
 import { PolicyParts, watchPolicy } from "./policy_reload.ts";
 import { ClusterPause } from "./pause.ts";
@@ -126,10 +127,6 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   // The index is trusted while the watch is healthy: after a watch error, until the next list
   // succeeds, node-heal answers 503 rather than decide on what may be stale.
   let watchHealthy = false;
-  const needsReconcile = (node: Node) => {
-    const state = readState(node);
-    return (state.owned && !isCordoned(node)) || holdCount(state) > 0;
-  };
   let watch: Stoppable | undefined;
   let first = true;
   const watchReady = client.watchNodes({
@@ -172,7 +169,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   }).then((w) => watch = w);
 
   // Holds expire when their alert has not been seen for the TTL; look a few times per TTL.
-  const sweepMs = Math.min(Math.max(config.holdTtlMs / 8, 100), 60_000);
+  const sweepMs = sweepIntervalMs(config.holdTtlMs);
   const sweep = setInterval(() => {
     if (!watchHealthy) return;
     // The ledger read again: hand edits seen, a follower that stopped started again.

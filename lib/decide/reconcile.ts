@@ -88,3 +88,14 @@ export function reconcile(node: Node, options: DecideOptions): Decision | undefi
     annotations: clearedAnnotations(),
   });
 }
+
+/** Whether a Node needs a look outside any alert: node-heal's claim lost, or holds that may expire. */
+export function needsReconcile(node: Node): boolean {
+  const state = readState(node);
+  return (state.owned && !isCordoned(node)) || holdCount(state) > 0;
+}
+
+/** How often every Node that needs it is looked at: a few times per hold TTL, at most a minute apart. */
+export function sweepIntervalMs(holdTtlMs: number): number {
+  return Math.min(Math.max(holdTtlMs / 8, 100), 60_000);
+}
