@@ -68,7 +68,7 @@ function loadTls(cert: string, key: string): { cert: string; key: string } | und
 }
 
 /** Reads and validates a policy file; throws naming the file, the field and the value. */
-function loadPolicy(path: string): Policy {
+export function loadPolicy(path: string): Policy {
   let text: string;
   try {
     text = Deno.readTextFileSync(path);

@@ -1,0 +1,149 @@
+// The webhook notifications Alertmanager would have sent for a history of firing periods: alerts
+// grouped by the route's `group_by`, a group's first notification `group_wait` after its first
+// alert, later ones on `group_interval` ticks when an alert started or resolved, and again each
+// `repeat_interval` while nothing changed (Alertmanager's dedup stage, `needsUpdate`). Resolved
+// alerts go out once (`send_resolved: true`) and leave the group; an empty group ends.
+import type { Alert, Notification } from "../intake/alertmanager.ts";
+import type { Episode } from "./history.ts";
+import type { Delivery } from "./replay.ts";
+
+/** The route's timing: manifests/alertmanager-config.yaml's values by default. */
+export interface Route {
+  receiver: string;
+  /** Labels alerts are grouped by; `["..."]` groups by all labels. */
+  groupBy: string[];
+  groupWaitMs: number;
+  groupIntervalMs: number;
+  repeatIntervalMs: number;
+}
+
+/** The node-heal route of manifests/alertmanager-config.yaml. */
+export const DEFAULT_ROUTE: Route = {
+  receiver: "node-heal",
+  groupBy: ["alertname", "instance"],
+  groupWaitMs: 10_000,
+  groupIntervalMs: 60_000,
+  repeatIntervalMs: 3_600_000,
+};
+
+/** What Alertmanager's notification log remembers of a group's last notification. */
+interface LogEntry {
+  firing: Set<string>;
+  resolved: Set<string>;
+  at: number;
+}
+
+/** The notifications of `history` up to `to`, in time order. */
+export function deliveries(history: readonly Episode[], route: Route, to: Date): Delivery[] {
+  const groups = new Map<string, Episode[]>();
+  for (const e of history) {
+    const key = groupKey(e.labels, route.groupBy);
+    groups.set(key, [...(groups.get(key) ?? []), e]);
+  }
+  const out: Delivery[] = [];
+  for (const [key, members] of groups) out.push(...groupDeliveries(key, members, route, to));
+  return out.sort((a, b) =>
+    a.at.getTime() - b.at.getTime() ||
+    (a.notification.groupKey < b.notification.groupKey ? -1 : 1)
+  );
+}
+
+function groupKey(labels: Record<string, string>, groupBy: string[]): string {
+  const names = groupBy.includes("...") ? Object.keys(labels) : groupBy;
+  const picked = names.filter((n) => labels[n] !== undefined).sort().map((n) =>
+    `${n}=${JSON.stringify(labels[n])}`
+  );
+  return `{}/{heal="true"}:{${picked.join(", ")}}`;
+}
+
+/** One group's notifications: its aggregation group's ticks, and the dedup stage at each. */
+function groupDeliveries(key: string, members: Episode[], route: Route, to: Date): Delivery[] {
+  const pending = [...members].sort((a, b) => a.start.getTime() - b.start.getTime());
+  const end = to.getTime();
+  const out: Delivery[] = [];
+  let entry: LogEntry | undefined;
+  let next = 0;
+  while (next < pending.length) {
+    // A group begins with its first alert and flushes group_wait later.
+    const inGroup: Episode[] = [];
+    let tick = pending[next].start.getTime() + route.groupWaitMs;
+    while (tick <= end) {
+      while (next < pending.length && pending[next].start.getTime() <= tick) {
+        // Alertmanager keeps one alert per fingerprint: a new firing replaces the old one.
+        const e = pending[next++];
+        const same = inGroup.findIndex((g) => g.fingerprint === e.fingerprint);
+        if (same >= 0) inGroup.splice(same, 1);
+        inGroup.push(e);
+      }
+      const firing = inGroup.filter((e) => !e.end || e.end.getTime() > tick);
+      const resolved = inGroup.filter((e) => e.end && e.end.getTime() <= tick);
+      if (needsUpdate(entry, firing, resolved, { at: tick, repeatMs: route.repeatIntervalMs })) {
+        out.push({ at: new Date(tick), notification: notification(key, firing, resolved, route) });
+        entry = {
+          firing: new Set(firing.map((e) => e.fingerprint)),
+          resolved: new Set(resolved.map((e) => e.fingerprint)),
+          at: tick,
+        };
+      }
+      // Resolved alerts leave the group once flushed; an empty group ends.
+      for (const r of resolved) inGroup.splice(inGroup.indexOf(r), 1);
+      if (inGroup.length === 0) break;
+      tick = nextTick(tick, {
+        interval: route.groupIntervalMs,
+        // Nothing changes before the next start, end or repeat: the ticks between are skipped.
+        changeAt: Math.min(
+          pending[next]?.start.getTime() ?? Infinity,
+          ...inGroup.map((e) => e.end?.getTime() ?? Infinity),
+          entry ? entry.at + route.repeatIntervalMs + 1 : Infinity,
+        ),
+      });
+    }
+    if (tick > end) break;
+  }
+  return out;
+}
+
+/** The first group_interval tick after `tick` at or after `changeAt`. */
+function nextTick(tick: number, options: { interval: number; changeAt: number }): number {
+  const { interval, changeAt } = options;
+  if (changeAt === Infinity) return Infinity;
+  return tick + Math.max(1, Math.ceil((changeAt - tick) / interval)) * interval;
+}
+
+/** Alertmanager's DedupStage.needsUpdate, with send_resolved. */
+function needsUpdate(
+  entry: LogEntry | undefined,
+  firing: Episode[],
+  resolved: Episode[],
+  options: { at: number; repeatMs: number },
+): boolean {
+  if (!entry) return firing.length > 0;
+  if (!firing.every((e) => entry.firing.has(e.fingerprint))) return true;
+  if (firing.length === 0) return entry.firing.size > 0;
+  if (!resolved.every((e) => entry.resolved.has(e.fingerprint))) return true;
+  return entry.at < options.at - options.repeatMs;
+}
+
+function notification(
+  key: string,
+  firing: Episode[],
+  resolved: Episode[],
+  route: Route,
+): Notification {
+  const alerts: Alert[] = [...firing, ...resolved].map((e) => ({
+    fingerprint: e.fingerprint,
+    status: firing.includes(e) ? "firing" : "resolved",
+    labels: e.labels,
+    annotations: {},
+    startsAt: e.start.toISOString(),
+    endsAt: firing.includes(e) ? "0001-01-01T00:00:00Z" : e.end!.toISOString(),
+    generatorURL: "",
+  }));
+  return {
+    receiver: route.receiver,
+    status: firing.length > 0 ? "firing" : "resolved",
+    groupKey: key,
+    truncatedAlerts: 0,
+    alerts,
+  };
+}

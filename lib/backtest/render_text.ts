@@ -1,0 +1,116 @@
+// The backtest report as a terminal reads it: the history in a few lines, the policies side by
+// side in one table, then what each would have done to each Node.
+import { formatDuration } from "../duration.ts";
+import type { BacktestReport, BacktestRun } from "./report_types.ts";
+
+/** How many lines of Node stories the table prints per policy (the rest: --json or --html). */
+export const STORY_LINES = 60;
+
+/** The report as text. */
+export function renderText(report: BacktestReport): string {
+  const { window: w, alerts, alertmanager: am } = report;
+  const lines = [
+    `node-heal backtest, ${short(w.from)} to ${short(w.to)} (step ${w.stepSeconds}s)`,
+    `History: ${report.source.selector} from ${report.source.prometheus ?? "given alerts"}`,
+    `Nodes: ${report.cluster.nodes}, from ${
+      report.source.nodes === "prometheus" ? "kube_node_* series" : report.source.nodes
+    }`,
+    `Alertmanager: group_by [${am.groupBy.join(", ")}], group_wait ${
+      formatDuration(am.groupWaitMs)
+    }, group_interval ${formatDuration(am.groupIntervalMs)}, repeat_interval ${
+      formatDuration(am.repeatIntervalMs)
+    }`,
+    `Alerts: ${alerts.series} alerts, ${alerts.episodes} firing periods, ${alerts.notifications} notifications; ${alerts.unmatched.length} matched no node`,
+    "",
+    table(comparison(report.runs)),
+  ];
+  for (const run of report.runs) {
+    lines.push("", `What ${run.policy} would have done:`);
+    const rows = run.nodes.flatMap((s) =>
+      s.events.map((e) => [
+        short(e.at),
+        s.node,
+        e.gate ? `blocked (${e.gate})` : e.outcome,
+        e.alertname ?? "",
+      ])
+    );
+    if (rows.length === 0) lines.push("  nothing");
+    rows.sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+    lines.push(...table(rows.slice(0, STORY_LINES)).split("\n").map((l) => `  ${l}`));
+    if (rows.length > STORY_LINES) {
+      lines.push(`  ... ${rows.length - STORY_LINES} more (see --json or --html)`);
+    }
+  }
+  if (alerts.unmatched.length > 0) {
+    lines.push("", "Alerts that matched no node:");
+    const rows = alerts.unmatched.map((u) => [
+      u.alertname,
+      u.key || "(no node label)",
+      u.reason,
+      `first ${short(u.firstAt)}`,
+      `${u.episodes}x`,
+    ]);
+    lines.push(...table(rows).split("\n").map((l) => `  ${l}`));
+  }
+  return lines.join("\n");
+}
+
+/** The policies side by side: one row per figure, one column per policy. */
+function comparison(runs: BacktestRun[]): string[][] {
+  const row = (label: string, f: (r: BacktestRun) => string) => [label, ...runs.map(f)];
+  const gates = [...new Set(runs.flatMap((r) => r.blockedBy.map((b) => b.gate)))];
+  return [
+    row("policy", (r) => r.policy),
+    row(
+      "minHealthy",
+      (r) => `${r.gates.minHealthy} (${r.minHealthyRequired} of ${r.selected} stay)`,
+    ),
+    row("rate, cooldown", (r) => `${r.gates.rate}, ${r.gates.cooldown}`),
+    row("cordons", (r) => String(r.totals.cordons)),
+    row("drains", (r) => String(r.totals.drains)),
+    row("replacements", (r) => String(r.totals.replacements)),
+    row("uncordons", (r) => String(r.totals.uncordons)),
+    row(
+      "peak out / budget",
+      (r) =>
+        `${r.peakOut.count} / ${r.peakOut.budget}${
+          r.peakOut.at ? ` at ${short(r.peakOut.at)}` : ""
+        }`,
+    ),
+    row("busiest day", (r) => {
+      const top = [...r.perDay].sort((a, b) => b.cordons - a.cordons)[0];
+      return top ? `${top.day}: ${top.cordons} cordons` : "none";
+    }),
+    ...gates.map((gate) =>
+      row(`blocked by ${gate}`, (r) => {
+        const b = r.blockedBy.find((x) => x.gate === gate);
+        return b ? `${b.decisions}x, ${b.alerts} alerts, ${waited(b.blockedMs)} waited` : "0";
+      })
+    ),
+  ];
+}
+
+/** Rows as aligned columns. */
+function table(rows: string[][]): string {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => widths[i] = Math.max(widths[i] ?? 0, c.length));
+  return rows.map((r) => r.map((c, i) => i === r.length - 1 ? c : c.padEnd(widths[i])).join("  "))
+    .join("\n");
+}
+
+/** `2026-11-02 03:00`: a time to the minute. */
+function short(iso: string): string {
+  return iso.slice(0, 16).replace("T", " ");
+}
+
+/** `1h 5m`, `40s`: a wait, to the second. */
+export function waited(ms: number): string {
+  const s = Math.round(ms / 1000);
+  const parts = [
+    [Math.floor(s / 86400), "d"],
+    [Math.floor(s % 86400 / 3600), "h"],
+    [Math.floor(s % 3600 / 60), "m"],
+    [s % 60, "s"],
+  ].filter(([n]) => (n as number) > 0).map(([n, u]) => `${n}${u}`);
+  return parts.length ? parts.slice(0, 2).join(" ") : "0s";
+}

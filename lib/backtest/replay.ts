@@ -1,0 +1,313 @@
+// The backtest's engine: Alertmanager's notifications replayed in time order through the very
+// decide(), reconcile() and endDrain() the service runs, with a simulated clock and cluster. What
+// the service leaves to time (a drain that runs, a replacement that completes, the sweep that
+// expires holds) happens here at simulated times; what the service decides, the same code
+// decides here. Synchronous and free of I/O: a month of history replays in milliseconds.
+import type { Alert, Notification } from "../intake/alertmanager.ts";
+import type { Node } from "../node.ts";
+import {
+  decide,
+  type DecideOptions,
+  type Decision,
+  DEFAULT_HOLD_TTL_MS,
+  endDrain,
+  reconcile,
+} from "../decide/decide.ts";
+import { needsReconcile, sweepIntervalMs } from "../decide/reconcile.ts";
+import { ANNOTATIONS, readState } from "../decide/node_state.ts";
+import { drainDue } from "../decide/drain_step.ts";
+import { replaceDue, replaceRule } from "../decide/replace_step.ts";
+import type { Policy } from "../decide/policy.ts";
+import { resolveAlert } from "../resolve/node_index.ts";
+import { SimCluster } from "./sim_cluster.ts";
+import { TimerQueue } from "./timer_queue.ts";
+import type { ReplayDecision } from "./report_types.ts";
+
+/** One webhook notification, and when Alertmanager would have sent it. */
+export interface Delivery {
+  at: Date;
+  notification: Notification;
+}
+
+/** Options of {@link replay}. */
+export interface ReplayOptions {
+  policy: Policy;
+  /** The cluster's Nodes at the start. */
+  nodes: Node[];
+  /** The replay's window: events after `to` are not replayed. */
+  from: Date;
+  to: Date;
+  /** The service's `--hold-ttl` (default 4h). */
+  holdTtlMs?: number;
+  /** How long a drain takes (the backtest knows no pods): it ends `drained` after this. */
+  drainMs: number;
+  /** How long a replacement takes: its Node is gone and a Ready successor has joined after this. */
+  replaceMs: number;
+  /** A pause in force besides the policy's (the service's `--paused`). */
+  paused?: boolean;
+}
+
+/** Nodes out at one moment: not available (cordoned or NotReady) among those the gates count. */
+export interface OutPoint {
+  at: string;
+  out: number;
+  heldByNodeHeal: number;
+}
+
+/** What a replay did. */
+export interface ReplayResult {
+  decisions: ReplayDecision[];
+  outOverTime: OutPoint[];
+  /** The Nodes at the end. */
+  nodes: Node[];
+}
+
+type Timer =
+  | { kind: "wake"; node: string }
+  | { kind: "drain-end" | "replace-end"; node: string; token: number };
+
+type Trigger = ReplayDecision["trigger"];
+
+/** Replays `deliveries` (in time order) through node-heal's decisions. */
+export function replay(deliveries: readonly Delivery[], options: ReplayOptions): ReplayResult {
+  return new Replay(options).run(deliveries);
+}
+
+class Replay {
+  #o: ReplayOptions;
+  #cluster: SimCluster;
+  #timers = new TimerQueue<Timer>();
+  #now: Date;
+  #decisions: ReplayDecision[] = [];
+  #out: OutPoint[] = [];
+  /** The drain or replacement under way on each Node: a stopped one's end is ignored. */
+  #running = new Map<string, number>();
+  #token = 0;
+  /** The last decision a look at each Node made, so that one repeated each sweep is told once. */
+  #lastLook = new Map<string, string>();
+
+  constructor(options: ReplayOptions) {
+    this.#o = options;
+    this.#now = options.from;
+    this.#cluster = new SimCluster(options.nodes, options.policy.gates);
+  }
+
+  run(deliveries: readonly Delivery[]): ReplayResult {
+    const sweepMs = sweepIntervalMs(this.#holdTtlMs);
+    const from = this.#o.from.getTime();
+    const end = this.#o.to.getTime();
+    this.#noteOut();
+    let next = 0;
+    for (;;) {
+      const delivery = deliveries[next]?.at.getTime() ?? Infinity;
+      const timer = this.#timers.peekAt() ?? Infinity;
+      const sweep = this.#cluster.stateful.size > 0
+        ? from + (Math.floor((this.#now.getTime() - from) / sweepMs) + 1) * sweepMs
+        : Infinity;
+      const at = Math.min(delivery, timer, sweep);
+      if (at === Infinity || at > end) break;
+      this.#now = new Date(Math.max(at, this.#now.getTime()));
+      if (at === delivery) {
+        for (const alert of deliveries[next++].notification.alerts) this.#alert(alert);
+      } else if (at === timer) {
+        this.#timer(this.#timers.pop()!);
+      } else {
+        for (const name of [...this.#cluster.stateful]) this.#look(name);
+      }
+    }
+    return {
+      decisions: this.#decisions,
+      outOverTime: this.#out,
+      nodes: [...this.#cluster.index.nodes()],
+    };
+  }
+
+  get #holdTtlMs(): number {
+    return this.#o.holdTtlMs ?? DEFAULT_HOLD_TTL_MS;
+  }
+
+  /** What decide() and reconcile() see, as the pipeline builds it. */
+  #options(): DecideOptions {
+    const c = this.#cluster;
+    return {
+      now: this.#now,
+      holdTtlMs: this.#holdTtlMs,
+      policy: this.#o.policy,
+      nodes: c.index.nodes(),
+      tally: c.tally,
+      paused: this.#paused,
+      instance: "backtest",
+      drainingHere: new Set(this.#running.keys()),
+      replacements: c.ledger,
+    };
+  }
+
+  get #paused(): boolean {
+    return (this.#o.paused ?? false) || this.#o.policy.gates.paused;
+  }
+
+  #alert(alert: Alert): void {
+    const resolution = resolveAlert(alert, this.#cluster.index);
+    if (!resolution.node) {
+      this.#record({
+        trigger: "alert",
+        node: "",
+        outcome: "unresolved",
+        message: resolution.reason === "no-label"
+          ? "The alert has no node, nodename, kubernetes_node or instance label"
+          : `No single node matches ${resolution.label}="${resolution.key}" (${resolution.reason})`,
+      }, alert);
+      return;
+    }
+    this.#apply(decide(alert, resolution.node, this.#options()), "alert", alert);
+  }
+
+  /** A look at one Node outside any alert: the sweep, a due drain or replacement. */
+  #look(name: string): void {
+    const node = this.#cluster.index.get(name);
+    if (!node) return;
+    const decision = reconcile(node, this.#options());
+    if (!decision) {
+      this.#lastLook.delete(name);
+      return;
+    }
+    this.#apply(decision, "reconcile");
+  }
+
+  #timer(timer: Timer): void {
+    const { node: name } = timer;
+    if (timer.kind === "wake") return this.#look(name);
+    if (this.#running.get(name) !== timer.token) return;
+    this.#running.delete(name);
+    const node = this.#cluster.index.get(name);
+    if (!node) return;
+    if (timer.kind === "drain-end") {
+      const end = {
+        outcome: "drained" as const,
+        blocking: 0,
+        evicted: 0,
+        message: `Drained ${name} (simulated: ${Math.round(this.#o.drainMs / 1000)}s)`,
+      };
+      const d = endDrain(node, end, { now: this.#now, policy: this.#o.policy });
+      if (d) this.#apply(d, "drain-end");
+    } else {
+      const successor = this.#cluster.replace(name, this.#now);
+      this.#cluster.ledger.end(name, { now: this.#now, successor: successor!.metadata.name });
+      this.#record({
+        trigger: "replace-end",
+        node: name,
+        outcome: "replaced",
+        message: `Replaced ${name}: its successor ${successor!.metadata.name} is Ready (simulated)`,
+      });
+      this.#noteOut();
+    }
+    this.#wakeWaiting();
+  }
+
+  /** Looks again at every Node whose drain or replacement is due: a gate may let it start now. */
+  #wakeWaiting(): void {
+    for (const name of [...this.#cluster.stateful]) {
+      const node = this.#cluster.index.get(name);
+      if (!node) continue;
+      const state = readState(node);
+      if (state.owned && (drainDue(state, this.#now) || replaceDue(state, this.#now))) {
+        this.#look(name);
+      }
+    }
+  }
+
+  /** Records a decision and, for an action, writes it and sets going what it asks for. */
+  #apply(decision: Decision, trigger: Trigger, alert?: Alert): void {
+    const { node: name } = decision;
+    const outcome = decision.kind === "act" ? decision.action : "skipped";
+    const gate = decision.kind === "skip" ? decision.gate : undefined;
+    if (trigger === "reconcile") {
+      // A look repeated each sweep (a drain waiting on maxConcurrent) is told once.
+      const key = `${outcome}/${gate ?? ""}`;
+      if (decision.kind === "skip" && this.#lastLook.get(name) === key) return;
+      this.#lastLook.set(name, key);
+    }
+    this.#record({ trigger, node: name, outcome, gate, message: decision.message }, alert);
+    if (decision.kind !== "act") return;
+    const before = this.#cluster.index.get(name);
+    if (decision.action === "uncordon") this.#running.delete(name);
+    if (decision.action === "replace" && before) {
+      const rule = replaceRule(this.#o.policy, readState(before).rule);
+      this.#cluster.ledger.begin(before, {
+        rule: rule?.name ?? "",
+        provider: rule?.replace?.provider ?? "delete-node",
+        now: this.#now,
+      });
+    }
+    const node = this.#cluster.write(decision);
+    if (!node) return;
+    this.#after(decision, node);
+    this.#noteOut();
+  }
+
+  /** What the pipeline sets going after a write: a drain, a replacement, a look when due. */
+  #after(decision: Decision & { kind: "act" }, node: Node): void {
+    const name = node.metadata.name;
+    const now = this.#now.getTime();
+    const annotations = decision.patch.metadata.annotations ?? {};
+    const { action } = decision;
+    if (action === "drain") {
+      this.#start(name, "drain-end", now + this.#o.drainMs);
+    } else if (action === "replace") {
+      this.#start(name, "replace-end", now + this.#o.replaceMs);
+    } else if (
+      (action === "cordon" || action === "hold") &&
+      (annotations[ANNOTATIONS.target] === "drain" || annotations[ANNOTATIONS.target] === "replace")
+    ) {
+      const at = Date.parse(
+        annotations[ANNOTATIONS.replaceAt] ?? annotations[ANNOTATIONS.drainAt] ?? "",
+      );
+      this.#timers.push(Number.isNaN(at) ? now : at, { kind: "wake", node: name });
+    } else if (action === "drain-end" && annotations[ANNOTATIONS.replaceAt]) {
+      this.#timers.push(Date.parse(annotations[ANNOTATIONS.replaceAt]!), {
+        kind: "wake",
+        node: name,
+      });
+    }
+    // Holds expire at the first sweep after their TTL, as in the service.
+    if (!needsReconcile(node)) this.#lastLook.delete(name);
+  }
+
+  #start(name: string, kind: "drain-end" | "replace-end", at: number): void {
+    const token = ++this.#token;
+    this.#running.set(name, token);
+    this.#timers.push(at, { kind, node: name, token });
+  }
+
+  #record(d: Omit<ReplayDecision, "at">, alert?: Alert): void {
+    this.#decisions.push({
+      at: this.#now.toISOString(),
+      node: d.node,
+      trigger: d.trigger,
+      ...(alert
+        ? {
+          alertname: alert.labels.alertname ?? "",
+          fingerprint: alert.fingerprint,
+          status: alert.status,
+        }
+        : {}),
+      outcome: d.outcome,
+      ...(d.gate ? { gate: d.gate } : {}),
+      message: d.message,
+    });
+  }
+
+  /** Adds a point to the nodes-out timeline when the count changed. */
+  #noteOut(): void {
+    const b = this.#cluster.tally.budgets({ now: this.#now, paused: this.#paused });
+    const point = {
+      at: this.#now.toISOString(),
+      out: b.selected - b.available,
+      heldByNodeHeal: b.minHealthy.heldByNodeHeal,
+    };
+    const last = this.#out.at(-1);
+    if (last && last.out === point.out && last.heldByNodeHeal === point.heldByNodeHeal) return;
+    if (last?.at === point.at) this.#out.pop();
+    this.#out.push(point);
+  }
+}

@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import { DEFAULT_ROUTE, deliveries } from "../../../lib/backtest/alertmanager_sim.ts";
+import { alertmanagerFingerprint, type Episode } from "../../../lib/backtest/history.ts";
+
+const T0 = Date.parse("2026-11-02T00:00:00Z");
+const S = 1000;
+const MIN = 60 * S;
+
+function episode(labels: Record<string, string>, from: number, to?: number): Episode {
+  return {
+    labels,
+    fingerprint: alertmanagerFingerprint(labels),
+    start: new Date(T0 + from),
+    ...(to !== undefined ? { end: new Date(T0 + to) } : {}),
+  };
+}
+
+/** Each notification as `+seconds alert:status ...`. */
+function sent(history: Episode[], route = DEFAULT_ROUTE, toMs = 6 * 60 * MIN): string[] {
+  return deliveries(history, route, new Date(T0 + toMs)).map((d) =>
+    `+${(d.at.getTime() - T0) / S}s ${
+      d.notification.alerts.map((a) => `${a.labels.instance}:${a.status}`).join(" ")
+    }`
+  );
+}
+
+const A = { alertname: "NodeHighCPU", heal: "true", instance: "a:9100" };
+const B = { alertname: "NodeHighCPU", heal: "true", instance: "b:9100" };
+
+Deno.test("deliveries() sends a group's first alert after group_wait and its resolution on the next tick", () => {
+  assert.deepEqual(sent([episode(A, 0, 30 * MIN)]), [
+    "+10s a:9100:firing",
+    "+1810s a:9100:resolved",
+  ]);
+});
+
+Deno.test("deliveries() repeats a firing alert every repeat_interval on a group_interval tick", () => {
+  assert.deepEqual(sent([episode(A, 0, 150 * MIN)]), [
+    "+10s a:9100:firing",
+    "+3670s a:9100:firing",
+    "+7330s a:9100:firing",
+    "+9010s a:9100:resolved",
+  ]);
+});
+
+Deno.test("deliveries() puts alerts of one group in one notification, a later one on the next tick", () => {
+  const byName = { ...DEFAULT_ROUTE, groupBy: ["alertname"] };
+  assert.deepEqual(
+    sent([
+      episode(A, 0, 10 * MIN),
+      episode(B, 2 * S, 10 * MIN),
+      episode({ ...A, instance: "c:9100" }, 90 * S, 10 * MIN),
+    ], byName),
+    [
+      "+10s a:9100:firing b:9100:firing",
+      "+130s a:9100:firing b:9100:firing c:9100:firing",
+      "+610s a:9100:resolved b:9100:resolved c:9100:resolved",
+    ],
+  );
+  // Grouped by instance too (the node-heal route), each has its own group and group_wait.
+  assert.deepEqual(sent([episode(A, 0, 10 * MIN), episode(B, 2 * S, 10 * MIN)]), [
+    "+10s a:9100:firing",
+    "+12s b:9100:firing",
+    "+610s a:9100:resolved",
+    "+612s b:9100:resolved",
+  ]);
+});
+
+Deno.test("deliveries() sends nothing for an alert that fired and resolved within group_wait", () => {
+  assert.deepEqual(sent([episode(A, 0, 5 * S)]), []);
+});
+
+Deno.test("deliveries() starts a new group, with group_wait, when an alert fires again after its group ended", () => {
+  assert.deepEqual(sent([episode(A, 0, 10 * MIN), episode(A, 40 * MIN, 50 * MIN)]), [
+    "+10s a:9100:firing",
+    "+610s a:9100:resolved",
+    "+2410s a:9100:firing",
+    "+3010s a:9100:resolved",
+  ]);
+});
+
+Deno.test("deliveries() leaves an alert still firing at the end without a resolution", () => {
+  assert.deepEqual(sent([episode(A, 0)], DEFAULT_ROUTE, 30 * MIN), ["+10s a:9100:firing"]);
+});

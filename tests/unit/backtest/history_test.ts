@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import {
+  alertmanagerFingerprint,
+  alertsQuery,
+  alertsSelector,
+  episodes,
+} from "../../../lib/backtest/history.ts";
+import type { Series } from "../../../lib/backtest/prometheus.ts";
+
+const T0 = Date.parse("2026-11-01T00:00:00Z");
+const MIN = 60_000;
+
+/** A `timestamp(ALERTS)` range answer: at each step, the time of the latest sample within 5m. */
+function answer(labels: Record<string, string>, samples: number[], steps: number): Series {
+  const points: [number, number][] = [];
+  for (let i = 0; i < steps; i++) {
+    const at = T0 + i * MIN;
+    const latest = samples.filter((s) => s <= at).at(-1);
+    if (latest !== undefined && at - latest <= 5 * MIN) points.push([at, latest / 1000]);
+  }
+  return { labels, points };
+}
+
+const LABELS = {
+  __name__: "ALERTS",
+  alertname: "NodeHighCPU",
+  alertstate: "firing",
+  heal: "true",
+  instance: "10.0.1.1:9100",
+};
+
+Deno.test("alertmanagerFingerprint() is prometheus/common's label set signature", () => {
+  // From prometheus/common model/signature_test.go.
+  assert.equal(alertmanagerFingerprint({}), 14695981039346656037n.toString(16));
+  assert.equal(
+    alertmanagerFingerprint({ name: "garland, briggs", fear: "love is not enough" }),
+    5799056148416392346n.toString(16).padStart(16, "0"),
+  );
+});
+
+Deno.test("alertsSelector() reads the firing ALERTS a selector picks, braces or not", () => {
+  assert.equal(alertsSelector('heal="true"'), 'ALERTS{alertstate="firing",heal="true"}');
+  assert.equal(alertsSelector('{heal="true"}'), 'ALERTS{alertstate="firing",heal="true"}');
+  assert.equal(alertsSelector(""), 'ALERTS{alertstate="firing"}');
+  assert.equal(alertsQuery('heal="true"'), 'timestamp(ALERTS{alertstate="firing",heal="true"})');
+});
+
+Deno.test("episodes() ends a firing period at its last sample, not 5 minutes of lookback later", () => {
+  const samples = Array.from({ length: 40 }, (_, i) => T0 + (120 + i) * MIN);
+  const [e, ...rest] = episodes([answer(LABELS, samples, 300)], {
+    evalIntervalMs: MIN,
+    stepMs: MIN,
+    to: new Date(T0 + 299 * MIN),
+  });
+  assert.equal(rest.length, 0);
+  assert.equal(e.start.toISOString(), "2026-11-01T02:00:00.000Z");
+  assert.equal(e.end?.toISOString(), "2026-11-01T02:40:00.000Z");
+  assert.deepEqual(e.labels, {
+    alertname: "NodeHighCPU",
+    heal: "true",
+    instance: "10.0.1.1:9100",
+  });
+  assert.equal(e.fingerprint, alertmanagerFingerprint(e.labels));
+});
+
+Deno.test("episodes() splits a series at a gap and leaves one still firing at the end open", () => {
+  const firing = (from: number, to: number) =>
+    Array.from({ length: to - from }, (_, i) => T0 + (from + i) * MIN);
+  // 08:00-08:40, a 10-minute gap (longer than the 5-minute lookback), 08:50-09:30; and one from 4:50 on.
+  const gap = answer(LABELS, [...firing(480, 520), ...firing(530, 570)], 600);
+  const open = answer({ ...LABELS, instance: "10.0.1.2:9100" }, firing(590, 600), 600);
+  const found = episodes([gap, open], {
+    evalIntervalMs: MIN,
+    stepMs: MIN,
+    to: new Date(T0 + 599 * MIN),
+  });
+  assert.deepEqual(
+    found.map((e) => [e.labels.instance, e.start.toISOString(), e.end?.toISOString()]),
+    [
+      ["10.0.1.1:9100", "2026-11-01T08:00:00.000Z", "2026-11-01T08:40:00.000Z"],
+      ["10.0.1.1:9100", "2026-11-01T08:50:00.000Z", "2026-11-01T09:30:00.000Z"],
+      ["10.0.1.2:9100", "2026-11-01T09:50:00.000Z", undefined],
+    ],
+  );
+});
+
+Deno.test("episodes() splits a series at a gap shorter than the lookback too", () => {
+  const firing = (from: number, to: number) =>
+    Array.from({ length: to - from }, (_, i) => T0 + (from + i) * MIN);
+  const short = answer(LABELS, [...firing(0, 10), ...firing(14, 20)], 30);
+  const found = episodes([short], {
+    evalIntervalMs: MIN,
+    stepMs: MIN,
+    to: new Date(T0 + 29 * MIN),
+  });
+  assert.deepEqual(
+    found.map((e) => [e.start.toISOString(), e.end?.toISOString()]),
+    [
+      ["2026-11-01T00:00:00.000Z", "2026-11-01T00:10:00.000Z"],
+      ["2026-11-01T00:14:00.000Z", "2026-11-01T00:20:00.000Z"],
+    ],
+  );
+});
