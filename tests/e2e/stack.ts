@@ -13,11 +13,15 @@ export async function need(bin: string): Promise<void> {
   }
 }
 
-/** Starts a process; stop() ends it and returns what it wrote to stderr. */
+/**
+ * Starts a process; `exited` settles when it ends by itself or is stopped; stop() ends it and
+ * returns what it wrote to stderr.
+ */
 export function spawn(bin: string, args: string[]) {
   const child = new Deno.Command(bin, { args, stdout: "null", stderr: "piped" }).spawn();
   const stderr = new Response(child.stderr).text();
   return {
+    exited: child.status,
     async stop(): Promise<string> {
       try {
         child.kill("SIGTERM");
