@@ -1,53 +1,16 @@
 // The status page in a real browser: Debian's headless Chromium driven by puppeteer-core. The
 // page loads with no console error and no CSP violation, follows the cluster as alerts arrive,
-// and renders hostile alert text as text. Skipped, saying so, when no Chromium is installed.
+// and renders hostile alert text as text. Skipped, saying so, when no Chromium is installed
+// (failed under CI=true).
 import assert from "node:assert/strict";
-import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import type { Page } from "puppeteer-core";
+import { browserTest, launch, watchedPage } from "../browser.ts";
 import { notification, waitFor, withService } from "../helpers.ts";
 
-const CANDIDATES = [
-  Deno.env.get("CHROMIUM") ?? "",
-  "/usr/bin/chromium-headless-shell",
-  "/usr/lib/chromium/chromium-headless-shell",
-  "/usr/bin/chromium",
-].filter((p) => p !== "");
-
-function findBrowser(): string | undefined {
-  return CANDIDATES.find((p) => {
-    try {
-      return Deno.statSync(p).isFile;
-    } catch {
-      return false;
-    }
-  });
-}
-
-const executablePath = findBrowser();
-if (!executablePath) {
-  console.warn(
-    `SKIPPED status page browser tests: no Chromium at ${CANDIDATES.join(", ")} ` +
-      "(apt-get install chromium-headless-shell, or set CHROMIUM)",
-  );
-}
-const opts = { ignore: !executablePath };
+const opts = browserTest("status page browser tests");
 
 const HOSTILE_SCRIPT = "<script>window.__pwned=1</script>";
 const HOSTILE_IMG = '<img src=x onerror="window.__pwned=2">';
-
-/** Opens the page, recording console errors, page errors and CSP violations. */
-async function open(browser: Browser, url: string): Promise<{ page: Page; problems: string[] }> {
-  const page = await browser.newPage();
-  const problems: string[] = [];
-  page.on("console", (m) => {
-    if (m.type() === "error") problems.push(`console: ${m.text()}`);
-  });
-  page.on("pageerror", (e) => problems.push(`page error: ${e}`));
-  // Injected over the DevTools protocol, so the page's own CSP does not apply to it.
-  await page.evaluateOnNewDocument(`document.addEventListener("securitypolicyviolation", (e) =>
-    console.error("CSP violation: " + e.violatedDirective + " " + e.blockedURI));`);
-  await page.goto(url, { waitUntil: "load" });
-  return { page, problems };
-}
 
 /** The text of the page's tables, one string per row. */
 function rows(page: Page, table: "ladder" | "decisions"): Promise<string[]> {
@@ -59,13 +22,10 @@ Deno.test(
   opts,
   async () => {
     await using f = await withService();
-    const browser = await puppeteer.launch({
-      executablePath,
-      headless: true,
-      args: ["--no-sandbox", "--disable-gpu"],
-    });
+    const browser = await launch();
     try {
-      const { page, problems } = await open(browser, `${f.service.url}/`);
+      const { page, problems } = await watchedPage(browser);
+      await page.goto(`${f.service.url}/`, { waitUntil: "load" });
       await page.setViewport({ width: 1280, height: 900 });
       await waitFor("the first refresh", () => page.$("body[data-loaded=true]"));
       assert.match(await page.$eval("#summary", (e) => e.textContent ?? ""), /node-heal-test/);

@@ -1,0 +1,67 @@
+// What the browser tests share: Debian's headless Chromium found on disk (or at $CHROMIUM), the
+// test's options when it is absent, and a page that records console errors, page errors, dialogs
+// and CSP violations. Without Chromium a browser test is skipped, saying so; under CI=true it fails.
+import puppeteer, { type Browser, type Page } from "puppeteer-core";
+
+const CANDIDATES = [
+  Deno.env.get("CHROMIUM") ?? "",
+  "/usr/bin/chromium-headless-shell",
+  "/usr/lib/chromium/chromium-headless-shell",
+  "/usr/bin/chromium",
+].filter((p) => p !== "");
+
+/** The first Chromium of the candidates that exists, or undefined. */
+export const CHROMIUM: string | undefined = CANDIDATES.find((p) => {
+  try {
+    return Deno.statSync(p).isFile;
+  } catch {
+    return false;
+  }
+});
+
+const INSTALL_HINT = "apt-get install chromium-headless-shell, or set CHROMIUM";
+
+/**
+ * `Deno.test` options for a browser test of `what`: ignored, with a warning, when no Chromium is
+ * installed, except under CI=true, where the test runs and {@linkcode launch} fails it.
+ */
+export function browserTest(what: string): { ignore: boolean } {
+  if (CHROMIUM || Deno.env.get("CI") === "true") return { ignore: false };
+  console.warn(`SKIPPED ${what}: no Chromium at ${CANDIDATES.join(", ")} (${INSTALL_HINT})`);
+  return { ignore: true };
+}
+
+/** Starts headless Chromium; throws with the install hint when there is none. */
+export function launch(): Promise<Browser> {
+  if (!CHROMIUM) {
+    throw new Error(
+      `Cannot start a browser: no Chromium at ${CANDIDATES.join(", ")} (${INSTALL_HINT})`,
+    );
+  }
+  return puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu"],
+  });
+}
+
+/**
+ * A new page that records, in `problems`, console errors, uncaught errors, dialogs (dismissed)
+ * and CSP violations.
+ */
+export async function watchedPage(browser: Browser): Promise<{ page: Page; problems: string[] }> {
+  const page = await browser.newPage();
+  const problems: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error") problems.push(`console: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => problems.push(`page error: ${e}`));
+  page.on("dialog", (d) => {
+    problems.push(`dialog: ${d.type()} ${d.message()}`);
+    d.dismiss().catch(() => {});
+  });
+  // Injected over the DevTools protocol, so the page's own CSP does not apply to it.
+  await page.evaluateOnNewDocument(`document.addEventListener("securitypolicyviolation", (e) =>
+    console.error("CSP violation: " + e.violatedDirective + " " + e.blockedURI));`);
+  return { page, problems };
+}
