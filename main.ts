@@ -7,6 +7,7 @@ function usageText(flags: string): string {
 
 Usage:
   node-heal serve [flags]   Serve the Alertmanager webhook and act on the cluster
+  node-heal backtest [flags] Replay past alerts from Prometheus through a policy (changes nothing)
   node-heal --version       Print node-heal's version and Deno's
 
 Dev mode (an embedded cluster, no setup) runs from the source tree: deno task dev
@@ -23,6 +24,11 @@ async function main(argv: string[]): Promise<number> {
   if (command === "--version" || command === "version") {
     console.log(versionLine());
     return 0;
+  }
+  if (command === "backtest") {
+    // A backtest reads Prometheus and changes nothing in any cluster: the service is not loaded.
+    const { runBacktest } = await import("./lib/backtest/cli.ts");
+    return await runBacktest(rest);
   }
   const { parseConfig, usage } = await import("./lib/config.ts");
   const { runService } = await import("./lib/run.ts");
@@ -51,7 +57,7 @@ async function main(argv: string[]): Promise<number> {
         console.error(USAGE);
         return 2;
       default:
-        console.error(`Unknown command "${command}"; expected "serve"\n\n${USAGE}`);
+        console.error(`Unknown command "${command}"; expected "serve" or "backtest"\n\n${USAGE}`);
         return 2;
     }
   } catch (err) {

@@ -16,3 +16,26 @@ export function formatDuration(ms: number): string {
   if (ms % 1000 === 0) return `${ms / 1000}s`;
   return `${ms}ms`;
 }
+
+const WAIT_UNITS: [string, number][] = [
+  ["d", 86_400_000],
+  ["h", 3_600_000],
+  ["m", 60_000],
+  ["s", 1000],
+];
+
+/** A wait as people read it, its two largest units: `1h 5m`, `2d 3h`, `45s`, `0s`. */
+export function formatWait(ms: number): string {
+  if (!Number.isFinite(ms) || ms <= 0) return "0s";
+  if (ms < 1000) return "<1s";
+  let rest = Math.floor(ms / 1000) * 1000;
+  const parts: string[] = [];
+  for (const [unit, size] of WAIT_UNITS) {
+    if (parts.length === 2) break;
+    const n = Math.floor(rest / size);
+    rest -= n * size;
+    if (n > 0) parts.push(`${n}${unit}`);
+    else if (parts.length > 0) break;
+  }
+  return parts.join(" ");
+}

@@ -8,17 +8,10 @@ import type {
   NodeStory,
   UnmatchedAlert,
 } from "./report_types.ts";
-import { formatDuration } from "../duration.ts";
+import { formatDuration, formatWait } from "../duration.ts";
 import { countMax, renderChart } from "./render_html_chart.ts";
 import { REPORT_CSP, REPORT_CSS } from "./render_html_css.ts";
-import {
-  escapeHtml,
-  formatUtc,
-  formatWait,
-  plural,
-  safeClass,
-  timeTag,
-} from "./render_html_text.ts";
+import { escapeHtml, formatUtc, plural, safeClass, timeTag } from "./render_html_text.ts";
 
 /** Story rows beyond which a run's node stories start collapsed. */
 const OPEN_STORY_ROWS = 25;
@@ -168,6 +161,7 @@ function outcome(run: BacktestRun): string {
     ["Replacements", t.replacements],
     ["Uncordons", t.uncordons],
     ["Decisions blocked by a gate", t.blocked],
+    ["Alerts no rule acts on", t.noRule],
   ];
   return `<h3>Totals</h3>${
     table(["Action", "Count"], rows.map(([k, v]) => [escapeHtml(k), n(v)]), {

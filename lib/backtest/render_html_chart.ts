@@ -2,7 +2,8 @@
 // holds beside them and minHealthy's budget as a line. A step function: each value holds until
 // the next point, the last one until the window's end. No script: tooltips are SVG <title>s.
 import type { BacktestRun } from "./report_types.ts";
-import { escapeHtml, formatUtc, formatWait } from "./render_html_text.ts";
+import { escapeHtml, formatUtc } from "./render_html_text.ts";
+import { formatWait } from "../duration.ts";
 
 const WIDTH = 560;
 const HEIGHT = 230;

@@ -1,6 +1,5 @@
 // Text for the backtest's HTML page: escaping (every string of a report may come from alert
-// labels, so it is hostile), times in UTC (the page has no script to localize them) and waits as
-// people read them.
+// labels, so it is hostile) and times in UTC (the page has no script to localize them).
 
 const ENTITIES: Record<string, string> = {
   "&": "&amp;",
@@ -48,27 +47,4 @@ export function timeTag(iso: string, options: UtcOptions = {}): string {
   const text = escapeHtml(formatUtc(iso, options));
   if (!Number.isFinite(t)) return `<span>${text}</span>`;
   return `<time datetime="${new Date(t).toISOString()}">${text}</time>`;
-}
-
-const UNITS: [string, number][] = [
-  ["d", 86_400_000],
-  ["h", 3_600_000],
-  ["m", 60_000],
-  ["s", 1000],
-];
-
-/** A wait as people read it, its two largest units: `1h 5m`, `2d 3h`, `45s`, `0s`. */
-export function formatWait(ms: number): string {
-  if (!Number.isFinite(ms) || ms <= 0) return "0s";
-  if (ms < 1000) return "<1s";
-  let rest = Math.floor(ms / 1000) * 1000;
-  const parts: string[] = [];
-  for (const [unit, size] of UNITS) {
-    if (parts.length === 2) break;
-    const n = Math.floor(rest / size);
-    rest -= n * size;
-    if (n > 0) parts.push(`${n}${unit}`);
-    else if (parts.length > 0) break;
-  }
-  return parts.join(" ");
 }

@@ -1,6 +1,7 @@
 // The backtest report as a terminal reads it: the history in a few lines, the policies side by
 // side in one table, then what each would have done to each Node.
-import { formatDuration } from "../duration.ts";
+import { formatDuration, formatWait } from "../duration.ts";
+import { formatUtc } from "./render_html_text.ts";
 import type { BacktestReport, BacktestRun } from "./report_types.ts";
 
 /** How many lines of Node stories the table prints per policy (the rest: --json or --html). */
@@ -10,7 +11,7 @@ export const STORY_LINES = 60;
 export function renderText(report: BacktestReport): string {
   const { window: w, alerts, alertmanager: am } = report;
   const lines = [
-    `node-heal backtest, ${short(w.from)} to ${short(w.to)} (step ${w.stepSeconds}s)`,
+    `node-heal backtest, ${formatUtc(w.from)} to ${formatUtc(w.to)} (step ${w.stepSeconds}s)`,
     `History: ${report.source.selector} from ${report.source.prometheus ?? "given alerts"}`,
     `Nodes: ${report.cluster.nodes}, from ${
       report.source.nodes === "prometheus" ? "kube_node_* series" : report.source.nodes
@@ -20,7 +21,9 @@ export function renderText(report: BacktestReport): string {
     }, group_interval ${formatDuration(am.groupIntervalMs)}, repeat_interval ${
       formatDuration(am.repeatIntervalMs)
     }`,
-    `Alerts: ${alerts.series} alerts, ${alerts.episodes} firing periods, ${alerts.notifications} notifications; ${alerts.unmatched.length} matched no node`,
+    `Alerts: ${plural(alerts.series, "alert")}, ${plural(alerts.episodes, "firing period")}, ${
+      plural(alerts.notifications, "notification")
+    }; ${alerts.unmatched.length} matched no node`,
     "",
     table(comparison(report.runs)),
   ];
@@ -28,13 +31,16 @@ export function renderText(report: BacktestReport): string {
     lines.push("", `What ${run.policy} would have done:`);
     const rows = run.nodes.flatMap((s) =>
       s.events.map((e) => [
-        short(e.at),
+        formatUtc(e.at),
         s.node,
         e.gate ? `blocked (${e.gate})` : e.outcome,
         e.alertname ?? "",
       ])
     );
-    if (rows.length === 0) lines.push("  nothing");
+    if (rows.length === 0) {
+      lines.push("  nothing");
+      continue;
+    }
     rows.sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
     lines.push(...table(rows.slice(0, STORY_LINES)).split("\n").map((l) => `  ${l}`));
     if (rows.length > STORY_LINES) {
@@ -47,7 +53,7 @@ export function renderText(report: BacktestReport): string {
       u.alertname,
       u.key || "(no node label)",
       u.reason,
-      `first ${short(u.firstAt)}`,
+      `first ${formatUtc(u.firstAt)}`,
       `${u.episodes}x`,
     ]);
     lines.push(...table(rows).split("\n").map((l) => `  ${l}`));
@@ -70,11 +76,12 @@ function comparison(runs: BacktestRun[]): string[][] {
     row("drains", (r) => String(r.totals.drains)),
     row("replacements", (r) => String(r.totals.replacements)),
     row("uncordons", (r) => String(r.totals.uncordons)),
+    row("alerts no rule acts on", (r) => String(r.totals.noRule)),
     row(
       "peak out / budget",
       (r) =>
         `${r.peakOut.count} / ${r.peakOut.budget}${
-          r.peakOut.at ? ` at ${short(r.peakOut.at)}` : ""
+          r.peakOut.at ? ` at ${formatUtc(r.peakOut.at)}` : ""
         }`,
     ),
     row("busiest day", (r) => {
@@ -84,10 +91,16 @@ function comparison(runs: BacktestRun[]): string[][] {
     ...gates.map((gate) =>
       row(`blocked by ${gate}`, (r) => {
         const b = r.blockedBy.find((x) => x.gate === gate);
-        return b ? `${b.decisions}x, ${b.alerts} alerts, ${waited(b.blockedMs)} waited` : "0";
+        return b
+          ? `${b.decisions}x, ${plural(b.alerts, "alert")}, ${formatWait(b.blockedMs)} waited`
+          : "0";
       })
     ),
   ];
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
 /** Rows as aligned columns. */
@@ -96,21 +109,4 @@ function table(rows: string[][]): string {
   for (const r of rows) r.forEach((c, i) => widths[i] = Math.max(widths[i] ?? 0, c.length));
   return rows.map((r) => r.map((c, i) => i === r.length - 1 ? c : c.padEnd(widths[i])).join("  "))
     .join("\n");
-}
-
-/** `2026-11-02 03:00`: a time to the minute. */
-function short(iso: string): string {
-  return iso.slice(0, 16).replace("T", " ");
-}
-
-/** `1h 5m`, `40s`: a wait, to the second. */
-export function waited(ms: number): string {
-  const s = Math.round(ms / 1000);
-  const parts = [
-    [Math.floor(s / 86400), "d"],
-    [Math.floor(s % 86400 / 3600), "h"],
-    [Math.floor(s % 3600 / 60), "m"],
-    [s % 60, "s"],
-  ].filter(([n]) => (n as number) > 0).map(([n, u]) => `${n}${u}`);
-  return parts.length ? parts.slice(0, 2).join(" ") : "0s";
 }

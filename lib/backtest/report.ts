@@ -59,6 +59,9 @@ export function summarize(
       replacements: total("replace"),
       uncordons: total("uncordon"),
       blocked: ds.filter(isBlock).length,
+      noRule: new Set(
+        ds.filter((d) => d.gate === "policy" && d.trigger === "alert").map((d) => d.fingerprint),
+      ).size,
     },
     peakOut: { ...peak, budget: count - need },
     perDay: perDay(ds),

@@ -73,6 +73,8 @@ export interface BacktestRun {
     uncordons: number;
     /** Decisions that changed nothing because a gate blocked (not duplicates or unheld resolutions). */
     blocked: number;
+    /** Alerts (distinct) no rule of the policy acts on: their firings were skipped by the policy. */
+    noRule: number;
   };
   /** The most nodes out at once (unschedulable or NotReady, among those the gates count). */
   peakOut: {

@@ -72,3 +72,11 @@ Deno.test("docs/ names every Event reason and every gate of a decision", () => {
     assert.ok(allDocs.includes(`\`${name}\``), `${name} is documented`);
   }
 });
+
+Deno.test("docs/backtest.md explains every flag of node-heal backtest", async () => {
+  const { USAGE } = await import("../../lib/backtest/cli.ts");
+  const doc = await read("docs/backtest.md");
+  const flags = [...USAGE.matchAll(/^\s+(?:-h, )?(--[a-z-]+)/gm)].map((m) => m[1]);
+  assert.ok(flags.length > 15);
+  for (const flag of flags) assert.ok(doc.includes(`\`${flag}`), `${flag} is in docs/backtest.md`);
+});

@@ -465,3 +465,14 @@ Deno.test("the binary's V8 heap fits the Deployment's memory limit, the same in 
     `limit ${limit} leaves too little beside a ${oldSpaceMb} MB heap`,
   );
 });
+
+Deno.test("the backtest rebuilds notifications with the AlertmanagerConfig's route: grouping and timing", async () => {
+  const { DEFAULT_ROUTE } = await import("../../lib/backtest/alertmanager_sim.ts");
+  const { durationMs } = await import("../../lib/duration.ts");
+  const [amc] = await manifest("alertmanager-config.yaml");
+  const route = (amc.spec as { route: Record<string, string | string[]> }).route;
+  assert.deepEqual(DEFAULT_ROUTE.groupBy, route.groupBy);
+  assert.equal(DEFAULT_ROUTE.groupWaitMs, durationMs(route.groupWait as string));
+  assert.equal(DEFAULT_ROUTE.groupIntervalMs, durationMs(route.groupInterval as string));
+  assert.equal(DEFAULT_ROUTE.repeatIntervalMs, durationMs(route.repeatInterval as string));
+});

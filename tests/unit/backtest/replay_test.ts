@@ -203,3 +203,16 @@ Deno.test("replay() lets go of a hold whose resolution never came after the hold
   assert.equal(uncordon?.trigger, "reconcile");
   assert.equal(uncordon?.at, "2026-11-02T04:01:00.000Z");
 });
+
+Deno.test("summarize() counts the alerts no rule of the policy acts on", () => {
+  const drainOnly = parsePolicy(`
+rules: [{ name: heal, match: ['heal="true"'], actions: [drain] }]
+gates: { minHealthy: 1 }
+`);
+  const { run: r } = run(drainOnly, [
+    episode("NodeHighCPU", "10.0.1.1", 0, 30, { heal_action: "cordon" }),
+    episode("NodeHighCPU", "10.0.1.2", 0, 30, { heal_action: "cordon" }),
+  ]);
+  assert.equal(r.totals.cordons, 0);
+  assert.equal(r.totals.noRule, 2);
+});
