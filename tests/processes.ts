@@ -3,6 +3,7 @@
 import { waitFor } from "./wait.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const DEV = new URL("../lib/dev/dev_mode.ts", import.meta.url).pathname;
 
 /** Starts `main.ts serve` with the permissions of `deno task serve`. */
 export function startServe(args: string[]) {
@@ -11,6 +12,31 @@ export function startServe(args: string[]) {
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+}
+
+/**
+ * Starts dev mode (`deno task dev`'s entry point) on free loopback ports with JSON logs, and these
+ * flags; watched, so that {@link readyReplica} gives its URL and {@link stop} ends it.
+ */
+export function startDev(args: string[]) {
+  return watched(
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net",
+        "--allow-read",
+        "--allow-write",
+        "--allow-env",
+        DEV,
+        "--listen=127.0.0.1:0",
+        "--embedded-api-listen=127.0.0.1:0",
+        "--log-format=json",
+        ...args,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn(),
+  );
 }
 
 /** Reads JSON log lines from a stream as they come, so a test can wait for one. */

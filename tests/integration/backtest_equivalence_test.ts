@@ -12,9 +12,7 @@ import { loadPolicy } from "../../lib/config.ts";
 import { parseNotification } from "../../lib/intake/alertmanager.ts";
 import { isCordoned } from "../../lib/node.ts";
 import { notification, waitFor } from "../helpers.ts";
-import { logLines } from "../processes.ts";
-
-const DEV = new URL("../../lib/dev/dev_mode.ts", import.meta.url).pathname;
+import { readyReplica, startDev, stop } from "../processes.ts";
 
 const POLICY = `rules:
   - name: heal
@@ -67,38 +65,13 @@ const SCRIPT: Record<string, unknown>[] = [
 Deno.test("the backtest makes the decisions the running service made, alert by alert, from the same notifications", async () => {
   const dir = await Deno.makeTempDir({ prefix: "node-heal-equivalence-" });
   await Deno.writeTextFile(`${dir}/policy.yaml`, POLICY);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      DEV,
-      "--listen=127.0.0.1:0",
-      "--embedded-api-listen=127.0.0.1:0",
-      "--embedded-workers=7",
-      `--embedded-kubeconfig-out=${dir}/kubeconfig`,
-      `--config=${dir}/policy.yaml`,
-      "--log-format=json",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const out = logLines(child.stdout);
-  const stderr = new Response(child.stderr).text();
+  const dev = startDev([
+    "--embedded-workers=7",
+    `--embedded-kubeconfig-out=${dir}/kubeconfig`,
+    `--config=${dir}/policy.yaml`,
+  ]);
   try {
-    const started = await waitFor(
-      "the start-up line",
-      () => out.records.find((r) => String(r.message).includes("listening on")),
-      20_000,
-    );
-    const url = (started.properties as { url: string }).url;
-    await waitFor("readiness", async () => {
-      const r = await fetch(`${url}/readyz`);
-      await r.body?.cancel();
-      return r.ok;
-    });
+    const url = await readyReplica(dev);
     // Someone cordons heal-worker7 by hand: node-heal must leave it alone, in both.
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(`${dir}/kubeconfig`);
@@ -177,14 +150,7 @@ Deno.test("the backtest makes the decisions the running service made, alert by a
       assert.ok(kinds.has(k), `the script never met ${k}: ${[...kinds].join(", ")}`);
     }
   } finally {
-    try {
-      child.kill("SIGTERM");
-    } catch {
-      // Already gone.
-    }
-    await child.status;
-    await out.done;
-    await stderr;
+    await stop(dev);
     await Deno.remove(dir, { recursive: true });
   }
 });

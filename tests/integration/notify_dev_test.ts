@@ -7,12 +7,11 @@ import assert from "node:assert/strict";
 import firing from "../fixtures/alertmanager-0.25-firing.json" with { type: "json" };
 import resolved from "../fixtures/alertmanager-0.25-resolved.json" with { type: "json" };
 import { waitFor } from "../helpers.ts";
-import { logLines } from "../processes.ts";
+import { readyReplica, startDev, stop } from "../processes.ts";
 import { startSlackFake } from "../fakes/slack.ts";
 import { startPagerDutyFake } from "../fakes/pagerduty.ts";
 import { startWebhookReceiver } from "../fakes/webhook_receiver.ts";
 
-const DEV = new URL("../../lib/dev/dev_mode.ts", import.meta.url).pathname;
 const ROUTING_KEY = "R0ut1ngK3yR0ut1ngK3yR0ut1ngK3y00";
 const HMAC_KEY = "a-webhook-signing-key";
 
@@ -37,37 +36,12 @@ Deno.test("dev mode: a cordon and its release reach Slack, PagerDuty (one dedup_
     headers: { X-Team: sre }
 `,
   );
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      DEV,
-      "--listen=127.0.0.1:0",
-      "--embedded-api-listen=127.0.0.1:0",
-      `--embedded-kubeconfig-out=${dir}/kubeconfig`,
-      `--config=${dir}/policy.yaml`,
-      "--log-format=json",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const out = logLines(child.stdout);
-  const stderr = new Response(child.stderr).text();
+  const dev = startDev([
+    `--embedded-kubeconfig-out=${dir}/kubeconfig`,
+    `--config=${dir}/policy.yaml`,
+  ]);
   try {
-    const started = await waitFor(
-      "the start-up line",
-      () => out.records.find((r) => String(r.message).includes("listening on")),
-      15_000,
-    );
-    const url = (started.properties as { url: string }).url;
-    await waitFor("readiness", async () => {
-      const r = await fetch(`${url}/readyz`);
-      await r.body?.cancel();
-      return r.ok;
-    });
+    const url = await readyReplica(dev);
     const post = async (body: unknown) => {
       const res = await fetch(`${url}/webhook`, {
         method: "POST",
@@ -119,15 +93,13 @@ Deno.test("dev mode: a cordon and its release reach Slack, PagerDuty (one dedup_
     assert.match(texts[1], /Uncordoned heal-worker/);
 
     // No secret in the logs.
-    const logged = JSON.stringify(out.records);
+    const logged = JSON.stringify(dev.out.records);
     for (const secret of [ROUTING_KEY, HMAC_KEY, new URL(slack.webhook).pathname]) {
       assert.ok(!logged.includes(secret), "no secret logged");
     }
   } finally {
-    child.kill("SIGTERM");
-    const status = await child.status;
-    await out.done;
+    const { code, stderr } = await stop(dev);
     await Deno.remove(dir, { recursive: true });
-    assert.equal(status.code, 0, await stderr);
+    assert.equal(code, 0, stderr);
   }
 });
