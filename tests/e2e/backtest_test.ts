@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { hasTool } from "../processes.ts";
 import { backfill, ROLLOUT_HISTORY, startPrometheus } from "./history.ts";
 import { need } from "./stack.ts";
+import { withCluster } from "../helpers.ts";
 import type { BacktestReport, BacktestRun } from "../../lib/backtest/report_types.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -149,6 +150,21 @@ Deno.test({
       const peak = text.split("\n").find((l) => l.startsWith("peak out / budget"));
       assert.match(peak ?? "", /4 \/ 4 at .*2 \/ 2 at/);
       assert.match(text, /NodeHighCPU\s+instance="10\.9\.9\.9"\s+unknown/);
+
+      // --kubeconfig: the Nodes of a cluster as it is now instead of kube_node_* series. The
+      // embedded cluster's Nodes are 172.18.0.x: none of the history's alerts is about them.
+      await using fixture = await withCluster({ workers: 2 });
+      await Deno.writeTextFile(`${dir}/kubeconfig`, fixture.cluster.kubeconfig());
+      const fromCluster = JSON.parse(
+        await backtest(...window, "--kubeconfig", `${dir}/kubeconfig`, "--json"),
+      ) as BacktestReport;
+      assert.equal(fromCluster.source.nodes, "kubeconfig");
+      assert.equal(fromCluster.cluster.nodes, 3);
+      assert.equal(fromCluster.runs[0].totals.cordons, 0);
+      assert.equal(
+        fromCluster.alerts.unmatched.reduce((n, u) => n + u.episodes, 0),
+        report.alerts.episodes,
+      );
     } finally {
       await prometheus.stop();
       await Deno.remove(dir, { recursive: true });
