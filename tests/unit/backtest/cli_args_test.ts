@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseBacktestArgs, parseTime } from "../../../lib/backtest/cli.ts";
+import { parseBacktestArgs, parseTime } from "../../../lib/backtest/cli_args.ts";
 
 const NOW = new Date("2026-11-29T12:00:00Z");
 
