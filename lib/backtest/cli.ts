@@ -8,7 +8,7 @@ import { versionLine } from "../version.ts";
 import { deliveries } from "./alertmanager_sim.ts";
 import { type BacktestConfig, parseBacktestArgs, USAGE } from "./cli_args.ts";
 import { nodesFromKubeconfig, nodesFromPrometheus } from "./cluster_source.ts";
-import { alertsQuery, alertsSelector, type Episode, episodes } from "./history.ts";
+import { alertsQuery, alertsSelector, type Episode, EpisodeReader } from "./history.ts";
 import { PrometheusApi } from "./prometheus.ts";
 import { replay } from "./replay.ts";
 import { summarize, unmatched } from "./report.ts";
@@ -17,16 +17,12 @@ import { renderText } from "./render_text.ts";
 
 /** The history a backtest replays: the firing periods in the window. */
 export async function readHistory(api: PrometheusApi, config: BacktestConfig): Promise<Episode[]> {
-  const series = await api.queryRange(alertsQuery(config.selector), {
-    from: config.from,
-    to: config.to,
-    stepMs: config.stepMs,
-  });
-  return episodes(series, {
-    evalIntervalMs: config.evalIntervalMs,
-    stepMs: config.stepMs,
-    to: config.to,
-  });
+  const { from, to, stepMs, evalIntervalMs } = config;
+  const reader = new EpisodeReader({ evalIntervalMs, stepMs, to });
+  for await (const chunk of api.rangeChunks(alertsQuery(config.selector), { from, to, stepMs })) {
+    reader.add(chunk);
+  }
+  return reader.episodes();
 }
 
 /** Runs the whole backtest: history, Nodes, one replay per policy, the report. */
