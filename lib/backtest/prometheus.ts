@@ -21,6 +21,17 @@ export interface PrometheusOptions {
 /** The points a range query asks for at most per chunk (Prometheus refuses over 11,000). */
 export const MAX_POINTS = 10_000;
 
+/**
+ * The samples a range request should bring at most, all series together: a chunk's answer is
+ * parsed whole, so many series firing at once get shorter chunks (a few hundred MB of heap, not
+ * gigabytes, for hundreds of alerts firing all month).
+ */
+export const CHUNK_SAMPLES = 300_000;
+
+/** The steps of the first chunk, before the number of series is known; and the fewest of any. */
+const FIRST_CHUNK_STEPS = 500;
+const MIN_CHUNK_STEPS = 60;
+
 /** The largest answer read (bytes): a bigger one is refused rather than filling the memory. */
 export const MAX_ANSWER_BYTES = 256 * 1024 * 1024;
 
@@ -61,27 +72,38 @@ export class PrometheusApi {
     this.#options = options;
   }
 
-  /** A range query over [from, to] at `stepMs`, one chunk of at most {@link MAX_POINTS} steps at a time. */
+  /**
+   * A range query over [from, to] at `stepMs`, one chunk at a time, in time order: at most
+   * {@link MAX_POINTS} steps, fewer when the series are many (see {@link CHUNK_SAMPLES}).
+   */
   async *rangeChunks(
     query: string,
     range: { from: Date; to: Date; stepMs: number },
   ): AsyncGenerator<Series[]> {
     const { stepMs } = range;
     const to = range.to.getTime();
-    for (let start = range.from.getTime(); start <= to; start += MAX_POINTS * stepMs) {
-      const end = Math.min(start + (MAX_POINTS - 1) * stepMs, to);
+    let steps = FIRST_CHUNK_STEPS;
+    for (let start = range.from.getTime(), end = 0; start <= to; start = end + stepMs) {
+      end = Math.min(start + (steps - 1) * stepMs, to);
       const answer = await this.#get("query_range", {
         query,
         start: String(start / 1000),
         end: String(end / 1000),
         step: String(stepMs / 1000),
       });
-      // Points outside the chunk (Prometheus sends none) would be counted twice.
-      yield seriesOf(answer, { expected: "matrix", url: this.url, path: "query_range" })
-        .map((s) => ({
-          labels: s.labels,
-          points: s.points.filter(([t]) => t >= start && t <= end).sort((a, b) => a[0] - b[0]),
-        }));
+      const chunk = seriesOf(answer, { expected: "matrix", url: this.url, path: "query_range" });
+      let samples = 0;
+      for (const s of chunk) {
+        // Points outside the chunk (Prometheus sends none) would be counted twice.
+        s.points = s.points.filter(([t]) => t >= start && t <= end).sort((a, b) => a[0] - b[0]);
+        samples += s.points.length;
+      }
+      const perStep = samples / (Math.round((end - start) / stepMs) + 1);
+      yield chunk;
+      steps = Math.max(
+        MIN_CHUNK_STEPS,
+        Math.min(MAX_POINTS, Math.floor(CHUNK_SAMPLES / Math.max(perStep, 1))),
+      );
     }
   }
 

@@ -1,7 +1,7 @@
 // The backtest's Prometheus client against a fake Prometheus that misbehaves: every broken answer
 // ends in one clear line naming what was wrong, never a JavaScript error nor a silent wrong answer.
 import assert from "node:assert/strict";
-import { MAX_POINTS, PrometheusApi } from "../../../lib/backtest/prometheus.ts";
+import { CHUNK_SAMPLES, MAX_POINTS, PrometheusApi } from "../../../lib/backtest/prometheus.ts";
 import { startFakePrometheus, steps, success } from "../../fakes/prometheus.ts";
 
 const FROM = new Date("2026-11-01T00:00:00Z");
@@ -174,4 +174,30 @@ Deno.test("PrometheusApi splits a range in requests under 11,000 points and join
   assert.ok(s.points.every(([t], i) => i === 0 || t - s.points[i - 1][0] === 60_000));
   assert.equal(s.points[0][0], from.getTime());
   assert.equal(s.points.at(-1)![0], to.getTime());
+});
+
+Deno.test("PrometheusApi asks for fewer steps a request when many series fire at once", async () => {
+  const from = new Date("2026-10-29T00:00:00Z");
+  const to = new Date("2026-11-01T00:00:00Z");
+  const many = 400;
+  await using prom = startFakePrometheus(({ form }) => {
+    const values = steps(form).map((t) => [t, String(t)]);
+    return success(
+      "matrix",
+      Array.from(
+        { length: many },
+        (_, i) => ({ metric: { ...LABELS, instance: `n${i}` }, values }),
+      ),
+    );
+  });
+  let total = 0;
+  for await (
+    const chunk of new PrometheusApi(prom.url).rangeChunks("up", { from, to, stepMs: 60_000 })
+  ) {
+    assert.equal(chunk.length, many);
+    total += chunk[0].points.length;
+  }
+  assert.equal(total, 3 * 1440 + 1);
+  const samples = prom.requests.map((r) => steps(r.form).length * many);
+  assert.ok(samples.slice(1).every((n) => n <= CHUNK_SAMPLES), `${samples}`);
 });
