@@ -31,6 +31,7 @@ export async function backtest(config: BacktestConfig): Promise<BacktestReport> 
     ? [{ name: "default", policy: DEFAULT_POLICY }]
     : config.configs.map((path) => ({ name: path, policy: loadPolicy(path) }));
   const api = new PrometheusApi(config.prometheus, {
+    timeoutMs: config.timeoutMs,
     ...(config.bearerToken ? { headers: { authorization: `Bearer ${config.bearerToken}` } } : {}),
   });
   const history = await readHistory(api, config);
@@ -109,7 +110,11 @@ export async function runBacktest(args: string[]): Promise<number> {
         console.log(page);
         return 0;
       }
-      await Deno.writeTextFile(config.html, page);
+      try {
+        await Deno.writeTextFile(config.html, page);
+      } catch (err) {
+        throw new Error(`Cannot write --html ${config.html}: ${(err as Error).message}`);
+      }
     }
     console.log(config.json ? JSON.stringify(report, null, 2) : renderText(report));
     if (config.html && !config.json) console.log(`\nHTML report: ${config.html}`);

@@ -1,13 +1,19 @@
-// The flags of `node-heal backtest`: parsed and checked, naming the flag and the value.
+// The flags of `node-heal backtest`, checked before anything is read: a value that cannot work
+// (a window in the future, a step that would miss firing periods, more steps than memory holds)
+// is refused at once, naming the flag and the value, rather than after minutes of queries.
 import { parseArgs } from "node:util";
-import { parseDuration } from "../config.ts";
+import { MAX_TIMEOUT_MS, parseDuration } from "../config.ts";
 import { DEFAULT_HOLD_TTL_MS } from "../decide/decision.ts";
+import { formatDuration } from "../duration.ts";
 import { DEFAULT_ROUTE, type Route } from "./alertmanager_sim.ts";
+import { MAX_POINTS, prometheusUrl } from "./prometheus.ts";
 
 /** The backtest's settings, flags parsed. */
 export interface BacktestConfig {
   prometheus: string;
   bearerToken?: string;
+  /** How long one request to Prometheus may take. */
+  timeoutMs: number;
   from: Date;
   to: Date;
   stepMs: number;
@@ -26,6 +32,9 @@ export interface BacktestConfig {
   html?: string;
 }
 
+/** The most steps a backtest reads per series: 120 range requests, a year at a 30s step. */
+export const MAX_STEPS = 120 * MAX_POINTS;
+
 export const USAGE = `node-heal backtest: what a policy would have done with past alerts
 
 Usage:
@@ -39,9 +48,10 @@ and gates with a simulated clock and cluster. Nothing is written anywhere.
 Flags:
   --prometheus URL          Prometheus server to read history from (required)
   --bearer-token-file FILE  Token sent to Prometheus as Authorization: Bearer
+  --timeout DURATION        How long one request to Prometheus may take (default 1m)
   --from TIME|AGO           Start: RFC 3339, or a duration before --to (7d, 36h) (required)
   --to TIME|AGO             End: RFC 3339, or a duration before now (default now)
-  --step DURATION           Resolution of the history read (default 60s)
+  --step DURATION           Resolution of the history read, at most twice --eval-interval (default 60s)
   --selector MATCHERS       Which alerts, PromQL matchers (default heal="true")
   --eval-interval DURATION  The alert rules' evaluation interval (default 1m)
   --config FILE             Policy file; give it twice to compare two policies (default: built-in)
@@ -60,18 +70,21 @@ Flags:
   -h, --help                This help
 `;
 
+/** RFC 3339 as `--from` and `--to` take it: a date, a time, and a zone (`Z` or an offset). */
+const RFC_3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/i;
+
 /** Parses `--from`/`--to`: an RFC 3339 time, or a duration (`7d`, `36h`) before `base`. */
 export function parseTime(value: string, flag: string, base: Date): Date {
   const days = /^(\d+)d$/.exec(value);
-  const ago = days ? Number(days[1]) * 86_400_000 : undefined;
-  if (ago !== undefined) return new Date(base.getTime() - ago);
-  if (/^\d+(\.\d+)?(ms|s|m|h)$/.test(value)) {
-    return new Date(base.getTime() - parseDuration(value, flag));
-  }
-  const at = /^\d{4}-\d\d-\d\dT/.test(value) ? Date.parse(value) : NaN;
-  if (Number.isNaN(at)) {
+  let at: number;
+  if (days) at = base.getTime() - Number(days[1]) * 86_400_000;
+  else if (/^\d+(\.\d+)?(ms|s|m|h)$/.test(value)) {
+    at = base.getTime() - parseDuration(value, flag);
+  } else at = RFC_3339.test(value) ? Date.parse(value) : NaN;
+  // Beyond ±100,000,000 days a Date is invalid: NaN.
+  if (Number.isNaN(new Date(at).getTime())) {
     throw new Error(
-      `Cannot parse --${flag}: expected an RFC 3339 time such as 2026-11-01T00:00:00Z or a duration such as 7d, got "${value}"`,
+      `Cannot parse --${flag}: expected an RFC 3339 time with its zone such as 2026-11-01T00:00:00Z or a duration such as 7d, got "${value}"`,
     );
   }
   return new Date(at);
@@ -82,6 +95,7 @@ export function parseBacktestArgs(args: string[], now: Date): BacktestConfig | "
   const strings = [
     "prometheus",
     "bearer-token-file",
+    "timeout",
     "from",
     "to",
     "step",
@@ -116,36 +130,50 @@ export function parseBacktestArgs(args: string[], now: Date): BacktestConfig | "
   }
   if (values.help) return "help";
   const str = (name: string) => values[name] as string | undefined;
-  const duration = (name: string, fallback: number) => {
+  const duration = (name: string, fallback: number, maxMs = Infinity) => {
     const v = str(name);
-    return v === undefined ? fallback : parseDuration(v, name);
+    return v === undefined ? fallback : parseDuration(v, name, maxMs);
   };
   if (!str("prometheus")) throw new Error("Cannot backtest: give --prometheus URL");
+  prometheusUrl(str("prometheus")!);
   if (!str("from")) throw new Error("Cannot backtest: give --from (an RFC 3339 time, or 7d)");
   const to = str("to") ? parseTime(str("to")!, "to", now) : now;
   const from = parseTime(str("from")!, "from", to);
+  if (to.getTime() > now.getTime()) {
+    throw new Error(
+      `Cannot backtest to ${to.toISOString()}: --to is later than now (${now.toISOString()}), and alerts firing now would look resolved`,
+    );
+  }
   if (from.getTime() >= to.getTime()) {
     throw new Error(
       `Cannot backtest from ${from.toISOString()} to ${to.toISOString()}: --from must be before --to`,
     );
   }
+  const stepMs = duration("step", 60_000);
+  const evalIntervalMs = duration("eval-interval", 60_000);
+  checkStep({ stepMs, evalIntervalMs, from, to });
   const configs = (values.config as string[] | undefined) ?? [];
   if (configs.length > 4) throw new Error("Cannot compare more than 4 policies at once");
-  if (values.json && str("html") === "-") {
+  const html = str("html");
+  if (html === "") throw new Error('Cannot use --html "": give a file, or - to print the page');
+  if (values.json && html === "-") {
     throw new Error("Cannot print both --json and --html -: give --html a file");
   }
   const tokenFile = str("bearer-token-file");
+  const kubeconfig = str("kubeconfig");
+  if (kubeconfig) readable(kubeconfig, "kubeconfig");
   return {
     prometheus: str("prometheus")!,
     ...(tokenFile ? { bearerToken: readToken(tokenFile) } : {}),
+    timeoutMs: duration("timeout", 60_000, MAX_TIMEOUT_MS),
     from,
     to,
-    stepMs: duration("step", 60_000),
+    stepMs,
     selector: str("selector") ?? 'heal="true"',
-    evalIntervalMs: duration("eval-interval", 60_000),
+    evalIntervalMs,
     configs,
-    nodes: nodesFrom(str("nodes"), str("kubeconfig")),
-    ...(str("kubeconfig") ? { kubeconfig: str("kubeconfig") } : {}),
+    nodes: nodesFrom(str("nodes"), kubeconfig),
+    ...(kubeconfig ? { kubeconfig } : {}),
     route: {
       receiver: DEFAULT_ROUTE.receiver,
       groupBy: str("group-by")?.split(",").map((s) => s.trim()).filter(Boolean) ??
@@ -158,8 +186,32 @@ export function parseBacktestArgs(args: string[], now: Date): BacktestConfig | "
     drainMs: duration("drain-duration", 5 * 60_000),
     replaceMs: duration("replace-duration", 10 * 60_000),
     json: values.json === true,
-    ...(str("html") ? { html: str("html") } : {}),
+    ...(html ? { html } : {}),
   };
+}
+
+/** A step that reads every firing period, and a window of steps that fits in memory. */
+function checkStep(options: { stepMs: number; evalIntervalMs: number; from: Date; to: Date }) {
+  const { stepMs, evalIntervalMs, from, to } = options;
+  if (stepMs > 2 * evalIntervalMs) {
+    throw new Error(
+      `Cannot use --step ${formatDuration(stepMs)} with --eval-interval ${
+        formatDuration(evalIntervalMs)
+      }: a step longer than two evaluation intervals misses firing periods; give --step ${
+        formatDuration(2 * evalIntervalMs)
+      } or less`,
+    );
+  }
+  const steps = Math.floor((to.getTime() - from.getTime()) / stepMs) + 1;
+  if (steps > MAX_STEPS) {
+    throw new Error(
+      `Cannot read ${steps.toLocaleString("en")} steps of ${
+        formatDuration(stepMs)
+      } from ${from.toISOString()} to ${to.toISOString()}: at most ${
+        MAX_STEPS.toLocaleString("en")
+      }; give a later --from or a longer --step`,
+    );
+  }
 }
 
 function nodesFrom(value: string | undefined, kubeconfig: string | undefined) {
@@ -171,6 +223,14 @@ function nodesFrom(value: string | undefined, kubeconfig: string | undefined) {
   }
   if (value === "prometheus" || value === "cluster") return value;
   throw new Error(`Cannot parse --nodes: expected prometheus or cluster, got "${value}"`);
+}
+
+function readable(path: string, flag: string): void {
+  try {
+    Deno.statSync(path);
+  } catch (err) {
+    throw new Error(`Cannot read --${flag} ${path}: ${(err as Error).message}`);
+  }
 }
 
 function readToken(path: string): string {
