@@ -9,6 +9,7 @@ import { deliveries } from "./alertmanager_sim.ts";
 import { type BacktestConfig, parseBacktestArgs, USAGE } from "./cli_args.ts";
 import { nodesFromKubeconfig, nodesFromPrometheus } from "./cluster_source.ts";
 import { alertsQuery, alertsSelector, type Episode, EpisodeReader } from "./history.ts";
+import { intakeCheck } from "./intake_check.ts";
 import { PrometheusApi } from "./prometheus.ts";
 import { replay } from "./replay.ts";
 import { summarize, unmatched } from "./report.ts";
@@ -43,6 +44,7 @@ export async function backtest(config: BacktestConfig): Promise<BacktestReport> 
       policy: policies.map((p) => p.policy),
     });
   const sent = deliveries(history, config.route, config.to);
+  const { accepted, refused } = await intakeCheck(sent);
   return {
     kind: "node-heal-backtest",
     version: 1,
@@ -67,12 +69,13 @@ export async function backtest(config: BacktestConfig): Promise<BacktestReport> 
       series: new Set(history.map((e) => e.fingerprint)).size,
       episodes: history.length,
       notifications: sent.length,
+      ...(refused.notifications > 0 ? { refused } : {}),
       unmatched: unmatched(history, nodes),
     },
     cluster: { nodes: nodes.length },
     runs: policies.map(({ name, policy }) =>
       summarize(
-        replay(sent, {
+        replay(accepted, {
           policy,
           nodes,
           from: config.from,

@@ -24,6 +24,15 @@ export function renderText(report: BacktestReport): string {
     `Alerts: ${plural(alerts.series, "alert")}, ${plural(alerts.episodes, "firing period")}, ${
       plural(alerts.notifications, "notification")
     }; ${alerts.unmatched.length} matched no node`,
+    ...(alerts.refused
+      ? [
+        `Refused: ${plural(alerts.refused.notifications, "notification")} (${
+          plural(alerts.refused.alerts, "alert")
+        }) node-heal's webhook would refuse, first at ${
+          formatUtc(alerts.refused.first?.at ?? "")
+        }: ${alerts.refused.first?.message ?? ""}`,
+      ]
+      : []),
   ];
   const lines = [...header.map(printable), "", table(comparison(report.runs))];
   for (const run of report.runs) {

@@ -180,3 +180,19 @@ Deno.test("node-heal backtest compares two and four policies, prints JSON, and p
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("node-heal backtest decides nothing on an alert whose notification node-heal's webhook would refuse (a label over 4096 characters)", async () => {
+  const huge = { ...ALERT, description: "<script>".repeat(1000) };
+  await using prom = prometheus(firing(10, huge));
+  const json = await run(["--prometheus", prom.url, ...WINDOW, "--json"]);
+  assert.equal(json.code, 0, json.err);
+  const report = JSON.parse(json.out) as BacktestReport;
+  assert.equal(report.alerts.notifications, 2);
+  assert.equal(report.alerts.refused?.notifications, 2);
+  assert.deepEqual(report.runs[0].decisions, []);
+  const text = await run(["--prometheus", prom.url, ...WINDOW]);
+  assert.match(
+    text.out,
+    /^Refused: 2 notifications \(2 alerts\) node-heal's webhook would refuse, first at 2026-11-01 00:10: Cannot parse payload: field "alerts\[0\]\.labels\.description" must be at most 4096 characters/m,
+  );
+});
