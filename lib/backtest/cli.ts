@@ -1,6 +1,7 @@
 // `node-heal backtest` (`deno task backtest`): reads alert history from Prometheus, rebuilds the
 // notifications Alertmanager sent, replays them through node-heal's decisions once per policy,
 // and prints the report (a table, `--json`, or an `--html` page).
+import { getHeapStatistics } from "node:v8";
 import { loadPolicy } from "../config.ts";
 import { DEFAULT_POLICY, type Policy } from "../decide/policy.ts";
 import type { Node } from "../node.ts";
@@ -26,6 +27,40 @@ export async function readHistory(api: PrometheusApi, config: BacktestConfig): P
   return reader.episodes();
 }
 
+/** The heap a replayed alert's decision takes, kept for the report (bytes, measured on a month). */
+const DECISION_BYTES = 800;
+/** And again while it is printed as JSON or an HTML page. */
+const PRINTED_BYTES = 1000;
+
+/** Heap statistics, as `node:v8` gives them. */
+export interface Heap {
+  /** The most the heap may take (Deno's `--v8-flags=--max-old-space-size`, 192 MB in the binary). */
+  limit: number;
+  used: number;
+}
+
+/**
+ * Throws when the decisions of a replay would not fit in the heap: a clear error before the
+ * replay starts rather than V8's crash at its end.
+ */
+export function checkHeap(
+  decisions: number,
+  options: { printed: boolean; heap?: Heap },
+): void {
+  const stats = getHeapStatistics();
+  const heap = options.heap ?? { limit: stats.heap_size_limit, used: stats.used_heap_size };
+  const need = decisions * (DECISION_BYTES + (options.printed ? PRINTED_BYTES : 0));
+  if (heap.used + need <= 0.8 * heap.limit) return;
+  const mb = (bytes: number) => `${Math.ceil(bytes / 2 ** 20).toLocaleString("en")} MB`;
+  throw new Error(
+    `Cannot replay ${decisions.toLocaleString("en")} alert deliveries in a heap of ${
+      mb(heap.limit)
+    }: they would take about ${mb(need)}; give a later --from, a narrower --selector or a ` +
+      `longer --repeat-interval, or run deno task backtest with a larger heap ` +
+      `(--v8-flags=--max-old-space-size=MB)`,
+  );
+}
+
 /** Runs the whole backtest: history, Nodes, one replay per policy, the report. */
 export async function backtest(config: BacktestConfig): Promise<BacktestReport> {
   const policies: { name: string; policy: Policy }[] = config.configs.length === 0
@@ -45,6 +80,8 @@ export async function backtest(config: BacktestConfig): Promise<BacktestReport> 
     });
   const sent = deliveries(history, config.route, config.to);
   const { accepted, refused } = await intakeCheck(sent);
+  const alertsSent = accepted.reduce((n, d) => n + d.notification.alerts.length, 0);
+  checkHeap(alertsSent * policies.length, { printed: config.json || config.html !== undefined });
   return {
     kind: "node-heal-backtest",
     version: 1,

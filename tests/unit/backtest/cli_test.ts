@@ -1,7 +1,7 @@
 // `node-heal backtest` end to end against a fake Prometheus: its exit code (0 a report, 1 the
 // backtest failed, 2 bad flags), and a failure told in one line on stderr, never a stack trace.
 import assert from "node:assert/strict";
-import { runBacktest } from "../../../lib/backtest/cli.ts";
+import { checkHeap, runBacktest } from "../../../lib/backtest/cli.ts";
 import type { BacktestReport } from "../../../lib/backtest/report_types.ts";
 import {
   type PrometheusRequest,
@@ -194,5 +194,56 @@ Deno.test("node-heal backtest decides nothing on an alert whose notification nod
   assert.match(
     text.out,
     /^Refused: 2 notifications \(2 alerts\) node-heal's webhook would refuse, first at 2026-11-01 00:10: Cannot parse payload: field "alerts\[0\]\.labels\.description" must be at most 4096 characters/m,
+  );
+});
+
+Deno.test("checkHeap() refuses a replay whose decisions would not fit in the heap, naming what to change", () => {
+  const heap = { limit: 288 * 2 ** 20, used: 80 * 2 ** 20 };
+  checkHeap(100_000, { printed: false, heap });
+  assert.throws(
+    () => checkHeap(100_000, { printed: true, heap }),
+    /Cannot replay 100,000 alert deliveries in a heap of 288 MB: they would take about 172 MB; give a later --from/,
+  );
+});
+
+Deno.test("node-heal backtest in the compiled binary's 192 MB heap ends a replay too big for it with one line, not V8's crash", async () => {
+  const MAIN = new URL("../../../main.ts", import.meta.url).pathname;
+  await using prom = prometheus((r) => {
+    const values = steps(r.form).map((t) => [t, String(t)]);
+    return success(
+      "matrix",
+      Array.from(
+        { length: 100 },
+        (_, i) => ({ metric: { ...ALERT, instance: `10.0.2.${i}:9100` }, values }),
+      ),
+    );
+  });
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--v8-flags=--max-old-space-size=192",
+      "--allow-net=127.0.0.1",
+      "--allow-read",
+      "--allow-env",
+      MAIN,
+      "backtest",
+      "--prometheus",
+      prom.url,
+      "--from",
+      "2d",
+      "--to",
+      WINDOW[3],
+      "--repeat-interval",
+      "1m",
+      "--json",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 1, err);
+  assert.match(
+    err,
+    /^node-heal backtest: Cannot replay 144,000 alert deliveries in a heap of \d+ MB: [^\n]+\n$/,
   );
 });
