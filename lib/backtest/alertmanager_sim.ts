@@ -2,7 +2,8 @@
 // grouped by the route's `group_by`, a group's first notification `group_wait` after its first
 // alert, later ones on `group_interval` ticks when an alert started or resolved, and again each
 // `repeat_interval` while nothing changed (Alertmanager's dedup stage, `needsUpdate`). Resolved
-// alerts go out once (`send_resolved: true`) and leave the group; an empty group ends.
+// alerts go out once (`send_resolved: true`) and leave the group; an empty group ends. A
+// notification lists its alerts in Alertmanager's order, which decides who gets a gate's budget.
 import type { Alert, Notification } from "../intake/alertmanager.ts";
 import type { Episode } from "./history.ts";
 import type { Delivery } from "./replay.ts";
@@ -174,6 +175,42 @@ function notification(
     alerts: [
       ...firing.map((e) => alerts.get(e, "firing")),
       ...resolved.map((e) => alerts.get(e, "resolved")),
-    ],
+    ].sort((a, b) => alertOrder(a.labels, b.labels)),
   };
+}
+
+/** Alertmanager's order of a notification's alerts (`types.AlertSlice`): by job, instance, labels. */
+export function alertOrder(a: Record<string, string>, b: Record<string, string>): number {
+  for (const key of ["job", "instance"]) {
+    const x = a[key], y = b[key];
+    if (x === undefined && y === undefined) continue;
+    if (x === undefined) return 1;
+    if (y === undefined) return -1;
+    if (x !== y) return goCompare(x, y);
+  }
+  return labelsBefore(a, b) ? -1 : labelsBefore(b, a) ? 1 : 0;
+}
+
+/** prometheus/common `LabelSet.Before`: fewer labels first, then by the sorted names' values. */
+function labelsBefore(a: Record<string, string>, b: Record<string, string>): boolean {
+  const an = Object.keys(a), bn = Object.keys(b);
+  if (an.length !== bn.length) return an.length < bn.length;
+  for (const name of [...an, ...bn].sort(goCompare)) {
+    if (a[name] === undefined) return true;
+    if (b[name] === undefined) return false;
+    if (a[name] !== b[name]) return goCompare(a[name], b[name]) < 0;
+  }
+  return false;
+}
+
+/** Go's string order, by UTF-8 bytes: by code points, where UTF-16 units would differ past U+E000. */
+function goCompare(a: string, b: string): number {
+  for (let i = 0; i < a.length && i < b.length; i++) {
+    const x = a.charCodeAt(i), y = b.charCodeAt(i);
+    if (x === y) continue;
+    const surrogate = (c: number) => c >= 0xd800 && c <= 0xdfff;
+    if (surrogate(x) !== surrogate(y) && Math.max(x, y) >= 0xe000) return surrogate(x) ? 1 : -1;
+    return x - y;
+  }
+  return a.length - b.length;
 }

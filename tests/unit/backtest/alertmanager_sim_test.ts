@@ -105,3 +105,36 @@ Deno.test("deliveries() rebuilds a month of an alert flapping on 300 nodes in on
   assert.equal(sent.length, 30 * 12 * (36 + 36));
   assert.equal(Math.max(...sent.map((d) => d.notification.alerts.length)), 300);
 });
+
+Deno.test("deliveries() lists a notification's alerts in Alertmanager's order: by job, by instance, then by labels, firing or not", () => {
+  const byName = { ...DEFAULT_ROUTE, groupBy: ["alertname"] };
+  const at = (instance: string, extra: Record<string, string> = {}) => ({
+    ...A,
+    instance,
+    ...extra,
+  });
+  const history = [
+    episode(at("10.0.1.9:9100"), 0, 10 * MIN),
+    episode(at("10.0.1.10:9100"), 1 * S, 10 * MIN),
+    episode(at("10.0.1.2:9100"), 2 * S, 2 * MIN),
+    episode({ alertname: A.alertname, heal: "true", node: "w1" }, 3 * S, 10 * MIN),
+    episode(at("10.0.1.9:9100", { job: "node-exporter" }), 4 * S, 10 * MIN),
+    episode(at("10.0.1.9:9100", { device: "sda" }), 5 * S, 10 * MIN),
+  ];
+  const [, second] = deliveries(history, byName, new Date(T0 + 5 * MIN));
+  assert.deepEqual(
+    second.notification.alerts.map((a) =>
+      `${a.labels.job ?? ""}/${a.labels.instance ?? a.labels.node}${
+        a.labels.device ?? ""
+      }:${a.status}`
+    ),
+    [
+      "node-exporter/10.0.1.9:9100:firing",
+      "/10.0.1.10:9100:firing",
+      "/10.0.1.2:9100:resolved",
+      "/10.0.1.9:9100:firing",
+      "/10.0.1.9:9100sda:firing",
+      "/w1:firing",
+    ],
+  );
+});
