@@ -234,11 +234,18 @@ function readable(path: string, flag: string): void {
 }
 
 function readToken(path: string): string {
+  let token: string;
   try {
-    const token = Deno.readTextFileSync(path).trim();
-    if (token) return token;
+    token = Deno.readTextFileSync(path).trim();
   } catch (err) {
     throw new Error(`Cannot read --bearer-token-file ${path}: ${(err as Error).message}`);
   }
-  throw new Error(`Cannot use --bearer-token-file ${path}: it is empty`);
+  if (!token) throw new Error(`Cannot use --bearer-token-file ${path}: it is empty`);
+  // fetch() would refuse the header, quoting it, token and all, in its message.
+  if (/[\x00-\x1f\x7f]/.test(token)) {
+    throw new Error(
+      `Cannot use --bearer-token-file ${path}: its token has a line break or a control character inside`,
+    );
+  }
+  return token;
 }

@@ -141,3 +141,22 @@ Deno.test("parseBacktestArgs() reads --timeout and refuses an empty --html and a
     /Cannot read --kubeconfig \/nonexistent\/kubeconfig: /,
   );
 });
+
+Deno.test("parseBacktestArgs() refuses a token file whose token has a line break inside, without showing the token", () => {
+  const file = Deno.makeTempFileSync({ prefix: "node-heal-token-" });
+  try {
+    Deno.writeTextFileSync(file, "s3cret-part-one\ns3cret-part-two\n");
+    assert.throws(
+      () =>
+        parseBacktestArgs(
+          ["--prometheus", "http://p", "--from", "7d", "--bearer-token-file", file],
+          NOW,
+        ),
+      (err: Error) =>
+        err.message ===
+          `Cannot use --bearer-token-file ${file}: its token has a line break or a control character inside`,
+    );
+  } finally {
+    Deno.removeSync(file);
+  }
+});
