@@ -94,8 +94,9 @@ export class PrometheusApi {
       const chunk = seriesOf(answer, { expected: "matrix", url: this.url, path: "query_range" });
       let samples = 0;
       for (const s of chunk) {
-        // Points outside the chunk (Prometheus sends none) would be counted twice.
-        s.points = s.points.filter(([t]) => t >= start && t <= end).sort((a, b) => a[0] - b[0]);
+        // In time order; a step a query frontend aligned to before `start` is kept (a step seen
+        // twice is read once by the EpisodeReader).
+        s.points.sort((a, b) => a[0] - b[0]);
         samples += s.points.length;
       }
       const perStep = samples / (Math.round((end - start) / stepMs) + 1);

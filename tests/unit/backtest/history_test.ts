@@ -6,7 +6,8 @@ import {
   EpisodeReader,
   episodes,
 } from "../../../lib/backtest/history.ts";
-import type { Series } from "../../../lib/backtest/prometheus.ts";
+import { PrometheusApi, type Series } from "../../../lib/backtest/prometheus.ts";
+import { startFakePrometheus, success } from "../../fakes/prometheus.ts";
 
 const T0 = Date.parse("2026-11-01T00:00:00Z");
 const MIN = 60_000;
@@ -161,4 +162,27 @@ Deno.test("episodes() refuses a step longer than two evaluation intervals, which
     () => episodes([every5m], { ...options, stepMs: 5 * MIN }),
     /Cannot read firing periods at a step of 5m: a step longer than two evaluation intervals \(2m\) misses gaps and ends/,
   );
+});
+
+Deno.test("EpisodeReader reads a firing period whole from a query frontend that aligns each chunk's steps to the step", async () => {
+  // Thanos' and Cortex's query frontends may move a range's start down to a multiple of its step.
+  await using prom = startFakePrometheus(({ form }) => {
+    const step = Number(form.get("step"));
+    const start = Math.floor(Number(form.get("start")) / step) * step;
+    const values = [];
+    for (let t = start; t <= Number(form.get("end")); t += step) values.push([t, String(t)]);
+    return success("matrix", [{ metric: LABELS, values }]);
+  });
+  const from = new Date(T0 + 30_000);
+  const to = new Date(T0 + 2 * 24 * 60 * MIN);
+  const reader = new EpisodeReader({ evalIntervalMs: MIN, stepMs: MIN, to });
+  for await (
+    const chunk of new PrometheusApi(prom.url).rangeChunks("up", { from, to, stepMs: MIN })
+  ) {
+    reader.add(chunk);
+  }
+  assert.ok(prom.requests.length > 1);
+  assert.deepEqual(reader.episodes().map((e) => [e.start.toISOString(), e.end]), [
+    ["2026-11-01T00:00:00.000Z", undefined],
+  ]);
 });
