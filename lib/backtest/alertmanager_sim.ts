@@ -2,7 +2,8 @@
 // grouped by the route's `group_by`, a group's first notification `group_wait` after its first
 // alert, later ones on `group_interval` ticks when an alert started or resolved, and again each
 // `repeat_interval` while nothing changed (Alertmanager's dedup stage, `needsUpdate`). Resolved
-// alerts go out once (`send_resolved: true`) and leave the group; an empty group ends.
+// alerts go out once (`send_resolved: true`) and leave the group; an empty group ends. A
+// notification lists its alerts in Alertmanager's order, which decides who gets a gate's budget.
 import type { Alert, Notification } from "../intake/alertmanager.ts";
 import type { Episode } from "./history.ts";
 import type { Delivery } from "./replay.ts";
@@ -38,10 +39,14 @@ export function deliveries(history: readonly Episode[], route: Route, to: Date):
   const groups = new Map<string, Episode[]>();
   for (const e of history) {
     const key = groupKey(e.labels, route.groupBy);
-    groups.set(key, [...(groups.get(key) ?? []), e]);
+    const members = groups.get(key);
+    if (members) members.push(e);
+    else groups.set(key, [e]);
   }
   const out: Delivery[] = [];
-  for (const [key, members] of groups) out.push(...groupDeliveries(key, members, route, to));
+  for (const [key, members] of groups) {
+    for (const d of groupDeliveries(key, members, { route, to })) out.push(d);
+  }
   return out.sort((a, b) =>
     a.at.getTime() - b.at.getTime() ||
     (a.notification.groupKey < b.notification.groupKey ? -1 : 1)
@@ -57,28 +62,39 @@ function groupKey(labels: Record<string, string>, groupBy: string[]): string {
 }
 
 /** One group's notifications: its aggregation group's ticks, and the dedup stage at each. */
-function groupDeliveries(key: string, members: Episode[], route: Route, to: Date): Delivery[] {
+function groupDeliveries(
+  key: string,
+  members: Episode[],
+  options: { route: Route; to: Date },
+): Delivery[] {
+  const { route } = options;
   const pending = [...members].sort((a, b) => a.start.getTime() - b.start.getTime());
-  const end = to.getTime();
+  const end = options.to.getTime();
   const out: Delivery[] = [];
+  const alerts = new AlertCache();
   let entry: LogEntry | undefined;
   let next = 0;
   while (next < pending.length) {
-    // A group begins with its first alert and flushes group_wait later.
-    const inGroup: Episode[] = [];
+    // A group begins with its first alert and flushes group_wait later. Alertmanager keeps one
+    // alert per fingerprint: a new firing replaces the old one.
+    const inGroup = new Map<string, Episode>();
     let tick = pending[next].start.getTime() + route.groupWaitMs;
     while (tick <= end) {
       while (next < pending.length && pending[next].start.getTime() <= tick) {
-        // Alertmanager keeps one alert per fingerprint: a new firing replaces the old one.
         const e = pending[next++];
-        const same = inGroup.findIndex((g) => g.fingerprint === e.fingerprint);
-        if (same >= 0) inGroup.splice(same, 1);
-        inGroup.push(e);
+        inGroup.delete(e.fingerprint);
+        inGroup.set(e.fingerprint, e);
       }
-      const firing = inGroup.filter((e) => !e.end || e.end.getTime() > tick);
-      const resolved = inGroup.filter((e) => e.end && e.end.getTime() <= tick);
+      const firing: Episode[] = [];
+      const resolved: Episode[] = [];
+      for (const e of inGroup.values()) {
+        (e.end && e.end.getTime() <= tick ? resolved : firing).push(e);
+      }
       if (needsUpdate(entry, firing, resolved, { at: tick, repeatMs: route.repeatIntervalMs })) {
-        out.push({ at: new Date(tick), notification: notification(key, firing, resolved, route) });
+        out.push({
+          at: new Date(tick),
+          notification: notification(key, { firing, resolved, route, alerts }),
+        });
         entry = {
           firing: new Set(firing.map((e) => e.fingerprint)),
           resolved: new Set(resolved.map((e) => e.fingerprint)),
@@ -86,17 +102,15 @@ function groupDeliveries(key: string, members: Episode[], route: Route, to: Date
         };
       }
       // Resolved alerts leave the group once flushed; an empty group ends.
-      for (const r of resolved) inGroup.splice(inGroup.indexOf(r), 1);
-      if (inGroup.length === 0) break;
-      tick = nextTick(tick, {
-        interval: route.groupIntervalMs,
-        // Nothing changes before the next start, end or repeat: the ticks between are skipped.
-        changeAt: Math.min(
-          pending[next]?.start.getTime() ?? Infinity,
-          ...inGroup.map((e) => e.end?.getTime() ?? Infinity),
-          entry ? entry.at + route.repeatIntervalMs + 1 : Infinity,
-        ),
-      });
+      for (const r of resolved) inGroup.delete(r.fingerprint);
+      if (inGroup.size === 0) break;
+      // Nothing changes before the next start, end or repeat: the ticks between are skipped.
+      let changeAt = Math.min(
+        pending[next]?.start.getTime() ?? Infinity,
+        entry ? entry.at + route.repeatIntervalMs + 1 : Infinity,
+      );
+      for (const e of firing) if (e.end) changeAt = Math.min(changeAt, e.end.getTime());
+      tick = nextTick(tick, { interval: route.groupIntervalMs, changeAt });
     }
     if (tick > end) break;
   }
@@ -124,26 +138,79 @@ function needsUpdate(
   return entry.at < options.at - options.repeatMs;
 }
 
+/** Each episode's alert as a notification lists it, firing or resolved, built once and shared. */
+class AlertCache {
+  #firing = new Map<Episode, Alert>();
+  #resolved = new Map<Episode, Alert>();
+
+  get(e: Episode, status: Alert["status"]): Alert {
+    const cache = status === "firing" ? this.#firing : this.#resolved;
+    let alert = cache.get(e);
+    if (!alert) {
+      alert = {
+        fingerprint: e.fingerprint,
+        status,
+        labels: e.labels,
+        annotations: {},
+        startsAt: e.start.toISOString(),
+        endsAt: status === "firing" ? "0001-01-01T00:00:00Z" : e.end!.toISOString(),
+        generatorURL: "",
+      };
+      cache.set(e, alert);
+    }
+    return alert;
+  }
+}
+
 function notification(
   key: string,
-  firing: Episode[],
-  resolved: Episode[],
-  route: Route,
+  options: { firing: Episode[]; resolved: Episode[]; route: Route; alerts: AlertCache },
 ): Notification {
-  const alerts: Alert[] = [...firing, ...resolved].map((e) => ({
-    fingerprint: e.fingerprint,
-    status: firing.includes(e) ? "firing" : "resolved",
-    labels: e.labels,
-    annotations: {},
-    startsAt: e.start.toISOString(),
-    endsAt: firing.includes(e) ? "0001-01-01T00:00:00Z" : e.end!.toISOString(),
-    generatorURL: "",
-  }));
+  const { firing, resolved, alerts } = options;
   return {
-    receiver: route.receiver,
+    receiver: options.route.receiver,
     status: firing.length > 0 ? "firing" : "resolved",
     groupKey: key,
     truncatedAlerts: 0,
-    alerts,
+    alerts: [
+      ...firing.map((e) => alerts.get(e, "firing")),
+      ...resolved.map((e) => alerts.get(e, "resolved")),
+    ].sort((a, b) => alertOrder(a.labels, b.labels)),
   };
+}
+
+/** Alertmanager's order of a notification's alerts (`types.AlertSlice`): by job, instance, labels. */
+export function alertOrder(a: Record<string, string>, b: Record<string, string>): number {
+  for (const key of ["job", "instance"]) {
+    const x = a[key], y = b[key];
+    if (x === undefined && y === undefined) continue;
+    if (x === undefined) return 1;
+    if (y === undefined) return -1;
+    if (x !== y) return goCompare(x, y);
+  }
+  return labelsBefore(a, b) ? -1 : labelsBefore(b, a) ? 1 : 0;
+}
+
+/** prometheus/common `LabelSet.Before`: fewer labels first, then by the sorted names' values. */
+function labelsBefore(a: Record<string, string>, b: Record<string, string>): boolean {
+  const an = Object.keys(a), bn = Object.keys(b);
+  if (an.length !== bn.length) return an.length < bn.length;
+  for (const name of [...an, ...bn].sort(goCompare)) {
+    if (a[name] === undefined) return true;
+    if (b[name] === undefined) return false;
+    if (a[name] !== b[name]) return goCompare(a[name], b[name]) < 0;
+  }
+  return false;
+}
+
+/** Go's string order, by UTF-8 bytes: by code points, where UTF-16 units would differ past U+E000. */
+function goCompare(a: string, b: string): number {
+  for (let i = 0; i < a.length && i < b.length; i++) {
+    const x = a.charCodeAt(i), y = b.charCodeAt(i);
+    if (x === y) continue;
+    const surrogate = (c: number) => c >= 0xd800 && c <= 0xdfff;
+    if (surrogate(x) !== surrogate(y) && Math.max(x, y) >= 0xe000) return surrogate(x) ? 1 : -1;
+    return x - y;
+  }
+  return a.length - b.length;
 }

@@ -1,212 +1,64 @@
 // `node-heal backtest` (`deno task backtest`): reads alert history from Prometheus, rebuilds the
 // notifications Alertmanager sent, replays them through node-heal's decisions once per policy,
 // and prints the report (a table, `--json`, or an `--html` page).
-import { parseArgs } from "node:util";
-import { loadPolicy, parseDuration } from "../config.ts";
+import { getHeapStatistics } from "node:v8";
+import { loadPolicy } from "../config.ts";
 import { DEFAULT_POLICY, type Policy } from "../decide/policy.ts";
-import { DEFAULT_HOLD_TTL_MS } from "../decide/decision.ts";
 import type { Node } from "../node.ts";
 import { versionLine } from "../version.ts";
-import { DEFAULT_ROUTE, deliveries, type Route } from "./alertmanager_sim.ts";
+import { deliveries } from "./alertmanager_sim.ts";
+import { type BacktestConfig, parseBacktestArgs, USAGE } from "./cli_args.ts";
 import { nodesFromKubeconfig, nodesFromPrometheus } from "./cluster_source.ts";
-import { alertsQuery, alertsSelector, type Episode, episodes } from "./history.ts";
+import { alertsQuery, alertsSelector, type Episode, EpisodeReader } from "./history.ts";
+import { intakeCheck } from "./intake_check.ts";
 import { PrometheusApi } from "./prometheus.ts";
 import { replay } from "./replay.ts";
 import { summarize, unmatched } from "./report.ts";
 import type { BacktestReport } from "./report_types.ts";
 import { renderText } from "./render_text.ts";
 
-/** The backtest's settings, flags parsed. */
-export interface BacktestConfig {
-  prometheus: string;
-  bearerToken?: string;
-  from: Date;
-  to: Date;
-  stepMs: number;
-  selector: string;
-  evalIntervalMs: number;
-  /** Policy files, or none for the default policy. */
-  configs: string[];
-  /** Where the Nodes come from: `kube_node_*` series, or a cluster now (through `kubeconfig`, or the default lookup). */
-  nodes: "prometheus" | "cluster";
-  kubeconfig?: string;
-  route: Route;
-  holdTtlMs: number;
-  drainMs: number;
-  replaceMs: number;
-  json: boolean;
-  html?: string;
-}
-
-export const USAGE = `node-heal backtest: what a policy would have done with past alerts
-
-Usage:
-  deno task backtest --prometheus URL --from 7d [flags]
-  node-heal backtest --prometheus URL --from 2026-11-01T00:00:00Z --to 2026-11-08T00:00:00Z
-
-Reads ALERTS{alertstate="firing",<selector>} from Prometheus (query_range), rebuilds the
-notifications Alertmanager would have sent, and replays them through node-heal's own decisions
-and gates with a simulated clock and cluster. Nothing is written anywhere.
-
-Flags:
-  --prometheus URL          Prometheus server to read history from (required)
-  --bearer-token-file FILE  Token sent to Prometheus as Authorization: Bearer
-  --from TIME|AGO           Start: RFC 3339, or a duration before --to (7d, 36h) (required)
-  --to TIME|AGO             End: RFC 3339, or a duration before now (default now)
-  --step DURATION           Resolution of the history read (default 60s)
-  --selector MATCHERS       Which alerts, PromQL matchers (default heal="true")
-  --eval-interval DURATION  The alert rules' evaluation interval (default 1m)
-  --config FILE             Policy file; give it twice to compare two policies (default: built-in)
-  --nodes prometheus|cluster Where the Nodes come from: kube_node_* series (default), or the
-                            cluster as it is now (--kubeconfig, else in-cluster, $KUBECONFIG, ~/.kube/config)
-  --kubeconfig FILE         The cluster of --nodes cluster (implies it)
-  --group-by LABELS         Alertmanager route group_by, comma-separated (default alertname,instance)
-  --group-wait DURATION     (default 10s)
-  --group-interval DURATION (default 1m)
-  --repeat-interval DURATION (default 1h)
-  --hold-ttl DURATION       The service's --hold-ttl (default 4h)
-  --drain-duration DURATION How long a drain takes in the replay (default 5m)
-  --replace-duration DURATION How long a replacement takes in the replay (default 10m)
-  --json                    Print the report as JSON
-  --html FILE               Also write the report as a self-contained HTML page (- prints it)
-  -h, --help                This help
-`;
-
-/** Parses `--from`/`--to`: an RFC 3339 time, or a duration (`7d`, `36h`) before `base`. */
-export function parseTime(value: string, flag: string, base: Date): Date {
-  const days = /^(\d+)d$/.exec(value);
-  const ago = days ? Number(days[1]) * 86_400_000 : undefined;
-  if (ago !== undefined) return new Date(base.getTime() - ago);
-  if (/^\d+(\.\d+)?(ms|s|m|h)$/.test(value)) {
-    return new Date(base.getTime() - parseDuration(value, flag));
-  }
-  const at = /^\d{4}-\d\d-\d\dT/.test(value) ? Date.parse(value) : NaN;
-  if (Number.isNaN(at)) {
-    throw new Error(
-      `Cannot parse --${flag}: expected an RFC 3339 time such as 2026-11-01T00:00:00Z or a duration such as 7d, got "${value}"`,
-    );
-  }
-  return new Date(at);
-}
-
-/** Reads the backtest's flags; throws naming the flag and the value. */
-export function parseBacktestArgs(args: string[], now: Date): BacktestConfig | "help" {
-  const strings = [
-    "prometheus",
-    "bearer-token-file",
-    "from",
-    "to",
-    "step",
-    "selector",
-    "eval-interval",
-    "kubeconfig",
-    "nodes",
-    "group-by",
-    "group-wait",
-    "group-interval",
-    "repeat-interval",
-    "hold-ttl",
-    "drain-duration",
-    "replace-duration",
-    "html",
-  ];
-  let values: Record<string, string | boolean | string[] | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        ...Object.fromEntries(strings.map((s) => [s, { type: "string" as const }])),
-        config: { type: "string", multiple: true },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw new Error(`${(err as Error).message}; see node-heal backtest --help`);
-  }
-  if (values.help) return "help";
-  const str = (name: string) => values[name] as string | undefined;
-  const duration = (name: string, fallback: number) => {
-    const v = str(name);
-    return v === undefined ? fallback : parseDuration(v, name);
-  };
-  if (!str("prometheus")) throw new Error("Cannot backtest: give --prometheus URL");
-  if (!str("from")) throw new Error("Cannot backtest: give --from (an RFC 3339 time, or 7d)");
-  const to = str("to") ? parseTime(str("to")!, "to", now) : now;
-  const from = parseTime(str("from")!, "from", to);
-  if (from.getTime() >= to.getTime()) {
-    throw new Error(
-      `Cannot backtest from ${from.toISOString()} to ${to.toISOString()}: --from must be before --to`,
-    );
-  }
-  const configs = (values.config as string[] | undefined) ?? [];
-  if (configs.length > 4) throw new Error("Cannot compare more than 4 policies at once");
-  if (values.json && str("html") === "-") {
-    throw new Error("Cannot print both --json and --html -: give --html a file");
-  }
-  const tokenFile = str("bearer-token-file");
-  return {
-    prometheus: str("prometheus")!,
-    ...(tokenFile ? { bearerToken: readToken(tokenFile) } : {}),
-    from,
-    to,
-    stepMs: duration("step", 60_000),
-    selector: str("selector") ?? 'heal="true"',
-    evalIntervalMs: duration("eval-interval", 60_000),
-    configs,
-    nodes: nodesFrom(str("nodes"), str("kubeconfig")),
-    ...(str("kubeconfig") ? { kubeconfig: str("kubeconfig") } : {}),
-    route: {
-      receiver: DEFAULT_ROUTE.receiver,
-      groupBy: str("group-by")?.split(",").map((s) => s.trim()).filter(Boolean) ??
-        DEFAULT_ROUTE.groupBy,
-      groupWaitMs: duration("group-wait", DEFAULT_ROUTE.groupWaitMs),
-      groupIntervalMs: duration("group-interval", DEFAULT_ROUTE.groupIntervalMs),
-      repeatIntervalMs: duration("repeat-interval", DEFAULT_ROUTE.repeatIntervalMs),
-    },
-    holdTtlMs: duration("hold-ttl", DEFAULT_HOLD_TTL_MS),
-    drainMs: duration("drain-duration", 5 * 60_000),
-    replaceMs: duration("replace-duration", 10 * 60_000),
-    json: values.json === true,
-    ...(str("html") ? { html: str("html") } : {}),
-  };
-}
-
-function nodesFrom(value: string | undefined, kubeconfig: string | undefined) {
-  if (value === undefined) return kubeconfig ? "cluster" : "prometheus";
-  if (value === "prometheus" && kubeconfig) {
-    throw new Error(
-      "Cannot use --kubeconfig with --nodes prometheus: choose where the Nodes come from",
-    );
-  }
-  if (value === "prometheus" || value === "cluster") return value;
-  throw new Error(`Cannot parse --nodes: expected prometheus or cluster, got "${value}"`);
-}
-
-function readToken(path: string): string {
-  try {
-    const token = Deno.readTextFileSync(path).trim();
-    if (token) return token;
-  } catch (err) {
-    throw new Error(`Cannot read --bearer-token-file ${path}: ${(err as Error).message}`);
-  }
-  throw new Error(`Cannot use --bearer-token-file ${path}: it is empty`);
-}
-
 /** The history a backtest replays: the firing periods in the window. */
 export async function readHistory(api: PrometheusApi, config: BacktestConfig): Promise<Episode[]> {
-  const series = await api.queryRange(alertsQuery(config.selector), {
-    from: config.from,
-    to: config.to,
-    stepMs: config.stepMs,
-  });
-  return episodes(series, {
-    evalIntervalMs: config.evalIntervalMs,
-    stepMs: config.stepMs,
-    to: config.to,
-  });
+  const { from, to, stepMs, evalIntervalMs } = config;
+  const reader = new EpisodeReader({ evalIntervalMs, stepMs, to });
+  for await (const chunk of api.rangeChunks(alertsQuery(config.selector), { from, to, stepMs })) {
+    reader.add(chunk);
+  }
+  return reader.episodes();
+}
+
+/** The heap a replayed alert's decision takes, kept for the report (bytes, measured on a month). */
+const DECISION_BYTES = 800;
+/** And again while it is printed as JSON or an HTML page. */
+const PRINTED_BYTES = 1000;
+
+/** Heap statistics, as `node:v8` gives them. */
+export interface Heap {
+  /** The most the heap may take (Deno's `--v8-flags=--max-old-space-size`, 192 MB in the binary). */
+  limit: number;
+  used: number;
+}
+
+/**
+ * Throws when the decisions of a replay would not fit in the heap: a clear error before the
+ * replay starts rather than V8's crash at its end.
+ */
+export function checkHeap(
+  decisions: number,
+  options: { printed: boolean; heap?: Heap },
+): void {
+  const stats = getHeapStatistics();
+  const heap = options.heap ?? { limit: stats.heap_size_limit, used: stats.used_heap_size };
+  const need = decisions * (DECISION_BYTES + (options.printed ? PRINTED_BYTES : 0));
+  if (heap.used + need <= 0.8 * heap.limit) return;
+  const mb = (bytes: number) => `${Math.ceil(bytes / 2 ** 20).toLocaleString("en")} MB`;
+  throw new Error(
+    `Cannot replay ${decisions.toLocaleString("en")} alert deliveries in a heap of ${
+      mb(heap.limit)
+    }: they would take about ${mb(need)}; give a later --from, a narrower --selector or a ` +
+      `longer --repeat-interval, or run deno task backtest with a larger heap ` +
+      `(--v8-flags=--max-old-space-size=MB)`,
+  );
 }
 
 /** Runs the whole backtest: history, Nodes, one replay per policy, the report. */
@@ -215,6 +67,7 @@ export async function backtest(config: BacktestConfig): Promise<BacktestReport> 
     ? [{ name: "default", policy: DEFAULT_POLICY }]
     : config.configs.map((path) => ({ name: path, policy: loadPolicy(path) }));
   const api = new PrometheusApi(config.prometheus, {
+    timeoutMs: config.timeoutMs,
     ...(config.bearerToken ? { headers: { authorization: `Bearer ${config.bearerToken}` } } : {}),
   });
   const history = await readHistory(api, config);
@@ -226,6 +79,9 @@ export async function backtest(config: BacktestConfig): Promise<BacktestReport> 
       policy: policies.map((p) => p.policy),
     });
   const sent = deliveries(history, config.route, config.to);
+  const { accepted, refused } = await intakeCheck(sent);
+  const alertsSent = accepted.reduce((n, d) => n + d.notification.alerts.length, 0);
+  checkHeap(alertsSent * policies.length, { printed: config.json || config.html !== undefined });
   return {
     kind: "node-heal-backtest",
     version: 1,
@@ -250,12 +106,13 @@ export async function backtest(config: BacktestConfig): Promise<BacktestReport> 
       series: new Set(history.map((e) => e.fingerprint)).size,
       episodes: history.length,
       notifications: sent.length,
+      ...(refused.notifications > 0 ? { refused } : {}),
       unmatched: unmatched(history, nodes),
     },
     cluster: { nodes: nodes.length },
     runs: policies.map(({ name, policy }) =>
       summarize(
-        replay(sent, {
+        replay(accepted, {
           policy,
           nodes,
           from: config.from,
@@ -293,7 +150,11 @@ export async function runBacktest(args: string[]): Promise<number> {
         console.log(page);
         return 0;
       }
-      await Deno.writeTextFile(config.html, page);
+      try {
+        await Deno.writeTextFile(config.html, page);
+      } catch (err) {
+        throw new Error(`Cannot write --html ${config.html}: ${(err as Error).message}`);
+      }
     }
     console.log(config.json ? JSON.stringify(report, null, 2) : renderText(report));
     if (config.html && !config.json) console.log(`\nHTML report: ${config.html}`);

@@ -77,7 +77,7 @@ export async function nodesFromPrometheus(
         if (k.startsWith("label_")) nodeLabels[names.get(k) ?? k] = v;
       }
     }
-    const createdAt = createdOf.get(name)?.[0]?.points[0]?.[1];
+    const createdAt = timeOf(createdOf.get(name)?.[0]?.points[0]?.[1]);
     const readyNow = readyOf.get(name)?.[0]?.points[0]?.[1];
     const addresses = [{ type: "Hostname", address: name }];
     if (s.labels.internal_ip) {
@@ -88,7 +88,7 @@ export async function nodesFromPrometheus(
         name,
         labels: nodeLabels,
         annotations: {},
-        ...(createdAt ? { creationTimestamp: new Date(createdAt * 1000).toISOString() } : {}),
+        ...(createdAt ? { creationTimestamp: createdAt } : {}),
       },
       spec: {
         ...(s.labels.provider_id ? { providerID: s.labels.provider_id } : {}),
@@ -101,6 +101,12 @@ export async function nodesFromPrometheus(
     });
   }
   return [...nodes.values()].sort((a, b) => a.metadata.name < b.metadata.name ? -1 : 1);
+}
+
+/** A sample's value in seconds as an RFC 3339 time; undefined when it is not one (NaN, +Inf, beyond a date). */
+function timeOf(seconds: number | undefined): string | undefined {
+  const at = new Date((seconds ?? NaN) * 1000);
+  return seconds && !Number.isNaN(at.getTime()) ? at.toISOString() : undefined;
 }
 
 /** `label_<sanitized>` back to the label's name, for the labels node-heal and the policies read. */

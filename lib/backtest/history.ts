@@ -1,6 +1,8 @@
 // Alert history as Prometheus kept it: the `ALERTS{alertstate="firing"}` series turned back into
 // firing periods (episodes), each with the fingerprint Alertmanager gives its labels.
-import type { Series } from "./prometheus.ts";
+import { clip } from "../clip.ts";
+import { formatDuration } from "../duration.ts";
+import { type Series, seriesKey } from "./prometheus.ts";
 
 /** One alert firing from `start` until `end` (undefined: still firing when the window ends). */
 export interface Episode {
@@ -25,57 +27,129 @@ export function alertsSelector(selector: string): string {
   return `ALERTS{alertstate="firing"${inner ? `,${inner}` : ""}}`;
 }
 
+/** Options of {@link episodes} and {@link EpisodeReader}. */
+export interface EpisodeOptions {
+  /** The alert rules' evaluation interval. */
+  evalIntervalMs: number;
+  /** The range query's step: at most two evaluation intervals. */
+  stepMs: number;
+  /** The window's end: an alert still firing then has no end. */
+  to: Date;
+}
+
 /**
  * The firing periods in a range answer of {@link alertsQuery}: an alert fires from its first
  * sample while each step finds a sample at most two evaluation intervals old, and is resolved one
  * evaluation interval after its last sample (when Prometheus sends the resolution).
  */
-export function episodes(
-  series: readonly Series[],
-  options: { evalIntervalMs: number; stepMs: number; to: Date },
-): Episode[] {
-  const fresh = 2 * options.evalIntervalMs;
-  const out: Episode[] = [];
-  for (const s of series) {
-    const labels = alertLabels(s.labels);
-    const fingerprint = alertmanagerFingerprint(labels);
-    let start: number | undefined;
-    let last = 0;
-    const close = () => {
-      if (start === undefined) return;
-      out.push({
-        labels,
-        fingerprint,
-        start: new Date(start),
-        end: new Date(last + options.evalIntervalMs),
-      });
-      start = undefined;
-    };
-    const points = [...s.points].sort((a, b) => a[0] - b[0]);
-    let previousStep: number | undefined;
-    for (const [at, sampleSeconds] of points) {
-      const sample = Math.round(sampleSeconds * 1000);
-      const present = at - sample <= fresh;
-      // A step missing from the answer: the series was absent (resolved) in between.
-      if (previousStep !== undefined && at - previousStep > options.stepMs) close();
-      previousStep = at;
-      if (!present) {
-        close();
-        continue;
-      }
-      if (start === undefined) start = sample;
-      last = sample;
+export function episodes(series: readonly Series[], options: EpisodeOptions): Episode[] {
+  const reader = new EpisodeReader(options);
+  reader.add(series);
+  return reader.episodes();
+}
+
+/** What {@link EpisodeReader} keeps of one series between chunks. */
+interface SeriesState {
+  labels: Record<string, string>;
+  fingerprint: string;
+  start?: number;
+  last: number;
+  previousStep?: number;
+}
+
+/**
+ * {@link episodes} read chunk by chunk, in time order: only the open firing periods are kept
+ * between chunks, not the samples, so a month of history costs the memory of one chunk.
+ */
+export class EpisodeReader {
+  #options: EpisodeOptions;
+  #fresh: number;
+  #series = new Map<string, SeriesState>();
+  #out: Episode[] = [];
+
+  constructor(options: EpisodeOptions) {
+    if (options.stepMs > 2 * options.evalIntervalMs) {
+      throw new Error(
+        `Cannot read firing periods at a step of ${formatDuration(options.stepMs)}: ` +
+          `a step longer than two evaluation intervals (${
+            formatDuration(2 * options.evalIntervalMs)
+          }) misses gaps and ends`,
+      );
     }
-    const lastStep = points.at(-1)?.[0];
-    if (start !== undefined && lastStep !== undefined && options.to.getTime() - lastStep <= fresh) {
-      out.push({ labels, fingerprint, start: new Date(start) });
-    } else {
-      close();
+    this.#options = options;
+    this.#fresh = 2 * options.evalIntervalMs;
+  }
+
+  /** Reads one chunk of the answer: its points later than those of the chunks before. */
+  add(series: readonly Series[]): void {
+    for (const s of series) {
+      const key = seriesKey(s.labels);
+      let state = this.#series.get(key);
+      if (!state) {
+        const labels = alertLabels(s.labels);
+        state = { labels, fingerprint: alertmanagerFingerprint(labels), last: 0 };
+        this.#series.set(key, state);
+      }
+      const points = [...s.points].sort((a, b) => a[0] - b[0]);
+      for (const [at, sampleSeconds] of points) this.#point(state, at, sampleSeconds);
     }
   }
-  return out.sort((a, b) =>
-    a.start.getTime() - b.start.getTime() || cmp(a.fingerprint, b.fingerprint)
-  );
+
+  /** The firing periods read, by start time; those still firing at `to` left open. */
+  episodes(): Episode[] {
+    const out = [...this.#out];
+    for (const state of this.#series.values()) {
+      if (state.start === undefined) continue;
+      const { labels, fingerprint, start, last, previousStep } = state;
+      if (this.#options.to.getTime() - previousStep! <= this.#fresh) {
+        out.push({ labels, fingerprint, start: new Date(start) });
+      } else {
+        out.push({ labels, fingerprint, start: new Date(start), end: this.#end(last) });
+      }
+    }
+    return out.sort((a, b) =>
+      a.start.getTime() - b.start.getTime() || cmp(a.fingerprint, b.fingerprint)
+    );
+  }
+
+  #point(state: SeriesState, at: number, sampleSeconds: number): void {
+    // The same step twice (a chunk repeated): read once.
+    if (state.previousStep !== undefined && at <= state.previousStep) return;
+    if (!Number.isFinite(sampleSeconds)) {
+      throw new Error(
+        `Cannot read the firing periods of ${seriesText(state.labels)}: its timestamp() at ${
+          new Date(at).toISOString()
+        } is ${sampleSeconds}, not a time`,
+      );
+    }
+    const sample = Math.round(sampleSeconds * 1000);
+    const present = at - sample <= this.#fresh;
+    // A step missing from the answer: the series was absent (resolved) in between.
+    if (state.previousStep !== undefined && at - state.previousStep > this.#options.stepMs) {
+      this.#close(state);
+    }
+    state.previousStep = at;
+    if (!present) return this.#close(state);
+    if (state.start === undefined) state.start = sample;
+    state.last = sample;
+  }
+
+  #close(state: SeriesState): void {
+    if (state.start === undefined) return;
+    const { labels, fingerprint, start, last } = state;
+    this.#out.push({ labels, fingerprint, start: new Date(start), end: this.#end(last) });
+    state.start = undefined;
+  }
+
+  #end(last: number): Date {
+    return new Date(last + this.#options.evalIntervalMs);
+  }
+}
+
+/** An alert's series as PromQL writes it, to name it in a message. */
+function seriesText(labels: Record<string, string>): string {
+  const inner = Object.entries(labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(",");
+  return clip(`ALERTS{${inner}}`, 300);
 }
 
 function cmp(a: string, b: string): number {

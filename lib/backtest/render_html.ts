@@ -96,6 +96,18 @@ ${
           `${n(alerts.unmatched.length)} unmatched`,
         ].join(", "),
       ),
+      ...(alerts.refused
+        ? [item(
+          "Refused",
+          `${
+            plural(alerts.refused.notifications, "notification")
+          } node-heal's webhook would refuse (${
+            plural(alerts.refused.alerts, "alert")
+          }), first at ${timeTag(alerts.refused.first?.at ?? "")}: ${
+            escapeHtml(alerts.refused.first?.message ?? "")
+          }`,
+        )]
+        : []),
       item("Nodes", n(report.cluster.nodes)),
       item("Policies", n(report.runs.length)),
     ].join("\n")

@@ -10,7 +10,7 @@ export const STORY_LINES = 60;
 /** The report as text. */
 export function renderText(report: BacktestReport): string {
   const { window: w, alerts, alertmanager: am } = report;
-  const lines = [
+  const header = [
     `node-heal backtest, ${formatUtc(w.from)} to ${formatUtc(w.to)} (step ${w.stepSeconds}s)`,
     `History: ${report.source.selector} from ${report.source.prometheus ?? "given alerts"}`,
     `Nodes: ${report.cluster.nodes}, from ${
@@ -24,11 +24,19 @@ export function renderText(report: BacktestReport): string {
     `Alerts: ${plural(alerts.series, "alert")}, ${plural(alerts.episodes, "firing period")}, ${
       plural(alerts.notifications, "notification")
     }; ${alerts.unmatched.length} matched no node`,
-    "",
-    table(comparison(report.runs)),
+    ...(alerts.refused
+      ? [
+        `Refused: ${plural(alerts.refused.notifications, "notification")} (${
+          plural(alerts.refused.alerts, "alert")
+        }) node-heal's webhook would refuse, first at ${
+          formatUtc(alerts.refused.first?.at ?? "")
+        }: ${alerts.refused.first?.message ?? ""}`,
+      ]
+      : []),
   ];
+  const lines = [...header.map(printable), "", table(comparison(report.runs))];
   for (const run of report.runs) {
-    lines.push("", `What ${run.policy} would have done:`);
+    lines.push("", printable(`What ${run.policy} would have done:`));
     const rows = run.nodes.flatMap((s) =>
       s.events.map((e) => [
         formatUtc(e.at),
@@ -59,6 +67,21 @@ export function renderText(report: BacktestReport): string {
     lines.push(...table(rows).split("\n").map((l) => `  ${l}`));
   }
   return lines.join("\n");
+}
+
+/**
+ * Control characters a terminal would act on (escape sequences, carriage returns, line breaks)
+ * and the invisible ones that reorder a line, written as escapes: alert labels are anyone's text.
+ */
+const UNPRINTABLE = /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const SHORT: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
+/** `text` as one line a terminal prints as it is. */
+export function printable(text: string): string {
+  return text.replace(
+    UNPRINTABLE,
+    (c) => SHORT[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 /** The policies side by side: one row per figure, one column per policy. */
@@ -104,7 +127,8 @@ function plural(n: number, word: string): string {
 }
 
 /** Rows as aligned columns. */
-function table(rows: string[][]): string {
+function table(cells: string[][]): string {
+  const rows = cells.map((r) => r.map(printable));
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => widths[i] = Math.max(widths[i] ?? 0, c.length));
   return rows.map((r) => r.map((c, i) => i === r.length - 1 ? c : c.padEnd(widths[i])).join("  "))

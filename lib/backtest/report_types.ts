@@ -30,11 +30,22 @@ export interface BacktestReport {
     episodes: number;
     /** Webhook notifications Alertmanager would have sent. */
     notifications: number;
+    /** Of those, the ones node-heal's webhook would have refused (400): they decided nothing. */
+    refused?: RefusedNotifications;
     /** Alerts that matched no Node (or more than one). */
     unmatched: UnmatchedAlert[];
   };
   cluster: { nodes: number };
   runs: BacktestRun[];
+}
+
+/** Notifications node-heal's intake refuses (a label too long, too many alerts in a group). */
+export interface RefusedNotifications {
+  notifications: number;
+  /** The alerts they carried. */
+  alerts: number;
+  /** The first one: when it would have been sent, and the webhook's answer. */
+  first?: { at: string; message: string };
 }
 
 /** An alert that matched no single Node. */

@@ -74,7 +74,7 @@ Deno.test("docs/ names every Event reason and every gate of a decision", () => {
 });
 
 Deno.test("docs/backtest.md explains every flag of node-heal backtest", async () => {
-  const { USAGE } = await import("../../lib/backtest/cli.ts");
+  const { USAGE } = await import("../../lib/backtest/cli_args.ts");
   const doc = await read("docs/backtest.md");
   const flags = [...USAGE.matchAll(/^\s+(?:-h, )?(--[a-z-]+)/gm)].map((m) => m[1]);
   assert.ok(flags.length > 15);

@@ -104,6 +104,7 @@ Deno.test("renderHtml() escapes hostile labels, node names, messages, gates and 
       hostileReport().source.selector,
       hostileReport().alerts.unmatched[0].key,
       hostileReport().generatedBy,
+      hostileReport().alerts.refused!.first!.message,
     ]
   ) {
     assert.ok(text.includes(s), `shown as text: ${s}`);
