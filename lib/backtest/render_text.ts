@@ -73,6 +73,7 @@ export function renderText(report: BacktestReport): string {
  * Control characters a terminal would act on (escape sequences, carriage returns, line breaks)
  * and the invisible ones that reorder a line, written as escapes: alert labels are anyone's text.
  */
+// deno-lint-ignore no-control-regex -- control characters are what it looks for
 const UNPRINTABLE = /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 const SHORT: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
 

@@ -4,6 +4,7 @@ import { sampleReport } from "../../fixtures/backtest_report.ts";
 
 /** Control characters a terminal acts on, and the invisible ones that reorder a line. */
 const CONTROLS =
+  // deno-lint-ignore no-control-regex -- control characters are what it looks for
   /[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 
 Deno.test("renderText() escapes the control characters alert labels may carry: no terminal escape, no forged line", () => {
