@@ -222,9 +222,9 @@ interface EngineFigures {
   replay_ms: number;
   summarize_ms: number;
   /** The largest `Deno.memoryUsage().rss` seen after each step of each run. */
-  rss_peak_mb: number;
-  /** The process's high-water mark (VmHWM), read by the parent: Deno denies a process its own /proc. */
-  vm_hwm_mb?: number;
+  rss_mb: number;
+  /** The process's peak resident memory, measured from outside (`/usr/bin/time -v`). */
+  peak_rss_mb?: number;
 }
 
 /** One size under one policy, `size.runs` times (in this process): medians and peak memory. */
@@ -285,32 +285,15 @@ function engine(size: Size, policyName: string): EngineFigures {
     deliveries_ms: round(median(times.deliveries)),
     replay_ms: round(median(times.replay)),
     summarize_ms: round(median(times.summarize)),
-    rss_peak_mb: mb(peak),
+    rss_mb: mb(peak),
   };
 }
 
-/**
- * Runs {@link engine} in a fresh `deno run` (as the backtest task runs), so that memory is per
- * size. The child prints its figures and waits for its stdin to close, so that its VmHWM can be
- * read meanwhile.
- */
+/** Runs {@link engine} in a fresh `deno run` (as the backtest task runs), so that memory is per size. */
 async function engineInChild(size: number, policy: string): Promise<EngineFigures> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-env", SELF, "--child", String(size), policy],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  let line = "";
-  for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-    line += chunk;
-    if (line.includes("\n")) break;
-  }
-  const hwm = treeHwm(child.pid);
-  await child.stdin.close();
-  if (!(await child.status).success) throw new Error(`The engine run ${size}/${policy} failed`);
-  const figures: EngineFigures = JSON.parse(line);
-  return { ...figures, ...(hwm ? { vm_hwm_mb: mb(hwm) } : {}) };
+  const args = ["run", "--allow-read", "--allow-env", SELF, "--child", String(size), policy];
+  const run = await measured(args);
+  return { ...JSON.parse(run.stdout), peak_rss_mb: run.rssMb };
 }
 
 // ---- End to end: `deno task backtest` against a real Prometheus. ----
@@ -349,8 +332,12 @@ export async function e2eScenario(start: Date): Promise<Scenario> {
   };
 }
 
-/** Peak resident memory of a process tree through `/usr/bin/time -v`, else polled VmHWM. */
-async function timed(args: string[]): Promise<{ ms: number; rssMb: number; stdout: string }> {
+/**
+ * Runs `deno <args>` in the repository; its wall time, stdout, and the peak resident memory of
+ * it and its children: from `/usr/bin/time -v`, else the largest `ps` total seen every 20 ms.
+ * (Deno lets no process read /proc without --allow-all, so VmHWM is out of reach.)
+ */
+async function measured(args: string[]): Promise<{ ms: number; rssMb: number; stdout: string }> {
   const gnuTime = await Deno.stat("/usr/bin/time").then(() => true, () => false);
   const argv = gnuTime
     ? ["/usr/bin/time", "-v", Deno.execPath(), ...args]
@@ -363,12 +350,17 @@ async function timed(args: string[]): Promise<{ ms: number; rssMb: number; stdou
     stderr: "piped",
   }).spawn();
   let polled = 0;
-  const poll = gnuTime ? undefined : setInterval(() => {
-    polled = Math.max(polled, treeHwm(child.pid));
-  }, 20);
+  let polling = !gnuTime;
+  const poller = (async () => {
+    while (polling) {
+      polled = Math.max(polled, await treeRss(child.pid));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
   const out = await child.output();
   const ms = performance.now() - t0;
-  if (poll) clearInterval(poll);
+  polling = false;
+  await poller;
   const stderr = new TextDecoder().decode(out.stderr);
   if (!out.success) throw new Error(`deno ${args.join(" ")} failed:\n${stderr}`);
   const kb = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr)?.[1];
@@ -379,16 +371,20 @@ async function timed(args: string[]): Promise<{ ms: number; rssMb: number; stdou
   };
 }
 
-/** The largest VmHWM of a process and its descendants, from /proc. */
-function treeHwm(pid: number): number {
-  try {
-    const kb = /VmHWM:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${pid}/status`))?.[1];
-    const children = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim();
-    const below = children ? children.split(/\s+/).map((c) => treeHwm(Number(c))) : [];
-    return Math.max(Number(kb ?? 0) * 1024, ...below);
-  } catch {
-    return 0;
+/** The resident memory of process `pid` and its descendants, from `ps`. */
+async function treeRss(pid: number): Promise<number> {
+  const out = await new Deno.Command("ps", { args: ["-eo", "pid=,ppid=,rss="] }).output();
+  const rows = new TextDecoder().decode(out.stdout).trim().split("\n").map((l) =>
+    l.trim().split(/\s+/).map(Number)
+  );
+  const tree = new Set([pid]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [p, parent] of rows) {
+      if (tree.has(parent) && !tree.has(p)) [grew] = [true, tree.add(p)];
+    }
   }
+  return rows.filter(([p]) => tree.has(p)).reduce((sum, [, , kb]) => sum + kb * 1024, 0);
 }
 
 /** Waits until Prometheus has compacted the backfilled 2h blocks, as it would have long since. */
@@ -434,12 +430,12 @@ async function e2e() {
     note(`e2e: deno task backtest --json, ${E2E.runs} runs`);
     const runs = [];
     for (let i = 0; i < E2E.runs; i++) {
-      runs.push(await timed(["task", "-q", "backtest", ...flags, "--json"]));
+      runs.push(await measured(["task", "-q", "backtest", ...flags, "--json"]));
     }
     const report: BacktestReport = JSON.parse(runs[0].stdout);
     const startup = [];
     for (let i = 0; i < E2E.runs; i++) {
-      startup.push((await timed(["task", "-q", "backtest", "--help"])).ms);
+      startup.push((await measured(["task", "-q", "backtest", "--help"])).ms);
     }
     // The same work in this process, a step at a time: Prometheus's answers, then the engine.
     const config = parseBacktestArgs(flags, new Date()) as BacktestConfig;
@@ -503,7 +499,6 @@ async function e2e() {
 
 if (import.meta.main && Deno.args[0] === "--child") {
   console.log(JSON.stringify(engine(SIZES[Number(Deno.args[1])], Deno.args[2])));
-  for await (const _ of Deno.stdin.readable) { /* until the parent has read VmHWM */ }
 } else if (import.meta.main) {
   const only = Deno.args.find((a) => a === "--engine" || a === "--e2e");
   const results: { engine?: EngineFigures[]; e2e?: Awaited<ReturnType<typeof e2e>> } = {};
@@ -524,7 +519,7 @@ if (import.meta.main && Deno.args[0] === "--child") {
 function print(results: { engine?: EngineFigures[]; e2e?: Awaited<ReturnType<typeof e2e>> }) {
   if (results.engine) {
     console.log(
-      "size                   policy   episodes  notifications  decisions  deliveries ms  replay ms  summarize ms  peak RSS MB  VmHWM",
+      "size                   policy   episodes  notifications  decisions  deliveries ms  replay ms  summarize ms  RSS MB  peak RSS MB",
     );
     for (const r of results.engine) {
       console.log(
@@ -537,8 +532,8 @@ function print(results: { engine?: EngineFigures[]; e2e?: Awaited<ReturnType<typ
           String(r.deliveries_ms).padStart(14),
           String(r.replay_ms).padStart(10),
           String(r.summarize_ms).padStart(13),
-          String(r.rss_peak_mb).padStart(12),
-          String(r.vm_hwm_mb ?? "").padStart(8),
+          String(r.rss_mb).padStart(7),
+          String(r.peak_rss_mb ?? "").padStart(13),
         ].join(" "),
       );
     }
