@@ -299,12 +299,8 @@ class Replay {
 
   /** Adds a point to the nodes-out timeline when the count changed. */
   #noteOut(): void {
-    const b = this.#cluster.tally.budgets({ now: this.#now, paused: this.#paused });
-    const point = {
-      at: this.#now.toISOString(),
-      out: b.selected - b.available,
-      heldByNodeHeal: b.minHealthy.heldByNodeHeal,
-    };
+    const { out, heldByNodeHeal } = this.#cluster.out;
+    const point = { at: this.#now.toISOString(), out, heldByNodeHeal };
     const last = this.#out.at(-1);
     if (last && last.out === point.out && last.heldByNodeHeal === point.heldByNodeHeal) return;
     if (last?.at === point.at) this.#out.pop();

@@ -1,10 +1,11 @@
 // The backtest's cluster: the Nodes as node-heal's own index and tally hold them, changed only
 // by the patches decide() and reconcile() return, as the API server would merge them; and the
 // replacement ledger as the replacement gates count it. No I/O and no clock of its own.
-import type { Node } from "../node.ts";
+import { isCordoned, type Node } from "../node.ts";
 import type { Decision, NodePatch } from "../decide/decision.ts";
 import type { Gates } from "../decide/policy.ts";
-import { NodeIndex } from "../resolve/node_index.ts";
+import { isAvailable, protection } from "../decide/selection.ts";
+import { type IndexFollower, NodeIndex } from "../resolve/node_index.ts";
 import { Tally } from "../decide/tally.ts";
 import { needsReconcile } from "../decide/reconcile.ts";
 import {
@@ -79,11 +80,67 @@ export class SimLedger implements ReplaceView {
   }
 }
 
+/**
+ * Nodes out (selected and not available) and held by node-heal, counted as the gates' tally
+ * counts them and kept current as Nodes change: the replay plots them after every write, and
+ * the tally's budgets() would also build every other gate's budget each time (its cooldown list
+ * walks every Node ever released).
+ */
+export class OutCount implements IndexFollower {
+  #gates: Gates;
+  #shares = new Map<string, { selected: boolean; available: boolean; held: boolean }>();
+  #selected = 0;
+  #available = 0;
+  #held = 0;
+
+  constructor(gates: Gates) {
+    this.#gates = gates;
+  }
+
+  /** Selected Nodes not available (cordoned or NotReady), whoever made them so. */
+  get out(): number {
+    return this.#selected - this.#available;
+  }
+
+  /** Selected Nodes node-heal holds cordoned. */
+  get heldByNodeHeal(): number {
+    return this.#held;
+  }
+
+  /** Counts Node `node` as it is now, in place of what it was. */
+  set(node: Node): void {
+    this.remove(node.metadata.name);
+    const selected = !protection(node, this.#gates);
+    const share = {
+      selected,
+      available: selected && isAvailable(node),
+      held: selected && readState(node).owned && isCordoned(node),
+    };
+    this.#shares.set(node.metadata.name, share);
+    this.#add(share, 1);
+  }
+
+  /** Forgets Node `name`. */
+  remove(name: string): void {
+    const share = this.#shares.get(name);
+    if (!share) return;
+    this.#shares.delete(name);
+    this.#add(share, -1);
+  }
+
+  #add(share: { selected: boolean; available: boolean; held: boolean }, sign: 1 | -1): void {
+    if (share.selected) this.#selected += sign;
+    if (share.available) this.#available += sign;
+    if (share.held) this.#held += sign;
+  }
+}
+
 /** The cluster a backtest replays against. */
 export class SimCluster {
   readonly index = new NodeIndex();
   readonly tally: Tally;
   readonly ledger: SimLedger;
+  readonly out: OutCount;
   /** Nodes that need a look outside any alert (claims, holds): what the service's sweep visits. */
   readonly stateful = new Set<string>();
   #version = 0;
@@ -92,6 +149,8 @@ export class SimCluster {
     this.index.replaceAll(nodes.map((n) => this.#fresh(n)));
     this.tally = new Tally(gates);
     this.index.follow(this.tally);
+    this.out = new OutCount(gates);
+    this.index.follow(this.out);
     this.ledger = new SimLedger(() => this.tally.gates);
     for (const node of this.index.nodes()) this.#track(node);
   }

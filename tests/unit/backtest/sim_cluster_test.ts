@@ -1,8 +1,84 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { patched, SimCluster, untouched } from "../../../lib/backtest/sim_cluster.ts";
 import { ANNOTATIONS, OWNER } from "../../../lib/decide/node_state.ts";
-import { DEFAULT_POLICY } from "../../../lib/decide/policy.ts";
+import { decide } from "../../../lib/decide/decide.ts";
+import { DEFAULT_POLICY, parsePolicy } from "../../../lib/decide/policy.ts";
+import type { Alert } from "../../../lib/intake/alertmanager.ts";
+import type { Node } from "../../../lib/node.ts";
 import { workerNode } from "../../fake_client.ts";
+
+const POLICY = parsePolicy(`
+rules: [{ name: heal, match: ['heal="true"'], actions: [cordon] }]
+gates: { minHealthy: 1, rate: { max: 1000, window: 1h }, cooldown: 0s, nodeSelector: { pool: a } }
+`);
+
+/** Workers in pool a (selected) and b (outside the selector), a control plane, one NotReady, one cordoned by hand. */
+function nodes(): Node[] {
+  const out = Array.from({ length: 8 }, (_, i) => {
+    const n = workerNode(`w${i}`, `10.0.0.${i + 1}`);
+    n.metadata.labels!.pool = i < 6 ? "a" : "b";
+    return n;
+  });
+  out[1].status!.conditions = [{ type: "Ready", status: "False" }];
+  out[2].spec = { unschedulable: true };
+  const cp = workerNode("cp", "10.0.9.1");
+  cp.metadata.labels!["node-role.kubernetes.io/control-plane"] = "";
+  cp.metadata.labels!.pool = "a";
+  return [cp, ...out];
+}
+
+function alert(node: number, status: "firing" | "resolved"): Alert {
+  return {
+    fingerprint: `f${node}`,
+    status,
+    labels: { alertname: "NodeHighCPU", heal: "true", node: node < 0 ? "cp" : `w${node}` },
+    annotations: {},
+    startsAt: "2026-11-02T00:00:00Z",
+    endsAt: "",
+    generatorURL: "",
+  };
+}
+
+Deno.test("SimCluster counts nodes out and held as the gates' tally does, through cordons, releases and replacements", () => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.record({
+          node: fc.integer({ min: -1, max: 7 }),
+          op: fc.constantFrom("firing", "resolved", "replace"),
+        }),
+        { maxLength: 40 },
+      ),
+      (steps) => {
+        const cluster = new SimCluster(nodes(), POLICY.gates);
+        const now = new Date("2026-11-02T00:00:00Z");
+        for (const [i, { node, op }] of steps.entries()) {
+          const at = new Date(now.getTime() + i * 60_000);
+          const name = node < 0 ? "cp" : `w${node}`;
+          if (op === "replace") {
+            if (cluster.index.get(name)) cluster.replace(name, at);
+          } else {
+            const target = cluster.index.get(name);
+            if (!target) continue;
+            const d = decide(alert(node, op), target, {
+              now: at,
+              holdTtlMs: 3_600_000,
+              policy: POLICY,
+              tally: cluster.tally,
+            });
+            if (d.kind === "act") cluster.write(d);
+          }
+          const b = cluster.tally.budgets({ now: at, paused: false });
+          assert.deepEqual(
+            { out: cluster.out.out, held: cluster.out.heldByNodeHeal },
+            { out: b.selected - b.available, held: b.minHealthy.heldByNodeHeal },
+          );
+        }
+      },
+    ),
+  );
+});
 
 Deno.test("untouched() takes node-heal's marks and its own cordon off a Node, and keeps a person's cordon", () => {
   const ours = workerNode("w1");
