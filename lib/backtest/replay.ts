@@ -82,6 +82,8 @@ class Replay {
   #out: OutPoint[] = [];
   /** The drain or replacement under way on each Node: a stopped one's end is ignored. */
   #running = new Map<string, number>();
+  /** The Nodes of #running, as decisions see them: built again only when it changes. */
+  #drainingHere: ReadonlySet<string> | undefined;
   #token = 0;
   /** The last decision a look at each Node made, so that one repeated each sweep is told once. */
   #lastLook = new Map<string, string>();
@@ -137,7 +139,7 @@ class Replay {
       tally: c.tally,
       paused: this.#paused,
       instance: "backtest",
-      drainingHere: new Set(this.#running.keys()),
+      drainingHere: this.#drainingHere ??= new Set(this.#running.keys()),
       replacements: c.ledger,
     };
   }
@@ -178,7 +180,7 @@ class Replay {
     const { node: name } = timer;
     if (timer.kind === "wake") return this.#look(name);
     if (this.#running.get(name) !== timer.token) return;
-    this.#running.delete(name);
+    this.#stop(name);
     const node = this.#cluster.index.get(name);
     if (!node) return;
     if (timer.kind === "drain-end") {
@@ -230,7 +232,7 @@ class Replay {
     this.#record({ trigger, node: name, outcome, gate, message: decision.message }, alert);
     if (decision.kind !== "act") return;
     const before = this.#cluster.index.get(name);
-    if (decision.action === "uncordon") this.#running.delete(name);
+    if (decision.action === "uncordon") this.#stop(name);
     if (decision.action === "replace" && before) {
       const rule = replaceRule(this.#o.policy, readState(before).rule);
       this.#cluster.ledger.begin(before, {
@@ -276,7 +278,12 @@ class Replay {
   #start(name: string, kind: "drain-end" | "replace-end", at: number): void {
     const token = ++this.#token;
     this.#running.set(name, token);
+    this.#drainingHere = undefined;
     this.#timers.push(at, { kind, node: name, token });
+  }
+
+  #stop(name: string): void {
+    if (this.#running.delete(name)) this.#drainingHere = undefined;
   }
 
   #record(d: Omit<ReplayDecision, "at">, alert?: Alert): void {
