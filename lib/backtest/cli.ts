@@ -15,6 +15,7 @@ import { PrometheusApi } from "./prometheus.ts";
 import { replay } from "./replay.ts";
 import { summarize, unmatched } from "./report.ts";
 import type { BacktestReport } from "./report_types.ts";
+import { renderJson, writePieces } from "./render_json.ts";
 import { renderText } from "./render_text.ts";
 
 /** The history a backtest replays: the firing periods in the window. */
@@ -156,8 +157,17 @@ export async function runBacktest(args: string[]): Promise<number> {
         throw new Error(`Cannot write --html ${config.html}: ${(err as Error).message}`);
       }
     }
-    console.log(config.json ? JSON.stringify(report, null, 2) : renderText(report));
-    if (config.html && !config.json) console.log(`\nHTML report: ${config.html}`);
+    if (config.json) {
+      const writer = Deno.stdout.writable.getWriter();
+      try {
+        await writePieces(renderJson(report), writer);
+      } finally {
+        writer.releaseLock();
+      }
+      return 0;
+    }
+    console.log(renderText(report));
+    if (config.html) console.log(`\nHTML report: ${config.html}`);
     return 0;
   } catch (err) {
     console.error(`node-heal backtest: ${(err as Error).message}`);
