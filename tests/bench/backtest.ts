@@ -12,6 +12,7 @@ import { DEFAULT_ROUTE, deliveries } from "../../lib/backtest/alertmanager_sim.t
 import { alertmanagerFingerprint, type Episode } from "../../lib/backtest/history.ts";
 import { replay } from "../../lib/backtest/replay.ts";
 import { summarize } from "../../lib/backtest/report.ts";
+import { renderJson, writePieces } from "../../lib/backtest/render_json.ts";
 import { DEFAULT_POLICY, parsePolicy, type Policy } from "../../lib/decide/policy.ts";
 import type { Node } from "../../lib/node.ts";
 import { type BacktestConfig, parseBacktestArgs, readHistory } from "../../lib/backtest/cli.ts";
@@ -221,6 +222,9 @@ interface EngineFigures {
   deliveries_ms: number;
   replay_ms: number;
   summarize_ms: number;
+  /** Writing the run as `--json` does (renderJson), to a sink that counts the bytes. */
+  json_ms: number;
+  json_mb: number;
   /** The largest `Deno.memoryUsage().rss` seen after each step of each run. */
   rss_mb: number;
   /** The process's peak resident memory, measured from outside (`/usr/bin/time -v`). */
@@ -228,13 +232,14 @@ interface EngineFigures {
 }
 
 /** One size under one policy, `size.runs` times (in this process): medians and peak memory. */
-function engine(size: Size, policyName: string): EngineFigures {
+async function engine(size: Size, policyName: string): Promise<EngineFigures> {
   const policy = POLICIES[policyName];
   const from = Date.parse("2026-10-01T00:00:00Z");
   const to = new Date(from + size.days * DAY);
   const nodes = clusterOf(size.nodes);
   const history = historyOf(size, from);
-  const times = { deliveries: [] as number[], replay: [] as number[], summarize: [] as number[] };
+  const times: Record<string, number[]> = { deliveries: [], replay: [], summarize: [], json: [] };
+  let jsonBytes = 0;
   let peak = rss();
   let last: { notifications: number; alerts: number; decisions: number } | undefined;
   let actions: Record<string, number> = {};
@@ -257,6 +262,13 @@ function engine(size: Size, policyName: string): EngineFigures {
     t = performance.now();
     const report = summarize(result, { policy, name: policyName, nodes, to });
     times.summarize.push(performance.now() - t);
+    peak = Math.max(peak, rss());
+    t = performance.now();
+    jsonBytes = 0;
+    await writePieces(renderJson(report), {
+      write: (bytes) => Promise.resolve(jsonBytes += bytes.length),
+    });
+    times.json.push(performance.now() - t);
     peak = Math.max(peak, rss());
     last = {
       notifications: sent.length,
@@ -285,6 +297,8 @@ function engine(size: Size, policyName: string): EngineFigures {
     deliveries_ms: round(median(times.deliveries)),
     replay_ms: round(median(times.replay)),
     summarize_ms: round(median(times.summarize)),
+    json_ms: round(median(times.json)),
+    json_mb: mb(jsonBytes),
     rss_mb: mb(peak),
   };
 }
@@ -498,7 +512,7 @@ async function e2e() {
 }
 
 if (import.meta.main && Deno.args[0] === "--child") {
-  console.log(JSON.stringify(engine(SIZES[Number(Deno.args[1])], Deno.args[2])));
+  console.log(JSON.stringify(await engine(SIZES[Number(Deno.args[1])], Deno.args[2])));
 } else if (import.meta.main) {
   const only = Deno.args.find((a) => a === "--engine" || a === "--e2e");
   const results: { engine?: EngineFigures[]; e2e?: Awaited<ReturnType<typeof e2e>> } = {};
@@ -519,7 +533,7 @@ if (import.meta.main && Deno.args[0] === "--child") {
 function print(results: { engine?: EngineFigures[]; e2e?: Awaited<ReturnType<typeof e2e>> }) {
   if (results.engine) {
     console.log(
-      "size                   policy   episodes  notifications  decisions  deliveries ms  replay ms  summarize ms  RSS MB  peak RSS MB",
+      "size                   policy   episodes  notifications  decisions  deliveries ms  replay ms  summarize ms      --json ms (size)  RSS MB  peak RSS MB",
     );
     for (const r of results.engine) {
       console.log(
@@ -532,6 +546,7 @@ function print(results: { engine?: EngineFigures[]; e2e?: Awaited<ReturnType<typ
           String(r.deliveries_ms).padStart(14),
           String(r.replay_ms).padStart(10),
           String(r.summarize_ms).padStart(13),
+          `${r.json_ms} (${r.json_mb} MB)`.padStart(20),
           String(r.rss_mb).padStart(7),
           String(r.peak_rss_mb ?? "").padStart(13),
         ].join(" "),
