@@ -128,8 +128,13 @@ export async function backtest(config: BacktestConfig): Promise<BacktestReport> 
   };
 }
 
-/** `node-heal backtest [flags]`: the exit code. */
-export async function runBacktest(args: string[]): Promise<number> {
+/** Where a backtest prints its report: stdout, or a test's sink. */
+export interface Output {
+  write(bytes: Uint8Array): Promise<unknown>;
+}
+
+/** `node-heal backtest [flags]`: the exit code. The report goes to `out` (stdout by default). */
+export async function runBacktest(args: string[], out?: Output): Promise<number> {
   let config: BacktestConfig | "help";
   try {
     config = parseBacktestArgs(args, new Date());
@@ -141,6 +146,9 @@ export async function runBacktest(args: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  const writer = out ? undefined : Deno.stdout.writable.getWriter();
+  const sink = out ?? writer!;
+  const print = (text: string) => writePieces([text], sink);
   try {
     const report = await backtest(config);
     if (config.html) {
@@ -148,7 +156,7 @@ export async function runBacktest(args: string[]): Promise<number> {
       const page = renderHtml(report);
       // `--html -` prints the page: the compiled binary may not write files.
       if (config.html === "-") {
-        console.log(page);
+        await print(page);
         return 0;
       }
       try {
@@ -158,19 +166,16 @@ export async function runBacktest(args: string[]): Promise<number> {
       }
     }
     if (config.json) {
-      const writer = Deno.stdout.writable.getWriter();
-      try {
-        await writePieces(renderJson(report), writer);
-      } finally {
-        writer.releaseLock();
-      }
+      await writePieces(renderJson(report), sink);
       return 0;
     }
-    console.log(renderText(report));
-    if (config.html) console.log(`\nHTML report: ${config.html}`);
+    await print(renderText(report));
+    if (config.html) await print(`\nHTML report: ${config.html}`);
     return 0;
   } catch (err) {
     console.error(`node-heal backtest: ${(err as Error).message}`);
     return 1;
+  } finally {
+    writer?.releaseLock();
   }
 }

@@ -19,11 +19,13 @@ async function run(args: string[]) {
   const out: string[] = [];
   const err: string[] = [];
   const { log, error } = console;
-  console.log = (...a: unknown[]) => out.push(a.join(" "));
+  console.log = (...a: unknown[]) => out.push(`${a.join(" ")}\n`);
   console.error = (...a: unknown[]) => err.push(a.join(" "));
+  const decoder = new TextDecoder();
+  const sink = { write: (bytes: Uint8Array) => Promise.resolve(out.push(decoder.decode(bytes))) };
   try {
-    const code = await runBacktest(args);
-    return { code, out: out.join("\n"), err: err.join("\n") };
+    const code = await runBacktest(args, sink);
+    return { code, out: out.join("").replace(/\n$/, ""), err: err.join("\n") };
   } finally {
     Object.assign(console, { log, error });
   }
