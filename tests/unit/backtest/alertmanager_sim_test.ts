@@ -83,26 +83,24 @@ Deno.test("deliveries() leaves an alert still firing at the end without a resolu
   assert.deepEqual(sent([episode(A, 0)], DEFAULT_ROUTE, 30 * MIN), ["+10s a:9100:firing"]);
 });
 
-Deno.test("deliveries() rebuilds a month of an alert flapping on 300 nodes in one group within seconds", () => {
-  // 50 minutes firing in every 2 hours, each node 7s after the one before: 108,000 firing periods.
+Deno.test("deliveries() rebuilds days of an alert flapping on 300 nodes in one group, one notification per tick of change", () => {
+  // 50 minutes firing in every 2 hours, each node 7s after the one before: 10,800 firing periods.
+  // (How long it takes is measured by deno task bench:backtest, not asserted here.)
   const DAY = 24 * 60 * MIN;
   const history: Episode[] = [];
   for (let i = 0; i < 300; i++) {
     const labels = { ...A, instance: `10.0.${i >> 8}.${i & 255}:9100` };
-    for (let t = i * 7 * S; t < 30 * DAY; t += 120 * MIN) {
+    for (let t = i * 7 * S; t < 3 * DAY; t += 120 * MIN) {
       history.push(episode(labels, t, t + 50 * MIN));
     }
   }
-  const started = performance.now();
   const sent = deliveries(
     history,
     { ...DEFAULT_ROUTE, groupBy: ["alertname"] },
-    new Date(T0 + 30 * DAY),
+    new Date(T0 + 3 * DAY),
   );
-  const took = performance.now() - started;
-  assert.ok(took < 20_000, `${Math.round(took)}ms`);
   // Each 2 hours the starts span 35 minutes (36 ticks of group_interval), and the ends too.
-  assert.equal(sent.length, 30 * 12 * (36 + 36));
+  assert.equal(sent.length, 3 * 12 * (36 + 36));
   assert.equal(Math.max(...sent.map((d) => d.notification.alerts.length)), 300);
 });
 

@@ -122,7 +122,6 @@ Deno.test("PrometheusApi gives up on a slow answer, its headers or its body, nam
     return new Response(body);
   });
   const api = new PrometheusApi(prom.url, { timeoutMs: 200 });
-  const started = performance.now();
   const headers = await api.query("up", TO).catch((e) => e);
   assert.match(
     headers.message,
@@ -130,7 +129,6 @@ Deno.test("PrometheusApi gives up on a slow answer, its headers or its body, nam
   );
   const body = await api.queryRange("up", RANGE).catch((e) => e);
   assert.match(body.message, /did not answer query_range within 200ms/);
-  assert.ok(performance.now() - started < 5_000);
 });
 
 Deno.test("PrometheusApi keeps the credentials of a --prometheus URL out of what it shows", async () => {
