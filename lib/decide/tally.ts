@@ -177,8 +177,17 @@ export class Tally {
       this.#effect.used;
     const selected = this.#selected + gone;
     const need = required(selected, gates.minHealthy);
-    const cooling = [...this.#released].filter(([, at]) => t - at < gates.cooldownMs)
-      .map(([name]) => name);
+    // Listed only when read (by /status): every Node ever released is in the map, and a
+    // take-out decision must not walk them all.
+    const released = this.#released;
+    let cooling: string[] | undefined;
+    const cooldown = {
+      ms: gates.cooldownMs,
+      get nodes(): string[] {
+        cooling ??= [...released].filter(([, at]) => t - at < gates.cooldownMs).map(([n]) => n);
+        return cooling;
+      },
+    };
     return {
       selected,
       available,
@@ -193,7 +202,7 @@ export class Tally {
         used,
         left: Math.max(0, gates.rate.max - used),
       },
-      cooldown: { ms: gates.cooldownMs, nodes: cooling },
+      cooldown,
       maxConcurrent: { max: gates.maxConcurrent, inFlight: this.#draining },
       paused: options.paused,
     };
