@@ -17,8 +17,8 @@ import {
   endDrain,
   reconcile,
 } from "./decide/decide.ts";
-import { ANNOTATIONS, readState } from "./decide/node_state.ts";
-import { drainDue } from "./decide/drain_step.ts";
+import { readState } from "./decide/node_state.ts";
+import { drainDue, lookAgainAt } from "./decide/drain_step.ts";
 import { replaceDue } from "./decide/replace_step.ts";
 import type { Replacement } from "./decide/replacements.ts";
 import { DEFAULT_POLICY, type Policy } from "./decide/policy.ts";
@@ -312,23 +312,15 @@ export class Pipeline {
     });
     if (replacement) this.#replace.replacer.follow(replacement);
     if (applied.kind !== "written" || this.#writer.dryRun) return applied;
-    const { action, drain, patch } = applied.decision;
-    const annotations = patch.metadata.annotations ?? {};
+    const { action, drain } = applied.decision;
     if (action === "drain" && drain) {
       this.#drains.start(name, drain);
-    } else if (
-      (action === "cordon" || action === "hold") &&
-      (annotations[ANNOTATIONS.target] === "drain" || annotations[ANNOTATIONS.target] === "replace")
-    ) {
-      // The drain starts at drain-at (right after the cordon when drainAfter is 0), outside
-      // this alert's turn; the reconcile then checks the alert still holds the Node.
-      const at = Date.parse(
-        annotations[ANNOTATIONS.replaceAt] ?? annotations[ANNOTATIONS.drainAt] ?? "",
-      );
-      this.#drains.wakeAt(name, Number.isNaN(at) ? applied.at : new Date(at));
-    } else if (action === "drain-end" && annotations[ANNOTATIONS.replaceAt]) {
-      // The replacement is due replaceAfter the drain's end.
-      this.#drains.wakeAt(name, new Date(Date.parse(annotations[ANNOTATIONS.replaceAt]!)));
+    } else {
+      // A drain starts at drain-at (right after the cordon when drainAfter is 0), a replacement
+      // replaceAfter the drain's end, outside this alert's turn; the reconcile then checks the
+      // alert still holds the Node.
+      const at = lookAgainAt(applied.decision, applied.at);
+      if (at) this.#drains.wakeAt(name, at);
     }
     return applied;
   }

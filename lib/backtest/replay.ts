@@ -14,8 +14,8 @@ import {
   reconcile,
 } from "../decide/decide.ts";
 import { needsReconcile, sweepIntervalMs } from "../decide/reconcile.ts";
-import { ANNOTATIONS, readState } from "../decide/node_state.ts";
-import { drainDue } from "../decide/drain_step.ts";
+import { readState } from "../decide/node_state.ts";
+import { drainDue, lookAgainAt } from "../decide/drain_step.ts";
 import { replaceDue, replaceRule } from "../decide/replace_step.ts";
 import type { Policy } from "../decide/policy.ts";
 import { resolveAlert } from "../resolve/node_index.ts";
@@ -251,25 +251,14 @@ class Replay {
   #after(decision: Decision & { kind: "act" }, node: Node): void {
     const name = node.metadata.name;
     const now = this.#now.getTime();
-    const annotations = decision.patch.metadata.annotations ?? {};
     const { action } = decision;
     if (action === "drain") {
       this.#start(name, "drain-end", now + this.#o.drainMs);
     } else if (action === "replace") {
       this.#start(name, "replace-end", now + this.#o.replaceMs);
-    } else if (
-      (action === "cordon" || action === "hold") &&
-      (annotations[ANNOTATIONS.target] === "drain" || annotations[ANNOTATIONS.target] === "replace")
-    ) {
-      const at = Date.parse(
-        annotations[ANNOTATIONS.replaceAt] ?? annotations[ANNOTATIONS.drainAt] ?? "",
-      );
-      this.#timers.push(Number.isNaN(at) ? now : at, { kind: "wake", node: name });
-    } else if (action === "drain-end" && annotations[ANNOTATIONS.replaceAt]) {
-      this.#timers.push(Date.parse(annotations[ANNOTATIONS.replaceAt]!), {
-        kind: "wake",
-        node: name,
-      });
+    } else {
+      const at = lookAgainAt(decision, this.#now);
+      if (at) this.#timers.push(at.getTime(), { kind: "wake", node: name });
     }
     // Holds expire at the first sweep after their TTL, as in the service.
     if (!needsReconcile(node)) this.#lastLook.delete(name);

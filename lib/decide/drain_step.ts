@@ -153,3 +153,25 @@ export function endDrain(
     },
   });
 }
+
+/**
+ * When a Node must be looked at again after `decision` was written at `writtenAt`: at its
+ * drain-at (or replace-at) when a cordon or a hold asked to drain or replace, at its replace-at
+ * when a drain ended before a replacement; undefined when nothing waits on time.
+ */
+export function lookAgainAt(decision: Decision, writtenAt: Date): Date | undefined {
+  if (decision.kind !== "act") return undefined;
+  const annotations = decision.patch.metadata.annotations ?? {};
+  const { action } = decision;
+  const target = annotations[ANNOTATIONS.target];
+  if ((action === "cordon" || action === "hold") && (target === "drain" || target === "replace")) {
+    const at = Date.parse(
+      annotations[ANNOTATIONS.replaceAt] ?? annotations[ANNOTATIONS.drainAt] ?? "",
+    );
+    return Number.isNaN(at) ? writtenAt : new Date(at);
+  }
+  if (action === "drain-end" && annotations[ANNOTATIONS.replaceAt]) {
+    return new Date(Date.parse(annotations[ANNOTATIONS.replaceAt]!));
+  }
+  return undefined;
+}
