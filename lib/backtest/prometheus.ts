@@ -2,6 +2,7 @@
 // server's 11,000 points per series) and instant queries. Every answer is checked against the
 // API's shape before it is used: a proxy's error page, a truncated body or a hostile server ends
 // the backtest with one line naming what was wrong, never a wrong history.
+import { clip } from "../clip.ts";
 import { formatDuration } from "../duration.ts";
 
 /** One series of an answer: its labels, and its samples as [time (ms), value]. */
@@ -183,7 +184,7 @@ export class PrometheusApi {
       if (!response.ok) throw this.#refused(path, response.status);
       // Valid JSON other than an object: on one line, it holds no control characters.
       throw new Error(
-        `${this.#where(path)} with ${oneLine(text).slice(0, 200)}, not an API answer`,
+        `${this.#where(path)} with ${clip(oneLine(text), 200)}, not an API answer`,
       );
     }
     if (status !== "success") {
@@ -233,7 +234,7 @@ async function readText(response: Response, max: number): Promise<string> {
 
 /** Text from the server, on one line, short, its control characters escaped. */
 function quote(text: string): string {
-  return JSON.stringify(oneLine(text).slice(0, 200));
+  return JSON.stringify(clip(oneLine(text), 200));
 }
 
 function oneLine(text: string): string {
