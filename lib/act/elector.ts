@@ -44,6 +44,8 @@ export class LeaderElector {
   #renewedAt = 0;
   #timer?: ReturnType<typeof setTimeout>;
   #stopped = false;
+  /** The try under way in the loop, if any. */
+  #trying?: Promise<boolean>;
   #transitions = 0;
 
   constructor(options: ElectorOptions) {
@@ -105,7 +107,8 @@ export class LeaderElector {
   start(): void {
     const loop = async () => {
       if (this.#stopped) return;
-      await this.tick();
+      this.#trying = this.tick();
+      await this.#trying;
       if (this.#stopped) return;
       this.#timer = setTimeout(loop, this.#o.retryPeriodMs);
     };
@@ -116,8 +119,10 @@ export class LeaderElector {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
-    if (!this.#leading) return;
-    this.#setLeading(false);
+    // A try under way ends first: a renewal landing after the release was read would make the
+    // release's resourceVersion stale (409), leaving the Lease to expire instead.
+    await this.#trying;
+    if (this.#leading) this.#setLeading(false);
     const current = this.#observed?.record;
     if (!current || current.holder !== this.#o.identity) return;
     const now = this.#now();
@@ -149,7 +154,8 @@ export class LeaderElector {
   #won(record: LeaseRecord, now: number): boolean {
     this.#observed = { key: keyOf(record), at: now, record };
     this.#renewedAt = now;
-    if (!this.#leading) this.#setLeading(true);
+    // A try that ends after stop() holds the Lease only for stop() to release it.
+    if (!this.#leading && !this.#stopped) this.#setLeading(true);
     return true;
   }
 

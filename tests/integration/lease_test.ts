@@ -32,16 +32,21 @@ Deno.test("three candidates, one leader; stopped, it releases the Lease and anot
     };
     assert.equal(lease.spec.holderIdentity, ["a", "b", "c"][electors.indexOf(first)]);
     assert.equal(lease.spec.leaseDurationSeconds, 3);
-    const stoppedAt = performance.now();
     await first.stop();
+    // Released, not left to expire: read at once, the Lease names no holder and lasts a second
+    // (client-go's release), unless a candidate's next try has already taken it.
+    const released = cluster.api.read("Lease", "node-heal", "default") as {
+      spec: { holderIdentity?: string; leaseDurationSeconds: number };
+    };
+    const firstName = ["a", "b", "c"][electors.indexOf(first)];
+    if (!released.spec.holderIdentity) {
+      assert.equal(released.spec.leaseDurationSeconds, 1, "a released Lease lasts a second");
+    } else {
+      assert.notEqual(released.spec.holderIdentity, firstName, "the stopped leader let go");
+    }
     const next = await waitFor(
       "another leader",
       () => electors.find((e) => e !== first && e.leading),
-    );
-    const handover = performance.now() - stoppedAt;
-    assert.ok(
-      handover < 3000,
-      `handed over in ${Math.round(handover)} ms, before a lease duration`,
     );
     const after = cluster.api.read("Lease", "node-heal", "default") as {
       spec: { holderIdentity: string; leaseTransitions: number };
