@@ -5,6 +5,7 @@
 // Event on node-heal's namespace, and `nodeheal_policy_reload_total{result="refused"}`.
 import { log } from "./log.ts";
 import type { KubeClient } from "./act/kube_types.ts";
+import type { Fence } from "./act/fence.ts";
 import type { ReplaceProvider } from "./act/replace/provider.ts";
 import { loadProviders } from "./act/replace/providers.ts";
 import { systemClock } from "./clock.ts";
@@ -24,23 +25,33 @@ export interface PolicyInForce {
   notifier: Notifier;
 }
 
+/** What a policy's parts are made with. */
+export interface PolicyPartsDeps {
+  client: KubeClient;
+  metrics: Metrics;
+  replica: string;
+  dryRun: boolean;
+  /** Checks the providers' cloud calls that take a machine away (act/fence.ts). */
+  fence?: Fence;
+}
+
 /**
  * Makes a policy's providers and sinks (each checked, its secrets read: one that cannot work
  * throws naming the field), and keeps the notifier in force, so that the old one, once replaced,
  * delivers what it holds and stops.
  */
 export class PolicyParts {
-  #deps: { client: KubeClient; metrics: Metrics; replica: string; dryRun: boolean };
+  #deps: PolicyPartsDeps;
   #notifier?: Notifier;
 
-  constructor(deps: { client: KubeClient; metrics: Metrics; replica: string; dryRun: boolean }) {
+  constructor(deps: PolicyPartsDeps) {
     this.#deps = deps;
   }
 
   /** The providers and notifier of `policy`, made now; the notifier becomes the one in force. */
   async of(policy: Policy): Promise<PolicyInForce> {
-    const { client, metrics, replica, dryRun } = this.#deps;
-    const providers = await loadProviders(policy, { client });
+    const { client, metrics, replica, dryRun, fence } = this.#deps;
+    const providers = await loadProviders(policy, { client, fence });
     const sinks = await makeSinks(policy.notify, {
       env: (name) => Deno.env.get(name),
       readTextFile: (path) => Deno.readTextFile(path),

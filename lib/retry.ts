@@ -26,6 +26,14 @@ export function statusOf(err: unknown): number | undefined {
   return typeof status === "number" ? status : undefined;
 }
 
+/**
+ * Whether an error says no try may follow it, whatever its status (`final: true`: a write the
+ * fence refused, which would be refused again).
+ */
+export function isFinal(err: unknown): boolean {
+  return (err as { final?: unknown })?.final === true;
+}
+
 /** Options of {@link retry}. */
 export interface RetryOptions {
   /** Waits before each further try (ms); their count is how many more tries there are. */
@@ -44,7 +52,8 @@ export function retryAfterOf(err: unknown): number | undefined {
 }
 
 /**
- * Calls `call` until it succeeds, an error is not retryable, or the delays run out (then throws).
+ * Calls `call` until it succeeds, an error is not retryable (or {@link isFinal}), or the delays
+ * run out (then throws).
  * A server that says when to come back (`Retry-After`) is waited for, not tried sooner; one that
  * asks for longer than {@link MAX_RETRY_AFTER_MS} ends the tries.
  */
@@ -54,7 +63,7 @@ export async function retry<T>(call: () => Promise<T>, options: RetryOptions): P
     try {
       return await call();
     } catch (err) {
-      if (attempt >= options.delaysMs.length || !retryable(err)) throw err;
+      if (attempt >= options.delaysMs.length || isFinal(err) || !retryable(err)) throw err;
       const asked = retryAfterOf(err);
       if (asked !== undefined && asked > MAX_RETRY_AFTER_MS) throw err;
       await sleep(Math.max(options.delaysMs[attempt], asked ?? 0));

@@ -14,6 +14,7 @@ import { PolicyParts, watchPolicy } from "./policy_reload.ts";
 import { ClusterPause } from "./pause.ts";
 import { systemClock } from "./clock.ts";
 import { LeaderElector } from "./act/elector.ts";
+import { Fence } from "./act/fence.ts";
 import { statusOf } from "./report/status.ts";
 import { hasCredentials } from "./server/auth.ts";
 import { checkExposure, type ServiceConfig } from "./service_config.ts";
@@ -44,11 +45,14 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     );
   }
   const metrics = new Metrics();
+  // Every write that takes something away is checked immediately before it is sent.
+  const fence = new Fence();
   const { client, source } = connect({
     kubeconfigPath: config.kubeconfig,
     kubeconfigYaml: config.kubeconfigYaml,
     dryRun: config.dryRun,
     timeoutMs: config.apiTimeoutMs,
+    fence,
   });
   const policy = config.policy ?? DEFAULT_POLICY;
   // The policy's replacement providers and notification sinks, made now: one that cannot work
@@ -58,6 +62,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     metrics,
     replica: config.instance,
     dryRun: config.dryRun,
+    fence,
   });
   const { providers, notifier } = await parts.of(policy);
   const index = new NodeIndex();
@@ -107,6 +112,16 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     : undefined;
   const leading = () => elector?.leading ?? true;
   if (!elector) metrics.leader.set(1);
+  fence.bind({
+    leading,
+    refused: (write, target) => {
+      metrics.fencedWrites.inc({ write });
+      log("act").warn("Refused to send {write} of {target}: this replica no longer leads", {
+        write,
+        target,
+      });
+    },
+  });
   const pipeline = new Pipeline({
     client,
     index,

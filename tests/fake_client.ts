@@ -327,6 +327,7 @@ export class FakeClient implements KubeClient {
   evictPod(
     namespace: string,
     name: string,
+    _options?: { gracePeriodSeconds?: number; uid?: string },
   ): Promise<{ result: "evicted" | "gone" } | { result: "blocked"; message: string }> {
     const key = `${namespace}/${name}`;
     this.#enter("evictPod", key);

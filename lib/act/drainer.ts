@@ -5,11 +5,19 @@ import { clip } from "../clip.ts";
 import { formatDuration } from "../duration.ts";
 import { sleep } from "../timing.ts";
 import { type Clock, systemClock } from "../clock.ts";
+import { type Halt, quietHalt } from "../decide/halts.ts";
+import { isFenced, NOT_LEADING } from "./fence.ts";
 
 /** How a drain ended. */
 export interface DrainReport {
-  /** `drained`: every pod to evict is gone; `refused`: a pod the options forbid evicting; `failed`: the timeout; `stopped`: cancelled. */
-  outcome: "drained" | "refused" | "failed" | "stopped";
+  /**
+   * `drained`: every pod to evict is gone; `refused`: a pod the options forbid evicting;
+   * `failed`: the timeout; `stopped`: cancelled, or no longer this replica's to run (a quiet
+   * {@link Halt}); `halted`: the policy in force no longer allows it (`halt` says why).
+   */
+  outcome: "drained" | "refused" | "failed" | "stopped" | "halted";
+  /** Why it was halted, or stopped by a quiet halt. */
+  halt?: Halt;
   /** Pods evicted (and gone) by this run. */
   evicted: string[];
   /** Pods evicted by earlier runs of the same drain (before a restart or a hand-over). */
@@ -27,6 +35,11 @@ export interface DrainRun {
   options: DrainOptions;
   /** Stops the drain between steps (the alert resolved, the process is stopping). */
   signal?: AbortSignal;
+  /**
+   * Asked before the drain starts, before each round and immediately before each eviction: why
+   * it may not go on now, or undefined when it may (see decide/halts.ts).
+   */
+  halt?: () => Halt | undefined;
   /**
    * Told after every round how many pods are left and how many the drain has evicted in all
    * (earlier runs included), to record progress on the Node.
@@ -75,6 +88,10 @@ export async function drainNode(
   const now = run.now ?? systemClock;
   const started = now().getTime();
   const evictedBefore = run.evictedBefore ?? 0;
+  const haltedAt = (halt: Halt, left: string[], evicted: string[]): DrainReport =>
+    halted(node, halt, { left, evicted, evictedBefore, skipped: [] });
+  const before = run.halt?.();
+  if (before) return haltedAt(before, [], []);
   const pods = await client.listPodsOnNode(node);
   const daemonSetNames = new Set<string>();
   for (const pod of pods) {
@@ -121,13 +138,26 @@ export async function drainNode(
         message: `Stopped draining ${node} with ${podCount(pending.size)} left`,
       };
     }
+    const round = run.halt?.();
+    if (round) return { ...haltedAt(round, [...pending.keys()], evicted), skipped };
     for (const [key, pod] of pending) {
       if (asked.has(key)) continue;
-      const { namespace, name } = pod.metadata;
+      const { namespace, name, uid } = pod.metadata;
+      // Decided again immediately before each eviction: the drain may have been halted, or this
+      // replica deposed, while the last one was under way.
+      const halt = run.halt?.();
+      if (halt) return { ...haltedAt(halt, [...pending.keys()], evicted), skipped };
       let outcome: Awaited<ReturnType<KubeClient["evictPod"]>>;
       try {
-        outcome = await client.evictPod(namespace, name, options.gracePeriodSeconds);
+        outcome = await client.evictPod(namespace, name, {
+          gracePeriodSeconds: options.gracePeriodSeconds,
+          uid,
+        });
       } catch (err) {
+        if (isFenced(err)) {
+          const halt = { gate: "notLeading" as const, message: NOT_LEADING };
+          return { ...haltedAt(halt, [...pending.keys()], evicted), skipped };
+        }
         run.evicted?.("error");
         blockedBy.set(key, (err as Error).message);
         continue;
@@ -189,5 +219,28 @@ export async function drainNode(
           podCount(evictedBefore + evicted.length)
         }: ${evictedBefore} before it was resumed, then ${podList(evicted)}`
     }; left ${podList(skipped)}`,
+  };
+}
+
+/**
+ * The report of a drain that may not go on: `halted` when the policy in force says no, `stopped`
+ * when it is no longer this replica's to run (a quiet halt).
+ */
+function halted(
+  node: string,
+  halt: Halt,
+  parts: { left: string[]; evicted: string[]; evictedBefore: number; skipped: string[] },
+): DrainReport {
+  const quiet = quietHalt(halt);
+  return {
+    outcome: quiet ? "stopped" : "halted",
+    halt,
+    evicted: parts.evicted,
+    evictedBefore: parts.evictedBefore,
+    skipped: parts.skipped,
+    blocking: parts.left.map((pod) => ({ pod, why: halt.message })),
+    message: `${quiet ? "Stopped" : "Halted"} the drain of ${node} with ${
+      podCount(parts.left.length)
+    } left: ${halt.message}`,
   };
 }

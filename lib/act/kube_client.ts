@@ -3,6 +3,7 @@
 // tests swap only this boundary.
 import { LibraryClient } from "./kube/library_client.ts";
 import { PooledKubeConfig } from "./kube/pooled_config.ts";
+import type { Fence } from "./fence.ts";
 import {
   type EventBody,
   type KubeClient,
@@ -28,6 +29,8 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** Environment lookups, for tests; defaults to `Deno.env.get`. */
   env?: (name: string) => string | undefined;
+  /** Checks every write that takes something away immediately before it is sent (fence.ts). */
+  fence?: Fence;
 }
 
 const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
@@ -83,6 +86,7 @@ export function connect(
   const client = new LibraryClient(kc, cluster.server, {
     dryRun: options.dryRun ?? false,
     timeoutMs: options.timeoutMs ?? 10_000,
+    fence: options.fence,
   });
   return { client, source };
 }

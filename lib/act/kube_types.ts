@@ -130,10 +130,6 @@ export interface KubeClient {
   getPod(namespace: string, name: string): Promise<Pod | undefined>;
   /** Whether a DaemonSet exists (kubectl drain leaves its pods only then). */
   daemonSetExists(namespace: string, name: string): Promise<boolean>;
-  /**
-   * Evicts a pod through the Eviction API: `evicted`, `gone` (404), or `blocked` with the
-   * API server's reason (429: a PodDisruptionBudget forbids it now).
-   */
   /** Lease `name` in `namespace`, or undefined when there is none. */
   getLease(namespace: string, name: string): Promise<LeaseRecord | undefined>;
   /** Creates Lease `name`; fails with 409 when it exists. */
@@ -161,10 +157,16 @@ export interface KubeClient {
   ): Promise<KubeObject | undefined>;
   /** Releases what the client holds open (its connections), at shutdown. */
   close?(): Promise<void>;
+  /**
+   * Evicts a pod through the Eviction API: `evicted`, `gone` (404, or 409 when `uid` is given
+   * and another pod took the name), or `blocked` with the API server's reason (429: a
+   * PodDisruptionBudget forbids it now). With `uid`, only that pod is evicted (a precondition).
+   * A write the fence refuses throws {@link KubeError} `Fenced`.
+   */
   evictPod(
     namespace: string,
     name: string,
-    gracePeriodSeconds?: number,
+    options?: { gracePeriodSeconds?: number; uid?: string },
   ): Promise<{ result: "evicted" | "gone" } | { result: "blocked"; message: string }>;
 }
 

@@ -28,6 +28,14 @@ export class Metrics {
     labelNames: ["outcome", "gate"] as const,
     registers: [this.registry],
   });
+  /** Writes the fence refused, by kind: this replica no longer led when they were to be sent. */
+  readonly fencedWrites = new Counter({
+    name: "nodeheal_fenced_writes_total",
+    help:
+      "Writes that take something away (evict, patch, create, replace, delete, cloud) refused immediately before they were sent: this replica no longer led.",
+    labelNames: ["write"] as const,
+    registers: [this.registry],
+  });
   /** Writes to nodes, by kind and result. */
   readonly actions = new Counter({
     name: "nodeheal_actions_total",
@@ -68,7 +76,7 @@ export class Metrics {
   readonly drainSeconds = new Histogram({
     name: "nodeheal_drain_duration_seconds",
     help:
-      "Time from the start of a drain to its end, by outcome (drained, refused, failed, stopped).",
+      "Time from the start of a drain to its end, by outcome (drained, refused, failed, stopped, halted).",
     labelNames: ["outcome"] as const,
     buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800],
     registers: [this.registry],

@@ -9,6 +9,7 @@ import { FakeClient } from "../fake_client.ts";
 import { startAwsAutoScalingFake } from "../fakes/aws_autoscaling.ts";
 import { startAwsStsFake } from "../fakes/aws_sts.ts";
 import { waitFor } from "../wait.ts";
+import { Fence, isFenced } from "../../lib/act/fence.ts";
 
 const module: ProviderModule = aws;
 const FIELD = "rules[0].replace";
@@ -230,4 +231,36 @@ Deno.test("with IRSA's web identity token the SDK's chain assumes the role throu
     for (const [k, v] of saved) v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("a closed fence refuses the terminate immediately before it is sent: the group is asked nothing that takes a machine away", async () => {
+  await using fake = startAwsAutoScalingFake({ groups, terminateMs: 60_000 });
+  await withKeys(fake, async () => {
+    const fence = new Fence();
+    let open = true;
+    fence.bind({ leading: () => open });
+    const provider = await aws.create(options(fake), { ...deps, fence }, FIELD);
+    try {
+      open = false;
+      const err = await provider.start(target("i-0aaa1111")).then(() => undefined, (e) => e);
+      assert.ok(isFenced(err), `fenced, got ${err}`);
+      assert.ok(!(err instanceof ReplaceRefused), "not a refusal: the next leader may ask");
+      // The instance was described (a read), never terminated.
+      assert.ok(fake.calls.some((c) => c.action === "DescribeAutoScalingInstances"));
+      assert.equal(
+        fake.calls.filter((c) => c.action === "TerminateInstanceInAutoScalingGroup").length,
+        0,
+      );
+      assert.equal(fake.instance("i-0aaa1111")?.lifecycleState, "InService");
+      // Open again (this replica leads), the same start terminates it.
+      open = true;
+      await provider.start(target("i-0aaa1111"));
+      assert.equal(
+        fake.calls.filter((c) => c.action === "TerminateInstanceInAutoScalingGroup").length,
+        1,
+      );
+    } finally {
+      provider.close();
+    }
+  });
 });

@@ -13,6 +13,7 @@ import {
   startGcpComputeFake,
 } from "../fakes/gcp_compute.ts";
 import { waitFor } from "../wait.ts";
+import { Fence, isFenced } from "../../lib/act/fence.ts";
 
 const module: ProviderModule = gcp;
 const FIELD = "rules[0].replace";
@@ -203,4 +204,20 @@ Deno.test("with no credentials file the metadata server's token is used (GKE Wor
   } finally {
     for (const [k, v] of saved) v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
   }
+});
+
+Deno.test("a closed fence refuses the recreate immediately before it is sent: the group is asked nothing", async () => {
+  await using fake = startGcpComputeFake({ groups, recreateMs: 60_000, operationMs: 1_000 });
+  await using creds = await adc(fake);
+  const fence = new Fence();
+  let open = false;
+  fence.bind({ leading: () => open });
+  const provider = await module.create(options(fake), { ...creds.deps, fence }, FIELD);
+  const err = await provider.start(target("workers-a1b2")).then(() => undefined, (e) => e);
+  assert.ok(isFenced(err), `fenced, got ${err}`);
+  assert.ok(!(err instanceof ReplaceRefused), "not a refusal: the next leader may ask");
+  assert.equal(recreates(fake).length, 0);
+  open = true;
+  await provider.start(target("workers-a1b2"));
+  assert.equal(recreates(fake).length, 1);
 });

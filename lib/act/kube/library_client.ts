@@ -25,9 +25,17 @@ import { watchNodes } from "./node_watch.ts";
 import { timeBound } from "./time_bound.ts";
 import { closeNative, rawJson } from "./raw.ts";
 import { ObjectCalls } from "./objects.ts";
+import { Slots } from "../../slots.ts";
+import { type Fence, type FencedWrite, isFenced } from "../fence.ts";
 
 const MERGE_PATCH = "application/merge-patch+json";
-import { Slots } from "../../slots.ts";
+
+/** The write a method of an object call is, for the fence (reads are not fenced). */
+const OBJECT_WRITES: Partial<Record<string, FencedWrite>> = {
+  POST: "create",
+  PUT: "replace",
+  DELETE: "delete",
+};
 
 /**
  * API calls in flight at once, at most (the watch aside). A burst (a storm of alerts) waits its
@@ -52,11 +60,12 @@ export class LibraryClient implements KubeClient {
   #timeoutMs: number;
   #slots: Slots;
   #objects: ObjectCalls;
+  #fence?: Fence;
 
   constructor(
     kc: k8s.KubeConfig,
     server: string,
-    options: { dryRun: boolean; timeoutMs: number; maxInFlight?: number },
+    options: { dryRun: boolean; timeoutMs: number; maxInFlight?: number; fence?: Fence },
   ) {
     this.#kc = kc;
     this.#core = kc.makeApiClient(k8s.CoreV1Api);
@@ -65,9 +74,17 @@ export class LibraryClient implements KubeClient {
     this.dryRun = options.dryRun;
     this.#timeoutMs = options.timeoutMs;
     this.#slots = new Slots(options.maxInFlight ?? MAX_IN_FLIGHT);
+    this.#fence = options.fence;
     this.#objects = new ObjectCalls({
-      send: (what, request, answers) =>
-        this.#call(what, (signal) => rawJson(this.#kc, request, signal), answers),
+      send: (what, request, answers) => {
+        const write = OBJECT_WRITES[request.method];
+        return this.#call(
+          what,
+          (signal) => rawJson(this.#kc, request, signal),
+          answers,
+          write && { write, target: what },
+        );
+      },
       dryQuery: this.dryRun ? "?dryRun=All" : "",
     });
   }
@@ -94,9 +111,10 @@ export class LibraryClient implements KubeClient {
     what: string,
     call: (signal: AbortSignal) => Promise<T>,
     answers: Record<number, U> = {},
+    fenced?: { write: FencedWrite; target: string },
   ): Promise<T | U> {
     try {
-      return await this.#bounded(what, call);
+      return await this.#bounded(what, call, fenced);
     } catch (err) {
       const e = toKubeError(err, what);
       if (e.status !== undefined && Object.hasOwn(answers, e.status)) return answers[e.status];
@@ -108,12 +126,23 @@ export class LibraryClient implements KubeClient {
    * Runs `call` in a slot within the time limit. A call that times out is aborted: one still
    * waiting for a slot never runs (a write reported failed must not land later), and one under
    * way gives its connection and slot back instead of holding them until the server answers.
+   * A `fenced` write is checked by the fence once it has its slot, immediately before it is sent:
+   * one that waited (for a slot, or in a paused process) is not sent by a replica that no longer
+   * leads.
    */
-  async #bounded<T>(what: string, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  async #bounded<T>(
+    what: string,
+    call: (signal: AbortSignal) => Promise<T>,
+    fenced?: { write: FencedWrite; target: string },
+  ): Promise<T> {
     const controller = new AbortController();
+    const send = () => {
+      if (fenced) this.#fence?.check(fenced.write, fenced.target);
+      return call(controller.signal);
+    };
     try {
       return await timeBound(
-        this.#slots.run(() => call(controller.signal), controller.signal),
+        this.#slots.run(send, controller.signal),
         this.#timeoutMs,
         what,
       );
@@ -137,13 +166,18 @@ export class LibraryClient implements KubeClient {
 
   async patchNode(name: string, patch: NodePatch): Promise<Node> {
     return toNode(
-      await this.#call(`patch node "${name}"`, (signal) =>
-        rawJson<k8s.V1Node>(this.#kc, {
-          method: "PATCH",
-          path: `/api/v1/nodes/${encodeURIComponent(name)}${this.#dryQuery}`,
-          body: patch,
-          contentType: MERGE_PATCH,
-        }, signal)),
+      await this.#call(
+        `patch node "${name}"`,
+        (signal) =>
+          rawJson<k8s.V1Node>(this.#kc, {
+            method: "PATCH",
+            path: `/api/v1/nodes/${encodeURIComponent(name)}${this.#dryQuery}`,
+            body: patch,
+            contentType: MERGE_PATCH,
+          }, signal),
+        {},
+        { write: "patch", target: `node "${name}"` },
+      ),
     );
   }
 
@@ -221,8 +255,14 @@ export class LibraryClient implements KubeClient {
   async evictPod(
     namespace: string,
     name: string,
-    gracePeriodSeconds?: number,
+    options: { gracePeriodSeconds?: number; uid?: string } = {},
   ): Promise<{ result: "evicted" | "gone" } | { result: "blocked"; message: string }> {
+    const { gracePeriodSeconds, uid } = options;
+    const deleteOptions = {
+      ...(gracePeriodSeconds !== undefined ? { gracePeriodSeconds } : {}),
+      ...(uid ? { preconditions: { uid } } : {}),
+      ...(this.dryRun ? { dryRun: ["All"] } : {}),
+    };
     try {
       const call = () =>
         this.#core.createNamespacedPodEviction({
@@ -232,17 +272,13 @@ export class LibraryClient implements KubeClient {
             apiVersion: "policy/v1",
             kind: "Eviction",
             metadata: { name, namespace },
-            ...(gracePeriodSeconds !== undefined || this.dryRun
-              ? {
-                deleteOptions: {
-                  ...(gracePeriodSeconds !== undefined ? { gracePeriodSeconds } : {}),
-                  ...(this.dryRun ? { dryRun: ["All"] } : {}),
-                },
-              }
-              : {}),
+            ...(Object.keys(deleteOptions).length > 0 ? { deleteOptions } : {}),
           },
         });
-      await this.#bounded(`evict pod "${namespace}/${name}"`, call);
+      await this.#bounded(`evict pod "${namespace}/${name}"`, call, {
+        write: "evict",
+        target: `pod "${namespace}/${name}"`,
+      });
       return { result: "evicted" };
     } catch (err) {
       const e = err as { code?: number; body?: unknown };
@@ -258,8 +294,10 @@ export class LibraryClient implements KubeClient {
         })();
         return { result: "blocked", message: causes ?? "a disruption budget forbids it" };
       }
+      if (isFenced(err)) throw err;
       const ke = toKubeError(err, `evict pod "${namespace}/${name}"`);
-      if (ke.status === 404) return { result: "gone" };
+      // 409 with a uid precondition: another pod took the name; the one planned is gone.
+      if (ke.status === 404 || (uid && ke.status === 409)) return { result: "gone" };
       throw ke;
     }
   }

@@ -13,6 +13,7 @@ import {
 import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import { FetchHttpHandler } from "@smithy/fetch-http-handler";
 import type { ReplaceOptions } from "../../decide/replace_policy.ts";
+import { isFenced } from "../fence.ts";
 import {
   type Operation,
   type Progress,
@@ -124,10 +125,24 @@ export function create(
     }),
   });
 
+  // The fence, immediately before a terminate is sent: after credentials and signing, at every
+  // attempt of the SDK's own retries.
+  client.middlewareStack.add(
+    (next, context) => (args) => {
+      if (context.commandName === "TerminateInstanceInAutoScalingGroupCommand") {
+        const input = args.input as { InstanceId?: string };
+        deps.fence?.check("cloud", `instance "${input.InstanceId ?? ""}"`);
+      }
+      return next(args);
+    },
+    { step: "deserialize", priority: "low", name: "nodeHealFence" },
+  );
+
   async function call<T>(what: string, send: () => Promise<T>): Promise<T> {
     try {
       return await send();
     } catch (e) {
+      if (isFenced(e)) throw e;
       throw classify(e, what);
     }
   }

@@ -5,6 +5,7 @@
 // (listManagedInstances' currentAction) until it is NONE and RUNNING again. Plain REST calls with
 // fetch; tokens from Application Default Credentials (./gcp_auth.ts).
 import type { ReplaceOptions } from "../../decide/replace_policy.ts";
+import { isFenced } from "../fence.ts";
 import { adcTokens, type TokenSource } from "./gcp_auth.ts";
 import {
   type Operation,
@@ -100,6 +101,7 @@ export function create(
     try {
       return await send();
     } catch (e) {
+      if (isFenced(e)) throw e;
       const text = `${what}: ${(e as Error).message}`;
       if (e instanceof ComputeError && [400, 403, 404].includes(e.status)) {
         throw new ReplaceRefused(text);
@@ -202,10 +204,13 @@ export function create(
     }
     const op = await call(
       `Cannot recreate VM "${l.name}" in managed instance group "${l.group}"`,
-      () =>
-        api<{ name: string }>("POST", `${groupPath(l)}/recreateInstances`, {
+      () => {
+        // The fence, immediately before the machine is taken away.
+        deps.fence?.check("cloud", `VM "${l.name}"`);
+        return api<{ name: string }>("POST", `${groupPath(l)}/recreateInstances`, {
           instances: [`zones/${l.zone}/instances/${l.name}`],
-        }),
+        });
+      },
     );
     return {
       id: op.name,

@@ -3,6 +3,7 @@
 // and says where that request stands. Whether a successor came up is seen on the Nodes, by the
 // replacer; a provider only starts and follows its own operation.
 import type { KubeClient } from "../kube_types.ts";
+import type { Fence } from "../fence.ts";
 import type { ProviderName, ReplaceOptions } from "../../decide/replace_policy.ts";
 
 /** The Node a replacement is about, as it was when the replacement began. */
@@ -65,6 +66,12 @@ export interface ProviderDeps {
   client: KubeClient;
   /** Environment variables (credentials, region); `Deno.env` by default. */
   env?: (name: string) => string | undefined;
+  /**
+   * Checked immediately before a cloud call that takes a machine away (a terminate, a
+   * recreate): it throws when this replica may no longer act (act/fence.ts). The providers that
+   * act through the Kubernetes API are fenced by the client.
+   */
+  fence?: Pick<Fence, "check">;
 }
 
 /** A provider's module: it checks its options and makes the provider. */

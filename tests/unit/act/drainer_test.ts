@@ -6,6 +6,7 @@ import { drainNode, type DrainRun } from "../../../lib/act/drainer.ts";
 import { DEFAULT_DRAIN, type DrainOptions } from "../../../lib/decide/drain_plan.ts";
 import type { Pod } from "../../../lib/pod.ts";
 import { FakeClient, podOn, workerNode } from "../../fake_client.ts";
+import { Fenced } from "../../../lib/act/fence.ts";
 
 const NODE = "worker-1";
 const PDB_MESSAGE = "Cannot evict pod as it would violate the pod's disruption budget.";
@@ -357,4 +358,71 @@ Deno.test("drainNode() fails at the timeout on a pod still terminating", async (
   assert.deepEqual(report.blocking, [{ pod: "default/web-1", why: "evicted, still terminating" }]);
   assert.equal(evictions(c, "default/web-1"), 0);
   assert.deepEqual(podsLeft(c), ["default/web-1"]);
+});
+
+Deno.test("drainNode() asks before every eviction whether it may go on: a halt mid-round evicts nothing more and says why", async () => {
+  const c = client([podOn(NODE, "web-1"), podOn(NODE, "web-2"), podOn(NODE, "web-3")]);
+  let asked = 0;
+  const report = await drainNode(
+    c,
+    NODE,
+    run({}, {
+      // Allowed at the start, the round and the first eviction; then paused.
+      halt: () => ++asked > 3 ? { gate: "paused", message: "node-heal is paused" } : undefined,
+    }),
+  );
+  assert.equal(report.outcome, "halted");
+  assert.deepEqual(report.halt, { gate: "paused", message: "node-heal is paused" });
+  assert.equal(c.calls.filter((call) => call.method === "evictPod").length, 1);
+  assert.deepEqual(podsLeft(c), ["default/web-2", "default/web-3"]);
+  assert.match(
+    report.message,
+    /^Halted the drain of worker-1 with 3 pods left: node-heal is paused$/,
+  );
+});
+
+Deno.test("drainNode() halted before it starts lists no pods and evicts nothing", async () => {
+  const c = client([podOn(NODE, "web-1")]);
+  const report = await drainNode(
+    c,
+    NODE,
+    run({}, { halt: () => ({ gate: "excluded", message: "worker-1 is labelled" }) }),
+  );
+  assert.equal(report.outcome, "halted");
+  assert.equal(c.calls.filter((call) => call.method === "listPodsOnNode").length, 0);
+  assert.equal(evictions(c, "default/web-1"), 0);
+});
+
+Deno.test("drainNode() stops quietly when the drain is no longer this replica's, and when the fence refuses an eviction", async () => {
+  const c = client([podOn(NODE, "web-1"), podOn(NODE, "web-2")]);
+  const quiet = await drainNode(
+    c,
+    NODE,
+    run({}, { halt: () => ({ gate: "notLeading", message: "this replica no longer leads" }) }),
+  );
+  assert.equal(quiet.outcome, "stopped");
+  assert.equal(quiet.halt?.gate, "notLeading");
+
+  // The check passed, then the process slept past its renew deadline: the client's fence
+  // refuses the eviction as it is sent, and the drain stops at once, nothing retried.
+  const fenced = client([podOn(NODE, "web-1"), podOn(NODE, "web-2")]);
+  fenced.evictPod = () => Promise.reject(new Fenced("evict", 'pod "default/web-1"'));
+  const report = await drainNode(fenced, NODE, run());
+  assert.equal(report.outcome, "stopped");
+  assert.equal(report.halt?.gate, "notLeading");
+  assert.deepEqual(podsLeft(fenced), ["default/web-1", "default/web-2"]);
+});
+
+Deno.test("drainNode() evicts with the uid it planned as a precondition", async () => {
+  const pod = podOn(NODE, "web-1");
+  pod.metadata.uid = "uid-web-1";
+  const c = client([pod]);
+  const seen: unknown[] = [];
+  const evict = c.evictPod.bind(c);
+  c.evictPod = (ns, name, options) => {
+    seen.push(options);
+    return evict(ns, name, options);
+  };
+  await drainNode(c, NODE, run({ gracePeriodSeconds: 5 }));
+  assert.deepEqual(seen, [{ gracePeriodSeconds: 5, uid: "uid-web-1" }]);
 });

@@ -1,0 +1,78 @@
+// A step decided earlier is decided again at the moment it acts: a drain starts, and each of its
+// rounds and evictions goes on, only if the policy in force still allows it on this Node now.
+// Pure: the drain supervisor asks before every eviction, startDrain() before a drain begins.
+import { isCordoned, type Node } from "../node.ts";
+import { readState } from "./node_state.ts";
+import type { Policy, Rule } from "./policy.ts";
+import { protection } from "./selection.ts";
+
+/**
+ * Why a drain may not start or go on: the policy in force says no (`paused`, `protected`,
+ * `excluded`, `policy`: its rule was renamed, removed or no longer drains), or it is no longer
+ * this replica's to run (`notOurs`: the Node is no longer cordoned by node-heal and claimed by
+ * this replica; `notLeading`). The first four stop it with an Event; the last two stop it quietly,
+ * its claim left for whoever owns it now.
+ */
+export type HaltGate = "paused" | "protected" | "excluded" | "policy" | "notOurs" | "notLeading";
+
+/** A drain that may not start or go on, and the clause that says why. */
+export interface Halt {
+  gate: HaltGate;
+  /** A clause such as `node-heal is paused`, `rule "heal" is no longer in the policy`. */
+  message: string;
+}
+
+/** Whether a halt stops a drain quietly: the drain is someone else's now, not refused. */
+export function quietHalt(halt: Halt): boolean {
+  return halt.gate === "notOurs" || halt.gate === "notLeading";
+}
+
+/** The rule that allows a Node's drain now: the one named on it, only if it still drains. */
+export function drainingRule(policy: Policy, name: string | undefined): Rule | undefined {
+  const rule = policy.rules.find((r) => r.name === name);
+  return rule && rule.actions.some((a) => a === "drain" || a === "replace") ? rule : undefined;
+}
+
+/**
+ * Why the policy in force does not allow Node `node`'s drain now (its pause, the Node's
+ * protection, its rule), or undefined when it does. Never falls back to another rule: a drain
+ * runs under the rule that asked for it, or not at all.
+ */
+export function drainHalt(
+  node: Node,
+  options: { policy: Policy; paused: boolean },
+): Halt | undefined {
+  const { policy } = options;
+  if (options.paused) return { gate: "paused", message: "node-heal is paused" };
+  const shield = protection(node, policy.gates);
+  if (shield) return { gate: shield.gate, message: shield.message };
+  const named = readState(node).rule;
+  if (drainingRule(policy, named)) return undefined;
+  const rule = policy.rules.find((r) => r.name === named);
+  return {
+    gate: "policy",
+    message: rule
+      ? `rule "${rule.name}" no longer drains (actions: ${rule.actions.join(", ")})`
+      : named
+      ? `its rule "${named}" is no longer in the policy`
+      : "no rule of the policy asked for its drain",
+  };
+}
+
+/**
+ * Why a running drain may not go on now: the Node is no longer this replica's to drain
+ * (`notOurs`), or the policy in force does not allow it ({@link drainHalt}).
+ */
+export function runningDrainHalt(
+  node: Node | undefined,
+  options: { policy: Policy; paused: boolean; instance: string },
+): Halt | undefined {
+  const state = node && readState(node);
+  if (
+    !node || !state?.owned || !isCordoned(node) || state.step !== "draining" ||
+    state.drainer !== options.instance
+  ) {
+    return { gate: "notOurs", message: "it is no longer node-heal's to drain here" };
+  }
+  return drainHalt(node, options);
+}
