@@ -18,7 +18,9 @@ import {
   reconcile,
 } from "./decide/decide.ts";
 import { readState } from "./decide/node_state.ts";
-import { drainDue, lookAgainAt } from "./decide/drain_step.ts";
+import { drainDue, haltDrain, lookAgainAt } from "./decide/drain_step.ts";
+import { type Halt, runningDrainHalt } from "./decide/halts.ts";
+import { NOT_LEADING } from "./act/fence.ts";
 import { replaceDue } from "./decide/replace_step.ts";
 import type { Replacement } from "./decide/replacements.ts";
 import { DEFAULT_POLICY, type Policy } from "./decide/policy.ts";
@@ -75,6 +77,7 @@ export class Pipeline {
       writer: this.#writer,
       instance: this.#instance,
       retryMs: deps.drainRetryMs,
+      halt: (name) => this.#drainHalt(name),
       ended: (name, report) => this.#endDrain(name, report),
       due: (name) => this.reconcile(name),
     });
@@ -325,8 +328,36 @@ export class Pipeline {
     return applied;
   }
 
+  /**
+   * Why the drain of Node `name`, running here, may not go on now: this replica no longer leads,
+   * the Node is no longer its to drain, or the policy in force says no (decide/halts.ts).
+   */
+  #drainHalt(name: string): Halt | undefined {
+    if (!this.#mayAct()) return { gate: "notLeading", message: NOT_LEADING };
+    return runningDrainHalt(this.#deps.index.get(name), {
+      policy: this.#policy,
+      paused: this.#deps.paused?.() ?? false,
+      instance: this.#instance,
+    });
+  }
+
   /** Writes the end of a drain (one not stopped) in the Node's turn, then reports it. */
   async #endDrain(name: string, report: DrainReport): Promise<void> {
+    const { halt } = report;
+    if (report.outcome === "halted" && halt) {
+      const applied = await this.#turns.node(
+        name,
+        () =>
+          this.#act(
+            name,
+            (node, now) =>
+              readState(node).step === "draining" ? haltDrain(node, halt, { now }) : undefined,
+          ),
+      );
+      await this.#reporter.applied(name, applied);
+      this.#wakeWaiting();
+      return;
+    }
     const end = {
       outcome: report.outcome as DrainEnd["outcome"],
       blocking: report.blocking.length,

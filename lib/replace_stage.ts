@@ -56,6 +56,7 @@ export class ReplaceStage {
       instance: deps.instance,
       now: deps.now,
       pollMs: deps.pollMs,
+      paused: deps.paused,
       told: (news) => this.#news(news),
     });
   }

@@ -5,6 +5,7 @@ import type { Clock } from "../clock.ts";
 import type { DrainOptions } from "../decide/drain_plan.ts";
 import { drainProgress } from "../decide/drain_step.ts";
 import { ANNOTATIONS } from "../decide/node_state.ts";
+import type { Halt } from "../decide/halts.ts";
 import type { Metrics } from "../report/metrics.ts";
 import type { NodeIndex } from "../resolve/node_index.ts";
 
@@ -19,7 +20,15 @@ export interface DrainSupervisorDeps {
   instance: string;
   /** First wait between drain rounds while budgets block (ms); for tests. */
   retryMs?: number;
-  /** Told when a drain ends other than by being stopped, to record its end in the Node's turn. */
+  /**
+   * Why the drain of Node `name` may not go on now (asked before each round and each eviction:
+   * see decide/halts.ts), or undefined when it may.
+   */
+  halt: (name: string) => Halt | undefined;
+  /**
+   * Told when a drain ends other than by being stopped (drained, refused, failed, or halted by
+   * the policy in force), to record its end in the Node's turn.
+   */
   ended: (name: string, report: DrainReport) => void;
   /** Told when a Node is due for another look (its drain is due). */
   due: (name: string) => void;
@@ -94,6 +103,7 @@ export class DrainSupervisor {
       report = await drainNode(client, name, {
         options,
         signal,
+        halt: () => this.#deps.halt(name),
         now,
         retryMs: this.#deps.retryMs,
         evictedBefore,
@@ -119,7 +129,7 @@ export class DrainSupervisor {
       { outcome: report.outcome },
       Math.max(0, now().getTime() - started) / 1000,
     );
-    if (report.outcome !== "stopped") {
+    if (report.outcome !== "stopped" && report.outcome !== "halted") {
       metrics.drainEvictedPods.observe(
         { outcome: report.outcome },
         report.evictedBefore + report.evicted.length,

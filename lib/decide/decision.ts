@@ -11,7 +11,8 @@ import type { Tally } from "./tally.ts";
 /**
  * The writes a decision can make. `hold`, `release` and `refresh` only change which alerts hold
  * a Node; `disown` drops node-heal's claim on a Node someone uncordoned; `forget` clears state;
- * `drain-progress` records a running drain's progress and heartbeat, `drain-end` its end;
+ * `drain-progress` records a running drain's progress and heartbeat, `drain-end` its end,
+ * `drain-halt` a drain the policy in force no longer allows (halts.ts);
  * `replace` marks a Node whose replacement starts (recorded in the ledger first), `replace-end`
  * one whose replacement failed.
  */
@@ -26,6 +27,7 @@ export type Action =
   | "forget"
   | "drain-progress"
   | "drain-end"
+  | "drain-halt"
   | "replace"
   | "replace-end";
 
@@ -66,6 +68,7 @@ export interface EventIntent {
     | "NodeHealDrainStarted"
     | "NodeHealDrained"
     | "NodeHealDrainFailed"
+    | "NodeHealDrainHalted"
     | "NodeHealReplaceStarted"
     | "NodeHealReplaced"
     | "NodeHealReplaceFailed"
@@ -94,6 +97,8 @@ export type Decision =
     drain?: DrainOptions;
     /** When the Node was cordoned by node-heal (its remediation episode), if it was. */
     cordonedAt?: string;
+    /** For `drain-halt`: the gate that halted the drain. */
+    gate?: Gate;
   }
   | { kind: "skip"; gate: Gate; node: string; message: string; event?: EventIntent };
 

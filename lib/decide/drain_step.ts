@@ -5,6 +5,7 @@ import { replaceAtAfterDrain } from "./replace_step.ts";
 import { DEFAULT_DRAIN } from "./drain_plan.ts";
 
 import { act, type DecideOptions, type Decision, skip } from "./decision.ts";
+import { drainHalt, drainingRule, type Halt } from "./halts.ts";
 
 /** A drain whose drainer has not said it is alive for this long may be resumed by another replica. */
 export const DRAIN_HEARTBEAT_TTL_MS = 30_000;
@@ -12,10 +13,9 @@ export const DRAIN_HEARTBEAT_TTL_MS = 30_000;
 /** Steps at which a Node has been (or is being) drained. */
 export const DRAIN_STEPS = new Set(["draining", "drained", "drain-failed"]);
 
-/** The rule a Node's drain follows: the one named on it, else the policy's first that drains. */
+/** The rule a Node's drain followed: the one named on it (never another). */
 export function drainRule(policy: Policy, name: string | undefined): Rule | undefined {
-  return policy.rules.find((r) => r.name === name) ??
-    policy.rules.find((r) => r.actions.includes("drain") || r.actions.includes("replace"));
+  return policy.rules.find((r) => r.name === name);
 }
 
 /**
@@ -31,6 +31,9 @@ export function startDrain(
   const name = node.metadata.name;
   const state = readState(node);
   const policy = options.policy ?? DEFAULT_POLICY;
+  // Decided again now: a pause, a protection or a rule changed since the drain was asked for.
+  const halt = drainHalt(node, { policy, paused: options.paused ?? false });
+  if (halt) return haltDrain(node, halt, { now });
   const draining = options.tally?.draining(name) ??
     [...(options.nodes ?? [])].filter((n) =>
       n.metadata.name !== name && readState(n).step === "draining"
@@ -40,7 +43,7 @@ export function startDrain(
       `Waiting to drain ${name}: ${draining} nodes are draining, maxConcurrent is ${policy.gates.maxConcurrent} (gate maxConcurrent)`;
     return skip("maxConcurrent", name, { message, withEvent: true });
   }
-  const rule = drainRule(policy, state.rule);
+  const rule = drainingRule(policy, state.rule);
   const at = now.toISOString();
   const message = resume
     ? `Resuming the drain of ${name} (started ${state.drainStartedAt ?? "earlier"})`
@@ -52,9 +55,10 @@ export function startDrain(
         [ANNOTATIONS.step]: "draining",
         [ANNOTATIONS.drainer]: options.instance ?? "node-heal",
         [ANNOTATIONS.drainHeartbeat]: at,
-        [ANNOTATIONS.drainStartedAt]: resume && state.drainStartedAt ? state.drainStartedAt : at,
-        // A new drain counts its evictions from zero; a resumed one goes on counting.
-        ...(resume ? {} : { [ANNOTATIONS.drainEvicted]: null }),
+        [ANNOTATIONS.drainStartedAt]: state.drainStartedAt ?? at,
+        // A new drain counts its evictions from zero; a resumed one (after a restart, a
+        // hand-over or a halt) goes on counting.
+        ...(resume || state.drainStartedAt ? {} : { [ANNOTATIONS.drainEvicted]: null }),
       },
       event: { reason: "NodeHealDrainStarted", type: "Normal", message },
     }),
@@ -174,4 +178,47 @@ export function lookAgainAt(decision: Decision, writtenAt: Date): Date | undefin
     return new Date(Date.parse(annotations[ANNOTATIONS.replaceAt]!));
   }
   return undefined;
+}
+
+/**
+ * What node-heal writes when the policy in force no longer allows a Node's drain (see
+ * halts.ts): a running drain goes back to step `cordoned`, its claim dropped; one asked for by a
+ * rule that is gone or no longer drains is no longer asked for (a later alert under a rule that
+ * drains asks again); one only waiting (paused, protected) is told and left due, to start once
+ * allowed. The Node stays cordoned; the Event names why.
+ */
+export function haltDrain(node: Node, halt: Halt, options: { now: Date }): Decision {
+  const name = node.metadata.name;
+  const state = readState(node);
+  const running = state.step === "draining";
+  const message = `${running ? "Stopped draining" : "Not draining"} ${name}: ${halt.message}; ` +
+    `it stays cordoned (gate ${halt.gate})`;
+  const event = { reason: "NodeHealDrainHalted" as const, type: "Warning" as const, message };
+  const gate = halt.gate === "notOurs" || halt.gate === "notLeading" ? "notOurs" : halt.gate;
+  if (!running && halt.gate !== "policy") {
+    return { ...skip(gate, name, { message, withEvent: false }), event };
+  }
+  const written = act("drain-halt", node, {
+    message,
+    annotations: {
+      ...(running
+        ? {
+          [ANNOTATIONS.step]: "cordoned",
+          [ANNOTATIONS.drainer]: null,
+          [ANNOTATIONS.drainHeartbeat]: null,
+          // Due again at once when allowed again (a pause lifted).
+          [ANNOTATIONS.drainAt]: state.drainAt ?? options.now.toISOString(),
+        }
+        : {}),
+      ...(halt.gate === "policy"
+        ? {
+          [ANNOTATIONS.target]: "cordon",
+          [ANNOTATIONS.drainAt]: null,
+          [ANNOTATIONS.replaceAt]: null,
+        }
+        : {}),
+    },
+    event,
+  });
+  return { ...written, gate } as Decision;
 }

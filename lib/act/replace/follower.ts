@@ -26,6 +26,8 @@ export interface FollowerDeps {
   policy: () => Policy;
   /** The replacement's provider in force, if its rule still has one. */
   provider: () => ReplaceProvider | undefined;
+  /** Whether a pause is in force: a provider not yet asked is not asked while it lasts. */
+  paused: () => boolean;
   now: () => Date;
   pollMs: number;
   /** The Nodes that already took another replacement's place. */
@@ -84,6 +86,9 @@ async function step(r: Replacement, deps: FollowerDeps): Promise<Replacement | "
         }`,
       });
     }
+    // Decided again now: a replacement recorded before a pause waits for its end (or its
+    // deadline) before its provider is asked.
+    if (deps.paused()) return r;
     const why = await notOurs(r, deps);
     if (why === "gone") {
       // Asked before a restart (the Node went with it), or never ours: not asked again; the

@@ -45,6 +45,8 @@ export interface ReplacerDeps {
   now: Clock;
   /** How often a replacement in flight is looked at (ms; default 2 s). */
   pollMs?: number;
+  /** Whether a pause is in force (a provider not yet asked waits for its end). */
+  paused?: () => boolean;
   /** Told when a replacement was requested of its provider, and when it ended. */
   told: (news: ReplaceNews) => void | Promise<void>;
 }
@@ -64,6 +66,12 @@ export class Replacer implements ReplaceView {
   #ledger: Ledger;
   /** Replacements decided and not yet recorded: counted by the gates meanwhile. */
   #reserved = new Set<string>();
+  /**
+   * Every replacement this replica started or follows, as it last wrote or read it: counted with
+   * the stored ledger, so that a ledger emptied or edited by hand never frees a place in
+   * maxReplacing, nor a start in replaceRate, that is still taken.
+   */
+  #known = new Map<string, Replacement>();
   #running = new Map<string, { stop: AbortController; done: Promise<void> }>();
 
   constructor(deps: ReplacerDeps) {
@@ -76,8 +84,36 @@ export class Replacer implements ReplaceView {
     return this.#ledger.entries;
   }
 
+  /**
+   * What the gates count: the ledger's `entries` as stored, and the replacements this replica
+   * started or follows that they lack, or hold as ended while this replica follows them in
+   * flight (a hand edit).
+   */
+  #counted(entries: readonly Replacement[]): Replacement[] {
+    if (this.#known.size === 0) return [...entries];
+    const stored = new Set(entries.map((e) => e.id));
+    const counted = entries.map((e) => {
+      const mine = this.#known.get(e.id);
+      return mine && inFlight(mine) && !inFlight(e) && this.#running.has(e.id) ? mine : e;
+    });
+    for (const mine of this.#known.values()) if (!stored.has(mine.id)) counted.push(mine);
+    return counted;
+  }
+
+  /** Keeps `r` as this replica knows it, and forgets what no gate counts any more. */
+  #remember(r: Replacement): Replacement {
+    this.#known.set(r.id, r);
+    const since = this.#deps.now().getTime() - this.#deps.policy().gates.replaceRate.windowMs;
+    for (const [id, k] of this.#known) {
+      if (!holdsPlace(k, this.#nodeGone) && Date.parse(k.startedAt) <= since) {
+        this.#known.delete(id);
+      }
+    }
+    return r;
+  }
+
   budgets(now: Date, paused: boolean): ReplaceBudgets {
-    return replaceBudgets(this.#ledger.entries, {
+    return replaceBudgets(this.#counted(this.#ledger.entries), {
       gates: this.#deps.policy().gates,
       now,
       paused,
@@ -88,12 +124,13 @@ export class Replacer implements ReplaceView {
   }
 
   replacing(name: string): boolean {
-    return this.#ledger.entries.some((r) => r.node === name && inFlight(r));
+    return this.#counted(this.#ledger.entries).some((r) => r.node === name && inFlight(r));
   }
 
   /** Replacements holding a place in maxReplacing: in flight, or unsettled with their Node gone. */
   inFlight(): number {
-    return this.#ledger.entries.filter((r) => holdsPlace(r, this.#nodeGone)).length;
+    return this.#counted(this.#ledger.entries).filter((r) => holdsPlace(r, this.#nodeGone))
+      .length;
   }
 
   /**
@@ -101,8 +138,9 @@ export class Replacer implements ReplaceView {
    * their successor is Ready.
    */
   goneInFlight(): number {
-    return this.#ledger.entries.filter((r) => holdsPlace(r, this.#nodeGone) && this.#nodeGone(r))
-      .length;
+    return this.#counted(this.#ledger.entries).filter((r) =>
+      holdsPlace(r, this.#nodeGone) && this.#nodeGone(r)
+    ).length;
   }
 
   /** Whether a replacement's old Node object is gone (or another object took its name). */
@@ -127,7 +165,8 @@ export class Replacer implements ReplaceView {
     const { now } = options;
     const name = node.metadata.name;
     const gates = this.#deps.policy().gates;
-    return this.#ledger.update((entries) => {
+    const begun = this.#ledger.update((stored) => {
+      const entries = this.#counted(stored);
       const current = entries.find((r) => r.node === name && inFlight(r));
       if (current) return { result: current };
       const budgets = replaceBudgets(entries, {
@@ -161,22 +200,33 @@ export class Replacer implements ReplaceView {
         by: this.#deps.instance,
         phase: "starting",
       };
+      // What this replica knows and the stored ledger lacks is written back with it.
       return {
         entries: [...pruned(entries, gates, now, this.#nodeGone), replacement],
         result: replacement,
       };
     });
+    return begun.then((r) => this.#remember(r));
   }
 
   /** Reads the ledger again, and follows every replacement holding a place not followed here. */
   async resume(): Promise<void> {
     await this.#ledger.refresh();
+    const stored = new Set(this.#ledger.entries.map((r) => r.id));
+    for (const [id, mine] of this.#known) {
+      if (stored.has(id) || !mine.unsettled) continue;
+      // An unsettled record deleted by hand gives its place in maxReplacing back
+      // (docs/replacement.md); its start still counts in replaceRate.
+      this.#known.set(id, { ...mine, unsettled: false });
+      this.#running.get(id)?.stop.abort();
+    }
     for (const r of this.#ledger.entries) if (inFlight(r) || r.unsettled) this.follow(r);
   }
 
   /** Follows replacement `r` in the background, unless it is followed here already. */
   follow(r: Replacement): void {
     if (this.#running.has(r.id)) return;
+    if (!this.#known.has(r.id)) this.#remember(r);
     const stop = new AbortController();
     const { client, index, policy, providers, now } = this.#deps;
     const done = follow(r, {
@@ -184,6 +234,7 @@ export class Replacer implements ReplaceView {
       index,
       policy,
       provider: () => providers().get(r.rule),
+      paused: () => this.#deps.paused?.() ?? false,
       now,
       pollMs: this.#deps.pollMs ?? 2000,
       taken: (self) =>
@@ -212,6 +263,6 @@ export class Replacer implements ReplaceView {
       if (next.unsettled === false) delete next.unsettled;
       const list = i >= 0 ? entries.with(i, next) : [...entries, next];
       return { entries: list, result: next };
-    });
+    }).then((stored) => this.#remember(stored));
   }
 }

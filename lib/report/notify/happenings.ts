@@ -51,6 +51,17 @@ export function fromDecision(
       at: options.at,
     };
   }
+  if (decision.action === "drain-halt") {
+    // A drain the policy in force stopped: the node is kept from its next step.
+    return {
+      kind: "blocked",
+      node: decision.node,
+      message: decision.message,
+      ...(decision.gate ? { gate: decision.gate } : {}),
+      ...(alert ? { alert } : {}),
+      at: options.at,
+    };
+  }
   const kind = WRITTEN[decision.action];
   if (!kind) return undefined;
   const step = decision.patch.metadata.annotations?.[ANNOTATIONS.step];
