@@ -12,7 +12,10 @@ import { alertOf, parsedNotification } from "../alerts.ts";
 import { FakeClient, podOn, watchedIndex, workerNode } from "../fake_client.ts";
 import { waitFor } from "../wait.ts";
 
-function setup(options: { policy?: Policy; workers?: number } = {}) {
+function setup(
+  options: { policy?: Policy; workers?: number; paused?: () => boolean; leading?: () => boolean } =
+    {},
+) {
   const nodes = Array.from(
     { length: options.workers ?? 4 },
     (_, i) => workerNode(`w${i + 1}`, `10.0.0.${i + 1}`),
@@ -28,6 +31,8 @@ function setup(options: { policy?: Policy; workers?: number } = {}) {
     events,
     policy: options.policy ?? parsePolicy("gates: { minHealthy: 0 }"),
     drainRetryMs: 5,
+    paused: options.paused,
+    leading: options.leading,
   });
   return {
     client,
@@ -202,4 +207,94 @@ Deno.test("a resolution stops a running drain before it uncordons, and the drain
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(f.client.calls.filter((c) => c.method === "evictPod").length, evictions, "stopped");
   assert.ok(![...f.client.events.values()].some((e) => e.reason === "NodeHealDrainFailed"));
+});
+
+const DRAIN = parsePolicy(
+  "rules: [{ name: heal, match: ['heal=\"true\"'], actions: [drain] }]\ngates: { minHealthy: 0 }",
+);
+
+/** A drain of w4 running, round after round, on a pod a budget guards. */
+async function guardedDrain(f: ReturnType<typeof setup>) {
+  f.client.pods.set("default/guarded", podOn("w4", "guarded"));
+  f.client.blocked.add("default/guarded");
+  await f.pipeline.handle(parsedNotification([alert("10.0.0.4")]));
+  await waitFor("the drain to try the guarded pod", () => evictions(f) > 0);
+}
+
+const evictions = (f: ReturnType<typeof setup>) =>
+  f.client.calls.filter((c) => c.method === "evictPod").length;
+
+Deno.test("a running drain is halted when node-heal is paused: nothing more is evicted, the node stays cordoned and says why", async () => {
+  let paused = false;
+  await using f = setup({ policy: DRAIN, paused: () => paused });
+  await guardedDrain(f);
+  paused = true;
+  await waitFor(
+    "the halt written",
+    () => f.client.nodes.get("w4")!.metadata.annotations?.[ANNOTATIONS.step] === "cordoned",
+  );
+  const tried = evictions(f);
+  await new Promise((r) => setTimeout(r, 60));
+  assert.equal(evictions(f), tried, "no eviction after the halt");
+  const w4 = f.client.nodes.get("w4")!;
+  assert.equal(w4.spec?.unschedulable, true);
+  assert.equal(w4.metadata.annotations?.[ANNOTATIONS.drainer], undefined);
+  const halted = [...f.client.events.values()].find((e) => e.reason === "NodeHealDrainHalted");
+  assert.equal(
+    halted?.message,
+    "Stopped draining w4: node-heal is paused; it stays cordoned (gate paused)",
+  );
+  assert.equal(halted?.type, "Warning");
+  // The pause lifted, the drain is due again and goes on.
+  paused = false;
+  await f.pipeline.reconcile("w4");
+  await waitFor("the drain again", () => evictions(f) > tried);
+});
+
+Deno.test("a running drain whose rule a reload renamed stops, and never goes on under the other rule's settings", async () => {
+  await using f = setup({ policy: DRAIN });
+  await guardedDrain(f);
+  const standalone = podOn("w4", "standalone");
+  standalone.metadata.ownerReferences = undefined;
+  f.client.pods.set("default/standalone", standalone);
+  await f.pipeline.applyPolicy({
+    policy: parsePolicy(`
+rules:
+  - { name: heal-v2, match: ['heal="true"'], actions: [drain] }
+  - { name: other, match: ['team="batch"'], actions: [drain], drain: { evictStandalone: true } }
+gates: { minHealthy: 0 }
+`),
+    providers: new Map(),
+  });
+  await waitFor(
+    "the halt written",
+    () => f.client.nodes.get("w4")!.metadata.annotations?.[ANNOTATIONS.target] === "cordon",
+  );
+  const w4 = f.client.nodes.get("w4")!;
+  assert.equal(w4.metadata.annotations?.[ANNOTATIONS.step], "cordoned");
+  assert.equal(w4.spec?.unschedulable, true);
+  await f.pipeline.reconcile("w4");
+  await new Promise((r) => setTimeout(r, 30));
+  assert.ok(f.client.pods.has("default/standalone"), "the bare pod is never evicted");
+  assert.ok(
+    [...f.client.events.values()].some((e) =>
+      e.reason === "NodeHealDrainHalted" && e.message.includes('its rule "heal" is no longer')
+    ),
+  );
+});
+
+Deno.test("a drain of a replica that stops leading stops quietly: no eviction, no halt written, its claim left for the next leader", async () => {
+  let leading = true;
+  await using f = setup({ policy: DRAIN, leading: () => leading });
+  await guardedDrain(f);
+  leading = false;
+  const tried = evictions(f);
+  await new Promise((r) => setTimeout(r, 60));
+  assert.ok(evictions(f) <= tried + 1, "at most the eviction under way when it stopped");
+  const settled = evictions(f);
+  await new Promise((r) => setTimeout(r, 60));
+  assert.equal(evictions(f), settled);
+  const w4 = f.client.nodes.get("w4")!;
+  assert.equal(w4.metadata.annotations?.[ANNOTATIONS.step], "draining", "the claim stays");
+  assert.ok(![...f.client.events.values()].some((e) => e.reason === "NodeHealDrainHalted"));
 });

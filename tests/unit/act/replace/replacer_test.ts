@@ -435,3 +435,97 @@ Deno.test("a ledger deleted during a replacement is made again with it, and the 
   await waitFor("replaced", () => stored(f.client)[0].phase === "replaced");
   await replacer.stopAll();
 });
+
+/** Sets the stored ledger to `entries` by hand, as `kubectl edit` would. */
+function editLedger(client: FakeClient, entries: unknown[]) {
+  const key = FakeClient.key(CONFIG_MAPS, LEDGER_NAME, "node-heal");
+  const cm = client.objects.get(key)!;
+  client.objects.set(key, {
+    ...cm,
+    metadata: { ...cm.metadata, resourceVersion: `${Number(cm.metadata.resourceVersion) + 1}` },
+    data: { [LEDGER_KEY]: JSON.stringify(entries) },
+  });
+}
+
+Deno.test("a ledger emptied by hand during a replacement frees no place: maxReplacing and replaceRate count what this replica follows", async () => {
+  const f = setup(["w1", "w2", "w3", "w4"]);
+  const replacer = f.make();
+  await requested(f, replacer, "w1");
+  editLedger(f.client, []);
+  await replacer.resume();
+  assert.equal(replacer.entries.length, 0, "the stored ledger is empty");
+  assert.equal(replacer.budgets(f.now(), false).maxReplacing.inFlight, 1);
+  assert.equal(replacer.replacing("w1"), true);
+  await assert.rejects(
+    replacer.begin(f.index.get("w2")!, POLICY.rules[0], { now: f.now(), paused: false }),
+    (err: Error) => err instanceof ReplaceBlocked && err.gate === "maxReplacing",
+  );
+  assert.equal(f.provider.starts.length, 1, "no second machine was asked for");
+  // It ends; the rate still counts it though the ledger lost it, and it is written back.
+  f.index.remove("w1");
+  f.index.upsert(node("w9", f.now().toISOString()));
+  await waitFor("replaced", () => stored(f.client)?.[0]?.phase === "replaced");
+  editLedger(f.client, []);
+  await replacer.resume();
+  const second = await replacer.begin(f.index.get("w2")!, POLICY.rules[0], {
+    now: f.now(),
+    paused: false,
+  });
+  replacer.follow(second);
+  await waitFor("requested", () => f.provider.starts.length === 2);
+  f.index.remove("w2");
+  f.index.upsert(node("w8", f.now().toISOString()));
+  await waitFor(
+    "replaced",
+    () =>
+      stored(f.client)?.some((r: { node: string; phase: string }) =>
+        r.node === "w2" && r.phase === "replaced"
+      ),
+  );
+  editLedger(f.client, []);
+  await replacer.resume();
+  assert.equal(replacer.budgets(f.now(), false).replaceRate.used, 2);
+  await assert.rejects(
+    replacer.begin(f.index.get("w3")!, POLICY.rules[0], { now: f.now(), paused: false }),
+    (err: Error) => err instanceof ReplaceBlocked && err.gate === "replaceRate",
+  );
+  await replacer.stopAll();
+});
+
+Deno.test("an in-flight record marked ended by hand still holds its place while this replica follows it", async () => {
+  const f = setup(["w1", "w2"]);
+  const replacer = f.make();
+  await requested(f, replacer, "w1");
+  editLedger(f.client, stored(f.client).map((r: object) => ({ ...r, phase: "replaced" })));
+  await replacer.resume();
+  assert.equal(replacer.budgets(f.now(), false).maxReplacing.inFlight, 1);
+  await replacer.stopAll();
+});
+
+Deno.test("a replacement recorded before a pause asks its provider only once the pause ends", async () => {
+  const f = setup();
+  let paused = true;
+  const replacer = new Replacer({
+    client: f.client,
+    index: f.index,
+    policy: () => POLICY,
+    providers: () => new Map([["heal", f.provider]]),
+    namespace: "node-heal",
+    instance: "test",
+    now: f.now,
+    pollMs: 5,
+    paused: () => paused,
+    told: (n) => void f.news.push(n),
+  });
+  const r = await replacer.begin(f.index.get("w2")!, POLICY.rules[0], {
+    now: f.now(),
+    paused: false,
+  });
+  replacer.follow(r);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(f.provider.starts.length, 0, "not asked while paused");
+  assert.equal(stored(f.client)[0].phase, "starting");
+  paused = false;
+  await waitFor("asked", () => f.provider.starts.length === 1);
+  await replacer.stopAll();
+});
