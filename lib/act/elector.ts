@@ -1,6 +1,7 @@
 import type { KubeClient, LeaseRecord } from "./kube_types.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { clip } from "../clip.ts";
+import { statusOf } from "../retry.ts";
 
 /** Why a leader stopped leading: the label of `nodeheal_leader_stepdowns_total`. */
 export type StepDownReason =
@@ -111,7 +112,17 @@ export class LeaderElector {
     const now = options.now ?? systemClock;
     const monotonic = options.monotonic ??
       (options.now ? () => now().getTime() : () => performance.now());
-    this.#o = { ...ELECTION_DEFAULTS, ...options, now, monotonic };
+    const d = ELECTION_DEFAULTS;
+    // A duration given as undefined (a spread config) takes its default too.
+    this.#o = {
+      ...options,
+      leaseDurationMs: options.leaseDurationMs ?? d.leaseDurationMs,
+      renewDeadlineMs: options.renewDeadlineMs ?? d.renewDeadlineMs,
+      retryPeriodMs: options.retryPeriodMs ?? d.retryPeriodMs,
+      watchFailureTimeoutMs: options.watchFailureTimeoutMs ?? d.watchFailureTimeoutMs,
+      now,
+      monotonic,
+    };
     if (this.#o.renewDeadlineMs >= this.#o.leaseDurationMs) {
       throw new RangeError("the renew deadline must be shorter than the lease duration");
     }
@@ -341,12 +352,6 @@ function keyOf(record: LeaseRecord): string {
     record.leaseTransitions,
     record.resourceVersion,
   ]);
-}
-
-/** The HTTP status of a failed call, if it had one. */
-function statusOf(err: unknown): number | undefined {
-  const status = (err as { status?: unknown } | null)?.status;
-  return typeof status === "number" ? status : undefined;
 }
 
 function seconds(ms: number): string {
