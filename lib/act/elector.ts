@@ -291,8 +291,9 @@ export class LeaderElector {
     // A try that ends after stop() holds the Lease only for stop() to release it.
     if (this.#stopped) return false;
     if (!this.#leading) {
-      // An answer that came after the try's own deadline (a pause, a slow API server) makes no leader.
-      if (now - this.#renewedAt >= this.#o.renewDeadlineMs) return false;
+      // An answer that came after the try's own deadline (a pause, a slow API server) makes no
+      // leader, nor one for a replica that stepped down for its watch while the try was under way.
+      if (now - this.#renewedAt >= this.#o.renewDeadlineMs || !this.#healthy()) return false;
       this.#setLeading(true);
     }
     return this.leading;

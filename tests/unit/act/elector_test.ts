@@ -387,6 +387,35 @@ Deno.test("a leader whose Node watch is unhealthy keeps the Lease for the timeou
   assert.equal(await a.tick(), false);
 });
 
+Deno.test("a renewal under way when the leader steps down for its watch does not make it lead again; its next try releases the Lease", async () => {
+  const client = new FakeClient();
+  const w = world();
+  const seen: string[] = [];
+  const watch: { unhealthySince?: number } = {};
+  const a = elector(client, "a", w.clock(), seen, {
+    watchUnhealthySince: () => watch.unhealthySince,
+  });
+  await install(w, a);
+  watch.unhealthySince = w.advance(0);
+  for (let t = 0; t < 18_000; t += 2000) {
+    w.advance(2000);
+    assert.equal(await a.tick(), true);
+  }
+  // A renewal is sent at 18 s; the fence is read at 20 s, before its answer lands.
+  const update = client.updateLease.bind(client);
+  client.updateLease = (...args) => {
+    w.advance(2000);
+    assert.equal(a.leading, false, "20 s unhealthy");
+    client.updateLease = update;
+    return update(...args);
+  };
+  assert.equal(await a.tick(), false);
+  assert.equal(a.leading, false);
+  assert.deepEqual(seen, ["a leads", "a steps down: watch_unhealthy"]);
+  assert.equal(await a.tick(), false);
+  assert.equal(client.leases.get(KEY)!.holder, "", "released");
+});
+
 Deno.test("a leader whose Node watch recovers within the timeout keeps leading", async () => {
   const client = new FakeClient();
   const w = world();
