@@ -250,12 +250,20 @@ function electionOf(str: (name: string) => string): Election {
     leaseDurationMs: parseDuration(str("lease-duration"), "lease-duration", MAX_TIMEOUT_MS),
     renewDeadlineMs: parseDuration(str("renew-deadline"), "renew-deadline", MAX_TIMEOUT_MS),
     retryPeriodMs: parseDuration(str("retry-period"), "retry-period", MAX_TIMEOUT_MS),
+    watchFailureTimeoutMs: parseDuration(
+      str("watch-failure-timeout"),
+      "watch-failure-timeout",
+      MAX_TIMEOUT_MS,
+    ),
   };
   if (election.renewDeadlineMs >= election.leaseDurationMs) {
     throw new Error("Cannot use --renew-deadline: it must be shorter than --lease-duration");
   }
   if (election.retryPeriodMs >= election.renewDeadlineMs) {
     throw new Error("Cannot use --retry-period: it must be shorter than --renew-deadline");
+  }
+  if (election.watchFailureTimeoutMs < election.retryPeriodMs) {
+    throw new Error("Cannot use --watch-failure-timeout: it must be at least --retry-period");
   }
   return election;
 }

@@ -146,6 +146,14 @@ export const FLAGS: Record<string, Flag> = {
     dev: "2s",
     help: "How often a replica tries to take, and the leader renews, the Lease",
   },
+  "watch-failure-timeout": {
+    env: "NODE_HEAL_WATCH_FAILURE_TIMEOUT",
+    type: "string",
+    serve: "20s",
+    dev: "20s",
+    help:
+      "How long the leader keeps the Lease while its Node watch fails; then it releases it for a healthy replica (at least --retry-period)",
+  },
   "auth-token-file": {
     env: "NODE_HEAL_AUTH_TOKEN_FILE",
     type: "string",

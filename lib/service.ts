@@ -85,7 +85,10 @@ export async function startService(config: ServiceConfig): Promise<Service> {
       name: "node-heal",
       identity: config.instance,
       ...config.election,
-      leading: (leading) => {
+      // A replica whose Node watch fails, or has not synced, never takes the Lease; a leader whose
+      // watch fails for --watch-failure-timeout releases it for a healthy replica.
+      watchUnhealthySince: () => watchUnhealthySince,
+      leading: (leading, stepDown) => {
         metrics.leader.set(leading ? 1 : 0);
         if (leading) {
           metrics.leaderTransitions.inc();
@@ -101,8 +104,11 @@ export async function startService(config: ServiceConfig): Promise<Service> {
             }
           }
         } else {
-          log("main").warn("No longer leading as {instance}: acting on nothing", {
+          if (stepDown) metrics.leaderStepdowns.inc({ reason: stepDown.reason });
+          log("main").warn("No longer leading as {instance} ({why}): acting on nothing", {
             instance: config.instance,
+            why: stepDown?.message ?? "stopping",
+            reason: stepDown?.reason ?? "stop",
           });
           // Its drains stop; their claims stay for the new leader to resume.
           pipeline.stopDrains();
@@ -142,6 +148,8 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   // The index is trusted while the watch is healthy: after a watch error, until the next list
   // succeeds, node-heal answers 503 rather than decide on what may be stale.
   let watchHealthy = false;
+  // Since when (performance.now(), the elector's clock) the watch has failed or not yet synced.
+  let watchUnhealthySince: number | undefined = performance.now();
   let watch: Stoppable | undefined;
   let first = true;
   const watchReady = client.watchNodes({
@@ -149,6 +157,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
       index.replaceAll(nodes);
       metrics.indexedNodes.set(index.size);
       watchHealthy = true;
+      watchUnhealthySince = undefined;
       markSynced();
       // Pick up what a previous process left: replacements to follow, drains to resume, holds
       // to expire, claims to drop.
@@ -172,10 +181,12 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     },
     recovered() {
       watchHealthy = true;
+      watchUnhealthySince = undefined;
       log("resolve").info("Node watch running again");
     },
     error(err) {
       watchHealthy = false;
+      watchUnhealthySince ??= performance.now();
       metrics.watchErrors.inc();
       log("resolve").warn("Node watch failed, retrying: {error}", {
         error: (err as Error).message,

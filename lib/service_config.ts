@@ -66,6 +66,8 @@ export interface Election {
   leaseDurationMs: number;
   renewDeadlineMs: number;
   retryPeriodMs: number;
+  /** How long the leader keeps the Lease while its Node watch fails (default 20 s). */
+  watchFailureTimeoutMs?: number;
 }
 
 /** Whether an address only this machine reaches. */

@@ -5,9 +5,10 @@ import type { EmbeddedClusterOptions } from "../lib/embedded/cluster.ts";
 import { type Service, type ServiceConfig, startService } from "../lib/service.ts";
 import type { Policy } from "../lib/decide/policy.ts";
 import type { Credentials } from "../lib/server/auth.ts";
+import { waitFor } from "./wait.ts";
 
 export { alertOf, notification } from "./alerts.ts";
-export { waitFor } from "./wait.ts";
+export { waitFor };
 
 /** An embedded cluster with a KubeConfig of the real client library pointed at it. */
 export interface ClusterFixture {
@@ -86,7 +87,7 @@ export async function withService(
     /** Whether `/status` and the status page need the credentials too. */
     statusAuth?: boolean;
     tls?: { cert: string; key: string };
-    /** Leader election (one replica: it leads at once). */
+    /** Leader election (one replica: it leads once a new install's lease duration has passed). */
     election?: ServiceConfig["election"];
     /** The policy's file, read again every `policyPollMs` (a reload test). */
     policyFile?: string;
@@ -137,6 +138,13 @@ export async function withService(
     throw err;
   });
   await service.synced;
+  if (options.election) {
+    // No Lease yet: the replica makes it a lease duration after it found none.
+    await waitFor("the replica to lead", async () => {
+      const res = await fetch(`${service.url}/status`);
+      return (await res.json() as { leadership: { leading: boolean } }).leadership.leading;
+    }, options.election.leaseDurationMs + 10_000);
+  }
   const cluster = own ?? options.cluster!;
   const kc = new k8s.KubeConfig();
   kc.loadFromString(cluster.kubeconfig());

@@ -1,5 +1,32 @@
 import type { KubeClient, LeaseRecord } from "./kube_types.ts";
 import { type Clock, systemClock } from "../clock.ts";
+import { clip } from "../clip.ts";
+import { statusOf } from "../retry.ts";
+
+/** Why a leader stopped leading: the label of `nodeheal_leader_stepdowns_total`. */
+export type StepDownReason =
+  | "held_by_other"
+  | "lease_gone"
+  | "update_conflict"
+  | "create_raced"
+  | "renew_deadline"
+  | "watch_unhealthy";
+
+/** Every {@link StepDownReason}, in the order the docs list them. */
+export const STEP_DOWN_REASONS: readonly StepDownReason[] = [
+  "held_by_other",
+  "lease_gone",
+  "update_conflict",
+  "create_raced",
+  "renew_deadline",
+  "watch_unhealthy",
+];
+
+/** A leader's step-down: its reason, and a sentence that says it with the facts. */
+export interface StepDown {
+  reason: StepDownReason;
+  message: string;
+}
 
 /** Options of a {@link LeaderElector}; the durations are client-go's defaults. */
 export interface ElectorOptions {
@@ -15,33 +42,66 @@ export interface ElectorOptions {
   renewDeadlineMs?: number;
   /** How often a candidate tries, and a leader renews (ms). */
   retryPeriodMs?: number;
+  /** How long a leader keeps the Lease while its Node watch is unhealthy (ms): at least the retry period. */
+  watchFailureTimeoutMs?: number;
+  /**
+   * Since when (by the monotonic clock) this replica's Node watch has been unhealthy or not yet
+   * synced, undefined while it is healthy. Such a replica never takes the Lease; a leader releases
+   * it once this has lasted `watchFailureTimeoutMs`. Unset: always healthy.
+   */
+  watchUnhealthySince?: () => number | undefined;
+  /** The wall clock, only for the times written in the Lease. */
   now?: Clock;
-  /** Told when this replica starts and stops leading. */
-  leading?: (leading: boolean) => void;
+  /**
+   * The monotonic clock (ms) that every duration is measured on: `performance.now()`, or the
+   * wall clock `now` when a test gives only that.
+   */
+  monotonic?: () => number;
+  /** Told when this replica starts and stops leading, and why it stepped down (none on stop()). */
+  leading?: (leading: boolean, stepDown?: StepDown) => void;
 }
 
-/** client-go's lease duration, renew deadline and retry period. */
+/** client-go's lease duration, renew deadline and retry period; node-heal's watch failure timeout. */
 export const ELECTION_DEFAULTS = {
   leaseDurationMs: 15_000,
   renewDeadlineMs: 10_000,
   retryPeriodMs: 2_000,
+  watchFailureTimeoutMs: 20_000,
 };
+
+type Settings =
+  & Required<Omit<ElectorOptions, "leading" | "watchUnhealthySince">>
+  & Pick<ElectorOptions, "leading" | "watchUnhealthySince">;
 
 /**
  * Leader election on a `coordination.k8s.io/v1` Lease, with client-go's semantics (the client
- * library has no elector). A candidate takes the Lease only when its holder has released it, or
- * when the record has not changed for a lease duration by the candidate's own clock (never by the
- * `renewTime` written in it, so clock skew between replicas is harmless). Every write carries the
- * resourceVersion read, so two candidates never both win. A leader renews every retry period and
- * stops leading as soon as it has not renewed for the renew deadline, before any other replica may
- * take over; on stop it releases the Lease, so a successor takes over at its next try.
+ * library has no elector) and stricter fences, so that two replicas never act at once:
+ *
+ * - {@link leading} is true only while the START of this replica's last successful renewal is
+ *   less than the renew deadline ago by its monotonic clock: a process that wakes from a pause
+ *   reads false before any renewal lands, and an answer that comes late extends nothing.
+ * - A candidate takes a held Lease only once the record has not changed for a lease duration by
+ *   its own clock (never by the `renewTime` written in it, so clock skew is harmless), the
+ *   duration read from the Lease capped at its own. The holder's renew deadline, shorter, has run
+ *   out by then. Every write carries the resourceVersion read, so two candidates never both win.
+ * - A leader steps down at once when a read shows the Lease held by another or gone, or a write
+ *   answers 409 or 404. A Lease that is gone is made again only a lease duration after this
+ *   replica first found it missing, by its own clock, so that the last holder's fence has run out
+ *   first; a new install, too, waits a lease duration for its first leader.
+ * - A replica whose Node watch is unhealthy never takes the Lease; a leader whose watch has been
+ *   unhealthy for the watch failure timeout releases it for a healthy replica.
+ * - On stop a leader stops leading and releases the Lease, so a successor takes over at its next
+ *   try.
  */
 export class LeaderElector {
-  #o: Required<Omit<ElectorOptions, "leading">> & Pick<ElectorOptions, "leading">;
-  /** The record last read, and when (by this replica's clock) it was first seen as it is. */
+  #o: Settings;
+  /** The record last read, and when (monotonic) it was first seen as it is. */
   #observed?: { key: string; at: number; record: LeaseRecord };
+  /** When (monotonic) this replica first found the Lease missing, since it last saw one. */
+  #missingSince?: number;
   #leading = false;
-  #renewedAt = 0;
+  /** When (monotonic) the last successful take or renewal started. */
+  #renewedAt = -Infinity;
   #timer?: ReturnType<typeof setTimeout>;
   #stopped = false;
   /** The try under way in the loop, if any. */
@@ -49,22 +109,38 @@ export class LeaderElector {
   #transitions = 0;
 
   constructor(options: ElectorOptions) {
-    this.#o = { ...ELECTION_DEFAULTS, now: systemClock, ...options };
+    const now = options.now ?? systemClock;
+    const monotonic = options.monotonic ??
+      (options.now ? () => now().getTime() : () => performance.now());
+    const d = ELECTION_DEFAULTS;
+    // A duration given as undefined (a spread config) takes its default too.
+    this.#o = {
+      ...options,
+      leaseDurationMs: options.leaseDurationMs ?? d.leaseDurationMs,
+      renewDeadlineMs: options.renewDeadlineMs ?? d.renewDeadlineMs,
+      retryPeriodMs: options.retryPeriodMs ?? d.retryPeriodMs,
+      watchFailureTimeoutMs: options.watchFailureTimeoutMs ?? d.watchFailureTimeoutMs,
+      now,
+      monotonic,
+    };
     if (this.#o.renewDeadlineMs >= this.#o.leaseDurationMs) {
       throw new RangeError("the renew deadline must be shorter than the lease duration");
+    }
+    if (this.#o.watchFailureTimeoutMs < this.#o.retryPeriodMs) {
+      throw new RangeError("the watch failure timeout must be at least the retry period");
     }
   }
 
   /**
-   * Whether this replica leads now: not once its renew deadline has passed, even while a renewal
-   * is still waiting for the API server.
+   * Whether this replica may act now: the fence to read immediately before every write that takes
+   * something away. Synchronous and cheap: it reads the monotonic clock, never the API.
    */
   get leading(): boolean {
-    this.#checkDeadline();
+    if (this.#leading) this.#checkFences(this.#mono());
     return this.#leading;
   }
 
-  /** The holder of the Lease as last read (undefined before the first read or when released). */
+  /** The holder of the Lease as last read (undefined before the first read, when released or gone). */
   get leader(): string | undefined {
     const holder = this.#observed?.record.holder;
     return holder || undefined;
@@ -78,28 +154,39 @@ export class LeaderElector {
   /** One try to take or renew the Lease; resolves with whether this replica leads after it. */
   async tick(): Promise<boolean> {
     const { client, namespace, name, identity } = this.#o;
-    const now = this.#now();
+    const started = this.#mono();
+    if (this.#leading) this.#checkFences(started);
     let current: LeaseRecord | undefined;
     try {
       current = await client.getLease(namespace, name);
-      if (!current) {
-        const created = await client.createLease(namespace, name, this.#record(now, undefined));
-        return this.#won(created, now);
-      }
     } catch {
-      return this.#missed();
+      return this.leading;
     }
+    // Observations are dated when the answer came (after the read), takes and renewals when the
+    // try started (before the write): both err on the side of never overlapping.
+    const seen = this.#mono();
+    if (!current) return await this.#absent(started, seen);
+    this.#missingSince = undefined;
     const key = keyOf(current);
-    if (this.#observed?.key !== key) this.#observed = { key, at: now, record: current };
-    const held = current.holder !== "" && current.holder !== identity;
-    if (held && now - this.#observed.at < current.leaseDurationSeconds * 1000) {
-      return this.#missed();
+    if (this.#observed?.key !== key) this.#observed = { key, at: seen, record: current };
+    if (current.holder !== identity && this.#leading) {
+      this.#stepDown(
+        "held_by_other",
+        current.holder
+          ? `the Lease is held by "${clip(current.holder, 100)}"`
+          : "the Lease was released by someone else",
+      );
     }
+    if (!this.#leading && !this.#healthy()) {
+      if (current.holder === identity && this.#unhealthyTooLong(seen)) await this.#release(current);
+      return false;
+    }
+    const held = current.holder !== "" && current.holder !== identity;
+    if (held && seen - this.#observed.at < this.#leaseMsOf(current)) return false;
     try {
-      const updated = await client.updateLease(namespace, name, this.#record(now, current));
-      return this.#won(updated, now);
-    } catch {
-      return this.#missed();
+      return this.#won(await client.updateLease(namespace, name, this.#record(current)), started);
+    } catch (err) {
+      return this.#refused(statusOf(err));
     }
   }
 
@@ -124,22 +211,67 @@ export class LeaderElector {
     await this.#trying;
     if (this.#leading) this.#setLeading(false);
     const current = this.#observed?.record;
-    if (!current || current.holder !== this.#o.identity) return;
-    const now = this.#now();
+    if (current?.holder === this.#o.identity) await this.#release(current);
+  }
+
+  /** No Lease: a leader steps down; the Lease is made only a lease duration after it was missed. */
+  async #absent(started: number, seen: number): Promise<boolean> {
+    this.#observed = undefined;
+    if (this.#leading) this.#stepDown("lease_gone", "the Lease was deleted (404 on read)");
+    this.#missingSince ??= seen;
+    // The last holder may lead until its renew deadline: its fence runs out before this one.
+    if (seen - this.#missingSince < this.#o.leaseDurationMs || !this.#healthy()) return false;
+    const { client, namespace, name } = this.#o;
     try {
-      await this.#o.client.updateLease(this.#o.namespace, this.#o.name, {
+      const created = await client.createLease(namespace, name, this.#record(undefined));
+      this.#missingSince = undefined;
+      return this.#won(created, started);
+    } catch (err) {
+      if (statusOf(err) !== 409) return this.leading;
+      // Another replica made it first: never lead on a lost race.
+      this.#missingSince = undefined;
+      if (this.#leading) {
+        this.#stepDown("create_raced", "another replica made the Lease first (409 on create)");
+      }
+      return false;
+    }
+  }
+
+  /** A take or renewal refused with `status`: 404 and 409 mean the Lease is not this replica's. */
+  #refused(status: number | undefined): boolean {
+    if (status === 404) {
+      this.#missingSince ??= this.#mono();
+      this.#observed = undefined;
+      if (this.#leading) this.#stepDown("lease_gone", "the Lease was deleted (404 on update)");
+      return false;
+    }
+    if (status === 409) {
+      if (this.#leading) {
+        this.#stepDown("update_conflict", "the Lease was written by someone else (409 on update)");
+      }
+      return false;
+    }
+    return this.leading;
+  }
+
+  /** Gives the Lease up (no holder, a second to live), so a successor takes it at its next try. */
+  async #release(current: LeaseRecord): Promise<void> {
+    try {
+      const released = await this.#o.client.updateLease(this.#o.namespace, this.#o.name, {
         ...current,
         holder: "",
         leaseDurationSeconds: 1,
-        renewTime: microTime(now),
+        renewTime: microTime(this.#o.now().getTime()),
       });
+      this.#observed = { key: keyOf(released), at: this.#mono(), record: released };
     } catch {
       // Not released: a successor takes over once the lease duration has passed.
     }
   }
 
   /** The record this replica writes to take or renew the Lease, from `current`. */
-  #record(now: number, current: LeaseRecord | undefined): LeaseRecord {
+  #record(current: LeaseRecord | undefined): LeaseRecord {
+    const now = this.#o.now().getTime();
     const ours = current?.holder === this.#o.identity;
     return {
       holder: this.#o.identity,
@@ -151,24 +283,55 @@ export class LeaderElector {
     };
   }
 
-  #won(record: LeaseRecord, now: number): boolean {
+  /** A take or renewal that started at `started` was written: this replica leads, within its deadline. */
+  #won(record: LeaseRecord, started: number): boolean {
+    const now = this.#mono();
     this.#observed = { key: keyOf(record), at: now, record };
-    this.#renewedAt = now;
+    this.#renewedAt = Math.max(this.#renewedAt, started);
     // A try that ends after stop() holds the Lease only for stop() to release it.
-    if (!this.#leading && !this.#stopped) this.#setLeading(true);
-    return true;
-  }
-
-  /** A try that did not take or renew: a leader past its renew deadline stops leading. */
-  #missed(): boolean {
-    this.#checkDeadline();
-    return this.#leading;
-  }
-
-  #checkDeadline(): void {
-    if (this.#leading && this.#now() - this.#renewedAt >= this.#o.renewDeadlineMs) {
-      this.#setLeading(false);
+    if (this.#stopped) return false;
+    if (!this.#leading) {
+      // An answer that came after the try's own deadline (a pause, a slow API server) makes no
+      // leader, nor one for a replica that stepped down for its watch while the try was under way.
+      if (now - this.#renewedAt >= this.#o.renewDeadlineMs || !this.#healthy()) return false;
+      this.#setLeading(true);
     }
+    return this.leading;
+  }
+
+  /** A leader past its renew deadline, or unhealthy for too long, steps down. */
+  #checkFences(now: number): void {
+    const since = now - this.#renewedAt;
+    if (since >= this.#o.renewDeadlineMs) {
+      this.#stepDown("renew_deadline", `the Lease was not renewed for ${seconds(since)}`);
+    } else if (this.#unhealthyTooLong(now)) {
+      const unhealthy = now - (this.#o.watchUnhealthySince?.() ?? now);
+      this.#stepDown(
+        "watch_unhealthy",
+        `the Node watch has been unhealthy for ${seconds(unhealthy)}`,
+      );
+    }
+  }
+
+  #healthy(): boolean {
+    return this.#o.watchUnhealthySince?.() === undefined;
+  }
+
+  #unhealthyTooLong(now: number): boolean {
+    const since = this.#o.watchUnhealthySince?.();
+    return since !== undefined && now - since >= this.#o.watchFailureTimeoutMs;
+  }
+
+  /** How long a record held by another stays its holder's: its own word, capped at ours. */
+  #leaseMsOf(record: LeaseRecord): number {
+    const own = this.#o.leaseDurationMs;
+    const theirs = record.leaseDurationSeconds * 1000;
+    return Number.isFinite(theirs) && theirs > 0 ? Math.min(theirs, own) : own;
+  }
+
+  #stepDown(reason: StepDownReason, message: string): void {
+    this.#leading = false;
+    this.#o.leading?.(false, { reason, message });
   }
 
   #setLeading(leading: boolean): void {
@@ -177,8 +340,8 @@ export class LeaderElector {
     this.#o.leading?.(leading);
   }
 
-  #now(): number {
-    return this.#o.now().getTime();
+  #mono(): number {
+    return this.#o.monotonic();
   }
 }
 
@@ -190,6 +353,10 @@ function keyOf(record: LeaseRecord): string {
     record.leaseTransitions,
     record.resourceVersion,
   ]);
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
 }
 
 /** An API MicroTime: RFC 3339 with microseconds. */

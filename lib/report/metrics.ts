@@ -106,7 +106,6 @@ export class Metrics {
     labelNames: ["limit"] as const,
     registers: [this.registry],
   });
-  /** Nodes in the watch-fed index. */
   /** 1 on the replica that holds the Lease (or runs without leader election), else 0. */
   readonly leader = new Gauge({
     name: "nodeheal_leader",
@@ -119,6 +118,15 @@ export class Metrics {
     help: "Times this replica started leading.",
     registers: [this.registry],
   });
+  /** Times this replica stopped leading, by why (never at shutdown). */
+  readonly leaderStepdowns = new Counter({
+    name: "nodeheal_leader_stepdowns_total",
+    help:
+      "Times this replica stopped leading other than at shutdown, by reason: held_by_other, lease_gone, update_conflict, create_raced, renew_deadline, watch_unhealthy.",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+  /** Nodes in the watch-fed index. */
   readonly indexedNodes = new Gauge({
     name: "nodeheal_indexed_nodes",
     help: "Nodes in the watch-fed node index.",

@@ -1,5 +1,6 @@
 // Leader election against the embedded API server through the real client: one of three
-// candidates leads, the Lease reads back over HTTP, and a stopped leader hands over at once.
+// candidates leads (a new install, after a lease duration), the Lease reads back over HTTP, and a
+// stopped leader hands over at once.
 import assert from "node:assert/strict";
 import { LeaderElector } from "../../lib/act/elector.ts";
 import { connect } from "../../lib/act/kube_client.ts";
@@ -24,7 +25,8 @@ Deno.test("three candidates, one leader; stopped, it releases the Lease and anot
   );
   try {
     for (const e of electors) e.start();
-    const first = await waitFor("a leader", () => electors.find((e) => e.leading));
+    // No Lease yet: the first is made a lease duration (3 s) after the candidates found none.
+    const first = await waitFor("a leader", () => electors.find((e) => e.leading), 10_000);
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(electors.filter((e) => e.leading).length, 1, "one leader, however many tries");
     const lease = cluster.api.read("Lease", "node-heal", "default") as {

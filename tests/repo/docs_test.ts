@@ -5,6 +5,7 @@ import { FLAGS } from "../../lib/flags.ts";
 import { Metrics } from "../../lib/report/metrics.ts";
 import { ANNOTATIONS, HISTORY } from "../../lib/decide/node_state.ts";
 import { TAKE_OUT_GATES } from "../../lib/decide/gates.ts";
+import { STEP_DOWN_REASONS } from "../../lib/act/elector.ts";
 
 const read = (path: string) => Deno.readTextFile(new URL(`../../${path}`, import.meta.url));
 const allDocs = (await Promise.all(
@@ -51,6 +52,14 @@ Deno.test("docs/configuration.md lists every metric node-heal exports", async ()
   const names = (await new Metrics().registry.getMetricsAsJSON()).map((m) => m.name);
   assert.ok(names.length > 10);
   for (const name of names) assert.ok(configuration.includes(`\`${name}\``), `${name} is listed`);
+});
+
+Deno.test("docs/configuration.md names every reason a leader steps down, in its metric's row", () => {
+  const row = configuration.split("\n").find((l) =>
+    l.includes("`nodeheal_leader_stepdowns_total`")
+  );
+  assert.ok(row, "the metric has a row");
+  for (const reason of STEP_DOWN_REASONS) assert.ok(row.includes(`\`${reason}\``), reason);
 });
 
 Deno.test("docs/ explains every annotation node-heal writes on a Node", () => {

@@ -320,6 +320,42 @@ Deno.test("parseConfig() refuses a timeout longer than a timer can wait, naming 
   assert.equal(parseConfig(["--hold-ttl", "1000h"], "serve", envOf()).holdTtlMs, 3_600_000_000);
 });
 
+Deno.test("parseConfig() reads leader election's durations with --leader-elect, and refuses ones that do not fit together", () => {
+  assert.equal(parseConfig([], "serve", envOf()).election, undefined);
+  assert.deepEqual(parseConfig(["--leader-elect"], "serve", envOf()).election, {
+    leaseDurationMs: 15_000,
+    renewDeadlineMs: 10_000,
+    retryPeriodMs: 2000,
+    watchFailureTimeoutMs: 20_000,
+  });
+  const env = envOf({ NODE_HEAL_WATCH_FAILURE_TIMEOUT: "45s" });
+  assert.equal(
+    parseConfig(["--leader-elect"], "serve", env).election?.watchFailureTimeoutMs,
+    45_000,
+  );
+  assert.equal(
+    parseConfig(["--leader-elect", "--watch-failure-timeout=2s"], "dev", env).election
+      ?.watchFailureTimeoutMs,
+    2000,
+    "as short as the retry period",
+  );
+  const cases: [string[], RegExp][] = [
+    [
+      ["--renew-deadline=15s"],
+      /Cannot use --renew-deadline: it must be shorter than --lease-duration/,
+    ],
+    [["--retry-period=10s"], /Cannot use --retry-period: it must be shorter than --renew-deadline/],
+    [
+      ["--watch-failure-timeout=1999ms"],
+      /Cannot use --watch-failure-timeout: it must be at least --retry-period/,
+    ],
+    [["--watch-failure-timeout=soon"], /Cannot parse --watch-failure-timeout: .*got "soon"/],
+  ];
+  for (const [args, expected] of cases) {
+    assert.throws(() => parseConfig(["--leader-elect", ...args], "serve", envOf()), expected);
+  }
+});
+
 Deno.test("parseListen() takes HOST:PORT and [IPv6]:PORT with ports 0 to 65535", () => {
   assert.deepEqual(parseListen("127.0.0.1:8000", "listen"), { hostname: "127.0.0.1", port: 8000 });
   assert.deepEqual(parseListen("localhost:0", "listen"), { hostname: "localhost", port: 0 });
