@@ -90,8 +90,9 @@ type Settings =
  *   first; a new install, too, waits a lease duration for its first leader.
  * - A replica whose Node watch is unhealthy never takes the Lease; a leader whose watch has been
  *   unhealthy for the watch failure timeout releases it for a healthy replica.
- * - On stop a leader stops leading and releases the Lease, so a successor takes over at its next
- *   try.
+ * - On stop a leader stops leading, then releases the Lease (no holder, one second to live), so a
+ *   successor takes over at its first try a second later. A holder blanked by hand keeps the
+ *   duration it had, so the old leader's fence has run out before anyone takes it.
  */
 export class LeaderElector {
   #o: Settings;
@@ -181,8 +182,11 @@ export class LeaderElector {
       if (current.holder === identity && this.#unhealthyTooLong(seen)) await this.#release(current);
       return false;
     }
-    const held = current.holder !== "" && current.holder !== identity;
-    if (held && seen - this.#observed.at < this.#leaseMsOf(current)) return false;
+    // A released Lease (no holder) is waited for too, for its own duration capped at ours: a
+    // release by its leader says a second (the leader stopped acting before writing it), one by
+    // hand keeps the duration it had, which outlasts the old leader's fence.
+    const ours = current.holder === identity;
+    if (!ours && seen - this.#observed.at < this.#leaseMsOf(current)) return false;
     try {
       return this.#won(await client.updateLease(namespace, name, this.#record(current)), started);
     } catch (err) {

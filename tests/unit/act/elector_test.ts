@@ -289,9 +289,10 @@ Deno.test("three candidates at once: the resourceVersion lets only one win, the 
   assert.equal(client.calls.filter((c) => c.method === "createLease").length, 3);
   // Released, then the two others try at once again: still one.
   await candidates[won.indexOf(true)].stop();
-  const again = await Promise.all(
-    candidates.filter((_, i) => !won[i]).map((c) => c.tick()),
-  );
+  const others = candidates.filter((_, i) => !won[i]);
+  await Promise.all(others.map((c) => c.tick()));
+  w.advance(1000);
+  const again = await Promise.all(others.map((c) => c.tick()));
   assert.equal(again.filter(Boolean).length, 1);
   assert.equal(seen.filter((s) => s.endsWith("leads")).length, 2);
 });
@@ -375,7 +376,9 @@ Deno.test("a leader whose Node watch is unhealthy keeps the Lease for the timeou
   assert.deepEqual(seen, ["a leads", "a steps down: watch_unhealthy"]);
   assert.equal(await a.tick(), false);
   assert.equal(client.leases.get(KEY)!.holder, "", "released");
-  // b takes it at its next try; a does not take it back while its watch fails.
+  // b takes it a second later; a does not take it back while its watch fails.
+  assert.equal(await b.tick(), false);
+  w.advance(1000);
   assert.equal(await b.tick(), true);
   w.advance(LEASE * 2);
   assert.equal(await a.tick(), false);
@@ -449,9 +452,30 @@ Deno.test("a leader that stops releases the Lease, and a successor takes it at i
   await a.stop();
   assert.equal(a.leading, false);
   assert.equal(client.leases.get(KEY)!.holder, "");
-  w.advance(2000);
-  assert.equal(await b.tick(), true, "no lease duration to wait");
+  assert.equal(client.leases.get(KEY)!.leaseDurationSeconds, 1);
+  // b sees the release, and takes it once the release's own second has passed by its clock.
+  assert.equal(await b.tick(), false);
+  w.advance(999);
+  assert.equal(await b.tick(), false);
+  w.advance(1);
+  assert.equal(await b.tick(), true, "one second, not a lease duration");
   assert.equal(client.leases.get(KEY)!.leaseTransitions, 1);
+});
+
+Deno.test("a holder blanked by hand is taken only after the Lease's own duration: the old leader's fence has run out by then", async () => {
+  const { client, w, seen, a, b } = pair();
+  await install(w, a, b);
+  // A person empties the holder and leaves the duration, 15 s.
+  write(client, { holder: "" });
+  assert.equal(await b.tick(), false, "not at once");
+  // a reads it at its next try and steps down at once; b waits the record's 15 s.
+  w.advance(2000);
+  assert.equal(await a.tick(), false);
+  assert.deepEqual(seen, ["a leads", "a steps down: held_by_other"]);
+  w.advance(LEASE - 2001);
+  assert.equal(await b.tick(), false);
+  w.advance(1);
+  assert.equal(await b.tick(), true, "a lease duration after b saw it blanked");
 });
 
 Deno.test("clocks skewed by minutes change nothing: takeover waits on each candidate's own clock", async () => {
