@@ -23,6 +23,7 @@ import { ANNOTATIONS } from "../../decide/node_state.ts";
 import type { ReplaceProvider } from "./provider.ts";
 import { follow } from "./follower.ts";
 import type { KubeClient } from "../kube_types.ts";
+import { log } from "../../log.ts";
 
 /** How a replacement ended, or that it started, as the replacer tells it. */
 export type ReplaceNews =
@@ -209,9 +210,13 @@ export class Replacer implements ReplaceView {
     return begun.then((r) => this.#remember(r));
   }
 
-  /** Reads the ledger again, and follows every replacement holding a place not followed here. */
+  /**
+   * Reads the ledger again, writes back the replacements in flight this replica follows that it
+   * lacks, and follows every replacement holding a place not followed here.
+   */
   async resume(): Promise<void> {
     await this.#ledger.refresh();
+    await this.repair();
     const stored = new Set(this.#ledger.entries.map((r) => r.id));
     for (const [id, mine] of this.#known) {
       if (stored.has(id) || !mine.unsettled) continue;
@@ -221,6 +226,29 @@ export class Replacer implements ReplaceView {
       this.#running.get(id)?.stop.abort();
     }
     for (const r of this.#ledger.entries) if (inFlight(r) || r.unsettled) this.follow(r);
+  }
+
+  /**
+   * Writes back to the stored ledger the replacements in flight this replica follows that it
+   * lacks (emptied or edited by hand), so that the next leader counts them too. A ledger that
+   * cannot be written now (damaged, or this replica no longer leads) is left as it is.
+   */
+  async repair(): Promise<void> {
+    const lost = (stored: readonly Replacement[]) =>
+      [...this.#known.values()].filter((k) =>
+        inFlight(k) && this.#running.has(k.id) && !stored.some((e) => e.id === k.id)
+      );
+    if (lost(this.#ledger.entries).length === 0) return;
+    try {
+      await this.#ledger.update((stored) => {
+        const missing = lost(stored);
+        return { entries: missing.length ? [...stored, ...missing] : undefined, result: undefined };
+      });
+    } catch (err) {
+      log("act").warn("Cannot write back the replacements the ledger lost: {error}", {
+        error: (err as Error).message,
+      });
+    }
   }
 
   /** Follows replacement `r` in the background, unless it is followed here already. */
@@ -249,8 +277,14 @@ export class Replacer implements ReplaceView {
     this.#running.set(r.id, { stop, done });
   }
 
-  /** Stops following every replacement (at shutdown, or when this replica stops leading); the ledger keeps them. */
+  /**
+   * Stops following every replacement (at shutdown, or when this replica stops leading); the
+   * ledger keeps them: written back first if it lost them, while this replica may still write.
+   */
   async stopAll(): Promise<void> {
+    if ([...this.#known.values()].some((k) => inFlight(k) && this.#running.has(k.id))) {
+      await this.#ledger.refresh().then(() => this.repair(), () => {});
+    }
     for (const { stop } of this.#running.values()) stop.abort();
     await Promise.all([...this.#running.values()].map((r) => r.done));
   }

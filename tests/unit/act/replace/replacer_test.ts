@@ -452,8 +452,6 @@ Deno.test("a ledger emptied by hand during a replacement frees no place: maxRepl
   const replacer = f.make();
   await requested(f, replacer, "w1");
   editLedger(f.client, []);
-  await replacer.resume();
-  assert.equal(replacer.entries.length, 0, "the stored ledger is empty");
   assert.equal(replacer.budgets(f.now(), false).maxReplacing.inFlight, 1);
   assert.equal(replacer.replacing("w1"), true);
   await assert.rejects(
@@ -528,4 +526,23 @@ Deno.test("a replacement recorded before a pause asks its provider only once the
   paused = false;
   await waitFor("asked", () => f.provider.starts.length === 1);
   await replacer.stopAll();
+});
+
+Deno.test("a ledger emptied by hand is written again with the replacements in flight, at the next sweep and when the leader stops: the next leader counts them", async () => {
+  const f = setup(["w1", "w2", "w3"]);
+  const replacer = f.make();
+  await requested(f, replacer, "w1");
+  editLedger(f.client, []);
+  await replacer.resume();
+  assert.deepEqual(stored(f.client).map((r: { node: string }) => r.node), ["w1"], "at the sweep");
+  editLedger(f.client, []);
+  await replacer.stopAll();
+  assert.deepEqual(stored(f.client).map((r: { node: string }) => r.node), ["w1"], "at the stop");
+  const next = f.make();
+  await next.resume();
+  await assert.rejects(
+    next.begin(f.index.get("w2")!, POLICY.rules[0], { now: f.now(), paused: false }),
+    (err: Error) => err instanceof ReplaceBlocked && err.gate === "maxReplacing",
+  );
+  await next.stopAll();
 });
