@@ -70,3 +70,75 @@ export async function retry<T>(call: () => Promise<T>, options: RetryOptions): P
     }
   }
 }
+
+/** Options of a {@link Backoff}; each defaults to client-go's reflector's ({@link BACKOFF_DEFAULTS}). */
+export interface BackoffOptions {
+  /** The first delay (ms), before jitter. */
+  initialMs?: number;
+  /** Where the delay stops growing (ms), before jitter (client-go's `Cap`). */
+  capMs?: number;
+  /** What each delay is multiplied by for the next. */
+  factor?: number;
+  /** Each delay is lengthened by up to this share of itself, at random (1: from d to 2d). */
+  jitter?: number;
+  /** Time with no delay asked for after which the delays start again from `initialMs` (ms). */
+  resetAfterMs?: number;
+  /** Random numbers in [0, 1); `Math.random` by default. */
+  random?: () => number;
+  /** A monotonic clock (ms); `performance.now` by default. */
+  now?: () => number;
+}
+
+/**
+ * The values of client-go's reflector (`wait.NewExponentialBackoffManager(800ms, 30s, 2m, 2.0,
+ * 1.0)`): delays of 0.8 to 1.6 s, then 1.6 to 3.2 s, ..., then 30 to 60 s, until 2 minutes pass
+ * with none asked for.
+ */
+export const BACKOFF_DEFAULTS = {
+  initialMs: 800,
+  capMs: 30_000,
+  factor: 2,
+  jitter: 1,
+  resetAfterMs: 120_000,
+} as const;
+
+/**
+ * Delays between tries of something that keeps failing, as client-go's backoff manager gives
+ * them: each is longer than the last up to a cap, with jitter so that many clients do not come
+ * back at once. Nothing but time resets it: only a period of `resetAfterMs` in which no delay was
+ * asked for starts the delays again from the first. A success is not a reset, because under a
+ * storm (a watch that answers 410 at once after every successful list) each try succeeds in part.
+ */
+export class Backoff {
+  #o: Required<Omit<BackoffOptions, "random" | "now">>;
+  #random: () => number;
+  #now: () => number;
+  /** The next delay before jitter. */
+  #base: number;
+  /** When a delay was last asked for. */
+  #last: number;
+
+  constructor(options: BackoffOptions = {}) {
+    this.#o = {
+      initialMs: options.initialMs ?? BACKOFF_DEFAULTS.initialMs,
+      capMs: options.capMs ?? BACKOFF_DEFAULTS.capMs,
+      factor: options.factor ?? BACKOFF_DEFAULTS.factor,
+      jitter: options.jitter ?? BACKOFF_DEFAULTS.jitter,
+      resetAfterMs: options.resetAfterMs ?? BACKOFF_DEFAULTS.resetAfterMs,
+    };
+    this.#random = options.random ?? Math.random;
+    this.#now = options.now ?? (() => performance.now());
+    this.#base = this.#o.initialMs;
+    this.#last = this.#now();
+  }
+
+  /** How long to wait (ms) before the next try; asking counts as a failure, so the next is longer. */
+  next(): number {
+    const now = this.#now();
+    if (now - this.#last > this.#o.resetAfterMs) this.#base = this.#o.initialMs;
+    this.#last = now;
+    const base = this.#base;
+    this.#base = Math.min(base * this.#o.factor, this.#o.capMs);
+    return base + base * this.#o.jitter * this.#random();
+  }
+}

@@ -10,7 +10,7 @@ import { RESOURCES, type ResourceType } from "./resources.ts";
 import { routeOf, verbOf } from "./routing.ts";
 import { objectKey, Store } from "./store.ts";
 import { type FaultRule, Traffic } from "./traffic.ts";
-import { serveWatch } from "./watch.ts";
+import { serveWatch, watchError } from "./watch.ts";
 import { errorResponse, json, parseBody, parseDryRun, present } from "./wire.ts";
 import { createObject, patchObject, prepareNew, updateObject } from "./writes.ts";
 import { type KarpenterOptions, karpenterState } from "./karpenter.ts";
@@ -194,14 +194,21 @@ export class ApiServer {
         const fault = this.traffic.decide(record);
         if (fault.latencyMs > 0) await sleep(fault.latencyMs);
         if (fault.error) {
-          const { status, reason, message, retryAfterSeconds } = fault.error;
-          throw new ApiError(message, { code: status, reason, details: { retryAfterSeconds } });
+          const { status, reason, message, retryAfterSeconds, inBand } = fault.error;
+          const error = new ApiError(message, {
+            code: status,
+            reason,
+            details: { retryAfterSeconds },
+          });
+          if (!inBand || verb !== "watch") throw error;
+          response = watchError(error, record);
+        } else {
+          const body = ["POST", "PUT", "PATCH", "DELETE"].includes(req.method)
+            ? await req.text()
+            : "";
+          record.bytesIn = encoder.encode(body).length;
+          response = await this.#serve(verb, { route, req, q: url.searchParams, body, record });
         }
-        const body = ["POST", "PUT", "PATCH", "DELETE"].includes(req.method)
-          ? await req.text()
-          : "";
-        record.bytesIn = encoder.encode(body).length;
-        response = await this.#serve(verb, { route, req, q: url.searchParams, body, record });
       }
     } catch (err) {
       response = errorResponse(err);

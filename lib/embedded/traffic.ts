@@ -36,6 +36,11 @@ export interface FaultRule extends FaultMatch {
   message?: string;
   /** Sent as `Retry-After` and in `details.retryAfterSeconds` (with 429 and 5xx). */
   retryAfterSeconds?: number;
+  /**
+   * For a watch: answer 200 and send the error as the stream's one `ERROR` event, then end it,
+   * as the real server does for a resourceVersion too old (410) or a failure mid-watch.
+   */
+  inBand?: boolean;
   /** Delay before the request is served (or failed). */
   latencyMs?: number;
   /** Share of matching requests affected, 0 to 1; default 1. */
@@ -47,7 +52,14 @@ export interface FaultRule extends FaultMatch {
 /** What a fault decided for one request. */
 export interface FaultOutcome {
   latencyMs: number;
-  error?: { status: number; reason: string; message: string; retryAfterSeconds?: number };
+  error?: {
+    status: number;
+    reason: string;
+    message: string;
+    retryAfterSeconds?: number;
+    /** Sent as a watch's `ERROR` event rather than as the HTTP status (see {@link FaultRule.inBand}). */
+    inBand?: boolean;
+  };
 }
 
 /** Records kept at most, so a long-running dev server does not grow without bound. */
@@ -134,6 +146,7 @@ export class Traffic {
           reason: rule.reason ?? REASONS[rule.status] ?? "InternalError",
           message: rule.message ?? `Injected fault: ${rule.status}`,
           retryAfterSeconds: rule.retryAfterSeconds,
+          inBand: rule.inBand,
         };
       }
     }

@@ -2,7 +2,8 @@
 // a timeout; a watcher that stops reading is cut off.
 
 import type { Call, ServerContext, WatchStream } from "./context.ts";
-import { badRequest, expired } from "./errors.ts";
+import type { RequestRecord } from "./traffic.ts";
+import { type ApiError, badRequest, expired } from "./errors.ts";
 import { type KubeObject, meta } from "./objects.ts";
 import { groupVersion } from "./resources.ts";
 import type { Change } from "./store.ts";
@@ -150,6 +151,15 @@ export function serveWatch(ctx: ServerContext, call: Call): Response {
     cancel: () => cleanup(),
   }, new ByteLengthQueuingStrategy({ highWaterMark: 1 << 20 }));
   return new Response(body, {
+    headers: { ...JSON_HEADERS, "cache-control": "no-cache, private" },
+  });
+}
+
+/** A watch that starts (200) and ends at once after one `ERROR` event carrying `error`'s Status. */
+export function watchError(error: ApiError, record: RequestRecord): Response {
+  const line = encoder.encode(JSON.stringify({ type: "ERROR", object: error.toStatus() }) + "\n");
+  record.bytesOut = line.length;
+  return new Response(line, {
     headers: { ...JSON_HEADERS, "cache-control": "no-cache, private" },
   });
 }

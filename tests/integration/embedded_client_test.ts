@@ -773,6 +773,31 @@ Deno.test(
   },
 );
 
+Deno.test(
+  "an injected in-band fault starts a watch and ends it with one ERROR event; other verbs get the status",
+  opts,
+  async () => {
+    await using f = await withCluster();
+    const api = f.cluster.api;
+    api.injectFault({ resource: "nodes", status: 410, inBand: true, message: "too old" });
+    const events: { type: string; code?: number; reason?: string; message?: string }[] = [];
+    const { promise: done, resolve } = Promise.withResolvers<unknown>();
+    await new k8s.Watch(f.kc).watch(
+      "/api/v1/nodes",
+      { resourceVersion: "1" },
+      (type, obj) =>
+        events.push({ type, code: obj.code, reason: obj.reason, message: obj.message }),
+      resolve,
+    );
+    assert.equal(await done, null, "the stream ended normally");
+    assert.deepEqual(events, [{ type: "ERROR", code: 410, reason: "Expired", message: "too old" }]);
+    const watch = api.traffic.requests.find((r) => r.verb === "watch")!;
+    assert.equal(watch.code, 200);
+    assert.ok(watch.bytesOut > 0);
+    await expectStatus(410, () => f.core.listNode());
+  },
+);
+
 Deno.test("the request record counts verbs, resources and bytes", opts, async () => {
   await using f = await withCluster();
   f.cluster.api.traffic.reset();

@@ -1,7 +1,8 @@
-// The shared utilities: one duration parser and formatter, one retry, one sleep and deadline.
+// The shared utilities: one duration parser and formatter, one retry and backoff, one sleep and
+// deadline.
 import assert from "node:assert/strict";
 import { durationMs, formatDuration } from "../../lib/duration.ts";
-import { MAX_RETRY_AFTER_MS, passing, retry } from "../../lib/retry.ts";
+import { Backoff, MAX_RETRY_AFTER_MS, passing, retry } from "../../lib/retry.ts";
 import { KubeError } from "../../lib/act/kube_types.ts";
 import { deadline, sleep, untilAborted } from "../../lib/timing.ts";
 
@@ -100,4 +101,87 @@ Deno.test("retry() waits the Retry-After a 429 asks for, not its fixed delay, an
   };
   await assert.rejects(retry(slow, { delaysMs: [1, 1] }), /too many requests/);
   assert.equal(tries, 1, "not tried again sooner than asked");
+});
+
+/** A clock tests move by hand (ms). */
+function handClock(): { now: () => number; pass: (ms: number) => void } {
+  let t = 0;
+  return { now: () => t, pass: (ms) => void (t += ms) };
+}
+
+/** Random numbers from a fixed seed (a linear congruential generator), in [0, 1). */
+function seeded(seed: number): () => number {
+  let x = seed;
+  return () => (x = (x * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+}
+
+Deno.test("Backoff's delays start at 0.8 s and double to a 30 s cap, as client-go's reflector's do", () => {
+  const clock = handClock();
+  const least = new Backoff({ random: () => 0, now: clock.now });
+  const delays = Array.from({ length: 9 }, () => least.next());
+  assert.deepEqual(delays, [800, 1600, 3200, 6400, 12_800, 25_600, 30_000, 30_000, 30_000]);
+  const own = new Backoff({ initialMs: 10, capMs: 35, factor: 3, jitter: 0, now: clock.now });
+  assert.deepEqual([own.next(), own.next(), own.next(), own.next()], [10, 30, 35, 35]);
+});
+
+Deno.test("Backoff lengthens each delay by up to itself at random: d to 2d, never beyond", () => {
+  const clock = handClock();
+  const most = new Backoff({ random: () => 0.999_999, now: clock.now });
+  const longest = Array.from({ length: 8 }, () => most.next());
+  assert.deepEqual(longest.map(Math.round), [
+    1600,
+    3200,
+    6400,
+    12_800,
+    25_600,
+    51_200,
+    60_000,
+    60_000,
+  ]);
+  const random = seeded(42);
+  const draws: number[] = [];
+  for (let run = 0; run < 200; run++) {
+    const backoff = new Backoff({ random, now: clock.now });
+    for (const base of [800, 1600, 3200, 6400, 12_800, 25_600, 30_000]) {
+      const delay = backoff.next();
+      assert.ok(delay >= base && delay < 2 * base, `${delay} ms for a ${base} ms step`);
+      draws.push((delay - base) / base);
+    }
+  }
+  // Spread over the whole range, not bunched at one end.
+  assert.ok(Math.min(...draws) < 0.05 && Math.max(...draws) > 0.95, "jitter spans [0, 1)");
+});
+
+Deno.test("Backoff starts again from 0.8 s only after 2 minutes in which no delay was asked for", () => {
+  const clock = handClock();
+  const backoff = new Backoff({ random: () => 0, now: clock.now });
+  for (let i = 0; i < 6; i++) clock.pass(backoff.next());
+  assert.equal(backoff.next(), 30_000);
+  clock.pass(120_000); // exactly 2 minutes: not yet healthy long enough
+  assert.equal(backoff.next(), 30_000);
+  clock.pass(120_001);
+  assert.equal(backoff.next(), 800);
+  assert.equal(backoff.next(), 1600);
+});
+
+Deno.test("Backoff is not reset by success in between: a 410 storm's good lists and failed watches keep growing the delay", () => {
+  // The storm: each list succeeds (nothing is asked of the backoff), each watch fails at once
+  // and asks for a delay; the list after it succeeds again after 200 ms.
+  const clock = handClock();
+  const backoff = new Backoff({ random: () => 0, now: clock.now });
+  const delays: number[] = [];
+  while (clock.now() < 10 * 60_000) {
+    clock.pass(200); // the list, successful
+    const delay = backoff.next(); // the watch, failed at once
+    delays.push(delay);
+    clock.pass(delay);
+  }
+  assert.deepEqual(delays.slice(0, 7), [800, 1600, 3200, 6400, 12_800, 25_600, 30_000]);
+  assert.ok(delays.slice(6).every((d) => d === 30_000), "never back to 0.8 s while it fails");
+  // Failing every 100 s (less than the 2 minutes) never resets either.
+  clock.pass(100_000 - delays.at(-1)!);
+  for (let i = 0; i < 10; i++) {
+    assert.equal(backoff.next(), 30_000);
+    clock.pass(100_000);
+  }
 });
