@@ -1,6 +1,6 @@
 import { KubeError } from "./act/kube_types.ts";
-import { DrainSupervisor } from "./act/drain_supervisor.ts";
-import type { DrainReport } from "./act/drainer.ts";
+import type { DrainSupervisor } from "./act/drain_supervisor.ts";
+import { DrainStage } from "./drain_stage.ts";
 import { type Applied, type ApplyOptions, NodeWriter } from "./act/node_writer.ts";
 import { Turns } from "./act/turns.ts";
 import type { Replacer } from "./act/replace/replacer.ts";
@@ -13,14 +13,10 @@ import {
   type DecideOptions,
   type Decision,
   DEFAULT_HOLD_TTL_MS,
-  type DrainEnd,
-  endDrain,
   reconcile,
 } from "./decide/decide.ts";
 import { readState } from "./decide/node_state.ts";
-import { drainDue, haltDrain, lookAgainAt } from "./decide/drain_step.ts";
-import { type Halt, runningDrainHalt } from "./decide/halts.ts";
-import { NOT_LEADING } from "./act/fence.ts";
+import { drainDue, lookAgainAt } from "./decide/drain_step.ts";
 import { replaceDue } from "./decide/replace_step.ts";
 import type { Replacement } from "./decide/replacements.ts";
 import { DEFAULT_POLICY, type Policy } from "./decide/policy.ts";
@@ -69,18 +65,6 @@ export class Pipeline {
     this.#providers = deps.providers ?? new Map();
     this.#tally = this.#newTally();
     this.#writer = new NodeWriter({ client, index, metrics, now });
-    this.#drains = new DrainSupervisor({
-      client,
-      index,
-      metrics,
-      now,
-      writer: this.#writer,
-      instance: this.#instance,
-      retryMs: deps.drainRetryMs,
-      halt: (name) => this.#drainHalt(name),
-      ended: (name, report) => this.#endDrain(name, report),
-      due: (name) => this.reconcile(name),
-    });
     this.#decisions = new DecisionLog({ now, dryRun: client.dryRun });
     this.#reporter = new Reporter({
       metrics,
@@ -90,6 +74,22 @@ export class Pipeline {
       notifier: deps.notifier,
       now,
     });
+    this.#drains = new DrainStage({
+      client,
+      index,
+      metrics,
+      now,
+      writer: this.#writer,
+      instance: this.#instance,
+      retryMs: deps.drainRetryMs,
+      policy: () => this.#policy,
+      paused: () => deps.paused?.() ?? false,
+      mayAct: () => this.#mayAct(),
+      reporter: this.#reporter,
+      write: (name, choose) => this.#turns.node(name, () => this.#act(name, choose)),
+      due: (name) => this.reconcile(name),
+      wakeWaiting: () => this.#wakeWaiting(),
+    }).supervisor;
     this.#replace = new ReplaceStage({
       client,
       index,
@@ -326,51 +326,6 @@ export class Pipeline {
       if (at) this.#drains.wakeAt(name, at);
     }
     return applied;
-  }
-
-  /**
-   * Why the drain of Node `name`, running here, may not go on now: this replica no longer leads,
-   * the Node is no longer its to drain, or the policy in force says no (decide/halts.ts).
-   */
-  #drainHalt(name: string): Halt | undefined {
-    if (!this.#mayAct()) return { gate: "notLeading", message: NOT_LEADING };
-    return runningDrainHalt(this.#deps.index.get(name), {
-      policy: this.#policy,
-      paused: this.#deps.paused?.() ?? false,
-      instance: this.#instance,
-    });
-  }
-
-  /** Writes the end of a drain (one not stopped) in the Node's turn, then reports it. */
-  async #endDrain(name: string, report: DrainReport): Promise<void> {
-    const { halt } = report;
-    if (report.outcome === "halted" && halt) {
-      const applied = await this.#turns.node(
-        name,
-        () =>
-          this.#act(
-            name,
-            (node, now) =>
-              readState(node).step === "draining" ? haltDrain(node, halt, { now }) : undefined,
-          ),
-      );
-      await this.#reporter.applied(name, applied);
-      this.#wakeWaiting();
-      return;
-    }
-    const end = {
-      outcome: report.outcome as DrainEnd["outcome"],
-      blocking: report.blocking.length,
-      evicted: report.evictedBefore + report.evicted.length,
-      message: report.message,
-    };
-    const applied = await this.#turns.node(
-      name,
-      () => this.#act(name, (node, now) => endDrain(node, end, { now, policy: this.policy })),
-    );
-    await this.#reporter.drainEnded(name, report, applied);
-    // A drain or a replacement may have waited for this one (maxConcurrent).
-    this.#wakeWaiting();
   }
 
   /** Looks again at every Node whose drain or replacement is due: a gate may let it start now. */
