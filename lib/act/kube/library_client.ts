@@ -12,19 +12,12 @@ import type {
   ObjectKind,
   Stoppable,
 } from "../kube_types.ts";
-import {
-  type LeaseObject,
-  toEventVersion,
-  toKubeError,
-  toLeaseObject,
-  toLeaseRecord,
-  toNode,
-  toPod,
-} from "./convert.ts";
+import { toEventVersion, toKubeError, toNode, toPod } from "./convert.ts";
 import { watchNodes } from "./node_watch.ts";
 import { timeBound } from "./time_bound.ts";
 import { closeNative, rawJson } from "./raw.ts";
 import { ObjectCalls } from "./objects.ts";
+import { LeaseCalls } from "./leases.ts";
 import { Slots } from "../../slots.ts";
 import { type Fence, type FencedWrite, isFenced } from "../fence.ts";
 
@@ -43,13 +36,6 @@ const OBJECT_WRITES: Partial<Record<string, FencedWrite>> = {
  */
 export const MAX_IN_FLIGHT = 16;
 
-/** The path of Lease `name` in `namespace`. */
-function leasePath(namespace: string, name: string): string {
-  return `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases/${
-    encodeURIComponent(name)
-  }`;
-}
-
 /** The KubeClient of a real API server, through the client library. */
 export class LibraryClient implements KubeClient {
   readonly server: string;
@@ -60,6 +46,7 @@ export class LibraryClient implements KubeClient {
   #timeoutMs: number;
   #slots: Slots;
   #objects: ObjectCalls;
+  #leases: LeaseCalls;
   #fence?: Fence;
 
   constructor(
@@ -87,6 +74,9 @@ export class LibraryClient implements KubeClient {
       },
       dryQuery: this.dryRun ? "?dryRun=All" : "",
     });
+    this.#leases = new LeaseCalls((what, request, answers) =>
+      this.#call(what, (signal) => rawJson(this.#kc, request, signal), answers)
+    );
   }
 
   get #dry(): string | undefined {
@@ -302,42 +292,16 @@ export class LibraryClient implements KubeClient {
     }
   }
 
-  async getLease(namespace: string, name: string): Promise<LeaseRecord | undefined> {
-    const lease = await this.#call(
-      `read lease "${namespace}/${name}"`,
-      (signal) =>
-        rawJson<LeaseObject>(this.#kc, { method: "GET", path: leasePath(namespace, name) }, signal),
-      { 404: undefined },
-    );
-    return lease && toLeaseRecord(lease);
+  getLease(namespace: string, name: string): Promise<LeaseRecord | undefined> {
+    return this.#leases.get(namespace, name);
   }
 
-  async createLease(namespace: string, name: string, record: LeaseRecord): Promise<LeaseRecord> {
-    return toLeaseRecord(
-      await this.#call(
-        `create lease "${namespace}/${name}"`,
-        (signal) =>
-          rawJson<LeaseObject>(this.#kc, {
-            method: "POST",
-            path: `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`,
-            body: toLeaseObject(namespace, name, record),
-          }, signal),
-      ),
-    );
+  createLease(namespace: string, name: string, record: LeaseRecord): Promise<LeaseRecord> {
+    return this.#leases.create(namespace, name, record);
   }
 
-  async updateLease(namespace: string, name: string, record: LeaseRecord): Promise<LeaseRecord> {
-    return toLeaseRecord(
-      await this.#call(
-        `update lease "${namespace}/${name}"`,
-        (signal) =>
-          rawJson<LeaseObject>(this.#kc, {
-            method: "PUT",
-            path: leasePath(namespace, name),
-            body: toLeaseObject(namespace, name, record),
-          }, signal),
-      ),
-    );
+  updateLease(namespace: string, name: string, record: LeaseRecord): Promise<LeaseRecord> {
+    return this.#leases.update(namespace, name, record);
   }
 
   async namespacePaused(name: string): Promise<boolean> {
