@@ -1,73 +1,18 @@
-import type { KubeClient, LeaseRecord } from "./kube_types.ts";
-import { type Clock, systemClock } from "../clock.ts";
+import type { LeaseRecord } from "./kube_types.ts";
+import { systemClock } from "../clock.ts";
+import {
+  ELECTION_DEFAULTS,
+  type ElectorOptions,
+  keyOf,
+  microTime,
+  type StepDown,
+  type StepDownReason,
+} from "./election.ts";
+
+export { ELECTION_DEFAULTS, STEP_DOWN_REASONS } from "./election.ts";
+export type { ElectorOptions, StepDown, StepDownReason } from "./election.ts";
 import { clip } from "../clip.ts";
 import { statusOf } from "../retry.ts";
-
-/** Why a leader stopped leading: the label of `nodeheal_leader_stepdowns_total`. */
-export type StepDownReason =
-  | "held_by_other"
-  | "lease_gone"
-  | "update_conflict"
-  | "create_raced"
-  | "renew_deadline"
-  | "watch_unhealthy";
-
-/** Every {@link StepDownReason}, in the order the docs list them. */
-export const STEP_DOWN_REASONS: readonly StepDownReason[] = [
-  "held_by_other",
-  "lease_gone",
-  "update_conflict",
-  "create_raced",
-  "renew_deadline",
-  "watch_unhealthy",
-];
-
-/** A leader's step-down: its reason, and a sentence that says it with the facts. */
-export interface StepDown {
-  reason: StepDownReason;
-  message: string;
-}
-
-/** Options of a {@link LeaderElector}; the durations are client-go's defaults. */
-export interface ElectorOptions {
-  client: KubeClient;
-  namespace: string;
-  /** The Lease's name. */
-  name: string;
-  /** This replica's name, written as the holder. */
-  identity: string;
-  /** How long a Lease not renewed stays its holder's, by each candidate's own clock (ms). */
-  leaseDurationMs?: number;
-  /** How long a leader keeps leading without a successful renewal (ms): less than the lease. */
-  renewDeadlineMs?: number;
-  /** How often a candidate tries, and a leader renews (ms). */
-  retryPeriodMs?: number;
-  /** How long a leader keeps the Lease while its Node watch is unhealthy (ms): at least the retry period. */
-  watchFailureTimeoutMs?: number;
-  /**
-   * Since when (by the monotonic clock) this replica's Node watch has been unhealthy or not yet
-   * synced, undefined while it is healthy. Such a replica never takes the Lease; a leader releases
-   * it once this has lasted `watchFailureTimeoutMs`. Unset: always healthy.
-   */
-  watchUnhealthySince?: () => number | undefined;
-  /** The wall clock, only for the times written in the Lease. */
-  now?: Clock;
-  /**
-   * The monotonic clock (ms) that every duration is measured on: `performance.now()`, or the
-   * wall clock `now` when a test gives only that.
-   */
-  monotonic?: () => number;
-  /** Told when this replica starts and stops leading, and why it stepped down (none on stop()). */
-  leading?: (leading: boolean, stepDown?: StepDown) => void;
-}
-
-/** client-go's lease duration, renew deadline and retry period; node-heal's watch failure timeout. */
-export const ELECTION_DEFAULTS = {
-  leaseDurationMs: 15_000,
-  renewDeadlineMs: 10_000,
-  retryPeriodMs: 2_000,
-  watchFailureTimeoutMs: 20_000,
-};
 
 type Settings =
   & Required<Omit<ElectorOptions, "leading" | "watchUnhealthySince">>
@@ -349,21 +294,6 @@ export class LeaderElector {
   }
 }
 
-/** What makes two reads of a Lease the same record (a change of any part is a renewal). */
-function keyOf(record: LeaseRecord): string {
-  return JSON.stringify([
-    record.holder,
-    record.renewTime,
-    record.leaseTransitions,
-    record.resourceVersion,
-  ]);
-}
-
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
-}
-
-/** An API MicroTime: RFC 3339 with microseconds. */
-function microTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
 }
