@@ -77,170 +77,228 @@ function podList(keys: string[]): string {
  * Eviction API: plan the pods (refusing the whole drain for a pod the options forbid), evict,
  * retry evictions a PodDisruptionBudget blocks (429) with backoff until the timeout, and wait
  * until evicted pods are gone. Pods already gone are not evicted again, so a drain resumed
- * after a restart only finishes what is left. Never force-deletes.
+ * after a restart only finishes what is left. Never force-deletes. Asks `run.halt` before it
+ * starts, before each round and immediately before each eviction.
  */
 export async function drainNode(
   client: KubeClient,
   node: string,
   run: DrainRun,
 ): Promise<DrainReport> {
-  const { options, signal } = run;
-  const now = run.now ?? systemClock;
-  const started = now().getTime();
-  const evictedBefore = run.evictedBefore ?? 0;
-  const haltedAt = (halt: Halt, left: string[], evicted: string[]): DrainReport =>
-    halted(node, halt, { left, evicted, evictedBefore, skipped: [] });
+  const drain = new Drain(client, node, run);
   const before = run.halt?.();
-  if (before) return haltedAt(before, [], []);
-  const pods = await client.listPodsOnNode(node);
-  const daemonSetNames = new Set<string>();
-  for (const pod of pods) {
-    const owner = pod.metadata.ownerReferences?.find((o) => o.controller);
-    if (owner?.kind === "DaemonSet") daemonSetNames.add(`${pod.metadata.namespace}/${owner.name}`);
-  }
-  const existing = new Set<string>();
-  for (const key of daemonSetNames) {
-    const [ns, name] = key.split("/");
-    if (await client.daemonSetExists(ns, name)) existing.add(key);
-  }
-  const plan = planDrain(pods, options, existing);
-  const skipped = plan.skip.map((s) => s.pod);
-  if (plan.refuse.length > 0) {
-    return {
-      outcome: "refused",
-      evicted: [],
-      evictedBefore,
-      skipped,
-      blocking: plan.refuse,
-      message: `Cannot drain ${node}: ${
-        plan.refuse.slice(0, NAMED_PODS).map((r) => `${r.pod} (${r.why})`).join(", ")
-      }${
-        plan.refuse.length > NAMED_PODS ? `, and ${plan.refuse.length - NAMED_PODS} more` : ""
-      }; nothing was evicted`,
-    };
-  }
-  const pending = new Map<string, Pod>(plan.evict.map((p) => [podKey(p), p]));
-  // Pods already terminating (an earlier run evicted them) are waited for, not evicted again.
-  const asked = new Set<string>(
-    plan.evict.filter((p) => p.metadata.deletionTimestamp).map((p) => podKey(p)),
-  );
-  const blockedBy = new Map<string, string>();
-  const evicted: string[] = [];
+  if (before) return drain.halted(before);
+  const refused = await drain.plan();
+  if (refused) return refused;
+  const started = drain.now();
   let wait = run.retryMs ?? 500;
-  while (pending.size > 0) {
-    if (signal?.aborted) {
-      return {
-        outcome: "stopped",
-        evicted,
-        evictedBefore,
-        skipped,
-        blocking: [...pending.keys()].map((pod) => ({ pod, why: "the drain was stopped" })),
-        message: `Stopped draining ${node} with ${podCount(pending.size)} left`,
-      };
+  while (drain.left > 0) {
+    if (run.signal?.aborted) return drain.stopped();
+    const halt = await drain.evictRound();
+    if (halt) return drain.halted(halt);
+    await drain.collectGone();
+    await run.progress?.(drain.left, drain.evictedInAll);
+    if (drain.left === 0) break;
+    const left = run.options.timeoutMs - (drain.now() - started);
+    if (left <= 0) return drain.timedOut();
+    await sleep(Math.min(wait, left), run.signal);
+    wait = Math.min(wait * 2, 5000);
+  }
+  return drain.drained();
+}
+
+/** One drain under way: the pods still to move, those asked to go, and why others are blocked. */
+class Drain {
+  #client: KubeClient;
+  #node: string;
+  #run: DrainRun;
+  #now: Clock;
+  #evictedBefore: number;
+  #skipped: string[] = [];
+  #pending = new Map<string, Pod>();
+  /** Pods asked to go (evicted, or terminating already), waited for until gone. */
+  #asked = new Set<string>();
+  #blockedBy = new Map<string, string>();
+  #evicted: string[] = [];
+
+  constructor(client: KubeClient, node: string, run: DrainRun) {
+    this.#client = client;
+    this.#node = node;
+    this.#run = run;
+    this.#now = run.now ?? systemClock;
+    this.#evictedBefore = run.evictedBefore ?? 0;
+  }
+
+  now(): number {
+    return this.#now().getTime();
+  }
+
+  /** Pods still to move off the node. */
+  get left(): number {
+    return this.#pending.size;
+  }
+
+  /** Pods evicted by this drain in all, earlier runs included. */
+  get evictedInAll(): number {
+    return this.#evictedBefore + this.#evicted.length;
+  }
+
+  /** Plans the pods to evict and to leave; the report of a refused drain when one may not go. */
+  async plan(): Promise<DrainReport | undefined> {
+    const pods = await this.#client.listPodsOnNode(this.#node);
+    const daemonSetNames = new Set<string>();
+    for (const pod of pods) {
+      const owner = pod.metadata.ownerReferences?.find((o) => o.controller);
+      if (owner?.kind === "DaemonSet") {
+        daemonSetNames.add(`${pod.metadata.namespace}/${owner.name}`);
+      }
     }
-    const round = run.halt?.();
-    if (round) return { ...haltedAt(round, [...pending.keys()], evicted), skipped };
-    for (const [key, pod] of pending) {
-      if (asked.has(key)) continue;
-      const { namespace, name, uid } = pod.metadata;
+    const existing = new Set<string>();
+    for (const key of daemonSetNames) {
+      const [ns, name] = key.split("/");
+      if (await this.#client.daemonSetExists(ns, name)) existing.add(key);
+    }
+    const plan = planDrain(pods, this.#run.options, existing);
+    this.#skipped = plan.skip.map((s) => s.pod);
+    if (plan.refuse.length > 0) {
+      return this.#report("refused", {
+        blocking: plan.refuse,
+        message: `Cannot drain ${this.#node}: ${
+          named(plan.refuse.map((r) => `${r.pod} (${r.why})`))
+        }; nothing was evicted`,
+      });
+    }
+    for (const pod of plan.evict) this.#pending.set(podKey(pod), pod);
+    // Pods already terminating (an earlier run evicted them) are waited for, not evicted again.
+    for (const pod of plan.evict) if (pod.metadata.deletionTimestamp) this.#asked.add(podKey(pod));
+    return undefined;
+  }
+
+  /**
+   * Evicts, one at a time, every pod not yet asked to go; why the drain may not go on, asked
+   * before the round and before each eviction (or learnt from the fence), or undefined.
+   */
+  async evictRound(): Promise<Halt | undefined> {
+    const { options } = this.#run;
+    const round = this.#run.halt?.();
+    if (round) return round;
+    for (const [key, pod] of this.#pending) {
+      if (this.#asked.has(key)) continue;
       // Decided again immediately before each eviction: the drain may have been halted, or this
       // replica deposed, while the last one was under way.
-      const halt = run.halt?.();
-      if (halt) return { ...haltedAt(halt, [...pending.keys()], evicted), skipped };
+      const halt = this.#run.halt?.();
+      if (halt) return halt;
+      const { namespace, name, uid } = pod.metadata;
       let outcome: Awaited<ReturnType<KubeClient["evictPod"]>>;
       try {
-        outcome = await client.evictPod(namespace, name, {
+        outcome = await this.#client.evictPod(namespace, name, {
           gracePeriodSeconds: options.gracePeriodSeconds,
           uid,
         });
       } catch (err) {
-        if (isFenced(err)) {
-          const halt = { gate: "notLeading" as const, message: NOT_LEADING };
-          return { ...haltedAt(halt, [...pending.keys()], evicted), skipped };
-        }
-        run.evicted?.("error");
-        blockedBy.set(key, (err as Error).message);
+        if (isFenced(err)) return { gate: "notLeading", message: NOT_LEADING };
+        this.#run.evicted?.("error");
+        this.#blockedBy.set(key, (err as Error).message);
         continue;
       }
-      run.evicted?.(outcome.result);
+      this.#run.evicted?.(outcome.result);
       if (outcome.result === "blocked") {
-        blockedBy.set(key, outcome.message);
+        this.#blockedBy.set(key, outcome.message);
       } else {
-        asked.add(key);
-        blockedBy.delete(key);
+        this.#asked.add(key);
+        this.#blockedBy.delete(key);
       }
     }
-    // Evicted pods are gone once they no longer exist, or exist again under another uid.
-    for (const key of [...asked]) {
-      const pod = pending.get(key)!;
-      const current = await client.getPod(pod.metadata.namespace, pod.metadata.name);
-      if (
-        !current || current.metadata.uid !== pod.metadata.uid || current.spec?.nodeName !== node
-      ) {
-        pending.delete(key);
-        asked.delete(key);
-        evicted.push(key);
-      }
-    }
-    await run.progress?.(pending.size, evictedBefore + evicted.length);
-    if (pending.size === 0) break;
-    const left = options.timeoutMs - (now().getTime() - started);
-    if (left <= 0) {
-      const blocking = [...pending.keys()].map((pod) => ({
-        pod,
-        why: blockedBy.get(pod) ?? "evicted, still terminating",
-      }));
-      return {
-        outcome: "failed",
-        evicted,
-        evictedBefore,
-        skipped,
-        blocking,
-        message: `Cannot drain ${node} within ${formatDuration(options.timeoutMs)}: ${
-          blocking.slice(0, NAMED_PODS).map((b) => `${b.pod} (${clip(b.why, 200)})`).join(", ")
-        }${
-          blocking.length > NAMED_PODS ? `, and ${blocking.length - NAMED_PODS} more` : ""
-        }; it stays cordoned`,
-      };
-    }
-    await sleep(Math.min(wait, left), signal);
-    wait = Math.min(wait * 2, 5000);
+    return undefined;
   }
-  return {
-    outcome: "drained",
-    evicted,
-    evictedBefore,
-    skipped,
-    blocking: [],
-    message: `Drained ${node}: evicted ${
-      evictedBefore === 0
-        ? podList(evicted)
-        : `${
-          podCount(evictedBefore + evicted.length)
-        }: ${evictedBefore} before it was resumed, then ${podList(evicted)}`
-    }; left ${podList(skipped)}`,
-  };
+
+  /** Evicted pods are gone once they no longer exist, or exist again under another uid or node. */
+  async collectGone(): Promise<void> {
+    for (const key of [...this.#asked]) {
+      const pod = this.#pending.get(key)!;
+      const current = await this.#client.getPod(pod.metadata.namespace, pod.metadata.name);
+      if (
+        !current || current.metadata.uid !== pod.metadata.uid ||
+        current.spec?.nodeName !== this.#node
+      ) {
+        this.#pending.delete(key);
+        this.#asked.delete(key);
+        this.#evicted.push(key);
+      }
+    }
+  }
+
+  drained(): DrainReport {
+    const evicted = this.#evicted;
+    const before = this.#evictedBefore;
+    return this.#report("drained", {
+      blocking: [],
+      message: `Drained ${this.#node}: evicted ${
+        before === 0
+          ? podList(evicted)
+          : `${podCount(before + evicted.length)}: ${before} before it was resumed, then ${
+            podList(evicted)
+          }`
+      }; left ${podList(this.#skipped)}`,
+    });
+  }
+
+  stopped(): DrainReport {
+    return this.#report("stopped", {
+      blocking: this.#leftWhy(() => "the drain was stopped"),
+      message: `Stopped draining ${this.#node} with ${podCount(this.left)} left`,
+    });
+  }
+
+  timedOut(): DrainReport {
+    const blocking = this.#leftWhy((pod) =>
+      this.#blockedBy.get(pod) ?? "evicted, still terminating"
+    );
+    return this.#report("failed", {
+      blocking,
+      message: `Cannot drain ${this.#node} within ${formatDuration(this.#run.options.timeoutMs)}: ${
+        named(blocking.map((b) => `${b.pod} (${clip(b.why, 200)})`))
+      }; it stays cordoned`,
+    });
+  }
+
+  /**
+   * The report of a drain that may not go on: `halted` when the policy in force says no,
+   * `stopped` when it is no longer this replica's to run (a quiet halt).
+   */
+  halted(halt: Halt): DrainReport {
+    const quiet = quietHalt(halt);
+    return {
+      ...this.#report(quiet ? "stopped" : "halted", {
+        blocking: this.#leftWhy(() => halt.message),
+        message: `${quiet ? "Stopped" : "Halted"} the drain of ${this.#node} with ${
+          podCount(this.left)
+        } left: ${halt.message}`,
+      }),
+      halt,
+    };
+  }
+
+  #leftWhy(why: (pod: string) => string): DrainReport["blocking"] {
+    return [...this.#pending.keys()].map((pod) => ({ pod, why: why(pod) }));
+  }
+
+  #report(
+    outcome: DrainReport["outcome"],
+    end: Pick<DrainReport, "blocking" | "message">,
+  ): DrainReport {
+    return {
+      outcome,
+      evicted: this.#evicted,
+      evictedBefore: this.#evictedBefore,
+      skipped: this.#skipped,
+      ...end,
+    };
+  }
 }
 
-/**
- * The report of a drain that may not go on: `halted` when the policy in force says no, `stopped`
- * when it is no longer this replica's to run (a quiet halt).
- */
-function halted(
-  node: string,
-  halt: Halt,
-  parts: { left: string[]; evicted: string[]; evictedBefore: number; skipped: string[] },
-): DrainReport {
-  const quiet = quietHalt(halt);
-  return {
-    outcome: quiet ? "stopped" : "halted",
-    halt,
-    evicted: parts.evicted,
-    evictedBefore: parts.evictedBefore,
-    skipped: parts.skipped,
-    blocking: parts.left.map((pod) => ({ pod, why: halt.message })),
-    message: `${quiet ? "Stopped" : "Halted"} the drain of ${node} with ${
-      podCount(parts.left.length)
-    } left: ${halt.message}`,
-  };
+/** The first {@link NAMED_PODS} of `items`, and how many more. */
+function named(items: string[]): string {
+  const more = items.length - NAMED_PODS;
+  return `${items.slice(0, NAMED_PODS).join(", ")}${more > 0 ? `, and ${more} more` : ""}`;
 }
