@@ -238,6 +238,7 @@ export function parseConfig(
     namespace: str("namespace"),
     election: get("leader-elect") === true ? electionOf(str) : undefined,
     apiTimeoutMs: parseDuration(str("api-timeout"), "api-timeout", MAX_TIMEOUT_MS),
+    watchTimeoutMs: parseDuration(str("watch-timeout"), "watch-timeout", MAX_TIMEOUT_MS),
     instance: str("instance") || env("POD_NAME") || env("HOSTNAME") || "node-heal",
     logFormat,
     logLevel: str("log-level"),

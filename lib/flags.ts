@@ -257,6 +257,14 @@ export const FLAGS: Record<string, Flag> = {
     dev: "10s",
     help: "How long one Kubernetes API call may take before node-heal answers 503",
   },
+  "watch-timeout": {
+    env: "NODE_HEAL_WATCH_TIMEOUT",
+    type: "string",
+    serve: "4m",
+    dev: "4m",
+    help:
+      "How long one Node watch request stays open before the API server ends it and node-heal makes it again (whole seconds); a watch connection that dies without a word is found within this plus 10s",
+  },
   "log-format": {
     env: "NODE_HEAL_LOG_FORMAT",
     type: "string",

@@ -59,6 +59,7 @@ export async function runService(config: Config, options: RunOptions): Promise<n
       idleTimeoutMs: config.idleTimeoutMs,
       maxConnections: config.maxConnections,
       apiTimeoutMs: config.apiTimeoutMs,
+      watchTimeoutMs: config.watchTimeoutMs,
       logFormat: config.logFormat,
       logLevel: config.logLevel,
     },

@@ -53,6 +53,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     dryRun: config.dryRun,
     timeoutMs: config.apiTimeoutMs,
     fence,
+    watch: { watchTimeoutMs: config.watchTimeoutMs },
   });
   const policy = config.policy ?? DEFAULT_POLICY;
   // The policy's replacement providers and notification sinks, made now: one that cannot work

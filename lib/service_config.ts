@@ -21,6 +21,11 @@ export interface ServiceConfig {
   holdTtlMs: number;
   /** How long one Kubernetes API call may take (ms). */
   apiTimeoutMs: number;
+  /**
+   * How long one Node watch request stays open before the API server ends it (ms, whole seconds
+   * sent; default 4 minutes): a dead watch connection is found within this plus 10 s.
+   */
+  watchTimeoutMs?: number;
   /** Rules and gates (`--config`); the default policy when absent. */
   policy?: Policy;
   /** `--paused`: no new remediations (releases still happen). */

@@ -3,6 +3,7 @@
 // tests swap only this boundary.
 import { LibraryClient } from "./kube/library_client.ts";
 import { PooledKubeConfig } from "./kube/pooled_config.ts";
+import type { NodeWatchOptions } from "./kube/node_watch.ts";
 import type { Fence } from "./fence.ts";
 import {
   type EventBody,
@@ -31,6 +32,8 @@ export interface ConnectOptions {
   env?: (name: string) => string | undefined;
   /** Checks every write that takes something away immediately before it is sent (fence.ts). */
   fence?: Fence;
+  /** The Node watch's bounds (`--watch-timeout`; the others for tests); production's by default. */
+  watch?: Omit<NodeWatchOptions, "timeoutMs">;
 }
 
 const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
@@ -87,6 +90,7 @@ export function connect(
     dryRun: options.dryRun ?? false,
     timeoutMs: options.timeoutMs ?? 10_000,
     fence: options.fence,
+    watch: options.watch,
   });
   return { client, source };
 }

@@ -120,7 +120,10 @@ export interface KubeClient {
     name: string,
     update: { count: number; lastTimestamp: string; resourceVersion: string },
   ): Promise<EventVersion>;
-  /** Lists and watches Nodes, re-listing after 410 Gone and reconnecting after errors. */
+  /**
+   * Lists and watches Nodes, re-listing after 410 Gone and reconnecting after errors; a watch
+   * whose connection breaks, or stays silent or open past its bounds, is an error.
+   */
   watchNodes(handlers: NodeWatchHandlers): Promise<Stoppable>;
   /** Whether namespace `name` carries the pause annotation `node-heal.io/paused=true` (false when it does not exist). */
   namespacePaused(name: string): Promise<boolean>;

@@ -34,7 +34,8 @@ export const PERMISSIVE_GATES =
 
 /**
  * Whether the run measures the code before issue 25's fixes: then flags the fixed service adds
- * (`--watch-failure-timeout`) are not passed, as the unfixed `serve` refuses them (exit code 2).
+ * (`--watch-failure-timeout`, `--watch-timeout`) are not passed, as the unfixed `serve` refuses
+ * them (exit code 2).
  */
 export const BEFORE = (Deno.env.get("NODE_HEAL_CHAOS_BEFORE") ?? "") !== "";
 

@@ -167,9 +167,11 @@ export function statusBody(code: number, reason?: string, message?: string) {
   };
 }
 
-/** A watch stream the proxy passes on, which it can end. */
+/** A watch stream the proxy passes on, which it can end or hold. */
 interface OpenWatch {
   end(abort: boolean): void;
+  /** Passes nothing more on until `until` settles. */
+  hold(until: Promise<unknown>): void;
 }
 
 /** Options of {@link startProxy}. */
@@ -252,6 +254,17 @@ export class ChaosProxy implements AsyncDisposable {
     this.#ended = { count: this.#ended.count + 1, abort: options.abort ?? false };
     for (const w of [...this.#watches]) w.end(this.#ended.abort);
     return n;
+  }
+
+  /**
+   * Stops passing on every open watch stream until `until` settles: the client's connection stays
+   * open and hears nothing, as behind a proxy that stopped forwarding (the server's bytes wait in
+   * the proxy, then follow). Watches made later are not held: a fault rule holds those. Returns
+   * how many were held.
+   */
+  holdWatches(until: Promise<unknown>): number {
+    for (const w of this.#watches) w.hold(until);
+    return this.#watches.size;
   }
 
   /** Log entries of these kinds (all when none is given), optionally since `t` (performance.now()). */
@@ -404,6 +417,7 @@ export class ChaosProxy implements AsyncDisposable {
     const reader = res.body.getReader();
     const watches = this.#watches;
     let open: OpenWatch;
+    let held: Promise<unknown> = Promise.resolve();
     const stream = new ReadableStream<Uint8Array>({
       start(controller) {
         open = {
@@ -418,12 +432,18 @@ export class ChaosProxy implements AsyncDisposable {
               // Ended already.
             }
           },
+          hold(until) {
+            held = until.catch(() => {});
+          },
         };
         watches.add(open);
       },
       async pull(controller) {
         try {
+          await held;
           const { done, value } = await reader.read();
+          // Held while it was read: passed on once let go.
+          await held;
           if (done) {
             watches.delete(open);
             controller.close();

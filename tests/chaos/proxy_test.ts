@@ -80,6 +80,39 @@ Deno.test("the chaos proxy streams watch events and ends open watches when told"
   assert.equal(proxy.log[0].kind, "node-watch");
 });
 
+Deno.test("the chaos proxy holds open watches when told: nothing passes until they are let go, then what was held follows", async () => {
+  await using cluster = await startEmbeddedCluster({ workers: 1 });
+  await using proxy = await startProxy({ upstream: cluster.url, replica: "r1" });
+  const res = await fetch(`${proxy.url}/api/v1/nodes?watch=true`);
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("heal-worker")) text += (await reader.read()).value ?? "";
+  const { promise: release, resolve } = Promise.withResolvers<void>();
+  assert.equal(proxy.holdWatches(release), 1);
+  const patched = await fetch(`${cluster.url}/api/v1/nodes/heal-worker`, {
+    method: "PATCH",
+    headers: { "content-type": "application/merge-patch+json" },
+    body: JSON.stringify({ metadata: { labels: { held: "yes" } } }),
+  });
+  assert.equal(patched.status, 200);
+  await patched.body?.cancel();
+  // What was on its way before the hold may still come; the change made after it may not.
+  let heard = "";
+  const reading = (async () => {
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      heard += r.value;
+      if (heard.includes('"held":"yes"')) return;
+    }
+  })();
+  await new Promise((r) => setTimeout(r, 500));
+  assert.ok(!heard.includes('"held":"yes"'), "nothing passed while held");
+  assert.equal(proxy.openWatches, 1, "the stream stays open");
+  resolve();
+  await reading;
+  assert.ok(heard.includes('"held":"yes"'), "what was held follows");
+  await reader.cancel();
+});
+
 Deno.test("classify() tells evictions, deletes and ledger writes apart", () => {
   const kind = (method: string, path: string) => classify(method, new URL(`http://x${path}`));
   assert.equal(kind("POST", "/api/v1/namespaces/default/pods/web-1/eviction"), "eviction");

@@ -17,18 +17,21 @@ const ELECTION = {
 };
 
 /**
- * A TCP relay to `port` that reads the head of each HTTP/1.1 request it passes on. Once
- * `failNodes()` is called, a connection that sends a request for `/api/v1/nodes` (list or watch)
- * is closed before the request reaches the API server. Every other request, the Lease's included,
- * passes.
+ * A TCP relay to `port` that reads the head of each HTTP/1.1 request it passes on. `failNodes()`
+ * closes every connection that has carried a request for `/api/v1/nodes` (the open watch's among
+ * them: the connection drops under it), and from then on a connection that sends such a request
+ * (list or watch) is closed before the request reaches the API server. Every other request, the
+ * Lease's included, passes.
  */
 function nodesRelay(port: number) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const open = new Map<Deno.Conn, Deno.Conn>();
+  const carriedNodes = new Set<Deno.Conn>();
   let failing = false;
   const drop = (conn: Deno.Conn) => {
     const up = open.get(conn);
     open.delete(conn);
+    carriedNodes.delete(conn);
     for (const c of [conn, up]) {
       try {
         c?.close();
@@ -41,7 +44,11 @@ function nodesRelay(port: number) {
     for await (const conn of listener) {
       const up = await Deno.connect({ hostname: "127.0.0.1", port });
       open.set(conn, up);
-      requests(conn, up, (path) => !(failing && path.startsWith("/api/v1/nodes")))
+      requests(conn, up, (path) => {
+        if (!path.startsWith("/api/v1/nodes")) return true;
+        carriedNodes.add(conn);
+        return !failing;
+      })
         .catch(() => {}).finally(() => drop(conn));
       up.readable.pipeTo(conn.writable).catch(() => {}).finally(() => drop(conn));
     }
@@ -50,6 +57,7 @@ function nodesRelay(port: number) {
     url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
     failNodes() {
       failing = true;
+      for (const conn of [...carriedNodes]) drop(conn);
     },
     async close() {
       for (const conn of [...open.keys()]) drop(conn);
@@ -138,12 +146,10 @@ Deno.test("a leader whose Node watch fails while its Lease calls pass hands over
       return l.filter(Boolean).length === 1 ? l.indexOf(true) + 1 : undefined;
     }, 10_000) - 1;
     const other = 1 - first;
-    // The leader's Node requests fail from now on, its Lease requests pass; the open watches end
-    // (as at an API server restart): the healthy replica's is made again, the leader's cannot be.
-    // (Closing the leader's watch connection under it would not do: the client library's watch,
-    // undici on Deno, notices neither a connection closed mid-stream nor its own abort.)
+    // The leader's open watch connection drops under it, and its Node requests fail from now on;
+    // its Lease requests pass. The watch reads its stream through Deno's own client, which tells
+    // of the closed connection at once.
     relays[first].failNodes();
-    cluster.api.dropWatches();
     const failedAt = performance.now();
     let bothLed = false;
     await waitFor("the healthy replica leads", async () => {

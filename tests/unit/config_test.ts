@@ -87,6 +87,8 @@ Deno.test("parseConfig() reads every value flag and boolean flag given", () => {
       "90m",
       "--api-timeout",
       "2500ms",
+      "--watch-timeout",
+      "90s",
       "--request-timeout",
       "1.5s",
       "--header-timeout",
@@ -119,6 +121,7 @@ Deno.test("parseConfig() reads every value flag and boolean flag given", () => {
   assert.equal(config.instance, "replica-1");
   assert.equal(config.holdTtlMs, 90 * 60_000);
   assert.equal(config.apiTimeoutMs, 2500);
+  assert.equal(config.watchTimeoutMs, 90_000);
   assert.equal(config.requestTimeoutMs, 1500);
   assert.equal(config.headerTimeoutMs, 3000);
   assert.equal(config.idleTimeoutMs, 120_000);
@@ -291,7 +294,15 @@ Deno.test("parseConfig() answers every kind of bad input with an error naming th
 
 Deno.test("parseConfig() refuses a timeout longer than a timer can wait, naming the flag", () => {
   // A timer longer than 2^31-1 ms (24.8 days) fires at once: every request or call would time out.
-  for (const flag of ["request-timeout", "header-timeout", "idle-timeout", "api-timeout"]) {
+  for (
+    const flag of [
+      "request-timeout",
+      "header-timeout",
+      "idle-timeout",
+      "api-timeout",
+      "watch-timeout",
+    ]
+  ) {
     for (const value of ["1000h", "2147483648ms", "25h"]) {
       assert.throws(
         () => parseConfig([`--${flag}`, value], "serve", envOf()),

@@ -13,7 +13,7 @@ import type {
   Stoppable,
 } from "../kube_types.ts";
 import { toEventVersion, toKubeError, toNode, toPod } from "./convert.ts";
-import { watchNodes } from "./node_watch.ts";
+import { type NodeWatchOptions, watchNodes } from "./node_watch.ts";
 import { timeBound } from "./time_bound.ts";
 import { closeNative, rawJson } from "./raw.ts";
 import { ObjectCalls } from "./objects.ts";
@@ -48,11 +48,19 @@ export class LibraryClient implements KubeClient {
   #objects: ObjectCalls;
   #leases: LeaseCalls;
   #fence?: Fence;
+  #watch?: Omit<NodeWatchOptions, "timeoutMs">;
 
   constructor(
     kc: k8s.KubeConfig,
     server: string,
-    options: { dryRun: boolean; timeoutMs: number; maxInFlight?: number; fence?: Fence },
+    options: {
+      dryRun: boolean;
+      timeoutMs: number;
+      maxInFlight?: number;
+      fence?: Fence;
+      /** The Node watch's bounds, past the API timeout (see watchNodes). */
+      watch?: Omit<NodeWatchOptions, "timeoutMs">;
+    },
   ) {
     this.#kc = kc;
     this.#core = kc.makeApiClient(k8s.CoreV1Api);
@@ -62,6 +70,7 @@ export class LibraryClient implements KubeClient {
     this.#timeoutMs = options.timeoutMs;
     this.#slots = new Slots(options.maxInFlight ?? MAX_IN_FLIGHT);
     this.#fence = options.fence;
+    this.#watch = options.watch;
     this.#objects = new ObjectCalls({
       send: (what, request, answers) => {
         const write = OBJECT_WRITES[request.method];
@@ -338,6 +347,6 @@ export class LibraryClient implements KubeClient {
   }
 
   watchNodes(handlers: NodeWatchHandlers): Promise<Stoppable> {
-    return watchNodes(this.#kc, { timeoutMs: this.#timeoutMs }, handlers);
+    return watchNodes(this.#kc, { ...this.#watch, timeoutMs: this.#timeoutMs }, handlers);
   }
 }

@@ -2,7 +2,8 @@ import * as k8s from "@kubernetes/client-node";
 import type { NodeWatchHandlers, Stoppable } from "../kube_types.ts";
 import { timeBound } from "./time_bound.ts";
 import { toKubeError, toNode } from "./convert.ts";
-import { rawJson, withRequest } from "./raw.ts";
+import { rawJson, rawResponse, withRequest } from "./raw.ts";
+import { readWatch, type WatchBounds, type WatchEvent } from "./watch_stream.ts";
 import { Backoff } from "../../retry.ts";
 import { clip } from "../../clip.ts";
 import type { Node } from "../../node.ts";
@@ -10,8 +11,23 @@ import type { Node } from "../../node.ts";
 /** Nodes per page of the list: bounds what one response holds in memory at once. */
 export const LIST_PAGE = 100;
 
-/** How long one watch request may stay open before the server ends it and it is made again (s). */
-const WATCH_TIMEOUT_S = 300;
+/**
+ * How long one watch request stays open by default (ms; asked of the server as `timeoutSeconds`). Fixed, not client-go's random 5 to 10 minutes, which spreads the watches of thousands
+ * of clients after an API server restart: node-heal runs a few replicas, and a fixed value makes
+ * the bound below one an operator can read. Short enough that a connection that dies without a
+ * word is found within minutes; long enough that a quiet cluster costs one request in four
+ * minutes. `--watch-timeout` sets it.
+ */
+export const WATCH_TIMEOUT_MS = 240_000;
+
+/**
+ * How much longer than its `timeoutSeconds` a watch may stay open before it is taken for dead and
+ * aborted (ms): the time for the request to reach the server, and the server to end it, loaded.
+ */
+export const WATCH_MARGIN_MS = 10_000;
+
+/** The longest watch event line (bytes); a Node is tens of KB. */
+export const MAX_EVENT_BYTES = 4 << 20;
 
 /**
  * A watch that ends this soon (ms) without moving the resourceVersion on was refused in all but
@@ -20,21 +36,43 @@ const WATCH_TIMEOUT_S = 300;
  */
 const SHORT_WATCH_MS = 1000;
 
+/** Options of {@link watchNodes}. */
+export interface NodeWatchOptions {
+  /** How long one API call may take (ms): a list page, or a watch's answer, may take six times this. */
+  timeoutMs: number;
+  /** The watch's `timeoutSeconds` (ms, rounded up to seconds; default {@link WATCH_TIMEOUT_MS}). */
+  watchTimeoutMs?: number;
+  /** From sending a watch to its end (ms; default `watchTimeoutMs` plus {@link WATCH_MARGIN_MS}). */
+  deadlineMs?: number;
+  /**
+   * The longest time a watch may send no byte (ms; default `deadlineMs`). The API server sends
+   * bookmarks when asked, but on no schedule a client may count on (none without its watch
+   * cache), so by default silence alone never fails a watch before its deadline: a quiet, healthy
+   * cluster is never taken for a dead one.
+   */
+  idleMs?: number;
+  /** The longest event line (bytes; default {@link MAX_EVENT_BYTES}). */
+  maxEventBytes?: number;
+}
+
 /**
  * Lists and watches Nodes, telling `handlers` of every change. Each Node is projected to the
  * few fields node-heal reads as it arrives (see `toNode`): nothing keeps the full objects, unlike
- * the client library's informer, which holds a second copy of every Node. The list is paged;
- * a watch that ends is made again at once from the last resourceVersion seen (bookmarks
- * included). Everything else waits for one {@link Backoff}, as client-go's reflector does: a
- * failed list (listed again) or watch (made again from where it was), a 410 Gone (listed again),
- * and a watch that ended within a second having moved nothing on.
+ * the client library's informer, which holds a second copy of every Node. The list is paged and
+ * the watch streamed, both through Deno's own HTTP client where it can (see rawResponse); a watch
+ * that ends is made again at once from the last resourceVersion seen (bookmarks included).
+ * Everything else waits for one {@link Backoff}, as client-go's reflector does: a failed list
+ * (listed again) or watch (made again from where it was), a 410 Gone (listed again), and a watch
+ * that ended within a second having moved nothing on. A watch whose connection breaks fails at
+ * once; one that outlives its bounds (no answer, no byte for `idleMs`, not ended by `deadlineMs`)
+ * is aborted and fails: its connection died without a word.
  */
 export async function watchNodes(
   kc: k8s.KubeConfig,
-  options: { timeoutMs: number },
+  options: NodeWatchOptions,
   handlers: NodeWatchHandlers,
 ): Promise<Stoppable> {
-  const watch = new NodeWatch(kc, options.timeoutMs, handlers);
+  const watch = new NodeWatch(kc, options, handlers);
   await watch.start();
   return watch;
 }
@@ -45,7 +83,6 @@ interface Attempt {
   started: number;
   /** The resourceVersion it was made from. */
   from: string | undefined;
-  ended: boolean;
   /** An in-band ERROR event (the server ends the watch after it). */
   error?: { code?: number; message?: string };
 }
@@ -55,20 +92,34 @@ class NodeWatch implements Stoppable {
   #kc: k8s.KubeConfig;
   #timeoutMs: number;
   #handlers: NodeWatchHandlers;
-  #watcher: k8s.Watch;
+  /** The watch's `timeoutSeconds`. */
+  #watchTimeoutS: number;
+  #bounds: WatchBounds;
   #backoff = new Backoff();
   #resourceVersion: string | undefined;
   #stopped = false;
   /** A list or watch failed, and no list or watch has succeeded since. */
   #failing = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Aborts the list or watch request in flight, if one is. */
   #request: AbortController | undefined;
 
-  constructor(kc: k8s.KubeConfig, timeoutMs: number, handlers: NodeWatchHandlers) {
+  constructor(kc: k8s.KubeConfig, options: NodeWatchOptions, handlers: NodeWatchHandlers) {
     this.#kc = kc;
-    this.#timeoutMs = timeoutMs;
+    this.#timeoutMs = options.timeoutMs;
     this.#handlers = handlers;
-    this.#watcher = new k8s.Watch(kc);
+    this.#watchTimeoutS = Math.max(
+      1,
+      Math.ceil((options.watchTimeoutMs ?? WATCH_TIMEOUT_MS) / 1000),
+    );
+    const deadlineMs = options.deadlineMs ?? this.#watchTimeoutS * 1000 + WATCH_MARGIN_MS;
+    this.#bounds = {
+      // The server answers a watch at once; its answer may take as long as a list page.
+      answerMs: Math.min(options.timeoutMs * 6, deadlineMs),
+      idleMs: options.idleMs ?? deadlineMs,
+      deadlineMs,
+      maxEventBytes: options.maxEventBytes ?? MAX_EVENT_BYTES,
+    };
   }
 
   /** The first list, and the watch after it; resolves once the list has succeeded or failed. */
@@ -97,7 +148,8 @@ class NodeWatch implements Stoppable {
   /** A failed list or watch: told to the handlers, and made again after the backoff's delay. */
   #fail(err: unknown, what: "list nodes" | "watch nodes"): void {
     this.#failing = true;
-    // The list's errors name their request already (rawJson); the watch's say it here.
+    // The list's and the watch request's errors name their request already (rawJson,
+    // rawResponse); one of the watch's stream (a bound, a line) says it here.
     const server = this.#kc.getCurrentCluster()?.server ?? "(no server)";
     const request = what === "watch nodes" ? `GET ${server}/api/v1/nodes?watch=true` : undefined;
     this.#handlers.error(toKubeError(request ? withRequest(err, request) : err, what));
@@ -116,12 +168,15 @@ class NodeWatch implements Stoppable {
 
   async #list(): Promise<void> {
     const nodes: Node[] = [];
+    // Aborted at the end: a page given up on (its time passed, or stop()) lets its connection go.
+    const request = new AbortController();
+    this.#request = request;
     try {
       let next: string | undefined;
       let version: string | undefined;
       do {
         const page = await timeBound(
-          listPage(this.#kc, { limit: LIST_PAGE, continue: next }),
+          listPage(this.#kc, { limit: LIST_PAGE, continue: next }, request.signal),
           this.#timeoutMs * 6,
           "list nodes",
         );
@@ -139,75 +194,76 @@ class NodeWatch implements Stoppable {
       if (!version) throw new Error("the list carries no resourceVersion to watch from");
       this.#resourceVersion = version;
     } catch (err) {
+      if (this.#stopped) return;
       this.#resourceVersion = undefined;
       return this.#fail(err, "list nodes");
+    } finally {
+      request.abort();
+      if (this.#request === request) this.#request = undefined;
     }
     this.#failing = false;
     this.#handlers.listed(nodes);
     this.#watch();
   }
 
+  /** One watch request, read to its end; then made again, or the list made again. */
   async #watch(): Promise<void> {
     if (this.#stopped) return;
-    const attempt: Attempt = {
-      started: performance.now(),
-      from: this.#resourceVersion,
-      ended: false,
-    };
+    const attempt: Attempt = { started: performance.now(), from: this.#resourceVersion };
+    const params = new URLSearchParams({
+      watch: "true",
+      allowWatchBookmarks: "true",
+      timeoutSeconds: String(this.#watchTimeoutS),
+    });
+    if (attempt.from) params.set("resourceVersion", attempt.from);
+    const request = new AbortController();
+    this.#request = request;
+    let failure: unknown;
     try {
-      const controller = await this.#watcher.watch(
-        "/api/v1/nodes",
+      await readWatch(
+        (signal) =>
+          rawResponse(this.#kc, { method: "GET", path: `/api/v1/nodes?${params}` }, signal),
         {
-          resourceVersion: this.#resourceVersion,
-          allowWatchBookmarks: true,
-          timeoutSeconds: WATCH_TIMEOUT_S,
+          opened: () => this.#opened(),
+          event: (event) => this.#event(attempt, event),
         },
-        (phase: string, obj: k8s.V1Node & { code?: number; message?: string }) =>
-          this.#event(attempt, phase, obj),
-        (err: unknown) => this.#ended(attempt, err),
+        { ...this.#bounds, signal: request.signal },
       );
-      // Stopped while the request was being made: stop() found nothing to abort.
-      if (this.#stopped) {
-        controller.abort();
-        return;
-      }
-      if (!attempt.ended) this.#request = controller;
-      // Running again after a failure (a failed request has ended already).
-      if (this.#failing && !attempt.ended) {
-        this.#failing = false;
-        this.#handlers.recovered();
-      }
     } catch (err) {
-      // The request was not made at all (no current cluster, credentials that cannot be had).
-      if (toKubeError(err, "watch nodes").status === 410) return this.#gone();
-      this.#fail(err, "watch nodes");
+      failure = err;
     }
+    if (this.#request === request) this.#request = undefined;
+    this.#ended(attempt, failure);
+  }
+
+  /** The server answered a watch: running again after a failure. */
+  #opened(): void {
+    if (this.#stopped || !this.#failing) return;
+    this.#failing = false;
+    this.#handlers.recovered();
   }
 
   /** One event of a watch. */
-  #event(
-    attempt: Attempt,
-    phase: string,
-    obj: k8s.V1Node & { code?: number; message?: string },
-  ): void {
+  #event(attempt: Attempt, event: WatchEvent): void {
     if (this.#stopped) return;
-    if (phase === "ERROR") {
+    const obj = event.object as k8s.V1Node & { code?: number; message?: string };
+    if (event.type === "ERROR") {
       attempt.error = { code: obj.code, message: obj.message };
       return;
     }
     const version = obj.metadata?.resourceVersion;
     if (version) this.#resourceVersion = version;
-    if (phase === "ADDED" || phase === "MODIFIED") this.#handlers.upsert(toNode(obj));
-    else if (phase === "DELETED") this.#handlers.remove(obj.metadata?.name ?? "");
+    if (event.type === "ADDED" || event.type === "MODIFIED") this.#handlers.upsert(toNode(obj));
+    else if (event.type === "DELETED") this.#handlers.remove(obj.metadata?.name ?? "");
   }
 
   /** A watch ended: made again at once, after the backoff's delay, or after a list. */
   #ended(attempt: Attempt, err: unknown): void {
-    attempt.ended = true;
-    this.#request = undefined;
     if (this.#stopped) return;
     const { error } = attempt;
-    if (error?.code === 410 || toKubeError(err, "watch nodes").status === 410) return this.#gone();
+    if (error?.code === 410 || (err && toKubeError(err, "watch nodes").status === 410)) {
+      return this.#gone();
+    }
     // Any other in-band ERROR fails this watch; made again after a delay, as it may fail the same way.
     if (error) {
       return this.#fail(
@@ -218,10 +274,11 @@ class NodeWatch implements Stoppable {
         "watch nodes",
       );
     }
-    if (err && (err as Error).name !== "TimeoutError") return this.#fail(err, "watch nodes");
-    // The server ended the watch (its timeout), or it went silent for the watch library's 30 s
-    // (a quiet cluster): go on from where it was, at once; but a watch that ended as soon as it
-    // began, having moved nothing on, is a server refusing watches, not one at rest.
+    // A refused or broken connection, an answer other than 200, a bound passed, a bad line.
+    if (err) return this.#fail(err, "watch nodes");
+    // The server ended the watch (its timeoutSeconds): go on from where it was, at once; but a
+    // watch that ended as soon as it began, having moved nothing on, is a server refusing
+    // watches, not one at rest.
     const short = this.#resourceVersion === attempt.from &&
       performance.now() - attempt.started < SHORT_WATCH_MS;
     this.#later(short ? this.#backoff.next() : 0);
@@ -238,8 +295,9 @@ interface NodePage {
 function listPage(
   kc: k8s.KubeConfig,
   query: { limit: number; continue?: string },
+  signal: AbortSignal,
 ): Promise<NodePage> {
   const params = new URLSearchParams({ limit: String(query.limit) });
   if (query.continue) params.set("continue", query.continue);
-  return rawJson<NodePage>(kc, { method: "GET", path: `/api/v1/nodes?${params}` });
+  return rawJson<NodePage>(kc, { method: "GET", path: `/api/v1/nodes?${params}` }, signal);
 }

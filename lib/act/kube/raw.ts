@@ -1,4 +1,5 @@
 import * as k8s from "@kubernetes/client-node";
+import { statusError } from "./status_error.ts";
 
 /** A request sent as it is and answered as plain JSON. */
 export interface RawRequest {
@@ -13,11 +14,9 @@ export interface RawRequest {
 /**
  * Sends one request with the kubeconfig's credentials and reads the answer as plain JSON. The
  * generated API would also build its model objects from every answer (and every body from them),
- * a second full copy of each Node that node-heal projects and drops at once. And where it can,
- * it goes through Deno's own HTTP client (kept-alive connections, the cluster's CA and client
- * certificate) instead of the library's transport, whose Node.js streams cost more CPU than the
- * rest of a cordon. A status other than 2xx throws an error carrying `code` and `body`, as the
- * library's own errors do. `signal` aborts the request (a call given up on must not hold its
+ * a second full copy of each Node that node-heal projects and drops at once. A status other than
+ * 2xx throws an error carrying `code` and `body`, as the library's own errors do (see
+ * {@link statusError}). `signal` aborts the request (a call given up on must not hold its
  * connection, nor its slot, until the server answers, if it ever does).
  */
 export async function rawJson<T>(
@@ -25,11 +24,35 @@ export async function rawJson<T>(
   request: RawRequest,
   signal?: AbortSignal,
 ): Promise<T> {
-  const url = `${kc.getCurrentCluster()!.server}${request.path}`;
+  const url = urlOf(kc, request);
   try {
-    return await send<T>(kc, request, url, signal);
+    const response = await respond(kc, request, url, signal);
+    const text = await response.text();
+    if (!response.ok) throw statusError(response.status, text);
+    return JSON.parse(text) as T;
   } catch (err) {
     // Said in the error's message (toKubeError): which call failed, where it was sent.
+    throw withRequest(err, `${request.method} ${url}`);
+  }
+}
+
+/**
+ * Sends one request as {@link rawJson} does and gives back the answer with its body unread, to be
+ * read as it streams (a watch); whatever its status. Where it can, it goes through Deno's own
+ * HTTP client (kept-alive connections, the cluster's CA and client certificate) instead of the
+ * library's transport, whose Node.js streams cost more CPU than the rest of a cordon, and which
+ * on Deno tells of neither a connection closed under a body nor its own abort. The caller reads
+ * the body to its end or cancels it; `signal` aborts the request, body included.
+ */
+export async function rawResponse(
+  kc: k8s.KubeConfig,
+  request: RawRequest,
+  signal?: AbortSignal,
+): Promise<Response> {
+  const url = urlOf(kc, request);
+  try {
+    return await respond(kc, request, url, signal);
+  } catch (err) {
     throw withRequest(err, `${request.method} ${url}`);
   }
 }
@@ -46,52 +69,53 @@ export function withRequest(err: unknown, request: string): unknown {
   return err;
 }
 
-async function send<T>(
+function urlOf(kc: k8s.KubeConfig, request: RawRequest): string {
+  return `${kc.getCurrentCluster()!.server}${request.path}`;
+}
+
+/** Statuses whose answer has no body (a Response made with one throws). */
+const NULL_BODY: ReadonlySet<number> = new Set([101, 103, 204, 205, 304]);
+
+/** The answer to one request, its body unread: through Deno's client, or the library's. */
+async function respond(
   kc: k8s.KubeConfig,
   request: RawRequest,
   url: string,
   signal?: AbortSignal,
-): Promise<T> {
+): Promise<Response> {
   const body = request.body === undefined ? undefined : JSON.stringify(request.body);
   const headers: Record<string, string> = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = request.contentType ?? "application/json";
   const native = await nativeClient(kc);
-  let status: number;
-  let text: string;
   if (native) {
-    const send = async () => {
-      const response = await fetch(url, {
+    const send = async () =>
+      fetch(url, {
         method: request.method,
         headers: { ...await native.credentials(), ...headers },
         body,
         signal,
         ...(native.client ? { client: native.client } : {}),
       });
-      return { status: response.status, text: await response.text() };
-    };
-    ({ status, text } = await send());
+    const response = await send();
+    if (response.status !== 401) return response;
     // Refused credentials may be ones kept past their expiry: ask for them again, once.
-    if (status === 401) {
-      native.forget();
-      ({ status, text } = await send());
-    }
-  } else {
-    const context = new k8s.RequestContext(url, k8s.HttpMethod[request.method]);
-    for (const [k, v] of Object.entries(headers)) context.setHeaderParam(k, v);
-    if (body !== undefined) context.setBody(body);
-    if (signal) context.setSignal(signal);
-    await kc.applySecurityAuthentication(context);
-    const response = await LIBRARY_HTTP.send(context).toPromise();
-    status = response.httpStatusCode;
-    text = await response.body.text();
+    await response.body?.cancel();
+    native.forget();
+    return await send();
   }
-  if (status < 200 || status > 299) {
-    throw Object.assign(new Error(`the API server answered ${status}`), {
-      code: status,
-      body: text,
-    });
+  const context = new k8s.RequestContext(url, k8s.HttpMethod[request.method]);
+  for (const [k, v] of Object.entries(headers)) context.setHeaderParam(k, v);
+  if (body !== undefined) context.setBody(body);
+  if (signal) context.setSignal(signal);
+  await kc.applySecurityAuthentication(context);
+  const response = await LIBRARY_HTTP.send(context).toPromise();
+  const status = response.httpStatusCode;
+  const stream = response.body.stream() as ReadableStream<Uint8Array> | null | undefined;
+  if (NULL_BODY.has(status)) {
+    await stream?.cancel();
+    return new Response(null, { status, headers: response.headers });
   }
-  return JSON.parse(text) as T;
+  return new Response(stream ?? null, { status, headers: response.headers });
 }
 
 /**
