@@ -36,6 +36,13 @@ export const MAX_EVENT_BYTES = 4 << 20;
  */
 const SHORT_WATCH_MS = 1000;
 
+/**
+ * How long a watch made again after a failure must stay open without failing (ms), unless an
+ * event comes first, before it counts as running again: a server or a middlebox that answers 200
+ * and then fails every watch at once must not make a failing watch look healthy on every try.
+ */
+export const RECOVERED_AFTER_MS = 5000;
+
 /** Options of {@link watchNodes}. */
 export interface NodeWatchOptions {
   /** How long one API call may take (ms): a list page, or a watch's answer, may take six times this. */
@@ -53,6 +60,8 @@ export interface NodeWatchOptions {
   idleMs?: number;
   /** The longest event line (bytes; default {@link MAX_EVENT_BYTES}). */
   maxEventBytes?: number;
+  /** See {@link RECOVERED_AFTER_MS} (its default, or half of `idleMs` when that is shorter). */
+  recoveredAfterMs?: number;
 }
 
 /**
@@ -103,11 +112,15 @@ class NodeWatch implements Stoppable {
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** Aborts the list or watch request in flight, if one is. */
   #request: AbortController | undefined;
+  /** A failing watch made again and answered: running again once this fires, or an event comes. */
+  #recovering: ReturnType<typeof setTimeout> | undefined;
+  #recoveredAfterMs: number;
 
   constructor(kc: k8s.KubeConfig, options: NodeWatchOptions, handlers: NodeWatchHandlers) {
     this.#kc = kc;
     this.#timeoutMs = options.timeoutMs;
     this.#handlers = handlers;
+
     this.#watchTimeoutS = Math.max(
       1,
       Math.ceil((options.watchTimeoutMs ?? WATCH_TIMEOUT_MS) / 1000),
@@ -120,6 +133,9 @@ class NodeWatch implements Stoppable {
       deadlineMs,
       maxEventBytes: options.maxEventBytes ?? MAX_EVENT_BYTES,
     };
+    // Within its idle bound, or a watch that stays open in silence would never count.
+    this.#recoveredAfterMs = options.recoveredAfterMs ??
+      Math.min(RECOVERED_AFTER_MS, this.#bounds.idleMs / 2);
   }
 
   /** The first list, and the watch after it; resolves once the list has succeeded or failed. */
@@ -130,6 +146,7 @@ class NodeWatch implements Stoppable {
   stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    clearTimeout(this.#recovering);
     this.#request?.abort();
     return Promise.resolve();
   }
@@ -148,6 +165,7 @@ class NodeWatch implements Stoppable {
   /** A failed list or watch: told to the handlers, and made again after the backoff's delay. */
   #fail(err: unknown, what: "list nodes" | "watch nodes"): void {
     this.#failing = true;
+    clearTimeout(this.#recovering);
     // The list's and the watch request's errors name their request already (rawJson,
     // rawResponse); one of the watch's stream (a bound, a line) says it here.
     const server = this.#kc.getCurrentCluster()?.server ?? "(no server)";
@@ -236,8 +254,19 @@ class NodeWatch implements Stoppable {
     this.#ended(attempt, failure);
   }
 
-  /** The server answered a watch: running again after a failure. */
+  /**
+   * The server answered a watch: after a failure, running again once it has stayed open for
+   * {@link RECOVERED_AFTER_MS} or sent an event, not merely answered.
+   */
   #opened(): void {
+    if (this.#stopped || !this.#failing) return;
+    clearTimeout(this.#recovering);
+    this.#recovering = setTimeout(() => this.#recovered(), this.#recoveredAfterMs);
+  }
+
+  #recovered(): void {
+    clearTimeout(this.#recovering);
+    this.#recovering = undefined;
     if (this.#stopped || !this.#failing) return;
     this.#failing = false;
     this.#handlers.recovered();
@@ -249,8 +278,10 @@ class NodeWatch implements Stoppable {
     const obj = event.object as k8s.V1Node & { code?: number; message?: string };
     if (event.type === "ERROR") {
       attempt.error = { code: obj.code, message: obj.message };
+      clearTimeout(this.#recovering);
       return;
     }
+    if (this.#failing && !attempt.error) this.#recovered();
     const version = obj.metadata?.resourceVersion;
     if (version) this.#resourceVersion = version;
     if (event.type === "ADDED" || event.type === "MODIFIED") this.#handlers.upsert(toNode(obj));
@@ -260,6 +291,7 @@ class NodeWatch implements Stoppable {
   /** A watch ended: made again at once, after the backoff's delay, or after a list. */
   #ended(attempt: Attempt, err: unknown): void {
     if (this.#stopped) return;
+    clearTimeout(this.#recovering);
     const { error } = attempt;
     if (error?.code === 410 || (err && toKubeError(err, "watch nodes").status === 410)) {
       return this.#gone();
@@ -281,6 +313,8 @@ class NodeWatch implements Stoppable {
     // watches, not one at rest.
     const short = this.#resourceVersion === attempt.from &&
       performance.now() - attempt.started < SHORT_WATCH_MS;
+    // A watch that ran to its end ran: a failing watch is running again.
+    if (!short) this.#recovered();
     this.#later(short ? this.#backoff.next() : 0);
   }
 }
