@@ -140,10 +140,11 @@ export async function withService(
   await service.synced;
   if (options.election) {
     // No Lease yet: the replica makes it a lease duration after it found none.
-    await waitFor("the replica to lead", async () => {
-      const res = await fetch(`${service.url}/status`);
-      return (await res.json() as { leadership: { leading: boolean } }).leadership.leading;
-    }, options.election.leaseDurationMs + 10_000);
+    await waitFor(
+      "the replica to lead",
+      () => leads(service.url),
+      options.election.leaseDurationMs + 10_000,
+    );
   }
   const cluster = own ?? options.cluster!;
   const kc = new k8s.KubeConfig();
@@ -282,4 +283,10 @@ export async function kubectlFor(kubeconfig: string) {
     run: async (...args: string[]) => (await output(...args)).stdout,
     [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
   };
+}
+
+/** Whether the replica at `url` says, on /status, that it leads. */
+export async function leads(url: string): Promise<boolean> {
+  const res = await fetch(`${url}/status`);
+  return (await res.json() as { leadership: { leading: boolean } }).leadership.leading;
 }

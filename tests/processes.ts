@@ -5,6 +5,21 @@ import { waitFor } from "./wait.ts";
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const DEV = new URL("../lib/dev/dev_mode.ts", import.meta.url).pathname;
 
+const CLUSTER = new URL("../lib/dev/cluster_mode.ts", import.meta.url).pathname;
+
+/** The `deno run` arguments of cluster mode with `deno task cluster`'s permissions, writing only under `dir`. */
+export function clusterModeArgs(dir: string, args: string[]): string[] {
+  return [
+    "run",
+    "--allow-net=127.0.0.1,localhost",
+    "--allow-read",
+    `--allow-write=${dir}`,
+    "--allow-env",
+    CLUSTER,
+    ...args,
+  ];
+}
+
 /** Starts `main.ts serve` with the permissions of `deno task serve`. */
 export function startServe(args: string[]) {
   return new Deno.Command(Deno.execPath(), {

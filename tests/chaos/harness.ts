@@ -6,10 +6,10 @@
 import { kubeconfigFor } from "../../lib/embedded/cluster.ts";
 import { notification } from "../alerts.ts";
 import { waitFor } from "../wait.ts";
+import { clusterModeArgs } from "../processes.ts";
 import { ChaosProxy, merged, type ProxyEntry, type RequestKind } from "./proxy.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-const CLUSTER = new URL("../../lib/dev/cluster_mode.ts", import.meta.url).pathname;
 
 /** The webhook token every replica wants. */
 const TOKEN = "chaos-token";
@@ -542,18 +542,12 @@ export async function startChaos(options: ChaosOptions): Promise<Chaos> {
   const cleanup: (() => Promise<unknown>)[] = [() => Deno.remove(dir, { recursive: true })];
   try {
     const kubeconfig = `${dir}/cluster.kubeconfig`;
-    const cluster = spawn([
-      "run",
-      "--allow-net=127.0.0.1,localhost",
-      "--allow-read",
-      `--allow-write=${dir}`,
-      "--allow-env",
-      CLUSTER,
+    const cluster = spawn(clusterModeArgs(dir, [
       "--embedded-api-listen=127.0.0.1:0",
       `--embedded-kubeconfig-out=${kubeconfig}`,
       `--embedded-workers=${options.workers ?? 3}`,
       "--log-format=json",
-    ]);
+    ]));
     cleanup.unshift(() => stopProc(cluster));
     const started = await logLine(
       cluster,

@@ -4,22 +4,12 @@ import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import firing from "../fixtures/alertmanager-0.25-firing.json" with { type: "json" };
 import { waitFor } from "../helpers.ts";
-import { readyReplica, startServe, stop, watched } from "../processes.ts";
-
-const CLUSTER = new URL("../../lib/dev/cluster_mode.ts", import.meta.url).pathname;
+import { clusterModeArgs, readyReplica, startServe, stop, watched } from "../processes.ts";
 
 /** Starts cluster mode with the permissions of `deno task cluster`, writing only under `dir`. */
 function startCluster(args: string[], dir = ".dev") {
   return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net=127.0.0.1,localhost",
-      "--allow-read",
-      `--allow-write=${dir}`,
-      "--allow-env",
-      CLUSTER,
-      ...args,
-    ],
+    args: clusterModeArgs(dir, args),
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -130,14 +120,7 @@ Deno.test("deno task cluster stops cleanly on SIGINT too", async () => {
 /** Runs cluster mode to its end; gives its exit code and output. */
 async function run(args: string[]) {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net=127.0.0.1,localhost",
-      "--allow-read",
-      "--allow-env",
-      CLUSTER,
-      ...args,
-    ],
+    args: clusterModeArgs(".dev", args),
     stdout: "piped",
     stderr: "piped",
   }).output();

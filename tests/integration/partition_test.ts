@@ -4,68 +4,16 @@
 import assert from "node:assert/strict";
 import { parsePolicy } from "../../lib/decide/policy.ts";
 import { kubeconfigFor, startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
-import { type Service, startService } from "../../lib/service.ts";
+import { startService } from "../../lib/service.ts";
 import { notification } from "../alerts.ts";
 import { waitFor } from "../wait.ts";
-
-/** A TCP relay to `port` that can be cut: every connection dropped, new ones closed at once. */
-function relay(port: number) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const open = new Set<Deno.Conn>();
-  let cut = false;
-  const accepting = (async () => {
-    for await (const conn of listener) {
-      if (cut) {
-        conn.close();
-        continue;
-      }
-      const up = await Deno.connect({ hostname: "127.0.0.1", port });
-      open.add(conn).add(up);
-      const end = () => {
-        for (const c of [conn, up]) {
-          open.delete(c);
-          try {
-            c.close();
-          } catch {
-            // Closed already.
-          }
-        }
-      };
-      conn.readable.pipeTo(up.writable).catch(() => {}).finally(end);
-      up.readable.pipeTo(conn.writable).catch(() => {}).finally(end);
-    }
-  })();
-  return {
-    url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
-    cut() {
-      cut = true;
-      for (const c of open) {
-        try {
-          c.close();
-        } catch {
-          // Closed already.
-        }
-      }
-      open.clear();
-    },
-    async close() {
-      this.cut();
-      listener.close();
-      await accepting.catch(() => {});
-    },
-  };
-}
-
-async function leading(s: Service): Promise<boolean> {
-  const res = await fetch(`${s.url}/status`);
-  const status = await res.json() as { leadership: { leading: boolean } };
-  return status.leadership.leading;
-}
+import { leads } from "../helpers.ts";
+import { startRelay } from "../relay.ts";
 
 Deno.test("a leader cut off from the API server stops acting before another replica starts", async () => {
   await using cluster = await startEmbeddedCluster({ workers: 3 });
   const port = Number(new URL(cluster.url).port);
-  const relays = [relay(port), relay(port)];
+  const relays = [startRelay(port), startRelay(port)];
   const replicas = await Promise.all(relays.map(async (r, i) => {
     const s = await startService({
       listen: { hostname: "127.0.0.1", port: 0 },
@@ -83,7 +31,7 @@ Deno.test("a leader cut off from the API server stops acting before another repl
   }));
   try {
     const first = await waitFor("a leader", async () => {
-      const l = await Promise.all(replicas.map(leading));
+      const l = await Promise.all(replicas.map((s) => leads(s.url)));
       return l.filter(Boolean).length === 1 ? l.indexOf(true) + 1 : undefined;
     }) - 1;
     const other = 1 - first;
@@ -92,14 +40,14 @@ Deno.test("a leader cut off from the API server stops acting before another repl
     let bothLed = false;
     let stoppedFirst = false;
     await waitFor("the other replica leads", async () => {
-      const [a, b] = await Promise.all([leading(replicas[first]), leading(replicas[other])]);
+      const [a, b] = await Promise.all([leads(replicas[first].url), leads(replicas[other].url)]);
       if (a && b) bothLed = true;
       if (!a) stoppedFirst = true;
       return b;
     }, 10_000);
     assert.equal(bothLed, false, "never two leaders at once");
     assert.equal(stoppedFirst, true, "the cut-off leader stopped before the other started");
-    assert.equal(await leading(replicas[first]), false);
+    assert.equal(await leads(replicas[first].url), false);
     // The cut-off replica acts on nothing: Alertmanager is told to send again.
     const res = await fetch(`${replicas[first].url}/webhook`, {
       method: "POST",

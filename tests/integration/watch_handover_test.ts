@@ -5,9 +5,10 @@
 import assert from "node:assert/strict";
 import { parsePolicy } from "../../lib/decide/policy.ts";
 import { kubeconfigFor, startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
-import { type Service, startService } from "../../lib/service.ts";
+import { startService } from "../../lib/service.ts";
 import { notification } from "../alerts.ts";
 import { waitFor } from "../wait.ts";
+import { leads } from "../helpers.ts";
 
 const ELECTION = {
   leaseDurationMs: 2000,
@@ -114,12 +115,6 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
-async function leading(s: Service): Promise<boolean> {
-  const res = await fetch(`${s.url}/status`);
-  const status = await res.json() as { leadership: { leading: boolean } };
-  return status.leadership.leading;
-}
-
 Deno.test("a leader whose Node watch fails while its Lease calls pass hands over to the healthy replica after the watch failure timeout", async () => {
   await using cluster = await startEmbeddedCluster({ workers: 3 });
   const port = Number(new URL(cluster.url).port);
@@ -142,7 +137,7 @@ Deno.test("a leader whose Node watch fails while its Lease calls pass hands over
   try {
     // A new install: the first leader comes a lease duration after the replicas found no Lease.
     const first = await waitFor("a leader", async () => {
-      const l = await Promise.all(replicas.map(leading));
+      const l = await Promise.all(replicas.map((s) => leads(s.url)));
       return l.filter(Boolean).length === 1 ? l.indexOf(true) + 1 : undefined;
     }, 10_000) - 1;
     const other = 1 - first;
@@ -153,7 +148,7 @@ Deno.test("a leader whose Node watch fails while its Lease calls pass hands over
     const failedAt = performance.now();
     let bothLed = false;
     await waitFor("the healthy replica leads", async () => {
-      const [a, b] = await Promise.all([leading(replicas[first]), leading(replicas[other])]);
+      const [a, b] = await Promise.all([leads(replicas[first].url), leads(replicas[other].url)]);
       if (a && b) bothLed = true;
       return b;
     }, 15_000);
@@ -173,7 +168,7 @@ Deno.test("a leader whose Node watch fails while its Lease calls pass hands over
       handoverMs >= ELECTION.watchFailureTimeoutMs,
       "the leader kept the Lease for the watch failure timeout",
     );
-    assert.equal(await leading(replicas[first]), false, "it does not take the Lease back");
+    assert.equal(await leads(replicas[first].url), false, "it does not take the Lease back");
     const stepdowns = await replicas[first].metrics.leaderStepdowns.get();
     assert.deepEqual(
       stepdowns.values.map((v) => [v.labels.reason, v.value]),
