@@ -5,14 +5,14 @@ import {
   type ElectorOptions,
   keyOf,
   microTime,
-  type StepDown,
   type StepDownReason,
 } from "./election.ts";
 
-export { ELECTION_DEFAULTS, STEP_DOWN_REASONS } from "./election.ts";
-export type { ElectorOptions, StepDown, StepDownReason } from "./election.ts";
 import { clip } from "../clip.ts";
 import { statusOf } from "../retry.ts";
+
+export { ELECTION_DEFAULTS, STEP_DOWN_REASONS } from "./election.ts";
+export type { ElectorOptions, StepDown, StepDownReason } from "./election.ts";
 
 type Settings =
   & Required<Omit<ElectorOptions, "leading" | "watchUnhealthySince">>
