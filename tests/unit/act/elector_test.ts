@@ -492,3 +492,47 @@ Deno.test("clocks skewed by minutes change nothing: takeover waits on each candi
   w.advance(15_001);
   assert.equal(await b.tick(), true);
 });
+
+Deno.test("a Lease whose holder a person sets to another replica is not taken by it at once: the old leader may still act until its next read", async () => {
+  const { client, w, seen, a, b } = pair();
+  await install(w, a, b);
+  // A hand-over by hand: `kubectl patch lease node-heal -p '{"spec":{"holderIdentity":"b"}}'`.
+  // a has not read the Lease since; its last renewal is recent, so it still leads.
+  write(client, { holder: "b" });
+  w.advance(500);
+  assert.equal(a.leading, true, "a has not read the Lease yet");
+  assert.equal(await b.tick(), false, "b must not lead while a may still act");
+  assert.deepEqual(seen, ["a leads"]);
+  // a reads it and steps down; b takes it once the record is a lease duration old by its clock.
+  w.advance(1500);
+  assert.equal(await a.tick(), false);
+  w.advance(LEASE - 1501);
+  assert.equal(await b.tick(), false, "b first saw it 500 ms after the edit");
+  w.advance(1);
+  assert.equal(await b.tick(), true);
+  assert.deepEqual(seen, ["a leads", "a steps down: held_by_other", "b leads"]);
+});
+
+Deno.test("a Lease whose holder is set by hand to another replica is not taken by it while the old leader, unable to read the Lease, is within its renew deadline", async () => {
+  const { client, w, a, b } = pair();
+  await install(w, a, b);
+  write(client, { holder: "b" });
+  // a cannot read the Lease (its read times out, 503 here): it leads on until its renew deadline.
+  client.fail("getLease", 503);
+  w.advance(2000);
+  assert.equal(await a.tick(), true, "a's read failed: it still leads");
+  assert.equal(await b.tick(), false, "b must not lead while a may still act");
+  w.advance(DEADLINE - 2000);
+  assert.equal(a.leading, false);
+});
+
+Deno.test("a leaseDurationSeconds lowered by hand (the holder left as it is) lets nobody take the Lease while its holder may still act", async () => {
+  const { client, w, seen, a, b } = pair();
+  await install(w, a, b);
+  write(client, { leaseDurationSeconds: 1 });
+  assert.equal(await b.tick(), false);
+  w.advance(1000);
+  assert.equal(a.leading, true, "a renewed 1 s ago: it still leads");
+  assert.equal(await b.tick(), false, "b must not lead while a may still act");
+  assert.deepEqual(seen, ["a leads"]);
+});
