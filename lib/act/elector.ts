@@ -26,9 +26,11 @@ type Settings =
  *   less than the renew deadline ago by its monotonic clock: a process that wakes from a pause
  *   reads false before any renewal lands, and an answer that comes late extends nothing.
  * - A candidate takes a held Lease only once the record has not changed for a lease duration by
- *   its own clock (never by the `renewTime` written in it, so clock skew is harmless), the
- *   duration read from the Lease capped at its own. The holder's renew deadline, shorter, has run
- *   out by then. Every write carries the resourceVersion read, so two candidates never both win.
+ *   its own clock (never by the `renewTime` written in it, so clock skew is harmless): its own
+ *   lease duration whatever the Lease says when it names a holder (one that names this replica
+ *   included, unless this replica wrote it), a released Lease's own duration capped at its own.
+ *   The holder's renew deadline, shorter, has run out by then. Every write carries the
+ *   resourceVersion read, so two candidates never both win.
  * - A leader steps down at once when a read shows the Lease held by another or gone, or a write
  *   answers 409 or 404. A Lease that is gone is made again only a lease duration after this
  *   replica first found it missing, by its own clock, so that the last holder's fence has run out
@@ -43,6 +45,8 @@ export class LeaderElector {
   #o: Settings;
   /** The record last read, and when (monotonic) it was first seen as it is. */
   #observed?: { key: string; at: number; record: LeaseRecord };
+  /** The key of the record this replica last wrote as its holder (a take or a renewal). */
+  #wrote?: string;
   /** When (monotonic) this replica first found the Lease missing, since it last saw one. */
   #missingSince?: number;
   #leading = false;
@@ -129,8 +133,10 @@ export class LeaderElector {
     }
     // A released Lease (no holder) is waited for too, for its own duration capped at ours: a
     // release by its leader says a second (the leader stopped acting before writing it), one by
-    // hand keeps the duration it had, which outlasts the old leader's fence.
-    const ours = current.holder === identity;
+    // hand keeps the duration it had, which outlasts the old leader's fence. A record naming this
+    // replica is its own only as it wrote it: one a person wrote (a hand-over by hand) is waited
+    // for like any other, since the leader it replaced may act until its next read.
+    const ours = current.holder === identity && (this.#leading || this.#wrote === key);
     if (!ours && seen - this.#observed.at < this.#leaseMsOf(current)) return false;
     try {
       return this.#won(await client.updateLease(namespace, name, this.#record(current)), started);
@@ -235,7 +241,8 @@ export class LeaderElector {
   /** A take or renewal that started at `started` was written: this replica leads, within its deadline. */
   #won(record: LeaseRecord, started: number): boolean {
     const now = this.#mono();
-    this.#observed = { key: keyOf(record), at: now, record };
+    this.#wrote = keyOf(record);
+    this.#observed = { key: this.#wrote, at: now, record };
     this.#renewedAt = Math.max(this.#renewedAt, started);
     // A try that ends after stop() holds the Lease only for stop() to release it.
     if (this.#stopped) return false;
@@ -271,9 +278,15 @@ export class LeaderElector {
     return since !== undefined && now - since >= this.#o.watchFailureTimeoutMs;
   }
 
-  /** How long a record held by another stays its holder's: its own word, capped at ours. */
+  /**
+   * How long a record held by another stays its holder's: our own lease duration when it names
+   * a holder (every replica runs with the same flags, so a shorter word is a hand edit, and its
+   * holder may act for a renew deadline after its last renewal); a released one's own word (one
+   * second from its leader), capped at ours.
+   */
   #leaseMsOf(record: LeaseRecord): number {
     const own = this.#o.leaseDurationMs;
+    if (record.holder) return own;
     const theirs = record.leaseDurationSeconds * 1000;
     return Number.isFinite(theirs) && theirs > 0 ? Math.min(theirs, own) : own;
   }
