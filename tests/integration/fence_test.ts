@@ -124,3 +124,81 @@ Deno.test("a write that waited for a slot while the fence closed is never sent",
     await server.shutdown();
   }
 });
+
+/** A bare API server that records each request's method and path, and answers with `answer`. */
+function bareServer(answer: (req: Request, n: number) => Response) {
+  const seen: string[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    seen.push(`${req.method} ${new URL(req.url).pathname}`);
+    return answer(req, seen.length);
+  });
+  return { seen, url: `http://127.0.0.1:${server.addr.port}`, stop: () => server.shutdown() };
+}
+
+const NODE_ANSWER = () =>
+  Response.json({ kind: "Node", metadata: { name: "n", resourceVersion: "1" } });
+
+Deno.test("a write answered 401 is sent again only if the fence still allows it", async () => {
+  let open = true;
+  // The credentials are refused; by the time the answer is read, this replica no longer leads.
+  const api = bareServer((_req, n) => {
+    if (n > 1) return NODE_ANSWER();
+    open = false;
+    return Response.json({ kind: "Status", code: 401 }, { status: 401 });
+  });
+  const fence = new Fence();
+  fence.bind({ leading: () => open });
+  const { client } = connect({ kubeconfigYaml: kubeconfigFor(api.url), fence });
+  try {
+    const err = await client.patchNode("n", {
+      metadata: { annotations: { "node-heal.io/probe": "b" } },
+    }).then(() => undefined, (e) => e);
+    assert.deepEqual(api.seen, ["PATCH /api/v1/nodes/n"], "the patch was not sent again");
+    assert.ok(isFenced(err), `fenced, got ${err}`);
+  } finally {
+    await client.close?.();
+    await api.stop();
+  }
+});
+
+Deno.test("a write whose credentials come late (an exec plugin) is checked by the fence once they have come, before it is sent", async () => {
+  const api = bareServer((req) =>
+    req.method === "POST"
+      ? Response.json({ kind: "Status", code: 201 }, { status: 201 })
+      : NODE_ANSWER()
+  );
+  // The exec plugin (aws eks get-token, gke-gcloud-auth-plugin) takes a second to answer.
+  const credential = JSON.stringify({
+    apiVersion: "client.authentication.k8s.io/v1",
+    kind: "ExecCredential",
+    status: { token: "t0k3n" },
+  });
+  const kubeconfig = kubeconfigFor(api.url).replace(
+    "    token: embedded-cluster-has-no-auth",
+    [
+      "    exec:",
+      "      apiVersion: client.authentication.k8s.io/v1",
+      "      command: sh",
+      `      args: ["-c", ${JSON.stringify(`sleep 1; printf '%s' '${credential}'`)}]`,
+      "      interactiveMode: Never",
+    ].join("\n"),
+  );
+  // This replica leads for 300 ms more: its renew deadline runs out while the plugin runs.
+  const until = performance.now() + 300;
+  const fence = new Fence();
+  fence.bind({ leading: () => performance.now() < until });
+  for (const write of ["patch", "evict"] as const) {
+    const { client } = connect({ kubeconfigYaml: kubeconfig, fence, timeoutMs: 5_000 });
+    try {
+      const sent = write === "patch"
+        ? client.patchNode("n", { metadata: { annotations: { "node-heal.io/probe": "b" } } })
+        : client.evictPod("default", "p");
+      const err = await sent.then(() => undefined, (e) => e);
+      assert.ok(isFenced(err), `${write}: fenced, got ${err}`);
+    } finally {
+      await client.close?.();
+    }
+  }
+  await api.stop();
+  assert.deepEqual(api.seen, [], "nothing was sent after the renew deadline");
+});
