@@ -76,7 +76,7 @@ export class LibraryClient implements KubeClient {
         const write = OBJECT_WRITES[request.method];
         return this.#call(
           what,
-          (signal) => rawJson(this.#kc, request, signal),
+          (signal, beforeSend) => rawJson(this.#kc, { ...request, beforeSend }, signal),
           answers,
           write && { write, target: what },
         );
@@ -108,7 +108,7 @@ export class LibraryClient implements KubeClient {
    */
   async #call<T, U = never>(
     what: string,
-    call: (signal: AbortSignal) => Promise<T>,
+    call: (signal: AbortSignal, beforeSend?: () => void) => Promise<T>,
     answers: Record<number, U> = {},
     fenced?: { write: FencedWrite; target: string },
   ): Promise<T | U> {
@@ -125,19 +125,21 @@ export class LibraryClient implements KubeClient {
    * Runs `call` in a slot within the time limit. A call that times out is aborted: one still
    * waiting for a slot never runs (a write reported failed must not land later), and one under
    * way gives its connection and slot back instead of holding them until the server answers.
-   * A `fenced` write is checked by the fence once it has its slot, immediately before it is sent:
-   * one that waited (for a slot, or in a paused process) is not sent by a replica that no longer
-   * leads.
+   * A `fenced` write is checked by the fence once it has its slot, and again immediately before
+   * it is sent, its credentials at hand, at every sending (`call` passes `beforeSend` on to
+   * rawJson): one that waited (for a slot, for an exec plugin, in a paused process) is not sent by
+   * a replica that no longer leads.
    */
   async #bounded<T>(
     what: string,
-    call: (signal: AbortSignal) => Promise<T>,
+    call: (signal: AbortSignal, beforeSend?: () => void) => Promise<T>,
     fenced?: { write: FencedWrite; target: string },
   ): Promise<T> {
     const controller = new AbortController();
+    const check = fenced && (() => this.#fence?.check(fenced.write, fenced.target));
     const send = () => {
-      if (fenced) this.#fence?.check(fenced.write, fenced.target);
-      return call(controller.signal);
+      check?.();
+      return call(controller.signal, check);
     };
     try {
       return await timeBound(
@@ -167,12 +169,13 @@ export class LibraryClient implements KubeClient {
     return toNode(
       await this.#call(
         `patch node "${name}"`,
-        (signal) =>
+        (signal, beforeSend) =>
           rawJson<k8s.V1Node>(this.#kc, {
             method: "PATCH",
             path: `/api/v1/nodes/${encodeURIComponent(name)}${this.#dryQuery}`,
             body: patch,
             contentType: MERGE_PATCH,
+            beforeSend,
           }, signal),
         {},
         { write: "patch", target: `node "${name}"` },
@@ -263,17 +266,22 @@ export class LibraryClient implements KubeClient {
       ...(this.dryRun ? { dryRun: ["All"] } : {}),
     };
     try {
-      const call = () =>
-        this.#core.createNamespacedPodEviction({
-          name,
-          namespace,
+      // Sent as plain JSON, as every other write: aborted at the time limit, and fenced once its
+      // credentials are at hand.
+      const call = (signal: AbortSignal, beforeSend?: () => void) =>
+        rawJson(this.#kc, {
+          method: "POST",
+          path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${
+            encodeURIComponent(name)
+          }/eviction`,
           body: {
             apiVersion: "policy/v1",
             kind: "Eviction",
             metadata: { name, namespace },
             ...(Object.keys(deleteOptions).length > 0 ? { deleteOptions } : {}),
           },
-        });
+          beforeSend,
+        }, signal);
       await this.#bounded(`evict pod "${namespace}/${name}"`, call, {
         write: "evict",
         target: `pod "${namespace}/${name}"`,

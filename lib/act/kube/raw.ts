@@ -9,6 +9,12 @@ export interface RawRequest {
   body?: unknown;
   /** Content type of the body (default JSON; merge patches say so). */
   contentType?: string;
+  /**
+   * Called immediately before the request goes out, once its credentials are at hand (an exec
+   * plugin may take seconds), and again before a 401 sends it again: the fence of a write that
+   * takes something away. What it throws is thrown, and nothing is sent.
+   */
+  beforeSend?: () => void;
 }
 
 /**
@@ -88,14 +94,17 @@ async function respond(
   if (body !== undefined) headers["Content-Type"] = request.contentType ?? "application/json";
   const native = await nativeClient(kc);
   if (native) {
-    const send = async () =>
-      fetch(url, {
+    const send = async () => {
+      const credentials = await native.credentials();
+      request.beforeSend?.();
+      return await fetch(url, {
         method: request.method,
-        headers: { ...await native.credentials(), ...headers },
+        headers: { ...credentials, ...headers },
         body,
         signal,
         ...(native.client ? { client: native.client } : {}),
       });
+    };
     const response = await send();
     if (response.status !== 401) return response;
     // Refused credentials may be ones kept past their expiry: ask for them again, once.
@@ -108,6 +117,7 @@ async function respond(
   if (body !== undefined) context.setBody(body);
   if (signal) context.setSignal(signal);
   await kc.applySecurityAuthentication(context);
+  request.beforeSend?.();
   const response = await LIBRARY_HTTP.send(context).toPromise();
   const status = response.httpStatusCode;
   const stream = response.body.stream() as ReadableStream<Uint8Array> | null | undefined;
