@@ -221,3 +221,31 @@ Deno.test("a closed fence refuses the recreate immediately before it is sent: th
   await provider.start(target("workers-a1b2"));
   assert.equal(recreates(fake).length, 1);
 });
+
+Deno.test("a recreate whose access token comes late (a slow metadata server or token exchange) is checked by the fence once it has come, before it is sent", async () => {
+  await using fake = startGcpComputeFake({ groups, recreateMs: 60_000, operationMs: 1_000 });
+  const fence = new Fence();
+  let open = true;
+  fence.bind({ leading: () => open });
+  let calls = 0;
+  // The token of the recreate (the third call: the VM's group, its member, then the recreate)
+  // takes a while; this replica stops leading meanwhile.
+  const tokens = {
+    token: async () => {
+      if (++calls === 3) {
+        await new Promise((r) => setTimeout(r, 200));
+        open = false;
+      }
+      return fake.token;
+    },
+  };
+  const provider = await gcp.create(
+    options(fake),
+    { client: new FakeClient(), env: () => undefined, tokens, fence },
+    FIELD,
+  );
+  const err = await provider.start(target("workers-a1b2")).then(() => undefined, (e) => e);
+  assert.equal(calls, 3, "the VM's group, its member, then the recreate");
+  assert.equal(recreates(fake).length, 0, "the recreate was not sent");
+  assert.ok(isFenced(err), `fenced, got ${err}`);
+});
