@@ -72,10 +72,17 @@ export function create(
   const tokens = deps.tokens ?? adcTokens(keyFile);
   const base = (options.endpoint ?? COMPUTE_ENDPOINT).replace(/\/?$/, "/");
 
-  async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** One call; `beforeSend` (the fence) is asked once the token is at hand, before it is sent. */
+  async function api<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    beforeSend?: () => void,
+  ): Promise<T> {
     const token = await tokens.token().catch((e) => {
       throw new Error(`Cannot get a Google access token: ${(e as Error).message}`, { cause: e });
     });
+    beforeSend?.();
     const res = await fetch(new URL(path, base), {
       method,
       headers: {
@@ -204,13 +211,14 @@ export function create(
     }
     const op = await call(
       `Cannot recreate VM "${l.name}" in managed instance group "${l.group}"`,
-      () => {
-        // The fence, immediately before the machine is taken away.
-        deps.fence?.check("cloud", `VM "${l.name}"`);
-        return api<{ name: string }>("POST", `${groupPath(l)}/recreateInstances`, {
-          instances: [`zones/${l.zone}/instances/${l.name}`],
-        });
-      },
+      () =>
+        api<{ name: string }>(
+          "POST",
+          `${groupPath(l)}/recreateInstances`,
+          { instances: [`zones/${l.zone}/instances/${l.name}`] },
+          // The fence, immediately before the machine is taken away, its token at hand.
+          () => deps.fence?.check("cloud", `VM "${l.name}"`),
+        ),
     );
     return {
       id: op.name,
