@@ -264,3 +264,45 @@ Deno.test("a closed fence refuses the terminate immediately before it is sent: t
     }
   });
 });
+
+Deno.test("a terminate the SDK tries again (a 500) is fenced again at its next attempt: not sent once this replica no longer leads", async () => {
+  await using fake = startAwsAutoScalingFake({ groups, terminateMs: 60_000 });
+  let open = true;
+  let terminates = 0;
+  // The SDK sends through the global fetch: the first terminate is answered 500 (the SDK tries
+  // again), and this replica stops leading meanwhile.
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = async (input, init) => {
+    const request = new Request(input, init);
+    const body = await request.clone().text();
+    if (body.includes("Action=TerminateInstanceInAutoScalingGroup") && ++terminates === 1) {
+      open = false;
+      return new Response(
+        "<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code>" +
+          "<Message>boom</Message></Error><RequestId>x</RequestId></ErrorResponse>",
+        { status: 500, headers: { "content-type": "text/xml" } },
+      );
+    }
+    return await realFetch(request);
+  };
+  try {
+    await withKeys(fake, async () => {
+      const fence = new Fence();
+      fence.bind({ leading: () => open });
+      const provider = await aws.create(options(fake), { ...deps, fence }, FIELD);
+      try {
+        const err = await provider.start(target("i-0aaa1111")).then(() => undefined, (e) => e);
+        assert.equal(terminates, 1, "the SDK's second attempt was not sent");
+        assert.ok(isFenced(err), `fenced, got ${err}`);
+        assert.equal(
+          fake.calls.filter((c) => c.action === "TerminateInstanceInAutoScalingGroup").length,
+          0,
+        );
+      } finally {
+        provider.close();
+      }
+    });
+  } finally {
+    globalThis.fetch = realFetch;
+  }
+});
