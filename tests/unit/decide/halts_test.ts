@@ -193,3 +193,27 @@ Deno.test("a drain started again after a halt keeps its start time and its count
   assert.equal(a[ANNOTATIONS.drainStartedAt], "2026-12-06T09:10:00.000Z");
   assert.equal(Object.hasOwn(a, ANNOTATIONS.drainEvicted), false);
 });
+
+Deno.test("a drain halted while due (a pause, a protection) keeps no hold alive: its alert not seen for the hold TTL, the node is uncordoned, paused or not", () => {
+  // The pause lasted past the hold TTL, and the alert's resolution was missed.
+  const later = new Date(NOW.getTime() + OPTIONS.holdTtlMs + 60_000);
+  for (
+    const [why, n, paused] of [
+      ["paused", node(), true],
+      ["excluded", node({ labels: { "node-heal.io/exclude": "true" } }), false],
+    ] as const
+  ) {
+    const d = reconcile(n, { ...OPTIONS, now: later, policy: POLICY, paused });
+    assert.equal(d?.kind === "act" && d.action, "uncordon", `${why}: released as under no drain`);
+  }
+});
+
+Deno.test("a drain due once its alert is taken as resolved (a pause outlasted the hold TTL) never starts: the node is uncordoned", () => {
+  const later = new Date(NOW.getTime() + OPTIONS.holdTtlMs + 60_000);
+  const d = reconcile(node(), { ...OPTIONS, now: later, policy: POLICY, paused: false });
+  assert.equal(
+    d?.kind === "act" && d.action,
+    "uncordon",
+    "no drain for an alert taken as resolved",
+  );
+});
