@@ -39,7 +39,18 @@ export function reconcile(node: Node, options: DecideOptions): Decision | undefi
   }
   // A Node being replaced is the replacer's until its replacement ends.
   if (state.step === "replacing") return undefined;
-  if (state.owned && cordoned && holdCount(state) > 0) {
+  const expired = Object.entries(state.holds).filter(([, h]) =>
+    !(now.getTime() - seenAt(h) <= options.holdTtlMs)
+  );
+  const overflow = liveOverflow(state, now, options.holdTtlMs);
+  const overflowExpired = state.overflow !== undefined && overflow === undefined;
+  const rest = Object.fromEntries(
+    Object.entries(state.holds).filter(([fp]) => !expired.some(([e]) => e === fp)),
+  );
+  // A drain or a replacement goes on only while an alert still holds the Node: one due when every
+  // hold has expired (a pause or a halt outlasted the hold TTL) lets the Node go instead.
+  const held = holdCount({ ...state, holds: rest, overflow }) > 0;
+  if (state.owned && cordoned && held) {
     if (drainDue(state, now)) return startDrain(node, now, options);
     if (replaceDue(state, now)) {
       const started = startReplace(node, now, options);
@@ -54,21 +65,13 @@ export function reconcile(node: Node, options: DecideOptions): Decision | undefi
       }
     }
   }
-  const expired = Object.entries(state.holds).filter(([, h]) =>
-    !(now.getTime() - seenAt(h) <= options.holdTtlMs)
-  );
-  const overflow = liveOverflow(state, now, options.holdTtlMs);
-  const overflowExpired = state.overflow !== undefined && overflow === undefined;
   if (expired.length === 0 && !overflowExpired) return undefined;
   const shown = expired.slice(0, 5).map(([fp, h]) => `${h.alertname} (fingerprint ${fp})`);
   const more = expired.length - shown.length +
     (overflowExpired ? holdCount({ ...state, holds: {} }) : 0);
   const names = [...shown, ...(more > 0 ? [`${more} more alerts`] : [])].join(", ");
-  const rest = Object.fromEntries(
-    Object.entries(state.holds).filter(([fp]) => !expired.some(([e]) => e === fp)),
-  );
   const why = `not seen firing for ${formatDuration(options.holdTtlMs)}, taken as resolved`;
-  if (holdCount({ ...state, holds: rest, overflow }) > 0) {
+  if (held) {
     const message = `Kept ${name} cordoned: ${names} ${why}; still held by ${
       describeHolders(rest, overflow)
     }`;
