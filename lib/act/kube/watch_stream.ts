@@ -48,11 +48,16 @@ export async function readWatch(
   const stop = () => request.abort(options.signal.reason);
   if (options.signal.aborted) stop();
   options.signal.addEventListener("abort", stop, { once: true });
-  const aborted = new Promise<never>((_, reject) =>
-    request.signal.addEventListener("abort", () => reject(request.signal.reason), { once: true })
-  );
-  aborted.catch(() => {});
-  const within = <T>(p: Promise<T>) => Promise.race([p, aborted]);
+  // Each wait is raced against the abort with a listener of its own, removed once it settles:
+  // racing every read against one promise that settles only at the end would keep each read's
+  // chunk (a reaction per race) until the watch ends, all it streamed for minutes.
+  const within = <T>(p: Promise<T>) =>
+    new Promise<T>((resolve, reject) => {
+      const abort = () => reject(request.signal.reason);
+      if (request.signal.aborted) return abort();
+      request.signal.addEventListener("abort", abort, { once: true });
+      p.then(resolve, reject).finally(() => request.signal.removeEventListener("abort", abort));
+    });
   const fail = (message: string) => () =>
     request.abort(Object.assign(new Error(message), { name: "TimeoutError" }));
   const deadline = setTimeout(
