@@ -546,3 +546,31 @@ Deno.test("a ledger emptied by hand is written again with the replacements in fl
   );
   await next.stopAll();
 });
+
+Deno.test("a replica that stopped following a replacement (it stepped down) does not count it in flight for ever once another replica ended it and the ledger let it go", async () => {
+  const f = setup(["w1", "w2", "w3"]);
+  // a follows w1's replacement, then steps down.
+  const a = f.make();
+  await requested(f, a, "w1");
+  await a.stopAll();
+  // b leads, follows it to its end: replaced.
+  const b = f.make();
+  await b.resume();
+  f.index.remove("w1");
+  f.index.upsert(node("w9", f.now().toISOString()));
+  await waitFor("replaced", () => stored(f.client)?.[0]?.phase === "replaced");
+  await b.stopAll();
+  // The record leaves the ledger (a person empties it, nothing being in flight; or it is pruned
+  // once 50 newer ones have ended).
+  editLedger(f.client, []);
+  // a leads again: nothing is in flight.
+  await a.resume();
+  assert.equal(
+    a.budgets(f.now(), false).maxReplacing.inFlight,
+    0,
+    "w1 ended; nothing is in flight",
+  );
+  const r = await a.begin(f.index.get("w2")!, POLICY.rules[0], { now: f.now(), paused: false });
+  assert.equal(r.node, "w2");
+  await a.stopAll();
+});
