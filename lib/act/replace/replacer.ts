@@ -285,8 +285,15 @@ export class Replacer implements ReplaceView {
     if ([...this.#known.values()].some((k) => inFlight(k) && this.#running.has(k.id))) {
       await this.#ledger.refresh().then(() => this.repair(), () => {});
     }
+    const stopped = [...this.#running.keys()];
     for (const { stop } of this.#running.values()) stop.abort();
     await Promise.all([...this.#running.values()].map((r) => r.done));
+    // No longer followed here, what this replica knew of those still in flight goes stale: the
+    // next leader follows them from the ledger, and this one, leading again, reads them there.
+    for (const id of stopped) {
+      const k = this.#known.get(id);
+      if (k && inFlight(k)) this.#known.delete(id);
+    }
   }
 
   async #record(r: Replacement, change: Partial<Replacement>): Promise<Replacement> {
