@@ -574,3 +574,20 @@ Deno.test("a replica that stopped following a replacement (it stepped down) does
   assert.equal(r.node, "w2");
   await a.stopAll();
 });
+
+Deno.test("an in-flight record marked ended by hand is written back in flight at the next sweep: the next leader counts it too", async () => {
+  const f = setup(["w1", "w2"]);
+  const a = f.make();
+  await requested(f, a, "w1");
+  editLedger(f.client, stored(f.client).map((r: object) => ({ ...r, phase: "replaced" })));
+  await a.resume();
+  assert.equal(stored(f.client)[0].phase, "requested", "written back as this replica follows it");
+  await a.stopAll();
+  const b = f.make();
+  await b.resume();
+  await assert.rejects(
+    b.begin(f.index.get("w2")!, POLICY.rules[0], { now: f.now(), paused: false }),
+    (err: Error) => err instanceof ReplaceBlocked && err.gate === "maxReplacing",
+  );
+  await b.stopAll();
+});
