@@ -230,19 +230,24 @@ export class Replacer implements ReplaceView {
 
   /**
    * Writes back to the stored ledger the replacements in flight this replica follows that it
-   * lacks (emptied or edited by hand), so that the next leader counts them too. A ledger that
+   * lacks or holds as ended (emptied or edited by hand), so that the next leader counts them too. A ledger that
    * cannot be written now (damaged, or this replica no longer leads) is left as it is.
    */
   async repair(): Promise<void> {
+    // Lost: missing, or held as ended while this replica follows it in flight.
     const lost = (stored: readonly Replacement[]) =>
       [...this.#known.values()].filter((k) =>
-        inFlight(k) && this.#running.has(k.id) && !stored.some((e) => e.id === k.id)
+        inFlight(k) && this.#running.has(k.id) &&
+        !stored.some((e) => e.id === k.id && inFlight(e))
       );
     if (lost(this.#ledger.entries).length === 0) return;
     try {
       await this.#ledger.update((stored) => {
-        const missing = lost(stored);
-        return { entries: missing.length ? [...stored, ...missing] : undefined, result: undefined };
+        const missing = new Map(lost(stored).map((k) => [k.id, k]));
+        if (missing.size === 0) return { entries: undefined, result: undefined };
+        const entries = stored.map((e) => missing.get(e.id) ?? e);
+        for (const k of missing.values()) if (!stored.some((e) => e.id === k.id)) entries.push(k);
+        return { entries, result: undefined };
       });
     } catch (err) {
       log("act").warn("Cannot write back the replacements the ledger lost: {error}", {
