@@ -10,7 +10,7 @@ import type { Applied, NodeWriter } from "./act/node_writer.ts";
 import type { Clock } from "./clock.ts";
 import type { Decision } from "./decide/decision.ts";
 import { type DrainEnd, endDrain, haltDrain } from "./decide/drain_step.ts";
-import { type Halt, runningDrainHalt } from "./decide/halts.ts";
+import { type Halt, quietHalt, runningDrainHalt } from "./decide/halts.ts";
 import { readState } from "./decide/node_state.ts";
 import type { Policy } from "./decide/policy.ts";
 import type { Node } from "./node.ts";
@@ -83,7 +83,7 @@ export class DrainStage {
   /** Writes the end (or the halt) of a drain not stopped, in the Node's turn, then reports it. */
   async #ended(name: string, report: DrainReport): Promise<void> {
     const { halt } = report;
-    if (report.outcome === "halted" && halt) {
+    if (report.outcome === "halted" && halt && !quietHalt(halt)) {
       const applied = await this.#deps.write(
         name,
         (node, now) =>

@@ -28,7 +28,7 @@ import {
   type Gate,
   skip,
 } from "./decision.ts";
-import { DRAIN_STEPS, drainDue, drainRule, startDrain } from "./drain_step.ts";
+import { DRAIN_STEPS, drainDue, startDrain } from "./drain_step.ts";
 import { goesFurther, ladderRequest, replaceDue, startReplace } from "./replace_step.ts";
 import { liveOverflow, overflowHold, seenAt } from "./holds.ts";
 
@@ -103,7 +103,7 @@ export function decide(alert: Alert, node: Node, options: DecideOptions): Decisi
     }
     // Left cordoned: a replacement under way, or a drained node its rule keeps out.
     const policy = options.policy ?? DEFAULT_POLICY;
-    const rule = drainRule(policy, state.rule);
+    const rule = policy.rules.find((r) => r.name === state.rule);
     const keptBecause = state.step === "replacing"
       ? "its replacement is under way"
       : DRAIN_STEPS.has(state.step ?? "") && state.step !== "draining" && rule &&

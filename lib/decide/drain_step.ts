@@ -1,22 +1,17 @@
 import type { Node } from "../node.ts";
 import { ANNOTATIONS, readState } from "./node_state.ts";
-import { DEFAULT_POLICY, type Policy, type Rule } from "./policy.ts";
+import { DEFAULT_POLICY, type Policy } from "./policy.ts";
 import { replaceAtAfterDrain } from "./replace_step.ts";
 import { DEFAULT_DRAIN } from "./drain_plan.ts";
 
 import { act, type DecideOptions, type Decision, skip } from "./decision.ts";
-import { drainHalt, drainingRule, type Halt } from "./halts.ts";
+import { drainHalt, drainingRule, type PolicyHalt } from "./halts.ts";
 
 /** A drain whose drainer has not said it is alive for this long may be resumed by another replica. */
 export const DRAIN_HEARTBEAT_TTL_MS = 30_000;
 
 /** Steps at which a Node has been (or is being) drained. */
 export const DRAIN_STEPS = new Set(["draining", "drained", "drain-failed"]);
-
-/** The rule a Node's drain followed: the one named on it (never another). */
-export function drainRule(policy: Policy, name: string | undefined): Rule | undefined {
-  return policy.rules.find((r) => r.name === name);
-}
 
 /**
  * Starts (or resumes) the drain of a Node node-heal cordoned, if the maxConcurrent gate allows:
@@ -187,14 +182,14 @@ export function lookAgainAt(decision: Decision, writtenAt: Date): Date | undefin
  * drains asks again); one only waiting (paused, protected) is told and left due, to start once
  * allowed. The Node stays cordoned; the Event names why.
  */
-export function haltDrain(node: Node, halt: Halt, options: { now: Date }): Decision {
+export function haltDrain(node: Node, halt: PolicyHalt, options: { now: Date }): Decision {
   const name = node.metadata.name;
   const state = readState(node);
   const running = state.step === "draining";
   const message = `${running ? "Stopped draining" : "Not draining"} ${name}: ${halt.message}; ` +
     `it stays cordoned (gate ${halt.gate})`;
   const event = { reason: "NodeHealDrainHalted" as const, type: "Warning" as const, message };
-  const gate = halt.gate === "notOurs" || halt.gate === "notLeading" ? "notOurs" : halt.gate;
+  const { gate } = halt;
   if (!running && halt.gate !== "policy") {
     return { ...skip(gate, name, { message, withEvent: false }), event };
   }

@@ -7,23 +7,28 @@ import type { Policy, Rule } from "./policy.ts";
 import { protection } from "./selection.ts";
 
 /**
- * Why a drain may not start or go on: the policy in force says no (`paused`, `protected`,
- * `excluded`, `policy`: its rule was renamed, removed or no longer drains), or it is no longer
- * this replica's to run (`notOurs`: the Node is no longer cordoned by node-heal and claimed by
- * this replica; `notLeading`). The first four stop it with an Event; the last two stop it quietly,
- * its claim left for whoever owns it now.
+ * Why the policy in force stops a drain, with an Event: node-heal is `paused`, the Node is
+ * `protected` or `excluded`, or its rule (`policy`) was renamed, removed or no longer drains.
  */
-export type HaltGate = "paused" | "protected" | "excluded" | "policy" | "notOurs" | "notLeading";
+export type PolicyGate = "paused" | "protected" | "excluded" | "policy";
+
+/**
+ * Why a drain is no longer this replica's to run, stopped quietly, its claim left for whoever
+ * owns it now: the Node is no longer cordoned by node-heal and claimed by this replica
+ * (`notOurs`), or this replica no longer leads (`notLeading`).
+ */
+export type QuietGate = "notOurs" | "notLeading";
 
 /** A drain that may not start or go on, and the clause that says why. */
-export interface Halt {
-  gate: HaltGate;
-  /** A clause such as `node-heal is paused`, `rule "heal" is no longer in the policy`. */
-  message: string;
-}
+export type Halt =
+  | { gate: PolicyGate; message: string }
+  | { gate: QuietGate; message: string };
+
+/** A halt by the policy in force. */
+export type PolicyHalt = Extract<Halt, { gate: PolicyGate }>;
 
 /** Whether a halt stops a drain quietly: the drain is someone else's now, not refused. */
-export function quietHalt(halt: Halt): boolean {
+export function quietHalt(halt: Halt): halt is Extract<Halt, { gate: QuietGate }> {
   return halt.gate === "notOurs" || halt.gate === "notLeading";
 }
 
@@ -41,7 +46,7 @@ export function drainingRule(policy: Policy, name: string | undefined): Rule | u
 export function drainHalt(
   node: Node,
   options: { policy: Policy; paused: boolean },
-): Halt | undefined {
+): PolicyHalt | undefined {
   const { policy } = options;
   if (options.paused) return { gate: "paused", message: "node-heal is paused" };
   const shield = protection(node, policy.gates);

@@ -88,10 +88,6 @@ export class LibraryClient implements KubeClient {
     );
   }
 
-  get #dry(): string | undefined {
-    return this.dryRun ? "All" : undefined;
-  }
-
   /** Closes the connections of Deno's HTTP client, if one was made. */
   close(): Promise<void> {
     return closeNative(this.#kc);
