@@ -9,6 +9,7 @@ import type { Policy } from "./decide/policy.ts";
 import type { EventRecorder } from "./report/events.ts";
 import type { Metrics } from "./report/metrics.ts";
 import type { Notifier } from "./report/notify/notifier.ts";
+import type { Untrusted } from "./report/untrusted.ts";
 import type { NodeIndex } from "./resolve/node_index.ts";
 
 /** Why a replica that does not lead acts on nothing. */
@@ -77,4 +78,6 @@ export interface PipelineDeps {
   replacePollMs?: number;
   /** Tells people what node-heal did (the policy's `notify:` sinks). */
   notifier?: Notifier;
+  /** Tells of state others wrote where node-heal keeps its own, ignored for decisions. */
+  untrusted?: Untrusted;
 }

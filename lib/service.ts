@@ -16,6 +16,7 @@ import { systemClock } from "./clock.ts";
 import { LeaderElector } from "./act/elector.ts";
 import { Fence } from "./act/fence.ts";
 import { statusOf } from "./report/status.ts";
+import { Untrusted } from "./report/untrusted.ts";
 import { hasCredentials } from "./server/auth.ts";
 import { checkExposure, type ServiceConfig } from "./service_config.ts";
 
@@ -72,6 +73,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     instance: config.instance,
   });
   const namespace = config.namespace ?? "node-heal";
+  const untrusted = new Untrusted({ metrics, events, namespace, now: systemClock });
   // The pause an operator sets with kubectl: an annotation on node-heal's namespace.
   const clusterPause = new ClusterPause(client, namespace);
   await clusterPause.start(config.pausePollMs ?? 5000);
@@ -144,6 +146,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     namespace,
     replacePollMs: config.replacePollMs,
     notifier,
+    untrusted,
   });
   const { promise: synced, resolve: markSynced } = Promise.withResolvers<void>();
   // The index is trusted while the watch is healthy: after a watch error, until the next list

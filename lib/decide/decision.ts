@@ -73,7 +73,8 @@ export interface EventIntent {
     | "NodeHealReplaced"
     | "NodeHealReplaceFailed"
     | "NodeHealPolicyReloaded"
-    | "NodeHealPolicyRefused";
+    | "NodeHealPolicyRefused"
+    | "NodeHealUntrustedState";
   type: "Normal" | "Warning";
   message: string;
 }

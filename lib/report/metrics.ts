@@ -28,6 +28,14 @@ export class Metrics {
     labelNames: ["outcome", "gate"] as const,
     registers: [this.registry],
   });
+  /** State others wrote where node-heal keeps its own, ignored for decisions (report/untrusted.ts). */
+  readonly untrustedState = new Counter({
+    name: "nodeheal_untrusted_state_total",
+    help:
+      "Values node-heal read where it keeps its state and did not take: node-heal.io/* annotations, Lease fields, ledger entries, NodeClaims and Machines that fail their schema or do not match; by kind and reason.",
+    labelNames: ["kind", "reason"] as const,
+    registers: [this.registry],
+  });
   /** Writes the fence refused, by kind: this replica no longer led when they were to be sent. */
   readonly fencedWrites = new Counter({
     name: "nodeheal_fenced_writes_total",
