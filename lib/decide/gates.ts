@@ -1,5 +1,6 @@
 import type { Node } from "../node.ts";
 import { HISTORY } from "./node_state.ts";
+import { FUTURE_SKEW_MS } from "./state_schema.ts";
 import type { Gates } from "./policy.ts";
 import { formatDuration } from "../duration.ts";
 import { isAvailable, type ProtectionGate, since } from "./selection.ts";
@@ -73,7 +74,9 @@ export const TAKE_OUT_GATES = [
     name: "cooldown",
     check: ({ node, gates, now }) => {
       const released = since(node, HISTORY.releasedAt);
-      if (released === undefined || now.getTime() - released >= gates.cooldownMs) return undefined;
+      // A release in the future was not node-heal's: it never counts.
+      if (released === undefined || released > now.getTime() + FUTURE_SKEW_MS) return undefined;
+      if (now.getTime() - released >= gates.cooldownMs) return undefined;
       return `${node.metadata.name} was released ${
         Math.round((now.getTime() - released) / 1000)
       }s ago; the cooldown is ${formatDuration(gates.cooldownMs)}`;

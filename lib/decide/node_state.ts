@@ -1,65 +1,11 @@
 import type { Alert } from "../intake/alertmanager.ts";
 import type { Node } from "../node.ts";
+import { MAX_REMEDIATIONS, MAX_RESOLVED, parseAnnotations, parseTimes } from "./state_schema.ts";
+import { ANNOTATIONS, HISTORY } from "./state_keys.ts";
 
-/** The annotations in which node-heal keeps its ownership and progress on a Node. */
-export const ANNOTATIONS = {
-  /** Present (value `node-heal`) when node-heal cordoned the Node; it only undoes its own cordons. */
-  cordonedBy: "node-heal.io/cordoned-by",
-  /** When node-heal cordoned the Node (RFC 3339). */
-  cordonedAt: "node-heal.io/cordoned-at",
-  /** JSON object: fingerprint of each firing alert holding the Node -> { alertname, since, seen }. */
-  alerts: "node-heal.io/alerts",
-  /**
-   * JSON object: the alerts holding the Node beyond the {@link MAX_HOLDS} named in `alerts`:
-   * `{ seen, fingerprints, unlisted }` (see {@link Overflow}).
-   */
-  overflow: "node-heal.io/alerts-overflow",
-  /**
-   * The step of the remediation ladder the Node is on: `cordoned`, `draining`, `drained`,
-   * `drain-failed`, `replacing`, `replace-failed`.
-   */
-  step: "node-heal.io/step",
-  /** The furthest step the holding alerts asked for (`cordon`, `drain` or `replace`). */
-  target: "node-heal.io/target",
-  /** The policy rule that asked for it (its drain options). */
-  rule: "node-heal.io/rule",
-  /** When the drain is due (RFC 3339): the cordon time plus the rule's drainAfter. */
-  drainAt: "node-heal.io/drain-at",
-  /** When the drain started (RFC 3339). */
-  drainStartedAt: "node-heal.io/drain-started-at",
-  /** Which replica drains (its instance name): a claim, written with the resourceVersion read. */
-  drainer: "node-heal.io/drainer",
-  /** When the drainer last said it is alive (RFC 3339); a stale one lets another replica resume. */
-  drainHeartbeat: "node-heal.io/drain-heartbeat",
-  /** Pods the drain still has to move. */
-  podsLeft: "node-heal.io/drain-pods-left",
-  /** Pods the drain has evicted so far, counted across the processes that ran it. */
-  drainEvicted: "node-heal.io/drain-evicted",
-  /** When the replacement is due (RFC 3339): the drain's end plus the rule's replaceAfter. */
-  replaceAt: "node-heal.io/replace-at",
-  /** When the replacement started (RFC 3339); its record is in the replacement ledger. */
-  replaceStartedAt: "node-heal.io/replace-started-at",
-} as const;
-
-/**
- * Annotations that outlive a remediation, so that the rate and cooldown gates count from
- * cluster truth across restarts and replicas.
- */
-export const HISTORY = {
-  /** When node-heal took this Node out, the last 20 times (JSON list of RFC 3339): the rate gate counts these. */
-  remediatedAt: "node-heal.io/remediated-at",
-  /** When node-heal last released this Node (RFC 3339): the cooldown gate reads it. */
-  releasedAt: "node-heal.io/released-at",
-  /**
-   * JSON object: fingerprint -> `{ startsAt, at }` of the last alerts whose resolution released
-   * this Node (`at`: when), so a firing delivered late, after its own resolution, does not take
-   * the Node out again.
-   */
-  resolved: "node-heal.io/resolved",
-} as const;
-
-/** How many resolutions `resolved` keeps. */
-export const MAX_RESOLVED = 32;
+export { ANNOTATIONS, HISTORY } from "./state_keys.ts";
+export { MAX_HOLDS, MAX_OVERFLOW, MAX_RESOLVED } from "./state_schema.ts";
+export { cleanAnnotations, STATE_KEYS } from "./state_schema.ts";
 
 /**
  * How long after a resolution a firing of the same alert (fingerprint and startsAt) is taken as
@@ -75,31 +21,15 @@ export interface Resolution {
   at: string;
 }
 
-/** How many remediation times a Node keeps, for the rate gate. */
-const MAX_REMEDIATIONS = 20;
-
-/** The times (ms) node-heal took this Node out, newest last: `remediated-at` as a JSON list. */
+/** The times (ms) node-heal took this Node out, oldest first: `remediated-at` as a JSON list. */
 export function remediations(node: Node): number[] {
   let times = remediationCache.get(node);
   if (!times) {
-    times = parseRemediations(node);
+    times = parseTimes(HISTORY.remediatedAt, node.metadata.annotations?.[HISTORY.remediatedAt], {})
+      .value ?? [];
     remediationCache.set(node, times);
   }
   return times;
-}
-
-function parseRemediations(node: Node): number[] {
-  const raw = node.metadata.annotations?.[HISTORY.remediatedAt];
-  if (!raw) return [];
-  try {
-    const parsed = JSON.parse(raw);
-    const list = Array.isArray(parsed) ? parsed : [parsed];
-    return list.map((t) => Date.parse(String(t))).filter((t) => !Number.isNaN(t));
-  } catch {
-    // An older single timestamp.
-    const t = Date.parse(raw);
-    return Number.isNaN(t) ? [] : [t];
-  }
 }
 
 /** The `remediated-at` value after one more remediation at `now`. */
@@ -131,12 +61,6 @@ export interface Hold {
    */
   seen?: string;
 }
-
-/** At most this many alerts hold one Node by name (in `alerts`); more go to the overflow. */
-export const MAX_HOLDS = 32;
-
-/** At most this many more alerts are listed by fingerprint alone in the overflow. */
-export const MAX_OVERFLOW = 256;
 
 /**
  * The alerts holding a Node beyond those named in `alerts`. Each listed fingerprint holds the
@@ -186,46 +110,23 @@ const stateCache = new WeakMap<Node, NodeState>();
 const remediationCache = new WeakMap<Node, number[]>();
 
 function parseState(node: Node): NodeState {
-  const a = node.metadata.annotations ?? {};
-  const holds = jsonObject(a[ANNOTATIONS.alerts]) as Record<string, Hold>;
-  const o = jsonObject(a[ANNOTATIONS.overflow]);
-  const overflow = typeof o.seen === "string" && Array.isArray(o.fingerprints)
-    ? {
-      seen: o.seen,
-      fingerprints: o.fingerprints.filter((f): f is string => typeof f === "string"),
-      unlisted: o.unlisted === true,
-    }
-    : undefined;
+  const { values } = parseAnnotations(node.metadata.annotations ?? {}, {});
+  const v = (key: string) => values[key] as string | undefined;
   return {
-    owned: a[ANNOTATIONS.cordonedBy] === OWNER,
-    cordonedAt: a[ANNOTATIONS.cordonedAt],
-    step: a[ANNOTATIONS.step],
-    target: a[ANNOTATIONS.target],
-    rule: a[ANNOTATIONS.rule],
-    drainAt: a[ANNOTATIONS.drainAt],
-    drainStartedAt: a[ANNOTATIONS.drainStartedAt],
-    drainer: a[ANNOTATIONS.drainer],
-    drainHeartbeat: a[ANNOTATIONS.drainHeartbeat],
-    replaceAt: a[ANNOTATIONS.replaceAt],
-    holds,
-    overflow,
-    resolved: Object.fromEntries(
-      Object.entries(jsonObject(a[HISTORY.resolved])).filter(([, r]) =>
-        typeof (r as Resolution)?.startsAt === "string" && typeof (r as Resolution)?.at === "string"
-      ),
-    ) as Record<string, Resolution>,
+    owned: v(ANNOTATIONS.cordonedBy) === OWNER,
+    cordonedAt: v(ANNOTATIONS.cordonedAt),
+    step: v(ANNOTATIONS.step),
+    target: v(ANNOTATIONS.target),
+    rule: v(ANNOTATIONS.rule),
+    drainAt: v(ANNOTATIONS.drainAt),
+    drainStartedAt: v(ANNOTATIONS.drainStartedAt),
+    drainer: v(ANNOTATIONS.drainer),
+    drainHeartbeat: v(ANNOTATIONS.drainHeartbeat),
+    replaceAt: v(ANNOTATIONS.replaceAt),
+    holds: (values[ANNOTATIONS.alerts] as Record<string, Hold> | undefined) ?? {},
+    overflow: values[ANNOTATIONS.overflow] as Overflow | undefined,
+    resolved: (values[HISTORY.resolved] as Record<string, Resolution> | undefined) ?? {},
   };
-}
-
-/** A JSON object annotation; missing or damaged reads as empty. */
-function jsonObject(raw: string | undefined): Record<string, unknown> {
-  if (!raw) return {};
-  try {
-    const parsed = JSON.parse(raw);
-    return parsed && typeof parsed === "object" && !Array.isArray(parsed) ? parsed : {};
-  } catch {
-    return {};
-  }
 }
 
 /** How many alerts hold the Node: named, listed in the overflow, and 1 for unlisted ones. */

@@ -2,6 +2,7 @@ import { isCordoned, type Node } from "../node.ts";
 import { isAvailable, protection, required, since } from "./selection.ts";
 import { HISTORY, readState, remediations } from "./node_state.ts";
 import type { Gates } from "./policy.ts";
+import { FUTURE_SKEW_MS } from "./state_schema.ts";
 
 /** What each gate has left, counted from cluster truth (for `/status` and the gates themselves). */
 export interface Budgets {
@@ -99,12 +100,15 @@ export class Tally {
     this.#drop(name);
     const state = readState(node);
     const selected = !protection(node, this.gates);
+    // Only what node-heal holds on a Node it may act on counts: a Node that is protected, or
+    // that says it drains without node-heal's cordon, takes no budget from the others.
+    const ours = selected && state.owned && isCordoned(node);
     const share: Share = {
       selected,
       available: selected && isAvailable(node),
-      held: selected && state.owned && isCordoned(node),
-      draining: state.step === "draining",
-      remediations: remediations(node),
+      held: ours,
+      draining: ours && state.step === "draining",
+      remediations: selected ? remediations(node) : [],
       releasedAt: since(node, HISTORY.releasedAt),
     };
     this.#shares.set(name, share);
@@ -173,8 +177,9 @@ export class Tally {
     const gone = this.replacingGone();
     const available = this.#available - this.#effect.available;
     const held = this.#held + this.#effect.held + gone;
-    const used = this.#times.length - upperBound(this.#times, t - gates.rate.windowMs) +
-      this.#effect.used;
+    // Remediations in the window; a time in the future was not node-heal's and never counts.
+    const used = upperBound(this.#times, t + FUTURE_SKEW_MS) -
+      upperBound(this.#times, t - gates.rate.windowMs) + this.#effect.used;
     const selected = this.#selected + gone;
     const need = required(selected, gates.minHealthy);
     // Listed only when read (by /status): every Node ever released is in the map, and a

@@ -237,7 +237,8 @@ Deno.test("budgets() count from cluster truth what each gate has left", () => {
     minHealthy: { required: 3, canTakeOut: 0, heldByNodeHeal: 0 },
     rate: { max: 5, windowMs: 3_600_000, used: 1, left: 4 },
     cooldown: { ms: 600_000, nodes: ["w4"] },
-    maxConcurrent: { max: 1, inFlight: 1 },
+    // w1 says it drains, but node-heal did not cordon it: it takes no drain slot.
+    maxConcurrent: { max: 1, inFlight: 0 },
     paused: false,
   });
   assert.deepEqual(budgets([], { gates: gates(), now: NOW, paused: true }).minHealthy, {
@@ -343,5 +344,52 @@ Deno.test("rate counts every remediation in the window, not every node: one flap
     })
       ?.gate,
     "rate",
+  );
+});
+
+Deno.test("what one Node says about itself takes no budget from the others: a foreign drain, future times, a protected Node's history", () => {
+  const ours = (name: string, extra: Record<string, string> = {}) =>
+    node(name, {
+      cordoned: true,
+      annotations: { "node-heal.io/cordoned-by": "node-heal", ...extra },
+    });
+  const future = new Date(NOW.getTime() + 3_600_000).toISOString();
+  const cluster = [
+    controlPlane,
+    // Drains, cordoned by node-heal: one slot.
+    ours("w1", { "node-heal.io/step": "draining", "node-heal.io/remediated-at": ago(60_000) }),
+    // Says it drains, not node-heal's cordon: none.
+    node("w2", { cordoned: true, annotations: { "node-heal.io/step": "draining" } }),
+    // Remediated in 2099, and five times an hour from now: never counted.
+    node("w3", {
+      annotations: {
+        "node-heal.io/remediated-at": JSON.stringify([
+          "2099-01-01T00:00:00Z",
+          future,
+          future,
+          future,
+          future,
+        ]),
+        "node-heal.io/released-at": future,
+      },
+    }),
+    // Excluded: its history and its drain count for nothing.
+    ours("w4", {
+      "node-heal.io/step": "draining",
+      "node-heal.io/remediated-at": JSON.stringify([ago(60_000), ago(120_000)]),
+    }),
+    node("w5"),
+  ];
+  cluster[4].metadata.labels = { ...cluster[4].metadata.labels, "node-heal.io/exclude": "true" };
+  const b = budgets(cluster, { gates: gates(), now: NOW, paused: false });
+  assert.equal(b.maxConcurrent.inFlight, 1);
+  assert.equal(b.rate.used, 1);
+  assert.equal(b.minHealthy.heldByNodeHeal, 1);
+  assert.equal(b.selected, 4);
+  // w3's release "in the future" sets no cooldown on it.
+  const open = gates({ minHealthy: 0 });
+  assert.equal(
+    checkTakeOut(cluster[3], { nodes: cluster, gates: open, now: NOW, paused: false })?.gate,
+    undefined,
   );
 });
