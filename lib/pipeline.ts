@@ -64,7 +64,7 @@ export class Pipeline {
     this.#policy = deps.policy ?? DEFAULT_POLICY;
     this.#providers = deps.providers ?? new Map();
     this.#tally = this.#newTally();
-    this.#writer = new NodeWriter({ client, index, metrics, now });
+    this.#writer = new NodeWriter({ client, index, metrics, now, seal: deps.seal });
     this.#decisions = new DecisionLog({ now, dryRun: client.dryRun });
     this.#reporter = new Reporter({
       metrics,

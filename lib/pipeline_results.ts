@@ -10,6 +10,7 @@ import type { EventRecorder } from "./report/events.ts";
 import type { Metrics } from "./report/metrics.ts";
 import type { Notifier } from "./report/notify/notifier.ts";
 import type { Untrusted } from "./report/untrusted.ts";
+import type { StateSeal } from "./decide/seal.ts";
 import type { NodeIndex } from "./resolve/node_index.ts";
 
 /** Why a replica that does not lead acts on nothing. */
@@ -80,4 +81,6 @@ export interface PipelineDeps {
   notifier?: Notifier;
   /** Tells of state others wrote where node-heal keeps its own, ignored for decisions. */
   untrusted?: Untrusted;
+  /** Seals every write of node-heal's state on a Node (decide/seal.ts). */
+  seal?: StateSeal;
 }

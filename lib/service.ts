@@ -17,6 +17,9 @@ import { LeaderElector } from "./act/elector.ts";
 import { Fence } from "./act/fence.ts";
 import { statusOf } from "./report/status.ts";
 import { Untrusted } from "./report/untrusted.ts";
+import { StateSeal } from "./decide/seal.ts";
+import { loadStateKey } from "./act/state_key.ts";
+import { StateAdmission } from "./resolve/admission.ts";
 import { hasCredentials } from "./server/auth.ts";
 import { checkExposure, type ServiceConfig } from "./service_config.ts";
 
@@ -67,13 +70,20 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     fence,
   });
   const { providers, notifier } = await parts.of(policy);
-  const index = new NodeIndex();
   const events = new EventRecorder(client, metrics, {
     namespace: config.eventNamespace,
     instance: config.instance,
   });
   const namespace = config.namespace ?? "node-heal";
   const untrusted = new Untrusted({ metrics, events, namespace, now: systemClock });
+  // node-heal's state on Nodes counts only as node-heal sealed it, with the key in its namespace.
+  const seal = new StateSeal(await loadStateKey(client, namespace));
+  const admission = new StateAdmission({
+    seal,
+    report: (finding) => untrusted.report(finding),
+    now: systemClock,
+  });
+  const index = new NodeIndex({ admit: (node) => admission.admit(node) });
   // The pause an operator sets with kubectl: an annotation on node-heal's namespace.
   const clusterPause = new ClusterPause(client, namespace);
   await clusterPause.start(config.pausePollMs ?? 5000);
@@ -147,6 +157,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     replacePollMs: config.replacePollMs,
     notifier,
     untrusted,
+    seal,
   });
   const { promise: synced, resolve: markSynced } = Promise.withResolvers<void>();
   // The index is trusted while the watch is healthy: after a watch error, until the next list

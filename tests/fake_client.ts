@@ -210,7 +210,11 @@ export class FakeClient implements KubeClient {
     return Promise.resolve(o && structuredClone(o));
   }
 
-  createObject(kind: ObjectKind, object: KubeObject): Promise<KubeObject> {
+  createObject(
+    kind: ObjectKind,
+    object: KubeObject,
+    _options?: { fenced?: boolean },
+  ): Promise<KubeObject> {
     this.#enter("createObject", `${kind.plural}/${object.metadata.name}`);
     const key = FakeClient.key(kind, object.metadata.name, object.metadata.namespace);
     if (this.objects.has(key)) {

@@ -143,8 +143,16 @@ export interface KubeClient {
   listObjects(kind: ObjectKind, options?: { namespace?: string }): Promise<KubeObject[]>;
   /** Object `name` of `kind`, or undefined when there is none. */
   getObject(kind: ObjectKind, name: string, namespace?: string): Promise<KubeObject | undefined>;
-  /** Creates `object`; fails with 409 when one of its name exists. */
-  createObject(kind: ObjectKind, object: KubeObject): Promise<KubeObject>;
+  /**
+   * Creates `object`; fails with 409 when one of its name exists. Fenced (act/fence.ts) unless
+   * `fenced` is false: for an object that takes nothing away, which a replica that does not lead
+   * may need (node-heal's state key).
+   */
+  createObject(
+    kind: ObjectKind,
+    object: KubeObject,
+    options?: { fenced?: boolean },
+  ): Promise<KubeObject>;
   /** Replaces `object`; fails with 409 when its `metadata.resourceVersion` is not the current one. */
   replaceObject(kind: ObjectKind, object: KubeObject): Promise<KubeObject>;
   /**

@@ -1,5 +1,6 @@
 import type { KubeClient } from "./kube_types.ts";
 import type { Decision } from "../decide/decision.ts";
+import { sealPatch, type StateSeal } from "../decide/seal.ts";
 import type { Release } from "../decide/tally.ts";
 import type { Clock } from "../clock.ts";
 import type { Node } from "../node.ts";
@@ -69,6 +70,8 @@ export interface NodeWriterDeps {
   index: NodeIndex;
   metrics: Metrics;
   now: Clock;
+  /** Seals every write of node-heal's state (decide/seal.ts); without one, writes are unsealed. */
+  seal?: StateSeal;
 }
 
 /**
@@ -134,7 +137,9 @@ export class NodeWriter {
         await options.before?.(decision);
         // In a dry run the API server answers with the Node as it would be: later decisions
         // count it, so a dry run skips what a real run would skip.
-        index.upsert(await this.#transient(() => client.patchNode(name, decision.patch)));
+        const { seal } = this.#deps;
+        const patch = seal ? sealPatch(current, decision.patch, seal) : decision.patch;
+        index.upsert(await this.#transient(() => client.patchNode(name, patch)));
       } catch (err) {
         // Without an answer (a timeout, the network) the write may still land: its take-out
         // stays counted until the Node shows it, or can no longer show it, or for a while.

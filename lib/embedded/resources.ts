@@ -268,6 +268,13 @@ export const RESOURCES: readonly ResourceType[] = [
   define({
     group: "",
     version: "v1",
+    resource: "secrets",
+    kind: "Secret",
+    namespaced: true,
+  }),
+  define({
+    group: "",
+    version: "v1",
     resource: "configmaps",
     kind: "ConfigMap",
     namespaced: true,

@@ -28,11 +28,17 @@ export interface IndexFollower {
  * watch: lookups are O(1) and never touch the API.
  */
 export class NodeIndex {
+  /** What the index takes in of each Node (see admission.ts); as it is, without one. */
+  #admit: (node: Node) => Node;
   #nodes = new Map<string, Node>();
   #keys = new Map<string, Set<string>>();
   #keysOf = new Map<string, string[]>();
   #synced = false;
   #followers: IndexFollower[] = [];
+
+  constructor(options: { admit?: (node: Node) => Node } = {}) {
+    this.#admit = options.admit ?? ((node) => node);
+  }
 
   /** Stops telling `follower` of changes. */
   unfollow(follower: IndexFollower): void {
@@ -80,6 +86,7 @@ export class NodeIndex {
 
   /** Adds or replaces a Node; an older resourceVersion than the one held is ignored. */
   upsert(node: Node): void {
+    node = this.#admit(node);
     const name = node.metadata.name;
     const held = Number(this.#nodes.get(name)?.metadata.resourceVersion);
     const incoming = Number(node.metadata.resourceVersion);

@@ -57,6 +57,10 @@ Deno.test(
         assert.equal(r.namespace, "node-heal", "the Lease only in node-heal's namespace");
         if (r.verb !== "create") assert.equal(r.name, "node-heal", "only the Lease node-heal");
       }
+      if (r.resource === "secrets") {
+        assert.equal(r.namespace, "node-heal", "Secrets only in node-heal's namespace");
+        if (r.verb !== "create") assert.equal(r.name, "node-heal-state-key", "only the state key");
+      }
       if (r.resource === "events") {
         assert.equal(
           r.namespace,

@@ -92,7 +92,7 @@ Deno.test("a node cordoned by hand counts as unavailable for minHealthy", opts, 
 });
 
 Deno.test(
-  "a restart keeps the rate and maxConcurrent budgets: they are counted from the cluster",
+  "a restart keeps the rate budget, counted from node-heal's sealed history; a drain someone else wrote takes no slot",
   opts,
   async () => {
     await using cluster = await startEmbeddedCluster();
@@ -111,7 +111,7 @@ Deno.test(
       const resolved = await first.post(fire("heal-worker", "fp-heal-worker", "resolved"));
       assert.equal((await resolved.json()).alerts[0].outcome, "uncordon");
     }
-    // Someone's drain in progress, as a later issue's drain step records it.
+    // Someone writes a drain in progress on another Node, as node-heal would: not sealed by it.
     const core = new k8s.KubeConfig();
     core.loadFromString(cluster.kubeconfig());
     await core.makeApiClient(k8s.CoreV1Api).patchNode({
@@ -124,7 +124,19 @@ Deno.test(
     assert.deepEqual(await cordoned(second), []);
     const s = await status(second);
     assert.deepEqual(s.budgets.rate, { max: 1, windowMs: 3_600_000, used: 1, left: 0 });
-    assert.deepEqual(s.budgets.maxConcurrent, { max: 1, inFlight: 1 });
+    assert.deepEqual(s.budgets.maxConcurrent, { max: 1, inFlight: 0 });
+    const metrics = await (await fetch(`${second.service.url}/metrics`)).text();
+    assert.match(
+      metrics,
+      /nodeheal_untrusted_state_total\{kind="node-state",reason="unsealed"\} 1/,
+    );
+    await waitFor(
+      "the Event on heal-worker3",
+      async () =>
+        (await second.core.listNamespacedEvent({ namespace: "default" })).items.some((e) =>
+          e.reason === "NodeHealUntrustedState" && e.involvedObject.name === "heal-worker3"
+        ),
+    );
     await Deno.remove(dir, { recursive: true });
   },
 );

@@ -128,12 +128,13 @@ Deno.test(
     const left = Object.keys(node.metadata?.annotations ?? {}).filter((k) =>
       k.startsWith("node-heal.io/")
     ).sort();
-    // Only history stays: what the rate and cooldown gates count from, and the resolution that
-    // keeps a late firing of the same alert from cordoning again.
+    // Only history stays, sealed: what the rate and cooldown gates count from, and the
+    // resolution that keeps a late firing of the same alert from cordoning again.
     assert.deepEqual(left, [
       "node-heal.io/released-at",
       "node-heal.io/remediated-at",
       "node-heal.io/resolved",
+      "node-heal.io/seal",
     ]);
     const reasons = (await events(f, "heal-worker")).map((e) => e.reason).sort();
     assert.deepEqual(reasons, ["NodeHealCordoned", "NodeHealUncordoned"]);

@@ -48,6 +48,8 @@ Deno.test({
       "PrometheusRule",
       "Role",
       "Role",
+      "Role",
+      "RoleBinding",
       "RoleBinding",
       "RoleBinding",
       "Service",
@@ -205,8 +207,10 @@ Deno.test("RBAC grants exactly the verbs node-heal uses: nodes cluster-wide, eve
   assert.deepEqual(grants("Role"), [
     "create events",
     "create leases",
+    "create secrets",
     "get events",
     "get leases",
+    "get secrets",
     "patch events",
     "update leases",
   ]);
@@ -223,6 +227,13 @@ Deno.test("RBAC grants exactly the verbs node-heal uses: nodes cluster-wide, eve
     leases.rules.filter((r) => r.verbs.some((v) => v !== "create")).map((r) => r.resourceNames),
     [["node-heal"]],
     "reading and renewing only the Lease node-heal",
+  );
+  const secrets = roles.find((r) => r.rules.some((x) => x.resources.includes("secrets")))!;
+  assert.equal(secrets.metadata.namespace, "node-heal", "the state key in node-heal's namespace");
+  assert.deepEqual(
+    secrets.rules.filter((r) => r.verbs.some((v) => v !== "create")).map((r) => r.resourceNames),
+    [["node-heal-state-key"]],
+    "reading only the state key",
   );
 });
 
@@ -291,7 +302,7 @@ Deno.test("every manifest is valid against the Kubernetes and prometheus-operato
       validated++;
     }
   }
-  assert.equal(validated, 25, "every object of every manifest was checked");
+  assert.equal(validated, 27, "every object of every manifest was checked");
 });
 
 Deno.test("a schema check rejects a broken manifest, so the check above can fail", () => {

@@ -16,7 +16,7 @@ import { toEventVersion, toKubeError, toNode, toPod } from "./convert.ts";
 import { type NodeWatchOptions, watchNodes } from "./node_watch.ts";
 import { timeBound } from "./time_bound.ts";
 import { closeNative, rawJson } from "./raw.ts";
-import { ObjectCalls } from "./objects.ts";
+import { ObjectCalls, type ObjectCallsDeps } from "./objects.ts";
 import { LeaseCalls } from "./leases.ts";
 import { Slots } from "../../slots.ts";
 import { type Fence, type FencedWrite, isFenced } from "../fence.ts";
@@ -46,6 +46,7 @@ export class LibraryClient implements KubeClient {
   #timeoutMs: number;
   #slots: Slots;
   #objects: ObjectCalls;
+  #unfenced: ObjectCalls;
   #leases: LeaseCalls;
   #fence?: Fence;
   #watch?: Omit<NodeWatchOptions, "timeoutMs">;
@@ -83,9 +84,15 @@ export class LibraryClient implements KubeClient {
       },
       dryQuery: this.dryRun ? "?dryRun=All" : "",
     });
-    this.#leases = new LeaseCalls((what, request, answers) =>
-      this.#call(what, (signal) => rawJson(this.#kc, request, signal), answers)
-    );
+    // The election's own calls, and objects that take nothing away (node-heal's state key), go
+    // unfenced: a replica that does not lead yet needs them.
+    const unfenced: ObjectCallsDeps["send"] = (what, request, answers) =>
+      this.#call(what, (signal) => rawJson(this.#kc, request, signal), answers);
+    this.#leases = new LeaseCalls(unfenced);
+    this.#unfenced = new ObjectCalls({
+      send: unfenced,
+      dryQuery: this.dryRun ? "?dryRun=All" : "",
+    });
   }
 
   /** Closes the connections of Deno's HTTP client, if one was made. */
@@ -334,8 +341,12 @@ export class LibraryClient implements KubeClient {
     return this.#objects.get(kind, name, namespace);
   }
 
-  createObject(kind: ObjectKind, object: KubeObject): Promise<KubeObject> {
-    return this.#objects.create(kind, object);
+  createObject(
+    kind: ObjectKind,
+    object: KubeObject,
+    options: { fenced?: boolean } = {},
+  ): Promise<KubeObject> {
+    return (options.fenced === false ? this.#unfenced : this.#objects).create(kind, object);
   }
 
   replaceObject(kind: ObjectKind, object: KubeObject): Promise<KubeObject> {

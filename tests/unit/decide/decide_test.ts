@@ -39,7 +39,9 @@ function node(o: NodeOptions = {}): Node {
   if (o.holds) {
     annotations[ANNOTATIONS.alerts] = JSON.stringify(
       Object.fromEntries(
-        Object.entries(o.holds).map(([fp, name]) => [fp, { alertname: name, since: "2026-11-25T09:00:00.000Z" }]),
+        Object.entries(o.holds).map((
+          [fp, name],
+        ) => [fp, { alertname: name, since: "2026-11-25T09:00:00.000Z" }]),
       ),
     );
   }

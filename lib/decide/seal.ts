@@ -1,0 +1,80 @@
+// node-heal's seal over its state on a Node: an HMAC (SHA-256) of the Node's name and uid and every
+// `node-heal.io/*` annotation node-heal keeps there, with a key only node-heal holds (a Secret in
+// its namespace, act/state_key.ts). Anyone who may patch a Node can write those annotations; only
+// node-heal can seal them, so what it reads back unsealed (written, or edited, by someone else, or
+// copied from another Node) is not its state and counts for nothing (resolve/admission.ts).
+import { createHmac, timingSafeEqual } from "node:crypto";
+import type { Node } from "../node.ts";
+import type { NodePatch } from "./decision.ts";
+import { STATE_KEYS } from "./state_schema.ts";
+
+/** The annotation that carries the seal. */
+export const SEAL = "node-heal.io/seal";
+
+/** The seal's format: `v1.` and the HMAC's hex. */
+const VERSION = "v1";
+
+/** Seals and checks node-heal's state on Nodes with one key. */
+export class StateSeal {
+  #key: Uint8Array;
+
+  constructor(key: Uint8Array) {
+    if (key.length < 32) throw new RangeError("a state key must hold at least 32 bytes");
+    this.#key = key;
+  }
+
+  /** The seal of `state` (node-heal's annotations, as they will be) on Node `node`. */
+  sign(node: { name: string; uid?: string }, state: Record<string, string>): string {
+    const mac = createHmac("sha256", this.#key).update(canonical(node, state)).digest("hex");
+    return `${VERSION}.${mac}`;
+  }
+
+  /** Whether Node `node`'s annotations carry the seal of its node-heal state as it is. */
+  verify(node: Node): boolean {
+    const annotations = node.metadata.annotations ?? {};
+    const seal = annotations[SEAL];
+    if (typeof seal !== "string" || seal.length !== VERSION.length + 1 + 64) return false;
+    const expected = this.sign(node.metadata, stateOf(annotations));
+    return timingSafeEqual(new TextEncoder().encode(seal), new TextEncoder().encode(expected));
+  }
+}
+
+/** node-heal's annotations among `annotations`. */
+export function stateOf(annotations: Record<string, string>): Record<string, string> {
+  const state: Record<string, string> = {};
+  for (const key of STATE_KEYS) if (annotations[key] !== undefined) state[key] = annotations[key];
+  return state;
+}
+
+/** Whether `annotations` hold any of node-heal's state, or its seal. */
+export function holdsState(annotations: Record<string, string> | undefined): boolean {
+  if (!annotations) return false;
+  return annotations[SEAL] !== undefined || STATE_KEYS.some((k) => annotations[k] !== undefined);
+}
+
+/** What is sealed: the Node's name and uid, then each annotation in order, values quoted. */
+function canonical(node: { name: string; uid?: string }, state: Record<string, string>): string {
+  const lines = [VERSION, node.name, node.uid ?? ""];
+  for (const key of Object.keys(state).sort()) lines.push(`${key}=${JSON.stringify(state[key])}`);
+  return lines.join("\n");
+}
+
+/**
+ * `patch` (decided on Node `node`, as node-heal read it) made to write node-heal's whole state,
+ * sealed: every annotation of node-heal's it does not set is written as it was read, or removed
+ * when it was not there (anything else someone wrote goes), and the seal is of the result. The
+ * patch carries the resourceVersion it was decided on, so the result is exactly what was sealed.
+ */
+export function sealPatch(node: Node, patch: NodePatch, seal: StateSeal): NodePatch {
+  const before = node.metadata.annotations ?? {};
+  const change = patch.metadata.annotations ?? {};
+  const after: Record<string, string> = {};
+  const full: Record<string, string | null> = {};
+  for (const key of STATE_KEYS) {
+    const value = Object.hasOwn(change, key) ? change[key] : before[key];
+    full[key] = value ?? null;
+    if (value != null) after[key] = value;
+  }
+  full[SEAL] = Object.keys(after).length > 0 ? seal.sign(node.metadata, after) : null;
+  return { ...patch, metadata: { ...patch.metadata, annotations: { ...change, ...full } } };
+}

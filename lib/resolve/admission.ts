@@ -1,0 +1,68 @@
+// What of a Node's `node-heal.io/*` state the index takes in: what node-heal sealed (decide/seal.ts),
+// parsed by its schema (decide/state_schema.ts), times in the future dropped. A Node whose state
+// does not carry node-heal's seal (written or edited by someone else, copied from another Node,
+// or from before state was sealed) is taken in without it: it is not node-heal's, whatever it
+// says. What is dropped is told once (report/untrusted.ts); nothing here throws.
+import type { Clock } from "../clock.ts";
+import { holdsState, SEAL, type StateSeal } from "../decide/seal.ts";
+import { cleanAnnotations, STATE_KEYS } from "../decide/node_state.ts";
+import type { Node } from "../node.ts";
+import type { Finding } from "../report/untrusted.ts";
+
+/** What a {@link StateAdmission} works with. */
+export interface AdmissionDeps {
+  /** The seal node-heal's state must carry; without one, state is only parsed and bounded. */
+  seal?: StateSeal;
+  /** Told of what is dropped. */
+  report?: (finding: Finding) => void;
+  now: Clock;
+}
+
+/** See the module comment. */
+export class StateAdmission {
+  #deps: AdmissionDeps;
+
+  constructor(deps: AdmissionDeps) {
+    this.#deps = deps;
+  }
+
+  /** Node `node` as the index should hold it: its state sealed and sound, or without it. */
+  admit(node: Node): Node {
+    const annotations = node.metadata.annotations;
+    if (!holdsState(annotations)) return node;
+    const name = node.metadata.name;
+    if (this.#deps.seal && !this.#deps.seal.verify(node)) {
+      this.#deps.report?.({
+        kind: "node-state",
+        object: name,
+        reason: annotations?.[SEAL] === undefined ? "unsealed" : "seal",
+        message: `The node-heal.io annotations on ${name} do not carry node-heal's seal ` +
+          `(written or edited by someone else): node-heal takes none of them as its own`,
+        node: name,
+      });
+      return withAnnotations(node, withoutState(annotations!));
+    }
+    const clean = cleanAnnotations(annotations!, { now: this.#deps.now().getTime() });
+    for (const problem of clean.problems) {
+      this.#deps.report?.({
+        kind: "node-state",
+        object: name,
+        reason: problem.reason,
+        message: `Ignored on ${name}: ${problem.message}`,
+        node: name,
+      });
+    }
+    return clean.problems.length > 0 ? withAnnotations(node, clean.annotations) : node;
+  }
+}
+
+/** `annotations` without node-heal's state and seal. */
+function withoutState(annotations: Record<string, string>): Record<string, string> {
+  const rest = { ...annotations };
+  for (const key of [...STATE_KEYS, SEAL]) delete rest[key];
+  return rest;
+}
+
+function withAnnotations(node: Node, annotations: Record<string, string>): Node {
+  return { ...node, metadata: { ...node.metadata, annotations } };
+}
