@@ -1,0 +1,78 @@
+// node-heal's seal over its state on a Node (lib/decide/seal.ts): made with its key over the
+// Node's name, uid and every node-heal.io value; what anyone else writes or edits does not verify.
+import assert from "node:assert/strict";
+import { SEAL, sealPatch, StateSeal } from "../../../lib/decide/seal.ts";
+import { ANNOTATIONS, HISTORY, STATE_KEYS } from "../../../lib/decide/node_state.ts";
+import type { Node } from "../../../lib/node.ts";
+
+const KEY = new Uint8Array(32).fill(7);
+
+function node(name: string, annotations: Record<string, string> = {}, uid = `uid-${name}`): Node {
+  return { metadata: { name, uid, resourceVersion: "3", annotations }, spec: {} };
+}
+
+/** `node` after a merge patch of its annotations, as the API server applies it. */
+function merged(n: Node, annotations: Record<string, string | null>): Node {
+  const out = { ...n.metadata.annotations };
+  for (const [k, v] of Object.entries(annotations)) {
+    if (v === null) delete out[k];
+    else out[k] = v;
+  }
+  return { ...n, metadata: { ...n.metadata, annotations: out } };
+}
+
+Deno.test("a sealed patch writes node-heal's whole state and a seal that verifies on the result", () => {
+  const seal = new StateSeal(KEY);
+  const before = node("w1");
+  const patch = sealPatch(before, {
+    metadata: {
+      resourceVersion: "3",
+      annotations: { [ANNOTATIONS.cordonedBy]: "node-heal", [ANNOTATIONS.step]: "cordoned" },
+    },
+    spec: { unschedulable: true },
+  }, seal);
+  const written = patch.metadata.annotations!;
+  // Every key of node-heal's is in the patch: set, or removed.
+  for (const key of STATE_KEYS) assert.ok(Object.hasOwn(written, key), key);
+  assert.equal(written[ANNOTATIONS.alerts], null);
+  assert.match(written[SEAL]!, /^v1\.[0-9a-f]{64}$/);
+  assert.equal(patch.metadata.resourceVersion, "3");
+  assert.deepEqual(patch.spec, { unschedulable: true });
+  assert.equal(seal.verify(merged(before, written)), true);
+});
+
+Deno.test("a seal does not verify once anything is edited, added, copied to another Node or made with another key", () => {
+  const seal = new StateSeal(KEY);
+  const state = {
+    [ANNOTATIONS.cordonedBy]: "node-heal",
+    [HISTORY.remediatedAt]: '["2026-12-06T10:00:00.000Z"]',
+  };
+  const patch = sealPatch(node("w1"), { metadata: { annotations: state } }, seal);
+  const sealed = merged(node("w1"), patch.metadata.annotations!);
+  assert.equal(seal.verify(sealed), true);
+  const edits: [string, Node][] = [
+    ["a value edited", merged(sealed, { [HISTORY.remediatedAt]: '["2099-01-01T00:00:00Z"]' })],
+    ["a key added", merged(sealed, { [ANNOTATIONS.step]: "draining" })],
+    ["a key removed", merged(sealed, { [HISTORY.remediatedAt]: null })],
+    ["copied to another Node", { ...sealed, metadata: { ...sealed.metadata, name: "w2" } }],
+    ["the same name, another object", { ...sealed, metadata: { ...sealed.metadata, uid: "new" } }],
+    ["no seal", merged(sealed, { [SEAL]: null })],
+    ["a seal not hex", merged(sealed, { [SEAL]: "v1." + "z".repeat(64) })],
+  ];
+  for (const [what, n] of edits) assert.equal(seal.verify(n), false, what);
+  assert.equal(new StateSeal(new Uint8Array(32).fill(8)).verify(sealed), false, "another key");
+  // What is not node-heal's state is not sealed: other annotations may change freely.
+  assert.equal(seal.verify(merged(sealed, { "node-heal.io/unknown": "x", "other/x": "y" })), true);
+});
+
+Deno.test("a patch that clears every value of node-heal's removes its seal too", () => {
+  const seal = new StateSeal(KEY);
+  const n = node("w1", { [ANNOTATIONS.cordonedBy]: "node-heal" });
+  const patch = sealPatch(
+    n,
+    { metadata: { annotations: { [ANNOTATIONS.cordonedBy]: null } } },
+    seal,
+  );
+  assert.equal(patch.metadata.annotations![SEAL], null);
+  assert.throws(() => new StateSeal(new Uint8Array(16)), RangeError);
+});

@@ -1,0 +1,123 @@
+// What the index takes in of a Node's node-heal.io state (lib/resolve/admission.ts): sealed and
+// sound, or nothing; what it drops is told once each, and nothing it reads makes it throw.
+import assert from "node:assert/strict";
+import { StateAdmission } from "../../../lib/resolve/admission.ts";
+import { sealPatch, StateSeal } from "../../../lib/decide/seal.ts";
+import { ANNOTATIONS, HISTORY, readState, remediations } from "../../../lib/decide/node_state.ts";
+import type { Finding } from "../../../lib/report/untrusted.ts";
+import type { Node } from "../../../lib/node.ts";
+
+const NOW = new Date("2026-12-06T12:00:00Z");
+const seal = new StateSeal(new Uint8Array(32).fill(1));
+
+function node(annotations: Record<string, string>): Node {
+  return { metadata: { name: "w1", uid: "u1", annotations }, spec: { unschedulable: true } };
+}
+
+/** `annotations` written and sealed by node-heal. */
+function sealed(annotations: Record<string, string>): Node {
+  const n = node({});
+  const patch = sealPatch(n, { metadata: { annotations } }, seal);
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(patch.metadata.annotations!)) if (v !== null) out[k] = v;
+  return node(out);
+}
+
+function admission(withSeal = true) {
+  const findings: Finding[] = [];
+  const a = new StateAdmission({
+    ...(withSeal ? { seal } : {}),
+    report: (f) => findings.push(f),
+    now: () => NOW,
+  });
+  return { a, findings };
+}
+
+Deno.test("state node-heal did not seal is taken in as nobody's: not owned, no holds, no history", () => {
+  const { a, findings } = admission();
+  const forged = node({
+    [ANNOTATIONS.cordonedBy]: "node-heal",
+    [ANNOTATIONS.step]: "draining",
+    [HISTORY.remediatedAt]: '["2026-12-06T11:59:00Z"]',
+    "cluster.x-k8s.io/machine": "m1",
+  });
+  const admitted = a.admit(forged);
+  assert.deepEqual(admitted.metadata.annotations, { "cluster.x-k8s.io/machine": "m1" });
+  assert.equal(readState(admitted).owned, false);
+  assert.deepEqual(remediations(admitted), []);
+  assert.deepEqual(findings.map((f) => [f.kind, f.reason, f.node]), [
+    ["node-state", "unsealed", "w1"],
+  ]);
+  // Sealed by node-heal: taken in as it is.
+  const ours = sealed({ [ANNOTATIONS.cordonedBy]: "node-heal", [ANNOTATIONS.step]: "draining" });
+  assert.equal(a.admit(ours), ours);
+});
+
+Deno.test("hostile values of node-heal's annotations are dropped, each told, and nothing throws", () => {
+  const { a, findings } = admission(false);
+  const many = Object.fromEntries(
+    Array.from(
+      { length: 10_000 },
+      (_, i) => [`fp${i}`, { alertname: "X", since: NOW.toISOString() }],
+    ),
+  );
+  const cases: Record<string, string>[] = [
+    { [ANNOTATIONS.alerts]: '{"x":null}' },
+    { [ANNOTATIONS.alerts]: '{"x":{"alertname":7,"since":[]}}' },
+    { [ANNOTATIONS.alerts]: JSON.stringify(many).slice(0, 30_000) + "}" },
+    { [ANNOTATIONS.alerts]: JSON.stringify(Object.fromEntries(Object.entries(many).slice(0, 40))) },
+    { [ANNOTATIONS.alerts]: "not json" },
+    { [ANNOTATIONS.alerts]: "[1,2,3]" },
+    { [ANNOTATIONS.overflow]: '{"seen":"2099-01-01T00:00:00Z","fingerprints":[],"unlisted":true}' },
+    { [HISTORY.remediatedAt]: JSON.stringify(Array(9000).fill("2026-12-06T11:00:00Z")) },
+    { [HISTORY.remediatedAt]: '["2099-01-01T00:00:00Z","2026-12-06T11:00:00Z"]' },
+    { [HISTORY.releasedAt]: "2099-01-01T00:00:00Z" },
+    { [ANNOTATIONS.step]: "exploding" },
+    { [ANNOTATIONS.drainEvicted]: "-1" },
+    { [HISTORY.resolved]: '{"fp":{"startsAt":{},"at":"x"}}' },
+  ];
+  for (const annotations of cases) {
+    const admitted = a.admit(node({ [ANNOTATIONS.cordonedBy]: "node-heal", ...annotations }));
+    const state = readState(admitted);
+    assert.equal(state.owned, true, JSON.stringify(annotations).slice(0, 80));
+    assert.ok(Object.values(state.holds).every((h) => typeof h.alertname === "string"));
+    assert.ok(remediations(admitted).every((t) => t <= NOW.getTime()));
+  }
+  // One more valid hold survives next to a malformed one.
+  const mixed = a.admit(
+    node({
+      [ANNOTATIONS.alerts]: JSON.stringify({
+        ok: { alertname: "A", since: NOW.toISOString() },
+        bad: null,
+      }),
+    }),
+  );
+  assert.deepEqual(Object.keys(readState(mixed).holds), ["ok"]);
+  assert.deepEqual(remediations(a.admit(node(cases[8]))), [Date.parse("2026-12-06T11:00:00Z")]);
+  const reasons = new Set(findings.map((f) => f.reason));
+  for (const r of ["schema", "too-large", "too-many", "not-json", "future-time"]) {
+    assert.ok(reasons.has(r), `${r}: ${[...reasons]}`);
+  }
+  for (const f of findings) assert.ok(f.message.length < 400, "never the value whole");
+});
+
+Deno.test("readState() never throws on what anyone writes, even without admission", () => {
+  for (
+    const raw of [
+      '{"x":null}',
+      "[]",
+      "null",
+      "{",
+      '{"__proto__":{"alertname":"A"}}',
+      "9".repeat(40_000),
+    ]
+  ) {
+    const n = node({
+      [ANNOTATIONS.alerts]: raw,
+      [HISTORY.remediatedAt]: raw,
+      [HISTORY.resolved]: raw,
+    });
+    readState(n);
+    remediations(n);
+  }
+});
