@@ -101,6 +101,15 @@ export async function startService(config: ServiceConfig): Promise<Service> {
       // A replica whose Node watch fails, or has not synced, never takes the Lease; a leader whose
       // watch fails for --watch-failure-timeout releases it for a healthy replica.
       watchUnhealthySince: () => watchUnhealthySince,
+      malformed: (fields) =>
+        untrusted.report({
+          kind: "lease",
+          object: `${namespace}/node-heal`,
+          reason: "schema",
+          message: `The Lease ${namespace}/node-heal has fields node-heal cannot take (${
+            fields.join(", ")
+          }): read as harmless values (a holder as someone's, a count as 0)`,
+        }),
       leading: (leading, stepDown) => {
         metrics.leader.set(leading ? 1 : 0);
         if (leading) {

@@ -51,6 +51,8 @@ export interface ElectorOptions {
    * wall clock `now` when a test gives only that.
    */
   monotonic?: () => number;
+  /** Told of the fields of a Lease read that failed their schema (read as harmless values). */
+  malformed?: (fields: string[]) => void;
   /** Told when this replica starts and stops leading, and why it stepped down (none on stop()). */
   leading?: (leading: boolean, stepDown?: StepDown) => void;
 }

@@ -15,8 +15,8 @@ export { ELECTION_DEFAULTS, STEP_DOWN_REASONS } from "./election.ts";
 export type { ElectorOptions, StepDown, StepDownReason } from "./election.ts";
 
 type Settings =
-  & Required<Omit<ElectorOptions, "leading" | "watchUnhealthySince">>
-  & Pick<ElectorOptions, "leading" | "watchUnhealthySince">;
+  & Required<Omit<ElectorOptions, "leading" | "watchUnhealthySince" | "malformed">>
+  & Pick<ElectorOptions, "leading" | "watchUnhealthySince" | "malformed">;
 
 /**
  * Leader election on a `coordination.k8s.io/v1` Lease, with client-go's semantics (the client
@@ -116,6 +116,7 @@ export class LeaderElector {
     // try started (before the write): both err on the side of never overlapping.
     const seen = this.#mono();
     if (!current) return await this.#absent(started, seen);
+    if (current.malformed) this.#o.malformed?.(current.malformed);
     this.#missingSince = undefined;
     const key = keyOf(current);
     if (this.#observed?.key !== key) this.#observed = { key, at: seen, record: current };

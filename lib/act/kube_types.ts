@@ -39,6 +39,8 @@ export interface LeaseRecord {
   leaseTransitions: number;
   /** The version read; an update carrying an older one fails with 409. */
   resourceVersion?: string;
+  /** Fields of the Lease as read that failed their schema (read as harmless values instead). */
+  malformed?: string[];
 }
 
 /**

@@ -1,5 +1,6 @@
 // The client library's objects and errors in node-heal's plain forms.
 import type * as k8s from "@kubernetes/client-node";
+import { z } from "zod";
 import type { Node } from "../../node.ts";
 import type { Pod } from "../../pod.ts";
 import { type EventVersion, KubeError, type LeaseRecord } from "../kube_types.ts";
@@ -173,16 +174,48 @@ export interface LeaseObject {
   };
 }
 
-/** The record leader election reads from a Lease. */
+/** The longest holder node-heal reads as one (a Pod's name is at most 253). */
+const MAX_HOLDER = 1024;
+
+/** The most transitions a Lease may count and still be counted on (the API's int32). */
+const MAX_TRANSITIONS = 2 ** 31 - 2;
+
+/** What a Lease's spec holds, field by field: each checked alone, so one bad field spoils no other. */
+const LEASE_FIELDS = {
+  holderIdentity: z.string().max(MAX_HOLDER),
+  leaseDurationSeconds: z.number().int(),
+  acquireTime: z.string().max(64),
+  renewTime: z.string().max(64),
+  leaseTransitions: z.number().int().min(0).max(MAX_TRANSITIONS),
+};
+
+/**
+ * The record leader election reads from a Lease, each field checked (anyone with rights in
+ * node-heal's namespace may write the Lease). A field that fails is read as harmless and named in
+ * `malformed`: a holder too long reads as held by someone (waited out for a lease duration), a
+ * count of transitions past the API's integer as 0 (so a take-over can still be written), a time
+ * or a duration as absent.
+ */
 export function toLeaseRecord(lease: LeaseObject): LeaseRecord {
-  const spec = lease.spec ?? {};
+  const spec: Record<string, unknown> = lease.spec ?? {};
+  const malformed: string[] = [];
+  const field = <K extends keyof typeof LEASE_FIELDS>(key: K) => {
+    if (spec[key] === undefined || spec[key] === null) return undefined;
+    const ok = LEASE_FIELDS[key].safeParse(spec[key]);
+    if (!ok.success) malformed.push(key);
+    return ok.success ? ok.data as z.infer<(typeof LEASE_FIELDS)[K]> : undefined;
+  };
+  const holder = field("holderIdentity");
+  const acquireTime = field("acquireTime");
+  const renewTime = field("renewTime");
   return {
-    holder: spec.holderIdentity ?? "",
-    leaseDurationSeconds: spec.leaseDurationSeconds ?? 0,
-    ...(spec.acquireTime ? { acquireTime: spec.acquireTime } : {}),
-    ...(spec.renewTime ? { renewTime: spec.renewTime } : {}),
-    leaseTransitions: spec.leaseTransitions ?? 0,
+    holder: holder ?? (malformed.includes("holderIdentity") ? "(unreadable holder)" : ""),
+    leaseDurationSeconds: field("leaseDurationSeconds") ?? 0,
+    ...(acquireTime ? { acquireTime } : {}),
+    ...(renewTime ? { renewTime } : {}),
+    leaseTransitions: field("leaseTransitions") ?? 0,
     resourceVersion: lease.metadata?.resourceVersion,
+    ...(malformed.length ? { malformed } : {}),
   };
 }
 
