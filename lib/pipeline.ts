@@ -33,7 +33,7 @@ import {
   notLeading,
   type PipelineDeps,
 } from "./pipeline_results.ts";
-import { resolveAlert } from "./resolve/node_index.ts";
+import { resolveAlert, unresolvedMessage } from "./resolve/node_index.ts";
 
 export type { DecisionRecord } from "./report/decision_log.ts";
 
@@ -250,9 +250,7 @@ export class Pipeline {
     // Resolve.
     const resolution = resolveAlert(alert, index);
     if (!resolution.node) {
-      const message = resolution.reason === "no-label"
-        ? "The alert has no node, nodename, kubernetes_node or instance label"
-        : `No single node matches ${resolution.label}="${resolution.key}" (${resolution.reason})`;
+      const message = unresolvedMessage(resolution);
       metrics.alerts.inc({ outcome: "unresolved" });
       log("resolve").warn("Alert {alertname} ({fingerprint}) matches no node: {message}", {
         ...base,

@@ -18,7 +18,7 @@ import { readState } from "../decide/node_state.ts";
 import { drainDue, lookAgainAt } from "../decide/drain_step.ts";
 import { replaceDue, replaceRule } from "../decide/replace_step.ts";
 import type { Policy } from "../decide/policy.ts";
-import { resolveAlert } from "../resolve/node_index.ts";
+import { resolveAlert, unresolvedMessage } from "../resolve/node_index.ts";
 import { SimCluster } from "./sim_cluster.ts";
 import { TimerQueue } from "./timer_queue.ts";
 import type { ReplayDecision } from "./report_types.ts";
@@ -155,9 +155,7 @@ class Replay {
         trigger: "alert",
         node: "",
         outcome: "unresolved",
-        message: resolution.reason === "no-label"
-          ? "The alert has no node, nodename, kubernetes_node or instance label"
-          : `No single node matches ${resolution.label}="${resolution.key}" (${resolution.reason})`,
+        message: unresolvedMessage(resolution),
       }, alert);
       return;
     }
