@@ -16,6 +16,7 @@ import {
   reconcile,
 } from "./decide/decide.ts";
 import { readState } from "./decide/node_state.ts";
+import { CLUSTER_GATE, OTHER_CLUSTER, otherCluster } from "./decide/cluster_guard.ts";
 import { drainDue, lookAgainAt } from "./decide/drain_step.ts";
 import { replaceDue } from "./decide/replace_step.ts";
 import type { Replacement } from "./decide/replacements.ts";
@@ -247,6 +248,19 @@ export class Pipeline {
       alertname: alert.labels.alertname ?? "",
       status: alert.status,
     };
+    // Another cluster's alert names none of this cluster's Nodes, whatever it says.
+    const foreign = otherCluster(alert, this.#policy.cluster);
+    if (foreign) {
+      metrics.alerts.inc({ outcome: OTHER_CLUSTER });
+      metrics.decisions.inc({ outcome: "skip", gate: CLUSTER_GATE });
+      log("decide").info("Alert {alertname} ({fingerprint}) is another cluster's: {message}", {
+        ...base,
+        message: foreign,
+      });
+      const skip = { outcome: OTHER_CLUSTER, gate: CLUSTER_GATE, message: foreign };
+      this.#reporter.remember({ ...base, node: "", ...skip });
+      return { ...base, ...skip };
+    }
     // Resolve.
     const resolution = resolveAlert(alert, index);
     if (!resolution.node) {

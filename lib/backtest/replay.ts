@@ -14,6 +14,7 @@ import {
   reconcile,
 } from "../decide/decide.ts";
 import { needsReconcile, sweepIntervalMs } from "../decide/reconcile.ts";
+import { CLUSTER_GATE, OTHER_CLUSTER, otherCluster } from "../decide/cluster_guard.ts";
 import { readState } from "../decide/node_state.ts";
 import { drainDue, lookAgainAt } from "../decide/drain_step.ts";
 import { replaceDue, replaceRule } from "../decide/replace_step.ts";
@@ -149,6 +150,12 @@ class Replay {
   }
 
   #alert(alert: Alert): void {
+    const foreign = otherCluster(alert, this.#o.policy.cluster);
+    if (foreign) {
+      const skip = { outcome: OTHER_CLUSTER, gate: CLUSTER_GATE, message: foreign };
+      this.#record({ trigger: "alert", node: "", ...skip }, alert);
+      return;
+    }
     const resolution = resolveAlert(alert, this.#cluster.index);
     if (!resolution.node) {
       this.#record({
