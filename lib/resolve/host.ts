@@ -31,7 +31,13 @@ export function foldAscii(text: string): string {
 /** Control and format characters, and every kind of space: no host or address has one. */
 const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Z}]/u;
 
+/** What nearly every value is, and has none of those: the cheap test first. */
+const PRINTABLE_ASCII = /^[!-~]*$/;
+
 const BAD_PORT = "a port that is not a number from 0 to 65535";
+
+/** Labels of 1 to 63 characters, joined by dots. */
+const LABELS = /^[^.]{1,63}(?:\.[^.]{1,63})*$/;
 
 const IPV4 = /^\d{1,3}(?:\.\d{1,3}){3}$/;
 
@@ -44,7 +50,9 @@ export function parseHost(value: string): Host | NotAHost {
   if (value.length > MAX_HOST_LENGTH + 8) {
     return { invalid: `longer than ${MAX_HOST_LENGTH} characters` };
   }
-  if (UNPRINTABLE.test(value)) return { invalid: "a control character or a space" };
+  if (!PRINTABLE_ASCII.test(value) && UNPRINTABLE.test(value)) {
+    return { invalid: "a control character or a space" };
+  }
   const bracketed = /^\[([^\]]*)\](?::(\d{1,5}))?$/.exec(value);
   if (bracketed) {
     if (bracketed[2] !== undefined && Number(bracketed[2]) > 65535) return { invalid: BAD_PORT };
@@ -53,16 +61,16 @@ export function parseHost(value: string): Host | NotAHost {
       ? { invalid: "brackets around no IPv6 address" }
       : { kind: "ipv6", key: ip };
   }
-  const colons = value.split(":").length - 1;
-  if (colons > 1) {
+  const colon = value.indexOf(":");
+  if (colon >= 0 && value.indexOf(":", colon + 1) >= 0) {
     const ip = canonicalIpv6(value);
     return ip === undefined ? { invalid: "no IPv6 address" } : { kind: "ipv6", key: ip };
   }
   let host = value;
-  if (colons === 1) {
-    const port = value.slice(value.indexOf(":") + 1);
+  if (colon >= 0) {
+    const port = value.slice(colon + 1);
     if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) return { invalid: BAD_PORT };
-    host = value.slice(0, value.indexOf(":"));
+    host = value.slice(0, colon);
   }
   return parseName(host);
 }
@@ -78,12 +86,12 @@ function parseName(host: string): Host | NotAHost {
   if (name.length > MAX_HOST_LENGTH) {
     return { invalid: `longer than ${MAX_HOST_LENGTH} characters` };
   }
-  const labels = name.split(".");
-  if (labels.some((l) => l === "")) return { invalid: "an empty label" };
-  if (labels.some((l) => l.length > MAX_LABEL_LENGTH)) {
-    return { invalid: `a label longer than ${MAX_LABEL_LENGTH} characters` };
+  if (!LABELS.test(name)) {
+    return name.split(".").includes("")
+      ? { invalid: "an empty label" }
+      : { invalid: `a label longer than ${MAX_LABEL_LENGTH} characters` };
   }
-  return { kind: "name", key: foldAscii(name) };
+  return { kind: "name", key: /[A-Z]/.test(name) ? foldAscii(name) : name };
 }
 
 /**
@@ -93,7 +101,8 @@ function parseName(host: string): Host | NotAHost {
 export function addressKey(address: string): string | undefined {
   if (address.includes(":")) return canonicalIpv6(address);
   const host = parseName(address);
-  return "key" in host && !UNPRINTABLE.test(address) ? host.key : undefined;
+  const printable = PRINTABLE_ASCII.test(address) || !UNPRINTABLE.test(address);
+  return "key" in host && printable ? host.key : undefined;
 }
 
 /** A name's first label and the rest (its domain), or undefined for a name of one label. */
