@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import type { LogFormat } from "./log.ts";
 import type { Election, ServiceConfig } from "./service.ts";
-import { parsePolicy, type Policy } from "./decide/policy.ts";
+import { CLUSTER_VALUE, parsePolicy, type Policy } from "./decide/policy.ts";
 import { type Credentials, parseBasicUsers } from "./server/auth.ts";
 import { defaultOf, FLAGS, flagsOf, type Mode } from "./flags.ts";
 import { durationMs, formatDuration } from "./duration.ts";
@@ -153,6 +153,18 @@ function readFlags(
   };
 }
 
+/** Checks `--cluster-name`: a label value, as the policy's `cluster:` takes one. */
+function clusterNameOf(value: string): string {
+  if (!CLUSTER_VALUE.test(value)) {
+    throw new Error(
+      `Cannot parse --cluster-name: expected a label value of 1 to 253 printable characters, got ${
+        JSON.stringify(value)
+      }`,
+    );
+  }
+  return value;
+}
+
 /** Checks `--log-format`. */
 function logFormatOf(value: string): LogFormat {
   if (value !== "json" && value !== "pretty") {
@@ -217,6 +229,7 @@ export function parseConfig(
     holdTtlMs: parseDuration(str("hold-ttl"), "hold-ttl"),
     policy: str("config") ? loadPolicy(str("config")) : undefined,
     ...(str("config") ? { policyFile: str("config") } : {}),
+    ...(str("cluster-name") ? { clusterName: clusterNameOf(str("cluster-name")) } : {}),
     credentials: loadCredentials(
       str("auth-token-file"),
       env("NODE_HEAL_AUTH_TOKEN"),

@@ -101,6 +101,14 @@ export const FLAGS: Record<string, Flag> = {
     help:
       'Policy file (YAML): rules and gates; without it, heal="true" alerts are cordoned behind the default gates',
   },
+  "cluster-name": {
+    env: "NODE_HEAL_CLUSTER_NAME",
+    type: "string",
+    serve: "",
+    dev: "",
+    help:
+      "Act only on alerts labelled cluster=NAME (the cluster's Prometheus external_labels), unless the policy sets cluster:; other alerts are answered 200 and skipped as otherCluster",
+  },
   paused: {
     env: "NODE_HEAL_PAUSED",
     type: "boolean",

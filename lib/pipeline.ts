@@ -16,6 +16,7 @@ import {
   reconcile,
 } from "./decide/decide.ts";
 import { readState } from "./decide/node_state.ts";
+import { CLUSTER_GATE, OTHER_CLUSTER, otherCluster } from "./decide/cluster_guard.ts";
 import { drainDue, lookAgainAt } from "./decide/drain_step.ts";
 import { replaceDue } from "./decide/replace_step.ts";
 import type { Replacement } from "./decide/replacements.ts";
@@ -33,7 +34,7 @@ import {
   notLeading,
   type PipelineDeps,
 } from "./pipeline_results.ts";
-import { resolveAlert } from "./resolve/node_index.ts";
+import { resolveAlert, unresolvedMessage } from "./resolve/node_index.ts";
 
 export type { DecisionRecord } from "./report/decision_log.ts";
 
@@ -247,12 +248,23 @@ export class Pipeline {
       alertname: alert.labels.alertname ?? "",
       status: alert.status,
     };
+    // Another cluster's alert names none of this cluster's Nodes, whatever it says.
+    const foreign = otherCluster(alert, this.#policy.cluster);
+    if (foreign) {
+      metrics.alerts.inc({ outcome: OTHER_CLUSTER });
+      metrics.decisions.inc({ outcome: "skip", gate: CLUSTER_GATE });
+      log("decide").info("Alert {alertname} ({fingerprint}) is another cluster's: {message}", {
+        ...base,
+        message: foreign,
+      });
+      const skip = { outcome: OTHER_CLUSTER, gate: CLUSTER_GATE, message: foreign };
+      this.#reporter.remember({ ...base, node: "", ...skip });
+      return { ...base, ...skip };
+    }
     // Resolve.
     const resolution = resolveAlert(alert, index);
     if (!resolution.node) {
-      const message = resolution.reason === "no-label"
-        ? "The alert has no node, nodename, kubernetes_node or instance label"
-        : `No single node matches ${resolution.label}="${resolution.key}" (${resolution.reason})`;
+      const message = unresolvedMessage(resolution);
       metrics.alerts.inc({ outcome: "unresolved" });
       log("resolve").warn("Alert {alertname} ({fingerprint}) matches no node: {message}", {
         ...base,

@@ -9,7 +9,7 @@ import type { Fence } from "./act/fence.ts";
 import type { ReplaceProvider } from "./act/replace/provider.ts";
 import { loadProviders } from "./act/replace/providers.ts";
 import { systemClock } from "./clock.ts";
-import { parsePolicy, type Policy } from "./decide/policy.ts";
+import { parsePolicy, type Policy, withClusterName } from "./decide/policy.ts";
 import type { Metrics } from "./report/metrics.ts";
 import { Notifier } from "./report/notify/notifier.ts";
 import { SinkQueue } from "./report/notify/queue.ts";
@@ -79,6 +79,8 @@ export class PolicyParts {
 export async function watchPolicy(options: {
   path: string;
   pollMs: number;
+  /** `--cluster-name`, which a policy without `cluster:` takes as `{ cluster: NAME }`. */
+  clusterName?: string;
   parts: PolicyParts;
   apply: (next: PolicyInForce) => Promise<void>;
   told: PolicyWatchDeps["told"];
@@ -88,7 +90,10 @@ export async function watchPolicy(options: {
     pollMs: options.pollMs,
     text: await Deno.readTextFile(options.path),
     apply: async (text) => {
-      const policy = parsePolicy(text, `policy ${options.path}`);
+      const policy = withClusterName(
+        parsePolicy(text, `policy ${options.path}`),
+        options.clusterName,
+      );
       await options.apply(await options.parts.of(policy));
     },
     told: options.told,

@@ -2,6 +2,7 @@ import type { Config } from "./config.ts";
 import { log, setupLogging } from "./log.ts";
 import { type Service, startService } from "./service.ts";
 import { VERSION } from "./version.ts";
+import { DEFAULT_POLICY, withClusterName } from "./decide/policy.ts";
 
 /** What an entry point adds to a run: its own configuration to log, and what to stop after the service. */
 export interface RunOptions {
@@ -44,6 +45,8 @@ export async function runService(config: Config, options: RunOptions): Promise<n
       eventNamespace: config.eventNamespace,
       instance: config.instance,
       policy: options.policySource ?? (config.policy ? "from --config" : "default"),
+      cluster: withClusterName(config.policy ?? DEFAULT_POLICY, config.clusterName).cluster ??
+        "any",
       paused: config.paused,
       namespace: config.namespace,
       auth: {

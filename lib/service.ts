@@ -9,7 +9,7 @@ import { GUARD_DEFAULTS, startGuard } from "./server/guard.ts";
 import { readState } from "./decide/node_state.ts";
 import { needsReconcile, sweepIntervalMs } from "./decide/reconcile.ts";
 import { isCordoned } from "./node.ts";
-import { DEFAULT_POLICY } from "./decide/policy.ts";
+import { DEFAULT_POLICY, withClusterName } from "./decide/policy.ts";
 import { PolicyParts, watchPolicy } from "./policy_reload.ts";
 import { ClusterPause } from "./pause.ts";
 import { systemClock } from "./clock.ts";
@@ -59,7 +59,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     fence,
     watch: { watchTimeoutMs: config.watchTimeoutMs },
   });
-  const policy = config.policy ?? DEFAULT_POLICY;
+  const policy = withClusterName(config.policy ?? DEFAULT_POLICY, config.clusterName);
   // The policy's replacement providers and notification sinks, made now: one that cannot work
   // stops the start, naming the field.
   const parts = new PolicyParts({
@@ -236,6 +236,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     ? await watchPolicy({
       path: config.policyFile,
       pollMs: config.policyPollMs ?? 5000,
+      clusterName: config.clusterName,
       parts,
       apply: (next) => pipeline.applyPolicy(next),
       told: (result, message) => {

@@ -28,6 +28,11 @@ export interface ServiceConfig {
   watchTimeoutMs?: number;
   /** Rules and gates (`--config`); the default policy when absent. */
   policy?: Policy;
+  /**
+   * `--cluster-name`: alerts must carry `cluster=<this>` unless the policy sets `cluster:` itself
+   * (the policy file's reloads included).
+   */
+  clusterName?: string;
   /** `--paused`: no new remediations (releases still happen). */
   paused?: boolean;
   /** node-heal's namespace; its annotation `node-heal.io/paused=true` pauses node-heal cluster-wide. */

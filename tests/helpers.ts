@@ -71,6 +71,8 @@ export async function withService(
     holdTtlMs?: number;
     apiTimeoutMs?: number;
     policy?: Policy;
+    /** `--cluster-name`: the cluster alerts must say they are from, when the policy says none. */
+    clusterName?: string;
     paused?: boolean;
     kubeconfig?: string;
     /**
@@ -129,6 +131,7 @@ export async function withService(
     holdTtlMs: options.holdTtlMs ?? 4 * 3_600_000,
     apiTimeoutMs: options.apiTimeoutMs ?? 10_000,
     policy: options.policy,
+    clusterName: options.clusterName,
     paused: options.paused,
     election: options.election,
     ...options.limits,

@@ -14,11 +14,12 @@ import {
   reconcile,
 } from "../decide/decide.ts";
 import { needsReconcile, sweepIntervalMs } from "../decide/reconcile.ts";
+import { CLUSTER_GATE, OTHER_CLUSTER, otherCluster } from "../decide/cluster_guard.ts";
 import { readState } from "../decide/node_state.ts";
 import { drainDue, lookAgainAt } from "../decide/drain_step.ts";
 import { replaceDue, replaceRule } from "../decide/replace_step.ts";
 import type { Policy } from "../decide/policy.ts";
-import { resolveAlert } from "../resolve/node_index.ts";
+import { resolveAlert, unresolvedMessage } from "../resolve/node_index.ts";
 import { SimCluster } from "./sim_cluster.ts";
 import { TimerQueue } from "./timer_queue.ts";
 import type { ReplayDecision } from "./report_types.ts";
@@ -149,15 +150,19 @@ class Replay {
   }
 
   #alert(alert: Alert): void {
+    const foreign = otherCluster(alert, this.#o.policy.cluster);
+    if (foreign) {
+      const skip = { outcome: OTHER_CLUSTER, gate: CLUSTER_GATE, message: foreign };
+      this.#record({ trigger: "alert", node: "", ...skip }, alert);
+      return;
+    }
     const resolution = resolveAlert(alert, this.#cluster.index);
     if (!resolution.node) {
       this.#record({
         trigger: "alert",
         node: "",
         outcome: "unresolved",
-        message: resolution.reason === "no-label"
-          ? "The alert has no node, nodename, kubernetes_node or instance label"
-          : `No single node matches ${resolution.label}="${resolution.key}" (${resolution.reason})`,
+        message: unresolvedMessage(resolution),
       }, alert);
       return;
     }

@@ -170,7 +170,8 @@ export function unmatched(history: readonly Episode[], nodes: Node[]): Unmatched
     };
     const r = resolveAlert(alert, index);
     if (r.node) continue;
-    const key = r.label ? `${r.label}="${r.key}"` : "";
+    // Quoted as JSON: a value that names no host may hold any character.
+    const key = r.label ? `${r.label}=${JSON.stringify(r.key)}` : "";
     const id = `${e.labels.alertname}\u0000${key}`;
     const known = found.get(id);
     if (known) {

@@ -143,7 +143,7 @@ export interface ReplayDecision {
   alertname?: string;
   fingerprint?: string;
   status?: "firing" | "resolved";
-  /** The action written, `skipped`, or `unresolved` (no Node matched). */
+  /** The action written, `skipped`, `unresolved` (no Node matched) or `otherCluster` (gate `cluster`). */
   outcome: string;
   gate?: string;
   message: string;

@@ -44,7 +44,8 @@ export type Action =
  * - `duplicate`: this alert already holds this Node (a repeated delivery);
  * - `notHeld`: a resolved alert that holds nothing on this Node;
  * - `holdLimit`: the Node is held by more alerts than node-heal lists, and that was recorded lately;
- * - `stale`: a firing delivered after the resolution of the same alert (fingerprint and startsAt).
+ * - `stale`: a firing delivered after the resolution of the same alert (fingerprint and startsAt);
+ * - `cluster`: the alert is another cluster's (cluster_guard.ts), decided before it names a Node.
  */
 export type Gate =
   | TakeOutGate
@@ -57,7 +58,8 @@ export type Gate =
   | "duplicate"
   | "notHeld"
   | "holdLimit"
-  | "stale";
+  | "stale"
+  | "cluster";
 
 /** The Event a decision asks the reporter to record on the Node. */
 export interface EventIntent {

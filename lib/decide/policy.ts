@@ -63,6 +63,12 @@ export interface Policy {
   gates: Gates;
   /** The notification sinks (none by default). */
   notify: SinkConfig[];
+  /**
+   * The labels, name to value, that every alert about this cluster carries (`cluster:`, or
+   * `--cluster-name`); an alert without them all is another cluster's and is not acted on.
+   * Unset: every alert is taken as this cluster's.
+   */
+  cluster?: Readonly<Record<string, string>>;
 }
 
 /** The policy used when no `--config` is given. */
@@ -87,6 +93,14 @@ export const DEFAULT_POLICY: Policy = {
   },
   notify: [],
 };
+
+/**
+ * `policy` with `cluster: { cluster: name }` when it sets no `cluster:` itself and `--cluster-name`
+ * gives a name; else `policy` as it is.
+ */
+export function withClusterName(policy: Policy, name: string | undefined): Policy {
+  return policy.cluster || !name ? policy : { ...policy, cluster: { cluster: name } };
+}
 
 /** What the policy says about one alert: an action, or why there is none. */
 export type Choice =
@@ -122,6 +136,12 @@ const duration = z.string().regex(
   'must be a duration such as "90s", "10m" or "1h"',
 );
 
+/** A Prometheus label name. */
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/** A value `cluster:` (or `--cluster-name`) may ask for: no control character, none empty. */
+export const CLUSTER_VALUE = /^[^\p{Cc}\p{Cf}]{1,253}$/u;
+
 const fileSchema = z.object({
   rules: z.array(
     z.object({
@@ -156,6 +176,16 @@ const fileSchema = z.object({
       .optional(),
   }).strict().optional(),
   notify: notifySchema.optional(),
+  cluster: z.record(
+    z.string().regex(LABEL_NAME, 'must be a label name such as "cluster"'),
+    z.string({ error: 'must be a string; quote a number, such as "5"' })
+      .regex(CLUSTER_VALUE, "must be a label value of 1 to 253 printable characters"),
+    { error: "must map label names to values, such as { cluster: prod }" },
+  ).refine(
+    (m) => Object.keys(m).length > 0,
+    'must name at least one label, such as "cluster: prod"',
+  )
+    .optional(),
 }).strict();
 
 /** Parses and validates a policy file (YAML); throws naming the field and the value that are wrong. */
@@ -168,9 +198,14 @@ export function parsePolicy(text: string, source = "policy"): Policy {
   }
   const result = fileSchema.safeParse(raw ?? {});
   if (!result.success) {
-    const issue = result.error.issues[0];
+    let issue = result.error.issues[0];
+    let got = valueAt(raw, issue.path);
+    // A bad key of a map (`cluster:`): its own message, and the key as what was got.
+    if (issue.code === "invalid_key" && issue.issues[0]) {
+      got = issue.path.at(-1);
+      issue = { ...issue.issues[0], path: issue.path } as typeof issue;
+    }
     const field = fieldName(issue.path) || "(file)";
-    const got = valueAt(raw, issue.path);
     throw new Error(
       `Cannot load ${source}: field "${field}" ${
         issue.code === "unrecognized_keys"
@@ -260,6 +295,7 @@ export function parsePolicy(text: string, source = "policy"): Policy {
   }
   return {
     notify,
+    ...(file.cluster ? { cluster: file.cluster } : {}),
     rules,
     gates: {
       nodeSelector: g.nodeSelector ?? d.nodeSelector,

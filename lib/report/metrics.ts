@@ -17,7 +17,7 @@ export class Metrics {
   readonly alerts = new Counter({
     name: "nodeheal_alerts_total",
     help:
-      "Alerts handled, by outcome: an action (cordon, uncordon, hold, release, forget), skipped, unresolved (no matching node) or failed.",
+      "Alerts handled, by outcome: an action (cordon, uncordon, hold, release, forget), skipped, unresolved (no matching node), otherCluster (another cluster's alert, policy cluster) or failed.",
     labelNames: ["outcome"] as const,
     registers: [this.registry],
   });

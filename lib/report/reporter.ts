@@ -15,7 +15,8 @@ import { fromDecision, fromDrainEnd, fromReplacement } from "./notify/happenings
 export interface Outcome {
   /**
    * An action taken (`cordon`, `uncordon`, ...), `skipped`, `unresolved` (no Node matched),
-   * `rejected` (the API server refused the write for good) or `failed` (retry).
+   * `otherCluster` (another cluster's alert, gate `cluster`), `rejected` (the API server refused
+   * the write for good) or `failed` (retry).
    */
   outcome: string;
   gate?: string;

@@ -76,6 +76,7 @@ export function statusOf(index: NodeIndex, options: StatusOptions): unknown {
         actions: r.actions,
       })),
       gates: policy.gates,
+      ...(policy.cluster ? { cluster: policy.cluster } : {}),
     },
     budgets: budgets(nodes, { gates: policy.gates, now, paused }),
     ...(options.holdTtlMs !== undefined ? { holdTtlMs: options.holdTtlMs } : {}),

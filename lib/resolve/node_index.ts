@@ -1,11 +1,42 @@
 import type { Alert } from "../intake/alertmanager.ts";
 import type { Node } from "../node.ts";
+import { clip } from "../clip.ts";
+import {
+  addressKey,
+  foldAscii,
+  type Host,
+  MAX_HOST_LENGTH,
+  parseHost,
+  splitDomain,
+} from "./host.ts";
+
+export type { Host } from "./host.ts";
 
 /** Alert labels that name a node directly, tried in this order before `instance`. */
 export const NODE_LABELS = ["node", "nodename", "kubernetes_node"] as const;
 
 /** The address types of `Node.status.addresses` the index maps to their Node. */
-const ADDRESS_TYPES = new Set(["InternalIP", "ExternalIP", "Hostname"]);
+const ADDRESS_TYPES = new Set([
+  "InternalIP",
+  "ExternalIP",
+  "Hostname",
+  "InternalDNS",
+  "ExternalDNS",
+]);
+
+/** The address types that are DNS names: their domains allow the short-name match. */
+const DNS_TYPES = new Set(["Hostname", "InternalDNS", "ExternalDNS"]);
+
+/**
+ * How an alert's host may match a Node, strongest first: the Node's name; one of its addresses;
+ * its name in the domain of one of its own fully qualified DNS addresses (`worker-1.prod.example.com`
+ * for the Node `worker-1` whose InternalDNS is `ip-10-0-0-7.prod.example.com`). The first tier
+ * with a match decides: a Node's kubelet, which may set its addresses, cannot make another Node's
+ * name ambiguous.
+ */
+const TIERS = ["name", "address", "short"] as const;
+
+type Tier = typeof TIERS[number];
 
 /** How an alert was resolved to a Node, or why it was not. */
 export type Resolution =
@@ -15,6 +46,8 @@ export type Resolution =
     reason: "no-label" | "unknown" | "ambiguous";
     label?: string;
     key?: string;
+    /** Why the label's value names no host (an empty label, a control character, ...). */
+    why?: string;
   };
 
 /** What keeps counts over the index's Nodes current (the gates' tally). */
@@ -24,15 +57,20 @@ export interface IndexFollower {
 }
 
 /**
- * Every Node by name and by address (InternalIP, ExternalIP, Hostname), kept current by a
- * watch: lookups are O(1) and never touch the API.
+ * Every Node by name, by address (InternalIP, ExternalIP, Hostname, InternalDNS, ExternalDNS) and
+ * by its name in its own DNS domains, kept current by a watch: lookups are O(1) and never touch
+ * the API.
  */
 export class NodeIndex {
   /** What the index takes in of each Node (see admission.ts); as it is, without one. */
   #admit: (node: Node) => Node;
   #nodes = new Map<string, Node>();
-  #keys = new Map<string, Set<string>>();
-  #keysOf = new Map<string, string[]>();
+  #keys: Record<Tier, Map<string, Set<string>>> = {
+    name: new Map(),
+    address: new Map(),
+    short: new Map(),
+  };
+  #keysOf = new Map<string, [Tier, string][]>();
   #synced = false;
   #followers: IndexFollower[] = [];
 
@@ -95,16 +133,13 @@ export class NodeIndex {
     this.#unlink(name);
     this.#nodes.set(name, node);
     for (const f of this.#followers) f.set(node);
-    const keys = [name];
-    for (const a of node.status?.addresses ?? []) {
-      if (ADDRESS_TYPES.has(a.type) && a.address) keys.push(a.address.toLowerCase());
-    }
+    const keys = keysOf(node);
     this.#keysOf.set(name, keys);
-    for (const key of keys) {
-      let names = this.#keys.get(key);
+    for (const [tier, key] of keys) {
+      let names = this.#keys[tier].get(key);
       if (!names) {
         names = new Set();
-        this.#keys.set(key, names);
+        this.#keys[tier].set(key, names);
       }
       names.add(name);
     }
@@ -117,55 +152,79 @@ export class NodeIndex {
   }
 
   #unlink(name: string): void {
-    for (const key of this.#keysOf.get(name) ?? []) {
-      const names = this.#keys.get(key);
+    for (const [tier, key] of this.#keysOf.get(name) ?? []) {
+      const names = this.#keys[tier].get(key);
       names?.delete(name);
-      if (names?.size === 0) this.#keys.delete(key);
+      if (names?.size === 0) this.#keys[tier].delete(key);
     }
     this.#keysOf.delete(name);
   }
 
-  /** The names of the Nodes a name or address belongs to. */
+  /** The names of the Nodes whose name or address is exactly `key` (ASCII case folded). */
   lookup(key: string): string[] {
-    return [...(this.#keys.get(key.toLowerCase()) ?? [])];
+    const k = addressKey(key) ?? key;
+    return [...new Set([...this.#keys.name.get(k) ?? [], ...this.#keys.address.get(k) ?? []])];
+  }
+
+  /** The names of the Nodes `host` names, by the first tier that matches any. */
+  find(host: Host): string[] {
+    for (const tier of TIERS) {
+      if (tier === "short" && host.kind !== "name") break;
+      const names = this.#keys[tier].get(host.key);
+      if (names) return [...names];
+    }
+    return [];
   }
 }
 
-/** The host part of an `instance` label: `IPv4:port`, `[IPv6]:port`, `host:port`, or bare. */
-export function instanceHost(instance: string): string {
-  const v = instance.trim();
-  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(v);
-  if (bracketed) return bracketed[1];
-  // More than one colon and no brackets: a bare IPv6 address.
-  if ((v.match(/:/g) ?? []).length > 1) return v;
-  const withPort = /^(.*):\d+$/.exec(v);
-  return withPort ? withPort[1] : v;
-}
-
-function candidates(value: string): string[] {
-  const host = instanceHost(value);
-  const out = [host];
-  // A fully qualified host name may be known to Kubernetes by its first label only.
-  if (!/^[\d.]+$/.test(host) && !host.includes(":") && host.includes(".")) {
-    out.push(host.slice(0, host.indexOf(".")));
+/** The keys a Node is found by, each with its tier. */
+function keysOf(node: Node): [Tier, string][] {
+  const name = node.metadata.name;
+  const keys: [Tier, string][] = [["name", foldAscii(name)]];
+  const domains = new Set<string>();
+  for (const a of node.status?.addresses ?? []) {
+    if (!ADDRESS_TYPES.has(a.type) || !a.address) continue;
+    const key = addressKey(a.address);
+    if (key === undefined) continue;
+    keys.push(["address", key]);
+    const domain = DNS_TYPES.has(a.type) && !key.includes(":")
+      ? splitDomain(key)?.domain
+      : undefined;
+    if (domain !== undefined && !/^[\d.]+$/.test(key)) domains.add(domain);
   }
-  return out;
+  // A Node named by one label is also found by that label in each of its own DNS domains.
+  if (!name.includes(".")) {
+    for (const d of domains) keys.push(["short", `${foldAscii(name)}.${d}`]);
+  }
+  return keys;
 }
 
 /**
  * Finds the Node an alert is about by the first of the labels `node`, `nodename`,
- * `kubernetes_node`, `instance` that it carries, matched against Node names and addresses.
- * Only that label counts: a `node` label naming no known Node does not fall back to
- * `instance`, which then usually names the exporter's host, not the Node the alert is about.
+ * `kubernetes_node`, `instance` that it carries. Only that label counts: a `node` label naming no
+ * known Node does not fall back to `instance`, which then usually names the exporter's host, not
+ * the Node the alert is about. Its value must name the Node exactly: its name, an address with or
+ * without a port, or its name in one of its own DNS domains; anything else is `unknown`.
  */
 export function resolveAlert(alert: Alert, index: NodeIndex): Resolution {
   const label = [...NODE_LABELS, "instance"].find((l) => alert.labels[l]);
   if (!label) return { reason: "no-label" };
-  const keys = candidates(alert.labels[label]);
-  for (const key of keys) {
-    const names = index.lookup(key);
-    if (names.length === 1) return { node: index.get(names[0])!, label, key };
-    if (names.length > 1) return { reason: "ambiguous", label, key };
+  const value = alert.labels[label];
+  const host = parseHost(value);
+  if ("invalid" in host) {
+    return { reason: "unknown", label, key: clip(value, MAX_HOST_LENGTH), why: host.invalid };
   }
-  return { reason: "unknown", label, key: keys[0] };
+  const names = index.find(host);
+  if (names.length === 1) return { node: index.get(names[0])!, label, key: host.key };
+  return { reason: names.length > 1 ? "ambiguous" : "unknown", label, key: host.key };
+}
+
+/** What the log, `/status` and the backtest say of an alert that matches no single Node. */
+export function unresolvedMessage(r: Exclude<Resolution, { node: Node }>): string {
+  if (r.reason === "no-label") {
+    return "The alert has no node, nodename, kubernetes_node or instance label";
+  }
+  return `No single node matches ${r.label}=${JSON.stringify(r.key)} (${r.reason}${
+    r.why ? `: ${r.why}` : ""
+  })`;
 }

@@ -14,7 +14,8 @@ import { isCordoned } from "../../lib/node.ts";
 import { notification, waitFor } from "../helpers.ts";
 import { readyReplica, startDev, stop } from "../processes.ts";
 
-const POLICY = `rules:
+const POLICY = `cluster: { cluster: prod }
+rules:
   - name: heal
     match: ['heal="true"']
     actions: [cordon]
@@ -24,10 +25,11 @@ gates:
   cooldown: 10m
 `;
 
-/** An alert of manifests/alert-rule.yaml's kind on the node at `ip`. */
-function alert(alertname: string, ip: string) {
+/** An alert of manifests/alert-rule.yaml's kind on the node at `ip`, from cluster prod's Prometheus. */
+function alert(alertname: string, ip: string, cluster = "prod") {
   const labels = {
     alertname,
+    cluster,
     heal: "true",
     heal_action: "cordon",
     instance: `${ip}:9100`,
@@ -43,6 +45,9 @@ const cpu1 = alert("NodeHighCPU", "172.18.0.3");
 const cpuCp = alert("NodeHighCPU", "172.18.0.2");
 const memory = [4, 5, 6, 7, 8].map((i) => alert("NodeMemoryPressure", `172.18.0.${i}`));
 const unknown = alert("NodeHighCPU", "10.9.9.9");
+// Staging's heal-worker2, and a host of another cluster whose first label is heal-worker's name.
+const staging = alert("NodeHighCPU", "172.18.0.4", "staging");
+const nearName = alert("NodeHighCPU", "heal-worker.other-cluster.example");
 const disk1 = alert("NodeFilesystemAlmostFull", "172.18.0.3");
 const cpu7 = alert("NodeHighCPU", "172.18.0.9");
 
@@ -53,6 +58,7 @@ const SCRIPT: Record<string, unknown>[] = [
   notification("firing", memory),
   notification("firing", [cpu1]),
   notification("firing", [unknown]),
+  notification("firing", [staging, nearName]),
   notification("firing", [cpu7]),
   notification("resolved", [cpu1]),
   notification("firing", [disk1]),
@@ -145,6 +151,7 @@ Deno.test("the backtest makes the decisions the running service made, alert by a
         "notOurs",
         "unresolved",
         "notHeld",
+        "cluster",
       ]
     ) {
       assert.ok(kinds.has(k), `the script never met ${k}: ${[...kinds].join(", ")}`);

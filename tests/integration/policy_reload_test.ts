@@ -102,3 +102,39 @@ Deno.test("a reloaded policy brings its own gates and sinks: the new gate counts
   );
   await Deno.remove(mount.dir, { recursive: true });
 });
+
+Deno.test("--cluster-name holds across reloads of a policy without cluster:, and a policy's own cluster: wins", async () => {
+  const mount = await configMapDir("gates: { minHealthy: 0 }\n");
+  await using f = await withService({
+    policy: parsePolicy("gates: { minHealthy: 0 }\n"),
+    clusterName: "prod",
+    policyFile: mount.path,
+    policyPollMs: 50,
+  });
+  const send = async (cluster: string) => {
+    const labels = { alertname: "NodeHighCPU", heal: "true", instance: "172.18.0.3:9100", cluster };
+    const res = await f.post(notification("firing", [{ labels, fingerprint: `fp-${cluster}` }]));
+    return (await res.json()).alerts[0];
+  };
+  const cluster = async () =>
+    (await (await fetch(`${f.service.url}/status`)).json()).policy.cluster;
+  assert.equal((await send("staging")).outcome, "otherCluster");
+
+  await mount.write("gates: { minHealthy: 0, cooldown: 5m }\n");
+  await waitFor(
+    "the edit applied",
+    () => metric(f.service.url, /nodeheal_policy_reload_total\{result="applied"\} 1/),
+  );
+  assert.deepEqual(await cluster(), { cluster: "prod" });
+  assert.equal((await send("staging")).outcome, "otherCluster");
+
+  await mount.write("cluster: { cluster: staging }\ngates: { minHealthy: 0 }\n");
+  await waitFor(
+    "the second edit applied",
+    () => metric(f.service.url, /nodeheal_policy_reload_total\{result="applied"\} 2/),
+  );
+  assert.deepEqual(await cluster(), { cluster: "staging" });
+  assert.equal((await send("prod")).outcome, "otherCluster");
+  assert.equal((await send("staging")).outcome, "cordon");
+  await Deno.remove(mount.dir, { recursive: true });
+});

@@ -178,6 +178,31 @@ Deno.test("parseConfig() falls back to each flag's environment variable, and a f
   );
 });
 
+Deno.test("parseConfig() reads --cluster-name and NODE_HEAL_CLUSTER_NAME, and refuses a value no label has", () => {
+  assert.equal(parseConfig([], "serve", envOf()).clusterName, undefined);
+  assert.equal(parseConfig([], "dev", envOf()).clusterName, undefined, "dev mode's neither");
+  assert.equal(parseConfig(["--cluster-name", "prod"], "serve", envOf()).clusterName, "prod");
+  assert.equal(
+    parseConfig([], "dev", envOf({ NODE_HEAL_CLUSTER_NAME: "prod-eu" })).clusterName,
+    "prod-eu",
+  );
+  assert.equal(
+    parseConfig(["--cluster-name=a"], "serve", envOf({ NODE_HEAL_CLUSTER_NAME: "b" })).clusterName,
+    "a",
+    "the flag wins",
+  );
+  assert.equal(
+    parseConfig([], "serve", envOf({ NODE_HEAL_CLUSTER_NAME: "" })).clusterName,
+    undefined,
+  );
+  for (const bad of ["prod\n", "x".repeat(254)]) {
+    assert.throws(
+      () => parseConfig(["--cluster-name", bad], "serve", envOf()),
+      /^Error: Cannot parse --cluster-name: expected a label value of 1 to 253 printable characters, got "/,
+    );
+  }
+});
+
 Deno.test("parseConfig() names this replica by --instance, then NODE_HEAL_INSTANCE, POD_NAME, HOSTNAME", () => {
   const all = { NODE_HEAL_INSTANCE: "from-var", POD_NAME: "pod-7", HOSTNAME: "host-3" };
   assert.equal(parseConfig(["--instance", "flag"], "serve", envOf(all)).instance, "flag");

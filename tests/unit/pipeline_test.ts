@@ -85,6 +85,38 @@ Deno.test("an alert that matches no Node is unresolved, and nothing is written",
   assert.equal(f.pipeline.recentDecisions()[0].outcome, "unresolved");
 });
 
+Deno.test("another cluster's alert is skipped before it is resolved: no read, no write, no Event", async () => {
+  await using f = setup({
+    policy: parsePolicy("cluster: { cluster: prod }\ngates: { minHealthy: 0 }"),
+  });
+  const labels = { alertname: "NodeDown", instance: "10.0.0.2:9100", heal: "true" };
+  const reads = f.client.calls.length;
+  const result = await f.pipeline.handle(parsedNotification([
+    alertOf({ ...labels, cluster: "staging" }, { fingerprint: "staging" }),
+    alertOf(labels, { fingerprint: "none" }),
+  ]));
+  assert.equal(result.retry, false);
+  assert.deepEqual(result.alerts.map((a) => [a.outcome, a.gate, a.node]), [
+    ["otherCluster", "cluster", undefined],
+    ["otherCluster", "cluster", undefined],
+  ]);
+  assert.match(result.alerts[0].message, /cluster="staging"/);
+  assert.equal(f.client.calls.length, reads, "nothing asked of the cluster");
+  assert.equal(f.client.patches.length, 0);
+  assert.equal(f.client.events.size, 0);
+  assert.deepEqual(f.pipeline.recentDecisions().map((d) => [d.outcome, d.gate, d.node]), [
+    ["otherCluster", "cluster", ""],
+    ["otherCluster", "cluster", ""],
+  ]);
+  const counted = await f.metrics.alerts.get();
+  assert.equal(counted.values.find((v) => v.labels.outcome === "otherCluster")?.value, 2);
+  // This cluster's alert is acted on.
+  const ours = await f.pipeline.handle(
+    parsedNotification([alertOf({ ...labels, cluster: "prod" })]),
+  );
+  assert.deepEqual([ours.alerts[0].outcome, ours.alerts[0].node], ["cordon", "w2"]);
+});
+
 Deno.test("a write that keeps failing asks Alertmanager to retry, and changes nothing", async () => {
   await using f = setup();
   f.client.fail("patchNode", 500, 500, 500);

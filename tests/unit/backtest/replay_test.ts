@@ -106,6 +106,30 @@ Deno.test("replay() never touches the control plane and counts alerts that match
   assert.ok(result.decisions.some((d) => d.outcome === "unresolved"));
 });
 
+Deno.test("replay() skips another cluster's alerts as the service does, before they name a Node", () => {
+  const policy = parsePolicy(`
+cluster: { cluster: prod }
+rules: [{ name: heal, match: ['heal="true"'], actions: [cordon] }]
+gates: { minHealthy: "51%" }
+`);
+  const { result, run: r } = run(policy, [
+    episode("NodeHighCPU", "10.0.1.1", 10, 40, { cluster: "staging" }),
+    episode("NodeHighCPU", "10.0.1.2", 10, 40),
+    episode("NodeHighCPU", "10.0.1.3", 10, 40, { cluster: "prod" }),
+  ]);
+  const alerts = result.decisions.filter((d) => d.trigger === "alert" && d.status === "firing");
+  assert.deepEqual(
+    alerts.map((d) => [d.node, d.outcome, d.gate ?? ""]).sort(),
+    [["", "otherCluster", "cluster"], ["", "otherCluster", "cluster"], [
+      "worker-03",
+      "cordon",
+      "",
+    ]],
+  );
+  assert.equal(r.totals.cordons, 1);
+  assert.equal(r.totals.blocked, 0, "another cluster's alert blocks nothing of this one");
+});
+
 Deno.test("replay() applies the rate gate and the cooldown across alerts over time", () => {
   const policy = parsePolicy(`
 rules: [{ name: heal, match: ['heal="true"'], actions: [cordon] }]

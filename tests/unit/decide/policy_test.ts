@@ -7,6 +7,7 @@ import {
   parseMatcher,
   parsePolicy,
   splitMatchers,
+  withClusterName,
 } from "../../../lib/decide/policy.ts";
 
 Deno.test("parseMatcher() reads Alertmanager's four operators, quoted or not", () => {
@@ -232,4 +233,62 @@ gates: { maxReplacing: 2 }
     chooseAction(p, alertOf({ heal: "true", heal_action: "replace" })).action,
     "replace",
   );
+});
+
+Deno.test("parsePolicy() reads cluster: as the labels that make an alert this cluster's", () => {
+  assert.equal(parsePolicy("").cluster, undefined);
+  assert.equal(DEFAULT_POLICY.cluster, undefined);
+  assert.deepEqual(parsePolicy("cluster: { cluster: prod }").cluster, { cluster: "prod" });
+  assert.deepEqual(parsePolicy("cluster: { cluster: prod, region: eu-west-1 }").cluster, {
+    cluster: "prod",
+    region: "eu-west-1",
+  });
+  assert.deepEqual(parsePolicy('cluster: { env: "5" }').cluster, { env: "5" });
+});
+
+Deno.test("parsePolicy() refuses a cluster: that could not work, naming the field and the value", () => {
+  const cases: [string, string][] = [
+    [
+      "cluster: {}",
+      'field "cluster" must name at least one label, such as "cluster: prod", got {}',
+    ],
+    [
+      "cluster: prod",
+      'field "cluster" must map label names to values, such as { cluster: prod }, got "prod"',
+    ],
+    [
+      "cluster: { 1st: prod }",
+      'field "cluster.1st" must be a label name such as "cluster", got "1st"',
+    ],
+    [
+      "cluster: { cluster-name: prod }",
+      'field "cluster.cluster-name" must be a label name such as "cluster", got "cluster-name"',
+    ],
+    [
+      'cluster: { cluster: "" }',
+      'field "cluster.cluster" must be a label value of 1 to 253 printable characters, got ""',
+    ],
+    [
+      'cluster: { cluster: "a\\u0007" }',
+      'field "cluster.cluster" must be a label value of 1 to 253 printable characters, got "a\\u0007"',
+    ],
+    [
+      "cluster: { cluster: 5 }",
+      'field "cluster.cluster" must be a string; quote a number, such as "5", got 5',
+    ],
+  ];
+  for (const [text, message] of cases) {
+    assert.throws(() => parsePolicy(text, "policy p.yaml"), {
+      message: `Cannot load policy p.yaml: ${message}`,
+    }, text);
+  }
+});
+
+Deno.test("withClusterName() gives a policy without cluster: the --cluster-name, and never overrides one", () => {
+  assert.deepEqual(withClusterName(DEFAULT_POLICY, "prod").cluster, { cluster: "prod" });
+  assert.equal(withClusterName(DEFAULT_POLICY, undefined), DEFAULT_POLICY);
+  assert.equal(withClusterName(DEFAULT_POLICY, ""), DEFAULT_POLICY);
+  const own = parsePolicy("cluster: { k8s_cluster: prod-eu }");
+  assert.deepEqual(withClusterName(own, "staging").cluster, { k8s_cluster: "prod-eu" });
+  assert.equal(DEFAULT_POLICY.cluster, undefined, "the default is left as it is");
 });
