@@ -12,7 +12,6 @@ import { kubeconfigFor, startEmbeddedCluster } from "../../lib/embedded/cluster.
 import { workerName } from "../../lib/embedded/seed.ts";
 import type { Node } from "../../lib/node.ts";
 import { startRelay } from "../relay.ts";
-import { HAS_OPENSSL, makeCertificates } from "../tls.ts";
 import { waitFor } from "../wait.ts";
 
 /** What the handlers were told, in order, and when (performance.now()). */
@@ -225,59 +224,4 @@ Deno.test("the embedded server ends a watch at its timeoutSeconds: it is made ag
   await waitFor("the change", () => w.since(0, `upsert ${workerName(1)} later`)[0]);
   assert.equal(nodeLists(cluster), 1);
   assert.ok(!w.calls.some((c) => c.call.startsWith("error")), w.text());
-});
-
-Deno.test({
-  name:
-    "through the client library's transport (a certificate not verified), events flow, a connection closed under the watch fails it within its idle bound, and stop() closes the stream",
-  ignore: !HAS_OPENSSL,
-  fn: async () => {
-    const dir = await Deno.makeTempDir({ prefix: "node-heal-watch-tls-" });
-    await makeCertificates(dir);
-    await using cluster = await startEmbeddedCluster({ workers: 2 });
-    // The TLS front, behind a relay: node-heal -> relay -> TLS front -> cluster.
-    const front = Deno.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      cert: await Deno.readTextFile(`${dir}/tls.crt`),
-      key: await Deno.readTextFile(`${dir}/tls.key`),
-      onListen() {},
-    }, async (req) => {
-      const url = new URL(req.url);
-      const res = await fetch(`${cluster.url}${url.pathname}${url.search}`, {
-        method: req.method,
-        headers: req.headers,
-        body: req.body,
-      });
-      return new Response(res.body, { status: res.status, headers: res.headers });
-    });
-    await using relay = startRelay(front.addr.port);
-    const idleMs = 2000;
-    try {
-      // kubeconfigFor skips verifying the certificate: only the library's transport does that.
-      const w = await watching(relay.url.replace("http:", "https:"), { idleMs });
-      try {
-        await waitFor("the watch", () => cluster.api.openWatches === 1);
-        await touch(cluster.url, "tls");
-        await waitFor("the change", () => w.since(0, `upsert ${workerName(1)} tls`)[0]);
-        const cutAt = performance.now();
-        relay.cut();
-        const error = await waitFor("the error", () => w.since(cutAt, "error")[0], 10_000);
-        relay.mend();
-        const mendedAt = performance.now();
-        await waitFor("running again", () => w.since(mendedAt, "recovered")[0], 15_000);
-        console.log(
-          `library transport: error ${(error.t - cutAt).toFixed(0)} ms after the cut (idle ` +
-            `bound ${idleMs} ms): ${error.call.slice(0, 100)}`,
-        );
-        assert.ok(error.t - cutAt < idleMs + 2000, `${error.t - cutAt} ms`);
-      } finally {
-        await w[Symbol.asyncDispose]();
-      }
-      await waitFor("no watch open", () => cluster.api.openWatches === 0, 5000);
-    } finally {
-      await front.shutdown();
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
 });

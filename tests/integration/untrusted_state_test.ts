@@ -10,7 +10,7 @@ import { notification, type ServiceFixture, waitFor, withService } from "../help
 const HAS_KUBECTL = await hasTool("kubectl", "apt-get install kubectl");
 
 /** Runs kubectl against the fixture's cluster; fails the test when it fails. */
-async function kubectl(f: ServiceFixture, kubeconfig: string, ...args: string[]) {
+async function kubectl(kubeconfig: string, ...args: string[]) {
   const result = await runTool("kubectl", ["--kubeconfig", kubeconfig, ...args]);
   assert.ok(result?.ok, result?.out ?? "kubectl failed");
   return result!.stdout;
@@ -53,7 +53,6 @@ gates: { minHealthy: 0, rate: { max: 1, window: 1h }, maxConcurrent: 1, cooldown
       );
       // heal-worker: an entry null (once, this crashed every replica in turn), owned by "node-heal".
       await kubectl(
-        f,
         kubeconfig,
         "annotate",
         "node",
@@ -63,7 +62,6 @@ gates: { minHealthy: 0, rate: { max: 1, window: 1h }, maxConcurrent: 1, cooldown
       );
       // heal-worker2: five remediations in 2099 (once, the rate budget used up for ever).
       await kubectl(
-        f,
         kubeconfig,
         "annotate",
         "node",
@@ -71,9 +69,8 @@ gates: { minHealthy: 0, rate: { max: 1, window: 1h }, maxConcurrent: 1, cooldown
         `node-heal.io/remediated-at=${JSON.stringify(Array(5).fill(future))}`,
       );
       // heal-worker3: cordoned by hand, says it drains (once, the only maxConcurrent slot).
-      await kubectl(f, kubeconfig, "cordon", "heal-worker3");
+      await kubectl(kubeconfig, "cordon", "heal-worker3");
       await kubectl(
-        f,
         kubeconfig,
         "annotate",
         "node",
@@ -83,9 +80,8 @@ gates: { minHealthy: 0, rate: { max: 1, window: 1h }, maxConcurrent: 1, cooldown
         `node-heal.io/drain-heartbeat=${future}`,
       );
       // heal-worker4: excluded, and 10,000 holds (once, 27 ms of CPU per watch event).
-      await kubectl(f, kubeconfig, "label", "node", "heal-worker4", "node-heal.io/exclude=true");
+      await kubectl(kubeconfig, "label", "node", "heal-worker4", "node-heal.io/exclude=true");
       await kubectl(
-        f,
         kubeconfig,
         "annotate",
         "node",
@@ -95,7 +91,6 @@ gates: { minHealthy: 0, rate: { max: 1, window: 1h }, maxConcurrent: 1, cooldown
         }`,
       );
       await kubectl(
-        f,
         kubeconfig,
         "annotate",
         "node",
