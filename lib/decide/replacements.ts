@@ -19,6 +19,12 @@ export type Phase =
   /** It did not end in time, or the provider refused. */
   | "failed";
 
+/** The annotations CAPI puts on a Node naming its Machine: a record keeps these, no others. */
+export const MACHINE_ANNOTATIONS = {
+  machine: "cluster.x-k8s.io/machine",
+  namespace: "cluster.x-k8s.io/cluster-namespace",
+} as const;
+
 /** One replacement, as the ledger records it. */
 export interface Replacement {
   /** Unique: the Node's name and the start time. */
@@ -28,7 +34,7 @@ export interface Replacement {
   providerID?: string;
   /** The label naming the Node's pool and its value: the successor must share it. */
   pool?: { label: string; value: string };
-  /** The Node's `cluster.x-k8s.io/` annotations (which Machine it is). */
+  /** The Node's {@link MACHINE_ANNOTATIONS} (which Machine it is). */
   annotations?: Record<string, string>;
   provider: ProviderName;
   /** The policy rule that asked for it. */

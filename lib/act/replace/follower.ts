@@ -1,7 +1,9 @@
 // One replacement followed to its end: its provider asked (only if the Node is still node-heal's
 // to replace), its operation recorded, then the Nodes watched until a successor is Ready or the
 // deadline passes. A replacement that failed after its provider was asked stays followed,
-// unsettled, until a successor comes: the provider may still be taking the machine away.
+// unsettled, until a successor comes: the provider may still be taking the machine away. The
+// record may have been written by anyone (the ledger is a ConfigMap): a provider is asked only
+// while the Node is the one recorded (its uid and providerID).
 import type { Node } from "../../node.ts";
 import { readState } from "../../decide/node_state.ts";
 import type { Policy } from "../../decide/policy.ts";
@@ -16,6 +18,7 @@ import {
   type ReplaceProvider,
   ReplaceRefused,
   type ReplaceTarget,
+  type UntrustedSink,
 } from "./provider.ts";
 
 /** What a follower works with. */
@@ -36,6 +39,8 @@ export interface FollowerDeps {
   record: (r: Replacement, change: Partial<Replacement>) => Promise<Replacement>;
   /** Told once the provider accepted, and once the replacement ended (or settled). */
   told: (kind: "requested" | "replaced" | "failed", r: Replacement) => void | Promise<void>;
+  /** Told of the NodeClaims and Machines a provider would not trust. */
+  untrusted?: UntrustedSink;
 }
 
 /** An unsettled replacement is looked at this many times less often than one in flight. */
@@ -101,7 +106,7 @@ async function step(r: Replacement, deps: FollowerDeps): Promise<Replacement | "
     }
     if (why) return await end(r, deps, "failed", { message: `not asked: ${why}` });
     try {
-      const op = await provider.start(targetOf(r));
+      const op = await provider.start(targetOf(r), { untrusted: deps.untrusted });
       r = await deps.record(r, { phase: "requested", operation: op.id, message: op.message });
       await deps.told("requested", r);
     } catch (err) {
@@ -157,12 +162,20 @@ async function settle(r: Replacement, deps: FollowerDeps): Promise<Replacement |
 
 /**
  * Why a replacement whose provider was not asked yet may not be asked now: the Node must still be
- * node-heal's, marked `replacing`, the same object, and not protected. A record nobody marked
- * (written by hand, or one whose Node mark never landed) asks nothing. `gone` when the Node is.
+ * node-heal's, marked `replacing`, the same object (its uid) on the same machine (its
+ * providerID) as recorded, and not protected. A record nobody marked (written by hand, or one
+ * whose Node mark never landed) asks nothing. `gone` when the Node is.
  */
 async function notOurs(r: Replacement, deps: FollowerDeps): Promise<string | undefined> {
   const node = await deps.client.getNode(r.node);
   if (!node || (r.uid && node.metadata.uid !== r.uid)) return "gone";
+  if (!r.uid) return `the record names no uid of ${r.node}, so which Node it meant cannot be told`;
+  const providerID = node.spec?.providerID;
+  if (providerID !== r.providerID) {
+    return `${r.node}'s providerID is ${providerID ?? "unset"} now, not ${
+      r.providerID ?? "unset"
+    } as when its replacement was decided`;
+  }
   const shield = protection(node, deps.policy().gates);
   if (shield) return shield.message;
   const state = readState(node);

@@ -10,6 +10,7 @@ import {
   checkReplace,
   holdsPlace,
   inFlight,
+  MACHINE_ANNOTATIONS,
   poolOf,
   pruned,
   type ReplaceBudgets,
@@ -20,7 +21,7 @@ import {
 import type { NodeIndex } from "../../resolve/node_index.ts";
 import { Ledger } from "./ledger.ts";
 import { ANNOTATIONS } from "../../decide/node_state.ts";
-import type { ReplaceProvider } from "./provider.ts";
+import type { ReplaceProvider, UntrustedSink } from "./provider.ts";
 import { follow } from "./follower.ts";
 import type { KubeClient } from "../kube_types.ts";
 import { log } from "../../log.ts";
@@ -50,6 +51,8 @@ export interface ReplacerDeps {
   paused?: () => boolean;
   /** Told when a replacement was requested of its provider, and when it ended. */
   told: (news: ReplaceNews) => void | Promise<void>;
+  /** Told of ledger entries, NodeClaims and Machines found untrusted (report/untrusted.ts). */
+  untrusted?: UntrustedSink;
 }
 
 /** A replacement that may not start after all: a gate, as counted on the stored ledger, says no. */
@@ -179,9 +182,10 @@ export class Replacer implements ReplaceView {
       const blocked = checkReplace(name, budgets, gates);
       if (blocked) throw new ReplaceBlocked(blocked.gate, blocked.message);
       const cordonedAt = node.metadata.annotations?.[ANNOTATIONS.cordonedAt];
+      // Only those naming its Machine: what the cluster-api provider reads.
       const annotations = Object.fromEntries(
         Object.entries(node.metadata.annotations ?? {}).filter(([k]) =>
-          k.startsWith("cluster.x-k8s.io/")
+          (Object.values(MACHINE_ANNOTATIONS) as string[]).includes(k)
         ),
       );
       const replacement: Replacement = {
@@ -278,6 +282,7 @@ export class Replacer implements ReplaceView {
         ),
       record: (rec, change) => this.#record(rec, change),
       told: (kind, rec) => this.#deps.told({ kind, replacement: rec }),
+      untrusted: this.#deps.untrusted,
     }, stop.signal).finally(() => this.#running.delete(r.id));
     this.#running.set(r.id, { stop, done });
   }

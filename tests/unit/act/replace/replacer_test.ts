@@ -14,6 +14,7 @@ import {
   type ReplaceProvider,
   ReplaceRefused,
   type ReplaceTarget,
+  type UntrustedSink,
 } from "../../../../lib/act/replace/provider.ts";
 import { LEDGER_KEY, LEDGER_NAME } from "../../../../lib/act/replace/ledger.ts";
 import { FakeClient, workerNode } from "../../../fake_client.ts";
@@ -76,6 +77,7 @@ function setup(nodes = ["w1", "w2", "w3"]) {
   const provider = new ScriptedProvider();
   const news: ReplaceNews[] = [];
   let clock = Date.parse("2026-06-01T00:00:00Z");
+  const untrusted: Parameters<UntrustedSink["report"]>[0][] = [];
   const make = (policy = POLICY) =>
     new Replacer({
       client,
@@ -87,12 +89,14 @@ function setup(nodes = ["w1", "w2", "w3"]) {
       now: () => new Date(clock),
       pollMs: 5,
       told: (n) => void news.push(n),
+      untrusted: { report: (finding) => void untrusted.push(finding) },
     });
   return {
     client,
     index,
     provider,
     news,
+    untrusted,
     make,
     tick: (ms: number) => clock += ms,
     now: () => new Date(clock),
@@ -590,4 +594,61 @@ Deno.test("an in-flight record marked ended by hand is written back in flight at
     (err: Error) => err instanceof ReplaceBlocked && err.gate === "maxReplacing",
   );
   await b.stopAll();
+});
+
+Deno.test("a Node whose providerID changed since its replacement was decided asks no provider, whichever it is", async () => {
+  const f = setup();
+  const w2 = f.client.nodes.get("w2")!;
+  f.client.putNode({
+    ...w2,
+    spec: { ...w2.spec, providerID: "aws:///us-east-1a/i-0aaaaaaaaaaaaaaaa" },
+  });
+  f.index.replaceAll([...f.client.nodes.values()]);
+  const replacer = f.make();
+  const r = await replacer.begin(f.index.get("w2")!, POLICY.rules[0], {
+    now: f.now(),
+    paused: false,
+  });
+  assert.equal(r.providerID, "aws:///us-east-1a/i-0aaaaaaaaaaaaaaaa");
+  // The instance behind the Node changed (or someone wrote another providerID on it).
+  const now = f.client.nodes.get("w2")!;
+  f.client.putNode({
+    ...now,
+    spec: { ...now.spec, providerID: "aws:///us-east-1a/i-0bbbbbbbbbbbbbbbb" },
+  });
+  replacer.follow(r);
+  await waitFor("the failure", () => stored(f.client)[0].phase === "failed");
+  assert.equal(f.provider.starts.length, 0, "no provider asked");
+  assert.equal(
+    stored(f.client)[0].message,
+    "not asked: w2's providerID is aws:///us-east-1a/i-0bbbbbbbbbbbbbbbb now, not " +
+      "aws:///us-east-1a/i-0aaaaaaaaaaaaaaaa as when its replacement was decided",
+  );
+  await replacer.stopAll();
+});
+
+Deno.test("a record that names no uid asks no provider", async () => {
+  const f = setup();
+  const later = new Date(f.now().getTime() + 60_000).toISOString();
+  f.client.putObject(CONFIG_MAPS, {
+    metadata: { name: LEDGER_NAME, namespace: "node-heal" },
+    data: {
+      [LEDGER_KEY]: JSON.stringify([{
+        id: "w2@x",
+        node: "w2",
+        provider: "karpenter",
+        rule: "heal",
+        startedAt: f.now().toISOString(),
+        deadline: later,
+        by: "someone",
+        phase: "starting",
+      }]),
+    },
+  });
+  const replacer = f.make();
+  await replacer.resume();
+  await waitFor("the failure", () => stored(f.client)[0].phase === "failed");
+  assert.equal(f.provider.starts.length, 0);
+  assert.match(stored(f.client)[0].message, /the record names no uid of w2/);
+  await replacer.stopAll();
 });
