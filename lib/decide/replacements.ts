@@ -6,6 +6,7 @@ import { isReady, type Node } from "../node.ts";
 import { formatDuration } from "../duration.ts";
 import type { Gates } from "./policy.ts";
 import { POOL_LABELS, type ProviderName, PROVIDERS } from "./replace_policy.ts";
+import { readState } from "./node_state.ts";
 import { protection } from "./selection.ts";
 
 /** Where a replacement stands. */
@@ -201,31 +202,71 @@ export function poolOf(node: Node, poolLabel?: string): Replacement["pool"] {
   return undefined;
 }
 
+/** What {@link successorOf} works with beyond the replacement and the Nodes. */
+export interface SuccessorOptions {
+  gates: Gates;
+  /** Nodes that already took another replacement's place: one Node ends one replacement. */
+  taken?: ReadonlySet<string>;
+  /**
+   * The earliest creation time (ms) a successor may have beyond the record's `startedAt`; see
+   * {@link earliestSuccessor}.
+   */
+  since?: number;
+  /**
+   * Whether the provider rebuilds the machine under the same name (a GCP recreate keeps the
+   * VM, so its providerID): then a Node with the predecessor's providerID may succeed it.
+   */
+  samePlace?: boolean;
+}
+
 /**
- * The Node that took a replacement's place, if one has: Ready, not the replaced Node object
- * (another uid), made after the replacement started, in the same pool, and not protected (the
- * control plane never counts).
+ * The Node that took a replacement's place, if one has: Ready, not protected (the control plane
+ * never counts), not itself being replaced, in the same pool, not one that took another's place,
+ * made after the replacement started (and not before `since`), and not the predecessor: another
+ * uid, and another providerID unless its provider rebuilds the machine in place.
  */
 export function successorOf(
   r: Replacement,
   nodes: Iterable<Node>,
-  gates: Gates,
-  /** Nodes that already took another replacement's place: one Node ends one replacement. */
-  taken: ReadonlySet<string> = new Set(),
+  options: SuccessorOptions,
 ): Node | undefined {
-  const started = Date.parse(r.startedAt);
+  const taken = options.taken ?? new Set();
+  const floor = Math.max(Date.parse(r.startedAt), options.since ?? -Infinity);
+  // Creation times have whole seconds.
+  const earliest = Math.floor(floor / 1000) * 1000;
   for (const node of nodes) {
     if (taken.has(node.metadata.name)) continue;
-    if (node.metadata.uid !== undefined && node.metadata.uid === r.uid) continue;
-    if (!isReady(node) || protection(node, gates)) continue;
+    if (r.uid !== undefined && node.metadata.uid === r.uid) continue;
+    if (
+      !options.samePlace && r.providerID !== undefined && node.spec?.providerID === r.providerID
+    ) continue;
+    if (!isReady(node) || protection(node, options.gates)) continue;
+    // A Node node-heal is replacing takes no other's place.
+    if (["replacing", "replace-failed"].includes(readState(node).step ?? "")) continue;
     const created = Date.parse(node.metadata.creationTimestamp ?? "");
-    // A Node object recreated under the same name (a GCP recreate) is a successor too: its
-    // creation is after the start all the same. Creation times have whole seconds.
-    if (Number.isNaN(created) || created < Math.floor(started / 1000) * 1000) continue;
+    // A Node object recreated under the same name (a GCP recreate, an ASG instance given the
+    // old one's address) is a successor too: its creation is after the start all the same.
+    if (Number.isNaN(created) || created < earliest) continue;
     if (r.pool && node.metadata.labels?.[r.pool.label] !== r.pool.value) continue;
     return node;
   }
   return undefined;
+}
+
+/**
+ * The earliest creation time (ms) a successor of `r` may have, for a replica that began following
+ * it at `followedAt` (its own clock) under a rule whose timeout is `timeoutMs`: the record's
+ * `startedAt`, but never earlier than `timeoutMs` before this replica first followed it. A record
+ * this replica began is followed at once, so the bound is its `startedAt`; a real replacement
+ * resumed after a restart was started within its timeout, so its successor is newer than both;
+ * a record written by someone else with an old `startedAt` cannot make a long-Ready Node its
+ * successor.
+ */
+export function earliestSuccessor(
+  r: Pick<Replacement, "startedAt">,
+  options: { followedAt: number; timeoutMs: number },
+): number {
+  return Math.max(Date.parse(r.startedAt), options.followedAt - options.timeoutMs);
 }
 
 /** How many ended replacements the ledger keeps beyond those the rate gate counts. */

@@ -1,11 +1,12 @@
 // Hostile objects written with kubectl against the embedded cluster, then the whole ladder run by
 // node-heal over HTTP (issue 26): a stale NodeClaim naming the sick node with another machine's
 // providerID, a NodeClaim of the sick node carrying another machine's providerID, a Node whose
-// Machine annotation points at another node's Machine. Each is read back afterwards: what must
-// stay is still there, not Terminating.
+// Machine annotation points at another node's Machine, and a forged `requested` ledger record for
+// a node that never existed. Each is read back afterwards: what must stay is still there, not
+// Terminating; no long-Ready node is named a successor.
 import assert from "node:assert/strict";
-import { kubectlFor, withService } from "../helpers.ts";
-import { ended, ladderPolicy, postReplace } from "../ladder.ts";
+import { kubectlFor, waitFor, withCluster, withService } from "../helpers.ts";
+import { ended, ladderPolicy, ledger, postReplace } from "../ladder.ts";
 
 interface Claim {
   metadata: { name: string; uid: string; deletionTimestamp?: string };
@@ -159,4 +160,51 @@ Deno.test("cluster-api: a Node whose Machine annotation names another node's Mac
     await metrics(f.service.url),
     /nodeheal_untrusted_state_total\{kind="machine",reason="identity"\} 1/,
   );
+});
+
+Deno.test("a forged `requested` ledger record for a node that never existed never ends replaced and names no successor", async () => {
+  await using cluster = await withCluster({ replaceDelayMs: 300, nodeClaimTerminationMs: 100 });
+  await using kubectl = await kubectlFor(cluster.cluster.kubeconfig());
+  // Older than every Node of the cluster (made an hour ago): any Ready one is "made after it".
+  const started = new Date(Date.now() - 2 * 3_600_000);
+  const forged = [{
+    id: "ghost-worker@forged",
+    node: "ghost-worker",
+    uid: "00000000-0000-4000-8000-000000000001",
+    providerID: "aws:///us-east-1a/i-0123456789abcdef0",
+    provider: "karpenter",
+    rule: "heal",
+    startedAt: started.toISOString(),
+    deadline: new Date(started.getTime() + 60_000).toISOString(),
+    by: "node-heal-elsewhere",
+    phase: "requested",
+    operation: "forged",
+  }];
+  const path = `${kubectl.dir}/replacements.json`;
+  await Deno.writeTextFile(path, JSON.stringify(forged));
+  await kubectl.run("get", "namespace", "node-heal");
+  await kubectl.run(
+    "create",
+    "configmap",
+    "node-heal-replacements",
+    "-n",
+    "node-heal",
+    `--from-file=replacements.json=${path}`,
+  );
+  await using f = await withService({
+    cluster: cluster.cluster,
+    policy: ladderPolicy("provider: karpenter"),
+  });
+
+  const looked = await waitFor("the record looked at", async () => {
+    const [r] = await ledger(f.core);
+    return r?.phase !== "requested" && r;
+  }, 10_000);
+  // Unsettled records are looked at every 5 polls (0.5 s here): a few of them.
+  await new Promise((r) => setTimeout(r, 2000));
+  const [r] = await ledger(f.core);
+  assert.notEqual(r.phase, "replaced", `ended ${r.phase}, successor ${r.successor}`);
+  assert.equal(r.successor, undefined, "no successor named");
+  assert.equal(looked.phase, "failed");
+  assert.equal(CLAIM_DELETES(f).length, 0, "no NodeClaim deleted");
 });

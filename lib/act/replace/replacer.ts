@@ -310,10 +310,18 @@ export class Replacer implements ReplaceView {
     return await this.#ledger.update((entries) => {
       const i = entries.findIndex((e) => e.id === r.id);
       // Gone from the ledger (pruned, or the ConfigMap deleted): written back, so it is counted.
-      const next = { ...(i >= 0 ? entries[i] : r), ...change };
+      // Who and what it is stay as this replica follows them, whatever a hand edit says since.
+      const next = { ...(i >= 0 ? entries[i] : r), ...identityOf(r), ...change };
       if (next.unsettled === false) delete next.unsettled;
       const list = i >= 0 ? entries.with(i, next) : [...entries, next];
       return { entries: list, result: next };
     }).then((stored) => this.#remember(stored));
   }
+}
+
+/** The fields that say which Node a replacement is of, and since when: never changed by a write. */
+function identityOf(r: Replacement): Partial<Replacement> {
+  const { node, uid, providerID, pool, annotations, provider, rule, startedAt } = r;
+  const fields = { node, uid, providerID, pool, annotations, provider, rule, startedAt };
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
 }

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { parsePolicy } from "../../../lib/decide/policy.ts";
 import {
   checkReplace,
+  earliestSuccessor,
   MAX_ENDED,
   poolOf,
   pruned,
@@ -10,6 +11,7 @@ import {
   type Replacement,
   successorOf,
 } from "../../../lib/decide/replacements.ts";
+import { ANNOTATIONS } from "../../../lib/decide/node_state.ts";
 import { workerNode } from "../../fake_client.ts";
 import type { Node } from "../../../lib/node.ts";
 
@@ -32,10 +34,11 @@ function entry(node: string, minutesAgo: number, phase: Replacement["phase"]): R
 
 function node(
   name: string,
-  options: { created: string; pool?: string; uid?: string; ready?: boolean },
+  options: { created: string; pool?: string; uid?: string; ready?: boolean; providerID?: string },
 ): Node {
   const n = workerNode(name);
   n.metadata.uid = options.uid ?? `uid-${name}`;
+  n.spec = { providerID: options.providerID ?? `aws:///us-east-1a/i-${name}` };
   n.metadata.creationTimestamp = options.created;
   if (options.pool) n.metadata.labels!["karpenter.sh/nodepool"] = options.pool;
   if (options.ready === false) n.status!.conditions = [{ type: "Ready", status: "False" }];
@@ -79,16 +82,17 @@ Deno.test("successorOf() wants a Ready Node of the same pool, made after the sta
     node("gpu", { created: after, pool: "gpu" }),
     node("booting", { created: after, pool: "general", ready: false }),
   ];
-  assert.equal(successorOf(r, candidates, gates), undefined);
+  assert.equal(successorOf(r, candidates, { gates }), undefined);
   const good = node("new", { created: after, pool: "general" });
-  assert.equal(successorOf(r, [...candidates, good], gates)?.metadata.name, "new");
+  assert.equal(successorOf(r, [...candidates, good], { gates })?.metadata.name, "new");
   // A control-plane Node never counts.
   const cp = node("cp", { created: after, pool: "general" });
   cp.metadata.labels!["node-role.kubernetes.io/control-plane"] = "";
-  assert.equal(successorOf(r, [cp], gates), undefined);
+  assert.equal(successorOf(r, [cp], { gates }), undefined);
   // Without a pool, any new Ready Node.
   assert.equal(
-    successorOf({ ...r, pool: undefined }, [node("x", { created: after })], gates)?.metadata.name,
+    successorOf({ ...r, pool: undefined }, [node("x", { created: after })], { gates })?.metadata
+      .name,
     "x",
   );
 });
@@ -105,4 +109,47 @@ Deno.test("pruned() keeps what is in flight and what the rate counts, and at mos
   assert.ok(kept.some((r) => r.node === "recent"));
   assert.ok(!kept.some((r) => r.node === "o0"), "the oldest ended ones go");
   assert.ok(kept.some((r) => r.node === `o${MAX_ENDED + 9}`));
+});
+
+Deno.test("successorOf() never takes the predecessor's machine: another uid is not enough, unless its provider rebuilds in place", () => {
+  const after = NOW.toISOString();
+  const r = { ...entry("old", 1, "requested"), uid: "uid-old", providerID: "aws:///z/i-old" };
+  const sameMachine = node("old", { created: after, uid: "uid-new", providerID: "aws:///z/i-old" });
+  assert.equal(successorOf(r, [sameMachine], { gates }), undefined);
+  assert.equal(
+    successorOf(r, [sameMachine], { gates, samePlace: true })?.metadata.name,
+    "old",
+    "a GCP recreate keeps the VM, so its providerID",
+  );
+  const newMachine = node("old", { created: after, uid: "uid-new", providerID: "aws:///z/i-new" });
+  assert.equal(successorOf(r, [newMachine], { gates })?.metadata.name, "old");
+});
+
+Deno.test("successorOf() takes no Node node-heal is replacing, and none made before `since`", () => {
+  const r = entry("old", 60, "requested");
+  const recent = new Date(NOW.getTime() - 10 * 60_000).toISOString();
+  const busy = node("busy", { created: NOW.toISOString() });
+  busy.metadata.annotations = { [ANNOTATIONS.step]: "replacing" };
+  assert.equal(successorOf(r, [busy], { gates }), undefined);
+  const fresh = node("fresh", { created: recent });
+  assert.equal(successorOf(r, [fresh], { gates })?.metadata.name, "fresh");
+  assert.equal(successorOf(r, [fresh], { gates, since: NOW.getTime() - 5 * 60_000 }), undefined);
+});
+
+Deno.test("earliestSuccessor(): the record's start, but never before this replica first followed it less the timeout", () => {
+  const now = NOW.getTime();
+  const own = entry("mine", 0, "starting");
+  assert.equal(earliestSuccessor(own, { followedAt: now, timeoutMs: 1_200_000 }), now);
+  // Resumed after a restart 5 minutes in: its start.
+  const resumed = entry("resumed", 5, "requested");
+  assert.equal(
+    earliestSuccessor(resumed, { followedAt: now, timeoutMs: 1_200_000 }),
+    now - 5 * 60_000,
+  );
+  // Written by someone else with a start long ago: no earlier than the timeout before now.
+  const forged = { ...entry("ghost", 0, "requested"), startedAt: "2020-01-01T00:00:00Z" };
+  assert.equal(
+    earliestSuccessor(forged, { followedAt: now, timeoutMs: 1_200_000 }),
+    now - 1_200_000,
+  );
 });

@@ -652,3 +652,67 @@ Deno.test("a record that names no uid asks no provider", async () => {
   assert.match(stored(f.client)[0].message, /the record names no uid of w2/);
   await replacer.stopAll();
 });
+
+Deno.test("a record someone else wrote, started long ago, for a Node that never existed: no long-Ready Node ends it", async () => {
+  const f = setup();
+  const forged = {
+    id: "ghost@forged",
+    node: "ghost",
+    uid: "uid-ghost",
+    providerID: "aws:///us-east-1a/i-0123456789abcdef0",
+    provider: "karpenter",
+    rule: "heal",
+    // Before every Node of the cluster was made.
+    startedAt: "2025-12-01T00:00:00Z",
+    deadline: "2025-12-01T00:00:02Z",
+    by: "elsewhere",
+    phase: "requested",
+    operation: "forged",
+  };
+  f.client.putObject(CONFIG_MAPS, {
+    metadata: { name: LEDGER_NAME, namespace: "node-heal" },
+    data: { [LEDGER_KEY]: JSON.stringify([forged]) },
+  });
+  // A Node made a day ago, within no timeout of now: Ready, of no node-heal's business.
+  f.index.upsert(node("w8", new Date(f.now().getTime() - 86_400_000).toISOString()));
+  const replacer = f.make();
+  await replacer.resume();
+  await waitFor("the failure", () => stored(f.client)[0].phase === "failed");
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(stored(f.client)[0].phase, "failed");
+  assert.equal(stored(f.client)[0].successor, undefined);
+  assert.equal(stored(f.client)[0].unsettled, true, "it keeps a place: the gates stay cautious");
+  // A Node made since this replica first read it, less the rule's timeout (2s), may end it: as
+  // a real replacement's late successor would.
+  f.index.upsert(node("w9", f.now().toISOString()));
+  await waitFor("the late end", () => stored(f.client)[0].phase === "replaced");
+  assert.equal(stored(f.client)[0].successor, "w9");
+  await replacer.stopAll();
+});
+
+Deno.test("a hand edit of a followed record's start or pool does not change which Node may succeed it", async () => {
+  const f = setup();
+  const replacer = f.make();
+  await requested(f, replacer, "w2");
+  editLedger(
+    f.client,
+    stored(f.client).map((r: Record<string, unknown>) => ({
+      ...r,
+      startedAt: "2025-12-01T00:00:00Z",
+      pool: { label: "karpenter.sh/nodepool", value: "gpu" },
+    })),
+  );
+  await replacer.resume();
+  f.index.remove("w2");
+  const gpu = node("g1", f.now().toISOString());
+  gpu.metadata.labels!["karpenter.sh/nodepool"] = "gpu";
+  f.index.upsert(gpu);
+  f.index.upsert(node("old", "2026-02-01T00:00:00Z"));
+  await new Promise((r) => setTimeout(r, 60));
+  assert.equal(stored(f.client)[0].phase, "requested", "neither the gpu Node nor an old one");
+  f.index.upsert(node("w9", f.now().toISOString()));
+  await waitFor("replaced", () => stored(f.client)[0].phase === "replaced");
+  assert.equal(stored(f.client)[0].successor, "w9");
+  assert.equal(stored(f.client)[0].startedAt, f.now().toISOString(), "its start as written");
+  await replacer.stopAll();
+});
