@@ -125,7 +125,8 @@ const duration = z.string().regex(
 const fileSchema = z.object({
   rules: z.array(
     z.object({
-      name: z.string().min(1),
+      // Bounded as the replacement ledger bounds the rule it records.
+      name: z.string().min(1).max(253),
       match: z.array(z.string()).min(1),
       actions: z.array(z.enum(["cordon", "drain", "replace", "none"])).min(1),
       drainAfter: duration.optional(),

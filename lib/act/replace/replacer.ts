@@ -22,6 +22,7 @@ import type { NodeIndex } from "../../resolve/node_index.ts";
 import { Ledger } from "./ledger.ts";
 import { ANNOTATIONS } from "../../decide/node_state.ts";
 import type { ReplaceProvider, UntrustedSink } from "./provider.ts";
+import { clip } from "../../clip.ts";
 import { follow } from "./follower.ts";
 import type { KubeClient } from "../kube_types.ts";
 import { log } from "../../log.ts";
@@ -80,7 +81,10 @@ export class Replacer implements ReplaceView {
 
   constructor(deps: ReplacerDeps) {
     this.#deps = deps;
-    this.#ledger = new Ledger(deps.client, deps.namespace);
+    this.#ledger = new Ledger(deps.client, deps.namespace, {
+      now: deps.now,
+      untrusted: deps.untrusted,
+    });
   }
 
   /** Every replacement in the ledger as last read or written, oldest first. */
@@ -124,6 +128,7 @@ export class Replacer implements ReplaceView {
       reserved: this.#reserved,
       nodeGone: this.#nodeGone,
       damaged: this.#ledger.damaged,
+      unreadable: this.#ledger.unreadable.length,
     });
   }
 
@@ -131,20 +136,23 @@ export class Replacer implements ReplaceView {
     return this.#counted(this.#ledger.entries).some((r) => r.node === name && inFlight(r));
   }
 
-  /** Replacements holding a place in maxReplacing: in flight, or unsettled with their Node gone. */
+  /**
+   * Replacements holding a place in maxReplacing: in flight, or unsettled with their Node gone;
+   * and the stored entries that cannot be read (each may be one).
+   */
   inFlight(): number {
     return this.#counted(this.#ledger.entries).filter((r) => holdsPlace(r, this.#nodeGone))
-      .length;
+      .length + this.#ledger.unreadable.length;
   }
 
   /**
    * Nodes being replaced (or unsettled) whose Node object is gone: minHealthy counts them until
-   * their successor is Ready.
+   * their successor is Ready. An unreadable stored entry counts as one (it may be).
    */
   goneInFlight(): number {
     return this.#counted(this.#ledger.entries).filter((r) =>
       holdsPlace(r, this.#nodeGone) && this.#nodeGone(r)
-    ).length;
+    ).length + this.#ledger.unreadable.length;
   }
 
   /** Whether a replacement's old Node object is gone (or another object took its name). */
@@ -178,6 +186,7 @@ export class Replacer implements ReplaceView {
         now,
         paused: options.paused,
         nodeGone: this.#nodeGone,
+        unreadable: this.#ledger.unreadable.length,
       });
       const blocked = checkReplace(name, budgets, gates);
       if (blocked) throw new ReplaceBlocked(blocked.gate, blocked.message);
@@ -307,6 +316,7 @@ export class Replacer implements ReplaceView {
   }
 
   async #record(r: Replacement, change: Partial<Replacement>): Promise<Replacement> {
+    if (change.message !== undefined) change = { ...change, message: clip(change.message, 1024) };
     return await this.#ledger.update((entries) => {
       const i = entries.findIndex((e) => e.id === r.id);
       // Gone from the ledger (pruned, or the ConfigMap deleted): written back, so it is counted.

@@ -5,11 +5,14 @@ import {
   checkReplace,
   earliestSuccessor,
   MAX_ENDED,
+  MAX_MESSAGE,
   poolOf,
   pruned,
+  readEntry,
   replaceBudgets,
   type Replacement,
   successorOf,
+  UNREADABLE,
 } from "../../../lib/decide/replacements.ts";
 import { ANNOTATIONS } from "../../../lib/decide/node_state.ts";
 import { workerNode } from "../../fake_client.ts";
@@ -152,4 +155,97 @@ Deno.test("earliestSuccessor(): the record's start, but never before this replic
     earliestSuccessor(forged, { followedAt: now, timeoutMs: 1_200_000 }),
     now - 1_200_000,
   );
+});
+
+Deno.test("replaceBudgets() counts each unreadable ledger entry as a replacement in flight started now", () => {
+  const b = replaceBudgets([entry("c", 5, "requested")], {
+    gates,
+    now: NOW,
+    paused: false,
+    unreadable: 1,
+  });
+  assert.deepEqual(b.maxReplacing, { max: 2, inFlight: 2, nodes: ["c", UNREADABLE] });
+  assert.equal(b.replaceRate.used, 2);
+  const blocked = checkReplace("e", b, gates);
+  assert.equal(blocked?.gate, "maxReplacing");
+  assert.match(blocked!.message, /\(c, an unreadable ledger entry\)/);
+});
+
+/** A record as node-heal writes it, started a minute before NOW. */
+function stored(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  const at = new Date(NOW.getTime() - 60_000);
+  return {
+    id: "heal-worker@mxcg60be",
+    node: "heal-worker",
+    uid: "4aa27f36-b3ca-485e-8cf2-5186861ab9ae",
+    providerID: "aws:///us-east-1b/i-004c7949b33c47e32",
+    pool: { label: "karpenter.sh/nodepool", value: "general" },
+    provider: "karpenter",
+    rule: "heal",
+    cordonedAt: at.toISOString(),
+    startedAt: at.toISOString(),
+    deadline: new Date(at.getTime() + 20 * 60_000).toISOString(),
+    by: "node-heal-0",
+    phase: "requested",
+    operation: "9fddd144-fc09-418c-ae85-956393a84fe7",
+    message: "Deleted NodeClaim general-47662 (NodePool general) of heal-worker",
+    ...overrides,
+  };
+}
+
+Deno.test("readEntry() takes what node-heal writes, and drops keys it does not know", () => {
+  const read = readEntry({ ...stored(), extra: "x" }, NOW);
+  assert.ok("entry" in read);
+  assert.deepEqual(read.entry, stored());
+});
+
+Deno.test("readEntry() refuses names, ids and fields beyond their bounds, naming the field", () => {
+  const cases: [Record<string, unknown>, string][] = [
+    [{ node: "n".repeat(254) }, 'field "node"'],
+    [{ node: "" }, 'field "node"'],
+    [{ successor: "s".repeat(254), phase: "replaced" }, 'field "successor"'],
+    [{ providerID: 7 }, 'field "providerID"'],
+    [{ phase: "done" }, 'field "phase"'],
+    [{ provider: "azure" }, 'field "provider"'],
+    [{ startedAt: "yesterday" }, 'field "startedAt" must be an RFC 3339 time'],
+    [{ successor: "heal-worker2" }, 'field "successor" only a replaced entry names a successor'],
+    [{ unsettled: true }, 'field "unsettled" only a failed entry is unsettled'],
+    [
+      { annotations: Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`k${i}`, "v"])) },
+      'field "annotations" must have at most 8 entries',
+    ],
+  ];
+  for (const [overrides, why] of cases) {
+    const read = readEntry(stored(overrides), NOW);
+    assert.ok("reason" in read, JSON.stringify(overrides).slice(0, 80));
+    assert.equal(read.reason, "schema");
+    assert.ok(read.message.startsWith(why), `${read.message} starts with ${why}`);
+    assert.ok(read.message.length < 200);
+  }
+  for (const raw of [null, 7, "x", [], {}]) assert.ok("reason" in readEntry(raw, NOW));
+});
+
+Deno.test("readEntry() clips a long message rather than refusing the entry", () => {
+  const read = readEntry(stored({ message: "m".repeat(100_000) }), NOW);
+  assert.ok("entry" in read);
+  assert.equal(read.entry.message!.length, MAX_MESSAGE);
+});
+
+Deno.test("readEntry() refuses times in the future beyond the clock skew, before Kubernetes 1.0, and a deadline beyond 24h of the start", () => {
+  const at = (ms: number) => new Date(NOW.getTime() + ms).toISOString();
+  const inSkew = stored({ startedAt: at(60_000), deadline: at(120_000) });
+  assert.ok("entry" in readEntry(inSkew, NOW), "a minute ahead: another replica's clock");
+  const cases: [Record<string, unknown>, string][] = [
+    [{ startedAt: at(3_600_000), deadline: at(3_700_000) }, "future-time"],
+    [{ endedAt: at(3_600_000) }, "future-time"],
+    [{ cordonedAt: "2099-01-01T00:00:00Z" }, "future-time"],
+    [{ startedAt: "1970-01-01T00:00:00Z", deadline: "1970-01-01T00:20:00Z" }, "old-time"],
+    [{ deadline: at(-3_600_000) }, "future-time"],
+    [{ deadline: at(30 * 3_600_000) }, "future-time"],
+  ];
+  for (const [overrides, reason] of cases) {
+    const read = readEntry(stored(overrides), NOW);
+    assert.ok("reason" in read, JSON.stringify(overrides));
+    assert.equal(read.reason, reason, read.message);
+  }
 });

@@ -716,3 +716,57 @@ Deno.test("a hand edit of a followed record's start or pool does not change whic
   assert.equal(stored(f.client)[0].startedAt, f.now().toISOString(), "its start as written");
   await replacer.stopAll();
 });
+
+Deno.test("an unreadable ledger entry is reported, asks nothing, counts as one in flight, and is written back as it was", async () => {
+  const f = setup();
+  const bad = {
+    id: "bad@1",
+    node: "w1",
+    uid: "uid-w1",
+    provider: "karpenter",
+    rule: "heal",
+    // A day ahead of this replica's clock.
+    startedAt: new Date(f.now().getTime() + 86_400_000).toISOString(),
+    deadline: new Date(f.now().getTime() + 86_401_000).toISOString(),
+    by: "someone",
+    phase: "starting",
+  };
+  f.client.putObject(CONFIG_MAPS, {
+    metadata: { name: LEDGER_NAME, namespace: "node-heal" },
+    data: { [LEDGER_KEY]: JSON.stringify([bad]) },
+  });
+  const replacer = f.make();
+  await replacer.resume();
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(f.provider.starts.length, 0, "it asks nothing");
+  assert.deepEqual(replacer.entries, []);
+  assert.equal(replacer.budgets(f.now(), false).damaged, undefined, "the rest of the ledger works");
+  assert.equal(replacer.inFlight(), 1);
+  assert.deepEqual(f.untrusted.map((u) => [u.kind, u.object, u.reason]), [
+    ["ledger", 'node-heal/node-heal-replacements["bad@1"]', "future-time"],
+  ]);
+  // With maxReplacing 1, it holds the place.
+  await assert.rejects(
+    replacer.begin(f.index.get("w2")!, POLICY.rules[0], { now: f.now(), paused: false }),
+    (err: Error) =>
+      err instanceof ReplaceBlocked && err.gate === "maxReplacing" &&
+      err.message.includes("(an unreadable ledger entry)"),
+  );
+  // With maxReplacing 2, another goes, and the entry is written back untouched.
+  const two = parsePolicy(`
+rules:
+  - name: heal
+    match: ['heal="true"']
+    actions: [cordon, drain, replace]
+    replace: { provider: karpenter, timeout: 2s }
+gates: { minHealthy: 0, maxReplacing: 2, replaceRate: { max: 5, window: 1h } }
+`);
+  const wider = f.make(two);
+  await wider.resume();
+  const r = await wider.begin(f.index.get("w2")!, two.rules[0], { now: f.now(), paused: false });
+  assert.equal(r.node, "w2");
+  assert.deepEqual(stored(f.client).map((e: { id: string }) => e.id), [r.id, "bad@1"]);
+  assert.deepEqual(stored(f.client)[1], bad);
+  await replacer.stopAll();
+  await wider.stopAll();
+});
