@@ -105,6 +105,7 @@ export class Pipeline {
       reporter: this.#reporter,
       write: (name, choose) => this.#turns.node(name, () => this.#act(name, choose)),
       wakeWaiting: () => this.#wakeWaiting(),
+      untrusted: deps.untrusted,
     });
   }
 

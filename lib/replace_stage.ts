@@ -3,7 +3,7 @@
 // its Node, and once one ends the Nodes waiting for the replacement gates are looked at again.
 import type { KubeClient } from "./act/kube_types.ts";
 import type { Applied } from "./act/node_writer.ts";
-import type { ReplaceProvider } from "./act/replace/provider.ts";
+import type { ReplaceProvider, UntrustedSink } from "./act/replace/provider.ts";
 import { type ReplaceNews, Replacer } from "./act/replace/replacer.ts";
 import type { Clock } from "./clock.ts";
 import type { Decision } from "./decide/decision.ts";
@@ -38,6 +38,8 @@ export interface ReplaceStageDeps {
   ) => Promise<Applied>;
   /** Looks again at the Nodes waiting for a gate to let their next step start. */
   wakeWaiting: () => void;
+  /** Told of ledger entries, NodeClaims and Machines found untrusted. */
+  untrusted?: UntrustedSink;
 }
 
 /** See the module comment. */
@@ -58,6 +60,7 @@ export class ReplaceStage {
       pollMs: deps.pollMs,
       paused: deps.paused,
       told: (news) => this.#news(news),
+      untrusted: deps.untrusted,
     });
   }
 

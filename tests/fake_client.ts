@@ -247,7 +247,7 @@ export class FakeClient implements KubeClient {
   deleteObject(
     kind: ObjectKind,
     name: string,
-    options: { namespace?: string; uid?: string } = {},
+    options: { namespace?: string; uid?: string; resourceVersion?: string } = {},
   ): Promise<KubeObject | undefined> {
     this.#enter("deleteObject", `${kind.plural}/${name}`);
     if (kind.group === "" && kind.plural === "nodes") {
@@ -267,6 +267,12 @@ export class FakeClient implements KubeClient {
     if (!current) return Promise.resolve(undefined);
     if (options.uid && current.metadata.uid !== options.uid) {
       throw new KubeError(`Precondition failed: UID in precondition: ${options.uid}`, 409);
+    }
+    if (options.resourceVersion && current.metadata.resourceVersion !== options.resourceVersion) {
+      throw new KubeError(
+        `Precondition failed: ResourceVersion in precondition: ${options.resourceVersion}`,
+        409,
+      );
     }
     if (!this.dryRun) this.objects.delete(key);
     return Promise.resolve(structuredClone(current));

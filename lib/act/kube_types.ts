@@ -158,15 +158,16 @@ export interface KubeClient {
   /** Replaces `object`; fails with 409 when its `metadata.resourceVersion` is not the current one. */
   replaceObject(kind: ObjectKind, object: KubeObject): Promise<KubeObject>;
   /**
-   * Deletes object `name` of `kind`, only if its uid is still `uid` when given (a precondition:
-   * 409 when another object of that name took its place). Resolves with the object as the API
+   * Deletes object `name` of `kind`, only if its uid is still `uid` and its resourceVersion still
+   * `resourceVersion` when given (preconditions: 409 when another object of that name took its
+   * place, or it changed since it was read). Resolves with the object as the API
    * server answered (still there, Terminating, behind a finalizer; or as it was), or undefined
    * when there was none (404). In a dry run nothing is deleted.
    */
   deleteObject(
     kind: ObjectKind,
     name: string,
-    options?: { namespace?: string; uid?: string },
+    options?: { namespace?: string; uid?: string; resourceVersion?: string },
   ): Promise<KubeObject | undefined>;
   /** Releases what the client holds open (its connections), at shutdown. */
   close?(): Promise<void>;

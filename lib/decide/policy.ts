@@ -145,7 +145,8 @@ export const CLUSTER_VALUE = /^[^\p{Cc}\p{Cf}]{1,253}$/u;
 const fileSchema = z.object({
   rules: z.array(
     z.object({
-      name: z.string().min(1),
+      // Bounded as the replacement ledger bounds the rule it records.
+      name: z.string().min(1).max(253),
       match: z.array(z.string()).min(1),
       actions: z.array(z.enum(["cordon", "drain", "replace", "none"])).min(1),
       drainAfter: duration.optional(),

@@ -46,6 +46,12 @@ export const DEFAULT_REPLACE_GATES: ReplaceGates = {
 /** How long a replacement may take when `timeout` is not given: a cloud's boot and join, with room. */
 export const DEFAULT_REPLACE_TIMEOUT_MS = 20 * 60_000;
 
+/**
+ * The longest a rule's `timeout` may be. A replacement is a boot and a join, minutes; the bound
+ * keeps every deadline node-heal records within what it accepts back from the ledger.
+ */
+export const MAX_REPLACE_TIMEOUT_MS = 24 * 3_600_000;
+
 /** Labels that name a Node's pool, in the order they are looked for. */
 export const POOL_LABELS = [
   "karpenter.sh/nodepool",
@@ -65,7 +71,10 @@ const endpoint = z.string().regex(
   'must be an http:// or https:// URL such as "https://autoscaling.us-east-1.amazonaws.com"',
 );
 const common = {
-  timeout: duration.optional(),
+  timeout: duration.refine(
+    (d) => (durationMs(d) ?? 0) <= MAX_REPLACE_TIMEOUT_MS,
+    "must be at most 24h",
+  ).optional(),
   poolLabel: z.string().min(1).optional(),
 };
 

@@ -1,11 +1,20 @@
-// The replacement ledger's rules, pure: what a replacement record holds, what the replacement
-// gates count from it, when a replacement has a successor, and how the ledger stays bounded. The
-// ledger lives outside the Nodes (a replaced Node is deleted with its annotations), in a
-// ConfigMap that act/replace/ledger.ts reads and writes.
+// The replacement ledger's rules, pure: what a replacement record holds (and the schema a stored
+// one must pass), what the replacement gates count from it, when a replacement has a successor,
+// and how the ledger stays bounded. The ledger lives outside the Nodes (a replaced Node is deleted
+// with its annotations), in a ConfigMap that act/replace/ledger.ts reads and writes, and that
+// anyone with RBAC in node-heal's namespace can write too.
+import { z } from "zod";
+import { clip } from "../clip.ts";
 import { isReady, type Node } from "../node.ts";
 import { formatDuration } from "../duration.ts";
 import type { Gates } from "./policy.ts";
-import { POOL_LABELS, type ProviderName, PROVIDERS } from "./replace_policy.ts";
+import {
+  MAX_REPLACE_TIMEOUT_MS,
+  POOL_LABELS,
+  type ProviderName,
+  PROVIDERS,
+} from "./replace_policy.ts";
+import { readState } from "./node_state.ts";
 import { protection } from "./selection.ts";
 
 /** Where a replacement stands. */
@@ -19,6 +28,12 @@ export type Phase =
   /** It did not end in time, or the provider refused. */
   | "failed";
 
+/** The annotations CAPI puts on a Node naming its Machine: a record keeps these, no others. */
+export const MACHINE_ANNOTATIONS = {
+  machine: "cluster.x-k8s.io/machine",
+  namespace: "cluster.x-k8s.io/cluster-namespace",
+} as const;
+
 /** One replacement, as the ledger records it. */
 export interface Replacement {
   /** Unique: the Node's name and the start time. */
@@ -28,7 +43,7 @@ export interface Replacement {
   providerID?: string;
   /** The label naming the Node's pool and its value: the successor must share it. */
   pool?: { label: string; value: string };
-  /** The Node's `cluster.x-k8s.io/` annotations (which Machine it is). */
+  /** The Node's {@link MACHINE_ANNOTATIONS} (which Machine it is). */
   annotations?: Record<string, string>;
   provider: ProviderName;
   /** The policy rule that asked for it. */
@@ -71,6 +86,7 @@ export function holdsPlace(r: Replacement, nodeGone: (r: Replacement) => boolean
 
 /** What the replacement gates have left. */
 export interface ReplaceBudgets {
+  /** `nodes`: those in flight, and one {@link UNREADABLE} for each stored entry that fails the schema. */
   maxReplacing: { max: number; inFlight: number; nodes: string[] };
   replaceRate: { max: number; windowMs: number; used: number; left: number };
   paused: boolean;
@@ -89,10 +105,16 @@ export function replaceBudgets(
     /** Whether a replacement's old Node is gone (default: counted as gone). */
     nodeGone?: (r: Replacement) => boolean;
     damaged?: string;
+    /**
+     * Stored entries that fail the schema: each counts as what it may be at worst, a replacement
+     * in flight started now (a place in maxReplacing, a start in replaceRate).
+     */
+    unreadable?: number;
   },
 ): ReplaceBudgets {
   const { gates, now } = options;
   const gone = options.nodeGone ?? (() => true);
+  const unreadable = options.unreadable ?? 0;
   const flying = new Set(entries.filter((r) => holdsPlace(r, gone)).map((r) => r.node));
   let reservedNew = 0;
   for (const name of options.reserved ?? []) {
@@ -102,9 +124,11 @@ export function replaceBudgets(
     }
   }
   const since = now.getTime() - gates.replaceRate.windowMs;
-  const used = entries.filter((r) => Date.parse(r.startedAt) > since).length + reservedNew;
+  const used = entries.filter((r) => Date.parse(r.startedAt) > since).length + reservedNew +
+    unreadable;
+  const nodes = [...flying, ...Array(unreadable).fill(UNREADABLE)];
   return {
-    maxReplacing: { max: gates.maxReplacing, inFlight: flying.size, nodes: [...flying] },
+    maxReplacing: { max: gates.maxReplacing, inFlight: nodes.length, nodes },
     replaceRate: {
       max: gates.replaceRate.max,
       windowMs: gates.replaceRate.windowMs,
@@ -115,6 +139,9 @@ export function replaceBudgets(
     ...(options.damaged ? { damaged: options.damaged } : {}),
   };
 }
+
+/** How the gates' messages name a stored ledger entry that fails the schema. */
+export const UNREADABLE = "an unreadable ledger entry";
 
 /** What decisions see of the replacement ledger. */
 export interface ReplaceView {
@@ -195,31 +222,71 @@ export function poolOf(node: Node, poolLabel?: string): Replacement["pool"] {
   return undefined;
 }
 
+/** What {@link successorOf} works with beyond the replacement and the Nodes. */
+export interface SuccessorOptions {
+  gates: Gates;
+  /** Nodes that already took another replacement's place: one Node ends one replacement. */
+  taken?: ReadonlySet<string>;
+  /**
+   * The earliest creation time (ms) a successor may have beyond the record's `startedAt`; see
+   * {@link earliestSuccessor}.
+   */
+  since?: number;
+  /**
+   * Whether the provider rebuilds the machine under the same name (a GCP recreate keeps the
+   * VM, so its providerID): then a Node with the predecessor's providerID may succeed it.
+   */
+  samePlace?: boolean;
+}
+
 /**
- * The Node that took a replacement's place, if one has: Ready, not the replaced Node object
- * (another uid), made after the replacement started, in the same pool, and not protected (the
- * control plane never counts).
+ * The Node that took a replacement's place, if one has: Ready, not protected (the control plane
+ * never counts), not itself being replaced, in the same pool, not one that took another's place,
+ * made after the replacement started (and not before `since`), and not the predecessor: another
+ * uid, and another providerID unless its provider rebuilds the machine in place.
  */
 export function successorOf(
   r: Replacement,
   nodes: Iterable<Node>,
-  gates: Gates,
-  /** Nodes that already took another replacement's place: one Node ends one replacement. */
-  taken: ReadonlySet<string> = new Set(),
+  options: SuccessorOptions,
 ): Node | undefined {
-  const started = Date.parse(r.startedAt);
+  const taken = options.taken ?? new Set();
+  const floor = Math.max(Date.parse(r.startedAt), options.since ?? -Infinity);
+  // Creation times have whole seconds.
+  const earliest = Math.floor(floor / 1000) * 1000;
   for (const node of nodes) {
     if (taken.has(node.metadata.name)) continue;
-    if (node.metadata.uid !== undefined && node.metadata.uid === r.uid) continue;
-    if (!isReady(node) || protection(node, gates)) continue;
+    if (r.uid !== undefined && node.metadata.uid === r.uid) continue;
+    if (
+      !options.samePlace && r.providerID !== undefined && node.spec?.providerID === r.providerID
+    ) continue;
+    if (!isReady(node) || protection(node, options.gates)) continue;
+    // A Node node-heal is replacing takes no other's place.
+    if (["replacing", "replace-failed"].includes(readState(node).step ?? "")) continue;
     const created = Date.parse(node.metadata.creationTimestamp ?? "");
-    // A Node object recreated under the same name (a GCP recreate) is a successor too: its
-    // creation is after the start all the same. Creation times have whole seconds.
-    if (Number.isNaN(created) || created < Math.floor(started / 1000) * 1000) continue;
+    // A Node object recreated under the same name (a GCP recreate, an ASG instance given the
+    // old one's address) is a successor too: its creation is after the start all the same.
+    if (Number.isNaN(created) || created < earliest) continue;
     if (r.pool && node.metadata.labels?.[r.pool.label] !== r.pool.value) continue;
     return node;
   }
   return undefined;
+}
+
+/**
+ * The earliest creation time (ms) a successor of `r` may have, for a replica that began following
+ * it at `followedAt` (its own clock) under a rule whose timeout is `timeoutMs`: the record's
+ * `startedAt`, but never earlier than `timeoutMs` before this replica first followed it. A record
+ * this replica began is followed at once, so the bound is its `startedAt`; a real replacement
+ * resumed after a restart was started within its timeout, so its successor is newer than both;
+ * a record written by someone else with an old `startedAt` cannot make a long-Ready Node its
+ * successor.
+ */
+export function earliestSuccessor(
+  r: Pick<Replacement, "startedAt">,
+  options: { followedAt: number; timeoutMs: number },
+): number {
+  return Math.max(Date.parse(r.startedAt), options.followedAt - options.timeoutMs);
 }
 
 /** How many ended replacements the ledger keeps beyond those the rate gate counts. */
@@ -242,23 +309,101 @@ export function pruned(
   return entries.filter((r) => holds(r) || Date.parse(r.startedAt) > since || keep.has(r));
 }
 
-/** Why a stored ledger entry cannot be read, or undefined when it can. */
-export function invalidEntry(r: unknown): string | undefined {
-  const e = r as Record<string, unknown>;
-  if (!e || typeof e !== "object") return "not an object";
-  for (const key of ["id", "node", "rule", "by"]) {
-    if (typeof e[key] !== "string" || e[key] === "") return `${key} is not a name`;
+/** How many entries a stored ledger may hold; one with more is damaged. */
+export const MAX_ENTRIES = 1000;
+
+/** How far ahead of this replica's clock a recorded time may be (replicas' clocks differ a little). */
+export const CLOCK_SKEW_MS = 5 * 60_000;
+
+/** The earliest time a record may name: Kubernetes 1.0 (nothing was replaced before). */
+export const EARLIEST_TIME = Date.parse("2015-07-21T00:00:00Z");
+
+/** How long a stored message may be; a longer one is clipped, not refused. */
+export const MAX_MESSAGE = 1024;
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+
+const text = (max: number) => z.string().min(1).max(max);
+/** A Kubernetes object name (a DNS subdomain at most). */
+const name = text(253);
+const time = z.string().regex(RFC3339, "must be an RFC 3339 time");
+
+/** One stored ledger entry: the fields of {@link Replacement}, bounded. Unknown keys are dropped. */
+const entrySchema = z.object({
+  id: text(300),
+  node: name,
+  uid: text(128).optional(),
+  providerID: text(512).optional(),
+  pool: z.object({ label: text(317), value: z.string().max(63) }).optional(),
+  annotations: z.record(text(317), z.string().max(253)).refine(
+    (a) => Object.keys(a).length <= 8,
+    "must have at most 8 entries",
+  ).optional(),
+  provider: z.enum(PROVIDERS),
+  rule: text(253),
+  cordonedAt: time.optional(),
+  startedAt: time,
+  deadline: time,
+  by: name,
+  phase: z.enum(["starting", "requested", "replaced", "failed"]),
+  operation: text(512).optional(),
+  message: z.string().transform((m) => clip(m, MAX_MESSAGE)).optional(),
+  endedAt: time.optional(),
+  successor: name.optional(),
+  unsettled: z.boolean().optional(),
+}).refine((e) => e.successor === undefined || e.phase === "replaced", {
+  message: "only a replaced entry names a successor",
+  path: ["successor"],
+}).refine((e) => e.unsettled === undefined || e.phase === "failed", {
+  message: "only a failed entry is unsettled",
+  path: ["unsettled"],
+});
+
+/** Why a stored ledger entry cannot be read: a fixed word for the metric, and a sentence. */
+export interface EntryProblem {
+  reason: "schema" | "future-time" | "old-time";
+  message: string;
+}
+
+/**
+ * A stored ledger entry read through the schema and its times checked against `now` (this
+ * replica's clock): none after `now` beyond {@link CLOCK_SKEW_MS}, none before
+ * {@link EARLIEST_TIME}, a deadline after the start and no later than the longest timeout a rule
+ * may have allows. Never throws; the problem never echoes the entry.
+ */
+export function readEntry(raw: unknown, now: Date): { entry: Replacement } | EntryProblem {
+  const parsed = entrySchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue.path.length ? `field "${issue.path.join(".")}"` : "the entry";
+    return { reason: "schema", message: `${field} ${clip(issue.message, 120)}` };
   }
-  for (const key of ["startedAt", "deadline"]) {
-    if (typeof e[key] !== "string" || Number.isNaN(Date.parse(e[key] as string))) {
-      return `${key} is not a time`;
+  const e = parsed.data as Replacement;
+  const latest = now.getTime() + CLOCK_SKEW_MS;
+  for (const key of ["cordonedAt", "startedAt", "endedAt"] as const) {
+    const at = e[key] === undefined ? undefined : Date.parse(e[key]);
+    if (at === undefined) continue;
+    if (at > latest) {
+      return {
+        reason: "future-time",
+        message: `field "${key}" ${e[key]} is later than this replica's clock allows (${
+          new Date(latest).toISOString()
+        })`,
+      };
+    }
+    if (at < EARLIEST_TIME) {
+      return { reason: "old-time", message: `field "${key}" ${e[key]} is before 2015-07-21` };
     }
   }
-  if (!["starting", "requested", "replaced", "failed"].includes(e.phase as string)) {
-    return `phase is not starting, requested, replaced or failed`;
+  const started = Date.parse(e.startedAt);
+  const deadline = Date.parse(e.deadline);
+  if (deadline < started || deadline > started + MAX_REPLACE_TIMEOUT_MS + CLOCK_SKEW_MS) {
+    return {
+      reason: "future-time",
+      message: `field "deadline" ${e.deadline} is not within ${
+        formatDuration(MAX_REPLACE_TIMEOUT_MS)
+      } after startedAt ${e.startedAt}`,
+    };
   }
-  if (!(PROVIDERS as readonly string[]).includes(e.provider as string)) {
-    return `provider is not one of ${PROVIDERS.join(", ")}`;
-  }
-  return undefined;
+  return { entry: e };
 }

@@ -30,7 +30,13 @@ function node(name: string, ip: string, created = new Date().toISOString()): Nod
   n.metadata.uid = `uid-${name}`;
   n.metadata.creationTimestamp = created;
   n.metadata.labels = { ...n.metadata.labels, "karpenter.sh/nodepool": "general" };
+  n.spec = { ...n.spec, providerID: providerID(name) };
   return n;
+}
+
+/** The providerID of Node `name`'s instance. */
+function providerID(name: string): string {
+  return `aws:///us-east-1a/i-0000000${name.replace(/\D/g, "").padStart(3, "0")}`;
 }
 
 async function setup(
@@ -43,7 +49,7 @@ async function setup(
   for (const i of [1, 2, 3, 4]) {
     client.putObject(NODE_CLAIMS, {
       metadata: { name: `general-${i}`, labels: { "karpenter.sh/nodepool": "general" } },
-      status: { nodeName: `w${i}` },
+      status: { nodeName: `w${i}`, providerID: providerID(`w${i}`) },
     });
   }
   const index = watchedIndex(client);

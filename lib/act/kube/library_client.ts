@@ -356,7 +356,7 @@ export class LibraryClient implements KubeClient {
   deleteObject(
     kind: ObjectKind,
     name: string,
-    options: { namespace?: string; uid?: string } = {},
+    options: { namespace?: string; uid?: string; resourceVersion?: string } = {},
   ): Promise<KubeObject | undefined> {
     return this.#objects.delete(kind, name, options);
   }

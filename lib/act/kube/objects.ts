@@ -93,7 +93,7 @@ export class ObjectCalls {
   delete(
     kind: ObjectKind,
     name: string,
-    options: { namespace?: string; uid?: string } = {},
+    options: { namespace?: string; uid?: string; resourceVersion?: string } = {},
   ): Promise<KubeObject | undefined> {
     return this.#deps.send(
       `delete ${objectName(kind, name, options.namespace)}`,
@@ -103,7 +103,14 @@ export class ObjectCalls {
         body: {
           apiVersion: "v1",
           kind: "DeleteOptions",
-          ...(options.uid ? { preconditions: { uid: options.uid } } : {}),
+          ...(options.uid || options.resourceVersion
+            ? {
+              preconditions: {
+                ...(options.uid ? { uid: options.uid } : {}),
+                ...(options.resourceVersion ? { resourceVersion: options.resourceVersion } : {}),
+              },
+            }
+            : {}),
         },
       },
       { 404: undefined },

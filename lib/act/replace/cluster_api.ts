@@ -1,16 +1,22 @@
 // The cluster-api provider: a Node is replaced by deleting its Machine, which its MachineSet then
 // replaces (the way CAPI's MachineHealthCheck remediates). Which Machine is read from the
-// annotations CAPI's Machine controller puts on the Node; only a Machine a MachineSet owns is
-// deleted, since nothing would bring back another (a control plane Machine belongs to its
-// KubeadmControlPlane, which node-heal leaves alone).
-import type { KubeClient, KubeObject, ObjectKind } from "../kube_types.ts";
+// annotations CAPI's Machine controller puts on the Node; those anyone who may patch the Node
+// can write (its own kubelet too), so the Machine is deleted only when it is the Node's by
+// identity (./identity.ts): it carries the Node's providerID, and its `status.nodeRef`, where set,
+// names the Node. Only a Machine a MachineSet owns is deleted, since nothing would bring back
+// another (a control plane Machine belongs to its KubeadmControlPlane, which node-heal leaves
+// alone). The delete carries the Machine's uid and resourceVersion as read as preconditions.
+import type { KubeClient, ObjectKind } from "../kube_types.ts";
 import type { ReplaceOptions } from "../../decide/replace_policy.ts";
+import { MACHINE_ANNOTATIONS } from "../../decide/replacements.ts";
+import { isDistrusted, type Machine, machineOf } from "./identity.ts";
 import {
   type Operation,
   type ProviderDeps,
   type ReplaceProvider,
   ReplaceRefused,
   type ReplaceTarget,
+  type StartContext,
 } from "./provider.ts";
 
 /** Cluster API's Machines, as the generic object calls name them. */
@@ -21,9 +27,9 @@ export const MACHINES: ObjectKind = {
 };
 
 /** The Node annotation naming its Machine. */
-export const MACHINE_ANNOTATION = "cluster.x-k8s.io/machine";
+export const MACHINE_ANNOTATION = MACHINE_ANNOTATIONS.machine;
 /** The Node annotation naming its Machine's namespace. */
-export const NAMESPACE_ANNOTATION = "cluster.x-k8s.io/cluster-namespace";
+export const NAMESPACE_ANNOTATION = MACHINE_ANNOTATIONS.namespace;
 
 /** Makes the cluster-api provider; it takes no options beyond the common ones. */
 export function create(
@@ -45,12 +51,19 @@ class ClusterApiProvider implements ReplaceProvider {
     this.#client = client;
   }
 
-  async start(target: ReplaceTarget): Promise<Operation> {
+  async start(target: ReplaceTarget, context: StartContext = {}): Promise<Operation> {
+    if (!target.providerID || !target.uid) {
+      throw new ReplaceRefused(
+        `Cannot replace Node "${target.node}" through Cluster API: it has no ${
+          target.providerID ? "uid" : "spec.providerID"
+        } recorded, so no Machine can be matched to it`,
+      );
+    }
     const name = annotation(target, MACHINE_ANNOTATION);
     const namespace = annotation(target, NAMESPACE_ANNOTATION);
     const ref = `${namespace}/${name}`;
-    const machine = await this.#client.getObject(MACHINES, name, namespace);
-    if (!machine) {
+    const stored = await this.#client.getObject(MACHINES, name, namespace);
+    if (!stored) {
       // Gone since this provider deleted it, or since a process before a restart did (the Node
       // went with it): the same replacement, not a refusal.
       if (this.#asked.has(ref)) return gone(ref);
@@ -60,13 +73,23 @@ class ClusterApiProvider implements ReplaceProvider {
         `Cannot replace Node "${target.node}": its Machine "${ref}" does not exist`,
       );
     }
+    const id = { node: target.node, uid: target.uid, providerID: target.providerID };
+    const machine = machineOf(id, stored);
+    if (isDistrusted(machine)) {
+      context.untrusted?.report({ kind: "machine", ...machine, node: target.node });
+      throw new ReplaceRefused(machine.message);
+    }
     const set = owningMachineSet(machine, target.node);
-    const uid = machine.metadata.uid ?? "";
+    const { uid, resourceVersion } = machine.metadata;
     if (machine.metadata.deletionTimestamp) {
       return { id: uid, message: `Machine ${ref} is already being deleted (MachineSet ${set})` };
     }
     this.#asked.set(ref, uid);
-    const deleted = await this.#client.deleteObject(MACHINES, name, { namespace, uid });
+    const deleted = await this.#client.deleteObject(MACHINES, name, {
+      namespace,
+      uid,
+      resourceVersion,
+    });
     if (!deleted) return gone(ref);
     return { id: uid, message: `Deleted Machine ${ref} (MachineSet ${set})` };
   }
@@ -92,7 +115,7 @@ function annotation(target: ReplaceTarget, key: string): string {
  * The name of the MachineSet that controls `machine`; refused for a Machine no MachineSet owns
  * (a control plane's, a standalone one).
  */
-function owningMachineSet(machine: KubeObject, node: string): string {
+function owningMachineSet(machine: Machine, node: string): string {
   const owners = machine.metadata.ownerReferences ?? [];
   const set = owners.find((o) =>
     o.kind === "MachineSet" && o.apiVersion.startsWith("cluster.x-k8s.io/")

@@ -1,11 +1,15 @@
 // One replacement followed to its end: its provider asked (only if the Node is still node-heal's
 // to replace), its operation recorded, then the Nodes watched until a successor is Ready or the
 // deadline passes. A replacement that failed after its provider was asked stays followed,
-// unsettled, until a successor comes: the provider may still be taking the machine away.
-import type { Node } from "../../node.ts";
+// unsettled, until a successor comes: the provider may still be taking the machine away. The
+// record may have been written by anyone (the ledger is a ConfigMap): a provider is asked only
+// while the Node is the one recorded (its uid and providerID), and a successor must be newer than
+// the record's start and than this replica's first look at it less the rule's timeout.
+import { isReady, type Node } from "../../node.ts";
 import { readState } from "../../decide/node_state.ts";
 import type { Policy } from "../../decide/policy.ts";
-import { type Replacement, successorOf } from "../../decide/replacements.ts";
+import { DEFAULT_REPLACE_TIMEOUT_MS } from "../../decide/replace_policy.ts";
+import { earliestSuccessor, type Replacement, successorOf } from "../../decide/replacements.ts";
 import { protection } from "../../decide/selection.ts";
 import type { NodeIndex } from "../../resolve/node_index.ts";
 import { sleep } from "../../timing.ts";
@@ -16,6 +20,7 @@ import {
   type ReplaceProvider,
   ReplaceRefused,
   type ReplaceTarget,
+  type UntrustedSink,
 } from "./provider.ts";
 
 /** What a follower works with. */
@@ -36,6 +41,14 @@ export interface FollowerDeps {
   record: (r: Replacement, change: Partial<Replacement>) => Promise<Replacement>;
   /** Told once the provider accepted, and once the replacement ended (or settled). */
   told: (kind: "requested" | "replaced" | "failed", r: Replacement) => void | Promise<void>;
+  /** Told of the NodeClaims and Machines a provider would not trust. */
+  untrusted?: UntrustedSink;
+}
+
+/** What one follow of a replacement fixes when it begins. */
+interface Followed {
+  /** The earliest creation time (ms) of a successor: see `earliestSuccessor`. */
+  since: number;
 }
 
 /** An unsettled replacement is looked at this many times less often than one in flight. */
@@ -48,9 +61,13 @@ export async function follow(
   signal: AbortSignal,
 ): Promise<void> {
   let r = start;
+  const timeoutMs = replaceTimeout(start, deps.policy());
+  const followed = {
+    since: earliestSuccessor(start, { followedAt: deps.now().getTime(), timeoutMs }),
+  };
   while (!signal.aborted) {
     try {
-      const next = await step(r, deps);
+      const next = await step(r, deps, followed);
       if (next === "done") return;
       r = next;
     } catch (err) {
@@ -65,12 +82,16 @@ export async function follow(
 }
 
 /** One look at a replacement: its record as it is now, or `done` when nothing more follows. */
-async function step(r: Replacement, deps: FollowerDeps): Promise<Replacement | "done"> {
+async function step(
+  r: Replacement,
+  deps: FollowerDeps,
+  followed: Followed,
+): Promise<Replacement | "done"> {
   const { now } = deps;
   const provider = deps.provider();
   const deadline = effectiveDeadline(r, deps.policy());
   const late = now().getTime() > deadline;
-  if (r.phase === "failed") return await settle(r, deps);
+  if (r.phase === "failed") return await settle(r, deps, followed);
   if (r.phase !== "starting" && r.phase !== "requested") return "done";
   if (!provider) {
     return await end(r, deps, "failed", {
@@ -101,7 +122,7 @@ async function step(r: Replacement, deps: FollowerDeps): Promise<Replacement | "
     }
     if (why) return await end(r, deps, "failed", { message: `not asked: ${why}` });
     try {
-      const op = await provider.start(targetOf(r));
+      const op = await provider.start(targetOf(r), { untrusted: deps.untrusted });
       r = await deps.record(r, { phase: "requested", operation: op.id, message: op.message });
       await deps.told("requested", r);
     } catch (err) {
@@ -117,7 +138,7 @@ async function step(r: Replacement, deps: FollowerDeps): Promise<Replacement | "
       unsettled: true,
     });
   }
-  const successor = successorFor(r, deps, progress, provider.inPlace === true);
+  const successor = successorFor(r, deps, followed, { progress, inPlace: provider.inPlace });
   if (successor) return await end(r, deps, "replaced", { successor: successor.metadata.name });
   if (!late) return r;
   const gone = !deps.index.get(r.node) || deps.index.get(r.node)!.metadata.uid !== r.uid;
@@ -134,7 +155,11 @@ async function step(r: Replacement, deps: FollowerDeps): Promise<Replacement | "
 }
 
 /** A failed replacement whose provider may still act: ended for good once a successor comes. */
-async function settle(r: Replacement, deps: FollowerDeps): Promise<Replacement | "done"> {
+async function settle(
+  r: Replacement,
+  deps: FollowerDeps,
+  followed: Followed,
+): Promise<Replacement | "done"> {
   if (!r.unsettled) return "done";
   const old = deps.index.get(r.node);
   if (
@@ -146,7 +171,7 @@ async function settle(r: Replacement, deps: FollowerDeps): Promise<Replacement |
     await deps.record(r, { unsettled: false });
     return "done";
   }
-  const successor = successorFor(r, deps, undefined, false);
+  const successor = successorFor(r, deps, followed, { inPlace: deps.provider()?.inPlace });
   if (!successor) return r;
   return await end(r, deps, "replaced", {
     successor: successor.metadata.name,
@@ -157,12 +182,20 @@ async function settle(r: Replacement, deps: FollowerDeps): Promise<Replacement |
 
 /**
  * Why a replacement whose provider was not asked yet may not be asked now: the Node must still be
- * node-heal's, marked `replacing`, the same object, and not protected. A record nobody marked
- * (written by hand, or one whose Node mark never landed) asks nothing. `gone` when the Node is.
+ * node-heal's, marked `replacing`, the same object (its uid) on the same machine (its
+ * providerID) as recorded, and not protected. A record nobody marked (written by hand, or one
+ * whose Node mark never landed) asks nothing. `gone` when the Node is.
  */
 async function notOurs(r: Replacement, deps: FollowerDeps): Promise<string | undefined> {
   const node = await deps.client.getNode(r.node);
   if (!node || (r.uid && node.metadata.uid !== r.uid)) return "gone";
+  if (!r.uid) return `the record names no uid of ${r.node}, so which Node it meant cannot be told`;
+  const providerID = node.spec?.providerID;
+  if (providerID !== r.providerID) {
+    return `${r.node}'s providerID is ${providerID ?? "unset"} now, not ${
+      r.providerID ?? "unset"
+    } as when its replacement was decided`;
+  }
   const shield = protection(node, deps.policy().gates);
   if (shield) return shield.message;
   const state = readState(node);
@@ -177,9 +210,19 @@ async function notOurs(r: Replacement, deps: FollowerDeps): Promise<string | und
  * (a record edited by hand does not hold a place longer than the policy says).
  */
 function effectiveDeadline(r: Replacement, policy: Policy): number {
-  const timeout = policy.rules.find((rule) => rule.name === r.rule)?.replace?.timeoutMs;
+  const timeout = ruleTimeout(r, policy);
   const recorded = Date.parse(r.deadline);
   return timeout === undefined ? recorded : Math.min(recorded, Date.parse(r.startedAt) + timeout);
+}
+
+/** The timeout of the rule `r` names, if the policy in force still has it. */
+function ruleTimeout(r: Replacement, policy: Policy): number | undefined {
+  return policy.rules.find((rule) => rule.name === r.rule)?.replace?.timeoutMs;
+}
+
+/** The timeout a replacement is held to: its rule's, or the default when the rule is gone. */
+function replaceTimeout(r: Replacement, policy: Policy): number {
+  return ruleTimeout(r, policy) ?? DEFAULT_REPLACE_TIMEOUT_MS;
 }
 
 /** Where the provider's operation stands; undefined when it does not say. */
@@ -202,26 +245,33 @@ async function progressOf(
 
 /**
  * The Node that took `r`'s place, once the old Node is gone: a new Ready Node of its pool, not
- * one that took another's place. For a provider that rebuilds the machine under the same Node
- * object (`inPlace`, a GCP recreate) and says it is done, that Node, Ready again. For any other,
- * the old Node still there (an instance terminated, its Node not yet deleted) is no successor.
+ * one that took another's place, newer than `followed.since`. For a provider that rebuilds the
+ * machine under the same Node object (`inPlace`, a GCP recreate) and says it is done, that Node,
+ * Ready again. For any other, the old Node still there (an instance terminated, its Node not yet
+ * deleted) is no successor, nor a Node on its machine (its providerID).
  */
 function successorFor(
   r: Replacement,
   deps: FollowerDeps,
-  progress: Progress | undefined,
-  inPlace: boolean,
+  followed: Followed,
+  provider: { progress?: Progress; inPlace?: boolean },
 ): Node | undefined {
+  const { progress } = provider;
+  const inPlace = provider.inPlace === true;
   if (progress?.state === "running") return undefined;
   const { index } = deps;
-  const policy = deps.policy();
+  const { gates } = deps.policy();
   const old = index.get(r.node);
   if (old && old.metadata.uid === r.uid) {
     if (!inPlace || progress?.state !== "done") return undefined;
-    const again = { ...r, uid: undefined, startedAt: "1970-01-01T00:00:00Z" };
-    return successorOf(again, [old], policy.gates);
+    return isReady(old) && !protection(old, gates) ? old : undefined;
   }
-  return successorOf(r, index.nodes(), policy.gates, deps.taken(r));
+  return successorOf(r, index.nodes(), {
+    gates,
+    taken: deps.taken(r),
+    since: followed.since,
+    samePlace: inPlace,
+  });
 }
 
 async function end(

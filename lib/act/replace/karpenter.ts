@@ -1,8 +1,11 @@
-// The karpenter provider: delete the `karpenter.sh/v1` NodeClaim whose `status.nodeName` is the
-// Node, as Karpenter's own node repair does. Karpenter's termination finalizer then drains and
-// deletes the Node and its instance, and Karpenter provisions a successor for the pods left
-// pending.
-import type { KubeObject, ObjectKind } from "../kube_types.ts";
+// The karpenter provider: delete the `karpenter.sh/v1` NodeClaim of the Node, as Karpenter's own
+// node repair does. Karpenter's termination finalizer then drains and deletes the Node and its
+// instance, and Karpenter provisions a successor for the pods left pending. The claim is the one
+// carrying the Node's providerID (Karpenter terminates the instance a claim names, whatever Node
+// it says it is for), and naming the Node, if it names one (./identity.ts); it is deleted with its
+// uid and resourceVersion as read as preconditions, so a claim changed since is not.
+import type { ObjectKind } from "../kube_types.ts";
+import { claimsOf, type Distrusted, type Identity, type NodeClaim } from "./identity.ts";
 import {
   type Operation,
   type ProviderDeps,
@@ -10,6 +13,7 @@ import {
   type ReplaceProvider,
   ReplaceRefused,
   type ReplaceTarget,
+  type StartContext,
 } from "./provider.ts";
 
 /** Karpenter's NodeClaims. */
@@ -31,38 +35,61 @@ class KarpenterProvider implements ReplaceProvider {
     this.#deps = deps;
   }
 
-  async start(target: ReplaceTarget): Promise<Operation> {
+  async start(target: ReplaceTarget, context: StartContext = {}): Promise<Operation> {
     const { client } = this.#deps;
-    const claims = await client.listObjects(NODE_CLAIMS);
-    const claim = claims.find((c) => nodeNameOf(c) === target.node) ??
-      claims.find((c) => target.providerID && providerIDOf(c) === target.providerID);
-    if (!claim) {
-      if (!target.uid || !(await client.getNode(target.node))) {
-        // Asked before a restart: the claim and its Node are gone already.
-        return { id: `gone:${target.node}`, message: `The NodeClaim of ${target.node} is gone` };
-      }
+    const id = identityOf(target);
+    const { matches, distrusted } = claimsOf(id, await client.listObjects(NODE_CLAIMS));
+    for (const d of distrusted) {
+      context.untrusted?.report({ kind: "nodeclaim", ...d, node: target.node });
+    }
+    if (matches.length > 1) {
       throw new ReplaceRefused(
-        `no karpenter.sh/v1 NodeClaim has status.nodeName ${target.node}: Karpenter does not manage it`,
+        `NodeClaims ${
+          matches.map((c) => `"${c.metadata.name}"`).join(", ")
+        } all carry ${target.node}'s providerID ${id.providerID}: which is its own cannot be told`,
       );
     }
+    const [claim] = matches;
+    if (!claim) return await this.#none(id, distrusted);
     const name = claim.metadata.name;
-    const uid = claim.metadata.uid ?? name;
     const message = `Deleted NodeClaim ${name} (NodePool ${
       claim.metadata.labels?.["karpenter.sh/nodepool"] ?? "unknown"
     }) of ${target.node}; Karpenter terminates it and provisions a successor`;
     // Deleting already (asked before a restart): not asked again.
-    if (claim.metadata.deletionTimestamp) return { id: uid, message };
-    const deleted = await client.deleteObject(NODE_CLAIMS, name, { uid: claim.metadata.uid });
-    return { id: deleted?.metadata.uid ?? uid, message };
+    if (claim.metadata.deletionTimestamp) return { id: claim.metadata.uid, message };
+    const deleted = await client.deleteObject(NODE_CLAIMS, name, preconditions(claim));
+    return { id: deleted?.metadata.uid ?? claim.metadata.uid, message };
+  }
+
+  /** No claim is the Node's: gone with its Node (asked before a restart), or refused. */
+  async #none(id: Identity, distrusted: Distrusted[]): Promise<Operation> {
+    const node = await this.#deps.client.getNode(id.node);
+    if (!node || node.metadata.uid !== id.uid) {
+      // Asked before a restart: the claim and its Node are gone already.
+      return { id: `gone:${id.node}`, message: `The NodeClaim of ${id.node} is gone` };
+    }
+    const mismatch = distrusted.find((d) => d.reason === "identity");
+    throw new ReplaceRefused(
+      mismatch?.message ??
+        `no karpenter.sh/v1 NodeClaim carries providerID ${id.providerID} of ${id.node}: ` +
+          "Karpenter does not manage it",
+    );
   }
 }
 
-function nodeNameOf(claim: KubeObject): string | undefined {
-  const name = claim.status?.nodeName;
-  return typeof name === "string" ? name : undefined;
+/** The target's identity; refused without a uid or a providerID (no claim can be matched). */
+function identityOf(target: ReplaceTarget): Identity {
+  if (!target.providerID || !target.uid) {
+    throw new ReplaceRefused(
+      `Cannot replace Node "${target.node}" through Karpenter: it has no ${
+        target.providerID ? "uid" : "spec.providerID"
+      } recorded, so no NodeClaim can be matched to it`,
+    );
+  }
+  return { node: target.node, uid: target.uid, providerID: target.providerID };
 }
 
-function providerIDOf(claim: KubeObject): string | undefined {
-  const id = claim.status?.providerID;
-  return typeof id === "string" ? id : undefined;
+/** The delete's preconditions: the claim as read and matched, not one changed since. */
+function preconditions(claim: NodeClaim): { uid: string; resourceVersion: string } {
+  return { uid: claim.metadata.uid, resourceVersion: claim.metadata.resourceVersion };
 }

@@ -3,10 +3,20 @@
 // Node is deleted with its annotations) and node-heal's restarts and failovers, so the
 // replacement gates count right after either. Every write carries the resourceVersion read: a
 // replica that lost its lead, or two writes at once, meet 409 and decide again on what is stored.
+// Anyone with RBAC in node-heal's namespace can write it too: every entry is read through the
+// schema (decide/replacements.ts); one that fails it is reported, asks nothing, and counts as a
+// replacement in flight until a person repairs or deletes it (docs/replacement.md).
+import type { Clock } from "../../clock.ts";
 import type { KubeClient, KubeObject, ObjectKind } from "../kube_types.ts";
-import { invalidEntry, type Replacement } from "../../decide/replacements.ts";
+import {
+  type EntryProblem,
+  MAX_ENTRIES,
+  readEntry,
+  type Replacement,
+} from "../../decide/replacements.ts";
 import { log } from "../../log.ts";
 import { statusOf } from "../../retry.ts";
+import type { UntrustedSink } from "./provider.ts";
 
 /** The ConfigMap that holds the ledger. */
 export const LEDGER_NAME = "node-heal-replacements";
@@ -19,6 +29,26 @@ const CONFIG_MAPS: ObjectKind = { group: "", version: "v1", plural: "configmaps"
 /** How often a write that met a newer ledger (409) is tried again on a fresh read. */
 const MAX_CONFLICTS = 5;
 
+/** The most a stored ledger may hold, as the API server bounds a ConfigMap: 1 MiB. */
+export const MAX_LEDGER_CHARS = 1 << 20;
+
+/** A stored entry that fails the schema: never followed, written back as it is. */
+export interface Unreadable {
+  /** How messages name it: its id when that is short and plain, else its place in the list. */
+  label: string;
+  problem: EntryProblem;
+  /** The entry as stored. */
+  raw: unknown;
+}
+
+/** What a {@link Ledger} works with beyond the client and its namespace. */
+export interface LedgerOptions {
+  /** This replica's clock: a stored time later than it (beyond a small skew) is refused. */
+  now: Clock;
+  /** Told of every entry (or whole ledger) that cannot be read. */
+  untrusted?: UntrustedSink;
+}
+
 /** What a change of the ledger decides: the entries to store (undefined: store nothing), and an answer. */
 export interface LedgerChange<T> {
   entries?: Replacement[];
@@ -29,7 +59,9 @@ export interface LedgerChange<T> {
 export class Ledger {
   #client: KubeClient;
   #namespace: string;
+  #options: LedgerOptions;
   #entries: Replacement[] = [];
+  #unreadable: Unreadable[] = [];
   /** The version read or written last; undefined when the ConfigMap does not exist (yet). */
   #version?: string;
   /** Why the stored ledger cannot be read, if it cannot: nothing is written over it. */
@@ -37,9 +69,10 @@ export class Ledger {
   /** Changes run one at a time (each reads the result of the last). */
   #tail: Promise<unknown> = Promise.resolve();
 
-  constructor(client: KubeClient, namespace: string) {
+  constructor(client: KubeClient, namespace: string, options: LedgerOptions) {
     this.#client = client;
     this.#namespace = namespace;
+    this.#options = options;
   }
 
   /** The replacements as last read or written, oldest first. */
@@ -47,10 +80,15 @@ export class Ledger {
     return this.#entries;
   }
 
+  /** The stored entries that fail the schema, as last read: each counts as one in flight. */
+  get unreadable(): readonly Unreadable[] {
+    return this.#unreadable;
+  }
+
   /**
-   * Why the stored ledger cannot be trusted (not JSON, an entry without its fields), or
-   * undefined. A damaged ledger is neither counted as empty nor written over: the replacement
-   * gates stop every new replacement until a person repairs or deletes it.
+   * Why the stored ledger cannot be trusted (not JSON, not a list, too long), or undefined. A
+   * damaged ledger is neither counted as empty nor written over: the replacement gates stop
+   * every new replacement until a person repairs or deletes it.
    */
   get damaged(): string | undefined {
     return this.#damaged;
@@ -114,7 +152,8 @@ export class Ledger {
         labels: { "app.kubernetes.io/name": "node-heal" },
         ...(this.#version ? { resourceVersion: this.#version } : {}),
       },
-      data: { [LEDGER_KEY]: JSON.stringify(entries) },
+      // The entries this replica cannot read stay as they are, for a person to repair or delete.
+      data: { [LEDGER_KEY]: JSON.stringify([...entries, ...this.#unreadable.map((u) => u.raw)]) },
     };
     return this.#version
       ? this.#client.replaceObject(CONFIG_MAPS, object)
@@ -123,7 +162,8 @@ export class Ledger {
 
   #take(stored: KubeObject | undefined): void {
     this.#version = stored?.metadata.resourceVersion;
-    const parsed = parseLedger(stored?.data?.[LEDGER_KEY]);
+    const object = `${this.#namespace}/${LEDGER_NAME}`;
+    const parsed = parseLedger(stored?.data?.[LEDGER_KEY], this.#options.now());
     if ("damaged" in parsed) {
       if (parsed.damaged !== this.#damaged) {
         log("act").error(
@@ -131,29 +171,67 @@ export class Ledger {
           { namespace: this.#namespace, name: LEDGER_NAME, error: parsed.damaged },
         );
       }
+      this.#options.untrusted?.report({
+        kind: "ledger",
+        object,
+        reason: "damaged",
+        message: `The replacement ledger ${object} is damaged (${parsed.damaged}): no ` +
+          "replacement starts until a person repairs or deletes it",
+      });
       this.#damaged = parsed.damaged;
       return;
     }
     this.#damaged = undefined;
     this.#entries = parsed.entries;
+    this.#unreadable = parsed.unreadable;
+    for (const u of parsed.unreadable) {
+      this.#options.untrusted?.report({
+        kind: "ledger",
+        object: `${object}[${u.label}]`,
+        reason: u.problem.reason,
+        message: `Entry ${u.label} of the replacement ledger ${object} cannot be read ` +
+          `(${u.problem.message}): it asks nothing and names no successor, and counts as a ` +
+          "replacement in flight until a person repairs or deletes it",
+      });
+    }
   }
 }
 
-/** The entries of a stored ledger, or why it cannot be read. */
+/** How messages name a stored entry: its id when short and plain, else `#` and its place. */
+function labelOf(raw: unknown, index: number): string {
+  const id = (raw as { id?: unknown } | null)?.id;
+  return typeof id === "string" && /^[\w.@:-]{1,80}$/.test(id) ? `"${id}"` : `#${index}`;
+}
+
+/**
+ * The entries of a stored ledger read through the schema, at `now`: those that pass it, and
+ * those that do not; or why the whole cannot be read (not JSON, not a list, too long). Never
+ * throws.
+ */
 export function parseLedger(
   raw: string | undefined,
-): { entries: Replacement[] } | { damaged: string } {
-  if (raw === undefined || raw.trim() === "") return { entries: [] };
+  now: Date,
+): { entries: Replacement[]; unreadable: Unreadable[] } | { damaged: string } {
+  if (raw === undefined || raw.trim() === "") return { entries: [], unreadable: [] };
+  if (raw.length > MAX_LEDGER_CHARS) {
+    return { damaged: `${LEDGER_KEY} is longer than ${MAX_LEDGER_CHARS} characters` };
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
   } catch (err) {
-    return { damaged: `${LEDGER_KEY} is not JSON: ${(err as Error).message}` };
+    return { damaged: `${LEDGER_KEY} is not JSON: ${(err as Error).message.slice(0, 200)}` };
   }
   if (!Array.isArray(parsed)) return { damaged: `${LEDGER_KEY} is not a JSON list` };
-  for (const [i, r] of parsed.entries()) {
-    const why = invalidEntry(r);
-    if (why) return { damaged: `entry ${i}: ${why}` };
+  if (parsed.length > MAX_ENTRIES) {
+    return { damaged: `${LEDGER_KEY} has ${parsed.length} entries, more than ${MAX_ENTRIES}` };
   }
-  return { entries: parsed as Replacement[] };
+  const entries: Replacement[] = [];
+  const unreadable: Unreadable[] = [];
+  for (const [i, r] of parsed.entries()) {
+    const read = readEntry(r, now);
+    if ("entry" in read) entries.push(read.entry);
+    else unreadable.push({ label: labelOf(r, i), problem: read, raw: r });
+  }
+  return { entries, unreadable };
 }

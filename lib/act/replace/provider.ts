@@ -10,7 +10,11 @@ import type { ProviderName, ReplaceOptions } from "../../decide/replace_policy.t
 export interface ReplaceTarget {
   node: string;
   uid?: string;
-  /** `aws:///us-east-1a/i-0abc...`, `gce://project/zone/name`, ... */
+  /**
+   * `aws:///us-east-1a/i-0abc...`, `gce://project/zone/name`, ...: the machine. The follower asks
+   * a provider only while the Node still has it; a NodeClaim or Machine is deleted only if it
+   * carries it.
+   */
   providerID?: string;
   /** The Node's labels node-heal keeps (its pool's). */
   labels: Record<string, string>;
@@ -35,6 +39,31 @@ export type Progress =
 /** A replacement refused for good (not in a group, no owning MachineSet): it fails at once. */
 export class ReplaceRefused extends Error {}
 
+/**
+ * Where a reader tells of state others wrote that it did not trust (a NodeClaim or Machine that
+ * does not match its Node, a ledger entry that fails its schema): ignored for decisions, told
+ * once per object and reason. report/untrusted.ts's `Untrusted` is one.
+ */
+export interface UntrustedSink {
+  report(finding: {
+    kind: "ledger" | "nodeclaim" | "machine";
+    /** The object: a NodeClaim's name, a Machine's `namespace/name`, the ledger's. */
+    object: string;
+    /** A short fixed word for the metric: `identity`, `schema`, ... */
+    reason: string;
+    /** One sentence, never the value whole. */
+    message: string;
+    /** The Node it is about, for the Event. */
+    node?: string;
+  }): void;
+}
+
+/** What a provider's start is told beside its target. */
+export interface StartContext {
+  /** Told of the objects a provider read and would not trust. */
+  untrusted?: UntrustedSink;
+}
+
 /** One way to replace Nodes; see the module comment. */
 export interface ReplaceProvider {
   readonly name: ProviderName;
@@ -44,7 +73,7 @@ export interface ReplaceProvider {
    * again. Throws {@link ReplaceRefused} when it cannot be done, any other error when it may
    * pass (the replacer tries again).
    */
-  start(target: ReplaceTarget): Promise<Operation>;
+  start(target: ReplaceTarget, context?: StartContext): Promise<Operation>;
   /**
    * Where operation `operation` stands, for providers whose operation ends after their call
    * returns (a GCP recreate is only scheduled when its operation is done). Without it, the

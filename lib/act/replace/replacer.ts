@@ -10,6 +10,7 @@ import {
   checkReplace,
   holdsPlace,
   inFlight,
+  MACHINE_ANNOTATIONS,
   poolOf,
   pruned,
   type ReplaceBudgets,
@@ -20,7 +21,8 @@ import {
 import type { NodeIndex } from "../../resolve/node_index.ts";
 import { Ledger } from "./ledger.ts";
 import { ANNOTATIONS } from "../../decide/node_state.ts";
-import type { ReplaceProvider } from "./provider.ts";
+import type { ReplaceProvider, UntrustedSink } from "./provider.ts";
+import { clip } from "../../clip.ts";
 import { follow } from "./follower.ts";
 import type { KubeClient } from "../kube_types.ts";
 import { log } from "../../log.ts";
@@ -50,6 +52,8 @@ export interface ReplacerDeps {
   paused?: () => boolean;
   /** Told when a replacement was requested of its provider, and when it ended. */
   told: (news: ReplaceNews) => void | Promise<void>;
+  /** Told of ledger entries, NodeClaims and Machines found untrusted (report/untrusted.ts). */
+  untrusted?: UntrustedSink;
 }
 
 /** A replacement that may not start after all: a gate, as counted on the stored ledger, says no. */
@@ -77,7 +81,10 @@ export class Replacer implements ReplaceView {
 
   constructor(deps: ReplacerDeps) {
     this.#deps = deps;
-    this.#ledger = new Ledger(deps.client, deps.namespace);
+    this.#ledger = new Ledger(deps.client, deps.namespace, {
+      now: deps.now,
+      untrusted: deps.untrusted,
+    });
   }
 
   /** Every replacement in the ledger as last read or written, oldest first. */
@@ -121,6 +128,7 @@ export class Replacer implements ReplaceView {
       reserved: this.#reserved,
       nodeGone: this.#nodeGone,
       damaged: this.#ledger.damaged,
+      unreadable: this.#ledger.unreadable.length,
     });
   }
 
@@ -128,20 +136,23 @@ export class Replacer implements ReplaceView {
     return this.#counted(this.#ledger.entries).some((r) => r.node === name && inFlight(r));
   }
 
-  /** Replacements holding a place in maxReplacing: in flight, or unsettled with their Node gone. */
+  /**
+   * Replacements holding a place in maxReplacing: in flight, or unsettled with their Node gone;
+   * and the stored entries that cannot be read (each may be one).
+   */
   inFlight(): number {
     return this.#counted(this.#ledger.entries).filter((r) => holdsPlace(r, this.#nodeGone))
-      .length;
+      .length + this.#ledger.unreadable.length;
   }
 
   /**
    * Nodes being replaced (or unsettled) whose Node object is gone: minHealthy counts them until
-   * their successor is Ready.
+   * their successor is Ready. An unreadable stored entry counts as one (it may be).
    */
   goneInFlight(): number {
     return this.#counted(this.#ledger.entries).filter((r) =>
       holdsPlace(r, this.#nodeGone) && this.#nodeGone(r)
-    ).length;
+    ).length + this.#ledger.unreadable.length;
   }
 
   /** Whether a replacement's old Node object is gone (or another object took its name). */
@@ -175,13 +186,15 @@ export class Replacer implements ReplaceView {
         now,
         paused: options.paused,
         nodeGone: this.#nodeGone,
+        unreadable: this.#ledger.unreadable.length,
       });
       const blocked = checkReplace(name, budgets, gates);
       if (blocked) throw new ReplaceBlocked(blocked.gate, blocked.message);
       const cordonedAt = node.metadata.annotations?.[ANNOTATIONS.cordonedAt];
+      // Only those naming its Machine: what the cluster-api provider reads.
       const annotations = Object.fromEntries(
         Object.entries(node.metadata.annotations ?? {}).filter(([k]) =>
-          k.startsWith("cluster.x-k8s.io/")
+          (Object.values(MACHINE_ANNOTATIONS) as string[]).includes(k)
         ),
       );
       const replacement: Replacement = {
@@ -278,6 +291,7 @@ export class Replacer implements ReplaceView {
         ),
       record: (rec, change) => this.#record(rec, change),
       told: (kind, rec) => this.#deps.told({ kind, replacement: rec }),
+      untrusted: this.#deps.untrusted,
     }, stop.signal).finally(() => this.#running.delete(r.id));
     this.#running.set(r.id, { stop, done });
   }
@@ -302,13 +316,22 @@ export class Replacer implements ReplaceView {
   }
 
   async #record(r: Replacement, change: Partial<Replacement>): Promise<Replacement> {
+    if (change.message !== undefined) change = { ...change, message: clip(change.message, 1024) };
     return await this.#ledger.update((entries) => {
       const i = entries.findIndex((e) => e.id === r.id);
       // Gone from the ledger (pruned, or the ConfigMap deleted): written back, so it is counted.
-      const next = { ...(i >= 0 ? entries[i] : r), ...change };
+      // Who and what it is stay as this replica follows them, whatever a hand edit says since.
+      const next = { ...(i >= 0 ? entries[i] : r), ...identityOf(r), ...change };
       if (next.unsettled === false) delete next.unsettled;
       const list = i >= 0 ? entries.with(i, next) : [...entries, next];
       return { entries: list, result: next };
     }).then((stored) => this.#remember(stored));
   }
+}
+
+/** The fields that say which Node a replacement is of, and since when: never changed by a write. */
+function identityOf(r: Replacement): Partial<Replacement> {
+  const { node, uid, providerID, pool, annotations, provider, rule, startedAt } = r;
+  const fields = { node, uid, providerID, pool, annotations, provider, rule, startedAt };
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
 }

@@ -162,6 +162,14 @@ Deno.test("parsePolicy() refuses a bad file naming the field and the value", () 
       "rules: [{ name: x, match: ['a=b'], actions: [replace], replace: { provider: karpenter, timeout: 0s } }]",
       /field "rules\[0\]\.replace\.timeout" must be longer than 0/,
     ],
+    [
+      "rules: [{ name: x, match: ['a=b'], actions: [replace], replace: { provider: karpenter, timeout: 25h } }]",
+      /field "rules\[0\]\.replace\.timeout" must be at most 24h/,
+    ],
+    [
+      `rules: [{ name: ${"r".repeat(254)}, match: ['a=b'], actions: [cordon] }]`,
+      /field "rules\[0\]\.name"/,
+    ],
     ["{ not yaml", /Cannot load policy: not YAML/],
   ];
   for (const [text, message] of cases) {

@@ -14,6 +14,7 @@ import {
   type ReplaceProvider,
   ReplaceRefused,
   type ReplaceTarget,
+  type UntrustedSink,
 } from "../../../../lib/act/replace/provider.ts";
 import { LEDGER_KEY, LEDGER_NAME } from "../../../../lib/act/replace/ledger.ts";
 import { FakeClient, workerNode } from "../../../fake_client.ts";
@@ -76,6 +77,7 @@ function setup(nodes = ["w1", "w2", "w3"]) {
   const provider = new ScriptedProvider();
   const news: ReplaceNews[] = [];
   let clock = Date.parse("2026-06-01T00:00:00Z");
+  const untrusted: Parameters<UntrustedSink["report"]>[0][] = [];
   const make = (policy = POLICY) =>
     new Replacer({
       client,
@@ -87,12 +89,14 @@ function setup(nodes = ["w1", "w2", "w3"]) {
       now: () => new Date(clock),
       pollMs: 5,
       told: (n) => void news.push(n),
+      untrusted: { report: (finding) => void untrusted.push(finding) },
     });
   return {
     client,
     index,
     provider,
     news,
+    untrusted,
     make,
     tick: (ms: number) => clock += ms,
     now: () => new Date(clock),
@@ -590,4 +594,179 @@ Deno.test("an in-flight record marked ended by hand is written back in flight at
     (err: Error) => err instanceof ReplaceBlocked && err.gate === "maxReplacing",
   );
   await b.stopAll();
+});
+
+Deno.test("a Node whose providerID changed since its replacement was decided asks no provider, whichever it is", async () => {
+  const f = setup();
+  const w2 = f.client.nodes.get("w2")!;
+  f.client.putNode({
+    ...w2,
+    spec: { ...w2.spec, providerID: "aws:///us-east-1a/i-0aaaaaaaaaaaaaaaa" },
+  });
+  f.index.replaceAll([...f.client.nodes.values()]);
+  const replacer = f.make();
+  const r = await replacer.begin(f.index.get("w2")!, POLICY.rules[0], {
+    now: f.now(),
+    paused: false,
+  });
+  assert.equal(r.providerID, "aws:///us-east-1a/i-0aaaaaaaaaaaaaaaa");
+  // The instance behind the Node changed (or someone wrote another providerID on it).
+  const now = f.client.nodes.get("w2")!;
+  f.client.putNode({
+    ...now,
+    spec: { ...now.spec, providerID: "aws:///us-east-1a/i-0bbbbbbbbbbbbbbbb" },
+  });
+  replacer.follow(r);
+  await waitFor("the failure", () => stored(f.client)[0].phase === "failed");
+  assert.equal(f.provider.starts.length, 0, "no provider asked");
+  assert.equal(
+    stored(f.client)[0].message,
+    "not asked: w2's providerID is aws:///us-east-1a/i-0bbbbbbbbbbbbbbbb now, not " +
+      "aws:///us-east-1a/i-0aaaaaaaaaaaaaaaa as when its replacement was decided",
+  );
+  await replacer.stopAll();
+});
+
+Deno.test("a record that names no uid asks no provider", async () => {
+  const f = setup();
+  const later = new Date(f.now().getTime() + 60_000).toISOString();
+  f.client.putObject(CONFIG_MAPS, {
+    metadata: { name: LEDGER_NAME, namespace: "node-heal" },
+    data: {
+      [LEDGER_KEY]: JSON.stringify([{
+        id: "w2@x",
+        node: "w2",
+        provider: "karpenter",
+        rule: "heal",
+        startedAt: f.now().toISOString(),
+        deadline: later,
+        by: "someone",
+        phase: "starting",
+      }]),
+    },
+  });
+  const replacer = f.make();
+  await replacer.resume();
+  await waitFor("the failure", () => stored(f.client)[0].phase === "failed");
+  assert.equal(f.provider.starts.length, 0);
+  assert.match(stored(f.client)[0].message, /the record names no uid of w2/);
+  await replacer.stopAll();
+});
+
+Deno.test("a record someone else wrote, started long ago, for a Node that never existed: no long-Ready Node ends it", async () => {
+  const f = setup();
+  const forged = {
+    id: "ghost@forged",
+    node: "ghost",
+    uid: "uid-ghost",
+    providerID: "aws:///us-east-1a/i-0123456789abcdef0",
+    provider: "karpenter",
+    rule: "heal",
+    // Before every Node of the cluster was made.
+    startedAt: "2025-12-01T00:00:00Z",
+    deadline: "2025-12-01T00:00:02Z",
+    by: "elsewhere",
+    phase: "requested",
+    operation: "forged",
+  };
+  f.client.putObject(CONFIG_MAPS, {
+    metadata: { name: LEDGER_NAME, namespace: "node-heal" },
+    data: { [LEDGER_KEY]: JSON.stringify([forged]) },
+  });
+  // A Node made a day ago, within no timeout of now: Ready, of no node-heal's business.
+  f.index.upsert(node("w8", new Date(f.now().getTime() - 86_400_000).toISOString()));
+  const replacer = f.make();
+  await replacer.resume();
+  await waitFor("the failure", () => stored(f.client)[0].phase === "failed");
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(stored(f.client)[0].phase, "failed");
+  assert.equal(stored(f.client)[0].successor, undefined);
+  assert.equal(stored(f.client)[0].unsettled, true, "it keeps a place: the gates stay cautious");
+  // A Node made since this replica first read it, less the rule's timeout (2s), may end it: as
+  // a real replacement's late successor would.
+  f.index.upsert(node("w9", f.now().toISOString()));
+  await waitFor("the late end", () => stored(f.client)[0].phase === "replaced");
+  assert.equal(stored(f.client)[0].successor, "w9");
+  await replacer.stopAll();
+});
+
+Deno.test("a hand edit of a followed record's start or pool does not change which Node may succeed it", async () => {
+  const f = setup();
+  const replacer = f.make();
+  await requested(f, replacer, "w2");
+  editLedger(
+    f.client,
+    stored(f.client).map((r: Record<string, unknown>) => ({
+      ...r,
+      startedAt: "2025-12-01T00:00:00Z",
+      pool: { label: "karpenter.sh/nodepool", value: "gpu" },
+    })),
+  );
+  await replacer.resume();
+  f.index.remove("w2");
+  const gpu = node("g1", f.now().toISOString());
+  gpu.metadata.labels!["karpenter.sh/nodepool"] = "gpu";
+  f.index.upsert(gpu);
+  f.index.upsert(node("old", "2026-02-01T00:00:00Z"));
+  await new Promise((r) => setTimeout(r, 60));
+  assert.equal(stored(f.client)[0].phase, "requested", "neither the gpu Node nor an old one");
+  f.index.upsert(node("w9", f.now().toISOString()));
+  await waitFor("replaced", () => stored(f.client)[0].phase === "replaced");
+  assert.equal(stored(f.client)[0].successor, "w9");
+  assert.equal(stored(f.client)[0].startedAt, f.now().toISOString(), "its start as written");
+  await replacer.stopAll();
+});
+
+Deno.test("an unreadable ledger entry is reported, asks nothing, counts as one in flight, and is written back as it was", async () => {
+  const f = setup();
+  const bad = {
+    id: "bad@1",
+    node: "w1",
+    uid: "uid-w1",
+    provider: "karpenter",
+    rule: "heal",
+    // A day ahead of this replica's clock.
+    startedAt: new Date(f.now().getTime() + 86_400_000).toISOString(),
+    deadline: new Date(f.now().getTime() + 86_401_000).toISOString(),
+    by: "someone",
+    phase: "starting",
+  };
+  f.client.putObject(CONFIG_MAPS, {
+    metadata: { name: LEDGER_NAME, namespace: "node-heal" },
+    data: { [LEDGER_KEY]: JSON.stringify([bad]) },
+  });
+  const replacer = f.make();
+  await replacer.resume();
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(f.provider.starts.length, 0, "it asks nothing");
+  assert.deepEqual(replacer.entries, []);
+  assert.equal(replacer.budgets(f.now(), false).damaged, undefined, "the rest of the ledger works");
+  assert.equal(replacer.inFlight(), 1);
+  assert.deepEqual(f.untrusted.map((u) => [u.kind, u.object, u.reason]), [
+    ["ledger", 'node-heal/node-heal-replacements["bad@1"]', "future-time"],
+  ]);
+  // With maxReplacing 1, it holds the place.
+  await assert.rejects(
+    replacer.begin(f.index.get("w2")!, POLICY.rules[0], { now: f.now(), paused: false }),
+    (err: Error) =>
+      err instanceof ReplaceBlocked && err.gate === "maxReplacing" &&
+      err.message.includes("(an unreadable ledger entry)"),
+  );
+  // With maxReplacing 2, another goes, and the entry is written back untouched.
+  const two = parsePolicy(`
+rules:
+  - name: heal
+    match: ['heal="true"']
+    actions: [cordon, drain, replace]
+    replace: { provider: karpenter, timeout: 2s }
+gates: { minHealthy: 0, maxReplacing: 2, replaceRate: { max: 5, window: 1h } }
+`);
+  const wider = f.make(two);
+  await wider.resume();
+  const r = await wider.begin(f.index.get("w2")!, two.rules[0], { now: f.now(), paused: false });
+  assert.equal(r.node, "w2");
+  assert.deepEqual(stored(f.client).map((e: { id: string }) => e.id), [r.id, "bad@1"]);
+  assert.deepEqual(stored(f.client)[1], bad);
+  await replacer.stopAll();
+  await wider.stopAll();
 });
