@@ -58,6 +58,7 @@ export class ReplaceStage {
       pollMs: deps.pollMs,
       paused: deps.paused,
       told: (news) => this.#news(news),
+      background: deps.metrics.background,
     });
   }
 
