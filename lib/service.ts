@@ -8,7 +8,7 @@ import { createHandler, SERVER_DEFAULTS } from "./server/server.ts";
 import { GUARD_DEFAULTS, startGuard } from "./server/guard.ts";
 import { readState } from "./decide/node_state.ts";
 import { needsReconcile, sweepIntervalMs } from "./decide/reconcile.ts";
-import { isCordoned } from "./node.ts";
+import { isCordoned, type Node } from "./node.ts";
 import { DEFAULT_POLICY } from "./decide/policy.ts";
 import { PolicyParts, watchPolicy } from "./policy_reload.ts";
 import { ClusterPause } from "./pause.ts";
@@ -46,6 +46,8 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     );
   }
   const metrics = new Metrics();
+  // Every background task ends in its handler: a throw is logged and counted, never a crash.
+  const { background } = metrics;
   // Every write that takes something away is checked immediately before it is sent.
   const fence = new Fence();
   const { client, source } = connect({
@@ -54,7 +56,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     dryRun: config.dryRun,
     timeoutMs: config.apiTimeoutMs,
     fence,
-    watch: { watchTimeoutMs: config.watchTimeoutMs },
+    watch: { watchTimeoutMs: config.watchTimeoutMs, background },
   });
   const policy = config.policy ?? DEFAULT_POLICY;
   // The policy's replacement providers and notification sinks, made now: one that cannot work
@@ -75,7 +77,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   const namespace = config.namespace ?? "node-heal";
   const untrusted = new Untrusted({ metrics, events, namespace, now: systemClock });
   // The pause an operator sets with kubectl: an annotation on node-heal's namespace.
-  const clusterPause = new ClusterPause(client, namespace);
+  const clusterPause = new ClusterPause(client, namespace, { background });
   await clusterPause.start(config.pausePollMs ?? 5000);
   const paused = () =>
     (config.paused ?? false) || pipeline.policy.gates.paused || clusterPause.paused;
@@ -91,7 +93,8 @@ export async function startService(config: ServiceConfig): Promise<Service> {
       // A replica whose Node watch fails, or has not synced, never takes the Lease; a leader whose
       // watch fails for --watch-failure-timeout releases it for a healthy replica.
       watchUnhealthySince: () => watchUnhealthySince,
-      leading: (leading, stepDown) => {
+      background,
+      leading: background.guard("leading", (leading, stepDown) => {
         metrics.leader.set(leading ? 1 : 0);
         if (leading) {
           metrics.leaderTransitions.inc();
@@ -100,12 +103,8 @@ export async function startService(config: ServiceConfig): Promise<Service> {
           });
           // Pick up what the last leader left: replacements to follow, drains to resume, holds
           // to expire, claims to drop.
-          pipeline.resumeReplacements();
-          if (index.synced) {
-            for (const node of index.nodes()) {
-              if (needsReconcile(node)) pipeline.reconcile(node.metadata.name);
-            }
-          }
+          background.run("resume-replacements", () => pipeline.resumeReplacements());
+          if (index.synced) reconcileEach(index.nodes());
         } else {
           if (stepDown) metrics.leaderStepdowns.inc({ reason: stepDown.reason });
           log("main").warn("No longer leading as {instance} ({why}): acting on nothing", {
@@ -114,9 +113,9 @@ export async function startService(config: ServiceConfig): Promise<Service> {
             reason: stepDown?.reason ?? "stop",
           });
           // Its drains stop; their claims stay for the new leader to resume.
-          pipeline.stopDrains();
+          background.run("leading", () => pipeline.stopDrains());
         }
-      },
+      }),
     })
     : undefined;
   const leading = () => elector?.leading ?? true;
@@ -148,6 +147,14 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     notifier,
     untrusted,
   });
+  /** Reconciles every Node of `nodes` that needs it, each on its own: one that throws fails alone. */
+  const reconcileEach = (nodes: Iterable<Node>) => {
+    for (const node of nodes) {
+      background.run("reconcile", () => {
+        if (needsReconcile(node)) return pipeline.reconcile(node.metadata.name);
+      });
+    }
+  };
   const { promise: synced, resolve: markSynced } = Promise.withResolvers<void>();
   // The index is trusted while the watch is healthy: after a watch error, until the next list
   // succeeds, node-heal answers 503 rather than decide on what may be stale.
@@ -156,8 +163,9 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   let watchUnhealthySince: number | undefined = performance.now();
   let watch: Stoppable | undefined;
   let first = true;
+  // A handler that throws fails alone, logged and counted: the watch goes on, and stays healthy.
   const watchReady = client.watchNodes({
-    listed(nodes) {
+    listed: background.guard("node-watch", (nodes: Node[]) => {
       index.replaceAll(nodes);
       metrics.indexedNodes.set(index.size);
       watchHealthy = true;
@@ -166,48 +174,55 @@ export async function startService(config: ServiceConfig): Promise<Service> {
       // Pick up what a previous process left: replacements to follow, drains to resume, holds
       // to expire, claims to drop.
       // The ledger is read first, so that no replacement is decided on an unread one.
-      const resumed = first ? pipeline.resumeReplacements() : Promise.resolve();
+      const resuming = first;
       first = false;
-      resumed.then(() => {
-        for (const node of nodes) if (needsReconcile(node)) pipeline.reconcile(node.metadata.name);
+      background.run("resume-replacements", async () => {
+        try {
+          if (resuming) await pipeline.resumeReplacements();
+        } finally {
+          reconcileEach(nodes);
+        }
       });
-    },
-    upsert(node) {
+    }),
+    upsert: background.guard("node-watch", (node: Node) => {
       index.upsert(node);
       metrics.indexedNodes.set(index.size);
       // Someone uncordoned a node node-heal had cordoned: give up the claim at once, before a
       // later cordon by the same person could be mistaken for node-heal's.
-      if (readState(node).owned && !isCordoned(node)) pipeline.reconcile(node.metadata.name);
-    },
-    remove(name) {
+      if (readState(node).owned && !isCordoned(node)) {
+        background.run("reconcile", () => pipeline.reconcile(node.metadata.name));
+      }
+    }),
+    remove: background.guard("node-watch", (name: string) => {
       index.remove(name);
       metrics.indexedNodes.set(index.size);
-    },
-    recovered() {
+    }),
+    recovered: background.guard("node-watch", () => {
       watchHealthy = true;
       watchUnhealthySince = undefined;
       log("resolve").info("Node watch running again");
-    },
-    error(err) {
+    }),
+    error: background.guard("node-watch", (err: unknown) => {
       watchHealthy = false;
       watchUnhealthySince ??= performance.now();
       metrics.watchErrors.inc();
       log("resolve").warn("Node watch failed, retrying: {error}", {
         error: (err as Error).message,
       });
-    },
+    }),
   }).then((w) => watch = w);
 
   // Holds expire when their alert has not been seen for the TTL; look a few times per TTL.
   const sweepMs = sweepIntervalMs(config.holdTtlMs);
-  const sweep = setInterval(() => {
-    if (!watchHealthy) return;
-    // The ledger read again: hand edits seen, a follower that stopped started again.
-    pipeline.resumeReplacements();
-    for (const node of index.nodes()) {
-      if (needsReconcile(node)) pipeline.reconcile(node.metadata.name);
-    }
-  }, sweepMs);
+  const sweep = setInterval(
+    background.guard("sweep", () => {
+      if (!watchHealthy) return;
+      // The ledger read again: hand edits seen, a follower that stopped started again.
+      background.run("resume-replacements", () => pipeline.resumeReplacements());
+      reconcileEach(index.nodes());
+    }),
+    sweepMs,
+  );
 
   elector?.start();
 
@@ -218,13 +233,15 @@ export async function startService(config: ServiceConfig): Promise<Service> {
       pollMs: config.policyPollMs ?? 5000,
       parts,
       apply: (next) => pipeline.applyPolicy(next),
+      background,
       told: (result, message) => {
         metrics.policyReloads.inc({ result });
-        events.record(namespace, {
-          reason: result === "applied" ? "NodeHealPolicyReloaded" : "NodeHealPolicyRefused",
-          type: result === "applied" ? "Normal" : "Warning",
-          message,
-        }, { at: systemClock(), kind: "Namespace" });
+        background.run("events", () =>
+          events.record(namespace, {
+            reason: result === "applied" ? "NodeHealPolicyReloaded" : "NodeHealPolicyRefused",
+            type: result === "applied" ? "Normal" : "Warning",
+            message,
+          }, { at: systemClock(), kind: "Namespace" }));
       },
     })
     : undefined;
@@ -277,6 +294,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     // Twice the body limit, and room for chunk framing: the server reads bodies whole.
     maxRequestBytes: 2 * (config.maxBodyBytes ?? SERVER_DEFAULTS.maxBodyBytes) + 65_536,
     closed: (limit) => metrics.connectionsClosed.inc({ limit }),
+    background,
   });
   const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
   const server = Deno.serve({
