@@ -6,9 +6,8 @@ import { Metrics } from "./report/metrics.ts";
 import { NodeIndex } from "./resolve/node_index.ts";
 import { createHandler, SERVER_DEFAULTS } from "./server/server.ts";
 import { GUARD_DEFAULTS, startGuard } from "./server/guard.ts";
-import { readState } from "./decide/node_state.ts";
-import { needsReconcile, sweepIntervalMs } from "./decide/reconcile.ts";
-import { isCordoned, type Node } from "./node.ts";
+import { sweepIntervalMs } from "./decide/reconcile.ts";
+import type { Node } from "./node.ts";
 import { DEFAULT_POLICY } from "./decide/policy.ts";
 import { PolicyParts, watchPolicy } from "./policy_reload.ts";
 import { ClusterPause } from "./pause.ts";
@@ -19,6 +18,7 @@ import { statusOf } from "./report/status.ts";
 import { Untrusted } from "./report/untrusted.ts";
 import { hasCredentials } from "./server/auth.ts";
 import { checkExposure, type ServiceConfig } from "./service_config.ts";
+import { nodeWatchHandlers, reconcileAll, type WatchHealth } from "./service_watch.ts";
 
 export { checkExposure, isLoopback } from "./service_config.ts";
 export type { Election, ServiceConfig } from "./service_config.ts";
@@ -92,7 +92,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
       ...config.election,
       // A replica whose Node watch fails, or has not synced, never takes the Lease; a leader whose
       // watch fails for --watch-failure-timeout releases it for a healthy replica.
-      watchUnhealthySince: () => watchUnhealthySince,
+      watchUnhealthySince: () => health.unhealthySince,
       background,
       leading: background.guard("leading", (leading, stepDown) => {
         metrics.leader.set(leading ? 1 : 0);
@@ -147,76 +147,19 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     notifier,
     untrusted,
   });
-  /** Reconciles every Node of `nodes` that needs it, each on its own: one that throws fails alone. */
-  const reconcileEach = (nodes: Iterable<Node>) => {
-    for (const node of nodes) {
-      background.run("reconcile", () => {
-        if (needsReconcile(node)) return pipeline.reconcile(node.metadata.name);
-      });
-    }
-  };
+  const reconcileEach = (nodes: Iterable<Node>) => reconcileAll(pipeline, background, nodes);
   const { promise: synced, resolve: markSynced } = Promise.withResolvers<void>();
-  // The index is trusted while the watch is healthy: after a watch error, until the next list
-  // succeeds, node-heal answers 503 rather than decide on what may be stale.
-  let watchHealthy = false;
-  // Since when (performance.now(), the elector's clock) the watch has failed or not yet synced.
-  let watchUnhealthySince: number | undefined = performance.now();
+  const health: WatchHealth = { healthy: false, unhealthySince: performance.now() };
   let watch: Stoppable | undefined;
-  let first = true;
-  // A handler that throws fails alone, logged and counted: the watch goes on, and stays healthy.
-  const watchReady = client.watchNodes({
-    listed: background.guard("node-watch", (nodes: Node[]) => {
-      index.replaceAll(nodes);
-      metrics.indexedNodes.set(index.size);
-      watchHealthy = true;
-      watchUnhealthySince = undefined;
-      markSynced();
-      // Pick up what a previous process left: replacements to follow, drains to resume, holds
-      // to expire, claims to drop.
-      // The ledger is read first, so that no replacement is decided on an unread one.
-      const resuming = first;
-      first = false;
-      background.run("resume-replacements", async () => {
-        try {
-          if (resuming) await pipeline.resumeReplacements();
-        } finally {
-          reconcileEach(nodes);
-        }
-      });
-    }),
-    upsert: background.guard("node-watch", (node: Node) => {
-      index.upsert(node);
-      metrics.indexedNodes.set(index.size);
-      // Someone uncordoned a node node-heal had cordoned: give up the claim at once, before a
-      // later cordon by the same person could be mistaken for node-heal's.
-      if (readState(node).owned && !isCordoned(node)) {
-        background.run("reconcile", () => pipeline.reconcile(node.metadata.name));
-      }
-    }),
-    remove: background.guard("node-watch", (name: string) => {
-      index.remove(name);
-      metrics.indexedNodes.set(index.size);
-    }),
-    recovered: background.guard("node-watch", () => {
-      watchHealthy = true;
-      watchUnhealthySince = undefined;
-      log("resolve").info("Node watch running again");
-    }),
-    error: background.guard("node-watch", (err: unknown) => {
-      watchHealthy = false;
-      watchUnhealthySince ??= performance.now();
-      metrics.watchErrors.inc();
-      log("resolve").warn("Node watch failed, retrying: {error}", {
-        error: (err as Error).message,
-      });
-    }),
-  }).then((w) => watch = w);
+  const watchReady = client.watchNodes(
+    nodeWatchHandlers({ index, metrics, pipeline, health, synced: markSynced }),
+  ).then((w) => watch = w);
 
   // Holds expire when their alert has not been seen for the TTL; look a few times per TTL.
   const sweepMs = sweepIntervalMs(config.holdTtlMs);
   const sweep = setInterval(
     background.guard("sweep", () => {
-      if (!watchHealthy) return;
+      if (!health.healthy) return;
       // The ledger read again: hand edits seen, a follower that stopped started again.
       background.run("resume-replacements", () => pipeline.resumeReplacements());
       reconcileEach(index.nodes());
@@ -259,7 +202,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     maxInFlight: config.maxInFlight,
     // Every replica is ready once its watch is: readiness does not follow leadership, or a
     // rolling update of two replicas would wait forever for a new pod that cannot lead.
-    ready: () => index.synced && watchHealthy,
+    ready: () => index.synced && health.healthy,
     status: () =>
       statusOf(index, {
         policy: pipeline.policy,
