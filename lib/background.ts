@@ -36,8 +36,9 @@ const STACK_LIMIT = 2000;
 
 /**
  * Runs background tasks, each ending in a handler that logs and counts: what one throws or
- * rejects with is told, never the end of the process. One per service; its `counted` is the
- * service's metric (report/metrics.ts), so that a base room counts without importing report.
+ * rejects with is told, never the end of the process. One per service (`Metrics.background`): its
+ * `counted` is the service's metric, so that a base room counts without importing report. One
+ * made without `counted` only logs: the default of parts made outside a service (tests, tools).
  */
 export class Background {
   #counted: (task: BackgroundTask) => void;
