@@ -41,7 +41,7 @@ export interface DrainStageDeps {
     choose: (node: Node, now: Date) => Decision | undefined,
   ) => Promise<Applied>;
   /** Looks at Node `name` again (its drain is due). */
-  due: (name: string) => void;
+  due: (name: string) => Promise<void>;
   /** Looks again at the Nodes waiting for a gate to let their next step start. */
   wakeWaiting: () => void;
 }

@@ -2,6 +2,7 @@
 // node-heal's namespace, read every few seconds. Until it has been read once (or when it cannot
 // be), it counts as not set; a change is said in the log once.
 import type { KubeClient } from "./act/kube_types.ts";
+import { Background } from "./background.ts";
 import { log } from "./log.ts";
 
 /** See the module comment. */
@@ -10,10 +11,13 @@ export class ClusterPause {
   #namespace: string;
   #paused = false;
   #timer?: ReturnType<typeof setInterval>;
+  #background: Background;
 
-  constructor(client: KubeClient, namespace: string) {
+  /** `background` runs each read (the service's: a read that throws is logged and counted). */
+  constructor(client: KubeClient, namespace: string, options: { background?: Background } = {}) {
     this.#client = client;
     this.#namespace = namespace;
+    this.#background = options.background ?? new Background();
   }
 
   /** Whether the annotation was set when last read. */
@@ -24,7 +28,7 @@ export class ClusterPause {
   /** Reads the annotation now, then every `pollMs`. */
   async start(pollMs: number): Promise<void> {
     await this.#read();
-    this.#timer = setInterval(() => this.#read(), pollMs);
+    this.#timer = setInterval(this.#background.guard("pause-poll", () => this.#read()), pollMs);
   }
 
   stop(): void {

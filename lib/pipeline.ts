@@ -224,7 +224,8 @@ export class Pipeline {
   /**
    * Reconciles one Node outside any alert: drops node-heal's claim when someone uncordoned it,
    * starts or resumes its drain when due, and lets go of holds whose alerts were not seen for the
-   * hold TTL. Never throws.
+   * hold TTL. A failure of the API is reported, not thrown; it rejects only on a bug (a value
+   * nobody foresaw), so whoever starts it in the background starts it through a Background.
    */
   async reconcile(name: string): Promise<void> {
     if (!this.#mayAct()) return;
@@ -341,14 +342,19 @@ export class Pipeline {
     return applied;
   }
 
-  /** Looks again at every Node whose drain or replacement is due: a gate may let it start now. */
+  /**
+   * Looks again at every Node whose drain or replacement is due: a gate may let it start now.
+   * Each in the background, on its own: one that throws fails alone, logged and counted.
+   */
   #wakeWaiting(): void {
     const now = (this.#deps.now ?? systemClock)();
     for (const node of this.#deps.index.nodes()) {
-      const state = readState(node);
-      if (state.owned && (drainDue(state, now) || replaceDue(state, now))) {
-        this.reconcile(node.metadata.name);
-      }
+      this.#deps.metrics.background.run("reconcile", () => {
+        const state = readState(node);
+        if (state.owned && (drainDue(state, now) || replaceDue(state, now))) {
+          return this.reconcile(node.metadata.name);
+        }
+      });
     }
   }
 }

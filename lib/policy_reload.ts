@@ -3,6 +3,7 @@
 // force. A valid new policy is put in force as a whole (its rules, gates, providers and sinks); an
 // invalid one is refused, the old one kept, and the refusal said where an SRE looks: the log, an
 // Event on node-heal's namespace, and `nodeheal_policy_reload_total{result="refused"}`.
+import { Background } from "./background.ts";
 import { log } from "./log.ts";
 import type { KubeClient } from "./act/kube_types.ts";
 import type { Fence } from "./act/fence.ts";
@@ -61,10 +62,11 @@ export class PolicyParts {
         config: policy.notify[i],
         outbox: new SinkQueue(sink, { capacity: policy.notify[i].queue, metrics }),
       })),
-      { replica, dryRun, now: systemClock },
+      { replica, dryRun, now: systemClock, background: metrics.background },
     );
     // The sinks going out of force deliver what they hold, in the background.
-    this.#notifier?.close(NOTIFY_DRAIN_MS);
+    const old = this.#notifier;
+    if (old) metrics.background.run("notify", () => old.close(NOTIFY_DRAIN_MS));
     this.#notifier = notifier;
     return { policy, providers, notifier };
   }
@@ -84,6 +86,7 @@ export async function watchPolicy(options: {
   parts: PolicyParts;
   apply: (next: PolicyInForce) => Promise<void>;
   told: PolicyWatchDeps["told"];
+  background?: Background;
 }): Promise<PolicyWatch> {
   const watch = new PolicyWatch({
     path: options.path,
@@ -97,6 +100,7 @@ export async function watchPolicy(options: {
       await options.apply(await options.parts.of(policy));
     },
     told: options.told,
+    background: options.background,
   });
   watch.start();
   return watch;
@@ -116,6 +120,8 @@ export interface PolicyWatchDeps {
   apply: (text: string) => Promise<void>;
   /** Told of each reload: applied, or refused with why. */
   told: (result: "applied" | "refused", message: string) => void;
+  /** Runs each read, its failure logged and counted (the service's); one that only logs by default. */
+  background?: Background;
 }
 
 /** Reads the policy file every `pollMs`, and applies what changed. */
@@ -133,8 +139,15 @@ export class PolicyWatch {
   }
 
   start(): void {
+    const background = this.#deps.background ?? new Background();
     this.#timer = setInterval(() => {
-      this.#running ??= this.check().finally(() => this.#running = undefined);
+      this.#running ??= background.settled("policy-reload", async () => {
+        try {
+          await this.check();
+        } finally {
+          this.#running = undefined;
+        }
+      });
     }, this.#deps.pollMs);
   }
 

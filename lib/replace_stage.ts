@@ -61,6 +61,7 @@ export class ReplaceStage {
       paused: deps.paused,
       told: (news) => this.#news(news),
       untrusted: deps.untrusted,
+      background: deps.metrics.background,
     });
   }
 

@@ -1,5 +1,7 @@
+import { catchUnhandled, type UnhandledKind } from "./background.ts";
 import type { Config } from "./config.ts";
 import { log, setupLogging } from "./log.ts";
+import type { Metrics } from "./report/metrics.ts";
 import { type Service, startService } from "./service.ts";
 import { VERSION } from "./version.ts";
 import { DEFAULT_POLICY, withClusterName } from "./decide/policy.ts";
@@ -27,8 +29,40 @@ export interface RunOptions {
  */
 export async function runService(config: Config, options: RunOptions): Promise<number> {
   await setupLogging({ format: config.logFormat, level: config.logLevel });
+  const escapes = catchEscapes();
+  try {
+    const service = await startService(config);
+    escapes.counting(service.metrics);
+    return await serve(service, config, options);
+  } finally {
+    escapes.stop();
+  }
+}
+
+/**
+ * Logs and counts, for the whole process, what escapes every background task's handler (a bug),
+ * and keeps the process going: Deno would end it, and every replica in turn with it. What comes
+ * before the service's metrics exist is counted once they do.
+ */
+function catchEscapes(): { counting(metrics: Metrics): void; stop(): void } {
+  let metrics: Metrics | undefined;
+  const early: UnhandledKind[] = [];
+  const stop = catchUnhandled((kind) => {
+    if (metrics) metrics.unhandledErrors.inc({ kind });
+    else early.push(kind);
+  });
+  return {
+    counting(m) {
+      metrics = m;
+      for (const kind of early.splice(0)) m.unhandledErrors.inc({ kind });
+    },
+    stop,
+  };
+}
+
+/** Runs a started service until SIGINT or SIGTERM, then stops it; resolves with the exit code. */
+async function serve(service: Service, config: Config, options: RunOptions): Promise<number> {
   const logger = log("main");
-  const service = await startService(config);
   service.metrics.runtime.start();
   // Before the start-up line: whoever waits for "listening on" finds what started() made.
   await options.started?.(service);
@@ -67,9 +101,10 @@ export async function runService(config: Config, options: RunOptions): Promise<n
       logLevel: config.logLevel,
     },
   });
-  service.synced.then(() =>
-    logger.info("Ready: {nodes} nodes in the index", { nodes: service.index.size })
-  );
+  service.metrics.background.run("node-watch", async () => {
+    await service.synced;
+    logger.info("Ready: {nodes} nodes in the index", { nodes: service.index.size });
+  });
   const { promise: stopped, resolve } = Promise.withResolvers<string>();
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(signal, () => resolve(signal));

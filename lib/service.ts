@@ -6,9 +6,8 @@ import { Metrics } from "./report/metrics.ts";
 import { NodeIndex } from "./resolve/node_index.ts";
 import { createHandler, SERVER_DEFAULTS } from "./server/server.ts";
 import { GUARD_DEFAULTS, startGuard } from "./server/guard.ts";
-import { readState } from "./decide/node_state.ts";
-import { needsReconcile, sweepIntervalMs } from "./decide/reconcile.ts";
-import { isCordoned } from "./node.ts";
+import { sweepIntervalMs } from "./decide/reconcile.ts";
+import type { Node } from "./node.ts";
 import { DEFAULT_POLICY, withClusterName } from "./decide/policy.ts";
 import { PolicyParts, watchPolicy } from "./policy_reload.ts";
 import { ClusterPause } from "./pause.ts";
@@ -22,6 +21,7 @@ import { loadStateKey } from "./act/state_key.ts";
 import { StateAdmission } from "./resolve/admission.ts";
 import { hasCredentials } from "./server/auth.ts";
 import { checkExposure, type ServiceConfig } from "./service_config.ts";
+import { nodeWatchHandlers, reconcileAll, type WatchHealth } from "./service_watch.ts";
 
 export { checkExposure, isLoopback } from "./service_config.ts";
 export type { Election, ServiceConfig } from "./service_config.ts";
@@ -49,6 +49,8 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     );
   }
   const metrics = new Metrics();
+  // Every background task ends in its handler: a throw is logged and counted, never a crash.
+  const { background } = metrics;
   // Every write that takes something away is checked immediately before it is sent.
   const fence = new Fence();
   const { client, source } = connect({
@@ -57,7 +59,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     dryRun: config.dryRun,
     timeoutMs: config.apiTimeoutMs,
     fence,
-    watch: { watchTimeoutMs: config.watchTimeoutMs },
+    watch: { watchTimeoutMs: config.watchTimeoutMs, background },
   });
   const policy = withClusterName(config.policy ?? DEFAULT_POLICY, config.clusterName);
   // The policy's replacement providers and notification sinks, made now: one that cannot work
@@ -85,7 +87,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   });
   const index = new NodeIndex({ admit: (node) => admission.admit(node) });
   // The pause an operator sets with kubectl: an annotation on node-heal's namespace.
-  const clusterPause = new ClusterPause(client, namespace);
+  const clusterPause = new ClusterPause(client, namespace, { background });
   await clusterPause.start(config.pausePollMs ?? 5000);
   const paused = () =>
     (config.paused ?? false) || pipeline.policy.gates.paused || clusterPause.paused;
@@ -100,7 +102,8 @@ export async function startService(config: ServiceConfig): Promise<Service> {
       ...config.election,
       // A replica whose Node watch fails, or has not synced, never takes the Lease; a leader whose
       // watch fails for --watch-failure-timeout releases it for a healthy replica.
-      watchUnhealthySince: () => watchUnhealthySince,
+      watchUnhealthySince: () => health.unhealthySince,
+      background,
       malformed: (fields) =>
         untrusted.report({
           kind: "lease",
@@ -110,7 +113,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
             fields.join(", ")
           }): read as harmless values (a holder as someone's, a count as 0)`,
         }),
-      leading: (leading, stepDown) => {
+      leading: background.guard("leading", (leading, stepDown) => {
         metrics.leader.set(leading ? 1 : 0);
         if (leading) {
           metrics.leaderTransitions.inc();
@@ -119,12 +122,8 @@ export async function startService(config: ServiceConfig): Promise<Service> {
           });
           // Pick up what the last leader left: replacements to follow, drains to resume, holds
           // to expire, claims to drop.
-          pipeline.resumeReplacements();
-          if (index.synced) {
-            for (const node of index.nodes()) {
-              if (needsReconcile(node)) pipeline.reconcile(node.metadata.name);
-            }
-          }
+          background.run("resume-replacements", () => pipeline.resumeReplacements());
+          if (index.synced) reconcileEach(index.nodes());
         } else {
           if (stepDown) metrics.leaderStepdowns.inc({ reason: stepDown.reason });
           log("main").warn("No longer leading as {instance} ({why}): acting on nothing", {
@@ -133,9 +132,9 @@ export async function startService(config: ServiceConfig): Promise<Service> {
             reason: stepDown?.reason ?? "stop",
           });
           // Its drains stop; their claims stay for the new leader to resume.
-          pipeline.stopDrains();
+          background.run("leading", () => pipeline.stopDrains());
         }
-      },
+      }),
     })
     : undefined;
   const leading = () => elector?.leading ?? true;
@@ -168,66 +167,25 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     untrusted,
     seal,
   });
+  const reconcileEach = (nodes: Iterable<Node>) => reconcileAll(pipeline, background, nodes);
   const { promise: synced, resolve: markSynced } = Promise.withResolvers<void>();
-  // The index is trusted while the watch is healthy: after a watch error, until the next list
-  // succeeds, node-heal answers 503 rather than decide on what may be stale.
-  let watchHealthy = false;
-  // Since when (performance.now(), the elector's clock) the watch has failed or not yet synced.
-  let watchUnhealthySince: number | undefined = performance.now();
+  const health: WatchHealth = { healthy: false, unhealthySince: performance.now() };
   let watch: Stoppable | undefined;
-  let first = true;
-  const watchReady = client.watchNodes({
-    listed(nodes) {
-      index.replaceAll(nodes);
-      metrics.indexedNodes.set(index.size);
-      watchHealthy = true;
-      watchUnhealthySince = undefined;
-      markSynced();
-      // Pick up what a previous process left: replacements to follow, drains to resume, holds
-      // to expire, claims to drop.
-      // The ledger is read first, so that no replacement is decided on an unread one.
-      const resumed = first ? pipeline.resumeReplacements() : Promise.resolve();
-      first = false;
-      resumed.then(() => {
-        for (const node of nodes) if (needsReconcile(node)) pipeline.reconcile(node.metadata.name);
-      });
-    },
-    upsert(node) {
-      index.upsert(node);
-      metrics.indexedNodes.set(index.size);
-      // Someone uncordoned a node node-heal had cordoned: give up the claim at once, before a
-      // later cordon by the same person could be mistaken for node-heal's.
-      if (readState(node).owned && !isCordoned(node)) pipeline.reconcile(node.metadata.name);
-    },
-    remove(name) {
-      index.remove(name);
-      metrics.indexedNodes.set(index.size);
-    },
-    recovered() {
-      watchHealthy = true;
-      watchUnhealthySince = undefined;
-      log("resolve").info("Node watch running again");
-    },
-    error(err) {
-      watchHealthy = false;
-      watchUnhealthySince ??= performance.now();
-      metrics.watchErrors.inc();
-      log("resolve").warn("Node watch failed, retrying: {error}", {
-        error: (err as Error).message,
-      });
-    },
-  }).then((w) => watch = w);
+  const watchReady = client.watchNodes(
+    nodeWatchHandlers({ index, metrics, pipeline, health, synced: markSynced }),
+  ).then((w) => watch = w);
 
   // Holds expire when their alert has not been seen for the TTL; look a few times per TTL.
   const sweepMs = sweepIntervalMs(config.holdTtlMs);
-  const sweep = setInterval(() => {
-    if (!watchHealthy) return;
-    // The ledger read again: hand edits seen, a follower that stopped started again.
-    pipeline.resumeReplacements();
-    for (const node of index.nodes()) {
-      if (needsReconcile(node)) pipeline.reconcile(node.metadata.name);
-    }
-  }, sweepMs);
+  const sweep = setInterval(
+    background.guard("sweep", () => {
+      if (!health.healthy) return;
+      // The ledger read again: hand edits seen, a follower that stopped started again.
+      background.run("resume-replacements", () => pipeline.resumeReplacements());
+      reconcileEach(index.nodes());
+    }),
+    sweepMs,
+  );
 
   elector?.start();
 
@@ -239,13 +197,15 @@ export async function startService(config: ServiceConfig): Promise<Service> {
       clusterName: config.clusterName,
       parts,
       apply: (next) => pipeline.applyPolicy(next),
+      background,
       told: (result, message) => {
         metrics.policyReloads.inc({ result });
-        events.record(namespace, {
-          reason: result === "applied" ? "NodeHealPolicyReloaded" : "NodeHealPolicyRefused",
-          type: result === "applied" ? "Normal" : "Warning",
-          message,
-        }, { at: systemClock(), kind: "Namespace" });
+        background.run("events", () =>
+          events.record(namespace, {
+            reason: result === "applied" ? "NodeHealPolicyReloaded" : "NodeHealPolicyRefused",
+            type: result === "applied" ? "Normal" : "Warning",
+            message,
+          }, { at: systemClock(), kind: "Namespace" }));
       },
     })
     : undefined;
@@ -263,7 +223,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     maxInFlight: config.maxInFlight,
     // Every replica is ready once its watch is: readiness does not follow leadership, or a
     // rolling update of two replicas would wait forever for a new pod that cannot lead.
-    ready: () => index.synced && watchHealthy,
+    ready: () => index.synced && health.healthy,
     status: () =>
       statusOf(index, {
         policy: pipeline.policy,
@@ -298,6 +258,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     // Twice the body limit, and room for chunk framing: the server reads bodies whole.
     maxRequestBytes: 2 * (config.maxBodyBytes ?? SERVER_DEFAULTS.maxBodyBytes) + 65_536,
     closed: (limit) => metrics.connectionsClosed.inc({ limit }),
+    background,
   });
   const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
   const server = Deno.serve({

@@ -1,5 +1,6 @@
 // node-heal as real processes for tests: `main.ts serve` with the permissions of `deno task serve`,
 // its JSON log lines as they come, and its stop.
+import { UNHANDLED_LINE } from "../lib/background.ts";
 import { waitFor } from "./wait.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -83,7 +84,37 @@ export async function stop(p: ReturnType<typeof watched>) {
   }
   const status = await p.child.status;
   await p.out.done;
-  return { code: status.code, stderr: await p.stderr };
+  const stderr = await p.stderr;
+  assertNoUnhandled(p.out.records, stderr);
+  return { code: status.code, stderr };
+}
+
+/**
+ * Fails when a node-heal process logged a rejection nobody handled or an error nobody caught (its
+ * process-wide handler's line, lib/background.ts; error lines go to stderr), or Deno printed one
+ * as it ended the process: each is a bug, even where the process went on.
+ */
+export function assertNoUnhandled(records: Record<string, unknown>[], stderr: string): void {
+  const lines = stderr.split("\n").filter((l) => l.trim());
+  const bad = [
+    ...records.filter(unhandled).map((r) => JSON.stringify(r)),
+    ...lines.filter((l) => l.includes("Uncaught") || unhandled(parsed(l))),
+  ];
+  if (bad.length === 0) return;
+  throw new Error(`The process had unhandled errors: ${bad.join("\n").slice(0, 4000)}`);
+}
+
+function unhandled(r: Record<string, unknown> | undefined): boolean {
+  return String(r?.level).toLowerCase() === "error" &&
+    String(r?.message).startsWith(UNHANDLED_LINE);
+}
+
+function parsed(line: string): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(line);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Waits for a replica's start-up line and its readiness; returns its URL. */

@@ -1,3 +1,4 @@
+import { errorText } from "../background.ts";
 import type { KubeClient } from "./kube_types.ts";
 import { drainNode, type DrainReport } from "./drainer.ts";
 import type { NodeWriter } from "./node_writer.ts";
@@ -29,9 +30,9 @@ export interface DrainSupervisorDeps {
    * Told when a drain ends other than by being stopped (drained, refused, failed, or halted by
    * the policy in force), to record its end in the Node's turn.
    */
-  ended: (name: string, report: DrainReport) => void;
+  ended: (name: string, report: DrainReport) => Promise<void>;
   /** Told when a Node is due for another look (its drain is due). */
-  due: (name: string) => void;
+  due: (name: string) => Promise<void>;
 }
 
 /**
@@ -55,10 +56,13 @@ export class DrainSupervisor {
 
   /** Looks at Node `name` again at `at` (when its drain is due). */
   wakeAt(name: string, at: Date): void {
-    const t = setTimeout(() => {
-      this.#timers.delete(t);
-      this.#deps.due(name);
-    }, Math.max(0, at.getTime() - this.#deps.now().getTime()));
+    const t = setTimeout(
+      this.#deps.metrics.background.guard("reconcile", () => {
+        this.#timers.delete(t);
+        return this.#deps.due(name);
+      }),
+      Math.max(0, at.getTime() - this.#deps.now().getTime()),
+    );
     this.#timers.add(t);
   }
 
@@ -81,12 +85,22 @@ export class DrainSupervisor {
   start(name: string, options: DrainOptions): void {
     if (this.#drains.has(name)) return;
     const stop = new AbortController();
+    const { background } = this.#deps.metrics;
     const drained = this.#run(name, options, stop.signal);
-    const done = drained.then(() => {}).finally(() => this.#drains.delete(name));
+    // A drain that throws (it never should) is logged and counted here, once; it ends, and its
+    // claim stays on the Node for a later look to resume.
+    const done = background.settled("drain", async () => {
+      try {
+        await drained;
+      } finally {
+        this.#drains.delete(name);
+      }
+    });
     // The end is handed on, not awaited by `done`: an uncordon that stops the drain waits for
     // `done` inside the Node's turn, in which the end is written.
-    drained.then((report) => {
-      if (report.outcome !== "stopped") this.#deps.ended(name, report);
+    background.run("drain-end", async () => {
+      const report = await drained.catch(() => undefined);
+      if (report && report.outcome !== "stopped") await this.#deps.ended(name, report);
     });
     this.#drains.set(name, { stop, done });
   }
@@ -122,7 +136,7 @@ export class DrainSupervisor {
         evictedBefore,
         skipped: [],
         blocking: [],
-        message: `Cannot drain ${name}: ${(err as Error).message}; it stays cordoned`,
+        message: `Cannot drain ${name}: ${errorText(err)}; it stays cordoned`,
       };
     }
     metrics.drainSeconds.observe(

@@ -1,5 +1,6 @@
 // The election's vocabulary: the elector's options and defaults, why a leader steps down, and how
 // a Lease record is compared and dated. The state machine is in elector.ts.
+import type { Background } from "../background.ts";
 import type { KubeClient, LeaseRecord } from "./kube_types.ts";
 import type { Clock } from "../clock.ts";
 
@@ -55,6 +56,11 @@ export interface ElectorOptions {
   malformed?: (fields: string[]) => void;
   /** Told when this replica starts and stops leading, and why it stepped down (none on stop()). */
   leading?: (leading: boolean, stepDown?: StepDown) => void;
+  /**
+   * Runs each try: one that throws is logged and counted (the service's), and the next try comes
+   * a retry period later all the same. One that only logs by default.
+   */
+  background?: Background;
 }
 
 /** client-go's lease duration, renew deadline and retry period; node-heal's watch failure timeout. */

@@ -1,3 +1,4 @@
+import { Background } from "../background.ts";
 import type { LeaseRecord } from "./kube_types.ts";
 import { systemClock } from "../clock.ts";
 import {
@@ -54,8 +55,8 @@ export class LeaderElector {
   #renewedAt = -Infinity;
   #timer?: ReturnType<typeof setTimeout>;
   #stopped = false;
-  /** The try under way in the loop, if any. */
-  #trying?: Promise<boolean>;
+  /** The try under way in the loop, if any (it never rejects). */
+  #trying?: Promise<void>;
   #transitions = 0;
 
   constructor(options: ElectorOptions) {
@@ -72,6 +73,7 @@ export class LeaderElector {
       watchFailureTimeoutMs: options.watchFailureTimeoutMs ?? d.watchFailureTimeoutMs,
       now,
       monotonic,
+      background: options.background ?? new Background(),
     };
     if (this.#o.renewDeadlineMs >= this.#o.leaseDurationMs) {
       throw new RangeError("the renew deadline must be shorter than the lease duration");
@@ -148,14 +150,17 @@ export class LeaderElector {
 
   /** Tries every retry period until stopped; a leader that misses its deadline stops leading. */
   start(): void {
+    const { background } = this.#o;
+    // A try that throws is logged and counted, and the next one comes all the same: a loop that
+    // stopped would leave a leader to its fence and a candidate waiting forever.
     const loop = async () => {
       if (this.#stopped) return;
-      this.#trying = this.tick();
+      this.#trying = background.settled("election", () => this.tick());
       await this.#trying;
       if (this.#stopped) return;
-      this.#timer = setTimeout(loop, this.#o.retryPeriodMs);
+      this.#timer = setTimeout(background.guard("election", loop), this.#o.retryPeriodMs);
     };
-    loop();
+    background.run("election", loop);
   }
 
   /** Stops trying; a leader stops leading and releases the Lease for a successor. */

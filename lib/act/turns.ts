@@ -7,7 +7,8 @@ class KeyedQueue {
     const next = previous.then(task, task);
     const tail = next.catch(() => {});
     this.#tails.set(key, tail);
-    tail.then(() => {
+    // Never rejects: `tail` has caught, and the cleanup cannot throw.
+    void tail.then(() => {
       if (this.#tails.get(key) === tail) this.#tails.delete(key);
     });
     return next;

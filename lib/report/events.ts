@@ -6,6 +6,7 @@ import {
 } from "../act/kube_types.ts";
 import type { EventIntent } from "../decide/decide.ts";
 import type { Metrics } from "./metrics.ts";
+import { errorText } from "../background.ts";
 import { log } from "../log.ts";
 import { clip } from "../clip.ts";
 import { fnv1a32 } from "../fnv.ts";
@@ -168,21 +169,33 @@ export class EventRecorder {
       next: batch,
     };
     this.#lines.set(name, line);
-    const run = this.#run(name, line);
+    const run = this.#metrics.background.settled("events", () => this.#run(name, line));
     this.#pending.add(run);
-    run.finally(() => this.#pending.delete(run));
+    // Settled: it never rejects.
+    void run.then(() => this.#pending.delete(run));
     return batch.done.promise;
   }
 
-  /** Writes the batches of one Event one after another until none is waiting. */
+  /**
+   * Writes the batches of one Event one after another until none is waiting. Should a write
+   * throw (it never should), its records and those waiting are let go, and so is the Event's
+   * line, so that the next record of it is written afresh rather than queued forever.
+   */
   async #run(name: string, line: Line): Promise<void> {
-    while (line.next) {
-      const batch = line.next;
-      line.next = undefined;
-      await this.#write(line.body, batch);
-      batch.done.resolve();
+    try {
+      while (line.next) {
+        const batch = line.next;
+        line.next = undefined;
+        try {
+          await this.#write(line.body, batch);
+        } finally {
+          batch.done.resolve();
+        }
+      }
+    } finally {
+      line.next?.done.resolve();
+      this.#lines.delete(name);
     }
-    this.#lines.delete(name);
   }
 
   /** Remembers what an Event holds now, dropping the least recently written beyond the limit. */
@@ -258,7 +271,7 @@ export class EventRecorder {
       log("report").warn("Cannot record Event {reason} on node {node}: {error}", {
         reason: body.reason,
         node: body.involvedObject.name,
-        error: (err as Error).message,
+        error: errorText(err),
       });
     }
   }

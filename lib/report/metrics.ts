@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { RuntimeMetrics } from "./runtime_metrics.ts";
+import { Background, BACKGROUND_TASKS } from "../background.ts";
 
 /** node-heal's Prometheus metrics, in a registry of their own (one per server). */
 export class Metrics {
@@ -201,6 +202,31 @@ export class Metrics {
     buckets: [10, 30, 60, 120, 300, 600, 900, 1800, 3600],
     registers: [this.registry],
   });
+
+  /** Background tasks that threw or rejected, by task: each a bug, logged, and the process went on. */
+  readonly backgroundErrors = new Counter({
+    name: "nodeheal_background_errors_total",
+    help:
+      "Background tasks that threw or rejected (a bug, or input nobody foresaw), by task; each is logged and node-heal goes on.",
+    labelNames: ["task"] as const,
+    registers: [this.registry],
+  });
+  /** Rejections nobody handled and errors nobody caught, in the whole process: each a bug. */
+  readonly unhandledErrors = new Counter({
+    name: "nodeheal_unhandled_errors_total",
+    help:
+      "Rejections nobody handled and errors nobody caught, by kind (rejection, error): each a bug, logged, and node-heal goes on.",
+    labelNames: ["kind"] as const,
+    registers: [this.registry],
+  });
+  /** Runs this service's background tasks: what one throws is logged and counted here. */
+  readonly background = new Background((task) => this.backgroundErrors.inc({ task }));
+
+  constructor() {
+    // Every task and kind shows 0 from the start, so that the first failure is an increase.
+    for (const task of BACKGROUND_TASKS) this.backgroundErrors.inc({ task }, 0);
+    for (const kind of ["rejection", "error"] as const) this.unhandledErrors.inc({ kind }, 0);
+  }
 
   /** The Prometheus text exposition of every metric. */
   async render(): Promise<{ body: string; contentType: string }> {

@@ -73,10 +73,14 @@ export class Untrusted {
       message,
     };
     const at = now();
-    const written = finding.node
-      ? events?.record(finding.node, intent, { at, waitMs: 0 })
-      : events?.record(namespace, intent, { at, waitMs: 0, kind: "Namespace" });
-    written?.catch(() => {});
+    if (!events) return;
+    metrics.background.run(
+      "events",
+      () =>
+        finding.node
+          ? events.record(finding.node, intent, { at, waitMs: 0 })
+          : events.record(namespace, intent, { at, waitMs: 0, kind: "Namespace" }),
+    );
   }
 
   /** Forgets what was told of `object`, so that it is told again if it comes back (the Node went). */

@@ -1,3 +1,4 @@
+import { Background } from "../background.ts";
 import { log } from "../log.ts";
 import { sleep } from "../timing.ts";
 
@@ -36,6 +37,8 @@ export interface GuardOptions extends GuardLimits {
   tls?: boolean;
   /** Told when a connection is closed by a limit, with the limit's name. */
   closed?: (limit: "header" | "idle" | "request" | "connections" | "body") => void;
+  /** Runs the accepting and the relays (the service's: a throw is logged and counted). */
+  background?: Background;
 }
 
 /** A running guard in front of an HTTP server. */
@@ -130,6 +133,7 @@ export function startGuard(options: GuardOptions): Guard {
   const byPort = new Map<number, Connection>();
   let backPort: number | undefined;
   let accepting = true;
+  const background = options.background ?? new Background();
 
   const arm = (c: Connection, phase: Phase) => {
     if (c.closed) return;
@@ -149,11 +153,14 @@ export function startGuard(options: GuardOptions): Guard {
       : phase === "idle"
       ? [options.idleTimeoutMs, "idle" as const]
       : [options.requestTimeoutMs + 5000, "request" as const];
-    c.timer = setTimeout(() => {
-      options.closed?.(limit);
-      log("server").debug("Closed a connection at the {limit} limit", { limit });
-      end(c);
-    }, ms);
+    c.timer = setTimeout(
+      background.guard("connections", () => {
+        options.closed?.(limit);
+        log("server").debug("Closed a connection at the {limit} limit", { limit });
+        end(c);
+      }),
+      ms,
+    );
   };
 
   const end = (c: Connection) => {
@@ -233,7 +240,7 @@ export function startGuard(options: GuardOptions): Guard {
     }
   };
 
-  (async () => {
+  background.run("connections", async () => {
     for (;;) {
       let front: Deno.Conn;
       try {
@@ -261,9 +268,9 @@ export function startGuard(options: GuardOptions): Guard {
       } as Connection;
       open.add(c);
       arm(c, "head");
-      c.done = relay(c);
+      c.done = background.settled("connections", () => relay(c));
     }
-  })();
+  });
 
   return {
     addr: listener.addr as Deno.NetAddr,

@@ -6,7 +6,7 @@
 import { kubeconfigFor } from "../../lib/embedded/cluster.ts";
 import { notification } from "../alerts.ts";
 import { waitFor } from "../wait.ts";
-import { clusterModeArgs } from "../processes.ts";
+import { assertNoUnhandled, clusterModeArgs } from "../processes.ts";
 import { ChaosProxy, merged, type ProxyEntry, type RequestKind } from "./proxy.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
@@ -515,7 +515,10 @@ export class Chaos implements AsyncDisposable {
     return merged(this.replicas.map((r) => r.proxy), kinds);
   }
 
-  /** Stops every replica (SIGCONT first if paused), every proxy and the cluster. */
+  /**
+   * Stops every replica (SIGCONT first if paused), every proxy and the cluster; then fails if a
+   * replica logged an unhandled rejection or error (a bug, even where it went on).
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -523,6 +526,7 @@ export class Chaos implements AsyncDisposable {
     await Promise.all(this.replicas.map((r) => r.proxy.close()));
     await stopProc(this.#cluster);
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+    for (const r of this.replicas) assertNoUnhandled(r.proc.records, r.stderr);
   }
 
   [Symbol.asyncDispose](): Promise<void> {

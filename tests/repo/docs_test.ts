@@ -6,6 +6,7 @@ import { Metrics } from "../../lib/report/metrics.ts";
 import { ANNOTATIONS, HISTORY } from "../../lib/decide/node_state.ts";
 import { TAKE_OUT_GATES } from "../../lib/decide/gates.ts";
 import { STEP_DOWN_REASONS } from "../../lib/act/elector.ts";
+import { BACKGROUND_TASKS } from "../../lib/background.ts";
 
 const read = (path: string) => Deno.readTextFile(new URL(`../../${path}`, import.meta.url));
 const allDocs = (await Promise.all(
@@ -60,6 +61,13 @@ Deno.test("docs/configuration.md names every reason a leader steps down, in its 
   );
   assert.ok(row, "the metric has a row");
   for (const reason of STEP_DOWN_REASONS) assert.ok(row.includes(`\`${reason}\``), reason);
+});
+
+Deno.test("docs/design.md names every background task, the label of nodeheal_background_errors_total", async () => {
+  const design = await read("docs/design.md");
+  const section = design.slice(design.indexOf("## Background tasks"));
+  assert.ok(section.length > 100, "docs/design.md has a section on background tasks");
+  for (const task of BACKGROUND_TASKS) assert.ok(section.includes(`\`${task}\``), task);
 });
 
 Deno.test("docs/ explains every annotation node-heal writes on a Node", () => {

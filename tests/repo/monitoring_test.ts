@@ -153,6 +153,8 @@ Deno.test("every self-alert has a severity and a runbook section, and none is ro
       "NodeHealNoLeader",
       "NodeHealLeaderFlapping",
       "NodeHealNotificationsFailing",
+      "NodeHealBackgroundErrors",
+      "NodeHealUnhandledErrors",
     ]
   ) assert.ok(names.includes(name), `${name} is a self-alert`);
   for (const r of rules) {

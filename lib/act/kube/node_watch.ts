@@ -4,6 +4,7 @@ import { timeBound } from "./time_bound.ts";
 import { toKubeError, toNode } from "./convert.ts";
 import { rawJson, rawResponse, withRequest } from "./raw.ts";
 import { readWatch, type WatchBounds, type WatchEvent } from "./watch_stream.ts";
+import { Background } from "../../background.ts";
 import { Backoff } from "../../retry.ts";
 import { clip } from "../../clip.ts";
 import type { Node } from "../../node.ts";
@@ -62,6 +63,11 @@ export interface NodeWatchOptions {
   maxEventBytes?: number;
   /** See {@link RECOVERED_AFTER_MS} (its default, or half of `idleMs` when that is shorter). */
   recoveredAfterMs?: number;
+  /**
+   * Runs each list and watch after the first: one that throws (a bug) is logged and counted (the
+   * service's), and listed again after the backoff's delay. One that only logs by default.
+   */
+  background?: Background;
 }
 
 /**
@@ -115,9 +121,11 @@ class NodeWatch implements Stoppable {
   /** A failing watch made again and answered: running again once this fires, or an event comes. */
   #recovering: ReturnType<typeof setTimeout> | undefined;
   #recoveredAfterMs: number;
+  #background: Background;
 
   constructor(kc: k8s.KubeConfig, options: NodeWatchOptions, handlers: NodeWatchHandlers) {
     this.#kc = kc;
+    this.#background = options.background ?? new Background();
     this.#timeoutMs = options.timeoutMs;
     this.#handlers = handlers;
 
@@ -157,9 +165,25 @@ class NodeWatch implements Stoppable {
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      if (this.#resourceVersion === undefined) this.#list();
-      else this.#watch();
+      this.#cycle(() => this.#resourceVersion === undefined ? this.#list() : this.#watch());
     }, ms);
+  }
+
+  /**
+   * Runs a list or a watch in the background. One that throws (it never should: its failures are
+   * told to the handlers) is logged and counted, and listed again after the backoff's delay, so
+   * that the watch never stops for good.
+   */
+  #cycle(run: () => Promise<void>): void {
+    this.#background.run("node-watch", async () => {
+      try {
+        await run();
+      } catch (err) {
+        this.#resourceVersion = undefined;
+        this.#later(this.#backoff.next());
+        throw err;
+      }
+    });
   }
 
   /** A failed list or watch: told to the handlers, and made again after the backoff's delay. */
@@ -221,7 +245,7 @@ class NodeWatch implements Stoppable {
     }
     this.#failing = false;
     this.#handlers.listed(nodes);
-    this.#watch();
+    this.#cycle(() => this.#watch());
   }
 
   /** One watch request, read to its end; then made again, or the list made again. */

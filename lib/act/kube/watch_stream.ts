@@ -56,7 +56,10 @@ export async function readWatch(
       const abort = () => reject(request.signal.reason);
       if (request.signal.aborted) return abort();
       request.signal.addEventListener("abort", abort, { once: true });
-      p.then(resolve, reject).finally(() => request.signal.removeEventListener("abort", abort));
+      // Never rejects: `p`'s rejection is handed to `reject`, and the cleanup cannot throw.
+      void p.then(resolve, reject).finally(() =>
+        request.signal.removeEventListener("abort", abort)
+      );
     });
   const fail = (message: string) => () =>
     request.abort(Object.assign(new Error(message), { name: "TimeoutError" }));

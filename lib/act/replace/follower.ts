@@ -13,6 +13,7 @@ import { earliestSuccessor, type Replacement, successorOf } from "../../decide/r
 import { protection } from "../../decide/selection.ts";
 import type { NodeIndex } from "../../resolve/node_index.ts";
 import { sleep } from "../../timing.ts";
+import { errorText } from "../../background.ts";
 import { log } from "../../log.ts";
 import type { KubeClient } from "../kube_types.ts";
 import {
@@ -74,7 +75,7 @@ export async function follow(
       // The ledger or the API cannot be written now: the next look tries again.
       log("act").warn("Cannot follow the replacement of {node} now, trying again: {error}", {
         node: r.node,
-        error: (err as Error).message,
+        error: errorText(err),
       });
     }
     await sleep(deps.pollMs * (r.phase === "failed" ? UNSETTLED_SLOWER : 1), signal);
@@ -237,7 +238,7 @@ async function progressOf(
     log("act").warn("Cannot read the progress of {operation} ({node}): {error}", {
       operation: r.operation,
       node: r.node,
-      error: (err as Error).message,
+      error: errorText(err),
     });
     return { state: "running" };
   }

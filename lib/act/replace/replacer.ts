@@ -3,6 +3,7 @@
 // gone and a successor is Ready, or until its deadline. A restart (or a new leader) resumes every
 // replacement in flight from the ledger: it follows a recorded operation, and asks again only a
 // provider that had not answered, each provider's start being idempotent.
+import { Background } from "../../background.ts";
 import type { Clock } from "../../clock.ts";
 import type { Node } from "../../node.ts";
 import type { Policy, Rule } from "../../decide/policy.ts";
@@ -54,6 +55,8 @@ export interface ReplacerDeps {
   told: (news: ReplaceNews) => void | Promise<void>;
   /** Told of ledger entries, NodeClaims and Machines found untrusted (report/untrusted.ts). */
   untrusted?: UntrustedSink;
+  /** Runs the followers, a failure of one logged and counted (the service's); one that only logs by default. */
+  background?: Background;
 }
 
 /** A replacement that may not start after all: a gate, as counted on the stored ledger, says no. */
@@ -275,24 +278,35 @@ export class Replacer implements ReplaceView {
     if (!this.#known.has(r.id)) this.#remember(r);
     const stop = new AbortController();
     const { client, index, policy, providers, now } = this.#deps;
-    const done = follow(r, {
-      client,
-      index,
-      policy,
-      provider: () => providers().get(r.rule),
-      paused: () => this.#deps.paused?.() ?? false,
-      now,
-      pollMs: this.#deps.pollMs ?? 2000,
-      taken: (self) =>
-        new Set(
-          this.#ledger.entries.filter((e) => e.id !== self.id && e.successor).map((e) =>
-            e.successor!
+    const background = this.#deps.background ?? new Background();
+    // A follower that throws (it never should) is logged and counted; it stops, and the next
+    // resume (the sweep's) follows the replacement again from the ledger.
+    const followed = () =>
+      follow(r, {
+        client,
+        index,
+        policy,
+        provider: () => providers().get(r.rule),
+        paused: () => this.#deps.paused?.() ?? false,
+        now,
+        pollMs: this.#deps.pollMs ?? 2000,
+        taken: (self) =>
+          new Set(
+            this.#ledger.entries.filter((e) => e.id !== self.id && e.successor).map((e) =>
+              e.successor!
+            ),
           ),
-        ),
-      record: (rec, change) => this.#record(rec, change),
-      told: (kind, rec) => this.#deps.told({ kind, replacement: rec }),
-      untrusted: this.#deps.untrusted,
-    }, stop.signal).finally(() => this.#running.delete(r.id));
+        record: (rec, change) => this.#record(rec, change),
+        told: (kind, rec) => this.#deps.told({ kind, replacement: rec }),
+        untrusted: this.#deps.untrusted,
+      }, stop.signal);
+    const done = background.settled("replacement", async () => {
+      try {
+        await followed();
+      } finally {
+        this.#running.delete(r.id);
+      }
+    });
     this.#running.set(r.id, { stop, done });
   }
 

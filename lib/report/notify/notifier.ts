@@ -2,6 +2,7 @@
 // sink that wants its kind and its alert, pushed into that sink's queue (never awaited). A gate
 // blocking remediations is told at most once per node a window, for a few nodes; the rest of a
 // storm is counted and told as one summary when the window ends.
+import { Background } from "../../background.ts";
 import type { Clock } from "../../clock.ts";
 import { matches } from "../../decide/matchers.ts";
 import type { SinkConfig } from "../../decide/notify_policy.ts";
@@ -47,12 +48,17 @@ export class Notifier {
   #now: Clock;
   /** Per sink and gate: the window under way, the nodes told in it, those only counted. */
   #blocked = new Map<string, Window>();
+  #background: Background;
 
-  constructor(routes: Route[], options: { replica: string; dryRun: boolean; now: Clock }) {
+  constructor(
+    routes: Route[],
+    options: { replica: string; dryRun: boolean; now: Clock; background?: Background },
+  ) {
     this.#routes = routes;
     this.#replica = options.replica;
     this.#dryRun = options.dryRun;
     this.#now = options.now;
+    this.#background = options.background ?? new Background();
   }
 
   /** Whether any sink is configured. */
@@ -103,10 +109,13 @@ export class Notifier {
     if (!w) {
       w = { route, gate: event.gate ?? "", told: new Set(), counted: new Map() };
       const window = w;
-      window.timer = setTimeout(() => {
-        this.#blocked.delete(key);
-        this.#summarize(key, window);
-      }, route.config.blockedEveryMs);
+      window.timer = setTimeout(
+        this.#background.guard("notify", () => {
+          this.#blocked.delete(key);
+          this.#summarize(key, window);
+        }),
+        route.config.blockedEveryMs,
+      );
       this.#blocked.set(key, w);
     }
     // A node already told is not told again in this window, nor counted: the same story.

@@ -2,6 +2,7 @@
 // which returns at once; the worker delivers in order, one at a time (a resolve never overtakes
 // its trigger), retrying what may pass and giving up after a bound, so a dead receiver costs
 // memory up to the queue's bound and nothing else.
+import { Background } from "../../background.ts";
 import { log } from "../../log.ts";
 import { sleep as realSleep } from "../../timing.ts";
 import type { Metrics } from "../metrics.ts";
@@ -56,6 +57,8 @@ export class SinkQueue {
   readonly #stop = new AbortController();
   readonly #o: Required<Omit<QueueOptions, "metrics">>;
   readonly #metrics: Metrics | undefined;
+  /** Runs the worker: a failure of its own is logged and counted, and the next push starts another. */
+  readonly #background: Background;
   #worker: Promise<void> | undefined;
   #current: Entry | undefined;
   #closed = false;
@@ -63,6 +66,7 @@ export class SinkQueue {
 
   constructor(readonly sink: Sink, options: QueueOptions) {
     this.#metrics = options.metrics;
+    this.#background = options.metrics?.background ?? new Background();
     this.#o = {
       capacity: options.capacity,
       attemptMs: options.attemptMs ?? QUEUE_DEFAULTS.attemptMs,
@@ -110,7 +114,13 @@ export class SinkQueue {
     }
     this.#queue.push({ event, pushedAt: this.#o.now() });
     this.#gauge();
-    this.#worker ??= this.#work().finally(() => this.#worker = undefined);
+    this.#worker ??= this.#background.settled("notify", async () => {
+      try {
+        await this.#work();
+      } finally {
+        this.#worker = undefined;
+      }
+    });
     return true;
   }
 
