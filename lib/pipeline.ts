@@ -16,7 +16,7 @@ import {
   reconcile,
 } from "./decide/decide.ts";
 import { readState } from "./decide/node_state.ts";
-import { CLUSTER_GATE, OTHER_CLUSTER, otherCluster } from "./decide/cluster_guard.ts";
+import { OTHER_CLUSTER, otherCluster } from "./decide/cluster_guard.ts";
 import { drainDue, lookAgainAt } from "./decide/drain_step.ts";
 import { replaceDue } from "./decide/replace_step.ts";
 import type { Replacement } from "./decide/replacements.ts";
@@ -253,27 +253,16 @@ export class Pipeline {
     // Another cluster's alert names none of this cluster's Nodes, whatever it says.
     const foreign = otherCluster(alert, this.#policy.cluster);
     if (foreign) {
-      metrics.alerts.inc({ outcome: OTHER_CLUSTER });
-      metrics.decisions.inc({ outcome: "skip", gate: CLUSTER_GATE });
-      log("decide").info("Alert {alertname} ({fingerprint}) is another cluster's: {message}", {
+      return {
         ...base,
-        message: foreign,
-      });
-      const skip = { outcome: OTHER_CLUSTER, gate: CLUSTER_GATE, message: foreign };
-      this.#reporter.remember({ ...base, node: "", ...skip });
-      return { ...base, ...skip };
+        ...this.#reporter.notActedOn(base, { outcome: OTHER_CLUSTER, message: foreign }),
+      };
     }
     // Resolve.
     const resolution = resolveAlert(alert, index);
     if (!resolution.node) {
       const message = unresolvedMessage(resolution);
-      metrics.alerts.inc({ outcome: "unresolved" });
-      log("resolve").warn("Alert {alertname} ({fingerprint}) matches no node: {message}", {
-        ...base,
-        message,
-      });
-      this.#reporter.remember({ ...base, node: "", outcome: "unresolved", message });
-      return { ...base, outcome: "unresolved", message };
+      return { ...base, ...this.#reporter.notActedOn(base, { outcome: "unresolved", message }) };
     }
     const name = resolution.node.metadata.name;
     log("resolve").debug("Alert {alertname} ({fingerprint}, {status}) is about node {node}", {

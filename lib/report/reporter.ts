@@ -10,6 +10,7 @@ import type { ReplaceNews } from "../act/replace/replacer.ts";
 import type { Notifier } from "./notify/notifier.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { fromDecision, fromDrainEnd, fromReplacement } from "./notify/happenings.ts";
+import { CLUSTER_GATE, OTHER_CLUSTER } from "../decide/cluster_guard.ts";
 
 /** What happened to one alert, or one reconciliation, on one Node. */
 export interface Outcome {
@@ -65,6 +66,34 @@ export class Reporter {
   /** Records one alert's outcome in the decision log. */
   remember(record: Omit<DecisionRecord, "at" | "dryRun">): void {
     this.#deps.decisions.add(record);
+  }
+
+  /**
+   * Reports an alert acted on nowhere, before any Node: another cluster's (`otherCluster`,
+   * counted as a skip of the gate `cluster`), or one naming no Node of this cluster
+   * (`unresolved`). Counted, logged and remembered; no Event (there is no Node to put it on).
+   */
+  notActedOn(
+    alert: Pick<DecisionRecord, "fingerprint" | "alertname" | "status">,
+    why: { outcome: typeof OTHER_CLUSTER | "unresolved"; message: string },
+  ): Outcome {
+    const { metrics } = this.#deps;
+    metrics.alerts.inc({ outcome: why.outcome });
+    const props = { ...alert, message: why.message };
+    const foreign = why.outcome === OTHER_CLUSTER;
+    if (foreign) {
+      metrics.decisions.inc({ outcome: "skip", gate: CLUSTER_GATE });
+      log("decide").info(
+        "Alert {alertname} ({fingerprint}) is another cluster's: {message}",
+        props,
+      );
+    } else {
+      log("resolve").warn("Alert {alertname} ({fingerprint}) matches no node: {message}", props);
+    }
+    const outcome: Outcome = { outcome: why.outcome, message: why.message };
+    if (foreign) outcome.gate = CLUSTER_GATE;
+    this.remember({ ...alert, node: "", ...outcome });
+    return outcome;
   }
 
   /** Reports the end of a drain, written (or not) by the node writer. */
