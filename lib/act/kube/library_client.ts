@@ -18,8 +18,9 @@ import { timeBound } from "./time_bound.ts";
 import { closeNative, rawJson } from "./raw.ts";
 import { ObjectCalls, type ObjectCallsDeps } from "./objects.ts";
 import { LeaseCalls } from "./leases.ts";
+import { type Evicted, evictionFailure, evictionRequest } from "./eviction.ts";
 import { Slots } from "../../slots.ts";
-import { type Fence, type FencedWrite, isFenced } from "../fence.ts";
+import type { Fence, FencedWrite } from "../fence.ts";
 
 const MERGE_PATCH = "application/merge-patch+json";
 
@@ -261,54 +262,20 @@ export class LibraryClient implements KubeClient {
     namespace: string,
     name: string,
     options: { gracePeriodSeconds?: number; uid?: string } = {},
-  ): Promise<{ result: "evicted" | "gone" } | { result: "blocked"; message: string }> {
-    const { gracePeriodSeconds, uid } = options;
-    const deleteOptions = {
-      ...(gracePeriodSeconds !== undefined ? { gracePeriodSeconds } : {}),
-      ...(uid ? { preconditions: { uid } } : {}),
-      ...(this.dryRun ? { dryRun: ["All"] } : {}),
-    };
+  ): Promise<Evicted> {
+    const what = `evict pod "${namespace}/${name}"`;
+    const request = evictionRequest(namespace, name, { ...options, dryRun: this.dryRun });
     try {
       // Sent as plain JSON, as every other write: aborted at the time limit, and fenced once its
       // credentials are at hand.
-      const call = (signal: AbortSignal, beforeSend?: () => void) =>
-        rawJson(this.#kc, {
-          method: "POST",
-          path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${
-            encodeURIComponent(name)
-          }/eviction`,
-          body: {
-            apiVersion: "policy/v1",
-            kind: "Eviction",
-            metadata: { name, namespace },
-            ...(Object.keys(deleteOptions).length > 0 ? { deleteOptions } : {}),
-          },
-          beforeSend,
-        }, signal);
-      await this.#bounded(`evict pod "${namespace}/${name}"`, call, {
-        write: "evict",
-        target: `pod "${namespace}/${name}"`,
-      });
+      await this.#bounded(
+        what,
+        (signal, beforeSend) => rawJson(this.#kc, { ...request, beforeSend }, signal),
+        { write: "evict", target: `pod "${namespace}/${name}"` },
+      );
       return { result: "evicted" };
     } catch (err) {
-      const e = err as { code?: number; body?: unknown };
-      if (e?.code === 429) {
-        const causes = (() => {
-          try {
-            const body = typeof e.body === "string" ? JSON.parse(e.body) : e.body;
-            return (body?.details?.causes ?? []).map((c: { message?: string }) => c.message)
-              .filter(Boolean).join("; ") || body?.message;
-          } catch {
-            return undefined;
-          }
-        })();
-        return { result: "blocked", message: causes ?? "a disruption budget forbids it" };
-      }
-      if (isFenced(err)) throw err;
-      const ke = toKubeError(err, `evict pod "${namespace}/${name}"`);
-      // 409 with a uid precondition: another pod took the name; the one planned is gone.
-      if (ke.status === 404 || (uid && ke.status === 409)) return { result: "gone" };
-      throw ke;
+      return evictionFailure(err, what, options.uid);
     }
   }
 
