@@ -1,16 +1,14 @@
 import * as k8s from "@kubernetes/client-node";
 import type { NodeWatchHandlers, Stoppable } from "../kube_types.ts";
-import { timeBound } from "./time_bound.ts";
 import { toKubeError, toNode } from "./convert.ts";
-import { rawJson, rawResponse, withRequest } from "./raw.ts";
+import { listNodes } from "./node_list.ts";
+
+export { LIST_PAGE } from "./node_list.ts";
+import { rawResponse, withRequest } from "./raw.ts";
 import { readWatch, type WatchBounds, type WatchEvent } from "./watch_stream.ts";
 import { Background } from "../../background.ts";
 import { Backoff } from "../../retry.ts";
-import { clip } from "../../clip.ts";
 import type { Node } from "../../node.ts";
-
-/** Nodes per page of the list: bounds what one response holds in memory at once. */
-export const LIST_PAGE = 100;
 
 /**
  * How long one watch request stays open by default (ms; asked of the server as `timeoutSeconds`). Fixed, not client-go's random 5 to 10 minutes, which spreads the watches of thousands
@@ -209,32 +207,19 @@ class NodeWatch implements Stoppable {
   }
 
   async #list(): Promise<void> {
-    const nodes: Node[] = [];
     // Aborted at the end: a page given up on (its time passed, or stop()) lets its connection go.
     const request = new AbortController();
     this.#request = request;
+    let nodes: Node[];
     try {
-      let next: string | undefined;
-      let version: string | undefined;
-      do {
-        const page = await timeBound(
-          listPage(this.#kc, { limit: LIST_PAGE, continue: next }, request.signal),
-          this.#timeoutMs * 6,
-          "list nodes",
-        );
-        for (const item of page.items) nodes.push(toNode(item));
-        version = page.metadata?.resourceVersion;
-        const token = page.metadata?.continue || undefined;
-        // The same page again and again would be a list that never ends, asked for back to back.
-        if (token !== undefined && token === next) {
-          throw new Error(`the list's continue token "${clip(token, 40)}" repeats`);
-        }
-        next = token;
-      } while (next && !this.#stopped);
+      const listed = await listNodes(this.#kc, {
+        pageMs: this.#timeoutMs * 6,
+        signal: request.signal,
+        stopped: () => this.#stopped,
+      });
       if (this.#stopped) return;
-      // Without one, the watch would start from "any" and the next list would follow at once.
-      if (!version) throw new Error("the list carries no resourceVersion to watch from");
-      this.#resourceVersion = version;
+      nodes = listed.nodes;
+      this.#resourceVersion = listed.resourceVersion;
     } catch (err) {
       if (this.#stopped) return;
       this.#resourceVersion = undefined;
@@ -341,21 +326,4 @@ class NodeWatch implements Stoppable {
     if (!short) this.#recovered();
     this.#later(short ? this.#backoff.next() : 0);
   }
-}
-
-/** One page of Nodes, as JSON. */
-interface NodePage {
-  items: k8s.V1Node[];
-  metadata?: { resourceVersion?: string; continue?: string };
-}
-
-/** One page of the Node list, read as plain JSON (see rawJson). */
-function listPage(
-  kc: k8s.KubeConfig,
-  query: { limit: number; continue?: string },
-  signal: AbortSignal,
-): Promise<NodePage> {
-  const params = new URLSearchParams({ limit: String(query.limit) });
-  if (query.continue) params.set("continue", query.continue);
-  return rawJson<NodePage>(kc, { method: "GET", path: `/api/v1/nodes?${params}` }, signal);
 }
