@@ -2,63 +2,12 @@
 // kept open and silent. Either is told to handlers.error within its bound, the watch is made again
 // from where it was, and events flow once the network works again; a stream that would fill memory
 // (an endless line) is a failure too.
-import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
-import { watchNodes } from "../../lib/act/kube/node_watch.ts";
-import type { NodeWatchOptions } from "../../lib/act/kube/node_watch.ts";
-import { PooledKubeConfig } from "../../lib/act/kube/pooled_config.ts";
-import { closeNative } from "../../lib/act/kube/raw.ts";
-import { kubeconfigFor, startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
+import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
 import { workerName } from "../../lib/embedded/seed.ts";
-import type { Node } from "../../lib/node.ts";
+import { touch, watching } from "../node_watching.ts";
 import { startRelay } from "../relay.ts";
 import { waitFor } from "../wait.ts";
-
-/** What the handlers were told, in order, and when (performance.now()). */
-function recorder() {
-  const calls: { t: number; call: string }[] = [];
-  const push = (call: string) => void calls.push({ t: performance.now(), call });
-  return {
-    calls,
-    handlers: {
-      upsert: (n: Node) => push(`upsert ${n.metadata.name} ${n.metadata.labels?.touched ?? ""}`),
-      remove: (name: string) => push(`remove ${name}`),
-      listed: (nodes: Node[]) => push(`listed ${nodes.length}`),
-      recovered: () => push("recovered"),
-      error: (e: unknown) => push(`error ${(e as Error).message}`),
-    },
-    /** Calls since `t` that start with `prefix`. */
-    since(t: number, prefix: string) {
-      return calls.filter((c) => c.t >= t && c.call.startsWith(prefix));
-    },
-    text: () => calls.map((c) => c.call).join("\n"),
-  };
-}
-
-/** node-heal's Node watch against `url`, with `options`; stop it (and its client) with dispose. */
-async function watching(url: string, options: Partial<NodeWatchOptions> = {}) {
-  const kc = new PooledKubeConfig();
-  kc.loadFromString(kubeconfigFor(url));
-  const r = recorder();
-  const watch = await watchNodes(kc, { timeoutMs: 1000, ...options }, r.handlers);
-  return {
-    ...r,
-    async [Symbol.asyncDispose]() {
-      await watch.stop();
-      await closeNative(kc);
-    },
-  };
-}
-
-/** Patches a label on a worker, as someone else would. */
-async function touch(url: string, value: string): Promise<void> {
-  const kc = new k8s.KubeConfig();
-  kc.loadFromString(kubeconfigFor(url));
-  await kc.makeApiClient(k8s.CoreV1Api).patchNode(
-    { name: workerName(1), body: { metadata: { labels: { touched: value } } } },
-    k8s.setHeaderOptions("Content-Type", "application/merge-patch+json"),
-  );
-}
 
 /** Full Node lists the embedded server answered. */
 function nodeLists(cluster: { api: { traffic: { requests: { verb: string; path: string }[] } } }) {
