@@ -21,10 +21,25 @@ export function clusterModeArgs(dir: string, args: string[]): string[] {
   ];
 }
 
-/** Starts `main.ts serve` with the permissions of `deno task serve`. */
+/**
+ * The V8 heap flags of the shipped binary (Dockerfile, `deno task compile`, `deno task serve`): a
+ * test of a bound runs under the heap users run, where an unbounded read fails as it would for them.
+ */
+export const PRODUCTION_V8_FLAGS = "--v8-flags=--max-semi-space-size=2,--max-old-space-size=192";
+
+/** Starts `main.ts serve` with the permissions and heap of `deno task serve`. */
 export function startServe(args: string[]) {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-read", "--allow-env", MAIN, "serve", ...args],
+    args: [
+      "run",
+      PRODUCTION_V8_FLAGS,
+      "--allow-net",
+      "--allow-read",
+      "--allow-env",
+      MAIN,
+      "serve",
+      ...args,
+    ],
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -131,6 +146,12 @@ export async function readyReplica(p: ReturnType<typeof watched>): Promise<strin
     return r.ok;
   }, 15_000);
   return url;
+}
+
+/** A process's resident memory in MiB, from `ps` (what the kubelet's memory limit counts). */
+export async function rssMiB(pid: number): Promise<number> {
+  const ps = await new Deno.Command("ps", { args: ["-o", "rss=", "-p", String(pid)] }).output();
+  return Number(new TextDecoder().decode(ps.stdout).trim()) / 1024;
 }
 
 /** A loopback port nobody listens on now (the next listener may take it; the tests accept that). */

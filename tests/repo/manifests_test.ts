@@ -463,6 +463,8 @@ Deno.test("the binary's V8 heap fits the Deployment's memory limit, the same in 
   assert.ok(flags, "the Dockerfile compiles with V8 flags");
   assert.ok(tasks.compile.includes(`--v8-flags=${flags}`), "deno task compile uses the same");
   assert.ok(tasks.serve.includes(`--v8-flags=${flags}`), "deno task serve uses the same");
+  const { PRODUCTION_V8_FLAGS } = await import("../processes.ts");
+  assert.equal(PRODUCTION_V8_FLAGS, `--v8-flags=${flags}`, "tests start serve with the same");
   const oldSpaceMb = Number(flags.match(/--max-old-space-size=(\d+)/)?.[1]);
   const docs = await manifest("webhook-deployment.yaml");
   const deploy = docs.find((d) => d.kind === "Deployment") as {
