@@ -1,0 +1,82 @@
+// Reading an answer from outside the process within a byte bound, as it arrives: a receiver, a
+// cloud API, Prometheus or the API server that answers with more than node-heal can hold must cost
+// at most the bound, never the whole answer (`res.text()` holds it all before anyone can look).
+
+/** An answer that went past its bound: reading stopped there and the rest was cancelled. */
+export class AnswerTooLarge extends Error {
+  constructor(readonly what: string, readonly limit: number, readonly declared?: number) {
+    super(
+      `${what} is larger than node-heal reads (${
+        declared !== undefined ? `${declared} bytes declared, ` : ""
+      }the limit is ${limit} bytes); it was not read`,
+    );
+    this.name = "AnswerTooLarge";
+  }
+}
+
+/** What {@link readPrefix} read: at most its limit, and whether there was more. */
+export interface Prefix {
+  bytes: Uint8Array;
+  /** There was more than the limit: the rest was cancelled unread. */
+  cut: boolean;
+}
+
+/**
+ * Reads at most `limit` bytes of a body, then cancels the rest: for an answer node-heal needs only
+ * the start of (a receiver's reply, quoted in a log line). A missing body is empty.
+ */
+export async function readPrefix(
+  body: ReadableStream<Uint8Array> | null,
+  limit: number,
+): Promise<Prefix> {
+  if (!body) return { bytes: new Uint8Array(0), cut: false };
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let cut = false;
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (size + value.byteLength > limit) {
+        chunks.push(value.subarray(0, limit - size));
+        size = limit;
+        cut = true;
+        break;
+      }
+      chunks.push(value);
+      size += value.byteLength;
+    }
+  } finally {
+    if (cut) await reader.cancel().catch(() => {});
+    reader.releaseLock();
+  }
+  return { bytes: join(chunks, size), cut };
+}
+
+/**
+ * Reads a whole answer of at most `limit` bytes as text, or throws {@link AnswerTooLarge} without
+ * reading past the limit: for an answer node-heal must have whole (a JSON document). A declared
+ * `content-length` over the limit is refused before a byte is read.
+ */
+export async function readCapped(res: Response, limit: number, what: string): Promise<string> {
+  const declared = res.headers.get("content-length");
+  if (declared !== null && Number(declared) > limit) {
+    await res.body?.cancel().catch(() => {});
+    throw new AnswerTooLarge(what, limit, Number(declared));
+  }
+  const { bytes, cut } = await readPrefix(res.body, limit);
+  if (cut) throw new AnswerTooLarge(what, limit);
+  return new TextDecoder().decode(bytes);
+}
+
+function join(chunks: Uint8Array[], size: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
