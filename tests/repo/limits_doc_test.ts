@@ -67,3 +67,18 @@ Deno.test("docs/limits.md states how many Events node-heal remembers as the code
   const remembered = REMEMBERED_EVENTS.toLocaleString("en-US");
   assert.match(doc, new RegExp(`last ${remembered} Events it wrote`));
 });
+
+Deno.test("docs/limits.md states the bounds of the API server's answers as the code has them", async () => {
+  const { MAX_OBJECT_BYTES } = await import("../../lib/act/kube/raw.ts");
+  const { MAX_PAGE_BYTES } = await import("../../lib/act/kube/pages.ts");
+  const rows = table("What node-heal reads");
+  const bound = (start: string) => Number(rows.find((r) => r[0].startsWith(start))?.[1]);
+  assert.equal(bound("the API server's answer about one object"), MAX_OBJECT_BYTES);
+  assert.equal(bound("the API server's page of a list"), MAX_PAGE_BYTES);
+});
+
+Deno.test("docs/limits.md states the bounds of policy regexes as the code has them", async () => {
+  const { MAX_PATTERN_LENGTH } = await import("../../lib/decide/matchers.ts");
+  const rows = table("Policy regexes");
+  assert.equal(Number(rows.find((r) => r[0].startsWith("characters of"))?.[1]), MAX_PATTERN_LENGTH);
+});

@@ -70,10 +70,20 @@ export function toKubeError(err: unknown, what: string): KubeError {
     );
   }
   const message = e?.message ?? String(err);
-  return new KubeError(`Cannot ${what}: ${message}${causesOf(err, message)}${requestOf(err)}`);
+  const kube = new KubeError(
+    `Cannot ${what}: ${message}${causesOf(err, message)}${requestOf(err)}`,
+  );
+  // What failed stays at hand (a page too large is asked for again smaller: pages.ts).
+  return Object.assign(kube, { cause: err });
 }
 
-/** Converts the client library's Pod into the plain form a drain reads. */
+/** A time as the library gives it (a Date) or as plain JSON has it (a string). */
+function isoTime(t: Date | string | undefined): string | undefined {
+  if (t === undefined || t === null) return undefined;
+  return t instanceof Date ? t.toISOString() : String(t);
+}
+
+/** Converts a Pod (plain JSON, or the client library's) into the plain form a drain reads. */
 export function toPod(p: k8s.V1Pod): Pod {
   return {
     metadata: {
@@ -87,7 +97,7 @@ export function toPod(p: k8s.V1Pod): Pod {
         name: o.name,
         controller: o.controller,
       })),
-      deletionTimestamp: p.metadata?.deletionTimestamp?.toISOString(),
+      deletionTimestamp: isoTime(p.metadata?.deletionTimestamp),
     },
     spec: {
       nodeName: p.spec?.nodeName,

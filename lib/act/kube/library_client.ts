@@ -12,10 +12,11 @@ import type {
   ObjectKind,
   Stoppable,
 } from "../kube_types.ts";
-import { toEventVersion, toKubeError, toNode, toPod } from "./convert.ts";
+import { toEventVersion, toKubeError, toNode } from "./convert.ts";
 import { type NodeWatchOptions, watchNodes } from "./node_watch.ts";
 import { timeBound } from "./time_bound.ts";
 import { closeNative, rawJson } from "./raw.ts";
+import { ReadCalls } from "./reads.ts";
 import { ObjectCalls, type ObjectCallsDeps } from "./objects.ts";
 import { LeaseCalls } from "./leases.ts";
 import { type Evicted, evictionFailure, evictionRequest } from "./eviction.ts";
@@ -42,13 +43,12 @@ export class LibraryClient implements KubeClient {
   readonly server: string;
   readonly dryRun: boolean;
   #kc: k8s.KubeConfig;
-  #core: k8s.CoreV1Api;
-  #apps: k8s.AppsV1Api;
   #timeoutMs: number;
   #slots: Slots;
   #objects: ObjectCalls;
   #unfenced: ObjectCalls;
   #leases: LeaseCalls;
+  #reads: ReadCalls;
   #fence?: Fence;
   #watch?: Omit<NodeWatchOptions, "timeoutMs">;
 
@@ -65,8 +65,6 @@ export class LibraryClient implements KubeClient {
     },
   ) {
     this.#kc = kc;
-    this.#core = kc.makeApiClient(k8s.CoreV1Api);
-    this.#apps = kc.makeApiClient(k8s.AppsV1Api);
     this.server = server;
     this.dryRun = options.dryRun;
     this.#timeoutMs = options.timeoutMs;
@@ -90,6 +88,7 @@ export class LibraryClient implements KubeClient {
     const unfenced: ObjectCallsDeps["send"] = (what, request, answers) =>
       this.#call(what, (signal) => rawJson(this.#kc, request, signal), answers);
     this.#leases = new LeaseCalls(unfenced);
+    this.#reads = new ReadCalls(unfenced);
     this.#unfenced = new ObjectCalls({
       send: unfenced,
       dryQuery: this.dryRun ? "?dryRun=All" : "",
@@ -203,15 +202,6 @@ export class LibraryClient implements KubeClient {
     );
   }
 
-  async readEvent(namespace: string, name: string): Promise<EventVersion | undefined> {
-    const event = await this.#call(
-      `read event "${name}"`,
-      () => this.#core.readNamespacedEvent({ name, namespace }),
-      { 404: undefined },
-    );
-    return event && toEventVersion(event);
-  }
-
   async patchEventCount(
     namespace: string,
     name: string,
@@ -232,30 +222,6 @@ export class LibraryClient implements KubeClient {
           contentType: MERGE_PATCH,
         }, signal)),
     );
-  }
-
-  async listPodsOnNode(node: string): Promise<Pod[]> {
-    const list = await this.#call(
-      `list the pods of node "${node}"`,
-      () => this.#core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` }),
-    );
-    return list.items.map(toPod);
-  }
-
-  async getPod(namespace: string, name: string): Promise<Pod | undefined> {
-    const pod = await this.#call(
-      `read pod "${namespace}/${name}"`,
-      () => this.#core.readNamespacedPod({ name, namespace }),
-      { 404: undefined },
-    );
-    return pod && toPod(pod);
-  }
-
-  async daemonSetExists(namespace: string, name: string): Promise<boolean> {
-    return await this.#call(`read daemonset "${namespace}/${name}"`, async () => {
-      await this.#apps.readNamespacedDaemonSet({ name, namespace });
-      return true;
-    }, { 404: false });
   }
 
   async evictPod(
@@ -279,6 +245,26 @@ export class LibraryClient implements KubeClient {
     }
   }
 
+  readEvent(namespace: string, name: string): Promise<EventVersion | undefined> {
+    return this.#reads.readEvent(namespace, name);
+  }
+
+  listPodsOnNode(node: string): Promise<Pod[]> {
+    return this.#reads.listPodsOnNode(node);
+  }
+
+  getPod(namespace: string, name: string): Promise<Pod | undefined> {
+    return this.#reads.getPod(namespace, name);
+  }
+
+  daemonSetExists(namespace: string, name: string): Promise<boolean> {
+    return this.#reads.daemonSetExists(namespace, name);
+  }
+
+  namespacePaused(name: string): Promise<boolean> {
+    return this.#reads.namespacePaused(name);
+  }
+
   getLease(namespace: string, name: string): Promise<LeaseRecord | undefined> {
     return this.#leases.get(namespace, name);
   }
@@ -289,15 +275,6 @@ export class LibraryClient implements KubeClient {
 
   updateLease(namespace: string, name: string, record: LeaseRecord): Promise<LeaseRecord> {
     return this.#leases.update(namespace, name, record);
-  }
-
-  async namespacePaused(name: string): Promise<boolean> {
-    const ns = await this.#call(
-      `read namespace "${name}"`,
-      () => this.#core.readNamespace({ name }),
-      { 404: undefined },
-    );
-    return ns?.metadata?.annotations?.["node-heal.io/paused"] === "true";
   }
 
   listObjects(kind: ObjectKind, options: { namespace?: string } = {}): Promise<KubeObject[]> {

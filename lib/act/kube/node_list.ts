@@ -1,11 +1,11 @@
 // The full list of Nodes a watch starts from: paged (so no one answer holds every Node), each
-// Node projected as it arrives, bounded (each page within its time; a list that repeats its
-// continue token, or carries no resourceVersion, fails instead of looping).
+// Node projected as it arrives, bounded (each page within its time and bytes; a list that repeats
+// its continue token, or carries no resourceVersion, fails instead of looping).
 import type * as k8s from "@kubernetes/client-node";
 import { toNode } from "./convert.ts";
 import { rawJson } from "./raw.ts";
 import { timeBound } from "./time_bound.ts";
-import { clip } from "../../clip.ts";
+import { eachPage, MAX_PAGE_BYTES, type Page } from "./pages.ts";
 import type { Node } from "../../node.ts";
 
 /** Nodes per page of the list: bounds what one response holds in memory at once. */
@@ -17,23 +17,19 @@ export async function listNodes(
   options: { pageMs: number; signal: AbortSignal; stopped: () => boolean },
 ): Promise<{ nodes: Node[]; resourceVersion: string }> {
   const nodes: Node[] = [];
-  let next: string | undefined;
-  let version: string | undefined;
-  do {
-    const page = await timeBound(
-      listPage(kc, { limit: LIST_PAGE, continue: next }, options.signal),
-      options.pageMs,
-      "list nodes",
-    );
-    for (const item of page.items) nodes.push(toNode(item));
-    version = page.metadata?.resourceVersion;
-    const token = page.metadata?.continue || undefined;
-    // The same page again and again would be a list that never ends, asked for back to back.
-    if (token !== undefined && token === next) {
-      throw new Error(`the list's continue token "${clip(token, 40)}" repeats`);
-    }
-    next = token;
-  } while (next && !options.stopped());
+  const version = await eachPage<k8s.V1Node>(
+    (limit, token) =>
+      timeBound(
+        listPage(kc, { limit, continue: token }, options.signal),
+        options.pageMs,
+        "list nodes",
+      ),
+    {
+      limit: LIST_PAGE,
+      each: (items) => items.forEach((item) => nodes.push(toNode(item))),
+      stopped: options.stopped,
+    },
+  );
   // Without one, the watch would start from "any" and the next list would follow at once.
   if (!version && !options.stopped()) {
     throw new Error("the list carries no resourceVersion to watch from");
@@ -41,19 +37,17 @@ export async function listNodes(
   return { nodes, resourceVersion: version ?? "" };
 }
 
-/** One page of Nodes, as JSON. */
-interface NodePage {
-  items: k8s.V1Node[];
-  metadata?: { resourceVersion?: string; continue?: string };
-}
-
 /** One page of the Node list, read as plain JSON (see rawJson). */
 function listPage(
   kc: k8s.KubeConfig,
   query: { limit: number; continue?: string },
   signal: AbortSignal,
-): Promise<NodePage> {
+): Promise<Page<k8s.V1Node>> {
   const params = new URLSearchParams({ limit: String(query.limit) });
   if (query.continue) params.set("continue", query.continue);
-  return rawJson<NodePage>(kc, { method: "GET", path: `/api/v1/nodes?${params}` }, signal);
+  return rawJson<Page<k8s.V1Node>>(kc, {
+    method: "GET",
+    path: `/api/v1/nodes?${params}`,
+    maxBytes: MAX_PAGE_BYTES,
+  }, signal);
 }

@@ -1,5 +1,6 @@
 // Any object by its kind: the calls replacement makes (NodeClaims, Machines, the ledger ConfigMap,
 // Nodes deleted), as plain JSON over the same bounded, timed transport as every other call.
+import { eachPage, MAX_PAGE_BYTES } from "./pages.ts";
 import type { KubeObject, ObjectKind } from "../kube_types.ts";
 import type { RawRequest } from "./raw.ts";
 
@@ -36,22 +37,17 @@ export class ObjectCalls {
 
   async list(kind: ObjectKind, options: { namespace?: string } = {}): Promise<KubeObject[]> {
     const items: KubeObject[] = [];
-    let next: string | undefined = "";
-    while (next !== undefined) {
-      const token: string = next;
-      const page: { items?: KubeObject[]; metadata?: { continue?: string } } = await this.#deps
-        .send(
-          `list ${kind.plural}`,
-          {
-            method: "GET",
-            path: `${objectPath(kind, options.namespace)}?limit=500${
-              token ? `&continue=${encodeURIComponent(token)}` : ""
-            }`,
-          },
-        );
-      items.push(...(page.items ?? []));
-      next = page.metadata?.continue || undefined;
-    }
+    await eachPage<KubeObject>(
+      (limit, token) =>
+        this.#deps.send(`list ${kind.plural}`, {
+          method: "GET",
+          path: `${objectPath(kind, options.namespace)}?limit=${limit}${
+            token ? `&continue=${encodeURIComponent(token)}` : ""
+          }`,
+          maxBytes: MAX_PAGE_BYTES,
+        }),
+      { limit: 500, each: (page) => items.push(...page) },
+    );
     return items;
   }
 

@@ -1,5 +1,16 @@
 import * as k8s from "@kubernetes/client-node";
 import { statusError } from "./status_error.ts";
+import { readCapped, readPrefix } from "../../bounded_read.ts";
+
+/**
+ * The largest answer about one object node-heal reads: the API server stores an object of at most
+ * 1.5 MiB (etcd's request limit), and its JSON is larger by a little; a Lease, a ConfigMap or a
+ * Node answered larger is not one, and is refused unread (docs/limits.md).
+ */
+export const MAX_OBJECT_BYTES = 8 * 1024 * 1024;
+
+/** How much of an error's answer is read (a Status is a few hundred bytes). */
+const ERROR_BODY_BYTES = 64 * 1024;
 
 /** A request sent as it is and answered as plain JSON. */
 export interface RawRequest {
@@ -15,6 +26,8 @@ export interface RawRequest {
    * takes something away. What it throws is thrown, and nothing is sent.
    */
   beforeSend?: () => void;
+  /** The largest answer read, in bytes (default {@link MAX_OBJECT_BYTES}); past it, AnswerTooLarge. */
+  maxBytes?: number;
 }
 
 /**
@@ -33,8 +46,15 @@ export async function rawJson<T>(
   const url = urlOf(kc, request);
   try {
     const response = await respond(kc, request, url, signal);
-    const text = await response.text();
-    if (!response.ok) throw statusError(response.status, text);
+    if (!response.ok) {
+      const { bytes } = await readPrefix(response.body, ERROR_BODY_BYTES);
+      throw statusError(response.status, new TextDecoder().decode(bytes));
+    }
+    const text = await readCapped(
+      response,
+      request.maxBytes ?? MAX_OBJECT_BYTES,
+      `the API server's answer to ${request.method} ${request.path.split("?")[0]}`,
+    );
     return JSON.parse(text) as T;
   } catch (err) {
     // Said in the error's message (toKubeError): which call failed, where it was sent.
