@@ -249,3 +249,58 @@ Deno.test("a recreate whose access token comes late (a slow metadata server or t
   assert.equal(recreates(fake).length, 0, "the recreate was not sent");
   assert.ok(isFenced(err), `fenced, got ${err}`);
 });
+
+/** A Compute Engine that answers every call 200 with `body`'s bytes, made as they are read. */
+function answering(body: (pulled: number) => Uint8Array | undefined) {
+  const state = { pulled: 0 };
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    await req.body?.cancel();
+    return new Response(
+      new ReadableStream<Uint8Array>({
+        pull(c) {
+          const next = body(state.pulled);
+          if (!next) return c.close();
+          state.pulled += next.byteLength;
+          c.enqueue(next);
+        },
+      }, { highWaterMark: 0 }),
+      { headers: { "content-type": "application/json" } },
+    );
+  });
+  return {
+    state,
+    endpoint: `http://127.0.0.1:${server.addr.port}/compute/v1/`,
+    [Symbol.asyncDispose]: () => server.shutdown(),
+  };
+}
+
+Deno.test("an answer of 100 MB is cut at 4 MiB, and one that is not JSON quoted in 80 characters: each a failed attempt that may pass, not a refusal", async () => {
+  const chunk = new Uint8Array(64 * 1024).fill(0x20);
+  await using huge = answering((n) => n < 100 * 1024 * 1024 ? chunk : undefined);
+  await using html = answering((n) =>
+    n === 0 ? new TextEncoder().encode(`<html>${"x".repeat(10_000)}</html>`) : undefined
+  );
+  const deps = {
+    client: new FakeClient(),
+    env: () => undefined,
+    tokens: { token: () => Promise.resolve("t") },
+  };
+  for (
+    const [fake, want] of [[huge, /larger than node-heal reads \(the limit is 4194304 bytes\)/], [
+      html,
+      /answered what is not JSON: "<html>x{20}/,
+    ]] as const
+  ) {
+    const provider = await gcp.create(
+      { provider: "gcp-mig", timeoutMs: 60_000, endpoint: fake.endpoint },
+      deps,
+      FIELD,
+    );
+    const err = await provider.start(target("workers-a1b2")).then(() => undefined, (e) => e);
+    assert.ok(err instanceof Error && !(err instanceof ReplaceRefused), `got ${err}`);
+    assert.match(err.message, want);
+    assert.ok(err.message.length < 400, err.message);
+  }
+  // What was pulled from the 100 MB: the bound and what the sockets buffer, not the answer.
+  assert.ok(huge.state.pulled < 16 * 1024 * 1024, `${huge.state.pulled} bytes pulled`);
+});

@@ -82,3 +82,20 @@ Deno.test("docs/limits.md states the bounds of policy regexes as the code has th
   const rows = table("Policy regexes");
   assert.equal(Number(rows.find((r) => r[0].startsWith("characters of"))?.[1]), MAX_PATTERN_LENGTH);
 });
+
+Deno.test("docs/limits.md states what node-heal reads of a receiver and of Compute Engine, and a queue's weight, as the code has them", async () => {
+  const { MAX_ANSWER_BYTES } = await import("../../lib/report/notify/http.ts");
+  const { QUEUE_DEFAULTS } = await import("../../lib/report/notify/queue.ts");
+  const { MAX_COMPUTE_ANSWER_BYTES } = await import("../../lib/act/replace/gcp_mig.ts");
+  const reads = table("What node-heal reads");
+  const read = (what: RegExp) => Number(reads.find((r) => what.test(r[0]))?.[1]);
+  assert.equal(read(/receiver's answer/), MAX_ANSWER_BYTES);
+  assert.equal(read(/Compute Engine/), MAX_COMPUTE_ANSWER_BYTES);
+  const notify = table("Notifications");
+  assert.equal(Number(notify.find((r) => /weigh/.test(r[0]))?.[1]), QUEUE_DEFAULTS.maxBytes);
+  assert.equal(Number(notify.find((r) => /answer read/.test(r[0]))?.[1]), MAX_ANSWER_BYTES);
+  assert.equal(
+    notify.find((r) => /one attempt/.test(r[0]))?.[1],
+    `${QUEUE_DEFAULTS.attemptMs / 1000}s`,
+  );
+});

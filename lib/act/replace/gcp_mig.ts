@@ -4,6 +4,7 @@
 // recreation is scheduled, so progress follows the group's own view of the instance
 // (listManagedInstances' currentAction) until it is NONE and RUNNING again. Plain REST calls with
 // fetch; tokens from Application Default Credentials (./gcp_auth.ts).
+import { readCapped } from "../../bounded_read.ts";
 import type { ReplaceOptions } from "../../decide/replace_policy.ts";
 import { isFenced } from "../fence.ts";
 import { adcTokens, type TokenSource } from "./gcp_auth.ts";
@@ -27,6 +28,14 @@ import {
 
 /** Compute Engine v1's public address. */
 export const COMPUTE_ENDPOINT = "https://compute.googleapis.com/compute/v1/";
+
+/**
+ * What node-heal reads of one Compute Engine answer: a VM, an operation, or a page of a group's
+ * instances (500 by default, about 200 KB) are far below; past it the call fails, unread, and is
+ * tried again as any failure that may pass. Parsed, 4 MiB of JSON costs several times that of a
+ * heap of 192 MB.
+ */
+export const MAX_COMPUTE_ANSWER_BYTES = 4 * 1024 * 1024;
 
 /** The id of a recreation found under way, whose operation's name is not known. */
 const ALREADY = "already-recreating:";
@@ -92,15 +101,26 @@ export function create(
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(30_000),
     });
-    const text = await res.text();
+    // Bounded as it arrives: an answer past the bound throws AnswerTooLarge, which may pass.
+    const text = await readCapped(res, MAX_COMPUTE_ANSWER_BYTES, `The answer to ${method} ${path}`);
     if (!res.ok) {
       let message = text.slice(0, 200);
       try {
-        message = JSON.parse(text).error?.message ?? message;
+        const said = JSON.parse(text).error?.message;
+        if (typeof said === "string") message = said.slice(0, 200);
       } catch { /* not JSON: Google's front end answers HTML for an unknown method */ }
       throw new ComputeError(res.status, `${method} ${path}: ${res.status} ${message}`);
     }
-    return JSON.parse(text) as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      // V8's message would quote the answer; the first characters say enough.
+      throw new Error(
+        `${method} ${path}: ${res.status} answered what is not JSON: ${
+          JSON.stringify(text.slice(0, 80))
+        }`,
+      );
+    }
   }
 
   /** Runs a call; 400, 403 and 404 are refusals, anything else may pass. */

@@ -113,5 +113,7 @@ function alertOf(alert: Alert): Happening["alert"] {
     fingerprint: alert.fingerprint,
     labels: alert.labels,
     ...(alert.annotations.summary ? { summary: alert.annotations.summary } : {}),
+    ...(alert.generatorURL ? { generatorURL: alert.generatorURL } : {}),
+    ...(alert.annotations.runbook_url ? { runbookURL: alert.annotations.runbook_url } : {}),
   };
 }

@@ -1,6 +1,7 @@
 // The one HTTP attempt every sink makes: POST a body, classify the answer into an Attempt. Kept
 // apart from the sinks so the status table (what is retried, what is refused for good) and the
 // reading of Retry-After are the same for Slack, PagerDuty and the webhook.
+import { readPrefix } from "../../bounded_read.ts";
 import type { Attempt } from "./types.ts";
 
 /** A Retry-After longer than this is taken as this: a receiver cannot park a sink for hours. */
@@ -8,6 +9,13 @@ export const MAX_RETRY_AFTER_MS = 5 * 60_000;
 
 /** What of a refusal's body an Attempt's `why` keeps: enough for "invalid_blocks", no more. */
 const BODY_EXCERPT = 200;
+
+/**
+ * What of a receiver's answer node-heal reads: its first 64 KiB, the rest cancelled unread. Only
+ * the status and an excerpt of the body matter, and a receiver answering 100 MB must not cost
+ * 100 MB (read whole, 160 MB ran the production heap out).
+ */
+export const MAX_ANSWER_BYTES = 64 * 1024;
 
 /**
  * `Retry-After` in ms from `nowMs`: delay-seconds or an HTTP-date, capped at
@@ -46,7 +54,7 @@ export function classify(status: number, retryAfter: string | null, body: string
 
 /** One line of a receiver's answer, shortened. */
 function excerpt(body: string): string {
-  const line = body.replace(/\s+/g, " ").trim();
+  const line = body.slice(0, 4 * BODY_EXCERPT).replace(/\s+/g, " ").trim();
   return line.length <= BODY_EXCERPT ? line : `${line.slice(0, BODY_EXCERPT - 1)}…`;
 }
 
@@ -77,8 +85,10 @@ export async function post(options: PostOptions): Promise<Attempt> {
       signal: options.signal,
       redirect: "manual",
     });
-    // Read (and so release) the body; a receiver that stalls here is cut by the same signal.
-    const text = await res.text();
+    // Read (and so release) the start of the body, cancel the rest; a receiver that stalls here
+    // is cut by the same signal.
+    const { bytes } = await readPrefix(res.body, MAX_ANSWER_BYTES);
+    const text = new TextDecoder().decode(bytes);
     const attempt: Attempt = classify(res.status, res.headers.get("retry-after"), text, now());
     return attempt.result === "sent" ? attempt : { ...attempt, why: scrub(attempt.why, options) };
   } catch (err) {

@@ -28,12 +28,49 @@ export const QUEUE_DEFAULTS = {
   minWaitMs: 100,
   /** What `close` waits for the queue to drain, by default. */
   closeMs: 5_000,
+  /**
+   * The entries waiting weigh at most this ({@link eventBytes}), whatever `capacity` says: 1,000
+   * alerts of 64 labels of 4 KiB would be 500 MB, and a hung receiver under such alerts ran the
+   * production heap out in 300 cordons. 8 MiB is thousands of ordinary notifications.
+   */
+  maxBytes: 8 * 1024 * 1024,
 } as const;
+
+/** What one field of an event costs beyond its text, in {@link eventBytes}'s estimate. */
+const FIELD_BYTES = 64;
+
+/**
+ * An estimate of what an event holds in memory: two bytes a character (V8 keeps a string with
+ * any character past Latin-1 in two), and {@link FIELD_BYTES} a field; at least what its JSON
+ * would be. Walks only the event's own fields and its alert's labels: cheap to take at each push.
+ */
+export function eventBytes(event: NotifyEvent): number {
+  let chars = 0;
+  let fields = 0;
+  for (const v of Object.values(event)) {
+    fields++;
+    if (typeof v === "string") chars += v.length;
+  }
+  const alert = event.alert;
+  if (alert) {
+    for (const v of Object.values(alert)) {
+      fields++;
+      if (typeof v === "string") chars += v.length;
+    }
+    for (const [k, v] of Object.entries(alert.labels)) {
+      fields++;
+      chars += k.length + v.length;
+    }
+  }
+  return 2 * chars + FIELD_BYTES * fields;
+}
 
 /** Options of {@link SinkQueue}; all but `capacity` have defaults ({@link QUEUE_DEFAULTS}). */
 export interface QueueOptions {
   /** Entries waiting at most (the policy's `queue:`). */
   capacity: number;
+  /** What the entries waiting weigh at most ({@link eventBytes}); {@link QUEUE_DEFAULTS}. */
+  maxBytes?: number;
   metrics?: Metrics;
   attemptMs?: number;
   expireMs?: number;
@@ -49,11 +86,15 @@ export interface QueueOptions {
 interface Entry {
   event: NotifyEvent;
   pushedAt: number;
+  /** {@link eventBytes} of the event, taken as it was queued. */
+  bytes: number;
 }
 
 /** One sink's queue and its worker. */
 export class SinkQueue {
   readonly #queue: Entry[] = [];
+  /** What the entries waiting weigh ({@link eventBytes}), the one being delivered not included. */
+  #bytes = 0;
   readonly #stop = new AbortController();
   readonly #o: Required<Omit<QueueOptions, "metrics">>;
   readonly #metrics: Metrics | undefined;
@@ -69,6 +110,7 @@ export class SinkQueue {
     this.#background = options.metrics?.background ?? new Background();
     this.#o = {
       capacity: options.capacity,
+      maxBytes: options.maxBytes ?? QUEUE_DEFAULTS.maxBytes,
       attemptMs: options.attemptMs ?? QUEUE_DEFAULTS.attemptMs,
       expireMs: options.expireMs ?? QUEUE_DEFAULTS.expireMs,
       maxAttempts: options.maxAttempts ?? QUEUE_DEFAULTS.maxAttempts,
@@ -86,10 +128,17 @@ export class SinkQueue {
     return this.#queue.length;
   }
 
+  /** What the entries waiting weigh ({@link eventBytes}). */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
   /**
    * Queues `event`; never blocks, never throws. False when it was not queued: a kind the sink
-   * cannot send (not counted), or the queue is closing (counted dropped). A full queue drops
-   * its oldest entry, counted, to make room: the newest says most about the node now.
+   * cannot send (not counted), or the queue is closing (counted dropped). A full queue, by count
+   * (`capacity`) or by weight (`maxBytes`), drops its oldest entries, counted, to make room: the
+   * newest says most about the node now. The newest is always queued: no event weighs near the
+   * bound (an alert's labels and annotations are bounded at intake, docs/limits.md).
    */
   push(event: NotifyEvent): boolean {
     if (this.sink.kinds && !this.sink.kinds.has(event.kind)) return false;
@@ -97,22 +146,34 @@ export class SinkQueue {
       this.#count("dropped");
       return false;
     }
-    if (this.#queue.length >= this.#o.capacity) {
+    const bytes = eventBytes(event);
+    while (
+      this.#queue.length > 0 &&
+      (this.#queue.length >= this.#o.capacity || this.#bytes + bytes > this.#o.maxBytes)
+    ) {
+      const full = this.#queue.length >= this.#o.capacity ? "count" : "bytes";
       const old = this.#queue.shift()!;
+      this.#bytes -= old.bytes;
       this.#count("dropped");
       if (!this.#dropWarned) {
         // Once per overflow, not once per drop: a flood of warnings would bury the cause.
         this.#dropWarned = true;
-        logger.warn("Notification queue of {sink} full ({capacity}): dropping the oldest", {
-          sink: this.sink.name,
-          capacity: this.#o.capacity,
-          id: old.event.id,
-          kind: old.event.kind,
-          node: old.event.node,
-        });
+        logger.warn(
+          "Notification queue of {sink} full ({full}: {capacity} entries, {maxBytes} bytes): dropping the oldest",
+          {
+            sink: this.sink.name,
+            full,
+            capacity: this.#o.capacity,
+            maxBytes: this.#o.maxBytes,
+            id: old.event.id,
+            kind: old.event.kind,
+            node: old.event.node,
+          },
+        );
       }
     }
-    this.#queue.push({ event, pushedAt: this.#o.now() });
+    this.#queue.push({ event, pushedAt: this.#o.now(), bytes });
+    this.#bytes += bytes;
     this.#gauge();
     this.#worker ??= this.#background.settled("notify", async () => {
       try {
@@ -146,6 +207,7 @@ export class SinkQueue {
       });
     }
     this.#queue.length = 0;
+    this.#bytes = 0;
     this.#current = undefined;
     this.#gauge();
   }
@@ -154,6 +216,7 @@ export class SinkQueue {
   async #work(): Promise<void> {
     while (this.#queue.length > 0 && !this.#stop.signal.aborted) {
       this.#current = this.#queue.shift()!;
+      this.#bytes -= this.#current.bytes;
       this.#gauge();
       const done = await this.#deliver(this.#current);
       if (done) this.#current = undefined;

@@ -1,6 +1,8 @@
 // Slack: an incoming webhook's message, Block Kit with the plain `text` fallback Slack shows in
 // notifications and to clients without blocks. Every text is cut to Slack's limits here, so a
-// long node name or alert summary can never get a message refused as "invalid_blocks".
+// long node name or alert summary can never get a message refused as "invalid_blocks"; and every
+// text from outside is escaped (`&`, `<`, `>`), so no alert can mention `<!channel>` or name a
+// link: the only links are the alert's `generatorURL` and `runbook_url`, under node-heal's words.
 import { post } from "./http.ts";
 import { clip } from "../../clip.ts";
 import type { Attempt, NotifyEvent, NotifyKind, Sink } from "./types.ts";
@@ -54,8 +56,9 @@ export function headline(event: NotifyEvent): string {
 }
 
 /**
- * The plain text of a notification: what Slack shows in a push notification, and what the log
- * sink prints. Plain, not mrkdwn-escaped: it is escaped where it becomes mrkdwn.
+ * The plain text of a notification: what the log sink prints, and, escaped, Slack's top-level
+ * `text` (what a push notification shows). Plain, not mrkdwn-escaped: it is escaped where it
+ * becomes mrkdwn.
  */
 export function plainText(event: NotifyEvent): string {
   const parts = [`node-heal: ${headline(event)}: ${event.message}`];
@@ -64,13 +67,42 @@ export function plainText(event: NotifyEvent): string {
   return parts.join(" — ");
 }
 
-/** Label values that are links (a `runbook_url`, a dashboard): the context line links them. */
-function links(event: NotifyEvent): { name: string; url: string }[] {
-  const labels = event.alert?.labels ?? {};
-  return Object.entries(labels)
-    .filter(([, v]) => v.length <= 1000 && /^https?:\/\/[^\s<>|]+$/.test(v))
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([name, url]) => ({ name, url }));
+/** A link's address at most: Slack's texts hold 3,000 characters, and a link is one line. */
+const MAX_LINK = 2000;
+
+/**
+ * The address of a link as Slack's `<address|text>` takes it, or undefined when it is none node-heal
+ * links: an absolute http(s) URL without credentials, at most {@link MAX_LINK} characters. The URL
+ * parser percent-encodes spaces, quotes, `<` and `>`; `|` (which would end the address) is
+ * encoded too, and `&` escaped as Slack asks.
+ */
+export function linkAddress(text: string | undefined): string | undefined {
+  if (!text || text.length > MAX_LINK) return undefined;
+  let u: URL;
+  try {
+    u = new URL(text);
+  } catch {
+    return undefined;
+  }
+  if ((u.protocol !== "https:" && u.protocol !== "http:") || u.username || u.password) {
+    return undefined;
+  }
+  const address = escapeMrkdwn(u.href.replaceAll("|", "%7C"));
+  return address.length > MAX_LINK ? undefined : address;
+}
+
+/**
+ * The links of a notification, each under a name node-heal gives it: the alert's `generatorURL`
+ * (Prometheus' graph of its rule) and its `runbook_url` annotation. Nothing else from an alert
+ * becomes a link: a label holding a URL is plain text, so an alert cannot name a link it chose.
+ */
+function links(event: NotifyEvent): { name: string; address: string }[] {
+  const out: { name: string; address: string }[] = [];
+  const runbook = linkAddress(event.alert?.runbookURL);
+  if (runbook) out.push({ name: "runbook", address: runbook });
+  const source = linkAddress(event.alert?.generatorURL);
+  if (source) out.push({ name: "source", address: source });
+  return out;
 }
 
 type Text = { type: "mrkdwn" | "plain_text"; text: string };
@@ -81,7 +113,9 @@ type Block =
   | { type: "divider" };
 
 /** The incoming webhook's JSON body: `text` always, and the blocks within Slack's limits. */
-export function slackMessage(event: NotifyEvent): { text: string; blocks: Block[] } {
+export function slackMessage(
+  event: NotifyEvent,
+): { text: string; blocks: Block[]; unfurl_links: false; unfurl_media: false } {
   const field = (label: string, value: string): Text => ({
     type: "mrkdwn",
     text: clip(`*${label}*\n${escapeMrkdwn(value)}`, SLACK_LIMITS.field),
@@ -99,7 +133,7 @@ export function slackMessage(event: NotifyEvent): { text: string; blocks: Block[
       type: "header",
       text: {
         type: "plain_text",
-        text: clip(`${MARKS[event.kind]} ${headline(event)}`, SLACK_LIMITS.header),
+        text: clip(`${MARKS[event.kind]} ${escapeMrkdwn(headline(event))}`, SLACK_LIMITS.header),
         emoji: true,
       },
     },
@@ -124,18 +158,19 @@ export function slackMessage(event: NotifyEvent): { text: string; blocks: Block[
     },
   ];
   if (event.dryRun) context.push({ type: "mrkdwn", text: "*dry run*: nothing was written" });
-  for (const { name, url } of links(event)) {
-    if (context.length >= SLACK_LIMITS.contextElements) break;
-    context.push({
-      type: "mrkdwn",
-      text: clip(`<${url}|${escapeMrkdwn(name)}>`, SLACK_LIMITS.sectionText),
-    });
+  for (const { name, address } of links(event)) {
+    context.push({ type: "mrkdwn", text: `<${address}|${name}>` });
   }
   blocks.push({ type: "context", elements: context });
 
   return {
-    text: clip(plainText(event), SLACK_LIMITS.text),
+    // Slack reads the top-level text as mrkdwn too: unescaped, an alert named `<!channel>`
+    // would ping the channel from every phone.
+    text: clip(escapeMrkdwn(plainText(event)), SLACK_LIMITS.text),
     blocks: blocks.slice(0, SLACK_LIMITS.blocks),
+    // No preview fetched from any address a message holds.
+    unfurl_links: false,
+    unfurl_media: false,
   };
 }
 

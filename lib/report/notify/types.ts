@@ -35,6 +35,13 @@ export interface NotifyEvent {
     fingerprint: string;
     labels: Record<string, string>;
     summary?: string;
+    /**
+     * The alert's own links, the only ones a Slack message links from alert data (a label or a
+     * summary holding a URL stays plain text): Prometheus' graph of the rule, and the
+     * `runbook_url` annotation.
+     */
+    generatorURL?: string;
+    runbookURL?: string;
   };
   /**
    * The node's remediation episode, from its cordon to its release: `NODE@CORDONED-AT`. Stable

@@ -2,7 +2,12 @@
 // receivers' rules, written apart from the sinks): what each says, and that long or hostile
 // texts stay within Slack's and PagerDuty's limits.
 import assert from "node:assert/strict";
-import { escapeMrkdwn, plainText, slackMessage } from "../../../../lib/report/notify/slack.ts";
+import {
+  escapeMrkdwn,
+  linkAddress,
+  plainText,
+  slackMessage,
+} from "../../../../lib/report/notify/slack.ts";
 import {
   dedupKey,
   PAGERDUTY_KINDS,
@@ -31,21 +36,25 @@ const alert = (labels: Record<string, string>, summary?: string) => ({
 Deno.test("slack: header, fields, context with the alert's links, and the text fallback", () => {
   const e = event("cordoned", "node-1", {
     step: "cordoned",
-    alert: alert(
-      { severity: "critical", runbook_url: "https://runbooks.example/disk" },
-      "Disk <full>",
-    ),
+    alert: {
+      ...alert({ severity: "critical", dashboard: "https://grafana.example/d/1" }, "Disk <full>"),
+      runbookURL: "https://runbooks.example/disk?a=1&b=2",
+      generatorURL: "http://prometheus.example:9090/graph?g0.expr=up",
+    },
     dryRun: true,
   });
   const msg = slackMessage(e);
   assert.equal(slackRefusal(JSON.stringify(msg)), undefined);
   assert.equal(msg.text, plainText(e));
+  assert.equal(msg.unfurl_links, false);
   assert.match(msg.text, /node-1 cordoned \(dry run\)/);
   const json = JSON.stringify(msg.blocks);
   for (const part of ["*Node*\\nnode-1", "*Step*\\ncordoned", "*Alert*\\nNodeDiskPressure"]) {
     assert.ok(json.includes(part), part);
   }
-  assert.ok(json.includes("<https://runbooks.example/disk|runbook_url>"));
+  assert.ok(json.includes("<https://runbooks.example/disk?a=1&amp;b=2|runbook>"), json);
+  assert.ok(json.includes("<http://prometheus.example:9090/graph?g0.expr=up|source>"), json);
+  assert.ok(!json.includes("grafana"), "a label holding a URL is no link (nor shown)");
   assert.ok(json.includes("Disk &lt;full&gt;"), "mrkdwn escaped");
   assert.ok(json.includes("*dry run*"));
 });
@@ -67,6 +76,51 @@ Deno.test("slack: every kind, and absurdly long texts, stay within Block Kit's l
     assert.equal(slackRefusal(body), undefined, kind);
   }
   assert.equal(escapeMrkdwn("a<b>&c"), "a&lt;b&gt;&amp;c");
+});
+
+/** Every text of a Slack message: the top-level one and each block's. */
+function slackTexts(msg: ReturnType<typeof slackMessage>): string[] {
+  const out = [msg.text];
+  for (const b of msg.blocks as Record<string, unknown>[]) {
+    const t = b.text as { text: string } | undefined;
+    if (t) out.push(t.text);
+    for (const f of [...(b.fields as { text: string }[] ?? []), ...(b.elements as [] ?? [])]) {
+      out.push((f as { text: string }).text);
+    }
+  }
+  return out;
+}
+
+Deno.test("slack: no mention, no link and no disguised link from alert data reaches Slack live", () => {
+  const hostile =
+    "<!channel> <!here> <@U0123ABCD> <#C0123|general> <http://evil.example|runbook> &";
+  const e = event("cordoned", "node-1", {
+    message: `Cordoned node-1 for ${hostile}`,
+    step: hostile,
+    gate: hostile,
+    alert: {
+      name: hostile,
+      fingerprint: "f",
+      labels: { alertname: hostile, severity: hostile, dashboard: "http://evil.example/" },
+      summary: hostile,
+      runbookURL: "http://evil.example/a|<!channel>",
+      generatorURL: "javascript:alert(1)",
+    },
+  });
+  const msg = slackMessage(e);
+  assert.equal(slackRefusal(JSON.stringify(msg)), undefined);
+  const texts = slackTexts(msg);
+  assert.ok(texts[0].includes("&lt;!channel&gt; &lt;!here&gt; &lt;@U0123ABCD&gt;"), texts[0]);
+  // The one `<` left in all of the message opens node-heal's own runbook link, its address encoded.
+  const opened = texts.flatMap((t) => t.match(/<[^>]*>/g) ?? []);
+  assert.deepEqual(opened, ["<http://evil.example/a%7C%3C!channel%3E|runbook>"]);
+  for (const t of texts) {
+    assert.doesNotMatch(t, /<[!@#]/, t);
+    assert.doesNotMatch(t, /&(?!amp;|lt;|gt;)/, `a bare & in ${t}`);
+  }
+  assert.equal(linkAddress("https://user:pw@example.com/"), undefined);
+  assert.equal(linkAddress(`https://example.com/${"x".repeat(2000)}`), undefined);
+  assert.equal(linkAddress("ftp://example.com/"), undefined);
 });
 
 Deno.test("slack: a cut never splits an emoji", () => {

@@ -3,7 +3,9 @@
 import assert from "node:assert/strict";
 import {
   classify,
+  MAX_ANSWER_BYTES,
   MAX_RETRY_AFTER_MS,
+  post,
   retryAfterMs,
   scrub,
 } from "../../../../lib/report/notify/http.ts";
@@ -46,4 +48,52 @@ Deno.test("scrub hides the URL, its path and the secrets, keeps the origin's wor
   const out = scrub(text, { url, secrets: ["ABCDEFGH"] });
   assert.ok(!out.includes("s3cr3tt0ken") && !out.includes("ABCDEFGH"), out);
   assert.match(out, /connection refused/);
+});
+
+/** A `fetch` that answers `status` with `bytes` bytes made as they are read; what was read. */
+function hugeAnswer(status: number, bytes: number) {
+  const state = { pulled: 0, cancelled: false };
+  const chunk = new TextEncoder().encode("x".repeat(16 * 1024));
+  const fake = () =>
+    Promise.resolve(
+      new Response(
+        new ReadableStream<Uint8Array>({
+          pull(c) {
+            if (state.pulled >= bytes) return c.close();
+            state.pulled += chunk.byteLength;
+            c.enqueue(chunk);
+          },
+          cancel() {
+            state.cancelled = true;
+          },
+        }, { highWaterMark: 0 }),
+        { status },
+      ),
+    );
+  return { state, fake };
+}
+
+Deno.test("a receiver's answer is read to 64 KiB, the rest cancelled: a 2xx still counts sent, a refusal quotes 200 characters", async () => {
+  const real = globalThis.fetch;
+  try {
+    for (const [status, want] of [[200, "sent"], [400, "rejected"], [503, "retry"]] as const) {
+      const { state, fake } = hugeAnswer(status, 100 * 1024 * 1024);
+      globalThis.fetch = fake;
+      const attempt = await post({
+        url: "http://127.0.0.1:9/hook",
+        body: "{}",
+        headers: {},
+        signal: AbortSignal.timeout(5000),
+        secrets: [],
+      });
+      assert.equal(attempt.result, want);
+      assert.ok(state.pulled <= MAX_ANSWER_BYTES + 16 * 1024, `read ${state.pulled} bytes`);
+      assert.ok(state.cancelled, "the rest was cancelled");
+      if (attempt.result !== "sent") {
+        assert.ok(attempt.why.length <= `HTTP ${status}: `.length + 200, attempt.why);
+      }
+    }
+  } finally {
+    globalThis.fetch = real;
+  }
 });

@@ -3,7 +3,7 @@
 // dropped when full, the drain on close, and the metrics each outcome counts.
 import assert from "node:assert/strict";
 import { Metrics } from "../../../../lib/report/metrics.ts";
-import { SinkQueue } from "../../../../lib/report/notify/queue.ts";
+import { eventBytes, QUEUE_DEFAULTS, SinkQueue } from "../../../../lib/report/notify/queue.ts";
 import type {
   Attempt,
   NotifyEvent,
@@ -32,7 +32,7 @@ class ScriptedSink implements Sink {
 
 function setup(
   script: Attempt[],
-  options: { capacity?: number; kinds?: ReadonlySet<NotifyKind> } = {},
+  options: { capacity?: number; maxBytes?: number; kinds?: ReadonlySet<NotifyKind> } = {},
 ) {
   const clock = { t: 0 };
   const sink = new ScriptedSink("s", script, clock, options.kinds);
@@ -40,6 +40,7 @@ function setup(
   const waits: number[] = [];
   const queue = new SinkQueue(sink, {
     capacity: options.capacity ?? 10,
+    ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
     metrics,
     now: () => clock.t,
     random: () => 0.5,
@@ -130,6 +131,53 @@ Deno.test("a full queue drops its oldest, counted; push never waits", async () =
   await queue.close(1000);
   assert.deepEqual(sink.calls.map((c) => c.id), [events[0].id, events[2].id, events[3].id]);
   assert.equal(await count("sent"), 3);
+});
+
+/** An event whose alert carries `n` labels of `length` characters. */
+function heavy(n: number, length: number) {
+  const labels: Record<string, string> = {};
+  for (let i = 0; i < n; i++) labels[`l${i}`] = "v".repeat(length);
+  return event("cordoned", "node-1", { alert: { name: "A", fingerprint: "f", labels } });
+}
+
+Deno.test("an event's weight is at least its JSON's, two bytes a character of its texts and labels", () => {
+  for (const e of [event(), heavy(60, 4000), heavy(3, 10)]) {
+    const json = JSON.stringify(e).length;
+    assert.ok(eventBytes(e) >= json, `${eventBytes(e)} < ${json}`);
+    assert.ok(eventBytes(e) <= 2 * json + 64 * 80, `${eventBytes(e)} for ${json}`);
+  }
+  assert.ok(eventBytes(heavy(60, 4000)) >= 2 * 60 * 4000);
+});
+
+Deno.test("a queue full by weight drops its oldest, counted, however few it holds; its weight follows what waits", async () => {
+  const one = eventBytes(heavy(60, 4000));
+  const { sink, queue, count } = setup([], { capacity: 1000, maxBytes: 3 * one });
+  let open!: () => void;
+  sink.gate = new Promise((r) => open = r);
+  const events = Array.from({ length: 10 }, () => heavy(60, 4000));
+  for (const e of events) assert.equal(queue.push(e), true);
+  // The first is under way; three weigh the bound, so of the nine pushed after it six were dropped.
+  assert.equal(queue.depth, 3);
+  assert.equal(queue.bytes, 3 * one);
+  assert.equal(await count("dropped"), 6);
+  open();
+  await queue.close(1000);
+  assert.deepEqual(sink.calls.map((c) => c.id), [events[0], ...events.slice(7)].map((e) => e.id));
+  assert.equal(queue.bytes, 0);
+  assert.equal(await count("sent"), 4);
+});
+
+Deno.test("by default a queue holds 8 MiB of alerts at most, whatever its count", async () => {
+  const { sink, queue, count } = setup([], { capacity: 1000 });
+  let open!: () => void;
+  sink.gate = new Promise((r) => open = r);
+  for (let i = 0; i < 300; i++) queue.push(heavy(60, 4000));
+  assert.equal(QUEUE_DEFAULTS.maxBytes, 8 * 1024 * 1024);
+  assert.ok(queue.bytes <= QUEUE_DEFAULTS.maxBytes, `${queue.bytes}`);
+  assert.ok(queue.depth > 1 && queue.depth < 30, `${queue.depth} waiting`);
+  assert.equal(await count("dropped"), 299 - queue.depth);
+  open();
+  await queue.close(1000);
 });
 
 Deno.test("close drains what is waiting, then refuses more (counted dropped)", async () => {
