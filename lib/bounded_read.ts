@@ -80,3 +80,41 @@ function join(chunks: Uint8Array[], size: number): Uint8Array {
   }
   return out;
 }
+
+/**
+ * `body` passed on as it is read, until more than `limit` bytes have come: then the stream errors
+ * with {@link AnswerTooLarge} and the rest is cancelled unread. For an answer a library reads
+ * whole (the AWS and Google SDKs), where node-heal can only hand it a bounded stream.
+ */
+export function capStream(
+  body: ReadableStream<Uint8Array>,
+  limit: number,
+  what: string,
+): ReadableStream<Uint8Array> {
+  let size = 0;
+  return body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        size += chunk.byteLength;
+        if (size > limit) controller.error(new AnswerTooLarge(what, limit));
+        else controller.enqueue(chunk);
+      },
+    }),
+  );
+}
+
+/**
+ * A `fetch` whose answers' bodies are capped at `limit` bytes (see {@link capStream}), for a
+ * library that takes a fetch to send with.
+ */
+export function cappedFetch(limit: number, what: string): typeof fetch {
+  return async (input, init) => {
+    const res = await fetch(input, init);
+    if (!res.body) return res;
+    return new Response(capStream(res.body, limit, what), {
+      status: res.status,
+      statusText: res.statusText,
+      headers: res.headers,
+    });
+  };
+}

@@ -306,3 +306,45 @@ Deno.test("a terminate the SDK tries again (a 500) is fenced again at its next a
     globalThis.fetch = realFetch;
   }
 });
+
+Deno.test("an AWS answer of 100 MB is cut at 4 MiB as the SDK reads it: a failed attempt that says so, not the heap", async () => {
+  const chunk = new Uint8Array(64 * 1024).fill(0x20);
+  let pulled = 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    await req.body?.cancel();
+    return new Response(
+      new ReadableStream<Uint8Array>({
+        pull(c) {
+          if (pulled >= 100 * 1024 * 1024) return c.close();
+          pulled += chunk.byteLength;
+          c.enqueue(chunk);
+        },
+      }, { highWaterMark: 0 }),
+      { headers: { "content-type": "text/xml" } },
+    );
+  });
+  try {
+    await withKeys({ accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" }, async () => {
+      const provider = await module.create(
+        {
+          provider: "aws-asg",
+          timeoutMs: 60_000,
+          region: "eu-west-1",
+          endpoint: `http://127.0.0.1:${server.addr.port}`,
+        },
+        deps,
+        FIELD,
+      );
+      const err = await provider.start(target("i-0aaa1111")).then(() => undefined, (e) => e);
+      assert.ok(err instanceof Error && !(err instanceof ReplaceRefused), `got ${err}`);
+      assert.match(
+        err.message,
+        /An AWS answer is larger than node-heal reads \(the limit is 4194304/,
+      );
+    });
+  } finally {
+    await server.shutdown();
+  }
+  // The SDK tries 3 times: each pulled the bound and what the sockets buffer, not the answer.
+  assert.ok(pulled < 3 * (aws.MAX_AWS_ANSWER_BYTES + 8 * 1024 * 1024), `${pulled} bytes pulled`);
+});

@@ -99,3 +99,12 @@ Deno.test("docs/limits.md states what node-heal reads of a receiver and of Compu
     `${QUEUE_DEFAULTS.attemptMs / 1000}s`,
   );
 });
+
+Deno.test("docs/limits.md states the bounds of AWS and Google token answers as the code has them", async () => {
+  const { MAX_AWS_ANSWER_BYTES } = await import("../../lib/act/replace/aws_asg.ts");
+  const { MAX_TOKEN_ANSWER_BYTES } = await import("../../lib/act/replace/gcp_auth.ts");
+  const rows = table("What node-heal reads");
+  const bound = (start: string) => Number(rows.find((r) => r[0].startsWith(start))?.[1]);
+  assert.equal(bound("an AWS answer"), MAX_AWS_ANSWER_BYTES);
+  assert.equal(bound("a Google token answer"), MAX_TOKEN_ANSWER_BYTES);
+});

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { AnswerTooLarge, readCapped, readPrefix } from "../../lib/bounded_read.ts";
+import { AnswerTooLarge, capStream, readCapped, readPrefix } from "../../lib/bounded_read.ts";
 
 /** A body of `chunks` chunks of `size` bytes each, counting how many were pulled and if cancelled. */
 function counted(chunks: number, size: number) {
@@ -46,4 +46,17 @@ Deno.test("readCapped refuses a declared length over the limit before reading, a
   await assert.rejects(readCapped(new Response(streamed.body), 1000, "x"), AnswerTooLarge);
   assert.ok(streamed.seen.pulled <= 2);
   assert.equal(await readCapped(new Response("héllo"), 6, "x"), "héllo");
+});
+
+Deno.test("capStream passes a body through to its limit, then errors and cancels the rest", async () => {
+  const { body, seen } = counted(10_000, 1024);
+  const err = await new Response(capStream(body, 5000, "the SDK's answer")).text().catch((e) => e);
+  assert.ok(err instanceof AnswerTooLarge, String(err));
+  assert.match(err.message, /^the SDK's answer is larger than node-heal reads \(the limit is 5000/);
+  assert.ok(seen.pulled < 10, `pulled ${seen.pulled}`);
+  assert.equal(seen.cancelled, true);
+  assert.equal(
+    await new Response(capStream(counted(4, 1000).body, 4000, "x")).text(),
+    "a".repeat(4000),
+  );
 });

@@ -12,6 +12,7 @@ import {
 } from "@aws-sdk/client-auto-scaling";
 import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import { FetchHttpHandler } from "@smithy/fetch-http-handler";
+import { capStream } from "../../bounded_read.ts";
 import type { ReplaceOptions } from "../../decide/replace_policy.ts";
 import { isFenced } from "../fence.ts";
 import {
@@ -98,6 +99,24 @@ export function classify(err: unknown, what: string): Error {
 const userAgent = () =>
   Promise.resolve([["aws-sdk-js", "3"], ["node-heal"]] as [string, string?][]);
 
+/** The largest AWS answer node-heal reads (an Auto Scaling or STS answer is a few KB); docs/limits.md. */
+export const MAX_AWS_ANSWER_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The SDK's fetch handler, each answer's body capped at {@link MAX_AWS_ANSWER_BYTES} as it is read:
+ * the SDK reads a body whole, and a larger one fails the call unread (AnswerTooLarge).
+ */
+class CappedFetchHttpHandler extends FetchHttpHandler {
+  override async handle(...args: Parameters<FetchHttpHandler["handle"]>) {
+    const out = await super.handle(...args);
+    const body = out.response.body;
+    if (body instanceof ReadableStream) {
+      out.response.body = capStream(body, MAX_AWS_ANSWER_BYTES, "An AWS answer");
+    }
+    return out;
+  }
+}
+
 /** Makes the aws-asg provider; credentials come from the SDK's default chain (IRSA, env, ...). */
 export function create(
   options: ReplaceOptions,
@@ -111,7 +130,7 @@ export function create(
   } catch (e) {
     return Promise.reject(e);
   }
-  const requestHandler = new FetchHttpHandler({ requestTimeout: 30_000 });
+  const requestHandler = new CappedFetchHttpHandler({ requestTimeout: 30_000 });
   const client = new AutoScalingClient({
     region,
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),

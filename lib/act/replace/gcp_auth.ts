@@ -6,6 +6,7 @@
 // six times the memory (docs/replace-clouds.md has the figures).
 import { setGCPResidency } from "gcp-metadata";
 import { GoogleAuth } from "google-auth-library";
+import { cappedFetch } from "../../bounded_read.ts";
 
 /** Where bearer tokens come from. */
 export interface TokenSource {
@@ -50,6 +51,9 @@ class DenoGoogleAuth extends GoogleAuth {
   }
 }
 
+/** The largest answer of Google's token endpoints node-heal reads (docs/limits.md). */
+export const MAX_TOKEN_ANSWER_BYTES = 1024 * 1024;
+
 /**
  * A token source of Application Default Credentials; `keyFile` is the credentials file to use
  * instead of looking for one (node-heal passes GOOGLE_APPLICATION_CREDENTIALS as its env has it).
@@ -64,7 +68,12 @@ export function adcTokens(keyFile?: string): TokenSource {
     projectId: "node-heal-unused",
     // gaxios would send through node-fetch and node:https, which reads the system CA store that
     // Deno allows only with --allow-sys; Deno's fetch needs only --allow-net.
-    clientOptions: { transporterOptions: { fetchImplementation: fetch } },
+    // Each answer is capped as it is read: gaxios reads it whole.
+    clientOptions: {
+      transporterOptions: {
+        fetchImplementation: cappedFetch(MAX_TOKEN_ANSWER_BYTES, "A Google token answer"),
+      },
+    },
   });
   return {
     async token() {
