@@ -31,9 +31,10 @@ export interface PrometheusOptions {
 export const MAX_POINTS = 10_000;
 
 /**
- * The samples a range request should bring at most, all series together: a chunk's answer is
- * parsed whole, so many series firing at once get shorter chunks (a few hundred MB of heap, not
- * gigabytes, for hundreds of alerts firing all month).
+ * The samples a range request should bring at most, all series together: a chunk's samples are
+ * kept until the chunk is read, so many series firing at once get shorter chunks (tens of MB of
+ * heap, not gigabytes, for hundreds of alerts firing all month); half of what one answer may keep
+ * ({@link ANSWER_LIMITS}), so that a chunk sized from the one before stays under it.
  */
 export const CHUNK_SAMPLES = 300_000;
 
