@@ -69,9 +69,16 @@ export async function backtest(config: BacktestConfig): Promise<BacktestReport> 
     : config.configs.map((path) => ({ name: path, policy: loadPolicy(path) }));
   const api = new PrometheusApi(config.prometheus, {
     timeoutMs: config.timeoutMs,
+    limits: { bytes: config.maxAnswerBytes },
     ...(config.bearerToken ? { headers: { authorization: `Bearer ${config.bearerToken}` } } : {}),
   });
   const history = await readHistory(api, config);
+  if (api.dropped > 0) {
+    console.error(
+      `node-heal backtest: Prometheus at ${api.url} answered ${api.dropped.toLocaleString("en")} ` +
+        `sample${api.dropped === 1 ? "" : "s"} outside the window asked for; they were left out`,
+    );
+  }
   const nodes: Node[] = config.nodes === "cluster"
     ? await nodesFromKubeconfig(config.kubeconfig)
     : await nodesFromPrometheus(api, {

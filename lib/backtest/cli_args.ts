@@ -6,7 +6,7 @@ import { MAX_TIMEOUT_MS, parseDuration } from "../config.ts";
 import { DEFAULT_HOLD_TTL_MS } from "../decide/decision.ts";
 import { formatDuration } from "../duration.ts";
 import { DEFAULT_ROUTE, type Route } from "./alertmanager_sim.ts";
-import { MAX_POINTS, prometheusUrl } from "./prometheus.ts";
+import { MAX_ANSWER_BYTES, MAX_POINTS, prometheusUrl } from "./prometheus.ts";
 
 /** The backtest's settings, flags parsed. */
 export interface BacktestConfig {
@@ -14,6 +14,8 @@ export interface BacktestConfig {
   bearerToken?: string;
   /** How long one request to Prometheus may take. */
   timeoutMs: number;
+  /** The most bytes one answer of Prometheus may have (`--max-answer-bytes`). */
+  maxAnswerBytes: number;
   from: Date;
   to: Date;
   stepMs: number;
@@ -49,6 +51,7 @@ Flags:
   --prometheus URL          Prometheus server to read history from (required)
   --bearer-token-file FILE  Token sent to Prometheus as Authorization: Bearer
   --timeout DURATION        How long one request to Prometheus may take (default 1m)
+  --max-answer-bytes N      The most bytes one answer of Prometheus may have (default 67108864)
   --from TIME|AGO           Start: RFC 3339, or a duration before --to (7d, 36h) (required)
   --to TIME|AGO             End: RFC 3339, or a duration before now (default now)
   --step DURATION           Resolution of the history read, at most twice --eval-interval (default 60s)
@@ -96,6 +99,7 @@ export function parseBacktestArgs(args: string[], now: Date): BacktestConfig | "
     "prometheus",
     "bearer-token-file",
     "timeout",
+    "max-answer-bytes",
     "from",
     "to",
     "step",
@@ -166,6 +170,7 @@ export function parseBacktestArgs(args: string[], now: Date): BacktestConfig | "
     prometheus: str("prometheus")!,
     ...(tokenFile ? { bearerToken: readToken(tokenFile) } : {}),
     timeoutMs: duration("timeout", 60_000, MAX_TIMEOUT_MS),
+    maxAnswerBytes: answerBytes(str("max-answer-bytes")),
     from,
     to,
     stepMs,
@@ -212,6 +217,20 @@ function checkStep(options: { stepMs: number; evalIntervalMs: number; from: Date
       }; give a later --from or a longer --step`,
     );
   }
+}
+
+/** The largest `--max-answer-bytes`: answers are read as they arrive, but reading takes time. */
+const MAX_ANSWER_BYTES_FLAG = 2 ** 30;
+
+function answerBytes(value: string | undefined): number {
+  if (value === undefined) return MAX_ANSWER_BYTES;
+  const bytes = /^\d{1,10}$/.test(value) ? Number(value) : NaN;
+  if (!(bytes >= 1024 && bytes <= MAX_ANSWER_BYTES_FLAG)) {
+    throw new Error(
+      `Cannot parse --max-answer-bytes: expected a number of bytes from 1024 to ${MAX_ANSWER_BYTES_FLAG}, got "${value}"`,
+    );
+  }
+  return bytes;
 }
 
 function nodesFrom(value: string | undefined, kubeconfig: string | undefined) {

@@ -3,6 +3,7 @@
 import { clip } from "../clip.ts";
 import { formatDuration } from "../duration.ts";
 import { type Series, seriesKey } from "./prometheus.ts";
+import { ANSWER_LIMITS } from "./prometheus_answer.ts";
 
 /** One alert firing from `start` until `end` (undefined: still firing when the window ends). */
 export interface Episode {
@@ -48,6 +49,15 @@ export function episodes(series: readonly Series[], options: EpisodeOptions): Ep
   return reader.episodes();
 }
 
+/** The most alert series a backtest reads (the bound of one answer too, prometheus_answer.ts). */
+export const MAX_SERIES = ANSWER_LIMITS.series;
+
+/**
+ * The most firing periods a backtest reads: more could not be replayed in the binary's heap (each
+ * is at least one decision; cli.ts's checkHeap), and a series that flaps at every step makes many.
+ */
+export const MAX_EPISODES = 200_000;
+
 /** What {@link EpisodeReader} keeps of one series between chunks. */
 interface SeriesState {
   labels: Record<string, string>;
@@ -86,6 +96,12 @@ export class EpisodeReader {
       const key = seriesKey(s.labels);
       let state = this.#series.get(key);
       if (!state) {
+        if (this.#series.size >= MAX_SERIES) {
+          throw new Error(
+            `Cannot read more than ${MAX_SERIES.toLocaleString("en")} alert series: ` +
+              `give a narrower --selector or a later --from`,
+          );
+        }
         const labels = alertLabels(s.labels);
         state = { labels, fingerprint: alertmanagerFingerprint(labels), last: 0 };
         this.#series.set(key, state);
@@ -123,6 +139,14 @@ export class EpisodeReader {
       );
     }
     const sample = Math.round(sampleSeconds * 1000);
+    // timestamp() is the time of a sample at or before the step: a later one is no history.
+    if (sample > at) {
+      throw new Error(
+        `Cannot read the firing periods of ${seriesText(state.labels)}: its timestamp() at ${
+          new Date(at).toISOString()
+        } is ${sampleSeconds}, later than the step it was read at`,
+      );
+    }
     const present = at - sample <= this.#fresh;
     // A step missing from the answer: the series was absent (resolved) in between.
     if (state.previousStep !== undefined && at - state.previousStep > this.#options.stepMs) {
@@ -136,6 +160,12 @@ export class EpisodeReader {
 
   #close(state: SeriesState): void {
     if (state.start === undefined) return;
+    if (this.#out.length >= MAX_EPISODES) {
+      throw new Error(
+        `Cannot read more than ${MAX_EPISODES.toLocaleString("en")} firing periods: ` +
+          `give a narrower --selector or a later --from`,
+      );
+    }
     const { labels, fingerprint, start, last } = state;
     this.#out.push({ labels, fingerprint, start: new Date(start), end: this.#end(last) });
     state.start = undefined;

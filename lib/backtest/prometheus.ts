@@ -1,15 +1,21 @@
 // Prometheus's HTTP API, as much as the backtest reads: range queries (in chunks under the
 // server's 11,000 points per series) and instant queries. Every answer is checked against the
 // API's shape before it is used: a proxy's error page, a truncated body or a hostile server ends
-// the backtest with one line naming what was wrong, never a wrong history.
+// the backtest with one line naming what was wrong, never a wrong history. Answers are read as
+// they arrive, within bounds (prometheus_answer.ts): none is ever held whole.
 import { clip } from "../clip.ts";
 import { formatDuration } from "../duration.ts";
+import {
+  type Answer,
+  ANSWER_LIMITS,
+  type AnswerErrors,
+  type AnswerLimits,
+  NotJsonAnswer,
+  readAnswer,
+  type Series,
+} from "./prometheus_answer.ts";
 
-/** One series of an answer: its labels, and its samples as [time (ms), value]. */
-export interface Series {
-  labels: Record<string, string>;
-  points: [number, number][];
-}
+export type { Series } from "./prometheus_answer.ts";
 
 /** Options of {@link PrometheusApi}. */
 export interface PrometheusOptions {
@@ -17,24 +23,33 @@ export interface PrometheusOptions {
   headers?: Record<string, string>;
   /** How long one request may take, its body read (ms, default 60 s). */
   timeoutMs?: number;
+  /** The bounds of one answer (default {@link ANSWER_LIMITS}). */
+  limits?: Partial<AnswerLimits>;
 }
 
 /** The points a range query asks for at most per chunk (Prometheus refuses over 11,000). */
 export const MAX_POINTS = 10_000;
 
 /**
- * The samples a range request should bring at most, all series together: a chunk's answer is
- * parsed whole, so many series firing at once get shorter chunks (a few hundred MB of heap, not
- * gigabytes, for hundreds of alerts firing all month).
+ * The samples a range request should bring at most, all series together: a chunk's samples are
+ * kept until the chunk is read, so many series firing at once get shorter chunks (tens of MB of
+ * heap, not gigabytes, for hundreds of alerts firing all month); half of what one answer may keep
+ * ({@link ANSWER_LIMITS}), so that a chunk sized from the one before stays under it.
  */
 export const CHUNK_SAMPLES = 300_000;
 
 /** The steps of the first chunk, before the number of series is known; and the fewest of any. */
 const FIRST_CHUNK_STEPS = 500;
-const MIN_CHUNK_STEPS = 60;
+const MIN_CHUNK_STEPS = 30;
 
-/** The largest answer read (bytes): a bigger one is refused rather than filling the memory. */
-export const MAX_ANSWER_BYTES = 256 * 1024 * 1024;
+/** The largest answer read (bytes, `--max-answer-bytes`): past it reading stops, the backtest ends. */
+export const MAX_ANSWER_BYTES = ANSWER_LIMITS.bytes;
+
+/** What was wrong with an answer, worded for the user: the backtest ends with its message. */
+class AnswerError extends Error {}
+
+/** An answer with more samples than one answer may keep: the range is asked again in shorter chunks. */
+class TooManySamples extends AnswerError {}
 
 /** A `--prometheus` URL checked: the one to ask, and the one to show (its password hidden). */
 export function prometheusUrl(value: string): { url: string; shown: string } {
@@ -63,14 +78,23 @@ export function prometheusUrl(value: string): { url: string; shown: string } {
 export class PrometheusApi {
   /** The server's URL as shown in reports and messages: a password in it is hidden. */
   readonly url: string;
+  /** Samples answered outside the window asked for (a query frontend's alignment): dropped. */
+  dropped = 0;
   #base: string;
   #options: PrometheusOptions;
+  #limits: AnswerLimits;
 
   constructor(url: string, options: PrometheusOptions = {}) {
     const { url: base, shown } = prometheusUrl(url);
     this.url = shown;
     this.#base = base;
     this.#options = options;
+    this.#limits = { ...ANSWER_LIMITS, ...options.limits };
+  }
+
+  /** The samples a chunk is sized for: {@link CHUNK_SAMPLES}, or half of what an answer may keep. */
+  get #chunkSamples(): number {
+    return Math.min(CHUNK_SAMPLES, Math.floor(this.#limits.samples / 2));
   }
 
   /**
@@ -86,13 +110,24 @@ export class PrometheusApi {
     let steps = FIRST_CHUNK_STEPS;
     for (let start = range.from.getTime(), end = 0; start <= to; start = end + stepMs) {
       end = Math.min(start + (steps - 1) * stepMs, to);
-      const answer = await this.#get("query_range", {
-        query,
-        start: String(start / 1000),
-        end: String(end / 1000),
-        step: String(stepMs / 1000),
-      });
-      const chunk = seriesOf(answer, { expected: "matrix", url: this.url, path: "query_range" });
+      let chunk: Series[];
+      try {
+        // A query frontend may align a range's start down to its step: one step earlier is kept.
+        chunk = await this.#series("query_range", {
+          query,
+          start: String(start / 1000),
+          end: String(end / 1000),
+          step: String(stepMs / 1000),
+        }, { from: start - stepMs, to: end });
+      } catch (err) {
+        // Too many samples for one answer: ask again from the same start for a quarter of the
+        // steps, down to the fewest.
+        const asked = Math.round((end - start) / stepMs) + 1;
+        if (!(err instanceof TooManySamples) || asked <= MIN_CHUNK_STEPS) throw err;
+        steps = Math.max(MIN_CHUNK_STEPS, Math.floor(asked / 4));
+        end = start - stepMs;
+        continue;
+      }
       let samples = 0;
       for (const s of chunk) {
         // In time order; a step a query frontend aligned to before `start` is kept (a step seen
@@ -104,7 +139,7 @@ export class PrometheusApi {
       yield chunk;
       steps = Math.max(
         MIN_CHUNK_STEPS,
-        Math.min(MAX_POINTS, Math.floor(CHUNK_SAMPLES / Math.max(perStep, 1))),
+        Math.min(MAX_POINTS, Math.floor(this.#chunkSamples / Math.max(perStep, 1))),
       );
     }
   }
@@ -130,23 +165,24 @@ export class PrometheusApi {
 
   /** An instant query at `at`. */
   async query(query: string, at: Date): Promise<Series[]> {
-    const answer = await this.#get("query", { query, time: String(at.getTime() / 1000) });
-    return seriesOf(answer, { expected: "vector", url: this.url, path: "query" });
+    return await this.#series("query", { query, time: String(at.getTime() / 1000) });
   }
 
   #where(path: string): string {
     return `Prometheus at ${this.url} answered ${path}`;
   }
 
-  async #get(path: string, params: Record<string, string>): Promise<unknown> {
+  /** The series of a query's answer, read within the bounds; the first thing wrong ends it in one line. */
+  async #series(
+    path: "query" | "query_range",
+    params: Record<string, string>,
+    window?: { from: number; to: number },
+  ): Promise<Series[]> {
+    const expected = path === "query" ? "vector" : "matrix";
     const timeoutMs = this.#options.timeoutMs ?? 60_000;
     const signal = AbortSignal.timeout(timeoutMs);
-    const late = () =>
-      new Error(
-        `Prometheus at ${this.url} did not answer ${path} within ${formatDuration(timeoutMs)}`,
-      );
     let response: Response;
-    let text: string;
+    let answer: Answer;
     try {
       response = await fetch(`${this.#base}/api/v1/${path}`, {
         method: "POST",
@@ -157,47 +193,83 @@ export class PrometheusApi {
         body: new URLSearchParams(params),
         signal,
       });
-      text = await readText(response, MAX_ANSWER_BYTES);
-    } catch (err) {
-      if (signal.aborted) throw late();
-      if ((err as Error).name === "RangeError") {
-        throw new Error(`${this.#where(path)} with more than ${MAX_ANSWER_BYTES >> 20} MiB`);
+      if (response.status === 401 || response.status === 403) {
+        await response.body?.cancel().catch(() => {});
+        throw this.#refused(path, response.status);
       }
+      answer = await readAnswer(response.body, {
+        expected,
+        limits: this.#limits,
+        errors: this.#errors(path),
+        ...(window ? { window } : {}),
+      });
+    } catch (err) {
+      if (signal.aborted) {
+        throw new Error(
+          `Prometheus at ${this.url} did not answer ${path} within ${formatDuration(timeoutMs)}`,
+        );
+      }
+      if (err instanceof NotJsonAnswer) {
+        throw new Error(
+          `${this.#where(path)} with HTTP ${response!.status} and no JSON: ${quote(err.head)}`,
+        );
+      }
+      if (err instanceof AnswerError) throw err;
       // Deno's own message ("fetch failed") says less than its cause; either may hold the URL.
       const cause = (err as Error).cause instanceof Error ? (err as Error).cause as Error : err;
       const message = oneLine((cause as Error).message).replaceAll(this.#base, this.url);
       throw new Error(`Cannot reach Prometheus at ${this.url}: ${message}`);
     }
-    if (response.status === 401 || response.status === 403) {
-      throw this.#refused(path, response.status);
-    }
-    let answer: unknown;
-    try {
-      answer = JSON.parse(text);
-    } catch {
-      throw new Error(
-        `${this.#where(path)} with HTTP ${response.status} and no JSON: ${quote(text)}`,
-      );
-    }
-    const status = (answer as { status?: unknown } | null)?.status;
-    if (typeof answer !== "object" || answer === null || Array.isArray(answer) || !status) {
+    if (answer.notApi || !answer.status) {
       if (!response.ok) throw this.#refused(path, response.status);
-      // Valid JSON other than an object: on one line, it holds no control characters.
+      // Valid JSON other than an object, or one without a status: its start, on one line.
       throw new Error(
-        `${this.#where(path)} with ${clip(oneLine(text), 200)}, not an API answer`,
+        `${this.#where(path)} with ${clip(oneLine(answer.head), 200)}, not an API answer`,
       );
     }
-    if (status !== "success") {
-      const { errorType, error } = answer as { errorType?: unknown; error?: unknown };
-      const type = typeof errorType === "string" && /^\w+$/.test(errorType) ? `${errorType}: ` : "";
+    if (answer.status !== "success") {
+      const { errorType, error } = answer;
+      const type = errorType !== undefined && /^\w+$/.test(errorType) ? `${errorType}: ` : "";
       throw new Error(
         `Prometheus at ${this.url} refused ${path} "${params.query}": ${type}${
-          error === undefined ? `HTTP ${response.status}` : quote(String(error))
+          error === undefined ? `HTTP ${response.status}` : quote(error)
         }`,
       );
     }
     if (!response.ok) throw this.#refused(path, response.status);
-    return answer;
+    if (answer.resultType !== expected) {
+      throw new AnswerError(
+        `${this.#where(path)} with no resultType, expected a "${expected}"`,
+      );
+    }
+    if (!answer.result) throw this.#errors(path).bad("data.result", "an array", "nothing");
+    this.dropped += answer.dropped;
+    return answer.series;
+  }
+
+  /** How the answer reader words what is wrong with an answer to `path`. */
+  #errors(path: string): AnswerErrors {
+    return {
+      bad: (field, wants, got) =>
+        new AnswerError(
+          `Cannot read the answer of Prometheus at ${this.url} to ${path}: field "${field}" must be ${wants}, got ${got}`,
+        ),
+      wrongType: (type) =>
+        new AnswerError(
+          `${this.#where(path)} with a ${quote(type)}, expected a "${
+            path === "query" ? "vector" : "matrix"
+          }"`,
+        ),
+      tooBig: (what) => {
+        const hint = what.endsWith("samples")
+          ? "; give a longer --step or a narrower --selector"
+          : what.endsWith("series") || what.includes("labels")
+          ? "; give a narrower --selector"
+          : "";
+        const Err = what.endsWith("samples") ? TooManySamples : AnswerError;
+        return new Err(`${this.#where(path)} with ${what}, more than node-heal reads${hint}`);
+      },
+    };
   }
 
   #refused(path: string, status: number): Error {
@@ -212,26 +284,6 @@ export class PrometheusApi {
   }
 }
 
-/** A response's body as text, refused (a RangeError) beyond `max` bytes. */
-async function readText(response: Response, max: number): Promise<string> {
-  if (!response.body) return "";
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for await (const part of response.body) {
-    size += part.length;
-    // Leaving the loop cancels the body.
-    if (size > max) throw new RangeError(`More than ${max} bytes`);
-    parts.push(part);
-  }
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    all.set(p, at);
-    at += p.length;
-  }
-  return new TextDecoder().decode(all);
-}
-
 /** Text from the server, on one line, short, its control characters escaped. */
 function quote(text: string): string {
   return JSON.stringify(clip(oneLine(text), 200));
@@ -239,78 +291,6 @@ function quote(text: string): string {
 
 function oneLine(text: string): string {
   return text.replace(/\s+/g, " ").trim();
-}
-
-/** An answer's `data.result` as series, each field checked; throws naming the first bad one. */
-function seriesOf(
-  answer: unknown,
-  options: { expected: "matrix" | "vector"; url: string; path: string },
-): Series[] {
-  const { expected, url, path } = options;
-  const data = (answer as { data?: { resultType?: unknown; result?: unknown } }).data;
-  const type = data?.resultType;
-  if (type !== expected) {
-    throw new Error(
-      `Prometheus at ${url} answered ${path} with ${
-        type === undefined ? "no resultType" : `a ${quote(String(type))}`
-      }, expected a "${expected}"`,
-    );
-  }
-  const bad = (field: string, wants: string, got: unknown) =>
-    new Error(
-      `Cannot read the answer of Prometheus at ${url} to ${path}: field "${field}" must be ${wants}, got ${
-        describe(got)
-      }`,
-    );
-  const result = data!.result;
-  if (!Array.isArray(result)) throw bad("data.result", "an array", result);
-  return result.map((r: unknown, i) => {
-    const at = `data.result[${i}]`;
-    if (!isObject(r)) throw bad(at, "an object", r);
-    const metric = r.metric ?? {};
-    if (!isObject(metric)) throw bad(`${at}.metric`, "an object", metric);
-    for (const [k, v] of Object.entries(metric)) {
-      if (typeof v !== "string") throw bad(`${at}.metric.${k}`, "a string", v);
-    }
-    const raw = expected === "matrix" ? r.values : [r.value];
-    const field = expected === "matrix" ? `${at}.values` : `${at}.value`;
-    if (!Array.isArray(raw)) throw bad(field, "an array", raw);
-    const points = raw.map((p: unknown, j): [number, number] => {
-      const f = expected === "matrix" ? `${field}[${j}]` : field;
-      if (
-        !Array.isArray(p) || typeof p[0] !== "number" || !Number.isFinite(p[0]) ||
-        typeof p[1] !== "string"
-      ) {
-        throw bad(f, '[time, "value"]', p);
-      }
-      const value = sampleValue(p[1]);
-      if (value === undefined) {
-        throw bad(`${f}[1]`, 'a number such as "1.5", "NaN" or "+Inf"', p[1]);
-      }
-      return [Math.round(p[0] * 1000), value];
-    });
-    return { labels: { ...metric } as Record<string, string>, points };
-  });
-}
-
-/** A sample value as Prometheus writes it (Go's float formatting, `NaN`, `+Inf`, `-Inf`). */
-function sampleValue(text: string): number | undefined {
-  if (text === "NaN") return NaN;
-  if (text === "+Inf" || text === "Inf") return Infinity;
-  if (text === "-Inf") return -Infinity;
-  return /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text) ? Number(text) : undefined;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function describe(value: unknown): string {
-  if (value === undefined) return "nothing";
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  if (typeof value === "object") return "an object";
-  return typeof value === "string" ? quote(value) : String(value);
 }
 
 /** One key per label set, whatever the order of its labels. */

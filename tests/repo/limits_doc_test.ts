@@ -108,3 +108,26 @@ Deno.test("docs/limits.md states the bounds of AWS and Google token answers as t
   assert.equal(bound("an AWS answer"), MAX_AWS_ANSWER_BYTES);
   assert.equal(bound("a Google token answer"), MAX_TOKEN_ANSWER_BYTES);
 });
+
+Deno.test("docs/limits.md states the bounds of the backtest's Prometheus answers as the code has them", async () => {
+  const { ANSWER_LIMITS } = await import("../../lib/backtest/prometheus_answer.ts");
+  const { MAX_STRING_BYTES } = await import("../../lib/backtest/json_tokens.ts");
+  const { MAX_EPISODES, MAX_SERIES } = await import("../../lib/backtest/history.ts");
+  const { USAGE } = await import("../../lib/backtest/cli_args.ts");
+  const rows = table("What node-heal reads").filter((r) => /backtest/.test(r[0]));
+  const row = (words: RegExp) => {
+    const found = rows.find((r) => words.test(r[0]));
+    assert.ok(found, `a row ${words}`);
+    return found;
+  };
+  const answer = row(/^Prometheus's answer/);
+  assert.equal(answer[1], String(ANSWER_LIMITS.bytes));
+  assert.match(answer[2], /--max-answer-bytes/);
+  assert.match(USAGE, new RegExp(`--max-answer-bytes N .*default ${ANSWER_LIMITS.bytes}`));
+  assert.equal(row(/^series/)[1], String(ANSWER_LIMITS.series));
+  assert.equal(MAX_SERIES, ANSWER_LIMITS.series);
+  assert.equal(row(/^samples/)[1], String(ANSWER_LIMITS.samples));
+  assert.equal(row(/^labels/)[1], `${ANSWER_LIMITS.labels}, and ${ANSWER_LIMITS.labelBytes} bytes`);
+  assert.equal(row(/^a string/)[1], String(MAX_STRING_BYTES));
+  assert.equal(row(/^firing periods/)[1], String(MAX_EPISODES));
+});

@@ -160,3 +160,21 @@ Deno.test("parseBacktestArgs() refuses a token file whose token has a line break
     Deno.removeSync(file);
   }
 });
+
+Deno.test("parseBacktestArgs() reads --max-answer-bytes, 64 MiB by default, and refuses what is not a count of bytes from 1 KiB to 1 GiB", () => {
+  const base = ["--prometheus", "http://p", "--from", "7d"];
+  const c = parseBacktestArgs(base, NOW);
+  assert.ok(c !== "help");
+  assert.equal(c.maxAnswerBytes, 64 * 2 ** 20);
+  const d = parseBacktestArgs([...base, "--max-answer-bytes", "1048576"], NOW);
+  assert.ok(d !== "help");
+  assert.equal(d.maxAnswerBytes, 1_048_576);
+  for (const bad of ["1023", "2000000000", "64MiB", "0x10000", ""]) {
+    assert.throws(
+      () => parseBacktestArgs([...base, "--max-answer-bytes", bad], NOW),
+      new RegExp(
+        `Cannot parse --max-answer-bytes: expected a number of bytes from 1024 to 1073741824, got "${bad}"`,
+      ),
+    );
+  }
+});

@@ -5,6 +5,7 @@ import {
   alertsSelector,
   EpisodeReader,
   episodes,
+  MAX_SERIES,
 } from "../../../lib/backtest/history.ts";
 import { PrometheusApi, type Series } from "../../../lib/backtest/prometheus.ts";
 import { startFakePrometheus, success } from "../../fakes/prometheus.ts";
@@ -185,4 +186,26 @@ Deno.test("EpisodeReader reads a firing period whole from a query frontend that 
   assert.deepEqual(reader.episodes().map((e) => [e.start.toISOString(), e.end]), [
     ["2026-11-01T00:00:00.000Z", undefined],
   ]);
+});
+
+Deno.test("episodes() refuses a timestamp() later than the step it was read at, which no Prometheus answers", () => {
+  const s = { labels: LABELS, points: [[T0, 1e15]] as [number, number][] };
+  assert.throws(
+    () => episodes([s], { evalIntervalMs: MIN, stepMs: MIN, to: new Date(T0 + 9 * MIN) }),
+    /its timestamp\(\) at 2026-11-01T00:00:00.000Z is 1000000000000000, later than the step it was read at/,
+  );
+});
+
+Deno.test("EpisodeReader refuses more alert series than a backtest reads, naming what to narrow", () => {
+  const reader = new EpisodeReader({ evalIntervalMs: MIN, stepMs: MIN, to: new Date(T0 + MIN) });
+  const many = (from: number, n: number): Series[] =>
+    Array.from(
+      { length: n },
+      (_, i) => ({ labels: { ...LABELS, i: String(from + i) }, points: [] }),
+    );
+  reader.add(many(0, MAX_SERIES));
+  assert.throws(
+    () => reader.add(many(MAX_SERIES, 1)),
+    /Cannot read more than 20,000 alert series: give a narrower --selector or a later --from/,
+  );
 });

@@ -199,3 +199,51 @@ Deno.test("PrometheusApi asks for fewer steps a request when many series fire at
   const samples = prom.requests.map((r) => steps(r.form).length * many);
   assert.ok(samples.slice(1).every((n) => n <= CHUNK_SAMPLES), `${samples}`);
 });
+
+Deno.test("PrometheusApi asks again for a quarter of the steps when an answer has more samples than one answer may keep", async () => {
+  const from = new Date("2026-10-31T00:00:00Z");
+  const to = new Date("2026-11-01T00:00:00Z");
+  await using prom = startFakePrometheus(({ form }) => {
+    const values = steps(form).map((t) => [t, String(t)]);
+    return success("matrix", [{ metric: LABELS, values }, { metric: { i: "2" }, values }]);
+  });
+  const api = new PrometheusApi(prom.url, { limits: { samples: 300 } });
+  let total = 0;
+  for await (const chunk of api.rangeChunks("up", { from, to, stepMs: 60_000 })) {
+    total += chunk[0].points.length;
+  }
+  assert.equal(total, 1441, "every step read once");
+  const sizes = prom.requests.map((r) => steps(r.form).length);
+  // 500 steps: 1,000 samples, refused; 125: 250, read; then chunks of half what 300 allow.
+  assert.deepEqual(sizes.slice(0, 4), [500, 125, 75, 75]);
+  await using tiny = startFakePrometheus(({ form }) =>
+    success("matrix", [{ metric: LABELS, values: steps(form).map((t) => [t, "1"]) }])
+  );
+  await assert.rejects(
+    new PrometheusApi(tiny.url, { limits: { samples: 10 } }).queryRange("up", RANGE),
+    /answered query_range with more than 10 samples, more than node-heal reads; give a longer --step/,
+  );
+  assert.equal(tiny.requests.length, 2, "61 steps, then 30: the fewest");
+});
+
+Deno.test("PrometheusApi leaves out and counts samples outside the window asked, and refuses a time beyond the year 9999", async () => {
+  await using prom = startFakePrometheus(({ form }) => {
+    const ts = steps(form);
+    const values = [[ts[0] - 60, "1"], [ts[0] - 61, "1"], ...ts.map((t) => [t, "1"]), [
+      ts.at(-1)! + 1,
+      "1",
+    ]];
+    return success("matrix", [{ metric: LABELS, values }]);
+  });
+  const api = new PrometheusApi(prom.url);
+  const [s] = await api.queryRange("up", RANGE);
+  assert.equal(s.points.length, 62, "the step before the start is kept, for a query frontend");
+  assert.equal(api.dropped, 2);
+  await using far = startFakePrometheus(() =>
+    success("matrix", [{ metric: LABELS, values: [[1e15, "1"]] }])
+  );
+  await assert.rejects(
+    new PrometheusApi(far.url).queryRange("up", RANGE),
+    /field "data.result\[0\].values\[0\]\[0\]" must be a time from 1970 to 9999 in seconds, got 1000000000000000/,
+  );
+});
