@@ -9,6 +9,7 @@ import {
   closeQuietly,
   type Connection,
   countSent,
+  endConnection,
   newConnection,
   type Phase,
   TOO_LARGE,
@@ -139,24 +140,13 @@ export function startGuard(options: GuardOptions): Guard {
     end(c, deliver);
   };
 
-  /**
-   * Ends a connection. With TLS and `deliver`, what was written to it still passes through the
-   * hop: its TLS side closes its writing, and the client's side closes once that is out (at most
-   * a moment later); else at once.
-   */
-  const end = (c: Connection, deliver = false) => {
-    c.closed = true;
-    clearTimeout(c.timer);
-    closeQuietly(c.back);
-    if (deliver && c.plain) {
-      c.plain.closeWrite().catch(() => end(c));
-      c.timer = setTimeout(background.guard("connections", () => end(c)), HEAD_GRACE_MS);
-      return;
-    }
-    closeQuietly(c.front);
-    closeQuietly(c.hop);
-    closeQuietly(c.plain);
-  };
+  /** Ends a connection: see {@link endConnection}; the last of a delivery a moment later. */
+  const end = (c: Connection, deliver = false) =>
+    endConnection(
+      c,
+      deliver,
+      (close) => setTimeout(background.guard("connections", close), HEAD_GRACE_MS),
+    );
 
   /** With TLS, the client's bytes go through the hop and the guard reads the decrypted ones. */
   const secure = async (c: Connection): Promise<void> => {
@@ -164,7 +154,10 @@ export function startGuard(options: GuardOptions): Guard {
     [c.hop, c.plain] = [hop, plain];
     // Closed at the head's limit while the hop was opening.
     if (c.closed) return end(c);
-    c.piped = splice(c.front, hop).then(() => end(c));
+    c.piped = background.settled("connections", async () => {
+      await splice(c.front, hop);
+      end(c);
+    });
   };
 
   const relay = async (c: Connection): Promise<void> => {

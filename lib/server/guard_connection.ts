@@ -139,3 +139,27 @@ export function countSent(
   // sooner than it reads).
   return (c.sent += bytes.length) > maxRequestBytes * (2 + c.active) ? "body" : undefined;
 }
+
+/**
+ * Ends a connection. With TLS and `deliver`, what was written to it still passes through the hop:
+ * its TLS side closes its writing, and the client's side closes once that is out, or when `later`
+ * runs the close it is given (a moment later); else at once.
+ */
+export function endConnection(
+  c: Connection,
+  deliver: boolean,
+  later: (close: () => void) => ReturnType<typeof setTimeout>,
+): void {
+  c.closed = true;
+  clearTimeout(c.timer);
+  closeQuietly(c.back);
+  if (deliver && c.plain) {
+    const close = () => endConnection(c, false, later);
+    c.plain.closeWrite().catch(close);
+    c.timer = later(close);
+    return;
+  }
+  closeQuietly(c.front);
+  closeQuietly(c.hop);
+  closeQuietly(c.plain);
+}

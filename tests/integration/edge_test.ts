@@ -7,6 +7,7 @@ import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
 import { HAS_OPENSSL, makeCertificates } from "../tls.ts";
 import { stop } from "../processes.ts";
 import { waitFor } from "../wait.ts";
+import { closeQuietly, statusLine } from "../raw_http.ts";
 import {
   badChunkSize,
   chunkExtension,
@@ -57,6 +58,22 @@ function assertCut(r: Spent): void {
   assert.ok(r.sent <= CAP + 2 * MiB, `${r.sent} bytes of body sent before the cut`);
 }
 
+/** Sends a chunked webhook body that never ends until the server stops it; its status line. */
+async function chunkedForever(conn: Deno.Conn): Promise<string | undefined> {
+  const encoder = new TextEncoder();
+  await conn.write(encoder.encode(
+    "POST /webhook HTTP/1.1\r\nHost: node-heal\r\nContent-Type: application/json\r\n" +
+      "Transfer-Encoding: chunked\r\n\r\n",
+  ));
+  const chunk = encoder.encode(`4000\r\n${" ".repeat(16_384)}\r\n`);
+  try {
+    for (let i = 0; i < 1000; i++) await conn.write(chunk);
+  } catch {
+    // Cut by node-heal.
+  }
+  return await statusLine(conn);
+}
+
 async function metrics(url: string, client?: Deno.HttpClient): Promise<string> {
   return await (await fetch(`${url}/metrics`, { client })).text();
 }
@@ -82,7 +99,7 @@ Deno.test("an h2c webhook body is cut at the HTTP/1.1 cap, whatever /healthz str
 
 Deno.test({
   name:
-    "over TLS with ALPN h2 a webhook body is cut at the same cap, the guard ending TLS to count each stream",
+    "over TLS a webhook body is cut at the same cap, per HTTP/2 stream (ALPN h2) and with a 413 over HTTP/1.1, the guard ending TLS",
   ignore: !HAS_OPENSSL,
   fn: async () => {
     await using c = await withCluster();
@@ -109,6 +126,15 @@ Deno.test({
         await metrics(s.url, client),
         /nodeheal_connections_closed_total\{limit="body"\} 1\b/,
       );
+      // HTTP/1.1 over TLS: a body that never ends is answered 413 as it passes the cap.
+      const h1 = await Deno.connectTls({
+        hostname: "127.0.0.1",
+        port: s.port,
+        caCerts,
+        alpnProtocols: ["http/1.1"],
+      });
+      assert.equal(await chunkedForever(h1), "HTTP/1.1 413 Payload Too Large");
+      closeQuietly(h1);
     } finally {
       client.close();
       assert.equal((await stop(s.p)).code, 0);
