@@ -247,6 +247,11 @@ export function parseConfig(
       min: 1,
       max: 1_000_000,
     }),
+    maxConnectionsPerClient: parseCount(
+      str("max-connections-per-client"),
+      "max-connections-per-client",
+      { min: 1, max: 1_000_000 },
+    ),
     paused: get("paused") === true,
     namespace: str("namespace"),
     election: get("leader-elect") === true ? electionOf(str) : undefined,

@@ -248,7 +248,16 @@ export const FLAGS: Record<string, Flag> = {
     type: "string",
     serve: String(GUARD_DEFAULTS.maxConnections),
     dev: String(GUARD_DEFAULTS.maxConnections),
-    help: "Connections open at once; a further one is closed as it arrives",
+    help:
+      "Connections open at once; when all are taken an idle one is shed for a newcomer, else the newcomer is closed",
+  },
+  "max-connections-per-client": {
+    env: "NODE_HEAL_MAX_CONNECTIONS_PER_CLIENT",
+    type: "string",
+    serve: String(GUARD_DEFAULTS.maxConnectionsPerClient),
+    dev: String(GUARD_DEFAULTS.maxConnectionsPerClient),
+    help:
+      "Connections one client (remote address) may hold at once; past it its own idle one is shed, else the newcomer is closed",
   },
   "hold-ttl": {
     env: "NODE_HEAL_HOLD_TTL",

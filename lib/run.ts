@@ -95,6 +95,7 @@ async function serve(service: Service, config: Config, options: RunOptions): Pro
       headerTimeoutMs: config.headerTimeoutMs,
       idleTimeoutMs: config.idleTimeoutMs,
       maxConnections: config.maxConnections,
+      maxConnectionsPerClient: config.maxConnectionsPerClient,
       apiTimeoutMs: config.apiTimeoutMs,
       watchTimeoutMs: config.watchTimeoutMs,
       logFormat: config.logFormat,

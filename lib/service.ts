@@ -246,14 +246,16 @@ export async function startService(config: ServiceConfig): Promise<Service> {
         },
       }),
   });
-  // The public listener is the guard; the HTTP server behind it (TLS included) listens on
+  // The public listener is the guard, which ends TLS; the HTTP server behind it listens on
   // loopback only.
   const guard = startGuard({
     listen: config.listen,
-    tls: config.tls !== undefined,
+    tls: config.tls,
     headerTimeoutMs: config.headerTimeoutMs ?? GUARD_DEFAULTS.headerTimeoutMs,
     idleTimeoutMs: config.idleTimeoutMs ?? GUARD_DEFAULTS.idleTimeoutMs,
     maxConnections: config.maxConnections ?? GUARD_DEFAULTS.maxConnections,
+    maxConnectionsPerClient: config.maxConnectionsPerClient ??
+      GUARD_DEFAULTS.maxConnectionsPerClient,
     requestTimeoutMs: config.requestTimeoutMs ?? SERVER_DEFAULTS.requestTimeoutMs,
     // Twice the body limit, and room for chunk framing: the server reads bodies whole.
     maxRequestBytes: 2 * (config.maxBodyBytes ?? SERVER_DEFAULTS.maxBodyBytes) + 65_536,
@@ -264,7 +266,6 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   const server = Deno.serve({
     hostname: "127.0.0.1",
     port: 0,
-    ...(config.tls ?? {}),
     onListen: (addr) => resolve(addr as Deno.NetAddr),
   }, guard.wrap(handler));
   guard.forward((await listening).port);

@@ -69,6 +69,8 @@ export interface ServiceConfig {
   idleTimeoutMs?: number;
   /** Connections open at once. */
   maxConnections?: number;
+  /** Connections one client (remote address) may hold at once. */
+  maxConnectionsPerClient?: number;
 }
 
 /** Leader election's durations (ms). */

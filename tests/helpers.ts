@@ -105,6 +105,7 @@ export async function withService(
       | "headerTimeoutMs"
       | "idleTimeoutMs"
       | "maxConnections"
+      | "maxConnectionsPerClient"
     >;
   } = {},
 ): Promise<ServiceFixture> {

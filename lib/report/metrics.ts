@@ -111,7 +111,7 @@ export class Metrics {
   readonly connectionsClosed = new Counter({
     name: "nodeheal_connections_closed_total",
     help:
-      "Connections node-heal closed at a limit: header (head not complete in time), idle (kept alive too long), request (overstayed the request timeout), connections (too many open), body (sent far more than the body limit).",
+      "Connections node-heal closed at a limit: header (head not complete in time), idle (kept alive too long), request (overstayed the request timeout), connections (too many open), client (a client past its share), shed (idle or waiting, closed to make room for another client), body (a request or HTTP/2 stream sent far more than the body limit), streams (too many HTTP/2 streams open), framing (HTTP/1.1 framing the server could not read, answered 400).",
     labelNames: ["limit"] as const,
     registers: [this.registry],
   });

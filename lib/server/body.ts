@@ -1,6 +1,9 @@
 import { HttpError } from "./http_error.ts";
 import { untilAborted } from "../timing.ts";
 
+/** How the runtime says a request's bytes are not valid HTTP (hyper's parse errors). */
+const FRAMING_ERROR = /^invalid HTTP\/1 request\b/;
+
 /** Options of {@link readBody}. */
 export interface ReadBodyOptions {
   /** Largest accepted body, in bytes: more is refused (413). */
@@ -19,7 +22,8 @@ export interface ReadBodyOptions {
  * would cost a gigabyte. A body declared larger than the limit is refused before it is read; a
  * chunked body is refused once read, and the connection guard in front (`guard.ts`) cuts one
  * that sends far more than the limit as it arrives. A body still arriving when the signal fires,
- * or one that broke off, is answered 503 (Alertmanager retries it).
+ * or one that broke off, is answered 503 (Alertmanager retries it); one whose framing is invalid,
+ * 400.
  */
 export async function readBody(req: Request, options: ReadBodyOptions): Promise<string> {
   const { limit, signal } = options;
@@ -44,6 +48,14 @@ export async function readBody(req: Request, options: ReadBodyOptions): Promise<
     body = await untilAborted(whole, signal, timedOut);
   } catch (err) {
     if (err instanceof HttpError) throw err;
+    // A body whose framing is invalid (a chunk extension past the runtime's limit, say) fails
+    // the same way however often it is sent: 400, final. A broken-off body is a 503.
+    if (FRAMING_ERROR.test((err as Error)?.message)) {
+      throw new HttpError(
+        400,
+        "Cannot read the request body: its HTTP/1.1 framing is invalid (chunk sizes, chunk extensions)",
+      );
+    }
     throw new HttpError(503, `Cannot read the request body: ${(err as Error).message}; retry`, {
       "retry-after": "5",
     });

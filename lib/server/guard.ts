@@ -1,6 +1,22 @@
 import { Background } from "../background.ts";
 import { log } from "../log.ts";
 import { sleep } from "../timing.ts";
+import { splice, startTlsHop } from "./tls_hop.ts";
+import { ClientShares } from "./client_shares.ts";
+import {
+  BAD_FRAMING,
+  type ClosedAt,
+  closeQuietly,
+  type Connection,
+  countSent,
+  endConnection,
+  newConnection,
+  type Phase,
+  TOO_LARGE,
+  writeAll,
+} from "./guard_connection.ts";
+
+export type { ClosedAt };
 
 /** Limits on connections that Deno's HTTP server does not bound by itself. */
 export interface GuardLimits {
@@ -10,11 +26,17 @@ export interface GuardLimits {
   idleTimeoutMs: number;
   /** How long one request may hold a connection before it is closed (the handler answers first). */
   requestTimeoutMs: number;
-  /** Connections open at once; a further one is closed as it arrives. */
+  /**
+   * Connections open at once: when all are taken, an idle one is shed for a newcomer, else the
+   * newcomer is closed as it arrives.
+   */
   maxConnections: number;
+  /** Connections one client (remote address) may hold at once; its own idle ones go first. */
+  maxConnectionsPerClient: number;
   /**
    * Bytes one request may send, head and body with its chunk framing; past them it is answered
-   * 413 and closed as the bytes arrive (the server behind reads bodies whole).
+   * 413 and closed as the bytes arrive (the server behind reads bodies whole). Each HTTP/2
+   * stream has its own, which no other stream's end gives back (`h2_streams.ts`).
    */
   maxRequestBytes: number;
 }
@@ -24,6 +46,7 @@ export const GUARD_DEFAULTS = {
   headerTimeoutMs: 10_000,
   idleTimeoutMs: 60_000,
   maxConnections: 1024,
+  maxConnectionsPerClient: 64,
 } as const;
 
 /** Options of {@link startGuard}. */
@@ -31,12 +54,12 @@ export interface GuardOptions extends GuardLimits {
   /** The public address. */
   listen: { hostname: string; port: number };
   /**
-   * Whether the server behind speaks TLS: the guard relays the encrypted bytes as they are (so
-   * the head's limit covers the handshake), and cuts an oversized request without an answer.
+   * Serve TLS (PEM): the guard ends TLS itself (the head's limit covers the handshake) and relays
+   * plain HTTP to the server behind, so it sees HTTP/2 frames whether or not they were encrypted.
    */
-  tls?: boolean;
+  tls?: { cert: string; key: string };
   /** Told when a connection is closed by a limit, with the limit's name. */
-  closed?: (limit: "header" | "idle" | "request" | "connections" | "body") => void;
+  closed?: (limit: ClosedAt) => void;
   /** Runs the accepting and the relays (the service's: a throw is logged and counted). */
   background?: Background;
 }
@@ -60,80 +83,29 @@ export interface Guard {
   close(): Promise<void>;
 }
 
-type Phase = "head" | "request" | "idle";
-
-/** How an HTTP/2 connection without TLS begins. */
-const H2_PREFACE = new TextEncoder().encode("PRI * HTTP/2.0");
-
 /** How long a head the client stopped sending may wait for its request to start. */
 const HEAD_GRACE_MS = 1000;
-
-function startsWith(buf: Uint8Array, n: number, prefix: Uint8Array): boolean {
-  return n >= prefix.length && prefix.every((b, i) => buf[i] === b);
-}
-
-const TOO_LARGE_BODY = JSON.stringify({
-  status: "error",
-  error: "Request body too large: it sent far more than the body limit",
-}) + "\n";
-
-/** The answer to a request that sends far more than its limit: the only HTTP the guard writes. */
-const TOO_LARGE = new TextEncoder().encode(
-  "HTTP/1.1 413 Payload Too Large\r\ncontent-type: application/json\r\nconnection: close\r\n" +
-    `content-length: ${TOO_LARGE_BODY.length}\r\n\r\n${TOO_LARGE_BODY}`,
-);
-
-interface Connection {
-  front: Deno.Conn;
-  back?: Deno.Conn;
-  phase: Phase;
-  timer?: ReturnType<typeof setTimeout>;
-  /** Requests seen on it: a response's end only idles the connection if no later request began. */
-  requests: number;
-  /**
-   * Bytes the client sent since the connection was last idle, less a request's worth for each
-   * request answered since: pipelined and multiplexed requests each get their own allowance.
-   */
-  sent: number;
-  /** Requests the server is handling on it now (several with HTTP/2). */
-  active: number;
-  /** The client closed its side: once nothing is pending, the connection ends. */
-  clientDone: boolean;
-  /** HTTP/2 without TLS: the guard writes no HTTP/1.1 answer into it. */
-  h2: boolean;
-  closed: boolean;
-  done: Promise<void>;
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
-}
-
-function closeQuietly(conn: Deno.Conn | undefined): void {
-  try {
-    conn?.close();
-  } catch {
-    // Already closed.
-  }
-}
 
 /**
  * A TCP front for Deno's HTTP server, which bounds neither how long a request's head
  * may take nor how long a kept-alive connection may idle nor how many connections are open.
  * It accepts each connection, relays its bytes to the server on loopback, and closes it when a
  * limit passes: the head not complete in `headerTimeoutMs`, no next request in
- * `idleTimeoutMs`, a request overstaying `requestTimeoutMs`, or more than `maxConnections`.
- * It learns where a request starts and ends from the wrapped handler (the loopback port of
- * each relayed connection names it); it never parses HTTP itself.
+ * `idleTimeoutMs`, a request overstaying `requestTimeoutMs`, more than `maxConnections` (or a
+ * client's share of them). It learns where a request starts and ends from the wrapped handler
+ * (the loopback port of each relayed connection names it); of HTTP/1.1 it parses nothing, of
+ * HTTP/2 the frame headers (`h2_streams.ts`).
  */
 export function startGuard(options: GuardOptions): Guard {
   const listener = Deno.listen(options.listen);
-  const open = new Set<Connection>();
+  const shares = new ClientShares<Connection>();
+  const open = shares.open;
   /** Relayed connections by their loopback port, as the server sees them. */
   const byPort = new Map<number, Connection>();
   let backPort: number | undefined;
   let accepting = true;
   const background = options.background ?? new Background();
+  const tlsHop = options.tls ? startTlsHop(options.tls, background) : undefined;
 
   const arm = (c: Connection, phase: Phase) => {
     if (c.closed) return;
@@ -145,8 +117,9 @@ export function startGuard(options: GuardOptions): Guard {
       return void c.back?.closeWrite().catch(() => end(c));
     }
     c.phase = phase;
+    c.since = performance.now();
     // A request's bytes count from its head's first byte (the server may start it late).
-    if (phase === "head") c.sent = 0;
+    if (phase === "head") [c.sent, c.quiet] = [0, true];
     clearTimeout(c.timer);
     const [ms, limit] = phase === "head"
       ? [options.headerTimeoutMs, "header" as const]
@@ -155,23 +128,43 @@ export function startGuard(options: GuardOptions): Guard {
       : [options.requestTimeoutMs + 5000, "request" as const];
     c.timer = setTimeout(
       background.guard("connections", () => {
-        options.closed?.(limit);
-        log("server").debug("Closed a connection at the {limit} limit", { limit });
-        end(c);
+        closeAt(c, limit);
       }),
       ms,
     );
   };
 
-  const end = (c: Connection) => {
-    c.closed = true;
-    clearTimeout(c.timer);
-    closeQuietly(c.front);
-    closeQuietly(c.back);
+  const closeAt = (c: Connection, limit: ClosedAt, deliver = false) => {
+    options.closed?.(limit);
+    log("server").debug("Closed a connection at the {limit} limit", { limit });
+    end(c, deliver);
+  };
+
+  /** Ends a connection: see {@link endConnection}; the last of a delivery a moment later. */
+  const end = (c: Connection, deliver = false) =>
+    endConnection(
+      c,
+      deliver,
+      (close) => setTimeout(background.guard("connections", close), HEAD_GRACE_MS),
+    );
+
+  /** With TLS, the client's bytes go through the hop and the guard reads the decrypted ones. */
+  const secure = async (c: Connection): Promise<void> => {
+    const { hop, plain } = await tlsHop!.open();
+    [c.hop, c.plain] = [hop, plain];
+    // Closed at the head's limit while the hop was opening.
+    if (c.closed) return end(c);
+    c.piped = background.settled("connections", async () => {
+      await splice(c.front, hop);
+      end(c);
+    });
   };
 
   const relay = async (c: Connection): Promise<void> => {
     try {
+      if (tlsHop) await secure(c);
+      if (c.closed) return;
+      const client = c.plain ?? c.front;
       c.back = await Deno.connect({ hostname: "127.0.0.1", port: backPort! });
       const port = (c.back.localAddr as Deno.NetAddr).port;
       byPort.set(port, c);
@@ -181,23 +174,19 @@ export function startGuard(options: GuardOptions): Guard {
           for (;;) {
             let n: number | null;
             try {
-              n = await c.front.read(buf);
+              n = await client.read(buf);
             } catch {
               // Reset by the client: it is gone, whatever was pending.
               end(c);
               return;
             }
             if (n === null) break;
-            if (c.requests === 0 && c.sent === 0) c.h2 = startsWith(buf, n, H2_PREFACE);
             // The first bytes after an idle spell start the next request's head.
             if (c.phase === "idle") arm(c, "head");
-            // Each request the server has started has its allowance, and one more may arrive
-            // ahead: a pipelined request can be here whole before the server starts the one
-            // before it (under load, sooner than it reads).
-            if ((c.sent += n) > options.maxRequestBytes * (2 + c.active)) {
-              options.closed?.("body");
-              if (!options.tls && !c.h2) await writeAll(c.front, TOO_LARGE).catch(() => {});
-              end(c);
+            const over = countSent(c, buf.subarray(0, n), options.maxRequestBytes);
+            if (over) {
+              if (over === "body" && !c.h2) await writeAll(client, TOO_LARGE).catch(() => {});
+              closeAt(c, over, true);
               return;
             }
             await writeAll(c.back!, buf.subarray(0, n));
@@ -220,7 +209,16 @@ export function startGuard(options: GuardOptions): Guard {
           for (;;) {
             const n = await c.back!.read(buf);
             if (n === null) break;
-            await writeAll(c.front, buf.subarray(0, n));
+            c.quiet = false;
+            c.h2?.server(buf.subarray(0, n));
+            await writeAll(client, buf.subarray(0, n));
+          }
+          // The server dropped a request it had not answered, while node-heal still serves: its
+          // framing was invalid (a 400 for the client, rather than a closed connection to retry).
+          const pending = c.phase === "request" || (c.phase === "head" && c.sent > 0);
+          if (accepting && pending && c.quiet && !c.h2 && !c.clientDone && !c.closed) {
+            await writeAll(client, BAD_FRAMING).catch(() => {});
+            closeAt(c, "framing", true);
           }
         })();
         // The server closing its side ends the connection, once all it sent is relayed. The
@@ -235,9 +233,38 @@ export function startGuard(options: GuardOptions): Guard {
     } catch {
       // The client or the server went away: the connection ends.
     } finally {
-      end(c);
-      open.delete(c);
+      // What the server answered still goes out (through the TLS hop, within a moment).
+      if (!c.closed) end(c, true);
+      await c.piped;
+      shares.delete(c);
     }
+  };
+
+  /** Whether a new connection from `client` may open, having shed one to make room if need be. */
+  const admitted = (client: string): boolean => {
+    const verdict = shares.admit(client, {
+      maxConnections: options.maxConnections,
+      maxPerClient: options.maxConnectionsPerClient,
+    });
+    if (typeof verdict === "string") {
+      options.closed?.(verdict);
+      return false;
+    }
+    if (verdict.shed) shed(verdict.shed);
+    return true;
+  };
+
+  /**
+   * Frees a connection's slot at once. An idle one ends as at shutdown, the server closing it
+   * once its last answer is out (within a moment); one still waiting for its head ends now.
+   */
+  const shed = (c: Connection) => {
+    options.closed?.("shed");
+    shares.delete(c);
+    if (c.phase !== "idle") return end(c);
+    clearTimeout(c.timer);
+    c.timer = setTimeout(background.guard("connections", () => end(c)), HEAD_GRACE_MS);
+    c.back?.closeWrite().catch(() => end(c));
   };
 
   background.run("connections", async () => {
@@ -251,22 +278,13 @@ export function startGuard(options: GuardOptions): Guard {
         if (!accepting || err instanceof Deno.errors.BadResource) return;
         continue;
       }
-      if (!accepting || open.size >= options.maxConnections || backPort === undefined) {
-        if (accepting && backPort !== undefined) options.closed?.("connections");
+      const client = (front.remoteAddr as Deno.NetAddr).hostname;
+      if (!accepting || backPort === undefined || !admitted(client)) {
         closeQuietly(front);
         continue;
       }
-      const c = {
-        front,
-        phase: "head",
-        requests: 0,
-        sent: 0,
-        active: 0,
-        clientDone: false,
-        h2: false,
-        closed: false,
-      } as Connection;
-      open.add(c);
+      const c = newConnection(front, client);
+      shares.add(c);
       arm(c, "head");
       c.done = background.settled("connections", () => relay(c));
     }
@@ -284,9 +302,11 @@ export function startGuard(options: GuardOptions): Guard {
           const seq = ++c.requests;
           c.active++;
           arm(c, "request");
+          // An answered HTTP/1.1 request gives its allowance back (the next one is read after
+          // it); an HTTP/2 stream's bytes are its own and give nothing back.
           const answered = () => {
             c.active--;
-            c.sent = Math.max(0, c.sent - options.maxRequestBytes);
+            if (!c.h2) c.sent = Math.max(0, c.sent - options.maxRequestBytes);
           };
           info.completed.then(() => {
             answered();
@@ -299,6 +319,7 @@ export function startGuard(options: GuardOptions): Guard {
     stopAccepting() {
       if (!accepting) return;
       accepting = false;
+      tlsHop?.close();
       for (const c of open) if (c.phase === "idle") c.back?.closeWrite().catch(() => {});
       try {
         listener.close();

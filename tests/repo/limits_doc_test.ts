@@ -5,6 +5,7 @@ import { FLAGS } from "../../lib/config.ts";
 import { LIMITS } from "../../lib/intake/alertmanager.ts";
 import { MAX_HOLDS, MAX_OVERFLOW, MAX_RESOLVED } from "../../lib/decide/node_state.ts";
 import { EVENT_MESSAGE_LIMIT, REMEMBERED_EVENTS } from "../../lib/report/events.ts";
+import { MAX_H2_STREAMS } from "../../lib/server/guard_connection.ts";
 
 const doc = await Deno.readTextFile(new URL("../../docs/limits.md", import.meta.url));
 
@@ -20,6 +21,7 @@ const LIMIT_FLAGS = [
   "header-timeout",
   "idle-timeout",
   "max-connections",
+  "max-connections-per-client",
   "max-in-flight",
   "max-body-bytes",
   "request-timeout",
@@ -130,4 +132,25 @@ Deno.test("docs/limits.md states the bounds of the backtest's Prometheus answers
   assert.equal(row(/^labels/)[1], `${ANSWER_LIMITS.labels}, and ${ANSWER_LIMITS.labelBytes} bytes`);
   assert.equal(row(/^a string/)[1], String(MAX_STRING_BYTES));
   assert.equal(row(/^firing periods/)[1], String(MAX_EPISODES));
+});
+
+Deno.test("docs/limits.md states the relay's HTTP/2 bounds as the code has them", () => {
+  const rows = table("Connections and requests");
+  const row = (start: string) => {
+    const found = rows.find((r) => r[0].startsWith(start));
+    assert.ok(found, `a row "${start}..."`);
+    return found;
+  };
+  const request = row("bytes a request sends")[1];
+  assert.equal(row("bytes an HTTP/2 stream sends")[1], request);
+  assert.equal(row("bytes sent on HTTP/2 streams already ended")[1], request);
+  assert.equal(Number(row("HTTP/2 streams open at once")[1]), MAX_H2_STREAMS);
+  // Both are the relay's allowance of one request (guard_connection.ts's countSent).
+  const code = Deno.readTextFileSync(
+    new URL("../../lib/server/guard_connection.ts", import.meta.url),
+  );
+  assert.match(
+    code,
+    /maxStreamBytes: maxRequestBytes,\s+maxStreams: MAX_H2_STREAMS,\s+strayBytes: maxRequestBytes/,
+  );
 });
