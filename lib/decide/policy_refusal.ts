@@ -7,7 +7,7 @@ import { fieldName } from "../field_path.ts";
 
 /** Characters of a value a refusal quotes, at most. */
 export const QUOTE_MAX = 200;
-/** Characters of a refusal's reason, at most (the file's path and the words around it aside). */
+/** Characters of a refusal, at most, from "Cannot load" on (a reload adds what it kept). */
 export const REFUSAL_MAX = 600;
 /** Keys, of a map's, a refusal lists at most. */
 const KEYS_MAX = 5;
