@@ -29,7 +29,7 @@ async function text(stream: ReadableStream<Uint8Array>): Promise<string> {
   return await new Response(stream).text();
 }
 
-/** `serve --config FILE` to its end: exit code, time, peak RSS, stderr. */
+/** `serve --config FILE` to its end, or to its start-up line (then stopped): code, time, peak RSS. */
 async function atStartup(path: string, kubeconfig: string) {
   const t0 = performance.now();
   const child = startServe([
@@ -37,15 +37,27 @@ async function atStartup(path: string, kubeconfig: string) {
     `--kubeconfig=${kubeconfig}`,
     `--config=${path}`,
   ]);
-  const out = Promise.all([text(child.stdout), text(child.stderr)]);
-  const status = child.status;
-  const peak = await peakWhile(child.pid, status);
+  let stdout = "";
+  const reading = (async () => {
+    for await (const c of child.stdout.pipeThrough(new TextDecoderStream())) stdout += c;
+  })();
+  const stderrText = text(child.stderr);
+  let code: number | null = null;
+  const exited = child.status.then((s) => code = s.code);
+  const started = (async () => {
+    while (code === null && !stdout.includes("listening on")) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  const peak = await peakWhile(child.pid, started);
   const ms = performance.now() - t0;
-  const [stdout, stderr] = await out;
-  const code = (await status).code;
-  if (code === 0) child.kill("SIGTERM");
+  const outcome = code === null ? "started" : `exited ${code}`;
+  if (code === null) child.kill("SIGTERM");
+  await exited;
+  await reading;
+  const stderr = await stderrText;
   return {
-    code,
+    outcome,
     ms: Math.round(ms),
     peakMiB: Math.round(peak),
     stderrLines: stderr.split("\n").filter((l) => l.trim()).length,
@@ -58,7 +70,7 @@ async function atStartup(path: string, kubeconfig: string) {
 /** `serve` on a valid policy, the file then replaced by the hostile one: what happened. */
 async function atReload(path: string, kubeconfig: string, dir: string) {
   const file = `${dir}/reload.yaml`;
-  await Deno.writeTextFile(file, "gates: { minHealthy: 0 }\n");
+  await Deno.writeTextFile(file, "gates: { maxConcurrent: 3 }\n");
   const child = startServe([
     "--listen=127.0.0.1:0",
     `--kubeconfig=${kubeconfig}`,
@@ -124,7 +136,7 @@ async function main() {
     const startup = await atStartup(path, kubeconfig);
     const reload = await atReload(path, kubeconfig, dir);
     results[name] = { startup, reload };
-    if (!JSON_OUT) console.log(name, JSON.stringify({ startup, reload }, null, 1));
+    if (!JSON_OUT) console.log(name, JSON.stringify({ startup, reload }));
   }
   if (JSON_OUT) console.log(JSON.stringify(results));
   await Deno.remove(dir, { recursive: true });
