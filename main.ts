@@ -62,7 +62,8 @@ async function main(argv: string[]): Promise<number> {
     }
   } catch (err) {
     console.error(`node-heal: ${(err as Error).message}`);
-    return 1;
+    // A policy refused for what it says, as a bad flag is: 2. (One that cannot be read: 1.)
+    return (err as Error).name === "PolicyRefused" ? 2 : 1;
   }
 }
 

@@ -5,6 +5,7 @@ import { CLUSTER_VALUE, parsePolicy, type Policy } from "./decide/policy.ts";
 import { type Credentials, parseBasicUsers } from "./server/auth.ts";
 import { defaultOf, FLAGS, flagsOf, type Mode } from "./flags.ts";
 import { durationMs, formatDuration } from "./duration.ts";
+import { readPolicyFileSync } from "./policy_file.ts";
 
 export { FLAGS, usage } from "./flags.ts";
 
@@ -67,15 +68,12 @@ function loadTls(cert: string, key: string): { cert: string; key: string } | und
   return { cert: readFile(cert, "--tls-cert"), key: readFile(key, "--tls-key") };
 }
 
-/** Reads and validates a policy file; throws naming the file, the field and the value. */
+/**
+ * Reads (within its byte bound) and validates a policy file; throws naming the file, the field and
+ * what was expected: {@link PolicyRefused} for what the file says, an Error when it cannot be read.
+ */
 export function loadPolicy(path: string): Policy {
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(path);
-  } catch (err) {
-    throw new Error(`Cannot load policy ${path}: ${(err as Error).message}`);
-  }
-  return parsePolicy(text, `policy ${path}`);
+  return parsePolicy(readPolicyFileSync(path), `policy ${path}`);
 }
 
 /**

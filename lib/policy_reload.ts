@@ -4,13 +4,16 @@
 // invalid one is refused, the old one kept, and the refusal said where an SRE looks: the log, an
 // Event on node-heal's namespace, and `nodeheal_policy_reload_total{result="refused"}`.
 import { Background } from "./background.ts";
+import { clip } from "./clip.ts";
+import { REFUSAL_MAX } from "./decide/policy_refusal.ts";
 import { log } from "./log.ts";
 import type { KubeClient } from "./act/kube_types.ts";
 import type { Fence } from "./act/fence.ts";
 import type { ReplaceProvider } from "./act/replace/provider.ts";
 import { loadProviders } from "./act/replace/providers.ts";
 import { systemClock } from "./clock.ts";
-import { parsePolicy, type Policy, withClusterName } from "./decide/policy.ts";
+import { parsePolicy, type Policy, PolicyRefused, withClusterName } from "./decide/policy.ts";
+import { readPolicyFile } from "./policy_file.ts";
 import type { Metrics } from "./report/metrics.ts";
 import { Notifier } from "./report/notify/notifier.ts";
 import { SinkQueue } from "./report/notify/queue.ts";
@@ -91,13 +94,14 @@ export async function watchPolicy(options: {
   const watch = new PolicyWatch({
     path: options.path,
     pollMs: options.pollMs,
-    text: await Deno.readTextFile(options.path),
+    text: await readPolicyFile(options.path),
     apply: async (text) => {
       const policy = withClusterName(
         parsePolicy(text, `policy ${options.path}`),
         options.clusterName,
       );
       await options.apply(await options.parts.of(policy));
+      warnDangers(policy);
     },
     told: options.told,
     background: options.background,
@@ -114,7 +118,7 @@ export interface PolicyWatchDeps {
   pollMs: number;
   /** The text in force (read at start-up). */
   text: string;
-  /** Reads the file; `Deno.readTextFile` by default. */
+  /** Reads the file; within its byte bound (`readPolicyFile`) by default. */
   read?: (path: string) => Promise<string>;
   /** Checks and puts in force the policy of `text`; throws (naming the field) when it cannot. */
   apply: (text: string) => Promise<void>;
@@ -161,8 +165,10 @@ export class PolicyWatch {
     const { path } = this.#deps;
     let text: string;
     try {
-      text = await (this.#deps.read ?? Deno.readTextFile)(path);
+      text = await (this.#deps.read ?? readPolicyFile)(path);
     } catch (err) {
+      // Too large to read: refused as an invalid edit is, once.
+      if (err instanceof PolicyRefused) return this.#refuse(err.message, err);
       // A symlink swap under way, or the file gone: the policy in force stays; say it once.
       const why = `Cannot read ${path}: ${(err as Error).message}; the policy in force stays`;
       if (this.#refused !== why) {
@@ -175,13 +181,7 @@ export class PolicyWatch {
     try {
       await this.#deps.apply(text);
     } catch (err) {
-      this.#refused = text;
-      const message = `Refused the edited policy ${path}, keeping the one in force: ${
-        (err as Error).message
-      }`;
-      log("main").error("{message}", { message });
-      this.#deps.told("refused", message);
-      return;
+      return this.#refuse(text, err as Error);
     }
     this.#text = text;
     this.#refused = undefined;
@@ -189,4 +189,20 @@ export class PolicyWatch {
     log("main").info("{message}", { message });
     this.#deps.told("applied", message);
   }
+
+  /** Says once that the edit `key` stands for is refused, and why: the log, then `told`. */
+  #refuse(key: string, err: Error): void {
+    if (this.#refused === key) return;
+    this.#refused = key;
+    const message = `Refused the edited policy ${this.#deps.path}, keeping the one in force: ${
+      clip(err.message, REFUSAL_MAX + 300)
+    }`;
+    log("main").error("{message}", { message });
+    this.#deps.told("refused", message);
+  }
+}
+
+/** Logs one warning line for each danger a policy acknowledges (at start-up and each reload). */
+export function warnDangers(policy: Policy): void {
+  for (const line of policy.warnings ?? []) log("main").warn("{message}", { message: line });
 }

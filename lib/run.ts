@@ -4,6 +4,7 @@ import { log, setupLogging } from "./log.ts";
 import type { Metrics } from "./report/metrics.ts";
 import { type Service, startService } from "./service.ts";
 import { VERSION } from "./version.ts";
+import { warnDangers } from "./policy_reload.ts";
 import { DEFAULT_POLICY, withClusterName } from "./decide/policy.ts";
 
 /** What an entry point adds to a run: its own configuration to log, and what to stop after the service. */
@@ -29,6 +30,8 @@ export interface RunOptions {
  */
 export async function runService(config: Config, options: RunOptions): Promise<number> {
   await setupLogging({ format: config.logFormat, level: config.logLevel });
+  // The dangers the policy acknowledges: one warning line each (a reload says its own).
+  if (config.policy) warnDangers(config.policy);
   const escapes = catchEscapes();
   try {
     const service = await startService(config);

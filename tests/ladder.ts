@@ -33,6 +33,7 @@ rules:
     match: ['heal="true"']
     actions: [cordon, drain, replace]
     replace: { ${replace}, timeout: ${timeout} }
+acknowledge: [minHealthyZero]
 gates: { minHealthy: 0, maxReplacing: 1 }
 `);
 }

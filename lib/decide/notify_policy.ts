@@ -2,7 +2,8 @@
 // type, the event kinds it wants (`on:`) and the alerts it wants (`match:`). Secrets are named
 // here (a file or an environment variable), never written here.
 import { z } from "zod";
-import { DURATION_PATTERN, durationMs } from "../duration.ts";
+import { durationMs } from "../duration.ts";
+import { boundedDuration, MAX_DURATIONS } from "./duration_policy.ts";
 import { type Matcher, parseMatcher, splitMatchers } from "./matchers.ts";
 
 /** The kinds of events node-heal notifies, in the order of the ladder. */
@@ -67,7 +68,7 @@ const common = {
   on: z.array(z.enum(NOTIFY_KINDS)).min(1).optional(),
   match: z.array(z.string()).optional(),
   queue: z.number().int().min(1).max(100_000).optional(),
-  blockedEvery: z.string().regex(DURATION_PATTERN, 'must be a duration such as "10m"').optional(),
+  blockedEvery: boundedDuration(MAX_DURATIONS.blockedEvery).optional(),
 };
 
 /** The `notify:` list's schema. */

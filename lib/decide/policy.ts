@@ -1,9 +1,13 @@
-import { parse as parseYaml } from "yaml";
 import { fieldName, valueAt } from "../field_path.ts";
 import { z } from "zod";
 import type { Alert } from "../intake/alertmanager.ts";
+import { clip } from "../clip.ts";
 import { DEFAULT_DRAIN, type DrainOptions } from "./drain_plan.ts";
-import { DURATION_PATTERN, durationMs } from "../duration.ts";
+import { durationMs } from "../duration.ts";
+import { checkDangers, DANGERS } from "./danger_policy.ts";
+import { boundedDuration, MAX_DURATIONS } from "./duration_policy.ts";
+import { fieldRefusal, PolicyRefused, quoteKeys } from "./policy_refusal.ts";
+import { parsePolicyYaml } from "./policy_yaml.ts";
 import { type Matcher, matches, parseMatcher, splitMatchers } from "./matchers.ts";
 import { notifySchema, readNotify, type SinkConfig } from "./notify_policy.ts";
 import {
@@ -15,6 +19,7 @@ import {
 } from "./replace_policy.ts";
 
 export { type Matcher, matches, parseMatcher, splitMatchers } from "./matchers.ts";
+export { PolicyRefused } from "./policy_refusal.ts";
 export type { ProviderName, ReplaceGates, ReplaceOptions } from "./replace_policy.ts";
 
 /** What a policy rule may ask for: the steps of the ladder, or nothing. */
@@ -69,6 +74,8 @@ export interface Policy {
    * Unset: every alert is taken as this cluster's.
    */
   cluster?: Readonly<Record<string, string>>;
+  /** One warning line for each danger the policy acknowledges (`acknowledge:`), said at load. */
+  warnings?: readonly string[];
 }
 
 /** The policy used when no `--config` is given. */
@@ -131,10 +138,9 @@ function ms(text: string): number {
   return durationMs(text)!;
 }
 
-const duration = z.string().regex(
-  DURATION_PATTERN,
-  'must be a duration such as "90s", "10m" or "1h"',
-);
+const after = boundedDuration(MAX_DURATIONS.after);
+const timeout = boundedDuration(MAX_DURATIONS.timeout);
+const window = boundedDuration(MAX_DURATIONS.window);
 
 /** A Prometheus label name. */
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -149,8 +155,8 @@ const fileSchema = z.object({
       name: z.string().min(1).max(253),
       match: z.array(z.string()).min(1),
       actions: z.array(z.enum(["cordon", "drain", "replace", "none"])).min(1),
-      drainAfter: duration.optional(),
-      replaceAfter: duration.optional(),
+      drainAfter: after.optional(),
+      replaceAfter: after.optional(),
       replace: replaceSchema.optional(),
       uncordonAfterDrain: z.boolean().optional(),
       drain: z.object({
@@ -158,7 +164,7 @@ const fileSchema = z.object({
         evictStandalone: z.boolean().optional(),
         evictUnsafe: z.boolean().optional(),
         gracePeriodSeconds: z.number().int().nonnegative().optional(),
-        timeout: duration.optional(),
+        timeout: timeout.optional(),
       }).strict().optional(),
     }).strict(),
   ).min(1).optional(),
@@ -169,12 +175,11 @@ const fileSchema = z.object({
       z.string().regex(/^(100|[1-9]?\d)%$/, 'must be a count or a percentage such as "51%"'),
     ]).optional(),
     maxConcurrent: z.number().int().positive().optional(),
-    rate: z.object({ max: z.number().int().positive(), window: duration }).strict().optional(),
-    cooldown: duration.optional(),
+    rate: z.object({ max: z.number().int().positive(), window }).strict().optional(),
+    cooldown: window.optional(),
     paused: z.boolean().optional(),
     maxReplacing: z.number().int().positive().optional(),
-    replaceRate: z.object({ max: z.number().int().positive(), window: duration }).strict()
-      .optional(),
+    replaceRate: z.object({ max: z.number().int().positive(), window }).strict().optional(),
   }).strict().optional(),
   notify: notifySchema.optional(),
   cluster: z.record(
@@ -187,58 +192,66 @@ const fileSchema = z.object({
     'must name at least one label, such as "cluster: prod"',
   )
     .optional(),
+  acknowledge: z.array(z.enum(DANGERS)).optional(),
 }).strict();
 
-/** Parses and validates a policy file (YAML); throws naming the field and the value that are wrong. */
+/**
+ * Parses and validates a policy file (YAML) within its bounds; throws {@link PolicyRefused}, one
+ * short line naming the field and what was expected, never quoting a secret.
+ */
 export function parsePolicy(text: string, source = "policy"): Policy {
-  let raw: unknown;
   try {
-    raw = parseYaml(text);
+    return readPolicy(text);
   } catch (err) {
-    throw new Error(`Cannot load ${source}: not YAML: ${(err as Error).message.split("\n")[0]}`);
+    throw new PolicyRefused(`Cannot load ${source}: ${(err as Error).message}`);
   }
+}
+
+/** The reason a policy's schema refuses it: the first issue, its field, what was got. */
+function schemaRefusal(raw: unknown, error: z.ZodError): string {
+  let issue = error.issues[0];
+  // Keys the policy does not know: named, and nothing under them (nor beside them) quoted.
+  if (issue.code === "unrecognized_keys") {
+    const where = issue.path.length ? `field "${clip(fieldName(issue.path), 200)}"` : "the file";
+    return `${where} has unknown keys ${quoteKeys(issue.keys)}`;
+  }
+  let got = valueAt(raw, issue.path);
+  // A bad key of a map (`cluster:`): its own message, and the key as what was got.
+  if (issue.code === "invalid_key" && issue.issues[0]) {
+    got = issue.path.at(-1);
+    issue = { ...issue.issues[0], path: issue.path } as typeof issue;
+  }
+  return fieldRefusal(issue.path, issue.message, got);
+}
+
+function readPolicy(text: string): Policy {
+  const raw = parsePolicyYaml(text);
   const result = fileSchema.safeParse(raw ?? {});
-  if (!result.success) {
-    let issue = result.error.issues[0];
-    let got = valueAt(raw, issue.path);
-    // A bad key of a map (`cluster:`): its own message, and the key as what was got.
-    if (issue.code === "invalid_key" && issue.issues[0]) {
-      got = issue.path.at(-1);
-      issue = { ...issue.issues[0], path: issue.path } as typeof issue;
-    }
-    const field = fieldName(issue.path) || "(file)";
-    throw new Error(
-      `Cannot load ${source}: field "${field}" ${
-        issue.code === "unrecognized_keys"
-          ? `has unknown keys ${issue.keys.join(", ")}`
-          : issue.message
-      }, got ${JSON.stringify(got) ?? "nothing"}`,
-    );
-  }
+  if (!result.success) throw new Error(schemaRefusal(raw, result.error));
   const file = result.data;
   const names = new Set<string>();
   for (const [i, r] of (file.rules ?? []).entries()) {
     if (names.has(r.name)) {
       throw new Error(
-        `Cannot load ${source}: field "rules[${i}].name" repeats the rule name "${r.name}"`,
+        `field "rules[${i}].name" repeats the rule name ${JSON.stringify(clip(r.name, 60))}`,
       );
     }
     names.add(r.name);
     if (r.replace && !r.actions.includes("replace")) {
       throw new Error(
-        `Cannot load ${source}: field "rules[${i}].replace" says how to replace, but actions does not list replace, got actions ${
+        `field "rules[${i}].replace" says how to replace, but actions does not list replace, got actions ${
           JSON.stringify(r.actions)
         }`,
       );
     }
     if (r.replace?.timeout !== undefined && ms(r.replace.timeout) <= 0) {
       throw new Error(
-        `Cannot load ${source}: field "rules[${i}].replace.timeout" must be longer than 0, got "${r.replace.timeout}"`,
+        `field "rules[${i}].replace.timeout" must be longer than 0, got "${r.replace.timeout}"`,
       );
     }
     if (r.actions.includes("replace") && !r.replace) {
       throw new Error(
-        `Cannot load ${source}: field "rules[${i}].replace" must say how to replace (provider: karpenter, cluster-api, aws-asg, gcp-mig or delete-node) since actions lists replace, got nothing`,
+        `field "rules[${i}].replace" must say how to replace (provider: karpenter, cluster-api, aws-asg, gcp-mig or delete-node) since actions lists replace, got nothing`,
       );
     }
   }
@@ -250,7 +263,7 @@ export function parsePolicy(text: string, source = "policy"): Policy {
   ) {
     if (rate && ms(rate.window) <= 0) {
       throw new Error(
-        `Cannot load ${source}: field "gates.${field}.window" must be longer than 0, got "${rate.window}"`,
+        `field "gates.${field}.window" must be longer than 0, got "${rate.window}"`,
       );
     }
   }
@@ -275,40 +288,36 @@ export function parsePolicy(text: string, source = "policy"): Policy {
         try {
           const parts = splitMatchers(text);
           if (parts.length === 0) {
-            throw new Error(`must be a matcher such as heal="true", got "${text}"`);
+            throw new Error(`must be a matcher such as heal="true", got "${clip(text, 200)}"`);
           }
           return parts.map(parseMatcher);
         } catch (err) {
-          throw new Error(
-            `Cannot load ${source}: field "rules[${i}].match[${j}]" ${(err as Error).message}`,
-          );
+          throw new Error(`field "rules[${i}].match[${j}]" ${clip((err as Error).message, 300)}`);
         }
       }),
     }))
     : DEFAULT_POLICY.rules;
   const g = file.gates ?? {};
   const d = DEFAULT_POLICY.gates;
-  let notify: SinkConfig[];
-  try {
-    notify = readNotify(file.notify ?? []);
-  } catch (err) {
-    throw new Error(`Cannot load ${source}: ${(err as Error).message}`);
-  }
+  const notify: SinkConfig[] = readNotify(file.notify ?? []);
+  const gates: Gates = {
+    nodeSelector: g.nodeSelector ?? d.nodeSelector,
+    minHealthy: g.minHealthy ?? d.minHealthy,
+    maxConcurrent: g.maxConcurrent ?? d.maxConcurrent,
+    rate: g.rate ? { max: g.rate.max, windowMs: ms(g.rate.window) } : d.rate,
+    cooldownMs: g.cooldown ? ms(g.cooldown) : d.cooldownMs,
+    paused: g.paused ?? d.paused,
+    maxReplacing: g.maxReplacing ?? d.maxReplacing,
+    replaceRate: g.replaceRate
+      ? { max: g.replaceRate.max, windowMs: ms(g.replaceRate.window) }
+      : d.replaceRate,
+  };
+  const warnings = checkDangers({ rules, ...gates }, file.acknowledge ?? []);
   return {
     notify,
     ...(file.cluster ? { cluster: file.cluster } : {}),
     rules,
-    gates: {
-      nodeSelector: g.nodeSelector ?? d.nodeSelector,
-      minHealthy: g.minHealthy ?? d.minHealthy,
-      maxConcurrent: g.maxConcurrent ?? d.maxConcurrent,
-      rate: g.rate ? { max: g.rate.max, windowMs: ms(g.rate.window) } : d.rate,
-      cooldownMs: g.cooldown ? ms(g.cooldown) : d.cooldownMs,
-      paused: g.paused ?? d.paused,
-      maxReplacing: g.maxReplacing ?? d.maxReplacing,
-      replaceRate: g.replaceRate
-        ? { max: g.replaceRate.max, windowMs: ms(g.replaceRate.window) }
-        : d.replaceRate,
-    },
+    gates,
+    ...(warnings.length ? { warnings } : {}),
   };
 }

@@ -54,6 +54,7 @@ export const SIZES: Size[] = [
  * replacement ledger are exercised.
  */
 const LADDER_YAML = `
+acknowledge: [noHealOptIn, replaceByDefault]
 rules:
   - name: disk
     match: ['alertname="NodeDiskFailing"']

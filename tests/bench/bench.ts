@@ -11,7 +11,8 @@ const JSON_OUT = Deno.args.includes("--json");
 const SERVE_V8_FLAGS: string[] = JSON.parse(
   await Deno.readTextFile(new URL("../../deno.json", import.meta.url)),
 ).tasks.serve.split(" ").filter((a: string) => a.startsWith("--v8-flags="));
-const RELAXED_YAML = "gates: { minHealthy: 0, rate: { max: 1000000, window: 1h }, cooldown: 0s }";
+const RELAXED_YAML =
+  "acknowledge: [minHealthyZero, highRate]\ngates: { minHealthy: 0, rate: { max: 1000000, window: 1h }, cooldown: 0s }";
 const RELAXED = parsePolicy(RELAXED_YAML);
 const BENCH_UA = "node-heal-bench";
 const encoder = new TextEncoder();
@@ -549,7 +550,10 @@ async function main() {
   {
     const workers = 5000;
     await using cluster = await startEmbeddedCluster({ workers });
-    const s = await service(cluster, parsePolicy("gates: { rate: { max: 1000000, window: 1h } }"));
+    const s = await service(
+      cluster,
+      parsePolicy("acknowledge: [highRate]\ngates: { rate: { max: 1000000, window: 1h } }"),
+    );
     const body = JSON.stringify({
       version: "4",
       status: "firing",

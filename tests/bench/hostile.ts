@@ -57,7 +57,7 @@ async function main() {
   const policy = `${dir}/policy.yaml`;
   await Deno.writeTextFile(
     policy,
-    "gates: { minHealthy: 0, rate: { max: 1000000, window: 1h }, cooldown: 0s }\n",
+    "acknowledge: [minHealthyZero, highRate]\ngates: { minHealthy: 0, rate: { max: 1000000, window: 1h }, cooldown: 0s }\n",
   );
   const port = freePort();
   const url = `http://127.0.0.1:${port}`;

@@ -10,7 +10,8 @@ import { startService } from "../../lib/service.ts";
 
 const WORKERS = 20;
 const ROUNDS = 10;
-const GATES = "gates: { minHealthy: 0, rate: { max: 1000000, window: 1h }, cooldown: 0s }";
+const GATES =
+  "acknowledge: [minHealthyZero, highRate]\ngates: { minHealthy: 0, rate: { max: 1000000, window: 1h }, cooldown: 0s }";
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);

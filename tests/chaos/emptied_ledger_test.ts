@@ -20,6 +20,7 @@ gates:
   cooldown: 0s
   maxReplacing: 1
   replaceRate: { max: 100, window: 1h }
+acknowledge: [replaceByDefault, minHealthyZero, highRate]
 `;
 
 const LEDGER = "/api/v1/namespaces/node-heal/configmaps/node-heal-replacements";

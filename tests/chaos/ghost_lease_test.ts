@@ -12,7 +12,7 @@ function microNow(): string {
 Deno.test("a ghost holder of the Lease blocks the replicas for at most --lease-duration plus a few seconds", async () => {
   const spawned = performance.now();
   await using chaos = await startChaos({
-    policy: `gates: ${PERMISSIVE_GATES}\n`,
+    policy: `gates: ${PERMISSIVE_GATES}\nacknowledge: [minHealthyZero, highRate]\n`,
     election: SHORT_ELECTION,
     beforeReplicas: async (api) => {
       await api.createLease({

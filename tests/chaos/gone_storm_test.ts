@@ -12,7 +12,7 @@ const MAX_LISTS = 7;
 Deno.test("Node watches answered 410 Gone are relisted with a backoff: at most 7 lists in 30 s", async () => {
   await using chaos = await startChaos({
     policy:
-      `rules: [{ name: heal, match: ['heal="true"'], actions: [cordon] }]\ngates: ${PERMISSIVE_GATES}\n`,
+      `rules: [{ name: heal, match: ['heal="true"'], actions: [cordon] }]\ngates: ${PERMISSIVE_GATES}\nacknowledge: [minHealthyZero, highRate]\n`,
   });
   const [r1, r2, r3] = chaos.replicas;
   const message = "too old resource version: 1 (2)";

@@ -32,6 +32,7 @@ function policy(
   const rule = (name: string, alertname: string, extra = "") =>
     `  - name: ${name}\n    match: ['heal="true"', 'alertname="${alertname}"']\n${extra}`;
   return [
+    "acknowledge: [minHealthyZero, highRate]",
     "rules:",
     rule(
       "standalone",

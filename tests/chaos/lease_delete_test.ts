@@ -32,7 +32,7 @@ function overlappingPairs(writes: ProxyEntry[]): string[] {
 Deno.test("deleting the Lease never makes two replicas lead or act at once", async () => {
   await using chaos = await startChaos({
     policy:
-      `rules: [{ name: heal, match: ['heal="true"'], actions: [cordon] }]\ngates: ${PERMISSIVE_GATES}\n`,
+      `rules: [{ name: heal, match: ['heal="true"'], actions: [cordon] }]\ngates: ${PERMISSIVE_GATES}\nacknowledge: [minHealthyZero, highRate]\n`,
     election: SHORT_ELECTION,
   });
   const first = await chaos.waitLeader();

@@ -11,7 +11,7 @@ const NODE = "heal-worker";
 Deno.test("a paused-then-resumed deposed leader writes nothing", async () => {
   await using chaos = await startChaos({
     policy:
-      `rules: [{ name: heal, match: ['heal="true"'], actions: [drain] }]\ngates: ${PERMISSIVE_GATES}\n`,
+      `rules: [{ name: heal, match: ['heal="true"'], actions: [drain] }]\ngates: ${PERMISSIVE_GATES}\nacknowledge: [minHealthyZero, highRate]\n`,
   });
   const { budget } = await chaos.api.blockEviction(NODE);
   const old = await chaos.waitLeader();

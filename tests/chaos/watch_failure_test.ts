@@ -18,7 +18,7 @@ const WATCH_MARGIN_MS = 10_000;
 Deno.test("a leader whose Node watch fails hands over to a replica whose watch works", async () => {
   await using chaos = await startChaos({
     policy:
-      `rules: [{ name: heal, match: ['heal="true"'], actions: [cordon] }]\ngates: ${PERMISSIVE_GATES}\n`,
+      `rules: [{ name: heal, match: ['heal="true"'], actions: [cordon] }]\ngates: ${PERMISSIVE_GATES}\nacknowledge: [minHealthyZero, highRate]\n`,
     // The unfixed serve refuses the flag (exit code 2): NODE_HEAL_CHAOS_BEFORE=1 measures it without.
     serveArgs: BEFORE ? [] : [`--watch-failure-timeout=${WATCH_FAILURE_MS / 1000}s`],
   });
@@ -80,7 +80,7 @@ Deno.test("a leader whose Node watch fails hands over to a replica whose watch w
 Deno.test("a leader whose open Node watch is held silent hands over within --watch-timeout plus 10 s, the watch failure timeout and a lease", async () => {
   await using chaos = await startChaos({
     policy:
-      `rules: [{ name: heal, match: ['heal="true"'], actions: [cordon] }]\ngates: ${PERMISSIVE_GATES}\n`,
+      `rules: [{ name: heal, match: ['heal="true"'], actions: [cordon] }]\ngates: ${PERMISSIVE_GATES}\nacknowledge: [minHealthyZero, highRate]\n`,
     serveArgs: BEFORE ? [] : [
       `--watch-failure-timeout=${WATCH_FAILURE_MS / 1000}s`,
       `--watch-timeout=${WATCH_TIMEOUT_MS / 1000}s`,

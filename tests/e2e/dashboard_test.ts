@@ -21,6 +21,7 @@ rules:
     uncordonAfterDrain: false
     drain: { timeout: 30s }
     replace: { provider: karpenter, timeout: 1m }
+acknowledge: [minHealthyZero]
 gates: { minHealthy: 0, maxConcurrent: 5, maxReplacing: 1 }
 notify:
   - name: dev

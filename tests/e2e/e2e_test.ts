@@ -221,7 +221,9 @@ Deno.test({
     const started = performance.now();
     // Every failure type cordons its own worker at once: the gates that would (rightly) stop
     // that much at once are relaxed; tests/unit/decide/gates_test.ts and policy_test.ts prove them.
-    const policy = parsePolicy("gates: { minHealthy: 0, rate: { max: 100, window: 1h } }");
+    const policy = parsePolicy(
+      "acknowledge: [minHealthyZero]\ngates: { minHealthy: 0, rate: { max: 100, window: 1h } }",
+    );
     await using f = await withService({ workers: WORKERS, policy });
     const dir = await Deno.makeTempDir({ prefix: "node-heal-e2e-" });
 

@@ -344,7 +344,7 @@ Deno.test(
       },
     });
     const evictAll = parsePolicy(
-      "rules: [{ name: heal, match: ['heal=\"true\"'], actions: [drain], drain: { evictStandalone: true } }]\ngates: { minHealthy: 0 }",
+      "rules: [{ name: heal, match: ['heal=\"true\"'], actions: [drain], drain: { evictStandalone: true } }]\nacknowledge: [minHealthyZero]\ngates: { minHealthy: 0 }",
     );
     let before = 0;
     {
@@ -397,7 +397,9 @@ Deno.test({
   ignore: !KUBECTL_VERSION,
   ...opts,
   fn: async () => {
-    await using f = await withService({ policy: parsePolicy("gates: { minHealthy: 0 }") });
+    await using f = await withService({
+      policy: parsePolicy("acknowledge: [minHealthyZero]\ngates: { minHealthy: 0 }"),
+    });
     await using twin = await startEmbeddedCluster();
     const dir = await Deno.makeTempDir({ prefix: "node-heal-twin-" });
     await Deno.writeTextFile(`${dir}/kubeconfig`, twin.kubeconfig());
@@ -441,7 +443,7 @@ Deno.test(
   async () => {
     await using f = await withService({
       policy: parsePolicy(
-        "rules: [{ name: heal, match: ['heal=\"true\"'], actions: [drain], drainAfter: 1s }]\ngates: { minHealthy: 0 }",
+        "rules: [{ name: heal, match: ['heal=\"true\"'], actions: [drain], drainAfter: 1s }]\nacknowledge: [minHealthyZero]\ngates: { minHealthy: 0 }",
       ),
     });
     await (await f.post(drainAlert("heal-worker"))).body?.cancel();
@@ -469,7 +471,7 @@ Deno.test(
 Deno.test("maxConcurrent holds a second drain until the first ends", opts, async () => {
   await using f = await withService({
     policy: parsePolicy(
-      "rules: [{ name: heal, match: ['heal=\"true\"'], actions: [drain], drain: { timeout: 2s } }]\ngates: { minHealthy: 0, maxConcurrent: 1 }",
+      "rules: [{ name: heal, match: ['heal=\"true\"'], actions: [drain], drain: { timeout: 2s } }]\nacknowledge: [minHealthyZero]\ngates: { minHealthy: 0, maxConcurrent: 1 }",
     ),
   });
   await webBudget(f.kc, 3);

@@ -18,7 +18,7 @@ Deno.test("kill -9 of the leader mid-stream: a new leader within lease + retry, 
   await Deno.writeTextFile(`${dir}/kubeconfig`, cluster.kubeconfig());
   await Deno.writeTextFile(
     `${dir}/policy.yaml`,
-    "gates: { minHealthy: 0, rate: { max: 100000, window: 1h }, cooldown: 0s }",
+    "acknowledge: [minHealthyZero, highRate]\ngates: { minHealthy: 0, rate: { max: 100000, window: 1h }, cooldown: 0s }",
   );
   const replicas = ["r1", "r2", "r3"].map((instance) =>
     watched(startServe([

@@ -8,7 +8,9 @@ import { closeQuietly, statusLine } from "../raw_http.ts";
 
 const encoder = new TextEncoder();
 const INSTANCE = "172.18.0.3:9100"; // heal-worker
-const RELAXED = parsePolicy("gates: { minHealthy: 0, cooldown: 0s }");
+const RELAXED = parsePolicy(
+  "acknowledge: [minHealthyZero]\ngates: { minHealthy: 0, cooldown: 0s }",
+);
 
 async function connect(f: ServiceFixture): Promise<Deno.TcpConn> {
   const url = new URL(f.service.url);

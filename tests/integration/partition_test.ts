@@ -23,7 +23,7 @@ Deno.test("a leader cut off from the API server stops acting before another repl
       eventNamespace: "default",
       holdTtlMs: 4 * 3_600_000,
       apiTimeoutMs: 300,
-      policy: parsePolicy("gates: { minHealthy: 0 }"),
+      policy: parsePolicy("acknowledge: [minHealthyZero]\ngates: { minHealthy: 0 }"),
       election: { leaseDurationMs: 2000, renewDeadlineMs: 1000, retryPeriodMs: 100 },
     });
     await s.synced;

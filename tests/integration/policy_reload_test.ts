@@ -27,7 +27,7 @@ async function metric(url: string, pattern: RegExp): Promise<boolean> {
 }
 
 Deno.test("a policy edit takes effect without a restart; an invalid edit is refused and the policy in force kept", async () => {
-  const paused = "gates: { minHealthy: 0, paused: true }\n";
+  const paused = "acknowledge: [minHealthyZero]\ngates: { minHealthy: 0, paused: true }\n";
   const mount = await configMapDir(paused);
   await using f = await withService({
     policy: parsePolicy(paused),
@@ -44,7 +44,7 @@ Deno.test("a policy edit takes effect without a restart; an invalid edit is refu
   };
   assert.equal((await send("172.18.0.3")).gate, "paused");
 
-  await mount.write("gates: { minHealthy: 0, paused: false }\n");
+  await mount.write("acknowledge: [minHealthyZero]\ngates: { minHealthy: 0, paused: false }\n");
   await waitFor(
     "the edit applied",
     () => metric(f.service.url, /nodeheal_policy_reload_total\{result="applied"\} 1/),
@@ -53,7 +53,7 @@ Deno.test("a policy edit takes effect without a restart; an invalid edit is refu
   const status = await (await fetch(`${f.service.url}/status`)).json();
   assert.equal(status.policy.gates.paused, false);
 
-  await mount.write("gates: { minHealthy: 0, paused: maybe }\n");
+  await mount.write("acknowledge: [minHealthyZero]\ngates: { minHealthy: 0, paused: maybe }\n");
   await waitFor(
     "the edit refused",
     () => metric(f.service.url, /nodeheal_policy_reload_total\{result="refused"\} 1/),
@@ -76,14 +76,14 @@ Deno.test("a policy edit takes effect without a restart; an invalid edit is refu
 });
 
 Deno.test("a reloaded policy brings its own gates and sinks: the new gate counts at once", async () => {
-  const mount = await configMapDir("gates: { minHealthy: 0 }\n");
+  const mount = await configMapDir("acknowledge: [minHealthyZero]\ngates: { minHealthy: 0 }\n");
   await using f = await withService({
-    policy: parsePolicy("gates: { minHealthy: 0 }\n"),
+    policy: parsePolicy("acknowledge: [minHealthyZero]\ngates: { minHealthy: 0 }\n"),
     policyFile: mount.path,
     policyPollMs: 50,
   });
   await mount.write(
-    "gates: { minHealthy: 0, rate: { max: 1, window: 1h } }\nnotify: [{ name: dev, type: log }]\n",
+    "acknowledge: [minHealthyZero]\ngates: { minHealthy: 0, rate: { max: 1, window: 1h } }\nnotify: [{ name: dev, type: log }]\n",
   );
   await waitFor(
     "the edit applied",
@@ -104,9 +104,9 @@ Deno.test("a reloaded policy brings its own gates and sinks: the new gate counts
 });
 
 Deno.test("--cluster-name holds across reloads of a policy without cluster:, and a policy's own cluster: wins", async () => {
-  const mount = await configMapDir("gates: { minHealthy: 0 }\n");
+  const mount = await configMapDir("acknowledge: [minHealthyZero]\ngates: { minHealthy: 0 }\n");
   await using f = await withService({
-    policy: parsePolicy("gates: { minHealthy: 0 }\n"),
+    policy: parsePolicy("acknowledge: [minHealthyZero]\ngates: { minHealthy: 0 }\n"),
     clusterName: "prod",
     policyFile: mount.path,
     policyPollMs: 50,
@@ -120,7 +120,7 @@ Deno.test("--cluster-name holds across reloads of a policy without cluster:, and
     (await (await fetch(`${f.service.url}/status`)).json()).policy.cluster;
   assert.equal((await send("staging")).outcome, "otherCluster");
 
-  await mount.write("gates: { minHealthy: 0, cooldown: 5m }\n");
+  await mount.write("acknowledge: [minHealthyZero]\ngates: { minHealthy: 0, cooldown: 5m }\n");
   await waitFor(
     "the edit applied",
     () => metric(f.service.url, /nodeheal_policy_reload_total\{result="applied"\} 1/),
@@ -128,7 +128,9 @@ Deno.test("--cluster-name holds across reloads of a policy without cluster:, and
   assert.deepEqual(await cluster(), { cluster: "prod" });
   assert.equal((await send("staging")).outcome, "otherCluster");
 
-  await mount.write("cluster: { cluster: staging }\ngates: { minHealthy: 0 }\n");
+  await mount.write(
+    "cluster: { cluster: staging }\nacknowledge: [minHealthyZero]\ngates: { minHealthy: 0 }\n",
+  );
   await waitFor(
     "the second edit applied",
     () => metric(f.service.url, /nodeheal_policy_reload_total\{result="applied"\} 2/),

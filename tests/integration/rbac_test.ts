@@ -26,7 +26,7 @@ Deno.test(
       await using f = await withService({
         kubeconfig: `${dir}/kubeconfig`,
         cluster,
-        policy: parsePolicy("gates: { minHealthy: 0 }"),
+        policy: parsePolicy("acknowledge: [minHealthyZero]\ngates: { minHealthy: 0 }"),
         // Leader election: create the Lease, then read and renew it.
         election: { leaseDurationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 50 },
       });
@@ -103,6 +103,7 @@ rules:
     match: ['heal="true"']
     actions: [cordon, drain, replace]
     replace: { provider: karpenter }
+acknowledge: [minHealthyZero]
 gates: { minHealthy: 0 }
 `),
       });

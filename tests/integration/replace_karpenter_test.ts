@@ -18,6 +18,7 @@ rules:
     actions: [cordon, drain, replace]
     replace: { provider: karpenter, timeout: ${timeout} }
 gates: { ${gates} }
+acknowledge: [minHealthyZero]
 `);
 
 function replaceAlert(ip: string, fingerprint = `fp-${ip}`) {
@@ -239,6 +240,7 @@ Deno.test("node-heal killed mid-replacement: the next one resumes it from the le
   await Deno.writeTextFile(
     `${dir}/policy.yaml`,
     `rules: [{ name: heal, match: ['heal="true"'], actions: [cordon, drain, replace], replace: { provider: karpenter } }]
+acknowledge: [minHealthyZero]
 gates: { minHealthy: 0 }
 `,
   );

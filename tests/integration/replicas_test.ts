@@ -20,7 +20,9 @@ async function replica(kubeconfigYaml: string, instance: string): Promise<Servic
     apiTimeoutMs: 2000,
     election: ELECTION,
     // The default minHealthy (51%); no cooldown or rate limit between the rounds.
-    policy: parsePolicy("gates: { rate: { max: 100000, window: 1h }, cooldown: 0s }"),
+    policy: parsePolicy(
+      "acknowledge: [highRate]\ngates: { rate: { max: 100000, window: 1h }, cooldown: 0s }",
+    ),
   });
   await s.synced;
   return s;

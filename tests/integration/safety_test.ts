@@ -100,7 +100,7 @@ Deno.test(
     const kubeconfig = `${dir}/kubeconfig`;
     await Deno.writeTextFile(kubeconfig, cluster.kubeconfig());
     const policy = parsePolicy(
-      "gates: { minHealthy: 0, rate: { max: 1, window: 1h }, cooldown: 1s }",
+      "acknowledge: [minHealthyZero]\ngates: { minHealthy: 0, rate: { max: 1, window: 1h }, cooldown: 1s }",
     );
     {
       await using first = await withService({ kubeconfig, cluster, policy });
@@ -143,7 +143,7 @@ Deno.test(
 
 Deno.test("a node node-heal released recently waits out the cooldown", opts, async () => {
   await using f = await withService({
-    policy: parsePolicy("gates: { minHealthy: 0, cooldown: 10m }"),
+    policy: parsePolicy("acknowledge: [minHealthyZero]\ngates: { minHealthy: 0, cooldown: 10m }"),
   });
   await f.post(fire("heal-worker"));
   await f.post(fire("heal-worker", "fp-heal-worker", "resolved"));
@@ -199,7 +199,9 @@ Deno.test("dry-run decides and reports but makes no write to any Node", opts, as
 
 Deno.test("nodes outside the policy's node selector are protected", opts, async () => {
   await using f = await withService({
-    policy: parsePolicy("gates: { minHealthy: 0, nodeSelector: { pool: general } }"),
+    policy: parsePolicy(
+      "acknowledge: [minHealthyZero]\ngates: { minHealthy: 0, nodeSelector: { pool: general } }",
+    ),
   });
   await f.core.patchNode({
     name: "heal-worker",

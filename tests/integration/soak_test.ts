@@ -36,7 +36,7 @@ Deno.test({
       workers: WORKERS,
       apiTimeoutMs: 2000,
       policy: parsePolicy(
-        "gates: { minHealthy: 0, rate: { max: 100000, window: 1h }, cooldown: 0s }",
+        "acknowledge: [minHealthyZero, highRate]\ngates: { minHealthy: 0, rate: { max: 100000, window: 1h }, cooldown: 0s }",
       ),
     });
     const api = f.cluster.api;

@@ -40,6 +40,7 @@ Deno.test({
       holdTtlMs: 800,
       policy: parsePolicy(`
 rules: [{ name: heal, match: ['heal="true"'], actions: [drain] }]
+acknowledge: [minHealthyZero]
 gates: { minHealthy: 0, rate: { max: 1, window: 1h }, maxConcurrent: 1, cooldown: 0s }
 `),
     });

@@ -128,7 +128,7 @@ Deno.test("a leader whose Node watch fails while its Lease calls pass hands over
       eventNamespace: "default",
       holdTtlMs: 4 * 3_600_000,
       apiTimeoutMs: 1000,
-      policy: parsePolicy("gates: { minHealthy: 0 }"),
+      policy: parsePolicy("acknowledge: [minHealthyZero]\ngates: { minHealthy: 0 }"),
       election: ELECTION,
     });
     await s.synced;

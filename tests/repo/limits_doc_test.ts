@@ -154,3 +154,52 @@ Deno.test("docs/limits.md states the relay's HTTP/2 bounds as the code has them"
     /maxStreamBytes: maxRequestBytes,\s+maxStreams: MAX_H2_STREAMS,\s+strayBytes: maxRequestBytes/,
   );
 });
+
+Deno.test("docs/limits.md states the bounds on the policy file as the code has them", async () => {
+  const { POLICY_LIMITS } = await import("../../lib/decide/policy_yaml.ts");
+  const { QUOTE_MAX, REFUSAL_MAX } = await import("../../lib/decide/policy_refusal.ts");
+  // The bounds' table: its rows have a number in "at most" (the figures' table below does not).
+  const rows = new Map(
+    table("Policy and configuration files").filter((r) => /^\d+$/.test(r[1]))
+      .map((r) => [r[0], Number(r[1])]),
+  );
+  const expected: [RegExp, number][] = [
+    [/^bytes of the file/, POLICY_LIMITS.bytes],
+    [/^nesting of collections/, POLICY_LIMITS.depth],
+    [/^indentation/, POLICY_LIMITS.indent],
+    [/^values, each alias/, POLICY_LIMITS.values],
+    [/^aliases/, POLICY_LIMITS.aliases],
+    [/^characters of a value quoted/, QUOTE_MAX],
+    [/^characters of a refusal/, REFUSAL_MAX],
+  ];
+  for (const [name, value] of expected) {
+    const row = [...rows].find(([k]) => name.test(k));
+    assert.ok(row, `a row ${name}`);
+    assert.equal(row[1], value, String(name));
+  }
+  assert.equal(rows.size, expected.length, "every row is checked");
+});
+
+Deno.test("docs/policy.md states every duration's bound and every danger as the code has them", async () => {
+  const { MAX_DURATIONS } = await import("../../lib/decide/duration_policy.ts");
+  const { DANGERS, RATE_CEILING_PER_HOUR, REPLACE_RATE_CEILING_PER_HOUR } = await import(
+    "../../lib/decide/danger_policy.ts"
+  );
+  const { formatDuration } = await import("../../lib/duration.ts");
+  const policyDoc = await Deno.readTextFile(new URL("../../docs/policy.md", import.meta.url));
+  const section = policyDoc.split(/^## /m).find((s) => s.startsWith("Refusals, bounds"))!;
+  const rows = section.split("\n").filter((l) => l.startsWith("| `")).map((l) =>
+    l.split("|").slice(1, -1).map((c) => c.trim())
+  );
+  const bound = (field: string) => rows.find((r) => r[0].includes(`\`${field}\``))?.[1];
+  assert.equal(bound("rules[].drainAfter"), formatDuration(MAX_DURATIONS.after));
+  assert.equal(bound("rules[].drain.timeout"), formatDuration(MAX_DURATIONS.timeout));
+  assert.equal(bound("gates.rate.window"), formatDuration(MAX_DURATIONS.window));
+  assert.equal(bound("gates.cooldown"), formatDuration(MAX_DURATIONS.window));
+  assert.equal(bound("notify[].blockedEvery"), formatDuration(MAX_DURATIONS.blockedEvery));
+  for (const danger of DANGERS) assert.ok(bound(danger), `the danger ${danger} is listed`);
+  assert.match(
+    bound("highRate")!,
+    new RegExp(`more than ${RATE_CEILING_PER_HOUR} .* more than ${REPLACE_RATE_CEILING_PER_HOUR}`),
+  );
+});

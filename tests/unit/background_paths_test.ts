@@ -96,6 +96,7 @@ rules:
     match: ['heal="true"']
     actions: [cordon, drain, replace]
     replace: { provider: karpenter, timeout: 1h }
+acknowledge: [minHealthyZero]
 gates: { minHealthy: 0 }
 `);
     const node = workerNode("w1");

@@ -501,6 +501,7 @@ Deno.test("parseConfig() loads the policy of --config, and refuses a bad one nam
   - name: disk
     match: ['alertname="NodeDiskPressure"']
     actions: [cordon]
+acknowledge: [noHealOptIn]
 gates:
   maxConcurrent: 2
 `,

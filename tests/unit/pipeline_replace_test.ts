@@ -22,6 +22,7 @@ rules:
     match: ['heal="true"']
     actions: [cordon, drain, replace]
     replace: { provider: karpenter, timeout: 1s }
+acknowledge: [minHealthyZero]
 gates: { minHealthy: 0, maxReplacing: 1 }
 `);
 

@@ -29,7 +29,8 @@ function setup(
     index,
     metrics,
     events,
-    policy: options.policy ?? parsePolicy("gates: { minHealthy: 0 }"),
+    policy: options.policy ??
+      parsePolicy("acknowledge: [minHealthyZero]\ngates: { minHealthy: 0 }"),
     drainRetryMs: 5,
     paused: options.paused,
     leading: options.leading,
@@ -87,7 +88,9 @@ Deno.test("an alert that matches no Node is unresolved, and nothing is written",
 
 Deno.test("another cluster's alert is skipped before it is resolved: no read, no write, no Event", async () => {
   await using f = setup({
-    policy: parsePolicy("cluster: { cluster: prod }\ngates: { minHealthy: 0 }"),
+    policy: parsePolicy(
+      "cluster: { cluster: prod }\nacknowledge: [minHealthyZero]\ngates: { minHealthy: 0 }",
+    ),
   });
   const labels = { alertname: "NodeDown", instance: "10.0.0.2:9100", heal: "true" };
   const reads = f.client.calls.length;
@@ -186,7 +189,7 @@ Deno.test("a take-out whose write timed out keeps its place in the budget: it ma
 Deno.test("a drain runs through the writer: every Node write carries its resourceVersion, and the end is recorded", async () => {
   await using f = setup({
     policy: parsePolicy(
-      "rules: [{ name: heal, match: ['heal=\"true\"'], actions: [drain] }]\ngates: { minHealthy: 0 }",
+      "rules: [{ name: heal, match: ['heal=\"true\"'], actions: [drain] }]\nacknowledge: [minHealthyZero]\ngates: { minHealthy: 0 }",
     ),
   });
   for (const p of [podOn("w3", "a"), podOn("w3", "b"), podOn("w1", "elsewhere")]) {
@@ -218,7 +221,7 @@ Deno.test("a drain runs through the writer: every Node write carries its resourc
 Deno.test("a resolution stops a running drain before it uncordons, and the drain's end is not written", async () => {
   await using f = setup({
     policy: parsePolicy(
-      "rules: [{ name: heal, match: ['heal=\"true\"'], actions: [drain] }]\ngates: { minHealthy: 0 }",
+      "rules: [{ name: heal, match: ['heal=\"true\"'], actions: [drain] }]\nacknowledge: [minHealthyZero]\ngates: { minHealthy: 0 }",
     ),
   });
   const pod = podOn("w4", "guarded");
@@ -242,7 +245,7 @@ Deno.test("a resolution stops a running drain before it uncordons, and the drain
 });
 
 const DRAIN = parsePolicy(
-  "rules: [{ name: heal, match: ['heal=\"true\"'], actions: [drain] }]\ngates: { minHealthy: 0 }",
+  "rules: [{ name: heal, match: ['heal=\"true\"'], actions: [drain] }]\nacknowledge: [minHealthyZero]\ngates: { minHealthy: 0 }",
 );
 
 /** A drain of w4 running, round after round, on a pod a budget guards. */
@@ -294,6 +297,7 @@ Deno.test("a running drain whose rule a reload renamed stops, and never goes on 
 rules:
   - { name: heal-v2, match: ['heal="true"'], actions: [drain] }
   - { name: other, match: ['team="batch"'], actions: [drain], drain: { evictStandalone: true } }
+acknowledge: [noHealOptIn, minHealthyZero]
 gates: { minHealthy: 0 }
 `),
     providers: new Map(),

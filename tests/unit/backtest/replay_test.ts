@@ -148,6 +148,7 @@ gates: { minHealthy: 1, rate: { max: 2, window: 15m }, cooldown: 30m }
 
 Deno.test("replay() walks the ladder: cordon, drain after drainAfter, replace after replaceAfter", () => {
   const policy = parsePolicy(`
+acknowledge: [replaceByDefault]
 rules:
   - name: heal
     match: ['heal="true"']
@@ -180,6 +181,7 @@ gates: { minHealthy: 1, maxReplacing: 1 }
 
 Deno.test("replay() makes a second replacement wait behind maxReplacing", () => {
   const policy = parsePolicy(`
+acknowledge: [replaceByDefault]
 rules:
   - name: heal
     match: ['heal="true"']

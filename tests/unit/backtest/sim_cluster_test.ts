@@ -10,6 +10,7 @@ import { workerNode } from "../../fake_client.ts";
 
 const POLICY = parsePolicy(`
 rules: [{ name: heal, match: ['heal="true"'], actions: [cordon] }]
+acknowledge: [highRate]
 gates: { minHealthy: 1, rate: { max: 1000, window: 1h }, cooldown: 0s, nodeSelector: { pool: a } }
 `);
 

@@ -7,7 +7,10 @@ import type { Node } from "../../../lib/node.ts";
 import { parsePolicy } from "../../../lib/decide/policy.ts";
 
 /** These cases are about ownership and holds: the safety gates (tests/unit/decide/gates_test.ts) stay open. */
-const OPTS = { holdTtlMs: 4 * 3_600_000, policy: parsePolicy("gates: { minHealthy: 0 }") };
+const OPTS = {
+  holdTtlMs: 4 * 3_600_000,
+  policy: parsePolicy("acknowledge: [minHealthyZero]\ngates: { minHealthy: 0 }"),
+};
 
 const NOW = new Date("2026-11-25T10:00:00Z");
 

@@ -18,6 +18,7 @@ rules:
     match: ['team="batch"']
     actions: [drain]
     drain: { evictStandalone: true }
+acknowledge: [noHealOptIn, minHealthyZero]
 gates: { minHealthy: 0 }
 `);
 
@@ -72,6 +73,7 @@ Deno.test("drainHalt() lets a drain go on only under its own rule, unpaused, on 
   assert.equal(excluded?.gate, "excluded");
   const selector = parsePolicy(`
 rules: [{ name: heal, match: ['heal="true"'], actions: [drain] }]
+acknowledge: [minHealthyZero]
 gates: { minHealthy: 0, nodeSelector: { pool: gpu } }
 `);
   const outside = drainHalt(node(), { policy: selector, paused: false });
@@ -81,6 +83,7 @@ gates: { minHealthy: 0, nodeSelector: { pool: gpu } }
 
 Deno.test("drainHalt() stops a drain whose rule was renamed, removed or no longer drains, and never falls back to another rule", () => {
   const renamed = parsePolicy(`
+acknowledge: [noHealOptIn]
 rules:
   - { name: heal-v2, match: ['heal="true"'], actions: [drain] }
   - { name: other, match: ['team="batch"'], actions: [drain], drain: { evictStandalone: true } }
@@ -133,6 +136,7 @@ Deno.test("a drain due while node-heal is paused does not start: a NodeHealDrain
 
 Deno.test("a drain due under a renamed rule is no longer asked for: the node stays cordoned, its target back to cordon", () => {
   const renamed = parsePolicy(`
+acknowledge: [noHealOptIn]
 rules:
   - { name: heal-v2, match: ['heal="true"'], actions: [drain] }
   - { name: other, match: ['team="batch"'], actions: [drain], drain: { evictStandalone: true } }

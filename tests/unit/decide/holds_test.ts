@@ -19,7 +19,9 @@ import { parsePolicy } from "../../../lib/decide/policy.ts";
 const TTL = 4 * 3_600_000;
 const OPTS = {
   holdTtlMs: TTL,
-  policy: parsePolicy("gates: { minHealthy: 0, cooldown: 0s, rate: { max: 1000, window: 1h } }"),
+  policy: parsePolicy(
+    "acknowledge: [minHealthyZero, highRate]\ngates: { minHealthy: 0, cooldown: 0s, rate: { max: 1000, window: 1h } }",
+  ),
 };
 const T0 = new Date("2026-11-28T10:00:00Z");
 

@@ -127,7 +127,7 @@ Deno.test("parsePolicy() refuses a bad file naming the field and the value", () 
       /field "gates\.rate\.window" must be a duration.*got "soon"/,
     ],
     ["gates: { cooldown: 10 }", /field "gates\.cooldown".*got 10/],
-    ["gates: { minHealty: 2 }", /field "gates" has unknown keys minHealty/],
+    ["gates: { minHealty: 2 }", /field "gates" has unknown keys "minHealty"/],
     ["rules: []", /field "rules"/],
     [
       "rules: [{ name: x, match: ['a=b'], actions: [cordon, drain, replace] }]",
@@ -143,7 +143,7 @@ Deno.test("parsePolicy() refuses a bad file naming the field and the value", () 
     ],
     [
       "rules: [{ name: x, match: ['a=b'], actions: [replace], replace: { provider: karpenter, project: p } }]",
-      /field "rules\[0\]\.replace" has unknown keys project/,
+      /field "rules\[0\]\.replace" has unknown keys "project"/,
     ],
     [
       "rules: [{ name: x, match: ['a=b'], actions: [replace], replace: { provider: gcp-mig, endpoint: 'ftp://x' } }]",
@@ -217,6 +217,7 @@ Deno.test("parsePolicy() refuses repeated rule names and a zero rate window", ()
 
 Deno.test("parsePolicy() reads a replace rule: its provider's keys, its timeout and replaceAfter", () => {
   const p = parsePolicy(`
+acknowledge: [noHealOptIn, replaceByDefault]
 rules:
   - name: replace-broken
     match: ['heal="true"']
@@ -261,7 +262,7 @@ Deno.test("parsePolicy() refuses a cluster: that could not work, naming the fiel
   const cases: [string, string][] = [
     [
       "cluster: {}",
-      'field "cluster" must name at least one label, such as "cluster: prod", got {}',
+      'field "cluster" must name at least one label, such as "cluster: prod", got an empty map',
     ],
     [
       "cluster: prod",

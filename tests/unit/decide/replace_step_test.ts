@@ -18,6 +18,7 @@ rules:
     actions: [cordon, drain, replace]
     replaceAfter: 10m
     replace: { provider: karpenter }
+acknowledge: [minHealthyZero]
 gates: { minHealthy: 0 }
 `);
 const NOW = new Date("2026-06-01T12:00:00Z");

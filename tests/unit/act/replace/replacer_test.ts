@@ -30,6 +30,7 @@ rules:
     match: ['heal="true"']
     actions: [cordon, drain, replace]
     replace: { provider: karpenter, timeout: 2s }
+acknowledge: [minHealthyZero]
 gates: { minHealthy: 0, maxReplacing: 1, replaceRate: { max: 2, window: 1h } }
 `);
 
@@ -318,6 +319,7 @@ rules:
     match: ['heal="true"']
     actions: [cordon, drain, replace]
     replace: { provider: karpenter, timeout: 1h }
+acknowledge: [minHealthyZero]
 gates: { minHealthy: 0, maxReplacing: 2 }
 `);
   const replacer = f.make(policy);
@@ -759,6 +761,7 @@ rules:
     match: ['heal="true"']
     actions: [cordon, drain, replace]
     replace: { provider: karpenter, timeout: 2s }
+acknowledge: [minHealthyZero]
 gates: { minHealthy: 0, maxReplacing: 2, replaceRate: { max: 5, window: 1h } }
 `);
   const wider = f.make(two);

@@ -1,0 +1,71 @@
+// Why a policy is refused, in one short line that is safe to log, to put in an Event and to print
+// at start-up: it names the field and what was expected, quotes at most QUOTE_MAX characters of a
+// value, and never quotes a value that can hold a secret (a Slack URL written inline by mistake
+// once reached all three) or anything under a key the policy does not know.
+import { clip } from "../clip.ts";
+import { fieldName } from "../field_path.ts";
+
+/** Characters of a value a refusal quotes, at most. */
+export const QUOTE_MAX = 200;
+/** Characters of a refusal, at most, from "Cannot load" on (a reload adds what it kept). */
+export const REFUSAL_MAX = 600;
+/** Keys, of a map's, a refusal lists at most. */
+const KEYS_MAX = 5;
+
+/** A policy refused for what it says: said in one line; start-up exits 2 on it. */
+export class PolicyRefused extends Error {
+  constructor(reason: string) {
+    super(clip(oneLine(reason), REFUSAL_MAX));
+    this.name = "PolicyRefused";
+  }
+}
+
+/** `text` on one line: control characters (a newline, an escape) shown as spaces. */
+function oneLine(text: string): string {
+  return text.replace(/[\p{Cc}\p{Zl}\p{Zp}]+/gu, " ");
+}
+
+/**
+ * Whether a key names something that can hold a secret: a URL (credentials or a token in it),
+ * headers, a routing key, a secret, a token, a password. `…File` and `…Env` name where a secret
+ * is, not the secret, and are quoted.
+ */
+export function isSecretKey(key: PropertyKey): boolean {
+  const k = String(key).toLowerCase();
+  if (/(file|env)$/.test(k)) return false;
+  return /url|header|routingkey|secret|token|passw|credential|apikey|auth|endpoint/.test(k);
+}
+
+/** A key as a refusal quotes it: JSON, clipped. */
+export function quoteKey(key: PropertyKey): string {
+  return JSON.stringify(clip(oneLine(String(key)), 60));
+}
+
+/** Keys as a refusal lists them: the first few, quoted, and how many more. */
+export function quoteKeys(keys: readonly PropertyKey[]): string {
+  const shown = keys.slice(0, KEYS_MAX).map(quoteKey).join(", ");
+  return keys.length > KEYS_MAX ? `${shown} and ${keys.length - KEYS_MAX} more` : shown;
+}
+
+/**
+ * What a refusal says was got at `path`: a scalar quoted (at most {@link QUOTE_MAX} characters), a
+ * map by its keys, a list by its length, and nothing of a value under a secret's key.
+ */
+export function describeGot(path: readonly PropertyKey[], value: unknown): string {
+  const secret = path.find(isSecretKey);
+  if (secret !== undefined && value !== undefined) {
+    return `a value not shown (${quoteKey(secret)} can hold a secret)`;
+  }
+  if (value === undefined) return "nothing";
+  if (value === null) return "null";
+  if (typeof value === "string") return JSON.stringify(clip(value, QUOTE_MAX));
+  if (typeof value !== "object") return clip(String(value), QUOTE_MAX);
+  if (Array.isArray(value)) return `a list of ${value.length} items`;
+  const keys = Object.keys(value);
+  return keys.length === 0 ? "an empty map" : `a map with keys ${quoteKeys(keys)}`;
+}
+
+/** The refusal of the field at `path`: `field "gates.rate" <what>, got <describeGot>`. */
+export function fieldRefusal(path: readonly PropertyKey[], what: string, got: unknown): string {
+  return `field "${clip(fieldName(path), 200) || "(file)"}" ${what}, got ${describeGot(path, got)}`;
+}
