@@ -63,9 +63,13 @@ export function hungReceiver() {
   };
 }
 
-/** Gates that let every cordon through, and one sink: `sink` is its YAML flow mapping. */
+/**
+ * Gates that let every cordon through (dangers the policy acknowledges), and one sink: `sink` is
+ * its YAML flow mapping.
+ */
 export function policyWith(sink: string): string {
-  return `gates: { minHealthy: 0, rate: { max: 1000000, window: 1h }, cooldown: 0s }
+  return `acknowledge: [minHealthyZero, highRate]
+gates: { minHealthy: 0, rate: { max: 1000000, window: 1h }, cooldown: 0s }
 notify:
   - ${sink}
 `;
@@ -92,7 +96,11 @@ export async function startNotifyingServe(policy: string, files: Record<string, 
   try {
     url = await readyReplica(p);
   } catch (e) {
-    p.child.kill("SIGKILL");
+    try {
+      p.child.kill("SIGKILL");
+    } catch {
+      // It has ended already (a refused policy): its stderr says why.
+    }
     await cluster.close();
     throw new Error(`serve did not start: ${await p.stderr}`, { cause: e });
   }
