@@ -56,10 +56,8 @@ export class PolicyParts {
   async of(policy: Policy): Promise<PolicyInForce> {
     const { client, metrics, replica, dryRun, fence } = this.#deps;
     const providers = await loadProviders(policy, { client, fence });
-    const sinks = await makeSinks(policy.notify, {
-      env: (name) => Deno.env.get(name),
-      readTextFile: (path) => Deno.readTextFile(path),
-    });
+    // Each secret's file read within its bound (sinks.ts's readSecretFile).
+    const sinks = await makeSinks(policy.notify, { env: (name) => Deno.env.get(name) });
     const notifier = new Notifier(
       sinks.map((sink, i) => ({
         config: policy.notify[i],

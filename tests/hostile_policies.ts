@@ -29,6 +29,11 @@ export const HOSTILE_POLICIES = {
   /** A Slack URL written inline (`url:`) instead of named (`urlFile:`). */
   inlineSecret: () =>
     `notify:\n  - name: ops\n    type: slack\n    url: https://hooks.slack.com/services/T0/B0/${INLINE_SECRET}\n`,
+  /** A Slack sink whose URL's file is a device that never ends (read whole: 7.8 GB in 24 s). */
+  secretDevice: () => `notify:\n  - name: ops\n    type: slack\n    urlFile: /dev/zero\n`,
+  /** A Slack URL written where its file's path belongs. */
+  secretInFileField: () =>
+    `notify:\n  - name: ops\n    type: slack\n    urlFile: https://hooks.slack.com/services/T0/B0/${INLINE_SECRET}\n`,
   /** A duration no timer can wait. */
   duration: () =>
     `rules: [{ name: heal, match: ['heal="true"'], actions: [drain], drainAfter: 99999999999h }]\n`,

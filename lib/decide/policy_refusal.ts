@@ -27,18 +27,21 @@ function oneLine(text: string): string {
 
 /**
  * Whether a key names something that can hold a secret: a URL (credentials or a token in it),
- * headers, a routing key, a secret, a token, a password. `…File` and `…Env` name where a secret
- * is, not the secret, and are quoted.
+ * headers, a routing key, a secret, a token, a password; and `…File` and `…Env` of those too,
+ * where the secret itself is written by mistake as often as its file's path or variable's name.
  */
 export function isSecretKey(key: PropertyKey): boolean {
   const k = String(key).toLowerCase();
-  if (/(file|env)$/.test(k)) return false;
   return /url|header|routingkey|secret|token|passw|credential|apikey|auth|endpoint/.test(k);
 }
 
-/** A key as a refusal quotes it: JSON, clipped. */
+/** A key as a refusal quotes it: JSON, clipped; one that looks like a URL or a token, not at all. */
 export function quoteKey(key: PropertyKey): string {
-  return JSON.stringify(clip(oneLine(String(key)), 60));
+  const k = String(key);
+  if (k.includes("://") || /^[A-Za-z0-9+/=_.-]{24,}$/.test(k)) {
+    return "(a key not shown: it looks like a URL or a token)";
+  }
+  return JSON.stringify(clip(oneLine(k), 60));
 }
 
 /** Keys as a refusal lists them: the first few, quoted, and how many more. */
@@ -55,6 +58,10 @@ export function describeGot(path: readonly PropertyKey[], value: unknown): strin
   const secret = path.find(isSecretKey);
   if (secret !== undefined && value !== undefined) {
     return `a value not shown (${quoteKey(secret)} can hold a secret)`;
+  }
+  // A sink written as a bare value is as likely its webhook URL or key as anything else.
+  if (path[0] === "notify" && path.length <= 2 && value !== null && typeof value !== "object") {
+    return `a ${typeof value} (not shown: a notification sink's values can hold a secret)`;
   }
   if (value === undefined) return "nothing";
   if (value === null) return "null";

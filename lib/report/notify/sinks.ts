@@ -2,6 +2,8 @@
 // the start (naming the field) rather than the first page at 3 a.m. No message here ever quotes
 // a secret's value: only the field, the file's path or the variable's name.
 import type { SecretSource, SinkConfig } from "../../decide/notify_policy.ts";
+import { PolicyRefused } from "../../decide/policy_refusal.ts";
+import { readPrefix } from "../../bounded_read.ts";
 import { LogSink } from "./log_sink.ts";
 import { PagerDutySink } from "./pagerduty.ts";
 import { SlackSink } from "./slack.ts";
@@ -16,16 +18,66 @@ export interface SinkDeps {
   now?: () => number;
 }
 
+/** The most a secret's file may hold (a URL, a key): a larger one is refused unread (docs/limits.md). */
+export const MAX_SECRET_BYTES = 64 * 1024;
+
+/**
+ * A secret's file, read within {@link MAX_SECRET_BYTES}: not a regular file (a device such as
+ * /dev/zero, a FIFO), or larger, is refused. `/dev/zero` read whole took 7.8 GB in 24 s.
+ */
+export async function readSecretFile(path: string): Promise<string> {
+  const file = await Deno.open(path);
+  let handed = false;
+  try {
+    const stat = await file.stat();
+    if (!stat.isFile) throw new Error("it is not a regular file");
+    if (stat.size > MAX_SECRET_BYTES) {
+      throw new Error(`it is larger than ${MAX_SECRET_BYTES} bytes`);
+    }
+    handed = true; // readPrefix reads it to its end or cancels it: either closes the file.
+    const { bytes, cut } = await readPrefix(file.readable, MAX_SECRET_BYTES);
+    if (cut) throw new Error(`it is larger than ${MAX_SECRET_BYTES} bytes`);
+    return new TextDecoder().decode(bytes);
+  } finally {
+    if (!handed) file.close();
+  }
+}
+
+/**
+ * A path as an error names it: only when it looks like one (absolute, no scheme), since a secret
+ * written where its file's path belongs would be quoted otherwise.
+ */
+function shownPath(path: string): string {
+  return path.startsWith("/") && !path.includes("://") && path.length <= 256
+    ? path
+    : "(a path not shown: it does not look like one)";
+}
+
 /** The secret fields' names in the policy, by sink type. */
 const FIELDS = { slack: "url", pagerduty: "routingKey", webhook: "secret" } as const;
 
-/** The sinks of `configs`, in order; throws `notify[i].<field>: ...` when one cannot work. */
+/**
+ * The sinks of `configs`, in order; throws {@link PolicyRefused} `notify[i].<field>: ...` when one
+ * cannot work (start-up ends with exit code 2, a reload keeps the policy in force).
+ */
 export async function makeSinks(
   configs: readonly SinkConfig[],
   deps: SinkDeps = {},
 ): Promise<Sink[]> {
+  try {
+    return await makeEach(configs, deps);
+  } catch (err) {
+    if (err instanceof PolicyRefused) throw err;
+    throw new PolicyRefused(String((err as Error)?.message ?? err));
+  }
+}
+
+async function makeEach(
+  configs: readonly SinkConfig[],
+  deps: SinkDeps = {},
+): Promise<Sink[]> {
   const env = deps.env ?? ((name: string) => Deno.env.get(name));
-  const readTextFile = deps.readTextFile ?? ((path: string) => Deno.readTextFile(path));
+  const readTextFile = deps.readTextFile ?? readSecretFile;
   const sinks: Sink[] = [];
   for (const [i, config] of configs.entries()) {
     const at = `notify[${i}]`;
@@ -83,18 +135,25 @@ async function readSecret(
   const field = `${at}.${fieldOf(what, source)}`;
   let value: string | undefined;
   if ("file" in source) {
+    const path = shownPath(source.file);
     try {
       value = await readTextFile(source.file);
     } catch (err) {
-      throw new Error(`${field}: cannot read ${source.file}: ${(err as Error).message}`);
+      // Deno's own message quotes the path whole: its kind says enough (NotFound, PermissionDenied).
+      const e = err as Error;
+      const why = e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied
+        ? e.name
+        : e.message.includes(source.file)
+        ? e.name
+        : e.message;
+      throw new Error(`${field}: cannot read the file ${path}: ${why}`);
     }
     value = value.trim();
-    if (!value) throw new Error(`${field}: ${source.file} is empty`);
+    if (!value) throw new Error(`${field}: the file ${path} is empty`);
   } else {
     value = env(source.env)?.trim();
-    if (!value) {
-      throw new Error(`${field}: the environment variable ${source.env} is not set or empty`);
-    }
+    // The variable's name is not quoted: a key written where its name belongs would be.
+    if (!value) throw new Error(`${field}: the environment variable it names is not set or empty`);
   }
   return value;
 }

@@ -69,11 +69,45 @@ Deno.test("a refusal quotes at most 200 characters of a value, a map by its keys
   assert.equal(describeGot(["gates"], "é".repeat(QUOTE_MAX * 10)).length, QUOTE_MAX + 2);
 });
 
-Deno.test("isSecretKey() knows the keys that can hold a secret, and not those naming where it is", () => {
-  for (const key of ["url", "headers", "routingKey", "secret", "token", "apiToken", "password"]) {
+Deno.test("isSecretKey() knows the keys that can hold a secret, and those naming where it is (a secret is written there by mistake too)", () => {
+  for (
+    const key of [
+      "url",
+      "headers",
+      "routingKey",
+      "secret",
+      "token",
+      "apiToken",
+      "password",
+      "urlFile",
+      "urlEnv",
+      "routingKeyFile",
+      "secretEnv",
+    ]
+  ) {
     assert.ok(isSecretKey(key), key);
   }
-  for (const key of ["urlFile", "urlEnv", "routingKeyFile", "secretEnv", "name", "match"]) {
-    assert.ok(!isSecretKey(key), key);
+  for (const key of ["name", "match", "type", "blockedEvery"]) assert.ok(!isSecretKey(key), key);
+});
+
+Deno.test("a refusal quotes no secret written where its file or variable belongs, as a bare sink, or as a key", () => {
+  const url = "https://hooks.slack.com/services/T0SECRET/B0SECRET/xoxSECRETtoken123";
+  for (
+    const text of [
+      `notify: [{ name: s, type: slack, urlEnv: "${url}" }]`,
+      `notify: [{ name: s, type: pagerduty, routingKeyEnv: "0123456789abcdef0123456789abcdef" }]`,
+      `notify: ["${url}"]`,
+      `notify: [{ name: s, type: slack, "${url}": x }]`,
+    ]
+  ) {
+    const err = (() => {
+      try {
+        parsePolicy(text);
+      } catch (e) {
+        return (e as Error).message;
+      }
+    })();
+    assert.ok(err, text);
+    assert.ok(!/SECRET|0123456789abcdef|hooks\.slack/.test(err), err);
   }
 });

@@ -61,15 +61,15 @@ Deno.test("makeSinks: a missing or bad secret fails naming the field, never its 
   const cases: [SinkConfig, RegExp][] = [
     [
       { ...base, name: "a", type: "slack", secret: { file: "/x" } },
-      /^notify\[0\]\.urlFile: cannot read \/x: No such file/,
+      /^notify\[0\]\.urlFile: cannot read the file \/x: Error$/,
     ],
     [
       { ...base, name: "a", type: "slack", secret: { env: "SLACK_URL" } },
-      /^notify\[0\]\.urlEnv: the environment variable SLACK_URL is not set/,
+      /^notify\[0\]\.urlEnv: the environment variable it names is not set or empty$/,
     ],
     [
       { ...base, name: "a", type: "slack", secret: { file: "/s/empty" } },
-      /^notify\[0\]\.urlFile: \/s\/empty is empty/,
+      /^notify\[0\]\.urlFile: the file \/s\/empty is empty/,
     ],
     [
       { ...base, name: "a", type: "slack", secret: { file: "/s/http" } },
