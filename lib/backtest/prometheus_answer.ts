@@ -340,5 +340,8 @@ function sampleValue(text: string): number | undefined {
   if (text === "NaN") return NaN;
   if (text === "+Inf" || text === "Inf") return Infinity;
   if (text === "-Inf") return -Infinity;
-  return /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text) ? Number(text) : undefined;
+  // Prometheus writes a float without an exponent ('f'): at most 309 digits before the point and
+  // 1,074 after. Each digit is matched one way only (\d+\.?\d* was quadratic: 5.7 s on 65,000).
+  if (text.length > 1100) return undefined;
+  return /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(text) ? Number(text) : undefined;
 }

@@ -1,5 +1,5 @@
 // What the API server answers is read within a bound as it arrives (lib/act/kube/raw.ts, pages.ts):
-// an object answer past 8 MiB is refused unread, and a list page past 32 MiB is asked for again
+// an object answer past 8 MiB is refused unread, and a list page past 8 MiB is asked for again
 // with half as many items, through the real client against a bare HTTP server.
 import assert from "node:assert/strict";
 import { connect } from "../../lib/act/kube_client.ts";

@@ -4,8 +4,12 @@
 import { AnswerTooLarge } from "../../bounded_read.ts";
 import { clip } from "../../clip.ts";
 
-/** The largest page answer read, in bytes (docs/limits.md): well under the binary's heap. */
-export const MAX_PAGE_BYTES = 32 * 1024 * 1024;
+/**
+ * The largest page answer read, in bytes (docs/limits.md): parsed, a page costs several times its
+ * size (a 32 MB page of fattened Nodes took the process from 136 to 307 MB, near its 384Mi limit);
+ * past it, fewer items a page.
+ */
+export const MAX_PAGE_BYTES = 8 * 1024 * 1024;
 
 /** One page of a list, as the API server answers it. */
 export interface Page<T> {
