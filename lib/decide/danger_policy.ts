@@ -69,6 +69,13 @@ export function dangersOf(p: DangerInput): Found[] {
         danger: "highRate",
         says: `gates.${field} allows ${Math.round(n)} an hour, above the ceiling of ${ceiling}`,
       });
+    } else if (rate.max > ceiling) {
+      // An average under the ceiling over a long window still lets all of it come at once.
+      found.push({
+        danger: "highRate",
+        says:
+          `gates.${field} allows ${rate.max} at once (in any hour of its window), above the ceiling of ${ceiling}`,
+      });
     }
   }
   return found;

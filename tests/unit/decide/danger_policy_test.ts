@@ -49,6 +49,9 @@ Deno.test("each danger alone is refused, and loads acknowledged with one warning
     ["gates: { minHealthy: '0%' }", "minHealthyZero"],
     ["gates: { rate: { max: 101, window: 1h } }", "highRate"],
     ["gates: { replaceRate: { max: 2, window: 1m } }", "highRate"],
+    // 100 an hour on average, but all 16,800 may come in the first minute.
+    ["gates: { rate: { max: 16800, window: 168h } }", "highRate"],
+    ["gates: { replaceRate: { max: 3360, window: 168h } }", "highRate"],
   ];
   for (const [text, danger] of cases) {
     assert.throws(() => parsePolicy(text), new RegExp(`\\(${danger}\\); if that is meant`), text);
