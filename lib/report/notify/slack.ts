@@ -105,7 +105,23 @@ function links(event: NotifyEvent): { name: string; address: string }[] {
   return out;
 }
 
-type Text = { type: "mrkdwn" | "plain_text"; text: string };
+/**
+ * A text object. Every mrkdwn one is `verbatim`: Slack then links no bare URL and parses no
+ * channel name or mention in it, so only the `<address|name>` links node-heal writes are links.
+ */
+type Text = { type: "mrkdwn"; text: string; verbatim: true } | { type: "plain_text"; text: string };
+
+/** Escaped text within `max` characters: clipped after escaping, never in the middle of an entity. */
+function fit(escaped: string, max: number): string {
+  const out = clip(escaped, max);
+  if (out === escaped) return out;
+  return out.replace(/&[a-z]{0,3}…$/, "…");
+}
+
+/** A mrkdwn text object. */
+function mrkdwn(text: string): Text {
+  return { type: "mrkdwn", text, verbatim: true };
+}
 type Block =
   | { type: "header"; text: { type: "plain_text"; text: string; emoji: boolean } }
   | { type: "section"; text?: Text; fields?: Text[] }
@@ -116,10 +132,8 @@ type Block =
 export function slackMessage(
   event: NotifyEvent,
 ): { text: string; blocks: Block[]; unfurl_links: false; unfurl_media: false } {
-  const field = (label: string, value: string): Text => ({
-    type: "mrkdwn",
-    text: clip(`*${label}*\n${escapeMrkdwn(value)}`, SLACK_LIMITS.field),
-  });
+  const field = (label: string, value: string): Text =>
+    mrkdwn(fit(`*${label}*\n${escapeMrkdwn(value)}`, SLACK_LIMITS.field));
   const fields: Text[] = [field("Node", event.node)];
   if (event.step) fields.push(field("Step", event.step));
   if (event.alert) fields.push(field("Alert", event.alert.name));
@@ -133,40 +147,32 @@ export function slackMessage(
       type: "header",
       text: {
         type: "plain_text",
-        text: clip(`${MARKS[event.kind]} ${escapeMrkdwn(headline(event))}`, SLACK_LIMITS.header),
+        text: fit(`${MARKS[event.kind]} ${escapeMrkdwn(headline(event))}`, SLACK_LIMITS.header),
         emoji: true,
       },
     },
     {
       type: "section",
-      text: {
-        type: "mrkdwn",
-        text: clip(escapeMrkdwn(event.message) + summary, SLACK_LIMITS.sectionText),
-      },
+      text: mrkdwn(fit(escapeMrkdwn(event.message) + summary, SLACK_LIMITS.sectionText)),
     },
     { type: "section", fields: fields.slice(0, SLACK_LIMITS.fields) },
   ];
 
   // The context line: when, which episode, and the alert's links; at most ten elements.
   const context: Text[] = [
-    {
-      type: "mrkdwn",
-      text: clip(
-        `${escapeMrkdwn(event.at)} · episode \`${escapeMrkdwn(event.episode)}\``,
-        SLACK_LIMITS.sectionText,
-      ),
-    },
+    mrkdwn(fit(
+      `${escapeMrkdwn(event.at)} · episode \`${escapeMrkdwn(event.episode)}\``,
+      SLACK_LIMITS.sectionText,
+    )),
   ];
-  if (event.dryRun) context.push({ type: "mrkdwn", text: "*dry run*: nothing was written" });
-  for (const { name, address } of links(event)) {
-    context.push({ type: "mrkdwn", text: `<${address}|${name}>` });
-  }
+  if (event.dryRun) context.push(mrkdwn("*dry run*: nothing was written"));
+  for (const { name, address } of links(event)) context.push(mrkdwn(`<${address}|${name}>`));
   blocks.push({ type: "context", elements: context });
 
   return {
     // Slack reads the top-level text as mrkdwn too: unescaped, an alert named `<!channel>`
     // would ping the channel from every phone.
-    text: clip(escapeMrkdwn(plainText(event)), SLACK_LIMITS.text),
+    text: fit(escapeMrkdwn(plainText(event)), SLACK_LIMITS.text),
     blocks: blocks.slice(0, SLACK_LIMITS.blocks),
     // No preview fetched from any address a message holds.
     unfurl_links: false,

@@ -214,3 +214,23 @@ Deno.test("webhook: without a key, no signature header", () => {
   assert.equal(headers["x-node-heal-signature"], undefined);
   assert.equal(headers["idempotency-key"], e.id);
 });
+
+Deno.test("Slack: every mrkdwn text is verbatim (no bare URL or channel name made a link), and a clip never leaves half an entity", () => {
+  const msg = slackMessage(
+    event("cordoned", "node-1", {
+      message: "see https://evil.example/login and #general " + "&".repeat(5000),
+    }),
+  );
+  const texts: { type: string; text: string; verbatim?: boolean }[] = [];
+  for (const b of msg.blocks as { text?: unknown; fields?: unknown[]; elements?: unknown[] }[]) {
+    for (const t of [b.text, ...(b.fields ?? []), ...(b.elements ?? [])]) {
+      if (t) texts.push(t as { type: string; text: string; verbatim?: boolean });
+    }
+  }
+  const md = texts.filter((t) => t.type === "mrkdwn");
+  assert.ok(md.length >= 3);
+  for (const t of md) assert.equal(t.verbatim, true, t.text.slice(0, 80));
+  for (const t of [...texts.map((t) => t.text), msg.text]) {
+    assert.ok(!/&[a-z]{0,3}…$/.test(t), `no half entity: ${t.slice(-20)}`);
+  }
+});
