@@ -249,7 +249,7 @@ export const FLAGS: Record<string, Flag> = {
     serve: String(GUARD_DEFAULTS.maxConnections),
     dev: String(GUARD_DEFAULTS.maxConnections),
     help:
-      "Connections open at once; when all are taken an idle one is shed for a newcomer, else the newcomer is closed",
+      "Connections open at once; when all are taken an idle one is shed for a newcomer, else the head that waited longest (1 s or more), else the newcomer is closed",
   },
   "max-connections-per-client": {
     env: "NODE_HEAL_MAX_CONNECTIONS_PER_CLIENT",
@@ -257,7 +257,7 @@ export const FLAGS: Record<string, Flag> = {
     serve: String(GUARD_DEFAULTS.maxConnectionsPerClient),
     dev: String(GUARD_DEFAULTS.maxConnectionsPerClient),
     help:
-      "Connections one client (remote address) may hold at once; past it its own idle one is shed, else the newcomer is closed",
+      "Connections one client (IPv4 address, IPv6 /64) may hold at once; past it its own idle one is shed, else the newcomer is closed",
   },
   "hold-ttl": {
     env: "NODE_HEAL_HOLD_TTL",

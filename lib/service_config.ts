@@ -69,7 +69,7 @@ export interface ServiceConfig {
   idleTimeoutMs?: number;
   /** Connections open at once. */
   maxConnections?: number;
-  /** Connections one client (remote address) may hold at once. */
+  /** Connections one client (IPv4 address, IPv6 /64) may hold at once. */
   maxConnectionsPerClient?: number;
 }
 

@@ -225,3 +225,84 @@ for _ in range(count):
   }).output();
   return new TextDecoder().decode(out.stdout).trim().split("\n");
 }
+
+/** Connections held from many source addresses at once, by one python3 process. */
+export interface SpreadHog {
+  /** Resolves once every address has had a connection accepted. */
+  ready: Promise<void>;
+  /** Stops it: connections it opened in all. */
+  stop(): Promise<{ opened: number }>;
+}
+
+/**
+ * One connection from each of `addresses` source addresses (127.0.1.1, 127.0.1.2, …), each
+ * sending a request head it never finishes, and opened again at once whenever the server closes it
+ * (50 ms after a failed connect): python3, since Deno cannot choose a source address.
+ */
+export function spreadHog(port: number, options: { addresses: number }): SpreadHog {
+  const script = `
+import socket, sys, threading, time
+port, n = int(sys.argv[1]), int(sys.argv[2])
+opened, lock, stopped = [0], threading.Lock(), [False]
+def hold(src):
+    while not stopped[0]:
+        s = socket.socket()
+        try:
+            s.bind((src, 0))
+            s.connect(("127.0.0.1", port))
+        except OSError:
+            s.close()
+            time.sleep(0.05)
+            continue
+        try:
+            s.sendall(b"POST /webhook HTTP/1.1\\r\\nHost: node-heal\\r\\n")
+            with lock:
+                opened[0] += 1
+                if opened[0] == n: print("ready", flush=True)
+            while not stopped[0] and s.recv(4096): pass
+        except OSError:
+            pass
+        finally:
+            s.close()
+for i in range(n):
+    threading.Thread(target=hold, args=(f"127.0.{1 + i // 250}.{1 + i % 250}",), daemon=True).start()
+sys.stdin.read()
+stopped[0] = True
+print(opened[0], flush=True)
+`;
+  const child = new Deno.Command("python3", {
+    args: ["-c", script, String(port), String(options.addresses)],
+    stdin: "piped",
+    stdout: "piped",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  const next = async (): Promise<string> => {
+    for (;;) {
+      const nl = seen.indexOf("\n");
+      if (nl >= 0) {
+        const line = seen.slice(0, nl);
+        seen = seen.slice(nl + 1);
+        return line;
+      }
+      const { value, done } = await lines.read();
+      if (done) return "";
+      seen += value;
+    }
+  };
+  const ready = next().then((line) => {
+    if (line !== "ready") throw new Error(`the hog's python3 ended: ${line}`);
+  });
+  let stopped: Promise<{ opened: number }> | undefined;
+  return {
+    ready,
+    stop: () =>
+      stopped ??= (async () => {
+        await child.stdin.close().catch(() => {});
+        const opened = Number(await next());
+        while (!(await lines.read()).done);
+        await child.status;
+        return { opened };
+      })(),
+  };
+}

@@ -2,7 +2,7 @@ import { Background } from "../background.ts";
 import { log } from "../log.ts";
 import { sleep } from "../timing.ts";
 import { splice, startTlsHop } from "./tls_hop.ts";
-import { ClientShares } from "./client_shares.ts";
+import { clientOf, ClientShares } from "./client_shares.ts";
 import {
   BAD_FRAMING,
   type ClosedAt,
@@ -27,11 +27,11 @@ export interface GuardLimits {
   /** How long one request may hold a connection before it is closed (the handler answers first). */
   requestTimeoutMs: number;
   /**
-   * Connections open at once: when all are taken, an idle one is shed for a newcomer, else the
-   * newcomer is closed as it arrives.
+   * Connections open at once: when all are taken, an idle one is shed for a newcomer, else one
+   * waiting for its head (`client_shares.ts`), else the newcomer is closed as it arrives.
    */
   maxConnections: number;
-  /** Connections one client (remote address) may hold at once; its own idle ones go first. */
+  /** Connections one client (IPv4 address, IPv6 /64) may hold at once; its own idle ones go first. */
   maxConnectionsPerClient: number;
   /**
    * Bytes one request may send, head and body with its chunk framing; past them it is answered
@@ -250,7 +250,7 @@ export function startGuard(options: GuardOptions): Guard {
       options.closed?.(verdict);
       return false;
     }
-    if (verdict.shed) shed(verdict.shed);
+    if (verdict.shed) shed(verdict.shed, client);
     return true;
   };
 
@@ -258,9 +258,9 @@ export function startGuard(options: GuardOptions): Guard {
    * Frees a connection's slot at once. An idle one ends as at shutdown, the server closing it
    * once its last answer is out (within a moment); one still waiting for its head ends now.
    */
-  const shed = (c: Connection) => {
+  const shed = (c: Connection, newcomer: string) => {
     options.closed?.("shed");
-    shares.delete(c);
+    shares.shed(c, newcomer);
     if (c.phase !== "idle") return end(c);
     clearTimeout(c.timer);
     c.timer = setTimeout(background.guard("connections", () => end(c)), HEAD_GRACE_MS);
@@ -278,7 +278,7 @@ export function startGuard(options: GuardOptions): Guard {
         if (!accepting || err instanceof Deno.errors.BadResource) return;
         continue;
       }
-      const client = (front.remoteAddr as Deno.NetAddr).hostname;
+      const client = clientOf((front.remoteAddr as Deno.NetAddr).hostname);
       if (!accepting || backPort === undefined || !admitted(client)) {
         closeQuietly(front);
         continue;

@@ -1,10 +1,11 @@
 // What attacks on the HTTP edge cost a running `main.ts serve` (the production V8 heap flags),
 // measured from outside: bytes let through, RSS from ps, answers. Prints one JSON line per attack.
 //   deno run --allow-net=127.0.0.1,localhost --allow-read --allow-write --allow-run --allow-env \
-//     tests/bench/edge.ts [h2c|tls|hog|chunk]... [--total-mib=N]
+//     tests/bench/edge.ts [h2c|tls|hog|spread|chunk]... [--total-mib=N]
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
 import { HAS_OPENSSL, makeCertificates } from "../tls.ts";
 import { stop } from "../processes.ts";
+import { waitFor } from "../wait.ts";
 import {
   badChunkSize,
   chunkExtension,
@@ -12,16 +13,38 @@ import {
   hog,
   postsFrom,
   serveEdge,
+  spreadHog,
 } from "../edge_attacks.ts";
 
 const args = Deno.args.filter((a) => !a.startsWith("--"));
-const which = new Set(args.length ? args : ["h2c", "tls", "hog", "chunk"]);
+const which = new Set(args.length ? args : ["h2c", "tls", "hog", "spread", "chunk"]);
 const totalMiB = Number(Deno.args.find((a) => a.startsWith("--total-mib="))?.split("=")[1] ?? 300);
 const MiB = 1024 * 1024;
 
 await using cluster = await startEmbeddedCluster({ workers: 3 });
 const dir = await Deno.makeTempDir({ prefix: "node-heal-edge-bench-" });
 await Deno.writeTextFile(`${dir}/kubeconfig`, cluster.kubeconfig());
+
+const EMPTY_BODY = JSON.stringify({
+  version: "4",
+  status: "resolved",
+  receiver: "node-heal",
+  groupKey: "{}:{}",
+  alerts: [],
+});
+
+/** `nodeheal_connections_closed_total` by limit. */
+async function closedAt(url: string): Promise<Record<string, number>> {
+  // Once the server has let the attack's connections go.
+  const text = await waitFor(
+    "the metrics",
+    async () => await (await fetch(`${url}/metrics`)).text(),
+  );
+  return Object.fromEntries(
+    [...text.matchAll(/nodeheal_connections_closed_total\{limit="(\w+)"\} (\d+)/g)]
+      .map((m) => [m[1], Number(m[2])]),
+  );
+}
 
 function report(attack: string, figures: Record<string, unknown>) {
   console.log(JSON.stringify({ attack, ...figures }));
@@ -60,14 +83,7 @@ if (which.has("hog")) {
   const s = await serveEdge(`${dir}/kubeconfig`, ["--max-connections=1024"]);
   const h = hog(s.port, { connections: 1100 });
   await new Promise((r) => setTimeout(r, 3000));
-  const body = JSON.stringify({
-    version: "4",
-    status: "resolved",
-    receiver: "node-heal",
-    groupKey: "{}:{}",
-    alerts: [],
-  });
-  const statuses = await postsFrom("127.0.0.2", s.port, body, { count: 25 });
+  const statuses = await postsFrom("127.0.0.2", s.port, EMPTY_BODY, { count: 25 });
   report("one client hogs connections", {
     held: h.held,
     opened: h.opened,
@@ -76,6 +92,26 @@ if (which.has("hog")) {
     statuses: [...new Set(statuses)],
   });
   h.stop();
+  await stop(s.p);
+}
+
+if (which.has("spread")) {
+  // 64 addresses holding one head each, against 64 connections of which each address may hold 8.
+  const s = await serveEdge(`${dir}/kubeconfig`, [
+    "--max-connections=64",
+    "--max-connections-per-client=8",
+  ]);
+  const h = spreadHog(s.port, { addresses: 64 });
+  await h.ready;
+  await new Promise((r) => setTimeout(r, 1500));
+  const statuses = await postsFrom("127.0.0.2", s.port, EMPTY_BODY, { count: 25 });
+  report("64 addresses hold one head each", {
+    ...await h.stop(),
+    succeeded: statuses.filter((x) => x === "200").length,
+    of: statuses.length,
+    statuses: [...new Set(statuses)],
+    closed: await closedAt(s.url),
+  });
   await stop(s.p);
 }
 

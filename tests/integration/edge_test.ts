@@ -16,6 +16,7 @@ import {
   postsFrom,
   serveEdge,
   type Spent,
+  spreadHog,
 } from "../edge_attacks.ts";
 
 const MiB = 1024 * 1024;
@@ -176,6 +177,35 @@ for (
     },
   });
 }
+
+Deno.test({
+  name:
+    "64 addresses each holding one head they never finish, reopened when closed, leave 90% of another address's posts succeeding",
+  ignore: !PYTHON,
+  fn: async () => {
+    await using c = await withCluster();
+    const s = await serveEdge(c.kubeconfig, [
+      "--max-connections=64",
+      "--max-connections-per-client=8",
+    ]);
+    const h = spreadHog(s.port, { addresses: 64 });
+    try {
+      await waitFor("the hog's 64 connections", () => h.ready.then(() => true), 15_000);
+      // Their heads wait past the grace before a connection waiting for its head may be shed.
+      await new Promise((r) => setTimeout(r, 1500));
+      const statuses = await postsFrom("127.0.0.2", s.port, EMPTY, { count: 25 });
+      const ok = statuses.filter((x) => x === "200").length;
+      assert.ok(ok >= 23, `${ok} of 25 posts succeeded: ${statuses.join(" ")}`);
+      const { opened } = await h.stop();
+      assert.ok(opened >= 64, `the hog opened ${opened} connections`);
+      const m = await waitFor("the metrics", () => metrics(s.url), 10_000);
+      assert.match(m, /nodeheal_connections_closed_total\{limit="shed"\} [1-9]/);
+    } finally {
+      await h.stop().catch(() => {});
+      assert.equal((await stop(s.p)).code, 0);
+    }
+  },
+});
 
 Deno.test("a 100 KB chunk extension and a chunk size that is not hex are answered 400, and counted", async () => {
   await using c = await withCluster();
