@@ -158,6 +158,7 @@ Deno.test("docs/limits.md states the relay's HTTP/2 bounds as the code has them"
 Deno.test("docs/limits.md states the bounds on the policy file as the code has them", async () => {
   const { POLICY_LIMITS } = await import("../../lib/decide/policy_yaml.ts");
   const { QUOTE_MAX, REFUSAL_MAX } = await import("../../lib/decide/policy_refusal.ts");
+  const { MAX_SECRET_BYTES } = await import("../../lib/report/notify/sinks.ts");
   // The bounds' table: its rows have a number in "at most" (the figures' table below does not).
   const rows = new Map(
     table("Policy and configuration files").filter((r) => /^\d+$/.test(r[1]))
@@ -171,6 +172,7 @@ Deno.test("docs/limits.md states the bounds on the policy file as the code has t
     [/^aliases/, POLICY_LIMITS.aliases],
     [/^characters of a value quoted/, QUOTE_MAX],
     [/^characters of a refusal/, REFUSAL_MAX],
+    [/^bytes of a secret's file/, MAX_SECRET_BYTES],
   ];
   for (const [name, value] of expected) {
     const row = [...rows].find(([k]) => name.test(k));
