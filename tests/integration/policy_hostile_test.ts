@@ -31,28 +31,38 @@ const SAYS: Record<Name, RegExp> = {
 /** Files refused as their sinks are made, after the cluster is reached (a secret's file). */
 const SINK_REFUSALS: readonly Name[] = ["secretDevice", "secretInFileField"];
 
+/**
+ * Starts serve with hostile file `name` as its policy against `kubeconfig`; asserts it ends with
+ * exit code 2 and one short line on stderr saying why, no secret anywhere; gives the line.
+ */
+async function refusedAtStart(dir: string, name: Name, kubeconfig: string): Promise<string> {
+  const path = await writeHostilePolicy(dir, name);
+  const child = startServe([
+    "--listen=127.0.0.1:0",
+    `--kubeconfig=${kubeconfig}`,
+    `--config=${path}`,
+  ]);
+  const [status, stdout, stderr] = await Promise.all([
+    child.status,
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+  ]);
+  assert.equal(status.code, 2, `${name}: ${stderr.slice(0, 500)}`);
+  const lines = stderr.split("\n").filter((l) => l.trim());
+  assert.equal(lines.length, 1, `${name}: one line, got ${stderr.slice(0, 500)}`);
+  assert.match(lines[0], SAYS[name], name);
+  assert.ok(lines[0].length < 1000, `${name}: short (${lines[0].length})`);
+  assert.ok(!(stdout + stderr).includes(INLINE_SECRET), `${name}: no secret`);
+  assert.ok(!(stdout + stderr).includes("hooks.slack.com"), `${name}: no URL`);
+  return lines[0].replace(path, "FILE");
+}
+
 Deno.test("serve refuses each hostile policy at start-up in one line on stderr, exit code 2", async () => {
   const dir = await Deno.makeTempDir({ prefix: "node-heal-hostile-start-" });
   try {
     for (const name of NAMES.filter((n) => !SINK_REFUSALS.includes(n))) {
-      const path = await writeHostilePolicy(dir, name);
-      const child = startServe([
-        "--listen=127.0.0.1:0",
-        `--kubeconfig=${dir}/none`,
-        `--config=${path}`,
-      ]);
-      const [status, stdout, stderr] = await Promise.all([
-        child.status,
-        new Response(child.stdout).text(),
-        new Response(child.stderr).text(),
-      ]);
-      assert.equal(status.code, 2, `${name}: ${stderr.slice(0, 500)}`);
-      const lines = stderr.split("\n").filter((l) => l.trim());
-      assert.equal(lines.length, 1, `${name}: one line, got ${stderr.slice(0, 500)}`);
-      assert.ok(lines[0].startsWith(`node-heal: Cannot load policy ${path}: `), lines[0]);
-      assert.match(lines[0], SAYS[name], name);
-      assert.ok(lines[0].length < 1000, `${name}: short (${lines[0].length})`);
-      assert.ok(!(stdout + stderr).includes(INLINE_SECRET), `${name}: no secret`);
+      const line = await refusedAtStart(dir, name, `${dir}/none`);
+      assert.ok(line.startsWith("node-heal: Cannot load policy FILE: "), line);
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -64,25 +74,7 @@ Deno.test("serve refuses a policy whose secret file is a device, or a secret whe
   const dir = await Deno.makeTempDir({ prefix: "node-heal-hostile-sink-" });
   await Deno.writeTextFile(`${dir}/kubeconfig`, cluster.kubeconfig());
   try {
-    for (const name of SINK_REFUSALS) {
-      const path = await writeHostilePolicy(dir, name);
-      const child = startServe([
-        "--listen=127.0.0.1:0",
-        `--kubeconfig=${dir}/kubeconfig`,
-        `--config=${path}`,
-      ]);
-      const [status, stdout, stderr] = await Promise.all([
-        child.status,
-        new Response(child.stdout).text(),
-        new Response(child.stderr).text(),
-      ]);
-      assert.equal(status.code, 2, `${name}: ${stderr.slice(0, 500)}`);
-      const lines = stderr.split("\n").filter((l) => l.trim());
-      assert.equal(lines.length, 1, `${name}: one line, got ${stderr.slice(0, 500)}`);
-      assert.match(lines[0], SAYS[name], name);
-      assert.ok(!(stdout + stderr).includes(INLINE_SECRET), `${name}: no secret`);
-      assert.ok(!(stdout + stderr).includes("hooks.slack.com"), `${name}: no URL`);
-    }
+    for (const name of SINK_REFUSALS) await refusedAtStart(dir, name, `${dir}/kubeconfig`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
