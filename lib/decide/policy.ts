@@ -249,6 +249,12 @@ function readPolicy(text: string): Policy {
         `field "rules[${i}].replace.timeout" must be longer than 0, got "${r.replace.timeout}"`,
       );
     }
+    // A drain that times out at once fails at once: a replace after it would replace undrained.
+    if (r.drain?.timeout !== undefined && ms(r.drain.timeout) <= 0) {
+      throw new Error(
+        `field "rules[${i}].drain.timeout" must be longer than 0, got "${r.drain.timeout}"`,
+      );
+    }
     if (r.actions.includes("replace") && !r.replace) {
       throw new Error(
         `field "rules[${i}].replace" must say how to replace (provider: karpenter, cluster-api, aws-asg, gcp-mig or delete-node) since actions lists replace, got nothing`,

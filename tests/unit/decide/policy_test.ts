@@ -163,6 +163,10 @@ Deno.test("parsePolicy() refuses a bad file naming the field and the value", () 
       /field "rules\[0\]\.replace\.timeout" must be longer than 0/,
     ],
     [
+      "rules: [{ name: x, match: ['heal=\"true\"'], actions: [drain], drain: { timeout: 0s } }]",
+      /field "rules\[0\]\.drain\.timeout" must be longer than 0, got "0s"/,
+    ],
+    [
       "rules: [{ name: x, match: ['a=b'], actions: [replace], replace: { provider: karpenter, timeout: 25h } }]",
       /field "rules\[0\]\.replace\.timeout" must be at most 24h/,
     ],
