@@ -55,6 +55,30 @@ export async function readPrefix(
 }
 
 /**
+ * Reads a file within `limit` bytes: its stat first (`check` may refuse what it says, say a file
+ * that is not a regular one), then nothing when its size is past the limit, else at most the
+ * limit and one byte more (a file that grows, or a device whose size says 0). `cut` says it was
+ * larger; `size` is what its stat said.
+ */
+export async function readFileWithin(
+  path: string,
+  limit: number,
+  check?: (stat: Deno.FileInfo) => void,
+): Promise<Prefix & { size: number }> {
+  const file = await Deno.open(path);
+  let handed = false;
+  try {
+    const stat = await file.stat();
+    check?.(stat);
+    if (stat.size > limit) return { bytes: new Uint8Array(0), cut: true, size: stat.size };
+    handed = true; // readPrefix reads it to its end or cancels it: either closes the file.
+    return { ...await readPrefix(file.readable, limit), size: stat.size };
+  } finally {
+    if (!handed) file.close();
+  }
+}
+
+/**
  * Reads a whole answer of at most `limit` bytes as text, or throws {@link AnswerTooLarge} without
  * reading past the limit: for an answer node-heal must have whole (a JSON document). A declared
  * `content-length` over the limit is refused before a byte is read.

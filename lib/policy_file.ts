@@ -1,7 +1,7 @@
 // Reading the policy file (`--config`, a ConfigMap mount) within its byte bound: a file larger than
 // POLICY_LIMITS.bytes is refused after reading at most that many bytes and one more, whatever its
 // size says (a 50 MB file ran the 192 MB heap out before it was ever parsed).
-import { readPrefix } from "./bounded_read.ts";
+import { readFileWithin } from "./bounded_read.ts";
 import { POLICY_LIMITS } from "./decide/policy_yaml.ts";
 import { PolicyRefused } from "./decide/policy_refusal.ts";
 
@@ -48,18 +48,7 @@ export function readPolicyFileSync(path: string): string {
 
 /** The policy file's text, read again at a reload; throws {@link PolicyRefused} past the bound. */
 export async function readPolicyFile(path: string): Promise<string> {
-  const limit = POLICY_LIMITS.bytes;
-  const file = await Deno.open(path);
-  let closed = false;
-  try {
-    const size = (await file.stat()).size;
-    if (size > limit) throw tooLarge(path, size);
-    // readPrefix cancels the rest, which closes the file.
-    closed = true;
-    const { bytes, cut } = await readPrefix(file.readable, limit);
-    if (cut) throw tooLarge(path);
-    return decode(bytes, path);
-  } finally {
-    if (!closed) file.close();
-  }
+  const { bytes, cut, size } = await readFileWithin(path, POLICY_LIMITS.bytes);
+  if (cut) throw tooLarge(path, size);
+  return decode(bytes, path);
 }

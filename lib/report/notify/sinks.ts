@@ -3,7 +3,7 @@
 // a secret's value: only the field, the file's path or the variable's name.
 import type { SecretSource, SinkConfig } from "../../decide/notify_policy.ts";
 import { PolicyRefused } from "../../decide/policy_refusal.ts";
-import { readPrefix } from "../../bounded_read.ts";
+import { readFileWithin } from "../../bounded_read.ts";
 import { LogSink } from "./log_sink.ts";
 import { PagerDutySink } from "./pagerduty.ts";
 import { SlackSink } from "./slack.ts";
@@ -26,21 +26,11 @@ export const MAX_SECRET_BYTES = 64 * 1024;
  * /dev/zero, a FIFO), or larger, is refused. `/dev/zero` read whole took 7.8 GB in 24 s.
  */
 export async function readSecretFile(path: string): Promise<string> {
-  const file = await Deno.open(path);
-  let handed = false;
-  try {
-    const stat = await file.stat();
+  const { bytes, cut } = await readFileWithin(path, MAX_SECRET_BYTES, (stat) => {
     if (!stat.isFile) throw new Error("it is not a regular file");
-    if (stat.size > MAX_SECRET_BYTES) {
-      throw new Error(`it is larger than ${MAX_SECRET_BYTES} bytes`);
-    }
-    handed = true; // readPrefix reads it to its end or cancels it: either closes the file.
-    const { bytes, cut } = await readPrefix(file.readable, MAX_SECRET_BYTES);
-    if (cut) throw new Error(`it is larger than ${MAX_SECRET_BYTES} bytes`);
-    return new TextDecoder().decode(bytes);
-  } finally {
-    if (!handed) file.close();
-  }
+  });
+  if (cut) throw new Error(`it is larger than ${MAX_SECRET_BYTES} bytes`);
+  return new TextDecoder().decode(bytes);
 }
 
 /**
