@@ -2,6 +2,7 @@
 // (issue 27): an embedded cluster in the test's process, node-heal beside it with a policy whose
 // one sink points at a receiver that answers a huge body, or never answers. Shared by
 // tests/integration/notify_hostile_test.ts and `tests/bench/notify_hostile.ts`.
+import { streamedBody } from "./fakes/streamed_body.ts";
 import { startEmbeddedCluster } from "../lib/embedded/cluster.ts";
 import { nodeAddress } from "../lib/embedded/seed.ts";
 import { readyReplica, startServe, stop, watched } from "./processes.ts";
@@ -9,25 +10,12 @@ import { readyReplica, startServe, stop, watched } from "./processes.ts";
 /** A receiver that answers 200 with `bytes` bytes, made as they are pulled (the fake holds none). */
 export function streamingReceiver(bytes: number) {
   const state = { requests: 0, pulled: 0, finished: 0 };
-  const chunk = new Uint8Array(64 * 1024).fill(0x61);
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     await req.body?.cancel();
     state.requests++;
-    let sent = 0;
-    const body = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        if (sent >= bytes) {
-          state.finished++;
-          controller.close();
-          return;
-        }
-        const n = Math.min(chunk.byteLength, bytes - sent);
-        sent += n;
-        state.pulled += n;
-        controller.enqueue(n === chunk.byteLength ? chunk : chunk.subarray(0, n));
-      },
-    }, { highWaterMark: 0 });
-    return new Response(body, { headers: { "content-type": "text/plain" } });
+    return new Response(streamedBody(bytes, { counts: state }), {
+      headers: { "content-type": "text/plain" },
+    });
   });
   const close = () => server.shutdown();
   return {

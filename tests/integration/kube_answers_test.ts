@@ -7,26 +7,15 @@ import { listNodes } from "../../lib/act/kube/node_list.ts";
 import { PooledKubeConfig } from "../../lib/act/kube/pooled_config.ts";
 import { closeNative, MAX_OBJECT_BYTES } from "../../lib/act/kube/raw.ts";
 import { MAX_PAGE_BYTES } from "../../lib/act/kube/pages.ts";
+import { type Pulled, streamedBody } from "../fakes/streamed_body.ts";
 
 /** A body of `bytes` bytes that opens a JSON object and never closes it, made as it is read. */
-function endless(bytes: number, sent: { bytes: number }): ReadableStream<Uint8Array> {
-  const chunk = new TextEncoder().encode("a".repeat(64 * 1024));
-  let first = true;
-  let mine = 0;
-  return new ReadableStream({
-    pull(c) {
-      if (mine >= bytes) return c.close();
-      const out = first ? new TextEncoder().encode('{"metadata":{"name":"x","x":"') : chunk;
-      first = false;
-      sent.bytes += out.byteLength;
-      mine += out.byteLength;
-      c.enqueue(out);
-    },
-  }, { highWaterMark: 0 });
+function endless(bytes: number, sent: Pulled) {
+  return streamedBody(bytes, { prefix: '{"metadata":{"name":"x","x":"', counts: sent });
 }
 
-function apiServer(answer: (url: URL, sent: { bytes: number }) => Response) {
-  const sent = { bytes: 0 };
+function apiServer(answer: (url: URL, sent: Pulled) => Response) {
+  const sent = { pulled: 0, finished: 0 };
   const asked: string[] = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
     const url = new URL(req.url);
@@ -54,7 +43,7 @@ Deno.test("a Lease answered with 100 MB is refused after at most its bound is re
     /Cannot read lease "node-heal\/node-heal": the API server's answer to GET \/apis\/coordination\.k8s\.io\/v1\/namespaces\/node-heal\/leases\/node-heal is larger than node-heal reads \(the limit is 8388608 bytes\)/,
   );
   // What the server could push ahead of the cancel: its bound and the sockets' buffers.
-  assert.ok(api.sent.bytes < MAX_OBJECT_BYTES + 8 * 1024 * 1024, `sent ${api.sent.bytes} bytes`);
+  assert.ok(api.sent.pulled < MAX_OBJECT_BYTES + 8 * 1024 * 1024, `sent ${api.sent.pulled} bytes`);
 });
 
 Deno.test("a Node list page past its bound is asked for again with half as many Nodes, until it fits", async () => {

@@ -9,6 +9,7 @@ import { FakeClient } from "../fake_client.ts";
 import { startAwsAutoScalingFake } from "../fakes/aws_autoscaling.ts";
 import { startAwsStsFake } from "../fakes/aws_sts.ts";
 import { waitFor } from "../wait.ts";
+import { streamedBody } from "../fakes/streamed_body.ts";
 import { Fence, isFenced } from "../../lib/act/fence.ts";
 
 const module: ProviderModule = aws;
@@ -308,20 +309,12 @@ Deno.test("a terminate the SDK tries again (a 500) is fenced again at its next a
 });
 
 Deno.test("an AWS answer of 100 MB is cut at 4 MiB as the SDK reads it: a failed attempt that says so, not the heap", async () => {
-  const chunk = new Uint8Array(64 * 1024).fill(0x20);
-  let pulled = 0;
+  const counts = { pulled: 0, finished: 0 };
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     await req.body?.cancel();
-    return new Response(
-      new ReadableStream<Uint8Array>({
-        pull(c) {
-          if (pulled >= 100 * 1024 * 1024) return c.close();
-          pulled += chunk.byteLength;
-          c.enqueue(chunk);
-        },
-      }, { highWaterMark: 0 }),
-      { headers: { "content-type": "text/xml" } },
-    );
+    return new Response(streamedBody(100 * 1024 * 1024, { fill: 0x20, counts }), {
+      headers: { "content-type": "text/xml" },
+    });
   });
   try {
     await withKeys({ accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" }, async () => {
@@ -346,5 +339,8 @@ Deno.test("an AWS answer of 100 MB is cut at 4 MiB as the SDK reads it: a failed
     await server.shutdown();
   }
   // The SDK tries 3 times: each pulled the bound and what the sockets buffer, not the answer.
-  assert.ok(pulled < 3 * (aws.MAX_AWS_ANSWER_BYTES + 8 * 1024 * 1024), `${pulled} bytes pulled`);
+  assert.ok(
+    counts.pulled < 3 * (aws.MAX_AWS_ANSWER_BYTES + 8 * 1024 * 1024),
+    `${counts.pulled} bytes pulled`,
+  );
 });
