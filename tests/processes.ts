@@ -1,6 +1,7 @@
 // node-heal as real processes for tests: `main.ts serve` with the permissions of `deno task serve`,
 // its JSON log lines as they come, and its stop.
 import { UNHANDLED_LINE } from "../lib/background.ts";
+import { shippedBinary } from "./shipped.ts";
 import { waitFor } from "./wait.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -22,10 +23,10 @@ export function clusterModeArgs(dir: string, args: string[]): string[] {
 }
 
 /**
- * The V8 heap flags of the shipped binary (Dockerfile, `deno task compile`, `deno task serve`): a
+ * The V8 heap flags of the shipped binary (the Dockerfile's `deno compile`, tests/shipped.ts): a
  * test of a bound runs under the heap users run, where an unbounded read fails as it would for them.
  */
-export const PRODUCTION_V8_FLAGS = "--v8-flags=--max-semi-space-size=2,--max-old-space-size=192";
+export const PRODUCTION_V8_FLAGS = shippedBinary().v8Flags;
 
 /** Starts `main.ts serve` with the permissions and heap of `deno task serve`. */
 export function startServe(args: string[]) {
