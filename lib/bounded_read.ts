@@ -145,3 +145,16 @@ export function cappedFetch(limit: number, what: string): typeof fetch {
     });
   };
 }
+
+/**
+ * Why a file could not be read, for a message that already names it: a path outside the image's
+ * `--allow-read` list says so and where the list is, instead of Deno's advice to run again with a
+ * flag (a binary takes none); any other error its kind or message.
+ */
+export function whyUnreadable(err: unknown): string {
+  if (err instanceof Deno.errors.NotCapable) {
+    return "node-heal's permissions do not reach it (the image reads only under the paths " +
+      'docs/security.md lists in "Permissions"; mount it there)';
+  }
+  return err instanceof Error ? err.message : String(err);
+}

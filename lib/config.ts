@@ -6,6 +6,7 @@ import { type Credentials, parseBasicUsers } from "./server/auth.ts";
 import { defaultOf, FLAGS, flagsOf, type Mode } from "./flags.ts";
 import { durationMs, formatDuration } from "./duration.ts";
 import { readPolicyFileSync } from "./policy_file.ts";
+import { whyUnreadable } from "./bounded_read.ts";
 
 export { FLAGS, usage } from "./flags.ts";
 
@@ -39,7 +40,7 @@ function readFile(path: string, what: string): string {
   try {
     return Deno.readTextFileSync(path);
   } catch (err) {
-    throw new Error(`Cannot read ${what} ${path}: ${(err as Error).message}`);
+    throw new Error(`Cannot read ${what} ${path}: ${whyUnreadable(err)}`);
   }
 }
 

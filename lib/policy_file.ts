@@ -1,7 +1,7 @@
 // Reading the policy file (`--config`, a ConfigMap mount) within its byte bound: a file larger than
 // POLICY_LIMITS.bytes is refused after reading at most that many bytes and one more, whatever its
 // size says (a 50 MB file ran the 192 MB heap out before it was ever parsed).
-import { readFileWithin } from "./bounded_read.ts";
+import { readFileWithin, whyUnreadable } from "./bounded_read.ts";
 import { POLICY_LIMITS } from "./decide/policy_yaml.ts";
 import { PolicyRefused } from "./decide/policy_refusal.ts";
 
@@ -40,7 +40,7 @@ export function readPolicyFileSync(path: string): string {
     return decode(buf.subarray(0, size), path);
   } catch (err) {
     if (err instanceof PolicyRefused) throw err;
-    throw new Error(`Cannot load policy ${path}: ${(err as Error).message}`);
+    throw new Error(`Cannot load policy ${path}: ${whyUnreadable(err)}`);
   } finally {
     file?.close();
   }

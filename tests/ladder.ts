@@ -27,7 +27,12 @@ export const REFUSED_REASONS = [
 
 /** A policy replacing through `replace` (the `replace:` map's keys, as YAML flow text). */
 export function ladderPolicy(replace: string, timeout = "1m"): Policy {
-  return parsePolicy(`
+  return parsePolicy(ladderPolicyText(replace, timeout));
+}
+
+/** {@link ladderPolicy}'s YAML, as a policy file holds it. */
+export function ladderPolicyText(replace: string, timeout = "1m"): string {
+  return `
 rules:
   - name: heal
     match: ['heal="true"']
@@ -35,11 +40,14 @@ rules:
     replace: { ${replace}, timeout: ${timeout} }
 acknowledge: [minHealthyZero]
 gates: { minHealthy: 0, maxReplacing: 1 }
-`);
+`;
 }
 
 /** The replace request for the Node at `ip` (heal-worker is 172.18.0.3), as Alertmanager posts it. */
-export async function postReplace(f: ServiceFixture, ip = "172.18.0.3"): Promise<void> {
+export async function postReplace(
+  f: Pick<ServiceFixture, "post">,
+  ip = "172.18.0.3",
+): Promise<void> {
   const res = await f.post(notification("firing", [{
     labels: {
       alertname: "NodeBroken",

@@ -13,8 +13,11 @@ async function openssl(...args: string[]): Promise<boolean> {
 /** Whether openssl runs here. */
 export const HAS_OPENSSL = await openssl("version");
 
-/** Writes `ca.crt`, `ca.key`, `tls.crt` and `tls.key` (the server's) into `dir`. */
-export async function makeCertificates(dir: string): Promise<void> {
+/**
+ * Writes `ca.crt`, `ca.key`, `tls.crt` and `tls.key` (the server's, for 127.0.0.1, localhost and
+ * `names`) into `dir`.
+ */
+export async function makeCertificates(dir: string, names: string[] = []): Promise<void> {
   const ok = await openssl(
     "req",
     "-x509",
@@ -42,7 +45,10 @@ export async function makeCertificates(dir: string): Promise<void> {
       "-subj",
       "/CN=localhost",
     );
-  await Deno.writeTextFile(`${dir}/ext.cnf`, "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+  await Deno.writeTextFile(
+    `${dir}/ext.cnf`,
+    `subjectAltName=${["IP:127.0.0.1", ...["localhost", ...names].map((n) => `DNS:${n}`)]}\n`,
+  );
   if (
     !ok ||
     !await openssl(

@@ -12,6 +12,7 @@ import {
   type NodeWatchHandlers,
   type Stoppable,
 } from "./kube_types.ts";
+import { whyUnreadable } from "../bounded_read.ts";
 
 export { KubeError };
 export type { EventBody, KubeClient, NodeWatchHandlers, Stoppable };
@@ -80,7 +81,7 @@ export function connect(
       );
     }
   } catch (err) {
-    throw new Error(`Cannot load a kubeconfig: ${(err as Error).message}`);
+    throw new Error(`Cannot load a kubeconfig: ${whyUnreadable(err)}`);
   }
   const cluster = kc.getCurrentCluster();
   if (!cluster) {

@@ -9,7 +9,7 @@
 // It also serves the token exchange of Workload Identity Federation (tests/fakes/gcp_sts.ts), so
 // Application Default Credentials reach it through an `external_account` credentials file; and
 // the metadata server's token (GKE Workload Identity), for GCE_METADATA_HOST=127.0.0.1:PORT.
-import { exchangeToken, stsAudience } from "./gcp_sts.ts";
+import { exchangeToken, grantJwt, type ServiceAccountKey, stsAudience } from "./gcp_sts.ts";
 
 export { externalAccountCredentials } from "./gcp_sts.ts";
 
@@ -80,6 +80,8 @@ export interface GcpComputeFake {
   instances: FakeGceInstance[];
   operations: FakeGceOperation[];
   calls: FakeGceCall[];
+  /** Makes the fake's OAuth endpoint (`/token`) grant tokens to this key's account. */
+  trust(key: ServiceAccountKey): void;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -390,6 +392,15 @@ export function startGcpComputeFake(options: GcpComputeFakeOptions): GcpComputeF
       }
       return new Response("", { headers: flavor });
     }
+    if (url.pathname === "/token" && req.method === "POST" && trusted) {
+      const res = await grantJwt(req, {
+        key: trusted,
+        audience: String(trusted.file.token_uri),
+        accessToken: token,
+      });
+      call.status = res.status;
+      return res;
+    }
     if (url.pathname === "/v1/token" && req.method === "POST") {
       const res = await exchangeToken(req, {
         subjectToken: options.subjectToken ?? "fake-subject-token",
@@ -419,6 +430,7 @@ export function startGcpComputeFake(options: GcpComputeFakeOptions): GcpComputeF
     }
   }
 
+  let trusted: ServiceAccountKey | undefined;
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handle);
   return {
     url: `http://127.0.0.1:${server.addr.port}`,
@@ -428,6 +440,7 @@ export function startGcpComputeFake(options: GcpComputeFakeOptions): GcpComputeF
     instances,
     operations,
     calls,
+    trust: (key) => void (trusted = key),
     close: () => server.shutdown(),
     [Symbol.asyncDispose]: () => server.shutdown(),
   };

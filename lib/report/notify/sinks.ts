@@ -3,7 +3,7 @@
 // a secret's value: only the field, the file's path or the variable's name.
 import type { SecretSource, SinkConfig } from "../../decide/notify_policy.ts";
 import { PolicyRefused } from "../../decide/policy_refusal.ts";
-import { readFileWithin } from "../../bounded_read.ts";
+import { readFileWithin, whyUnreadable } from "../../bounded_read.ts";
 import { LogSink } from "./log_sink.ts";
 import { PagerDutySink } from "./pagerduty.ts";
 import { SlackSink } from "./slack.ts";
@@ -131,7 +131,9 @@ async function readSecret(
     } catch (err) {
       // Deno's own message quotes the path whole: its kind says enough (NotFound, PermissionDenied).
       const e = err as Error;
-      const why = e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied
+      const why = e instanceof Deno.errors.NotCapable
+        ? whyUnreadable(e)
+        : e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied
         ? e.name
         : e.message.includes(source.file)
         ? e.name
