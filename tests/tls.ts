@@ -70,3 +70,33 @@ export async function makeCertificates(dir: string, names: string[] = []): Promi
     )
   ) throw new Error("openssl could not make the test certificates");
 }
+
+/**
+ * A TLS front on 127.0.0.1:`port` (0: any) for `upstream` (an embedded API server, a fake), with
+ * the server certificate of `dir`; it counts the connections made to it.
+ */
+export function tlsFront(dir: string, upstream: string, port = 0) {
+  const seen = new Set<string>();
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port,
+    cert: Deno.readTextFileSync(`${dir}/tls.crt`),
+    key: Deno.readTextFileSync(`${dir}/tls.key`),
+    onListen() {},
+  }, async (req, info) => {
+    seen.add(`${info.remoteAddr.hostname}:${info.remoteAddr.port}`);
+    const url = new URL(req.url);
+    const res = await fetch(`${upstream}${url.pathname}${url.search}`, {
+      method: req.method,
+      headers: req.headers,
+      body: req.body,
+    });
+    return new Response(res.body, { status: res.status, headers: res.headers });
+  });
+  return {
+    url: `https://127.0.0.1:${server.addr.port}`,
+    port: server.addr.port,
+    connections: () => seen.size,
+    [Symbol.asyncDispose]: () => server.shutdown(),
+  };
+}

@@ -6,7 +6,7 @@ import { parse } from "yaml";
 import { type EmbeddedCluster, startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
 import { manifest, waitFor } from "../helpers.ts";
 import { stop } from "../processes.ts";
-import { makeCertificates } from "../tls.ts";
+import { makeCertificates, tlsFront } from "../tls.ts";
 import { type Files, place, projected, startShipped } from "./sandbox.ts";
 
 export const SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -80,11 +80,11 @@ export async function startShippedPod(options: PodOptions = {}) {
     await makeCertificates(dir, internet.map(([name]) => name));
     const cluster = options.cluster ?? await startEmbeddedCluster({});
     if (!options.cluster) cleanups.push(() => cluster.close());
-    const front = tlsFront(dir, cluster.url, 0);
-    cleanups.push(() => front.shutdown());
+    const front = tlsFront(dir, cluster.url);
+    cleanups.push(() => front[Symbol.asyncDispose]());
     for (const [, upstream] of internet) {
       const site = tlsFront(dir, upstream, 443);
-      cleanups.push(() => site.shutdown());
+      cleanups.push(() => site[Symbol.asyncDispose]());
     }
     const ca = await Deno.readTextFile(`${dir}/ca.crt`);
     const { namespace, container, pod, configMaps } = await shippedDeployment();
@@ -124,7 +124,7 @@ export async function startShippedPod(options: PodOptions = {}) {
     await place(`${dir}/root`, files);
     const env: Record<string, string> = {
       KUBERNETES_SERVICE_HOST: "127.0.0.1",
-      KUBERNETES_SERVICE_PORT: String(front.addr.port),
+      KUBERNETES_SERVICE_PORT: String(front.port),
       ...(internet.length > 0 ? { DENO_CERT: `${dir}/ca.crt` } : {}),
       ...options.env,
     };
@@ -196,23 +196,4 @@ export async function startShippedPod(options: PodOptions = {}) {
     await dispose();
     throw e;
   }
-}
-
-/** A TLS front for `upstream` (the API server's, a cloud's), with the certificate of `dir`. */
-function tlsFront(dir: string, upstream: string, port: number): Deno.HttpServer<Deno.NetAddr> {
-  return Deno.serve({
-    hostname: "127.0.0.1",
-    port,
-    cert: Deno.readTextFileSync(`${dir}/tls.crt`),
-    key: Deno.readTextFileSync(`${dir}/tls.key`),
-    onListen() {},
-  }, async (req) => {
-    const url = new URL(req.url);
-    const res = await fetch(`${upstream}${url.pathname}${url.search}`, {
-      method: req.method,
-      headers: req.headers,
-      body: req.body,
-    });
-    return new Response(res.body, { status: res.status, headers: res.headers });
-  });
 }

@@ -3,33 +3,7 @@
 import assert from "node:assert/strict";
 import { connect } from "../../lib/act/kube_client.ts";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
-import { HAS_OPENSSL, makeCertificates } from "../tls.ts";
-
-/** A TLS front for an embedded cluster, counting the connections made to it. */
-async function tlsFront(dir: string, upstream: string) {
-  const server = Deno.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    cert: await Deno.readTextFile(`${dir}/tls.crt`),
-    key: await Deno.readTextFile(`${dir}/tls.key`),
-    onListen() {},
-  }, async (req, info) => {
-    seen.add(`${info.remoteAddr.hostname}:${info.remoteAddr.port}`);
-    const url = new URL(req.url);
-    const res = await fetch(`${upstream}${url.pathname}${url.search}`, {
-      method: req.method,
-      headers: req.headers,
-      body: req.body,
-    });
-    return new Response(res.body, { status: res.status, headers: res.headers });
-  });
-  const seen = new Set<string>();
-  return {
-    url: `https://127.0.0.1:${server.addr.port}`,
-    connections: () => seen.size,
-    [Symbol.asyncDispose]: () => server.shutdown(),
-  };
-}
+import { HAS_OPENSSL, makeCertificates, tlsFront } from "../tls.ts";
 
 function kubeconfig(server: string, ca: string): string {
   return [
@@ -58,7 +32,7 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "node-heal-kube-tls-" });
     await makeCertificates(dir);
     await using cluster = await startEmbeddedCluster({ workers: 3 });
-    await using front = await tlsFront(dir, cluster.url);
+    await using front = tlsFront(dir, cluster.url);
     const ca = await Deno.readTextFile(`${dir}/ca.crt`);
     const { client } = connect({ kubeconfigYaml: kubeconfig(front.url, ca) });
     try {
