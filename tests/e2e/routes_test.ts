@@ -3,7 +3,8 @@
 //   (a) full config: what kube-prometheus-stack renders from manifests/kube-prometheus-stack-values.yaml
 //       (tests/helpers.ts's alertmanagerConfig, the chart's default config merged as Helm does);
 //   (b) AlertmanagerConfig: what the prometheus-operator generates from
-//       manifests/alertmanager-config.yaml with its default OnNamespace matcher strategy, added to
+//       manifests/alertmanager-config/alertmanager-config.yaml with its default OnNamespace
+//       matcher strategy, added to
 //       the chart's default config.
 // The labels each alert leaves with are promtool's: it evaluates the rules on the series of
 // tests/rules/alert-rule.test.yaml and prints what fired. amtool checks every alert's route in
@@ -220,7 +221,7 @@ Deno.test({
       ];
 
       await using receiver = startReceiver();
-      const [amc] = await manifest("alertmanager-config.yaml") as Config[];
+      const [amc] = await manifest("alertmanager-config/alertmanager-config.yaml") as Config[];
       const chart = parse(
         await Deno.readTextFile(
           new URL("../fixtures/kube-prometheus-stack-alertmanager-config.yaml", import.meta.url),

@@ -40,7 +40,7 @@ Deno.test("every alert carries namespace: the AlertmanagerConfig's, which its On
   // The operator's default alertmanagerConfigMatcherStrategy (OnNamespace) adds the matcher
   // namespace="<the AlertmanagerConfig's namespace>" to its route: an alert without that label,
   // or with another value, never reaches node-heal.
-  const [amc] = await manifest("alertmanager-config.yaml");
+  const [amc] = await manifest("alertmanager-config/alertmanager-config.yaml");
   const namespace = (amc.metadata as { namespace: string }).namespace;
   assert.ok(namespace);
   const [rule] = await manifest("alert-rule.yaml");

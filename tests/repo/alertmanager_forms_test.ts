@@ -69,7 +69,7 @@ Deno.test("the AlertmanagerConfig routes like the values snippet: same matcher, 
   );
   const valuesHook = config.receivers.find((r: { name: string }) => r.name === "node-heal")
     .webhook_configs[0];
-  const [amc] = await manifest("alertmanager-config.yaml");
+  const [amc] = await manifest("alertmanager-config/alertmanager-config.yaml");
   const spec = amc.spec as {
     route: Record<string, unknown>;
     receivers: { name: string; webhookConfigs: Record<string, unknown>[] }[];
@@ -149,7 +149,7 @@ receivers:
 Deno.test("the backtest rebuilds notifications with the AlertmanagerConfig's route: grouping and timing", async () => {
   const { DEFAULT_ROUTE } = await import("../../lib/backtest/alertmanager_sim.ts");
   const { durationMs } = await import("../../lib/duration.ts");
-  const [amc] = await manifest("alertmanager-config.yaml");
+  const [amc] = await manifest("alertmanager-config/alertmanager-config.yaml");
   const route = (amc.spec as { route: Record<string, string | string[]> }).route;
   assert.deepEqual(DEFAULT_ROUTE.groupBy, route.groupBy);
   assert.equal(DEFAULT_ROUTE.groupWaitMs, durationMs(route.groupWait as string));

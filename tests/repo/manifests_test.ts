@@ -130,13 +130,14 @@ Deno.test("every manifest is valid against the Kubernetes and prometheus-operato
   const yamls = (sub: string) =>
     [...Deno.readDirSync(new URL(sub, dir))].map((e) => `${sub}${e.name}`)
       .filter((n) => n.endsWith(".yaml"));
-  const files = [...yamls(""), ...yamls("monitoring/")];
+  const files = [...yamls(""), ...yamls("monitoring/"), ...yamls("alertmanager-config/")];
   // Not Kubernetes objects: kind's cluster config, kustomize's own files, Helm values and an
   // alertmanager.yml fragment.
   const notObjects = [
     "kind-config.yaml",
     "kustomization.yaml",
     "monitoring/kustomization.yaml",
+    "alertmanager-config/kustomization.yaml",
     "kube-prometheus-stack-values.yaml",
     "alertmanager-route.yaml",
   ];
