@@ -21,7 +21,7 @@ async function alertmanagerYaml(): Promise<string> {
 
 Deno.test({
   name:
-    'amtool accepts the Alertmanager config Helm renders from the values snippet and routes heal="true" alerts, and only those, to node-heal',
+    'amtool accepts the Alertmanager config Helm renders from the values snippet and routes heal="true" alerts, and only those, to node-heal and on to the root receiver',
   ignore: !AMTOOL,
   fn: async () => {
     const path = await tempFile("alertmanager.yaml", await alertmanagerYaml());
@@ -33,7 +33,8 @@ Deno.test({
         .trim();
     assert.equal(
       await route("alertname=NodeHighCPU", "heal=true", "instance=10.0.0.1:9100"),
-      "node-heal",
+      "node-heal,null",
+      "the chart's root receiver, null, still gets it (tests/repo/paging_routes_test.ts)",
     );
     assert.equal(await route("alertname=Watchdog", "severity=none"), "null");
     assert.equal(await route("alertname=NodeHighCPU", "heal=false"), "null");
@@ -100,22 +101,21 @@ Deno.test("the AlertmanagerConfig routes like the values snippet: same matcher, 
 
 Deno.test({
   name:
-    'the plain alertmanager.yml fragment is the values snippet\'s route and receiver, and routes heal="true" first in another config',
+    'the plain alertmanager.yml fragment is the values snippet\'s routes and receiver, and routes heal="true" first, and last to the root, in another config',
   ignore: !AMTOOL,
   fn: async () => {
     const { parse } = await import("yaml");
     const [fragment] = await manifest("alertmanager-route.yaml") as {
-      route: { routes: { receiver: string }[] };
+      route: { routes: { receiver?: string }[] };
       receivers: { name: string }[];
     }[];
     const helm = await helmAlertmanagerConfig();
-    assert.deepEqual(fragment.route.routes, [
-      helm.route.routes.find((r: { receiver: string }) => r.receiver === "node-heal"),
-    ]);
+    assert.deepEqual(fragment.route.routes, [helm.route.routes[0], helm.route.routes.at(-1)]);
     assert.deepEqual(fragment.receivers, [
       helm.receivers.find((r: { name: string }) => r.name === "node-heal"),
     ]);
-    // Merged as its comment says into a configuration of someone else's: first among the routes.
+    // Merged as its comment says into a configuration of someone else's: node-heal's route first
+    // among the routes, the other last.
     const other = parse(`
 route:
   receiver: team
@@ -126,7 +126,8 @@ receivers:
   - name: team
   - name: pager
 `);
-    other.route.routes.unshift(...fragment.route.routes);
+    const [first, last] = fragment.route.routes;
+    other.route.routes = [first, ...other.route.routes, last];
     other.receivers.push(...fragment.receivers);
     const path = await tempFile("alertmanager.yaml", stringify(other));
     const check = await runTool("amtool", ["check-config", path]);
@@ -135,7 +136,7 @@ receivers:
       (await runTool("amtool", ["config", "routes", "test", `--config.file=${path}`, ...labels]))
         ?.stdout
         .trim();
-    assert.equal(await route("alertname=NodeHighCPU", "heal=true"), "node-heal");
+    assert.equal(await route("alertname=NodeHighCPU", "heal=true"), "node-heal,team");
     assert.equal(
       await route("alertname=NodeNotReady", "heal=true", "severity=critical"),
       "node-heal,pager",
