@@ -73,3 +73,27 @@ export function filesUnder(folder: string): string[] {
   }
   return out.sort();
 }
+
+/** One fenced code block of a Markdown text: its language, its text, the `## ` section it is in. */
+export interface CodeBlock {
+  lang: string;
+  text: string;
+  section: string;
+}
+
+/** The fenced code blocks of a Markdown text, in order. */
+export function codeBlocks(markdown: string): CodeBlock[] {
+  const blocks: CodeBlock[] = [];
+  let section = "";
+  const lines = markdown.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const heading = /^## +(.+)$/.exec(lines[i]);
+    if (heading) section = heading[1];
+    const fence = /^(`{3,})(\w*)\s*$/.exec(lines[i]);
+    if (!fence) continue;
+    const end = lines.findIndex((l, j) => j > i && l.startsWith(fence[1]));
+    blocks.push({ lang: fence[2], text: lines.slice(i + 1, end).join("\n") + "\n", section });
+    i = end;
+  }
+  return blocks;
+}

@@ -86,3 +86,40 @@ export function strings(docs: Doc[]): { path: string; value: string }[] {
   for (const d of docs) walk(d, `${d.kind}/${d.metadata.name}:`);
   return out;
 }
+
+/** The two values as manifests/ has them. */
+export const DEFAULTS = { namespace: "monitoring", release: "prom" };
+/** Two other values, as a user with another namespace and release writes them. */
+export const MINE = { namespace: "observability", release: "kps" };
+
+/** `EXPECTED` with the values changed to `values`'. */
+export function expectedWith(values: { namespace: string; release: string }): string[] {
+  return EXPECTED.map((e) =>
+    e.replace(/ monitoring$/, ` ${values.namespace}`).replace(/ prom$/, ` ${values.release}`)
+  );
+}
+
+/** Where a build says one of the two values: a whole word, never part of another name. */
+export function mentions(docs: Doc[], values: { namespace: string; release: string }): string[] {
+  const word = new RegExp(`(^|[^\\w.-])(${values.namespace}|${values.release})([^\\w.-]|$)`);
+  return strings(docs).filter((s) => word.test(s.value)).map((s) => `${s.path} ${s.value}`);
+}
+
+/**
+ * Where the defaults put them, the AlertmanagerConfig's form chosen: every place the install
+ * component must rewrite.
+ */
+export const EXPECTED = [
+  "ConfigMap/node-heal-dashboard:.metadata.namespace monitoring",
+  "ServiceMonitor/node-heal:.metadata.labels.release prom",
+  "PrometheusRule/node-heal-self:.metadata.labels.release prom",
+  "PrometheusRule/node-heal:.metadata.labels.release prom",
+  "PrometheusRule/node-heal:.metadata.namespace monitoring",
+  ...[0, 1, 2, 3, 4, 5, 6, 7].map((i) =>
+    `PrometheusRule/node-heal:.spec.groups.0.rules.${i}.labels.namespace monitoring`
+  ),
+  "PrometheusRule/node-heal:.spec.groups.1.rules.0.labels.namespace monitoring",
+  "AlertmanagerConfig/node-heal:.metadata.labels.release prom",
+  "AlertmanagerConfig/node-heal:.metadata.namespace monitoring",
+  "NetworkPolicy/node-heal:.spec.ingress.0.from.0.namespaceSelector.matchLabels.kubernetes.io/metadata.name monitoring",
+];

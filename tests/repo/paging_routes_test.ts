@@ -10,6 +10,7 @@ import { helmMerge, manifest } from "../helpers.ts";
 import { operatorConfig } from "../operator_config.ts";
 import { hasTool, runTool } from "../processes.ts";
 import { tempDir } from "./install_overlay.ts";
+import { codeBlocks, ROOT } from "./doc_links.ts";
 
 const AMTOOL = await hasTool("amtool", "apt-get install prometheus-alertmanager");
 
@@ -152,8 +153,16 @@ Deno.test({
   fn: async () => {
     const [amc] = await manifest("alertmanager-config/alertmanager-config.yaml") as Config[];
     assert.equal(amc.metadata.namespace, ALERTS[0].namespace, "the alerts carry its namespace");
+    // docs/install.md's snippet for this form: the route to add after yours.
+    const guide = await Deno.readTextFile(new URL("docs/install.md", ROOT));
+    const snippets = codeBlocks(guide).filter((b) =>
+      b.lang === "yaml" && /^3\. /.test(b.section) && b.text.includes("alertmanager:")
+    );
+    assert.equal(snippets.length, 1, "step 3 shows the route to add");
+    const added: Route[] = parse(snippets[0].text).alertmanager.config.route.routes;
+    assert.equal(added.length, 1);
     const withLast = structuredClone(TEAM);
-    withLast.route.routes.push({ matchers: ['heal="true"'] });
+    withLast.route.routes.push(...added);
     const after = operatorConfig(withLast, amc, () => "a-token");
     const nodeHeal = `${amc.metadata.namespace}/${amc.metadata.name}/node-heal`;
     await assertKeepsPaging(TEAM, after, nodeHeal);
