@@ -188,7 +188,7 @@ export async function manifest(name: string): Promise<Record<string, unknown>[]>
 }
 
 /** Helm's merge of values: maps merge key by key, anything else (lists too) is replaced. */
-function helmMerge(base: unknown, over: unknown): unknown {
+export function helmMerge(base: unknown, over: unknown): unknown {
   const isMap = (v: unknown): v is Record<string, unknown> =>
     typeof v === "object" && v !== null && !Array.isArray(v);
   if (!isMap(base) || !isMap(over)) return structuredClone(over);

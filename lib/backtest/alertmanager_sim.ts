@@ -8,7 +8,7 @@ import type { Alert, Notification } from "../intake/alertmanager.ts";
 import type { Episode } from "./history.ts";
 import type { Delivery } from "./replay.ts";
 
-/** The route's timing: manifests/alertmanager-config.yaml's values by default. */
+/** The route's timing: by default, manifests/alertmanager-config/alertmanager-config.yaml's. */
 export interface Route {
   receiver: string;
   /** Labels alerts are grouped by; `["..."]` groups by all labels. */
@@ -18,7 +18,7 @@ export interface Route {
   repeatIntervalMs: number;
 }
 
-/** The node-heal route of manifests/alertmanager-config.yaml. */
+/** The node-heal route of manifests/alertmanager-config/alertmanager-config.yaml. */
 export const DEFAULT_ROUTE: Route = {
   receiver: "node-heal",
   groupBy: ["alertname", "instance"],

@@ -136,7 +136,7 @@ Deno.test("openMetrics refuses a firing off the minute, outside the window, over
 
 Deno.test("ROLLOUT_HISTORY's ALERTS carry the manifest's rule labels and the labels promtool computes from each rule's expression", async () => {
   // tests/rules/alert-rule.test.yaml holds what `promtool test rules` found each rule to fire
-  // (tests/repo/manifests_test.ts runs it): its expected labels for each alertname.
+  // (tests/repo/alert_rules_test.ts runs it): its expected labels for each alertname.
   const unitTests = parse(
     await Deno.readTextFile(new URL("../rules/alert-rule.test.yaml", import.meta.url)),
   ) as {

@@ -3,7 +3,8 @@
 //   (a) full config: what kube-prometheus-stack renders from manifests/kube-prometheus-stack-values.yaml
 //       (tests/helpers.ts's alertmanagerConfig, the chart's default config merged as Helm does);
 //   (b) AlertmanagerConfig: what the prometheus-operator generates from
-//       manifests/alertmanager-config.yaml with its default OnNamespace matcher strategy, added to
+//       manifests/alertmanager-config/alertmanager-config.yaml with its default OnNamespace
+//       matcher strategy, added to
 //       the chart's default config.
 // The labels each alert leaves with are promtool's: it evaluates the rules on the series of
 // tests/rules/alert-rule.test.yaml and prints what fired. amtool checks every alert's route in
@@ -13,6 +14,7 @@ import assert from "node:assert/strict";
 import { parse, stringify } from "yaml";
 import { alertmanagerConfig, manifest, waitFor } from "../helpers.ts";
 import { freePort } from "../processes.ts";
+import { operatorConfig } from "../operator_config.ts";
 
 type Labels = Record<string, string>;
 // deno-lint-ignore no-explicit-any
@@ -75,61 +77,6 @@ async function firedAlerts(dir: string): Promise<Map<string, Labels[]>> {
     if (r.alert) assert.ok(fired.get(r.alert)?.length, `promtool fired ${r.alert}: ${result.out}`);
   }
   return fired;
-}
-
-type Matcher = { name: string; matchType?: string; value: string };
-
-/**
- * The configuration the prometheus-operator generates from an AlertmanagerConfig with the
- * OnNamespace strategy, on top of `base` (as in its golden files, pkg/alertmanager/testdata):
- * the route goes first among the top route's routes, with namespace="<its namespace>" as its
- * first matcher and continue: true; receivers are named <namespace>/<name>/<receiver>; Secret
- * references are resolved into the configuration. It refuses fields it does not translate.
- */
-function operatorConfig(base: Config, amc: Config, secret: (ref: unknown) => string): Config {
-  const config = structuredClone(base);
-  const { namespace, name } = amc.metadata;
-  const prefixed = (receiver: string) => `${namespace}/${name}/${receiver}`;
-  const r = amc.spec.route;
-  const routeFields = [
-    "receiver",
-    "matchers",
-    "groupBy",
-    "groupWait",
-    "groupInterval",
-    "repeatInterval",
-  ];
-  for (const k of Object.keys(r)) assert.ok(routeFields.includes(k), `route.${k} translated`);
-  const matcher = (m: Matcher) => `${m.name}${m.matchType ?? "="}${JSON.stringify(m.value)}`;
-  const route = {
-    receiver: prefixed(r.receiver),
-    group_by: r.groupBy,
-    matchers: [`namespace="${namespace}"`, ...(r.matchers ?? []).map(matcher)],
-    continue: true,
-    group_wait: r.groupWait,
-    group_interval: r.groupInterval,
-    repeat_interval: r.repeatInterval,
-  };
-  config.route.routes = [route, ...(config.route.routes ?? [])];
-  for (const receiver of amc.spec.receivers) {
-    assert.deepEqual(Object.keys(receiver).sort(), ["name", "webhookConfigs"]);
-    config.receivers.push({
-      name: prefixed(receiver.name),
-      webhook_configs: receiver.webhookConfigs.map((w: Config) => {
-        assert.deepEqual(Object.keys(w).sort(), ["httpConfig", "sendResolved", "url"]);
-        assert.deepEqual(Object.keys(w.httpConfig), ["authorization"]);
-        const auth = w.httpConfig.authorization;
-        return {
-          url: w.url,
-          send_resolved: w.sendResolved,
-          http_config: {
-            authorization: { type: auth.type, credentials: secret(auth.credentials) },
-          },
-        };
-      }),
-    });
-  }
-  return config;
 }
 
 /** A local stand-in for node-heal's webhook: records what Alertmanager posts. */
@@ -220,7 +167,7 @@ Deno.test({
       ];
 
       await using receiver = startReceiver();
-      const [amc] = await manifest("alertmanager-config.yaml") as Config[];
+      const [amc] = await manifest("alertmanager-config/alertmanager-config.yaml") as Config[];
       const chart = parse(
         await Deno.readTextFile(
           new URL("../fixtures/kube-prometheus-stack-alertmanager-config.yaml", import.meta.url),

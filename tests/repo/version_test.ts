@@ -37,7 +37,9 @@ Deno.test("the kustomization's images: entry pins the image to the version", asy
   assert.deepEqual(k.images?.find((i) => i.name === IMAGE)?.newTag, VERSION);
 });
 
-Deno.test("CHANGELOG.md's newest entry is the version", async () => {
-  const top = /^## (\S+)/m.exec(await read("CHANGELOG.md"))?.[1];
-  assert.equal(top, VERSION);
+Deno.test("CHANGELOG.md's newest released entry is the version, under an Unreleased one if any", async () => {
+  const headings = [...(await read("CHANGELOG.md")).matchAll(/^## (\S+)/gm)].map((m) => m[1]);
+  const released = headings.filter((h) => h !== "Unreleased");
+  assert.equal(released[0], VERSION);
+  assert.ok(headings.indexOf("Unreleased") <= 0, "Unreleased, if there, comes first");
 });
