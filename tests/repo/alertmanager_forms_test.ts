@@ -19,18 +19,23 @@ async function alertmanagerYaml(): Promise<string> {
   return stringify(await helmAlertmanagerConfig());
 }
 
+/** Checks an Alertmanager configuration with amtool; its receivers for labels, as amtool routes them. */
+async function amtoolRoutes(path: string) {
+  const check = await runTool("amtool", ["check-config", path]);
+  assert.ok(check?.ok, check?.out ?? "");
+  return async (...labels: string[]) =>
+    (await runTool("amtool", ["config", "routes", "test", `--config.file=${path}`, ...labels]))
+      ?.stdout
+      .trim();
+}
+
 Deno.test({
   name:
     'amtool accepts the Alertmanager config Helm renders from the values snippet and routes heal="true" alerts, and only those, to node-heal and on to the root receiver',
   ignore: !AMTOOL,
   fn: async () => {
     const path = await tempFile("alertmanager.yaml", await alertmanagerYaml());
-    const check = await runTool("amtool", ["check-config", path]);
-    assert.ok(check?.ok, check?.out ?? "");
-    const route = async (...labels: string[]) =>
-      (await runTool("amtool", ["config", "routes", "test", `--config.file=${path}`, ...labels]))
-        ?.stdout
-        .trim();
+    const route = await amtoolRoutes(path);
     assert.equal(
       await route("alertname=NodeHighCPU", "heal=true", "instance=10.0.0.1:9100"),
       "node-heal,null",
@@ -130,12 +135,7 @@ receivers:
     other.route.routes = [first, ...other.route.routes, last];
     other.receivers.push(...fragment.receivers);
     const path = await tempFile("alertmanager.yaml", stringify(other));
-    const check = await runTool("amtool", ["check-config", path]);
-    assert.ok(check?.ok, check?.out ?? "");
-    const route = async (...labels: string[]) =>
-      (await runTool("amtool", ["config", "routes", "test", `--config.file=${path}`, ...labels]))
-        ?.stdout
-        .trim();
+    const route = await amtoolRoutes(path);
     assert.equal(await route("alertname=NodeHighCPU", "heal=true"), "node-heal,team");
     assert.equal(
       await route("alertname=NodeNotReady", "heal=true", "severity=critical"),
