@@ -1,6 +1,6 @@
 // The production entry point: `node-heal serve`, the compiled binary's command. It imports no
 // part of the embedded cluster; dev mode has its own entry point, lib/dev/dev_mode.ts.
-import { versionLine } from "./lib/version.ts";
+import { versionLine } from "./lib/base/version.ts";
 
 function usageText(flags: string): string {
   return `node-heal: heal Kubernetes nodes from Prometheus alerts
@@ -30,8 +30,8 @@ async function main(argv: string[]): Promise<number> {
     const { runBacktest } = await import("./lib/backtest/cli.ts");
     return await runBacktest(rest);
   }
-  const { parseConfig, usage } = await import("./lib/config.ts");
-  const { runService } = await import("./lib/run.ts");
+  const { parseConfig, usage } = await import("./lib/service/config.ts");
+  const { runService } = await import("./lib/service/run.ts");
   const USAGE = usageText(usage("serve"));
   try {
     switch (command) {

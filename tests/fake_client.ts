@@ -13,10 +13,10 @@ import {
   type NodeWatchHandlers,
   type ObjectKind,
   type Stoppable,
-} from "../lib/act/kube_types.ts";
-import type { Node } from "../lib/node.ts";
+} from "../lib/act/kube/types.ts";
+import type { Node } from "../lib/base/node.ts";
 import { NodeIndex } from "../lib/resolve/node_index.ts";
-import type { Pod } from "../lib/pod.ts";
+import type { Pod } from "../lib/base/pod.ts";
 
 type Method = Exclude<keyof KubeClient, "server" | "dryRun">;
 

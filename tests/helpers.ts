@@ -2,7 +2,7 @@ import * as k8s from "@kubernetes/client-node";
 import { parse as parseYaml, parseAllDocuments } from "yaml";
 import { type EmbeddedCluster, startEmbeddedCluster } from "../lib/embedded/cluster.ts";
 import type { EmbeddedClusterOptions } from "../lib/embedded/cluster.ts";
-import { type Service, type ServiceConfig, startService } from "../lib/service.ts";
+import { type Service, type ServiceConfig, startService } from "../lib/service/service.ts";
 import type { Policy } from "../lib/decide/policy.ts";
 import type { Credentials } from "../lib/server/auth.ts";
 import { waitFor } from "./wait.ts";

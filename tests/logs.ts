@@ -1,7 +1,7 @@
 // node-heal's log records captured while a test runs, and the counters of background failures:
-// what the tests of lib/background.ts and of each background path read back.
+// what the tests of lib/base/background.ts and of each background path read back.
 import { configure, type LogRecord, reset } from "@logtape/logtape";
-import type { BackgroundTask } from "../lib/background.ts";
+import type { BackgroundTask } from "../lib/base/background.ts";
 import type { Metrics } from "../lib/report/metrics.ts";
 
 /** Runs `fn` with node-heal's records at `warning` and above captured in `records`. */

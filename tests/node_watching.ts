@@ -7,7 +7,7 @@ import { PooledKubeConfig } from "../lib/act/kube/pooled_config.ts";
 import { closeNative } from "../lib/act/kube/raw.ts";
 import { kubeconfigFor } from "../lib/embedded/cluster.ts";
 import { workerName } from "../lib/embedded/seed.ts";
-import type { Node } from "../lib/node.ts";
+import type { Node } from "../lib/base/node.ts";
 
 /** Every call of a watch's handlers, with its time (performance.now). */
 export function recorder() {

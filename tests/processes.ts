@@ -1,6 +1,6 @@
 // node-heal as real processes for tests: `main.ts serve` with the permissions of `deno task serve`,
 // its JSON log lines as they come, and its stop.
-import { UNHANDLED_LINE } from "../lib/background.ts";
+import { UNHANDLED_LINE } from "../lib/base/background.ts";
 import { shippedBinary } from "./shipped.ts";
 import { waitFor } from "./wait.ts";
 
@@ -107,7 +107,7 @@ export async function stop(p: ReturnType<typeof watched>) {
 
 /**
  * Fails when a node-heal process logged a rejection nobody handled or an error nobody caught (its
- * process-wide handler's line, lib/background.ts; error lines go to stderr), or Deno printed one
+ * process-wide handler's line, lib/base/background.ts; error lines go to stderr), or Deno printed one
  * as it ended the process: each is a bug, even where the process went on.
  */
 export function assertNoUnhandled(records: Record<string, unknown>[], stderr: string): void {

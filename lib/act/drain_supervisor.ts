@@ -1,8 +1,8 @@
-import { errorText } from "../background.ts";
-import type { KubeClient } from "./kube_types.ts";
+import { errorText } from "../base/background.ts";
+import type { KubeClient } from "./kube/types.ts";
 import { drainNode, type DrainReport } from "./drainer.ts";
 import type { NodeWriter } from "./node_writer.ts";
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../base/clock.ts";
 import type { DrainOptions } from "../decide/drain_plan.ts";
 import { drainProgress } from "../decide/drain_step.ts";
 import { ANNOTATIONS } from "../decide/node_state.ts";

@@ -1,10 +1,10 @@
-import type { KubeClient } from "./kube_types.ts";
+import type { KubeClient } from "./kube/types.ts";
 import { type DrainOptions, planDrain } from "../decide/drain_plan.ts";
-import { type Pod, podKey } from "../pod.ts";
-import { clip } from "../clip.ts";
-import { formatDuration } from "../duration.ts";
-import { sleep } from "../timing.ts";
-import { type Clock, systemClock } from "../clock.ts";
+import { type Pod, podKey } from "../base/pod.ts";
+import { clip } from "../base/clip.ts";
+import { formatDuration } from "../base/duration.ts";
+import { sleep } from "../base/timing.ts";
+import { type Clock, systemClock } from "../base/clock.ts";
 import { type Halt, quietHalt } from "../decide/halts.ts";
 import { isFenced, NOT_LEADING } from "./fence.ts";
 

@@ -1,8 +1,8 @@
 // The election's vocabulary: the elector's options and defaults, why a leader steps down, and how
 // a Lease record is compared and dated. The state machine is in elector.ts.
-import type { Background } from "../background.ts";
-import type { KubeClient, LeaseRecord } from "./kube_types.ts";
-import type { Clock } from "../clock.ts";
+import type { Background } from "../base/background.ts";
+import type { KubeClient, LeaseRecord } from "./kube/types.ts";
+import type { Clock } from "../base/clock.ts";
 
 /** Why a leader stopped leading, in the order the docs list them. */
 export const STEP_DOWN_REASONS = [

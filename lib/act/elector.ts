@@ -1,6 +1,6 @@
-import { Background } from "../background.ts";
-import type { LeaseRecord } from "./kube_types.ts";
-import { systemClock } from "../clock.ts";
+import { Background } from "../base/background.ts";
+import type { LeaseRecord } from "./kube/types.ts";
+import { systemClock } from "../base/clock.ts";
 import {
   ELECTION_DEFAULTS,
   type ElectorOptions,
@@ -9,8 +9,8 @@ import {
   type StepDownReason,
 } from "./election.ts";
 
-import { clip } from "../clip.ts";
-import { statusOf } from "../retry.ts";
+import { clip } from "../base/clip.ts";
+import { statusOf } from "../base/retry.ts";
 
 export { ELECTION_DEFAULTS, STEP_DOWN_REASONS } from "./election.ts";
 export type { ElectorOptions, StepDown, StepDownReason } from "./election.ts";

@@ -4,7 +4,7 @@
 // now: a process that wakes from a pause, or a leader whose Lease another replica took, sends
 // nothing it queued before. The API's own preconditions (resourceVersion, uid) back it where they
 // exist; the checks of the policy in force are the callers' (decide/halts.ts).
-import { KubeError } from "./kube_types.ts";
+import { KubeError } from "./kube/types.ts";
 
 /** The kinds of write the fence guards. */
 export const FENCED_WRITES = ["evict", "patch", "create", "replace", "delete", "cloud"] as const;

@@ -1,12 +1,12 @@
-import type { KubeClient } from "./kube_types.ts";
+import type { KubeClient } from "./kube/types.ts";
 import type { Decision } from "../decide/decision.ts";
 import { sealPatch, type StateSeal } from "../decide/seal.ts";
 import type { Release } from "../decide/tally.ts";
-import type { Clock } from "../clock.ts";
-import type { Node } from "../node.ts";
+import type { Clock } from "../base/clock.ts";
+import type { Node } from "../base/node.ts";
 import type { Metrics } from "../report/metrics.ts";
 import type { NodeIndex } from "../resolve/node_index.ts";
-import { permanent, retry, statusOf } from "../retry.ts";
+import { permanent, retry, statusOf } from "../base/retry.ts";
 
 /** A decision to write: an `act` one. */
 export type Write = Extract<Decision, { kind: "act" }>;

@@ -3,10 +3,10 @@
 // every restart, seals and checks with the same key. The first replica to find none makes one
 // (32 random bytes); the others read it. In a dry run nothing is stored, so the key lives and dies
 // with the process.
-import type { KubeClient, ObjectKind } from "./kube_types.ts";
-import { KubeError } from "./kube_types.ts";
-import { log } from "../log.ts";
-import { retry, statusOf } from "../retry.ts";
+import type { KubeClient, ObjectKind } from "./kube/types.ts";
+import { KubeError } from "./kube/types.ts";
+import { log } from "../base/log.ts";
+import { retry, statusOf } from "../base/retry.ts";
 
 /** The Secret that holds the key, in node-heal's namespace. */
 export const STATE_KEY_SECRET = "node-heal-state-key";

@@ -2,10 +2,10 @@
 // notifications Alertmanager sent, replays them through node-heal's decisions once per policy,
 // and prints the report (a table, `--json`, or an `--html` page).
 import { getHeapStatistics } from "node:v8";
-import { loadPolicy } from "../config.ts";
+import { loadPolicy } from "../service/config.ts";
 import { DEFAULT_POLICY, type Policy } from "../decide/policy.ts";
-import type { Node } from "../node.ts";
-import { versionLine } from "../version.ts";
+import type { Node } from "../base/node.ts";
+import { versionLine } from "../base/version.ts";
 import { deliveries } from "./alertmanager_sim.ts";
 import { type BacktestConfig, parseBacktestArgs, USAGE } from "./cli_args.ts";
 import { nodesFromKubeconfig, nodesFromPrometheus } from "./cluster_source.ts";

@@ -2,9 +2,9 @@
 // (a window in the future, a step that would miss firing periods, more steps than memory holds)
 // is refused at once, naming the flag and the value, rather than after minutes of queries.
 import { parseArgs } from "node:util";
-import { MAX_TIMEOUT_MS, parseDuration } from "../config.ts";
+import { MAX_TIMEOUT_MS, parseDuration } from "../service/config.ts";
 import { DEFAULT_HOLD_TTL_MS } from "../decide/decision.ts";
-import { formatDuration } from "../duration.ts";
+import { formatDuration } from "../base/duration.ts";
 import { DEFAULT_ROUTE, type Route } from "./alertmanager_sim.ts";
 import { MAX_ANSWER_BYTES, MAX_POINTS, prometheusUrl } from "./prometheus.ts";
 

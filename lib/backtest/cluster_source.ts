@@ -1,7 +1,7 @@
 // The Nodes a backtest replays against: from kube-state-metrics' `kube_node_*` series in the same
 // Prometheus (no cluster access needed), or from a cluster through a kubeconfig (its Nodes now,
 // node-heal's own marks taken off).
-import type { Node } from "../node.ts";
+import type { Node } from "../base/node.ts";
 import type { Policy } from "../decide/policy.ts";
 import { CONTROL_PLANE_LABELS, EXCLUDE_LABEL } from "../decide/node_state.ts";
 import { POOL_LABELS } from "../decide/replace_policy.ts";
@@ -122,7 +122,7 @@ function labelNames(policies: Policy[]): Map<string, string> {
 /** The Nodes of the cluster a kubeconfig points at, as they are now, node-heal's marks taken off. */
 export async function nodesFromKubeconfig(path: string | undefined): Promise<Node[]> {
   // Loaded only here: the client library costs memory a Prometheus-only backtest does not need.
-  const { connect } = await import("../act/kube_client.ts");
+  const { connect } = await import("../act/kube/client.ts");
   const { client } = connect({ kubeconfigPath: path });
   const { promise, resolve, reject } = Promise.withResolvers<Node[]>();
   const watch = await client.watchNodes({

@@ -1,7 +1,7 @@
 // Alert history as Prometheus kept it: the `ALERTS{alertstate="firing"}` series turned back into
 // firing periods (episodes), each with the fingerprint Alertmanager gives its labels.
-import { clip } from "../clip.ts";
-import { formatDuration } from "../duration.ts";
+import { clip } from "../base/clip.ts";
+import { formatDuration } from "../base/duration.ts";
 import { type Series, seriesKey } from "./prometheus.ts";
 import { ANSWER_LIMITS } from "./prometheus_answer.ts";
 

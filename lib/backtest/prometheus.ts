@@ -3,8 +3,8 @@
 // API's shape before it is used: a proxy's error page, a truncated body or a hostile server ends
 // the backtest with one line naming what was wrong, never a wrong history. Answers are read as
 // they arrive, within bounds (prometheus_answer.ts): none is ever held whole.
-import { clip } from "../clip.ts";
-import { formatDuration } from "../duration.ts";
+import { clip } from "../base/clip.ts";
+import { formatDuration } from "../base/duration.ts";
 import {
   type Answer,
   ANSWER_LIMITS,

@@ -2,7 +2,7 @@
 // the series are built as they stream in, samples outside the window asked for are dropped (and
 // counted) as they come, and every bound (bytes, series, samples, labels) is checked as it grows,
 // so a hostile or broken server ends the read with one line at a cost node-heal's heap can take.
-import { clip } from "../clip.ts";
+import { clip } from "../base/clip.ts";
 import { JsonTokens, NotJson, type TokenKind, TokenTooLong } from "./json_tokens.ts";
 
 /** One series of an answer: its labels, and its samples as [time (ms), value]. */

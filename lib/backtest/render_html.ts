@@ -8,7 +8,7 @@ import type {
   NodeStory,
   UnmatchedAlert,
 } from "./report_types.ts";
-import { formatDuration, formatWait } from "../duration.ts";
+import { formatDuration, formatWait } from "../base/duration.ts";
 import { countMax, renderChart } from "./render_html_chart.ts";
 import { REPORT_CSP, REPORT_CSS } from "./render_html_css.ts";
 import { escapeHtml, formatUtc, plural, safeClass, timeTag } from "./render_html_text.ts";

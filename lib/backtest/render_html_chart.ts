@@ -3,7 +3,7 @@
 // the next point, the last one until the window's end. No script: tooltips are SVG <title>s.
 import type { BacktestRun } from "./report_types.ts";
 import { escapeHtml, formatUtc } from "./render_html_text.ts";
-import { formatWait } from "../duration.ts";
+import { formatWait } from "../base/duration.ts";
 
 const WIDTH = 560;
 const HEIGHT = 230;

@@ -1,6 +1,6 @@
 // The backtest report as a terminal reads it: the history in a few lines, the policies side by
 // side in one table, then what each would have done to each Node.
-import { formatDuration, formatWait } from "../duration.ts";
+import { formatDuration, formatWait } from "../base/duration.ts";
 import { formatUtc } from "./render_html_text.ts";
 import type { BacktestReport, BacktestRun } from "./report_types.ts";
 

@@ -4,7 +4,7 @@
 // expires holds) happens here at simulated times; what the service decides, the same code
 // decides here. Synchronous and free of I/O: a month of history replays in milliseconds.
 import type { Alert, Notification } from "../intake/alertmanager.ts";
-import type { Node } from "../node.ts";
+import type { Node } from "../base/node.ts";
 import {
   decide,
   type DecideOptions,

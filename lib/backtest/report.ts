@@ -1,9 +1,9 @@
 // A replay summed up: what each policy would have done, how far the cluster went out against its
 // budget, which gates blocked and for how long, and the alerts that matched no Node.
-import type { Node } from "../node.ts";
+import type { Node } from "../base/node.ts";
 import type { Policy } from "../decide/policy.ts";
 import { required, selected } from "../decide/selection.ts";
-import { formatDuration } from "../duration.ts";
+import { formatDuration } from "../base/duration.ts";
 import { NodeIndex, resolveAlert } from "../resolve/node_index.ts";
 import type { Episode } from "./history.ts";
 import type { ReplayResult } from "./replay.ts";

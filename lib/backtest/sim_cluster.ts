@@ -1,7 +1,7 @@
 // The backtest's cluster: the Nodes as node-heal's own index and tally hold them, changed only
 // by the patches decide() and reconcile() return, as the API server would merge them; and the
 // replacement ledger as the replacement gates count it. No I/O and no clock of its own.
-import { isCordoned, type Node } from "../node.ts";
+import { isCordoned, type Node } from "../base/node.ts";
 import type { Decision, NodePatch } from "../decide/decision.ts";
 import type { Gates } from "../decide/policy.ts";
 import { isAvailable, protection } from "../decide/selection.ts";

@@ -3,7 +3,7 @@
 // `external_labels` of this cluster's Prometheus) is another cluster's, and is decided on before
 // it is resolved to a Node at all: nothing is read, written or told about a Node for it.
 import type { Alert } from "../intake/alertmanager.ts";
-import { clip } from "../clip.ts";
+import { clip } from "../base/clip.ts";
 import type { Gate } from "./decision.ts";
 import type { Policy } from "./policy.ts";
 

@@ -2,7 +2,7 @@
 // healing, replacement as a rule's default, nothing that must stay healthy, budgets above any sane
 // ceiling. Each is refused unless the policy names it in `acknowledge:`; an acknowledged danger is
 // one warning line at load. (One such policy replaced all 3 workers on one Watchdog notification.)
-import { clip } from "../clip.ts";
+import { clip } from "../base/clip.ts";
 import type { Matcher } from "./matchers.ts";
 
 /** The dangers a policy may acknowledge, by name. */

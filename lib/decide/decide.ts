@@ -1,5 +1,5 @@
 import type { Alert } from "../intake/alertmanager.ts";
-import { isCordoned, type Node } from "../node.ts";
+import { isCordoned, type Node } from "../base/node.ts";
 import {
   ANNOTATIONS,
   clearedAnnotations,

@@ -1,6 +1,6 @@
 import type { Alert } from "../intake/alertmanager.ts";
-import type { Node } from "../node.ts";
-import { clip } from "../clip.ts";
+import type { Node } from "../base/node.ts";
+import { clip } from "../base/clip.ts";
 import { ANNOTATIONS } from "./node_state.ts";
 import type { Policy } from "./policy.ts";
 import type { DrainOptions } from "./drain_plan.ts";

@@ -1,4 +1,4 @@
-import { type Pod, podKey } from "../pod.ts";
+import { type Pod, podKey } from "../base/pod.ts";
 
 /** How a drain treats the pods `kubectl drain` treats specially; the defaults are kubectl's with --ignore-daemonsets --delete-emptydir-data. */
 export interface DrainOptions {

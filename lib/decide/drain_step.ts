@@ -1,4 +1,4 @@
-import type { Node } from "../node.ts";
+import type { Node } from "../base/node.ts";
 import { ANNOTATIONS, readState } from "./node_state.ts";
 import { DEFAULT_POLICY, type Policy } from "./policy.ts";
 import { replaceAtAfterDrain } from "./replace_step.ts";

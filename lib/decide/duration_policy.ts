@@ -2,7 +2,7 @@
 // date at most 8.64e15 ms from 1970, so `drainAfter: 99999999999h` was accepted and then every
 // drain answered 500 "Invalid time value" while Alertmanager retried for ever.
 import { z } from "zod";
-import { DURATION_PATTERN, durationMs, formatDuration } from "../duration.ts";
+import { DURATION_PATTERN, durationMs, formatDuration } from "../base/duration.ts";
 
 const DAY = 24 * 3_600_000;
 

@@ -1,8 +1,8 @@
-import type { Node } from "../node.ts";
+import type { Node } from "../base/node.ts";
 import { HISTORY } from "./node_state.ts";
 import { FUTURE_SKEW_MS } from "./state_schema.ts";
 import type { Gates } from "./policy.ts";
-import { formatDuration } from "../duration.ts";
+import { formatDuration } from "../base/duration.ts";
 import { isAvailable, type ProtectionGate, since } from "./selection.ts";
 import { type BudgetOptions, type Budgets, Tally } from "./tally.ts";
 

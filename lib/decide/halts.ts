@@ -1,7 +1,7 @@
 // A step decided earlier is decided again at the moment it acts: a drain starts, and each of its
 // rounds and evictions goes on, only if the policy in force still allows it on this Node now.
 // Pure: the drain supervisor asks before every eviction, startDrain() before a drain begins.
-import { isCordoned, type Node } from "../node.ts";
+import { isCordoned, type Node } from "../base/node.ts";
 import { readState } from "./node_state.ts";
 import type { Policy, Rule } from "./policy.ts";
 import { protection } from "./selection.ts";

@@ -1,5 +1,5 @@
 import type { Alert } from "../intake/alertmanager.ts";
-import type { Node } from "../node.ts";
+import type { Node } from "../base/node.ts";
 import {
   type Hold,
   holdsAnnotations,

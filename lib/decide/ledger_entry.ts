@@ -3,8 +3,8 @@
 // clock allows. Anyone with RBAC in node-heal's namespace can write the ledger; an entry that fails
 // is read as unreadable, never thrown on.
 import { z } from "zod";
-import { clip } from "../clip.ts";
-import { formatDuration } from "../duration.ts";
+import { clip } from "../base/clip.ts";
+import { formatDuration } from "../base/duration.ts";
 import { MAX_REPLACE_TIMEOUT_MS, PROVIDERS } from "./replace_policy.ts";
 import type { Replacement } from "./replacements.ts";
 /** How many entries a stored ledger may hold; one with more is damaged. */

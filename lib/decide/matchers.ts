@@ -1,7 +1,7 @@
 // Alertmanager's matcher syntax, as policy rules use it. Regexes are RE2, as Alertmanager's are
 // (Go's regexp): matched in time linear in the value, so no pattern and no alert can freeze node-heal.
 import { RE2JS } from "re2js";
-import { clip } from "../clip.ts";
+import { clip } from "../base/clip.ts";
 
 /** The longest regular expression a matcher may carry, in characters (docs/limits.md). */
 export const MAX_PATTERN_LENGTH = 16_384;

@@ -1,5 +1,5 @@
 import type { Alert } from "../intake/alertmanager.ts";
-import type { Node } from "../node.ts";
+import type { Node } from "../base/node.ts";
 import { MAX_REMEDIATIONS, MAX_RESOLVED, parseAnnotations, parseTimes } from "./state_schema.ts";
 import { ANNOTATIONS, HISTORY } from "./state_keys.ts";
 

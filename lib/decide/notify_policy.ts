@@ -2,7 +2,7 @@
 // type, the event kinds it wants (`on:`) and the alerts it wants (`match:`). Secrets are named
 // here (a file or an environment variable), never written here.
 import { z } from "zod";
-import { durationMs } from "../duration.ts";
+import { durationMs } from "../base/duration.ts";
 import { boundedDuration, MAX_DURATIONS } from "./duration_policy.ts";
 import { type Matcher, parseMatcher, splitMatchers } from "./matchers.ts";
 

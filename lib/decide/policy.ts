@@ -1,9 +1,9 @@
-import { fieldName, valueAt } from "../field_path.ts";
+import { fieldName, valueAt } from "../base/field_path.ts";
 import { z } from "zod";
 import type { Alert } from "../intake/alertmanager.ts";
-import { clip } from "../clip.ts";
+import { clip } from "../base/clip.ts";
 import { DEFAULT_DRAIN, type DrainOptions } from "./drain_plan.ts";
-import { durationMs } from "../duration.ts";
+import { durationMs } from "../base/duration.ts";
 import { checkDangers, DANGERS } from "./danger_policy.ts";
 import { boundedDuration, MAX_DURATIONS } from "./duration_policy.ts";
 import { fieldRefusal, PolicyRefused, quoteKeys } from "./policy_refusal.ts";

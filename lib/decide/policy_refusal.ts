@@ -2,8 +2,8 @@
 // at start-up: it names the field and what was expected, quotes at most QUOTE_MAX characters of a
 // value, and never quotes a value that can hold a secret (a Slack URL written inline by mistake
 // once reached all three) or anything under a key the policy does not know.
-import { clip } from "../clip.ts";
-import { fieldName } from "../field_path.ts";
+import { clip } from "../base/clip.ts";
+import { fieldName } from "../base/field_path.ts";
 
 /** Characters of a value a refusal quotes, at most. */
 export const QUOTE_MAX = 200;

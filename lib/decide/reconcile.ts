@@ -1,4 +1,4 @@
-import { isCordoned, type Node } from "../node.ts";
+import { isCordoned, type Node } from "../base/node.ts";
 import {
   clearedAnnotations,
   describeHolders,
@@ -12,7 +12,7 @@ import { act, type DecideOptions, type Decision } from "./decision.ts";
 import { DRAIN_HEARTBEAT_TTL_MS, drainDue, startDrain } from "./drain_step.ts";
 import { replaceDue, startReplace } from "./replace_step.ts";
 import { liveOverflow, seenAt } from "./holds.ts";
-import { formatDuration } from "../duration.ts";
+import { formatDuration } from "../base/duration.ts";
 
 /**
  * What node-heal should do about a Node outside any alert: give up its claim on a Node

@@ -1,7 +1,7 @@
 // The policy's words for the last step of the ladder: how a rule replaces a Node (`replace:`),
 // and the gates that bound replacements (`maxReplacing`, `replaceRate`).
 import { z } from "zod";
-import { DURATION_PATTERN, durationMs } from "../duration.ts";
+import { DURATION_PATTERN, durationMs } from "../base/duration.ts";
 
 /** The ways node-heal can replace a Node. */
 export const PROVIDERS = ["karpenter", "cluster-api", "aws-asg", "gcp-mig", "delete-node"] as const;

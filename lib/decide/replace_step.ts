@@ -1,7 +1,7 @@
 // The last step of the ladder, decided: when a drained Node's replacement is due, whether the
 // replacement gates let it start, and what is written on the Node when it starts or fails. The
 // replacement itself is recorded in the ledger and run by act/replace/replacer.ts.
-import type { Node } from "../node.ts";
+import type { Node } from "../base/node.ts";
 import {
   ANNOTATIONS,
   clearedAnnotations,

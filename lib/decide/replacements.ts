@@ -3,8 +3,8 @@
 // has a successor, and how the ledger stays bounded. The ledger lives outside the Nodes (a replaced Node is deleted
 // with its annotations), in a ConfigMap that act/replace/ledger.ts reads and writes, and that
 // anyone with RBAC in node-heal's namespace can write too.
-import { isReady, type Node } from "../node.ts";
-import { formatDuration } from "../duration.ts";
+import { isReady, type Node } from "../base/node.ts";
+import { formatDuration } from "../base/duration.ts";
 import type { Gates } from "./policy.ts";
 import { POOL_LABELS, type ProviderName } from "./replace_policy.ts";
 import { readState } from "./node_state.ts";

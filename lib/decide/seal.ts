@@ -4,7 +4,7 @@
 // node-heal can seal them, so what it reads back unsealed (written, or edited, by someone else, or
 // copied from another Node) is not its state and counts for nothing (resolve/admission.ts).
 import { createHmac, timingSafeEqual } from "node:crypto";
-import type { Node } from "../node.ts";
+import type { Node } from "../base/node.ts";
 import type { NodePatch } from "./decision.ts";
 import { STATE_KEYS } from "./state_schema.ts";
 

@@ -1,4 +1,4 @@
-import { isCordoned, isReady, type Node } from "../node.ts";
+import { isCordoned, isReady, type Node } from "../base/node.ts";
 import { CONTROL_PLANE_LABELS, EXCLUDE_LABEL } from "./node_state.ts";
 import type { Gates } from "./policy.ts";
 

@@ -1,4 +1,4 @@
-import { isCordoned, type Node } from "../node.ts";
+import { isCordoned, type Node } from "../base/node.ts";
 import { isAvailable, protection, required, since } from "./selection.ts";
 import { HISTORY, readState, remediations } from "./node_state.ts";
 import type { Gates } from "./policy.ts";

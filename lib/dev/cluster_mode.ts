@@ -1,9 +1,9 @@
 // `deno task cluster`: the embedded Kubernetes API server alone, no node-heal, so several
 // `deno task serve --kubeconfig .dev/kubeconfig` replicas can share one cluster. Like dev mode, it
 // runs from the source tree; the production entry point (main.ts) never imports this.
-import { parseClusterConfig, usage } from "../config.ts";
+import { parseClusterConfig, usage } from "../service/config.ts";
 import { startEmbeddedCluster } from "../embedded/cluster.ts";
-import { log, setupLogging } from "../log.ts";
+import { log, setupLogging } from "../base/log.ts";
 import { writeKubeconfig } from "./kubeconfig_out.ts";
 
 const USAGE = `node-heal cluster: the embedded Kubernetes API server alone, for node-heal replicas

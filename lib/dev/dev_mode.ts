@@ -1,9 +1,9 @@
 // Dev mode's entry point (`deno task dev`): node-heal against an embedded Kubernetes API server
 // with a kind-like cluster, no setup. The production entry point (main.ts) never imports this.
-import { parseConfig, usage } from "../config.ts";
+import { parseConfig, usage } from "../service/config.ts";
 import { startEmbeddedCluster } from "../embedded/cluster.ts";
-import { log } from "../log.ts";
-import { runService } from "../run.ts";
+import { log } from "../base/log.ts";
+import { runService } from "../service/run.ts";
 import { writeKubeconfig } from "./kubeconfig_out.ts";
 import { parsePolicy } from "../decide/policy.ts";
 

@@ -22,8 +22,8 @@ import {
   replacementState,
 } from "./node_lifecycle.ts";
 import { Timers } from "./timers.ts";
-import { sleep } from "../timing.ts";
-import { systemClock } from "../clock.ts";
+import { sleep } from "../base/timing.ts";
+import { systemClock } from "../base/clock.ts";
 
 /** Options of an {@link ApiServer}. */
 export interface ApiServerOptions extends KarpenterOptions, ClusterApiOptions, ReplacementOptions {

@@ -1,7 +1,7 @@
 // The bulky, realistic parts of a seeded Node: its image list, resources, conditions and
 // managedFields, each derived from the node's name so that a seed is the same on every run.
 
-import { fnv1a32 } from "../fnv.ts";
+import { fnv1a32 } from "../base/fnv.ts";
 
 /** A seeded pseudo-random source (mulberry32): numbers in [0, 1), the same for the same seed. */
 export function seededRandom(seed: string): () => number {

@@ -18,7 +18,7 @@
 
 import { groupVersionDocuments, hashOf } from "./openapi_v3.ts";
 import { jsonText } from "./wire.ts";
-import { systemClock } from "../clock.ts";
+import { systemClock } from "../base/clock.ts";
 
 const V3 = "/openapi/v3";
 // Clients ask for `...spec.v2@v1.0+protobuf`; the real server answers with this spelling, which,

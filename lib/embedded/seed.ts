@@ -13,7 +13,7 @@ import { rfc3339 } from "./times.ts";
 import { seedNodeClaims } from "./karpenter_claims.ts";
 import { seedMachines } from "./cluster_api_objects.ts";
 import type { NodeCloud, NodeManager } from "./node_clouds.ts";
-import { systemClock } from "../clock.ts";
+import { systemClock } from "../base/clock.ts";
 
 /** The addresses of the topology's nodes, named beside {@link workerName} for the tests that use both. */
 export { nodeAddress };

@@ -2,7 +2,7 @@
 // and static pods as kind creates them, with stable uids and name suffixes.
 
 import { type KubeObject, NAME_SUFFIX_CHARS } from "./objects.ts";
-import { fnv1a32 } from "../fnv.ts";
+import { fnv1a32 } from "../base/fnv.ts";
 import { cloudNode, type NodeCloud, type NodeManager } from "./node_clouds.ts";
 import { imagePool, systemImages } from "./node_images.ts";
 import {

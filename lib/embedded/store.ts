@@ -1,5 +1,5 @@
 import type { KubeObject } from "./objects.ts";
-import { systemClock } from "../clock.ts";
+import { systemClock } from "../base/clock.ts";
 
 /** The kinds of change a watch reports. */
 export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED";

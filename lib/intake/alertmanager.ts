@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { fieldName, valueAt } from "../field_path.ts";
+import { fieldName, valueAt } from "../base/field_path.ts";
 
 /** One alert as node-heal handles it, whatever the payload looked like. */
 export interface Alert {

@@ -1,5 +1,5 @@
-import { clip } from "../clip.ts";
-import type { Clock } from "../clock.ts";
+import { clip } from "../base/clip.ts";
+import type { Clock } from "../base/clock.ts";
 
 /** One decision, as `/status` lists the last ones. */
 export interface DecisionRecord {

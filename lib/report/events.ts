@@ -3,15 +3,15 @@ import {
   type EventVersion,
   type KubeClient,
   KubeError,
-} from "../act/kube_types.ts";
+} from "../act/kube/types.ts";
 import type { EventIntent } from "../decide/decide.ts";
 import type { Metrics } from "./metrics.ts";
-import { errorText } from "../background.ts";
-import { log } from "../log.ts";
-import { clip } from "../clip.ts";
-import { fnv1a32 } from "../fnv.ts";
-import { passing, retry, statusOf } from "../retry.ts";
-import { deadline } from "../timing.ts";
+import { errorText } from "../base/background.ts";
+import { log } from "../base/log.ts";
+import { clip } from "../base/clip.ts";
+import { fnv1a32 } from "../base/fnv.ts";
+import { passing, retry, statusOf } from "../base/retry.ts";
+import { deadline } from "../base/timing.ts";
 
 /** Options of an {@link EventRecorder}. */
 export interface EventRecorderOptions {

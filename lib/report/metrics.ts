@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { RuntimeMetrics } from "./runtime_metrics.ts";
-import { Background, BACKGROUND_TASKS } from "../background.ts";
+import { Background, BACKGROUND_TASKS } from "../base/background.ts";
 
 /** node-heal's Prometheus metrics, in a registry of their own (one per server). */
 export class Metrics {

@@ -2,13 +2,13 @@ import type { Applied } from "../act/node_writer.ts";
 import type { DrainReport } from "../act/drainer.ts";
 import type { Decision, EventIntent } from "../decide/decision.ts";
 import type { Alert } from "../intake/alertmanager.ts";
-import { literal, log } from "../log.ts";
+import { literal, log } from "../base/log.ts";
 import type { DecisionLog, DecisionRecord } from "./decision_log.ts";
 import type { EventRecorder } from "./events.ts";
 import type { Metrics } from "./metrics.ts";
 import type { ReplaceNews } from "../act/replace/replacer.ts";
 import type { Notifier } from "./notify/notifier.ts";
-import { type Clock, systemClock } from "../clock.ts";
+import { type Clock, systemClock } from "../base/clock.ts";
 import { fromDecision, fromDrainEnd, fromReplacement } from "./notify/happenings.ts";
 import { CLUSTER_GATE, OTHER_CLUSTER } from "../decide/cluster_guard.ts";
 

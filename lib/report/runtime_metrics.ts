@@ -3,7 +3,7 @@
 // runtime (no /proc: Deno asks for --allow-all to read /proc/self, which node-heal never has).
 import process from "node:process";
 import { Counter, Gauge, type Registry } from "prom-client";
-import { VERSION } from "../version.ts";
+import { VERSION } from "../base/version.ts";
 
 /** How often the event loop's lag is sampled: often enough to see a stall, cheap enough to ignore. */
 export const LAG_SAMPLE_MS = 500;

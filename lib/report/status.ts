@@ -1,7 +1,7 @@
 import { budgets } from "../decide/gates.ts";
 import { holdCount, readState, remediations } from "../decide/node_state.ts";
 import type { Policy } from "../decide/policy.ts";
-import { isCordoned } from "../node.ts";
+import { isCordoned } from "../base/node.ts";
 import type { NodeIndex } from "../resolve/node_index.ts";
 import type { DecisionRecord } from "./decision_log.ts";
 import type { Replacement, ReplaceView } from "../decide/replacements.ts";

@@ -4,9 +4,9 @@
 // object and reason: a warning in the log, `nodeheal_untrusted_state_total{kind,reason}`, and an
 // Event (on the Node it is about, or on node-heal's namespace). Never throws, never echoes the
 // value whole.
-import type { Clock } from "../clock.ts";
-import { clip } from "../clip.ts";
-import { log } from "../log.ts";
+import type { Clock } from "../base/clock.ts";
+import { clip } from "../base/clip.ts";
+import { log } from "../base/log.ts";
 import type { EventRecorder } from "./events.ts";
 import type { Metrics } from "./metrics.ts";
 

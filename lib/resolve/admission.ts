@@ -3,10 +3,10 @@
 // does not carry node-heal's seal (written or edited by someone else, copied from another Node,
 // or from before state was sealed) is taken in without it: it is not node-heal's, whatever it
 // says. What is dropped is told once (report/untrusted.ts); nothing here throws.
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../base/clock.ts";
 import { holdsState, SEAL, type StateSeal } from "../decide/seal.ts";
 import { cleanAnnotations, STATE_KEYS } from "../decide/node_state.ts";
-import type { Node } from "../node.ts";
+import type { Node } from "../base/node.ts";
 import type { Finding } from "../report/untrusted.ts";
 
 /** What a {@link StateAdmission} works with. */

@@ -1,5 +1,5 @@
 import { HttpError } from "./http_error.ts";
-import { untilAborted } from "../timing.ts";
+import { untilAborted } from "../base/timing.ts";
 
 /** How the runtime says a request's bytes are not valid HTTP (hyper's parse errors). */
 const FRAMING_ERROR = /^invalid HTTP\/1 request\b/;

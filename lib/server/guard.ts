@@ -1,6 +1,6 @@
-import { Background } from "../background.ts";
-import { log } from "../log.ts";
-import { sleep } from "../timing.ts";
+import { Background } from "../base/background.ts";
+import { log } from "../base/log.ts";
+import { sleep } from "../base/timing.ts";
 import { splice, startTlsHop } from "./tls_hop.ts";
 import { clientOf, ClientShares } from "./client_shares.ts";
 import {

@@ -1,4 +1,4 @@
-import { log } from "../log.ts";
+import { log } from "../base/log.ts";
 
 /** How long a reason stays quiet after it was logged: later rejections for it are counted. */
 export const REJECTION_LOG_WINDOW_MS = 10_000;

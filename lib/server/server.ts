@@ -1,12 +1,12 @@
 import { parseNotification, PayloadError } from "../intake/alertmanager.ts";
 import { authorized, challenge, type Credentials, hasCredentials } from "./auth.ts";
-import { log } from "../log.ts";
+import { log } from "../base/log.ts";
 import { readBody } from "./body.ts";
 import { RejectionLog } from "./rejections.ts";
 import { HttpError } from "./http_error.ts";
-import { untilAborted } from "../timing.ts";
+import { untilAborted } from "../base/timing.ts";
 import { uiResponse } from "./ui/page.ts";
-import type { NotificationResult } from "../pipeline.ts";
+import type { NotificationResult } from "../pipeline/pipeline.ts";
 import type { Metrics } from "../report/metrics.ts";
 import type { Notification } from "../intake/alertmanager.ts";
 

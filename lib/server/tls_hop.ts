@@ -6,7 +6,7 @@
  * are through a loopback hop to a TLS listener of its own, and reads the decrypted bytes from
  * there; closing the hop's client side ends any handshake at once.
  */
-import type { Background } from "../background.ts";
+import type { Background } from "../base/background.ts";
 
 /** One client connection's TLS: the loopback hop, and the decrypted connection behind it. */
 export interface Hopped {

@@ -5,7 +5,7 @@
 import { StateAdmission } from "../../lib/resolve/admission.ts";
 import { sealPatch, StateSeal } from "../../lib/decide/seal.ts";
 import { ANNOTATIONS, HISTORY, readState, remediations } from "../../lib/decide/node_state.ts";
-import type { Node } from "../../lib/node.ts";
+import type { Node } from "../../lib/base/node.ts";
 
 const seal = new StateSeal(new Uint8Array(32).fill(3));
 const admission = new StateAdmission({ seal, now: () => new Date(), report: () => {} });

@@ -14,7 +14,7 @@ import { replay } from "../../lib/backtest/replay.ts";
 import { summarize } from "../../lib/backtest/report.ts";
 import { renderJson, writePieces } from "../../lib/backtest/render_json.ts";
 import { DEFAULT_POLICY, parsePolicy, type Policy } from "../../lib/decide/policy.ts";
-import type { Node } from "../../lib/node.ts";
+import type { Node } from "../../lib/base/node.ts";
 import { readHistory } from "../../lib/backtest/cli.ts";
 import { type BacktestConfig, parseBacktestArgs } from "../../lib/backtest/cli_args.ts";
 import { nodesFromPrometheus } from "../../lib/backtest/cluster_source.ts";

@@ -1,10 +1,10 @@
 // `deno task bench`: what node-heal costs, measured the same way every time against the
 // embedded cluster. Prints a table, or with --json one JSON object. Not part of the tests.
-import { connect } from "../../lib/act/kube_client.ts";
+import { connect } from "../../lib/act/kube/client.ts";
 import { parsePolicy } from "../../lib/decide/policy.ts";
 import { type EmbeddedCluster, startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
 import { nodeAddress, workerName } from "../../lib/embedded/seed.ts";
-import { type Service, startService } from "../../lib/service.ts";
+import { type Service, startService } from "../../lib/service/service.ts";
 
 const JSON_OUT = Deno.args.includes("--json");
 /** The V8 flags node-heal ships with (deno task serve, the binary): its memory is measured with them. */

@@ -6,7 +6,7 @@
 import { parsePolicy } from "../../lib/decide/policy.ts";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
 import { nodeAddress } from "../../lib/embedded/seed.ts";
-import { startService } from "../../lib/service.ts";
+import { startService } from "../../lib/service/service.ts";
 
 const WORKERS = 20;
 const ROUNDS = 10;

@@ -2,7 +2,7 @@
 // an index of 1,000 cloud-style Nodes (InternalIP, ExternalIP, InternalDNS, Hostname,
 // ExternalDNS), and what keeping the index costs per Node. Reported, not asserted.
 import type { Alert } from "../../lib/intake/alertmanager.ts";
-import type { Node } from "../../lib/node.ts";
+import type { Node } from "../../lib/base/node.ts";
 import { NodeIndex, resolveAlert } from "../../lib/resolve/node_index.ts";
 
 const NODES = 1000;

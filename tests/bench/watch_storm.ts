@@ -3,7 +3,7 @@
 // (act/kube/node_watch.ts) makes when every Node watch answers 410 Gone, against the embedded
 // cluster. Prints the count and the gaps between lists. Not part of the tests: the tests assert
 // a bound (tests/integration/node_watch_test.ts), this prints the figures.
-import { connect } from "../../lib/act/kube_client.ts";
+import { connect } from "../../lib/act/kube/client.ts";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
 
 const args = Deno.args;

@@ -9,7 +9,7 @@ import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
 import type { Metrics } from "../../lib/report/metrics.ts";
-import type { Node } from "../../lib/node.ts";
+import type { Node } from "../../lib/base/node.ts";
 import { backgroundErrors } from "../logs.ts";
 import { leads, notification, type ServiceFixture, waitFor, withService } from "../helpers.ts";
 import { readyReplica, startServe, stop, watched } from "../processes.ts";

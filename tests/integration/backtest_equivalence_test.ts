@@ -8,9 +8,9 @@ import * as k8s from "@kubernetes/client-node";
 import { alertmanagerFingerprint } from "../../lib/backtest/history.ts";
 import { nodesFromKubeconfig } from "../../lib/backtest/cluster_source.ts";
 import { replay } from "../../lib/backtest/replay.ts";
-import { loadPolicy } from "../../lib/config.ts";
+import { loadPolicy } from "../../lib/service/config.ts";
 import { parseNotification } from "../../lib/intake/alertmanager.ts";
-import { isCordoned } from "../../lib/node.ts";
+import { isCordoned } from "../../lib/base/node.ts";
 import { notification, waitFor } from "../helpers.ts";
 import { readyReplica, startDev, stop } from "../processes.ts";
 

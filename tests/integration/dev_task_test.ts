@@ -275,7 +275,7 @@ Deno.test("deno task dev --help lists the embedded cluster's flags beside serve'
 
 Deno.test("the production entry point main.ts imports nothing of the embedded cluster", async () => {
   const { modules, embedded } = await embeddedInProduction();
-  assert.ok(modules.some((m) => m.endsWith("/lib/service.ts")), "the graph was read");
+  assert.ok(modules.some((m) => m.endsWith("/lib/service/service.ts")), "the graph was read");
   assert.deepEqual(embedded, []);
   // The binary's `dev` says where dev mode went.
   const dev = await new Deno.Command(Deno.execPath(), {

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
 import { parsePolicy } from "../../lib/decide/policy.ts";
 import { DEFAULT_DRAIN, planDrain } from "../../lib/decide/drain_plan.ts";
-import type { Pod } from "../../lib/pod.ts";
+import type { Pod } from "../../lib/base/pod.ts";
 import {
   KUBECTL,
   kubectlVersion,

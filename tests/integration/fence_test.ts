@@ -2,7 +2,7 @@
 // that takes something away is checked immediately before it is sent, with the real client library
 // against the embedded API server, whose request record shows what reached it.
 import assert from "node:assert/strict";
-import { connect } from "../../lib/act/kube_client.ts";
+import { connect } from "../../lib/act/kube/client.ts";
 import { Fence, isFenced } from "../../lib/act/fence.ts";
 import { kubeconfigFor, startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
 

@@ -2,7 +2,7 @@
 // an object answer past 8 MiB is refused unread, and a list page past 8 MiB is asked for again
 // with half as many items, through the real client against a bare HTTP server.
 import assert from "node:assert/strict";
-import { connect } from "../../lib/act/kube_client.ts";
+import { connect } from "../../lib/act/kube/client.ts";
 import { listNodes } from "../../lib/act/kube/node_list.ts";
 import { PooledKubeConfig } from "../../lib/act/kube/pooled_config.ts";
 import { closeNative, MAX_OBJECT_BYTES } from "../../lib/act/kube/raw.ts";

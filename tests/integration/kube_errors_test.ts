@@ -1,7 +1,7 @@
 // Kubernetes API errors as an SRE reads them in the logs: which request failed (method and URL)
 // and the underlying cause of a network failure, not a bare "fetch failed".
 import assert from "node:assert/strict";
-import { connect } from "../../lib/act/kube_client.ts";
+import { connect } from "../../lib/act/kube/client.ts";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
 import { waitFor } from "../wait.ts";
 

@@ -1,6 +1,6 @@
 // Calls to an API server that stops answering: the time limit aborts them (act/kube/library_client.ts).
 import assert from "node:assert/strict";
-import { connect } from "../../lib/act/kube_client.ts";
+import { connect } from "../../lib/act/kube/client.ts";
 import { kubeconfigFor } from "../../lib/embedded/cluster.ts";
 import { waitFor } from "../wait.ts";
 

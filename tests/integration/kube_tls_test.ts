@@ -1,7 +1,7 @@
 // node-heal's client against an API server behind TLS, as real clusters are: the kubeconfig's CA
 // is trusted and nothing else, reads and writes go through, and connections are kept alive.
 import assert from "node:assert/strict";
-import { connect } from "../../lib/act/kube_client.ts";
+import { connect } from "../../lib/act/kube/client.ts";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
 import { HAS_OPENSSL, makeCertificates, tlsFront } from "../tls.ts";
 

@@ -3,7 +3,7 @@
 // stopped leader hands over at once.
 import assert from "node:assert/strict";
 import { LeaderElector } from "../../lib/act/elector.ts";
-import { connect } from "../../lib/act/kube_client.ts";
+import { connect } from "../../lib/act/kube/client.ts";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
 import { waitFor } from "../wait.ts";
 

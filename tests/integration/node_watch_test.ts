@@ -1,11 +1,11 @@
 // node-heal's own Node watch (act/kube/node_watch.ts) against servers that misbehave.
 import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
-import { connect } from "../../lib/act/kube_client.ts";
+import { connect } from "../../lib/act/kube/client.ts";
 import { kubeconfigFor, startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
-import type { Node } from "../../lib/node.ts";
+import type { Node } from "../../lib/base/node.ts";
 import { workerName } from "../../lib/embedded/seed.ts";
-import type { KubeClient } from "../../lib/act/kube_types.ts";
+import type { KubeClient } from "../../lib/act/kube/types.ts";
 import { waitFor } from "../wait.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -3,7 +3,7 @@
 // what no MachineSet would replace.
 import assert from "node:assert/strict";
 import * as k8s from "@kubernetes/client-node";
-import { connect } from "../../lib/act/kube_client.ts";
+import { connect } from "../../lib/act/kube/client.ts";
 import { create, MACHINES } from "../../lib/act/replace/cluster_api.ts";
 import { ReplaceRefused, type ReplaceTarget } from "../../lib/act/replace/provider.ts";
 import { DEFAULT_REPLACE_TIMEOUT_MS } from "../../lib/decide/replace_policy.ts";

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { parsePolicy } from "../../lib/decide/policy.ts";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
-import { type Service, startService } from "../../lib/service.ts";
+import { type Service, startService } from "../../lib/service/service.ts";
 import { notification } from "../alerts.ts";
 import { waitFor } from "../wait.ts";
 

@@ -2,10 +2,10 @@
 // process: a rejection nobody handles, made while it serves, is logged and counted, the service
 // goes on answering, and a SIGTERM still stops it cleanly.
 import assert from "node:assert/strict";
-import { parseConfig } from "../../lib/config.ts";
+import { parseConfig } from "../../lib/service/config.ts";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
-import type { Service } from "../../lib/service.ts";
-import { runService } from "../../lib/run.ts";
+import type { Service } from "../../lib/service/service.ts";
+import { runService } from "../../lib/service/run.ts";
 import { waitFor } from "../wait.ts";
 
 Deno.test("a rejection nobody handles while node-heal serves is logged and counted, and node-heal answers and stops cleanly", async () => {

@@ -6,7 +6,7 @@ import { closeQuietly, statusLine } from "../raw_http.ts";
 import fc from "fast-check";
 import firing from "../fixtures/alertmanager-0.25-firing.json" with { type: "json" };
 import { authorized, challenge, parseBasicUsers, sameSecret } from "../../lib/server/auth.ts";
-import { checkExposure, startService } from "../../lib/service.ts";
+import { checkExposure, startService } from "../../lib/service/service.ts";
 import { type ServiceFixture, withService } from "../helpers.ts";
 
 const opts = {};

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { parsePolicy } from "../../lib/decide/policy.ts";
 import { kubeconfigFor, startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
-import { startService } from "../../lib/service.ts";
+import { startService } from "../../lib/service/service.ts";
 import { notification } from "../alerts.ts";
 import { waitFor } from "../wait.ts";
 import { leads } from "../helpers.ts";

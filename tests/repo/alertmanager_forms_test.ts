@@ -149,7 +149,7 @@ receivers:
 
 Deno.test("the backtest rebuilds notifications with the AlertmanagerConfig's route: grouping and timing", async () => {
   const { DEFAULT_ROUTE } = await import("../../lib/backtest/alertmanager_sim.ts");
-  const { durationMs } = await import("../../lib/duration.ts");
+  const { durationMs } = await import("../../lib/base/duration.ts");
   const [amc] = await manifest("alertmanager-config/alertmanager-config.yaml");
   const route = (amc.spec as { route: Record<string, string | string[]> }).route;
   assert.deepEqual(DEFAULT_ROUTE.groupBy, route.groupBy);

@@ -1,12 +1,12 @@
 // The reference tables of docs/ against the code: every flag, metric, annotation, Event reason
 // and gate the code has is documented, so the docs cannot drift from it.
 import assert from "node:assert/strict";
-import { FLAGS } from "../../lib/flags.ts";
+import { FLAGS } from "../../lib/service/flags.ts";
 import { Metrics } from "../../lib/report/metrics.ts";
 import { ANNOTATIONS, HISTORY } from "../../lib/decide/node_state.ts";
 import { TAKE_OUT_GATES } from "../../lib/decide/gates.ts";
 import { STEP_DOWN_REASONS } from "../../lib/act/elector.ts";
-import { BACKGROUND_TASKS } from "../../lib/background.ts";
+import { BACKGROUND_TASKS } from "../../lib/base/background.ts";
 
 const read = (path: string) => Deno.readTextFile(new URL(`../../${path}`, import.meta.url));
 const allDocs = (await Promise.all(

@@ -7,7 +7,7 @@
 //   caller drops the promise: `setInterval(() => this.#read(), ms)`, `due: (n) => this.reconcile(n)`
 //
 // What passes: `await p`; `p.catch(h)` and `p.then(f, h)`; a promise made by `Background.settled`
-// (lib/background.ts: it never rejects); and `void p` with a comment on the line before that
+// (lib/base/background.ts: it never rejects); and `void p` with a comment on the line before that
 // says why it cannot reject. Run it alone to list what it finds:
 // `deno run --allow-read --allow-run --allow-env tests/repo/floating_promises.ts`.
 import ts from "npm:typescript@5.6.3";
@@ -16,7 +16,7 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 
 /** One promise nobody handles: where, which shape, and the code. */
 export interface Floating {
-  /** `lib/service.ts:103`. */
+  /** `lib/service/service.ts:103`. */
   at: string;
   kind: "dropped" | "stored" | "void-callback";
   code: string;
@@ -190,12 +190,12 @@ function dropsRejection(e: ts.Expression, checker: ts.TypeChecker): boolean {
   return !neverRejects(e, checker);
 }
 
-/** A call of `Background.settled` (lib/background.ts), whose promise never rejects. */
+/** A call of `Background.settled` (lib/base/background.ts), whose promise never rejects. */
 function neverRejects(call: ts.CallExpression, checker: ts.TypeChecker): boolean {
   const decl = checker.getResolvedSignature(call)?.getDeclaration();
   return decl !== undefined && ts.isMethodDeclaration(decl) && decl.name.getText() === "settled" &&
     ts.isClassDeclaration(decl.parent) && decl.parent.name?.text === "Background" &&
-    decl.getSourceFile().fileName.endsWith("/lib/background.ts");
+    decl.getSourceFile().fileName.endsWith("/lib/base/background.ts");
 }
 
 function isThenable(type: ts.Type): boolean {

@@ -1,5 +1,5 @@
 // No promise in lib/ is left floating: each is awaited, handled, run through a Background
-// (lib/background.ts), or voided with a reason. See floating_promises.ts for what is checked.
+// (lib/base/background.ts), or voided with a reason. See floating_promises.ts for what is checked.
 import * as assert from "node:assert/strict";
 import { findFloating, sourceFiles } from "./floating_promises.ts";
 
@@ -7,7 +7,7 @@ const FIXTURE = new URL("./floating_fixture.ts", import.meta.url).pathname;
 
 // Each line marked `// floats` is one the check must find; the others it must let pass.
 const FIXTURE_TEXT = `
-import { Background } from "../../lib/background.ts";
+import { Background } from "../../lib/base/background.ts";
 declare function work(): Promise<void>;
 declare const handlers: { due: (name: string) => void; ended(name: string): void };
 const background = new Background();
@@ -65,7 +65,7 @@ Deno.test("no promise in lib/ or main.ts is left floating: each is awaited, hand
     report.floating.map((f) => `${f.at} ${f.kind}: ${f.code}`),
     [],
     "await it, handle it (.catch, .then with a rejection handler), start it through the service's " +
-      "Background (lib/background.ts: run, settled, guard), or `void` it with a comment saying " +
+      "Background (lib/base/background.ts: run, settled, guard), or `void` it with a comment saying " +
       "why it cannot reject",
   );
 });

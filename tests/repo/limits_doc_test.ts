@@ -1,7 +1,7 @@
 // docs/limits.md against the code: every limit it lists has the default the code has, and every
 // limit flag of the code is listed, so the table cannot drift.
 import assert from "node:assert/strict";
-import { FLAGS } from "../../lib/config.ts";
+import { FLAGS } from "../../lib/service/config.ts";
 import { LIMITS } from "../../lib/intake/alertmanager.ts";
 import { MAX_HOLDS, MAX_OVERFLOW, MAX_RESOLVED } from "../../lib/decide/node_state.ts";
 import { EVENT_MESSAGE_LIMIT, REMEMBERED_EVENTS } from "../../lib/report/events.ts";
@@ -38,7 +38,7 @@ Deno.test("docs/limits.md lists every connection and request limit with its flag
   assert.ok(relay, "the relay's limit on request bytes is listed");
   const [twice, room] = relay[1].split("+").map((n) => Number(n.trim()));
   assert.equal(twice, 2 * Number(FLAGS["max-body-bytes"].serve));
-  const service = await Deno.readTextFile(new URL("../../lib/service.ts", import.meta.url));
+  const service = await Deno.readTextFile(new URL("../../lib/service/service.ts", import.meta.url));
   assert.match(
     service,
     new RegExp(`maxRequestBytes: 2 \\* .*\\+ ${room.toLocaleString("en").replace(",", "_")}`),
@@ -187,7 +187,7 @@ Deno.test("docs/policy.md states every duration's bound and every danger as the 
   const { DANGERS, RATE_CEILING_PER_HOUR, REPLACE_RATE_CEILING_PER_HOUR } = await import(
     "../../lib/decide/danger_policy.ts"
   );
-  const { formatDuration } = await import("../../lib/duration.ts");
+  const { formatDuration } = await import("../../lib/base/duration.ts");
   const policyDoc = await Deno.readTextFile(new URL("../../docs/policy.md", import.meta.url));
   const section = policyDoc.split(/^## /m).find((s) => s.startsWith("Refusals, bounds"))!;
   const rows = section.split("\n").filter((l) => l.startsWith("| `")).map((l) =>

@@ -1,8 +1,8 @@
-// The version is written once (lib/version.ts): `--version`, the image tag of the Deployment, the
+// The version is written once (lib/base/version.ts): `--version`, the image tag of the Deployment, the
 // kustomization's `images:` entry and CHANGELOG.md's top entry all say the same.
 import assert from "node:assert/strict";
 import { parse } from "yaml";
-import { VERSION } from "../../lib/version.ts";
+import { VERSION } from "../../lib/base/version.ts";
 import { manifest } from "../helpers.ts";
 
 const IMAGE = "ghcr.io/node-heal/node-heal";

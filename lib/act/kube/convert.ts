@@ -1,9 +1,9 @@
 // The client library's objects and errors in node-heal's plain forms.
 import type * as k8s from "@kubernetes/client-node";
 import { z } from "zod";
-import type { Node } from "../../node.ts";
-import type { Pod } from "../../pod.ts";
-import { type EventVersion, KubeError, type LeaseRecord } from "../kube_types.ts";
+import type { Node } from "../../base/node.ts";
+import type { Pod } from "../../base/pod.ts";
+import { type EventVersion, KubeError, type LeaseRecord } from "./types.ts";
 
 /** The `details.retryAfterSeconds` of a Status (the API server's 429 and some 5xx), in ms. */
 function retryAfterMs(body: unknown): number | undefined {

@@ -1,7 +1,7 @@
 // The election's calls on its Lease (coordination.k8s.io/v1), as plain JSON over the same
 // bounded, timed transport as every other call. They are not fenced: they are how a replica
 // finds out whether it may act.
-import type { LeaseRecord } from "../kube_types.ts";
+import type { LeaseRecord } from "./types.ts";
 import { type LeaseObject, toLeaseObject, toLeaseRecord } from "./convert.ts";
 import type { ObjectCallsDeps } from "./objects.ts";
 

@@ -1,7 +1,7 @@
 import * as k8s from "@kubernetes/client-node";
 import type { NodePatch } from "../../decide/decision.ts";
-import type { Node } from "../../node.ts";
-import type { Pod } from "../../pod.ts";
+import type { Node } from "../../base/node.ts";
+import type { Pod } from "../../base/pod.ts";
 import type {
   EventBody,
   EventVersion,
@@ -11,7 +11,7 @@ import type {
   NodeWatchHandlers,
   ObjectKind,
   Stoppable,
-} from "../kube_types.ts";
+} from "./types.ts";
 import { toEventVersion, toKubeError, toNode } from "./convert.ts";
 import { type NodeWatchOptions, watchNodes } from "./node_watch.ts";
 import { timeBound } from "./time_bound.ts";
@@ -20,7 +20,7 @@ import { ReadCalls } from "./reads.ts";
 import { ObjectCalls, type ObjectCallsDeps } from "./objects.ts";
 import { LeaseCalls } from "./leases.ts";
 import { type Evicted, evictionFailure, evictionRequest } from "./eviction.ts";
-import { Slots } from "../../slots.ts";
+import { Slots } from "./slots.ts";
 import type { Fence, FencedWrite } from "../fence.ts";
 
 const MERGE_PATCH = "application/merge-patch+json";

@@ -6,7 +6,7 @@ import { toNode } from "./convert.ts";
 import { rawJson } from "./raw.ts";
 import { timeBound } from "./time_bound.ts";
 import { eachPage, MAX_PAGE_BYTES, type Page } from "./pages.ts";
-import type { Node } from "../../node.ts";
+import type { Node } from "../../base/node.ts";
 
 /** Nodes per page of the list: bounds what one response holds in memory at once. */
 export const LIST_PAGE = 100;

@@ -1,14 +1,14 @@
 import * as k8s from "@kubernetes/client-node";
-import type { NodeWatchHandlers, Stoppable } from "../kube_types.ts";
+import type { NodeWatchHandlers, Stoppable } from "./types.ts";
 import { toKubeError, toNode } from "./convert.ts";
 import { listNodes } from "./node_list.ts";
 
 export { LIST_PAGE } from "./node_list.ts";
 import { rawResponse, withRequest } from "./raw.ts";
 import { readWatch, type WatchBounds, type WatchEvent } from "./watch_stream.ts";
-import { Background } from "../../background.ts";
-import { Backoff } from "../../retry.ts";
-import type { Node } from "../../node.ts";
+import { Background } from "../../base/background.ts";
+import { Backoff } from "../../base/retry.ts";
+import type { Node } from "../../base/node.ts";
 
 /**
  * How long one watch request stays open by default (ms; asked of the server as `timeoutSeconds`). Fixed, not client-go's random 5 to 10 minutes, which spreads the watches of thousands

@@ -1,7 +1,7 @@
 // Any object by its kind: the calls replacement makes (NodeClaims, Machines, the ledger ConfigMap,
 // Nodes deleted), as plain JSON over the same bounded, timed transport as every other call.
 import { eachPage, MAX_PAGE_BYTES } from "./pages.ts";
-import type { KubeObject, ObjectKind } from "../kube_types.ts";
+import type { KubeObject, ObjectKind } from "./types.ts";
 import type { RawRequest } from "./raw.ts";
 
 /** The path of the objects of `kind` (in `namespace`), and of one of them when `name` is given. */

@@ -1,8 +1,8 @@
 // A list read page by page, each page's answer bounded in bytes: a page too large to read (Nodes or
 // Pods fattened by whoever can write them) is asked for again with half as many items, down to
 // one, instead of failing the list for ever or holding what the heap cannot.
-import { AnswerTooLarge } from "../../bounded_read.ts";
-import { clip } from "../../clip.ts";
+import { AnswerTooLarge } from "../../base/bounded_read.ts";
+import { clip } from "../../base/clip.ts";
 
 /**
  * The largest page answer read, in bytes (docs/limits.md): parsed, a page costs several times its

@@ -1,6 +1,6 @@
 import * as k8s from "@kubernetes/client-node";
 import { statusError } from "./status_error.ts";
-import { readCapped, readPrefix } from "../../bounded_read.ts";
+import { readCapped, readPrefix } from "../../base/bounded_read.ts";
 
 /**
  * The largest answer about one object node-heal reads: the API server stores an object of at most

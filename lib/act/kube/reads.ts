@@ -3,8 +3,8 @@
 // Plain JSON over the same bounded, timed transport as every other call, each answer bounded in
 // bytes (raw.ts), a node's pods read in pages (pages.ts).
 import type * as k8s from "@kubernetes/client-node";
-import type { Pod } from "../../pod.ts";
-import type { EventVersion } from "../kube_types.ts";
+import type { Pod } from "../../base/pod.ts";
+import type { EventVersion } from "./types.ts";
 import { toEventVersion, toPod } from "./convert.ts";
 import { type ObjectCallsDeps, objectPath } from "./objects.ts";
 import { eachPage, MAX_PAGE_BYTES, type Page } from "./pages.ts";

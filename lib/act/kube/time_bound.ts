@@ -1,5 +1,5 @@
-import { deadline } from "../../timing.ts";
-import { KubeError } from "../kube_types.ts";
+import { deadline } from "../../base/timing.ts";
+import { KubeError } from "./types.ts";
 
 /** Fails `call` as a timeout after `ms`; the request itself is left to finish on its own. */
 export function timeBound<T>(call: Promise<T>, ms: number, what: string): Promise<T> {

@@ -12,7 +12,7 @@ import {
 } from "@aws-sdk/client-auto-scaling";
 import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import { FetchHttpHandler } from "@smithy/fetch-http-handler";
-import { capStream } from "../../bounded_read.ts";
+import { capStream } from "../../base/bounded_read.ts";
 import type { ReplaceOptions } from "../../decide/replace_policy.ts";
 import { isFenced } from "../fence.ts";
 import {

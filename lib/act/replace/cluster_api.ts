@@ -6,7 +6,7 @@
 // names the Node. Only a Machine a MachineSet owns is deleted, since nothing would bring back
 // another (a control plane Machine belongs to its KubeadmControlPlane, which node-heal leaves
 // alone). The delete carries the Machine's uid and resourceVersion as read as preconditions.
-import type { KubeClient, ObjectKind } from "../kube_types.ts";
+import type { KubeClient, ObjectKind } from "../kube/types.ts";
 import type { ReplaceOptions } from "../../decide/replace_policy.ts";
 import { MACHINE_ANNOTATIONS } from "../../decide/replacements.ts";
 import { isDistrusted, type Machine, machineOf } from "./identity.ts";

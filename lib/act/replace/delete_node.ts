@@ -3,7 +3,7 @@
 // MachineHealthCheck). The uid precondition keeps it from deleting a successor of the same name,
 // so a target without a uid is refused; the follower has checked the Node still has the
 // providerID recorded.
-import type { ObjectKind } from "../kube_types.ts";
+import type { ObjectKind } from "../kube/types.ts";
 import {
   type Operation,
   type ProviderDeps,

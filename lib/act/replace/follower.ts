@@ -5,17 +5,17 @@
 // record may have been written by anyone (the ledger is a ConfigMap): a provider is asked only
 // while the Node is the one recorded (its uid and providerID), and a successor must be newer than
 // the record's start and than this replica's first look at it less the rule's timeout.
-import { isReady, type Node } from "../../node.ts";
+import { isReady, type Node } from "../../base/node.ts";
 import { readState } from "../../decide/node_state.ts";
 import type { Policy } from "../../decide/policy.ts";
 import { DEFAULT_REPLACE_TIMEOUT_MS } from "../../decide/replace_policy.ts";
 import { earliestSuccessor, type Replacement, successorOf } from "../../decide/replacements.ts";
 import { protection } from "../../decide/selection.ts";
 import type { NodeIndex } from "../../resolve/node_index.ts";
-import { sleep } from "../../timing.ts";
-import { errorText } from "../../background.ts";
-import { log } from "../../log.ts";
-import type { KubeClient } from "../kube_types.ts";
+import { sleep } from "../../base/timing.ts";
+import { errorText } from "../../base/background.ts";
+import { log } from "../../base/log.ts";
+import type { KubeClient } from "../kube/types.ts";
 import {
   type Progress,
   type ReplaceProvider,

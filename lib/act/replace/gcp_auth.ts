@@ -6,7 +6,7 @@
 // six times the memory (docs/replace-clouds.md has the figures).
 import { setGCPResidency } from "gcp-metadata";
 import { GoogleAuth } from "google-auth-library";
-import { cappedFetch } from "../../bounded_read.ts";
+import { cappedFetch } from "../../base/bounded_read.ts";
 
 /** Where bearer tokens come from. */
 export interface TokenSource {

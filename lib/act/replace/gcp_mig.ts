@@ -4,7 +4,7 @@
 // recreation is scheduled, so progress follows the group's own view of the instance
 // (listManagedInstances' currentAction) until it is NONE and RUNNING again. Plain REST calls with
 // fetch; tokens from Application Default Credentials (./gcp_auth.ts).
-import { readCapped, whyUnreadable } from "../../bounded_read.ts";
+import { readCapped, whyUnreadable } from "../../base/bounded_read.ts";
 import type { ReplaceOptions } from "../../decide/replace_policy.ts";
 import { isFenced } from "../fence.ts";
 import { adcTokens, type TokenSource } from "./gcp_auth.ts";

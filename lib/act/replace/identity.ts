@@ -6,8 +6,8 @@
 // backup), so each is read through a schema of the few fields used, bounded; one that fails it,
 // or does not match, is never deleted and is reported. Pure: the providers act.
 import { z } from "zod";
-import { clip } from "../../clip.ts";
-import type { KubeObject } from "../kube_types.ts";
+import { clip } from "../../base/clip.ts";
+import type { KubeObject } from "../kube/types.ts";
 
 /** Who a replacement is about: the Node's name, uid and providerID at decision time. */
 export interface Identity {

@@ -4,7 +4,7 @@
 // carrying the Node's providerID (Karpenter terminates the instance a claim names, whatever Node
 // it says it is for), and naming the Node, if it names one (./identity.ts); it is deleted with its
 // uid and resourceVersion as read as preconditions, so a claim changed since is not.
-import type { ObjectKind } from "../kube_types.ts";
+import type { ObjectKind } from "../kube/types.ts";
 import { claimsOf, type Distrusted, type Identity, type NodeClaim } from "./identity.ts";
 import {
   type Operation,

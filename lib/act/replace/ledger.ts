@@ -6,16 +6,16 @@
 // Anyone with RBAC in node-heal's namespace can write it too: every entry is read through the
 // schema (decide/replacements.ts); one that fails it is reported, asks nothing, and counts as a
 // replacement in flight until a person repairs or deletes it (docs/replacement.md).
-import type { Clock } from "../../clock.ts";
-import type { KubeClient, KubeObject, ObjectKind } from "../kube_types.ts";
+import type { Clock } from "../../base/clock.ts";
+import type { KubeClient, KubeObject, ObjectKind } from "../kube/types.ts";
 import {
   type EntryProblem,
   MAX_ENTRIES,
   readEntry,
   type Replacement,
 } from "../../decide/replacements.ts";
-import { log } from "../../log.ts";
-import { statusOf } from "../../retry.ts";
+import { log } from "../../base/log.ts";
+import { statusOf } from "../../base/retry.ts";
 import type { UntrustedSink } from "./provider.ts";
 
 /** The ConfigMap that holds the ledger. */

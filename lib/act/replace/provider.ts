@@ -2,7 +2,7 @@
 // Scaling group, a GCP managed instance group, or the API server itself) to replace one Node,
 // and says where that request stands. Whether a successor came up is seen on the Nodes, by the
 // replacer; a provider only starts and follows its own operation.
-import type { KubeClient } from "../kube_types.ts";
+import type { KubeClient } from "../kube/types.ts";
 import type { Fence } from "../fence.ts";
 import type { ProviderName, ReplaceOptions } from "../../decide/replace_policy.ts";
 

@@ -3,7 +3,7 @@
 import type { Policy } from "../../decide/policy.ts";
 import type { ProviderName } from "../../decide/replace_policy.ts";
 import type { ProviderDeps, ProviderModule, ReplaceProvider } from "./provider.ts";
-import { log } from "../../log.ts";
+import { log } from "../../base/log.ts";
 
 /**
  * Says so at start-up when a cloud endpoint is plain HTTP to another machine: its credentials

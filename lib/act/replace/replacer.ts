@@ -3,9 +3,9 @@
 // gone and a successor is Ready, or until its deadline. A restart (or a new leader) resumes every
 // replacement in flight from the ledger: it follows a recorded operation, and asks again only a
 // provider that had not answered, each provider's start being idempotent.
-import { Background } from "../../background.ts";
-import type { Clock } from "../../clock.ts";
-import type { Node } from "../../node.ts";
+import { Background } from "../../base/background.ts";
+import type { Clock } from "../../base/clock.ts";
+import type { Node } from "../../base/node.ts";
 import type { Policy, Rule } from "../../decide/policy.ts";
 import {
   checkReplace,
@@ -23,10 +23,10 @@ import type { NodeIndex } from "../../resolve/node_index.ts";
 import { Ledger } from "./ledger.ts";
 import { ANNOTATIONS } from "../../decide/node_state.ts";
 import type { ReplaceProvider, UntrustedSink } from "./provider.ts";
-import { clip } from "../../clip.ts";
+import { clip } from "../../base/clip.ts";
 import { follow } from "./follower.ts";
-import type { KubeClient } from "../kube_types.ts";
-import { log } from "../../log.ts";
+import type { KubeClient } from "../kube/types.ts";
+import { log } from "../../base/log.ts";
 
 /** How a replacement ended, or that it started, as the replacer tells it. */
 export type ReplaceNews =

@@ -1,7 +1,7 @@
 // The one HTTP attempt every sink makes: POST a body, classify the answer into an Attempt. Kept
 // apart from the sinks so the status table (what is retried, what is refused for good) and the
 // reading of Retry-After are the same for Slack, PagerDuty and the webhook.
-import { readPrefix } from "../../bounded_read.ts";
+import { readPrefix } from "../../base/bounded_read.ts";
 import type { Attempt } from "./types.ts";
 
 /** A Retry-After longer than this is taken as this: a receiver cannot park a sink for hours. */

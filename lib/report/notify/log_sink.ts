@@ -1,6 +1,6 @@
 // The log sink: what would be sent, printed as one structured line, so dev mode shows
 // notifications without a Slack or PagerDuty account. It holds no secret.
-import { log } from "../../log.ts";
+import { log } from "../../base/log.ts";
 import { plainText } from "./slack.ts";
 import type { Attempt, NotifyEvent, Sink } from "./types.ts";
 

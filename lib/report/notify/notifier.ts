@@ -2,8 +2,8 @@
 // sink that wants its kind and its alert, pushed into that sink's queue (never awaited). A gate
 // blocking remediations is told at most once per node a window, for a few nodes; the rest of a
 // storm is counted and told as one summary when the window ends.
-import { Background } from "../../background.ts";
-import type { Clock } from "../../clock.ts";
+import { Background } from "../../base/background.ts";
+import type { Clock } from "../../base/clock.ts";
 import { matches } from "../../decide/matchers.ts";
 import type { SinkConfig } from "../../decide/notify_policy.ts";
 import type { NotifyEvent, NotifyKind } from "./types.ts";

@@ -11,7 +11,7 @@ import {
   type Sink,
   TRIGGERS,
 } from "./types.ts";
-import { clip } from "../../clip.ts";
+import { clip } from "../../base/clip.ts";
 
 /** PagerDuty's limits on what we send. */
 export const PAGERDUTY_LIMITS = { summary: 1024, dedupKey: 255 } as const;

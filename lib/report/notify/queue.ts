@@ -2,9 +2,9 @@
 // which returns at once; the worker delivers in order, one at a time (a resolve never overtakes
 // its trigger), retrying what may pass and giving up after a bound, so a dead receiver costs
 // memory up to the queue's bound and nothing else.
-import { Background } from "../../background.ts";
-import { log } from "../../log.ts";
-import { sleep as realSleep } from "../../timing.ts";
+import { Background } from "../../base/background.ts";
+import { log } from "../../base/log.ts";
+import { sleep as realSleep } from "../../base/timing.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Attempt, NotifyEvent, Sink } from "./types.ts";
 

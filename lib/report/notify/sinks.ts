@@ -3,7 +3,7 @@
 // a secret's value: only the field, the file's path or the variable's name.
 import type { SecretSource, SinkConfig } from "../../decide/notify_policy.ts";
 import { PolicyRefused } from "../../decide/policy_refusal.ts";
-import { readFileWithin, whyUnreadable } from "../../bounded_read.ts";
+import { readFileWithin, whyUnreadable } from "../../base/bounded_read.ts";
 import { LogSink } from "./log_sink.ts";
 import { PagerDutySink } from "./pagerduty.ts";
 import { SlackSink } from "./slack.ts";

@@ -4,7 +4,7 @@
 // text from outside is escaped (`&`, `<`, `>`), so no alert can mention `<!channel>` or name a
 // link: the only links are the alert's `generatorURL` and `runbook_url`, under node-heal's words.
 import { post } from "./http.ts";
-import { clip } from "../../clip.ts";
+import { clip } from "../../base/clip.ts";
 import type { Attempt, NotifyEvent, NotifyKind, Sink } from "./types.ts";
 
 /** Slack's limits (https://api.slack.com/reference/block-kit/blocks). */

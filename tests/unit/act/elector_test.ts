@@ -6,7 +6,7 @@
 // over, release on stop, and skewed clocks.
 import assert from "node:assert/strict";
 import { type ElectorOptions, LeaderElector } from "../../../lib/act/elector.ts";
-import type { LeaseRecord } from "../../../lib/act/kube_types.ts";
+import type { LeaseRecord } from "../../../lib/act/kube/types.ts";
 import { FakeClient } from "../../fake_client.ts";
 
 const T0 = Date.parse("2026-11-28T12:00:00Z");

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { NodeWriter } from "../../../lib/act/node_writer.ts";
 import { act, type Decision, skip } from "../../../lib/decide/decision.ts";
-import type { Node } from "../../../lib/node.ts";
+import type { Node } from "../../../lib/base/node.ts";
 import { Metrics } from "../../../lib/report/metrics.ts";
 import { NodeIndex } from "../../../lib/resolve/node_index.ts";
 import { FakeClient, workerNode } from "../../fake_client.ts";

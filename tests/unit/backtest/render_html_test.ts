@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { renderHtml } from "../../../lib/backtest/render_html.ts";
 import { stepPath, timeTicks } from "../../../lib/backtest/render_html_chart.ts";
-import { formatWait } from "../../../lib/duration.ts";
+import { formatWait } from "../../../lib/base/duration.ts";
 import type { BacktestReport, BacktestRun } from "../../../lib/backtest/report_types.ts";
 import { HOSTILE, hostileReport, sampleReport } from "../../fixtures/backtest_report.ts";
 

@@ -4,7 +4,7 @@ import { DEFAULT_ROUTE, deliveries } from "../../../lib/backtest/alertmanager_si
 import { alertmanagerFingerprint, type Episode } from "../../../lib/backtest/history.ts";
 import { summarize } from "../../../lib/backtest/report.ts";
 import { parsePolicy } from "../../../lib/decide/policy.ts";
-import { isCordoned, type Node } from "../../../lib/node.ts";
+import { isCordoned, type Node } from "../../../lib/base/node.ts";
 import { workerNode } from "../../fake_client.ts";
 
 const T0 = Date.parse("2026-11-02T00:00:00Z");

@@ -5,7 +5,7 @@ import { ANNOTATIONS, OWNER } from "../../../lib/decide/node_state.ts";
 import { decide } from "../../../lib/decide/decide.ts";
 import { DEFAULT_POLICY, parsePolicy } from "../../../lib/decide/policy.ts";
 import type { Alert } from "../../../lib/intake/alertmanager.ts";
-import type { Node } from "../../../lib/node.ts";
+import type { Node } from "../../../lib/base/node.ts";
 import { workerNode } from "../../fake_client.ts";
 
 const POLICY = parsePolicy(`

@@ -3,7 +3,7 @@ import { alertOf } from "../../alerts.ts";
 import { decide } from "../../../lib/decide/decide.ts";
 import { ANNOTATIONS, readState } from "../../../lib/decide/node_state.ts";
 import type { Alert } from "../../../lib/intake/alertmanager.ts";
-import type { Node } from "../../../lib/node.ts";
+import type { Node } from "../../../lib/base/node.ts";
 import { parsePolicy } from "../../../lib/decide/policy.ts";
 
 /** These cases are about ownership and holds: the safety gates (tests/unit/decide/gates_test.ts) stay open. */

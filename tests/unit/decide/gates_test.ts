@@ -4,7 +4,7 @@ import { budgets, checkTakeOut, protection, required } from "../../../lib/decide
 import { decide } from "../../../lib/decide/decide.ts";
 import { DEFAULT_POLICY, type Gates, parsePolicy } from "../../../lib/decide/policy.ts";
 import type { Alert } from "../../../lib/intake/alertmanager.ts";
-import type { Node } from "../../../lib/node.ts";
+import type { Node } from "../../../lib/base/node.ts";
 
 const NOW = new Date("2026-11-25T12:00:00Z");
 const gates = (g: Partial<Gates> = {}): Gates => ({ ...DEFAULT_POLICY.gates, ...g });

@@ -7,7 +7,7 @@ import { startDrain } from "../../../lib/decide/drain_step.ts";
 import { reconcile } from "../../../lib/decide/reconcile.ts";
 import { ANNOTATIONS } from "../../../lib/decide/node_state.ts";
 import { parsePolicy } from "../../../lib/decide/policy.ts";
-import type { Node } from "../../../lib/node.ts";
+import type { Node } from "../../../lib/base/node.ts";
 
 const NOW = new Date("2026-12-06T10:00:00Z");
 

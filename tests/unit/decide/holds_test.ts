@@ -13,7 +13,7 @@ import {
   readState,
 } from "../../../lib/decide/node_state.ts";
 import type { Alert } from "../../../lib/intake/alertmanager.ts";
-import type { Node } from "../../../lib/node.ts";
+import type { Node } from "../../../lib/base/node.ts";
 import { parsePolicy } from "../../../lib/decide/policy.ts";
 
 const TTL = 4 * 3_600_000;

@@ -9,7 +9,7 @@ import { replaceBudgets, type ReplaceView } from "../../../lib/decide/replacemen
 import { endReplace, startReplace } from "../../../lib/decide/replace_step.ts";
 import { workerNode } from "../../fake_client.ts";
 import { alertOf } from "../../alerts.ts";
-import type { Node } from "../../../lib/node.ts";
+import type { Node } from "../../../lib/base/node.ts";
 
 const policy = parsePolicy(`
 rules:

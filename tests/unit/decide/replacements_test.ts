@@ -16,7 +16,7 @@ import {
 } from "../../../lib/decide/replacements.ts";
 import { ANNOTATIONS } from "../../../lib/decide/node_state.ts";
 import { workerNode } from "../../fake_client.ts";
-import type { Node } from "../../../lib/node.ts";
+import type { Node } from "../../../lib/base/node.ts";
 
 const { gates } = parsePolicy("gates: { maxReplacing: 2, replaceRate: { max: 3, window: 1h } }");
 const NOW = new Date("2026-06-01T12:00:00Z");

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { SEAL, sealPatch, StateSeal } from "../../../lib/decide/seal.ts";
 import { ANNOTATIONS, HISTORY, STATE_KEYS } from "../../../lib/decide/node_state.ts";
-import type { Node } from "../../../lib/node.ts";
+import type { Node } from "../../../lib/base/node.ts";
 
 const KEY = new Uint8Array(32).fill(7);
 

@@ -6,7 +6,7 @@ import { budgets } from "../../../lib/decide/gates.ts";
 import { ANNOTATIONS, HISTORY } from "../../../lib/decide/node_state.ts";
 import { DEFAULT_POLICY, type Gates } from "../../../lib/decide/policy.ts";
 import { Tally } from "../../../lib/decide/tally.ts";
-import type { Node } from "../../../lib/node.ts";
+import type { Node } from "../../../lib/base/node.ts";
 
 const NOW = new Date("2026-11-28T12:00:00Z");
 const GATES: Gates = { ...DEFAULT_POLICY.gates, cooldownMs: 600_000 };

@@ -11,8 +11,8 @@ import {
 } from "../../../lib/report/events.ts";
 import { Metrics } from "../../../lib/report/metrics.ts";
 import type { EventIntent } from "../../../lib/decide/decision.ts";
-import type { EventBody, EventVersion } from "../../../lib/act/kube_types.ts";
-import { deadline } from "../../../lib/timing.ts";
+import type { EventBody, EventVersion } from "../../../lib/act/kube/types.ts";
+import { deadline } from "../../../lib/base/timing.ts";
 import { FakeClient } from "../../fake_client.ts";
 
 const AT = new Date("2024-05-01T10:00:00.000Z");

@@ -5,7 +5,7 @@ import { StateAdmission } from "../../../lib/resolve/admission.ts";
 import { sealPatch, StateSeal } from "../../../lib/decide/seal.ts";
 import { ANNOTATIONS, HISTORY, readState, remediations } from "../../../lib/decide/node_state.ts";
 import type { Finding } from "../../../lib/report/untrusted.ts";
-import type { Node } from "../../../lib/node.ts";
+import type { Node } from "../../../lib/base/node.ts";
 
 const NOW = new Date("2026-12-06T12:00:00Z");
 const seal = new StateSeal(new Uint8Array(32).fill(1));

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { eachPage } from "../../../../lib/act/kube/pages.ts";
-import { AnswerTooLarge } from "../../../../lib/bounded_read.ts";
-import { KubeError } from "../../../../lib/act/kube_types.ts";
+import { AnswerTooLarge } from "../../../../lib/base/bounded_read.ts";
+import { KubeError } from "../../../../lib/act/kube/types.ts";
 
 /** A list of `total` items served from `token`; pages of more than `fits` items are too large. */
 function list(total: number, fits: number, wrapped = false) {

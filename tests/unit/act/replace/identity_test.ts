@@ -12,7 +12,7 @@ import {
   type ReplaceTarget,
   type UntrustedSink,
 } from "../../../../lib/act/replace/provider.ts";
-import type { KubeObject } from "../../../../lib/act/kube_types.ts";
+import type { KubeObject } from "../../../../lib/act/kube/types.ts";
 import { FakeClient, workerNode } from "../../../fake_client.ts";
 
 const OPTIONS = { provider: "karpenter" as const, timeoutMs: 60_000 };

@@ -19,7 +19,7 @@ import {
 import { LEDGER_KEY, LEDGER_NAME } from "../../../../lib/act/replace/ledger.ts";
 import { FakeClient, workerNode } from "../../../fake_client.ts";
 import { waitFor } from "../../../wait.ts";
-import type { Node } from "../../../../lib/node.ts";
+import type { Node } from "../../../../lib/base/node.ts";
 import { ANNOTATIONS } from "../../../../lib/decide/node_state.ts";
 
 const CONFIG_MAPS = { group: "", version: "v1", plural: "configmaps" };

@@ -2,7 +2,7 @@
 // remediation, each once, with one episode from cordon to release.
 import assert from "node:assert/strict";
 import { parsePolicy } from "../../../../lib/decide/policy.ts";
-import { Pipeline } from "../../../../lib/pipeline.ts";
+import { Pipeline } from "../../../../lib/pipeline/pipeline.ts";
 import { EventRecorder } from "../../../../lib/report/events.ts";
 import { Metrics } from "../../../../lib/report/metrics.ts";
 import { Notifier, type Outbox } from "../../../../lib/report/notify/notifier.ts";

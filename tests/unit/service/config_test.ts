@@ -1,4 +1,4 @@
-// Flags, environment variables and files into a Config: lib/config.ts and lib/flags.ts. Every
+// Flags, environment variables and files into a Config: lib/service/config.ts and lib/service/flags.ts. Every
 // parseConfig() call gets its own environment, so the process's never leaks in.
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -11,8 +11,8 @@ import {
   parseDuration,
   parseListen,
   usage,
-} from "../../lib/config.ts";
-import { flagsOf } from "../../lib/flags.ts";
+} from "../../../lib/service/config.ts";
+import { flagsOf } from "../../../lib/service/flags.ts";
 
 /** An environment of exactly `vars`. */
 function envOf(vars: Record<string, string> = {}): (name: string) => string | undefined {

@@ -1,11 +1,11 @@
-import { catchUnhandled, type UnhandledKind } from "./background.ts";
+import { catchUnhandled, type UnhandledKind } from "../base/background.ts";
 import type { Config } from "./config.ts";
-import { log, setupLogging } from "./log.ts";
-import type { Metrics } from "./report/metrics.ts";
+import { log, setupLogging } from "../base/log.ts";
+import type { Metrics } from "../report/metrics.ts";
 import { type Service, startService } from "./service.ts";
-import { VERSION } from "./version.ts";
+import { VERSION } from "../base/version.ts";
 import { warnDangers } from "./policy_reload.ts";
-import { DEFAULT_POLICY, withClusterName } from "./decide/policy.ts";
+import { DEFAULT_POLICY, withClusterName } from "../decide/policy.ts";
 
 /** What an entry point adds to a run: its own configuration to log, and what to stop after the service. */
 export interface RunOptions {

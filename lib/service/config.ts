@@ -1,12 +1,12 @@
 import { parseArgs } from "node:util";
-import type { LogFormat } from "./log.ts";
+import type { LogFormat } from "../base/log.ts";
 import type { Election, ServiceConfig } from "./service.ts";
-import { CLUSTER_VALUE, parsePolicy, type Policy } from "./decide/policy.ts";
-import { type Credentials, parseBasicUsers } from "./server/auth.ts";
+import { CLUSTER_VALUE, parsePolicy, type Policy } from "../decide/policy.ts";
+import { type Credentials, parseBasicUsers } from "../server/auth.ts";
 import { defaultOf, FLAGS, flagsOf, type Mode } from "./flags.ts";
-import { durationMs, formatDuration } from "./duration.ts";
+import { durationMs, formatDuration } from "../base/duration.ts";
 import { readPolicyFileSync } from "./policy_file.ts";
-import { whyUnreadable } from "./bounded_read.ts";
+import { whyUnreadable } from "../base/bounded_read.ts";
 
 export { FLAGS, usage } from "./flags.ts";
 

@@ -3,21 +3,21 @@
 // force. A valid new policy is put in force as a whole (its rules, gates, providers and sinks); an
 // invalid one is refused, the old one kept, and the refusal said where an SRE looks: the log, an
 // Event on node-heal's namespace, and `nodeheal_policy_reload_total{result="refused"}`.
-import { Background } from "./background.ts";
-import { clip } from "./clip.ts";
-import { REFUSAL_MAX } from "./decide/policy_refusal.ts";
-import { log } from "./log.ts";
-import type { KubeClient } from "./act/kube_types.ts";
-import type { Fence } from "./act/fence.ts";
-import type { ReplaceProvider } from "./act/replace/provider.ts";
-import { loadProviders } from "./act/replace/providers.ts";
-import { systemClock } from "./clock.ts";
-import { parsePolicy, type Policy, PolicyRefused, withClusterName } from "./decide/policy.ts";
+import { Background } from "../base/background.ts";
+import { clip } from "../base/clip.ts";
+import { REFUSAL_MAX } from "../decide/policy_refusal.ts";
+import { log } from "../base/log.ts";
+import type { KubeClient } from "../act/kube/types.ts";
+import type { Fence } from "../act/fence.ts";
+import type { ReplaceProvider } from "../act/replace/provider.ts";
+import { loadProviders } from "../act/replace/providers.ts";
+import { systemClock } from "../base/clock.ts";
+import { parsePolicy, type Policy, PolicyRefused, withClusterName } from "../decide/policy.ts";
 import { readPolicyFile } from "./policy_file.ts";
-import type { Metrics } from "./report/metrics.ts";
-import { Notifier } from "./report/notify/notifier.ts";
-import { SinkQueue } from "./report/notify/queue.ts";
-import { makeSinks } from "./report/notify/sinks.ts";
+import type { Metrics } from "../report/metrics.ts";
+import { Notifier } from "../report/notify/notifier.ts";
+import { SinkQueue } from "../report/notify/queue.ts";
+import { makeSinks } from "../report/notify/sinks.ts";
 
 /** How long the sinks of a policy going out of force (or of a stopping node-heal) may deliver. */
 export const NOTIFY_DRAIN_MS = 5000;

@@ -2,15 +2,15 @@
 // and the take-out turn, the drain lifecycle through the node writer, failures for Alertmanager
 // to retry. Integration tests run the same over HTTP against the embedded API server.
 import assert from "node:assert/strict";
-import { ANNOTATIONS } from "../../lib/decide/node_state.ts";
-import { parsePolicy, type Policy } from "../../lib/decide/policy.ts";
-import type { Alert } from "../../lib/intake/alertmanager.ts";
-import { Pipeline } from "../../lib/pipeline.ts";
-import { EventRecorder } from "../../lib/report/events.ts";
-import { Metrics } from "../../lib/report/metrics.ts";
-import { alertOf, parsedNotification } from "../alerts.ts";
-import { FakeClient, podOn, watchedIndex, workerNode } from "../fake_client.ts";
-import { waitFor } from "../wait.ts";
+import { ANNOTATIONS } from "../../../lib/decide/node_state.ts";
+import { parsePolicy, type Policy } from "../../../lib/decide/policy.ts";
+import type { Alert } from "../../../lib/intake/alertmanager.ts";
+import { Pipeline } from "../../../lib/pipeline/pipeline.ts";
+import { EventRecorder } from "../../../lib/report/events.ts";
+import { Metrics } from "../../../lib/report/metrics.ts";
+import { alertOf, parsedNotification } from "../../alerts.ts";
+import { FakeClient, podOn, watchedIndex, workerNode } from "../../fake_client.ts";
+import { waitFor } from "../../wait.ts";
 
 function setup(
   options: { policy?: Policy; workers?: number; paused?: () => boolean; leading?: () => boolean } =

@@ -2,21 +2,21 @@
 // only while this replica leads and the policy in force allows it on its Node (decide/halts.ts),
 // asked before every eviction; its end, or its halt, is written on the Node in its turn and
 // reported, and the Nodes waiting for the drain gates are looked at again.
-import { DrainSupervisor } from "./act/drain_supervisor.ts";
-import type { DrainReport } from "./act/drainer.ts";
-import { NOT_LEADING } from "./act/fence.ts";
-import type { KubeClient } from "./act/kube_types.ts";
-import type { Applied, NodeWriter } from "./act/node_writer.ts";
-import type { Clock } from "./clock.ts";
-import type { Decision } from "./decide/decision.ts";
-import { type DrainEnd, endDrain, haltDrain } from "./decide/drain_step.ts";
-import { type Halt, quietHalt, runningDrainHalt } from "./decide/halts.ts";
-import { readState } from "./decide/node_state.ts";
-import type { Policy } from "./decide/policy.ts";
-import type { Node } from "./node.ts";
-import type { Metrics } from "./report/metrics.ts";
-import type { Reporter } from "./report/reporter.ts";
-import type { NodeIndex } from "./resolve/node_index.ts";
+import { DrainSupervisor } from "../act/drain_supervisor.ts";
+import type { DrainReport } from "../act/drainer.ts";
+import { NOT_LEADING } from "../act/fence.ts";
+import type { KubeClient } from "../act/kube/types.ts";
+import type { Applied, NodeWriter } from "../act/node_writer.ts";
+import type { Clock } from "../base/clock.ts";
+import type { Decision } from "../decide/decision.ts";
+import { type DrainEnd, endDrain, haltDrain } from "../decide/drain_step.ts";
+import { type Halt, quietHalt, runningDrainHalt } from "../decide/halts.ts";
+import { readState } from "../decide/node_state.ts";
+import type { Policy } from "../decide/policy.ts";
+import type { Node } from "../base/node.ts";
+import type { Metrics } from "../report/metrics.ts";
+import type { Reporter } from "../report/reporter.ts";
+import type { NodeIndex } from "../resolve/node_index.ts";
 
 /** What the {@link DrainStage} works with. */
 export interface DrainStageDeps {

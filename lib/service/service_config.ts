@@ -1,7 +1,7 @@
 // What `serve` (and dev mode) is configured with, and the one check of it that refuses to start:
 // a webhook open to the network without credentials.
-import type { Policy } from "./decide/policy.ts";
-import { type Credentials, hasCredentials } from "./server/auth.ts";
+import type { Policy } from "../decide/policy.ts";
+import { type Credentials, hasCredentials } from "../server/auth.ts";
 
 /** Everything `serve` is configured with. */
 export interface ServiceConfig {

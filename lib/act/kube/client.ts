@@ -1,18 +1,18 @@
 // Connects to the cluster. The client library is imported under kube/ only: every read and
 // write of the cluster goes through the KubeClient interface (kube_types.ts), so dry-run and
 // tests swap only this boundary.
-import { LibraryClient } from "./kube/library_client.ts";
-import { PooledKubeConfig } from "./kube/pooled_config.ts";
-import type { NodeWatchOptions } from "./kube/node_watch.ts";
-import type { Fence } from "./fence.ts";
+import { LibraryClient } from "./library_client.ts";
+import { PooledKubeConfig } from "./pooled_config.ts";
+import type { NodeWatchOptions } from "./node_watch.ts";
+import type { Fence } from "../fence.ts";
 import {
   type EventBody,
   type KubeClient,
   KubeError,
   type NodeWatchHandlers,
   type Stoppable,
-} from "./kube_types.ts";
-import { whyUnreadable } from "../bounded_read.ts";
+} from "./types.ts";
+import { whyUnreadable } from "../../base/bounded_read.ts";
 
 export { KubeError };
 export type { EventBody, KubeClient, NodeWatchHandlers, Stoppable };

@@ -1,21 +1,21 @@
 // The pipeline's replacement stage: the replacer (act/replace/), wired to the rest. A replacement
 // decided on a Node is recorded in the ledger here, its news reported, a failed one written on
 // its Node, and once one ends the Nodes waiting for the replacement gates are looked at again.
-import type { KubeClient } from "./act/kube_types.ts";
-import type { Applied } from "./act/node_writer.ts";
-import type { ReplaceProvider, UntrustedSink } from "./act/replace/provider.ts";
-import { type ReplaceNews, Replacer } from "./act/replace/replacer.ts";
-import type { Clock } from "./clock.ts";
-import type { Decision } from "./decide/decision.ts";
-import { readState } from "./decide/node_state.ts";
-import type { Policy } from "./decide/policy.ts";
-import type { Replacement } from "./decide/replacements.ts";
-import { endReplace, replacedInPlace, replaceRule } from "./decide/replace_step.ts";
-import { log } from "./log.ts";
-import type { Node } from "./node.ts";
-import type { Metrics } from "./report/metrics.ts";
-import type { Reporter } from "./report/reporter.ts";
-import type { NodeIndex } from "./resolve/node_index.ts";
+import type { KubeClient } from "../act/kube/types.ts";
+import type { Applied } from "../act/node_writer.ts";
+import type { ReplaceProvider, UntrustedSink } from "../act/replace/provider.ts";
+import { type ReplaceNews, Replacer } from "../act/replace/replacer.ts";
+import type { Clock } from "../base/clock.ts";
+import type { Decision } from "../decide/decision.ts";
+import { readState } from "../decide/node_state.ts";
+import type { Policy } from "../decide/policy.ts";
+import type { Replacement } from "../decide/replacements.ts";
+import { endReplace, replacedInPlace, replaceRule } from "../decide/replace_step.ts";
+import { log } from "../base/log.ts";
+import type { Node } from "../base/node.ts";
+import type { Metrics } from "../report/metrics.ts";
+import type { Reporter } from "../report/reporter.ts";
+import type { NodeIndex } from "../resolve/node_index.ts";
 
 /** What the {@link ReplaceStage} works with. */
 export interface ReplaceStageDeps {

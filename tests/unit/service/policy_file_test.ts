@@ -1,8 +1,8 @@
 // The policy file is read within its byte bound, at start-up and at each reload: a larger file is
 // refused having read at most the bound and one byte more.
 import assert from "node:assert/strict";
-import { readPolicyFile, readPolicyFileSync } from "../../lib/policy_file.ts";
-import { POLICY_LIMITS } from "../../lib/decide/policy_yaml.ts";
+import { readPolicyFile, readPolicyFileSync } from "../../../lib/service/policy_file.ts";
+import { POLICY_LIMITS } from "../../../lib/decide/policy_yaml.ts";
 
 Deno.test("readPolicyFile() and readPolicyFileSync() read a policy and refuse one past the bound", async () => {
   const dir = await Deno.makeTempDir({ prefix: "node-heal-policy-file-" });

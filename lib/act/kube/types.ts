@@ -1,9 +1,9 @@
 // What node-heal does to the cluster, as types only: the KubeClient interface and its errors. The
 // library-backed implementation is under kube/ (connected by kube_client.ts), the one place that
 // imports the client library.
-import type { NodePatch } from "../decide/decision.ts";
-import type { Node } from "../node.ts";
-import type { Pod } from "../pod.ts";
+import type { NodePatch } from "../../decide/decision.ts";
+import type { Node } from "../../base/node.ts";
+import type { Pod } from "../../base/pod.ts";
 
 /** A core/v1 Event as node-heal writes it. */
 export interface EventBody {

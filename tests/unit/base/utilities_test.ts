@@ -1,10 +1,10 @@
 // The shared utilities: one duration parser and formatter, one retry and backoff, one sleep and
 // deadline.
 import assert from "node:assert/strict";
-import { durationMs, formatDuration } from "../../lib/duration.ts";
-import { Backoff, MAX_RETRY_AFTER_MS, passing, retry } from "../../lib/retry.ts";
-import { KubeError } from "../../lib/act/kube_types.ts";
-import { deadline, sleep, untilAborted } from "../../lib/timing.ts";
+import { durationMs, formatDuration } from "../../../lib/base/duration.ts";
+import { Backoff, MAX_RETRY_AFTER_MS, passing, retry } from "../../../lib/base/retry.ts";
+import { KubeError } from "../../../lib/act/kube/types.ts";
+import { deadline, sleep, untilAborted } from "../../../lib/base/timing.ts";
 
 Deno.test("durationMs() reads durations as people write them, and nothing else", () => {
   assert.equal(durationMs("500ms"), 500);

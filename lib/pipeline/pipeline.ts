@@ -1,44 +1,44 @@
-import { KubeError } from "./act/kube_types.ts";
-import type { DrainSupervisor } from "./act/drain_supervisor.ts";
+import { KubeError } from "../act/kube/types.ts";
+import type { DrainSupervisor } from "../act/drain_supervisor.ts";
 import { DrainStage } from "./drain_stage.ts";
-import { type Applied, type ApplyOptions, NodeWriter } from "./act/node_writer.ts";
-import { Turns } from "./act/turns.ts";
-import type { Replacer } from "./act/replace/replacer.ts";
-import type { ReplaceProvider } from "./act/replace/provider.ts";
+import { type Applied, type ApplyOptions, NodeWriter } from "../act/node_writer.ts";
+import { Turns } from "./turns.ts";
+import type { Replacer } from "../act/replace/replacer.ts";
+import type { ReplaceProvider } from "../act/replace/provider.ts";
 import { ReplaceStage } from "./replace_stage.ts";
-import type { Notifier } from "./report/notify/notifier.ts";
-import { systemClock } from "./clock.ts";
+import type { Notifier } from "../report/notify/notifier.ts";
+import { systemClock } from "../base/clock.ts";
 import {
   decide,
   type DecideOptions,
   type Decision,
   DEFAULT_HOLD_TTL_MS,
   reconcile,
-} from "./decide/decide.ts";
-import { readState } from "./decide/node_state.ts";
-import { OTHER_CLUSTER, otherCluster } from "./decide/cluster_guard.ts";
-import { drainDue, lookAgainAt } from "./decide/drain_step.ts";
-import { replaceDue } from "./decide/replace_step.ts";
-import type { Replacement } from "./decide/replacements.ts";
-import { DEFAULT_POLICY, type Policy } from "./decide/policy.ts";
-import { Tally } from "./decide/tally.ts";
-import type { Alert, Notification } from "./intake/alertmanager.ts";
-import { log } from "./log.ts";
-import type { Node } from "./node.ts";
-import { DecisionLog, type DecisionRecord } from "./report/decision_log.ts";
-import { Reporter } from "./report/reporter.ts";
+} from "../decide/decide.ts";
+import { readState } from "../decide/node_state.ts";
+import { OTHER_CLUSTER, otherCluster } from "../decide/cluster_guard.ts";
+import { drainDue, lookAgainAt } from "../decide/drain_step.ts";
+import { replaceDue } from "../decide/replace_step.ts";
+import type { Replacement } from "../decide/replacements.ts";
+import { DEFAULT_POLICY, type Policy } from "../decide/policy.ts";
+import { Tally } from "../decide/tally.ts";
+import type { Alert, Notification } from "../intake/alertmanager.ts";
+import { log } from "../base/log.ts";
+import type { Node } from "../base/node.ts";
+import { DecisionLog, type DecisionRecord } from "../report/decision_log.ts";
+import { Reporter } from "../report/reporter.ts";
 import {
   type AlertResult,
   NOT_LEADER,
   type NotificationResult,
   notLeading,
   type PipelineDeps,
-} from "./pipeline_results.ts";
-import { resolveAlert, unresolvedMessage } from "./resolve/node_index.ts";
+} from "./results.ts";
+import { resolveAlert, unresolvedMessage } from "../resolve/node_index.ts";
 
-export type { DecisionRecord } from "./report/decision_log.ts";
+export type { DecisionRecord } from "../report/decision_log.ts";
 
-export type { AlertResult, NotificationResult, PipelineDeps } from "./pipeline_results.ts";
+export type { AlertResult, NotificationResult, PipelineDeps } from "./results.ts";
 
 /**
  * The pipeline from a parsed notification to actions on Nodes: resolve each alert to its Node

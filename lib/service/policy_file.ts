@@ -1,9 +1,9 @@
 // Reading the policy file (`--config`, a ConfigMap mount) within its byte bound: a file larger than
 // POLICY_LIMITS.bytes is refused after reading at most that many bytes and one more, whatever its
 // size says (a 50 MB file ran the 192 MB heap out before it was ever parsed).
-import { readFileWithin, whyUnreadable } from "./bounded_read.ts";
-import { POLICY_LIMITS } from "./decide/policy_yaml.ts";
-import { PolicyRefused } from "./decide/policy_refusal.ts";
+import { readFileWithin, whyUnreadable } from "../base/bounded_read.ts";
+import { POLICY_LIMITS } from "../decide/policy_yaml.ts";
+import { PolicyRefused } from "../decide/policy_refusal.ts";
 
 /** The refusal of a file past the bound; its size, when its stat knew it, tells two edits apart. */
 function tooLarge(path: string, size?: number): PolicyRefused {

@@ -2,19 +2,19 @@
 // provider: cordon, drain, replace (its NodeClaim deleted), the successor Ready; the replacement
 // gates' skips; a resolution during a replacement; a failed one written on its Node.
 import assert from "node:assert/strict";
-import { ANNOTATIONS } from "../../lib/decide/node_state.ts";
-import { parsePolicy, type Policy } from "../../lib/decide/policy.ts";
-import type { Alert } from "../../lib/intake/alertmanager.ts";
-import { Pipeline } from "../../lib/pipeline.ts";
-import { EventRecorder } from "../../lib/report/events.ts";
-import { Metrics } from "../../lib/report/metrics.ts";
-import { loadProviders } from "../../lib/act/replace/providers.ts";
-import { NODE_CLAIMS } from "../../lib/act/replace/karpenter.ts";
-import type { Node } from "../../lib/node.ts";
-import type { ReplaceProvider } from "../../lib/act/replace/provider.ts";
-import { alertOf, parsedNotification } from "../alerts.ts";
-import { FakeClient, watchedIndex, workerNode } from "../fake_client.ts";
-import { waitFor } from "../wait.ts";
+import { ANNOTATIONS } from "../../../lib/decide/node_state.ts";
+import { parsePolicy, type Policy } from "../../../lib/decide/policy.ts";
+import type { Alert } from "../../../lib/intake/alertmanager.ts";
+import { Pipeline } from "../../../lib/pipeline/pipeline.ts";
+import { EventRecorder } from "../../../lib/report/events.ts";
+import { Metrics } from "../../../lib/report/metrics.ts";
+import { loadProviders } from "../../../lib/act/replace/providers.ts";
+import { NODE_CLAIMS } from "../../../lib/act/replace/karpenter.ts";
+import type { Node } from "../../../lib/base/node.ts";
+import type { ReplaceProvider } from "../../../lib/act/replace/provider.ts";
+import { alertOf, parsedNotification } from "../../alerts.ts";
+import { FakeClient, watchedIndex, workerNode } from "../../fake_client.ts";
+import { waitFor } from "../../wait.ts";
 
 const POLICY = parsePolicy(`
 rules:

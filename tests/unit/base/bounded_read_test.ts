@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { AnswerTooLarge, capStream, readCapped, readPrefix } from "../../lib/bounded_read.ts";
+import {
+  AnswerTooLarge,
+  capStream,
+  readCapped,
+  readPrefix,
+} from "../../../lib/base/bounded_read.ts";
 
 /** A body of `chunks` chunks of `size` bytes each, counting how many were pulled and if cancelled. */
 function counted(chunks: number, size: number) {

@@ -1,12 +1,12 @@
-// lib/background.ts: a background task that throws, rejects, or throws what is not an Error ends in
+// lib/base/background.ts: a background task that throws, rejects, or throws what is not an Error ends in
 // the handler (logged with its task and the error clipped, counted), never in its caller nor the
 // process; and the process-wide handler catches what escapes even that.
 import assert from "node:assert/strict";
-import { Background, catchUnhandled, errorText } from "../../lib/background.ts";
-import { Metrics } from "../../lib/report/metrics.ts";
-import { backgroundErrors, failedLines, withLogs } from "../logs.ts";
-import { assertNoUnhandled } from "../processes.ts";
-import { waitFor } from "../wait.ts";
+import { Background, catchUnhandled, errorText } from "../../../lib/base/background.ts";
+import { Metrics } from "../../../lib/report/metrics.ts";
+import { backgroundErrors, failedLines, withLogs } from "../../logs.ts";
+import { assertNoUnhandled } from "../../processes.ts";
+import { waitFor } from "../../wait.ts";
 
 Deno.test("a background task that throws, rejects or throws a non-Error is logged and counted, and its caller goes on", async () => {
   await withLogs(async (records) => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Slots } from "../../lib/slots.ts";
+import { Slots } from "../../../../lib/act/kube/slots.ts";
 
 Deno.test("a task whose signal aborts while it waits for a slot leaves the queue and never runs", async () => {
   const slots = new Slots(1);

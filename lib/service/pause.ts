@@ -1,9 +1,9 @@
 // The pause an operator sets with kubectl: the annotation `node-heal.io/paused=true` on
 // node-heal's namespace, read every few seconds. Until it has been read once (or when it cannot
 // be), it counts as not set; a change is said in the log once.
-import type { KubeClient } from "./act/kube_types.ts";
-import { Background } from "./background.ts";
-import { log } from "./log.ts";
+import type { KubeClient } from "../act/kube/types.ts";
+import { Background } from "../base/background.ts";
+import { log } from "../base/log.ts";
 
 /** See the module comment. */
 export class ClusterPause {

@@ -1,6 +1,6 @@
-import { SERVER_DEFAULTS } from "./server/server.ts";
-import { GUARD_DEFAULTS } from "./server/guard.ts";
-import { formatDuration } from "./duration.ts";
+import { SERVER_DEFAULTS } from "../server/server.ts";
+import { GUARD_DEFAULTS } from "../server/guard.ts";
+import { formatDuration } from "../base/duration.ts";
 
 /**
  * The command lines that take flags: `serve` (the binary), `dev` (node-heal beside an embedded

@@ -1,14 +1,14 @@
 // The Node watch as the service keeps it: the index and the watch's health, and what a list or
 // an uncordon asks of the pipeline, each Node reconciled as a background task of its own.
-import type { NodeWatchHandlers } from "./act/kube_types.ts";
-import type { Background } from "./background.ts";
-import { readState } from "./decide/node_state.ts";
-import { needsReconcile } from "./decide/reconcile.ts";
-import { log } from "./log.ts";
-import { isCordoned, type Node } from "./node.ts";
-import type { Pipeline } from "./pipeline.ts";
-import type { Metrics } from "./report/metrics.ts";
-import type { NodeIndex } from "./resolve/node_index.ts";
+import type { NodeWatchHandlers } from "../act/kube/types.ts";
+import type { Background } from "../base/background.ts";
+import { readState } from "../decide/node_state.ts";
+import { needsReconcile } from "../decide/reconcile.ts";
+import { log } from "../base/log.ts";
+import { isCordoned, type Node } from "../base/node.ts";
+import type { Pipeline } from "../pipeline/pipeline.ts";
+import type { Metrics } from "../report/metrics.ts";
+import type { NodeIndex } from "../resolve/node_index.ts";
 
 /** Reconciles every Node of `nodes` that needs it, each on its own: one that throws fails alone. */
 export function reconcileAll(

@@ -5,28 +5,28 @@
 // failure is a failed step where the path has one, else logged and counted in
 // nodeheal_background_errors_total{task}; and the path still works afterwards.
 import assert from "node:assert/strict";
-import { DrainSupervisor } from "../../lib/act/drain_supervisor.ts";
-import type { DrainReport } from "../../lib/act/drainer.ts";
-import { NodeWriter } from "../../lib/act/node_writer.ts";
-import { LeaderElector } from "../../lib/act/elector.ts";
-import type { EventBody, EventVersion } from "../../lib/act/kube_types.ts";
-import { Replacer } from "../../lib/act/replace/replacer.ts";
-import type { Operation, ReplaceProvider } from "../../lib/act/replace/provider.ts";
-import { DEFAULT_DRAIN } from "../../lib/decide/drain_plan.ts";
-import { ANNOTATIONS } from "../../lib/decide/node_state.ts";
-import { parsePolicy } from "../../lib/decide/policy.ts";
-import { ClusterPause } from "../../lib/pause.ts";
-import { PolicyWatch } from "../../lib/policy_reload.ts";
-import { EventRecorder } from "../../lib/report/events.ts";
-import { Metrics } from "../../lib/report/metrics.ts";
-import { Notifier, type Outbox } from "../../lib/report/notify/notifier.ts";
-import { SinkQueue } from "../../lib/report/notify/queue.ts";
-import type { Attempt, NotifyEvent, Sink } from "../../lib/report/notify/types.ts";
-import { NodeIndex } from "../../lib/resolve/node_index.ts";
-import { FakeClient, podOn, workerNode } from "../fake_client.ts";
-import { backgroundErrors, failedLines, withLogs } from "../logs.ts";
-import { waitFor } from "../wait.ts";
-import { event } from "./report/notify/sample.ts";
+import { DrainSupervisor } from "../../../lib/act/drain_supervisor.ts";
+import type { DrainReport } from "../../../lib/act/drainer.ts";
+import { NodeWriter } from "../../../lib/act/node_writer.ts";
+import { LeaderElector } from "../../../lib/act/elector.ts";
+import type { EventBody, EventVersion } from "../../../lib/act/kube/types.ts";
+import { Replacer } from "../../../lib/act/replace/replacer.ts";
+import type { Operation, ReplaceProvider } from "../../../lib/act/replace/provider.ts";
+import { DEFAULT_DRAIN } from "../../../lib/decide/drain_plan.ts";
+import { ANNOTATIONS } from "../../../lib/decide/node_state.ts";
+import { parsePolicy } from "../../../lib/decide/policy.ts";
+import { ClusterPause } from "../../../lib/service/pause.ts";
+import { PolicyWatch } from "../../../lib/service/policy_reload.ts";
+import { EventRecorder } from "../../../lib/report/events.ts";
+import { Metrics } from "../../../lib/report/metrics.ts";
+import { Notifier, type Outbox } from "../../../lib/report/notify/notifier.ts";
+import { SinkQueue } from "../../../lib/report/notify/queue.ts";
+import type { Attempt, NotifyEvent, Sink } from "../../../lib/report/notify/types.ts";
+import { NodeIndex } from "../../../lib/resolve/node_index.ts";
+import { FakeClient, podOn, workerNode } from "../../fake_client.ts";
+import { backgroundErrors, failedLines, withLogs } from "../../logs.ts";
+import { waitFor } from "../../wait.ts";
+import { event } from "../report/notify/sample.ts";
 
 const NOW = () => new Date("2026-06-01T00:00:00Z");
 

@@ -1,17 +1,17 @@
 // The pipeline's contract: what it works with, and what it answers about a notification (each
 // alert's outcome, and whether Alertmanager should send it again).
-import type { Alert, Notification } from "./intake/alertmanager.ts";
-import type { Outcome } from "./report/reporter.ts";
-import type { KubeClient } from "./act/kube_types.ts";
-import type { ReplaceProvider } from "./act/replace/provider.ts";
-import type { Clock } from "./clock.ts";
-import type { Policy } from "./decide/policy.ts";
-import type { EventRecorder } from "./report/events.ts";
-import type { Metrics } from "./report/metrics.ts";
-import type { Notifier } from "./report/notify/notifier.ts";
-import type { Untrusted } from "./report/untrusted.ts";
-import type { StateSeal } from "./decide/seal.ts";
-import type { NodeIndex } from "./resolve/node_index.ts";
+import type { Alert, Notification } from "../intake/alertmanager.ts";
+import type { Outcome } from "../report/reporter.ts";
+import type { KubeClient } from "../act/kube/types.ts";
+import type { ReplaceProvider } from "../act/replace/provider.ts";
+import type { Clock } from "../base/clock.ts";
+import type { Policy } from "../decide/policy.ts";
+import type { EventRecorder } from "../report/events.ts";
+import type { Metrics } from "../report/metrics.ts";
+import type { Notifier } from "../report/notify/notifier.ts";
+import type { Untrusted } from "../report/untrusted.ts";
+import type { StateSeal } from "../decide/seal.ts";
+import type { NodeIndex } from "../resolve/node_index.ts";
 
 /** Why a replica that does not lead acts on nothing. */
 export const NOT_LEADER =
