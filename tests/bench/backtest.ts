@@ -21,7 +21,7 @@ import { nodesFromPrometheus } from "../../lib/backtest/cluster_source.ts";
 import { PrometheusApi } from "../../lib/backtest/prometheus.ts";
 import type { BacktestReport } from "../../lib/backtest/report_types.ts";
 import { alertRuleLabels, backfill, type Scenario, startPrometheus } from "../e2e/history.ts";
-import { waitFor } from "../wait.ts";
+import { waitFor } from "../support/wait.ts";
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;

@@ -3,9 +3,9 @@
 //   deno run --allow-net=127.0.0.1,localhost --allow-read --allow-write --allow-run --allow-env \
 //     tests/bench/edge.ts [h2c|tls|hog|spread|chunk]... [--total-mib=N]
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
-import { HAS_OPENSSL, makeCertificates } from "../tls.ts";
-import { stop } from "../processes.ts";
-import { waitFor } from "../wait.ts";
+import { HAS_OPENSSL, makeCertificates } from "../support/tls.ts";
+import { stop } from "../support/processes.ts";
+import { waitFor } from "../support/wait.ts";
 import {
   badChunkSize,
   chunkExtension,
@@ -14,7 +14,7 @@ import {
   postsFrom,
   serveEdge,
   spreadHog,
-} from "../edge_attacks.ts";
+} from "../support/edge_attacks.ts";
 
 const args = Deno.args.filter((a) => !a.startsWith("--"));
 const which = new Set(args.length ? args : ["h2c", "tls", "hog", "spread", "chunk"]);

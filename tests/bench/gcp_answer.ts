@@ -2,7 +2,7 @@
 //   deno run --v8-flags=--max-semi-space-size=2,--max-old-space-size=192 -A tests/bench/gcp_answer.ts 100
 // Prints one JSON line (RSS of this process before and at its peak, bytes pulled, the error).
 import * as gcp from "../../lib/act/replace/gcp_mig.ts";
-import { FakeClient } from "../fake_client.ts";
+import { FakeClient } from "../fakes/fake_client.ts";
 const mb = Number(Deno.args[0] ?? "100");
 let pulled = 0;
 const chunk = new Uint8Array(64 * 1024).fill(0x20);

@@ -3,7 +3,7 @@
 // table, or with --json one JSON object. Not part of the tests: the tests assert the behaviour,
 // this prints the figures.
 import { nodeAddress, workerName } from "../../lib/embedded/seed.ts";
-import { statusLine } from "../raw_http.ts";
+import { statusLine } from "../support/raw_http.ts";
 
 const JSON_OUT = Deno.args.includes("--json");
 /** `deno task dev`'s default `--request-timeout`. */

@@ -6,8 +6,8 @@
 //   deno run --allow-net=127.0.0.1,localhost --allow-read --allow-write --allow-run --allow-env \
 //     tests/bench/hostile_policy.ts [--json] [name...]
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
-import { HOSTILE_POLICIES, writeHostilePolicy } from "../hostile_policies.ts";
-import { rssMiB, startServe } from "../processes.ts";
+import { HOSTILE_POLICIES, writeHostilePolicy } from "../support/hostile_policies.ts";
+import { rssMiB, startServe } from "../support/processes.ts";
 
 const JSON_OUT = Deno.args.includes("--json");
 const only = Deno.args.filter((a) => !a.startsWith("--"));

@@ -5,7 +5,7 @@
 //   deno run -A tests/bench/notify_hostile.ts hung 300     # a hung receiver, 300 cordon/release
 //                                                          # cycles of alerts with 60 labels of 4,000
 // Prints one JSON object. Not a test: tests/integration/notify_hostile_test.ts asserts the bounds.
-import { rssMiB } from "../processes.ts";
+import { rssMiB } from "../support/processes.ts";
 import {
   hugeLabels,
   hungReceiver,
@@ -13,7 +13,7 @@ import {
   startNotifyingServe,
   streamingReceiver,
   workerAlert,
-} from "../notify_process.ts";
+} from "../support/notify_process.ts";
 
 const [scenario = "answer", arg = "100"] = Deno.args;
 const result: Record<string, unknown> = { scenario, arg: Number(arg) };

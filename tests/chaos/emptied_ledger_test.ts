@@ -5,7 +5,7 @@
 // Ready. Twice: the leader that started the first replacement goes on leading; and it stops right
 // after the ledger was emptied, so that the next leader knows the ledger only as emptied.
 import assert from "node:assert/strict";
-import { waitFor } from "../wait.ts";
+import { waitFor } from "../support/wait.ts";
 import { figure, type KubeObject, observe, secs, startChaos } from "./harness.ts";
 
 const POLICY = `rules:

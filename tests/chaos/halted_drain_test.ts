@@ -10,7 +10,7 @@
 // much again. The global causes (the two pauses) are steps of their own, one fresh node each; the
 // four per-node causes share one step, one fresh node each, each Event naming its own cause.
 import assert from "node:assert/strict";
-import { waitFor } from "../wait.ts";
+import { waitFor } from "../support/wait.ts";
 import { type Chaos, figure, type KubeObject, observe, secs, startChaos } from "./harness.ts";
 
 const DRAIN_AFTER_S = 12;

@@ -4,9 +4,9 @@
 // it with `await using chaos = await startChaos({ policy })`; the disposal stops every process
 // (a paused one is continued first) whether the test passed or not.
 import { kubeconfigFor } from "../../lib/embedded/cluster.ts";
-import { notification } from "../alerts.ts";
-import { waitFor } from "../wait.ts";
-import { assertNoUnhandled, clusterModeArgs } from "../processes.ts";
+import { notification } from "../support/alerts.ts";
+import { waitFor } from "../support/wait.ts";
+import { assertNoUnhandled, clusterModeArgs } from "../support/processes.ts";
 import { ChaosProxy, merged, type ProxyEntry, type RequestKind } from "./proxy.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;

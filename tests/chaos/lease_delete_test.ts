@@ -5,7 +5,7 @@
 // Lease goes right after the leader renewed it, so that another replica finds it gone first.
 import assert from "node:assert/strict";
 import { ACTION_KINDS, type ProxyEntry } from "./proxy.ts";
-import { waitFor } from "../wait.ts";
+import { waitFor } from "../support/wait.ts";
 import { figure, observe, PERMISSIVE_GATES, secs, SHORT_ELECTION, startChaos } from "./harness.ts";
 
 const LEASE_MS = 3000;

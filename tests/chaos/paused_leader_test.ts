@@ -3,7 +3,7 @@
 // eviction would now succeed. Woken (SIGCONT), the old leader must send nothing it queued before:
 // no eviction, no pod delete, no Node patch, no ConfigMap write; only Lease calls.
 import assert from "node:assert/strict";
-import { waitFor } from "../wait.ts";
+import { waitFor } from "../support/wait.ts";
 import { figure, observe, PERMISSIVE_GATES, startChaos } from "./harness.ts";
 
 const NODE = "heal-worker";

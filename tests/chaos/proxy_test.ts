@@ -2,7 +2,7 @@
 // on, logs each with its kind and status, answers faults by rule, and ends watches when told.
 import assert from "node:assert/strict";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
-import { waitFor } from "../wait.ts";
+import { waitFor } from "../support/wait.ts";
 import { classify, startProxy } from "./proxy.ts";
 
 Deno.test("the chaos proxy passes requests on and logs each with its kind and status", async () => {

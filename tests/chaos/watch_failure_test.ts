@@ -6,7 +6,7 @@
 // quiet cluster: the watch fails at --watch-timeout plus 10 s at the latest, and the same hand-over
 // follows.
 import assert from "node:assert/strict";
-import { waitFor } from "../wait.ts";
+import { waitFor } from "../support/wait.ts";
 import { BEFORE, figure, PERMISSIVE_GATES, type Replica, secs, startChaos } from "./harness.ts";
 
 const WATCH_FAILURE_MS = 3000;

@@ -8,7 +8,7 @@ import { pathToFileURL } from "node:url";
 import type { Page } from "puppeteer-core";
 import { renderHtml } from "../../lib/backtest/render_html.ts";
 import type { BacktestReport } from "../../lib/backtest/report_types.ts";
-import { browserTest, launch, watchedPage } from "../browser.ts";
+import { browserTest, launch, watchedPage } from "../support/browser.ts";
 import { HOSTILE, hostileReport, sampleReport } from "../fixtures/backtest_report.ts";
 
 const SCREENSHOT = new URL("../../docs/images/backtest-report.png", import.meta.url).pathname;

@@ -3,10 +3,10 @@
 // (ROLLOUT_HISTORY of history.ts), read back through Prometheus's HTTP API, replayed under two
 // policies side by side. The report's counts are what the scripted history implies.
 import assert from "node:assert/strict";
-import { hasTool } from "../processes.ts";
+import { hasTool } from "../support/processes.ts";
 import { backfill, ROLLOUT_HISTORY, startPrometheus } from "./history.ts";
 import { need } from "./stack.ts";
-import { withCluster } from "../helpers.ts";
+import { withCluster } from "../support/helpers.ts";
 import type { BacktestReport, BacktestRun } from "../../lib/backtest/report_types.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;

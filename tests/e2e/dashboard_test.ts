@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { nodeAddress } from "../../lib/embedded/seed.ts";
 import { parsePolicy } from "../../lib/decide/policy.ts";
-import { notification, waitFor, withService } from "../helpers.ts";
+import { notification, waitFor, withService } from "../support/helpers.ts";
 import { loadDashboard, metricNames, queries, RUNTIME_METRICS } from "../repo/dashboard_queries.ts";
 import { freePort, need, query, ready, type Sample, spawn } from "./stack.ts";
 

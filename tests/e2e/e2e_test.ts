@@ -19,7 +19,7 @@ import {
   type ServiceFixture,
   waitFor,
   withService,
-} from "../helpers.ts";
+} from "../support/helpers.ts";
 import { freePort, need, spawn } from "./stack.ts";
 
 const INTERVAL = Deno.env.get("NODE_HEAL_E2E_INTERVAL") ?? "1s";

@@ -19,8 +19,8 @@
 // at once. Read firing minutes with `timestamp(ALERTS{...})` (whose values repeat for those 5m) or
 // with a range selector, not from the presence of a plain `ALERTS` point.
 import { parse } from "yaml";
-import { runTool } from "../processes.ts";
-import { waitFor } from "../wait.ts";
+import { runTool } from "../support/processes.ts";
+import { waitFor } from "../support/wait.ts";
 import { freePort, ready, spawn } from "./stack.ts";
 
 const MINUTE = 60_000;

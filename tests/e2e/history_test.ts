@@ -3,7 +3,7 @@
 // promtool and read back through a real Prometheus's HTTP API.
 import assert from "node:assert/strict";
 import { parse } from "yaml";
-import { hasTool } from "../processes.ts";
+import { hasTool } from "../support/processes.ts";
 import {
   alertRuleLabels,
   alertSeriesLabels,

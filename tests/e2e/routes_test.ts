@@ -1,7 +1,7 @@
 // Every alert of manifests/alert-rule.yaml reaches node-heal through the real Alertmanager (0.25),
 // configured in both forms we ship:
 //   (a) full config: what kube-prometheus-stack renders from manifests/kube-prometheus-stack-values.yaml
-//       (tests/helpers.ts's alertmanagerConfig, the chart's default config merged as Helm does);
+//       (tests/support/helpers.ts's alertmanagerConfig, the chart's default config merged as Helm does);
 //   (b) AlertmanagerConfig: what the prometheus-operator generates from
 //       manifests/alertmanager-config/alertmanager-config.yaml with its default OnNamespace
 //       matcher strategy, added to
@@ -12,9 +12,9 @@
 // standing in for node-heal's webhook, and keeps alerts without heal="true" away from it.
 import assert from "node:assert/strict";
 import { parse, stringify } from "yaml";
-import { alertmanagerConfig, manifest, waitFor } from "../helpers.ts";
-import { freePort } from "../processes.ts";
-import { operatorConfig } from "../operator_config.ts";
+import { alertmanagerConfig, manifest, waitFor } from "../support/helpers.ts";
+import { freePort } from "../support/processes.ts";
+import { operatorConfig } from "../support/operator_config.ts";
 
 type Labels = Record<string, string>;
 // deno-lint-ignore no-explicit-any

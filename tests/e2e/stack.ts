@@ -1,6 +1,6 @@
 // What the e2e tests share to run the real Prometheus and Alertmanager beside node-heal: the
 // binaries' presence, free ports, child processes, Prometheus's HTTP API.
-export { freePort } from "../processes.ts";
+export { freePort } from "../support/processes.ts";
 
 /** Fails with the install hint when a binary the e2e needs is not on PATH. */
 export async function need(bin: string): Promise<void> {

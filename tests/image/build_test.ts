@@ -4,7 +4,7 @@
 // download of Deno's runtime for the binary (dl.deno.land, which this machine cannot reach) is out
 // of reach: a build that gets that far and stops there has done everything else the image does.
 import assert from "node:assert/strict";
-import { dockerfileStages, shippedBinary } from "../shipped.ts";
+import { dockerfileStages, shippedBinary } from "../support/shipped.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 

@@ -2,7 +2,7 @@
 // of the shipped binary, and every file the docs and manifests tell users to mount or name lies
 // under it (permissions_test.ts proves the binary reads them there).
 import assert from "node:assert/strict";
-import { shippedBinary } from "../shipped.ts";
+import { shippedBinary } from "../support/shipped.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const HOME = "/home/nonroot";

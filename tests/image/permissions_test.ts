@@ -4,17 +4,17 @@
 // makes those paths without touching this machine). Each setup is driven through to the write the
 // file was for: a cordon, a notification, a cloud's replacement.
 import assert from "node:assert/strict";
-import { HAS_OPENSSL } from "../tls.ts";
+import { HAS_OPENSSL } from "../support/tls.ts";
 import { sandboxMissing } from "./sandbox.ts";
 import { SERVICE_ACCOUNT, startShippedPod, WEBHOOK_TOKEN } from "./shipped_pod.ts";
-import { alertOf, notification, waitFor } from "../helpers.ts";
+import { alertOf, notification, waitFor } from "../support/helpers.ts";
 import { startSlackFake } from "../fakes/slack.ts";
 import { startPagerDutyFake } from "../fakes/pagerduty.ts";
 import { startWebhookReceiver } from "../fakes/webhook_receiver.ts";
 import { startAwsStsFake } from "../fakes/aws_sts.ts";
-import { awsCloud, gcpCloud } from "../clouds.ts";
+import { awsCloud, gcpCloud } from "../support/clouds.ts";
 import { makeServiceAccountKey } from "../fakes/gcp_sts.ts";
-import { ladderPolicyText, postReplace } from "../ladder.ts";
+import { ladderPolicyText, postReplace } from "../support/ladder.ts";
 import { projected } from "./sandbox.ts";
 
 const missing = (await sandboxMissing()) ??

@@ -1,12 +1,12 @@
 // node-heal as the image runs it: `main.ts serve` with exactly the permissions and V8 flags the
-// Dockerfile's `deno compile` embeds (tests/shipped.ts), the environment a Deployment gives it
+// Dockerfile's `deno compile` embeds (tests/support/shipped.ts), the environment a Deployment gives it
 // and nothing of this machine's, HOME=/home/nonroot, working directory `/`, and the files a pod
 // mounts at the very paths the docs name. Those paths are made in a mount namespace of the
 // process's own (`unshare`): each of /etc, /var and /home is overlaid, read-only as the image's
 // root file system is, by a folder of the test's, so that nothing on this machine is written and a
 // path the permissions leave out fails here as it fails in a pod.
-import { shippedBinary } from "../shipped.ts";
-import { logLines } from "../processes.ts";
+import { shippedBinary } from "../support/shipped.ts";
+import { logLines } from "../support/processes.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 

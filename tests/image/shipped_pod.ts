@@ -4,9 +4,9 @@
 // the image's permissions (sandbox.ts), so every file it reads is read as a pod would read it.
 import { parse } from "yaml";
 import { type EmbeddedCluster, startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
-import { manifest, waitFor } from "../helpers.ts";
-import { stop } from "../processes.ts";
-import { makeCertificates, tlsFront } from "../tls.ts";
+import { manifest, waitFor } from "../support/helpers.ts";
+import { stop } from "../support/processes.ts";
+import { makeCertificates, tlsFront } from "../support/tls.ts";
 import { type Files, place, projected, startShipped } from "./sandbox.ts";
 
 export const SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -54,7 +54,7 @@ export interface PodOptions {
   env?: Record<string, string>;
   /** More serve flags. */
   args?: string[];
-  /** The cluster (a cloud's, tests/clouds.ts); else a kind-like one of its own. */
+  /** The cluster (a cloud's, tests/support/clouds.ts); else a kind-like one of its own. */
   cluster?: EmbeddedCluster;
   /** Serve TLS with a certificate mounted at /etc/node-heal/tls (docs/security.md). */
   tls?: boolean;

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import firing from "../fixtures/alertmanager-0.25-firing.json" with { type: "json" };
 import { parsePolicy } from "../../lib/decide/policy.ts";
-import { notification, type ServiceFixture, withService } from "../helpers.ts";
+import { notification, type ServiceFixture, withService } from "../support/helpers.ts";
 
 /** Each Node's name, resourceVersion, cordon and node-heal annotations, as the API serves them. */
 async function nodesNow(f: ServiceFixture): Promise<string[]> {

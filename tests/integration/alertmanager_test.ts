@@ -2,8 +2,13 @@
 // posted to Alertmanager's API reach node-heal through a real route and webhook receiver.
 import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
-import { alertmanagerConfig, type ServiceFixture, waitFor, withService } from "../helpers.ts";
-import { freePort } from "../processes.ts";
+import {
+  alertmanagerConfig,
+  type ServiceFixture,
+  waitFor,
+  withService,
+} from "../support/helpers.ts";
+import { freePort } from "../support/processes.ts";
 
 const opts = {};
 const strategic = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.StrategicMergePatch);

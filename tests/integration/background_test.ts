@@ -10,9 +10,15 @@ import assert from "node:assert/strict";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
 import type { Metrics } from "../../lib/report/metrics.ts";
 import type { Node } from "../../lib/base/node.ts";
-import { backgroundErrors } from "../logs.ts";
-import { leads, notification, type ServiceFixture, waitFor, withService } from "../helpers.ts";
-import { readyReplica, startServe, stop, watched } from "../processes.ts";
+import { backgroundErrors } from "../support/logs.ts";
+import {
+  leads,
+  notification,
+  type ServiceFixture,
+  waitFor,
+  withService,
+} from "../support/helpers.ts";
+import { readyReplica, startServe, stop, watched } from "../support/processes.ts";
 
 const HOSTILE = { "node-heal.io/alerts": '{"x":null}' };
 

@@ -11,8 +11,8 @@ import { replay } from "../../lib/backtest/replay.ts";
 import { loadPolicy } from "../../lib/service/config.ts";
 import { parseNotification } from "../../lib/intake/alertmanager.ts";
 import { isCordoned } from "../../lib/base/node.ts";
-import { notification, waitFor } from "../helpers.ts";
-import { readyReplica, startDev, stop } from "../processes.ts";
+import { notification, waitFor } from "../support/helpers.ts";
+import { readyReplica, startDev, stop } from "../support/processes.ts";
 
 const POLICY = `cluster: { cluster: prod }
 rules:

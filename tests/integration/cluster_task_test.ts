@@ -3,8 +3,8 @@
 import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import firing from "../fixtures/alertmanager-0.25-firing.json" with { type: "json" };
-import { waitFor } from "../helpers.ts";
-import { clusterModeArgs, readyReplica, startServe, stop, watched } from "../processes.ts";
+import { waitFor } from "../support/helpers.ts";
+import { clusterModeArgs, readyReplica, startServe, stop, watched } from "../support/processes.ts";
 
 /** Starts cluster mode with the permissions of `deno task cluster`, writing only under `dir`. */
 function startCluster(args: string[], dir = ".dev") {

@@ -2,8 +2,8 @@
 // flag, and leaves the first one's kubeconfig as it was (it binds before it writes). `dev --help`
 // shows dev mode's defaults.
 import assert from "node:assert/strict";
-import { waitFor } from "../wait.ts";
-import { freePort, logLines } from "../processes.ts";
+import { waitFor } from "../support/wait.ts";
+import { freePort, logLines } from "../support/processes.ts";
 
 const DEV = new URL("../../lib/dev/dev_mode.ts", import.meta.url).pathname;
 

@@ -3,10 +3,10 @@
 import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import firing from "../fixtures/alertmanager-0.25-firing.json" with { type: "json" };
-import { kubectlFor, kubectlVersion, waitFor } from "../helpers.ts";
-import { embeddedInProduction } from "../production_graph.ts";
+import { kubectlFor, kubectlVersion, waitFor } from "../support/helpers.ts";
+import { embeddedInProduction } from "../support/production_graph.ts";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
-import { logLines } from "../processes.ts";
+import { logLines } from "../support/processes.ts";
 
 const opts = {};
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;

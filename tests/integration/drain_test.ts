@@ -13,7 +13,7 @@ import {
   type ServiceFixture,
   waitFor,
   withService,
-} from "../helpers.ts";
+} from "../support/helpers.ts";
 
 const opts = {};
 const merge = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);

@@ -4,10 +4,10 @@
 // `deno run ... tests/bench/edge.ts`.
 import assert from "node:assert/strict";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
-import { HAS_OPENSSL, makeCertificates } from "../tls.ts";
-import { stop } from "../processes.ts";
-import { waitFor } from "../wait.ts";
-import { closeQuietly, statusLine } from "../raw_http.ts";
+import { HAS_OPENSSL, makeCertificates } from "../support/tls.ts";
+import { stop } from "../support/processes.ts";
+import { waitFor } from "../support/wait.ts";
+import { closeQuietly, statusLine } from "../support/raw_http.ts";
 import {
   badChunkSize,
   chunkExtension,
@@ -17,7 +17,7 @@ import {
   serveEdge,
   type Spent,
   spreadHog,
-} from "../edge_attacks.ts";
+} from "../support/edge_attacks.ts";
 
 const MiB = 1024 * 1024;
 /** What one request may send through the relay by default: twice --max-body-bytes and 64 KiB. */

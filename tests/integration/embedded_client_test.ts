@@ -1,7 +1,7 @@
 // The embedded API server held to the real API's behaviour through the real client library.
 import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
-import { type ClusterFixture, expectStatus, waitFor, withCluster } from "../helpers.ts";
+import { type ClusterFixture, expectStatus, waitFor, withCluster } from "../support/helpers.ts";
 
 const opts = {};
 const strategic = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.StrategicMergePatch);

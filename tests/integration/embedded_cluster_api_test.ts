@@ -12,7 +12,7 @@ import {
   kubectlVersion,
   waitFor,
   withCluster,
-} from "../helpers.ts";
+} from "../support/helpers.ts";
 
 const CAPI = { group: "cluster.x-k8s.io", version: "v1beta1" };
 const MACHINES = { ...CAPI, plural: "machines" };

@@ -10,7 +10,7 @@ import {
   kubectlVersion,
   waitFor,
   withCluster,
-} from "../helpers.ts";
+} from "../support/helpers.ts";
 
 const CLAIMS = { group: "karpenter.sh", version: "v1", plural: "nodeclaims" };
 const POOL = "karpenter.sh/nodepool";

@@ -8,7 +8,7 @@ import { RESOURCES } from "../../lib/embedded/resources.ts";
 import { defaultTopology } from "../../lib/embedded/seed.ts";
 import type { KubeObject } from "../../lib/embedded/objects.ts";
 import { stringify } from "yaml";
-import { KUBECTL, kubectlFor, kubectlVersion, waitFor } from "../helpers.ts";
+import { KUBECTL, kubectlFor, kubectlVersion, waitFor } from "../support/helpers.ts";
 
 const version = await kubectlVersion();
 if (!version) {

@@ -1,6 +1,6 @@
 // The embedded API server held to the real API's behaviour through the real kubectl.
 import assert from "node:assert/strict";
-import { KUBECTL, kubectlFor, kubectlVersion, withCluster } from "../helpers.ts";
+import { KUBECTL, kubectlFor, kubectlVersion, withCluster } from "../support/helpers.ts";
 
 const version = await kubectlVersion();
 if (!version) {

@@ -3,7 +3,7 @@
 // read back over HTTP, and the cluster's record of requests telling what each repeat cost.
 import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
-import { notification, type ServiceFixture, waitFor, withService } from "../helpers.ts";
+import { notification, type ServiceFixture, waitFor, withService } from "../support/helpers.ts";
 
 const opts = {};
 const mergePatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);

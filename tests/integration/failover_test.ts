@@ -5,9 +5,9 @@
 import assert from "node:assert/strict";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
 import { nodeAddress, workerName } from "../../lib/embedded/seed.ts";
-import { notification } from "../alerts.ts";
-import { startServe, stop, watched } from "../processes.ts";
-import { waitFor } from "../wait.ts";
+import { notification } from "../support/alerts.ts";
+import { startServe, stop, watched } from "../support/processes.ts";
+import { waitFor } from "../support/wait.ts";
 
 const WORKERS = 40;
 const ALERTS = 30;

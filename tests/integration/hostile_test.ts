@@ -3,8 +3,8 @@
 // with the real client library. Memory and time are measured in `deno task bench:hostile`.
 import assert from "node:assert/strict";
 import { parsePolicy } from "../../lib/decide/policy.ts";
-import { notification, type ServiceFixture, waitFor, withService } from "../helpers.ts";
-import { closeQuietly, statusLine } from "../raw_http.ts";
+import { notification, type ServiceFixture, waitFor, withService } from "../support/helpers.ts";
+import { closeQuietly, statusLine } from "../support/raw_http.ts";
 
 const encoder = new TextEncoder();
 const INSTANCE = "172.18.0.3:9100"; // heal-worker

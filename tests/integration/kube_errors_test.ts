@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { connect } from "../../lib/act/kube/client.ts";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
-import { waitFor } from "../wait.ts";
+import { waitFor } from "../support/wait.ts";
 
 Deno.test("a node watch whose API server went away names the request and the cause", async () => {
   const cluster = await startEmbeddedCluster({ workers: 1 });

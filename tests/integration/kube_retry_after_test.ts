@@ -1,7 +1,7 @@
 // The API server's 429 says when to come back (Retry-After, details.retryAfterSeconds): node-heal
 // waits that long before its next try, rather than its own short fixed backoff.
 import assert from "node:assert/strict";
-import { notification, withService } from "../helpers.ts";
+import { notification, withService } from "../support/helpers.ts";
 
 Deno.test("a 429 from the API server is tried again after its Retry-After, not on the fixed backoff", async () => {
   await using f = await withService({});

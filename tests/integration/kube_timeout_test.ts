@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { connect } from "../../lib/act/kube/client.ts";
 import { kubeconfigFor } from "../../lib/embedded/cluster.ts";
-import { waitFor } from "../wait.ts";
+import { waitFor } from "../support/wait.ts";
 
 Deno.test("calls the API server never answers are aborted at their time limit: they do not wedge the client", async () => {
   let hung = 0;

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { connect } from "../../lib/act/kube/client.ts";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
-import { HAS_OPENSSL, makeCertificates, tlsFront } from "../tls.ts";
+import { HAS_OPENSSL, makeCertificates, tlsFront } from "../support/tls.ts";
 
 function kubeconfig(server: string, ca: string): string {
   return [

@@ -5,9 +5,9 @@
 import assert from "node:assert/strict";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
 import { workerName } from "../../lib/embedded/seed.ts";
-import { touch, watching } from "../node_watching.ts";
-import { startRelay } from "../relay.ts";
-import { waitFor } from "../wait.ts";
+import { touch, watching } from "../support/node_watching.ts";
+import { startRelay } from "../support/relay.ts";
+import { waitFor } from "../support/wait.ts";
 
 /** Full Node lists the embedded server answered. */
 function nodeLists(cluster: { api: { traffic: { requests: { verb: string; path: string }[] } } }) {

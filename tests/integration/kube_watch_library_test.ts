@@ -5,10 +5,10 @@
 import assert from "node:assert/strict";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
 import { workerName } from "../../lib/embedded/seed.ts";
-import { touch, watching } from "../node_watching.ts";
-import { startRelay } from "../relay.ts";
-import { HAS_OPENSSL, makeCertificates } from "../tls.ts";
-import { waitFor } from "../wait.ts";
+import { touch, watching } from "../support/node_watching.ts";
+import { startRelay } from "../support/relay.ts";
+import { HAS_OPENSSL, makeCertificates } from "../support/tls.ts";
+import { waitFor } from "../support/wait.ts";
 
 Deno.test({
   name:

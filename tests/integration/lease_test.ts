@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { LeaderElector } from "../../lib/act/elector.ts";
 import { connect } from "../../lib/act/kube/client.ts";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
-import { waitFor } from "../wait.ts";
+import { waitFor } from "../support/wait.ts";
 
 Deno.test("three candidates, one leader; stopped, it releases the Lease and another takes it", async () => {
   await using cluster = await startEmbeddedCluster({ workers: 1 });

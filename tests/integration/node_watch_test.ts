@@ -6,7 +6,7 @@ import { kubeconfigFor, startEmbeddedCluster } from "../../lib/embedded/cluster.
 import type { Node } from "../../lib/base/node.ts";
 import { workerName } from "../../lib/embedded/seed.ts";
 import type { KubeClient } from "../../lib/act/kube/types.ts";
-import { waitFor } from "../wait.ts";
+import { waitFor } from "../support/wait.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

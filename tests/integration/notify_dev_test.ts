@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import firing from "../fixtures/alertmanager-0.25-firing.json" with { type: "json" };
 import resolved from "../fixtures/alertmanager-0.25-resolved.json" with { type: "json" };
-import { waitFor } from "../helpers.ts";
-import { readyReplica, startDev, stop } from "../processes.ts";
+import { waitFor } from "../support/helpers.ts";
+import { readyReplica, startDev, stop } from "../support/processes.ts";
 import { startSlackFake } from "../fakes/slack.ts";
 import { startPagerDutyFake } from "../fakes/pagerduty.ts";
 import { startWebhookReceiver } from "../fakes/webhook_receiver.ts";

@@ -3,8 +3,8 @@
 // hung receiver under alerts of 60 labels of 4,000 characters fills a queue bounded in bytes, the
 // drops counted; and an alert's mentions and links reach Slack escaped, as text.
 import assert from "node:assert/strict";
-import { rssMiB } from "../processes.ts";
-import { waitFor } from "../wait.ts";
+import { rssMiB } from "../support/processes.ts";
+import { waitFor } from "../support/wait.ts";
 import { startSlackFake } from "../fakes/slack.ts";
 import {
   hugeLabels,
@@ -13,7 +13,7 @@ import {
   startNotifyingServe,
   streamingReceiver,
   workerAlert,
-} from "../notify_process.ts";
+} from "../support/notify_process.ts";
 
 const SENT = 'nodeheal_notifications_total{sink="hook",result="sent"}';
 const DROPPED = 'nodeheal_notifications_total{sink="hook",result="dropped"}';

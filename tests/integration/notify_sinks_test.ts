@@ -12,7 +12,7 @@ import type { SinkConfig } from "../../lib/decide/notify_policy.ts";
 import { startSlackFake } from "../fakes/slack.ts";
 import { startPagerDutyFake } from "../fakes/pagerduty.ts";
 import { startWebhookReceiver } from "../fakes/webhook_receiver.ts";
-import { waitFor } from "../wait.ts";
+import { waitFor } from "../support/wait.ts";
 import { event } from "../unit/report/notify/sample.ts";
 
 const ROUTING_KEY = "R0ut1ngK3yR0ut1ngK3yR0ut1ngK3y00";

@@ -5,10 +5,10 @@ import assert from "node:assert/strict";
 import { parsePolicy } from "../../lib/decide/policy.ts";
 import { kubeconfigFor, startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
 import { startService } from "../../lib/service/service.ts";
-import { notification } from "../alerts.ts";
-import { waitFor } from "../wait.ts";
-import { leads } from "../helpers.ts";
-import { startRelay } from "../relay.ts";
+import { notification } from "../support/alerts.ts";
+import { waitFor } from "../support/wait.ts";
+import { leads } from "../support/helpers.ts";
+import { startRelay } from "../support/relay.ts";
 
 Deno.test("a leader cut off from the API server stops acting before another replica starts", async () => {
   await using cluster = await startEmbeddedCluster({ workers: 3 });

@@ -5,9 +5,13 @@
 import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
-import { HOSTILE_POLICIES, INLINE_SECRET, writeHostilePolicy } from "../hostile_policies.ts";
-import { readyReplica, rssMiB, startServe, stop, watched } from "../processes.ts";
-import { waitFor } from "../wait.ts";
+import {
+  HOSTILE_POLICIES,
+  INLINE_SECRET,
+  writeHostilePolicy,
+} from "../support/hostile_policies.ts";
+import { readyReplica, rssMiB, startServe, stop, watched } from "../support/processes.ts";
+import { waitFor } from "../support/wait.ts";
 
 type Name = keyof typeof HOSTILE_POLICIES;
 const NAMES = Object.keys(HOSTILE_POLICIES) as Name[];

@@ -3,7 +3,7 @@
 // is said in the log's metric and an Event on node-heal's namespace.
 import assert from "node:assert/strict";
 import { parsePolicy } from "../../lib/decide/policy.ts";
-import { notification, waitFor, withService } from "../helpers.ts";
+import { notification, waitFor, withService } from "../support/helpers.ts";
 
 /** A directory laid out as kubelet mounts a ConfigMap: `policy.yaml` -> `..data/policy.yaml`. */
 async function configMapDir(text: string) {

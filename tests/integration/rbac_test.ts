@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
 import { parsePolicy } from "../../lib/decide/policy.ts";
-import { manifest, notification, waitFor, withService } from "../helpers.ts";
+import { manifest, notification, waitFor, withService } from "../support/helpers.ts";
 
 const opts = {};
 

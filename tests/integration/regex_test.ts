@@ -2,8 +2,8 @@
 // alert made to trigger it cost node-heal milliseconds, not its webhook and its liveness.
 import assert from "node:assert/strict";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
-import { notification } from "../helpers.ts";
-import { readyReplica, startServe, stop, watched } from "../processes.ts";
+import { notification } from "../support/helpers.ts";
+import { readyReplica, startServe, stop, watched } from "../support/processes.ts";
 
 Deno.test("a backtracking rule pattern and 100 alerts made to trigger it: answered at once, /healthz answering throughout", async () => {
   await using cluster = await startEmbeddedCluster({ workers: 3 });

@@ -5,10 +5,10 @@ import assert from "node:assert/strict";
 import * as aws from "../../lib/act/replace/aws_asg.ts";
 import { type ProviderModule, ReplaceRefused } from "../../lib/act/replace/provider.ts";
 import type { ReplaceOptions } from "../../lib/decide/replace_policy.ts";
-import { FakeClient } from "../fake_client.ts";
+import { FakeClient } from "../fakes/fake_client.ts";
 import { startAwsAutoScalingFake } from "../fakes/aws_autoscaling.ts";
 import { startAwsStsFake } from "../fakes/aws_sts.ts";
-import { waitFor } from "../wait.ts";
+import { waitFor } from "../support/wait.ts";
 import { streamedBody } from "../fakes/streamed_body.ts";
 import { Fence, isFenced } from "../../lib/act/fence.ts";
 

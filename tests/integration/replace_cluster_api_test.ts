@@ -7,7 +7,7 @@ import { connect } from "../../lib/act/kube/client.ts";
 import { create, MACHINES } from "../../lib/act/replace/cluster_api.ts";
 import { ReplaceRefused, type ReplaceTarget } from "../../lib/act/replace/provider.ts";
 import { DEFAULT_REPLACE_TIMEOUT_MS } from "../../lib/decide/replace_policy.ts";
-import { type ClusterFixture, waitFor, withCluster } from "../helpers.ts";
+import { type ClusterFixture, waitFor, withCluster } from "../support/helpers.ts";
 
 const OPTIONS = { provider: "cluster-api" as const, timeoutMs: DEFAULT_REPLACE_TIMEOUT_MS };
 

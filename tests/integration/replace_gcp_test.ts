@@ -6,13 +6,13 @@ import assert from "node:assert/strict";
 import * as gcp from "../../lib/act/replace/gcp_mig.ts";
 import { type ProviderModule, ReplaceRefused } from "../../lib/act/replace/provider.ts";
 import type { ReplaceOptions } from "../../lib/decide/replace_policy.ts";
-import { FakeClient } from "../fake_client.ts";
+import { FakeClient } from "../fakes/fake_client.ts";
 import {
   externalAccountCredentials,
   type GcpComputeFake,
   startGcpComputeFake,
 } from "../fakes/gcp_compute.ts";
-import { waitFor } from "../wait.ts";
+import { waitFor } from "../support/wait.ts";
 import { Fence, isFenced } from "../../lib/act/fence.ts";
 
 const module: ProviderModule = gcp;

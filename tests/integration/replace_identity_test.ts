@@ -5,8 +5,8 @@
 // a node that never existed. Each is read back afterwards: what must stay is still there, not
 // Terminating; no long-Ready node is named a successor.
 import assert from "node:assert/strict";
-import { kubectlFor, waitFor, withCluster, withService } from "../helpers.ts";
-import { ended, ladderPolicy, ledger, postReplace } from "../ladder.ts";
+import { kubectlFor, waitFor, withCluster, withService } from "../support/helpers.ts";
+import { ended, ladderPolicy, ledger, postReplace } from "../support/ladder.ts";
 
 interface Claim {
   metadata: { name: string; uid: string; deletionTimestamp?: string };

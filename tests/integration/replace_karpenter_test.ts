@@ -6,9 +6,9 @@ import assert from "node:assert/strict";
 import * as k8s from "@kubernetes/client-node";
 import { parsePolicy } from "../../lib/decide/policy.ts";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
-import { notification, waitFor, withService } from "../helpers.ts";
-import { readyReplica, startServe, stop, watched } from "../processes.ts";
-import { ledger, reasons } from "../ladder.ts";
+import { notification, waitFor, withService } from "../support/helpers.ts";
+import { readyReplica, startServe, stop, watched } from "../support/processes.ts";
+import { ledger, reasons } from "../support/ladder.ts";
 
 const policy = (gates = "minHealthy: 0, maxReplacing: 1", timeout = "1m") =>
   parsePolicy(`

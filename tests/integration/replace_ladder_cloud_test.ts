@@ -1,8 +1,8 @@
 // The whole ladder through the cloud providers, aws-asg and gcp-mig, against their fakes and the
-// embedded cluster (tests/clouds.ts), read back with the real client library.
+// embedded cluster (tests/support/clouds.ts), read back with the real client library.
 import assert from "node:assert/strict";
-import { withService } from "../helpers.ts";
-import { awsCloud, gcpCloud } from "../clouds.ts";
+import { withService } from "../support/helpers.ts";
+import { awsCloud, gcpCloud } from "../support/clouds.ts";
 import {
   assertLeftCordoned,
   assertReadySuccessor,
@@ -11,7 +11,7 @@ import {
   reasonsUntil,
   REFUSED_REASONS,
   REPLACED_REASONS,
-} from "../ladder.ts";
+} from "../support/ladder.ts";
 
 // --- aws-asg ---------------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@
 // cloud providers': replace_ladder_cloud_test.ts.)
 import assert from "node:assert/strict";
 import * as k8s from "@kubernetes/client-node";
-import { withService } from "../helpers.ts";
+import { withService } from "../support/helpers.ts";
 import {
   assertReadySuccessor,
   ended,
@@ -13,7 +13,7 @@ import {
   postReplace,
   reasonsUntil,
   REPLACED_REASONS,
-} from "../ladder.ts";
+} from "../support/ladder.ts";
 
 /** The DELETE requests of `resource` the embedded cluster served. */
 function deletes(f: { cluster: { api: { traffic: { requests: unknown[] } } } }, resource: string) {

@@ -4,8 +4,8 @@ import assert from "node:assert/strict";
 import { parsePolicy } from "../../lib/decide/policy.ts";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
 import { type Service, startService } from "../../lib/service/service.ts";
-import { notification } from "../alerts.ts";
-import { waitFor } from "../wait.ts";
+import { notification } from "../support/alerts.ts";
+import { waitFor } from "../support/wait.ts";
 
 const ELECTION = { leaseDurationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 100 };
 

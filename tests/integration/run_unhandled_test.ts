@@ -6,7 +6,7 @@ import { parseConfig } from "../../lib/service/config.ts";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
 import type { Service } from "../../lib/service/service.ts";
 import { runService } from "../../lib/service/run.ts";
-import { waitFor } from "../wait.ts";
+import { waitFor } from "../support/wait.ts";
 
 Deno.test("a rejection nobody handles while node-heal serves is logged and counted, and node-heal answers and stops cleanly", async () => {
   await using cluster = await startEmbeddedCluster({ workers: 1 });

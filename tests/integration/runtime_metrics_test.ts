@@ -2,8 +2,8 @@
 // `--version`, and the process and runtime metrics the Grafana dashboard reads are there.
 import assert from "node:assert/strict";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
-import { readyReplica, startServe, stop, watched } from "../processes.ts";
-import { waitFor } from "../wait.ts";
+import { readyReplica, startServe, stop, watched } from "../support/processes.ts";
+import { waitFor } from "../support/wait.ts";
 
 /** The value of one sample in a Prometheus text exposition, or undefined when it is absent. */
 function sample(text: string, name: string): number | undefined {

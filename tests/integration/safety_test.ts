@@ -4,7 +4,7 @@ import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
 import { parsePolicy } from "../../lib/decide/policy.ts";
-import { notification, type ServiceFixture, waitFor, withService } from "../helpers.ts";
+import { notification, type ServiceFixture, waitFor, withService } from "../support/helpers.ts";
 
 const opts = {};
 const merge = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);

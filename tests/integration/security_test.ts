@@ -1,13 +1,13 @@
 // Who may post to the webhook, and what hostile input gets: each through real HTTP, each
 // checked to change nothing in the cluster.
 import assert from "node:assert/strict";
-import { HAS_OPENSSL, makeCertificates } from "../tls.ts";
-import { closeQuietly, statusLine } from "../raw_http.ts";
+import { HAS_OPENSSL, makeCertificates } from "../support/tls.ts";
+import { closeQuietly, statusLine } from "../support/raw_http.ts";
 import fc from "fast-check";
 import firing from "../fixtures/alertmanager-0.25-firing.json" with { type: "json" };
 import { authorized, challenge, parseBasicUsers, sameSecret } from "../../lib/server/auth.ts";
 import { checkExposure, startService } from "../../lib/service/service.ts";
-import { type ServiceFixture, withService } from "../helpers.ts";
+import { type ServiceFixture, withService } from "../support/helpers.ts";
 
 const opts = {};
 const TOKEN = "s3cret-token-0123456789";

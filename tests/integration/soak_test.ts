@@ -6,7 +6,7 @@ import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { parsePolicy } from "../../lib/decide/policy.ts";
 import { nodeAddress, workerName } from "../../lib/embedded/seed.ts";
-import { notification, type ServiceFixture, waitFor, withService } from "../helpers.ts";
+import { notification, type ServiceFixture, waitFor, withService } from "../support/helpers.ts";
 
 const WORKERS = 10;
 const NOTIFICATIONS = Number(Deno.env.get("NODE_HEAL_SOAK_NOTIFICATIONS") ?? 3000);

@@ -6,9 +6,9 @@ import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
 import { nodeAddress, workerName } from "../../lib/embedded/seed.ts";
-import { notification } from "../alerts.ts";
-import { readyReplica, startServe } from "../processes.ts";
-import { waitFor } from "../wait.ts";
+import { notification } from "../support/alerts.ts";
+import { readyReplica, startServe } from "../support/processes.ts";
+import { waitFor } from "../support/wait.ts";
 
 type Record_ = Record<string, unknown> & { level?: string; properties?: Record<string, unknown> };
 

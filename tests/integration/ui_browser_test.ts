@@ -4,8 +4,8 @@
 // (failed under CI=true).
 import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
-import { browserTest, launch, watchedPage } from "../browser.ts";
-import { notification, waitFor, withService } from "../helpers.ts";
+import { browserTest, launch, watchedPage } from "../support/browser.ts";
+import { notification, waitFor, withService } from "../support/helpers.ts";
 
 const opts = browserTest("status page browser tests");
 

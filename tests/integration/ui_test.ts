@@ -1,7 +1,7 @@
 // The status page over plain HTTP (no browser): its headers lock the page down, its script and
 // stylesheet are served from their own paths, and --status-auth puts them behind the credentials.
 import assert from "node:assert/strict";
-import { withService } from "../helpers.ts";
+import { withService } from "../support/helpers.ts";
 
 const credentials = { bearerTokens: ["ui-token"], basicUsers: new Map([["oncall", "pw"]]) };
 

@@ -4,8 +4,8 @@
 // a metric and an Event on each Node.
 import assert from "node:assert/strict";
 import { parsePolicy } from "../../lib/decide/policy.ts";
-import { hasTool, runTool } from "../processes.ts";
-import { notification, type ServiceFixture, waitFor, withService } from "../helpers.ts";
+import { hasTool, runTool } from "../support/processes.ts";
+import { notification, type ServiceFixture, waitFor, withService } from "../support/helpers.ts";
 
 const HAS_KUBECTL = await hasTool("kubectl", "apt-get install kubectl");
 

@@ -6,9 +6,9 @@ import assert from "node:assert/strict";
 import { parsePolicy } from "../../lib/decide/policy.ts";
 import { kubeconfigFor, startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
 import { startService } from "../../lib/service/service.ts";
-import { notification } from "../alerts.ts";
-import { waitFor } from "../wait.ts";
-import { leads } from "../helpers.ts";
+import { notification } from "../support/alerts.ts";
+import { waitFor } from "../support/wait.ts";
+import { leads } from "../support/helpers.ts";
 
 const ELECTION = {
   leaseDurationMs: 2000,

@@ -4,7 +4,7 @@ import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import firing from "../fixtures/alertmanager-0.25-firing.json" with { type: "json" };
 import resolved from "../fixtures/alertmanager-0.25-resolved.json" with { type: "json" };
-import { notification, type ServiceFixture, waitFor, withService } from "../helpers.ts";
+import { notification, type ServiceFixture, waitFor, withService } from "../support/helpers.ts";
 
 const opts = {};
 const strategic = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.StrategicMergePatch);

@@ -2,8 +2,8 @@
 // the real promtool's check and unit tests.
 import assert from "node:assert/strict";
 import { stringify } from "yaml";
-import { manifest } from "../helpers.ts";
-import { hasTool, runTool } from "../processes.ts";
+import { manifest } from "../support/helpers.ts";
+import { hasTool, runTool } from "../support/processes.ts";
 
 const PROMTOOL = await hasTool("promtool", "apt-get install prometheus");
 

@@ -2,8 +2,8 @@
 // snippet as kube-prometheus-stack renders it, the AlertmanagerConfig, and the plain fragment.
 import assert from "node:assert/strict";
 import { stringify } from "yaml";
-import { helmAlertmanagerConfig, manifest } from "../helpers.ts";
-import { hasTool, runTool } from "../processes.ts";
+import { helmAlertmanagerConfig, manifest } from "../support/helpers.ts";
+import { hasTool, runTool } from "../support/processes.ts";
 
 const AMTOOL = await hasTool("amtool", "apt-get install prometheus-alertmanager");
 

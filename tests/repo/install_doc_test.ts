@@ -4,8 +4,8 @@
 // dry run; step 6's snippets build.
 import assert from "node:assert/strict";
 import { parse, stringify } from "yaml";
-import { hasTool } from "../processes.ts";
-import { manifest } from "../helpers.ts";
+import { hasTool } from "../support/processes.ts";
+import { manifest } from "../support/helpers.ts";
 import { codeBlocks, ROOT } from "./doc_links.ts";
 import {
   build,

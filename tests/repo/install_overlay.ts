@@ -2,7 +2,7 @@
 // kubectl kustomize: shared by the tests of manifests/install and of the guide's commands.
 import assert from "node:assert/strict";
 import { parseAllDocuments } from "yaml";
-import { runTool } from "../processes.ts";
+import { runTool } from "../support/processes.ts";
 import { filesUnder, ROOT } from "./doc_links.ts";
 
 /** One object of a build. */

@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { relative } from "node:path";
 import { stringify } from "yaml";
-import { hasTool, runTool } from "../processes.ts";
-import { manifest } from "../helpers.ts";
+import { hasTool, runTool } from "../support/processes.ts";
+import { manifest } from "../support/helpers.ts";
 import {
   build,
   DEFAULTS,

@@ -9,9 +9,9 @@ import * as rbac from "kubernetes-models/rbac.authorization.k8s.io/v1";
 import * as networking from "kubernetes-models/networking.k8s.io/v1";
 import * as monitoring from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1";
 import * as monitoringAlpha from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1alpha1";
-import { manifest } from "../helpers.ts";
+import { manifest } from "../support/helpers.ts";
 import { DEFAULT_POLICY, parsePolicy } from "../../lib/decide/policy.ts";
-import { hasTool, runTool } from "../processes.ts";
+import { hasTool, runTool } from "../support/processes.ts";
 
 const KUBECTL = await hasTool("kubectl", "install kubectl");
 
@@ -227,7 +227,7 @@ Deno.test("the Deployment runs hardened, with the webhook token from a Secret an
 Deno.test("the binary's V8 heap fits the Deployment's memory limit, and deno task serve runs with it", async () => {
   const root = new URL("../../", import.meta.url);
   const tasks = JSON.parse(await Deno.readTextFile(new URL("deno.json", root))).tasks;
-  const { shippedBinary } = await import("../shipped.ts");
+  const { shippedBinary } = await import("../support/shipped.ts");
   const flags = shippedBinary().v8Flags.replace(/^--v8-flags=/, "");
   assert.ok(tasks.serve.includes(`--v8-flags=${flags}`), "deno task serve uses the binary's");
   const oldSpaceMb = Number(flags.match(/--max-old-space-size=(\d+)/)?.[1]);

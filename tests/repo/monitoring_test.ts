@@ -3,8 +3,8 @@
 import assert from "node:assert/strict";
 import { relative } from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
-import { manifest } from "../helpers.ts";
-import { hasTool, runTool } from "../processes.ts";
+import { manifest } from "../support/helpers.ts";
+import { hasTool, runTool } from "../support/processes.ts";
 
 type Doc = {
   apiVersion: string;

@@ -6,9 +6,9 @@
 // alert, in each form, to the receivers it reached before node-heal, plus node-heal for heal="true".
 import assert from "node:assert/strict";
 import { parse, stringify } from "yaml";
-import { helmMerge, manifest } from "../helpers.ts";
-import { operatorConfig } from "../operator_config.ts";
-import { hasTool, runTool } from "../processes.ts";
+import { helmMerge, manifest } from "../support/helpers.ts";
+import { operatorConfig } from "../support/operator_config.ts";
+import { hasTool, runTool } from "../support/processes.ts";
 import { tempDir } from "./install_overlay.ts";
 import { codeBlocks, ROOT } from "./doc_links.ts";
 

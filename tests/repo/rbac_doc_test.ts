@@ -2,7 +2,7 @@
 // made here from the manifest's Roles and ClusterRoles and must be the doc's, word for word, so the
 // description cannot undercount again.
 import assert from "node:assert/strict";
-import { manifest } from "../helpers.ts";
+import { manifest } from "../support/helpers.ts";
 
 type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
 type Doc = {

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { parse } from "yaml";
 import { VERSION } from "../../lib/base/version.ts";
-import { manifest } from "../helpers.ts";
+import { manifest } from "../support/helpers.ts";
 
 const IMAGE = "ghcr.io/node-heal/node-heal";
 const read = (path: string) => Deno.readTextFile(new URL(`../../${path}`, import.meta.url));

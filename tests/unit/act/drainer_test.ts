@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { drainNode, type DrainRun } from "../../../lib/act/drainer.ts";
 import { DEFAULT_DRAIN, type DrainOptions } from "../../../lib/decide/drain_plan.ts";
 import type { Pod } from "../../../lib/base/pod.ts";
-import { FakeClient, podOn, workerNode } from "../../fake_client.ts";
+import { FakeClient, podOn, workerNode } from "../../fakes/fake_client.ts";
 import { Fenced } from "../../../lib/act/fence.ts";
 
 const NODE = "worker-1";

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { type ElectorOptions, LeaderElector } from "../../../lib/act/elector.ts";
 import type { LeaseRecord } from "../../../lib/act/kube/types.ts";
-import { FakeClient } from "../../fake_client.ts";
+import { FakeClient } from "../../fakes/fake_client.ts";
 
 const T0 = Date.parse("2026-11-28T12:00:00Z");
 const KEY = "node-heal/node-heal";

@@ -6,7 +6,7 @@ import { act, type Decision, skip } from "../../../lib/decide/decision.ts";
 import type { Node } from "../../../lib/base/node.ts";
 import { Metrics } from "../../../lib/report/metrics.ts";
 import { NodeIndex } from "../../../lib/resolve/node_index.ts";
-import { FakeClient, workerNode } from "../../fake_client.ts";
+import { FakeClient, workerNode } from "../../fakes/fake_client.ts";
 
 const NOW = new Date("2026-11-28T12:00:00Z");
 

@@ -5,7 +5,7 @@ import { alertmanagerFingerprint, type Episode } from "../../../lib/backtest/his
 import { summarize } from "../../../lib/backtest/report.ts";
 import { parsePolicy } from "../../../lib/decide/policy.ts";
 import { isCordoned, type Node } from "../../../lib/base/node.ts";
-import { workerNode } from "../../fake_client.ts";
+import { workerNode } from "../../fakes/fake_client.ts";
 
 const T0 = Date.parse("2026-11-02T00:00:00Z");
 const MIN = 60_000;

@@ -6,7 +6,7 @@ import { decide } from "../../../lib/decide/decide.ts";
 import { DEFAULT_POLICY, parsePolicy } from "../../../lib/decide/policy.ts";
 import type { Alert } from "../../../lib/intake/alertmanager.ts";
 import type { Node } from "../../../lib/base/node.ts";
-import { workerNode } from "../../fake_client.ts";
+import { workerNode } from "../../fakes/fake_client.ts";
 
 const POLICY = parsePolicy(`
 rules: [{ name: heal, match: ['heal="true"'], actions: [cordon] }]

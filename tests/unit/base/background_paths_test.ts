@@ -23,9 +23,9 @@ import { Notifier, type Outbox } from "../../../lib/report/notify/notifier.ts";
 import { SinkQueue } from "../../../lib/report/notify/queue.ts";
 import type { Attempt, NotifyEvent, Sink } from "../../../lib/report/notify/types.ts";
 import { NodeIndex } from "../../../lib/resolve/node_index.ts";
-import { FakeClient, podOn, workerNode } from "../../fake_client.ts";
-import { backgroundErrors, failedLines, withLogs } from "../../logs.ts";
-import { waitFor } from "../../wait.ts";
+import { FakeClient, podOn, workerNode } from "../../fakes/fake_client.ts";
+import { backgroundErrors, failedLines, withLogs } from "../../support/logs.ts";
+import { waitFor } from "../../support/wait.ts";
 import { event } from "../report/notify/sample.ts";
 
 const NOW = () => new Date("2026-06-01T00:00:00Z");

@@ -4,9 +4,9 @@
 import assert from "node:assert/strict";
 import { Background, catchUnhandled, errorText } from "../../../lib/base/background.ts";
 import { Metrics } from "../../../lib/report/metrics.ts";
-import { backgroundErrors, failedLines, withLogs } from "../../logs.ts";
-import { assertNoUnhandled } from "../../processes.ts";
-import { waitFor } from "../../wait.ts";
+import { backgroundErrors, failedLines, withLogs } from "../../support/logs.ts";
+import { assertNoUnhandled } from "../../support/processes.ts";
+import { waitFor } from "../../support/wait.ts";
 
 Deno.test("a background task that throws, rejects or throws a non-Error is logged and counted, and its caller goes on", async () => {
   await withLogs(async (records) => {

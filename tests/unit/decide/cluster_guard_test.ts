@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { alertOf } from "../../alerts.ts";
+import { alertOf } from "../../support/alerts.ts";
 import { otherCluster } from "../../../lib/decide/cluster_guard.ts";
 
 Deno.test("otherCluster() lets every alert through when the policy names no cluster", () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { alertOf } from "../../alerts.ts";
+import { alertOf } from "../../support/alerts.ts";
 import { decide } from "../../../lib/decide/decide.ts";
 import { ANNOTATIONS, readState } from "../../../lib/decide/node_state.ts";
 import type { Alert } from "../../../lib/intake/alertmanager.ts";

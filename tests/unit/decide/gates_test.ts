@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { alertOf } from "../../alerts.ts";
+import { alertOf } from "../../support/alerts.ts";
 import { budgets, checkTakeOut, protection, required } from "../../../lib/decide/gates.ts";
 import { decide } from "../../../lib/decide/decide.ts";
 import { DEFAULT_POLICY, type Gates, parsePolicy } from "../../../lib/decide/policy.ts";

@@ -1,7 +1,7 @@
 // Holds that never under-count and resolutions that stay resolved: decide() and reconcile()
 // on plain Node objects, each decision's patch applied as the API server would merge it.
 import assert from "node:assert/strict";
-import { alertOf } from "../../alerts.ts";
+import { alertOf } from "../../support/alerts.ts";
 import { decide, type Decision, reconcile } from "../../../lib/decide/decide.ts";
 import {
   ANNOTATIONS,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { alertOf } from "../../alerts.ts";
+import { alertOf } from "../../support/alerts.ts";
 import {
   chooseAction,
   DEFAULT_POLICY,

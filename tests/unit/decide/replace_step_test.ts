@@ -7,8 +7,8 @@ import { reconcile } from "../../../lib/decide/reconcile.ts";
 import { decide } from "../../../lib/decide/decide.ts";
 import { replaceBudgets, type ReplaceView } from "../../../lib/decide/replacements.ts";
 import { endReplace, startReplace } from "../../../lib/decide/replace_step.ts";
-import { workerNode } from "../../fake_client.ts";
-import { alertOf } from "../../alerts.ts";
+import { workerNode } from "../../fakes/fake_client.ts";
+import { alertOf } from "../../support/alerts.ts";
 import type { Node } from "../../../lib/base/node.ts";
 
 const policy = parsePolicy(`

@@ -15,7 +15,7 @@ import {
   UNREADABLE,
 } from "../../../lib/decide/replacements.ts";
 import { ANNOTATIONS } from "../../../lib/decide/node_state.ts";
-import { workerNode } from "../../fake_client.ts";
+import { workerNode } from "../../fakes/fake_client.ts";
 import type { Node } from "../../../lib/base/node.ts";
 
 const { gates } = parsePolicy("gates: { maxReplacing: 2, replaceRate: { max: 3, window: 1h } }");

@@ -12,9 +12,9 @@ import { loadProviders } from "../../../lib/act/replace/providers.ts";
 import { NODE_CLAIMS } from "../../../lib/act/replace/karpenter.ts";
 import type { Node } from "../../../lib/base/node.ts";
 import type { ReplaceProvider } from "../../../lib/act/replace/provider.ts";
-import { alertOf, parsedNotification } from "../../alerts.ts";
-import { FakeClient, watchedIndex, workerNode } from "../../fake_client.ts";
-import { waitFor } from "../../wait.ts";
+import { alertOf, parsedNotification } from "../../support/alerts.ts";
+import { FakeClient, watchedIndex, workerNode } from "../../fakes/fake_client.ts";
+import { waitFor } from "../../support/wait.ts";
 
 const POLICY = parsePolicy(`
 rules:

@@ -8,9 +8,9 @@ import type { Alert } from "../../../lib/intake/alertmanager.ts";
 import { Pipeline } from "../../../lib/pipeline/pipeline.ts";
 import { EventRecorder } from "../../../lib/report/events.ts";
 import { Metrics } from "../../../lib/report/metrics.ts";
-import { alertOf, parsedNotification } from "../../alerts.ts";
-import { FakeClient, podOn, watchedIndex, workerNode } from "../../fake_client.ts";
-import { waitFor } from "../../wait.ts";
+import { alertOf, parsedNotification } from "../../support/alerts.ts";
+import { FakeClient, podOn, watchedIndex, workerNode } from "../../fakes/fake_client.ts";
+import { waitFor } from "../../support/wait.ts";
 
 function setup(
   options: { policy?: Policy; workers?: number; paused?: () => boolean; leading?: () => boolean } =

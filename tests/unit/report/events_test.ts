@@ -13,7 +13,7 @@ import { Metrics } from "../../../lib/report/metrics.ts";
 import type { EventIntent } from "../../../lib/decide/decision.ts";
 import type { EventBody, EventVersion } from "../../../lib/act/kube/types.ts";
 import { deadline } from "../../../lib/base/timing.ts";
-import { FakeClient } from "../../fake_client.ts";
+import { FakeClient } from "../../fakes/fake_client.ts";
 
 const AT = new Date("2024-05-01T10:00:00.000Z");
 const LATER = new Date("2024-05-01T10:05:00.000Z");

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { alertOf } from "../../alerts.ts";
+import { alertOf } from "../../support/alerts.ts";
 import type { Node } from "../../../lib/base/node.ts";
 import { NodeIndex, resolveAlert, unresolvedMessage } from "../../../lib/resolve/node_index.ts";
 import { canonicalIpv6, foldAscii, parseHost } from "../../../lib/resolve/host.ts";

@@ -13,7 +13,7 @@ import {
   type UntrustedSink,
 } from "../../../../lib/act/replace/provider.ts";
 import type { KubeObject } from "../../../../lib/act/kube/types.ts";
-import { FakeClient, workerNode } from "../../../fake_client.ts";
+import { FakeClient, workerNode } from "../../../fakes/fake_client.ts";
 
 const OPTIONS = { provider: "karpenter" as const, timeoutMs: 60_000 };
 const MINE = "aws:///us-east-1a/i-0aaaaaaaaaaaaaaaa";

@@ -17,8 +17,8 @@ import {
   type UntrustedSink,
 } from "../../../../lib/act/replace/provider.ts";
 import { LEDGER_KEY, LEDGER_NAME } from "../../../../lib/act/replace/ledger.ts";
-import { FakeClient, workerNode } from "../../../fake_client.ts";
-import { waitFor } from "../../../wait.ts";
+import { FakeClient, workerNode } from "../../../fakes/fake_client.ts";
+import { waitFor } from "../../../support/wait.ts";
 import type { Node } from "../../../../lib/base/node.ts";
 import { ANNOTATIONS } from "../../../../lib/decide/node_state.ts";
 

@@ -7,9 +7,9 @@ import { EventRecorder } from "../../../../lib/report/events.ts";
 import { Metrics } from "../../../../lib/report/metrics.ts";
 import { Notifier, type Outbox } from "../../../../lib/report/notify/notifier.ts";
 import type { NotifyEvent } from "../../../../lib/report/notify/types.ts";
-import { alertOf, parsedNotification } from "../../../alerts.ts";
-import { FakeClient, watchedIndex, workerNode } from "../../../fake_client.ts";
-import { waitFor } from "../../../wait.ts";
+import { alertOf, parsedNotification } from "../../../support/alerts.ts";
+import { FakeClient, watchedIndex, workerNode } from "../../../fakes/fake_client.ts";
+import { waitFor } from "../../../support/wait.ts";
 
 class Collect implements Outbox {
   events: NotifyEvent[] = [];

@@ -1,10 +1,10 @@
 import * as k8s from "@kubernetes/client-node";
 import { parse as parseYaml, parseAllDocuments } from "yaml";
-import { type EmbeddedCluster, startEmbeddedCluster } from "../lib/embedded/cluster.ts";
-import type { EmbeddedClusterOptions } from "../lib/embedded/cluster.ts";
-import { type Service, type ServiceConfig, startService } from "../lib/service/service.ts";
-import type { Policy } from "../lib/decide/policy.ts";
-import type { Credentials } from "../lib/server/auth.ts";
+import { type EmbeddedCluster, startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
+import type { EmbeddedClusterOptions } from "../../lib/embedded/cluster.ts";
+import { type Service, type ServiceConfig, startService } from "../../lib/service/service.ts";
+import type { Policy } from "../../lib/decide/policy.ts";
+import type { Credentials } from "../../lib/server/auth.ts";
 import { waitFor } from "./wait.ts";
 
 export { alertOf, notification } from "./alerts.ts";
@@ -183,7 +183,7 @@ function setEnv(vars: Record<string, string>): () => void {
 
 /** Parses every YAML document of a file under manifests/. */
 export async function manifest(name: string): Promise<Record<string, unknown>[]> {
-  const text = await Deno.readTextFile(new URL(`../manifests/${name}`, import.meta.url));
+  const text = await Deno.readTextFile(new URL(`../../manifests/${name}`, import.meta.url));
   return parseAllDocuments(text).map((d) => d.toJS() as Record<string, unknown>);
 }
 
@@ -208,7 +208,7 @@ export function helmMerge(base: unknown, over: unknown): unknown {
 // deno-lint-ignore no-explicit-any
 export async function helmAlertmanagerConfig(): Promise<any> {
   const read = (path: string) => Deno.readTextFile(new URL(path, import.meta.url));
-  const chart = parseYaml(await read("./fixtures/kube-prometheus-stack-alertmanager-config.yaml"));
+  const chart = parseYaml(await read("../fixtures/kube-prometheus-stack-alertmanager-config.yaml"));
   const values = parseYaml(await read("../manifests/kube-prometheus-stack-values.yaml"));
   return helmMerge(chart, values.alertmanager.config);
 }

@@ -1,8 +1,8 @@
 // node-heal's log records captured while a test runs, and the counters of background failures:
 // what the tests of lib/base/background.ts and of each background path read back.
 import { configure, type LogRecord, reset } from "@logtape/logtape";
-import type { BackgroundTask } from "../lib/base/background.ts";
-import type { Metrics } from "../lib/report/metrics.ts";
+import type { BackgroundTask } from "../../lib/base/background.ts";
+import type { Metrics } from "../../lib/report/metrics.ts";
 
 /** Runs `fn` with node-heal's records at `warning` and above captured in `records`. */
 export async function withLogs<T>(fn: (records: LogRecord[]) => Promise<T>): Promise<T> {

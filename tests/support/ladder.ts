@@ -3,8 +3,8 @@
 // library: the ledger, the Events of a Node, the Ready successor.
 import assert from "node:assert/strict";
 import * as k8s from "@kubernetes/client-node";
-import { parsePolicy, type Policy } from "../lib/decide/policy.ts";
-import type { Replacement } from "../lib/decide/replacements.ts";
+import { parsePolicy, type Policy } from "../../lib/decide/policy.ts";
+import type { Replacement } from "../../lib/decide/replacements.ts";
 import { notification, type ServiceFixture, waitFor } from "./helpers.ts";
 
 /** The Events of a replaced Node, sorted. */

@@ -1,13 +1,13 @@
 // node-heal's own Node watch as tests drive it: every call of its handlers recorded with its time,
 // and a worker touched as someone else would touch it.
 import * as k8s from "@kubernetes/client-node";
-import { watchNodes } from "../lib/act/kube/node_watch.ts";
-import type { NodeWatchOptions } from "../lib/act/kube/node_watch.ts";
-import { PooledKubeConfig } from "../lib/act/kube/pooled_config.ts";
-import { closeNative } from "../lib/act/kube/raw.ts";
-import { kubeconfigFor } from "../lib/embedded/cluster.ts";
-import { workerName } from "../lib/embedded/seed.ts";
-import type { Node } from "../lib/base/node.ts";
+import { watchNodes } from "../../lib/act/kube/node_watch.ts";
+import type { NodeWatchOptions } from "../../lib/act/kube/node_watch.ts";
+import { PooledKubeConfig } from "../../lib/act/kube/pooled_config.ts";
+import { closeNative } from "../../lib/act/kube/raw.ts";
+import { kubeconfigFor } from "../../lib/embedded/cluster.ts";
+import { workerName } from "../../lib/embedded/seed.ts";
+import type { Node } from "../../lib/base/node.ts";
 
 /** Every call of a watch's handlers, with its time (performance.now). */
 export function recorder() {

@@ -2,7 +2,7 @@
 // and Events with resourceVersions (a stale one in a patch is 409, as the API server answers),
 // Pods that an eviction removes, and failures scripted per method. Integration tests use the
 // embedded API server and the real client library instead.
-import type { NodePatch } from "../lib/decide/decision.ts";
+import type { NodePatch } from "../../lib/decide/decision.ts";
 import {
   type EventBody,
   type EventVersion,
@@ -13,10 +13,10 @@ import {
   type NodeWatchHandlers,
   type ObjectKind,
   type Stoppable,
-} from "../lib/act/kube/types.ts";
-import type { Node } from "../lib/base/node.ts";
-import { NodeIndex } from "../lib/resolve/node_index.ts";
-import type { Pod } from "../lib/base/pod.ts";
+} from "../../lib/act/kube/types.ts";
+import type { Node } from "../../lib/base/node.ts";
+import { NodeIndex } from "../../lib/resolve/node_index.ts";
+import type { Pod } from "../../lib/base/pod.ts";
 
 type Method = Exclude<keyof KubeClient, "server" | "dryRun">;
 

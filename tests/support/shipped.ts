@@ -2,7 +2,7 @@
 // it runs. Tests start node-heal with what these return, never with a restatement of them, so that
 // a change to the image's flags or permissions is a change to what the tests run.
 
-const ROOT = new URL("../", import.meta.url);
+const ROOT = new URL("../../", import.meta.url);
 
 /** A stage of the Dockerfile: its base image, working directory, COPY and RUN instructions. */
 export interface Stage {

@@ -1,6 +1,6 @@
 // Alerts and notifications for tests, with no cluster and no client library: unit tests import
 // these alone.
-import type { Alert, Notification } from "../lib/intake/alertmanager.ts";
+import type { Alert, Notification } from "../../lib/intake/alertmanager.ts";
 
 /** A parsed notification of these alerts, as intake hands it to the pipeline. */
 export function parsedNotification(alerts: Alert[]): Notification {

@@ -3,7 +3,7 @@
 
 /** The modules of `main.ts`'s graph under `lib/embedded/`, as `deno info` lists them. */
 export async function embeddedInProduction(): Promise<{ modules: string[]; embedded: string[] }> {
-  const main = new URL("../main.ts", import.meta.url).pathname;
+  const main = new URL("../../main.ts", import.meta.url).pathname;
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["info", "--json", main],
     stdout: "piped",

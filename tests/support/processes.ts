@@ -1,13 +1,13 @@
 // node-heal as real processes for tests: `main.ts serve` with the permissions of `deno task serve`,
 // its JSON log lines as they come, and its stop.
-import { UNHANDLED_LINE } from "../lib/base/background.ts";
+import { UNHANDLED_LINE } from "../../lib/base/background.ts";
 import { shippedBinary } from "./shipped.ts";
 import { waitFor } from "./wait.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const DEV = new URL("../lib/dev/dev_mode.ts", import.meta.url).pathname;
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+const DEV = new URL("../../lib/dev/dev_mode.ts", import.meta.url).pathname;
 
-const CLUSTER = new URL("../lib/dev/cluster_mode.ts", import.meta.url).pathname;
+const CLUSTER = new URL("../../lib/dev/cluster_mode.ts", import.meta.url).pathname;
 
 /** The `deno run` arguments of cluster mode with `deno task cluster`'s permissions, writing only under `dir`. */
 export function clusterModeArgs(dir: string, args: string[]): string[] {
@@ -23,7 +23,7 @@ export function clusterModeArgs(dir: string, args: string[]): string[] {
 }
 
 /**
- * The V8 heap flags of the shipped binary (the Dockerfile's `deno compile`, tests/shipped.ts): a
+ * The V8 heap flags of the shipped binary (the Dockerfile's `deno compile`, tests/support/shipped.ts): a
  * test of a bound runs under the heap users run, where an unbounded read fails as it would for them.
  */
 export const PRODUCTION_V8_FLAGS = shippedBinary().v8Flags;
