@@ -1,7 +1,7 @@
 // What a hostile policy file costs `main.ts serve` under the shipped heap, at start-up and at a
 // reload, measured from outside the process: its exit code, its peak RSS from ps, the time to the
 // refusal, and what it said (stderr, the log, the NodeHealPolicyRefused Event). Not part of the
-// tests (tests/integration/policy_hostile_test.ts asserts the behaviour); this prints the figures:
+// tests (tests/integration/decide/policy_hostile_test.ts asserts the behaviour); this prints the figures:
 //
 //   deno run --allow-net=127.0.0.1,localhost --allow-read --allow-write --allow-run --allow-env \
 //     tests/bench/hostile_policy.ts [--json] [name...]

@@ -4,7 +4,7 @@
 //   deno run -A tests/bench/notify_hostile.ts answer 100   # a webhook sink answering 200 + 100 MB
 //   deno run -A tests/bench/notify_hostile.ts hung 300     # a hung receiver, 300 cordon/release
 //                                                          # cycles of alerts with 60 labels of 4,000
-// Prints one JSON object. Not a test: tests/integration/notify_hostile_test.ts asserts the bounds.
+// Prints one JSON object. Not a test: tests/integration/report/notify_hostile_test.ts asserts the bounds.
 import { rssMiB } from "../support/processes.ts";
 import {
   hugeLabels,

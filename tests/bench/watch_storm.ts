@@ -2,7 +2,7 @@
 // [--seconds 10] [--in-band | --http]`: how many full Node lists node-heal's own watch
 // (act/kube/node_watch.ts) makes when every Node watch answers 410 Gone, against the embedded
 // cluster. Prints the count and the gaps between lists. Not part of the tests: the tests assert
-// a bound (tests/integration/node_watch_test.ts), this prints the figures.
+// a bound (tests/integration/kube/node_watch_test.ts), this prints the figures.
 import { connect } from "../../lib/act/kube/client.ts";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
 

@@ -1,6 +1,6 @@
 // Hostile answers of a Prometheus to the backtest's queries, and `node-heal backtest` run against
 // them as a process under the shipped binary's heap: its exit code, its stderr, how long it took and
-// its peak RSS. Shared by tests/integration/backtest_hostile_test.ts and tests/bench/backtest_hostile.ts.
+// its peak RSS. Shared by tests/integration/backtest/backtest_hostile_test.ts and tests/bench/backtest_hostile.ts.
 import { PRODUCTION_V8_FLAGS, rssMiB } from "../support/processes.ts";
 import { type PrometheusRequest, startFakePrometheus, steps, success } from "./prometheus.ts";
 

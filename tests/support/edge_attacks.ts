@@ -1,5 +1,5 @@
 // Attacks on node-heal's HTTP edge, each through a running `main.ts serve`: shared by
-// tests/integration/edge_test.ts (which asserts the bounds) and tests/bench/edge.ts (which prints
+// tests/integration/server/edge_test.ts (which asserts the bounds) and tests/bench/edge.ts (which prints
 // the figures, before and after).
 import { h2Connect } from "./h2.ts";
 import { closeQuietly, statusLine } from "./raw_http.ts";

@@ -1,6 +1,6 @@
 // Policy files an attacker (or a tired SRE) could write to node-heal's ConfigMap, as issue 27 found
 // them: each crashed, froze or misled node-heal before it was bounded. Shared by
-// tests/integration/policy_hostile_test.ts and tests/bench/hostile_policy.ts.
+// tests/integration/decide/policy_hostile_test.ts and tests/bench/hostile_policy.ts.
 
 /** The secret a policy wrote inline by mistake: it must appear in no log, Event or error. */
 export const INLINE_SECRET = "XXXXSECRETXXXX";

@@ -1,7 +1,7 @@
 // Hostile notification receivers against `main.ts serve` as a process with the production heap
 // (issue 27): an embedded cluster in the test's process, node-heal beside it with a policy whose
 // one sink points at a receiver that answers a huge body, or never answers. Shared by
-// tests/integration/notify_hostile_test.ts and `tests/bench/notify_hostile.ts`.
+// tests/integration/report/notify_hostile_test.ts and `tests/bench/notify_hostile.ts`.
 import { streamedBody } from "../fakes/streamed_body.ts";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
 import { nodeAddress } from "../../lib/embedded/seed.ts";
