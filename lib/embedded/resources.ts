@@ -1,6 +1,6 @@
 import type { StatusCause } from "./errors.ts";
 import { type KubeObject, pathValue } from "./objects.ts";
-import { budgetValidate, podValidate } from "./validation.ts";
+import { budgetValidate, podValidate } from "./resource_checks.ts";
 
 /** A resource the embedded API server serves, with what discovery says about it. */
 export interface ResourceType {
