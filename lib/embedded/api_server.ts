@@ -12,7 +12,8 @@ import { objectKey, Store } from "./store.ts";
 import { type FaultRule, Traffic } from "./traffic.ts";
 import { serveWatch, watchError } from "./watch.ts";
 import { errorResponse, json, parseBody, parseDryRun, present } from "./wire.ts";
-import { createObject, patchObject, prepareNew, updateObject } from "./writes.ts";
+import { createObject, patchObject, updateObject } from "./writes.ts";
+import { prepareNew } from "./prepare.ts";
 import { type KarpenterOptions, karpenterState } from "./karpenter.ts";
 import { type ClusterApiOptions, clusterApiState } from "./cluster_api.ts";
 import {

@@ -5,7 +5,6 @@
 // Machine no MachineSet owns is not replaced. See docs/embedded-api-server.md, "Cluster API
 // Machines".
 
-import type { ServerContext } from "./context.ts";
 import { type KubeObject, meta, pathValue } from "./objects.ts";
 import {
   CAPI_API_VERSION,
@@ -17,7 +16,13 @@ import {
   nodeAnnotations,
 } from "./cluster_api_objects.ts";
 import { cloudOfProviderID } from "./karpenter_claims.ts";
-import { createStored, freshNode, joinNode, removeNode } from "./node_lifecycle.ts";
+import {
+  createStored,
+  freshNode,
+  joinNode,
+  type NodeManagerContext,
+  removeNode,
+} from "./node_lifecycle.ts";
 import { findResource } from "./resources.ts";
 import { objectKey } from "./store.ts";
 import { rfc3339 } from "./times.ts";
@@ -40,13 +45,19 @@ export interface ClusterApiState {
   readonly deletionMs: number;
 }
 
+/** What the embedded Cluster API reads and changes of the API server. */
+export interface ClusterApiContext extends NodeManagerContext {
+  /** How fast the embedded Cluster API acts. */
+  readonly clusterApi: ClusterApiState;
+}
+
 /** The embedded Cluster API's starting state. */
 export function clusterApiState(options: ClusterApiOptions = {}): ClusterApiState {
   return { deletionMs: options.machineDeletionMs ?? 500 };
 }
 
 /** The Machine of `node`, by the annotations CAPI put on it, if it still exists. */
-export function machineOfNode(ctx: ServerContext, node: KubeObject): KubeObject | undefined {
+export function machineOfNode(ctx: ClusterApiContext, node: KubeObject): KubeObject | undefined {
   const annotations = meta(node).annotations ?? {};
   const name = annotations[NODE_ANNOTATIONS.machine];
   const namespace = annotations[NODE_ANNOTATIONS.clusterNamespace];
@@ -61,7 +72,7 @@ export function machineOfNode(ctx: ServerContext, node: KubeObject): KubeObject 
  * a Node labelled as its Node was (`deletedNode`, when that was deleted first).
  */
 export function deleteMachine(
-  ctx: ServerContext,
+  ctx: ClusterApiContext,
   machine: KubeObject,
   deletedNode?: KubeObject,
 ): KubeObject {
@@ -93,7 +104,7 @@ export function deleteMachine(
 }
 
 /** Removes the Machine's Node with its pods and Lease; schedules the replacement, if owned. */
-function terminate(ctx: ServerContext, machine: KubeObject, deletedNode?: KubeObject): void {
+function terminate(ctx: ClusterApiContext, machine: KubeObject, deletedNode?: KubeObject): void {
   const nodeName = String(pathValue(machine, "status.nodeRef.name") ?? "");
   const node = (nodeName ? removeNode(ctx, nodeName) : undefined) ?? deletedNode;
   const owner = (meta(machine).ownerReferences ?? []).find((o) =>
@@ -114,7 +125,7 @@ function terminate(ctx: ServerContext, machine: KubeObject, deletedNode?: KubeOb
  * with the labels of the old one (as the MachineSet's template would give it).
  */
 function replace(
-  ctx: ServerContext,
+  ctx: ClusterApiContext,
   options: { machine: KubeObject; node?: KubeObject; set: KubeObject },
 ): void {
   const { machine, node, set } = options;

@@ -3,39 +3,27 @@
 import { notFound } from "./errors.ts";
 import { type KubeObject } from "./objects.ts";
 import type { Route } from "./routing.ts";
-import { objectKey, type Store } from "./store.ts";
+import { objectKey } from "./store.ts";
 import type { RequestRecord } from "./traffic.ts";
-import type { Timers } from "./timers.ts";
-import type { KarpenterState } from "./karpenter.ts";
-import type { ClusterApiState } from "./cluster_api.ts";
-import type { ReplacementState } from "./node_lifecycle.ts";
+import type { KarpenterContext } from "./karpenter.ts";
+import type { ClusterApiContext } from "./cluster_api.ts";
 
 /** One open watch stream. */
 export interface WatchStream {
   close(): void;
 }
 
-/** What the request handlers of the API server share. */
-export interface ServerContext {
-  readonly store: Store;
-  /** Clock, for creation timestamps and ages. */
-  readonly now: () => number;
-  /** Random source for generated names. */
-  readonly random: () => number;
+/**
+ * What the request handlers of the API server share: what the node managers read and change
+ * (store, clock, random source, timers, their states), and the watches' settings.
+ */
+export interface ServerContext extends KarpenterContext, ClusterApiContext {
   /** How often an open watch that asked for bookmarks gets one. */
   readonly bookmarkIntervalMs: number;
   /** Deleted pods stay Terminating for their grace period times this (0: deleted at once). */
   readonly podGraceScale: number;
   /** The watch streams open now. */
   readonly watches: Set<WatchStream>;
-  /** The controllers' timers, cleared when the server closes. */
-  readonly timers: Timers;
-  /** How fast the embedded Karpenter acts. */
-  readonly karpenter: KarpenterState;
-  /** How fast the embedded Cluster API acts. */
-  readonly clusterApi: ClusterApiState;
-  /** What both node managers keep between replacements, and how long these take. */
-  readonly replacements: ReplacementState;
 }
 
 /** One request to a resource as the server sees it once routed, given to its handler. */

@@ -3,7 +3,6 @@
 // them), and a while later a fresh NodeClaim and a fresh Ready Node of the same NodePool come
 // up, with the DaemonSets' pods on it. See docs/embedded-api-server.md, "NodeClaims".
 
-import type { ServerContext } from "./context.ts";
 import { type KubeObject, meta, pathValue } from "./objects.ts";
 import {
   cloudOfProviderID,
@@ -13,7 +12,13 @@ import {
   TERMINATION_FINALIZER,
 } from "./karpenter_claims.ts";
 import { findResource } from "./resources.ts";
-import { createStored, freshNode, joinNode, removeNode } from "./node_lifecycle.ts";
+import {
+  createStored,
+  freshNode,
+  joinNode,
+  type NodeManagerContext,
+  removeNode,
+} from "./node_lifecycle.ts";
 import { rfc3339 } from "./times.ts";
 
 const CLAIM_TYPE = findResource("karpenter.sh", "v1", "nodeclaims")!;
@@ -30,6 +35,12 @@ export interface KarpenterState {
   readonly terminationMs: number;
 }
 
+/** What the embedded Karpenter reads and changes of the API server. */
+export interface KarpenterContext extends NodeManagerContext {
+  /** How fast the embedded Karpenter acts. */
+  readonly karpenter: KarpenterState;
+}
+
 /** The embedded Karpenter's starting state. */
 export function karpenterState(options: KarpenterOptions = {}): KarpenterState {
   return { terminationMs: options.nodeClaimTerminationMs ?? 500 };
@@ -40,7 +51,7 @@ export function karpenterState(options: KarpenterOptions = {}): KarpenterState {
  * deletionTimestamp (and is returned so) until its Node is gone, then goes itself. A claim
  * without the finalizer goes at once, its Node with it. Either way a replacement follows.
  */
-export function deleteNodeClaim(ctx: ServerContext, claim: KubeObject): KubeObject {
+export function deleteNodeClaim(ctx: KarpenterContext, claim: KubeObject): KubeObject {
   const name = meta(claim).name!;
   const finalizers = (meta(claim).finalizers ?? []) as string[];
   if (!finalizers.includes(TERMINATION_FINALIZER)) {
@@ -68,7 +79,7 @@ export function deleteNodeClaim(ctx: ServerContext, claim: KubeObject): KubeObje
 }
 
 /** Removes the claim's Node with its pods and Lease, then schedules the replacement. */
-function terminate(ctx: ServerContext, claim: KubeObject): void {
+function terminate(ctx: KarpenterContext, claim: KubeObject): void {
   const nodeName = String(pathValue(claim, "status.nodeName") ?? "");
   const node = nodeName ? removeNode(ctx, nodeName) : undefined;
   const pool = meta(claim).labels?.[NODEPOOL_LABEL];
@@ -78,7 +89,7 @@ function terminate(ctx: ServerContext, claim: KubeObject): void {
 
 /** Brings up the replacement of `claim`: a new NodeClaim and a new Ready Node in `pool`. */
 function replace(
-  ctx: ServerContext,
+  ctx: KarpenterContext,
   options: { claim: KubeObject; node?: KubeObject; pool: string },
 ): void {
   const { claim, node, pool } = options;

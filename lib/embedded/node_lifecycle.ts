@@ -2,15 +2,15 @@
 // cluster_api.ts) share: removing a terminated Node with what the node lifecycle and pod garbage
 // collection would remove with it, and bringing up a fresh Ready Node with a new name and address.
 
-import type { ServerContext } from "./context.ts";
 import { type KubeObject, meta, pathValue } from "./objects.ts";
 import type { NodeCloud, NodeManager } from "./node_clouds.ts";
 import { findResource, type ResourceType } from "./resources.ts";
 import { node as buildNode, nodeLease, pod, suffix } from "./seed_objects.ts";
-import { objectKey } from "./store.ts";
+import { objectKey, type Store } from "./store.ts";
+import type { Timers } from "./timers.ts";
 import { rfc3339 } from "./times.ts";
 import { cloudOfProviderID } from "./karpenter_claims.ts";
-import { prepareNew } from "./writes.ts";
+import { type PrepareContext, prepareNew } from "./prepare.ts";
 
 const NODE_TYPE = findResource("", "v1", "nodes")!;
 const POD_TYPE = findResource("", "v1", "pods")!;
@@ -34,6 +34,18 @@ export interface ReplacementState {
   nextIndex: number;
 }
 
+/**
+ * What the node managers read and change of the API server: its store, clock and random source,
+ * the timers of their delayed steps, and the replacements' state. The server's context is one.
+ */
+export interface NodeManagerContext extends PrepareContext {
+  readonly store: Store;
+  /** The controllers' timers, cleared when the server closes. */
+  readonly timers: Timers;
+  /** What both node managers keep between replacements, and how long these take. */
+  readonly replacements: ReplacementState;
+}
+
 /** The replacements' starting state. */
 export function replacementState(options: ReplacementOptions = {}): ReplacementState {
   return { replaceDelayMs: options.replaceDelayMs ?? 3000, replaced: 0, nextIndex: 0 };
@@ -43,7 +55,7 @@ export function replacementState(options: ReplacementOptions = {}): ReplacementS
  * Removes Node `nodeName` with its pods and Lease; returns the Node as it was, if there was one.
  * Its address is not handed out again.
  */
-export function removeNode(ctx: ServerContext, nodeName: string): KubeObject | undefined {
+export function removeNode(ctx: NodeManagerContext, nodeName: string): KubeObject | undefined {
   for (const p of ctx.store.list(POD_TYPE.storage)) {
     if (pathValue(p, "spec.nodeName") === nodeName) {
       ctx.store.remove(POD_TYPE.storage, objectKey(meta(p).namespace, meta(p).name!));
@@ -75,7 +87,7 @@ function internalIP(node: KubeObject | undefined): string {
 }
 
 /** The next node index no Node uses nor used before: its InternalIP and pod CIDR are fresh. */
-function freshIndex(ctx: ServerContext): number {
+function freshIndex(ctx: NodeManagerContext): number {
   let next = ctx.replacements.nextIndex;
   for (const n of ctx.store.list(NODE_TYPE.storage)) {
     next = Math.max(next, indexOfAddress(internalIP(n)) + 1);
@@ -85,7 +97,7 @@ function freshIndex(ctx: ServerContext): number {
 }
 
 /** Stores a new object of `type` (as the seed does: its own uid and times, validated). */
-export function createStored(ctx: ServerContext, type: ResourceType, obj: KubeObject): void {
+export function createStored(ctx: NodeManagerContext, type: ResourceType, obj: KubeObject): void {
   const namespace = meta(obj).namespace ?? "";
   const stored = prepareNew(ctx, obj, { type, namespace, identity: "keep" });
   ctx.store.put(type.storage, objectKey(namespace || undefined, meta(stored).name!), stored);
@@ -104,7 +116,7 @@ export interface FreshNode {
  * `predecessor`, when known.
  */
 export function freshNode(
-  ctx: ServerContext,
+  ctx: NodeManagerContext,
   options: {
     cloud: NodeCloud;
     pool?: string;
@@ -137,7 +149,7 @@ export function freshNode(
  * made. Returns the Node as stored.
  */
 export function joinSuccessor(
-  ctx: ServerContext,
+  ctx: NodeManagerContext,
   predecessor: KubeObject,
   options: { name?: string; providerID?: string } = {},
 ): KubeObject {
@@ -157,7 +169,7 @@ export function joinSuccessor(
 }
 
 /** Stores a fresh Node with its Lease and the pods the DaemonSets run on it. */
-export function joinNode(ctx: ServerContext, fresh: FreshNode): void {
+export function joinNode(ctx: NodeManagerContext, fresh: FreshNode): void {
   const { node, index } = fresh;
   const at = meta(node).creationTimestamp!;
   createStored(ctx, NODE_TYPE, node);
@@ -175,7 +187,7 @@ export function matchesLabels(
 
 /** The pods the DaemonSets (whose node selectors match) run on a new node, Running. */
 function daemonPods(
-  ctx: ServerContext,
+  ctx: NodeManagerContext,
   options: { node: KubeObject; index: number; at: string },
 ): KubeObject[] {
   const { node, index, at } = options;

@@ -4,27 +4,20 @@
 import { type Call, getObject, type ServerContext } from "./context.ts";
 import { alreadyExists, ApiError, badRequest, conflict, notFound, PatchError } from "./errors.ts";
 import { clone, jsonEqual } from "./json.ts";
-import { type KubeObject, meta, NAME_SUFFIX_CHARS, type ObjectMeta } from "./objects.ts";
+import { type KubeObject, meta } from "./objects.ts";
 import { applyPatch, patchTypeOf } from "./patch.ts";
-import { groupVersion, resourceForStorage, type ResourceType } from "./resources.ts";
+import { GENERATION_GROUPS, prepareNew, storageApiVersion } from "./prepare.ts";
+import { groupVersion, type ResourceType } from "./resources.ts";
 import type { Route } from "./routing.ts";
 import { objectKey } from "./store.ts";
-import { normalizeTimes, rfc3339 } from "./times.ts";
+import { normalizeTimes } from "./times.ts";
 import { validateObject } from "./validation.ts";
 import { parseBody } from "./wire.ts";
-
-/** Groups whose objects carry `metadata.generation`, bumped on every spec change. */
-const GENERATION_GROUPS = new Set(["apps", "policy", "karpenter.sh", "cluster.x-k8s.io"]);
 
 /** Whether two objects are the same but for their resourceVersion, whatever the key order. */
 function sameButVersion(a: KubeObject, b: KubeObject): boolean {
   const strip = (o: KubeObject) => ({ ...o, metadata: { ...o.metadata, resourceVersion: "" } });
   return jsonEqual(strip(a), strip(b));
-}
-
-/** The apiVersion objects are stored under: that of the first resource type of their storage. */
-function storageApiVersion(type: ResourceType): string {
-  return groupVersion(resourceForStorage(type.storage));
 }
 
 /** Creates the object of a POST; returns it as stored (or as it would be, for a dry run). */
@@ -49,47 +42,6 @@ export function createObject(ctx: ServerContext, call: Call, obj: KubeObject): K
     throw alreadyExists({ resource: type.resource, group: type.group, name: meta(fresh).name! });
   }
   return dryRun ? fresh : ctx.store.put(type.storage, key, fresh);
-}
-
-/** Options of {@link prepareNew}. */
-export interface PrepareOptions {
-  /** The resource type the object is created as. */
-  type: ResourceType;
-  /** The namespace it goes to (ignored for a cluster-scoped type). */
-  namespace: string;
-  /** `server`: a new uid and creation time, as a create through the API; `keep`: its own, if any. */
-  identity: "server" | "keep";
-}
-
-/**
- * Fills in and checks the server-set metadata of an object about to be created. A create
- * through the API gets a new uid and creation time; a seeded object may bring its own.
- */
-export function prepareNew(
-  ctx: ServerContext,
-  obj: KubeObject,
-  options: PrepareOptions,
-): KubeObject {
-  const { type, namespace } = options;
-  const m: ObjectMeta = { ...meta(obj) };
-  if (!m.name && m.generateName) {
-    let suffix = "";
-    for (let i = 0; i < 5; i++) {
-      suffix += NAME_SUFFIX_CHARS[Math.floor(ctx.random() * NAME_SUFFIX_CHARS.length)];
-    }
-    m.name = `${m.generateName}${suffix}`;
-  }
-  if (type.namespaced) m.namespace = namespace;
-  else delete m.namespace;
-  validateObject(type, { ...obj, metadata: m });
-  const keep = options.identity === "keep";
-  m.uid = keep && m.uid ? m.uid : crypto.randomUUID();
-  m.creationTimestamp = keep && m.creationTimestamp ? m.creationTimestamp : rfc3339(ctx.now());
-  if (GENERATION_GROUPS.has(type.group)) m.generation = 1;
-  delete m.resourceVersion;
-  delete m.deletionTimestamp;
-  const normalized = normalizeTimes({ ...obj, metadata: m }) as KubeObject;
-  return { ...normalized, apiVersion: storageApiVersion(type), kind: type.kind };
 }
 
 /** The defaults the real server's strategies give new objects that clients rely on. */
