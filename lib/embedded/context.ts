@@ -2,9 +2,8 @@
 
 import { notFound } from "./errors.ts";
 import { type KubeObject } from "./objects.ts";
-import type { Route } from "./routing.ts";
+import type { ResourceType } from "./resources.ts";
 import { objectKey } from "./store.ts";
-import type { RequestRecord } from "./traffic.ts";
 import type { KarpenterContext } from "./karpenter.ts";
 import type { ClusterApiContext } from "./cluster_api.ts";
 
@@ -26,6 +25,23 @@ export interface ServerContext extends KarpenterContext, ClusterApiContext {
   readonly watches: Set<WatchStream>;
 }
 
+/** What a request path names (routing.ts reads it from the path). */
+export interface Route {
+  type: ResourceType;
+  namespace: string;
+  name: string;
+  subresource: string;
+  watchPath: boolean;
+}
+
+/**
+ * What a handler writes in its request's traffic record (traffic.ts keeps the whole record): the
+ * bytes of the response body, which a watch adds to while it is open.
+ */
+export interface CallRecord {
+  bytesOut: number;
+}
+
 /** One request to a resource as the server sees it once routed, given to its handler. */
 export interface Call {
   /** What the request path names. */
@@ -39,7 +55,7 @@ export interface Call {
   /** Whether the request is a dry run (by the query or by its DeleteOptions). */
   readonly dryRun: boolean;
   /** The traffic record of the request, which a watch adds the bytes it sends to. */
-  readonly record: RequestRecord;
+  readonly record: CallRecord;
 }
 
 /** The stored object `route` names; 404 when there is none. */

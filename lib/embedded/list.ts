@@ -2,10 +2,9 @@
 // Table output.
 
 import { ApiError, badRequest } from "./errors.ts";
-import { type Call, getObject, type ServerContext } from "./context.ts";
+import { type Call, getObject, type Route, type ServerContext } from "./context.ts";
 import { type KubeObject, meta } from "./objects.ts";
 import { groupVersion } from "./resources.ts";
-import type { Route } from "./routing.ts";
 import {
   checkFieldsSupported,
   type FieldSelector,

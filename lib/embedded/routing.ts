@@ -4,6 +4,7 @@
 import { ApiError, methodNotAllowed } from "./errors.ts";
 import { apiGroupList, apiGroups, apiResourceList } from "./discovery.ts";
 import { findResource, RESOURCES, type ResourceType } from "./resources.ts";
+import type { Route } from "./context.ts";
 import { json } from "./wire.ts";
 
 /** The Kubernetes version the embedded API server reports at `/version`. */
@@ -18,15 +19,6 @@ export const SERVER_VERSION = {
   compiler: "gc",
   platform: "linux/amd64",
 };
-
-/** What a request path names. */
-export interface Route {
-  type: ResourceType;
-  namespace: string;
-  name: string;
-  subresource: string;
-  watchPath: boolean;
-}
 
 /** The route of a request path, or the response to a path that names no resource (discovery, health). */
 export function routeOf(url: URL): Route | Response {

@@ -1,8 +1,7 @@
 // Watch: a stream of changes from a resourceVersion, with selectors, bookmarks, Table events and
 // a timeout; a watcher that stops reading is cut off.
 
-import type { Call, ServerContext, WatchStream } from "./context.ts";
-import type { RequestRecord } from "./traffic.ts";
+import type { Call, CallRecord, ServerContext, WatchStream } from "./context.ts";
 import { type ApiError, badRequest, expired } from "./errors.ts";
 import { type KubeObject, meta } from "./objects.ts";
 import { groupVersion } from "./resources.ts";
@@ -156,7 +155,7 @@ export function serveWatch(ctx: ServerContext, call: Call): Response {
 }
 
 /** A watch that starts (200) and ends at once after one `ERROR` event carrying `error`'s Status. */
-export function watchError(error: ApiError, record: RequestRecord): Response {
+export function watchError(error: ApiError, record: CallRecord): Response {
   const line = encoder.encode(JSON.stringify({ type: "ERROR", object: error.toStatus() }) + "\n");
   record.bytesOut = line.length;
   return new Response(line, {

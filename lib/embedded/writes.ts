@@ -1,14 +1,13 @@
 // Writes: create, update (of the object or its status) and patch, with the server-set metadata,
 // preconditions and generations of the real server.
 
-import { type Call, getObject, type ServerContext } from "./context.ts";
+import { type Call, getObject, type Route, type ServerContext } from "./context.ts";
 import { alreadyExists, ApiError, badRequest, conflict, notFound, PatchError } from "./errors.ts";
 import { clone, jsonEqual } from "./json.ts";
 import { type KubeObject, meta } from "./objects.ts";
 import { applyPatch, patchTypeOf } from "./patch.ts";
 import { GENERATION_GROUPS, prepareNew, storageApiVersion } from "./prepare.ts";
 import { groupVersion, type ResourceType } from "./resources.ts";
-import type { Route } from "./routing.ts";
 import { objectKey } from "./store.ts";
 import { normalizeTimes } from "./times.ts";
 import { validateObject } from "./validation.ts";
