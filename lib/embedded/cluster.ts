@@ -1,7 +1,7 @@
-import { ApiServer, type ApiServerOptions } from "./api_server.ts";
-import { defaultTopology } from "./seed.ts";
-import type { KubeObject } from "./objects.ts";
-import type { NodeCloud, NodeManager } from "./node_clouds.ts";
+import { ApiServer, type ApiServerOptions } from "./http/api_server.ts";
+import { defaultTopology } from "./seed/topology.ts";
+import type { KubeObject } from "./store/objects.ts";
+import type { NodeCloud, NodeManager } from "./nodes/clouds.ts";
 
 /** Options of {@link startEmbeddedCluster}. */
 export interface EmbeddedClusterOptions extends ApiServerOptions {
@@ -15,7 +15,7 @@ export interface EmbeddedClusterOptions extends ApiServerOptions {
   workers?: number;
   /**
    * Who made the default topology's workers and replaces them: `karpenter` (the default) or
-   * `cluster-api` (see seed.ts `TopologyOptions.nodeManager`); ignored when `objects` is given.
+   * `cluster-api` (see seed/topology.ts `TopologyOptions.nodeManager`); ignored when `objects` is given.
    */
   nodeManager?: NodeManager;
   /**

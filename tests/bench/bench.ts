@@ -3,7 +3,7 @@
 import { connect } from "../../lib/act/kube/client.ts";
 import { parsePolicy } from "../../lib/decide/policy.ts";
 import { type EmbeddedCluster, startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
-import { nodeAddress, workerName } from "../../lib/embedded/seed.ts";
+import { nodeAddress, workerName } from "../../lib/embedded/seed/topology.ts";
 import { type Service, startService } from "../../lib/service/service.ts";
 
 const JSON_OUT = Deno.args.includes("--json");

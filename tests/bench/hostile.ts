@@ -2,7 +2,7 @@
 // outside the process (its RSS from ps, the answers it gives, the Node it writes). Prints a
 // table, or with --json one JSON object. Not part of the tests: the tests assert the behaviour,
 // this prints the figures.
-import { nodeAddress, workerName } from "../../lib/embedded/seed.ts";
+import { nodeAddress, workerName } from "../../lib/embedded/seed/topology.ts";
 import { statusLine } from "../support/raw_http.ts";
 
 const JSON_OUT = Deno.args.includes("--json");

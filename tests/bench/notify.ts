@@ -5,7 +5,7 @@
 // remediation waits for a sink. Not part of the tests.
 import { parsePolicy } from "../../lib/decide/policy.ts";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
-import { nodeAddress } from "../../lib/embedded/seed.ts";
+import { nodeAddress } from "../../lib/embedded/seed/topology.ts";
 import { startService } from "../../lib/service/service.ts";
 
 const WORKERS = 20;

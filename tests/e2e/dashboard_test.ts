@@ -6,7 +6,7 @@
 // number. Queries on the runtime metrics another change adds are reported as pending while
 // node-heal does not export them yet, and checked like the others once it does.
 import assert from "node:assert/strict";
-import { nodeAddress } from "../../lib/embedded/seed.ts";
+import { nodeAddress } from "../../lib/embedded/seed/topology.ts";
 import { parsePolicy } from "../../lib/decide/policy.ts";
 import { notification, waitFor, withService } from "../support/helpers.ts";
 import { loadDashboard, metricNames, queries, RUNTIME_METRICS } from "../repo/dashboard_queries.ts";

@@ -11,7 +11,7 @@
 import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { stringify } from "yaml";
-import { nodeAddress, workerName } from "../../lib/embedded/seed.ts";
+import { nodeAddress, workerName } from "../../lib/embedded/seed/topology.ts";
 import { parsePolicy } from "../../lib/decide/policy.ts";
 import {
   alertmanagerConfig,

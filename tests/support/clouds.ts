@@ -5,7 +5,7 @@
 // node-heal's progress polls drive them. Each cloud gives the policy that replaces through it and
 // the environment of its credentials.
 import { type EmbeddedCluster, startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
-import type { KubeObject } from "../../lib/embedded/objects.ts";
+import type { KubeObject } from "../../lib/embedded/store/objects.ts";
 import { startAwsAutoScalingFake } from "../fakes/aws_autoscaling.ts";
 import { externalAccountCredentials, startGcpComputeFake } from "../fakes/gcp_compute.ts";
 import { ladderPolicy } from "./ladder.ts";

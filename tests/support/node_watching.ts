@@ -6,7 +6,7 @@ import type { NodeWatchOptions } from "../../lib/act/kube/node_watch.ts";
 import { PooledKubeConfig } from "../../lib/act/kube/pooled_config.ts";
 import { closeNative } from "../../lib/act/kube/raw.ts";
 import { kubeconfigFor } from "../../lib/embedded/cluster.ts";
-import { workerName } from "../../lib/embedded/seed.ts";
+import { workerName } from "../../lib/embedded/seed/topology.ts";
 import type { Node } from "../../lib/base/node.ts";
 
 /** Every call of a watch's handlers, with its time (performance.now). */

@@ -4,7 +4,7 @@
 // tests/integration/report/notify_hostile_test.ts and `tests/bench/notify_hostile.ts`.
 import { streamedBody } from "../fakes/streamed_body.ts";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
-import { nodeAddress } from "../../lib/embedded/seed.ts";
+import { nodeAddress } from "../../lib/embedded/seed/topology.ts";
 import { readyReplica, startServe, stop, watched } from "./processes.ts";
 
 /** A receiver that answers 200 with `bytes` bytes, made as they are pulled (the fake holds none). */

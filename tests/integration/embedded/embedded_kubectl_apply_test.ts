@@ -1,12 +1,12 @@
 // kubectl create, apply and replace, with client-side validation on (the default), against the
-// embedded API server and the OpenAPI documents of lib/embedded/openapi.ts.
+// embedded API server and the OpenAPI documents of lib/embedded/http/openapi.ts.
 import assert from "node:assert/strict";
-import { ApiServer } from "../../../lib/embedded/api_server.ts";
+import { ApiServer } from "../../../lib/embedded/http/api_server.ts";
 import { kubeconfigFor } from "../../../lib/embedded/cluster.ts";
-import { serveOpenApi } from "../../../lib/embedded/openapi.ts";
-import { RESOURCES } from "../../../lib/embedded/resources.ts";
-import { defaultTopology } from "../../../lib/embedded/seed.ts";
-import type { KubeObject } from "../../../lib/embedded/objects.ts";
+import { serveOpenApi } from "../../../lib/embedded/http/openapi.ts";
+import { RESOURCES } from "../../../lib/embedded/store/resources.ts";
+import { defaultTopology } from "../../../lib/embedded/seed/topology.ts";
+import type { KubeObject } from "../../../lib/embedded/store/objects.ts";
 import { stringify } from "yaml";
 import { KUBECTL, kubectlFor, kubectlVersion, waitFor } from "../../support/helpers.ts";
 

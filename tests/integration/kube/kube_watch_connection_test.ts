@@ -4,7 +4,7 @@
 // (an endless line) is a failure too.
 import assert from "node:assert/strict";
 import { startEmbeddedCluster } from "../../../lib/embedded/cluster.ts";
-import { workerName } from "../../../lib/embedded/seed.ts";
+import { workerName } from "../../../lib/embedded/seed/topology.ts";
 import { touch, watching } from "../../support/node_watching.ts";
 import { startRelay } from "../../support/relay.ts";
 import { waitFor } from "../../support/wait.ts";

@@ -4,7 +4,7 @@
 // fault of the runtime's, not of node-heal's, which a process of its own keeps from the others.
 import assert from "node:assert/strict";
 import { startEmbeddedCluster } from "../../../lib/embedded/cluster.ts";
-import { workerName } from "../../../lib/embedded/seed.ts";
+import { workerName } from "../../../lib/embedded/seed/topology.ts";
 import { touch, watching } from "../../support/node_watching.ts";
 import { startRelay } from "../../support/relay.ts";
 import { HAS_OPENSSL, makeCertificates } from "../../support/tls.ts";

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { connect } from "../../../lib/act/kube/client.ts";
 import { kubeconfigFor, startEmbeddedCluster } from "../../../lib/embedded/cluster.ts";
 import type { Node } from "../../../lib/base/node.ts";
-import { workerName } from "../../../lib/embedded/seed.ts";
+import { workerName } from "../../../lib/embedded/seed/topology.ts";
 import type { KubeClient } from "../../../lib/act/kube/types.ts";
 import { waitFor } from "../../support/wait.ts";
 

@@ -4,7 +4,7 @@
 // twice. The figures are printed for the record.
 import assert from "node:assert/strict";
 import { startEmbeddedCluster } from "../../../lib/embedded/cluster.ts";
-import { nodeAddress, workerName } from "../../../lib/embedded/seed.ts";
+import { nodeAddress, workerName } from "../../../lib/embedded/seed/topology.ts";
 import { notification } from "../../support/alerts.ts";
 import { startServe, stop, watched } from "../../support/processes.ts";
 import { waitFor } from "../../support/wait.ts";

@@ -5,7 +5,7 @@
 import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { startEmbeddedCluster } from "../../../lib/embedded/cluster.ts";
-import { nodeAddress, workerName } from "../../../lib/embedded/seed.ts";
+import { nodeAddress, workerName } from "../../../lib/embedded/seed/topology.ts";
 import { notification } from "../../support/alerts.ts";
 import { readyReplica, startServe } from "../../support/processes.ts";
 import { waitFor } from "../../support/wait.ts";

@@ -5,7 +5,7 @@
 import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { parsePolicy } from "../../../lib/decide/policy.ts";
-import { nodeAddress, workerName } from "../../../lib/embedded/seed.ts";
+import { nodeAddress, workerName } from "../../../lib/embedded/seed/topology.ts";
 import { notification, type ServiceFixture, waitFor, withService } from "../../support/helpers.ts";
 
 const WORKERS = 10;

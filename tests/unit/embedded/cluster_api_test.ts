@@ -1,18 +1,18 @@
 // Unit tests of the embedded Cluster API's pure parts: the seeded MachineDeployment, MachineSet and
 // Machines, Machine names, the Node annotations, and the Table columns of Machines and ConfigMaps.
 import assert from "node:assert/strict";
-import { defaultTopology } from "../../../lib/embedded/seed.ts";
+import { defaultTopology } from "../../../lib/embedded/seed/topology.ts";
 import {
   machineFor,
   machineName,
   nodeAnnotations,
   seedMachines,
   seedMachineSet,
-} from "../../../lib/embedded/cluster_api_objects.ts";
-import { NODE_CLOUDS } from "../../../lib/embedded/node_clouds.ts";
-import { CRD_PRINTERS } from "../../../lib/embedded/printers_crd.ts";
-import { PRINTERS } from "../../../lib/embedded/printers.ts";
-import type { KubeObject } from "../../../lib/embedded/objects.ts";
+} from "../../../lib/embedded/seed/cluster_api_objects.ts";
+import { NODE_CLOUDS } from "../../../lib/embedded/nodes/clouds.ts";
+import { CRD_PRINTERS } from "../../../lib/embedded/table/printers_crd.ts";
+import { PRINTERS } from "../../../lib/embedded/table/printers.ts";
+import type { KubeObject } from "../../../lib/embedded/store/objects.ts";
 
 const NOW = Date.UTC(2024, 4, 1);
 const AT = "2024-05-01T00:00:00Z";

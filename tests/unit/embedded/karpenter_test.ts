@@ -1,17 +1,17 @@
 // Unit tests of the embedded Karpenter's pure parts: NodeClaims built from Nodes, their names,
 // node addresses, node selectors and the server's timers.
 import assert from "node:assert/strict";
-import { defaultTopology, nodeAddress } from "../../../lib/embedded/seed.ts";
+import { defaultTopology, nodeAddress } from "../../../lib/embedded/seed/topology.ts";
 import {
   cloudOfProviderID,
   nodeClaimFor,
   nodeClaimName,
   seedNodeClaims,
-} from "../../../lib/embedded/karpenter_claims.ts";
-import { indexOfAddress, matchesLabels } from "../../../lib/embedded/node_lifecycle.ts";
-import { NODE_CLOUDS } from "../../../lib/embedded/node_clouds.ts";
-import { Timers } from "../../../lib/embedded/timers.ts";
-import type { KubeObject } from "../../../lib/embedded/objects.ts";
+} from "../../../lib/embedded/seed/karpenter_claims.ts";
+import { indexOfAddress, matchesLabels } from "../../../lib/embedded/controllers/node_lifecycle.ts";
+import { NODE_CLOUDS } from "../../../lib/embedded/nodes/clouds.ts";
+import { Timers } from "../../../lib/embedded/controllers/timers.ts";
+import type { KubeObject } from "../../../lib/embedded/store/objects.ts";
 
 const NOW = Date.UTC(2024, 4, 1);
 const POOL = "karpenter.sh/nodepool";

@@ -1,9 +1,9 @@
 // Unit tests of the seeded Nodes: real-sized, deterministic, and keeping what node-heal reads.
 import assert from "node:assert/strict";
-import { defaultTopology, nodeAddress, workerName } from "../../../lib/embedded/seed.ts";
-import { NODE_CLOUDS } from "../../../lib/embedded/node_clouds.ts";
-import { MAX_NODE_IMAGES } from "../../../lib/embedded/node_status.ts";
-import type { KubeObject } from "../../../lib/embedded/objects.ts";
+import { defaultTopology, nodeAddress, workerName } from "../../../lib/embedded/seed/topology.ts";
+import { NODE_CLOUDS } from "../../../lib/embedded/nodes/clouds.ts";
+import { MAX_NODE_IMAGES } from "../../../lib/embedded/nodes/status.ts";
+import type { KubeObject } from "../../../lib/embedded/store/objects.ts";
 
 const NOW = Date.UTC(2024, 4, 1);
 

@@ -6,12 +6,12 @@ import {
   parseFieldSelector,
   parseLabelSelector,
   selectorMatches,
-} from "../../../lib/embedded/selectors.ts";
-import { Store } from "../../../lib/embedded/store.ts";
-import { humanDuration } from "../../../lib/embedded/printers.ts";
-import { defaultTopology, nodeAddress, workerName } from "../../../lib/embedded/seed.ts";
-import { budgetStatus } from "../../../lib/embedded/disruption.ts";
-import { ApiError } from "../../../lib/embedded/errors.ts";
+} from "../../../lib/embedded/store/selectors.ts";
+import { Store } from "../../../lib/embedded/store/store.ts";
+import { humanDuration } from "../../../lib/embedded/table/printers.ts";
+import { defaultTopology, nodeAddress, workerName } from "../../../lib/embedded/seed/topology.ts";
+import { budgetStatus } from "../../../lib/embedded/handlers/disruption.ts";
+import { ApiError } from "../../../lib/embedded/store/errors.ts";
 
 Deno.test("label selectors support equality, inequality, set and existence requirements", () => {
   const labels = { app: "web", tier: "front", env: "prod" };

@@ -1,7 +1,7 @@
 import { deepEqual, equal, throws } from "node:assert/strict";
-import { applyPatch, type PatchType, patchTypeOf } from "../../../lib/embedded/patch.ts";
-import { PatchError } from "../../../lib/embedded/errors.ts";
-import { fieldStrategy } from "../../../lib/embedded/merge_keys.ts";
+import { applyPatch, type PatchType, patchTypeOf } from "../../../lib/embedded/patch/patch.ts";
+import { PatchError } from "../../../lib/embedded/store/errors.ts";
+import { fieldStrategy } from "../../../lib/embedded/patch/merge_keys.ts";
 
 function node(): Record<string, unknown> {
   return {
