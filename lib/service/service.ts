@@ -19,7 +19,7 @@ import { statusOf } from "../report/status.ts";
 import { Untrusted } from "../report/untrusted.ts";
 import { StateSeal } from "../decide/seal.ts";
 import { loadStateKey } from "../act/state_key.ts";
-import { StateAdmission } from "../resolve/admission.ts";
+import { StateAdmission } from "../decide/admission.ts";
 import { hasCredentials } from "../server/auth.ts";
 import { checkExposure, type ServiceConfig } from "./service_config.ts";
 import { nodeWatchHandlers, reconcileAll, type WatchHealth } from "./service_watch.ts";
