@@ -7,7 +7,7 @@ import type { DrainOptions } from "../decide/drain_plan.ts";
 import { drainProgress } from "../decide/drain_step.ts";
 import { ANNOTATIONS } from "../decide/node_state.ts";
 import type { Halt } from "../decide/halts.ts";
-import type { Metrics } from "../report/metrics.ts";
+import type { ActMetrics } from "./act_metrics.ts";
 import type { NodeIndex } from "../resolve/node_index.ts";
 
 /** What a {@link DrainSupervisor} works with. */
@@ -15,7 +15,7 @@ export interface DrainSupervisorDeps {
   client: KubeClient;
   writer: NodeWriter;
   index: NodeIndex;
-  metrics: Metrics;
+  metrics: ActMetrics;
   now: Clock;
   /** This replica's name: the drainer its claims name. */
   instance: string;

@@ -4,7 +4,7 @@ import { sealPatch, type StateSeal } from "../decide/seal.ts";
 import type { Release } from "../decide/tally.ts";
 import type { Clock } from "../base/clock.ts";
 import type { Node } from "../base/node.ts";
-import type { Metrics } from "../report/metrics.ts";
+import type { ActMetrics } from "./act_metrics.ts";
 import type { NodeIndex } from "../resolve/node_index.ts";
 import { permanent, retry, statusOf } from "../base/retry.ts";
 
@@ -68,7 +68,7 @@ export interface ApplyOptions {
 export interface NodeWriterDeps {
   client: KubeClient;
   index: NodeIndex;
-  metrics: Metrics;
+  metrics: ActMetrics;
   now: Clock;
   /** Seals every write of node-heal's state (decide/seal.ts); without one, writes are unsealed. */
   seal?: StateSeal;

@@ -2,7 +2,7 @@
 // notifications Alertmanager sent, replays them through node-heal's decisions once per policy,
 // and prints the report (a table, `--json`, or an `--html` page).
 import { getHeapStatistics } from "node:v8";
-import { loadPolicy } from "../service/config.ts";
+import { loadPolicy } from "../service/policy_file.ts";
 import { DEFAULT_POLICY, type Policy } from "../decide/policy.ts";
 import type { Node } from "../base/node.ts";
 import { versionLine } from "../base/version.ts";

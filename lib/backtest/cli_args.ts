@@ -2,7 +2,7 @@
 // (a window in the future, a step that would miss firing periods, more steps than memory holds)
 // is refused at once, naming the flag and the value, rather than after minutes of queries.
 import { parseArgs } from "node:util";
-import { MAX_TIMEOUT_MS, parseDuration } from "../service/config.ts";
+import { MAX_TIMEOUT_MS, parseDuration } from "../service/flag_values.ts";
 import { DEFAULT_HOLD_TTL_MS } from "../decide/decision.ts";
 import { formatDuration } from "../base/duration.ts";
 import { DEFAULT_ROUTE, type Route } from "./alertmanager_sim.ts";

@@ -2,7 +2,7 @@
 // tables) plus the runs' columns and the chart. The page inlines it, and its Content-Security-Policy
 // allows exactly this stylesheet by its hash: no other style, no style attribute, nothing loaded.
 import { createHash } from "node:crypto";
-import { UI_CSS } from "../server/ui/ui_css.ts";
+import { UI_CSS } from "../report/ui_css.ts";
 
 const BACKTEST_CSS = `
 header { display: block; }

@@ -2,7 +2,7 @@
 // `node-heal.io/*` annotation node-heal keeps there, with a key only node-heal holds (a Secret in
 // its namespace, act/state_key.ts). Anyone who may patch a Node can write those annotations; only
 // node-heal can seal them, so what it reads back unsealed (written, or edited, by someone else, or
-// copied from another Node) is not its state and counts for nothing (resolve/admission.ts).
+// copied from another Node) is not its state and counts for nothing (admission.ts).
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { Node } from "../base/node.ts";
 import type { NodePatch } from "./decision.ts";

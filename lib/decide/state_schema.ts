@@ -3,7 +3,7 @@
 // kubelet included), so nothing here throws: a value too large is refused unread, an entry of the
 // wrong shape is dropped, a list or map longer than node-heal ever writes is dropped whole, and
 // (given the time) a time in the future never counts. Each drop is a problem, for the reader to
-// report (resolve/admission.ts).
+// report (admission.ts).
 import { z } from "zod";
 import { ANNOTATIONS, HISTORY } from "./state_keys.ts";
 

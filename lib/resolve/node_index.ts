@@ -62,7 +62,7 @@ export interface IndexFollower {
  * the API.
  */
 export class NodeIndex {
-  /** What the index takes in of each Node (see admission.ts); as it is, without one. */
+  /** What the index takes in of each Node (see decide/admission.ts); as it is, without one. */
   #admit: (node: Node) => Node;
   #nodes = new Map<string, Node>();
   #keys: Record<Tier, Map<string, Set<string>>> = {

@@ -41,14 +41,6 @@ export interface GuardLimits {
   maxRequestBytes: number;
 }
 
-/** Defaults of the connection limits; `docs/limits.md` lists them with their flags. */
-export const GUARD_DEFAULTS = {
-  headerTimeoutMs: 10_000,
-  idleTimeoutMs: 60_000,
-  maxConnections: 1024,
-  maxConnectionsPerClient: 64,
-} as const;
-
 /** Options of {@link startGuard}. */
 export interface GuardOptions extends GuardLimits {
   /** The public address. */

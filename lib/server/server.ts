@@ -3,6 +3,7 @@ import { authorized, challenge, type Credentials, hasCredentials } from "./auth.
 import { log } from "../base/log.ts";
 import { readBody } from "./body.ts";
 import { RejectionLog } from "./rejections.ts";
+import { SERVER_DEFAULTS } from "./limits.ts";
 import { HttpError } from "./http_error.ts";
 import { untilAborted } from "../base/timing.ts";
 import { uiResponse } from "./ui/page.ts";
@@ -37,13 +38,6 @@ export interface ServerDeps {
   /** Aborted when node-heal shuts down: bodies still arriving are answered 503 at once. */
   closing?: AbortSignal;
 }
-
-/** Defaults of the webhook's limits; `docs/limits.md` lists them with their flags. */
-export const SERVER_DEFAULTS = {
-  maxBodyBytes: 1024 * 1024,
-  requestTimeoutMs: 30_000,
-  maxInFlight: 32,
-} as const;
 
 /** A JSON answer, ending with a newline as text answers do (curl's prompt starts on its own line). */
 function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {

@@ -1,14 +1,16 @@
 import { parseArgs } from "node:util";
 import type { LogFormat } from "../base/log.ts";
-import type { Election, ServiceConfig } from "./service.ts";
-import { CLUSTER_VALUE, parsePolicy, type Policy } from "../decide/policy.ts";
+import type { Election, ServiceConfig } from "./service_config.ts";
+import { CLUSTER_VALUE } from "../decide/policy.ts";
 import { type Credentials, parseBasicUsers } from "../server/auth.ts";
 import { defaultOf, FLAGS, flagsOf, type Mode } from "./flags.ts";
-import { durationMs, formatDuration } from "../base/duration.ts";
-import { readPolicyFileSync } from "./policy_file.ts";
+import { MAX_TIMEOUT_MS, parseCount, parseDuration, parseListen } from "./flag_values.ts";
+import { loadPolicy } from "./policy_file.ts";
 import { whyUnreadable } from "../base/bounded_read.ts";
 
 export { FLAGS, usage } from "./flags.ts";
+export { MAX_TIMEOUT_MS, parseCount, parseDuration, parseListen } from "./flag_values.ts";
+export { loadPolicy } from "./policy_file.ts";
 
 /** The whole configuration of `serve` and `dev`, flags and environment merged. */
 export interface Config extends ServiceConfig {
@@ -22,18 +24,6 @@ export interface Config extends ServiceConfig {
   logFormat: LogFormat;
   logLevel: string;
   help: boolean;
-}
-
-/** Splits `HOST:PORT` (or `[IPv6]:PORT`) and checks both parts. */
-export function parseListen(value: string, flag: string): { hostname: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d+)$/.exec(value);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) {
-    throw new Error(
-      `Cannot parse --${flag}: expected HOST:PORT such as 127.0.0.1:8000, got "${value}"`,
-    );
-  }
-  return { hostname: m[1] ?? m[2], port };
 }
 
 function readFile(path: string, what: string): string {
@@ -67,43 +57,6 @@ function loadTls(cert: string, key: string): { cert: string; key: string } | und
   if (!cert && !key) return undefined;
   if (!cert || !key) throw new Error("Cannot serve TLS: give both --tls-cert and --tls-key");
   return { cert: readFile(cert, "--tls-cert"), key: readFile(key, "--tls-key") };
-}
-
-/**
- * Reads (within its byte bound) and validates a policy file; throws naming the file, the field and
- * what was expected: {@link PolicyRefused} for what the file says, an Error when it cannot be read.
- */
-export function loadPolicy(path: string): Policy {
-  return parsePolicy(readPolicyFileSync(path), `policy ${path}`);
-}
-
-/**
- * The longest timeout a flag may set. A timer waits at most 2^31-1 ms (24.8 days); a longer one
- * fires at once, so every request or API call would time out.
- */
-export const MAX_TIMEOUT_MS = 24 * 3_600_000;
-
-/** Parses a duration such as `500ms`, `90s`, `5m`, `4h` into milliseconds, at most `maxMs`. */
-export function parseDuration(value: string, flag: string, maxMs = Infinity): number {
-  const ms = durationMs(value);
-  if (ms === undefined || !(ms > 0) || ms > maxMs) {
-    const most = maxMs < Infinity ? ` (at most ${formatDuration(maxMs)})` : "";
-    throw new Error(
-      `Cannot parse --${flag}: expected a duration such as 90s, 5m or 4h${most}, got "${value}"`,
-    );
-  }
-  return ms;
-}
-
-/** Parses a whole number from `min` to `max` given to `--flag`. */
-export function parseCount(value: string, flag: string, range: { min: number; max: number }) {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < range.min || n > range.max) {
-    throw new Error(
-      `Cannot parse --${flag}: expected a whole number from ${range.min} to ${range.max}, got "${value}"`,
-    );
-  }
-  return n;
 }
 
 function parseBool(value: string, name: string): boolean {

@@ -1,5 +1,4 @@
-import { SERVER_DEFAULTS } from "../server/server.ts";
-import { GUARD_DEFAULTS } from "../server/guard.ts";
+import { GUARD_DEFAULTS, SERVER_DEFAULTS } from "../server/limits.ts";
 import { formatDuration } from "../base/duration.ts";
 
 /**

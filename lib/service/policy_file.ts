@@ -4,6 +4,7 @@
 import { readFileWithin, whyUnreadable } from "../base/bounded_read.ts";
 import { POLICY_LIMITS } from "../decide/policy_yaml.ts";
 import { PolicyRefused } from "../decide/policy_refusal.ts";
+import { parsePolicy, type Policy } from "../decide/policy.ts";
 
 /** The refusal of a file past the bound; its size, when its stat knew it, tells two edits apart. */
 function tooLarge(path: string, size?: number): PolicyRefused {
@@ -51,4 +52,12 @@ export async function readPolicyFile(path: string): Promise<string> {
   const { bytes, cut, size } = await readFileWithin(path, POLICY_LIMITS.bytes);
   if (cut) throw tooLarge(path, size);
   return decode(bytes, path);
+}
+
+/**
+ * Reads (within its byte bound) and validates a policy file; throws naming the file, the field and
+ * what was expected: {@link PolicyRefused} for what the file says, an Error when it cannot be read.
+ */
+export function loadPolicy(path: string): Policy {
+  return parsePolicy(readPolicyFileSync(path), `policy ${path}`);
 }

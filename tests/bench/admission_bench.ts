@@ -1,8 +1,8 @@
 // `deno bench --allow-read --allow-env tests/bench/admission_bench.ts`: what taking one Node's
-// node-heal.io state into the index costs (resolve/admission.ts: the seal, the schema), then
+// node-heal.io state into the index costs (decide/admission.ts: the seal, the schema), then
 // reading it as decisions do, for a Node of node-heal's own and for the hostile Node of issue 26
 // (9,000 remediation times, 243 KB, unsealed; the same sealed). Reported, not asserted.
-import { StateAdmission } from "../../lib/resolve/admission.ts";
+import { StateAdmission } from "../../lib/decide/admission.ts";
 import { sealPatch, StateSeal } from "../../lib/decide/seal.ts";
 import { ANNOTATIONS, HISTORY, readState, remediations } from "../../lib/decide/node_state.ts";
 import type { Node } from "../../lib/base/node.ts";

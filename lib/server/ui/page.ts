@@ -1,7 +1,7 @@
 // The status page: a static HTML shell, its stylesheet and its script, each at its own path so
 // that the Content-Security-Policy can forbid every inline script and style. The script fills
 // the shell from `/status` with textContent alone: alert labels are attacker-controlled.
-import { UI_CSS } from "./ui_css.ts";
+import { UI_CSS } from "../../report/ui_css.ts";
 import { UI_JS } from "./ui_js.ts";
 
 /**

@@ -4,7 +4,13 @@ import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import firing from "../../fixtures/alertmanager-0.25-firing.json" with { type: "json" };
 import { kubectlFor, kubectlVersion, waitFor } from "../../support/helpers.ts";
-import { embeddedInProduction } from "../../support/production_graph.ts";
+import {
+  embeddedInProduction,
+  graphOf,
+  layoutProblems,
+  loadedFrom,
+  upwardImports,
+} from "../../support/production_graph.ts";
 import { startEmbeddedCluster } from "../../../lib/embedded/cluster.ts";
 import { logLines } from "../../support/processes.ts";
 
@@ -285,6 +291,32 @@ Deno.test("the production entry point main.ts imports nothing of the embedded cl
   }).output();
   assert.equal(dev.code, 2);
   assert.match(new TextDecoder().decode(dev.stderr), /deno task dev/);
+});
+
+Deno.test("imports point only down in main.ts's and dev mode's graphs, and a backtest loads no server", async () => {
+  assert.deepEqual(await layoutProblems(), []);
+  const backtest = loadedFrom(await graphOf("main.ts"), "lib/backtest/cli.ts");
+  assert.ok(backtest.includes("lib/backtest/replay.ts"), "the backtest's graph was walked");
+  assert.ok(!backtest.some((m) => m.startsWith("lib/server/") || m === "lib/service/flags.ts"));
+});
+
+Deno.test("the layout check names an import that points up, a type import too", () => {
+  const repo = new URL("../../", import.meta.url).href;
+  const graph = {
+    modules: [{
+      specifier: `${repo}lib/act/node_writer.ts`,
+      dependencies: [
+        { specifier: "../report/metrics.ts", type: { specifier: `${repo}lib/report/metrics.ts` } },
+        { specifier: "../decide/seal.ts", code: { specifier: `${repo}lib/decide/seal.ts` } },
+      ],
+    }, {
+      specifier: `${repo}lib/attic/old.ts`,
+    }],
+  };
+  assert.deepEqual(upwardImports(graph), [
+    "lib/act/node_writer.ts → lib/report/metrics.ts (act may not import report)",
+    "lib/attic/old.ts is in no room: add its folder to ROOMS",
+  ]);
 });
 
 Deno.test("main.ts refuses an invalid policy file at start-up, naming the field and the value", async () => {

@@ -2,7 +2,7 @@
 // person's typo) made every reconcile of it throw. At f829b6f that throw, in the sweep, the watch
 // or the on-leading hook, was a rejection nobody handled, and the process ended: the leader within
 // a sweep, then each replica that took over. Two fixes, each proved here: that value no longer
-// throws (it fails its schema and is told, resolve/admission.ts), and a reconcile that throws all
+// throws (it fails its schema and is told, decide/admission.ts), and a reconcile that throws all
 // the same (a Node poisoned in the index, below) is a background task of its own: the throw is
 // logged and counted, the other Nodes are still looked at, and the process answers.
 import * as k8s from "@kubernetes/client-node";

@@ -1,4 +1,5 @@
-// The status page's stylesheet, a module so that `deno compile` carries it in the binary.
+// The stylesheet of the status page and of the backtest's HTML report, a module so that
+// `deno compile` carries it in the binary. In report/ so that both import it downward.
 
 /** Light and dark themes from the system's preference; one column on a phone. */
 export const UI_CSS = `:root {

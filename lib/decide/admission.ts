@@ -1,20 +1,33 @@
-// What of a Node's `node-heal.io/*` state the index takes in: what node-heal sealed (decide/seal.ts),
-// parsed by its schema (decide/state_schema.ts), times in the future dropped. A Node whose state
+// What of a Node's `node-heal.io/*` state the index takes in: what node-heal sealed (seal.ts),
+// parsed by its schema (state_schema.ts), times in the future dropped. A Node whose state
 // does not carry node-heal's seal (written or edited by someone else, copied from another Node,
 // or from before state was sealed) is taken in without it: it is not node-heal's, whatever it
-// says. What is dropped is told once (report/untrusted.ts); nothing here throws.
+// says. What is dropped is told once (report/untrusted.ts, through `report`); nothing here throws.
+// The index (resolve/node_index.ts) takes this in through its `admit` callback; service/ wires it.
 import type { Clock } from "../base/clock.ts";
-import { holdsState, SEAL, type StateSeal } from "../decide/seal.ts";
-import { cleanAnnotations, STATE_KEYS } from "../decide/node_state.ts";
+import { holdsState, SEAL, type StateSeal } from "./seal.ts";
+import { cleanAnnotations, STATE_KEYS } from "./node_state.ts";
 import type { Node } from "../base/node.ts";
-import type { Finding } from "../report/untrusted.ts";
+
+/** What admission drops, as report/untrusted.ts's `Finding` takes it. */
+export interface StateFinding {
+  kind: "node-state";
+  /** The Node's name. */
+  object: string;
+  /** A short fixed word for the metric: `unsealed`, `seal`, `schema`, ... */
+  reason: string;
+  /** One sentence, never the value whole. */
+  message: string;
+  /** The Node the Event goes on. */
+  node?: string;
+}
 
 /** What a {@link StateAdmission} works with. */
 export interface AdmissionDeps {
   /** The seal node-heal's state must carry; without one, state is only parsed and bounded. */
   seal?: StateSeal;
   /** Told of what is dropped. */
-  report?: (finding: Finding) => void;
+  report?: (finding: StateFinding) => void;
   now: Clock;
 }
 

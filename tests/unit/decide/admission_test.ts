@@ -1,7 +1,7 @@
-// What the index takes in of a Node's node-heal.io state (lib/resolve/admission.ts): sealed and
+// What the index takes in of a Node's node-heal.io state (lib/decide/admission.ts): sealed and
 // sound, or nothing; what it drops is told once each, and nothing it reads makes it throw.
 import assert from "node:assert/strict";
-import { StateAdmission } from "../../../lib/resolve/admission.ts";
+import { StateAdmission } from "../../../lib/decide/admission.ts";
 import { sealPatch, StateSeal } from "../../../lib/decide/seal.ts";
 import { ANNOTATIONS, HISTORY, readState, remediations } from "../../../lib/decide/node_state.ts";
 import type { Finding } from "../../../lib/report/untrusted.ts";
