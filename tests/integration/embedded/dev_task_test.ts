@@ -301,7 +301,7 @@ Deno.test("imports point only down in main.ts's and dev mode's graphs, and a bac
 });
 
 Deno.test("the layout check names an import that points up, a type import too", () => {
-  const repo = new URL("../../", import.meta.url).href;
+  const repo = new URL("../../../", import.meta.url).href;
   const graph = {
     modules: [{
       specifier: `${repo}lib/act/node_writer.ts`,
