@@ -1,34 +1,23 @@
 // The pipeline's replacement stage: the replacer (act/replace/), wired to the rest. A replacement
 // decided on a Node is recorded in the ledger here, its news reported, a failed one written on
 // its Node, and once one ends the Nodes waiting for the replacement gates are looked at again.
-import type { KubeClient } from "../act/kube/types.ts";
 import type { Applied } from "../act/node_writer.ts";
-import type { ReplaceProvider, UntrustedSink } from "../act/replace/provider.ts";
-import { type ReplaceNews, Replacer } from "../act/replace/replacer.ts";
-import type { Clock } from "../base/clock.ts";
+import { type ReplaceNews, Replacer, type ReplacerDeps } from "../act/replace/replacer.ts";
 import type { Decision } from "../decide/decision.ts";
 import { readState } from "../decide/node_state.ts";
-import type { Policy } from "../decide/policy.ts";
 import type { Replacement } from "../decide/replacements.ts";
 import { endReplace, replacedInPlace, replaceRule } from "../decide/replace_step.ts";
 import { log } from "../base/log.ts";
 import type { Node } from "../base/node.ts";
 import type { Metrics } from "../report/metrics.ts";
 import type { Reporter } from "../report/reporter.ts";
-import type { NodeIndex } from "../resolve/node_index.ts";
 
-/** What the {@link ReplaceStage} works with. */
-export interface ReplaceStageDeps {
-  client: KubeClient;
-  index: NodeIndex;
+/**
+ * What the {@link ReplaceStage} works with: the replacer's own, but for what the stage tells it
+ * (`told`) and runs its followers on (`background`), and the pipeline's.
+ */
+export interface ReplaceStageDeps extends Omit<ReplacerDeps, "told" | "background" | "paused"> {
   metrics: Metrics;
-  now: Clock;
-  /** The policy in force, and its providers (both may be reloaded). */
-  policy: () => Policy;
-  providers: () => ReadonlyMap<string, ReplaceProvider>;
-  namespace: string;
-  instance: string;
-  pollMs?: number;
   paused: () => boolean;
   reporter: Reporter;
   /** Writes what `choose` decides on Node `name`, in its turn. */
@@ -38,8 +27,6 @@ export interface ReplaceStageDeps {
   ) => Promise<Applied>;
   /** Looks again at the Nodes waiting for a gate to let their next step start. */
   wakeWaiting: () => void;
-  /** Told of ledger entries, NodeClaims and Machines found untrusted. */
-  untrusted?: UntrustedSink;
 }
 
 /** See the module comment. */
@@ -50,17 +37,8 @@ export class ReplaceStage {
   constructor(deps: ReplaceStageDeps) {
     this.#deps = deps;
     this.replacer = new Replacer({
-      client: deps.client,
-      index: deps.index,
-      policy: deps.policy,
-      providers: deps.providers,
-      namespace: deps.namespace,
-      instance: deps.instance,
-      now: deps.now,
-      pollMs: deps.pollMs,
-      paused: deps.paused,
+      ...deps,
       told: (news) => this.#news(news),
-      untrusted: deps.untrusted,
       background: deps.metrics.background,
     });
   }

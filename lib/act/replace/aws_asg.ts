@@ -130,6 +130,11 @@ export function create(
   } catch (e) {
     return Promise.reject(e);
   }
+  return Promise.resolve(new AwsAsg(region, clientOf(region, options, deps)));
+}
+
+/** The Auto Scaling client: Deno's fetch, answers capped, a terminate fenced. */
+function clientOf(region: string, options: ReplaceOptions, deps: ProviderDeps): AutoScalingClient {
   const requestHandler = new CappedFetchHttpHandler({ requestTimeout: 30_000 });
   const client = new AutoScalingClient({
     region,
@@ -143,7 +148,6 @@ export function create(
       clientConfig: { defaultUserAgentProvider: userAgent, requestHandler },
     }),
   });
-
   // The fence, immediately before a terminate is sent: after credentials and signing, at every
   // attempt of the SDK's own retries.
   client.middlewareStack.add(
@@ -156,40 +160,37 @@ export function create(
     },
     { step: "deserialize", priority: "low", name: "nodeHealFence" },
   );
+  return client;
+}
 
-  async function call<T>(what: string, send: () => Promise<T>): Promise<T> {
-    try {
-      return await send();
-    } catch (e) {
-      if (isFenced(e)) throw e;
-      throw classify(e, what);
-    }
+/** Runs an SDK call; its failure {@link classify}'d, a fence's passed on as it is. */
+async function call<T>(what: string, send: () => Promise<T>): Promise<T> {
+  try {
+    return await send();
+  } catch (e) {
+    if (isFenced(e)) throw e;
+    throw classify(e, what);
+  }
+}
+
+/** Terminates a Node's instance through its group; see the module comment. */
+class AwsAsg implements AwsAsgProvider {
+  readonly name = "aws-asg" as const;
+  readonly region: string;
+  #client: AutoScalingClient;
+
+  constructor(region: string, client: AutoScalingClient) {
+    this.region = region;
+    this.#client = client;
   }
 
-  /** The newest activity terminating `instance` in `group`, if the service still lists it. */
-  async function terminatingActivity(group: string, instance: string) {
-    const out = await call(
-      `Cannot list the scaling activities of Auto Scaling group "${group}"`,
-      () => client.send(new DescribeScalingActivitiesCommand({ AutoScalingGroupName: group })),
-    );
-    return out.Activities?.find((a) => a.Description === `Terminating EC2 instance: ${instance}`);
+  close(): void {
+    this.#client.destroy();
   }
 
-  async function start(target: ReplaceTarget): Promise<Operation> {
-    const instance = instanceIdOf(target.providerID);
-    if (!instance) {
-      throw new ReplaceRefused(
-        `Cannot replace Node "${target.node}" through an Auto Scaling group: its providerID ` +
-          `"${
-            target.providerID ?? ""
-          }" is not an EC2 instance's such as "aws:///us-east-1a/i-0abc..."`,
-      );
-    }
-    const described = await call(
-      `Cannot describe instance "${instance}"`,
-      () => client.send(new DescribeAutoScalingInstancesCommand({ InstanceIds: [instance] })),
-    );
-    const found = described.AutoScalingInstances?.find((i) => i.InstanceId === instance);
+  async start(target: ReplaceTarget): Promise<Operation> {
+    const instance = instanceOf(target);
+    const found = await this.#describe(instance);
     if (!found?.AutoScalingGroupName) {
       throw new ReplaceRefused(
         `Cannot replace Node "${target.node}": instance "${instance}" is in no Auto Scaling group`,
@@ -198,7 +199,7 @@ export function create(
     const group = found.AutoScalingGroupName;
     const state = found.LifecycleState ?? "";
     if (state.startsWith("Terminat")) {
-      const activity = await terminatingActivity(group, instance);
+      const activity = await this.#terminatingActivity(group, instance);
       return {
         id: activity?.ActivityId ?? `${ALREADY}${instance}`,
         message: `Instance ${instance} of Auto Scaling group ${group} is already ${state}`,
@@ -210,10 +211,43 @@ export function create(
           `Scaling group "${group}"`,
       );
     }
+    return await this.#terminate(group, instance);
+  }
+
+  async progress(target: ReplaceTarget, operation: string): Promise<Progress> {
+    if (operation.startsWith(ALREADY)) {
+      const instance = operation.slice(ALREADY.length);
+      const state = (await this.#describe(instance))?.LifecycleState;
+      return state === undefined || state === "Terminated"
+        ? { state: "done" }
+        : { state: "running", message: `Instance ${instance} is ${state}` };
+    }
+    const out = await call(
+      `Cannot describe scaling activity "${operation}" for Node "${target.node}"`,
+      () => this.#client.send(new DescribeScalingActivitiesCommand({ ActivityIds: [operation] })),
+    );
+    const activity = out.Activities?.find((a) => a.ActivityId === operation);
+    if (!activity) {
+      return { state: "failed", message: `Scaling activity "${operation}" is not listed` };
+    }
+    return activityProgress(activity);
+  }
+
+  /** The group's view of `instance`, if it is in one. */
+  async #describe(instance: string) {
+    const out = await call(
+      `Cannot describe instance "${instance}"`,
+      () => this.#client.send(new DescribeAutoScalingInstancesCommand({ InstanceIds: [instance] })),
+    );
+    return out.AutoScalingInstances?.find((i) => i.InstanceId === instance);
+  }
+
+  /** Terminates `instance` with the desired capacity kept, so the group launches a successor. */
+  async #terminate(group: string, instance: string): Promise<Operation> {
     const out = await call(
       `Cannot terminate instance "${instance}" in Auto Scaling group "${group}"`,
       () =>
-        client.send(
+        this.#client.send(
           new TerminateInstanceInAutoScalingGroupCommand({
             InstanceId: instance,
             ShouldDecrementDesiredCapacity: false,
@@ -227,35 +261,27 @@ export function create(
     };
   }
 
-  async function progress(target: ReplaceTarget, operation: string): Promise<Progress> {
-    if (operation.startsWith(ALREADY)) {
-      const instance = operation.slice(ALREADY.length);
-      const out = await call(
-        `Cannot describe instance "${instance}"`,
-        () => client.send(new DescribeAutoScalingInstancesCommand({ InstanceIds: [instance] })),
-      );
-      const state = out.AutoScalingInstances?.find((i) => i.InstanceId === instance)
-        ?.LifecycleState;
-      return state === undefined || state === "Terminated"
-        ? { state: "done" }
-        : { state: "running", message: `Instance ${instance} is ${state}` };
-    }
+  /** The newest activity terminating `instance` in `group`, if the service still lists it. */
+  async #terminatingActivity(group: string, instance: string) {
     const out = await call(
-      `Cannot describe scaling activity "${operation}" for Node "${target.node}"`,
-      () => client.send(new DescribeScalingActivitiesCommand({ ActivityIds: [operation] })),
+      `Cannot list the scaling activities of Auto Scaling group "${group}"`,
+      () =>
+        this.#client.send(new DescribeScalingActivitiesCommand({ AutoScalingGroupName: group })),
     );
-    const activity = out.Activities?.find((a) => a.ActivityId === operation);
-    if (!activity) {
-      return { state: "failed", message: `Scaling activity "${operation}" is not listed` };
-    }
-    return activityProgress(activity);
+    return out.Activities?.find((a) => a.Description === `Terminating EC2 instance: ${instance}`);
   }
+}
 
-  return Promise.resolve({
-    name: "aws-asg",
-    region,
-    start,
-    progress,
-    close: () => client.destroy(),
-  });
+/** The target's EC2 instance id; refused for a providerID that names none. */
+function instanceOf(target: ReplaceTarget): string {
+  const instance = instanceIdOf(target.providerID);
+  if (!instance) {
+    throw new ReplaceRefused(
+      `Cannot replace Node "${target.node}" through an Auto Scaling group: its providerID ` +
+        `"${
+          target.providerID ?? ""
+        }" is not an EC2 instance's such as "aws:///us-east-1a/i-0abc..."`,
+    );
+  }
+  return instance;
 }

@@ -7,16 +7,15 @@
 // another (a control plane Machine belongs to its KubeadmControlPlane, which node-heal leaves
 // alone). The delete carries the Machine's uid and resourceVersion as read as preconditions.
 import type { KubeClient, ObjectKind } from "../kube/types.ts";
-import type { ReplaceOptions } from "../../decide/replace_policy.ts";
 import { MACHINE_ANNOTATIONS } from "../../decide/replacements.ts";
 import { isDistrusted, type Machine, machineOf } from "./identity.ts";
 import {
   type Operation,
-  type ProviderDeps,
   type ReplaceProvider,
   ReplaceRefused,
   type ReplaceTarget,
   type StartContext,
+  throughApi,
 } from "./provider.ts";
 
 /** Cluster API's Machines, as the generic object calls name them. */
@@ -32,13 +31,7 @@ export const MACHINE_ANNOTATION = MACHINE_ANNOTATIONS.machine;
 export const NAMESPACE_ANNOTATION = MACHINE_ANNOTATIONS.namespace;
 
 /** Makes the cluster-api provider; it takes no options beyond the common ones. */
-export function create(
-  _options: ReplaceOptions,
-  deps: ProviderDeps,
-  _field: string,
-): Promise<ReplaceProvider> {
-  return Promise.resolve(new ClusterApiProvider(deps.client));
-}
+export const create = throughApi((client) => new ClusterApiProvider(client));
 
 /** Replaces a Node by deleting its Machine; see the module comment. */
 class ClusterApiProvider implements ReplaceProvider {

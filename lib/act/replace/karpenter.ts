@@ -4,16 +4,14 @@
 // carrying the Node's providerID (Karpenter terminates the instance a claim names, whatever Node
 // it says it is for), and naming the Node, if it names one (./identity.ts); it is deleted with its
 // uid and resourceVersion as read as preconditions, so a claim changed since is not.
-import type { ObjectKind } from "../kube/types.ts";
+import type { KubeClient, ObjectKind } from "../kube/types.ts";
 import { claimsOf, type Distrusted, type Identity, type NodeClaim } from "./identity.ts";
 import {
   type Operation,
-  type ProviderDeps,
-  type ProviderModule,
-  type ReplaceProvider,
   ReplaceRefused,
   type ReplaceTarget,
   type StartContext,
+  throughApi,
 } from "./provider.ts";
 
 /** Karpenter's NodeClaims. */
@@ -24,57 +22,58 @@ export const NODE_CLAIMS: ObjectKind = {
 };
 
 /** Makes the karpenter provider (it takes no options of its own). */
-export const create: ProviderModule["create"] = (_options, deps) =>
-  Promise.resolve(new KarpenterProvider(deps));
+export const create = throughApi((client) => ({
+  name: "karpenter",
+  start: (target, context) => deleteClaim(client, target, context),
+}));
 
-class KarpenterProvider implements ReplaceProvider {
-  readonly name = "karpenter" as const;
-  #deps: ProviderDeps;
-
-  constructor(deps: ProviderDeps) {
-    this.#deps = deps;
+/** Deletes the NodeClaim that is the target's; see the module comment. */
+async function deleteClaim(
+  client: KubeClient,
+  target: ReplaceTarget,
+  context: StartContext = {},
+): Promise<Operation> {
+  const id = identityOf(target);
+  const { matches, distrusted } = claimsOf(id, await client.listObjects(NODE_CLAIMS));
+  for (const d of distrusted) {
+    context.untrusted?.report({ kind: "nodeclaim", ...d, node: target.node });
   }
-
-  async start(target: ReplaceTarget, context: StartContext = {}): Promise<Operation> {
-    const { client } = this.#deps;
-    const id = identityOf(target);
-    const { matches, distrusted } = claimsOf(id, await client.listObjects(NODE_CLAIMS));
-    for (const d of distrusted) {
-      context.untrusted?.report({ kind: "nodeclaim", ...d, node: target.node });
-    }
-    if (matches.length > 1) {
-      throw new ReplaceRefused(
-        `NodeClaims ${
-          matches.map((c) => `"${c.metadata.name}"`).join(", ")
-        } all carry ${target.node}'s providerID ${id.providerID}: which is its own cannot be told`,
-      );
-    }
-    const [claim] = matches;
-    if (!claim) return await this.#none(id, distrusted);
-    const name = claim.metadata.name;
-    const message = `Deleted NodeClaim ${name} (NodePool ${
-      claim.metadata.labels?.["karpenter.sh/nodepool"] ?? "unknown"
-    }) of ${target.node}; Karpenter terminates it and provisions a successor`;
-    // Deleting already (asked before a restart): not asked again.
-    if (claim.metadata.deletionTimestamp) return { id: claim.metadata.uid, message };
-    const deleted = await client.deleteObject(NODE_CLAIMS, name, preconditions(claim));
-    return { id: deleted?.metadata.uid ?? claim.metadata.uid, message };
-  }
-
-  /** No claim is the Node's: gone with its Node (asked before a restart), or refused. */
-  async #none(id: Identity, distrusted: Distrusted[]): Promise<Operation> {
-    const node = await this.#deps.client.getNode(id.node);
-    if (!node || node.metadata.uid !== id.uid) {
-      // Asked before a restart: the claim and its Node are gone already.
-      return { id: `gone:${id.node}`, message: `The NodeClaim of ${id.node} is gone` };
-    }
-    const mismatch = distrusted.find((d) => d.reason === "identity");
+  if (matches.length > 1) {
     throw new ReplaceRefused(
-      mismatch?.message ??
-        `no karpenter.sh/v1 NodeClaim carries providerID ${id.providerID} of ${id.node}: ` +
-          "Karpenter does not manage it",
+      `NodeClaims ${
+        matches.map((c) => `"${c.metadata.name}"`).join(", ")
+      } all carry ${target.node}'s providerID ${id.providerID}: which is its own cannot be told`,
     );
   }
+  const [claim] = matches;
+  if (!claim) return await none(client, id, distrusted);
+  const name = claim.metadata.name;
+  const message = `Deleted NodeClaim ${name} (NodePool ${
+    claim.metadata.labels?.["karpenter.sh/nodepool"] ?? "unknown"
+  }) of ${target.node}; Karpenter terminates it and provisions a successor`;
+  // Deleting already (asked before a restart): not asked again.
+  if (claim.metadata.deletionTimestamp) return { id: claim.metadata.uid, message };
+  const deleted = await client.deleteObject(NODE_CLAIMS, name, preconditions(claim));
+  return { id: deleted?.metadata.uid ?? claim.metadata.uid, message };
+}
+
+/** No claim is the Node's: gone with its Node (asked before a restart), or refused. */
+async function none(
+  client: KubeClient,
+  id: Identity,
+  distrusted: Distrusted[],
+): Promise<Operation> {
+  const node = await client.getNode(id.node);
+  if (!node || node.metadata.uid !== id.uid) {
+    // Asked before a restart: the claim and its Node are gone already.
+    return { id: `gone:${id.node}`, message: `The NodeClaim of ${id.node} is gone` };
+  }
+  const mismatch = distrusted.find((d) => d.reason === "identity");
+  throw new ReplaceRefused(
+    mismatch?.message ??
+      `no karpenter.sh/v1 NodeClaim carries providerID ${id.providerID} of ${id.node}: ` +
+        "Karpenter does not manage it",
+  );
 }
 
 /** The target's identity; refused without a uid or a providerID (no claim can be matched). */

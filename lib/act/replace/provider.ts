@@ -111,3 +111,13 @@ export interface ProviderModule {
    */
   create(options: ReplaceOptions, deps: ProviderDeps, field: string): Promise<ReplaceProvider>;
 }
+
+/**
+ * The `create` of a provider that acts through the API server and takes no options of its own
+ * (karpenter, delete-node, cluster-api): it is made from the client alone.
+ */
+export function throughApi(
+  make: (client: KubeClient) => ReplaceProvider,
+): ProviderModule["create"] {
+  return (_options, deps) => Promise.resolve(make(deps.client));
+}

@@ -11,8 +11,6 @@ import {
   checkReplace,
   holdsPlace,
   inFlight,
-  MACHINE_ANNOTATIONS,
-  poolOf,
   pruned,
   type ReplaceBudgets,
   replaceBudgets,
@@ -21,7 +19,7 @@ import {
 } from "../../decide/replacements.ts";
 import type { NodeIndex } from "../../resolve/node_index.ts";
 import { Ledger } from "./ledger.ts";
-import { ANNOTATIONS } from "../../decide/node_state.ts";
+import { identityOf, newReplacement } from "./record.ts";
 import type { ReplaceProvider, UntrustedSink } from "./provider.ts";
 import { clip } from "../../base/clip.ts";
 import { follow } from "./follower.ts";
@@ -193,30 +191,7 @@ export class Replacer implements ReplaceView {
       });
       const blocked = checkReplace(name, budgets, gates);
       if (blocked) throw new ReplaceBlocked(blocked.gate, blocked.message);
-      const cordonedAt = node.metadata.annotations?.[ANNOTATIONS.cordonedAt];
-      // Only those naming its Machine: what the cluster-api provider reads.
-      const annotations = Object.fromEntries(
-        Object.entries(node.metadata.annotations ?? {}).filter(([k]) =>
-          (Object.values(MACHINE_ANNOTATIONS) as string[]).includes(k)
-        ),
-      );
-      const replacement: Replacement = {
-        id: `${name}@${now.getTime().toString(36)}`,
-        node: name,
-        ...(node.metadata.uid ? { uid: node.metadata.uid } : {}),
-        ...(node.spec?.providerID ? { providerID: node.spec.providerID } : {}),
-        ...(poolOf(node, rule.replace!.poolLabel)
-          ? { pool: poolOf(node, rule.replace!.poolLabel) }
-          : {}),
-        ...(Object.keys(annotations).length ? { annotations } : {}),
-        provider: rule.replace!.provider,
-        rule: rule.name,
-        ...(cordonedAt ? { cordonedAt } : {}),
-        startedAt: now.toISOString(),
-        deadline: new Date(now.getTime() + rule.replace!.timeoutMs).toISOString(),
-        by: this.#deps.instance,
-        phase: "starting",
-      };
+      const replacement = newReplacement(node, rule, now, this.#deps.instance);
       // What this replica knows and the stored ledger lacks is written back with it.
       return {
         entries: [...pruned(entries, gates, now, this.#nodeGone), replacement],
@@ -341,11 +316,4 @@ export class Replacer implements ReplaceView {
       return { entries: list, result: next };
     }).then((stored) => this.#remember(stored));
   }
-}
-
-/** The fields that say which Node a replacement is of, and since when: never changed by a write. */
-function identityOf(r: Replacement): Partial<Replacement> {
-  const { node, uid, providerID, pool, annotations, provider, rule, startedAt } = r;
-  const fields = { node, uid, providerID, pool, annotations, provider, rule, startedAt };
-  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
 }

@@ -6,7 +6,7 @@ import { Background } from "../../base/background.ts";
 import type { Clock } from "../../base/clock.ts";
 import { matches } from "../../decide/matchers.ts";
 import type { SinkConfig } from "../../decide/notify_policy.ts";
-import type { NotifyEvent, NotifyKind } from "./types.ts";
+import { type NotifyEvent, notifyEvent, type NotifyKind } from "./types.ts";
 
 /** Where a sink's notifications wait: a bounded queue, delivered in the background. */
 export interface Outbox {
@@ -69,19 +69,14 @@ export class Notifier {
   /** Offers one happening to every sink. Never throws, never waits. */
   notify(h: Happening): void {
     if (this.#routes.length === 0) return;
-    const event: NotifyEvent = {
+    const event = notifyEvent({
       id: crypto.randomUUID(),
-      kind: h.kind,
-      node: h.node,
-      ...(h.step ? { step: h.step } : {}),
-      message: h.message,
-      ...(h.gate ? { gate: h.gate } : {}),
-      ...(h.alert ? { alert: h.alert } : {}),
+      ...h,
       episode: h.cordonedAt ? `${h.node}@${h.cordonedAt}` : h.node,
       replica: this.#replica,
       at: h.at.toISOString(),
       dryRun: this.#dryRun,
-    };
+    });
     for (const route of this.#routes) {
       if (!wants(route.config, event)) continue;
       if (event.kind === "blocked" && !this.#firstInWindow(route, event)) continue;

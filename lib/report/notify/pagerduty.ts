@@ -6,6 +6,7 @@ import { post } from "./http.ts";
 import {
   type Attempt,
   type NotifyEvent,
+  notifyEvent,
   type NotifyKind,
   RESOLVES,
   type Sink,
@@ -79,6 +80,8 @@ export function pagerDutyEvent(
     return { routing_key: routingKey, event_action: "resolve" as const, dedup_key };
   }
   if (!TRIGGERS.has(event.kind)) return undefined;
+  // The event as every sink has it, less its time (the payload's timestamp).
+  const { at: _at, ...details } = notifyEvent(event);
   const summary = `node-heal: ${event.node} ${event.kind}${
     event.dryRun ? " (dry run)" : ""
   }: ${event.message}`;
@@ -95,18 +98,7 @@ export function pagerDutyEvent(
       component: "node-heal",
       group: event.alert?.name ?? "node-heal",
       class: event.kind,
-      custom_details: {
-        id: event.id,
-        kind: event.kind,
-        node: event.node,
-        ...(event.step ? { step: event.step } : {}),
-        message: event.message,
-        ...(event.gate ? { gate: event.gate } : {}),
-        ...(event.alert ? { alert: event.alert } : {}),
-        episode: event.episode,
-        replica: event.replica,
-        dryRun: event.dryRun,
-      },
+      custom_details: details,
     },
   };
 }

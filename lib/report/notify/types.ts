@@ -82,3 +82,24 @@ export interface Sink {
 
 /** One of {@link SINK_TYPES}. */
 export type SinkType = (typeof SINK_TYPES)[number];
+
+/**
+ * An event with its fields in the order every sink sends them, the optional ones (`step`, `gate`,
+ * `alert`) only when set: the one place an event is built.
+ */
+export function notifyEvent(fields: NotifyEvent): NotifyEvent {
+  const { id, kind, node, step, message, gate, alert, episode, replica, at, dryRun } = fields;
+  return {
+    id,
+    kind,
+    node,
+    ...(step ? { step } : {}),
+    message,
+    ...(gate ? { gate } : {}),
+    ...(alert ? { alert } : {}),
+    episode,
+    replica,
+    at,
+    dryRun,
+  };
+}

@@ -6,7 +6,6 @@ import { startEmbeddedCluster } from "../../../lib/embedded/cluster.ts";
 import { parsePolicy } from "../../../lib/decide/policy.ts";
 import { notification, type ServiceFixture, waitFor, withService } from "../../support/helpers.ts";
 
-const opts = {};
 const merge = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
 const strategic = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.StrategicMergePatch);
 
@@ -48,7 +47,6 @@ async function nodeVersions(f: ServiceFixture): Promise<string[]> {
 
 Deno.test(
   "with the default gates, alerts for all three workers at once cordon exactly one; the others are skipped by minHealthy",
-  opts,
   async () => {
     await using f = await withService();
     const answers = await Promise.all(Object.keys(IPS).map((n) => f.post(fire(n))));
@@ -76,7 +74,7 @@ Deno.test(
   },
 );
 
-Deno.test("a node cordoned by hand counts as unavailable for minHealthy", opts, async () => {
+Deno.test("a node cordoned by hand counts as unavailable for minHealthy", async () => {
   await using f = await withService();
   await f.core.patchNode(
     { name: "heal-worker3", body: { spec: { unschedulable: true } } },
@@ -93,7 +91,6 @@ Deno.test("a node cordoned by hand counts as unavailable for minHealthy", opts, 
 
 Deno.test(
   "a restart keeps the rate budget, counted from node-heal's sealed history; a drain someone else wrote takes no slot",
-  opts,
   async () => {
     await using cluster = await startEmbeddedCluster();
     const dir = await Deno.makeTempDir({ prefix: "node-heal-restart-" });
@@ -141,7 +138,7 @@ Deno.test(
   },
 );
 
-Deno.test("a node node-heal released recently waits out the cooldown", opts, async () => {
+Deno.test("a node node-heal released recently waits out the cooldown", async () => {
   await using f = await withService({
     policy: parsePolicy("acknowledge: [minHealthyZero]\ngates: { minHealthy: 0, cooldown: 10m }"),
   });
@@ -152,7 +149,7 @@ Deno.test("a node node-heal released recently waits out the cooldown", opts, asy
   assert.deepEqual(await cordoned(f), []);
 });
 
-Deno.test("paused (flag) makes no write to any Node and says so", opts, async () => {
+Deno.test("paused (flag) makes no write to any Node and says so", async () => {
   await using f = await withService({ paused: true });
   const before = await nodeVersions(f);
   f.cluster.api.traffic.reset();
@@ -169,7 +166,6 @@ Deno.test("paused (flag) makes no write to any Node and says so", opts, async ()
 
 Deno.test(
   "the pause annotation on node-heal's namespace pauses and resumes node-heal",
-  opts,
   async () => {
     await using f = await withService();
     const annotate = (value: string | null) =>
@@ -187,7 +183,7 @@ Deno.test(
   },
 );
 
-Deno.test("dry-run decides and reports but makes no write to any Node", opts, async () => {
+Deno.test("dry-run decides and reports but makes no write to any Node", async () => {
   await using f = await withService({ dryRun: true });
   const before = await nodeVersions(f);
   const res = await (await f.post(fire("heal-worker"))).json();
@@ -197,7 +193,7 @@ Deno.test("dry-run decides and reports but makes no write to any Node", opts, as
   assert.deepEqual(await cordoned(f), []);
 });
 
-Deno.test("nodes outside the policy's node selector are protected", opts, async () => {
+Deno.test("nodes outside the policy's node selector are protected", async () => {
   await using f = await withService({
     policy: parsePolicy(
       "acknowledge: [minHealthyZero]\ngates: { minHealthy: 0, nodeSelector: { pool: general } }",
@@ -217,7 +213,6 @@ Deno.test("nodes outside the policy's node selector are protected", opts, async 
 
 Deno.test(
   "a dry run skips what a real run would skip: the would-be cordons count",
-  opts,
   async () => {
     await using f = await withService({ dryRun: true });
     const answers = await Promise.all(Object.keys(IPS).map((n) => f.post(fire(n))));

@@ -15,7 +15,6 @@ import {
   withService,
 } from "../../support/helpers.ts";
 
-const opts = {};
 const merge = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
 const IPS: Record<string, string> = {
   "heal-worker": "172.18.0.3",
@@ -138,7 +137,6 @@ Deno.test("planDrain() sorts pods as kubectl drain --ignore-daemonsets --delete-
 
 Deno.test(
   "heal_action=drain empties heal-worker but for its DaemonSet and mirror pods, and records each step",
-  opts,
   async () => {
     await using f = await withService();
     // A static pod's mirror on the worker, as kubelet would create it.
@@ -194,7 +192,6 @@ Deno.test(
 
 Deno.test(
   "on heal-worker3 the default rule refuses the standalone pod, evicts nothing, and says so",
-  opts,
   async () => {
     await using f = await withService();
     const before = await podsOn(f, "heal-worker3");
@@ -224,7 +221,6 @@ Deno.test(
 
 Deno.test(
   "a PodDisruptionBudget with no disruption allowed blocks the drain until its timeout, then NodeHealDrainFailed names the pod and budget",
-  opts,
   async () => {
     await using f = await withService({
       policy: parsePolicy(
@@ -260,7 +256,7 @@ Deno.test(
   },
 );
 
-Deno.test("when the budget allows, the drain completes", opts, async () => {
+Deno.test("when the budget allows, the drain completes", async () => {
   await using f = await withService();
   await webBudget(f.kc, 2);
   await (await f.post(drainAlert("heal-worker"))).body?.cancel();
@@ -273,7 +269,6 @@ Deno.test("when the budget allows, the drain completes", opts, async () => {
 
 Deno.test(
   "a node-heal killed mid-drain and started again completes the same drain without evicting twice",
-  opts,
   async () => {
     await using lasting = await lastingCluster();
     const { cluster, kubeconfig, kc: core } = lasting;
@@ -319,7 +314,6 @@ Deno.test(
 
 Deno.test(
   "a resumed drain's Event and metric count the pods evicted before the restart too",
-  opts,
   async () => {
     await using lasting = await lastingCluster();
     const { cluster, kubeconfig, kc } = lasting;
@@ -395,7 +389,6 @@ Deno.test({
   name:
     "node-heal's drain leaves the same pods as kubectl drain --ignore-daemonsets --delete-emptydir-data on an identical cluster",
   ignore: !KUBECTL_VERSION,
-  ...opts,
   fn: async () => {
     await using f = await withService({
       policy: parsePolicy("acknowledge: [minHealthyZero]\ngates: { minHealthy: 0 }"),
@@ -439,7 +432,6 @@ Deno.test({
 
 Deno.test(
   "the ladder: cordon first, drain after drainAfter if the alert still fires; resolved before that, just uncordon",
-  opts,
   async () => {
     await using f = await withService({
       policy: parsePolicy(
@@ -468,7 +460,7 @@ Deno.test(
   },
 );
 
-Deno.test("maxConcurrent holds a second drain until the first ends", opts, async () => {
+Deno.test("maxConcurrent holds a second drain until the first ends", async () => {
   await using f = await withService({
     policy: parsePolicy(
       "rules: [{ name: heal, match: ['heal=\"true\"'], actions: [drain], drain: { timeout: 2s } }]\nacknowledge: [minHealthyZero]\ngates: { minHealthy: 0, maxConcurrent: 1 }",
@@ -488,7 +480,7 @@ Deno.test("maxConcurrent holds a second drain until the first ends", opts, async
   assert.equal((await annotations(f, "heal-worker2"))["node-heal.io/step"], "cordoned");
 });
 
-Deno.test("a drain waits for evicted pods to finish terminating", opts, async () => {
+Deno.test("a drain waits for evicted pods to finish terminating", async () => {
   // Pods take their grace period (30 s) times 0.02 to go: 0.6 s.
   await using g = await startEmbeddedCluster({ podGraceScale: 0.02 });
   const dir = await Deno.makeTempDir({ prefix: "node-heal-grace-" });

@@ -14,7 +14,6 @@ import {
 import { startEmbeddedCluster } from "../../../lib/embedded/cluster.ts";
 import { logLines } from "../../support/processes.ts";
 
-const opts = {};
 const MAIN = new URL("../../../main.ts", import.meta.url).pathname;
 const DEV = new URL("../../../lib/dev/dev_mode.ts", import.meta.url).pathname;
 
@@ -60,7 +59,6 @@ async function readyService(
 
 Deno.test(
   "dev mode serves the webhook beside the embedded cluster, writes a kubeconfig, and stops cleanly on SIGTERM",
-  opts,
   async () => {
     const dir = await Deno.makeTempDir({ prefix: "node-heal-dev-" });
     const kubeconfig = `${dir}/nested/kubeconfig`;
@@ -335,7 +333,7 @@ Deno.test("main.ts refuses an invalid policy file at start-up, naming the field 
   assert.match(stderr, /Cannot load policy .*policy\.yaml: field "gates\.minHealthy" .*got "lots"/);
 });
 
-Deno.test("on SIGTERM, serve finishes the notification in flight, then exits 0", opts, async () => {
+Deno.test("on SIGTERM, serve finishes the notification in flight, then exits 0", async () => {
   await using cluster = await startEmbeddedCluster();
   const dir = await Deno.makeTempDir({ prefix: "node-heal-shutdown-" });
   await Deno.writeTextFile(`${dir}/kubeconfig`, cluster.kubeconfig());
@@ -377,7 +375,7 @@ Deno.test("on SIGTERM, serve finishes the notification in flight, then exits 0",
   assert.equal(out.records.at(-1)?.message, "Stopped");
 });
 
-Deno.test("dev mode enforces credentials once given: --auth-token-file", opts, async () => {
+Deno.test("dev mode enforces credentials once given: --auth-token-file", async () => {
   const dir = await Deno.makeTempDir({ prefix: "node-heal-dev-auth-" });
   await Deno.writeTextFile(`${dir}/token`, "dev-token\n");
   const child = start([

@@ -3,7 +3,6 @@ import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { type ClusterFixture, expectStatus, waitFor, withCluster } from "../../support/helpers.ts";
 
-const opts = {};
 const strategic = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.StrategicMergePatch);
 const merge = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
 const jsonPatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.JsonPatch);
@@ -19,7 +18,6 @@ function names(items: { metadata?: { name?: string } }[]): string[] {
 
 Deno.test(
   "listNode returns the kind-like topology with Ready nodes and their addresses",
-  opts,
   async () => {
     await using f = await withCluster();
     const list = await f.core.listNode();
@@ -54,7 +52,6 @@ Deno.test(
 
 Deno.test(
   "every worker runs a Deployment pod and a DaemonSet pod, heal-worker3 also a standalone and an emptyDir pod",
-  opts,
   async () => {
     await using f = await withCluster();
     for (const node of ["heal-worker", "heal-worker2", "heal-worker3"]) {
@@ -81,7 +78,6 @@ Deno.test(
 
 Deno.test(
   "the size option adds workers named and addressed in the same pattern",
-  opts,
   async () => {
     await using f = await withCluster({ workers: 300 });
     const list = await f.core.listNode();
@@ -93,7 +89,6 @@ Deno.test(
 
 Deno.test(
   "pods are selected by spec.nodeName, status.phase, metadata.name and labels, cluster-wide and namespaced",
-  opts,
   async () => {
     await using f = await withCluster();
     const onThird = await f.core.listPodForAllNamespaces({
@@ -123,7 +118,7 @@ Deno.test(
   },
 );
 
-Deno.test("pods are created, read and deleted; a missing namespace is 404", opts, async () => {
+Deno.test("pods are created, read and deleted; a missing namespace is 404", async () => {
   await using f = await withCluster();
   const created = await f.core.createNamespacedPod({
     namespace: "default",
@@ -153,7 +148,7 @@ Deno.test("pods are created, read and deleted; a missing namespace is 404", opts
   assert.equal(invalid.reason, "Invalid");
 });
 
-Deno.test("a strategic merge patch cordons like kubectl and null uncordons", opts, async () => {
+Deno.test("a strategic merge patch cordons like kubectl and null uncordons", async () => {
   await using f = await withCluster();
   const before = await f.core.readNode({ name: "heal-worker" });
   const cordoned = await f.core.patchNode(
@@ -173,7 +168,6 @@ Deno.test("a strategic merge patch cordons like kubectl and null uncordons", opt
 
 Deno.test(
   "a strategic merge patch updates one node condition by type and keeps the others",
-  opts,
   async () => {
     await using f = await withCluster();
     await f.core.patchNodeStatus({
@@ -190,7 +184,7 @@ Deno.test(
   },
 );
 
-Deno.test("a merge patch merges maps and deletes keys set to null", opts, async () => {
+Deno.test("a merge patch merges maps and deletes keys set to null", async () => {
   await using f = await withCluster();
   await f.core.patchNode({
     name: "heal-worker2",
@@ -207,7 +201,6 @@ Deno.test("a merge patch merges maps and deletes keys set to null", opts, async 
 
 Deno.test(
   "a JSON patch applies in order and a failed test op is 422 and changes nothing",
-  opts,
   async () => {
     await using f = await withCluster();
     const node = await f.core.readNode({ name: "heal-worker3" });
@@ -235,7 +228,7 @@ Deno.test(
   },
 );
 
-Deno.test("a patch carrying a stale resourceVersion is 409 Conflict", opts, async () => {
+Deno.test("a patch carrying a stale resourceVersion is 409 Conflict", async () => {
   await using f = await withCluster();
   const node = await f.core.readNode({ name: "heal-worker" });
   await f.core.patchNode(
@@ -253,7 +246,6 @@ Deno.test("a patch carrying a stale resourceVersion is 409 Conflict", opts, asyn
 
 Deno.test(
   "an update with a stale resourceVersion is 409 Conflict and the fresh one succeeds",
-  opts,
   async () => {
     await using f = await withCluster();
     const stale = await f.core.readNode({ name: "heal-worker" });
@@ -280,7 +272,6 @@ Deno.test(
 
 Deno.test(
   "an update that changes nothing keeps the resourceVersion and sends no watch event",
-  opts,
   async () => {
     await using f = await withCluster();
     const node = await f.core.readNode({ name: "heal-worker2" });
@@ -296,7 +287,6 @@ Deno.test(
 
 Deno.test(
   "Status errors carry the real codes and reasons: 404, 409 AlreadyExists, 422, 400, 415",
-  opts,
   async () => {
     await using f = await withCluster();
     const missing = await expectStatus(404, () => f.core.readNode({ name: "nope" }));
@@ -345,7 +335,7 @@ Deno.test(
   },
 );
 
-Deno.test("nodes are created and deleted, and a deleted node is gone", opts, async () => {
+Deno.test("nodes are created and deleted, and a deleted node is gone", async () => {
   await using f = await withCluster();
   const created = await f.core.createNode({
     body: { metadata: { name: "heal-worker9", labels: { pool: "extra" } } },
@@ -359,7 +349,6 @@ Deno.test("nodes are created and deleted, and a deleted node is gone", opts, asy
 
 Deno.test(
   "an informer sees adds, updates and deletes, and re-lists after a 410 Gone",
-  opts,
   async () => {
     await using f = await withCluster();
     const informer = k8s.makeInformer(f.kc, "/api/v1/nodes", () => f.core.listNode());
@@ -409,7 +398,6 @@ Deno.test(
 
 Deno.test(
   "a watch resumes from a resourceVersion, sends bookmarks, and answers 410 for one too old",
-  opts,
   async () => {
     await using f = await withCluster({ bookmarkIntervalMs: 50 });
     const list = await f.core.listNode();
@@ -462,7 +450,6 @@ Deno.test(
 
 Deno.test(
   "a watch with a label selector reports an object leaving the selection as DELETED",
-  opts,
   async () => {
     await using f = await withCluster();
     await f.core.patchNode(
@@ -503,7 +490,6 @@ Deno.test(
 
 Deno.test(
   "lists page with limit and continue and every item appears exactly once",
-  opts,
   async () => {
     await using f = await withCluster({ workers: 10 });
     const seen: string[] = [];
@@ -524,7 +510,6 @@ Deno.test(
 
 Deno.test(
   "core v1 and events.k8s.io/v1 events are one set, listed by involvedObject fields",
-  opts,
   async () => {
     await using f = await withCluster();
     await f.core.createNamespacedEvent({
@@ -575,7 +560,7 @@ Deno.test(
   },
 );
 
-Deno.test("leases are created, read and updated, and a stale update is 409", opts, async () => {
+Deno.test("leases are created, read and updated, and a stale update is 409", async () => {
   await using f = await withCluster();
   const coord = f.kc.makeApiClient(k8s.CoordinationV1Api);
   const nodeLease = await coord.readNamespacedLease({
@@ -640,7 +625,6 @@ Deno.test("discovery lists resources, subresources and pods/eviction as the real
 
 Deno.test(
   "Table output gives kubectl's node columns, with SchedulingDisabled for a cordoned node",
-  opts,
   async () => {
     await using f = await withCluster();
     await f.core.patchNode(
@@ -675,7 +659,6 @@ Deno.test(
 
 Deno.test(
   "evictions honour PodDisruptionBudgets: 429 when none is allowed, 201 and gone when one is",
-  opts,
   async () => {
     await using f = await withCluster();
     const policy = f.kc.makeApiClient(k8s.PolicyV1Api);
@@ -730,7 +713,6 @@ Deno.test(
 
 Deno.test(
   "injected faults answer the chosen status with Retry-After, delay, and retire after N times",
-  opts,
   async () => {
     await using f = await withCluster();
     const api = f.cluster.api;
@@ -775,7 +757,6 @@ Deno.test(
 
 Deno.test(
   "an injected in-band fault starts a watch and ends it with one ERROR event; other verbs get the status",
-  opts,
   async () => {
     await using f = await withCluster();
     const api = f.cluster.api;
@@ -798,7 +779,7 @@ Deno.test(
   },
 );
 
-Deno.test("the request record counts verbs, resources and bytes", opts, async () => {
+Deno.test("the request record counts verbs, resources and bytes", async () => {
   await using f = await withCluster();
   f.cluster.api.traffic.reset();
   await f.core.listNode();
@@ -823,7 +804,6 @@ Deno.test("the request record counts verbs, resources and bytes", opts, async ()
 
 Deno.test(
   "dry runs never write: dryRun=All in the query, in DeleteOptions and in an Eviction; other values are refused",
-  opts,
   async () => {
     await using f = await withCluster();
     const url = f.cluster.url;
@@ -854,7 +834,6 @@ Deno.test(
 
 Deno.test(
   "a single GET answers a Table when asked, as kubectl get node NAME needs",
-  opts,
   async () => {
     await using f = await withCluster();
     const res = await fetch(`${f.cluster.url}/api/v1/nodes/heal-worker`, {
@@ -868,7 +847,7 @@ Deno.test(
   },
 );
 
-Deno.test("a malformed PodDisruptionBudget is refused and nothing else breaks", opts, async () => {
+Deno.test("a malformed PodDisruptionBudget is refused and nothing else breaks", async () => {
   await using f = await withCluster();
   const res = await fetch(
     `${f.cluster.url}/apis/policy/v1/namespaces/default/poddisruptionbudgets`,
@@ -894,7 +873,6 @@ Deno.test("a malformed PodDisruptionBudget is refused and nothing else breaks", 
 
 Deno.test(
   "a watch from a resourceVersion ahead of the server gets no older events, and a list from one is 504",
-  opts,
   async () => {
     await using f = await withCluster();
     const ahead = String(Number((await f.core.listNode()).metadata!.resourceVersion) + 1000);
@@ -938,7 +916,6 @@ Deno.test(
 
 Deno.test(
   "evictions ignore budgets for pods that are Pending or already being deleted",
-  opts,
   async () => {
     await using f = await withCluster();
     const policy = f.kc.makeApiClient(k8s.PolicyV1Api);
@@ -962,7 +939,6 @@ Deno.test(
 
 Deno.test(
   "namespaces: defaults on create, protected ones cannot be deleted, no delete-collection",
-  opts,
   async () => {
     await using f = await withCluster();
     const ns = await f.core.createNamespace({ body: { metadata: { name: "scratch" } } });
@@ -988,7 +964,6 @@ Deno.test(
 
 Deno.test(
   "server-managed fields: no resourceVersion on create, no client-set deletionTimestamp or generation",
-  opts,
   async () => {
     await using f = await withCluster();
     const created = await fetch(`${f.cluster.url}/api/v1/nodes`, {
@@ -1009,7 +984,6 @@ Deno.test(
 
 Deno.test(
   "events.k8s.io/v1 selects by its own field names; remainingItemCount only without selectors",
-  opts,
   async () => {
     await using f = await withCluster();
     const bad = await fetch(

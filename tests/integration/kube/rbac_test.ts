@@ -6,8 +6,6 @@ import { startEmbeddedCluster } from "../../../lib/embedded/cluster.ts";
 import { parsePolicy } from "../../../lib/decide/policy.ts";
 import { manifest, notification, waitFor, withService } from "../../support/helpers.ts";
 
-const opts = {};
-
 function alert(ip: string, fingerprint: string, extra: Record<string, string> = {}) {
   return {
     labels: { alertname: "NodeHighCPU", heal: "true", instance: `${ip}:9100`, ...extra },
@@ -17,7 +15,6 @@ function alert(ip: string, fingerprint: string, extra: Record<string, string> = 
 
 Deno.test(
   "the ClusterRole and Role grant exactly the verbs and resources node-heal uses",
-  opts,
   async () => {
     await using cluster = await startEmbeddedCluster();
     const dir = await Deno.makeTempDir({ prefix: "node-heal-rbac-" });
@@ -85,7 +82,6 @@ Deno.test(
 
 Deno.test(
   "a policy that replaces through Karpenter uses exactly the ledger's Role and the karpenter ClusterRole beside the default rights",
-  opts,
   async () => {
     await using cluster = await startEmbeddedCluster({
       replaceDelayMs: 200,

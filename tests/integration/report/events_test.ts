@@ -5,7 +5,6 @@ import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
 import { notification, type ServiceFixture, waitFor, withService } from "../../support/helpers.ts";
 
-const opts = {};
 const mergePatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
 
 /** A firing alert on heal-control-plane (172.18.0.2), which the `protected` gate skips. */
@@ -47,7 +46,6 @@ function eventCalls(f: ServiceFixture): string[] {
 
 Deno.test(
   "repeated skips of the control plane are one Event, each repeat one PATCH, and never a 409",
-  opts,
   async () => {
     await using f = await withService();
     f.cluster.api.traffic.reset();
@@ -78,7 +76,6 @@ Deno.test(
 
 Deno.test(
   "an Event deleted meanwhile is created again, and one counted by someone else is read and counted",
-  opts,
   async () => {
     await using f = await withService();
     await skip(f);
@@ -113,7 +110,6 @@ Deno.test(
 
 Deno.test(
   "in a dry run each repeated skip is sent as a create with dryRun=All and nothing is stored",
-  opts,
   async () => {
     await using f = await withService({ dryRun: true });
     f.cluster.api.traffic.reset();

@@ -10,7 +10,6 @@ import {
 } from "../../support/helpers.ts";
 import { freePort } from "../../support/processes.ts";
 
-const opts = {};
 const strategic = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.StrategicMergePatch);
 
 async function findAlertmanager(): Promise<string | undefined> {
@@ -107,7 +106,6 @@ Deno.test({
   name:
     "a real Alertmanager notification cordons, skips the control plane, keeps a manual cordon, and its resolution uncordons",
   ignore: !ALERTMANAGER,
-  ...opts,
   fn: async () => {
     await using f = await withService();
     await using am = await startAlertmanager(`${f.service.url}/webhook`);

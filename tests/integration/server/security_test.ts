@@ -9,7 +9,6 @@ import { authorized, challenge, parseBasicUsers, sameSecret } from "../../../lib
 import { checkExposure, startService } from "../../../lib/service/service.ts";
 import { type ServiceFixture, withService } from "../../support/helpers.ts";
 
-const opts = {};
 const TOKEN = "s3cret-token-0123456789";
 const credentials = {
   bearerTokens: [TOKEN],
@@ -59,7 +58,6 @@ Deno.test("sameSecret() and authorized() accept only the configured token or use
 
 Deno.test(
   "with credentials set, unauthenticated and wrong-token requests get 401 and change nothing",
-  opts,
   async () => {
     await using f = await withService({ credentials });
     f.cluster.api.traffic.reset();
@@ -91,7 +89,6 @@ Deno.test(
 
 Deno.test(
   "oversized, wrong-type, malformed and over-limit requests each get their status and change nothing",
-  opts,
   async () => {
     await using f = await withService();
     f.cluster.api.traffic.reset();
@@ -152,7 +149,6 @@ Deno.test(
 
 Deno.test(
   "property: random and mutated payloads never get a 5xx, never crash, never write",
-  opts,
   async () => {
     await using f = await withService();
     f.cluster.api.traffic.reset();
@@ -242,7 +238,6 @@ Deno.test({
   name:
     "with --tls-cert and --tls-key the webhook is served over HTTPS, and a handshake that never ends is closed at --header-timeout",
   ignore: !HAS_OPENSSL,
-  ...opts,
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "node-heal-tls-" });
     await makeCertificates(dir);

@@ -6,7 +6,6 @@ import firing from "../../fixtures/alertmanager-0.25-firing.json" with { type: "
 import resolved from "../../fixtures/alertmanager-0.25-resolved.json" with { type: "json" };
 import { notification, type ServiceFixture, waitFor, withService } from "../../support/helpers.ts";
 
-const opts = {};
 const strategic = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.StrategicMergePatch);
 
 async function events(f: ServiceFixture, node: string): Promise<k8s.CoreV1Event[]> {
@@ -39,7 +38,6 @@ async function body(
 
 Deno.test(
   "a real Alertmanager notification for 172.18.0.3:9100 cordons heal-worker with ownership annotations and an Event",
-  opts,
   async () => {
     await using f = await withService();
     const res = await f.post(firing);
@@ -68,7 +66,6 @@ Deno.test(
 
 Deno.test(
   "the same notification delivered three times at once cordons once and writes one Event",
-  opts,
   async () => {
     await using f = await withService();
     f.cluster.api.traffic.reset();
@@ -97,7 +94,6 @@ Deno.test(
 
 Deno.test(
   "an alert on the control plane leaves it schedulable and records NodeHealSkipped",
-  opts,
   async () => {
     await using f = await withService();
     const res = await f.post(notification("firing", [cpuAlert("172.18.0.2", "cp1")]));
@@ -118,7 +114,6 @@ Deno.test(
 
 Deno.test(
   "the resolved notification uncordons and removes node-heal's annotations",
-  opts,
   async () => {
     await using f = await withService();
     assert.equal((await f.post(firing)).status, 200);
@@ -146,7 +141,6 @@ Deno.test(
 
 Deno.test(
   "a node cordoned by a person is neither claimed by a firing alert nor uncordoned by its resolution",
-  opts,
   async () => {
     await using f = await withService();
     await f.core.patchNode(
@@ -170,7 +164,7 @@ Deno.test(
   },
 );
 
-Deno.test("a node stays cordoned until the last of its alerts resolves", opts, async () => {
+Deno.test("a node stays cordoned until the last of its alerts resolves", async () => {
   await using f = await withService();
   await f.post(notification("firing", [cpuAlert("172.18.0.5", "a1", "NodeHighCPU")]));
   await f.post(notification("firing", [cpuAlert("172.18.0.5", "a2", "NodeDiskFull")]));
@@ -193,7 +187,6 @@ Deno.test("a node stays cordoned until the last of its alerts resolves", opts, a
 
 Deno.test(
   "alerts name nodes by node, nodename, kubernetes_node or instance in any form",
-  opts,
   async () => {
     await using f = await withService({ workers: 10 });
     const res = await f.post(notification("firing", [
@@ -221,7 +214,6 @@ Deno.test(
 
 Deno.test(
   "nodes added and removed later are resolved through the watch, without a LIST per alert",
-  opts,
   async () => {
     await using f = await withService();
     await f.core.createNode({
@@ -242,7 +234,7 @@ Deno.test(
   },
 );
 
-Deno.test("malformed payloads get 400 naming what is wrong, and change nothing", opts, async () => {
+Deno.test("malformed payloads get 400 naming what is wrong, and change nothing", async () => {
   await using f = await withService();
   f.cluster.api.traffic.reset();
   const cases: [string | unknown, RegExp][] = [
@@ -271,7 +263,6 @@ Deno.test("malformed payloads get 400 naming what is wrong, and change nothing",
 
 Deno.test(
   "an API failure answers 503 so Alertmanager retries, and the retry cordons",
-  opts,
   async () => {
     await using f = await withService();
     const remove = f.cluster.api.injectFault({ verb: "patch", resource: "nodes", status: 500 });
@@ -287,7 +278,7 @@ Deno.test(
   },
 );
 
-Deno.test("a write conflict is re-read and decided again", opts, async () => {
+Deno.test("a write conflict is re-read and decided again", async () => {
   await using f = await withService();
   f.cluster.api.injectFault({ verb: "patch", resource: "nodes", status: 409, times: 1 });
   const res = await f.post(firing);
@@ -299,7 +290,7 @@ Deno.test("a write conflict is re-read and decided again", opts, async () => {
   assert.equal(await unschedulable(f, "heal-worker"), true);
 });
 
-Deno.test("an Event that cannot be written does not fail or undo the cordon", opts, async () => {
+Deno.test("an Event that cannot be written does not fail or undo the cordon", async () => {
   await using f = await withService();
   f.cluster.api.injectFault({ verb: "create", resource: "events", status: 500 });
   const res = await f.post(firing);
@@ -309,7 +300,7 @@ Deno.test("an Event that cannot be written does not fail or undo the cordon", op
   assert.match(metrics, /nodeheal_events_total\{reason="NodeHealCordoned",result="failure"\} 1/);
 });
 
-Deno.test("dry-run decides and reports but writes nothing to the cluster", opts, async () => {
+Deno.test("dry-run decides and reports but writes nothing to the cluster", async () => {
   await using f = await withService({ dryRun: true });
   const res = await f.post(firing);
   assert.equal(res.status, 200);
@@ -333,7 +324,7 @@ Deno.test("dry-run decides and reports but writes nothing to the cluster", opts,
   assert.match(metrics, /nodeheal_events_total\{reason="NodeHealCordoned",result="dry_run"\} 1/);
 });
 
-Deno.test("health, readiness and metrics endpoints answer", opts, async () => {
+Deno.test("health, readiness and metrics endpoints answer", async () => {
   await using f = await withService();
   const health = await fetch(`${f.service.url}/healthz`);
   assert.equal(health.status, 200);
@@ -364,7 +355,6 @@ Deno.test("health, readiness and metrics endpoints answer", opts, async () => {
 
 Deno.test(
   "a hold not refreshed within the hold TTL is taken as resolved and the node uncordoned",
-  opts,
   async () => {
     await using f = await withService({ holdTtlMs: 1500 });
     const fire = () => f.post(notification("firing", [cpuAlert("172.18.0.4", "ttl1")]));
@@ -398,7 +388,6 @@ Deno.test(
 
 Deno.test(
   "a node someone uncordons loses node-heal's claim, so their later cordon survives the resolution",
-  opts,
   async () => {
     await using f = await withService();
     await f.post(firing);
@@ -429,7 +418,6 @@ Deno.test(
 
 Deno.test(
   "a resolved alert that the cache says holds nothing is checked on a fresh read",
-  opts,
   async () => {
     await using f = await withService();
     f.cluster.api.traffic.reset();
@@ -441,7 +429,6 @@ Deno.test(
 
 Deno.test(
   "while the node watch is failing node-heal answers 503, and recovers when the watch does",
-  opts,
   async () => {
     await using f = await withService();
     const api = f.cluster.api;
@@ -469,7 +456,7 @@ Deno.test(
   },
 );
 
-Deno.test("an API call that hangs times out and answers 503", opts, async () => {
+Deno.test("an API call that hangs times out and answers 503", async () => {
   await using f = await withService({ apiTimeoutMs: 300 });
   f.cluster.api.injectFault({ verb: "patch", resource: "nodes", latencyMs: 3000, times: 5 });
   const started = performance.now();
@@ -481,7 +468,6 @@ Deno.test("an API call that hangs times out and answers 503", opts, async () => 
 
 Deno.test(
   "a write the API server refuses for good is reported as rejected, not retried forever",
-  opts,
   async () => {
     await using f = await withService();
     f.cluster.api.injectFault({ verb: "patch", resource: "nodes", status: 422 });
@@ -491,7 +477,7 @@ Deno.test(
   },
 );
 
-Deno.test("an Event that fails once is written on a retry", opts, async () => {
+Deno.test("an Event that fails once is written on a retry", async () => {
   await using f = await withService();
   f.cluster.api.injectFault({ verb: "create", resource: "events", status: 500, times: 1 });
   assert.equal((await f.post(firing)).status, 200);
@@ -500,7 +486,6 @@ Deno.test("an Event that fails once is written on a retry", opts, async () => {
 
 Deno.test(
   "a resolution posted right after its firing alert never overtakes it, even behind a slow write",
-  opts,
   async () => {
     await using f = await withService({ workers: 10 });
     // A slow cordon of another node holds the take-out turn.
