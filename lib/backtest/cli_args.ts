@@ -93,45 +93,34 @@ export function parseTime(value: string, flag: string, base: Date): Date {
   return new Date(at);
 }
 
+/** The backtest's flags that take one value. */
+const STRING_FLAGS = [
+  "prometheus",
+  "bearer-token-file",
+  "timeout",
+  "max-answer-bytes",
+  "from",
+  "to",
+  "step",
+  "selector",
+  "eval-interval",
+  "kubeconfig",
+  "nodes",
+  "group-by",
+  "group-wait",
+  "group-interval",
+  "repeat-interval",
+  "hold-ttl",
+  "drain-duration",
+  "replace-duration",
+  "html",
+];
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
 /** Reads the backtest's flags; throws naming the flag and the value. */
 export function parseBacktestArgs(args: string[], now: Date): BacktestConfig | "help" {
-  const strings = [
-    "prometheus",
-    "bearer-token-file",
-    "timeout",
-    "max-answer-bytes",
-    "from",
-    "to",
-    "step",
-    "selector",
-    "eval-interval",
-    "kubeconfig",
-    "nodes",
-    "group-by",
-    "group-wait",
-    "group-interval",
-    "repeat-interval",
-    "hold-ttl",
-    "drain-duration",
-    "replace-duration",
-    "html",
-  ];
-  let values: Record<string, string | boolean | string[] | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        ...Object.fromEntries(strings.map((s) => [s, { type: "string" as const }])),
-        config: { type: "string", multiple: true },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw new Error(`${(err as Error).message}; see node-heal backtest --help`);
-  }
+  const values = readFlags(args);
   if (values.help) return "help";
   const str = (name: string) => values[name] as string | undefined;
   const duration = (name: string, fallback: number, maxMs = Infinity) => {
@@ -140,29 +129,13 @@ export function parseBacktestArgs(args: string[], now: Date): BacktestConfig | "
   };
   if (!str("prometheus")) throw new Error("Cannot backtest: give --prometheus URL");
   prometheusUrl(str("prometheus")!);
-  if (!str("from")) throw new Error("Cannot backtest: give --from (an RFC 3339 time, or 7d)");
-  const to = str("to") ? parseTime(str("to")!, "to", now) : now;
-  const from = parseTime(str("from")!, "from", to);
-  if (to.getTime() > now.getTime()) {
-    throw new Error(
-      `Cannot backtest to ${to.toISOString()}: --to is later than now (${now.toISOString()}), and alerts firing now would look resolved`,
-    );
-  }
-  if (from.getTime() >= to.getTime()) {
-    throw new Error(
-      `Cannot backtest from ${from.toISOString()} to ${to.toISOString()}: --from must be before --to`,
-    );
-  }
+  const { from, to } = readWindow(str("from"), str("to"), now);
   const stepMs = duration("step", 60_000);
   const evalIntervalMs = duration("eval-interval", 60_000);
   checkStep({ stepMs, evalIntervalMs, from, to });
   const configs = (values.config as string[] | undefined) ?? [];
   if (configs.length > 4) throw new Error("Cannot compare more than 4 policies at once");
-  const html = str("html");
-  if (html === "") throw new Error('Cannot use --html "": give a file, or - to print the page');
-  if (values.json && html === "-") {
-    throw new Error("Cannot print both --json and --html -: give --html a file");
-  }
+  const html = readHtml(str("html"), values.json === true);
   const tokenFile = str("bearer-token-file");
   const kubeconfig = str("kubeconfig");
   if (kubeconfig) readable(kubeconfig, "kubeconfig");
@@ -193,6 +166,52 @@ export function parseBacktestArgs(args: string[], now: Date): BacktestConfig | "
     json: values.json === true,
     ...(html ? { html } : {}),
   };
+}
+
+/** The flags as given, every one known and well formed. */
+function readFlags(args: string[]): Values {
+  try {
+    return parseArgs({
+      args,
+      options: {
+        ...Object.fromEntries(STRING_FLAGS.map((s) => [s, { type: "string" as const }])),
+        config: { type: "string", multiple: true },
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; see node-heal backtest --help`);
+  }
+}
+
+/** `--from` and `--to`: a window that ends by now and starts before it ends. */
+function readWindow(fromFlag: string | undefined, toFlag: string | undefined, now: Date) {
+  if (!fromFlag) throw new Error("Cannot backtest: give --from (an RFC 3339 time, or 7d)");
+  const to = toFlag ? parseTime(toFlag, "to", now) : now;
+  const from = parseTime(fromFlag, "from", to);
+  if (to.getTime() > now.getTime()) {
+    throw new Error(
+      `Cannot backtest to ${to.toISOString()}: --to is later than now (${now.toISOString()}), and alerts firing now would look resolved`,
+    );
+  }
+  if (from.getTime() >= to.getTime()) {
+    throw new Error(
+      `Cannot backtest from ${from.toISOString()} to ${to.toISOString()}: --from must be before --to`,
+    );
+  }
+  return { from, to };
+}
+
+/** `--html`: a file, or `-` to print the page (then not beside `--json`). */
+function readHtml(html: string | undefined, json: boolean): string | undefined {
+  if (html === "") throw new Error('Cannot use --html "": give a file, or - to print the page');
+  if (json && html === "-") {
+    throw new Error("Cannot print both --json and --html -: give --html a file");
+  }
+  return html;
 }
 
 /** A step that reads every firing period, and a window of steps that fits in memory. */

@@ -86,6 +86,16 @@ export function stepPath(
   return parts.join("");
 }
 
+/** The chart's scales: times to x, counts to y (capped at the axis's top). */
+interface Scale {
+  from: number;
+  to: number;
+  yTop: number;
+  yStep: number;
+  x: (t: number) => number;
+  y: (v: number) => number;
+}
+
 /** The run's timeline as an inline `<svg>`, with a legend. */
 export function renderChart(
   run: BacktestRun,
@@ -94,9 +104,6 @@ export function renderChart(
 ): string {
   const from = Date.parse(window.from);
   const to = Date.parse(window.to);
-  const titleId = `${options.id}-title`;
-  const descId = `${options.id}-desc`;
-  const budget = run.peakOut.budget;
   if (!Number.isFinite(from) || !Number.isFinite(to) || to <= from) {
     return `<p class="empty">No timeline: the window ${escapeHtml(window.from)} → ${
       escapeHtml(window.to)
@@ -104,28 +111,55 @@ export function renderChart(
   }
   const yStep = niceStep(options.yMax);
   const yTop = Math.max(yStep, Math.ceil(options.yMax / yStep) * yStep);
-  const x = (t: number) => LEFT + ((t - from) / (to - from)) * PLOT_W;
-  const y = (v: number) => TOP + PLOT_H - (Math.min(v, yTop) / yTop) * PLOT_H;
+  const scale: Scale = {
+    from,
+    to,
+    yTop,
+    yStep,
+    x: (t) => LEFT + ((t - from) / (to - from)) * PLOT_W,
+    y: (v) => TOP + PLOT_H - (Math.min(v, yTop) / yTop) * PLOT_H,
+  };
   const points = steps(run, window);
-  const peak = points.reduce((m, p) => Math.max(m, p.out), 0);
+  return [
+    ...chartHead(run, window, options.id, points),
+    ...yAxis(scale),
+    ...xAxis(scale),
+    ...series(points, scale),
+    ...budgetLine(run, scale),
+    hoverTargets(points, scale),
+    `</svg>`,
+    legend(),
+  ].join("\n");
+}
 
-  const parts: string[] = [];
-  parts.push(
+/** The `<svg>` element, its title and its description for screen readers. */
+function chartHead(
+  run: BacktestRun,
+  window: { from: string; to: string },
+  id: string,
+  points: Step[],
+): string[] {
+  const titleId = `${id}-title`;
+  const descId = `${id}-desc`;
+  const peak = points.reduce((m, p) => Math.max(m, p.out), 0);
+  return [
     `<svg class="chart" viewBox="0 0 ${WIDTH} ${HEIGHT}" role="img" ` +
-      `aria-labelledby="${escapeHtml(titleId)} ${escapeHtml(descId)}">`,
+    `aria-labelledby="${escapeHtml(titleId)} ${escapeHtml(descId)}">`,
     `<title id="${escapeHtml(titleId)}">Nodes out over time, policy ${
       escapeHtml(run.policy)
     }</title>`,
     `<desc id="${escapeHtml(descId)}">${
       escapeHtml(
         `From ${formatUtc(window.from)} to ${formatUtc(window.to)} UTC: at most ${peak} ` +
-          `nodes out (budget ${budget}), ${points.length} changes.`,
+          `nodes out (budget ${run.peakOut.budget}), ${points.length} changes.`,
       )
     }</desc>`,
-  );
+  ];
+}
 
-  // Horizontal grid and the y axis's counts.
-  parts.push(`<g class="axis y-axis">`);
+/** Horizontal grid and the y axis's counts. */
+function yAxis({ y, yTop, yStep }: Scale): string[] {
+  const parts = [`<g class="axis y-axis">`];
   for (let v = 0; v <= yTop; v += yStep) {
     parts.push(
       `<line class="grid" x1="${LEFT}" x2="${LEFT + PLOT_W}" y1="${r(y(v))}" y2="${r(y(v))}"/>`,
@@ -133,9 +167,12 @@ export function renderChart(
     );
   }
   parts.push(`<text x="${LEFT}" y="${TOP - 6}">nodes out</text>`, `</g>`);
+  return parts;
+}
 
-  // Vertical grid and the time axis.
-  parts.push(`<g class="axis x-axis">`);
+/** Vertical grid and the time axis. */
+function xAxis({ x, from, to }: Scale): string[] {
+  const parts = [`<g class="axis x-axis">`];
   for (const tick of timeTicks(from, to)) {
     const tx = r(x(tick.t));
     // A label at the right edge would be cut by the view box: it ends at its tick instead.
@@ -154,27 +191,34 @@ export function renderChart(
       `y2="${TOP + PLOT_H}"/>`,
     `</g>`,
   );
+  return parts;
+}
 
+/** The nodes out (an area and its line) and the nodes held, or "No data". */
+function series(points: Step[], { x, y, to }: Scale): string[] {
   if (points.length === 0) {
-    parts.push(
+    return [
       `<text class="no-data" x="${LEFT + PLOT_W / 2}" y="${TOP + PLOT_H / 2}" ` +
-        `text-anchor="middle">No data</text>`,
-    );
-  } else {
-    const end = x(to);
-    const out = stepPath(points.map((p) => ({ x: x(p.t), y: y(p.out) })), end);
-    const held = stepPath(points.map((p) => ({ x: x(p.t), y: y(p.held) })), end);
-    const base = r(y(0));
-    parts.push(
-      `<path class="area" d="${out}V${base}H${r(x(points[0].t))}Z"/>`,
-      // Held is drawn over out: where they are equal, its dashes show on out's line.
-      `<path class="series out" data-points="${points.length}" d="${out}"/>`,
-      `<path class="series held" data-points="${points.length}" d="${held}"/>`,
-    );
+      `text-anchor="middle">No data</text>`,
+    ];
   }
+  const end = x(to);
+  const out = stepPath(points.map((p) => ({ x: x(p.t), y: y(p.out) })), end);
+  const held = stepPath(points.map((p) => ({ x: x(p.t), y: y(p.held) })), end);
+  const base = r(y(0));
+  return [
+    `<path class="area" d="${out}V${base}H${r(x(points[0].t))}Z"/>`,
+    // Held is drawn over out: where they are equal, its dashes show on out's line.
+    `<path class="series out" data-points="${points.length}" d="${out}"/>`,
+    `<path class="series held" data-points="${points.length}" d="${held}"/>`,
+  ];
+}
 
+/** The budget: how many nodes may be out at once, and why. */
+function budgetLine(run: BacktestRun, { y }: Scale): string[] {
+  const budget = run.peakOut.budget;
   const by = r(y(budget));
-  parts.push(
+  return [
     `<g class="budget" data-budget="${escapeHtml(budget)}">`,
     `<title>${
       escapeHtml(
@@ -187,9 +231,7 @@ export function renderChart(
       escapeHtml(budget)
     }</text>`,
     `</g>`,
-  );
-  parts.push(hoverTargets(points, { x, to }), `</svg>`, legend());
-  return parts.join("\n");
+  ];
 }
 
 /** A transparent band per step, its `<title>` the step's time span and counts. */

@@ -229,8 +229,28 @@ function readPolicy(text: string): Policy {
   const result = fileSchema.safeParse(raw ?? {});
   if (!result.success) throw new Error(schemaRefusal(raw, result.error));
   const file = result.data;
+  checkRules(file.rules ?? []);
+  checkRateWindows(file.gates ?? {});
+  const rules: Rule[] = file.rules ? file.rules.map(readRule) : DEFAULT_POLICY.rules;
+  const gates = readGates(file.gates ?? {});
+  const warnings = checkDangers({ rules, ...gates }, file.acknowledge ?? []);
+  return {
+    notify: readNotify(file.notify ?? []),
+    ...(file.cluster ? { cluster: file.cluster } : {}),
+    rules,
+    gates,
+    ...(warnings.length ? { warnings } : {}),
+  };
+}
+
+type PolicyFile = z.infer<typeof fileSchema>;
+type FileRule = NonNullable<PolicyFile["rules"]>[number];
+type FileGates = NonNullable<PolicyFile["gates"]>;
+
+/** What the schema cannot say of the rules: unique names, and a replace and its actions agreeing. */
+function checkRules(rules: FileRule[]): void {
   const names = new Set<string>();
-  for (const [i, r] of (file.rules ?? []).entries()) {
+  for (const [i, r] of rules.entries()) {
     if (names.has(r.name)) {
       throw new Error(
         `field "rules[${i}].name" repeats the rule name ${JSON.stringify(clip(r.name, 60))}`,
@@ -261,52 +281,53 @@ function readPolicy(text: string): Policy {
       );
     }
   }
-  for (
-    const [field, rate] of [["rate", file.gates?.rate], [
-      "replaceRate",
-      file.gates?.replaceRate,
-    ]] as const
-  ) {
+}
+
+/** A rate's window must be longer than 0: every action would otherwise fall outside it. */
+function checkRateWindows(gates: FileGates): void {
+  for (const [field, rate] of [["rate", gates.rate], ["replaceRate", gates.replaceRate]] as const) {
     if (rate && ms(rate.window) <= 0) {
-      throw new Error(
-        `field "gates.${field}.window" must be longer than 0, got "${rate.window}"`,
-      );
+      throw new Error(`field "gates.${field}.window" must be longer than 0, got "${rate.window}"`);
     }
   }
-  const rules: Rule[] = file.rules
-    ? file.rules.map((r, i) => ({
-      name: r.name,
-      actions: r.actions,
-      drainAfterMs: r.drainAfter ? ms(r.drainAfter) : 0,
-      uncordonAfterDrain: r.uncordonAfterDrain ?? true,
-      drain: {
-        deleteEmptyDirData: r.drain?.deleteEmptyDirData ?? DEFAULT_DRAIN.deleteEmptyDirData,
-        evictStandalone: r.drain?.evictStandalone ?? DEFAULT_DRAIN.evictStandalone,
-        evictUnsafe: r.drain?.evictUnsafe ?? DEFAULT_DRAIN.evictUnsafe,
-        ...(r.drain?.gracePeriodSeconds !== undefined
-          ? { gracePeriodSeconds: r.drain.gracePeriodSeconds }
-          : {}),
-        timeoutMs: r.drain?.timeout ? ms(r.drain.timeout) : DEFAULT_DRAIN.timeoutMs,
-      },
-      replaceAfterMs: r.replaceAfter ? ms(r.replaceAfter) : 0,
-      ...(r.replace ? { replace: replaceOptions(r.replace) } : {}),
-      match: r.match.flatMap((text, j) => {
-        try {
-          const parts = splitMatchers(text);
-          if (parts.length === 0) {
-            throw new Error(`must be a matcher such as heal="true", got "${clip(text, 200)}"`);
-          }
-          return parts.map(parseMatcher);
-        } catch (err) {
-          throw new Error(`field "rules[${i}].match[${j}]" ${clip((err as Error).message, 300)}`);
+}
+
+/** A rule as the decisions read it: durations in ms, defaults filled in, matchers parsed. */
+function readRule(r: FileRule, i: number): Rule {
+  return {
+    name: r.name,
+    actions: r.actions,
+    drainAfterMs: r.drainAfter ? ms(r.drainAfter) : 0,
+    uncordonAfterDrain: r.uncordonAfterDrain ?? true,
+    drain: {
+      deleteEmptyDirData: r.drain?.deleteEmptyDirData ?? DEFAULT_DRAIN.deleteEmptyDirData,
+      evictStandalone: r.drain?.evictStandalone ?? DEFAULT_DRAIN.evictStandalone,
+      evictUnsafe: r.drain?.evictUnsafe ?? DEFAULT_DRAIN.evictUnsafe,
+      ...(r.drain?.gracePeriodSeconds !== undefined
+        ? { gracePeriodSeconds: r.drain.gracePeriodSeconds }
+        : {}),
+      timeoutMs: r.drain?.timeout ? ms(r.drain.timeout) : DEFAULT_DRAIN.timeoutMs,
+    },
+    replaceAfterMs: r.replaceAfter ? ms(r.replaceAfter) : 0,
+    ...(r.replace ? { replace: replaceOptions(r.replace) } : {}),
+    match: r.match.flatMap((text, j) => {
+      try {
+        const parts = splitMatchers(text);
+        if (parts.length === 0) {
+          throw new Error(`must be a matcher such as heal="true", got "${clip(text, 200)}"`);
         }
-      }),
-    }))
-    : DEFAULT_POLICY.rules;
-  const g = file.gates ?? {};
+        return parts.map(parseMatcher);
+      } catch (err) {
+        throw new Error(`field "rules[${i}].match[${j}]" ${clip((err as Error).message, 300)}`);
+      }
+    }),
+  };
+}
+
+/** The gates as the decisions read them: durations in ms, the defaults where the file is silent. */
+function readGates(g: FileGates): Gates {
   const d = DEFAULT_POLICY.gates;
-  const notify: SinkConfig[] = readNotify(file.notify ?? []);
-  const gates: Gates = {
+  return {
     nodeSelector: g.nodeSelector ?? d.nodeSelector,
     minHealthy: g.minHealthy ?? d.minHealthy,
     maxConcurrent: g.maxConcurrent ?? d.maxConcurrent,
@@ -317,13 +338,5 @@ function readPolicy(text: string): Policy {
     replaceRate: g.replaceRate
       ? { max: g.replaceRate.max, windowMs: ms(g.replaceRate.window) }
       : d.replaceRate,
-  };
-  const warnings = checkDangers({ rules, ...gates }, file.acknowledge ?? []);
-  return {
-    notify,
-    ...(file.cluster ? { cluster: file.cluster } : {}),
-    rules,
-    gates,
-    ...(warnings.length ? { warnings } : {}),
   };
 }
