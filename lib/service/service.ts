@@ -90,8 +90,8 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   };
 }
 
-/** node-heal's parts, made and wired but not yet started (but for the cluster pause's first read). */
-interface Parts {
+/** node-heal's parts, made and wired; of them only the cluster pause runs yet (it was read once). */
+interface ServiceParts {
   metrics: Metrics;
   background: Background;
   client: KubeClient;
@@ -109,7 +109,7 @@ interface Parts {
 }
 
 /** Makes node-heal's parts, each from those it needs. */
-async function makeParts(config: ServiceConfig): Promise<Parts> {
+async function makeParts(config: ServiceConfig): Promise<ServiceParts> {
   const metrics = new Metrics();
   // Every background task ends in its handler: a throw is logged and counted, never a crash.
   const { background } = metrics;
@@ -253,11 +253,11 @@ function bindFence(fence: Fence, leading: () => boolean, metrics: Metrics): void
  */
 function watchPolicyFile(
   config: ServiceConfig,
-  deps: Pick<Parts, "parts" | "pipeline" | "events" | "namespace" | "metrics">,
+  deps: Pick<ServiceParts, "parts" | "pipeline" | "events" | "namespace" | "metrics">,
 ): Promise<PolicyWatch> | undefined {
   if (!config.policyFile) return undefined;
   const { parts, pipeline, events, namespace, metrics } = deps;
-  const background: Background = metrics.background;
+  const { background } = metrics;
   return watchPolicy({
     path: config.policyFile,
     pollMs: config.policyPollMs ?? 5000,
