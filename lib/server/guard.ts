@@ -1,20 +1,16 @@
 import { Background } from "../base/background.ts";
 import { log } from "../base/log.ts";
-import { sleep } from "../base/timing.ts";
-import { splice, startTlsHop } from "./tls_hop.ts";
+import { splice, startTlsHop, type TlsHop } from "./tls_hop.ts";
 import { clientOf, ClientShares } from "./client_shares.ts";
 import {
-  BAD_FRAMING,
   type ClosedAt,
   closeQuietly,
   type Connection,
-  countSent,
   endConnection,
   newConnection,
   type Phase,
-  TOO_LARGE,
-  writeAll,
 } from "./guard_connection.ts";
+import { HEAD_GRACE_MS, relayDown, type RelayHooks, relayUp } from "./guard_relay.ts";
 
 export type { ClosedAt };
 
@@ -75,9 +71,6 @@ export interface Guard {
   close(): Promise<void>;
 }
 
-/** How long a head the client stopped sending may wait for its request to start. */
-const HEAD_GRACE_MS = 1000;
-
 /**
  * A TCP front for Deno's HTTP server, which bounds neither how long a request's head
  * may take nor how long a kept-alive connection may idle nor how many connections are open.
@@ -89,130 +82,196 @@ const HEAD_GRACE_MS = 1000;
  * HTTP/2 the frame headers (`h2_streams.ts`).
  */
 export function startGuard(options: GuardOptions): Guard {
-  const listener = Deno.listen(options.listen);
-  const shares = new ClientShares<Connection>();
-  const open = shares.open;
-  /** Relayed connections by their loopback port, as the server sees them. */
-  const byPort = new Map<number, Connection>();
-  let backPort: number | undefined;
-  let accepting = true;
-  const background = options.background ?? new Background();
-  const tlsHop = options.tls ? startTlsHop(options.tls, background) : undefined;
+  const guard = new ConnectionGuard(options);
+  guard.start();
+  return guard;
+}
 
-  const arm = (c: Connection, phase: Phase) => {
+/** The guard of {@link startGuard}: its connections, and the limits each one is held to. */
+export class ConnectionGuard implements Guard {
+  readonly addr: Deno.NetAddr;
+  readonly #options: GuardOptions;
+  readonly #listener: Deno.Listener;
+  readonly #shares = new ClientShares<Connection>();
+  /** Relayed connections by their loopback port, as the server sees them. */
+  readonly #byPort = new Map<number, Connection>();
+  readonly #background: Background;
+  readonly #tlsHop?: TlsHop;
+  #backPort: number | undefined;
+  #accepting = true;
+  /** What the relays of its connections ask of the guard. */
+  readonly #hooks: RelayHooks = {
+    accepting: () => this.#accepting,
+    maxRequestBytes: () => this.#options.maxRequestBytes,
+    arm: (c, phase) => this.#arm(c, phase),
+    end: (c) => this.#end(c),
+    closeAt: (c, limit) => this.#closeAt(c, limit, true),
+  };
+
+  /** Listens on the public address; {@link start} accepts. */
+  constructor(options: GuardOptions) {
+    this.#options = options;
+    this.#listener = Deno.listen(options.listen);
+    this.addr = this.#listener.addr as Deno.NetAddr;
+    this.#background = options.background ?? new Background();
+    this.#tlsHop = options.tls ? startTlsHop(options.tls, this.#background) : undefined;
+  }
+
+  /** Accepts connections until {@link stopAccepting}. */
+  start(): void {
+    this.#background.run("connections", () => this.#acceptAll());
+  }
+
+  forward(port: number): void {
+    this.#backPort = port;
+  }
+
+  wrap(
+    handler: (req: Request) => Promise<Response>,
+  ): (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => Promise<Response> {
+    return async (req, info) => {
+      const c = this.#byPort.get(info.remoteAddr.port);
+      if (c) this.#requestStarted(c, info.completed);
+      return await handler(req);
+    };
+  }
+
+  stopAccepting(): void {
+    if (!this.#accepting) return;
+    this.#accepting = false;
+    this.#tlsHop?.close();
+    for (const c of this.#shares.open) {
+      if (c.phase === "idle") c.back?.closeWrite().catch(() => {});
+    }
+    try {
+      this.#listener.close();
+    } catch {
+      // Already closed.
+    }
+  }
+
+  async close(): Promise<void> {
+    this.stopAccepting();
+    const open = this.#shares.open;
+    // Answers the server has already written are still being relayed: let them finish.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all([...open].map((c) => c.done)),
+      new Promise((r) => timer = setTimeout(r, 1000)),
+    ]);
+    clearTimeout(timer);
+    for (const c of open) this.#end(c);
+    await Promise.all([...open].map((c) => c.done));
+  }
+
+  async #acceptAll(): Promise<void> {
+    for (;;) {
+      let front: Deno.Conn;
+      try {
+        front = await this.#listener.accept();
+      } catch (err) {
+        // A peer that reset before it was accepted fails this accept only; a closed listener
+        // ends the loop.
+        if (!this.#accepting || err instanceof Deno.errors.BadResource) return;
+        continue;
+      }
+      const client = clientOf((front.remoteAddr as Deno.NetAddr).hostname);
+      if (!this.#accepting || this.#backPort === undefined || !this.#admitted(client)) {
+        closeQuietly(front);
+        continue;
+      }
+      const c = newConnection(front, client);
+      this.#shares.add(c);
+      this.#arm(c, "head");
+      c.done = this.#background.settled("connections", () => this.#relay(c));
+    }
+  }
+
+  /** A request started on `c`; `completed` settles once its answer is out. */
+  #requestStarted(c: Connection, completed: Promise<void>): void {
+    const seq = ++c.requests;
+    c.active++;
+    this.#arm(c, "request");
+    // An answered HTTP/1.1 request gives its allowance back (the next one is read after
+    // it); an HTTP/2 stream's bytes are its own and give nothing back.
+    const answered = () => {
+      c.active--;
+      if (!c.h2) c.sent = Math.max(0, c.sent - this.#options.maxRequestBytes);
+    };
+    completed.then(() => {
+      answered();
+      if (c.requests === seq && c.active === 0) this.#arm(c, "idle");
+    }, answered);
+  }
+
+  /** Enters `phase`, with its limit's timer. */
+  #arm(c: Connection, phase: Phase): void {
     if (c.closed) return;
     // Shutting down, or the client is done: an idle connection ends, the server closing it once
     // it sees the end (so that all it sent is relayed first).
-    if (phase === "idle" && (!accepting || c.clientDone)) {
+    if (phase === "idle" && (!this.#accepting || c.clientDone)) {
       clearTimeout(c.timer);
       c.phase = phase;
-      return void c.back?.closeWrite().catch(() => end(c));
+      return void c.back?.closeWrite().catch(() => this.#end(c));
     }
     c.phase = phase;
     c.since = performance.now();
     // A request's bytes count from its head's first byte (the server may start it late).
     if (phase === "head") [c.sent, c.quiet] = [0, true];
     clearTimeout(c.timer);
+    const { headerTimeoutMs, idleTimeoutMs, requestTimeoutMs } = this.#options;
     const [ms, limit] = phase === "head"
-      ? [options.headerTimeoutMs, "header" as const]
+      ? [headerTimeoutMs, "header" as const]
       : phase === "idle"
-      ? [options.idleTimeoutMs, "idle" as const]
-      : [options.requestTimeoutMs + 5000, "request" as const];
+      ? [idleTimeoutMs, "idle" as const]
+      : [requestTimeoutMs + 5000, "request" as const];
     c.timer = setTimeout(
-      background.guard("connections", () => {
-        closeAt(c, limit);
+      this.#background.guard("connections", () => {
+        this.#closeAt(c, limit);
       }),
       ms,
     );
-  };
+  }
 
-  const closeAt = (c: Connection, limit: ClosedAt, deliver = false) => {
-    options.closed?.(limit);
+  #closeAt(c: Connection, limit: ClosedAt, deliver = false): void {
+    this.#options.closed?.(limit);
     log("server").debug("Closed a connection at the {limit} limit", { limit });
-    end(c, deliver);
-  };
+    this.#end(c, deliver);
+  }
 
   /** Ends a connection: see {@link endConnection}; the last of a delivery a moment later. */
-  const end = (c: Connection, deliver = false) =>
+  #end(c: Connection, deliver = false): void {
     endConnection(
       c,
       deliver,
-      (close) => setTimeout(background.guard("connections", close), HEAD_GRACE_MS),
+      (close) => setTimeout(this.#background.guard("connections", close), HEAD_GRACE_MS),
     );
+  }
 
   /** With TLS, the client's bytes go through the hop and the guard reads the decrypted ones. */
-  const secure = async (c: Connection): Promise<void> => {
-    const { hop, plain } = await tlsHop!.open();
+  async #secure(c: Connection): Promise<void> {
+    const { hop, plain } = await this.#tlsHop!.open();
     [c.hop, c.plain] = [hop, plain];
     // Closed at the head's limit while the hop was opening.
-    if (c.closed) return end(c);
-    c.piped = background.settled("connections", async () => {
+    if (c.closed) return this.#end(c);
+    c.piped = this.#background.settled("connections", async () => {
       await splice(c.front, hop);
-      end(c);
+      this.#end(c);
     });
-  };
+  }
 
-  const relay = async (c: Connection): Promise<void> => {
+  async #relay(c: Connection): Promise<void> {
     try {
-      if (tlsHop) await secure(c);
+      if (this.#tlsHop) await this.#secure(c);
       if (c.closed) return;
       const client = c.plain ?? c.front;
-      c.back = await Deno.connect({ hostname: "127.0.0.1", port: backPort! });
-      const port = (c.back.localAddr as Deno.NetAddr).port;
-      byPort.set(port, c);
+      const back = await Deno.connect({ hostname: "127.0.0.1", port: this.#backPort! });
+      c.back = back;
+      const port = (back.localAddr as Deno.NetAddr).port;
+      this.#byPort.set(port, c);
       try {
-        const up = (async () => {
-          const buf = new Uint8Array(4096);
-          for (;;) {
-            let n: number | null;
-            try {
-              n = await client.read(buf);
-            } catch {
-              // Reset by the client: it is gone, whatever was pending.
-              end(c);
-              return;
-            }
-            if (n === null) break;
-            // The first bytes after an idle spell start the next request's head.
-            if (c.phase === "idle") arm(c, "head");
-            const over = countSent(c, buf.subarray(0, n), options.maxRequestBytes);
-            if (over) {
-              if (over === "body" && !c.h2) await writeAll(client, TOO_LARGE).catch(() => {});
-              closeAt(c, over, true);
-              return;
-            }
-            await writeAll(c.back!, buf.subarray(0, n));
-          }
-          // A half-closed client still gets its answer: the server sees the end only once
-          // nothing is pending (it would drop a connection that ends under a request).
-          c.clientDone = true;
-          if (c.active > 0) return false;
-          if (c.phase === "head" && c.sent > 0) {
-            // A head the server has not started a request for: give it a moment (a complete
-            // one starts at once), then let the server see the end of an incomplete one.
-            await sleep(HEAD_GRACE_MS);
-            if (c.active > 0 || c.phase !== "head") return false;
-          }
-          await c.back!.closeWrite();
-          return true;
-        })();
-        const down = (async () => {
-          const buf = new Uint8Array(16_384);
-          for (;;) {
-            const n = await c.back!.read(buf);
-            if (n === null) break;
-            c.quiet = false;
-            c.h2?.server(buf.subarray(0, n));
-            await writeAll(client, buf.subarray(0, n));
-          }
-          // The server dropped a request it had not answered, while node-heal still serves: its
-          // framing was invalid (a 400 for the client, rather than a closed connection to retry).
-          const pending = c.phase === "request" || (c.phase === "head" && c.sent > 0);
-          if (accepting && pending && c.quiet && !c.h2 && !c.clientDone && !c.closed) {
-            await writeAll(client, BAD_FRAMING).catch(() => {});
-            closeAt(c, "framing", true);
-          }
-        })();
+        const up = relayUp(this.#hooks, { c, client, back });
+        const down = relayDown(this.#hooks, { c, client, back });
         // The server closing its side ends the connection, once all it sent is relayed. The
         // client's end does too when it sent nothing since its last answer; else the answer to
         // what it sent is still relayed (within the head's or the request's limit).
@@ -220,116 +279,42 @@ export function startGuard(options: GuardOptions): Guard {
         const clientGone = up.then((gone) => gone === true, () => false);
         await Promise.race([relayed, clientGone.then((gone) => gone ? undefined : relayed)]);
       } finally {
-        byPort.delete(port);
+        this.#byPort.delete(port);
       }
     } catch {
       // The client or the server went away: the connection ends.
     } finally {
       // What the server answered still goes out (through the TLS hop, within a moment).
-      if (!c.closed) end(c, true);
+      if (!c.closed) this.#end(c, true);
       await c.piped;
-      shares.delete(c);
+      this.#shares.delete(c);
     }
-  };
+  }
 
   /** Whether a new connection from `client` may open, having shed one to make room if need be. */
-  const admitted = (client: string): boolean => {
-    const verdict = shares.admit(client, {
-      maxConnections: options.maxConnections,
-      maxPerClient: options.maxConnectionsPerClient,
+  #admitted(client: string): boolean {
+    const verdict = this.#shares.admit(client, {
+      maxConnections: this.#options.maxConnections,
+      maxPerClient: this.#options.maxConnectionsPerClient,
     });
     if (typeof verdict === "string") {
-      options.closed?.(verdict);
+      this.#options.closed?.(verdict);
       return false;
     }
-    if (verdict.shed) shed(verdict.shed, client);
+    if (verdict.shed) this.#shed(verdict.shed, client);
     return true;
-  };
+  }
 
   /**
    * Frees a connection's slot at once. An idle one ends as at shutdown, the server closing it
    * once its last answer is out (within a moment); one still waiting for its head ends now.
    */
-  const shed = (c: Connection, newcomer: string) => {
-    options.closed?.("shed");
-    shares.shed(c, newcomer);
-    if (c.phase !== "idle") return end(c);
+  #shed(c: Connection, newcomer: string): void {
+    this.#options.closed?.("shed");
+    this.#shares.shed(c, newcomer);
+    if (c.phase !== "idle") return this.#end(c);
     clearTimeout(c.timer);
-    c.timer = setTimeout(background.guard("connections", () => end(c)), HEAD_GRACE_MS);
-    c.back?.closeWrite().catch(() => end(c));
-  };
-
-  background.run("connections", async () => {
-    for (;;) {
-      let front: Deno.Conn;
-      try {
-        front = await listener.accept();
-      } catch (err) {
-        // A peer that reset before it was accepted fails this accept only; a closed listener
-        // ends the loop.
-        if (!accepting || err instanceof Deno.errors.BadResource) return;
-        continue;
-      }
-      const client = clientOf((front.remoteAddr as Deno.NetAddr).hostname);
-      if (!accepting || backPort === undefined || !admitted(client)) {
-        closeQuietly(front);
-        continue;
-      }
-      const c = newConnection(front, client);
-      shares.add(c);
-      arm(c, "head");
-      c.done = background.settled("connections", () => relay(c));
-    }
-  });
-
-  return {
-    addr: listener.addr as Deno.NetAddr,
-    forward(port) {
-      backPort = port;
-    },
-    wrap(handler) {
-      return async (req, info) => {
-        const c = byPort.get(info.remoteAddr.port);
-        if (c) {
-          const seq = ++c.requests;
-          c.active++;
-          arm(c, "request");
-          // An answered HTTP/1.1 request gives its allowance back (the next one is read after
-          // it); an HTTP/2 stream's bytes are its own and give nothing back.
-          const answered = () => {
-            c.active--;
-            if (!c.h2) c.sent = Math.max(0, c.sent - options.maxRequestBytes);
-          };
-          info.completed.then(() => {
-            answered();
-            if (c.requests === seq && c.active === 0) arm(c, "idle");
-          }, answered);
-        }
-        return await handler(req);
-      };
-    },
-    stopAccepting() {
-      if (!accepting) return;
-      accepting = false;
-      tlsHop?.close();
-      for (const c of open) if (c.phase === "idle") c.back?.closeWrite().catch(() => {});
-      try {
-        listener.close();
-      } catch {
-        // Already closed.
-      }
-    },
-    async close() {
-      this.stopAccepting();
-      // Answers the server has already written are still being relayed: let them finish.
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        Promise.all([...open].map((c) => c.done)),
-        new Promise((r) => timer = setTimeout(r, 1000)),
-      ]);
-      clearTimeout(timer);
-      for (const c of open) end(c);
-      await Promise.all([...open].map((c) => c.done));
-    },
-  };
+    c.timer = setTimeout(this.#background.guard("connections", () => this.#end(c)), HEAD_GRACE_MS);
+    c.back?.closeWrite().catch(() => this.#end(c));
+  }
 }

@@ -1,12 +1,10 @@
-import { parseNotification, PayloadError } from "../intake/alertmanager.ts";
-import { authorized, challenge, type Credentials, hasCredentials } from "./auth.ts";
-import { log } from "../base/log.ts";
-import { readBody } from "./body.ts";
+import { type Credentials, hasCredentials } from "./auth.ts";
 import { RejectionLog } from "./rejections.ts";
 import { SERVER_DEFAULTS } from "./limits.ts";
 import { HttpError } from "./http_error.ts";
-import { untilAborted } from "../base/timing.ts";
 import { uiResponse } from "./ui/page.ts";
+import { allow, errorResponse, json, requireCredentials } from "./answers.ts";
+import { webhookRoute } from "./webhook.ts";
 import type { NotificationResult } from "../pipeline/pipeline.ts";
 import type { Metrics } from "../report/metrics.ts";
 import type { Notification } from "../intake/alertmanager.ts";
@@ -39,46 +37,16 @@ export interface ServerDeps {
   closing?: AbortSignal;
 }
 
-/** A JSON answer, ending with a newline as text answers do (curl's prompt starts on its own line). */
-function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
-  return new Response(`${JSON.stringify(body)}\n`, {
-    status,
-    headers: { "content-type": "application/json", ...headers },
-  });
-}
-
-function allow(req: Request, methods: string[]): void {
-  if (!methods.includes(req.method)) {
-    throw new HttpError(
-      405,
-      `Method ${req.method} is not allowed here; use ${methods.join(", ")}`,
-      {
-        allow: methods.join(", "),
-      },
-    );
-  }
-}
+/** A route: the answer to a request for its path. */
+type Route = (req: Request, path: string) => Response | Promise<Response>;
 
 /**
  * The HTTP edge of node-heal: `POST /webhook` for Alertmanager, `/healthz`, `/readyz`,
  * `/status`, the status page (`/`) and `/metrics`. Knows nothing of Kubernetes; maps errors to status codes.
  */
 export function createHandler(deps: ServerDeps): (req: Request) => Promise<Response> {
-  const limit = deps.maxBodyBytes ?? SERVER_DEFAULTS.maxBodyBytes;
   const credentials = hasCredentials(deps.credentials) ? deps.credentials : undefined;
-  const timeoutMs = deps.requestTimeoutMs ?? SERVER_DEFAULTS.requestTimeoutMs;
-  const maxInFlight = deps.maxInFlight ?? SERVER_DEFAULTS.maxInFlight;
-  let inFlight = 0;
   const rejections = new RejectionLog();
-  const logger = log("server");
-  /** Throws a 401 unless the request carries the credentials (when any are configured). */
-  const requireCredentials = async (req: Request, what: string): Promise<void> => {
-    if (credentials && !(await authorized(req.headers.get("authorization"), credentials))) {
-      throw new HttpError(401, `Unauthorized: ${what} needs the webhook's credentials`, {
-        "www-authenticate": challenge(credentials),
-      });
-    }
-  };
   /** The answer to an error; a rejection (an HttpError) is logged, rate-limited per reason. */
   const refuse = (req: Request, err: unknown): Response => {
     if (err instanceof HttpError) {
@@ -90,161 +58,96 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
     }
     return errorResponse(err);
   };
-
-  async function webhook(req: Request): Promise<Response> {
-    allow(req, ["POST"]);
-    const started = performance.now();
-    let status = "unknown";
-    let response: Response;
-    // One deadline from the request's arrival: reading the body, parsing and handling.
-    const expiry = new AbortController();
-    const timer = setTimeout(() => expiry.abort(), timeoutMs);
-    const deadline = expiry.signal;
-    // A shutdown cuts a body still arriving (a request already read is handled to its end).
-    const cut = new AbortController();
-    const reading = AbortSignal.any([deadline, cut.signal]);
-    const onClosing = () =>
-      cut.abort(
-        new HttpError(503, "Shutting down: send it again, to another replica or later", {
-          "retry-after": "5",
-        }),
-      );
-    if (deps.closing?.aborted) onClosing();
-    deps.closing?.addEventListener("abort", onClosing, { once: true });
-    inFlight++;
-    try {
-      if (inFlight > maxInFlight) {
-        throw new HttpError(
-          503,
-          `Busy: ${maxInFlight} webhook requests are being handled already; retry later`,
-          { "retry-after": "5" },
-        );
-      }
-      await requireCredentials(req, "this webhook");
-      const type = (req.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
-      if (type !== "application/json") {
-        throw new HttpError(
-          415,
-          `Unsupported content type "${
-            type || "(none)"
-          }": send application/json, as Alertmanager does`,
-        );
-      }
-      const text = await readBody(req, { limit, signal: reading });
-      deps.closing?.removeEventListener("abort", onClosing);
-      let body: unknown;
-      try {
-        body = JSON.parse(text);
-      } catch (err) {
-        throw new HttpError(
-          400,
-          `Cannot parse payload: body is not JSON: ${(err as Error).message}`,
-        );
-      }
-      let notification: Notification;
-      try {
-        notification = await parseNotification(body);
-      } catch (err) {
-        if (err instanceof PayloadError) throw new HttpError(400, err.message);
-        throw err;
-      }
-      status = notification.status;
-      logger.debug("Received {alerts} alerts ({status}) from {receiver}", () => ({
-        alerts: notification.alerts.length,
-        status: notification.status,
-        receiver: notification.receiver,
-      }));
-      if (!deps.ready()) {
-        throw new HttpError(503, "Not ready: the node index has not synced with the cluster yet", {
-          "retry-after": "5",
-        });
-      }
-      const result = await beforeDeadline(deps.handle(notification), deadline, timeoutMs);
-      response = result.retry
-        ? json({ status: "retry", ...result }, 503, {
-          "retry-after": "10",
-          // Not the leader: the client is told not to keep the connection, so that its retry,
-          // through the Service, may reach another replica instead of this one again.
-          ...(result.notLeader ? { connection: "close" } : {}),
-        })
-        : json({ status: "ok", ...result });
-      for (const a of result.alerts) {
-        logger.debug("Alert {alertname} ({fingerprint}) on {node}: {outcome}: {message}", () => ({
-          ...a,
-          node: a.node || "(no node)",
-          dryRun: result.dryRun,
-        }));
-      }
-    } catch (err) {
-      response = refuse(req, err);
-    } finally {
-      inFlight--;
-      clearTimeout(timer);
-      deps.closing?.removeEventListener("abort", onClosing);
-    }
-    const code = String(response.status);
-    deps.metrics.notifications.inc({ status, code });
-    deps.metrics.webhookSeconds.observe({ code }, (performance.now() - started) / 1000);
-    return response;
-  }
-
+  const routes = routesOf(deps, credentials, refuse);
   return async (req: Request): Promise<Response> => {
     const path = new URL(req.url).pathname;
     try {
-      switch (path) {
-        case "/webhook":
-          return await webhook(req);
-        case "/healthz":
-          allow(req, ["GET", "HEAD"]);
-          return new Response("ok\n", { headers: { "content-type": "text/plain" } });
-        case "/readyz":
-          allow(req, ["GET", "HEAD"]);
-          return deps.ready()
-            ? new Response("ok\n", { headers: { "content-type": "text/plain" } })
-            : new Response("not ready: the node index has not synced\n", {
-              status: 503,
-              headers: { "content-type": "text/plain" },
-            });
-        case "/status":
-          allow(req, ["GET"]);
-          if (deps.statusAuth) await requireCredentials(req, "/status");
-          return json(deps.status?.() ?? {});
-        case "/":
-        case "/ui":
-        case "/ui.js":
-        case "/ui.css":
-          allow(req, ["GET", "HEAD"]);
-          // The script and stylesheet hold no data; the page asks for credentials so that a
-          // browser prompts (basic auth) before its script fetches /status.
-          if (deps.statusAuth && !path.startsWith("/ui.")) await requireCredentials(req, path);
-          return uiResponse(path)!;
-        case "/metrics": {
-          allow(req, ["GET"]);
-          const { body, contentType } = await deps.metrics.render();
-          return new Response(body, { headers: { "content-type": contentType } });
-        }
-        default:
-          throw new HttpError(404, `Not found: ${path}`);
-      }
+      const route = routes.get(path);
+      if (!route) throw new HttpError(404, `Not found: ${path}`);
+      return await route(req, path);
     } catch (err) {
       return refuse(req, err);
     }
   };
 }
 
-/** The handling's result, or a 503 once the request's deadline passes (the handling goes on). */
-function beforeDeadline<T>(work: Promise<T>, deadline: AbortSignal, timeoutMs: number): Promise<T> {
-  const late = () =>
-    new HttpError(503, `Not handled within ${timeoutMs} ms; it goes on, retry later`, {
-      "retry-after": "10",
-    });
-  return untilAborted(work, deadline, late);
+/** Each path's route. */
+function routesOf(
+  deps: ServerDeps,
+  credentials: Credentials | undefined,
+  refuse: (req: Request, err: unknown) => Response,
+): Map<string, Route> {
+  const webhook = webhookRoute({
+    handle: (n) => deps.handle(n),
+    metrics: deps.metrics,
+    ready: () => deps.ready(),
+    closing: deps.closing,
+    credentials,
+    limit: deps.maxBodyBytes ?? SERVER_DEFAULTS.maxBodyBytes,
+    timeoutMs: deps.requestTimeoutMs ?? SERVER_DEFAULTS.requestTimeoutMs,
+    maxInFlight: deps.maxInFlight ?? SERVER_DEFAULTS.maxInFlight,
+    refuse,
+  });
+  const ui = uiRoute(deps, credentials);
+  return new Map<string, Route>([
+    ["/webhook", webhook],
+    ["/healthz", healthz],
+    ["/readyz", readyzRoute(deps)],
+    ["/status", statusRoute(deps, credentials)],
+    ["/", ui],
+    ["/ui", ui],
+    ["/ui.js", ui],
+    ["/ui.css", ui],
+    ["/metrics", metricsRoute(deps)],
+  ]);
 }
 
-function errorResponse(err: unknown): Response {
-  if (err instanceof HttpError) {
-    return json({ status: "error", error: err.message }, err.status, err.headers);
-  }
-  log("server").error("Internal error: {error}", { error: String((err as Error)?.stack ?? err) });
-  return json({ status: "error", error: `Internal error: ${(err as Error)?.message ?? err}` }, 500);
+/** `/healthz`: the process answers. */
+function healthz(req: Request): Response {
+  allow(req, ["GET", "HEAD"]);
+  return new Response("ok\n", { headers: { "content-type": "text/plain" } });
+}
+
+/** `/readyz`: the node index has synced. */
+function readyzRoute(deps: ServerDeps): Route {
+  return (req) => {
+    allow(req, ["GET", "HEAD"]);
+    return deps.ready()
+      ? new Response("ok\n", { headers: { "content-type": "text/plain" } })
+      : new Response("not ready: the node index has not synced\n", {
+        status: 503,
+        headers: { "content-type": "text/plain" },
+      });
+  };
+}
+
+/** `/status`: what node-heal holds and decided, as JSON; behind the credentials with `--status-auth`. */
+function statusRoute(deps: ServerDeps, credentials: Credentials | undefined): Route {
+  return async (req) => {
+    allow(req, ["GET"]);
+    if (deps.statusAuth) await requireCredentials(req, credentials, "/status");
+    return json(deps.status?.() ?? {});
+  };
+}
+
+/** The status page: `/` (or `/ui`), its script and its stylesheet. */
+function uiRoute(deps: ServerDeps, credentials: Credentials | undefined): Route {
+  return async (req, path) => {
+    allow(req, ["GET", "HEAD"]);
+    // The script and stylesheet hold no data; the page asks for credentials so that a
+    // browser prompts (basic auth) before its script fetches /status.
+    if (deps.statusAuth && !path.startsWith("/ui.")) {
+      await requireCredentials(req, credentials, path);
+    }
+    return uiResponse(path)!;
+  };
+}
+
+/** `/metrics`: the Prometheus exposition. */
+function metricsRoute(deps: ServerDeps): Route {
+  return async (req) => {
+    allow(req, ["GET"]);
+    const { body, contentType } = await deps.metrics.render();
+    return new Response(body, { headers: { "content-type": contentType } });
+  };
 }

@@ -4,6 +4,7 @@
 import type { KubeClient } from "../act/kube/types.ts";
 import { Background } from "../base/background.ts";
 import { log } from "../base/log.ts";
+import type { Policy } from "../decide/policy.ts";
 
 /** See the module comment. */
 export class ClusterPause {
@@ -58,5 +59,43 @@ export class ClusterPause {
         error: (err as Error).message,
       });
     }
+  }
+}
+
+/** Where the policy in force is read: the pipeline's, once it is made. */
+export interface PolicyHolder {
+  readonly policy: Policy;
+}
+
+/** The three pauses: `--paused`, the policy's `gates.paused`, and the namespace's annotation. */
+export class Pauses {
+  readonly #flag: boolean;
+  readonly #cluster: ClusterPause;
+  #holder: PolicyHolder;
+
+  /** `policy` is the one in force until {@link follow} names where it is kept. */
+  constructor(flag: boolean, cluster: ClusterPause, policy: Policy) {
+    this.#flag = flag;
+    this.#cluster = cluster;
+    this.#holder = { policy };
+  }
+
+  /** Reads the policy in force from `holder` from now on (it changes on a reload). */
+  follow(holder: PolicyHolder): void {
+    this.#holder = holder;
+  }
+
+  /** Whether any of the three is set. */
+  get paused(): boolean {
+    return this.#flag || this.#holder.policy.gates.paused || this.#cluster.paused;
+  }
+
+  /** Each pause, as `/status` shows them. */
+  get each(): { flag: boolean; policy: boolean; cluster: boolean } {
+    return {
+      flag: this.#flag,
+      policy: this.#holder.policy.gates.paused,
+      cluster: this.#cluster.paused,
+    };
   }
 }

@@ -1,6 +1,6 @@
 // The Node watch as the service keeps it: the index and the watch's health, and what a list or
 // an uncordon asks of the pipeline, each Node reconciled as a background task of its own.
-import type { NodeWatchHandlers } from "../act/kube/types.ts";
+import type { KubeClient, NodeWatchHandlers, Stoppable } from "../act/kube/types.ts";
 import type { Background } from "../base/background.ts";
 import { readState } from "../decide/node_state.ts";
 import { needsReconcile } from "../decide/reconcile.ts";
@@ -94,5 +94,31 @@ export function nodeWatchHandlers(deps: {
         error: (err as Error).message,
       });
     }),
+  };
+}
+
+/** A Node watch as the service runs it. */
+export interface NodeWatch {
+  /** Resolves once the node index has synced. */
+  synced: Promise<void>;
+  /** Stops the watch, once it has started. */
+  stop(): Promise<void>;
+}
+
+/** Starts the Node watch that keeps `index` and `health`, and feeds the pipeline. */
+export function startNodeWatch(
+  client: KubeClient,
+  deps: { index: NodeIndex; metrics: Metrics; pipeline: Pipeline; health: WatchHealth },
+): NodeWatch {
+  const { promise: synced, resolve } = Promise.withResolvers<void>();
+  let watch: Stoppable | undefined;
+  const watchReady = client.watchNodes(nodeWatchHandlers({ ...deps, synced: resolve }))
+    .then((w) => watch = w);
+  return {
+    synced,
+    async stop() {
+      await watchReady;
+      await watch?.stop();
+    },
   };
 }

@@ -38,7 +38,9 @@ Deno.test("docs/limits.md lists every connection and request limit with its flag
   assert.ok(relay, "the relay's limit on request bytes is listed");
   const [twice, room] = relay[1].split("+").map((n) => Number(n.trim()));
   assert.equal(twice, 2 * Number(FLAGS["max-body-bytes"].serve));
-  const service = await Deno.readTextFile(new URL("../../lib/service/service.ts", import.meta.url));
+  const service = await Deno.readTextFile(
+    new URL("../../lib/service/service_http.ts", import.meta.url),
+  );
   assert.match(
     service,
     new RegExp(`maxRequestBytes: 2 \\* .*\\+ ${room.toLocaleString("en").replace(",", "_")}`),

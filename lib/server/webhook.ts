@@ -1,0 +1,184 @@
+// `POST /webhook`: Alertmanager's notification read within its limits, run through the pipeline,
+// and answered so that Alertmanager retries what may succeed later (5xx) and nothing else.
+import { parseNotification, PayloadError } from "../intake/alertmanager.ts";
+import type { Notification } from "../intake/alertmanager.ts";
+import { log } from "../base/log.ts";
+import { untilAborted } from "../base/timing.ts";
+import type { NotificationResult } from "../pipeline/pipeline.ts";
+import type { Metrics } from "../report/metrics.ts";
+import { allow, json, requireCredentials } from "./answers.ts";
+import type { Credentials } from "./auth.ts";
+import { readBody } from "./body.ts";
+import { HttpError } from "./http_error.ts";
+
+/** What the webhook route works with, its limits resolved. */
+export interface WebhookDeps {
+  handle(notification: Notification): Promise<NotificationResult>;
+  metrics: Metrics;
+  ready(): boolean;
+  closing?: AbortSignal;
+  credentials?: Credentials;
+  /** Largest accepted body, in bytes. */
+  limit: number;
+  timeoutMs: number;
+  maxInFlight: number;
+  /** The answer to an error, logged as a rejection when it is one. */
+  refuse(req: Request, err: unknown): Response;
+}
+
+/** The webhook route: each request answered, counted, and timed. */
+export function webhookRoute(deps: WebhookDeps): (req: Request) => Promise<Response> {
+  let inFlight = 0;
+  const logger = log("server");
+  return async (req) => {
+    allow(req, ["POST"]);
+    const started = performance.now();
+    let status = "unknown";
+    let response: Response;
+    const signals = new RequestSignals(deps.timeoutMs, deps.closing);
+    inFlight++;
+    try {
+      if (inFlight > deps.maxInFlight) throw busy(deps.maxInFlight);
+      await requireCredentials(req, deps.credentials, "this webhook");
+      checkContentType(req);
+      const text = await readBody(req, { limit: deps.limit, signal: signals.reading });
+      signals.bodyRead();
+      const notification = await parseBody(text);
+      status = notification.status;
+      logger.debug("Received {alerts} alerts ({status}) from {receiver}", () => ({
+        alerts: notification.alerts.length,
+        status: notification.status,
+        receiver: notification.receiver,
+      }));
+      if (!deps.ready()) {
+        throw new HttpError(503, "Not ready: the node index has not synced with the cluster yet", {
+          "retry-after": "5",
+        });
+      }
+      const result = await beforeDeadline(
+        deps.handle(notification),
+        signals.deadline,
+        deps.timeoutMs,
+      );
+      response = answer(result);
+      logOutcomes(result);
+    } catch (err) {
+      response = deps.refuse(req, err);
+    } finally {
+      inFlight--;
+      signals.end();
+    }
+    const code = String(response.status);
+    deps.metrics.notifications.inc({ status, code });
+    deps.metrics.webhookSeconds.observe({ code }, (performance.now() - started) / 1000);
+    return response;
+  };
+}
+
+/**
+ * One request's deadline from its arrival (reading the body, parsing and handling), and the cut a
+ * shutdown makes to a body still arriving (a request already read is handled to its end).
+ */
+class RequestSignals {
+  readonly deadline: AbortSignal;
+  /** Aborted at the deadline, or at a shutdown while the body is still arriving. */
+  readonly reading: AbortSignal;
+  #timer: ReturnType<typeof setTimeout>;
+  #cut = new AbortController();
+  #closing?: AbortSignal;
+  #onClosing = () =>
+    this.#cut.abort(
+      new HttpError(503, "Shutting down: send it again, to another replica or later", {
+        "retry-after": "5",
+      }),
+    );
+
+  constructor(timeoutMs: number, closing: AbortSignal | undefined) {
+    const expiry = new AbortController();
+    this.#timer = setTimeout(() => expiry.abort(), timeoutMs);
+    this.deadline = expiry.signal;
+    this.reading = AbortSignal.any([this.deadline, this.#cut.signal]);
+    this.#closing = closing;
+    if (closing?.aborted) this.#onClosing();
+    closing?.addEventListener("abort", this.#onClosing, { once: true });
+  }
+
+  /** The body is in: a shutdown no longer cuts this request. */
+  bodyRead(): void {
+    this.#closing?.removeEventListener("abort", this.#onClosing);
+  }
+
+  /** The request is answered. */
+  end(): void {
+    clearTimeout(this.#timer);
+    this.bodyRead();
+  }
+}
+
+function busy(maxInFlight: number): HttpError {
+  return new HttpError(
+    503,
+    `Busy: ${maxInFlight} webhook requests are being handled already; retry later`,
+    { "retry-after": "5" },
+  );
+}
+
+/** Throws a 415 unless the body is said to be JSON. */
+function checkContentType(req: Request): void {
+  const type = (req.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
+  if (type !== "application/json") {
+    throw new HttpError(
+      415,
+      `Unsupported content type "${type || "(none)"}": send application/json, as Alertmanager does`,
+    );
+  }
+}
+
+/** The notification in a body, or a 400 that says why not. */
+async function parseBody(text: string): Promise<Notification> {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (err) {
+    throw new HttpError(400, `Cannot parse payload: body is not JSON: ${(err as Error).message}`);
+  }
+  try {
+    return await parseNotification(body);
+  } catch (err) {
+    if (err instanceof PayloadError) throw new HttpError(400, err.message);
+    throw err;
+  }
+}
+
+/** The handling's result, or a 503 once the request's deadline passes (the handling goes on). */
+function beforeDeadline<T>(work: Promise<T>, deadline: AbortSignal, timeoutMs: number): Promise<T> {
+  const late = () =>
+    new HttpError(503, `Not handled within ${timeoutMs} ms; it goes on, retry later`, {
+      "retry-after": "10",
+    });
+  return untilAborted(work, deadline, late);
+}
+
+/** 200 with the outcomes, or 503 when what was asked should be sent again. */
+function answer(result: NotificationResult): Response {
+  if (!result.retry) return json({ status: "ok", ...result });
+  return json({ status: "retry", ...result }, 503, {
+    "retry-after": "10",
+    // Not the leader: the client is told not to keep the connection, so that its retry,
+    // through the Service, may reach another replica instead of this one again.
+    ...(result.notLeader ? { connection: "close" } : {}),
+  });
+}
+
+function logOutcomes(result: NotificationResult): void {
+  for (const a of result.alerts) {
+    log("server").debug(
+      "Alert {alertname} ({fingerprint}) on {node}: {outcome}: {message}",
+      () => ({
+        ...a,
+        node: a.node || "(no node)",
+        dryRun: result.dryRun,
+      }),
+    );
+  }
+}
