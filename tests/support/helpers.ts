@@ -209,7 +209,7 @@ export function helmMerge(base: unknown, over: unknown): unknown {
 export async function helmAlertmanagerConfig(): Promise<any> {
   const read = (path: string) => Deno.readTextFile(new URL(path, import.meta.url));
   const chart = parseYaml(await read("../fixtures/kube-prometheus-stack-alertmanager-config.yaml"));
-  const values = parseYaml(await read("../manifests/kube-prometheus-stack-values.yaml"));
+  const values = parseYaml(await read("../../manifests/kube-prometheus-stack-values.yaml"));
   return helmMerge(chart, values.alertmanager.config);
 }
 
