@@ -112,81 +112,119 @@ function responses(schema: string, codes: string[]): Json {
   return out;
 }
 
-/** The paths of one resource type (collection, object, subresources), as the real server names them. */
-function resourcePaths(t: ResourceType): Record<string, Json> {
+/** What the operations of one resource type share: its names, paths and scope parameters. */
+interface ResourceNames {
+  t: ResourceType;
+  /** The schema name of the kind (`io.k8s.api.core.v1.Pod`). */
+  kind: string;
+  gvk: { group: string; version: string; kind: string };
+  tag: string;
+  /** `Namespaced` in operation ids of a namespaced type, else empty. */
+  scopeName: string;
+  /** The namespace path parameter of a namespaced type, else none. */
+  scope: Json[];
+  /** `/api/v1` or `/apis/{group}/{version}`. */
+  base: string;
+  collection: string;
+  item: string;
+}
+
+function resourceNames(t: ResourceType): ResourceNames {
   const base = t.group === "" ? `/api/${t.version}` : `/apis/${t.group}/${t.version}`;
-  const kind = schemaName(t);
-  const gvk = { group: t.group, version: t.version, kind: t.kind };
-  const tag = `${packageOf(t)}_${t.version}`;
-  const scopeName = t.namespaced ? "Namespaced" : "";
-  /** An operationId: `infix` (default the scope) goes before the kind, `suffix` after it. */
-  const id = (verb: string, options: { suffix?: string; infix?: string } = {}) => {
-    const { suffix = "", infix = scopeName } = options;
-    const groupVersion = `${capitalize(packageOf(t))}${capitalize(t.version)}`;
-    return `${verb}${groupVersion}${infix}${t.kind}${suffix}`;
-  };
-  const op = (action: string, options: { operationId: string; description: string } & Json) => {
-    const { operationId, description, ...extra } = options;
-    return {
-      tags: [tag],
-      description,
-      operationId,
-      ...extra,
-      "x-kubernetes-action": action,
-      "x-kubernetes-group-version-kind": gvk,
-    };
-  };
-  const scope = t.namespaced
-    ? [pathParam("namespace", "object name and auth scope, such as for teams and projects")]
-    : [];
   const collection = t.namespaced
     ? `${base}/namespaces/{namespace}/${t.resource}`
     : `${base}/${t.resource}`;
-  const item = `${collection}/{name}`;
+  return {
+    t,
+    kind: schemaName(t),
+    gvk: { group: t.group, version: t.version, kind: t.kind },
+    tag: `${packageOf(t)}_${t.version}`,
+    scopeName: t.namespaced ? "Namespaced" : "",
+    scope: t.namespaced
+      ? [pathParam("namespace", "object name and auth scope, such as for teams and projects")]
+      : [],
+    base,
+    collection,
+    item: `${collection}/{name}`,
+  };
+}
 
-  const paths: Record<string, Json> = {};
-  paths[collection] = {
-    get: op("list", {
-      operationId: id("list"),
+/** An operationId: `infix` (default the scope) goes before the kind, `suffix` after it. */
+function operationId(
+  n: ResourceNames,
+  verb: string,
+  options: { suffix?: string; infix?: string } = {},
+): string {
+  const { suffix = "", infix = n.scopeName } = options;
+  const groupVersion = `${capitalize(packageOf(n.t))}${capitalize(n.t.version)}`;
+  return `${verb}${groupVersion}${infix}${n.t.kind}${suffix}`;
+}
+
+/** One operation of the type, tagged with its group version and kind. */
+function operation(
+  n: ResourceNames,
+  action: string,
+  options: { operationId: string; description: string } & Json,
+): Json {
+  const { operationId, description, ...extra } = options;
+  return {
+    tags: [n.tag],
+    description,
+    operationId,
+    ...extra,
+    "x-kubernetes-action": action,
+    "x-kubernetes-group-version-kind": n.gvk,
+  };
+}
+
+/** The collection: list or watch, create and (but for namespaces) delete collection. */
+function collectionPath(n: ResourceNames): Json {
+  const { t, kind } = n;
+  return {
+    get: operation(n, "list", {
+      operationId: operationId(n, "list"),
       description: `list or watch objects of kind ${t.kind}`,
       parameters: LIST_PARAMS,
       responses: responses(`${kind}List`, ["200"]),
     }),
-    post: op("post", {
-      operationId: id("create"),
+    post: operation(n, "post", {
+      operationId: operationId(n, "create"),
       description: `create a ${t.kind}`,
       parameters: WRITE_PARAMS,
       requestBody: requestBody(kind),
       responses: responses(kind, ["200", "201", "202"]),
     }),
     ...(t.resource === "namespaces" ? {} : {
-      delete: op("deletecollection", {
-        operationId: id("delete", { infix: `Collection${scopeName}` }),
+      delete: operation(n, "deletecollection", {
+        operationId: operationId(n, "delete", { infix: `Collection${n.scopeName}` }),
         description: `delete collection of ${t.kind}`,
         parameters: [WRITE_PARAMS[0], ...LIST_PARAMS.filter((p) => p.name !== "watch")],
         requestBody: requestBody(DELETE_OPTIONS, { required: false }),
         responses: responses(STATUS, ["200"]),
       }),
     }),
-    parameters: [...scope, PRETTY],
+    parameters: [...n.scope, PRETTY],
   };
+}
 
-  /** GET, PUT and PATCH of the object or of one of its subresources. */
-  const readWrite = (suffix: string, what: string): Json => ({
-    get: op("get", {
-      operationId: id("read", { suffix }),
+/** GET, PUT and PATCH of the object or of one of its subresources. */
+function readWritePath(n: ResourceNames, suffix: string, what: string): Json {
+  const { t, kind } = n;
+  return {
+    get: operation(n, "get", {
+      operationId: operationId(n, "read", { suffix }),
       description: `read ${what}`,
       responses: responses(kind, ["200"]),
     }),
-    put: op("put", {
-      operationId: id("replace", { suffix }),
+    put: operation(n, "put", {
+      operationId: operationId(n, "replace", { suffix }),
       description: `replace ${what}`,
       parameters: WRITE_PARAMS,
       requestBody: requestBody(kind),
       responses: responses(kind, ["200", "201"]),
     }),
-    patch: op("patch", {
-      operationId: id("patch", { suffix }),
+    patch: operation(n, "patch", {
+      operationId: operationId(n, "patch", { suffix }),
       description: `partially update ${what}`,
       parameters: [...WRITE_PARAMS, queryParam("force", "boolean", "Force apply requests.")],
       requestBody: requestBody(PATCH, {
@@ -195,47 +233,68 @@ function resourcePaths(t: ResourceType): Record<string, Json> {
       }),
       responses: responses(kind, ["200", "201"]),
     }),
-    parameters: [pathParam("name", `name of the ${t.kind}`), ...scope, PRETTY],
-  });
-  paths[item] = {
-    ...readWrite("", `the specified ${t.kind}`),
-    delete: op("delete", {
-      operationId: id("delete"),
+    parameters: [pathParam("name", `name of the ${t.kind}`), ...n.scope, PRETTY],
+  };
+}
+
+/** The object: read, replace, patch and delete. */
+function itemPath(n: ResourceNames): Json {
+  const { t } = n;
+  return {
+    ...readWritePath(n, "", `the specified ${t.kind}`),
+    delete: operation(n, "delete", {
+      operationId: operationId(n, "delete"),
       description: `delete a ${t.kind}`,
       parameters: [WRITE_PARAMS[0]],
       requestBody: requestBody(DELETE_OPTIONS, { required: false }),
       responses: responses(STATUS, ["200", "202"]),
     }),
   };
+}
+
+/** A pod's eviction subresource: create only, of kind policy/v1 Eviction. */
+function evictionPath(n: ResourceNames): Json {
+  return {
+    post: {
+      ...operation(n, "post", {
+        operationId: operationId(n, "create", { suffix: "Eviction" }),
+        description: `create eviction of a ${n.t.kind}`,
+        parameters: WRITE_PARAMS,
+        requestBody: requestBody(EVICTION),
+        responses: responses(EVICTION, ["200", "201", "202"]),
+      }),
+      "x-kubernetes-group-version-kind": { group: "policy", version: "v1", kind: "Eviction" },
+    },
+    parameters: [pathParam("name", "name of the Eviction"), ...n.scope, PRETTY],
+  };
+}
+
+/** A namespaced type's list or watch across all namespaces. */
+function allNamespacesPath(n: ResourceNames): Json {
+  return {
+    get: operation(n, "list", {
+      operationId: operationId(n, "list", { suffix: "ForAllNamespaces", infix: "" }),
+      description: `list or watch objects of kind ${n.t.kind}`,
+      responses: responses(`${n.kind}List`, ["200"]),
+    }),
+    parameters: [...LIST_PARAMS, PRETTY],
+  };
+}
+
+/** The paths of one resource type (collection, object, subresources), as the real server names them. */
+function resourcePaths(t: ResourceType): Record<string, Json> {
+  const n = resourceNames(t);
+  const paths: Record<string, Json> = {};
+  paths[n.collection] = collectionPath(n);
+  paths[n.item] = itemPath(n);
   for (const sub of t.subresources) {
     if (sub === "status") {
-      paths[`${item}/status`] = readWrite("Status", `status of the specified ${t.kind}`);
+      paths[`${n.item}/status`] = readWritePath(n, "Status", `status of the specified ${t.kind}`);
     } else if (sub === "eviction") {
-      paths[`${item}/eviction`] = {
-        post: {
-          ...op("post", {
-            operationId: id("create", { suffix: "Eviction" }),
-            description: `create eviction of a ${t.kind}`,
-            parameters: WRITE_PARAMS,
-            requestBody: requestBody(EVICTION),
-            responses: responses(EVICTION, ["200", "201", "202"]),
-          }),
-          "x-kubernetes-group-version-kind": { group: "policy", version: "v1", kind: "Eviction" },
-        },
-        parameters: [pathParam("name", "name of the Eviction"), ...scope, PRETTY],
-      };
+      paths[`${n.item}/eviction`] = evictionPath(n);
     }
   }
-  if (t.namespaced) {
-    paths[`${base}/${t.resource}`] = {
-      get: op("list", {
-        operationId: id("list", { suffix: "ForAllNamespaces", infix: "" }),
-        description: `list or watch objects of kind ${t.kind}`,
-        responses: responses(`${kind}List`, ["200"]),
-      }),
-      parameters: [...LIST_PARAMS, PRETTY],
-    };
-  }
+  if (t.namespaced) paths[`${n.base}/${t.resource}`] = allNamespacesPath(n);
   return paths;
 }
 
