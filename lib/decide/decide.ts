@@ -5,7 +5,16 @@ import { alertOnNode } from "./alert_on_node.ts";
 import { decideFiring } from "./firing.ts";
 import { decideResolved } from "./resolved.ts";
 
-export type { Action, DecideOptions, Decision, EventIntent, Gate, NodePatch } from "./decision.ts";
+export type {
+  Action,
+  DecideOptions,
+  Decision,
+  EventIntent,
+  Gate,
+  NodePatch,
+  SkipCause,
+  SkipReason,
+} from "./decision.ts";
 export { DEFAULT_HOLD_TTL_MS } from "./decision.ts";
 export { DRAIN_HEARTBEAT_TTL_MS, drainProgress, endDrain } from "./drain_step.ts";
 export type { DrainEnd, DrainProgress } from "./drain_step.ts";

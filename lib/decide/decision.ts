@@ -4,8 +4,8 @@ import { clip } from "../base/clip.ts";
 import { ANNOTATIONS } from "./node_state.ts";
 import type { Policy } from "./policy.ts";
 import type { DrainOptions } from "./drain_plan.ts";
-import type { ProtectionGate, TakeOutGate } from "./gates.ts";
-import type { ReplaceGateName, ReplaceView } from "./replacements.ts";
+import type { Gate } from "./gates.ts";
+import type { ReplaceView } from "./replacements.ts";
 import type { Tally } from "./tally.ts";
 
 /**
@@ -31,14 +31,13 @@ export type Action =
   | "replace"
   | "replace-end";
 
+export type { Gate } from "./gates.ts";
+
 /**
- * Why a decision made no change to the Node:
- * - `policy`: no policy rule gives the alert an action (or its rule says `none`);
- * - the take-out gates of gates.ts (`paused`, `minHealthy`, `rate`, `cooldown`), named by
- *   their table;
- * - `protected`: a control-plane Node, never touched; `excluded`: labelled `node-heal.io/exclude=true`;
- * - `maxConcurrent`: as many Nodes are draining as the policy allows;
- * - `maxReplacing`, `replaceRate`: the replacement gates of replacements.ts;
+ * Why a decision made no change to the Node when no gate blocked it (the gates are in gates.ts
+ * and protection.ts):
+ * - `policy`: no policy rule gives the alert an action (or its rule says `none`, or no longer
+ *   says how to drain or replace);
  * - `notOurs`: cordoned by someone else, so neither cordoned again nor uncordoned;
  * - `manualUncordon`: someone uncordoned a Node node-heal had cordoned for this alert;
  * - `duplicate`: this alert already holds this Node (a repeated delivery);
@@ -47,19 +46,22 @@ export type Action =
  * - `stale`: a firing delivered after the resolution of the same alert (fingerprint and startsAt);
  * - `cluster`: the alert is another cluster's (cluster_guard.ts), decided before it names a Node.
  */
-export type Gate =
-  | TakeOutGate
-  | ProtectionGate
-  | ReplaceGateName
-  | "policy"
-  | "maxConcurrent"
-  | "notOurs"
-  | "manualUncordon"
-  | "duplicate"
-  | "notHeld"
-  | "holdLimit"
-  | "stale"
-  | "cluster";
+export const SKIP_REASONS = [
+  "policy",
+  "notOurs",
+  "manualUncordon",
+  "duplicate",
+  "notHeld",
+  "holdLimit",
+  "stale",
+  "cluster",
+] as const;
+
+/** A reason to change nothing that is not a gate. */
+export type SkipReason = (typeof SKIP_REASONS)[number];
+
+/** What a skip names: the gate that blocked it, or another reason (the `gate` label of metrics). */
+export type SkipCause = Gate | SkipReason;
 
 /** The Event a decision asks the reporter to record on the Node. */
 export interface EventIntent {
@@ -100,10 +102,10 @@ export type Decision =
     drain?: DrainOptions;
     /** When the Node was cordoned by node-heal (its remediation episode), if it was. */
     cordonedAt?: string;
-    /** For `drain-halt`: the gate that halted the drain. */
-    gate?: Gate;
+    /** For `drain-halt`: the gate (or the policy) that halted the drain. */
+    gate?: SkipCause;
   }
-  | { kind: "skip"; gate: Gate; node: string; message: string; event?: EventIntent };
+  | { kind: "skip"; gate: SkipCause; node: string; message: string; event?: EventIntent };
 
 /** The alert's name as node-heal writes it (a label value may be 4 KB; a name on a Node is not). */
 export function alertName(alert: Alert): string {
@@ -144,7 +146,7 @@ export const DEFAULT_HOLD_TTL_MS = 4 * 60 * 60 * 1000;
 
 /** A decision to change nothing, because of `gate`; with `withEvent`, told on the Node. */
 export function skip(
-  gate: Gate,
+  gate: SkipCause,
   node: string,
   options: { message: string; withEvent: boolean },
 ): Decision {

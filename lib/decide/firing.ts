@@ -12,7 +12,8 @@ import {
 } from "./node_state.ts";
 import { checkTakeOut, protection } from "./gates.ts";
 import { type Choice, chooseAction, type Rule } from "./policy.ts";
-import { act, alertName, type Decision, describeAlert, type Gate, skip } from "./decision.ts";
+import { act, alertName, type Decision, describeAlert, skip } from "./decision.ts";
+import type { Gate } from "./gates.ts";
 import { drainDue, startDrain } from "./drain_step.ts";
 import { goesFurther, ladderRequest, replaceDue, startReplace } from "./replace_step.ts";
 import { overflowHold, seenAt } from "./holds.ts";

@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { FLAGS } from "../../lib/service/flags.ts";
 import { Metrics } from "../../lib/report/metrics.ts";
 import { ANNOTATIONS, HISTORY } from "../../lib/decide/node_state.ts";
-import { TAKE_OUT_GATES } from "../../lib/decide/gates.ts";
+import { GATES } from "../../lib/decide/gates.ts";
+import { SKIP_REASONS } from "../../lib/decide/decision.ts";
 import { STEP_DOWN_REASONS } from "../../lib/act/elector.ts";
 import { BACKGROUND_TASKS } from "../../lib/base/background.ts";
 
@@ -16,7 +17,6 @@ const allDocs = (await Promise.all(
 )).join("\n");
 const configuration = await read("docs/configuration.md");
 const decision = await read("lib/decide/decision.ts");
-const selectionSource = await read("lib/decide/selection.ts");
 
 /** The table row of docs/configuration.md that starts with this flag. */
 function flagRow(name: string): string | undefined {
@@ -79,12 +79,9 @@ Deno.test("docs/ explains every annotation node-heal writes on a Node", () => {
 Deno.test("docs/ names every Event reason and every gate of a decision", () => {
   const reasons = unionMembers(/reason:\s*([^;]+);/);
   assert.ok(reasons.includes("NodeHealCordoned"));
-  const gates = [
-    ...unionMembers(/export type Gate =([^;]+);/),
-    ...unionMembers(/export type ProtectionGate =([^;]+);/, selectionSource),
-    ...TAKE_OUT_GATES.map((g) => g.name),
-  ];
+  const gates = [...GATES, ...SKIP_REASONS];
   assert.ok(gates.includes("stale") && gates.includes("cooldown") && gates.includes("excluded"));
+  assert.ok(gates.includes("maxConcurrent") && gates.includes("ledger"));
   for (const name of [...reasons, ...gates]) {
     assert.ok(allDocs.includes(`\`${name}\``), `${name} is documented`);
   }

@@ -7,8 +7,8 @@ import { Background } from "../../base/background.ts";
 import type { Clock } from "../../base/clock.ts";
 import type { Node } from "../../base/node.ts";
 import type { Policy, Rule } from "../../decide/policy.ts";
+import { checkReplace } from "../../decide/gates.ts";
 import {
-  checkReplace,
   holdsPlace,
   inFlight,
   MACHINE_ANNOTATIONS,
