@@ -1,6 +1,6 @@
 import type { Alert } from "../intake/alertmanager.ts";
 import type { Node } from "../base/node.ts";
-import type { DecideOptions, Decision } from "./decision.ts";
+import type { Action, DecideOptions, Decision } from "./decision.ts";
 import { alertOnNode } from "./alert_on_node.ts";
 import { decideFiring } from "./firing.ts";
 import { decideResolved } from "./resolved.ts";
@@ -19,6 +19,19 @@ export { DEFAULT_HOLD_TTL_MS } from "./decision.ts";
 export { DRAIN_HEARTBEAT_TTL_MS, drainProgress, endDrain } from "./drain_step.ts";
 export type { DrainEnd, DrainProgress } from "./drain_step.ts";
 export { reconcile } from "./reconcile.ts";
+
+/** The writes {@link decide} makes for an alert (the actions of `nodeheal_alerts_total{outcome}`). */
+export const DECIDE_ACTIONS = [
+  "cordon",
+  "uncordon",
+  "hold",
+  "refresh",
+  "release",
+  "forget",
+  "drain",
+  "drain-halt",
+  "replace",
+] as const satisfies readonly Action[];
 
 /**
  * Decides what one alert means for one Node. Pure: the same inputs give the same decision,

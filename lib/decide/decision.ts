@@ -16,20 +16,24 @@ import type { Tally } from "./tally.ts";
  * `replace` marks a Node whose replacement starts (recorded in the ledger first), `replace-end`
  * one whose replacement failed.
  */
-export type Action =
-  | "cordon"
-  | "drain"
-  | "uncordon"
-  | "hold"
-  | "release"
-  | "refresh"
-  | "disown"
-  | "forget"
-  | "drain-progress"
-  | "drain-end"
-  | "drain-halt"
-  | "replace"
-  | "replace-end";
+export const ACTIONS = [
+  "cordon",
+  "drain",
+  "uncordon",
+  "hold",
+  "release",
+  "refresh",
+  "disown",
+  "forget",
+  "drain-progress",
+  "drain-end",
+  "drain-halt",
+  "replace",
+  "replace-end",
+] as const;
+
+/** A write a decision makes (the `action` label of `nodeheal_actions_total`). */
+export type Action = (typeof ACTIONS)[number];
 
 export type { Gate } from "./gates.ts";
 
@@ -63,22 +67,26 @@ export type SkipReason = (typeof SKIP_REASONS)[number];
 /** What a skip names: the gate that blocked it, or another reason (the `gate` label of metrics). */
 export type SkipCause = Gate | SkipReason;
 
+/** Every reason of an Event node-heal records (the `reason` label of `nodeheal_events_total`). */
+export const EVENT_REASONS = [
+  "NodeHealCordoned",
+  "NodeHealUncordoned",
+  "NodeHealSkipped",
+  "NodeHealDrainStarted",
+  "NodeHealDrained",
+  "NodeHealDrainFailed",
+  "NodeHealDrainHalted",
+  "NodeHealReplaceStarted",
+  "NodeHealReplaced",
+  "NodeHealReplaceFailed",
+  "NodeHealPolicyReloaded",
+  "NodeHealPolicyRefused",
+  "NodeHealUntrustedState",
+] as const;
+
 /** The Event a decision asks the reporter to record on the Node. */
 export interface EventIntent {
-  reason:
-    | "NodeHealCordoned"
-    | "NodeHealUncordoned"
-    | "NodeHealSkipped"
-    | "NodeHealDrainStarted"
-    | "NodeHealDrained"
-    | "NodeHealDrainFailed"
-    | "NodeHealDrainHalted"
-    | "NodeHealReplaceStarted"
-    | "NodeHealReplaced"
-    | "NodeHealReplaceFailed"
-    | "NodeHealPolicyReloaded"
-    | "NodeHealPolicyRefused"
-    | "NodeHealUntrustedState";
+  reason: (typeof EVENT_REASONS)[number];
   type: "Normal" | "Warning";
   message: string;
 }

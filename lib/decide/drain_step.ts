@@ -112,10 +112,13 @@ export function drainProgress(
   });
 }
 
+/** How a drain that ran to its end ended: `drained`, or why not (`refused`, `failed`). */
+export const DRAIN_ENDS = ["drained", "refused", "failed"] as const;
+
 /** How a drain ended, as decide needs it. */
 export interface DrainEnd {
   /** `drained`, or why not (`refused`, `failed`). */
-  outcome: "drained" | "refused" | "failed";
+  outcome: (typeof DRAIN_ENDS)[number];
   /** Pods left that kept the drain from finishing. */
   blocking: number;
   /** Pods evicted in all, earlier runs included. */

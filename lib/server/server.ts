@@ -1,4 +1,4 @@
-import { parseNotification, PayloadError } from "../intake/alertmanager.ts";
+import { ALERT_STATUSES, parseNotification, PayloadError } from "../intake/alertmanager.ts";
 import { authorized, challenge, type Credentials, hasCredentials } from "./auth.ts";
 import { log } from "../base/log.ts";
 import { readBody } from "./body.ts";
@@ -46,6 +46,11 @@ export const SERVER_DEFAULTS = {
 } as const;
 
 /** A JSON answer, ending with a newline as text answers do (curl's prompt starts on its own line). */
+/** A notification's status as counted (`nodeheal_alertmanager_notifications_total{status}`): `unknown` when unread. */
+export const NOTIFICATION_STATUSES = [...ALERT_STATUSES, "unknown"] as const;
+
+type NotificationStatus = (typeof NOTIFICATION_STATUSES)[number];
+
 function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
   return new Response(`${JSON.stringify(body)}\n`, {
     status,
@@ -100,7 +105,7 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
   async function webhook(req: Request): Promise<Response> {
     allow(req, ["POST"]);
     const started = performance.now();
-    let status = "unknown";
+    let status: NotificationStatus = "unknown";
     let response: Response;
     // One deadline from the request's arrival: reading the body, parsing and handling.
     const expiry = new AbortController();
