@@ -6,7 +6,14 @@ import { formatDuration } from "../base/duration.ts";
 import { sleep } from "../base/timing.ts";
 import { type Clock, systemClock } from "../base/clock.ts";
 import { type Halt, quietHalt } from "../decide/halts.ts";
+import { DRAIN_ENDS } from "../decide/drain_step.ts";
 import { isFenced, NOT_LEADING } from "./fence.ts";
+
+/** How a drain ends (the `outcome` label of `nodeheal_drain_duration_seconds`). */
+export const DRAIN_OUTCOMES = [...DRAIN_ENDS, "stopped", "halted"] as const;
+
+/** What an eviction attempt came to (the `result` label of `nodeheal_evictions_total`). */
+export const EVICTION_RESULTS = ["evicted", "gone", "blocked", "error"] as const;
 
 /** How a drain ended. */
 export interface DrainReport {
@@ -15,7 +22,7 @@ export interface DrainReport {
    * `failed`: the timeout; `stopped`: cancelled, or no longer this replica's to run (a quiet
    * {@link Halt}); `halted`: the policy in force no longer allows it (`halt` says why).
    */
-  outcome: "drained" | "refused" | "failed" | "stopped" | "halted";
+  outcome: (typeof DRAIN_OUTCOMES)[number];
   /** Why it was halted, or stopped by a quiet halt. */
   halt?: Halt;
   /** Pods evicted (and gone) by this run. */
@@ -48,7 +55,7 @@ export interface DrainRun {
   /** Pods earlier runs of this drain evicted, as recorded on the Node (default 0). */
   evictedBefore?: number;
   /** Told of every eviction attempt's result, for metrics. */
-  evicted?: (result: "evicted" | "gone" | "blocked" | "error") => void;
+  evicted?: (result: (typeof EVICTION_RESULTS)[number]) => void;
   /** First wait between rounds while budgets block (ms; doubles up to 5 s). Default 500. */
   retryMs?: number;
   /** The clock the timeout runs on (default the system's). */

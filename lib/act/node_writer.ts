@@ -13,6 +13,9 @@ export type Write = Extract<Decision, { kind: "act" }>;
 /** A decision to write nothing: a `skip` one. */
 export type Skip = Extract<Decision, { kind: "skip" }>;
 
+/** What a write to a Node came to (the `result` label of `nodeheal_actions_total`). */
+export const WRITE_RESULTS = ["success", "conflict", "failure", "dry_run"] as const;
+
 /** What applying a decision to a Node came to. */
 export type Applied =
   /** There was nothing to decide. */

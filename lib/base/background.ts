@@ -132,7 +132,10 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 }
 
 /** How a process-wide error was not handled: a rejection nobody handled, or an uncaught throw. */
-export type UnhandledKind = "rejection" | "error";
+export const UNHANDLED_KINDS = ["rejection", "error"] as const;
+
+/** What escaped every handler (the `kind` label of `nodeheal_unhandled_errors_total`). */
+export type UnhandledKind = (typeof UNHANDLED_KINDS)[number];
 
 /** The first word of the log line of an error that escaped every handler (tests look for it). */
 export const UNHANDLED_LINE = "Unhandled";

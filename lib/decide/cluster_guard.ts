@@ -4,14 +4,14 @@
 // it is resolved to a Node at all: nothing is read, written or told about a Node for it.
 import type { Alert } from "../intake/alertmanager.ts";
 import { clip } from "../base/clip.ts";
-import type { Gate } from "./decision.ts";
+import type { SkipReason } from "./decision.ts";
 import type { Policy } from "./policy.ts";
 
 /** The outcome of an alert that is another cluster's. */
 export const OTHER_CLUSTER = "otherCluster";
 
 /** The gate that names it (the policy's `cluster:`). */
-export const CLUSTER_GATE = "cluster" as const satisfies Gate;
+export const CLUSTER_GATE = "cluster" as const satisfies SkipReason;
 
 /**
  * Why `alert` is another cluster's than the one `cluster` describes, or undefined when it carries

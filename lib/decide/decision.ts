@@ -4,8 +4,8 @@ import { clip } from "../base/clip.ts";
 import { ANNOTATIONS } from "./node_state.ts";
 import type { Policy } from "./policy.ts";
 import type { DrainOptions } from "./drain_plan.ts";
-import type { ProtectionGate, TakeOutGate } from "./gates.ts";
-import type { ReplaceGateName, ReplaceView } from "./replacements.ts";
+import type { Gate } from "./gates.ts";
+import type { ReplaceView } from "./replacements.ts";
 import type { Tally } from "./tally.ts";
 
 /**
@@ -16,29 +16,32 @@ import type { Tally } from "./tally.ts";
  * `replace` marks a Node whose replacement starts (recorded in the ledger first), `replace-end`
  * one whose replacement failed.
  */
-export type Action =
-  | "cordon"
-  | "drain"
-  | "uncordon"
-  | "hold"
-  | "release"
-  | "refresh"
-  | "disown"
-  | "forget"
-  | "drain-progress"
-  | "drain-end"
-  | "drain-halt"
-  | "replace"
-  | "replace-end";
+export const ACTIONS = [
+  "cordon",
+  "drain",
+  "uncordon",
+  "hold",
+  "release",
+  "refresh",
+  "disown",
+  "forget",
+  "drain-progress",
+  "drain-end",
+  "drain-halt",
+  "replace",
+  "replace-end",
+] as const;
+
+/** A write a decision makes (the `action` label of `nodeheal_actions_total`). */
+export type Action = (typeof ACTIONS)[number];
+
+export type { Gate } from "./gates.ts";
 
 /**
- * Why a decision made no change to the Node:
- * - `policy`: no policy rule gives the alert an action (or its rule says `none`);
- * - the take-out gates of gates.ts (`paused`, `minHealthy`, `rate`, `cooldown`), named by
- *   their table;
- * - `protected`: a control-plane Node, never touched; `excluded`: labelled `node-heal.io/exclude=true`;
- * - `maxConcurrent`: as many Nodes are draining as the policy allows;
- * - `maxReplacing`, `replaceRate`: the replacement gates of replacements.ts;
+ * Why a decision made no change to the Node when no gate blocked it (the gates are in gates.ts
+ * and protection.ts):
+ * - `policy`: no policy rule gives the alert an action (or its rule says `none`, or no longer
+ *   says how to drain or replace);
  * - `notOurs`: cordoned by someone else, so neither cordoned again nor uncordoned;
  * - `manualUncordon`: someone uncordoned a Node node-heal had cordoned for this alert;
  * - `duplicate`: this alert already holds this Node (a repeated delivery);
@@ -47,36 +50,43 @@ export type Action =
  * - `stale`: a firing delivered after the resolution of the same alert (fingerprint and startsAt);
  * - `cluster`: the alert is another cluster's (cluster_guard.ts), decided before it names a Node.
  */
-export type Gate =
-  | TakeOutGate
-  | ProtectionGate
-  | ReplaceGateName
-  | "policy"
-  | "maxConcurrent"
-  | "notOurs"
-  | "manualUncordon"
-  | "duplicate"
-  | "notHeld"
-  | "holdLimit"
-  | "stale"
-  | "cluster";
+export const SKIP_REASONS = [
+  "policy",
+  "notOurs",
+  "manualUncordon",
+  "duplicate",
+  "notHeld",
+  "holdLimit",
+  "stale",
+  "cluster",
+] as const;
+
+/** A reason to change nothing that is not a gate. */
+export type SkipReason = (typeof SKIP_REASONS)[number];
+
+/** What a skip names: the gate that blocked it, or another reason (the `gate` label of metrics). */
+export type SkipCause = Gate | SkipReason;
+
+/** Every reason of an Event node-heal records (the `reason` label of `nodeheal_events_total`). */
+export const EVENT_REASONS = [
+  "NodeHealCordoned",
+  "NodeHealUncordoned",
+  "NodeHealSkipped",
+  "NodeHealDrainStarted",
+  "NodeHealDrained",
+  "NodeHealDrainFailed",
+  "NodeHealDrainHalted",
+  "NodeHealReplaceStarted",
+  "NodeHealReplaced",
+  "NodeHealReplaceFailed",
+  "NodeHealPolicyReloaded",
+  "NodeHealPolicyRefused",
+  "NodeHealUntrustedState",
+] as const;
 
 /** The Event a decision asks the reporter to record on the Node. */
 export interface EventIntent {
-  reason:
-    | "NodeHealCordoned"
-    | "NodeHealUncordoned"
-    | "NodeHealSkipped"
-    | "NodeHealDrainStarted"
-    | "NodeHealDrained"
-    | "NodeHealDrainFailed"
-    | "NodeHealDrainHalted"
-    | "NodeHealReplaceStarted"
-    | "NodeHealReplaced"
-    | "NodeHealReplaceFailed"
-    | "NodeHealPolicyReloaded"
-    | "NodeHealPolicyRefused"
-    | "NodeHealUntrustedState";
+  reason: (typeof EVENT_REASONS)[number];
   type: "Normal" | "Warning";
   message: string;
 }
@@ -100,10 +110,10 @@ export type Decision =
     drain?: DrainOptions;
     /** When the Node was cordoned by node-heal (its remediation episode), if it was. */
     cordonedAt?: string;
-    /** For `drain-halt`: the gate that halted the drain. */
-    gate?: Gate;
+    /** For `drain-halt`: the gate (or the policy) that halted the drain. */
+    gate?: SkipCause;
   }
-  | { kind: "skip"; gate: Gate; node: string; message: string; event?: EventIntent };
+  | { kind: "skip"; gate: SkipCause; node: string; message: string; event?: EventIntent };
 
 /** The alert's name as node-heal writes it (a label value may be 4 KB; a name on a Node is not). */
 export function alertName(alert: Alert): string {
@@ -144,7 +154,7 @@ export const DEFAULT_HOLD_TTL_MS = 4 * 60 * 60 * 1000;
 
 /** A decision to change nothing, because of `gate`; with `withEvent`, told on the Node. */
 export function skip(
-  gate: Gate,
+  gate: SkipCause,
   node: string,
   options: { message: string; withEvent: boolean },
 ): Decision {

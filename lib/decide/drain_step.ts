@@ -6,6 +6,7 @@ import { DEFAULT_DRAIN } from "./drain_plan.ts";
 
 import { act, type DecideOptions, type Decision, skip } from "./decision.ts";
 import { drainHalt, drainingRule, type PolicyHalt } from "./halts.ts";
+import { checkDrain } from "./gates.ts";
 
 /** A drain whose drainer has not said it is alive for this long may be resumed by another replica. */
 export const DRAIN_HEARTBEAT_TTL_MS = 30_000;
@@ -14,7 +15,7 @@ export const DRAIN_HEARTBEAT_TTL_MS = 30_000;
 export const DRAIN_STEPS = new Set(["draining", "drained", "drain-failed"]);
 
 /**
- * Starts (or resumes) the drain of a Node node-heal cordoned, if the maxConcurrent gate allows:
+ * Starts (or resumes) the drain of a Node node-heal cordoned, if the drain gates allow:
  * a claim written with the resourceVersion read, so two replicas never drain one Node.
  */
 export function startDrain(
@@ -33,10 +34,10 @@ export function startDrain(
     [...(options.nodes ?? [])].filter((n) =>
       n.metadata.name !== name && readState(n).step === "draining"
     ).length;
-  if (!resume && draining >= policy.gates.maxConcurrent) {
-    const message =
-      `Waiting to drain ${name}: ${draining} nodes are draining, maxConcurrent is ${policy.gates.maxConcurrent} (gate maxConcurrent)`;
-    return skip("maxConcurrent", name, { message, withEvent: true });
+  const blocked = resume ? undefined : checkDrain({ node: name, draining, gates: policy.gates });
+  if (blocked) {
+    const message = `Waiting to drain ${name}: ${blocked.message} (gate ${blocked.gate})`;
+    return skip(blocked.gate, name, { message, withEvent: true });
   }
   const rule = drainingRule(policy, state.rule);
   const at = now.toISOString();
@@ -111,10 +112,13 @@ export function drainProgress(
   });
 }
 
+/** How a drain that ran to its end ended: `drained`, or why not (`refused`, `failed`). */
+export const DRAIN_ENDS = ["drained", "refused", "failed"] as const;
+
 /** How a drain ended, as decide needs it. */
 export interface DrainEnd {
   /** `drained`, or why not (`refused`, `failed`). */
-  outcome: "drained" | "refused" | "failed";
+  outcome: (typeof DRAIN_ENDS)[number];
   /** Pods left that kept the drain from finishing. */
   blocking: number;
   /** Pods evicted in all, earlier runs included. */

@@ -1,19 +1,40 @@
+// Every safety gate, one table per kind of decision: a take-out (cordon), a drain, a
+// replacement. The protections every kind asks first are in protection.ts. A gate is one entry
+// of its table: its name is what skips, metrics, Events and docs carry.
 import type { Node } from "../base/node.ts";
 import { HISTORY } from "./node_state.ts";
 import { FUTURE_SKEW_MS } from "./state_schema.ts";
 import type { Gates } from "./policy.ts";
 import { formatDuration } from "../base/duration.ts";
-import { isAvailable, type ProtectionGate, since } from "./selection.ts";
+import { isAvailable, since } from "./selection.ts";
+import { PROTECTION_GATES, type ProtectionGate } from "./protection.ts";
 import { type BudgetOptions, type Budgets, Tally } from "./tally.ts";
+import type { ReplaceBudgets } from "./replacements.ts";
 
-export { isAvailable, protection, required, selected } from "./selection.ts";
-export type { ProtectionGate } from "./selection.ts";
+export { isAvailable, required, selected } from "./selection.ts";
+export { protection } from "./protection.ts";
+export type { ProtectionGate } from "./protection.ts";
 export type { BudgetOptions, Budgets } from "./tally.ts";
 
 /** A gate that blocked a remediation, and the sentence that says why. */
-export interface Blocked {
-  gate: ProtectionGate | TakeOutGate;
+export interface Blocked<G extends Gate = ProtectionGate | TakeOutGate> {
+  gate: G;
   message: string;
+}
+
+/** The name of any gate: a protection, or a gate of a take-out, a drain or a replacement. */
+export type Gate = ProtectionGate | TakeOutGate | DrainGate | ReplaceGate;
+
+/** The first gate of `table` that says no, or undefined when all let it pass. */
+function firstNo<C, N extends Gate>(
+  table: readonly { name: N; check(ctx: C): string | undefined }[],
+  ctx: C,
+): Blocked<N> | undefined {
+  for (const gate of table) {
+    const why = gate.check(ctx);
+    if (why) return { gate: gate.name, message: why };
+  }
+  return undefined;
 }
 
 /** Every gate's budget in a cluster of `nodes`, counted from all of them. */
@@ -30,7 +51,7 @@ export interface TakeOutContext {
 }
 
 /** One named safety gate of a take-out: undefined when it lets it pass, else why not. */
-interface Gate {
+interface TakeOutCheck {
   name: string;
   check(ctx: TakeOutContext): string | undefined;
 }
@@ -82,7 +103,7 @@ export const TAKE_OUT_GATES = [
       }s ago; the cooldown is ${formatDuration(gates.cooldownMs)}`;
     },
   },
-] as const satisfies readonly Gate[];
+] as const satisfies readonly TakeOutCheck[];
 
 /** The name of a take-out gate, as skips, metrics and Events carry it. */
 export type TakeOutGate = (typeof TAKE_OUT_GATES)[number]["name"];
@@ -98,9 +119,108 @@ export function checkTakeOut(
     now: options.now,
     budgets: "tally" in options ? options.tally.budgets(options) : budgets(options.nodes, options),
   };
-  for (const gate of TAKE_OUT_GATES) {
-    const why = gate.check(ctx);
-    if (why) return { gate: gate.name, message: why };
-  }
-  return undefined;
+  return firstNo(TAKE_OUT_GATES, ctx);
 }
+
+/** What the drain gate looks at: the Node, how many others are draining, the policy's gates. */
+export interface DrainContext {
+  node: string;
+  draining: number;
+  gates: Gates;
+}
+
+/**
+ * The gates of a drain's start, asked in this order. A resumed drain is not asked: it already
+ * holds its place. The policy in force is asked before them (halts.ts).
+ */
+export const DRAIN_GATES = [
+  {
+    name: "maxConcurrent",
+    check: ({ draining, gates }: DrainContext) =>
+      draining >= gates.maxConcurrent
+        ? `${draining} nodes are draining, maxConcurrent is ${gates.maxConcurrent}`
+        : undefined,
+  },
+] as const;
+
+/** The name of a drain gate, as skips and metrics carry it. */
+export type DrainGate = (typeof DRAIN_GATES)[number]["name"];
+
+/** Whether a drain of `ctx.node` may start: the first of {@link DRAIN_GATES} that says no. */
+export function checkDrain(ctx: DrainContext): Blocked<DrainGate> | undefined {
+  return firstNo(DRAIN_GATES, ctx);
+}
+
+/** A replacement gate: undefined when it lets a replacement of `node` start, else why not. */
+interface ReplaceCheck {
+  name: string;
+  check(ctx: ReplaceContext): string | undefined;
+}
+
+/** What a replacement gate looks at: the Node, the ledger's budgets, the policy's gates. */
+interface ReplaceContext {
+  node: string;
+  b: ReplaceBudgets;
+  gates: Gates;
+}
+
+/**
+ * The gates of a replacement, asked in this order; the first that says no names the skip. The
+ * Node is already out (cordoned and drained), so minHealthy has counted it; it goes on counting
+ * it, as a Node being replaced, until its successor is Ready.
+ */
+export const REPLACE_GATES = [
+  {
+    name: "paused",
+    check: ({ node, b }) =>
+      b.paused ? `node-heal is paused; ${node} was not replaced (it stays cordoned)` : undefined,
+  },
+  {
+    name: "ledger",
+    check: ({ node, b }) =>
+      b.damaged
+        ? `the replacement ledger cannot be trusted (${b.damaged}); ${node} waits until it is repaired or deleted`
+        : undefined,
+  },
+  {
+    name: "maxReplacing",
+    check: ({ node, b, gates }) =>
+      b.maxReplacing.inFlight >= gates.maxReplacing
+        ? `${b.maxReplacing.inFlight} replacement${
+          b.maxReplacing.inFlight === 1 ? " is" : "s are"
+        } under way (${
+          b.maxReplacing.nodes.slice(0, 5).join(", ")
+        }); maxReplacing is ${gates.maxReplacing}, so ${node} waits`
+        : undefined,
+  },
+  {
+    name: "replaceRate",
+    check: ({ node, b, gates }) =>
+      b.replaceRate.left <= 0
+        ? `replacing ${node} would exceed the replacement rate: ${b.replaceRate.used} started in the last ${
+          formatDuration(gates.replaceRate.windowMs)
+        }, replaceRate allows ${gates.replaceRate.max}`
+        : undefined,
+  },
+] as const satisfies readonly ReplaceCheck[];
+
+/** The name of a replacement gate, as skips and metrics carry it (`paused` is shared with take-outs). */
+export type ReplaceGate = (typeof REPLACE_GATES)[number]["name"];
+
+/** Whether a replacement of `node` may start: the first of {@link REPLACE_GATES} that says no. */
+export function checkReplace(
+  node: string,
+  budgets: ReplaceBudgets,
+  gates: Gates,
+): Blocked<ReplaceGate> | undefined {
+  return firstNo(REPLACE_GATES, { node, b: budgets, gates });
+}
+
+/** Every gate's name, once (`paused` is shared by take-outs and replacements). */
+export const GATES: readonly Gate[] = [
+  ...new Set(
+    [PROTECTION_GATES, TAKE_OUT_GATES, DRAIN_GATES, REPLACE_GATES].flatMap((t) =>
+      t.map((g) => g.name)
+    ),
+  ),
+];

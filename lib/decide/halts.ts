@@ -4,13 +4,15 @@
 import { isCordoned, type Node } from "../base/node.ts";
 import { readState } from "./node_state.ts";
 import type { Policy, Rule } from "./policy.ts";
-import { protection } from "./selection.ts";
+import { protection, type ProtectionGate } from "./protection.ts";
+import type { Gate } from "./gates.ts";
+import type { SkipReason } from "./decision.ts";
 
 /**
  * Why the policy in force stops a drain, with an Event: node-heal is `paused`, the Node is
  * `protected` or `excluded`, or its rule (`policy`) was renamed, removed or no longer drains.
  */
-export type PolicyGate = "paused" | "protected" | "excluded" | "policy";
+export type PolicyGate = Extract<Gate, "paused"> | ProtectionGate | Extract<SkipReason, "policy">;
 
 /**
  * Why a drain is no longer this replica's to run, stopped quietly, its claim left for whoever

@@ -8,11 +8,22 @@ import {
   readState,
 } from "./node_state.ts";
 
-import { act, type DecideOptions, type Decision } from "./decision.ts";
+import { act, type Action, type DecideOptions, type Decision } from "./decision.ts";
 import { DRAIN_HEARTBEAT_TTL_MS, drainDue, startDrain } from "./drain_step.ts";
 import { replaceDue, startReplace } from "./replace_step.ts";
 import { liveOverflow, seenAt } from "./holds.ts";
 import { formatDuration } from "../base/duration.ts";
+
+/** The writes {@link reconcile} makes (the `outcome` label of `nodeheal_reconciles_total`, beside failures). */
+export const RECONCILE_ACTIONS = [
+  "disown",
+  "drain",
+  "drain-halt",
+  "replace",
+  "release",
+  "uncordon",
+  "forget",
+] as const satisfies readonly Action[];
 
 /**
  * What node-heal should do about a Node outside any alert: give up its claim on a Node

@@ -11,8 +11,7 @@ import {
 } from "./node_state.ts";
 import { DEFAULT_POLICY, type Policy, type Rule } from "./policy.ts";
 import { act, type DecideOptions, type Decision, skip } from "./decision.ts";
-import { checkReplace } from "./replacements.ts";
-import { protection } from "./selection.ts";
+import { checkReplace, protection } from "./gates.ts";
 
 /** Steps at which a drain has ended (a replacement may follow either). */
 export const DRAIN_ENDED = new Set(["drained", "drain-failed"]);

@@ -4,11 +4,10 @@
 // with its annotations), in a ConfigMap that act/replace/ledger.ts reads and writes, and that
 // anyone with RBAC in node-heal's namespace can write too.
 import { isReady, type Node } from "../base/node.ts";
-import { formatDuration } from "../base/duration.ts";
 import type { Gates } from "./policy.ts";
 import { POOL_LABELS, type ProviderName } from "./replace_policy.ts";
 import { readState } from "./node_state.ts";
-import { protection } from "./selection.ts";
+import { protection } from "./protection.ts";
 
 /** Where a replacement stands. */
 export type Phase =
@@ -142,68 +141,6 @@ export interface ReplaceView {
   budgets(now: Date, paused: boolean): ReplaceBudgets;
   /** Whether Node `name` is being replaced (in the ledger, or decided). */
   replacing(name: string): boolean;
-}
-
-/** A replacement gate: undefined when it lets a replacement of `node` start, else why not. */
-interface ReplaceGate {
-  name: string;
-  check(node: string, b: ReplaceBudgets, gates: Gates): string | undefined;
-}
-
-/**
- * The gates of a replacement, asked in this order; the first that says no names the skip. The
- * Node is already out (cordoned and drained), so minHealthy has counted it; it goes on counting
- * it, as a Node being replaced, until its successor is Ready.
- */
-export const REPLACE_GATES = [
-  {
-    name: "paused",
-    check: (node, b) =>
-      b.paused ? `node-heal is paused; ${node} was not replaced (it stays cordoned)` : undefined,
-  },
-  {
-    name: "ledger",
-    check: (node, b) =>
-      b.damaged
-        ? `the replacement ledger cannot be trusted (${b.damaged}); ${node} waits until it is repaired or deleted`
-        : undefined,
-  },
-  {
-    name: "maxReplacing",
-    check: (node, b, gates) =>
-      b.maxReplacing.inFlight >= gates.maxReplacing
-        ? `${b.maxReplacing.inFlight} replacement${
-          b.maxReplacing.inFlight === 1 ? " is" : "s are"
-        } under way (${
-          b.maxReplacing.nodes.slice(0, 5).join(", ")
-        }); maxReplacing is ${gates.maxReplacing}, so ${node} waits`
-        : undefined,
-  },
-  {
-    name: "replaceRate",
-    check: (node, b, gates) =>
-      b.replaceRate.left <= 0
-        ? `replacing ${node} would exceed the replacement rate: ${b.replaceRate.used} started in the last ${
-          formatDuration(gates.replaceRate.windowMs)
-        }, replaceRate allows ${gates.replaceRate.max}`
-        : undefined,
-  },
-] as const satisfies readonly ReplaceGate[];
-
-/** The name of a replacement gate, as skips and metrics carry it (`paused` is shared with take-outs). */
-export type ReplaceGateName = (typeof REPLACE_GATES)[number]["name"];
-
-/** Whether a replacement of `node` may start: the first of {@link REPLACE_GATES} that says no. */
-export function checkReplace(
-  node: string,
-  budgets: ReplaceBudgets,
-  gates: Gates,
-): { gate: ReplaceGateName; message: string } | undefined {
-  for (const gate of REPLACE_GATES) {
-    const why = gate.check(node, budgets, gates);
-    if (why) return { gate: gate.name, message: why };
-  }
-  return undefined;
 }
 
 /** The label naming a Node's pool, and its value: `poolLabel` if given, else the first known one it has. */

@@ -1,5 +1,6 @@
 import { isCordoned, type Node } from "../base/node.ts";
-import { isAvailable, protection, required, since } from "./selection.ts";
+import { isAvailable, required, since } from "./selection.ts";
+import { protection } from "./protection.ts";
 import { HISTORY, readState, remediations } from "./node_state.ts";
 import type { Gates } from "./policy.ts";
 import { FUTURE_SKEW_MS } from "./state_schema.ts";

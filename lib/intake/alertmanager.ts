@@ -50,7 +50,10 @@ const annotationMap = z.record(
 ).refine((m) => Object.keys(m).length <= LIMITS.annotations, {
   message: `must have at most ${LIMITS.annotations} entries`,
 });
-const status = z.enum(["firing", "resolved"]);
+/** An alert's (and a notification's) status, as Alertmanager sends it. */
+export const ALERT_STATUSES = ["firing", "resolved"] as const;
+
+const status = z.enum(ALERT_STATUSES);
 
 const alertSchema = z.object({
   status,

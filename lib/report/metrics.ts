@@ -1,6 +1,19 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { RuntimeMetrics } from "./runtime_metrics.ts";
-import { Background, BACKGROUND_TASKS } from "../base/background.ts";
+import {
+  Background,
+  BACKGROUND_TASKS,
+  UNHANDLED_KINDS,
+  type UnhandledKind,
+} from "../base/background.ts";
+import type { SkipCause } from "../decide/decision.ts";
+import type {
+  AlertOutcome,
+  DECISION_OUTCOMES,
+  EventResult,
+  LabelledCounter,
+  NotifyResult,
+} from "./labels.ts";
 
 /** node-heal's Prometheus metrics, in a registry of their own (one per server). */
 export class Metrics {
@@ -15,15 +28,18 @@ export class Metrics {
     registers: [this.registry],
   });
   /** Alerts handled, by outcome. */
-  readonly alerts = new Counter({
+  readonly alerts: LabelledCounter<{ outcome: AlertOutcome }> = new Counter({
     name: "nodeheal_alerts_total",
     help:
-      "Alerts handled, by outcome: an action (cordon, uncordon, hold, release, forget), skipped, unresolved (no matching node), otherCluster (another cluster's alert, policy cluster) or failed.",
+      "Alerts handled, by outcome: an action (cordon, uncordon, hold, release, forget, drain, replace, ...), skipped, unresolved (no matching node), otherCluster (another cluster's alert, policy cluster), rejected or failed.",
     labelNames: ["outcome"] as const,
     registers: [this.registry],
   });
   /** Decisions, by outcome and the gate that blocked them (empty when none did). */
-  readonly decisions = new Counter({
+  readonly decisions: LabelledCounter<{
+    outcome: (typeof DECISION_OUTCOMES)[number];
+    gate: SkipCause | "";
+  }> = new Counter({
     name: "nodeheal_decisions_total",
     help: "Decisions made, by outcome (act or skip) and the gate that blocked them.",
     labelNames: ["outcome", "gate"] as const,
@@ -53,7 +69,7 @@ export class Metrics {
     registers: [this.registry],
   });
   /** Events written or failed. */
-  readonly events = new Counter({
+  readonly events: LabelledCounter<{ reason: string; result: EventResult }> = new Counter({
     name: "nodeheal_events_total",
     help: "Kubernetes Events recorded, by reason and result (created, counted, failure).",
     labelNames: ["reason", "result"] as const,
@@ -156,7 +172,7 @@ export class Metrics {
     registers: [this.registry],
   });
   /** Notifications node-heal sends, by sink and how each ended. */
-  readonly sent = new Counter({
+  readonly sent: LabelledCounter<{ sink: string; result: NotifyResult }> = new Counter({
     name: "nodeheal_notifications_total",
     help:
       "Notifications to people, by sink and result: sent, retried (an attempt that will be tried again), rejected (a 4xx, not retried), dropped (the queue was full, or shutdown came first), expired (retried for too long).",
@@ -212,7 +228,7 @@ export class Metrics {
     registers: [this.registry],
   });
   /** Rejections nobody handled and errors nobody caught, in the whole process: each a bug. */
-  readonly unhandledErrors = new Counter({
+  readonly unhandledErrors: LabelledCounter<{ kind: UnhandledKind }> = new Counter({
     name: "nodeheal_unhandled_errors_total",
     help:
       "Rejections nobody handled and errors nobody caught, by kind (rejection, error): each a bug, logged, and node-heal goes on.",
@@ -225,7 +241,7 @@ export class Metrics {
   constructor() {
     // Every task and kind shows 0 from the start, so that the first failure is an increase.
     for (const task of BACKGROUND_TASKS) this.backgroundErrors.inc({ task }, 0);
-    for (const kind of ["rejection", "error"] as const) this.unhandledErrors.inc({ kind }, 0);
+    for (const kind of UNHANDLED_KINDS) this.unhandledErrors.inc({ kind }, 0);
   }
 
   /** The Prometheus text exposition of every metric. */

@@ -11,6 +11,7 @@ import type { Notifier } from "./notify/notifier.ts";
 import { type Clock, systemClock } from "../base/clock.ts";
 import { fromDecision, fromDrainEnd, fromReplacement } from "./notify/happenings.ts";
 import { CLUSTER_GATE, OTHER_CLUSTER } from "../decide/cluster_guard.ts";
+import type { AlertOutcome } from "./labels.ts";
 
 /** What happened to one alert, or one reconciliation, on one Node. */
 export interface Outcome {
@@ -19,7 +20,7 @@ export interface Outcome {
    * `otherCluster` (another cluster's alert, gate `cluster`), `rejected` (the API server refused
    * the write for good) or `failed` (retry).
    */
-  outcome: string;
+  outcome: AlertOutcome;
   gate?: string;
   message: string;
 }

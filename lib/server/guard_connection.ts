@@ -2,17 +2,21 @@
 // sent as the guard counts them, and the only HTTP answers the guard writes itself.
 import { H2_PREFACE, H2Streams } from "./h2_streams.ts";
 
+/** Why the guard closes a connection, in the order the docs list them. */
+export const CLOSED_AT = [
+  "header",
+  "idle",
+  "request",
+  "connections",
+  "client",
+  "shed",
+  "body",
+  "streams",
+  "framing",
+] as const;
+
 /** Why the guard closed a connection (`nodeheal_connections_closed_total{limit}`). */
-export type ClosedAt =
-  | "header"
-  | "idle"
-  | "request"
-  | "connections"
-  | "client"
-  | "shed"
-  | "body"
-  | "streams"
-  | "framing";
+export type ClosedAt = (typeof CLOSED_AT)[number];
 
 /** HTTP/2 streams a client may have open on one connection (the server behind advertises 200). */
 export const MAX_H2_STREAMS = 256;

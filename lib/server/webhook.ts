@@ -1,6 +1,6 @@
 // `POST /webhook`: Alertmanager's notification read within its limits, run through the pipeline,
 // and answered so that Alertmanager retries what may succeed later (5xx) and nothing else.
-import { parseNotification, PayloadError } from "../intake/alertmanager.ts";
+import { ALERT_STATUSES, parseNotification, PayloadError } from "../intake/alertmanager.ts";
 import type { Notification } from "../intake/alertmanager.ts";
 import { log } from "../base/log.ts";
 import { untilAborted } from "../base/timing.ts";
@@ -10,6 +10,11 @@ import { allow, json, requireCredentials } from "./answers.ts";
 import type { Credentials } from "./auth.ts";
 import { readBody } from "./body.ts";
 import { HttpError } from "./http_error.ts";
+
+/** A notification's status as counted (`nodeheal_alertmanager_notifications_total{status}`): `unknown` when unread. */
+export const NOTIFICATION_STATUSES = [...ALERT_STATUSES, "unknown"] as const;
+
+type NotificationStatus = (typeof NOTIFICATION_STATUSES)[number];
 
 /** What the webhook route works with, its limits resolved. */
 export interface WebhookDeps {
@@ -33,7 +38,7 @@ export function webhookRoute(deps: WebhookDeps): (req: Request) => Promise<Respo
   return async (req) => {
     allow(req, ["POST"]);
     const started = performance.now();
-    let status = "unknown";
+    let status: NotificationStatus = "unknown";
     let response: Response;
     const signals = new RequestSignals(deps.timeoutMs, deps.closing);
     inFlight++;

@@ -19,6 +19,12 @@ import { Notifier } from "../report/notify/notifier.ts";
 import { SinkQueue } from "../report/notify/queue.ts";
 import { makeSinks } from "../report/notify/sinks.ts";
 
+/** What came of an edit of the policy file (the `result` label of `nodeheal_policy_reload_total`). */
+export const POLICY_RELOAD_RESULTS = ["applied", "refused"] as const;
+
+/** What came of an edit of the policy file. */
+export type PolicyReloadResult = (typeof POLICY_RELOAD_RESULTS)[number];
+
 /** How long the sinks of a policy going out of force (or of a stopping node-heal) may deliver. */
 export const NOTIFY_DRAIN_MS = 5000;
 
@@ -121,7 +127,7 @@ export interface PolicyWatchDeps {
   /** Checks and puts in force the policy of `text`; throws (naming the field) when it cannot. */
   apply: (text: string) => Promise<void>;
   /** Told of each reload: applied, or refused with why. */
-  told: (result: "applied" | "refused", message: string) => void;
+  told: (result: PolicyReloadResult, message: string) => void;
   /** Runs each read, its failure logged and counted (the service's); one that only logs by default. */
   background?: Background;
 }

@@ -7,8 +7,8 @@ import { Background } from "../../base/background.ts";
 import type { Clock } from "../../base/clock.ts";
 import type { Node } from "../../base/node.ts";
 import type { Policy, Rule } from "../../decide/policy.ts";
+import { checkReplace } from "../../decide/gates.ts";
 import {
-  checkReplace,
   holdsPlace,
   inFlight,
   pruned,
@@ -27,10 +27,13 @@ import type { KubeClient } from "../kube/types.ts";
 import { log } from "../../base/log.ts";
 
 /** How a replacement ended, or that it started, as the replacer tells it. */
-export type ReplaceNews =
-  | { kind: "requested"; replacement: Replacement }
-  | { kind: "replaced"; replacement: Replacement }
-  | { kind: "failed"; replacement: Replacement };
+export type ReplaceNews = { kind: ReplaceOutcome; replacement: Replacement };
+
+/** How a replacement was asked for and ended (the `outcome` label of `nodeheal_replacements_total`). */
+export const REPLACE_OUTCOMES = ["requested", "replaced", "failed"] as const;
+
+/** How a replacement was asked for and ended. */
+export type ReplaceOutcome = (typeof REPLACE_OUTCOMES)[number];
 
 /** What a {@link Replacer} works with. */
 export interface ReplacerDeps {

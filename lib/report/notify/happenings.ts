@@ -6,6 +6,7 @@ import { ANNOTATIONS } from "../../decide/node_state.ts";
 import type { Replacement } from "../../decide/replacements.ts";
 import type { Alert } from "../../intake/alertmanager.ts";
 import { alertName } from "../../decide/decision.ts";
+import { GATES } from "../../decide/gates.ts";
 import type { Happening } from "./notifier.ts";
 import type { NotifyKind } from "./types.ts";
 
@@ -18,21 +19,10 @@ const WRITTEN: Partial<Record<string, NotifyKind>> = {
 };
 
 /**
- * The gates that keep a node from a step it was due for: told as `blocked`. Others (a duplicate,
- * a policy with nothing to do, a node someone else cordoned) are no remediation blocked.
+ * The gates that keep a node from a step it was due for: told as `blocked`. Skip reasons (a
+ * duplicate, a policy with nothing to do, a node someone else cordoned) are no remediation blocked.
  */
-const BLOCKING: ReadonlySet<string> = new Set([
-  "paused",
-  "minHealthy",
-  "rate",
-  "cooldown",
-  "maxConcurrent",
-  "protected",
-  "excluded",
-  "maxReplacing",
-  "replaceRate",
-  "ledger",
-]);
+const BLOCKING: ReadonlySet<string> = new Set(GATES);
 
 /** What a decision (written or skipped) is worth telling, if anything. */
 export function fromDecision(

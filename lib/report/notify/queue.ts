@@ -6,6 +6,7 @@ import { Background } from "../../base/background.ts";
 import { log } from "../../base/log.ts";
 import { sleep as realSleep } from "../../base/timing.ts";
 import type { Metrics } from "../metrics.ts";
+import type { NotifyResult } from "../labels.ts";
 import type { Attempt, NotifyEvent, Sink } from "./types.ts";
 
 const logger = log("notify");
@@ -303,7 +304,7 @@ export class SinkQueue {
     return ceiling / 2 + this.#o.random() * ceiling / 2;
   }
 
-  #count(result: "sent" | "retried" | "rejected" | "dropped" | "expired", n = 1): void {
+  #count(result: NotifyResult, n = 1): void {
     this.#metrics?.sent.inc({ sink: this.sink.name, result }, n);
   }
 

@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { alertOf } from "../../support/alerts.ts";
-import { budgets, checkTakeOut, protection, required } from "../../../lib/decide/gates.ts";
+import {
+  budgets,
+  checkTakeOut,
+  type Gate,
+  GATES,
+  protection,
+  required,
+} from "../../../lib/decide/gates.ts";
+import { SKIP_REASONS } from "../../../lib/decide/decision.ts";
 import { decide } from "../../../lib/decide/decide.ts";
 import { DEFAULT_POLICY, type Gates, parsePolicy } from "../../../lib/decide/policy.ts";
 import type { Alert } from "../../../lib/intake/alertmanager.ts";
@@ -392,4 +400,9 @@ Deno.test("what one Node says about itself takes no budget from the others: a fo
     checkTakeOut(cluster[3], { nodes: cluster, gates: open, now: NOW, paused: false })?.gate,
     undefined,
   );
+});
+
+Deno.test("gates and skip reasons are distinct: no skip reason is named like a gate", () => {
+  assert.ok(GATES.includes("maxConcurrent") && GATES.includes("protected"));
+  for (const reason of SKIP_REASONS) assert.ok(!GATES.includes(reason as Gate), reason);
 });

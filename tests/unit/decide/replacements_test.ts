@@ -1,8 +1,8 @@
 // The replacement ledger's pure rules: the gates' budgets, the successor, the ledger bounded.
 import assert from "node:assert/strict";
 import { parsePolicy } from "../../../lib/decide/policy.ts";
+import { checkReplace } from "../../../lib/decide/gates.ts";
 import {
-  checkReplace,
   earliestSuccessor,
   MAX_ENDED,
   MAX_MESSAGE,
