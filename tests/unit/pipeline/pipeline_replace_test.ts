@@ -5,15 +5,13 @@ import assert from "node:assert/strict";
 import { ANNOTATIONS } from "../../../lib/decide/node_state.ts";
 import { parsePolicy, type Policy } from "../../../lib/decide/policy.ts";
 import type { Alert } from "../../../lib/intake/alertmanager.ts";
-import { Pipeline } from "../../../lib/pipeline/pipeline.ts";
-import { EventRecorder } from "../../../lib/report/events.ts";
-import { Metrics } from "../../../lib/report/metrics.ts";
 import { loadProviders } from "../../../lib/act/replace/providers.ts";
 import { NODE_CLAIMS } from "../../../lib/act/replace/karpenter.ts";
 import type { Node } from "../../../lib/base/node.ts";
 import type { ReplaceProvider } from "../../../lib/act/replace/provider.ts";
 import { alertOf, parsedNotification } from "../../support/alerts.ts";
-import { FakeClient, watchedIndex, workerNode } from "../../fakes/fake_client.ts";
+import { FakeClient, workerNode } from "../../fakes/fake_client.ts";
+import { pipelineOver } from "../../support/unit_pipeline.ts";
 import { waitFor } from "../../support/wait.ts";
 
 const POLICY = parsePolicy(`
@@ -53,14 +51,7 @@ async function setup(
       status: { nodeName: `w${i}`, providerID: providerID(`w${i}`) },
     });
   }
-  const index = watchedIndex(client);
-  const metrics = new Metrics();
-  const events = new EventRecorder(client, metrics);
-  const pipeline = new Pipeline({
-    client,
-    index,
-    metrics,
-    events,
+  const { events, pipeline } = pipelineOver(client, {
     policy,
     drainRetryMs: 5,
     replacePollMs: 5,

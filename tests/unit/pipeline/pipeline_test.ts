@@ -5,11 +5,9 @@ import assert from "node:assert/strict";
 import { ANNOTATIONS } from "../../../lib/decide/node_state.ts";
 import { parsePolicy, type Policy } from "../../../lib/decide/policy.ts";
 import type { Alert } from "../../../lib/intake/alertmanager.ts";
-import { Pipeline } from "../../../lib/pipeline/pipeline.ts";
-import { EventRecorder } from "../../../lib/report/events.ts";
-import { Metrics } from "../../../lib/report/metrics.ts";
 import { alertOf, parsedNotification } from "../../support/alerts.ts";
-import { FakeClient, podOn, watchedIndex, workerNode } from "../../fakes/fake_client.ts";
+import { FakeClient, podOn, workerNode } from "../../fakes/fake_client.ts";
+import { pipelineOver } from "../../support/unit_pipeline.ts";
 import { waitFor } from "../../support/wait.ts";
 
 function setup(
@@ -21,14 +19,7 @@ function setup(
     (_, i) => workerNode(`w${i + 1}`, `10.0.0.${i + 1}`),
   );
   const client = new FakeClient({ nodes });
-  const index = watchedIndex(client);
-  const metrics = new Metrics();
-  const events = new EventRecorder(client, metrics);
-  const pipeline = new Pipeline({
-    client,
-    index,
-    metrics,
-    events,
+  const { metrics, events, pipeline } = pipelineOver(client, {
     policy: options.policy ??
       parsePolicy("acknowledge: [minHealthyZero]\ngates: { minHealthy: 0 }"),
     drainRetryMs: 5,

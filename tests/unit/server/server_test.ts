@@ -2,11 +2,9 @@
 // pipeline behind it runs against the in-memory client, so a valid notification acts on a Node.
 import assert from "node:assert/strict";
 import { parsePolicy } from "../../../lib/decide/policy.ts";
-import { Pipeline } from "../../../lib/pipeline/pipeline.ts";
-import { EventRecorder } from "../../../lib/report/events.ts";
-import { Metrics } from "../../../lib/report/metrics.ts";
 import { createHandler, type ServerDeps } from "../../../lib/server/server.ts";
-import { FakeClient, watchedIndex, workerNode } from "../../fakes/fake_client.ts";
+import { FakeClient, workerNode } from "../../fakes/fake_client.ts";
+import { pipelineOver } from "../../support/unit_pipeline.ts";
 import { notification } from "../../support/alerts.ts";
 
 const TOKEN = "s3cret-token";
@@ -15,14 +13,7 @@ function setup(options: Partial<ServerDeps> & { leading?: () => boolean } = {}) 
   const client = new FakeClient({
     nodes: [workerNode("w1", "10.0.0.1"), workerNode("w2", "10.0.0.2")],
   });
-  const index = watchedIndex(client);
-  const metrics = new Metrics();
-  const events = new EventRecorder(client, metrics);
-  const pipeline = new Pipeline({
-    client,
-    index,
-    metrics,
-    events,
+  const { index, metrics, events, pipeline } = pipelineOver(client, {
     policy: parsePolicy("acknowledge: [minHealthyZero]\ngates: { minHealthy: 0 }"),
     leading: options.leading,
   });
