@@ -9,3 +9,9 @@ export const VERSION = "0.10.0";
 export function versionLine(): string {
   return `node-heal ${VERSION} (deno ${Deno.version.deno})`;
 }
+
+/** Whether a command line asks for the version: `-v` or `--version`, before any `--`. */
+export function asksVersion(args: readonly string[]): boolean {
+  const end = args.indexOf("--");
+  return (end === -1 ? args : args.slice(0, end)).some((a) => a === "-v" || a === "--version");
+}

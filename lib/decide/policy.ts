@@ -1,4 +1,4 @@
-import { fieldName, valueAt } from "../base/field_path.ts";
+import { valueAt } from "../base/field_path.ts";
 import { z } from "zod";
 import type { Alert } from "../intake/alertmanager.ts";
 import { clip } from "../base/clip.ts";
@@ -6,7 +6,8 @@ import { DEFAULT_DRAIN, type DrainOptions } from "./drain_plan.ts";
 import { durationMs } from "../base/duration.ts";
 import { checkDangers, DANGERS } from "./danger_policy.ts";
 import { boundedDuration, MAX_DURATIONS } from "./duration_policy.ts";
-import { fieldRefusal, PolicyRefused, quoteKeys } from "./policy_refusal.ts";
+import { fieldRefusal, PolicyRefused } from "./policy_refusal.ts";
+import { unknownKeysRefusal } from "./policy_keys.ts";
 import { parsePolicyYaml } from "./policy_yaml.ts";
 import { type Matcher, matches, parseMatcher, splitMatchers } from "./matchers.ts";
 import { notifySchema, readNotify, type SinkConfig } from "./notify_policy.ts";
@@ -209,12 +210,11 @@ export function parsePolicy(text: string, source = "policy"): Policy {
 
 /** The reason a policy's schema refuses it: the first issue, its field, what was got. */
 function schemaRefusal(raw: unknown, error: z.ZodError): string {
+  // Keys the policy does not know, first: a misspelled key explains the missing one it stands for
+  // (`macth` for `match`). Named with the known key nearest, nothing under them quoted.
+  const unknown = error.issues.find((i) => i.code === "unrecognized_keys");
+  if (unknown) return unknownKeysRefusal(fileSchema, raw, unknown);
   let issue = error.issues[0];
-  // Keys the policy does not know: named, and nothing under them (nor beside them) quoted.
-  if (issue.code === "unrecognized_keys") {
-    const where = issue.path.length ? `field "${clip(fieldName(issue.path), 200)}"` : "the file";
-    return `${where} has unknown keys ${quoteKeys(issue.keys)}`;
-  }
   let got = valueAt(raw, issue.path);
   // A bad key of a map (`cluster:`): its own message, and the key as what was got.
   if (issue.code === "invalid_key" && issue.issues[0]) {

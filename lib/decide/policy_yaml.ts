@@ -4,6 +4,8 @@
 // an 899 KB file a 90 MB document for whatever walks it.
 import { CST, Lexer, parse as parseYaml } from "yaml";
 import { PolicyRefused } from "./policy_refusal.ts";
+import { clip } from "../base/clip.ts";
+import { excerpt } from "./policy_excerpt.ts";
 
 /** The bounds on a policy's text (docs/limits.md, "Policy and configuration files"). */
 export const POLICY_LIMITS = {
@@ -82,6 +84,19 @@ function checkSize(root: unknown): void {
   }
 }
 
+/**
+ * Why the YAML parser refused `text`, in one line: where (line and column), what it said, and that
+ * line quoted with a caret at the column: "line 4, column 5:" alone says nothing to change.
+ */
+function notYaml(text: string, err: Error & { linePos?: { line: number; col: number }[] }): string {
+  const said = clip(err.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, ""), 200);
+  const pos = err.linePos?.[0];
+  if (!pos) return `not YAML: ${said}`;
+  return `not YAML at line ${pos.line}, column ${pos.col}: ${said}: ${
+    excerpt(text, pos.line, pos.col)
+  }`;
+}
+
 /** Parses a policy's YAML within {@link POLICY_LIMITS}; throws {@link PolicyRefused}, one short line. */
 export function parsePolicyYaml(text: string): unknown {
   checkTokens(text);
@@ -89,7 +104,7 @@ export function parsePolicyYaml(text: string): unknown {
   try {
     raw = parseYaml(text, { maxAliasCount: POLICY_LIMITS.aliases });
   } catch (err) {
-    throw new PolicyRefused(`not YAML: ${(err as Error).message.split("\n")[0]}`);
+    throw new PolicyRefused(notYaml(text, err as Error));
   }
   checkSize(raw);
   return raw;

@@ -24,7 +24,7 @@ const SAYS: Record<Name, RegExp> = {
   nested: /it is larger than 262144 bytes/,
   nestedBlock: /it is larger than 262144 bytes/,
   huge: /it is larger than 262144 bytes/,
-  inlineSecret: /field "notify\[0\]" has unknown keys "url"/,
+  inlineSecret: /unknown key "url" in notify\[0\]; valid keys here: /,
   secretDevice: /notify\[0\]\.urlFile: cannot read the file \/dev\/zero: it is not a regular file/,
   secretInFileField:
     /notify\[0\]\.urlFile: cannot read the file \(a path not shown: it does not look like one\): NotFound/,

@@ -127,7 +127,7 @@ Deno.test("parsePolicy() refuses a bad file naming the field and the value", () 
       /field "gates\.rate\.window" must be a duration.*got "soon"/,
     ],
     ["gates: { cooldown: 10 }", /field "gates\.cooldown".*got 10/],
-    ["gates: { minHealty: 2 }", /field "gates" has unknown keys "minHealty"/],
+    ["gates: { minHealty: 2 }", /unknown key "minHealty" in gates; did you mean "minHealthy"\?$/],
     ["rules: []", /field "rules"/],
     [
       "rules: [{ name: x, match: ['a=b'], actions: [cordon, drain, replace] }]",
@@ -143,7 +143,7 @@ Deno.test("parsePolicy() refuses a bad file naming the field and the value", () 
     ],
     [
       "rules: [{ name: x, match: ['a=b'], actions: [replace], replace: { provider: karpenter, project: p } }]",
-      /field "rules\[0\]\.replace" has unknown keys "project"/,
+      /unknown key "project" in rules\[0\]\.replace; valid keys here: /,
     ],
     [
       "rules: [{ name: x, match: ['a=b'], actions: [replace], replace: { provider: gcp-mig, endpoint: 'ftp://x' } }]",

@@ -60,6 +60,6 @@ Deno.test("parsePolicyYaml() counts an alias as all it repeats: 99 aliases of a 
 });
 
 Deno.test("parsePolicyYaml() refuses text that is not YAML in one line", () => {
-  refused("rules: [\n", /^not YAML: /);
+  refused("rules: [\n", /^not YAML at line 2, column 1: .*: "\^"$/);
   refused("a: *nothing\n", /^not YAML: /);
 });
