@@ -1,6 +1,7 @@
 // The production entry point: `node-heal serve`, the compiled binary's command. It imports no
 // part of the embedded cluster; dev mode has its own entry point, lib/dev/dev_mode.ts.
-import { versionLine } from "./lib/base/version.ts";
+import { asksVersion, versionLine } from "./lib/base/version.ts";
+import { errorLine, exitCodeOf } from "./lib/base/usage_error.ts";
 
 function usageText(flags: string): string {
   return `node-heal: heal Kubernetes nodes from Prometheus alerts
@@ -8,7 +9,7 @@ function usageText(flags: string): string {
 Usage:
   node-heal serve [flags]   Serve the Alertmanager webhook and act on the cluster
   node-heal backtest [flags] Replay past alerts from Prometheus through a policy (changes nothing)
-  node-heal --version       Print node-heal's version and Deno's
+  node-heal --version, -v   Print node-heal's version and Deno's (in every command)
 
 Dev mode (an embedded cluster, no setup) runs from the source tree: deno task dev
 
@@ -21,7 +22,7 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   // Answered before the service's modules load: the client libraries they pull in read the
   // environment as they load, so `deno run main.ts --version` would need --allow-env.
-  if (command === "--version" || command === "version") {
+  if (asksVersion(argv) || command === "version") {
     console.log(versionLine());
     return 0;
   }
@@ -54,16 +55,24 @@ async function main(argv: string[]): Promise<number> {
         console.log(USAGE);
         return 0;
       case undefined:
-        console.error(USAGE);
+        console.error('node-heal: Give a command, "serve" or "backtest"; see node-heal --help');
         return 2;
       default:
-        console.error(`Unknown command "${command}"; expected "serve" or "backtest"\n\n${USAGE}`);
+        console.error(
+          errorLine(
+            "node-heal",
+            `Unknown command ${
+              JSON.stringify(command.slice(0, 60))
+            }; expected "serve" or "backtest"; see node-heal --help`,
+          ),
+        );
         return 2;
     }
   } catch (err) {
-    console.error(`node-heal: ${(err as Error).message}`);
-    // A policy refused for what it says, as a bad flag is: 2. (One that cannot be read: 1.)
-    return (err as Error).name === "PolicyRefused" ? 2 : 1;
+    // A usage error (a bad flag, a policy refused for what it says, a busy address): one line, exit
+    // 2. Anything else (a file that cannot be read, a cluster out of reach): 1.
+    console.error(errorLine("node-heal", err));
+    return exitCodeOf(err);
   }
 }
 

@@ -9,6 +9,7 @@ import {
   type LogLevel,
   parseLogLevel,
 } from "@logtape/logtape";
+import { UsageError } from "./usage_error.ts";
 
 /** How log records are written: one JSON object a line, or text for people (coloured on a terminal). */
 export type LogFormat = "json" | "pretty";
@@ -41,7 +42,7 @@ export function colorWanted(): boolean {
 /** Configures structured logging for the whole process; throws on an unknown format or level. */
 export async function setupLogging(options: LoggingOptions): Promise<void> {
   if (options.format !== "json" && options.format !== "pretty") {
-    throw new Error(
+    throw new UsageError(
       `Cannot configure logging: format must be "json" or "pretty", got "${options.format}"`,
     );
   }
@@ -49,7 +50,7 @@ export async function setupLogging(options: LoggingOptions): Promise<void> {
   try {
     level = parseLogLevel(options.level);
   } catch {
-    throw new Error(
+    throw new UsageError(
       `Cannot configure logging: level must be one of trace, debug, info, warning, error, fatal, got "${options.level}"`,
     );
   }

@@ -4,6 +4,7 @@
 // once reached all three) or anything under a key the policy does not know.
 import { clip } from "../base/clip.ts";
 import { fieldName } from "../base/field_path.ts";
+import { UsageError } from "../base/usage_error.ts";
 
 /** Characters of a value a refusal quotes, at most. */
 export const QUOTE_MAX = 200;
@@ -12,8 +13,8 @@ export const REFUSAL_MAX = 600;
 /** Keys, of a map's, a refusal lists at most. */
 const KEYS_MAX = 5;
 
-/** A policy refused for what it says: said in one line; start-up exits 2 on it. */
-export class PolicyRefused extends Error {
+/** A policy refused for what it says: said in one line; start-up exits 2 on it, as on a bad flag. */
+export class PolicyRefused extends UsageError {
   constructor(reason: string) {
     super(clip(oneLine(reason), REFUSAL_MAX));
     this.name = "PolicyRefused";

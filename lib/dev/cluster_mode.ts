@@ -5,6 +5,9 @@ import { parseClusterConfig, usage } from "../service/config.ts";
 import { startEmbeddedCluster } from "../embedded/cluster.ts";
 import { log, setupLogging } from "../base/log.ts";
 import { writeKubeconfig } from "./kubeconfig_out.ts";
+import { bound } from "../service/listen_check.ts";
+import { asksVersion, versionLine } from "../base/version.ts";
+import { errorLine, exitCodeOf } from "../base/usage_error.ts";
 
 const USAGE = `node-heal cluster: the embedded Kubernetes API server alone, for node-heal replicas
 
@@ -23,6 +26,10 @@ ${usage("cluster")}
 
 /** Runs cluster mode with these arguments; resolves with the exit code (2: bad flags). */
 export async function runCluster(args: string[]): Promise<number> {
+  if (asksVersion(args)) {
+    console.log(versionLine());
+    return 0;
+  }
   let config;
   try {
     config = parseClusterConfig(args);
@@ -32,7 +39,7 @@ export async function runCluster(args: string[]): Promise<number> {
     }
     await setupLogging({ format: config.logFormat, level: config.logLevel });
   } catch (err) {
-    console.error(`node-heal cluster: ${(err as Error).message}\n\nSee: deno task cluster --help`);
+    console.error(`${errorLine("node-heal cluster", err)}; see deno task cluster --help`);
     return 2;
   }
   const logger = log("main");
@@ -44,7 +51,11 @@ export async function runCluster(args: string[]): Promise<number> {
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
       Deno.addSignalListener(signal, () => resolve(signal));
     }
-    const cluster = await startEmbeddedCluster({ ...listen, workers });
+    const cluster = await bound(() => startEmbeddedCluster({ ...listen, workers }), {
+      addr: listen,
+      flag: "embedded-api-listen",
+      holder: "another deno task cluster or dev",
+    });
     try {
       if (kubeconfigOut) await writeKubeconfig(kubeconfigOut, cluster.kubeconfig());
       logger.info("Embedded Kubernetes API server on {api}, {workers} workers, no node-heal", {
@@ -66,8 +77,8 @@ export async function runCluster(args: string[]): Promise<number> {
     logger.info("Stopped");
     return 0;
   } catch (err) {
-    console.error(`node-heal cluster: ${(err as Error).message}`);
-    return 1;
+    console.error(errorLine("node-heal cluster", err));
+    return exitCodeOf(err);
   }
 }
 

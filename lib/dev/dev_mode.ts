@@ -6,6 +6,9 @@ import { log } from "../base/log.ts";
 import { runService } from "../service/run.ts";
 import { writeKubeconfig } from "./kubeconfig_out.ts";
 import { parsePolicy } from "../decide/policy.ts";
+import { bound, checkFree } from "../service/listen_check.ts";
+import { asksVersion, versionLine } from "../base/version.ts";
+import { errorLine, exitCodeOf } from "../base/usage_error.ts";
 
 /**
  * Dev mode's policy when no --config is given: the default, with the whole ladder allowed
@@ -31,45 +34,19 @@ Usage:
   deno task dev [flags]
 
 An embedded Kubernetes API server on 127.0.0.1:6443 with a kind-like cluster, its kubeconfig in
-.dev/kubeconfig, the webhook on 127.0.0.1:8000, pretty logs.
+.dev/kubeconfig, the webhook on 127.0.0.1:8000, pretty logs. Every usage error is one line on
+stderr and exit code 2.
 
 Flags:
 ${usage("dev")}
 `;
 
-/** An address given to a flag is taken: the error names both, so the user knows what to change. */
-function inUse(addr: { hostname: string; port: number }, flag: string): Error {
-  return new Error(
-    `--${flag} ${addr.hostname}:${addr.port} is in use (another deno task dev?): stop it, or give ` +
-      `--${flag} a free address`,
-  );
-}
-
-/** Runs `start`, turning "address in use" into an error that names the address and its flag. */
-async function bound<T>(
-  start: () => Promise<T>,
-  addr: { hostname: string; port: number },
-  flag: string,
-): Promise<T> {
-  try {
-    return await start();
-  } catch (err) {
-    if (err instanceof Deno.errors.AddrInUse) throw inUse(addr, flag);
-    throw err;
-  }
-}
-
-/**
- * Fails if the webhook's address is taken, before the embedded cluster starts: the webhook binds
- * last, once the service has synced, too late to leave everything as it was.
- */
-async function checkFree(addr: { hostname: string; port: number }, flag: string): Promise<void> {
-  if (addr.port === 0) return;
-  await bound(() => Promise.resolve(Deno.listen(addr).close()), addr, flag);
-}
-
 /** Runs dev mode with these arguments; resolves with the exit code. */
 export async function runDev(args: string[]): Promise<number> {
+  if (asksVersion(args)) {
+    console.log(versionLine());
+    return 0;
+  }
   try {
     const config = parseConfig(args, "dev");
     if (config.help) {
@@ -80,40 +57,36 @@ export async function runDev(args: string[]): Promise<number> {
     const { listen, workers, kubeconfigOut } = config.embedded;
     // Bind first, then write: a second dev mode on busy ports fails before it could rewrite the
     // kubeconfig of the one already running (written below once both ports are bound).
-    await checkFree(config.listen, "listen");
-    const cluster = await bound(
-      () => startEmbeddedCluster({ ...listen, workers }),
-      listen,
-      "embedded-api-listen",
-    );
+    await checkFree({ addr: config.listen, flag: "listen", holder: "another deno task dev" });
+    const cluster = await bound(() => startEmbeddedCluster({ ...listen, workers }), {
+      addr: listen,
+      flag: "embedded-api-listen",
+      holder: "another deno task dev or cluster",
+    });
     const policy = config.policy ?? parsePolicy(DEV_POLICY_YAML, "dev mode's policy");
-    return await bound(
-      () =>
-        runService({ ...config, policy, kubeconfigYaml: cluster.kubeconfig() }, {
-          mode: "dev",
-          ...(config.policy
-            ? {}
-            : { policySource: "dev mode's (replace through the embedded Karpenter)" }),
-          extra: {
-            embeddedCluster: { url: cluster.url, workers },
-            embeddedKubeconfig: kubeconfigOut,
-          },
-          started: async () => {
-            if (!kubeconfigOut) return;
-            await writeKubeconfig(kubeconfigOut, cluster.kubeconfig());
-            log("main").info(
-              "Embedded Kubernetes API server on {api}; try: kubectl --kubeconfig {kubeconfig} get nodes",
-              { api: cluster.url, kubeconfig: kubeconfigOut },
-            );
-          },
-          close: () => cluster.close(),
-        }),
-      config.listen,
-      "listen",
-    );
+    return await runService({ ...config, policy, kubeconfigYaml: cluster.kubeconfig() }, {
+      mode: "dev",
+      ...(config.policy
+        ? {}
+        : { policySource: "dev mode's (replace through the embedded Karpenter)" }),
+      extra: {
+        embeddedCluster: { url: cluster.url, workers },
+        embeddedKubeconfig: kubeconfigOut,
+      },
+      started: async () => {
+        if (!kubeconfigOut) return;
+        await writeKubeconfig(kubeconfigOut, cluster.kubeconfig());
+        log("main").info(
+          "Embedded Kubernetes API server on {api}; try: kubectl --kubeconfig {kubeconfig} get nodes",
+          { api: cluster.url, kubeconfig: kubeconfigOut },
+        );
+      },
+      close: () => cluster.close(),
+    });
   } catch (err) {
-    console.error(`node-heal: ${(err as Error).message}`);
-    return 1;
+    // A usage error (a bad flag, a policy refused, a busy address): one line, exit code 2.
+    console.error(errorLine("node-heal", err));
+    return exitCodeOf(err);
   }
 }
 

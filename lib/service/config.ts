@@ -4,6 +4,8 @@ import type { Election, ServiceConfig } from "./service_config.ts";
 import { CLUSTER_VALUE } from "../decide/policy.ts";
 import { type Credentials, parseBasicUsers } from "../server/auth.ts";
 import { defaultOf, FLAGS, flagsOf, type Mode } from "./flags.ts";
+import { flagError } from "./flag_errors.ts";
+import { UsageError } from "../base/usage_error.ts";
 import { MAX_TIMEOUT_MS, parseCount, parseDuration, parseListen } from "./flag_values.ts";
 import { loadPolicy } from "./policy_file.ts";
 import { whyUnreadable } from "../base/bounded_read.ts";
@@ -55,14 +57,14 @@ function loadCredentials(
 
 function loadTls(cert: string, key: string): { cert: string; key: string } | undefined {
   if (!cert && !key) return undefined;
-  if (!cert || !key) throw new Error("Cannot serve TLS: give both --tls-cert and --tls-key");
+  if (!cert || !key) throw new UsageError("Cannot serve TLS: give both --tls-cert and --tls-key");
   return { cert: readFile(cert, "--tls-cert"), key: readFile(key, "--tls-key") };
 }
 
 function parseBool(value: string, name: string): boolean {
   if (["true", "1", "yes"].includes(value.toLowerCase())) return true;
   if (["false", "0", "no", ""].includes(value.toLowerCase())) return false;
-  throw new Error(`Cannot parse ${name}: expected true or false, got "${value}"`);
+  throw new UsageError(`Cannot parse ${name}: expected true or false, got "${value}"`);
 }
 
 /**
@@ -83,18 +85,7 @@ function readFlags(
   try {
     values = parseArgs({ args, options, strict: true, allowPositionals: false }).values;
   } catch (err) {
-    const message = (err as Error).message;
-    const unknown = /^Unknown option '--([^'=]+)'/.exec(message)?.[1];
-    if (mode === "cluster" && unknown && unknown in FLAGS) {
-      const to = FLAGS[unknown].devOnly
-        ? "deno task dev"
-        : "deno task serve --kubeconfig .dev/kubeconfig (or deno task dev)";
-      throw new Error(
-        `Cannot parse flags: --${unknown} is node-heal's, not the cluster's: deno task cluster ` +
-          `runs the embedded API server alone; give --${unknown} to ${to}`,
-      );
-    }
-    throw new Error(`Cannot parse flags: ${message}`);
+    throw flagError((err as Error).message, mode);
   }
   return (name: string): string | boolean => {
     const f = FLAGS[name];
@@ -108,7 +99,7 @@ function readFlags(
 /** Checks `--cluster-name`: a label value, as the policy's `cluster:` takes one. */
 function clusterNameOf(value: string): string {
   if (!CLUSTER_VALUE.test(value)) {
-    throw new Error(
+    throw new UsageError(
       `Cannot parse --cluster-name: expected a label value of 1 to 253 printable characters, got ${
         JSON.stringify(value)
       }`,
@@ -120,7 +111,7 @@ function clusterNameOf(value: string): string {
 /** Checks `--log-format`. */
 function logFormatOf(value: string): LogFormat {
   if (value !== "json" && value !== "pretty") {
-    throw new Error(`Cannot parse --log-format: expected json or pretty, got "${value}"`);
+    throw new UsageError(`Cannot parse --log-format: expected json or pretty, got "${value}"`);
   }
   return value;
 }
@@ -169,7 +160,7 @@ export function parseConfig(
   // The embedded cluster is dev mode's alone: serve takes none of its flags, nor their variables.
   const embedded = mode === "dev" && get("embedded-cluster") === true;
   if (embedded && str("kubeconfig") !== "") {
-    throw new Error("Cannot use --kubeconfig with --embedded-cluster: choose one cluster");
+    throw new UsageError("Cannot use --kubeconfig with --embedded-cluster: choose one cluster");
   }
   return {
     help: get("help") === true,
@@ -228,13 +219,13 @@ function electionOf(str: (name: string) => string): Election {
     ),
   };
   if (election.renewDeadlineMs >= election.leaseDurationMs) {
-    throw new Error("Cannot use --renew-deadline: it must be shorter than --lease-duration");
+    throw new UsageError("Cannot use --renew-deadline: it must be shorter than --lease-duration");
   }
   if (election.retryPeriodMs >= election.renewDeadlineMs) {
-    throw new Error("Cannot use --retry-period: it must be shorter than --renew-deadline");
+    throw new UsageError("Cannot use --retry-period: it must be shorter than --renew-deadline");
   }
   if (election.watchFailureTimeoutMs < election.retryPeriodMs) {
-    throw new Error("Cannot use --watch-failure-timeout: it must be at least --retry-period");
+    throw new UsageError("Cannot use --watch-failure-timeout: it must be at least --retry-period");
   }
   return election;
 }

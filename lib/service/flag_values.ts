@@ -1,13 +1,14 @@
 // The values flags take: an address, a duration, a count. Apart from config.ts so that the
 // backtest's flags parse the same way without loading the service's configuration.
 import { durationMs, formatDuration } from "../base/duration.ts";
+import { UsageError } from "../base/usage_error.ts";
 
 /** Splits `HOST:PORT` (or `[IPv6]:PORT`) and checks both parts. */
 export function parseListen(value: string, flag: string): { hostname: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d+)$/.exec(value);
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) {
-    throw new Error(
+    throw new UsageError(
       `Cannot parse --${flag}: expected HOST:PORT such as 127.0.0.1:8000, got "${value}"`,
     );
   }
@@ -25,7 +26,7 @@ export function parseDuration(value: string, flag: string, maxMs = Infinity): nu
   const ms = durationMs(value);
   if (ms === undefined || !(ms > 0) || ms > maxMs) {
     const most = maxMs < Infinity ? ` (at most ${formatDuration(maxMs)})` : "";
-    throw new Error(
+    throw new UsageError(
       `Cannot parse --${flag}: expected a duration such as 90s, 5m or 4h${most}, got "${value}"`,
     );
   }
@@ -36,7 +37,7 @@ export function parseDuration(value: string, flag: string, maxMs = Infinity): nu
 export function parseCount(value: string, flag: string, range: { min: number; max: number }) {
   const n = Number(value);
   if (!/^\d+$/.test(value) || n < range.min || n > range.max) {
-    throw new Error(
+    throw new UsageError(
       `Cannot parse --${flag}: expected a whole number from ${range.min} to ${range.max}, got "${value}"`,
     );
   }

@@ -321,5 +321,7 @@ export function usage(mode: Mode): string {
     const env = f.env ? `; env ${f.env}` : "";
     return `  --${name}${value}\n      ${f.help}${def}${env}`;
   });
-  return lines.join("\n");
+  return [...lines, "  -v, --version\n      Print node-heal's version and Deno's, and exit"].join(
+    "\n",
+  );
 }

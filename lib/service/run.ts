@@ -6,6 +6,7 @@ import { type Service, startService } from "./service.ts";
 import { VERSION } from "../base/version.ts";
 import { warnDangers } from "./policy_reload.ts";
 import { DEFAULT_POLICY, withClusterName } from "../decide/policy.ts";
+import { bound, checkFree } from "./listen_check.ts";
 
 /** What an entry point adds to a run: its own configuration to log, and what to stop after the service. */
 export interface RunOptions {
@@ -29,12 +30,19 @@ export interface RunOptions {
  * configuration, and a graceful stop on SIGINT or SIGTERM. Resolves with the exit code.
  */
 export async function runService(config: Config, options: RunOptions): Promise<number> {
+  // A busy --listen fails at once, naming the address and the flag, not after a sync.
+  const listen = {
+    addr: config.listen,
+    flag: "listen",
+    holder: options.mode === "dev" ? "another deno task dev" : "another node-heal",
+  };
+  await checkFree(listen);
   await setupLogging({ format: config.logFormat, level: config.logLevel });
   // The dangers the policy acknowledges: one warning line each (a reload says its own).
   if (config.policy) warnDangers(config.policy);
   const escapes = catchEscapes();
   try {
-    const service = await startService(config);
+    const service = await bound(() => startService(config), listen);
     escapes.counting(service.metrics);
     return await serve(service, config, options);
   } finally {
