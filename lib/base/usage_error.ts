@@ -6,13 +6,11 @@ import { clip } from "./clip.ts";
 /** Characters of a usage error's line, at most. */
 const LINE_MAX = 1000;
 
-/** An error in what the user gave (a flag, a policy, an address in use): exit code 2. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
+/**
+ * An error in what the user gave (a flag, a policy, an address in use): exit code 2. Its name stays
+ * "Error": what it says is the message, and how it ends is the exit code.
+ */
+export class UsageError extends Error {}
 
 /** The exit code of a command that ended on `err`: 2 for a usage error, else 1. */
 export function exitCodeOf(err: unknown): 1 | 2 {

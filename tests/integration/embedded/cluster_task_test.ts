@@ -165,7 +165,7 @@ Deno.test("deno task cluster refuses unknown and node-heal's flags with exit cod
     const { code, stdout, stderr } = await run(args);
     assert.equal(code, 2, args.join(" "));
     assert.match(stderr, message);
-    assert.match(stderr, /See: deno task cluster --help/);
+    assert.match(stderr, /^node-heal cluster: [^\n]+; see deno task cluster --help\n$/);
     assert.equal(stdout, "");
   }
 });

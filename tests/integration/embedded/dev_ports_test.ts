@@ -54,7 +54,7 @@ Deno.test("a second dev mode on busy ports names the port and the flag, and leav
       `--embedded-api-listen=127.0.0.1:${api}`,
       ...common,
     ]);
-    assert.equal(same.code, 1, same.stderr);
+    assert.equal(same.code, 2, same.stderr);
     assert.match(same.stderr, new RegExp(`--listen 127\\.0\\.0\\.1:${web} is in use`));
     assert.equal(await Deno.readTextFile(kubeconfig), before, "the kubeconfig is unchanged");
 
@@ -64,7 +64,7 @@ Deno.test("a second dev mode on busy ports names the port and the flag, and leav
       `--embedded-api-listen=127.0.0.1:${api}`,
       ...common,
     ]);
-    assert.equal(api2.code, 1, api2.stderr);
+    assert.equal(api2.code, 2, api2.stderr);
     assert.match(api2.stderr, new RegExp(`--embedded-api-listen 127\\.0\\.0\\.1:${api} is in use`));
     assert.equal(await Deno.readTextFile(kubeconfig), before, "the kubeconfig is unchanged");
   } finally {

@@ -197,26 +197,29 @@ Deno.test(
   },
 );
 
-Deno.test("main.ts refuses malformed flags with a clear error and exit code 1", async () => {
-  const cases: [string[], RegExp][] = [
+Deno.test("main.ts refuses malformed flags with a clear error and exit code 2, an unreadable file with 1", async () => {
+  const cases: [string[], RegExp, number][] = [
     [
       ["dev", "--embedded-api-listen", "nowhere"],
       /Cannot parse --embedded-api-listen: expected HOST:PORT/,
+      2,
     ],
     [
       ["serve", "--log-format", "xml"],
       /Cannot parse --log-format: expected json or pretty, got "xml"/,
+      2,
     ],
-    [["serve", "--bogus"], /Cannot parse flags: Unknown option '--bogus'/],
+    [["serve", "--bogus"], /Cannot parse flags: Unknown option '--bogus'/, 2],
     [
       ["dev", "--config", "/nonexistent/policy.yaml"],
       /Cannot load policy \/nonexistent\/policy\.yaml: /,
+      1,
     ],
   ];
-  for (const [args, message] of cases) {
+  for (const [args, message, code] of cases) {
     const child = start(args);
     const { status, stderr } = await exited(child);
-    assert.equal(status.code, 1, args.join(" "));
+    assert.equal(status.code, code, args.join(" "));
     assert.match(stderr, message);
   }
 });
@@ -266,8 +269,8 @@ Deno.test("main.ts serve --help lists every flag with its environment variable",
   // The embedded cluster is dev mode's: serve neither lists nor takes its flags.
   assert.doesNotMatch(stdout, /--embedded-/);
   const refused = await exited(start(["serve", "--embedded-cluster"]));
-  assert.equal(refused.status.code, 1);
-  assert.match(refused.stderr, /Unknown option '--embedded-cluster'/);
+  assert.equal(refused.status.code, 2);
+  assert.match(refused.stderr, /Unknown option '--embedded-cluster': it is dev mode's/);
 });
 
 Deno.test("deno task dev --help lists the embedded cluster's flags beside serve's", async () => {

@@ -517,8 +517,8 @@ gates:
   assert.throws(
     () => parseConfig(["--config", unknown], "serve", envOf()),
     (err: Error) =>
-      err.message.startsWith(`Cannot load policy ${unknown}: field "gates"`) &&
-      err.message.includes("maxConcurent"),
+      err.message ===
+        `Cannot load policy ${unknown}: unknown key "maxConcurent" in gates; did you mean "maxConcurrent"?`,
   );
   const wrongType = await write(dir.path, "type.yaml", "gates:\n  maxConcurrent: many\n");
   assert.throws(
