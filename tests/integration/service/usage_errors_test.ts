@@ -151,7 +151,7 @@ function cases(dir: string, busy: number): Case[] {
       command: "dev",
       args: ["--config", `${dir}/indent.yaml`],
       line:
-        /: not YAML at line 4, column 1: All mapping items must start at the same column: "\^  actions: \[cordon\]"$/,
+        /: not YAML at line 4, column 1: All mapping items must start at the same column: "\^ {2}actions: \[cordon\]"$/,
     },
     // Busy addresses: the address and its flag.
     { command: "serve", args: ["--listen", at], line: port("listen") },
