@@ -332,7 +332,8 @@ Deno.test("main.ts refuses an invalid policy file at start-up, naming the field 
   ]);
   const { status, stderr } = await exited(child);
   await Deno.remove(dir, { recursive: true });
-  assert.equal(status.code, 1);
+  // A policy refused is a usage error, in dev mode as in serve: exit code 2.
+  assert.equal(status.code, 2);
   assert.match(stderr, /Cannot load policy .*policy\.yaml: field "gates\.minHealthy" .*got "lots"/);
 });
 
