@@ -153,6 +153,8 @@ export async function runBacktest(args: string[], out?: Output): Promise<number>
     console.log(USAGE);
     return 0;
   }
+  const demo = config.demo ? await startDemo(config) : undefined;
+  if (demo) config = { ...config, prometheus: demo.url };
   const writer = out ? undefined : Deno.stdout.writable.getWriter();
   const sink = out ?? writer!;
   const print = (text: string) => writePieces([text], sink);
@@ -184,5 +186,17 @@ export async function runBacktest(args: string[], out?: Output): Promise<number>
     return 1;
   } finally {
     writer?.releaseLock();
+    await demo?.close();
   }
+}
+
+/** `--demo`: its Prometheus started on loopback (loaded only then), and said so on stderr. */
+async function startDemo(config: BacktestConfig) {
+  const { startDemoPrometheus } = await import("./demo_prometheus.ts");
+  const demo = startDemoPrometheus();
+  console.error(
+    `node-heal backtest --demo: a generated week of alerts on a small cluster, served by a ` +
+      `Prometheus-like server at ${demo.url}; the HTML page goes to ${config.html}`,
+  );
+  return demo;
 }
