@@ -32,7 +32,7 @@ export function demoSeries(): DemoSeries[] {
   for (const e of demoEpisodes()) {
     const labels = { __name__: "ALERTS", alertstate: "firing", ...e.labels };
     const key = JSON.stringify(Object.entries(labels).sort());
-    const series = alerts.get(key) ?? { labels, spans: [] };
+    const series: DemoSeries = alerts.get(key) ?? { labels, spans: [] };
     series.spans.push({ start: e.start.getTime(), end: e.end.getTime(), value: 1 });
     alerts.set(key, series);
   }
@@ -65,10 +65,14 @@ function nodeSeries(node: DemoNode): DemoSeries[] {
   ];
 }
 
-/** The last sample of `series` in (from, to], none when it went stale before `to`. */
-function lastSample(series: DemoSeries, from: number, to: number) {
+/**
+ * The last sample of `series` in (from, to]; with `stale`, none when a staleness marker (a span's
+ * end) came after it, as an instant selector sees it (a range selector sees the sample).
+ */
+function lastSample(series: DemoSeries, range: { from: number; to: number; stale: boolean }) {
+  const { from, to } = range;
   for (const span of series.spans) {
-    if (span.start > to || span.end <= from) continue;
+    if (span.start > to || span.end <= from || (range.stale && span.end <= to)) continue;
     const at = span.start +
       Math.floor((Math.min(to, span.end - 1) - span.start) / DEMO_EVAL_MS) * DEMO_EVAL_MS;
     if (at > from) return { at, value: span.value };
@@ -135,7 +139,11 @@ const LOOKBACK_MS = 5 * 60_000;
 
 /** The value of one series for `query` at `t` (ms), if it has one then. */
 function valueOf(s: DemoSeries, query: DemoQuery, t: number): number | undefined {
-  const sample = lastSample(s, t - (query.rangeMs ?? LOOKBACK_MS), t);
+  const sample = lastSample(s, {
+    from: t - (query.rangeMs ?? LOOKBACK_MS),
+    to: t,
+    stale: query.rangeMs === undefined,
+  });
   if (!sample) return undefined;
   return query.fn === "timestamp" ? sample.at / 1000 : sample.value;
 }
