@@ -2,6 +2,7 @@
 // notifications Alertmanager sent, replays them through node-heal's decisions once per policy,
 // and prints the report (a table, `--json`, or an `--html` page).
 import { getHeapStatistics } from "node:v8";
+import { resolve } from "node:path";
 import { loadPolicy } from "../service/policy_file.ts";
 import { DEFAULT_POLICY, type Policy } from "../decide/policy.ts";
 import type { Node } from "../base/node.ts";
@@ -152,6 +153,10 @@ export async function runBacktest(args: string[], out?: Output): Promise<number>
   if (config === "help") {
     console.log(USAGE);
     return 0;
+  }
+  if (config.demo && config.html && config.html !== "-") {
+    // Said in full: `deno task` runs in the repository's root, not where it was typed.
+    config = { ...config, html: resolve(config.html) };
   }
   const demo = config.demo ? await startDemo(config) : undefined;
   if (demo) config = { ...config, prometheus: demo.url };

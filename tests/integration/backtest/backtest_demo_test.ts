@@ -53,7 +53,7 @@ Deno.test("node-heal backtest --demo replays its own week: the storm reaches the
       /2026-11-05 03:00 {2}worker-3 {2}blocked \(minHealthy\) {2}NodeMemoryPressure/,
     );
     assert.match(out, /NodeHighCPU {2}instance="10\.0\.9\.9" {2}unknown/);
-    assert.match(out, /\nHTML report: backtest-demo\.html\n?$/);
+    assert.match(out, /\nHTML report: \/.*\/backtest-demo\.html\n?$/);
     const page = await Deno.readTextFile(`${dir}/backtest-demo.html`);
     assert.match(page, /^<!doctype html>/i);
     assert.match(page, /2026-11-02/);

@@ -47,7 +47,10 @@ Deno.test("deno task cluster serves the embedded cluster alone, and two serve re
       () => cluster.out.records.find((r) => String(r.message).startsWith("Embedded Kubernetes")),
     );
     assert.equal((listening.properties as { api: string }).api, server);
-    const hint = cluster.out.records.find((r) => String(r.message).startsWith("Try:"));
+    const hint = await waitFor(
+      "the cluster's hint",
+      () => cluster.out.records.find((r) => String(r.message).startsWith("Try:")),
+    );
     assert.match(
       String(hint?.message),
       /deno task serve --kubeconfig .* --instance a --leader-elect$/,
