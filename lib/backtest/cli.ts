@@ -2,6 +2,7 @@
 // notifications Alertmanager sent, replays them through node-heal's decisions once per policy,
 // and prints the report (a table, `--json`, or an `--html` page).
 import { getHeapStatistics } from "node:v8";
+import { resolve } from "node:path";
 import { loadPolicy } from "../service/policy_file.ts";
 import { DEFAULT_POLICY, type Policy } from "../decide/policy.ts";
 import type { Node } from "../base/node.ts";
@@ -153,6 +154,12 @@ export async function runBacktest(args: string[], out?: Output): Promise<number>
     console.log(USAGE);
     return 0;
   }
+  if (config.demo && config.html && config.html !== "-") {
+    // Said in full: `deno task` runs in the repository's root, not where it was typed.
+    config = { ...config, html: resolve(config.html) };
+  }
+  const demo = config.demo ? await startDemo(config) : undefined;
+  if (demo) config = { ...config, prometheus: demo.url };
   const writer = out ? undefined : Deno.stdout.writable.getWriter();
   const sink = out ?? writer!;
   const print = (text: string) => writePieces([text], sink);
@@ -184,5 +191,17 @@ export async function runBacktest(args: string[], out?: Output): Promise<number>
     return 1;
   } finally {
     writer?.releaseLock();
+    await demo?.close();
   }
+}
+
+/** `--demo`: its Prometheus started on loopback (loaded only then), and said so on stderr. */
+async function startDemo(config: BacktestConfig) {
+  const { startDemoPrometheus } = await import("./demo_prometheus.ts");
+  const demo = startDemoPrometheus();
+  console.error(
+    `node-heal backtest --demo: a generated week of alerts on a small cluster, served by a ` +
+      `Prometheus-like server at ${demo.url}; the HTML page goes to ${config.html}`,
+  );
+  return demo;
 }

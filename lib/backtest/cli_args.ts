@@ -7,6 +7,7 @@ import { DEFAULT_HOLD_TTL_MS } from "../decide/decision.ts";
 import { formatDuration } from "../base/duration.ts";
 import { DEFAULT_ROUTE, type Route } from "./alertmanager_sim.ts";
 import { MAX_ANSWER_BYTES, MAX_POINTS, prometheusUrl } from "./prometheus.ts";
+import { DEMO_HTML, DEMO_WINDOW } from "./demo_history.ts";
 
 /** The backtest's settings, flags parsed. */
 export interface BacktestConfig {
@@ -32,6 +33,8 @@ export interface BacktestConfig {
   replaceMs: number;
   json: boolean;
   html?: string;
+  /** `--demo`: the history is the demo's, served on loopback; `prometheus` is set when it listens. */
+  demo?: boolean;
 }
 
 /** The most steps a backtest reads per series: 120 range requests, a year at a 30s step. */
@@ -40,6 +43,7 @@ export const MAX_STEPS = 120 * MAX_POINTS;
 export const USAGE = `node-heal backtest: what a policy would have done with past alerts
 
 Usage:
+  deno task backtest --demo          (a generated week, served on loopback: try it first)
   deno task backtest --prometheus URL --from 7d [flags]
   node-heal backtest --prometheus URL --from 2026-11-01T00:00:00Z --to 2026-11-08T00:00:00Z
 
@@ -48,6 +52,8 @@ notifications Alertmanager would have sent, and replays them through node-heal's
 and gates with a simulated clock and cluster. Nothing is written anywhere.
 
 Flags:
+  --demo                    Replay a generated week of a small cluster, served by a Prometheus-like
+                            server of its own on loopback; writes ${DEMO_HTML} unless --html
   --prometheus URL          Prometheus server to read history from (required)
   --bearer-token-file FILE  Token sent to Prometheus as Authorization: Bearer
   --timeout DURATION        How long one request to Prometheus may take (default 1m)
@@ -123,24 +129,28 @@ export function parseBacktestArgs(args: string[], now: Date): BacktestConfig | "
   const values = readFlags(args);
   if (values.help) return "help";
   const str = (name: string) => values[name] as string | undefined;
+  const demo = values.demo === true;
+  if (demo) refuseWithDemo(values);
   const duration = (name: string, fallback: number, maxMs = Infinity) => {
     const v = str(name);
     return v === undefined ? fallback : parseDuration(v, name, maxMs);
   };
-  if (!str("prometheus")) throw new Error("Cannot backtest: give --prometheus URL");
-  prometheusUrl(str("prometheus")!);
-  const { from, to } = readWindow(str("from"), str("to"), now);
+  if (!demo && !str("prometheus")) {
+    throw new Error("Cannot backtest: give --prometheus URL (or --demo)");
+  }
+  if (!demo) prometheusUrl(str("prometheus")!);
+  const { from, to } = demo ? DEMO_WINDOW : readWindow(str("from"), str("to"), now);
   const stepMs = duration("step", 60_000);
   const evalIntervalMs = duration("eval-interval", 60_000);
   checkStep({ stepMs, evalIntervalMs, from, to });
   const configs = (values.config as string[] | undefined) ?? [];
   if (configs.length > 4) throw new Error("Cannot compare more than 4 policies at once");
-  const html = readHtml(str("html"), values.json === true);
+  const html = readHtml(str("html"), values.json === true) ?? (demo ? DEMO_HTML : undefined);
   const tokenFile = str("bearer-token-file");
   const kubeconfig = str("kubeconfig");
   if (kubeconfig) readable(kubeconfig, "kubeconfig");
   return {
-    prometheus: str("prometheus")!,
+    prometheus: demo ? "" : str("prometheus")!,
     ...(tokenFile ? { bearerToken: readToken(tokenFile) } : {}),
     timeoutMs: duration("timeout", 60_000, MAX_TIMEOUT_MS),
     maxAnswerBytes: answerBytes(str("max-answer-bytes")),
@@ -165,7 +175,19 @@ export function parseBacktestArgs(args: string[], now: Date): BacktestConfig | "
     replaceMs: duration("replace-duration", 10 * 60_000),
     json: values.json === true,
     ...(html ? { html } : {}),
+    ...(demo ? { demo } : {}),
   };
+}
+
+/** The flags that say where the history comes from: `--demo` brings its own. */
+function refuseWithDemo(values: Values): void {
+  const source = ["prometheus", "bearer-token-file", "from", "to", "nodes", "kubeconfig"];
+  const given = source.find((name) => values[name] !== undefined);
+  if (given) {
+    throw new Error(
+      `Cannot use --${given} with --demo: the demo serves its own week of history; leave one out`,
+    );
+  }
 }
 
 /** The flags as given, every one known and well formed. */
@@ -177,6 +199,7 @@ function readFlags(args: string[]): Values {
         ...Object.fromEntries(STRING_FLAGS.map((s) => [s, { type: "string" as const }])),
         config: { type: "string", multiple: true },
         json: { type: "boolean" },
+        demo: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,

@@ -17,8 +17,8 @@ Usage:
 An embedded Kubernetes API server on 127.0.0.1:6443 with a kind-like cluster, its kubeconfig in
 .dev/kubeconfig; no node-heal. Run replicas against it, each in its own terminal:
 
-  deno task serve --kubeconfig .dev/kubeconfig --listen 127.0.0.1:8001 --instance a
-  deno task serve --kubeconfig .dev/kubeconfig --listen 127.0.0.1:8002 --instance b
+  deno task serve --kubeconfig .dev/kubeconfig --listen 127.0.0.1:8001 --instance a --leader-elect
+  deno task serve --kubeconfig .dev/kubeconfig --listen 127.0.0.1:8002 --instance b --leader-elect
 
 Flags:
 ${usage("cluster")}
@@ -65,7 +65,7 @@ export async function runCluster(args: string[]): Promise<number> {
       });
       if (kubeconfigOut) {
         logger.info(
-          "Try: kubectl --kubeconfig {kubeconfig} get nodes; node-heal replicas: deno task serve --kubeconfig {kubeconfig} --listen 127.0.0.1:8001 --instance a",
+          "Try: kubectl --kubeconfig {kubeconfig} get nodes; node-heal replicas: deno task serve --kubeconfig {kubeconfig} --listen 127.0.0.1:8001 --instance a --leader-elect",
           { kubeconfig: kubeconfigOut },
         );
       }

@@ -47,6 +47,14 @@ Deno.test("deno task cluster serves the embedded cluster alone, and two serve re
       () => cluster.out.records.find((r) => String(r.message).startsWith("Embedded Kubernetes")),
     );
     assert.equal((listening.properties as { api: string }).api, server);
+    const hint = await waitFor(
+      "the cluster's hint",
+      () => cluster.out.records.find((r) => String(r.message).startsWith("Try:")),
+    );
+    assert.match(
+      String(hint?.message),
+      /deno task serve --kubeconfig .* --instance a --leader-elect$/,
+    );
     // The cluster alone: nothing answers a webhook beside it.
     assert.ok(!cluster.out.records.some((r) => String(r.message).includes("listening on")));
 
@@ -141,7 +149,11 @@ Deno.test("deno task cluster --help lists its flags, not node-heal's", async () 
     assert.ok(stdout.includes(flag), `help mentions ${flag}`);
   }
   assert.match(stdout, /\(default 127\.0\.0\.1:6443\)/);
-  assert.match(stdout, /deno task serve --kubeconfig \.dev\/kubeconfig --listen 127\.0\.0\.1:8001/);
+  // Replicas that share a cluster elect a leader: without --leader-elect each would act.
+  assert.match(
+    stdout,
+    /deno task serve --kubeconfig \.dev\/kubeconfig --listen 127\.0\.0\.1:8001 --instance a --leader-elect\n/,
+  );
   assert.doesNotMatch(stdout, /--listen LISTEN|--embedded-cluster|--dry-run/);
 });
 
