@@ -18,6 +18,7 @@ import { summarize, unmatched } from "./report.ts";
 import type { BacktestReport } from "./report_types.ts";
 import { renderJson, writePieces } from "./render_json.ts";
 import { renderText } from "./render_text.ts";
+import { errorLine, exitCodeOf } from "../base/usage_error.ts";
 
 /** The history a backtest replays: the firing periods in the window. */
 export async function readHistory(api: PrometheusApi, config: BacktestConfig): Promise<Episode[]> {
@@ -187,8 +188,9 @@ export async function runBacktest(args: string[], out?: Output): Promise<number>
     if (config.html) await print(`\nHTML report: ${config.html}`);
     return 0;
   } catch (err) {
-    console.error(`node-heal backtest: ${(err as Error).message}`);
-    return 1;
+    // A policy the backtest refuses is a usage error (2), as serve's; a Prometheus that fails is 1.
+    console.error(errorLine("node-heal backtest", err));
+    return exitCodeOf(err);
   } finally {
     writer?.releaseLock();
     await demo?.close();

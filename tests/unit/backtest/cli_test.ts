@@ -115,7 +115,7 @@ Deno.test("node-heal backtest exits 2 naming the flag and the value, before aski
   assert.equal(prom.requests.length, 0);
 });
 
-Deno.test("node-heal backtest exits 1 naming a policy file that is missing or invalid, and its field", async () => {
+Deno.test("node-heal backtest exits 1 naming a policy file that is missing, 2 one that is invalid, and its field", async () => {
   await using prom = prometheus(firing(0));
   const dir = await Deno.makeTempDir({ prefix: "node-heal-backtest-cli-" });
   try {
@@ -130,7 +130,7 @@ Deno.test("node-heal backtest exits 1 naming a policy file that is missing or in
     assert.equal(missing.code, 1);
     assert.match(missing.err, new RegExp(`Cannot load policy ${dir}/none.yaml: `));
     const bad = await run(["--prometheus", prom.url, ...WINDOW, "--config", `${dir}/bad.yaml`]);
-    assert.equal(bad.code, 1);
+    assert.equal(bad.code, 2, "a usage error, as serve's");
     assert.match(
       bad.err,
       new RegExp(`policy ${dir}/bad.yaml: field "gates.minHealthy" .* got "151%"`),
