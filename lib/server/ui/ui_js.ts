@@ -106,7 +106,7 @@ export const UI_JS = `"use strict";
   }
 
   function label(text, node) { var s = el("span", text); s.appendChild(node); return s; }
-\` + UI_LADDER_JS + \`
+` + UI_LADDER_JS + `
 
   function renderLadder(s) {
     var body = $("ladder").tBodies[0];
