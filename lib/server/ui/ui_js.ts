@@ -92,7 +92,7 @@ export const UI_JS = `"use strict";
     if (n.wait) return waitText(n.wait);
     if (n.step === "draining") return el("span", "draining now");
     if (n.replaceAt && n.step !== "replacing") return label("replace ", when(n.replaceAt));
-    if (n.drainAt && !n.step) return label("drain ", when(n.drainAt));
+    if (n.drainAt && (!n.step || n.step === "cordoned")) return label("drain ", when(n.drainAt));
     if (n.step === "replacing") return el("span", "waiting for the replacement");
     var seen = Object.keys(n.alerts || {}).map(function (k) {
       var h = n.alerts[k];
