@@ -125,8 +125,8 @@ function gone(index: NodeIndex, ctx: LadderContext) {
  * take-outs it no longer counts because their Nodes were replaced.
  */
 function statusBudgets(index: NodeIndex, ctx: LadderContext): Budgets & {
-  maxConcurrent: { nodes: string[] };
-  rate: { notCounted: string[] };
+  maxConcurrent: { nodes?: string[] };
+  rate: { notCounted?: string[] };
 } {
   const { policy, now, paused, nodes } = ctx;
   const entries = ctx.replacements?.entries ?? [];
@@ -147,7 +147,8 @@ function statusBudgets(index: NodeIndex, ctx: LadderContext): Budgets & {
   return {
     ...b,
     cooldown: { ms: b.cooldown.ms, nodes: b.cooldown.nodes },
-    maxConcurrent: { ...b.maxConcurrent, nodes: draining },
-    rate: { ...b.rate, notCounted },
+    // Added only when there is something to name: `/status` is otherwise as it was.
+    maxConcurrent: { ...b.maxConcurrent, ...(draining.length ? { nodes: draining } : {}) },
+    rate: { ...b.rate, ...(notCounted.length ? { notCounted } : {}) },
   };
 }
