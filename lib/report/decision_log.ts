@@ -29,8 +29,13 @@ export class DecisionLog {
     this.#dryRun = options.dryRun;
   }
 
-  /** Records one decision, stamped now; the oldest goes when the ring is full. */
-  add(record: Omit<DecisionRecord, "at" | "dryRun">): void {
+  /**
+   * Records one decision, stamped now; the oldest goes when the ring is full. With `once`, a
+   * decision that repeats the last one on its Node (same outcome, gate and message) is not
+   * recorded again: a wait looked at again is one wait.
+   */
+  add(record: Omit<DecisionRecord, "at" | "dryRun">, options: { once?: boolean } = {}): void {
+    if (options.once && this.#repeats(record)) return;
     this.#recent.push({
       at: this.#now().toISOString(),
       ...(this.#dryRun ? { dryRun: true } : {}),
@@ -40,6 +45,12 @@ export class DecisionLog {
       message: clip(record.message, 1024),
     });
     if (this.#recent.length > RECENT_DECISIONS) this.#recent.shift();
+  }
+
+  #repeats(record: Omit<DecisionRecord, "at" | "dryRun">): boolean {
+    const last = this.#recent.findLast((r) => r.node === record.node);
+    return last !== undefined && last.outcome === record.outcome && last.gate === record.gate &&
+      last.message === clip(record.message, 1024);
   }
 
   /** The last decisions, newest last. */

@@ -56,6 +56,17 @@ export class Reporter {
   /** Reports what an alert (or, without `alert`, a reconciliation) came to on Node `name`. */
   async applied(name: string, applied: Applied, alert?: Alert): Promise<Outcome> {
     const { outcome, event } = this.#outcome(name, applied, alert);
+    // A reconciliation's act or wait goes in the decision log too; a wait looked at again and
+    // still waiting for the same reason is told once.
+    if (!alert && (applied.kind === "written" || applied.kind === "skip")) {
+      this.#deps.decisions.add({
+        node: name,
+        alertname: "",
+        fingerprint: "",
+        status: "reconcile",
+        ...outcome,
+      }, { once: true });
+    }
     if (applied.kind === "written" || applied.kind === "skip") {
       const told = fromDecision(applied.decision, { alert, at: applied.at });
       if (told) this.#deps.notifier?.notify(told);

@@ -1,10 +1,19 @@
-import { budgets } from "../decide/gates.ts";
+import type { Budgets } from "../decide/gates.ts";
+import { Tally } from "../decide/tally.ts";
 import { holdCount, readState, remediations } from "../decide/node_state.ts";
 import type { Policy } from "../decide/policy.ts";
 import { isCordoned } from "../base/node.ts";
 import type { NodeIndex } from "../resolve/node_index.ts";
 import type { DecisionRecord } from "./decision_log.ts";
-import type { Replacement, ReplaceView } from "../decide/replacements.ts";
+import { holdsPlace, type Replacement, type ReplaceView } from "../decide/replacements.ts";
+import type { Node } from "../base/node.ts";
+import {
+  goneNodes,
+  type LadderContext,
+  stepSince,
+  uncountedTakeOuts,
+  waitOf,
+} from "./status_ladder.ts";
 
 /** What `/status` shows beside the Nodes. */
 export interface StatusOptions {
@@ -34,6 +43,7 @@ const STATUS_NODES = 100;
 export function statusOf(index: NodeIndex, options: StatusOptions): unknown {
   const { policy, paused, dryRun, pauses, now } = options;
   const nodes = [...index.nodes()];
+  const ladder: LadderContext = { policy, now, paused, nodes, replacements: options.replacements };
   const remediating = nodes.filter((n) => {
     const s = readState(n);
     return s.owned || holdCount(s) > 0;
@@ -47,6 +57,8 @@ export function statusOf(index: NodeIndex, options: StatusOptions): unknown {
       ownedByNodeHeal: s.owned,
       step: s.step,
       since: s.cordonedAt,
+      stepSince: stepSince(n, s),
+      ...waitField(n, ladder),
       // What comes next and when, for the status page: the drain, then the replacement.
       ...(s.drainAt ? { drainAt: s.drainAt } : {}),
       ...(s.replaceAt ? { replaceAt: s.replaceAt } : {}),
@@ -78,7 +90,7 @@ export function statusOf(index: NodeIndex, options: StatusOptions): unknown {
       gates: policy.gates,
       ...(policy.cluster ? { cluster: policy.cluster } : {}),
     },
-    budgets: budgets(nodes, { gates: policy.gates, now, paused }),
+    budgets: statusBudgets(index, ladder),
     ...(options.holdTtlMs !== undefined ? { holdTtlMs: options.holdTtlMs } : {}),
     nodes: underRemediation,
     nodesNotListed: remediating.length - underRemediation.length,
@@ -86,9 +98,57 @@ export function statusOf(index: NodeIndex, options: StatusOptions): unknown {
       ? {
         replaceBudgets: options.replacements.budgets(now, paused),
         replacements: options.replacements.entries.slice(-STATUS_REPLACEMENTS),
+        nodesGone: gone(index, ladder),
       }
       : {}),
     leadership: options.leadership,
     decisions: options.decisions,
+  };
+}
+
+function waitField(node: Node, ctx: LadderContext): { wait?: ReturnType<typeof waitOf> } {
+  const wait = waitOf(node, ctx);
+  return wait ? { wait } : {};
+}
+
+/** The replacements whose Node is gone, listed apart from the Nodes. */
+function gone(index: NodeIndex, ctx: LadderContext) {
+  return goneNodes(ctx.replacements?.entries ?? [], {
+    present: (name) => index.get(name) !== undefined,
+    now: ctx.now,
+  });
+}
+
+/**
+ * Every gate's budget as the decisions count it: a replacement whose Node is gone still holds
+ * its place in minHealthy; maxConcurrent names the drains it counts; the rate names the
+ * take-outs it no longer counts because their Nodes were replaced.
+ */
+function statusBudgets(index: NodeIndex, ctx: LadderContext): Budgets & {
+  maxConcurrent: { nodes?: string[] };
+  rate: { notCounted?: string[] };
+} {
+  const { policy, now, paused, nodes } = ctx;
+  const entries = ctx.replacements?.entries ?? [];
+  const nodeGone = (r: Replacement) => index.get(r.node) === undefined;
+  const tally = new Tally(policy.gates, { nodes });
+  tally.replacingGone = () =>
+    new Set(entries.filter((r) => holdsPlace(r, nodeGone) && nodeGone(r)).map((r) => r.node))
+      .size;
+  const b = tally.budgets({ now, paused });
+  const draining = nodes.filter((n) => {
+    const s = readState(n);
+    return s.owned && isCordoned(n) && s.step === "draining";
+  }).map((n) => n.metadata.name);
+  const notCounted = uncountedTakeOuts(gone(index, ctx), entries, {
+    windowMs: policy.gates.rate.windowMs,
+    now,
+  });
+  return {
+    ...b,
+    cooldown: { ms: b.cooldown.ms, nodes: b.cooldown.nodes },
+    // Added only when there is something to name: `/status` is otherwise as it was.
+    maxConcurrent: { ...b.maxConcurrent, ...(draining.length ? { nodes: draining } : {}) },
+    rate: { ...b.rate, ...(notCounted.length ? { notCounted } : {}) },
   };
 }

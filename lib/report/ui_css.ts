@@ -48,6 +48,16 @@ time { white-space: nowrap; }
 .bar span { display: block; height: 100%; background: var(--ok); }
 .bar.low span { background: var(--warn); }
 .bar.none span { background: var(--bad); }
+.gate.spent { border-color: var(--bad); }
+.gate.spent h3, .gate.spent p { color: var(--bad); }
+.gate.spent .bar { background: var(--bad); }
+.name { display: inline-block; max-width: 16rem; overflow: hidden; text-overflow: ellipsis;
+  white-space: nowrap; vertical-align: bottom; }
+.gone { color: var(--warn); font-size: .85em; white-space: nowrap; }
+.wait { color: var(--warn); }
+.step-replacing, .step-draining { color: var(--accent); border-color: var(--accent); }
+.step-replaced { color: var(--ok); border-color: var(--ok); }
+.step-replace-failed, .step-drain-failed { color: var(--bad); border-color: var(--bad); }
 .filters { display: flex; flex-wrap: wrap; gap: .5rem 1rem; margin-bottom: .5rem; }
 input, select { font: inherit; padding: .2rem .4rem; }
 ul.alerts { margin: 0; padding-left: 1rem; }

@@ -2,6 +2,7 @@
 // browser JavaScript, no build step. Every value from `/status` reaches the page through
 // textContent (or a sanitized class name): alert labels and summaries are attacker-controlled.
 // The script avoids template literals so that it can live in one.
+import { UI_LADDER_JS } from "./ui_ladder_js.ts";
 
 /** Fetches `/status` every few seconds and renders the header, the ladder, the gates, decisions. */
 export const UI_JS = `"use strict";
@@ -88,9 +89,10 @@ export const UI_JS = `"use strict";
 
   // What comes next for one node: its drain, its replacement, or its holds lapsing.
   function next(n, ttl) {
+    if (n.wait) return waitText(n.wait);
     if (n.step === "draining") return el("span", "draining now");
     if (n.replaceAt && n.step !== "replacing") return label("replace ", when(n.replaceAt));
-    if (n.drainAt && !n.step) return label("drain ", when(n.drainAt));
+    if (n.drainAt && (!n.step || n.step === "cordoned")) return label("drain ", when(n.drainAt));
     if (n.step === "replacing") return el("span", "waiting for the replacement");
     var seen = Object.keys(n.alerts || {}).map(function (k) {
       var h = n.alerts[k];
@@ -104,6 +106,7 @@ export const UI_JS = `"use strict";
   }
 
   function label(text, node) { var s = el("span", text); s.appendChild(node); return s; }
+` + UI_LADDER_JS + `
 
   function renderLadder(s) {
     var body = $("ladder").tBodies[0];
@@ -119,15 +122,22 @@ export const UI_JS = `"use strict";
       });
       if (n.moreAlerts) ul.appendChild(el("li", "and more (" + n.moreAlerts.listed + " listed apart)"));
       var step = n.step || (n.cordoned ? "cordoned" : "held");
-      body.appendChild(row([n.node, el("span", step, "pill"), when(n.since), ul, next(n, s.holdTtlMs)]));
+      var tr = row([nodeName(n.node), stepPill(step), when(n.stepSince || n.since), ul, next(n, s.holdTtlMs)]);
+      tr.dataset.node = n.node;
+      tr.dataset.step = step;
+      if (n.wait) tr.dataset.wait = n.wait.gate;
+      body.appendChild(tr);
     });
+    renderGone(body, s);
     if (s.nodesNotListed) body.appendChild(row(["and " + s.nodesNotListed + " more", "", "", "", ""]));
-    $("ladder-empty").hidden = nodes.length > 0;
+    $("ladder-empty").hidden = nodes.length + (s.nodesGone || []).length > 0;
   }
 
   // One gate as a bar of what is left, with its numbers and a line on what they mean.
-  function gate(title, left, total, text) {
-    var g = el("div", null, "gate");
+  function gate(title, left, total, text, notBudget) {
+    // A budget used up is red, card and all; the cooldown is per node, not a budget.
+    var g = el("div", null, "gate" + (left <= 0 && !notBudget ? " spent" : ""));
+    g.dataset.gate = title;
     g.appendChild(el("h3", title));
     var bar = el("div", null, "bar" + (left <= 0 ? " none" : left / Math.max(total, 1) < 0.34 ? " low" : ""));
     var fill = el("span");
@@ -151,15 +161,19 @@ export const UI_JS = `"use strict";
     box.appendChild(gate("minHealthy", mh.canTakeOut, b.selected,
       mh.canTakeOut + " of " + b.selected + " nodes may still go; " + mh.required +
       " must stay (" + b.available + " available, " + mh.heldByNodeHeal + " held by node-heal)"));
+    var gone = b.rate.notCounted || [];
     box.appendChild(gate("rate", b.rate.left, b.rate.max,
-      b.rate.used + " used, " + b.rate.left + " left of " + b.rate.max + " per " + duration(b.rate.windowMs)));
+      b.rate.used + " take-outs used, " + b.rate.left + " left of " + b.rate.max + " per " +
+      duration(b.rate.windowMs) + (gone.length ? "; not counted, their Nodes replaced and gone: " +
+      gone.join(", ") : "")));
     var mc = b.maxConcurrent;
     box.appendChild(gate("maxConcurrent", mc.max - mc.inFlight, mc.max,
-      mc.inFlight + " of " + mc.max + " drains or replacements in flight"));
+      mc.inFlight + " of " + mc.max + " drains in flight" + (mc.nodes && mc.nodes.length
+        ? ": " + mc.nodes.join(", ") : "") + " (replacements count in maxReplacing)"));
     var cd = b.cooldown;
     box.appendChild(gate("cooldown", cd.nodes.length ? 0 : 1, 1, cd.nodes.length
       ? cd.nodes.length + " in cooldown (" + duration(cd.ms) + "): " + cd.nodes.join(", ")
-      : "no node in its " + duration(cd.ms) + " cooldown"));
+      : "no node in its " + duration(cd.ms) + " cooldown", true));
     var rb = s.replaceBudgets;
     if (rb && rb.maxReplacing && rb.replaceRate) {
       var mr = rb.maxReplacing;
@@ -189,7 +203,8 @@ export const UI_JS = `"use strict";
     body.replaceChildren();
     shown.forEach(function (d) {
       var o = el("span", d.outcome + (d.dryRun ? " (dry run)" : ""), "outcome-" + safeClass(d.outcome));
-      body.appendChild(row([when(d.at), d.alertname, d.node || "(no node)", o, d.gate || "", d.message]));
+      var who = d.alertname || (d.status === "reconcile" ? "(looked at again)" : "(" + d.status + ")");
+      body.appendChild(row([when(d.at), who, d.node ? nodeName(d.node) : "(no node)", o, d.gate || "", d.message]));
     });
     $("decisions-empty").hidden = shown.length > 0;
     $("decisions-empty").textContent = all.length ? "No decision matches the filters." : "No decision yet.";

@@ -1,0 +1,195 @@
+// What the status page says of each node node-heal acts on beyond its annotations: since when it
+// is on its step, and, when its next step is due but a gate holds it, which gate, its numbers,
+// who holds the budget and when it is looked at again. Asked of the same gates the decisions
+// ask, so the page and the decisions agree. Also the nodes whose Node object is gone while they
+// are replaced (from the ledger), with their successor once it comes.
+import type { Node } from "../base/node.ts";
+import { ANNOTATIONS, type NodeState, readState } from "../decide/node_state.ts";
+import { checkDrain, checkReplace } from "../decide/gates.ts";
+import { drainDue } from "../decide/drain_step.ts";
+import { replaceDue } from "../decide/replace_step.ts";
+import type { Policy } from "../decide/policy.ts";
+import {
+  holdsPlace,
+  inFlight,
+  type ReplaceBudgets,
+  type Replacement,
+  type ReplaceView,
+} from "../decide/replacements.ts";
+
+/** A node holding the budget a waiting node waits on, and since when. */
+export interface Holder {
+  node: string;
+  since?: string;
+}
+
+/** Why a node whose next step is due waits, as the gate that holds it says. */
+export interface Wait {
+  gate: string;
+  /** What it waits to do. */
+  step: "drain" | "replace";
+  /** The gate's numbers: in flight (or used) of max. */
+  used?: number;
+  max?: number;
+  /** Who holds the budget, and since when. */
+  holders: Holder[];
+  /** The gate's own sentence, as the decision's skip says it. */
+  message: string;
+  /** When node-heal looks at it again. */
+  recheck: string;
+  /** When the gate frees a place by itself (the rate window moving on), if it does. */
+  freesAt?: string;
+}
+
+/** A node whose Node object is gone while (or since) it is replaced, from the ledger. */
+export interface GoneNode {
+  node: string;
+  step: "replacing" | "replaced" | "replace-failed";
+  since: string;
+  gone: true;
+  provider: string;
+  successor?: string;
+  endedAt?: string;
+  message?: string;
+}
+
+/** What {@link waitOf} and {@link stepSince} work with. */
+export interface LadderContext {
+  policy: Policy;
+  now: Date;
+  paused: boolean;
+  nodes: readonly Node[];
+  replacements?: ReplaceView & { entries: readonly Replacement[] };
+}
+
+/** Since when a node is on its step: its replacement's, its drain's, or its cordon's start. */
+export function stepSince(node: Node, state: NodeState): string | undefined {
+  const started = node.metadata.annotations?.[ANNOTATIONS.replaceStartedAt];
+  if (state.step?.startsWith("replac") && started && !Number.isNaN(Date.parse(started))) {
+    return started;
+  }
+  if (state.step?.startsWith("drain") && state.drainStartedAt) return state.drainStartedAt;
+  return state.cordonedAt;
+}
+
+/** Why `node` waits, if its drain or replacement is due and a gate holds it; else undefined. */
+export function waitOf(node: Node, ctx: LadderContext): Wait | undefined {
+  const state = readState(node);
+  if (!state.owned) return undefined;
+  if (drainDue(state, ctx.now)) return drainWait(node, ctx);
+  const r = ctx.replacements;
+  if (r && replaceDue(state, ctx.now) && !r.replacing(node.metadata.name)) {
+    return replaceWait(node.metadata.name, r.budgets(ctx.now, ctx.paused), ctx);
+  }
+  return undefined;
+}
+
+function drainWait(node: Node, ctx: LadderContext): Wait | undefined {
+  const name = node.metadata.name;
+  const draining = ctx.nodes.filter((n) =>
+    n.metadata.name !== name && readState(n).owned && readState(n).step === "draining"
+  );
+  if (ctx.paused) {
+    return { gate: "paused", step: "drain", holders: [], ...PAUSED(name) };
+  }
+  const blocked = checkDrain({ node: name, draining: draining.length, gates: ctx.policy.gates });
+  if (!blocked) return undefined;
+  return {
+    gate: blocked.gate,
+    step: "drain",
+    used: draining.length,
+    max: ctx.policy.gates.maxConcurrent,
+    holders: draining.map((n) => ({ node: n.metadata.name, since: readState(n).drainStartedAt })),
+    message: blocked.message,
+    recheck: "when a drain ends",
+  };
+}
+
+function PAUSED(name: string): { message: string; recheck: string } {
+  return { message: `node-heal is paused; ${name} waits`, recheck: "when the pause ends" };
+}
+
+function replaceWait(name: string, b: ReplaceBudgets, ctx: LadderContext): Wait | undefined {
+  const blocked = checkReplace(name, b, ctx.policy.gates);
+  if (!blocked) return undefined;
+  const entries = ctx.replacements?.entries ?? [];
+  const base = { gate: blocked.gate, step: "replace" as const, message: blocked.message };
+  switch (blocked.gate) {
+    case "maxReplacing":
+      return {
+        ...base,
+        used: b.maxReplacing.inFlight,
+        max: b.maxReplacing.max,
+        holders: b.maxReplacing.nodes.map((n) => ({
+          node: n,
+          since: entries.findLast((e) => e.node === n && inFlight(e))?.startedAt,
+        })),
+        recheck: "when a replacement ends",
+      };
+    case "replaceRate": {
+      const windowMs = b.replaceRate.windowMs;
+      const counted = entries.filter((e) => Date.parse(e.startedAt) > ctx.now.getTime() - windowMs);
+      const oldest = Math.min(...counted.map((e) => Date.parse(e.startedAt)));
+      return {
+        ...base,
+        used: b.replaceRate.used,
+        max: b.replaceRate.max,
+        holders: counted.map((e) => ({ node: e.node, since: e.startedAt })),
+        recheck: "when a replacement ends or the Node changes",
+        ...(Number.isFinite(oldest) ? { freesAt: new Date(oldest + windowMs).toISOString() } : {}),
+      };
+    }
+    case "ledger":
+      return { ...base, holders: [], recheck: "when the ledger is repaired or deleted" };
+    default:
+      return { ...base, holders: [], ...PAUSED(name), message: blocked.message };
+  }
+}
+
+/** How long an ended replacement of a gone Node stays listed: long enough to see its successor. */
+export const ENDED_SHOWN_MS = 60 * 60_000;
+
+/**
+ * The ledger's replacements whose Node object is gone: every one holding a place, and those
+ * ended in the last {@link ENDED_SHOWN_MS}, the newest record of each Node.
+ */
+export function goneNodes(
+  entries: readonly Replacement[],
+  options: { present: (name: string) => boolean; now: Date },
+): GoneNode[] {
+  const gone = (r: Replacement) => !options.present(r.node);
+  const newest = new Map<string, Replacement>();
+  for (const r of entries) if (gone(r)) newest.set(r.node, r);
+  return [...newest.values()].filter((r) =>
+    holdsPlace(r, gone) ||
+    options.now.getTime() - Date.parse(r.endedAt ?? r.startedAt) < ENDED_SHOWN_MS
+  ).map((r) => ({
+    node: r.node,
+    step: inFlight(r) ? "replacing" : r.phase === "replaced" ? "replaced" : "replace-failed",
+    since: inFlight(r) ? r.startedAt : r.endedAt ?? r.startedAt,
+    gone: true,
+    provider: r.provider,
+    ...(r.successor ? { successor: r.successor } : {}),
+    ...(r.endedAt ? { endedAt: r.endedAt } : {}),
+    ...(r.message && !inFlight(r) ? { message: r.message } : {}),
+  }));
+}
+
+/**
+ * Take-outs the rate gate no longer counts: those of Nodes replaced (gone) within the rate
+ * window. The gate counts take-outs from the Nodes' own record, which goes with the Node.
+ */
+export function uncountedTakeOuts(
+  gone: readonly GoneNode[],
+  entries: readonly Replacement[],
+  options: { windowMs: number; now: Date },
+): string[] {
+  const since = options.now.getTime() - options.windowMs;
+  const names = new Set(gone.map((g) => g.node));
+  return [
+    ...new Set(
+      entries.filter((r) => names.has(r.node) && Date.parse(r.cordonedAt ?? "") > since)
+        .map((r) => r.node),
+    ),
+  ];
+}
