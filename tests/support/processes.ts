@@ -28,19 +28,33 @@ export function clusterModeArgs(dir: string, args: string[]): string[] {
  */
 export const PRODUCTION_V8_FLAGS = shippedBinary().v8Flags;
 
+/** The `deno run` arguments of `main.ts serve ARGS` with the permissions and heap of `deno task serve`. */
+export function serveArgs(args: string[]): string[] {
+  return [
+    "run",
+    PRODUCTION_V8_FLAGS,
+    "--allow-net",
+    "--allow-read",
+    "--allow-env",
+    MAIN,
+    "serve",
+    ...args,
+  ];
+}
+
+/**
+ * The `deno run` arguments of `main.ts backtest ARGS` with `deno task backtest`'s permissions,
+ * writing only under `writable` when given.
+ */
+export function backtestArgs(args: string[], writable?: string): string[] {
+  const write = writable ? `--allow-write=${writable}` : "--allow-write";
+  return ["run", "--allow-net", "--allow-read", write, "--allow-env", MAIN, "backtest", ...args];
+}
+
 /** Starts `main.ts serve` with the permissions and heap of `deno task serve`. */
 export function startServe(args: string[]) {
   return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      PRODUCTION_V8_FLAGS,
-      "--allow-net",
-      "--allow-read",
-      "--allow-env",
-      MAIN,
-      "serve",
-      ...args,
-    ],
+    args: serveArgs(args),
     stdout: "piped",
     stderr: "piped",
   }).spawn();

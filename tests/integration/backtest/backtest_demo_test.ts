@@ -3,22 +3,12 @@
 // backtest's Prometheus client, prints the report and writes the HTML page where it says.
 import assert from "node:assert/strict";
 import type { BacktestReport } from "../../../lib/backtest/report_types.ts";
-
-const MAIN = new URL("../../../main.ts", import.meta.url).pathname;
+import { backtestArgs } from "../../support/processes.ts";
 
 /** Runs `main.ts backtest` with `deno task backtest`'s permissions in `cwd`. */
 async function backtest(cwd: string, ...args: string[]) {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      MAIN,
-      "backtest",
-      ...args,
-    ],
+    args: backtestArgs(args),
     cwd,
     stdout: "piped",
     stderr: "piped",

@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
 import { parsePolicy } from "../../../lib/decide/policy.ts";
 import { browserTest, launch, watchedPage } from "../../support/browser.ts";
-import { notification, waitFor, withService } from "../../support/helpers.ts";
+import { waitFor, withService } from "../../support/helpers.ts";
+import { postReplace } from "../../support/ladder.ts";
 
 const opts = browserTest("status page replace-ladder browser tests");
 
@@ -77,20 +78,6 @@ function ladderShows(
   });
 }
 
-async function replace(f: { post(body: unknown): Promise<Response> }, ip: string) {
-  const res = await f.post(notification("firing", [{
-    labels: {
-      alertname: "NodeBroken",
-      heal: "true",
-      heal_action: "replace",
-      instance: `${ip}:9100`,
-    },
-    fingerprint: `fp-${ip}`,
-  }]));
-  assert.equal(res.status, 200);
-  await res.body?.cancel();
-}
-
 async function shot(page: Page, dir: string, name: string): Promise<void> {
   const path = `${dir}/status-replace-${name}.png` as `${string}.png`;
   await page.screenshot({ path, fullPage: true });
@@ -120,7 +107,7 @@ Deno.test(
       await waitFor("the first refresh", () => page.$("body[data-loaded=true]"));
       assert.deepEqual(problems, []);
 
-      await replace(f, "172.18.0.3");
+      await postReplace(f, "172.18.0.3");
       const [cordoned] = await ladderShows(page, "heal-worker cordoned", [
         { ...here("heal-worker", "cordoned"), text: /drain (in \d+ s|now)/ },
       ]);
@@ -143,7 +130,7 @@ Deno.test(
       await gateSays(page, "maxConcurrent", /^0 of 2 drains in flight \(replacements count/);
       await shot(page, dir, "3-replacing-node-gone");
 
-      await replace(f, "172.18.0.4");
+      await postReplace(f, "172.18.0.4");
       const waiting = await ladderShows(page, "heal-worker2 waiting on maxReplacing", [
         gone("heal-worker", "replacing"),
         { ...here("heal-worker2", "drained", "maxReplacing"), text: /waiting to replace/ },

@@ -3,7 +3,7 @@
 // Each case runs the real process, with the permissions of its `deno task`.
 import assert from "node:assert/strict";
 import { VERSION } from "../../../lib/base/version.ts";
-import { clusterModeArgs, PRODUCTION_V8_FLAGS } from "../../support/processes.ts";
+import { backtestArgs, clusterModeArgs, serveArgs } from "../../support/processes.ts";
 
 const MAIN = new URL("../../../main.ts", import.meta.url).pathname;
 const DEV = new URL("../../../lib/dev/dev_mode.ts", import.meta.url).pathname;
@@ -17,27 +17,9 @@ function argsOf(command: Command, dir: string, args: string[]): string[] {
     case "main":
       return ["run", "--allow-read", "--allow-env", MAIN, ...args];
     case "serve":
-      return [
-        "run",
-        PRODUCTION_V8_FLAGS,
-        "--allow-net",
-        "--allow-read",
-        "--allow-env",
-        MAIN,
-        "serve",
-        ...args,
-      ];
+      return serveArgs(args);
     case "backtest":
-      return [
-        "run",
-        "--allow-net",
-        "--allow-read",
-        `--allow-write=${dir}`,
-        "--allow-env",
-        MAIN,
-        "backtest",
-        ...args,
-      ];
+      return backtestArgs(args, dir);
     case "dev":
       return ["run", net, "--allow-read", `--allow-write=${dir}`, "--allow-env", DEV, ...args];
     case "cluster":
