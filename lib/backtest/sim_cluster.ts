@@ -4,7 +4,8 @@
 import { isCordoned, type Node } from "../base/node.ts";
 import type { Decision, NodePatch } from "../decide/decision.ts";
 import type { Gates } from "../decide/policy.ts";
-import { isAvailable, protection } from "../decide/selection.ts";
+import { isAvailable } from "../decide/selection.ts";
+import { protection } from "../decide/protection.ts";
 import { type IndexFollower, NodeIndex } from "../resolve/node_index.ts";
 import { Tally } from "../decide/tally.ts";
 import { needsReconcile } from "../decide/reconcile.ts";

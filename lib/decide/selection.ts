@@ -2,9 +2,6 @@ import { isCordoned, isReady, type Node } from "../base/node.ts";
 import type { Gates } from "./policy.ts";
 import { protection } from "./protection.ts";
 
-export { protection } from "./protection.ts";
-export type { Protected, ProtectionGate } from "./protection.ts";
-
 /** Whether a node counts as available: schedulable and Ready, whoever made it otherwise. */
 export function isAvailable(node: Node): boolean {
   return !isCordoned(node) && isReady(node);

@@ -5,7 +5,6 @@ import { HttpError } from "./http_error.ts";
 import { uiResponse } from "./ui/page.ts";
 import { allow, errorResponse, json, requireCredentials } from "./answers.ts";
 import { webhookRoute } from "./webhook.ts";
-export { NOTIFICATION_STATUSES } from "./webhook.ts";
 import type { NotificationResult } from "../pipeline/pipeline.ts";
 import type { Metrics } from "../report/metrics.ts";
 import type { Notification } from "../intake/alertmanager.ts";

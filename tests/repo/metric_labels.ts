@@ -1,6 +1,6 @@
 // The values of every label of every metric node-heal exports, each read from the union its code
 // counts with, and where docs/ must name them. docs_test.ts checks docs/ against this table.
-import { NOTIFICATION_STATUSES } from "../../lib/server/server.ts";
+import { NOTIFICATION_STATUSES } from "../../lib/server/webhook.ts";
 import { CLOSED_AT } from "../../lib/server/guard_connection.ts";
 import { ACTIONS, EVENT_REASONS, SKIP_REASONS } from "../../lib/decide/decision.ts";
 import { GATES } from "../../lib/decide/gates.ts";

@@ -10,7 +10,7 @@ import { readState } from "../../decide/node_state.ts";
 import type { Policy } from "../../decide/policy.ts";
 import { DEFAULT_REPLACE_TIMEOUT_MS } from "../../decide/replace_policy.ts";
 import { earliestSuccessor, type Replacement, successorOf } from "../../decide/replacements.ts";
-import { protection } from "../../decide/selection.ts";
+import { protection } from "../../decide/protection.ts";
 import type { NodeIndex } from "../../resolve/node_index.ts";
 import { sleep } from "../../base/timing.ts";
 import { errorText } from "../../base/background.ts";
