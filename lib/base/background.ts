@@ -23,6 +23,7 @@ export const BACKGROUND_TASKS = [
   "pause-poll",
   "election",
   "connections",
+  "breakers",
 ] as const;
 
 /** A background task's name. */

@@ -7,6 +7,7 @@ import type { DrainOptions } from "./drain_plan.ts";
 import type { Gate } from "./gates.ts";
 import type { ReplaceView } from "./replacements.ts";
 import type { Tally } from "./tally.ts";
+import type { BreakerView } from "./breaker.ts";
 
 /**
  * The writes a decision can make. `hold`, `release` and `refresh` only change which alerts hold
@@ -82,6 +83,7 @@ export const EVENT_REASONS = [
   "NodeHealPolicyReloaded",
   "NodeHealPolicyRefused",
   "NodeHealUntrustedState",
+  "NodeHealBreakerOpen",
 ] as const;
 
 /** The Event a decision asks the reporter to record on the Node. */
@@ -147,6 +149,8 @@ export interface DecideOptions {
   drainingHere?: ReadonlySet<string>;
   /** The replacements in the ledger (and decided), for the replacement gates. */
   replacements?: ReplaceView;
+  /** The correlated-failure breakers (breaker.ts), when the policy sets one. */
+  breakers?: BreakerView;
 }
 
 /** The default hold TTL: four times the node-heal route's 1-hour `repeat_interval`. */

@@ -6,7 +6,7 @@ import { DEFAULT_DRAIN } from "./drain_plan.ts";
 
 import { act, type DecideOptions, type Decision, skip } from "./decision.ts";
 import { drainHalt, drainingRule, type PolicyHalt } from "./halts.ts";
-import { checkDrain } from "./gates.ts";
+import { checkDrain, gateClause } from "./gates.ts";
 
 /** A drain whose drainer has not said it is alive for this long may be resumed by another replica. */
 export const DRAIN_HEARTBEAT_TTL_MS = 30_000;
@@ -28,15 +28,26 @@ export function startDrain(
   const state = readState(node);
   const policy = options.policy ?? DEFAULT_POLICY;
   // Decided again now: a pause, a protection or a rule changed since the drain was asked for.
-  const halt = drainHalt(node, { policy, paused: options.paused ?? false });
+  const halt = drainHalt(node, {
+    policy,
+    paused: options.paused ?? false,
+    breakers: options.breakers,
+    now,
+  });
   if (halt) return haltDrain(node, halt, { now });
   const draining = options.tally?.draining(name) ??
     [...(options.nodes ?? [])].filter((n) =>
       n.metadata.name !== name && readState(n).step === "draining"
     ).length;
-  const blocked = resume ? undefined : checkDrain({ node: name, draining, gates: policy.gates });
+  const blocked = resume ? undefined : checkDrain({
+    node: name,
+    draining,
+    gates: policy.gates,
+    domains: options.tally?.domainBudgets(node),
+    breaker: options.breakers?.pacing(node, now),
+  });
   if (blocked) {
-    const message = `Waiting to drain ${name}: ${blocked.message} (gate ${blocked.gate})`;
+    const message = `Waiting to drain ${name}: ${blocked.message} ${gateClause(blocked)}`;
     return skip(blocked.gate, name, { message, withEvent: true });
   }
   const rule = drainingRule(policy, state.rule);

@@ -10,7 +10,7 @@ import {
   OWNER,
   withRemediation,
 } from "./node_state.ts";
-import { checkTakeOut, protection } from "./gates.ts";
+import { checkTakeOut, gateClause, protection } from "./gates.ts";
 import { type Choice, chooseAction, type Rule } from "./policy.ts";
 import { act, alertName, type Decision, describeAlert, skip } from "./decision.ts";
 import type { Gate } from "./gates.ts";
@@ -200,10 +200,13 @@ function withHold({ alert, state, now }: Firing): Record<string, Hold> {
 }
 
 /** A skip because a gate keeps the Node where it is, told on the Node as a NodeHealSkipped Event. */
-function gated({ alert, name }: Firing, block: { gate: Gate; message: string }): Decision {
+function gated(
+  { alert, name }: Firing,
+  block: { gate: Gate; message: string; qualifier?: string },
+): Decision {
   const { gate } = block;
   return skip(gate, name, {
-    message: `Skipped ${name} for ${describeAlert(alert)}: ${block.message} (gate ${gate})`,
+    message: `Skipped ${name} for ${describeAlert(alert)}: ${block.message} ${gateClause(block)}`,
     withEvent: true,
   });
 }

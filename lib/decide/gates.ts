@@ -10,6 +10,8 @@ import { isAvailable, since } from "./selection.ts";
 import { PROTECTION_GATES, type ProtectionGate } from "./protection.ts";
 import { type BudgetOptions, type Budgets, Tally } from "./tally.ts";
 import type { ReplaceBudgets } from "./replacements.ts";
+import { type DomainBudget, domainDrain, domainReplace, domainTakeOut } from "./domains.ts";
+import type { DomainGate } from "./domain_policy.ts";
 
 export { isAvailable, required, selected } from "./selection.ts";
 export { protection } from "./protection.ts";
@@ -20,6 +22,16 @@ export type { BudgetOptions, Budgets } from "./tally.ts";
 export interface Blocked<G extends Gate = ProtectionGate | TakeOutGate> {
   gate: G;
   message: string;
+  /** What names the gate further, after its name: a domain gate's label key. */
+  qualifier?: string;
+}
+
+/** What a gate's check says: nothing when it lets it pass, else why not (and its qualifier). */
+type Verdict = string | { message: string; qualifier: string } | undefined;
+
+/** How a skip names a blocking gate: `(gate domain topology.kubernetes.io/zone)`. */
+export function gateClause(block: { gate: string; qualifier?: string }): string {
+  return `(gate ${block.gate}${block.qualifier ? ` ${block.qualifier}` : ""})`;
 }
 
 /** The name of any gate: a protection, or a gate of a take-out, a drain or a replacement. */
@@ -27,12 +39,13 @@ export type Gate = ProtectionGate | TakeOutGate | DrainGate | ReplaceGate;
 
 /** The first gate of `table` that says no, or undefined when all let it pass. */
 function firstNo<C, N extends Gate>(
-  table: readonly { name: N; check(ctx: C): string | undefined }[],
+  table: readonly { name: N; check(ctx: C): Verdict }[],
   ctx: C,
 ): Blocked<N> | undefined {
   for (const gate of table) {
     const why = gate.check(ctx);
-    if (why) return { gate: gate.name, message: why };
+    if (typeof why === "string") return { gate: gate.name, message: why };
+    if (why) return { gate: gate.name, ...why };
   }
   return undefined;
 }
@@ -48,12 +61,26 @@ export interface TakeOutContext {
   budgets: Budgets;
   gates: Gates;
   now: Date;
+  /** The budgets of each domain of `gates.domains` the node is in. */
+  domains: readonly DomainBudget[];
 }
 
 /** One named safety gate of a take-out: undefined when it lets it pass, else why not. */
 interface TakeOutCheck {
   name: string;
-  check(ctx: TakeOutContext): string | undefined;
+  check(ctx: TakeOutContext): Verdict;
+}
+
+/** The first domain whose budget `check` says no to, as a verdict naming its key. */
+function firstDomain<D extends { gate: DomainGate }>(
+  domains: readonly D[] | undefined,
+  check: (d: D) => string | undefined,
+): Verdict {
+  for (const d of domains ?? []) {
+    const message = check(d);
+    if (message) return { message, qualifier: d.gate.key };
+  }
+  return undefined;
 }
 
 /**
@@ -82,6 +109,15 @@ export const TAKE_OUT_GATES = [
       }
       return undefined;
     },
+  },
+  {
+    // Every domain the node is in (gates.domains): minHealthy, maxUnavailable, maxCordoned.
+    name: "domain",
+    check: ({ node, domains }) =>
+      firstDomain(
+        domains,
+        (d) => domainTakeOut({ name: node.metadata.name, available: isAvailable(node) }, d),
+      ),
   },
   {
     name: "rate",
@@ -113,11 +149,15 @@ export function checkTakeOut(
   node: Node,
   options: BudgetOptions & ({ nodes: Iterable<Node> } | { tally: Tally }),
 ): Blocked | undefined {
+  const tally = "tally" in options
+    ? options.tally
+    : new Tally(options.gates, { nodes: options.nodes });
   const ctx = {
     node,
     gates: options.gates,
     now: options.now,
-    budgets: "tally" in options ? options.tally.budgets(options) : budgets(options.nodes, options),
+    budgets: tally.budgets(options),
+    domains: tally.domainBudgets(node),
   };
   return firstNo(TAKE_OUT_GATES, ctx);
 }
@@ -127,6 +167,10 @@ export interface DrainContext {
   node: string;
   draining: number;
   gates: Gates;
+  /** The budgets of each domain of `gates.domains` the node is in. */
+  domains?: readonly DomainBudget[];
+  /** Why the breaker makes it wait its turn (breaker.ts), if it does. */
+  breaker?: string;
 }
 
 /**
@@ -135,11 +179,19 @@ export interface DrainContext {
  */
 export const DRAIN_GATES = [
   {
+    name: "breaker",
+    check: ({ breaker }: DrainContext): Verdict => breaker,
+  },
+  {
     name: "maxConcurrent",
     check: ({ draining, gates }: DrainContext) =>
       draining >= gates.maxConcurrent
         ? `${draining} nodes are draining, maxConcurrent is ${gates.maxConcurrent}`
         : undefined,
+  },
+  {
+    name: "domain",
+    check: ({ domains }: DrainContext): Verdict => firstDomain(domains, domainDrain),
   },
 ] as const;
 
@@ -154,14 +206,18 @@ export function checkDrain(ctx: DrainContext): Blocked<DrainGate> | undefined {
 /** A replacement gate: undefined when it lets a replacement of `node` start, else why not. */
 interface ReplaceCheck {
   name: string;
-  check(ctx: ReplaceContext): string | undefined;
+  check(ctx: ReplaceContext): Verdict;
 }
 
 /** What a replacement gate looks at: the Node, the ledger's budgets, the policy's gates. */
-interface ReplaceContext {
+export interface ReplaceContext {
   node: string;
   b: ReplaceBudgets;
   gates: Gates;
+  /** Each domain of `gates.domains` the Node is in, and the replacements in flight there. */
+  domains?: readonly { gate: DomainGate; value: string; inFlight: readonly string[] }[];
+  /** Why the breaker holds it, or makes it wait its turn (breaker.ts), if it does. */
+  breaker?: string;
 }
 
 /**
@@ -183,6 +239,10 @@ export const REPLACE_GATES = [
         : undefined,
   },
   {
+    name: "breaker",
+    check: ({ breaker }) => breaker,
+  },
+  {
     name: "maxReplacing",
     check: ({ node, b, gates }) =>
       b.maxReplacing.inFlight >= gates.maxReplacing
@@ -192,6 +252,10 @@ export const REPLACE_GATES = [
           b.maxReplacing.nodes.slice(0, 5).join(", ")
         }); maxReplacing is ${gates.maxReplacing}, so ${node} waits`
         : undefined,
+  },
+  {
+    name: "domain",
+    check: ({ domains }) => firstDomain(domains, (d) => domainReplace(d.gate, d.value, d.inFlight)),
   },
   {
     name: "replaceRate",
@@ -212,8 +276,9 @@ export function checkReplace(
   node: string,
   budgets: ReplaceBudgets,
   gates: Gates,
+  more: Pick<ReplaceContext, "domains" | "breaker"> = {},
 ): Blocked<ReplaceGate> | undefined {
-  return firstNo(REPLACE_GATES, { node, b: budgets, gates });
+  return firstNo(REPLACE_GATES, { node, b: budgets, gates, ...more });
 }
 
 /** Every gate's name, once (`paused` is shared by take-outs and replacements). */

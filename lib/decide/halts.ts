@@ -7,12 +7,17 @@ import type { Policy, Rule } from "./policy.ts";
 import { protection, type ProtectionGate } from "./protection.ts";
 import type { Gate } from "./gates.ts";
 import type { SkipReason } from "./decision.ts";
+import type { BreakerView } from "./breaker.ts";
 
 /**
  * Why the policy in force stops a drain, with an Event: node-heal is `paused`, the Node is
- * `protected` or `excluded`, or its rule (`policy`) was renamed, removed or no longer drains.
+ * `protected` or `excluded`, its domain's `breaker` is open (breaker.ts), or its rule (`policy`)
+ * was renamed, removed or no longer drains.
  */
-export type PolicyGate = Extract<Gate, "paused"> | ProtectionGate | Extract<SkipReason, "policy">;
+export type PolicyGate =
+  | Extract<Gate, "paused" | "breaker">
+  | ProtectionGate
+  | Extract<SkipReason, "policy">;
 
 /**
  * Why a drain is no longer this replica's to run, stopped quietly, its claim left for whoever
@@ -34,6 +39,15 @@ export function quietHalt(halt: Halt): halt is Extract<Halt, { gate: QuietGate }
   return halt.gate === "notOurs" || halt.gate === "notLeading";
 }
 
+/** What {@link drainHalt} looks at besides the Node. */
+export interface HaltOptions {
+  policy: Policy;
+  paused: boolean;
+  /** The correlated-failure breakers, when the policy sets one. */
+  breakers?: BreakerView;
+  now?: Date;
+}
+
 /** The rule that allows a Node's drain now: the one named on it, only if it still drains. */
 export function drainingRule(policy: Policy, name: string | undefined): Rule | undefined {
   const rule = policy.rules.find((r) => r.name === name);
@@ -45,14 +59,13 @@ export function drainingRule(policy: Policy, name: string | undefined): Rule | u
  * protection, its rule), or undefined when it does. Never falls back to another rule: a drain
  * runs under the rule that asked for it, or not at all.
  */
-export function drainHalt(
-  node: Node,
-  options: { policy: Policy; paused: boolean },
-): PolicyHalt | undefined {
+export function drainHalt(node: Node, options: HaltOptions): PolicyHalt | undefined {
   const { policy } = options;
   if (options.paused) return { gate: "paused", message: "node-heal is paused" };
   const shield = protection(node, policy.gates);
   if (shield) return { gate: shield.gate, message: shield.message };
+  const held = options.breakers?.holding(node, options.now ?? new Date());
+  if (held) return { gate: "breaker", message: held };
   const named = readState(node).rule;
   if (drainingRule(policy, named)) return undefined;
   const rule = policy.rules.find((r) => r.name === named);
@@ -72,7 +85,7 @@ export function drainHalt(
  */
 export function runningDrainHalt(
   node: Node | undefined,
-  options: { policy: Policy; paused: boolean; instance: string },
+  options: HaltOptions & { instance: string },
 ): Halt | undefined {
   const state = node && readState(node);
   if (

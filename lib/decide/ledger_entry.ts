@@ -33,6 +33,10 @@ const entrySchema = z.object({
   uid: text(128).optional(),
   providerID: text(512).optional(),
   pool: z.object({ label: text(317), value: z.string().max(63) }).optional(),
+  labels: z.record(text(317), z.string().max(63)).refine(
+    (a) => Object.keys(a).length <= 9,
+    "must have at most 9 entries",
+  ).optional(),
   annotations: z.record(text(317), z.string().max(253)).refine(
     (a) => Object.keys(a).length <= 8,
     "must have at most 8 entries",

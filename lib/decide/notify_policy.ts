@@ -17,6 +17,8 @@ export const NOTIFY_KINDS = [
   "replaceFailed",
   "released",
   "blocked",
+  "breakerOpen",
+  "breakerClosed",
 ] as const;
 
 /** The sink types. */

@@ -9,6 +9,14 @@ import { boundedDuration, MAX_DURATIONS } from "./duration_policy.ts";
 import { fieldRefusal, PolicyRefused } from "./policy_refusal.ts";
 import { unknownKeysRefusal } from "./policy_keys.ts";
 import { parsePolicyYaml } from "./policy_yaml.ts";
+import {
+  type BreakerPolicy,
+  breakerSchema,
+  type DomainGate,
+  domainsSchema,
+  readBreaker,
+  readDomains,
+} from "./domain_policy.ts";
 import { type Matcher, matches, parseMatcher, splitMatchers } from "./matchers.ts";
 import { notifySchema, readNotify, type SinkConfig } from "./notify_policy.ts";
 import {
@@ -22,6 +30,7 @@ import {
 export { type Matcher, matches, parseMatcher, splitMatchers } from "./matchers.ts";
 export { PolicyRefused } from "./policy_refusal.ts";
 export type { ProviderName, ReplaceGates, ReplaceOptions } from "./replace_policy.ts";
+export type { BreakerPolicy, DomainGate } from "./domain_policy.ts";
 
 /** What a policy rule may ask for: the steps of the ladder, or nothing. */
 export type PolicyAction = "cordon" | "drain" | "replace" | "none";
@@ -61,6 +70,10 @@ export interface Gates {
   maxReplacing: ReplaceGates["maxReplacing"];
   /** At most `max` replacements started a `window` (ms). */
   replaceRate: ReplaceGates["replaceRate"];
+  /** Budgets per topology domain (zone, pool): a take-out, drain or replacement passes each. */
+  domains?: readonly DomainGate[];
+  /** The correlated-failure breaker, if the policy sets one. */
+  breaker?: BreakerPolicy;
 }
 
 /** The whole policy: rules, first match wins, gates, and where notifications go. */
@@ -181,6 +194,8 @@ const fileSchema = z.object({
     paused: z.boolean().optional(),
     maxReplacing: z.number().int().positive().optional(),
     replaceRate: z.object({ max: z.number().int().positive(), window }).strict().optional(),
+    domains: domainsSchema.optional(),
+    breaker: breakerSchema.optional(),
   }).strict().optional(),
   notify: notifySchema.optional(),
   cluster: z.record(
@@ -338,5 +353,7 @@ function readGates(g: FileGates): Gates {
     replaceRate: g.replaceRate
       ? { max: g.replaceRate.max, windowMs: ms(g.replaceRate.window) }
       : d.replaceRate,
+    ...(g.domains?.length ? { domains: readDomains(g.domains) } : {}),
+    ...(g.breaker ? { breaker: readBreaker(g.breaker) } : {}),
   };
 }

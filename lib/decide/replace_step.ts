@@ -11,7 +11,7 @@ import {
 } from "./node_state.ts";
 import { DEFAULT_POLICY, type Policy, type Rule } from "./policy.ts";
 import { act, type DecideOptions, type Decision, skip } from "./decision.ts";
-import { checkReplace, protection } from "./gates.ts";
+import { checkReplace, gateClause, protection } from "./gates.ts";
 
 /** Steps at which a drain has ended (a replacement may follow either). */
 export const DRAIN_ENDED = new Set(["drained", "drain-failed"]);
@@ -91,10 +91,13 @@ export function startReplace(node: Node, now: Date, options: DecideOptions): Dec
     });
   }
   const budgets = options.replacements.budgets(now, options.paused ?? false);
-  const blocked = checkReplace(name, budgets, policy.gates);
+  const blocked = checkReplace(name, budgets, policy.gates, {
+    domains: options.replacements.inDomains?.(node),
+    breaker: options.breakers?.holding(node, now) ?? options.breakers?.pacing(node, now),
+  });
   if (blocked) {
     return skip(blocked.gate, name, {
-      message: `Waiting to replace ${name}: ${blocked.message} (gate ${blocked.gate})`,
+      message: `Waiting to replace ${name}: ${blocked.message} ${gateClause(blocked)}`,
       withEvent: true,
     });
   }

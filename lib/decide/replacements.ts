@@ -8,6 +8,7 @@ import type { Gates } from "./policy.ts";
 import { POOL_LABELS, type ProviderName } from "./replace_policy.ts";
 import { readState } from "./node_state.ts";
 import { protection } from "./protection.ts";
+import { type DomainGate, domainValue } from "./domain_policy.ts";
 
 /** Where a replacement stands. */
 export type Phase =
@@ -35,6 +36,11 @@ export interface Replacement {
   providerID?: string;
   /** The label naming the Node's pool and its value: the successor must share it. */
   pool?: { label: string; value: string };
+  /**
+   * The Node's values of the label keys of `gates.domains` and the breaker, at the start: the
+   * domains its replacement counts in once the Node is gone. Without them it counts in every one.
+   */
+  labels?: Record<string, string>;
   /** The Node's {@link MACHINE_ANNOTATIONS} (which Machine it is). */
   annotations?: Record<string, string>;
   provider: ProviderName;
@@ -132,6 +138,39 @@ export function replaceBudgets(
   };
 }
 
+/** The label keys whose values a replacement records: those of `gates.domains` and the breaker. */
+export function domainKeys(gates: Gates): string[] {
+  const keys = (gates.domains ?? []).map((d) => d.key);
+  if (gates.breaker?.key) keys.push(gates.breaker.key);
+  return [...new Set(keys)];
+}
+
+/** `node`'s values of {@link domainKeys}, or undefined when the policy names none. */
+export function domainLabels(node: Node, gates: Gates): Record<string, string> | undefined {
+  const keys = domainKeys(gates);
+  if (keys.length === 0) return undefined;
+  return Object.fromEntries(keys.map((k) => [k, domainValue(node.metadata.labels, k)]));
+}
+
+/**
+ * For each domain of `gates.domains` that `node` is in: the replacements holding a place there
+ * (a record without its labels counts in every domain), for the domain's `maxReplacing`.
+ */
+export function inFlightIn(
+  entries: readonly Replacement[],
+  node: Node,
+  options: { gates: Gates; nodeGone?: (r: Replacement) => boolean; unreadable?: number },
+): { gate: DomainGate; value: string; inFlight: string[] }[] {
+  const gone = options.nodeGone ?? (() => true);
+  const holding = entries.filter((r) => holdsPlace(r, gone) && r.node !== node.metadata.name);
+  return (options.gates.domains ?? []).filter((g) => g.maxReplacing !== undefined).map((gate) => {
+    const value = domainValue(node.metadata.labels, gate.key);
+    const inFlight = holding.filter((r) => !r.labels || (r.labels[gate.key] ?? "") === value)
+      .map((r) => r.node);
+    return { gate, value, inFlight: [...inFlight, ...Array(options.unreadable ?? 0).fill(UNREADABLE)] };
+  });
+}
+
 /** How the gates' messages name a stored ledger entry that fails the schema. */
 export const UNREADABLE = "an unreadable ledger entry";
 
@@ -141,6 +180,8 @@ export interface ReplaceView {
   budgets(now: Date, paused: boolean): ReplaceBudgets;
   /** Whether Node `name` is being replaced (in the ledger, or decided). */
   replacing(name: string): boolean;
+  /** The replacements holding a place in each domain of `gates.domains` that `node` is in. */
+  inDomains?(node: Node): ReturnType<typeof inFlightIn>;
 }
 
 /** The label naming a Node's pool, and its value: `poolLabel` if given, else the first known one it has. */

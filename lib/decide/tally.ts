@@ -4,6 +4,7 @@ import { protection } from "./protection.ts";
 import { HISTORY, readState, remediations } from "./node_state.ts";
 import type { Gates } from "./policy.ts";
 import { FUTURE_SKEW_MS } from "./state_schema.ts";
+import { type DomainBudget, DomainTally } from "./domains.ts";
 
 /** What each gate has left, counted from cluster truth (for `/status` and the gates themselves). */
 export interface Budgets {
@@ -34,6 +35,8 @@ interface Share {
   draining: boolean;
   remediations: number[];
   releasedAt?: number;
+  /** Its domain of each `gates.domains` entry. */
+  values: string[];
 }
 
 /** A take-out decided and not yet written: counted as done until its write ends. */
@@ -88,8 +91,18 @@ export class Tally {
    */
   replacingGone: () => number = () => 0;
 
+  /**
+   * The domain labels of each of those (`undefined` for one whose labels are unknown: it counts
+   * in every domain), for the budgets of `gates.domains`.
+   */
+  goneLabels: () => readonly (Readonly<Record<string, string>> | undefined)[] = () => [];
+
+  /** The counts of each domain of `gates.domains`. */
+  #domains: DomainTally;
+
   constructor(gates: Gates, options: { nodes?: Iterable<Node> } = {}) {
     this.gates = gates;
+    this.#domains = new DomainTally(gates.domains ?? []);
     for (const node of options.nodes ?? []) this.set(node);
   }
 
@@ -111,9 +124,11 @@ export class Tally {
       draining: ours && state.step === "draining",
       remediations: selected ? remediations(node) : [],
       releasedAt: since(node, HISTORY.releasedAt),
+      values: this.#domains.valuesOf(node),
     };
     this.#shares.set(name, share);
     this.#add(share, 1);
+    this.#domains.count(name, share.values, share, 1);
     for (const t of share.remediations) this.#times.splice(upperBound(this.#times, t), 0, t);
     if (share.releasedAt !== undefined) this.#released.set(name, share.releasedAt);
     const reservation = this.#reserved.get(name);
@@ -170,6 +185,37 @@ export class Tally {
     return this.#draining - (except && this.#shares.get(except)?.draining ? 1 : 0);
   }
 
+  /**
+   * The budgets of each domain of `gates.domains` that `node` is in, counting the take-outs
+   * reserved there and the replacements in flight whose Node is gone.
+   */
+  domainBudgets(node: Node): DomainBudget[] {
+    const gates = this.#domains.gates;
+    if (gates.length === 0) return [];
+    const values = this.#shares.get(node.metadata.name)?.values ?? this.#domains.valuesOf(node);
+    const gone = this.goneLabels();
+    return gates.map((gate, i) => {
+      const value = values[i];
+      const counts = this.#domains.counts(i, value);
+      for (const [name, r] of this.#reserved) {
+        if (this.#shares.get(name)?.values[i] !== value) continue;
+        counts.held += r.effect.held;
+        counts.available -= r.effect.available;
+      }
+      for (const labels of gone) {
+        if (labels && (labels[gate.key] ?? "") !== value) continue;
+        counts.selected++;
+        counts.held++;
+      }
+      return { gate, value, counts };
+    });
+  }
+
+  /** Every domain of `gates.domains` and its counts (for /status). */
+  domains(): ReturnType<DomainTally["all"]> {
+    return this.#domains.all();
+  }
+
   /** Every gate's budget now. */
   budgets(options: Omit<BudgetOptions, "gates"> & { gates?: Gates }): Budgets {
     const gates = this.gates;
@@ -219,6 +265,7 @@ export class Tally {
     if (!share) return;
     this.#shares.delete(name);
     this.#add(share, -1);
+    this.#domains.count(name, share.values, share, -1);
     for (const t of share.remediations) {
       const i = upperBound(this.#times, t) - 1;
       if (i >= 0 && this.#times[i] === t) this.#times.splice(i, 1);

@@ -14,6 +14,7 @@ import type { Reporter } from "../report/reporter.ts";
 import { type NodeIndex, resolveAlert, unresolvedMessage } from "../resolve/node_index.ts";
 import type { Choose, NodeActs } from "./node_acts.ts";
 import type { AlertResult, NotificationResult } from "./results.ts";
+import type { BreakerStage } from "./breaker_stage.ts";
 
 /** What the {@link AlertPath} works with. */
 export interface AlertPathDeps {
@@ -29,6 +30,8 @@ export interface AlertPathDeps {
   tally: () => Tally;
   /** What decide() sees at `now`. */
   options: (now: Date) => DecideOptions;
+  /** The correlated-failure breakers, told of every alert before any is decided. */
+  breakers: BreakerStage;
 }
 
 /** An alert's identity in its result. */
@@ -45,6 +48,8 @@ export class AlertPath {
   /** Handles every alert of a notification (this replica leads). Never throws. */
   async handle(notification: Notification): Promise<NotificationResult> {
     if (notification.truncatedAlerts > 0) this.#truncated(notification);
+    // A storm delivered at once opens its breaker before any of it is decided.
+    await this.#deps.breakers.sighted(notification.alerts);
     // One fresh read per Node and notification at most, however many alerts it carries.
     const freshlyRead = new Set<string>();
     const alerts = await Promise.all(

@@ -13,6 +13,7 @@ import { type DrainEnd, endDrain, haltDrain } from "../decide/drain_step.ts";
 import { type Halt, quietHalt, runningDrainHalt } from "../decide/halts.ts";
 import { readState } from "../decide/node_state.ts";
 import type { Policy } from "../decide/policy.ts";
+import type { BreakerView } from "../decide/breaker.ts";
 import type { Node } from "../base/node.ts";
 import type { Metrics } from "../report/metrics.ts";
 import type { Reporter } from "../report/reporter.ts";
@@ -44,6 +45,8 @@ export interface DrainStageDeps {
   due: (name: string) => Promise<void>;
   /** Looks again at the Nodes waiting for a gate to let their next step start. */
   wakeWaiting: () => void;
+  /** The correlated-failure breakers in force. */
+  breakers: () => BreakerView;
 }
 
 /** See the module comment. */
@@ -76,6 +79,8 @@ export class DrainStage {
     return runningDrainHalt(this.#deps.index.get(name), {
       policy: this.#deps.policy(),
       paused: this.#deps.paused(),
+      breakers: this.#deps.breakers(),
+      now: this.#deps.now(),
       instance: this.#deps.instance,
     });
   }

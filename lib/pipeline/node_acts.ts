@@ -24,6 +24,8 @@ export interface NodeActsDeps {
   replace: ReplaceStage;
   /** Whether this replica may act (it leads). */
   mayAct: () => boolean;
+  /** Told of every decision applied (the breakers learn from them). */
+  applied?: (applied: Applied) => void;
 }
 
 /** See the module comment. */
@@ -66,6 +68,7 @@ export class NodeActs {
       },
     });
     if (replacement) replace.replacer.follow(replacement);
+    this.#deps.applied?.(applied);
     if (applied.kind !== "written" || writer.dryRun) return applied;
     this.#setGoing(name, applied.decision, applied.at);
     return applied;

@@ -12,10 +12,11 @@ import { Reporter } from "../report/reporter.ts";
 import { AlertPath } from "./alert_path.ts";
 import { DrainStage } from "./drain_stage.ts";
 import { InForce } from "./in_force.ts";
-import { NodeActs } from "./node_acts.ts";
+import { type Choose, NodeActs } from "./node_acts.ts";
 import { ReplaceStage } from "./replace_stage.ts";
 import { type NotificationResult, notLeading, type PipelineDeps } from "./results.ts";
 import { Sweep } from "./sweep.ts";
+import { BreakerStage } from "./breaker_stage.ts";
 import { Turns } from "./turns.ts";
 
 export type { DecisionRecord } from "../report/decision_log.ts";
@@ -44,6 +45,7 @@ export class Pipeline {
   #acts: NodeActs;
   #sweep: Sweep;
   #alerts: AlertPath;
+  #breakers: BreakerStage;
 
   constructor(deps: PipelineDeps) {
     this.#deps = deps;
@@ -54,6 +56,8 @@ export class Pipeline {
       policy: deps.policy ?? DEFAULT_POLICY,
       providers: deps.providers ?? new Map(),
       replacingGone: () => this.#replace?.replacer.goneInFlight() ?? 0,
+      goneLabels: () => this.#replace?.replacer.goneLabels() ?? [],
+      holdTtlMs: deps.holdTtlMs ?? DEFAULT_HOLD_TTL_MS,
     });
     this.#writer = new NodeWriter({ client, index, metrics, now, seal: deps.seal });
     this.#decisions = new DecisionLog({ now, dryRun: client.dryRun });
@@ -73,74 +77,70 @@ export class Pipeline {
       drains: this.#drains,
       replace: this.#replace,
       mayAct: () => this.#mayAct(),
+      applied: (applied) => this.#breakers.noted(applied),
     });
     this.#sweep = this.#newSweep();
+    this.#breakers = new BreakerStage({
+      index,
+      reporter: this.#reporter,
+      now,
+      policy: () => this.policy,
+      breakers: () => this.#inForce.breakers,
+      wakeWaiting: () => this.#sweep.wakeWaiting(),
+    });
     this.#alerts = this.#newAlertPath();
   }
 
-  #newDrainStage(): DrainStage {
+  /** What the drain and replacement stages share: the pipeline's parts and what is in force. */
+  #shared() {
     const { client, index, metrics } = this.#deps;
-    return new DrainStage({
+    return {
       client,
       index,
       metrics,
       now: this.#now,
-      writer: this.#writer,
       instance: this.#instance,
-      retryMs: this.#deps.drainRetryMs,
       policy: () => this.policy,
       paused: () => this.#paused(),
-      mayAct: () => this.#mayAct(),
       reporter: this.#reporter,
-      write: (name, choose) => this.#acts.write(name, choose),
-      due: (name) => this.reconcile(name),
+      write: (name: string, choose: Choose) => this.#acts.write(name, choose),
       wakeWaiting: () => this.#sweep.wakeWaiting(),
+      breakers: () => this.#inForce.breakers,
+      mayAct: () => this.#mayAct(),
+      options: (now: Date) => this.#options(now),
+    };
+  }
+
+  #newDrainStage(): DrainStage {
+    return new DrainStage({
+      ...this.#shared(),
+      writer: this.#writer,
+      retryMs: this.#deps.drainRetryMs,
+      due: (name) => this.reconcile(name),
     });
   }
 
   #newReplaceStage(): ReplaceStage {
-    const { client, index, metrics } = this.#deps;
     return new ReplaceStage({
-      client,
-      index,
-      metrics,
-      now: this.#now,
-      policy: () => this.policy,
+      ...this.#shared(),
       providers: () => this.#inForce.providers,
       namespace: this.#deps.namespace ?? "node-heal",
-      instance: this.#instance,
       pollMs: this.#deps.replacePollMs,
-      paused: () => this.#paused(),
-      reporter: this.#reporter,
-      write: (name, choose) => this.#acts.write(name, choose),
-      wakeWaiting: () => this.#sweep.wakeWaiting(),
       untrusted: this.#deps.untrusted,
     });
   }
 
   #newSweep(): Sweep {
-    return new Sweep({
-      index: this.#deps.index,
-      metrics: this.#deps.metrics,
-      now: this.#now,
-      reporter: this.#reporter,
-      acts: this.#acts,
-      replacer: this.#replace.replacer,
-      options: (now) => this.#options(now),
-      mayAct: () => this.#mayAct(),
-    });
+    return new Sweep({ ...this.#shared(), acts: this.#acts, replacer: this.#replace.replacer });
   }
 
   #newAlertPath(): AlertPath {
     return new AlertPath({
-      index: this.#deps.index,
-      metrics: this.#deps.metrics,
+      ...this.#shared(),
       dryRun: () => this.#deps.client.dryRun,
-      reporter: this.#reporter,
       acts: this.#acts,
-      policy: () => this.policy,
       tally: () => this.#inForce.tally,
-      options: (now) => this.#options(now),
+      breakers: this.#breakers,
     });
   }
 
@@ -160,7 +160,7 @@ export class Pipeline {
     notifier?: Notifier;
   }): Promise<void> {
     await this.#turns.takeOut(() => {
-      this.#inForce.swap(next);
+      this.#inForce.swap(next, this.#now());
       this.#reporter.notifier = next.notifier;
       return Promise.resolve();
     });
@@ -193,9 +193,19 @@ export class Pipeline {
     await Promise.all([this.#drains.stopAll(), this.#replace.replacer.stopAll()]);
   }
 
-  /** Reads the replacement ledger and follows every replacement in flight (on start, and on leading). */
+  /**
+   * Reads the replacement ledger and follows every replacement in flight, and lets the breakers
+   * learn the holds on the Nodes (on start, on leading, and each sweep).
+   */
   resumeReplacements(): Promise<void> {
-    return this.#mayAct() ? this.#replace.resume() : Promise.resolve();
+    if (!this.#mayAct()) return Promise.resolve();
+    this.#inForce.breakers.seed(this.#deps.index.nodes(), this.#now());
+    return this.#replace.resume();
+  }
+
+  /** The correlated-failure breakers: brought up to date each sweep, shown on /status. */
+  get breakers(): BreakerStage {
+    return this.#breakers;
   }
 
   /** The replacement ledger as this replica last read or wrote it. */
@@ -215,6 +225,7 @@ export class Pipeline {
       drainingHere: this.#drains.running(),
       tally: this.#inForce.tally,
       replacements: this.#replace.replacer,
+      breakers: this.#inForce.breakers,
     };
   }
 

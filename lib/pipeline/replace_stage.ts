@@ -6,6 +6,7 @@ import { type ReplaceNews, Replacer, type ReplacerDeps } from "../act/replace/re
 import type { Decision } from "../decide/decision.ts";
 import { readState } from "../decide/node_state.ts";
 import type { Replacement } from "../decide/replacements.ts";
+import type { BreakerView } from "../decide/breaker.ts";
 import { endReplace, replacedInPlace, replaceRule } from "../decide/replace_step.ts";
 import { log } from "../base/log.ts";
 import type { Node } from "../base/node.ts";
@@ -27,6 +28,8 @@ export interface ReplaceStageDeps extends Omit<ReplacerDeps, "told" | "backgroun
   ) => Promise<Applied>;
   /** Looks again at the Nodes waiting for a gate to let their next step start. */
   wakeWaiting: () => void;
+  /** The correlated-failure breakers in force. */
+  breakers: () => BreakerView;
 }
 
 /** See the module comment. */
@@ -83,7 +86,10 @@ export class ReplaceStage {
     const node = this.#deps.index.get(name);
     const rule = node && replaceRule(this.#deps.policy(), readState(node).rule);
     if (!node || !rule) throw new Error(`Cannot replace ${name}: its rule no longer replaces`);
-    return this.replacer.begin(node, rule, { now: this.#deps.now(), paused: this.#deps.paused() });
+    const now = this.#deps.now();
+    // Asked again at the moment of the ledger write: a breaker may have opened since the decision.
+    const breaker = this.#deps.breakers().holding(node, now);
+    return this.replacer.begin(node, rule, { now, paused: this.#deps.paused(), breaker });
   }
 
   async #news(news: ReplaceNews): Promise<void> {

@@ -151,6 +151,21 @@ export class Metrics {
     labelNames: ["reason"] as const,
     registers: [this.registry],
   });
+  /** 1 while a domain's correlated-failure breaker is open, 0 once it closed. */
+  readonly breakerOpen = new Gauge({
+    name: "nodeheal_breaker_open",
+    help:
+      "1 while the correlated-failure breaker of a domain is open (drains and replacements held there), 0 once it closed; by label key (empty for the whole selection) and domain value.",
+    labelNames: ["key", "domain"] as const,
+    registers: [this.registry],
+  });
+  /** Times a breaker opened. */
+  readonly breakerOpenings = new Counter({
+    name: "nodeheal_breaker_openings_total",
+    help: "Times a correlated-failure breaker opened, by label key (empty for the whole selection).",
+    labelNames: ["key"] as const,
+    registers: [this.registry],
+  });
   /** Nodes in the watch-fed index. */
   readonly indexedNodes = new Gauge({
     name: "nodeheal_indexed_nodes",

@@ -12,6 +12,7 @@ import { type Clock, systemClock } from "../base/clock.ts";
 import { fromDecision, fromDrainEnd, fromReplacement } from "./notify/happenings.ts";
 import { CLUSTER_GATE, OTHER_CLUSTER } from "../decide/cluster_guard.ts";
 import type { AlertOutcome } from "./labels.ts";
+import type { BreakerChange } from "../decide/breaker.ts";
 
 /** What happened to one alert, or one reconciliation, on one Node. */
 export interface Outcome {
@@ -73,6 +74,36 @@ export class Reporter {
     }
     if (event) await this.#deps.events.record(name, event.intent, { at: event.at });
     return outcome;
+  }
+
+  /**
+   * Tells a breaker's opening or closing: the metric, the log, one notification (a page at the
+   * highest severity when it opens), and on opening a `NodeHealBreakerOpen` Event on each node it
+   * names.
+   */
+  async breaker(change: BreakerChange, at: Date): Promise<void> {
+    const { metrics, notifier, events } = this.#deps;
+    const { state, message } = change;
+    const opened = change.change === "opened";
+    metrics.breakerOpen.set({ key: state.key ?? "", domain: state.value }, opened ? 1 : 0);
+    if (opened) metrics.breakerOpenings.inc({ key: state.key ?? "" });
+    log("decide")[opened ? "warn" : "info"]("Breaker of {domain} {change}: {message}", {
+      domain: state.domain,
+      change: change.change,
+      message,
+      nodes: state.nodes,
+    });
+    notifier?.notify({
+      kind: opened ? "breakerOpen" : "breakerClosed",
+      node: state.domain,
+      message,
+      gate: "breaker",
+      cordonedAt: state.openedAt,
+      at,
+    });
+    if (!opened) return;
+    const intent = { reason: "NodeHealBreakerOpen" as const, type: "Warning" as const, message };
+    await Promise.all(state.nodes.map((node) => events.record(node, intent, { at })));
   }
 
   /** Records one alert's outcome in the decision log. */

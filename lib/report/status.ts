@@ -7,6 +7,7 @@ import type { NodeIndex } from "../resolve/node_index.ts";
 import type { DecisionRecord } from "./decision_log.ts";
 import { holdsPlace, type Replacement, type ReplaceView } from "../decide/replacements.ts";
 import type { Node } from "../base/node.ts";
+import type { BreakerState } from "../decide/breaker.ts";
 import {
   goneNodes,
   type LadderContext,
@@ -31,6 +32,8 @@ export interface StatusOptions {
   replacements?: ReplaceView & { entries: readonly Replacement[] };
   /** How long a hold not seen again lasts (ms): the status page shows when each would lapse. */
   holdTtlMs?: number;
+  /** The correlated-failure breakers open, or closed and still releasing what they held. */
+  breakers?: BreakerState[];
 }
 
 /** Replacements `/status` lists: every one in flight, and the last ended ones up to this many. */
@@ -91,6 +94,7 @@ export function statusOf(index: NodeIndex, options: StatusOptions): unknown {
       ...(policy.cluster ? { cluster: policy.cluster } : {}),
     },
     budgets: statusBudgets(index, ladder),
+    ...(policy.gates.breaker ? { breakers: options.breakers ?? [] } : {}),
     ...(options.holdTtlMs !== undefined ? { holdTtlMs: options.holdTtlMs } : {}),
     nodes: underRemediation,
     nodesNotListed: remediating.length - underRemediation.length,
@@ -127,6 +131,7 @@ function gone(index: NodeIndex, ctx: LadderContext) {
 function statusBudgets(index: NodeIndex, ctx: LadderContext): Budgets & {
   maxConcurrent: { nodes?: string[] };
   rate: { notCounted?: string[] };
+  domains?: ReturnType<Tally["domains"]>;
 } {
   const { policy, now, paused, nodes } = ctx;
   const entries = ctx.replacements?.entries ?? [];
@@ -150,5 +155,7 @@ function statusBudgets(index: NodeIndex, ctx: LadderContext): Budgets & {
     // Added only when there is something to name: `/status` is otherwise as it was.
     maxConcurrent: { ...b.maxConcurrent, ...(draining.length ? { nodes: draining } : {}) },
     rate: { ...b.rate, ...(notCounted.length ? { notCounted } : {}) },
+    // Each domain of gates.domains and what it counts (the Nodes it has, as watched).
+    ...(policy.gates.domains?.length ? { domains: tally.domains() } : {}),
   };
 }

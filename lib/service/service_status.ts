@@ -35,5 +35,6 @@ export function statusReader(parts: StatusParts): () => unknown {
       paused: pauses.paused,
       dryRun: config.dryRun,
       pauses: pauses.each,
+      breakers: pipeline.breakers.states(),
     });
 }

@@ -24,6 +24,7 @@ export function startSweep(options: SweepOptions): () => void {
       if (!health.healthy) return;
       // The ledger read again: hand edits seen, a follower that stopped started again.
       background.run("resume-replacements", () => pipeline.resumeReplacements());
+      background.run("breakers", () => pipeline.breakers.update());
       reconcileAll(pipeline, background, index.nodes());
     }),
     sweepIntervalMs(options.holdTtlMs),

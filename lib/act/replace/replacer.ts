@@ -10,6 +10,7 @@ import type { Policy, Rule } from "../../decide/policy.ts";
 import { checkReplace } from "../../decide/gates.ts";
 import {
   holdsPlace,
+  inFlightIn,
   inFlight,
   pruned,
   type ReplaceBudgets,
@@ -136,6 +137,27 @@ export class Replacer implements ReplaceView {
     });
   }
 
+  inDomains(node: Node): ReturnType<typeof inFlightIn> {
+    return inFlightIn(this.#counted(this.#ledger.entries), node, {
+      gates: this.#deps.policy().gates,
+      nodeGone: this.#nodeGone,
+      unreadable: this.#ledger.unreadable.length,
+    });
+  }
+
+  /**
+   * The domain labels of each replacement {@link goneInFlight} counts (undefined where unknown:
+   * an unreadable entry, or one recorded without them).
+   */
+  goneLabels(): (Record<string, string> | undefined)[] {
+    return [
+      ...this.#counted(this.#ledger.entries).filter((r) =>
+        holdsPlace(r, this.#nodeGone) && this.#nodeGone(r)
+      ).map((r) => r.labels),
+      ...this.#ledger.unreadable.map(() => undefined),
+    ];
+  }
+
   replacing(name: string): boolean {
     return this.#counted(this.#ledger.entries).some((r) => r.node === name && inFlight(r));
   }
@@ -177,7 +199,11 @@ export class Replacer implements ReplaceView {
    * Throws {@link ReplaceBlocked} when one says no; resolves with the record (the one already
    * in flight for this Node, if there is one).
    */
-  begin(node: Node, rule: Rule, options: { now: Date; paused: boolean }): Promise<Replacement> {
+  begin(
+    node: Node,
+    rule: Rule,
+    options: { now: Date; paused: boolean; breaker?: string },
+  ): Promise<Replacement> {
     const { now } = options;
     const name = node.metadata.name;
     const gates = this.#deps.policy().gates;
@@ -192,9 +218,14 @@ export class Replacer implements ReplaceView {
         nodeGone: this.#nodeGone,
         unreadable: this.#ledger.unreadable.length,
       });
-      const blocked = checkReplace(name, budgets, gates);
+      const domains = inFlightIn(entries, node, {
+        gates,
+        nodeGone: this.#nodeGone,
+        unreadable: this.#ledger.unreadable.length,
+      });
+      const blocked = checkReplace(name, budgets, gates, { domains, breaker: options.breaker });
       if (blocked) throw new ReplaceBlocked(blocked.gate, blocked.message);
-      const replacement = newReplacement(node, rule, now, this.#deps.instance);
+      const replacement = newReplacement(node, rule, now, { by: this.#deps.instance, gates });
       // What this replica knows and the stored ledger lacks is written back with it.
       return {
         entries: [...pruned(entries, gates, now, this.#nodeGone), replacement],

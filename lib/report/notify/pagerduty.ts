@@ -38,6 +38,8 @@ export function severityOf(event: NotifyEvent): Severity {
   if (FAILURES.has(event.kind) && SEVERITIES.indexOf(severity) < SEVERITIES.indexOf("error")) {
     severity = "error";
   }
+  // A domain problem (many nodes at once) pages at the highest severity PagerDuty has.
+  if (event.kind === "breakerOpen") severity = "critical";
   return severity;
 }
 

@@ -30,6 +30,8 @@ const HEADLINES: Record<NotifyKind, string> = {
   replaceFailed: "replacement failed",
   released: "released",
   blocked: "blocked by a gate",
+  breakerOpen: "breaker open: drains and replacements held",
+  breakerClosed: "breaker closed",
 };
 
 /** An emoji per kind, so a channel reads at a glance what went wrong and what got better. */
@@ -43,6 +45,8 @@ const MARKS: Record<NotifyKind, string> = {
   replaceFailed: ":x:",
   released: ":white_check_mark:",
   blocked: ":no_entry:",
+  breakerOpen: ":rotating_light:",
+  breakerClosed: ":white_check_mark:",
 };
 
 /** Escapes what Slack's mrkdwn reads as markup (`&`, `<`, `>`), as Slack asks. */

@@ -14,8 +14,13 @@ export const TRIGGERS: ReadonlySet<NotifyKind> = new Set([
   "cordoned",
   "drainFailed",
   "replaceFailed",
+  "breakerOpen",
 ]);
-export const RESOLVES: ReadonlySet<NotifyKind> = new Set(["released", "replaced"]);
+export const RESOLVES: ReadonlySet<NotifyKind> = new Set([
+  "released",
+  "replaced",
+  "breakerClosed",
+]);
 
 /** One thing node-heal did (or was kept from doing) to a node. */
 export interface NotifyEvent {

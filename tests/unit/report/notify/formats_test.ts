@@ -153,6 +153,8 @@ Deno.test("pagerduty: only triggers and resolves; the other kinds have no event"
     assert.equal(pagerDutyEvent(event(kind), KEY) !== undefined, PAGERDUTY_KINDS.has(kind), kind);
   }
   assert.deepEqual([...PAGERDUTY_KINDS].sort(), [
+    "breakerClosed",
+    "breakerOpen",
     "cordoned",
     "drainFailed",
     "released",
@@ -171,6 +173,8 @@ Deno.test("pagerduty: severity from the alert's label, a failure at least error"
   assert.equal(sev("drainFailed"), "error");
   assert.equal(sev("drainFailed", "info"), "error");
   assert.equal(sev("drainFailed", "critical"), "critical");
+  // A breaker's opening pages at the highest severity, whatever label its alerts had.
+  assert.equal(severityOf(event("breakerOpen", "zone us-east-1a")), "critical");
 });
 
 Deno.test("pagerduty: a long summary is cut to 1024, a long episode keyed within 255, apart", () => {

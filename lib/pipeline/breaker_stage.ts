@@ -1,0 +1,80 @@
+// The pipeline's breaker stage: what the correlated-failure breakers (decide/breaker.ts) learn
+// and what they tell. Every firing alert a rule acts on is noted on the Node it names before any
+// alert of its notification is decided, so that a storm delivered at once opens its breaker
+// before a drain of it starts; the sweep brings them up to date; the decisions written tell them
+// what they held back and what they let go. An opening or a closing is reported (Events,
+// notification, metric, log), and a closing looks again at the Nodes that waited.
+import type { Applied } from "../act/node_writer.ts";
+import type { Clock } from "../base/clock.ts";
+import type { Breakers, BreakerState } from "../decide/breaker.ts";
+import { otherCluster } from "../decide/cluster_guard.ts";
+import { chooseAction, type Policy } from "../decide/policy.ts";
+import type { Alert } from "../intake/alertmanager.ts";
+import type { Reporter } from "../report/reporter.ts";
+import { type NodeIndex, resolveAlert } from "../resolve/node_index.ts";
+
+/** What the {@link BreakerStage} works with. */
+export interface BreakerStageDeps {
+  index: NodeIndex;
+  reporter: Reporter;
+  now: Clock;
+  policy: () => Policy;
+  breakers: () => Breakers;
+  /** Looks again at the Nodes waiting for a gate to let their next step start. */
+  wakeWaiting: () => void;
+}
+
+/** See the module comment. */
+export class BreakerStage {
+  #deps: BreakerStageDeps;
+
+  constructor(deps: BreakerStageDeps) {
+    this.#deps = deps;
+  }
+
+  /** Notes each alert of a notification on the Node it names, then brings the breakers up to now. */
+  async sighted(alerts: readonly Alert[]): Promise<void> {
+    const breakers = this.#deps.breakers();
+    if (!breakers.policy) return;
+    const policy = this.#deps.policy();
+    const now = this.#deps.now();
+    for (const alert of alerts) {
+      if (otherCluster(alert, policy.cluster)) continue;
+      const node = resolveAlert(alert, this.#deps.index).node;
+      if (!node) continue;
+      if (alert.status === "resolved") {
+        breakers.resolved(node.metadata.name, alert.fingerprint);
+        continue;
+      }
+      const choice = chooseAction(policy, alert);
+      if (choice.action && choice.action !== "none") breakers.seen(node, alert.fingerprint, now);
+    }
+    await this.update();
+  }
+
+  /** Brings the breakers up to now and reports what opened or closed. */
+  async update(): Promise<void> {
+    const now = this.#deps.now();
+    const changes = this.#deps.breakers().update(now);
+    for (const change of changes) await this.#deps.reporter.breaker(change, now);
+    if (changes.some((c) => c.change === "closed")) this.#deps.wakeWaiting();
+  }
+
+  /** The breakers open, or closed and still releasing what they held (for /status). */
+  states(): BreakerState[] {
+    return this.#deps.breakers().states(this.#deps.now());
+  }
+
+  /** Learns, from a decision applied, an escalation the breakers held back or let start. */
+  noted(applied: Applied): void {
+    if (applied.kind !== "written" && applied.kind !== "skip") return;
+    const d = applied.decision;
+    const node = this.#deps.index.get(d.node);
+    if (!node) return;
+    const breakers = this.#deps.breakers();
+    if (d.gate === "breaker") breakers.heldBack(node);
+    if (applied.kind === "written" && ["drain", "replace"].includes(applied.decision.action)) {
+      breakers.escalated(node, applied.at);
+    }
+  }
+}
