@@ -192,7 +192,11 @@ export class Breakers implements BreakerView {
         held: d?.held ?? new Set(),
       };
       this.#domains.set(value, opened);
-      changes.push({ change: "opened", state: this.#state(value, opened, t), message: this.#openedMessage(value, opened) });
+      changes.push({
+        change: "opened",
+        state: this.#state(value, opened, t),
+        message: this.#openedMessage(value, opened),
+      });
     }
     const alerting = new Set([...live.values()].flat().map((n) => n.node));
     for (const [value, d] of this.#domains) {
@@ -235,9 +239,11 @@ export class Breakers implements BreakerView {
   holding(node: Node, _now: Date): string | undefined {
     const d = this.#domains.get(this.valueOf(node));
     if (!d?.open) return undefined;
-    return `the breaker of ${this.#name(this.valueOf(node))} is open: ${d.count} nodes alerted within ${
-      formatDuration(this.policy!.withinMs)
-    } (${d.nodes.slice(0, 5).join(", ")}${d.count > 5 ? ", ..." : ""}), taken as a domain problem`;
+    return `the breaker of ${
+      this.#name(this.valueOf(node))
+    } is open: ${d.count} nodes alerted within ${formatDuration(this.policy!.withinMs)} (${
+      d.nodes.slice(0, 5).join(", ")
+    }${d.count > 5 ? ", ..." : ""}), taken as a domain problem`;
   }
 
   pacing(node: Node, now: Date): string | undefined {
@@ -282,7 +288,9 @@ export class Breakers implements BreakerView {
       openedAt: new Date(d.openedAt).toISOString(),
       count: d.count,
       nodes: [...d.nodes],
-      ...(d.closedAt !== undefined && !d.open ? { closedAt: new Date(d.closedAt).toISOString() } : {}),
+      ...(d.closedAt !== undefined && !d.open
+        ? { closedAt: new Date(d.closedAt).toISOString() }
+        : {}),
       ...(d.open && quietFrom !== undefined
         ? { closesAt: new Date(quietFrom + p.quietMs).toISOString() }
         : {}),
@@ -296,9 +304,9 @@ export class Breakers implements BreakerView {
 
   #openedMessage(value: string, d: Domain): string {
     const p = this.policy!;
-    return `${d.count} nodes in ${this.#name(value)} alerted within ${formatDuration(p.withinMs)} (${
-      d.nodes.slice(0, 5).join(", ")
-    }${d.count > 5 ? ", ..." : ""}): treating it as a ${
+    return `${d.count} nodes in ${this.#name(value)} alerted within ${
+      formatDuration(p.withinMs)
+    } (${d.nodes.slice(0, 5).join(", ")}${d.count > 5 ? ", ..." : ""}): treating it as a ${
       p.key ? domainName(p.key, value).split(" ")[0] : "cluster"
     } problem, not ${d.count} node problems; holding drains and replacements`;
   }

@@ -88,7 +88,9 @@ export function readDomains(raw: z.infer<typeof domainsSchema> | undefined): Dom
 }
 
 /** `gates.breaker` as the decisions read it: durations in ms. */
-export function readBreaker(raw: z.infer<typeof breakerSchema> | undefined): BreakerPolicy | undefined {
+export function readBreaker(
+  raw: z.infer<typeof breakerSchema> | undefined,
+): BreakerPolicy | undefined {
   if (!raw) return undefined;
   return {
     ...(raw.key ? { key: raw.key } : {}),

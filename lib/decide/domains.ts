@@ -2,12 +2,7 @@
 // as Nodes change, and the checks a take-out and a drain pass in every domain their Node is in.
 // The tally (tally.ts) feeds the counts; the gates (gates.ts) ask the checks.
 import type { Node } from "../base/node.ts";
-import {
-  type DomainGate,
-  domainName,
-  domainValue,
-  scaled,
-} from "./domain_policy.ts";
+import { type DomainGate, domainName, domainValue, scaled } from "./domain_policy.ts";
 
 /** What one domain counts: the selected Nodes, those available, node-heal's cordons, its drains. */
 export interface DomainCounts {
@@ -110,7 +105,9 @@ export function domainTakeOut(
     const need = scaled(gate.minHealthy, c.selected, "up");
     const left = Math.min(c.available - cost, c.selected - c.held - 1);
     if (left < need) {
-      return `taking ${node.name} out would leave ${where} with ${Math.max(0, left)} of ${c.selected} ` +
+      return `taking ${node.name} out would leave ${where} with ${
+        Math.max(0, left)
+      } of ${c.selected} ` +
         `nodes; at least ${need} must stay (minHealthy ${gate.minHealthy})`;
     }
   }
@@ -118,7 +115,9 @@ export function domainTakeOut(
     const max = scaled(gate.maxUnavailable, c.selected, "down");
     const out = Math.max(c.selected - c.available + cost, c.held + 1);
     if (out > max) {
-      return `taking ${node.name} out would leave ${where} with ${Math.max(0, c.selected - out)} of ` +
+      return `taking ${node.name} out would leave ${where} with ${
+        Math.max(0, c.selected - out)
+      } of ` +
         `${c.selected} nodes; maxUnavailable ${gate.maxUnavailable}`;
     }
   }

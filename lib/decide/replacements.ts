@@ -167,7 +167,11 @@ export function inFlightIn(
     const value = domainValue(node.metadata.labels, gate.key);
     const inFlight = holding.filter((r) => !r.labels || (r.labels[gate.key] ?? "") === value)
       .map((r) => r.node);
-    return { gate, value, inFlight: [...inFlight, ...Array(options.unreadable ?? 0).fill(UNREADABLE)] };
+    return {
+      gate,
+      value,
+      inFlight: [...inFlight, ...Array(options.unreadable ?? 0).fill(UNREADABLE)],
+    };
   });
 }
 

@@ -162,7 +162,8 @@ export class Metrics {
   /** Times a breaker opened. */
   readonly breakerOpenings = new Counter({
     name: "nodeheal_breaker_openings_total",
-    help: "Times a correlated-failure breaker opened, by label key (empty for the whole selection).",
+    help:
+      "Times a correlated-failure breaker opened, by label key (empty for the whole selection).",
     labelNames: ["key"] as const,
     registers: [this.registry],
   });

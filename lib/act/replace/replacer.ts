@@ -10,8 +10,8 @@ import type { Policy, Rule } from "../../decide/policy.ts";
 import { checkReplace } from "../../decide/gates.ts";
 import {
   holdsPlace,
-  inFlightIn,
   inFlight,
+  inFlightIn,
   pruned,
   type ReplaceBudgets,
   replaceBudgets,

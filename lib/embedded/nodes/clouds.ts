@@ -68,6 +68,16 @@ export interface CloudNodeInput {
   nodeManager?: NodeManager;
 }
 
+/**
+ * The zone of node `index` (0 the control plane, then the workers), among `count`: the first
+ * four one each in turn, then every other worker in the first zone and the rest in the others in
+ * turn. Zones fill unevenly, as real clusters' do: with 9 workers, 4, 3 and 2 of them.
+ */
+export function zoneOf(index: number, count: number): number {
+  if (index <= 3 || count < 2) return index % count;
+  return index % 2 === 0 ? 0 : 1 + ((index - 5) / 2) % (count - 1);
+}
+
 /** The cloud side of node `name`: every choice comes from `random`, seeded by the name. */
 export function cloudNode(n: CloudNodeInput, random: () => number): CloudNode {
   const { cloud, name, index, controlPlane, address } = n;
@@ -78,7 +88,7 @@ export function cloudNode(n: CloudNodeInput, random: () => number): CloudNode {
   const shape = SHAPES[type];
   const arch = shape.arch ?? "amd64";
   const zones = ZONES[cloud];
-  const zone = zones[index % zones.length];
+  const zone = zones[zoneOf(index, zones.length)];
   const region = REGION[cloud];
   const hasVolumes = cloud !== "kind" && !controlPlane && random() < 0.3;
   const volumeCount = hasVolumes ? 1 + Math.floor(random() * 5) : 0;
@@ -116,7 +126,7 @@ export function cloudNode(n: CloudNodeInput, random: () => number): CloudNode {
     Object.assign(labels, {
       "k8s.io/cloud-provider-aws": hexOf("cluster/prod", 32),
       "topology.ebs.csi.aws.com/zone": zone,
-      "topology.k8s.aws/zone-id": AWS_ZONE_IDS[index % 3],
+      "topology.k8s.aws/zone-id": AWS_ZONE_IDS[zoneOf(index, 3)],
     });
     if (pool.karpenter && karpenter) {
       const [family, size] = type.split(".");
