@@ -13,27 +13,23 @@ const ZONE = "topology.kubernetes.io/zone";
 const STEP = "node-heal.io/step";
 const HMAC_KEY = "a-breaker-signing-key";
 
-/** The policy of the issue and of docs/policy.md's walkthrough, with a signed webhook. */
-function policy(hook: string, secretFile: string, extra = ""): string {
-  return `rules:
-  - name: heal
-    match: ['heal="true"']
-    actions: [drain]
-gates:
-  rate: { max: 50, window: 1h }
-  domains:
-    - key: topology.kubernetes.io/zone
-      maxUnavailable: 1
-    - key: karpenter.sh/nodepool
-      minHealthy: "80%"
-  breaker:
-    key: topology.kubernetes.io/zone
-    alerting: 3
-    within: 5m
-    quiet: 15m
-${extra}notify:
-  - { name: audit, type: webhook, url: "${hook}", secretFile: ${secretFile} }
-`;
+const ROOT = new URL("../../../", import.meta.url).pathname;
+
+/** docs/examples/breaker.yaml (the walkthrough's policy), and a signed webhook to hear it. */
+async function walkthroughPolicy(hook: string, secretFile: string): Promise<string> {
+  const text = await Deno.readTextFile(`${ROOT}docs/examples/breaker.yaml`);
+  return `${text}notify:\n  - { name: audit, type: webhook, url: "${hook}", secretFile: ${secretFile} }\n`;
+}
+
+/** Posts one of the walkthrough's fixtures as it is. */
+async function postFixture(url: string, file: string) {
+  const res = await fetch(`${url}/webhook`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: await Deno.readTextFile(`${ROOT}tests/fixtures/${file}`),
+  });
+  assert.equal(res.status, 200);
+  return (await res.json()).alerts as { node: string; outcome: string; message: string }[];
 }
 
 /** A dev process with `workers` workers and `policyText`, its URL and a client of its cluster. */
@@ -93,7 +89,8 @@ Deno.test("dev mode, 9 workers: 4 alerts in one zone open its breaker (Event, no
   await using hook = startWebhookReceiver(HMAC_KEY);
   const dir = await Deno.makeTempDir({ prefix: "node-heal-breaker-" });
   await Deno.writeTextFile(`${dir}/hmac`, HMAC_KEY);
-  const { dev, url, core } = await devWith(9, policy(hook.url, `${dir}/hmac`), dir);
+  const text = await walkthroughPolicy(hook.url, `${dir}/hmac`);
+  const { dev, url, core } = await devWith(9, text, dir);
   try {
     const all = await workers(core);
     const zoneA = all.filter((w) => w.zone === "us-east-1a");
@@ -101,13 +98,14 @@ Deno.test("dev mode, 9 workers: 4 alerts in one zone open its breaker (Event, no
     const other = all.find((w) => w.name === workerName(1))!;
     assert.notEqual(other.zone, "us-east-1a");
 
-    // A worker of another zone: cordoned, then drained as usual.
-    assert.equal((await post(url, "firing", [other]))[0].outcome, "cordon");
+    // A worker of another zone (the README's fixture alert): cordoned, then drained as usual.
+    assert.equal((await postFixture(url, "alertmanager-0.25-firing.json"))[0].node, other.name);
     await waitFor("its drain", async () => await stepOf(core, other.name) === "drained", 20_000);
 
     // Four workers of us-east-1a alert in one notification: the breaker opens before any of them
     // is decided. The pool general can spare no second node (minHealthy 80%), so none is cordoned.
-    const storm = await post(url, "firing", zoneA);
+    const storm = await postFixture(url, "zone-storm-firing.json");
+    assert.deepEqual(storm.map((a) => a.node).sort(), zoneA.map((w) => w.name).sort());
     assert.ok(storm.every((a) => a.outcome === "skipped"), JSON.stringify(storm));
     assert.match(storm[0].message, /\(gate domain karpenter\.sh\/nodepool\)/);
 
@@ -149,8 +147,9 @@ Deno.test("dev mode, 9 workers: 4 alerts in one zone open its breaker (Event, no
     // The other worker's alert resolves: released. Alertmanager repeats the storm: the pool has
     // room again, one worker of us-east-1a is cordoned (maxUnavailable 1 in the zone) and the
     // others are kept out by the zone's budget; the breaker holds the cordoned one's drain.
-    assert.equal((await post(url, "resolved", [other]))[0].outcome, "uncordon");
-    const again = await post(url, "firing", zoneA);
+    const resolved = await postFixture(url, "alertmanager-0.25-resolved.json");
+    assert.equal(resolved[0].outcome, "uncordon");
+    const again = await postFixture(url, "zone-storm-firing.json");
     const cordoned = again.filter((a) => a.outcome === "cordon");
     assert.equal(cordoned.length, 1, JSON.stringify(again));
     const skipped = again.find((a) => a.outcome === "skipped")!;
