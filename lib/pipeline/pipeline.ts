@@ -193,10 +193,7 @@ export class Pipeline {
     await Promise.all([this.#drains.stopAll(), this.#replace.replacer.stopAll()]);
   }
 
-  /**
-   * Reads the replacement ledger and follows every replacement in flight, and lets the breakers
-   * learn the holds on the Nodes (on start, on leading, and each sweep).
-   */
+  /** Follows every replacement in flight in the ledger; the breakers learn the Nodes' holds. */
   resumeReplacements(): Promise<void> {
     if (!this.#mayAct()) return Promise.resolve();
     this.#inForce.breakers.seed(this.#deps.index.nodes(), this.#now());
