@@ -4,7 +4,7 @@
 // before a drain of it starts; the sweep brings them up to date; the decisions written tell them
 // what they held back and what they let go. An opening or a closing is reported (Events,
 // notification, metric, log), and a closing looks again at the Nodes that waited.
-import type { Applied } from "../act/node_writer.ts";
+import type { Applied, Write } from "../act/node_writer.ts";
 import type { Clock } from "../base/clock.ts";
 import type { Breakers, BreakerState } from "../decide/breaker.ts";
 import { otherCluster } from "../decide/cluster_guard.ts";
@@ -65,16 +65,20 @@ export class BreakerStage {
     return this.#deps.breakers().states(this.#deps.now());
   }
 
-  /** Learns, from a decision applied, an escalation the breakers held back or let start. */
+  /** Learns, from a decision applied, an escalation the breakers held back. */
   noted(applied: Applied): void {
     if (applied.kind !== "written" && applied.kind !== "skip") return;
-    const d = applied.decision;
-    const node = this.#deps.index.get(d.node);
-    if (!node) return;
-    const breakers = this.#deps.breakers();
-    if (d.gate === "breaker") breakers.heldBack(node);
-    if (applied.kind === "written" && ["drain", "replace"].includes(applied.decision.action)) {
-      breakers.escalated(node, applied.at);
-    }
+    const node = this.#deps.index.get(applied.decision.node);
+    if (node && applied.decision.gate === "breaker") this.#deps.breakers().heldBack(node);
+  }
+
+  /**
+   * Learns a drain or a replacement as it is decided (in the take-out turn, before its write):
+   * the next one in its domain waits its turn from now, however long this one's write takes.
+   */
+  decided(decision: Write, at: Date): void {
+    if (decision.action !== "drain" && decision.action !== "replace") return;
+    const node = this.#deps.index.get(decision.node);
+    if (node) this.#deps.breakers().escalated(node, at);
   }
 }

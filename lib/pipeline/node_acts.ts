@@ -26,6 +26,8 @@ export interface NodeActsDeps {
   mayAct: () => boolean;
   /** Told of every decision applied (the breakers learn from them). */
   applied?: (applied: Applied) => void;
+  /** Told of every write decided in the take-out turn, as it is decided (the breakers pace by it). */
+  decided?: (decision: Write, at: Date) => void;
 }
 
 /** See the module comment. */
@@ -49,7 +51,10 @@ export class NodeActs {
   inTakeOut(reserve: (decision: Write, at: Date) => Release | undefined): ApplyOptions {
     return {
       decideIn: (decide) => this.#deps.turns.takeOut(() => Promise.resolve(decide())),
-      reserve,
+      reserve: (decision, at) => {
+        this.#deps.decided?.(decision, at);
+        return reserve(decision, at);
+      },
     };
   }
 

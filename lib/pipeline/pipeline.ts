@@ -78,6 +78,7 @@ export class Pipeline {
       replace: this.#replace,
       mayAct: () => this.#mayAct(),
       applied: (applied) => this.#breakers.noted(applied),
+      decided: (decision, at) => this.#breakers.decided(decision, at),
     });
     this.#sweep = this.#newSweep();
     this.#breakers = new BreakerStage({
