@@ -97,6 +97,12 @@ export class Tally {
    */
   goneLabels: () => readonly (Readonly<Record<string, string>> | undefined)[] = () => [];
 
+  /**
+   * When the Nodes replaced and gone were taken out (the ledger's `cordonedAt`): the rate gate
+   * counts them, as their own `remediated-at` went with them.
+   */
+  goneTakeOuts: () => readonly number[] = () => [];
+
   /** The counts of each domain of `gates.domains`. */
   #domains: DomainTally;
 
@@ -225,8 +231,10 @@ export class Tally {
     const available = this.#available - this.#effect.available;
     const held = this.#held + this.#effect.held + gone;
     // Remediations in the window; a time in the future was not node-heal's and never counts.
+    const inWindow = (at: number) => at > t - gates.rate.windowMs && at <= t + FUTURE_SKEW_MS;
     const used = upperBound(this.#times, t + FUTURE_SKEW_MS) -
-      upperBound(this.#times, t - gates.rate.windowMs) + this.#effect.used;
+      upperBound(this.#times, t - gates.rate.windowMs) + this.#effect.used +
+      this.goneTakeOuts().filter(inWindow).length;
     const selected = this.#selected + gone;
     const need = required(selected, gates.minHealthy);
     // Listed only when read (by /status): every Node ever released is in the map, and a

@@ -15,6 +15,8 @@ export interface InForceDeps {
   providers: ReadonlyMap<string, ReplaceProvider>;
   /** How many replacements in flight took their Node away (the replacer's count). */
   replacingGone: () => number;
+  /** When each replaced Node that is gone was taken out (the ledger's `cordonedAt`). */
+  goneTakeOuts: () => readonly number[];
   /** The domain labels of each of those (undefined where unknown). */
   goneLabels: () => readonly (Readonly<Record<string, string>> | undefined)[];
   /** The hold TTL: an alert not seen for this long no longer counts for a breaker (ms). */
@@ -72,6 +74,7 @@ export class InForce {
     const tally = new Tally(this.#policy.gates);
     tally.replacingGone = this.#deps.replacingGone;
     tally.goneLabels = this.#deps.goneLabels;
+    tally.goneTakeOuts = this.#deps.goneTakeOuts;
     this.#index.follow(tally);
     return tally;
   }

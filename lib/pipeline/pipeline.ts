@@ -57,6 +57,7 @@ export class Pipeline {
       providers: deps.providers ?? new Map(),
       replacingGone: () => this.#replace?.replacer.goneInFlight() ?? 0,
       goneLabels: () => this.#replace?.replacer.goneLabels() ?? [],
+      goneTakeOuts: () => this.#replace?.replacer.goneTakeOuts() ?? [],
       holdTtlMs: deps.holdTtlMs ?? DEFAULT_HOLD_TTL_MS,
     });
     this.#writer = new NodeWriter({ client, index, metrics, now, seal: deps.seal });

@@ -11,8 +11,8 @@ import type { BreakerState } from "../decide/breaker.ts";
 import {
   goneNodes,
   type LadderContext,
+  ledgerTakeOuts,
   stepSince,
-  uncountedTakeOuts,
   waitOf,
 } from "./status_ladder.ts";
 
@@ -125,12 +125,12 @@ function gone(index: NodeIndex, ctx: LadderContext) {
 
 /**
  * Every gate's budget as the decisions count it: a replacement whose Node is gone still holds
- * its place in minHealthy; maxConcurrent names the drains it counts; the rate names the
- * take-outs it no longer counts because their Nodes were replaced.
+ * its place in minHealthy; maxConcurrent names the drains it counts; the rate names the Nodes
+ * replaced and gone whose take-outs it counts from the replacement ledger.
  */
 function statusBudgets(index: NodeIndex, ctx: LadderContext): Budgets & {
   maxConcurrent: { nodes?: string[] };
-  rate: { notCounted?: string[] };
+  rate: { fromLedger?: string[] };
   domains?: ReturnType<Tally["domains"]>;
 } {
   const { policy, now, paused, nodes } = ctx;
@@ -140,12 +140,16 @@ function statusBudgets(index: NodeIndex, ctx: LadderContext): Budgets & {
   tally.replacingGone = () =>
     new Set(entries.filter((r) => holdsPlace(r, nodeGone) && nodeGone(r)).map((r) => r.node))
       .size;
+  tally.goneTakeOuts = () =>
+    [
+      ...new Set(entries.filter((r) => r.cordonedAt && nodeGone(r)).map((r) => r.cordonedAt!)),
+    ].map((at) => Date.parse(at));
   const b = tally.budgets({ now, paused });
   const draining = nodes.filter((n) => {
     const s = readState(n);
     return s.owned && isCordoned(n) && s.step === "draining";
   }).map((n) => n.metadata.name);
-  const notCounted = uncountedTakeOuts(gone(index, ctx), entries, {
+  const fromLedger = ledgerTakeOuts(gone(index, ctx), entries, {
     windowMs: policy.gates.rate.windowMs,
     now,
   });
@@ -154,7 +158,7 @@ function statusBudgets(index: NodeIndex, ctx: LadderContext): Budgets & {
     cooldown: { ms: b.cooldown.ms, nodes: b.cooldown.nodes },
     // Added only when there is something to name: `/status` is otherwise as it was.
     maxConcurrent: { ...b.maxConcurrent, ...(draining.length ? { nodes: draining } : {}) },
-    rate: { ...b.rate, ...(notCounted.length ? { notCounted } : {}) },
+    rate: { ...b.rate, ...(fromLedger.length ? { fromLedger } : {}) },
     // Each domain of gates.domains and what it counts (the Nodes it has, as watched).
     ...(policy.gates.domains?.length ? { domains: tally.domains() } : {}),
   };

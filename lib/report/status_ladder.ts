@@ -176,10 +176,10 @@ export function goneNodes(
 }
 
 /**
- * Take-outs the rate gate no longer counts: those of Nodes replaced (gone) within the rate
- * window. The gate counts take-outs from the Nodes' own record, which goes with the Node.
+ * The Nodes replaced (gone) whose take-outs within the rate window the rate gate counts from
+ * the replacement ledger's `cordonedAt`: their own record went with the Node.
  */
-export function uncountedTakeOuts(
+export function ledgerTakeOuts(
   gone: readonly GoneNode[],
   entries: readonly Replacement[],
   options: { windowMs: number; now: Date },

@@ -158,6 +158,19 @@ export class Replacer implements ReplaceView {
     ];
   }
 
+  /**
+   * When each replaced Node whose Node object is gone was taken out (its record's `cordonedAt`,
+   * once per take-out): the rate gate counts them, since their own record went with the Node.
+   */
+  goneTakeOuts(): number[] {
+    const seen = new Set<string>();
+    for (const r of this.#counted(this.#ledger.entries)) {
+      if (r.cordonedAt && this.#nodeGone(r)) seen.add(`${r.node}@${r.cordonedAt}`);
+    }
+    return [...seen].map((k) => Date.parse(k.slice(k.lastIndexOf("@") + 1)))
+      .filter((t) => !Number.isNaN(t));
+  }
+
   replacing(name: string): boolean {
     return this.#counted(this.#ledger.entries).some((r) => r.node === name && inFlight(r));
   }

@@ -161,10 +161,10 @@ export const UI_JS = `"use strict";
     box.appendChild(gate("minHealthy", mh.canTakeOut, b.selected,
       mh.canTakeOut + " of " + b.selected + " nodes may still go; " + mh.required +
       " must stay (" + b.available + " available, " + mh.heldByNodeHeal + " held by node-heal)"));
-    var gone = b.rate.notCounted || [];
+    var gone = b.rate.fromLedger || [];
     box.appendChild(gate("rate", b.rate.left, b.rate.max,
       b.rate.used + " take-outs used, " + b.rate.left + " left of " + b.rate.max + " per " +
-      duration(b.rate.windowMs) + (gone.length ? "; not counted, their Nodes replaced and gone: " +
+      duration(b.rate.windowMs) + (gone.length ? "; counted from the replacement ledger, their Nodes gone: " +
       gone.join(", ") : "")));
     var mc = b.maxConcurrent;
     box.appendChild(gate("maxConcurrent", mc.max - mc.inFlight, mc.max,

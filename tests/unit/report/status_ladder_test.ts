@@ -6,12 +6,7 @@ import type { Node } from "../../../lib/base/node.ts";
 import { ANNOTATIONS } from "../../../lib/decide/node_state.ts";
 import { parsePolicy } from "../../../lib/decide/policy.ts";
 import { replaceBudgets, type Replacement } from "../../../lib/decide/replacements.ts";
-import {
-  goneNodes,
-  stepSince,
-  uncountedTakeOuts,
-  waitOf,
-} from "../../../lib/report/status_ladder.ts";
+import { goneNodes, ledgerTakeOuts, stepSince, waitOf } from "../../../lib/report/status_ladder.ts";
 import { readState } from "../../../lib/decide/node_state.ts";
 import { DecisionLog } from "../../../lib/report/decision_log.ts";
 
@@ -146,10 +141,10 @@ Deno.test("goneNodes() lists the replacements whose Node is gone, with the succe
   assert.equal(gone[1].since, "2025-01-01T12:03:00Z");
 });
 
-Deno.test("uncountedTakeOuts() names gone Nodes taken out within the rate window", () => {
+Deno.test("ledgerTakeOuts() names gone Nodes taken out within the rate window", () => {
   const entries = [replacement("a"), replacement("b", { cordonedAt: "2025-01-01T08:00:00Z" })];
   const gone = goneNodes(entries, { present: () => false, now: NOW });
-  assert.deepEqual(uncountedTakeOuts(gone, entries, { windowMs: 3_600_000, now: NOW }), ["a"]);
+  assert.deepEqual(ledgerTakeOuts(gone, entries, { windowMs: 3_600_000, now: NOW }), ["a"]);
 });
 
 Deno.test("DecisionLog.add() with once tells a wait repeated on the same node once", () => {

@@ -21,6 +21,7 @@ import { FakeClient, workerNode } from "../../../fakes/fake_client.ts";
 import { waitFor } from "../../../support/wait.ts";
 import type { Node } from "../../../../lib/base/node.ts";
 import { ANNOTATIONS } from "../../../../lib/decide/node_state.ts";
+import { Tally } from "../../../../lib/decide/tally.ts";
 
 const CONFIG_MAPS = { group: "", version: "v1", plural: "configmaps" };
 
@@ -772,4 +773,26 @@ gates: { minHealthy: 0, maxReplacing: 2, replaceRate: { max: 5, window: 1h } }
   assert.deepEqual(stored(f.client)[1], bad);
   await replacer.stopAll();
   await wider.stopAll();
+});
+
+Deno.test("a replaced Node's take-out still counts in the rate once its Node is gone: goneTakeOuts() gives its cordonedAt, once", async () => {
+  const f = setup();
+  const w2 = f.index.get("w2")!;
+  w2.metadata.annotations![ANNOTATIONS.cordonedAt] = "2026-05-31T23:50:00Z";
+  const replacer = f.make();
+  await requested(f, replacer, "w2");
+  assert.deepEqual(replacer.goneTakeOuts(), [], "its Node is there: its own record counts");
+  f.index.remove("w2");
+  assert.deepEqual(replacer.goneTakeOuts(), [Date.parse("2026-05-31T23:50:00Z")]);
+  f.index.upsert(node("w9", f.now().toISOString()));
+  await waitFor("the replacement's end", () => stored(f.client)[0].phase === "replaced");
+  assert.deepEqual(replacer.goneTakeOuts(), [Date.parse("2026-05-31T23:50:00Z")], "ended too");
+  // The tally's rate counts it, within the window only.
+  const tally = new Tally(POLICY.gates, { nodes: f.index.nodes() });
+  tally.goneTakeOuts = () => replacer.goneTakeOuts();
+  const now = new Date("2026-06-01T00:00:00Z");
+  assert.equal(tally.budgets({ now, paused: false }).rate.used, 1);
+  const later = new Date("2026-06-01T01:00:00Z");
+  assert.equal(tally.budgets({ now: later, paused: false }).rate.used, 0, "out of the 1h window");
+  await replacer.stopAll();
 });
