@@ -200,6 +200,9 @@ export class Breakers implements BreakerView {
     }
     const alerting = new Set([...live.values()].flat().map((n) => n.node));
     for (const [value, d] of this.#domains) {
+      // A clock stepped back: quiet and release count from now, not from its future.
+      d.lastAbove = Math.min(d.lastAbove, t);
+      if (d.releasedAt !== undefined) d.releasedAt = Math.min(d.releasedAt, t);
       if (d.open && t - d.lastAbove >= p.quietMs) {
         d.open = false;
         d.closedAt = t;
@@ -222,6 +225,9 @@ export class Breakers implements BreakerView {
     for (const [name, s] of this.#sightings) {
       let first = Infinity;
       for (const [fp, a] of s.alerts) {
+        // Times ahead of now (a clock stepped back) count as now.
+        a.first = Math.min(a.first, t);
+        a.last = Math.min(a.last, t);
         if (t - a.last > this.#holdTtlMs) s.alerts.delete(fp);
         else first = Math.min(first, a.first);
       }

@@ -120,6 +120,19 @@ export function domainValue(labels: Record<string, string> | undefined, key: str
   return value.length > MAX_VALUE ? value.slice(0, MAX_VALUE) : value;
 }
 
+/**
+ * Whether a replacement recorded with `labels` counts in domain `value` of `key`: when its labels
+ * name that domain, or when they do not know the key (recorded without labels, or under a policy
+ * whose domains had other keys), since then it may have been in any.
+ */
+export function recordedIn(
+  labels: Readonly<Record<string, string>> | undefined,
+  key: string,
+  value: string,
+): boolean {
+  return !labels || !Object.hasOwn(labels, key) || labels[key] === value;
+}
+
 /** How messages name a domain: `zone us-east-1a`, `nodepool general`, `zone (unlabelled)`. */
 export function domainName(key: string | undefined, value: string): string {
   if (key === undefined) return "the selection";

@@ -8,7 +8,7 @@ import type { Gates } from "./policy.ts";
 import { POOL_LABELS, type ProviderName } from "./replace_policy.ts";
 import { readState } from "./node_state.ts";
 import { protection } from "./protection.ts";
-import { type DomainGate, domainValue } from "./domain_policy.ts";
+import { type DomainGate, domainValue, recordedIn } from "./domain_policy.ts";
 
 /** Where a replacement stands. */
 export type Phase =
@@ -154,7 +154,7 @@ export function domainLabels(node: Node, gates: Gates): Record<string, string> |
 
 /**
  * For each domain of `gates.domains` that `node` is in: the replacements holding a place there
- * (a record without its labels counts in every domain), for the domain's `maxReplacing`.
+ * (a record without its labels, or without this key, counts in every domain), for its `maxReplacing`.
  */
 export function inFlightIn(
   entries: readonly Replacement[],
@@ -165,8 +165,9 @@ export function inFlightIn(
   const holding = entries.filter((r) => holdsPlace(r, gone) && r.node !== node.metadata.name);
   return (options.gates.domains ?? []).filter((g) => g.maxReplacing !== undefined).map((gate) => {
     const value = domainValue(node.metadata.labels, gate.key);
-    const inFlight = holding.filter((r) => !r.labels || (r.labels[gate.key] ?? "") === value)
-      .map((r) => r.node);
+    const inFlight = holding.filter((r) => recordedIn(r.labels, gate.key, value)).map((r) =>
+      r.node
+    );
     return {
       gate,
       value,

@@ -5,6 +5,7 @@ import { HISTORY, readState, remediations } from "./node_state.ts";
 import type { Gates } from "./policy.ts";
 import { FUTURE_SKEW_MS } from "./state_schema.ts";
 import { type DomainBudget, DomainTally } from "./domains.ts";
+import { recordedIn } from "./domain_policy.ts";
 
 /** What each gate has left, counted from cluster truth (for `/status` and the gates themselves). */
 export interface Budgets {
@@ -209,7 +210,7 @@ export class Tally {
         counts.available -= r.effect.available;
       }
       for (const labels of gone) {
-        if (labels && (labels[gate.key] ?? "") !== value) continue;
+        if (!recordedIn(labels, gate.key, value)) continue;
         counts.selected++;
         counts.held++;
       }
