@@ -45,18 +45,25 @@ export const MAX_DOMAIN_GATES = 8;
 const LABEL_KEY =
   /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 
-const labelKey = z.string().max(317).regex(
-  LABEL_KEY,
-  'must be a Node label key such as "topology.kubernetes.io/zone"',
-);
+const labelKey = z.string({
+  error: 'must be a Node label key such as "topology.kubernetes.io/zone"',
+})
+  .max(317).regex(
+    LABEL_KEY,
+    'must be a Node label key such as "topology.kubernetes.io/zone"',
+  );
 
 /** A count, or a percentage such as "34%". */
 const countOrPercent = z.union([
-  z.number().int().nonnegative(),
+  z.number().int("must be a whole count").min(0, "must be 0 or more"),
   z.string().regex(/^(100|[1-9]?\d)%$/, 'must be a count or a percentage such as "34%"'),
 ]);
 
 const BUDGETS = ["minHealthy", "maxUnavailable", "maxCordoned", "maxConcurrent", "maxReplacing"];
+
+/** A count of 1 or more. */
+const positive = z.number({ error: "must be a count such as 1" }).int("must be a whole count")
+  .min(1, "must be 1 or more");
 
 export const domainsSchema = z.array(
   z.object({
@@ -64,19 +71,24 @@ export const domainsSchema = z.array(
     minHealthy: countOrPercent.optional(),
     maxUnavailable: countOrPercent.optional(),
     maxCordoned: countOrPercent.optional(),
-    maxConcurrent: z.number().int().positive().optional(),
-    maxReplacing: z.number().int().positive().optional(),
+    maxConcurrent: positive.optional(),
+    maxReplacing: positive.optional(),
   }).strict().refine(
     (d) => BUDGETS.some((b) => b in d),
     `must set at least one of ${BUDGETS.join(", ")}`,
   ),
+  {
+    error:
+      "must be a list of domains, such as [{ key: topology.kubernetes.io/zone, maxUnavailable: 1 }]",
+  },
 ).max(MAX_DOMAIN_GATES, `must list at most ${MAX_DOMAIN_GATES} domains`);
 
 const window = boundedDuration(MAX_DURATIONS.window);
 
 export const breakerSchema = z.object({
   key: labelKey.optional(),
-  alerting: z.number().int().min(2, "must be at least 2: one node alerting is a node problem"),
+  alerting: z.number({ error: "must be a count of nodes such as 3" }).int("must be a whole count")
+    .min(2, "must be at least 2: one node alerting is a node problem"),
   within: window.refine((d) => durationMs(d)! > 0, "must be longer than 0"),
   quiet: window,
   release: window.optional(),

@@ -100,25 +100,25 @@ export function domainTakeOut(
 ): string | undefined {
   const { gate, value, counts: c } = domain;
   const where = domainName(gate.key, value);
-  const cost = node.available ? 1 : 0;
+  // As the global minHealthy: what is available is asked only of an available node (taking out
+  // one already out costs nothing), what node-heal holds of every node.
   if (gate.minHealthy !== undefined) {
     const need = scaled(gate.minHealthy, c.selected, "up");
-    const left = Math.min(c.available - cost, c.selected - c.held - 1);
-    if (left < need) {
+    const left = node.available ? c.available - 1 : Infinity;
+    const afterHeld = c.selected - c.held - 1;
+    if (Math.min(left, afterHeld) < need) {
       return `taking ${node.name} out would leave ${where} with ${
-        Math.max(0, left)
-      } of ${c.selected} ` +
-        `nodes; at least ${need} must stay (minHealthy ${gate.minHealthy})`;
+        Math.max(0, Math.min(left, afterHeld))
+      } of ${c.selected} nodes; at least ${need} must stay (minHealthy ${gate.minHealthy})`;
     }
   }
   if (gate.maxUnavailable !== undefined) {
     const max = scaled(gate.maxUnavailable, c.selected, "down");
-    const out = Math.max(c.selected - c.available + cost, c.held + 1);
+    const out = Math.max(node.available ? c.selected - c.available + 1 : 0, c.held + 1);
     if (out > max) {
       return `taking ${node.name} out would leave ${where} with ${
         Math.max(0, c.selected - out)
-      } of ` +
-        `${c.selected} nodes; maxUnavailable ${gate.maxUnavailable}`;
+      } of ${c.selected} nodes; maxUnavailable ${gate.maxUnavailable}`;
     }
   }
   if (gate.maxCordoned !== undefined) {
@@ -135,8 +135,10 @@ export function domainTakeOut(
 export function domainDrain(domain: DomainBudget): string | undefined {
   const { gate, value, counts } = domain;
   if (gate.maxConcurrent === undefined || counts.draining < gate.maxConcurrent) return undefined;
-  return `${counts.draining} nodes of ${domainName(gate.key, value)} are draining, ` +
-    `maxConcurrent is ${gate.maxConcurrent} there`;
+  const n = counts.draining;
+  return `${n} node${n === 1 ? "" : "s"} of ${domainName(gate.key, value)} ${
+    n === 1 ? "is" : "are"
+  } draining, maxConcurrent is ${gate.maxConcurrent} there`;
 }
 
 /** Why a replacement in `domain` may not start (its `maxReplacing`), or undefined. */

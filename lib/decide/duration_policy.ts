@@ -20,7 +20,8 @@ export const MAX_DURATIONS = {
 
 /** A duration such as `90s` of at most `maxMs`. */
 export function boundedDuration(maxMs: number) {
-  return z.string().regex(DURATION_PATTERN, 'must be a duration such as "90s", "10m" or "1h"')
+  const expected = 'must be a duration such as "90s", "10m" or "1h"';
+  return z.string({ error: expected }).regex(DURATION_PATTERN, expected)
     .refine(
       (d) => (durationMs(d) ?? Infinity) <= maxMs,
       `must be a duration of at most ${formatDuration(maxMs)}`,

@@ -6,7 +6,7 @@
 // notification, metric, log), and a closing looks again at the Nodes that waited.
 import type { Applied, Write } from "../act/node_writer.ts";
 import type { Clock } from "../base/clock.ts";
-import type { Breakers, BreakerState } from "../decide/breaker.ts";
+import type { BreakerChange, Breakers, BreakerState } from "../decide/breaker.ts";
 import { otherCluster } from "../decide/cluster_guard.ts";
 import { chooseAction, type Policy } from "../decide/policy.ts";
 import type { Alert } from "../intake/alertmanager.ts";
@@ -52,10 +52,10 @@ export class BreakerStage {
     await this.update();
   }
 
-  /** Brings the breakers up to now and reports what opened or closed. */
-  async update(): Promise<void> {
+  /** Brings the breakers up to now (unless `changes` says what changed) and reports it. */
+  async update(changes?: BreakerChange[]): Promise<void> {
     const now = this.#deps.now();
-    const changes = this.#deps.breakers().update(now);
+    changes ??= this.#deps.breakers().update(now);
     for (const change of changes) await this.#deps.reporter.breaker(change, now);
     if (changes.some((c) => c.change === "closed")) this.#deps.wakeWaiting();
   }

@@ -46,9 +46,11 @@ export class Pipeline {
   #sweep: Sweep;
   #alerts: AlertPath;
   #breakers: BreakerStage;
+  #instance: string;
 
   constructor(deps: PipelineDeps) {
     this.#deps = deps;
+    this.#instance = deps.instance ?? "node-heal";
     const now = this.#now = deps.now ?? systemClock;
     const { client, index, metrics } = deps;
     this.#inForce = new InForce({
@@ -161,11 +163,13 @@ export class Pipeline {
     providers: ReadonlyMap<string, ReplaceProvider>;
     notifier?: Notifier;
   }): Promise<void> {
-    await this.#turns.takeOut(() => {
+    // The breakers under the new policy are brought up to date before the next decision.
+    const changes = await this.#turns.takeOut(() => {
       this.#inForce.swap(next, this.#now());
       this.#reporter.notifier = next.notifier;
-      return Promise.resolve();
+      return Promise.resolve(this.#inForce.breakers.update(this.#now()));
     });
+    await this.#breakers.update(changes);
   }
 
   /** Whether this replica may act: it leads (always, without leader election). */
@@ -175,10 +179,6 @@ export class Pipeline {
 
   #paused(): boolean {
     return this.#deps.paused?.() ?? false;
-  }
-
-  get #instance(): string {
-    return this.#deps.instance ?? "node-heal";
   }
 
   /** The last decisions, newest last. */

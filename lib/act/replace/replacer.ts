@@ -9,6 +9,7 @@ import type { Node } from "../../base/node.ts";
 import type { Policy, Rule } from "../../decide/policy.ts";
 import { checkReplace } from "../../decide/gates.ts";
 import {
+  domainLabels,
   holdsPlace,
   inFlight,
   inFlightIn,
@@ -138,8 +139,17 @@ export class Replacer implements ReplaceView {
   }
 
   inDomains(node: Node): ReturnType<typeof inFlightIn> {
-    return inFlightIn(this.#counted(this.#ledger.entries), node, {
-      gates: this.#deps.policy().gates,
+    const gates = this.#deps.policy().gates;
+    const entries = this.#counted(this.#ledger.entries);
+    // Those decided and not yet recorded count too, in the domains their Nodes are in now.
+    const recorded = new Set(entries.filter(inFlight).map((r) => r.node));
+    const decided = [...this.#reserved].filter((name) => !recorded.has(name)).map((name) => {
+      const reserved = this.#deps.index.get(name);
+      const labels = reserved && domainLabels(reserved, gates);
+      return { node: name, phase: "starting", ...(labels ? { labels } : {}) } as Replacement;
+    });
+    return inFlightIn([...entries, ...decided], node, {
+      gates,
       nodeGone: this.#nodeGone,
       unreadable: this.#ledger.unreadable.length,
     });

@@ -143,7 +143,7 @@ Deno.test("checkDrain() holds at the domain's maxConcurrent, after the breaker a
   assert.deepEqual(drain(CLUSTER[0]), {
     gate: "domain",
     qualifier: ZONE,
-    message: "1 nodes of zone a are draining, maxConcurrent is 1 there",
+    message: "1 node of zone a is draining, maxConcurrent is 1 there",
   });
   assert.equal(drain(CLUSTER[4]), undefined);
   assert.deepEqual(drain(CLUSTER[4], "the breaker of zone b is open"), {

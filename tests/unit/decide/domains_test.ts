@@ -151,6 +151,11 @@ Deno.test("domainTakeOut() of a NotReady Node costs no availability, but node-he
     "taking heal-worker1 out would leave zone us-east-1a with 2 of 4 nodes; maxUnavailable 1",
   );
   assert.equal(takeOut({ maxUnavailable: 2 }, held, "heal-worker1"), undefined);
+  // As the global minHealthy: two of four NotReady, 3 must stay; cordoning one of those two takes
+  // nothing more away (it is asked only what node-heal would hold once they are Ready again).
+  const two = zone([{ notReady: true }, { notReady: true }]);
+  assert.equal(takeOut({ minHealthy: 3 }, two, "heal-worker1"), undefined);
+  assert.match(takeOut({ minHealthy: 3 }, two, "heal-worker4")!, /with 1 of 4 nodes; at least 3/);
 });
 
 Deno.test("domainTakeOut() minHealthy: what must stay available, percentages rounded up", () => {
@@ -204,7 +209,7 @@ Deno.test("domainDrain() and domainReplace() hold at maxConcurrent and maxReplac
   const counts = { selected: 4, available: 2, held: 2, draining: 1 };
   assert.equal(
     domainDrain({ gate, value: "us-east-1a", counts }),
-    "1 nodes of zone us-east-1a are draining, maxConcurrent is 1 there",
+    "1 node of zone us-east-1a is draining, maxConcurrent is 1 there",
   );
   assert.equal(
     domainDrain({ gate, value: "us-east-1a", counts: { ...counts, draining: 0 } }),

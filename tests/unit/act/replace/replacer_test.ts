@@ -796,3 +796,33 @@ Deno.test("a replaced Node's take-out still counts in the rate once its Node is 
   assert.equal(tally.budgets({ now: later, paused: false }).rate.used, 0, "out of the 1h window");
   await replacer.stopAll();
 });
+
+Deno.test("a replacement decided and not yet recorded counts in its zone's maxReplacing", () => {
+  const f = setup();
+  for (const [name, zone] of [["w1", "a"], ["w2", "a"], ["w3", "b"]]) {
+    const n = f.index.get(name)!;
+    f.index.upsert({
+      ...n,
+      metadata: {
+        ...n.metadata,
+        labels: { ...n.metadata.labels, "topology.kubernetes.io/zone": zone },
+      },
+    });
+  }
+  const zoned = parsePolicy(`
+rules:
+  - { name: heal, match: ['heal="true"'], actions: [cordon, drain, replace], replace: { provider: karpenter } }
+acknowledge: [minHealthyZero]
+gates:
+  minHealthy: 0
+  maxReplacing: 5
+  domains: [{ key: topology.kubernetes.io/zone, maxReplacing: 1 }]
+`);
+  const replacer = f.make(zoned);
+  const release = replacer.reserve("w1");
+  const inZone = (name: string) => replacer.inDomains(f.index.get(name)!)[0].inFlight;
+  assert.deepEqual(inZone("w2"), ["w1"], "w1 is decided in zone a");
+  assert.deepEqual(inZone("w3"), [], "zone b has none");
+  release();
+  assert.deepEqual(inZone("w2"), []);
+});
