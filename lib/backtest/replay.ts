@@ -143,8 +143,7 @@ class Replay {
   /** The sweep: the breakers brought up to now, then a look at every Node that needs one. */
   #sweep(): void {
     const c = this.#cluster;
-    const held = [...c.stateful].map((name) => c.index.get(name)).filter((n) => n !== undefined);
-    this.#changed(this.#breakers.swept(held, this.#now));
+    this.#changed(this.#breakers.swept(c.stateful, c.index, this.#now));
     for (const name of [...c.stateful]) this.#look(name);
   }
 

@@ -61,9 +61,13 @@ export class SimBreakers {
     return this.update(now);
   }
 
-  /** The sweep's turn: learns the holds on `nodes`, then brings the breakers up to `now`. */
-  swept(nodes: Iterable<Node>, now: Date): BreakerChange[] {
+  /**
+   * The sweep's turn: learns the holds on the Nodes named (those with node-heal's marks), then
+   * brings the breakers up to `now`.
+   */
+  swept(names: Iterable<string>, index: NodeIndex, now: Date): BreakerChange[] {
     if (!this.active) return [];
+    const nodes = [...names].map((n) => index.get(n)).filter((n) => n !== undefined);
     this.breakers.seed(nodes, now);
     return this.update(now);
   }
