@@ -14,7 +14,7 @@ import { alertsQuery, alertsSelector, type Episode, EpisodeReader } from "./hist
 import { intakeCheck } from "./intake_check.ts";
 import { PrometheusApi } from "./prometheus.ts";
 import { replay } from "./replay.ts";
-import { summarize, unmatched } from "./report.ts";
+import { comparedKeys, summarize, unmatched } from "./report.ts";
 import type { BacktestReport } from "./report_types.ts";
 import { renderJson, writePieces } from "./render_json.ts";
 import { renderText } from "./render_text.ts";
@@ -92,6 +92,7 @@ export async function backtest(config: BacktestConfig): Promise<BacktestReport> 
   const { accepted, refused } = await intakeCheck(sent);
   const alertsSent = accepted.reduce((n, d) => n + d.notification.alerts.length, 0);
   checkHeap(alertsSent * policies.length, { printed: config.json || config.html !== undefined });
+  const keys = comparedKeys(policies.map((p) => p.policy));
   return {
     kind: "node-heal-backtest",
     version: 1,
@@ -130,6 +131,7 @@ export async function backtest(config: BacktestConfig): Promise<BacktestReport> 
           holdTtlMs: config.holdTtlMs,
           drainMs: config.drainMs,
           replaceMs: config.replaceMs,
+          domainKeys: keys,
         }),
         { policy, name, nodes, to: config.to },
       )

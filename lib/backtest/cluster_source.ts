@@ -5,6 +5,7 @@ import type { Node } from "../base/node.ts";
 import type { Policy } from "../decide/policy.ts";
 import { CONTROL_PLANE_LABELS, EXCLUDE_LABEL } from "../decide/node_state.ts";
 import { POOL_LABELS } from "../decide/replace_policy.ts";
+import { domainKeys } from "../decide/replacements.ts";
 import type { PrometheusApi, Series } from "./prometheus.ts";
 import { untouched } from "./sim_cluster.ts";
 
@@ -113,7 +114,7 @@ function timeOf(seconds: number | undefined): string | undefined {
 function labelNames(policies: Policy[]): Map<string, string> {
   const names = [...KNOWN_LABELS];
   for (const p of policies) {
-    names.push(...Object.keys(p.gates.nodeSelector));
+    names.push(...Object.keys(p.gates.nodeSelector), ...domainKeys(p.gates));
     for (const r of p.rules) if (r.replace?.poolLabel) names.push(r.replace.poolLabel);
   }
   return new Map(names.map((n) => [ksmLabel(n), n]));

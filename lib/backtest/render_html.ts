@@ -11,7 +11,8 @@ import type {
 import { formatDuration, formatWait } from "../base/duration.ts";
 import { countMax, renderChart } from "./render_html_chart.ts";
 import { REPORT_CSP, REPORT_CSS } from "./render_html_css.ts";
-import { escapeHtml, formatUtc, plural, safeClass, timeTag } from "./render_html_text.ts";
+import { escapeHtml, formatUtc, plural, safeClass, table, timeTag } from "./render_html_text.ts";
+import { breakerPart, domainPart, showsDomains } from "./render_html_domains.ts";
 
 /** Story rows beyond which a run's node stories start collapsed. */
 const OPEN_STORY_ROWS = 25;
@@ -46,7 +47,9 @@ ${
     report.runs.length === 0
       ? `<p class="empty">No policy was replayed.</p>`
       : `<div class="runs">\n${
-        report.runs.map((run, i) => runColumn(run, report, { i, yMax })).join("\n")
+        report.runs.map((run, i) =>
+          runColumn(run, report, { i, yMax, domains: showsDomains(report.runs) })
+        ).join("\n")
       }\n</div>`
   }
 ${stories(report.runs)}
@@ -116,11 +119,14 @@ ${
 </header>`;
 }
 
-/** One run as the six parts that line up across columns: each part is a row of the grid. */
+/**
+ * One run as the parts that line up across columns (six, eight with the domains'): each part is a
+ * row of the grid.
+ */
 function runColumn(
   run: BacktestRun,
   report: BacktestReport,
-  layout: { i: number; yMax: number },
+  layout: { i: number; yMax: number; domains: boolean },
 ): string {
   const id = `run-${layout.i}`;
   const parts = [
@@ -134,6 +140,7 @@ function runColumn(
     }</figure>`,
     perDay(run),
     blocking(run.blockedBy),
+    ...(layout.domains ? [domainPart(run), breakerPart(run)] : []),
   ];
   return `<section class="run" aria-labelledby="${id}-h">\n${
     parts.map((p) => `<div class="part">${p}</div>`).join("\n")
@@ -149,6 +156,8 @@ function gates(run: BacktestRun): string {
     ["cooldown", g.cooldown],
     ["maxReplacing", g.maxReplacing],
     ["replaceRate", g.replaceRate],
+    ...(g.domains ?? []).map((d): [string, string] => ["domains", d]),
+    ...(g.breaker ? [["breaker", g.breaker] as [string, string]] : []),
   ];
   return `<h3>Gates</h3>${
     table(
@@ -263,20 +272,6 @@ function unmatched(alerts: UnmatchedAlert[]): string {
       { numeric: [4] },
     )
   }</section>`;
-}
-
-/** A table of already-escaped cells; `numeric` lists the columns aligned right. */
-function table(
-  head: string[],
-  rows: string[][],
-  options: { cls?: string; numeric?: number[] } = {},
-): string {
-  const c = (i: number) => options.numeric?.includes(i) ? ' class="num"' : "";
-  return `<div class="scroll"><table${options.cls ? ` class="${options.cls}"` : ""}><thead><tr>${
-    head.map((h, i) => `<th${c(i)}>${escapeHtml(h)}</th>`).join("")
-  }</tr></thead><tbody>${
-    rows.map((r) => `<tr>${r.map((v, i) => `<td${c(i)}>${v}</td>`).join("")}</tr>`).join("")
-  }</tbody></table></div>`;
 }
 
 function item(term: string, html: string): string {

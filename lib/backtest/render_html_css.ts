@@ -14,8 +14,8 @@ code { font: .88em ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; ove
 h2 .sub, h3 .sub { display: block; color: var(--muted); font-size: .85rem; font-weight: 400; }
 h3 { font-size: .95rem; margin: 1rem 0 .35rem; }
 .runs { display: grid; grid-auto-flow: column; grid-auto-columns: minmax(24rem, 1fr);
-  grid-template-rows: repeat(6, auto); gap: 0 1.5rem; }
-.run { display: grid; grid-row: span 6; grid-template-rows: subgrid; min-width: 0;
+  grid-template-rows: repeat(8, auto); gap: 0 1.5rem; }
+.run { display: grid; grid-row: span 8; grid-template-rows: subgrid; min-width: 0;
   border-top: 3px solid var(--accent); padding-top: .25rem; }
 .run > * { min-width: 0; }
 .run h2 { margin-top: .5rem; }

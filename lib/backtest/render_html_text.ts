@@ -48,3 +48,17 @@ export function timeTag(iso: string, options: UtcOptions = {}): string {
   if (!Number.isFinite(t)) return `<span>${text}</span>`;
   return `<time datetime="${new Date(t).toISOString()}">${text}</time>`;
 }
+
+/** A table of already-escaped cells; `numeric` lists the columns aligned right. */
+export function table(
+  head: string[],
+  rows: string[][],
+  options: { cls?: string; numeric?: number[] } = {},
+): string {
+  const c = (i: number) => options.numeric?.includes(i) ? ' class="num"' : "";
+  return `<div class="scroll"><table${options.cls ? ` class="${options.cls}"` : ""}><thead><tr>${
+    head.map((h, i) => `<th${c(i)}>${escapeHtml(h)}</th>`).join("")
+  }</tr></thead><tbody>${
+    rows.map((r) => `<tr>${r.map((v, i) => `<td${c(i)}>${v}</td>`).join("")}</tr>`).join("")
+  }</tbody></table></div>`;
+}

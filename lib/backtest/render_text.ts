@@ -2,10 +2,15 @@
 // side in one table, then what each would have done to each Node.
 import { formatDuration, formatWait } from "../base/duration.ts";
 import { formatUtc } from "./render_html_text.ts";
+import { domainName } from "../decide/domain_policy.ts";
 import type { BacktestReport, BacktestRun } from "./report_types.ts";
 
 /** How many lines of Node stories the table prints per policy (the rest: --json or --html). */
 export const STORY_LINES = 60;
+
+/** How many domains the comparison lists peaks for, and how many openings each run lists. */
+export const DOMAIN_ROWS = 20;
+export const OPENING_LINES = 20;
 
 /** The report as text. */
 export function renderText(report: BacktestReport): string {
@@ -36,6 +41,7 @@ export function renderText(report: BacktestReport): string {
   ];
   const lines = [...header.map(printable), "", table(comparison(report.runs))];
   for (const run of report.runs) {
+    lines.push(...openings(run));
     lines.push("", printable(`What ${run.policy} would have done:`));
     const rows = run.nodes.flatMap((s) =>
       s.events.map((e) => [
@@ -108,6 +114,7 @@ function comparison(runs: BacktestRun[]): string[][] {
           r.peakOut.at ? ` at ${formatUtc(r.peakOut.at)}` : ""
         }`,
     ),
+    ...domainRows(runs),
     row("busiest day", (r) => {
       const top = [...r.perDay].sort((a, b) => b.cordons - a.cordons)[0];
       return top ? `${top.day}: ${top.cordons} cordons` : "none";
@@ -120,6 +127,58 @@ function comparison(runs: BacktestRun[]): string[][] {
           : "0";
       })
     ),
+  ];
+}
+
+/** The domain budgets and breaker of each run, its openings, and the peak out per domain. */
+function domainRows(runs: BacktestRun[]): string[][] {
+  const row = (label: string, f: (r: BacktestRun) => string) => [label, ...runs.map(f)];
+  const rows: string[][] = [];
+  if (runs.some((r) => r.gates.domains)) {
+    rows.push(row("domains", (r) => r.gates.domains?.join("; ") ?? "none"));
+  }
+  if (runs.some((r) => r.gates.breaker || r.breakers.length > 0)) {
+    rows.push(row("breaker", (r) => r.gates.breaker ?? "none"));
+    rows.push(row("breaker openings", (r) => {
+      const held = new Set(r.breakers.flatMap((b) => b.held)).size;
+      const n = r.breakers.length + (r.breakersLeftOut ?? 0);
+      return `${n}${held > 0 ? `, ${plural(held, "node")} held` : ""}`;
+    }));
+  }
+  const domains = new Map<string, { key: string; value: string; top: number }>();
+  for (const p of runs.flatMap((r) => r.peakOutByDomain)) {
+    const id = `${p.key}\u0000${p.value}`;
+    const d = domains.get(id);
+    if (!d) domains.set(id, { key: p.key, value: p.value, top: p.peak });
+    else d.top = Math.max(d.top, p.peak);
+  }
+  const listed = [...domains.values()].sort((a, b) => b.top - a.top).slice(0, DOMAIN_ROWS);
+  for (const { key, value } of listed) {
+    rows.push(row(`peak out, ${domainName(key, value)}`, (r) => {
+      const p = r.peakOutByDomain.find((x) => x.key === key && x.value === value);
+      if (!p) return "-";
+      return `${p.peak} of ${p.nodes}${p.at ? ` at ${formatUtc(p.at)}` : ""}`;
+    }));
+  }
+  return rows;
+}
+
+/** A run's breaker openings, one line each: the domain, opened, closed, count, held. */
+function openings(run: BacktestRun): string[] {
+  if (run.breakers.length === 0) return [];
+  const rows = run.breakers.slice(0, OPENING_LINES).map((b) => [
+    b.domain,
+    `opened ${formatUtc(b.openedAt)}`,
+    b.closedAt ? `closed ${formatUtc(b.closedAt)}` : "still open",
+    `${b.count} alerting`,
+    b.held.length > 0 ? `held ${b.held.join(", ")}` : "held nothing",
+  ]);
+  const more = run.breakers.length - rows.length + (run.breakersLeftOut ?? 0);
+  return [
+    "",
+    printable(`Breakers of ${run.policy}:`),
+    ...table(rows).split("\n").map((l) => `  ${l}`),
+    ...(more > 0 ? [`  ... ${more} more (see --json or --html)`] : []),
   ];
 }
 

@@ -17,12 +17,14 @@ import { needsReconcile, sweepIntervalMs } from "../decide/reconcile.ts";
 import { CLUSTER_GATE, OTHER_CLUSTER, otherCluster } from "../decide/cluster_guard.ts";
 import { readState } from "../decide/node_state.ts";
 import { drainDue, lookAgainAt } from "../decide/drain_step.ts";
+import type { BreakerChange } from "../decide/breaker.ts";
 import { replaceDue, replaceRule } from "../decide/replace_step.ts";
 import type { Policy } from "../decide/policy.ts";
 import { resolveAlert, unresolvedMessage } from "../resolve/node_index.ts";
 import { SimCluster } from "./sim_cluster.ts";
+import { SimBreakers } from "./sim_breakers.ts";
 import { TimerQueue } from "./timer_queue.ts";
-import type { ReplayDecision } from "./report_types.ts";
+import type { BreakerOpening, DomainPeak, ReplayDecision } from "./report_types.ts";
 
 /** One webhook notification, and when Alertmanager would have sent it. */
 export interface Delivery {
@@ -46,6 +48,8 @@ export interface ReplayOptions {
   replaceMs: number;
   /** A pause in force besides the policy's (the service's `--paused`). */
   paused?: boolean;
+  /** The label keys whose peaks out are reported (default: the policy's domains and breaker). */
+  domainKeys?: readonly string[];
 }
 
 /** Nodes out at one moment: not available (cordoned or NotReady) among those the gates count. */
@@ -61,6 +65,10 @@ export interface ReplayResult {
   outOverTime: OutPoint[];
   /** The Nodes at the end. */
   nodes: Node[];
+  /** Each opening of a breaker, those not listed, and the peaks per domain: see BacktestRun. */
+  breakers: BreakerOpening[];
+  breakersLeftOut: number;
+  peakOutByDomain: DomainPeak[];
 }
 
 type Timer =
@@ -82,7 +90,8 @@ class Replay {
   #decisions: ReplayDecision[] = [];
   #out: OutPoint[] = [];
   /** The drain or replacement under way on each Node: a stopped one's end is ignored. */
-  #running = new Map<string, number>();
+  #running = new Map<string, { token: number; kind: "drain-end" | "replace-end" }>();
+  #breakers: SimBreakers;
   /** The Nodes of #running, as decisions see them: built again only when it changes. */
   #drainingHere: ReadonlySet<string> | undefined;
   #token = 0;
@@ -92,7 +101,8 @@ class Replay {
   constructor(options: ReplayOptions) {
     this.#o = options;
     this.#now = options.from;
-    this.#cluster = new SimCluster(options.nodes, options.policy.gates);
+    this.#cluster = new SimCluster(options.nodes, options.policy.gates, options.domainKeys);
+    this.#breakers = new SimBreakers(options.policy, { holdTtlMs: this.#holdTtlMs });
   }
 
   run(deliveries: readonly Delivery[]): ReplayResult {
@@ -104,25 +114,50 @@ class Replay {
     for (;;) {
       const delivery = deliveries[next]?.at.getTime() ?? Infinity;
       const timer = this.#timers.peekAt() ?? Infinity;
-      const sweep = this.#cluster.stateful.size > 0
+      const sweep = this.#cluster.stateful.size > 0 || this.#breakers.anyOpen
         ? from + (Math.floor((this.#now.getTime() - from) / sweepMs) + 1) * sweepMs
         : Infinity;
       const at = Math.min(delivery, timer, sweep);
       if (at === Infinity || at > end) break;
       this.#now = new Date(Math.max(at, this.#now.getTime()));
       if (at === delivery) {
-        for (const alert of deliveries[next++].notification.alerts) this.#alert(alert);
+        const { alerts } = deliveries[next++].notification;
+        this.#changed(this.#breakers.sighted(alerts, this.#cluster.index, this.#now));
+        for (const alert of alerts) this.#alert(alert);
       } else if (at === timer) {
         this.#timer(this.#timers.pop()!);
       } else {
-        for (const name of [...this.#cluster.stateful]) this.#look(name);
+        this.#sweep();
       }
     }
     return {
       decisions: this.#decisions,
       outOverTime: this.#out,
       nodes: [...this.#cluster.index.nodes()],
+      breakers: this.#breakers.openings(),
+      breakersLeftOut: this.#breakers.leftOut,
+      peakOutByDomain: this.#cluster.peaks.peaks(),
     };
+  }
+
+  /** The sweep: the breakers brought up to now, then a look at every Node that needs one. */
+  #sweep(): void {
+    const c = this.#cluster;
+    this.#changed(this.#breakers.swept(c.stateful, c.index, this.#now));
+    for (const name of [...c.stateful]) this.#look(name);
+  }
+
+  /** A breaker opened: running drains of its domain halt. One closed: who waited looks again. */
+  #changed(changes: readonly BreakerChange[]): void {
+    if (changes.some((c) => c.change === "opened")) {
+      const drains = [...this.#running].flatMap(([n, r]) => r.kind === "drain-end" ? [n] : []);
+      const options = { paused: this.#paused, now: this.#now };
+      for (const halt of this.#breakers.halts(drains, this.#cluster.index, options)) {
+        this.#stop(halt.node);
+        this.#apply(halt, "reconcile");
+      }
+    }
+    if (changes.some((c) => c.change === "closed")) this.#wakeWaiting();
   }
 
   get #holdTtlMs(): number {
@@ -142,6 +177,7 @@ class Replay {
       instance: "backtest",
       drainingHere: this.#drainingHere ??= new Set(this.#running.keys()),
       replacements: c.ledger,
+      ...(this.#breakers.active ? { breakers: this.#breakers.breakers } : {}),
     };
   }
 
@@ -184,7 +220,7 @@ class Replay {
   #timer(timer: Timer): void {
     const { node: name } = timer;
     if (timer.kind === "wake") return this.#look(name);
-    if (this.#running.get(name) !== timer.token) return;
+    if (this.#running.get(name)?.token !== timer.token) return;
     this.#stop(name);
     const node = this.#cluster.index.get(name);
     if (!node) return;
@@ -235,8 +271,11 @@ class Replay {
       this.#lastLook.set(name, key);
     }
     this.#record({ trigger, node: name, outcome, gate, message: decision.message }, alert);
-    if (decision.kind !== "act") return;
     const before = this.#cluster.index.get(name);
+    if (decision.kind !== "act") {
+      if (before) this.#breakers.noted(decision, before, false, this.#now);
+      return;
+    }
     if (decision.action === "uncordon") this.#stop(name);
     if (decision.action === "replace" && before) {
       const rule = replaceRule(this.#o.policy, readState(before).rule);
@@ -248,6 +287,7 @@ class Replay {
     }
     const node = this.#cluster.write(decision);
     if (!node) return;
+    this.#breakers.noted(decision, node, true, this.#now);
     this.#after(decision, node);
     this.#noteOut();
   }
@@ -271,7 +311,7 @@ class Replay {
 
   #start(name: string, kind: "drain-end" | "replace-end", at: number): void {
     const token = ++this.#token;
-    this.#running.set(name, token);
+    this.#running.set(name, { token, kind });
     this.#drainingHere = undefined;
     this.#timers.push(at, { kind, node: name, token });
   }
@@ -300,6 +340,7 @@ class Replay {
 
   /** Adds a point to the nodes-out timeline when the count changed. */
   #noteOut(): void {
+    this.#cluster.peaks.note(this.#now);
     const { out, heldByNodeHeal } = this.#cluster.out;
     const point = { at: this.#now.toISOString(), out, heldByNodeHeal };
     const last = this.#out.at(-1);

@@ -1,9 +1,10 @@
 // A replay summed up: what each policy would have done, how far the cluster went out against its
 // budget, which gates blocked and for how long, and the alerts that matched no Node.
 import type { Node } from "../base/node.ts";
-import type { Policy } from "../decide/policy.ts";
+import type { Gates, Policy } from "../decide/policy.ts";
 import { required, selected } from "../decide/selection.ts";
 import { formatDuration } from "../base/duration.ts";
+import { domainKeys } from "../decide/replacements.ts";
 import { NodeIndex, resolveAlert } from "../resolve/node_index.ts";
 import type { Episode } from "./history.ts";
 import type { ReplayResult } from "./replay.ts";
@@ -50,6 +51,7 @@ export function summarize(
       cooldown: formatDuration(g.cooldownMs),
       maxReplacing: g.maxReplacing,
       replaceRate: `${g.replaceRate.max}/${formatDuration(g.replaceRate.windowMs)}`,
+      ...domainGates(g),
     },
     selected: count,
     minHealthyRequired: need,
@@ -64,11 +66,41 @@ export function summarize(
       ).size,
     },
     peakOut: { ...peak, budget: count - need },
+    peakOutByDomain: result.peakOutByDomain,
+    breakers: result.breakers,
+    ...(result.breakersLeftOut > 0 ? { breakersLeftOut: result.breakersLeftOut } : {}),
     perDay: perDay(ds),
     blockedBy: blockedBy(ds, options.to),
     nodes: stories(ds),
     outOverTime: result.outOverTime,
     decisions: ds,
+  };
+}
+
+/**
+ * The label keys a comparison reports peaks out by: every domain key of every policy, so that a
+ * policy without domains shows the blast radius its peers' budgets are measured against.
+ */
+export function comparedKeys(policies: readonly Policy[]): string[] {
+  return [...new Set(policies.flatMap((p) => domainKeys(p.gates)))];
+}
+
+/** `gates.domains` and `gates.breaker` as the policy writes them, when it sets them. */
+export function domainGates(g: Gates): Pick<BacktestRun["gates"], "domains" | "breaker"> {
+  const domains = (g.domains ?? []).map((d) => {
+    const { key, ...budgets } = d;
+    return `${key}: ${Object.entries(budgets).map(([k, v]) => `${k} ${v}`).join(", ")}`;
+  });
+  const b = g.breaker;
+  return {
+    ...(domains.length > 0 ? { domains } : {}),
+    ...(b
+      ? {
+        breaker: `${b.key ?? "the selection"}: alerting ${b.alerting} within ${
+          formatDuration(b.withinMs)
+        }, quiet ${formatDuration(b.quietMs)}, release ${formatDuration(b.releaseMs)}`,
+      }
+      : {}),
   };
 }
 

@@ -73,6 +73,10 @@ export interface BacktestRun {
     cooldown: string;
     maxReplacing: number;
     replaceRate: string;
+    /** `gates.domains`, one line each (`topology.kubernetes.io/zone: maxUnavailable 1`). */
+    domains?: string[];
+    /** `gates.breaker` (`zone: alerting 3 within 5m, quiet 15m, release 1m`). */
+    breaker?: string;
   };
   /** Nodes the gates count (not protected) at the start, and how many must stay available. */
   selected: number;
@@ -95,6 +99,15 @@ export interface BacktestRun {
     /** The most nodes minHealthy lets be out: selected minus required. */
     budget: number;
   };
+  /**
+   * The blast radius per domain: for each label key of `gates.domains` and the breaker, the most
+   * Nodes out at once in each of its values. Empty when the policy names no domain.
+   */
+  peakOutByDomain: DomainPeak[];
+  /** Each opening of a correlated-failure breaker, in time order. Empty without `gates.breaker`. */
+  breakers: BreakerOpening[];
+  /** Openings beyond the first 200, not listed (set only when some were left out). */
+  breakersLeftOut?: number;
   /** Remediations (cordons), drains and replacements started, per UTC day. */
   perDay: { day: string; cordons: number; drains: number; replacements: number }[];
   /** How often each gate blocked, and for how long alerts waited behind it. */
@@ -105,6 +118,38 @@ export interface BacktestRun {
   outOverTime: { at: string; out: number; heldByNodeHeal: number }[];
   /** Every decision, in the order made (as the service's `/status` and webhook answers list them). */
   decisions: ReplayDecision[];
+}
+
+/** The most Nodes out at once in one domain. */
+export interface DomainPeak {
+  /** The label key (`topology.kubernetes.io/zone`). */
+  key: string;
+  /** Its value ("" for the Nodes without the label). */
+  value: string;
+  /** Nodes of the domain the gates count, when the peak was first reached (at the start if none was out). */
+  nodes: number;
+  /** The most of them out at once (unschedulable or NotReady). */
+  peak: number;
+  /** When it was first reached; null when none was ever out. */
+  at: string | null;
+}
+
+/** One opening of a correlated-failure breaker. */
+export interface BreakerOpening {
+  /** How messages name it: `zone us-east-1a`, `the selection`. */
+  domain: string;
+  /** The breaker's label key; unset for the whole selection. */
+  key?: string;
+  value: string;
+  openedAt: string;
+  /** When it closed; null when still open at the window's end. */
+  closedAt: string | null;
+  /** The nodes that had begun alerting together when it opened. */
+  count: number;
+  /** Those nodes (at most 20). */
+  nodes: string[];
+  /** Nodes whose drain or replacement it skipped or halted while open (at most 20). */
+  held: string[];
 }
 
 /** One gate's blocking. */

@@ -10,7 +10,9 @@ import { type IndexFollower, NodeIndex } from "../resolve/node_index.ts";
 import { Tally } from "../decide/tally.ts";
 import { needsReconcile } from "../decide/reconcile.ts";
 import {
+  domainLabels,
   inFlight,
+  inFlightIn,
   poolOf,
   replaceBudgets,
   type Replacement,
@@ -18,6 +20,7 @@ import {
 } from "../decide/replacements.ts";
 import { readState } from "../decide/node_state.ts";
 import type { ProviderName } from "../decide/replace_policy.ts";
+import { DomainPeaks } from "./domain_peaks.ts";
 
 /** A Node's spec with a JSON merge patch of node-heal's kind merged in. */
 export function patched(node: Node, patch: NodePatch, resourceVersion: string): Node {
@@ -53,13 +56,20 @@ export class SimLedger implements ReplaceView {
     return this.#entries.some((r) => r.node === name && inFlight(r));
   }
 
+  /** The replacements holding a place in each domain of `gates.domains` that `node` is in. */
+  inDomains(node: Node): ReturnType<typeof inFlightIn> {
+    return inFlightIn(this.#entries, node, { gates: this.#gates() });
+  }
+
   /** Records a replacement started now. */
   begin(node: Node, options: { rule: string; provider: ProviderName; now: Date }): Replacement {
     const { now } = options;
+    const labels = domainLabels(node, this.#gates());
     const r: Replacement = {
       id: `${node.metadata.name}@${now.toISOString()}`,
       node: node.metadata.name,
       pool: poolOf(node),
+      ...(labels ? { labels } : {}),
       provider: options.provider,
       rule: options.rule,
       startedAt: now.toISOString(),
@@ -142,16 +152,21 @@ export class SimCluster {
   readonly tally: Tally;
   readonly ledger: SimLedger;
   readonly out: OutCount;
+  /** Nodes out per domain of `gates.domains` and the breaker, and their peaks. */
+  readonly peaks: DomainPeaks;
   /** Nodes that need a look outside any alert (claims, holds): what the service's sweep visits. */
   readonly stateful = new Set<string>();
   #version = 0;
 
-  constructor(nodes: Node[], gates: Gates) {
+  /** `domainKeys`: the label keys whose peaks out {@link peaks} follows (default: the gates'). */
+  constructor(nodes: Node[], gates: Gates, domainKeys?: readonly string[]) {
     this.index.replaceAll(nodes.map((n) => this.#fresh(n)));
     this.tally = new Tally(gates);
     this.index.follow(this.tally);
     this.out = new OutCount(gates);
     this.index.follow(this.out);
+    this.peaks = new DomainPeaks(gates, domainKeys);
+    this.index.follow(this.peaks);
     this.ledger = new SimLedger(() => this.tally.gates);
     for (const node of this.index.nodes()) this.#track(node);
   }

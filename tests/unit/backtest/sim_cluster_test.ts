@@ -126,3 +126,23 @@ Deno.test("SimCluster.replace() brings a Ready successor into the pool of the No
   // The old address no longer resolves: alerts about it match no node.
   assert.deepEqual(c.index.lookup("10.0.0.9"), []);
 });
+
+Deno.test("SimLedger records a replacement's domain labels and counts it in its own domain's maxReplacing only", () => {
+  const policy = parsePolicy(`
+gates:
+  domains: [{ key: topology.kubernetes.io/zone, maxReplacing: 1 }]
+`);
+  const zoned = (name: string, zone: string) => {
+    const n = workerNode(name);
+    n.metadata.labels!["topology.kubernetes.io/zone"] = zone;
+    return n;
+  };
+  const [a1, a2, b1] = [zoned("a1", "a"), zoned("a2", "a"), zoned("b1", "b")];
+  const c = new SimCluster([a1, a2, b1], policy.gates);
+  const r = c.ledger.begin(a1, { rule: "heal", provider: "karpenter", now: new Date(0) });
+  assert.deepEqual(r.labels, { "topology.kubernetes.io/zone": "a" });
+  assert.deepEqual(c.ledger.inDomains(a2).map((d) => [d.value, d.inFlight]), [["a", ["a1"]]]);
+  assert.deepEqual(c.ledger.inDomains(b1).map((d) => [d.value, d.inFlight]), [["b", []]]);
+  c.ledger.end("a1", { now: new Date(1), successor: "a1-r1" });
+  assert.deepEqual(c.ledger.inDomains(a2).map((d) => d.inFlight), [[]]);
+});
