@@ -6,7 +6,7 @@
 // notification, metric, log), and a closing looks again at the Nodes that waited.
 import type { Applied, Write } from "../act/node_writer.ts";
 import type { Clock } from "../base/clock.ts";
-import type { BreakerChange, Breakers, BreakerState } from "../decide/breaker.ts";
+import type { BreakerChange, Breakers, BreakerState, BreakerView } from "../decide/breaker.ts";
 import { otherCluster } from "../decide/cluster_guard.ts";
 import { chooseAction, type Policy } from "../decide/policy.ts";
 import type { Alert } from "../intake/alertmanager.ts";
@@ -63,6 +63,11 @@ export class BreakerStage {
   /** The breakers open, or closed and still releasing what they held (for /status). */
   states(): BreakerState[] {
     return this.#deps.breakers().states(this.#deps.now());
+  }
+
+  /** What the decisions ask of the breakers in force (for the waits /status shows). */
+  view(): BreakerView {
+    return this.#deps.breakers();
   }
 
   /** Learns, from a decision applied, an escalation the breakers held back. */

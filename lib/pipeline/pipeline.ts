@@ -19,8 +19,6 @@ import { Sweep } from "./sweep.ts";
 import { BreakerStage } from "./breaker_stage.ts";
 import { Turns } from "./turns.ts";
 
-export type { DecisionRecord } from "../report/decision_log.ts";
-
 export type { AlertResult, NotificationResult, PipelineDeps } from "./results.ts";
 
 /**

@@ -7,7 +7,7 @@ import type { NodeIndex } from "../resolve/node_index.ts";
 import type { DecisionRecord } from "./decision_log.ts";
 import { holdsPlace, type Replacement, type ReplaceView } from "../decide/replacements.ts";
 import type { Node } from "../base/node.ts";
-import type { BreakerState } from "../decide/breaker.ts";
+import type { BreakerState, BreakerView } from "../decide/breaker.ts";
 import {
   goneNodes,
   type LadderContext,
@@ -34,6 +34,8 @@ export interface StatusOptions {
   holdTtlMs?: number;
   /** The correlated-failure breakers open, or closed and still releasing what they held. */
   breakers?: BreakerState[];
+  /** What the decisions ask of those breakers: the ladder's waits ask it too. */
+  breakerView?: BreakerView;
 }
 
 /** Replacements `/status` lists: every one in flight, and the last ended ones up to this many. */
@@ -46,7 +48,17 @@ const STATUS_NODES = 100;
 export function statusOf(index: NodeIndex, options: StatusOptions): unknown {
   const { policy, paused, dryRun, pauses, now } = options;
   const nodes = [...index.nodes()];
-  const ladder: LadderContext = { policy, now, paused, nodes, replacements: options.replacements };
+  const ladder: LadderContext = {
+    policy,
+    now,
+    paused,
+    nodes,
+    replacements: options.replacements,
+    tally: statusTally(index, policy, nodes, options.replacements?.entries ?? []),
+    ...(policy.gates.breaker && options.breakerView
+      ? { breakers: options.breakerView, breakerStates: options.breakers ?? [] }
+      : {}),
+  };
   const remediating = nodes.filter((n) => {
     const s = readState(n);
     return s.owned || holdCount(s) > 0;
@@ -115,6 +127,32 @@ function waitField(node: Node, ctx: LadderContext): { wait?: ReturnType<typeof w
   return wait ? { wait } : {};
 }
 
+/**
+ * The cluster's tally as the decisions keep it: the replacements in flight whose Node is gone
+ * count as held, in minHealthy and in their domains (from the labels the ledger recorded).
+ */
+function statusTally(
+  index: NodeIndex,
+  policy: Policy,
+  nodes: readonly Node[],
+  entries: readonly Replacement[],
+): Tally {
+  const nodeGone = (r: Replacement) => index.get(r.node) === undefined;
+  const goneInFlight = () => {
+    const newest = new Map<string, Replacement>();
+    for (const r of entries) if (holdsPlace(r, nodeGone) && nodeGone(r)) newest.set(r.node, r);
+    return [...newest.values()];
+  };
+  const tally = new Tally(policy.gates, { nodes });
+  tally.replacingGone = () => goneInFlight().length;
+  tally.goneLabels = () => goneInFlight().map((r) => r.labels);
+  tally.goneTakeOuts = () =>
+    [
+      ...new Set(entries.filter((r) => r.cordonedAt && nodeGone(r)).map((r) => r.cordonedAt!)),
+    ].map((at) => Date.parse(at));
+  return tally;
+}
+
 /** The replacements whose Node is gone, listed apart from the Nodes. */
 function gone(index: NodeIndex, ctx: LadderContext) {
   return goneNodes(ctx.replacements?.entries ?? [], {
@@ -135,15 +173,7 @@ function statusBudgets(index: NodeIndex, ctx: LadderContext): Budgets & {
 } {
   const { policy, now, paused, nodes } = ctx;
   const entries = ctx.replacements?.entries ?? [];
-  const nodeGone = (r: Replacement) => index.get(r.node) === undefined;
-  const tally = new Tally(policy.gates, { nodes });
-  tally.replacingGone = () =>
-    new Set(entries.filter((r) => holdsPlace(r, nodeGone) && nodeGone(r)).map((r) => r.node))
-      .size;
-  tally.goneTakeOuts = () =>
-    [
-      ...new Set(entries.filter((r) => r.cordonedAt && nodeGone(r)).map((r) => r.cordonedAt!)),
-    ].map((at) => Date.parse(at));
+  const tally = ctx.tally ?? statusTally(index, policy, nodes, entries);
   const b = tally.budgets({ now, paused });
   const draining = nodes.filter((n) => {
     const s = readState(n);

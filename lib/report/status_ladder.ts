@@ -6,6 +6,9 @@
 import type { Node } from "../base/node.ts";
 import { ANNOTATIONS, type NodeState, readState } from "../decide/node_state.ts";
 import { checkDrain, checkReplace } from "../decide/gates.ts";
+import type { BreakerState, BreakerView } from "../decide/breaker.ts";
+import type { Tally } from "../decide/tally.ts";
+import { domainName, domainValue } from "../decide/domain_policy.ts";
 import { drainDue } from "../decide/drain_step.ts";
 import { replaceDue } from "../decide/replace_step.ts";
 import type { Policy } from "../decide/policy.ts";
@@ -37,8 +40,10 @@ export interface Wait {
   message: string;
   /** When node-heal looks at it again. */
   recheck: string;
-  /** When the gate frees a place by itself (the rate window moving on), if it does. */
+  /** When the gate frees a place by itself (the rate window moving on, a breaker closing). */
   freesAt?: string;
+  /** The domain a `domain` or `breaker` gate holds it in: `zone us-east-1a`. */
+  domain?: string;
 }
 
 /** A node whose Node object is gone while (or since) it is replaced, from the ledger. */
@@ -60,6 +65,12 @@ export interface LadderContext {
   paused: boolean;
   nodes: readonly Node[];
   replacements?: ReplaceView & { entries: readonly Replacement[] };
+  /** The cluster's tally, as the decisions count it: the budgets of each domain (gates.domains). */
+  tally?: Tally;
+  /** The correlated-failure breakers (gates.breaker), when the policy sets one. */
+  breakers?: BreakerView;
+  /** Those breakers as /status shows them: the domain, the nodes that opened it, when it closes. */
+  breakerStates?: readonly BreakerState[];
 }
 
 /** Since when a node is on its step: its replacement's, its drain's, or its cordon's start. */
@@ -79,7 +90,7 @@ export function waitOf(node: Node, ctx: LadderContext): Wait | undefined {
   if (drainDue(state, ctx.now)) return drainWait(node, ctx);
   const r = ctx.replacements;
   if (r && replaceDue(state, ctx.now) && !r.replacing(node.metadata.name)) {
-    return replaceWait(node.metadata.name, r.budgets(ctx.now, ctx.paused), ctx);
+    return replaceWait(node, r.budgets(ctx.now, ctx.paused), ctx);
   }
   return undefined;
 }
@@ -92,8 +103,34 @@ function drainWait(node: Node, ctx: LadderContext): Wait | undefined {
   if (ctx.paused) {
     return { gate: "paused", step: "drain", holders: [], ...PAUSED(name) };
   }
-  const blocked = checkDrain({ node: name, draining: draining.length, gates: ctx.policy.gates });
+  // An open breaker halts the drain before any gate is asked (halts.ts), as the decision does.
+  const held = ctx.breakers?.holding(node, ctx.now);
+  if (held) return breakerWait("drain", node, held, ctx);
+  const domains = ctx.tally?.domainBudgets(node);
+  const blocked = checkDrain({
+    node: name,
+    draining: draining.length,
+    gates: ctx.policy.gates,
+    domains,
+    breaker: ctx.breakers?.pacing(node, ctx.now),
+  });
   if (!blocked) return undefined;
+  if (blocked.gate === "breaker") return breakerWait("drain", node, blocked.message, ctx);
+  if (blocked.gate === "domain") {
+    const d = domains?.find((d) => d.gate.key === blocked.qualifier && d.gate.maxConcurrent);
+    const inDomain = draining.filter((n) =>
+      d && domainValue(n.metadata.labels, d.gate.key) === d.value
+    );
+    return {
+      gate: "domain",
+      step: "drain",
+      ...(d ? { used: d.counts.draining, max: d.gate.maxConcurrent } : {}),
+      holders: inDomain.map((n) => ({ node: n.metadata.name, since: readState(n).drainStartedAt })),
+      message: blocked.message,
+      recheck: "when a drain there ends",
+      ...(d ? { domain: domainName(d.gate.key, d.value) } : {}),
+    };
+  }
   return {
     gate: blocked.gate,
     step: "drain",
@@ -105,12 +142,37 @@ function drainWait(node: Node, ctx: LadderContext): Wait | undefined {
   };
 }
 
+/**
+ * A wait on the breaker: held while it is open (the nodes that opened it named), or paced once
+ * it closed (its release lets one held escalation start at a time).
+ */
+function breakerWait(step: Wait["step"], node: Node, message: string, ctx: LadderContext): Wait {
+  const state = ctx.breakerStates?.find((b) =>
+    b.value === (b.key === undefined ? "" : domainValue(node.metadata.labels, b.key))
+  );
+  const open = state?.open ?? ctx.breakers?.holding(node, ctx.now) !== undefined;
+  return {
+    gate: "breaker",
+    step,
+    ...(state ? { domain: state.domain } : {}),
+    holders: open ? (state?.nodes ?? []).map((n) => ({ node: n })) : [],
+    message,
+    recheck: open ? "when the breaker closes" : "when its turn in the release comes",
+    ...(open && state?.closesAt ? { freesAt: state.closesAt } : {}),
+  };
+}
+
 function PAUSED(name: string): { message: string; recheck: string } {
   return { message: `node-heal is paused; ${name} waits`, recheck: "when the pause ends" };
 }
 
-function replaceWait(name: string, b: ReplaceBudgets, ctx: LadderContext): Wait | undefined {
-  const blocked = checkReplace(name, b, ctx.policy.gates);
+function replaceWait(node: Node, b: ReplaceBudgets, ctx: LadderContext): Wait | undefined {
+  const name = node.metadata.name;
+  const domains = ctx.replacements?.inDomains?.(node);
+  const blocked = checkReplace(name, b, ctx.policy.gates, {
+    domains,
+    breaker: ctx.breakers?.holding(node, ctx.now) ?? ctx.breakers?.pacing(node, ctx.now),
+  });
   if (!blocked) return undefined;
   const entries = ctx.replacements?.entries ?? [];
   const base = { gate: blocked.gate, step: "replace" as const, message: blocked.message };
@@ -141,6 +203,28 @@ function replaceWait(name: string, b: ReplaceBudgets, ctx: LadderContext): Wait 
     }
     case "ledger":
       return { ...base, holders: [], recheck: "when the ledger is repaired or deleted" };
+    case "breaker":
+      return breakerWait("replace", node, blocked.message, ctx);
+    case "domain": {
+      const d = domains?.find((d) =>
+        d.gate.key === blocked.qualifier && d.inFlight.length >= (d.gate.maxReplacing ?? Infinity)
+      );
+      return {
+        ...base,
+        ...(d
+          ? {
+            used: d.inFlight.length,
+            max: d.gate.maxReplacing,
+            domain: domainName(d.gate.key, d.value),
+          }
+          : {}),
+        holders: (d?.inFlight ?? []).map((n) => ({
+          node: n,
+          since: entries.findLast((e) => e.node === n && inFlight(e))?.startedAt,
+        })),
+        recheck: "when a replacement there ends",
+      };
+    }
     default:
       return { ...base, holders: [], ...PAUSED(name), message: blocked.message };
   }

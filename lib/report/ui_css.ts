@@ -51,6 +51,19 @@ time { white-space: nowrap; }
 .gate.spent { border-color: var(--bad); }
 .gate.spent h3, .gate.spent p { color: var(--bad); }
 .gate.spent .bar { background: var(--bad); }
+.breaker.open { border-color: var(--bad); }
+.breaker.open h3 { color: var(--bad); }
+.breaker.releasing { border-color: var(--warn); }
+.pill.warn { color: var(--warn); border-color: var(--warn); }
+.breaker .names { color: var(--fg); }
+.names .name { max-width: 100%; }
+.domains { display: flex; flex-wrap: wrap; gap: .75rem; margin-top: .75rem; }
+.domain { flex: 1 1 26rem; }
+.domain th { white-space: nowrap; }
+.domain .name { max-width: 10rem; }
+.domain caption { text-align: left; padding: .35rem .6rem; background: var(--card); font-weight: 600;
+  border-bottom: 1px solid var(--line); }
+.domain caption .limits { color: var(--muted); font-weight: normal; font-size: .85rem; }
 .name { display: inline-block; max-width: 16rem; overflow: hidden; text-overflow: ellipsis;
   white-space: nowrap; vertical-align: bottom; }
 .gone { color: var(--warn); font-size: .85em; white-space: nowrap; }

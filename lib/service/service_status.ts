@@ -36,5 +36,6 @@ export function statusReader(parts: StatusParts): () => unknown {
       dryRun: config.dryRun,
       pauses: pauses.each,
       breakers: pipeline.breakers.states(),
+      breakerView: pipeline.breakers.view(),
     });
 }

@@ -69,6 +69,11 @@ export const METRIC_LABELS: Record<string, Record<string, LabelValues>> = {
     provider: docs(PROVIDERS),
     outcome: row(REPLACE_OUTCOMES.filter((o) => o !== "requested")),
   },
+  nodeheal_breaker_open: {
+    key: free("a label key of the policy's gates.breaker"),
+    domain: free("a value of that label on the cluster's Nodes"),
+  },
+  nodeheal_breaker_openings_total: { key: free("a label key of the policy's gates.breaker") },
   nodeheal_background_errors_total: { task: docs(BACKGROUND_TASKS) },
   nodeheal_unhandled_errors_total: { kind: row(UNHANDLED_KINDS) },
   nodeheal_build_info: { version: free("node-heal's version"), deno: free("Deno's version") },

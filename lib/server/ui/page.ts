@@ -59,9 +59,15 @@ export const PAGE_HTML = `<!doctype html>
     </table></div>
     <p id="ladder-empty" class="empty" hidden>No node is under remediation.</p>
   </section>
+  <section id="breakers-s" aria-labelledby="breakers-h" hidden>
+    <h2 id="breakers-h">Breakers</h2>
+    <div id="breakers" class="gates"></div>
+    <p id="breakers-empty" class="empty" hidden>No breaker open.</p>
+  </section>
   <section aria-labelledby="gates-h">
     <h2 id="gates-h">Gates</h2>
     <div id="gates" class="gates"></div>
+    <div id="domains" class="domains" hidden></div>
   </section>
   <section aria-labelledby="decisions-h">
     <h2 id="decisions-h">Last decisions</h2>

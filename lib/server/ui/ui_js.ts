@@ -3,8 +3,12 @@
 // textContent (or a sanitized class name): alert labels and summaries are attacker-controlled.
 // The script avoids template literals so that it can live in one.
 import { UI_LADDER_JS } from "./ui_ladder_js.ts";
+import { UI_DOMAINS_JS } from "./ui_domains_js.ts";
 
-/** Fetches `/status` every few seconds and renders the header, the ladder, the gates, decisions. */
+/**
+ * Fetches `/status` every few seconds and renders the header, the ladder, the breakers, the gates
+ * (the domains' budgets among them), the decisions.
+ */
 export const UI_JS = `"use strict";
 (function () {
   var REFRESH_MS = 5000;
@@ -106,7 +110,7 @@ export const UI_JS = `"use strict";
   }
 
   function label(text, node) { var s = el("span", text); s.appendChild(node); return s; }
-` + UI_LADDER_JS + `
+` + UI_LADDER_JS + UI_DOMAINS_JS + `
 
   function renderLadder(s) {
     var body = $("ladder").tBodies[0];
@@ -214,7 +218,9 @@ export const UI_JS = `"use strict";
     if (!last) return;
     renderSummary(last);
     renderLadder(last);
+    renderBreakers(last);
     renderGates(last);
+    renderDomains(last);
     renderDecisions(last);
   }
 

@@ -25,18 +25,36 @@ export const UI_LADDER_JS = `
     replaceRate: " started " };
   var UNITS = { maxConcurrent: " draining", maxReplacing: " in flight", replaceRate: " started in the window" };
 
+  // A domain's budget counts drains or replacements there, as the step waiting on it.
+  function holding(w) {
+    if (w.gate === "domain") return w.step === "drain" ? " draining since " : " being replaced since ";
+    return HOLDING[w.gate] || " since ";
+  }
+
+  function units(w) {
+    if (w.gate === "domain") return w.step === "drain" ? " draining there" : " in flight there";
+    return UNITS[w.gate] || "";
+  }
+
   // "waiting: maxReplacing 1/1 in flight, heal-worker being replaced since 12:03; looked at
-  // again when a replacement ends", with the gate's own sentence in the tooltip.
+  // again when a replacement ends", with the gate's own sentence in the tooltip; a domain's gate
+  // and the breaker name their domain ("breaker of zone us-east-1a, opened by a, b").
   function waitText(w) {
-    var text = "waiting to " + w.step + ": " + w.gate;
-    if (w.used !== undefined && w.max !== undefined) text += " " + w.used + "/" + w.max + (UNITS[w.gate] || "");
-    (w.holders || []).forEach(function (h) {
-      text += ", " + h.node + (h.since ? (HOLDING[w.gate] || " since ") + clock(h.since) : "");
-    });
+    var text = "waiting to " + w.step + ": " + w.gate + (w.domain ? " of " + w.domain : "");
+    if (w.used !== undefined && w.max !== undefined) text += " " + w.used + "/" + w.max + units(w);
+    if (w.gate === "breaker" && (w.holders || []).length) {
+      text += ", opened by " + w.holders.map(function (h) { return h.node; }).join(", ");
+    } else {
+      (w.holders || []).forEach(function (h) {
+        text += ", " + h.node + (h.since ? holding(w) + clock(h.since) : "");
+      });
+    }
     text += "; looked at again " + w.recheck;
     var s = el("span", text, "wait");
     s.title = w.message;
-    if (w.freesAt) s.appendChild(label("; a place frees ", when(w.freesAt)));
+    if (w.freesAt) {
+      s.appendChild(label(w.gate === "breaker" ? "; closes if quiet " : "; a place frees ", when(w.freesAt)));
+    }
     return s;
   }
 
