@@ -109,8 +109,24 @@ export class Breakers implements BreakerView {
     }
     const fresh = new Breakers(policy, { holdTtlMs: this.#holdTtlMs });
     fresh.seed(nodes, now);
+    // The breakers of domains the policy no longer has close, and are told so at the next update.
+    const t = now.getTime();
+    for (const [value, d] of this.#domains) {
+      if (!d.open) continue;
+      d.open = false;
+      d.closedAt = t;
+      fresh.#pending.push({
+        change: "closed",
+        state: { ...this.#state(value, d, t), held: [] },
+        message: `the breaker of ${this.#name(value)} closed: the policy in force no longer ` +
+          `has it (its drains and replacements are decided under the new policy's gates)`,
+      });
+    }
     return fresh;
   }
+
+  /** Changes not yet told: the breakers a reloaded policy dropped. */
+  #pending: BreakerChange[] = [];
 
   /** The domain value of `node` for this breaker ("" for the whole selection). */
   valueOf(node: Node): string {
@@ -152,9 +168,13 @@ export class Breakers implements BreakerView {
       const state = readState(node);
       if (!state.owned) continue;
       for (const [fp, hold] of Object.entries(state.holds)) {
-        const first = Math.min(Date.parse(hold.since), t);
-        const last = Math.min(Date.parse(hold.seen ?? hold.since), t);
-        if (Number.isNaN(first) || Number.isNaN(last) || last > t + FUTURE_SKEW_MS) continue;
+        const since = Date.parse(hold.since);
+        const seen = Date.parse(hold.seen ?? hold.since);
+        // A time ahead of this clock beyond the skew was not node-heal's: it counts for nothing.
+        if (Number.isNaN(since) || Number.isNaN(seen)) continue;
+        if (Math.max(since, seen) > t + FUTURE_SKEW_MS) continue;
+        const first = Math.min(since, t);
+        const last = Math.min(seen, t);
         const s = this.#sightings.get(node.metadata.name) ??
           { value: this.valueOf(node), alerts: new Map() };
         if (!s.alerts.has(fp) && s.alerts.size < MAX_ALERTS_PER_NODE) {
@@ -170,11 +190,11 @@ export class Breakers implements BreakerView {
    * nodes, closes those quiet for `quiet`. Returns what changed.
    */
   update(now: Date): BreakerChange[] {
+    const changes = this.#pending.splice(0);
     const p = this.policy;
-    if (!p) return [];
+    if (!p) return changes;
     const t = now.getTime();
     const live = this.#live(t);
-    const changes: BreakerChange[] = [];
     for (const [value, nodes] of live) {
       const burst = correlated(nodes, p.withinMs);
       if (burst.length < p.alerting) continue;
@@ -203,16 +223,22 @@ export class Breakers implements BreakerView {
       // A clock stepped back: quiet and release count from now, not from its future.
       d.lastAbove = Math.min(d.lastAbove, t);
       if (d.releasedAt !== undefined) d.releasedAt = Math.min(d.releasedAt, t);
+      // Held escalations whose alerts are gone wait for nothing.
+      for (const name of d.held) if (!alerting.has(name)) d.held.delete(name);
       if (d.open && t - d.lastAbove >= p.quietMs) {
         d.open = false;
         d.closedAt = t;
+        const n = d.held.size;
         const message = `${this.#name(value)} has had fewer than ${p.alerting} nodes alerting ` +
-          `together for ${formatDuration(p.quietMs)}: the breaker closed; the drains and ` +
-          `replacements it held start one per ${formatDuration(p.releaseMs)}`;
+          `together for ${formatDuration(p.quietMs)}: the breaker closed; ` + (n === 0
+            ? "it held no drain or replacement"
+            : n === 1
+            ? "the drain or replacement it held may start"
+            : `the ${n} drains and replacements it held start one per ${
+              formatDuration(p.releaseMs)
+            }`);
         changes.push({ change: "closed", state: this.#state(value, d, t), message });
       }
-      // Held escalations whose alerts are gone wait for nothing.
-      for (const name of d.held) if (!alerting.has(name)) d.held.delete(name);
       // A closed breaker with nothing left to release is forgotten.
       if (!d.open && d.held.size === 0) this.#domains.delete(value);
     }

@@ -81,7 +81,10 @@ export const domainsSchema = z.array(
     error:
       "must be a list of domains, such as [{ key: topology.kubernetes.io/zone, maxUnavailable: 1 }]",
   },
-).max(MAX_DOMAIN_GATES, `must list at most ${MAX_DOMAIN_GATES} domains`);
+).max(MAX_DOMAIN_GATES, `must list at most ${MAX_DOMAIN_GATES} domains`).refine(
+  (list) => new Set(list.map((d) => d.key)).size === list.length,
+  "must name each key once (give one entry all of a key's budgets)",
+);
 
 const window = boundedDuration(MAX_DURATIONS.window);
 

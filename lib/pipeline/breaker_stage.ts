@@ -57,6 +57,7 @@ export class BreakerStage {
     const now = this.#deps.now();
     changes ??= this.#deps.breakers().update(now);
     for (const change of changes) await this.#deps.reporter.breaker(change, now);
+    this.#deps.reporter.breakerGauges(this.#deps.breakers().states(now));
     if (changes.some((c) => c.change === "closed")) this.#deps.wakeWaiting();
   }
 

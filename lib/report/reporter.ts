@@ -12,7 +12,7 @@ import { type Clock, systemClock } from "../base/clock.ts";
 import { fromDecision, fromDrainEnd, fromReplacement } from "./notify/happenings.ts";
 import { CLUSTER_GATE, OTHER_CLUSTER } from "../decide/cluster_guard.ts";
 import type { AlertOutcome } from "./labels.ts";
-import type { BreakerChange } from "../decide/breaker.ts";
+import type { BreakerChange, BreakerState } from "../decide/breaker.ts";
 
 /** What happened to one alert, or one reconciliation, on one Node. */
 export interface Outcome {
@@ -104,6 +104,16 @@ export class Reporter {
     if (!opened) return;
     const intent = { reason: "NodeHealBreakerOpen" as const, type: "Warning" as const, message };
     await Promise.all(state.nodes.map((node) => events.record(node, intent, { at })));
+  }
+
+  /**
+   * Sets `nodeheal_breaker_open` from the breakers as they are (after a replica leads again, its
+   * breakers still open show again).
+   */
+  breakerGauges(states: readonly BreakerState[]): void {
+    for (const s of states) {
+      this.#deps.metrics.breakerOpen.set({ key: s.key ?? "", domain: s.value }, s.open ? 1 : 0);
+    }
   }
 
   /** Records one alert's outcome in the decision log. */

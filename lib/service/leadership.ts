@@ -112,6 +112,8 @@ export class Leadership {
   #steppedDown(stepDown: StepDown | undefined): void {
     const { metrics, background, instance } = this.#options;
     metrics.leader.set(0);
+    // Only the leader's breakers are in force: a replica that no longer leads shows none open.
+    metrics.breakerOpen.reset();
     if (stepDown) metrics.leaderStepdowns.inc({ reason: stepDown.reason });
     log("main").warn("No longer leading as {instance} ({why}): acting on nothing", {
       instance,

@@ -138,7 +138,9 @@ export function slackMessage(
 ): { text: string; blocks: Block[]; unfurl_links: false; unfurl_media: false } {
   const field = (label: string, value: string): Text =>
     mrkdwn(fit(`*${label}*\n${escapeMrkdwn(value)}`, SLACK_LIMITS.field));
-  const fields: Text[] = [field("Node", event.node)];
+  // A breaker's event is about a domain (`zone us-east-1a`), not a node.
+  const breaker = event.kind === "breakerOpen" || event.kind === "breakerClosed";
+  const fields: Text[] = [field(breaker ? "Domain" : "Node", event.node)];
   if (event.step) fields.push(field("Step", event.step));
   if (event.alert) fields.push(field("Alert", event.alert.name));
   if (event.alert?.labels.severity) fields.push(field("Severity", event.alert.labels.severity));

@@ -141,16 +141,22 @@ Deno.test("the breaker stays open while they alert and closes `quiet` after they
   assert.equal(b.states(at(31))[0].closesAt, at(45).toISOString());
   assert.deepEqual(b.update(at(44.99)), []);
   assert.ok(b.holding(A[0], at(44.99)));
+  b.heldBack(A[0]); // a1's alert resolved: it waits for nothing
+  b.heldBack(A[2]);
+  b.heldBack(A[3]); // not alerting at all
   const [closed] = b.update(at(45));
   assert.equal(closed.change, "closed");
   assert.equal(
     closed.message,
     "zone a has had fewer than 3 nodes alerting together for 15m: the breaker closed; " +
-      "the drains and replacements it held start one per 1m",
+      "the drain or replacement it held may start",
   );
   assert.equal(closed.state.closedAt, at(45).toISOString());
   assert.equal(b.holding(A[0], at(45)), undefined);
-  // Nothing held: it is forgotten.
+  // a3 is released: then nothing is held, and it is forgotten.
+  assert.deepEqual(b.states(at(45)).map((s) => s.held), [["a3"]]);
+  b.escalated(A[2], at(45));
+  b.update(at(45));
   assert.deepEqual(b.states(at(45)), []);
 });
 
@@ -285,6 +291,28 @@ Deno.test("under() keeps the breakers when the key is the same and starts fresh 
   assert.deepEqual(pools.states(at(5)), []);
   const none = b.under(undefined, A, at(5));
   assert.equal(none.holding(A[0], at(5)), undefined);
+});
+
+Deno.test("a reload that drops an open breaker (another key, or none) tells it closed at the next update", () => {
+  for (const next of [{ ...POLICY, key: "karpenter.sh/nodepool" }, undefined]) {
+    const fresh = opened().under(next, [], at(5));
+    const changes = fresh.update(at(5));
+    assert.deepEqual(changes.map((c) => [c.change, c.state.domain, c.state.open]), [
+      ["closed", "zone a", false],
+    ]);
+    assert.match(changes[0].message, /the policy in force no longer has it/);
+    assert.deepEqual(fresh.update(at(6)), [], "told once");
+  }
+});
+
+Deno.test("seed() takes no hold dated beyond the clock's skew: a forged future hold opens nothing", () => {
+  const b = breakers();
+  const future = new Date(at(0).getTime() + 24 * 3_600_000).toISOString();
+  b.seed(
+    ["a1", "a2", "a3"].map((n) => node(n, "a", holds({ f: { since: future, seen: future } }))),
+    at(0),
+  );
+  assert.deepEqual(b.update(at(0)), []);
 });
 
 Deno.test("without a breaker policy everything is a no-op", () => {

@@ -65,6 +65,18 @@ Deno.test("parsePolicy() refuses a bad domain or breaker in one line naming the 
   ).join(", ");
   const cases: [string, RegExp][] = [
     [
+      domain(`{ key: ${ZONE}, maxUnavailable: 1 }, { key: ${ZONE}, maxConcurrent: 1 }`),
+      /field "gates\.domains" must name each key once/,
+    ],
+    [
+      domain("{ key: k, maxUnavailable: -1 }"),
+      /field "gates\.domains\[0\]\.maxUnavailable" must be 0 or more, got -1/,
+    ],
+    [
+      "gates: { breaker: { alerting: 3, within: 5m } }",
+      /field "gates\.breaker\.quiet" must be a duration such as "90s", "10m" or "1h", got nothing/,
+    ],
+    [
       domain(`{ key: ${ZONE}, maxUnavailable: 1, maxSurge: 1 }`),
       /unknown key "maxSurge" in gates\.domains\[0\]; valid keys here: "key", "minHealthy"/,
     ],
