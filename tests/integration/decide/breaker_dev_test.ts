@@ -18,7 +18,8 @@ const ROOT = new URL("../../../", import.meta.url).pathname;
 /** docs/examples/breaker.yaml (the walkthrough's policy), and a signed webhook to hear it. */
 async function walkthroughPolicy(hook: string, secretFile: string): Promise<string> {
   const text = await Deno.readTextFile(`${ROOT}docs/examples/breaker.yaml`);
-  return `${text}notify:\n  - { name: audit, type: webhook, url: "${hook}", secretFile: ${secretFile} }\n`;
+  // Its notify: list ends the file: one more sink goes on the end.
+  return `${text}  - { name: audit, type: webhook, url: "${hook}", secretFile: ${secretFile} }\n`;
 }
 
 /** Posts one of the walkthrough's fixtures as it is. */
@@ -142,6 +143,12 @@ Deno.test("dev mode, 9 workers: 4 alerts in one zone open its breaker (Event, no
       10_000,
     );
     assert.equal(told.node, "zone us-east-1a");
+    // The example's log sink prints it in dev mode's log too.
+    await waitFor(
+      "the log sink's line",
+      () => dev.out.records.find((r) => JSON.stringify(r).includes("breakerOpen")),
+      10_000,
+    );
     assert.match(told.message, /treating it as a zone problem, not 4 node problems/);
 
     // The other worker's alert resolves: released. Alertmanager repeats the storm: the pool has
