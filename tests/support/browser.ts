@@ -65,3 +65,25 @@ export async function watchedPage(browser: Browser): Promise<{ page: Page; probl
     console.error("CSP violation: " + e.violatedDirective + " " + e.blockedURI));`);
   return { page, problems };
 }
+
+/**
+ * Screenshots the whole page to docs/images/`name` with NODE_HEAL_UI_SCREENSHOT=1 (the docs'
+ * pictures), else to a temporary folder; returns its path.
+ */
+export async function screenshot(page: Page, name: `${string}.png`): Promise<string> {
+  const shot = Deno.env.get("NODE_HEAL_UI_SCREENSHOT") === "1"
+    ? new URL(`../../docs/images/${name}`, import.meta.url).pathname
+    : `${await Deno.makeTempDir({ prefix: "node-heal-ui-" })}/${name}`;
+  await page.screenshot({ path: shot as `${string}.png`, fullPage: true });
+  if (Deno.statSync(shot).size === 0) throw new Error(`the screenshot ${shot} is empty`);
+  return shot;
+}
+
+/** Throws unless the page itself fits a phone's width (wide tables may scroll on their own). */
+export async function assertFitsPhone(page: Page): Promise<void> {
+  await page.setViewport({ width: 390, height: 844 });
+  const overflow = await page.evaluate(
+    `document.documentElement.scrollWidth - document.documentElement.clientWidth`,
+  ) as number;
+  if (overflow > 0) throw new Error(`the page is ${overflow}px wider than a phone`);
+}

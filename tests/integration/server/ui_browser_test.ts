@@ -4,7 +4,13 @@
 // (failed under CI=true).
 import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
-import { browserTest, launch, watchedPage } from "../../support/browser.ts";
+import {
+  assertFitsPhone,
+  browserTest,
+  launch,
+  screenshot,
+  watchedPage,
+} from "../../support/browser.ts";
 import { notification, waitFor, withService } from "../../support/helpers.ts";
 
 const opts = browserTest("status page browser tests");
@@ -88,18 +94,9 @@ Deno.test(
       assert.ok(skips.length > 0 && skips.every((r) => r.includes("skipped")), skips.join("\n"));
       await page.select("#filter-outcome", "");
 
-      const shot = Deno.env.get("NODE_HEAL_UI_SCREENSHOT") === "1"
-        ? new URL("../../../docs/images/status-page.png", import.meta.url).pathname
-        : `${await Deno.makeTempDir({ prefix: "node-heal-ui-" })}/status-page.png`;
-      await page.screenshot({ path: shot as `${string}.png`, fullPage: true });
-      assert.ok(Deno.statSync(shot).size > 0);
-
+      await screenshot(page, "status-page.png");
       // A phone's width: the page itself does not scroll sideways (wide tables scroll alone).
-      await page.setViewport({ width: 390, height: 844 });
-      const overflow = await page.evaluate(
-        `document.documentElement.scrollWidth - document.documentElement.clientWidth`,
-      ) as number;
-      assert.ok(overflow <= 0, `the page is ${overflow}px wider than a phone`);
+      await assertFitsPhone(page);
 
       assert.deepEqual(problems, []);
 
