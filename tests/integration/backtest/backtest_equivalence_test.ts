@@ -161,3 +161,73 @@ Deno.test("the backtest makes the decisions the running service made, alert by a
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+const ROOT = new URL("../../../", import.meta.url).pathname;
+
+Deno.test("the backtest decides the zone walkthrough as the running service did: the domain gates alert by alert, the same breaker opened", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "node-heal-equivalence-zones-" });
+  const policyFile = `${ROOT}docs/examples/breaker.yaml`;
+  const dev = startDev([
+    "--embedded-workers=9",
+    `--embedded-kubeconfig-out=${dir}/kubeconfig`,
+    `--config=${policyFile}`,
+  ]);
+  try {
+    const url = await readyReplica(dev);
+    const before = await nodesFromKubeconfig(`${dir}/kubeconfig`);
+    const fixture = (name: string) => Deno.readTextFile(`${ROOT}tests/fixtures/${name}`);
+    // The walkthrough (docs/policy.md): another zone's worker, the storm, its release, the storm again.
+    const script = [
+      await fixture("alertmanager-0.25-firing.json"),
+      await fixture("zone-storm-firing.json"),
+      await fixture("alertmanager-0.25-resolved.json"),
+      await fixture("zone-storm-firing.json"),
+    ];
+    const sentAt: Date[] = [];
+    const served: string[] = [];
+    for (const body of script) {
+      sentAt.push(new Date());
+      const res = await fetch(`${url}/webhook`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+      });
+      assert.equal(res.status, 200);
+      const answer = await res.json() as {
+        alerts: { node?: string; outcome: string; gate?: string }[];
+      };
+      served.push(...answer.alerts.map((a) => `${a.node ?? ""} ${a.gate ?? a.outcome}`));
+      // Each step as the walkthrough takes it: the service's drains have time to run.
+      await new Promise((r) => setTimeout(r, 1500));
+    }
+    const status = await (await fetch(`${url}/status`)).json();
+
+    const deliveries = await Promise.all(script.map(async (body, i) => ({
+      at: sentAt[i],
+      notification: await parseNotification(JSON.parse(body)),
+    })));
+    const result = replay(deliveries, {
+      policy: loadPolicy(policyFile),
+      nodes: before,
+      from: sentAt[0],
+      to: new Date(),
+      drainMs: 1000,
+      replaceMs: 60_000,
+    });
+    const replayed = result.decisions.filter((d) => d.trigger === "alert")
+      .map((d) => `${d.node} ${d.gate ?? d.outcome}`);
+    assert.deepEqual(replayed, served);
+    // It meets both domain gates, and a cordon under an open breaker.
+    assert.ok(served.includes("heal-worker3 cordon"), served.join("\n"));
+    assert.ok(served.filter((s) => s.endsWith(" domain")).length >= 6, served.join("\n"));
+    // The same breaker opened, by the same nodes, in both.
+    assert.deepEqual(
+      status.breakers.map((b: { domain: string; count: number }) => [b.domain, b.count]),
+      result.breakers.map((b) => [b.domain, b.count]),
+    );
+    assert.deepEqual(status.breakers.map((b: { domain: string }) => b.domain), ["zone us-east-1a"]);
+  } finally {
+    await stop(dev);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
