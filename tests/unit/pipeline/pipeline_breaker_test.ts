@@ -143,3 +143,31 @@ Deno.test("a closed breaker releases what it held one per `release`, not all at 
   await waitFor("the second drain", () => step(f, second) === "drained");
   assert.equal(step(f, first), "drained");
 });
+
+Deno.test("a replica that begins to lead learns the storm from the holds on the Nodes: its breaker is open before any drain of it starts", async () => {
+  await using f = setup();
+  await f.pipeline.handle(parsedNotification([alert(1), alert(2), alert(3)]));
+  assert.equal(f.pipeline.breakers.states()[0]?.open, true);
+  // Another replica takes over: it was sent none of these alerts.
+  const next = pipelineOver(f.client, {
+    policy: POLICY,
+    drainRetryMs: 5,
+    now: () => new Date(Date.parse("2026-12-07T10:01:00Z")),
+  });
+  try {
+    await waitFor(
+      "its index",
+      () => next.index.get("w3")?.metadata.annotations?.[ANNOTATIONS.step],
+    );
+    await next.pipeline.resumeReplacements();
+    await next.pipeline.breakers.update();
+    assert.deepEqual(next.pipeline.breakers.states().map((b) => [b.open, b.count]), [[true, 3]]);
+    for (const name of ["w1", "w2", "w3"]) {
+      await next.pipeline.reconcile(name);
+      assert.equal(step(f, name), "cordoned", `${name}'s drain is held by the new leader too`);
+    }
+  } finally {
+    await next.pipeline.stopDrains();
+    await next.events.flush();
+  }
+});
