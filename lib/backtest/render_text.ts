@@ -41,6 +41,11 @@ export function renderText(report: BacktestReport): string {
   ];
   const lines = [...header.map(printable), "", table(comparison(report.runs))];
   for (const run of report.runs) {
+    for (const key of run.unlabelledKeys ?? []) {
+      lines.push(printable(
+        `Note: no node carries ${key}; ${run.policy} counts them all as one domain of it (is the label on your Nodes, and in kube-state-metrics' allowlist?)`,
+      ));
+    }
     lines.push(...openings(run));
     lines.push("", printable(`What ${run.policy} would have done:`));
     const rows = run.nodes.flatMap((s) =>

@@ -27,6 +27,16 @@ export function isBlock(d: ReplayDecision): boolean {
   return d.outcome === "skipped" && d.gate !== undefined && !NOT_BLOCKS.has(d.gate);
 }
 
+/** The domain keys the policy names that no selected Node carries (see BacktestRun). */
+function unlabelled(nodes: Node[], gates: Gates): { unlabelledKeys?: string[] } {
+  const counted = selected(nodes, gates);
+  if (counted.length === 0) return {};
+  const keys = domainKeys(gates).filter((k) =>
+    !counted.some((n) => Object.hasOwn(n.metadata.labels ?? {}, k))
+  );
+  return keys.length ? { unlabelledKeys: keys } : {};
+}
+
 /** One policy's replay summed up. */
 export function summarize(
   result: ReplayResult,
@@ -67,6 +77,7 @@ export function summarize(
     },
     peakOut: { ...peak, budget: count - need },
     peakOutByDomain: result.peakOutByDomain,
+    ...unlabelled(options.nodes, g),
     breakers: result.breakers,
     ...(result.breakersLeftOut > 0 ? { breakersLeftOut: result.breakersLeftOut } : {}),
     perDay: perDay(ds),

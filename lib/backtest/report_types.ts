@@ -104,6 +104,11 @@ export interface BacktestRun {
    * Nodes out at once in each of its values. Empty when the policy names no domain.
    */
   peakOutByDomain: DomainPeak[];
+  /**
+   * The keys of `gates.domains` and the breaker that none of the Nodes the gates count carries:
+   * each makes all of them one domain (its unlabelled one), most likely not what was meant.
+   */
+  unlabelledKeys?: string[];
   /** Each opening of a correlated-failure breaker, in time order. Empty without `gates.breaker`. */
   breakers: BreakerOpening[];
   /** Openings beyond the first 200, not listed (set only when some were left out). */

@@ -77,6 +77,8 @@ interface Domain {
   nodes: string[];
   /** The last time at least `alerting` correlated nodes alerted. */
   lastAbove: number;
+  /** Whether they did at the last update (then it has no closing time yet). */
+  above: boolean;
   closedAt?: number;
   /** Escalations held back, not yet started. */
   held: Set<string>;
@@ -195,12 +197,14 @@ export class Breakers implements BreakerView {
     if (!p) return changes;
     const t = now.getTime();
     const live = this.#live(t);
+    for (const d of this.#domains.values()) d.above = false;
     for (const [value, nodes] of live) {
       const burst = correlated(nodes, p.withinMs);
       if (burst.length < p.alerting) continue;
       const d = this.#domains.get(value);
       if (d?.open) {
         d.lastAbove = t;
+        d.above = true;
         continue;
       }
       const opened: Domain = {
@@ -209,6 +213,7 @@ export class Breakers implements BreakerView {
         count: burst.length,
         nodes: burst.slice(0, MAX_NAMED),
         lastAbove: t,
+        above: true,
         held: d?.held ?? new Set(),
       };
       this.#domains.set(value, opened);
@@ -225,7 +230,7 @@ export class Breakers implements BreakerView {
       if (d.releasedAt !== undefined) d.releasedAt = Math.min(d.releasedAt, t);
       // Held escalations whose alerts are gone wait for nothing.
       for (const name of d.held) if (!alerting.has(name)) d.held.delete(name);
-      if (d.open && t - d.lastAbove >= p.quietMs) {
+      if (d.open && !d.above && t - d.lastAbove >= p.quietMs) {
         d.open = false;
         d.closedAt = t;
         const n = d.held.size;
@@ -245,37 +250,41 @@ export class Breakers implements BreakerView {
     return changes;
   }
 
-  /** Per domain value: each live alerting node and when its live alerts began (the earliest). */
+  /**
+   * Per domain value: the onset of each live alert of each node (a node alerting for days that
+   * fails again with the rest of its zone counts at its new alert's onset too).
+   */
   #live(t: number): Map<string, { node: string; first: number }[]> {
     const live = new Map<string, { node: string; first: number }[]>();
     for (const [name, s] of this.#sightings) {
-      let first = Infinity;
+      const list = live.get(s.value) ?? [];
       for (const [fp, a] of s.alerts) {
         // Times ahead of now (a clock stepped back) count as now.
         a.first = Math.min(a.first, t);
         a.last = Math.min(a.last, t);
         if (t - a.last > this.#holdTtlMs) s.alerts.delete(fp);
-        else first = Math.min(first, a.first);
+        else list.push({ node: name, first: a.first });
       }
-      if (s.alerts.size === 0) {
-        this.#sightings.delete(name);
-        continue;
-      }
-      const list = live.get(s.value) ?? [];
-      list.push({ node: name, first });
-      live.set(s.value, list);
+      if (s.alerts.size === 0) this.#sightings.delete(name);
+      else live.set(s.value, list);
     }
     return live;
   }
 
   holding(node: Node, _now: Date): string | undefined {
-    const d = this.#domains.get(this.valueOf(node));
-    if (!d?.open) return undefined;
-    return `the breaker of ${
-      this.#name(this.valueOf(node))
-    } is open: ${d.count} nodes alerted within ${formatDuration(this.policy!.withinMs)} (${
-      d.nodes.slice(0, 5).join(", ")
-    }${d.count > 5 ? ", ..." : ""}), taken as a domain problem`;
+    // Its domain's breaker, or one it opened: a node that relabels itself does not leave it.
+    let value = this.valueOf(node);
+    if (!this.#domains.get(value)?.open) {
+      const named = [...this.#domains].find(([, o]) =>
+        o.open && o.nodes.includes(node.metadata.name)
+      );
+      if (!named) return undefined;
+      value = named[0];
+    }
+    const d = this.#domains.get(value)!;
+    return `the breaker of ${this.#name(value)} is open: ${d.count} nodes alerted within ${
+      formatDuration(this.policy!.withinMs)
+    } (${d.nodes.slice(0, 5).join(", ")}${d.count > 5 ? ", ..." : ""}), taken as a domain problem`;
   }
 
   pacing(node: Node, now: Date): string | undefined {
@@ -311,7 +320,7 @@ export class Breakers implements BreakerView {
 
   #state(value: string, d: Domain, t: number): BreakerState {
     const p = this.policy!;
-    const quietFrom = d.lastAbove < t ? d.lastAbove : undefined;
+    const quietFrom = d.above ? undefined : d.lastAbove;
     return {
       ...(p.key ? { key: p.key } : {}),
       value,
@@ -344,17 +353,27 @@ export class Breakers implements BreakerView {
   }
 }
 
-/** The most nodes whose `first` times fit in one window of `withinMs`, earliest first. */
+/**
+ * The most distinct nodes with an onset (`first`, one per alert: a node may have several) in one
+ * window of `withinMs`, in the order of their first onset in that window.
+ */
 export function correlated(
-  nodes: readonly { node: string; first: number }[],
+  onsets: readonly { node: string; first: number }[],
   withinMs: number,
 ): string[] {
-  const sorted = [...nodes].sort((a, b) => a.first - b.first || (a.node < b.node ? -1 : 1));
-  let best: [number, number] = [0, 0];
+  const sorted = [...onsets].sort((a, b) => a.first - b.first || (a.node < b.node ? -1 : 1));
+  const inWindow = new Map<string, number>();
+  let best: [number, number, number] = [0, 0, 0]; // lo, hi, distinct nodes
   let lo = 0;
   for (let hi = 0; hi < sorted.length; hi++) {
-    while (sorted[hi].first - sorted[lo].first > withinMs) lo++;
-    if (hi + 1 - lo > best[1] - best[0]) best = [lo, hi + 1];
+    inWindow.set(sorted[hi].node, (inWindow.get(sorted[hi].node) ?? 0) + 1);
+    while (sorted[hi].first - sorted[lo].first > withinMs) {
+      const left = inWindow.get(sorted[lo].node)! - 1;
+      if (left === 0) inWindow.delete(sorted[lo].node);
+      else inWindow.set(sorted[lo].node, left);
+      lo++;
+    }
+    if (inWindow.size > best[2]) best = [lo, hi + 1, inWindow.size];
   }
-  return sorted.slice(best[0], best[1]).map((n) => n.node);
+  return [...new Set(sorted.slice(best[0], best[1]).map((n) => n.node))];
 }

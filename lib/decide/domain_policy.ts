@@ -93,9 +93,10 @@ export const breakerSchema = z.object({
   alerting: z.number({ error: "must be a count of nodes such as 3" }).int("must be a whole count")
     .min(2, "must be at least 2: one node alerting is a node problem"),
   within: window.refine((d) => durationMs(d)! > 0, "must be longer than 0"),
-  quiet: window,
+  // A breaker quiet for 0s would close in the moment it opened, and hold nothing.
+  quiet: window.refine((d) => durationMs(d)! > 0, "must be longer than 0"),
   release: window.optional(),
-}).strict();
+}, { error: "must be a map such as { alerting: 3, within: 5m, quiet: 15m }" }).strict();
 
 /** `gates.domains` as the decisions read it. */
 export function readDomains(raw: z.infer<typeof domainsSchema> | undefined): DomainGate[] {

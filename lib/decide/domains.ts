@@ -77,15 +77,27 @@ export class DomainTally {
     return { ...(this.#counts[i].get(value) ?? ZERO) };
   }
 
-  /** Every domain of every entry with its counts (for /status), at most `limit` per entry. */
-  all(limit = 100): { key: string; value: string; counts: DomainCounts }[] {
-    return this.gates.flatMap((g, i) =>
-      [...this.#counts[i]].slice(0, limit).map(([value, counts]) => ({
+  /**
+   * Every domain of every entry with its counts (for /status), at most `limit` per entry: those
+   * where node-heal holds or drains first, then those with the most nodes out. `notListed` counts
+   * the domains left out.
+   */
+  all(limit = 100): {
+    list: { key: string; value: string; counts: DomainCounts }[];
+    notListed: number;
+  } {
+    let notListed = 0;
+    const list = this.gates.flatMap((g, i) => {
+      const weight = (c: DomainCounts) => (c.held + c.draining) * 1e6 + c.selected - c.available;
+      const sorted = [...this.#counts[i]].sort(([, a], [, b]) => weight(b) - weight(a));
+      notListed += Math.max(0, sorted.length - limit);
+      return sorted.slice(0, limit).map(([value, counts]) => ({
         key: g.key,
         value,
         counts: { ...counts },
-      }))
-    );
+      }));
+    });
+    return { list, notListed };
   }
 }
 

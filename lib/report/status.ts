@@ -153,6 +153,12 @@ function statusTally(
   return tally;
 }
 
+/** `budgets.domains`: each domain's counts, bounded (those node-heal holds first), and those left out. */
+function domainsField(tally: Tally) {
+  const { list, notListed } = tally.domains();
+  return { domains: list, ...(notListed ? { domainsNotListed: notListed } : {}) };
+}
+
 /** The replacements whose Node is gone, listed apart from the Nodes. */
 function gone(index: NodeIndex, ctx: LadderContext) {
   return goneNodes(ctx.replacements?.entries ?? [], {
@@ -169,7 +175,8 @@ function gone(index: NodeIndex, ctx: LadderContext) {
 function statusBudgets(index: NodeIndex, ctx: LadderContext): Budgets & {
   maxConcurrent: { nodes?: string[] };
   rate: { fromLedger?: string[] };
-  domains?: ReturnType<Tally["domains"]>;
+  domains?: ReturnType<Tally["domains"]>["list"];
+  domainsNotListed?: number;
 } {
   const { policy, now, paused, nodes } = ctx;
   const entries = ctx.replacements?.entries ?? [];
@@ -190,6 +197,6 @@ function statusBudgets(index: NodeIndex, ctx: LadderContext): Budgets & {
     maxConcurrent: { ...b.maxConcurrent, ...(draining.length ? { nodes: draining } : {}) },
     rate: { ...b.rate, ...(fromLedger.length ? { fromLedger } : {}) },
     // Each domain of gates.domains and what it counts (the Nodes it has, as watched).
-    ...(policy.gates.domains?.length ? { domains: tally.domains() } : {}),
+    ...(policy.gates.domains?.length ? domainsField(tally) : {}),
   };
 }

@@ -89,3 +89,21 @@ Deno.test("node-heal backtest --demo takes --json, --html FILE and a policy; ref
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("node-heal backtest --demo with the breaker example: its breakers open, and a pool key no node carries is noted", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "node-heal-demo-" });
+  try {
+    const example = new URL("../../../docs/examples/breaker.yaml", import.meta.url).pathname;
+    await Deno.copyFile(example, `${dir}/breaker.yaml`);
+    const run = await backtest(dir, "--demo", "--config", "breaker.yaml");
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /breaker openings +\d+/);
+    assert.doesNotMatch(run.stdout, /breaker openings +0\b/);
+    assert.match(
+      run.stdout,
+      /Note: no node carries karpenter\.sh\/nodepool; breaker\.yaml counts them all as one domain of it/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -17,7 +17,13 @@ const ROOT = new URL("../../../", import.meta.url).pathname;
 
 /** docs/examples/breaker.yaml (the walkthrough's policy), and a signed webhook to hear it. */
 async function walkthroughPolicy(hook: string, secretFile: string): Promise<string> {
-  const text = await Deno.readTextFile(`${ROOT}docs/examples/breaker.yaml`);
+  // As the walkthrough starts it: drainAfter 0s, to see the drains at once.
+  const example = await Deno.readTextFile(`${ROOT}docs/examples/breaker.yaml`);
+  assert.ok(
+    example.includes("drainAfter: 5m"),
+    "the example's drainAfter, as the walkthrough seds it",
+  );
+  const text = example.replace("drainAfter: 5m", "drainAfter: 0s");
   // Its notify: list ends the file: one more sink goes on the end.
   return `${text}  - { name: audit, type: webhook, url: "${hook}", secretFile: ${secretFile} }\n`;
 }

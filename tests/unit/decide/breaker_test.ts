@@ -370,3 +370,42 @@ Deno.test("a clock stepped back counts quiet and release from the new now, not f
   d.seen(A[2], "f1", at(0));
   assert.equal(d.update(at(0))[0]?.change, "opened");
 });
+
+Deno.test("a node alerting since long ago that fails again with its zone counts at its new alert's onset", () => {
+  const b = breakers();
+  b.seen(A[0], "chronic", at(0)); // a1 has alerted for an hour, skipped by the gates
+  for (let m = 10; m <= 60; m += 10) b.seen(A[0], "chronic", at(m)); // repeats keep it live
+  assert.deepEqual(b.update(at(60)), []);
+  // The zone fails: a new alert on a1, a2 and a3 within a minute.
+  b.seen(A[0], "zone-down", at(60));
+  b.seen(A[1], "zone-down", at(60.5));
+  b.seen(A[2], "zone-down", at(61));
+  const [opened] = b.update(at(61));
+  assert.equal(opened?.change, "opened");
+  assert.deepEqual([...opened.state.nodes].sort(), ["a1", "a2", "a3"]);
+  assert.equal(opened.state.count, 3, "a node counts once, however many of its alerts fit");
+});
+
+Deno.test("while its nodes still alert together an open breaker has no closing time; it gets one once they stop", () => {
+  const b = opened();
+  assert.equal(b.states(at(4))[0].closesAt, undefined);
+  assert.equal(
+    b.states(at(10))[0].closesAt,
+    undefined,
+    "read later, still above at the last update",
+  );
+  b.resolved("a1", "f1");
+  b.update(at(10));
+  assert.equal(
+    b.states(at(10))[0].closesAt,
+    at(19).toISOString(),
+    "quiet counts from the last update that saw them together",
+  );
+});
+
+Deno.test("a node that opened a breaker stays held if it relabels itself into another zone", () => {
+  const b = opened();
+  const moved = node("a1", "b");
+  assert.match(b.holding(moved, at(5))!, /the breaker of zone a is open/);
+  assert.equal(b.holding(B1, at(5)), undefined, "zone b's own nodes are not held");
+});

@@ -69,6 +69,14 @@ Deno.test("parsePolicy() refuses a bad domain or breaker in one line naming the 
       /field "gates\.domains" must name each key once/,
     ],
     [
+      "gates: { breaker: { alerting: 3, within: 5m, quiet: 0s } }",
+      /field "gates\.breaker\.quiet" must be longer than 0/,
+    ],
+    [
+      "gates: { breaker: null }",
+      /field "gates\.breaker" must be a map such as \{ alerting: 3, within: 5m, quiet: 15m \}/,
+    ],
+    [
       domain("{ key: k, maxUnavailable: -1 }"),
       /field "gates\.domains\[0\]\.maxUnavailable" must be 0 or more, got -1/,
     ],

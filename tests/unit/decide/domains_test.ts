@@ -78,7 +78,7 @@ Deno.test("DomainTally counts each Node in one domain per entry as it is set, ch
   assert.equal(t.values("a"), undefined);
   // An emptied domain is forgotten: /status does not list it, its counts read zero.
   assert.deepEqual(t.counts(0, "z1"), { selected: 0, available: 0, held: 0, draining: 0 });
-  assert.deepEqual(t.all().map((d) => `${d.key}=${d.value}`).sort(), [
+  assert.deepEqual(t.all().list.map((d) => `${d.key}=${d.value}`).sort(), [
     `${POOL}=`,
     `${POOL}=p`,
     `${ZONE}=z2`,
@@ -88,13 +88,18 @@ Deno.test("DomainTally counts each Node in one domain per entry as it is set, ch
   assert.equal(t.counts(0, "z2").selected, 2);
 });
 
-Deno.test("DomainTally lists at most `limit` domains per entry, however many zones there are", () => {
+Deno.test("DomainTally lists at most `limit` domains per entry, those node-heal holds first, and counts the rest", () => {
   const t = new DomainTally([{ key: ZONE, maxUnavailable: 1 }]);
   for (let i = 0; i < 5000; i++) t.count(`n${i}`, [`z${i}`], share({ selected: true }), 1);
-  assert.equal(t.all().length, 100);
-  assert.equal(t.all(7).length, 7);
+  // The last zone of all holds node-heal's cordon: it is listed first, whatever its place.
+  t.count("held", ["z4999"], share({ selected: true, held: true }), 1);
+  assert.equal(t.all().list.length, 100);
+  assert.equal(t.all().list[0].value, "z4999");
+  assert.equal(t.all().notListed, 4900);
+  assert.equal(t.all(7).list.length, 7);
+  t.count("held", ["z4999"], share({ selected: true, held: true }), -1);
   for (let i = 0; i < 5000; i++) t.count(`n${i}`, [`z${i}`], share({ selected: true }), -1);
-  assert.equal(t.all().length, 0);
+  assert.deepEqual(t.all(), { list: [], notListed: 0 });
 });
 
 /** The budget of `gate` in the domain of `target`, counted by a Tally from `nodes`. */
