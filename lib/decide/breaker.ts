@@ -119,7 +119,7 @@ export class Breakers implements BreakerView {
       d.closedAt = t;
       fresh.#pending.push({
         change: "closed",
-        state: { ...this.#state(value, d, t), held: [] },
+        state: { ...this.#state(value, d), held: [] },
         message: `the breaker of ${this.#name(value)} closed: the policy in force no longer ` +
           `has it (its drains and replacements are decided under the new policy's gates)`,
       });
@@ -219,7 +219,7 @@ export class Breakers implements BreakerView {
       this.#domains.set(value, opened);
       changes.push({
         change: "opened",
-        state: this.#state(value, opened, t),
+        state: this.#state(value, opened),
         message: this.#openedMessage(value, opened),
       });
     }
@@ -242,7 +242,7 @@ export class Breakers implements BreakerView {
             : `the ${n} drains and replacements it held start one per ${
               formatDuration(p.releaseMs)
             }`);
-        changes.push({ change: "closed", state: this.#state(value, d, t), message });
+        changes.push({ change: "closed", state: this.#state(value, d), message });
       }
       // A closed breaker with nothing left to release is forgotten.
       if (!d.open && d.held.size === 0) this.#domains.delete(value);
@@ -313,12 +313,11 @@ export class Breakers implements BreakerView {
   }
 
   /** Every breaker that is open, or closed with escalations still to release. */
-  states(now: Date): BreakerState[] {
-    const t = now.getTime();
-    return [...this.#domains].map(([value, d]) => this.#state(value, d, t));
+  states(_now: Date): BreakerState[] {
+    return [...this.#domains].map(([value, d]) => this.#state(value, d));
   }
 
-  #state(value: string, d: Domain, t: number): BreakerState {
+  #state(value: string, d: Domain): BreakerState {
     const p = this.policy!;
     const quietFrom = d.above ? undefined : d.lastAbove;
     return {
