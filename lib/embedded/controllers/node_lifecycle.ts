@@ -163,7 +163,11 @@ export function joinSuccessor(
   });
   const name = fresh.node.metadata.name;
   fresh.node.metadata.labels = { ...labels, "kubernetes.io/hostname": name };
-  if (options.providerID) fresh.node.spec.providerID = options.providerID;
+  // A machine rebuilt under its name (a GCP recreate) is the same VM in the same zone: its
+  // providerID stays, whatever zone a fresh node would have been given.
+  const kept = options.name ? pathValue(predecessor, "spec.providerID") : undefined;
+  const providerID = options.providerID ?? (typeof kept === "string" ? kept : undefined);
+  if (providerID) fresh.node.spec.providerID = providerID;
   joinNode(ctx, fresh);
   return ctx.store.get(NODE_TYPE.storage, name)!;
 }
