@@ -5,18 +5,14 @@
 // closes `quiet` after fewer than `alerting` of those nodes still alert; then the escalations it
 // held start one per `release`.
 //
-// What counts is kept here, in memory on the leader: each node's live alerts (a firing alert
-// the policy acts on, until it resolves or goes unseen for the hold TTL) and when each began.
-// A new leader starts from the holds node-heal wrote on its Nodes (seed), and the rest comes back
-// as Alertmanager repeats its alerts.
+// What counts is kept in memory on the leader (sightings.ts): each node's live alerts (a firing
+// alert the policy acts on, until it resolves or goes unseen for the hold TTL) and when each
+// began. A new leader starts from the holds node-heal wrote on its Nodes (seed), and the rest
+// comes back as Alertmanager repeats its alerts.
 import type { Node } from "../base/node.ts";
 import { type BreakerPolicy, domainName, domainValue } from "./domain_policy.ts";
-import { readState } from "./node_state.ts";
-import { FUTURE_SKEW_MS } from "./state_schema.ts";
+import { correlated, Sightings } from "./sightings.ts";
 import { formatDuration } from "../base/duration.ts";
-
-/** The most alerts of one node the breaker follows (a node has few; the rest adds nothing). */
-const MAX_ALERTS_PER_NODE = 32;
 
 /** The most nodes an opening names (its Events, its notification, /status). */
 export const MAX_NAMED = 20;
@@ -63,13 +59,6 @@ export interface BreakerView {
   pacing(node: Node, now: Date): string | undefined;
 }
 
-interface Sighting {
-  /** The node's domain value when last seen alerting. */
-  value: string;
-  /** Fingerprint to when node-heal first and last saw it firing (ms). */
-  alerts: Map<string, { first: number; last: number }>;
-}
-
 interface Domain {
   open: boolean;
   openedAt: number;
@@ -90,7 +79,7 @@ interface Domain {
 export class Breakers implements BreakerView {
   readonly policy: BreakerPolicy | undefined;
   #holdTtlMs: number;
-  #sightings = new Map<string, Sighting>();
+  #sightings = new Sightings();
   #domains = new Map<string, Domain>();
 
   constructor(policy: BreakerPolicy | undefined, options: { holdTtlMs: number }) {
@@ -137,54 +126,20 @@ export class Breakers implements BreakerView {
 
   /** Notes a firing alert (its fingerprint) on `node`, seen at `at`. */
   seen(node: Node, fingerprint: string, at: Date): void {
-    if (!this.policy) return;
-    const name = node.metadata.name;
-    const t = at.getTime();
-    const s = this.#sightings.get(name) ?? { value: "", alerts: new Map() };
-    s.value = this.valueOf(node);
-    const known = s.alerts.get(fingerprint);
-    s.alerts.set(fingerprint, { first: known?.first ?? t, last: t });
-    if (s.alerts.size > MAX_ALERTS_PER_NODE) {
-      const oldest = [...s.alerts].sort(([, a], [, b]) => a.last - b.last)[0][0];
-      s.alerts.delete(oldest);
-    }
-    this.#sightings.set(name, s);
+    if (this.policy) this.#sightings.seen(node.metadata.name, this.valueOf(node), fingerprint, at);
   }
 
   /** Notes that alert `fingerprint` on Node `name` resolved. */
   resolved(name: string, fingerprint: string): void {
-    const s = this.#sightings.get(name);
-    if (!s) return;
-    s.alerts.delete(fingerprint);
-    if (s.alerts.size === 0) this.#sightings.delete(name);
+    this.#sightings.resolved(name, fingerprint);
   }
 
   /**
    * Learns the alerts that hold `nodes` (node-heal's holds on them, since and last seen): what a
-   * replica that begins to lead knows of alerts it was not sent. Times ahead of `now` count as now.
+   * replica that begins to lead knows of alerts it was not sent (sightings.ts).
    */
   seed(nodes: Iterable<Node>, now: Date): void {
-    if (!this.policy) return;
-    const t = now.getTime();
-    for (const node of nodes) {
-      const state = readState(node);
-      if (!state.owned) continue;
-      for (const [fp, hold] of Object.entries(state.holds)) {
-        const since = Date.parse(hold.since);
-        const seen = Date.parse(hold.seen ?? hold.since);
-        // A time ahead of this clock beyond the skew was not node-heal's: it counts for nothing.
-        if (Number.isNaN(since) || Number.isNaN(seen)) continue;
-        if (Math.max(since, seen) > t + FUTURE_SKEW_MS) continue;
-        const first = Math.min(since, t);
-        const last = Math.min(seen, t);
-        const s = this.#sightings.get(node.metadata.name) ??
-          { value: this.valueOf(node), alerts: new Map() };
-        if (!s.alerts.has(fp) && s.alerts.size < MAX_ALERTS_PER_NODE) {
-          s.alerts.set(fp, { first, last });
-        }
-        this.#sightings.set(node.metadata.name, s);
-      }
-    }
+    if (this.policy) this.#sightings.seed(nodes, (n) => this.valueOf(n), now);
   }
 
   /**
@@ -196,7 +151,7 @@ export class Breakers implements BreakerView {
     const p = this.policy;
     if (!p) return changes;
     const t = now.getTime();
-    const live = this.#live(t);
+    const live = this.#sightings.live(t, this.#holdTtlMs);
     for (const d of this.#domains.values()) d.above = false;
     for (const [value, nodes] of live) {
       const burst = correlated(nodes, p.withinMs);
@@ -248,27 +203,6 @@ export class Breakers implements BreakerView {
       if (!d.open && d.held.size === 0) this.#domains.delete(value);
     }
     return changes;
-  }
-
-  /**
-   * Per domain value: the onset of each live alert of each node (a node alerting for days that
-   * fails again with the rest of its zone counts at its new alert's onset too).
-   */
-  #live(t: number): Map<string, { node: string; first: number }[]> {
-    const live = new Map<string, { node: string; first: number }[]>();
-    for (const [name, s] of this.#sightings) {
-      const list = live.get(s.value) ?? [];
-      for (const [fp, a] of s.alerts) {
-        // Times ahead of now (a clock stepped back) count as now.
-        a.first = Math.min(a.first, t);
-        a.last = Math.min(a.last, t);
-        if (t - a.last > this.#holdTtlMs) s.alerts.delete(fp);
-        else list.push({ node: name, first: a.first });
-      }
-      if (s.alerts.size === 0) this.#sightings.delete(name);
-      else live.set(s.value, list);
-    }
-    return live;
   }
 
   holding(node: Node, _now: Date): string | undefined {
@@ -350,29 +284,4 @@ export class Breakers implements BreakerView {
       p.key ? domainName(p.key, value).split(" ")[0] : "cluster"
     } problem, not ${d.count} node problems; holding drains and replacements`;
   }
-}
-
-/**
- * The most distinct nodes with an onset (`first`, one per alert: a node may have several) in one
- * window of `withinMs`, in the order of their first onset in that window.
- */
-export function correlated(
-  onsets: readonly { node: string; first: number }[],
-  withinMs: number,
-): string[] {
-  const sorted = [...onsets].sort((a, b) => a.first - b.first || (a.node < b.node ? -1 : 1));
-  const inWindow = new Map<string, number>();
-  let best: [number, number, number] = [0, 0, 0]; // lo, hi, distinct nodes
-  let lo = 0;
-  for (let hi = 0; hi < sorted.length; hi++) {
-    inWindow.set(sorted[hi].node, (inWindow.get(sorted[hi].node) ?? 0) + 1);
-    while (sorted[hi].first - sorted[lo].first > withinMs) {
-      const left = inWindow.get(sorted[lo].node)! - 1;
-      if (left === 0) inWindow.delete(sorted[lo].node);
-      else inWindow.set(sorted[lo].node, left);
-      lo++;
-    }
-    if (inWindow.size > best[2]) best = [lo, hi + 1, inWindow.size];
-  }
-  return [...new Set(sorted.slice(best[0], best[1]).map((n) => n.node))];
 }

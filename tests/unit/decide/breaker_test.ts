@@ -2,7 +2,8 @@
 // within `within` of each other, stays open while they alert, closes `quiet` after, then lets
 // what it held start one per `release`. A new leader learns the alerts from node-heal's holds.
 import assert from "node:assert/strict";
-import { Breakers, correlated } from "../../../lib/decide/breaker.ts";
+import { Breakers } from "../../../lib/decide/breaker.ts";
+import { correlated } from "../../../lib/decide/sightings.ts";
 import type { BreakerPolicy } from "../../../lib/decide/domain_policy.ts";
 import { ANNOTATIONS } from "../../../lib/decide/node_state.ts";
 import type { Node } from "../../../lib/base/node.ts";
