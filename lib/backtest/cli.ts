@@ -15,6 +15,7 @@ import { intakeCheck } from "./intake_check.ts";
 import { PrometheusApi } from "./prometheus.ts";
 import { replay } from "./replay.ts";
 import { comparedKeys, summarize, unmatched } from "./report.ts";
+import { SelfRecoveryIndex } from "./self_recovery.ts";
 import type { BacktestReport } from "./report_types.ts";
 import { renderJson, writePieces } from "./render_json.ts";
 import { renderText } from "./render_text.ts";
@@ -92,6 +93,12 @@ export async function backtest(config: BacktestConfig): Promise<BacktestReport> 
   const { accepted, refused } = await intakeCheck(sent);
   const alertsSent = accepted.reduce((n, d) => n + d.notification.alerts.length, 0);
   checkHeap(alertsSent * policies.length, { printed: config.json || config.html !== undefined });
+  const recovery = new SelfRecoveryIndex(history, {
+    from: config.from,
+    withinMs: config.selfRecoveryWithinMs,
+  });
+  const selfRecovery = recovery.summary();
+  const listed = selfRecovery.alerts.map((a) => a.alertname);
   const keys = comparedKeys(policies.map((p) => p.policy));
   return {
     kind: "node-heal-backtest",
@@ -121,22 +128,20 @@ export async function backtest(config: BacktestConfig): Promise<BacktestReport> 
       unmatched: unmatched(history, nodes),
     },
     cluster: { nodes: nodes.length },
+    selfRecovery,
     runs: policies.map(({ name, policy }) =>
       summarize(
-        replay(accepted, {
-          policy,
-          nodes,
-          from: config.from,
-          to: config.to,
-          holdTtlMs: config.holdTtlMs,
-          drainMs: config.drainMs,
-          replaceMs: config.replaceMs,
-          domainKeys: keys,
-        }),
-        { policy, name, nodes, to: config.to },
+        replay(accepted, { policy, nodes, ...replayTimes(config), domainKeys: keys }),
+        { policy, name, nodes, to: config.to, recovery: { index: recovery, listed } },
       )
     ),
   };
+}
+
+/** The times a replay takes from the flags. */
+function replayTimes(config: BacktestConfig) {
+  const { from, to, holdTtlMs, drainMs, replaceMs } = config;
+  return { from, to, holdTtlMs, drainMs, replaceMs };
 }
 
 /** Where a backtest prints its report: stdout, or a test's sink. */

@@ -8,6 +8,7 @@ import { formatDuration } from "../base/duration.ts";
 import { DEFAULT_ROUTE, type Route } from "./alertmanager_sim.ts";
 import { MAX_ANSWER_BYTES, MAX_POINTS, prometheusUrl } from "./prometheus.ts";
 import { DEMO_HTML, DEMO_WINDOW } from "./demo_history.ts";
+import { DEFAULT_SELF_RECOVERY_MS, MAX_SELF_RECOVERY_MS } from "./self_recovery.ts";
 
 /** The backtest's settings, flags parsed. */
 export interface BacktestConfig {
@@ -31,6 +32,8 @@ export interface BacktestConfig {
   holdTtlMs: number;
   drainMs: number;
   replaceMs: number;
+  /** `--self-recovery-within`: a firing period that resolved this soon after its start recovered by itself. */
+  selfRecoveryWithinMs: number;
   json: boolean;
   html?: string;
   /** `--demo`: the history is the demo's, served on loopback; `prometheus` is set when it listens. */
@@ -74,6 +77,8 @@ Flags:
   --hold-ttl DURATION       The service's --hold-ttl (default 4h)
   --drain-duration DURATION How long a drain takes in the replay (default 5m)
   --replace-duration DURATION How long a replacement takes in the replay (default 10m)
+  --self-recovery-within DURATION A firing period that resolved this soon after its start
+                            recovered by itself (default 10m, at most 24h)
   --json                    Print the report as JSON
   --html FILE               Also write the report as a self-contained HTML page (- prints it)
   -h, --help                This help
@@ -119,6 +124,7 @@ const STRING_FLAGS = [
   "hold-ttl",
   "drain-duration",
   "replace-duration",
+  "self-recovery-within",
   "html",
 ];
 
@@ -173,6 +179,11 @@ export function parseBacktestArgs(args: string[], now: Date): BacktestConfig | "
     holdTtlMs: duration("hold-ttl", DEFAULT_HOLD_TTL_MS),
     drainMs: duration("drain-duration", 5 * 60_000),
     replaceMs: duration("replace-duration", 10 * 60_000),
+    selfRecoveryWithinMs: duration(
+      "self-recovery-within",
+      DEFAULT_SELF_RECOVERY_MS,
+      MAX_SELF_RECOVERY_MS,
+    ),
     json: values.json === true,
     ...(html ? { html } : {}),
     ...(demo ? { demo } : {}),

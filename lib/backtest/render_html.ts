@@ -13,6 +13,7 @@ import { countMax, renderChart } from "./render_html_chart.ts";
 import { REPORT_CSP, REPORT_CSS } from "./render_html_css.ts";
 import { escapeHtml, formatUtc, plural, safeClass, table, timeTag } from "./render_html_text.ts";
 import { breakerPart, domainPart, showsDomains } from "./render_html_domains.ts";
+import { selfRecoverySection } from "./render_html_recovery.ts";
 
 /** Story rows beyond which a run's node stories start collapsed. */
 const OPEN_STORY_ROWS = 25;
@@ -52,6 +53,7 @@ ${
         ).join("\n")
       }\n</div>`
   }
+${selfRecoverySection(report)}
 ${stories(report.runs)}
 ${unmatched(report.alerts.unmatched)}
 </main>

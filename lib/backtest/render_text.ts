@@ -2,8 +2,9 @@
 // side in one table, then what each would have done to each Node.
 import { formatDuration, formatWait } from "../base/duration.ts";
 import { formatUtc } from "./render_html_text.ts";
+import { percent } from "./self_recovery.ts";
 import { domainName } from "../decide/domain_policy.ts";
-import type { BacktestReport, BacktestRun } from "./report_types.ts";
+import type { BacktestReport, BacktestRun, SelfRecoveryAlert } from "./report_types.ts";
 
 /** How many lines of Node stories the table prints per policy (the rest: --json or --html). */
 export const STORY_LINES = 60;
@@ -39,7 +40,12 @@ export function renderText(report: BacktestReport): string {
       ]
       : []),
   ];
-  const lines = [...header.map(printable), "", table(comparison(report.runs))];
+  const lines = [
+    ...header.map(printable),
+    "",
+    table(comparison(report.runs)),
+    ...selfRecoveryLines(report),
+  ];
   for (const run of report.runs) {
     for (const key of run.unlabelledKeys ?? []) {
       lines.push(printable(
@@ -166,6 +172,49 @@ function domainRows(runs: BacktestRun[]): string[][] {
     }));
   }
   return rows;
+}
+
+/**
+ * Per alert name, how many of its firing periods resolved within the bound by themselves, how
+ * they ended, and how many of those each policy remediated all the same.
+ */
+export function selfRecoveryLines(report: BacktestReport): string[] {
+  const { withinMs, alerts, alertnamesLeftOut } = report.selfRecovery;
+  const within = formatDuration(withinMs);
+  const lines = [
+    "",
+    `Self-recovery (firing periods that resolved within ${within} of their start, without any action):`,
+  ];
+  if (alerts.length === 0) lines.push("  no firing period");
+  for (const a of alerts) lines.push(...recoveryLines(a, report.runs, within));
+  if (alertnamesLeftOut) lines.push(`  ... ${alertnamesLeftOut} more alert names (see --json)`);
+  return lines.map(printable);
+}
+
+/** One alert name's two lines: the sentence, then how its firing periods ended. */
+function recoveryLines(a: SelfRecoveryAlert, runs: BacktestRun[], within: string): string[] {
+  const pct = percent(a);
+  const those = a.withinBound === 1 ? "it" : `those ${a.withinBound}`;
+  const acted = runs.map((r) => {
+    const done = r.selfRecovered.find((x) => x.alertname === a.alertname)?.ofWhichWithinBound;
+    return `${r.policy} remediated ${done ?? 0} of ${those}`;
+  });
+  const median = a.medianMs !== null
+    ? formatWait(a.medianMs)
+    : a.episodes > 0
+    ? "still firing"
+    : "none";
+  const r = a.resolved;
+  return [
+    `  ${a.alertname}: ${plural(a.episodes, "firing period")}, ${a.withinBound} (${pct}%) ` +
+    `resolved within ${within} by ${a.withinBound === 1 ? "itself" : "themselves"}${
+      a.withinBound > 0 && acted.length > 0 ? `; ${acted.join(", ")}` : ""
+    }`,
+    `    median ${median}; resolved within 5m ${r.within5m}, 10m ${r.within10m}, ` +
+    `1h ${r.within1h}, later ${r.later}; still firing at the end ${r.stillFiring}${
+      a.firingAtStart > 0 ? `; ${a.firingAtStart} already firing at the start, not counted` : ""
+    }`,
+  ];
 }
 
 /** A run's breaker openings, one line each: the domain, opened, closed, count, held. */

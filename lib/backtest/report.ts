@@ -8,6 +8,7 @@ import { domainKeys } from "../decide/replacements.ts";
 import { NodeIndex, resolveAlert } from "../resolve/node_index.ts";
 import type { Episode } from "./history.ts";
 import type { ReplayResult } from "./replay.ts";
+import type { SelfRecoveryIndex } from "./self_recovery.ts";
 import type {
   BacktestRun,
   GateStat,
@@ -37,10 +38,19 @@ function unlabelled(nodes: Node[], gates: Gates): { unlabelledKeys?: string[] } 
   return keys.length ? { unlabelledKeys: keys } : {};
 }
 
-/** One policy's replay summed up. */
+/**
+ * One policy's replay summed up; with `recovery`, what it remediated of the alert names the
+ * report lists (`listed`) among the firing periods that resolved by themselves.
+ */
 export function summarize(
   result: ReplayResult,
-  options: { policy: Policy; name: string; nodes: Node[]; to: Date },
+  options: {
+    policy: Policy;
+    name: string;
+    nodes: Node[];
+    to: Date;
+    recovery?: { index: SelfRecoveryIndex; listed: string[] };
+  },
 ): BacktestRun {
   const { policy } = options;
   const g = policy.gates;
@@ -84,6 +94,7 @@ export function summarize(
     blockedBy: blockedBy(ds, options.to),
     nodes: stories(ds),
     outOverTime: result.outOverTime,
+    selfRecovered: options.recovery?.index.remediated(ds, options.recovery.listed) ?? [],
     decisions: ds,
   };
 }

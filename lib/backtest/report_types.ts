@@ -36,7 +36,54 @@ export interface BacktestReport {
     unmatched: UnmatchedAlert[];
   };
   cluster: { nodes: number };
+  /** Whether the alerts resolved by themselves: from the history alone, the same for every run. */
+  selfRecovery: SelfRecovery;
   runs: BacktestRun[];
+}
+
+/**
+ * Per alert name, how its firing periods ended without any action, from the history's own firing
+ * periods. Those already firing at the window's start (their length unknown) are counted apart
+ * and left out of every other figure; one still firing at the window's end did not recover.
+ */
+export interface SelfRecovery {
+  /** The bound (`--self-recovery-within`): resolved at most this long after its start. */
+  withinMs: number;
+  /** At most 50 alert names, most firing periods first. */
+  alerts: SelfRecoveryAlert[];
+  /** Alert names beyond the first 50, not listed (set only when some were left out). */
+  alertnamesLeftOut?: number;
+}
+
+/** One alert name's firing periods, and how they ended. */
+export interface SelfRecoveryAlert {
+  alertname: string;
+  /** Firing periods that started in the window. */
+  episodes: number;
+  /** Of those, the ones that resolved within the bound of their start. */
+  withinBound: number;
+  /** Firing periods already firing at the window's start: not in the other figures. */
+  firingAtStart: number;
+  /** Resolved within 5m, 10m, 1h of their start (each counting the shorter too), later, or never. */
+  resolved: {
+    within5m: number;
+    within10m: number;
+    within1h: number;
+    later: number;
+    /** Still firing at the window's end: did not recover. */
+    stillFiring: number;
+  };
+  /** The median length of the firing periods; null if none, or if it falls on one still firing. */
+  medianMs: number | null;
+}
+
+/** One policy's remediations of one alert name's firing periods. */
+export interface SelfRecoveryRun {
+  alertname: string;
+  /** Firing periods (of those counted) the policy cordoned, drained or replaced a Node for. */
+  remediated: number;
+  /** Of those, the ones that resolved within the bound: the action bought nothing. */
+  ofWhichWithinBound: number;
 }
 
 /** Notifications node-heal's intake refuses (a label too long, too many alerts in a group). */
@@ -121,6 +168,8 @@ export interface BacktestRun {
   nodes: NodeStory[];
   /** Nodes out over time: one point at the start and one at each change. */
   outOverTime: { at: string; out: number; heldByNodeHeal: number }[];
+  /** Per alert name of `selfRecovery` (same order): what this policy remediated of it. */
+  selfRecovered: SelfRecoveryRun[];
   /** Every decision, in the order made (as the service's `/status` and webhook answers list them). */
   decisions: ReplayDecision[];
 }
