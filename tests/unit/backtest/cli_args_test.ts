@@ -14,6 +14,25 @@ Deno.test("parseBacktestArgs() reads a window as durations before now, with the 
   assert.equal(c.route.repeatIntervalMs, 3_600_000);
   assert.equal(c.nodes, "prometheus");
   assert.deepEqual(c.configs, []);
+  assert.equal(c.selfRecoveryWithinMs, 10 * 60_000);
+});
+
+Deno.test("parseBacktestArgs() takes --self-recovery-within up to 24h, and with --demo", () => {
+  const within = (value: string, ...more: string[]) => {
+    const c = parseBacktestArgs([...more, "--self-recovery-within", value], NOW);
+    assert.ok(c !== "help");
+    return c.selfRecoveryWithinMs;
+  };
+  const real = ["--prometheus", "http://p", "--from", "7d"];
+  assert.equal(within("90s", ...real), 90_000);
+  assert.equal(within("24h", ...real), 24 * 3_600_000);
+  assert.equal(within("5m", "--demo"), 5 * 60_000);
+  for (const bad of ["25h", "0s", "soon", "10"]) {
+    assert.throws(
+      () => within(bad, ...real),
+      new RegExp(`--self-recovery-within: expected a duration .*\\(at most 24h\\), got "${bad}"`),
+    );
+  }
 });
 
 Deno.test("parseBacktestArgs() takes two --config to compare and --kubeconfig for the Nodes", () => {
