@@ -43,12 +43,22 @@ Deno.test("node-heal backtest --demo replays its own week: the storm reaches the
       /2026-11-05 03:00 {2}worker-3 {2}blocked \(minHealthy\) {2}NodeMemoryPressure/,
     );
     assert.match(out, /NodeHighCPU {2}instance="10\.0\.9\.9" {2}unknown/);
+    // The switch's 6-minute packet losses all cleared by themselves; rate held back 2 of 7 cordons.
+    assert.match(
+      out,
+      /\nSelf-recovery \(firing periods that resolved within 10m of their start, without any action\):\n {2}NodeNetworkErrors: 7 firing periods, 7 \(100%\) resolved within 10m by themselves; default remediated 5 of those 7\n {4}median 6m; resolved within 5m 0, 10m 7, 1h 7, later 0; still firing at the end 0\n/,
+    );
+    assert.match(out, /\n {2}NodeMemoryPressure: 6 firing periods, 0 \(0%\) resolved within 10m/);
     assert.match(out, /\nHTML report: \/.*\/backtest-demo\.html\n?$/);
     const page = await Deno.readTextFile(`${dir}/backtest-demo.html`);
     assert.match(page, /^<!doctype html>/i);
     assert.match(page, /2026-11-02/);
     assert.match(page, /minHealthy/);
     assert.match(page, /worker-3/);
+    assert.match(
+      page,
+      /<h2 id="recovery-h">Self-recovery<\/h2>[\s\S]*<tr><td>NodeNetworkErrors<\/td><td class="num">7<\/td><td class="num">7 \(100%\)<\/td>[\s\S]*<td class="num">5 \(5\)<\/td><\/tr>/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -69,6 +79,8 @@ Deno.test("node-heal backtest --demo takes --json, --html FILE and a policy; ref
       "strict.yaml",
       "--html",
       "page.html",
+      "--self-recovery-within",
+      "5m",
     );
     assert.equal(run.code, 0, run.stderr);
     const report = JSON.parse(run.stdout) as BacktestReport;
@@ -79,6 +91,31 @@ Deno.test("node-heal backtest --demo takes --json, --html FILE and a policy; ref
     // 80% of 8: 7 stay, and worker-8 is already out: nothing more may go.
     assert.equal(report.runs[0].minHealthyRequired, 7);
     assert.equal(report.runs[0].totals.cordons, 0);
+    // Within 5m, none of the switch's 6-minute losses; nothing remediated under 80%.
+    assert.equal(report.selfRecovery.withinMs, 5 * 60_000);
+    assert.deepEqual(report.selfRecovery.alerts[0], {
+      alertname: "NodeNetworkErrors",
+      episodes: 7,
+      withinBound: 0,
+      firingAtStart: 0,
+      resolved: { within5m: 0, within10m: 7, within1h: 7, later: 0, stillFiring: 0 },
+      medianMs: 6 * 60_000,
+    });
+    assert.deepEqual(
+      report.selfRecovery.alerts.map((a) => [a.alertname, a.episodes, a.withinBound]),
+      [
+        ["NodeNetworkErrors", 7, 0],
+        ["NodeMemoryPressure", 6, 0],
+        ["NodeFilesystemAlmostFull", 5, 0],
+        ["NodeHighCPU", 3, 0],
+        ["NodeDiskErrors", 1, 0],
+      ],
+    );
+    assert.ok(report.runs[0].selfRecovered.every((s) => s.remediated === 0));
+    assert.match(
+      await Deno.readTextFile(`${dir}/page.html`),
+      /Firing periods that resolved within 5m of their start/,
+    );
     assert.ok((await Deno.stat(`${dir}/page.html`)).size > 1000);
     await assert.rejects(Deno.stat(`${dir}/backtest-demo.html`));
 
