@@ -8,6 +8,7 @@ import type { Gate } from "./gates.ts";
 import type { ReplaceView } from "./replacements.ts";
 import type { Tally } from "./tally.ts";
 import type { BreakerView } from "./breaker.ts";
+import type { OutcomeBounds, OutcomeRecord } from "./outcomes.ts";
 
 /**
  * The writes a decision can make. `hold`, `release` and `refresh` only change which alerts hold
@@ -15,7 +16,7 @@ import type { BreakerView } from "./breaker.ts";
  * `drain-progress` records a running drain's progress and heartbeat, `drain-end` its end,
  * `drain-halt` a drain the policy in force no longer allows (halts.ts);
  * `replace` marks a Node whose replacement starts (recorded in the ledger first), `replace-end`
- * one whose replacement failed.
+ * one whose replacement failed; `record` records an outcome of a Node still held (outcomes.ts).
  */
 export const ACTIONS = [
   "cordon",
@@ -31,6 +32,7 @@ export const ACTIONS = [
   "drain-halt",
   "replace",
   "replace-end",
+  "record",
 ] as const;
 
 /** A write a decision makes (the `action` label of `nodeheal_actions_total`). */
@@ -114,6 +116,8 @@ export type Decision =
     cordonedAt?: string;
     /** For `drain-halt`: the gate (or the policy) that halted the drain. */
     gate?: SkipCause;
+    /** The outcome of the remediation this write records on the Node (outcomes.ts), if any. */
+    outcome?: OutcomeRecord;
   }
   | { kind: "skip"; gate: SkipCause; node: string; message: string; event?: EventIntent };
 
@@ -151,6 +155,8 @@ export interface DecideOptions {
   replacements?: ReplaceView;
   /** The correlated-failure breakers (breaker.ts), when the policy sets one. */
   breakers?: BreakerView;
+  /** When a Node held is `still-failing`, and a cordon `recurred` (outcomes.ts); defaults unset. */
+  outcomeBounds?: OutcomeBounds;
 }
 
 /** The default hold TTL: four times the node-heal route's 1-hour `repeat_interval`. */
@@ -178,6 +184,8 @@ export interface Write {
   annotations: Record<string, string | null>;
   spec?: NodePatch["spec"];
   event?: EventIntent;
+  /** The outcome the write records (its annotation is among `annotations`). */
+  outcome?: OutcomeRecord;
 }
 
 /** A decision to write `write` on `node`, carrying the resourceVersion it was decided on. */
@@ -190,6 +198,7 @@ export function act(action: Action, node: Node, write: Write): Decision {
     action,
     node: node.metadata.name,
     ...(cordonedAt ? { cordonedAt } : {}),
+    ...(write.outcome ? { outcome: write.outcome } : {}),
     message: write.message,
     patch: {
       metadata: { resourceVersion: node.metadata.resourceVersion, annotations: write.annotations },

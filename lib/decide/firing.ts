@@ -18,6 +18,7 @@ import { drainDue, startDrain } from "./drain_step.ts";
 import { goesFurther, ladderRequest, replaceDue, startReplace } from "./replace_step.ts";
 import { overflowHold, seenAt } from "./holds.ts";
 import { type AlertOnNode, firstStep, type Step } from "./alert_on_node.ts";
+import { recurrence } from "./outcomes.ts";
 
 /** A firing alert a policy rule gives an action, and what it asks beyond the cordon. */
 interface Firing extends AlertOnNode {
@@ -175,6 +176,7 @@ function takeOutGates(f: Firing): Decision | undefined {
 function cordon(f: Firing): Decision {
   const { alert, node, name, state, now, ladder } = f;
   const message = `Cordoned ${name} for ${describeAlert(alert)}`;
+  const recurred = recurrence(node, alertName(alert), { now, bounds: f.options.outcomeBounds });
   return act("cordon", node, {
     message,
     annotations: {
@@ -184,9 +186,11 @@ function cordon(f: Firing): Decision {
       [ANNOTATIONS.step]: "cordoned",
       ...holdsAnnotations(state, withHold(f), f.overflow),
       ...(ladder ? ladderRequest(f.rule, ladder, { now }) : {}),
+      ...recurred?.annotations,
     },
     spec: { unschedulable: true },
     event: { reason: "NodeHealCordoned", type: "Normal", message },
+    outcome: recurred?.record,
   });
 }
 

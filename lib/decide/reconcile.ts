@@ -13,6 +13,7 @@ import { DRAIN_HEARTBEAT_TTL_MS, drainDue, startDrain } from "./drain_step.ts";
 import { replaceDue, startReplace } from "./replace_step.ts";
 import { liveOverflow, seenAt } from "./holds.ts";
 import { formatDuration } from "../base/duration.ts";
+import { endEpisode, stillFailing } from "./outcomes.ts";
 
 /** The writes {@link reconcile} makes (the `outcome` label of `nodeheal_reconciles_total`, beside failures). */
 export const RECONCILE_ACTIONS = [
@@ -23,6 +24,7 @@ export const RECONCILE_ACTIONS = [
   "release",
   "uncordon",
   "forget",
+  "record",
 ] as const satisfies readonly Action[];
 
 /**
@@ -76,7 +78,9 @@ export function reconcile(node: Node, options: DecideOptions): Decision | undefi
       }
     }
   }
-  if (expired.length === 0 && !overflowExpired) return undefined;
+  if (expired.length === 0 && !overflowExpired) {
+    return state.owned && cordoned && held ? recordStillFailing(node, options) : undefined;
+  }
   const shown = expired.slice(0, 5).map(([fp, h]) => `${h.alertname} (fingerprint ${fp})`);
   const more = expired.length - shown.length +
     (overflowExpired ? holdCount({ ...state, holds: {} }) : 0);
@@ -90,16 +94,36 @@ export function reconcile(node: Node, options: DecideOptions): Decision | undefi
   }
   if (state.owned && cordoned) {
     const message = `Uncordoned ${name}: ${names} ${why}`;
+    const ended = endEpisode(node, "recovered", { now });
     return act("uncordon", node, {
       message,
-      annotations: { ...clearedAnnotations(), [HISTORY.releasedAt]: now.toISOString() },
+      annotations: {
+        ...clearedAnnotations(),
+        [HISTORY.releasedAt]: now.toISOString(),
+        ...ended?.annotations,
+      },
       spec: { unschedulable: null },
       event: { reason: "NodeHealUncordoned", type: "Normal", message },
+      outcome: ended?.record,
     });
   }
   return act("forget", node, {
     message: `Forgot ${names} on ${name}: ${why}`,
     annotations: clearedAnnotations(),
+  });
+}
+
+/** A Node held past the bound is recorded `still-failing`, once per episode (outcomes.ts). */
+function recordStillFailing(node: Node, options: DecideOptions): Decision | undefined {
+  const found = stillFailing(node, { now: options.now, bounds: options.outcomeBounds });
+  if (!found) return undefined;
+  const { record } = found;
+  return act("record", node, {
+    message: `${node.metadata.name} is still failing: held by node-heal for ${
+      formatDuration(record.seconds * 1000)
+    } (since ${record.startedAt}, step ${record.step}, alert ${record.alert})`,
+    annotations: found.annotations,
+    outcome: record,
   });
 }
 

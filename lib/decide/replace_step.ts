@@ -12,6 +12,7 @@ import {
 import { DEFAULT_POLICY, type Policy, type Rule } from "./policy.ts";
 import { act, type DecideOptions, type Decision, skip } from "./decision.ts";
 import { checkReplace, gateClause, protection } from "./gates.ts";
+import { endEpisode } from "./outcomes.ts";
 
 /** Steps at which a drain has ended (a replacement may follow either). */
 export const DRAIN_ENDED = new Set(["drained", "drain-failed"]);
@@ -128,9 +129,15 @@ export function endReplace(node: Node, message: string): Decision | undefined {
 export function replacedInPlace(node: Node, now: Date, message: string): Decision | undefined {
   const state = readState(node);
   if (state.step !== "replacing" || !state.owned) return undefined;
+  // Recorded on the Node; counted from the ledger, as every replacement (the reporter).
+  const ended = endEpisode(node, "replaced", { now });
   return act("uncordon", node, {
     message,
-    annotations: { ...clearedAnnotations(), [HISTORY.releasedAt]: now.toISOString() },
+    annotations: {
+      ...clearedAnnotations(),
+      [HISTORY.releasedAt]: now.toISOString(),
+      ...ended?.annotations,
+    },
     spec: { unschedulable: null },
     event: { reason: "NodeHealUncordoned", type: "Normal", message },
   });

@@ -11,7 +11,8 @@ import {
   type Overflow,
   withResolution,
 } from "./node_state.ts";
-import { act, type Decision, describeAlert, skip } from "./decision.ts";
+import { act, alertName, type Decision, describeAlert, skip } from "./decision.ts";
+import { endEpisode } from "./outcomes.ts";
 import { DRAIN_STEPS } from "./drain_step.ts";
 import { type AlertOnNode, firstStep, type Step } from "./alert_on_node.ts";
 
@@ -119,14 +120,17 @@ function uncordoned({ alert, node, name, state, now, resolution }: Resolving): D
   const message = `Uncordoned ${name}: ${describeAlert(alert)} resolved${
     state.step === "draining" ? " (its drain was stopped)" : ""
   }`;
+  const ended = endEpisode(node, "recovered", { now, alert: alertName(alert) });
   return act("uncordon", node, {
     message,
     annotations: {
       ...clearedAnnotations(),
       [HISTORY.releasedAt]: now.toISOString(),
       ...resolution,
+      ...ended?.annotations,
     },
     spec: { unschedulable: null },
     event: { reason: "NodeHealUncordoned", type: "Normal", message },
+    outcome: ended?.record,
   });
 }

@@ -55,4 +55,9 @@ export const HISTORY = {
    * the Node out again.
    */
   resolved: "node-heal.io/resolved",
+  /**
+   * JSON list of how this Node's last remediations ended (the last 10, oldest first): each
+   * `{ outcome, step, alert, startedAt, endedAt, seconds }` (outcome_record.ts).
+   */
+  outcomes: "node-heal.io/outcomes",
 } as const;

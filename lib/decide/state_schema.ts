@@ -6,6 +6,7 @@
 // report (admission.ts).
 import { z } from "zod";
 import { ANNOTATIONS, HISTORY } from "./state_keys.ts";
+import { parseOutcomes } from "./outcome_record.ts";
 
 /** The largest `node-heal.io/*` value read (bytes of JSON): node-heal writes at most a few KB. */
 export const MAX_VALUE_BYTES = 32 * 1024;
@@ -275,6 +276,7 @@ const READERS: Record<string, (raw: string | undefined, o: ParseOptions) => Pars
   [HISTORY.remediatedAt]: (raw, o) => parseTimes(HISTORY.remediatedAt, raw, o),
   [HISTORY.resolved]: (raw, o) =>
     parseMap(HISTORY.resolved, raw, RESOLUTION, { ...o, max: MAX_RESOLVED, times: (r) => [r.at] }),
+  [HISTORY.outcomes]: (raw, o) => parseOutcomes(HISTORY.outcomes, raw, o),
 };
 
 /** The keys of every annotation node-heal writes and reads on a Node (its state and history). */

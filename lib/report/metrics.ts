@@ -7,6 +7,7 @@ import {
   type UnhandledKind,
 } from "../base/background.ts";
 import type { SkipCause } from "../decide/decision.ts";
+import { OUTCOME_STEPS, type OutcomeKind, OUTCOMES, type OutcomeStep } from "../decide/outcomes.ts";
 import type {
   AlertOutcome,
   DECISION_OUTCOMES,
@@ -234,6 +235,24 @@ export class Metrics {
     buckets: [10, 30, 60, 120, 300, 600, 900, 1800, 3600],
     registers: [this.registry],
   });
+  /** How remediations ended, counted once each (decide/outcomes.ts). */
+  readonly remediationOutcomes: LabelledCounter<{ step: OutcomeStep; outcome: OutcomeKind }> =
+    new Counter({
+      name: "nodeheal_remediation_outcomes_total",
+      help:
+        "Remediation outcomes, by the furthest step reached (cordon, drain, replace) and outcome: recovered (the node returned), replaced, still-failing (held past the bound, once per remediation), recurred (cordoned again for the alert it recovered from, within the window).",
+      labelNames: ["step", "outcome"] as const,
+      registers: [this.registry],
+    });
+  /** From a remediation's first alert to its recovery or replacement. */
+  readonly timeToRecovery = new Histogram({
+    name: "nodeheal_time_to_recovery_seconds",
+    help:
+      "Time from a remediation's first alert (or its cordon) to its end, recovered or replaced, by the furthest step reached.",
+    labelNames: ["step"] as const,
+    buckets: [60, 300, 900, 1800, 3600, 7200, 14400, 43200, 86400, 259200],
+    registers: [this.registry],
+  });
 
   /** Background tasks that threw or rejected, by task: each a bug, logged, and the process went on. */
   readonly backgroundErrors = new Counter({
@@ -258,6 +277,9 @@ export class Metrics {
     // Every task and kind shows 0 from the start, so that the first failure is an increase.
     for (const task of BACKGROUND_TASKS) this.backgroundErrors.inc({ task }, 0);
     for (const kind of UNHANDLED_KINDS) this.unhandledErrors.inc({ kind }, 0);
+    for (const step of OUTCOME_STEPS) {
+      for (const outcome of OUTCOMES) this.remediationOutcomes.inc({ step, outcome }, 0);
+    }
   }
 
   /** The Prometheus text exposition of every metric. */

@@ -204,6 +204,12 @@ export class Reporter {
     const end = Date.parse(r.endedAt!);
     const seconds = Math.max(0, (end - Date.parse(r.startedAt)) / 1000);
     metrics.replaceSeconds.observe({ provider: r.provider, outcome: news.kind }, seconds);
+    if (news.kind === "replaced") {
+      // The remediation ends with the replacement: from its cordon (the ledger keeps it).
+      const from = Date.parse(r.cordonedAt ?? r.startedAt);
+      metrics.remediationOutcomes.inc({ step: "replace", outcome: "replaced" });
+      metrics.timeToRecovery.observe({ step: "replace" }, Math.max(0, (end - from) / 1000));
+    }
     const message = news.kind === "replaced"
       ? `Replaced ${r.node}: ${r.successor} took its place and is Ready (${r.provider}, ${
         Math.round(seconds)
@@ -277,6 +283,7 @@ export class Reporter {
         const { decision, at } = applied;
         metrics.decisions.inc({ outcome: "act", gate: "" });
         this.#log(decision, alert);
+        this.#remediationOutcome(decision);
         const intent = decision.event && dryRun
           ? { ...decision.event, message: `Dry run, not done: ${decision.event.message}` }
           : decision.event;
@@ -289,6 +296,22 @@ export class Reporter {
           event: intent ? { intent, at } : undefined,
         };
       }
+    }
+  }
+
+  /**
+   * Counts the outcome a written decision recorded on its Node, once (the write landed). In a dry
+   * run nothing was recorded, so nothing is counted: the log says what would have been.
+   */
+  #remediationOutcome(decision: Decision): void {
+    const o = decision.kind === "act" ? decision.outcome : undefined;
+    if (!o) return;
+    const props = { node: decision.node, ...o, dryRun: this.#deps.dryRun };
+    log("decide").info("Remediation of {node} {outcome} (step {step}, {seconds}s)", props);
+    if (this.#deps.dryRun) return;
+    this.#deps.metrics.remediationOutcomes.inc({ step: o.step, outcome: o.outcome });
+    if (o.outcome === "recovered" || o.outcome === "replaced") {
+      this.#deps.metrics.timeToRecovery.observe({ step: o.step }, o.seconds);
     }
   }
 

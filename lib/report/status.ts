@@ -1,6 +1,7 @@
 import type { Budgets } from "../decide/gates.ts";
 import { Tally } from "../decide/tally.ts";
 import { holdCount, readState, remediations } from "../decide/node_state.ts";
+import { outcomes } from "../decide/outcomes.ts";
 import type { Policy } from "../decide/policy.ts";
 import { isCordoned } from "../base/node.ts";
 import type { NodeIndex } from "../resolve/node_index.ts";
@@ -80,6 +81,8 @@ export function statusOf(index: NodeIndex, options: StatusOptions): unknown {
       // The annotation holds a JSON list as a string: shown as the list itself.
       remediatedAt: remediations(n).map((t) => new Date(t).toISOString()),
       alerts: s.holds,
+      // How its last remediations ended (the sealed history, at most 10, each bounded).
+      ...(outcomes(n).length ? { outcomes: outcomes(n) } : {}),
       ...(s.overflow
         ? {
           moreAlerts: {

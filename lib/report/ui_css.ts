@@ -74,6 +74,9 @@ time { white-space: nowrap; }
 .filters { display: flex; flex-wrap: wrap; gap: .5rem 1rem; margin-bottom: .5rem; }
 input, select { font: inherit; padding: .2rem .4rem; }
 ul.alerts { margin: 0; padding-left: 1rem; }
+.outcomes { display: inline-flex; flex-wrap: wrap; gap: .25rem; }
+.outcome-recovered, .outcome-replaced { color: var(--ok); border-color: var(--ok); }
+.outcome-still-failing, .outcome-recurred { color: var(--bad); border-color: var(--bad); }
 @media (max-width: 40rem) {
   body { padding: .6rem; font-size: 14px; }
   .updated { margin-left: 0; }

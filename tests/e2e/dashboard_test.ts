@@ -1,7 +1,8 @@
 // `deno task e2e`: every query of the Grafana dashboard (manifests/monitoring/dashboard.json)
 // returns data from the real Prometheus scraping node-heal. node-heal runs against the embedded
 // cluster with a policy that replaces through its Karpenter and tells a `log` sink; a scenario
-// over the webhook cordons, drains, replaces and releases nodes; Prometheus scrapes /metrics every
+// over the webhook cordons and releases a node (an outcome `recovered`), cordons, drains, replaces
+// and releases nodes; Prometheus scrapes /metrics every
 // second; then each query, Grafana's macros substituted, must answer at least one series with a
 // number. Queries on the runtime metrics another change adds are reported as pending while
 // node-heal does not export them yet, and checked like the others once it does.
@@ -102,6 +103,14 @@ Deno.test({
       // after Prometheus has scraped the first (a drain, then a replacement, on two workers each).
       const scraped = (what: string, expr: string) =>
         waitFor(what, async () => (await query(prom, expr)).length > 0, 20_000);
+      // A cordon, scraped, then released by its resolution: a remediation `recovered`.
+      await post("firing", alert(3, "cordon"));
+      await scraped("the cordon scraped", 'nodeheal_alerts_total{outcome="cordon"} >= 1');
+      await post("resolved", alert(3, "cordon"));
+      await scraped(
+        "the recovery scraped",
+        'nodeheal_remediation_outcomes_total{step="cordon",outcome="recovered"} == 1',
+      );
       for (const [i, worker] of [1, 5].entries()) {
         // Cordoned, then drained (its `web` pod evicted); the alerts resolve at the end. Not
         // heal-worker3: its standalone pod would have the drain refused.
@@ -164,6 +173,21 @@ Deno.test({
         ].join("\n"),
       );
       assert.ok(answered.length >= 20, "most panels are checked strictly");
+      // The outcome panels show what happened: one recovery at the cordon, two replacements
+      // (counted once each), and the time to recover from them.
+      const outcomes = await query(
+        prom,
+        'sum by (step, outcome) (nodeheal_remediation_outcomes_total{job="node-heal"}) > 0',
+      );
+      assert.deepEqual(
+        outcomes.map((o) => `${o.metric.outcome} ${o.metric.step} ${o.value[1]}`).sort(),
+        ["recovered cordon 1", "replaced replace 2"],
+      );
+      const [p95] = await query(
+        prom,
+        'histogram_quantile(0.95, sum by (le, step) (nodeheal_time_to_recovery_seconds_bucket{step="replace"}))',
+      );
+      assert.ok(Number(p95?.value[1]) > 0, "a time to recovery for the replacements");
       failed = false;
     } finally {
       const log = await prometheus.stop();

@@ -14,6 +14,7 @@ import { REPLACE_OUTCOMES } from "../../lib/act/replace/replacer.ts";
 import { POLICY_RELOAD_RESULTS } from "../../lib/service/policy_reload.ts";
 import { BACKGROUND_TASKS, UNHANDLED_KINDS } from "../../lib/base/background.ts";
 import { UNTRUSTED_KINDS } from "../../lib/report/untrusted.ts";
+import { OUTCOME_STEPS, OUTCOMES } from "../../lib/decide/outcomes.ts";
 import {
   ALERT_OUTCOMES,
   DECISION_OUTCOMES,
@@ -69,6 +70,8 @@ export const METRIC_LABELS: Record<string, Record<string, LabelValues>> = {
     provider: docs(PROVIDERS),
     outcome: row(REPLACE_OUTCOMES.filter((o) => o !== "requested")),
   },
+  nodeheal_remediation_outcomes_total: { step: row(OUTCOME_STEPS), outcome: row(OUTCOMES) },
+  nodeheal_time_to_recovery_seconds: { step: row(OUTCOME_STEPS) },
   nodeheal_breaker_open: {
     key: free("a label key of the policy's gates.breaker"),
     domain: free("a value of that label on the cluster's Nodes"),

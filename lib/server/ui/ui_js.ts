@@ -125,6 +125,11 @@ export const UI_JS = `"use strict";
         ul.appendChild(li);
       });
       if (n.moreAlerts) ul.appendChild(el("li", "and more (" + n.moreAlerts.listed + " listed apart)"));
+      if ((n.outcomes || []).length) {
+        var past = el("li", "before: ");
+        past.appendChild(outcomesList(n.outcomes));
+        ul.appendChild(past);
+      }
       var step = n.step || (n.cordoned ? "cordoned" : "held");
       var tr = row([nodeName(n.node), stepPill(step), when(n.stepSince || n.since), ul, next(n, s.holdTtlMs)]);
       tr.dataset.node = n.node;

@@ -126,9 +126,11 @@ Deno.test(
     const left = Object.keys(node.metadata?.annotations ?? {}).filter((k) =>
       k.startsWith("node-heal.io/")
     ).sort();
-    // Only history stays, sealed: what the rate and cooldown gates count from, and the
-    // resolution that keeps a late firing of the same alert from cordoning again.
+    // Only history stays, sealed: what the rate and cooldown gates count from, the
+    // resolution that keeps a late firing of the same alert from cordoning again, and the
+    // remediation's outcome.
     assert.deepEqual(left, [
+      "node-heal.io/outcomes",
       "node-heal.io/released-at",
       "node-heal.io/remediated-at",
       "node-heal.io/resolved",

@@ -203,8 +203,13 @@ Deno.test("decide() uncordons by removing every node-heal annotation", () => {
   assert.equal(d.kind === "act" && d.action, "uncordon");
   if (d.kind !== "act") return;
   assert.deepEqual(d.patch.spec, { unschedulable: null });
-  const { "node-heal.io/released-at": released, ...state } = d.patch.metadata.annotations ?? {};
+  const {
+    "node-heal.io/released-at": released,
+    "node-heal.io/outcomes": outcomes,
+    ...state
+  } = d.patch.metadata.annotations ?? {};
   assert.ok(Object.keys(state).length >= 4);
+  assert.equal(JSON.parse(outcomes ?? "[]")[0]?.outcome, "recovered", "its outcome is kept");
   assert.ok(Object.values(state).every((v) => v === null), "every state annotation is removed");
   assert.equal(released, NOW.toISOString(), "the release is kept for the cooldown gate");
 });
