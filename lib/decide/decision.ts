@@ -84,6 +84,7 @@ export const EVENT_REASONS = [
   "NodeHealPolicyRefused",
   "NodeHealUntrustedState",
   "NodeHealBreakerOpen",
+  "NodeHealEscalated",
 ] as const;
 
 /** The Event a decision asks the reporter to record on the Node. */
@@ -114,6 +115,8 @@ export type Decision =
     cordonedAt?: string;
     /** For `drain-halt`: the gate (or the policy) that halted the drain. */
     gate?: SkipCause;
+    /** For a cordon or hold that escalation (escalation.ts) sends further: where to. */
+    escalated?: "drain" | "replace";
   }
   | { kind: "skip"; gate: SkipCause; node: string; message: string; event?: EventIntent };
 

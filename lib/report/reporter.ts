@@ -276,6 +276,9 @@ export class Reporter {
       case "written": {
         const { decision, at } = applied;
         metrics.decisions.inc({ outcome: "act", gate: "" });
+        if (decision.kind === "act" && decision.escalated) {
+          metrics.escalations.inc({ to: decision.escalated });
+        }
         this.#log(decision, alert);
         const intent = decision.event && dryRun
           ? { ...decision.event, message: `Dry run, not done: ${decision.event.message}` }
