@@ -86,6 +86,7 @@ export const EVENT_REASONS = [
   "NodeHealPolicyRefused",
   "NodeHealUntrustedState",
   "NodeHealBreakerOpen",
+  "NodeHealEscalated",
 ] as const;
 
 /** The Event a decision asks the reporter to record on the Node. */
@@ -118,6 +119,8 @@ export type Decision =
     gate?: SkipCause;
     /** The outcome of the remediation this write records on the Node (outcomes.ts), if any. */
     outcome?: OutcomeRecord;
+    /** For a cordon or hold that escalation (escalation.ts) sends further: where to. */
+    escalated?: "drain" | "replace";
   }
   | { kind: "skip"; gate: SkipCause; node: string; message: string; event?: EventIntent };
 

@@ -19,6 +19,7 @@ import { goesFurther, ladderRequest, replaceDue, startReplace } from "./replace_
 import { overflowHold, seenAt } from "./holds.ts";
 import { type AlertOnNode, firstStep, type Step } from "./alert_on_node.ts";
 import { recurrence } from "./outcomes.ts";
+import { escalating, type Escalation, escalationOf } from "./escalation.ts";
 
 /** A firing alert a policy rule gives an action, and what it asks beyond the cordon. */
 interface Firing extends AlertOnNode {
@@ -27,6 +28,8 @@ interface Firing extends AlertOnNode {
   ladder: "drain" | "replace" | undefined;
   /** The annotations asking for it, when the Node's target is not that far up yet. */
   asked: Record<string, string>;
+  /** Set when the rule's `escalate:` sends the Node further than the alert asks. */
+  escalation?: Escalation;
 }
 
 /** Decides a firing alert: cordon, hold, refresh, climb the ladder, or a skip naming its reason. */
@@ -50,11 +53,13 @@ const FIRING_STEPS: readonly Step<Firing>[] = [
 ];
 
 function firing(c: AlertOnNode, rule: Rule, action: string): Firing {
-  const ladder = action === "drain" || action === "replace" ? action : undefined;
+  const asks = action === "drain" || action === "replace" ? action : undefined;
+  const escalation = escalationOf(rule, asks, c);
+  const ladder = escalation?.to ?? asks;
   const asked = ladder && goesFurther(ladder, c.state)
     ? ladderRequest(rule, ladder, { now: c.now, state: c.state })
     : {};
-  return { ...c, rule, ladder, asked };
+  return { ...c, rule, ladder, asked, ...(escalation ? { escalation } : {}) };
 }
 
 function stale({ alert, name }: AlertOnNode): Decision {
@@ -85,10 +90,11 @@ function nextRung(f: Firing): Decision | undefined {
   const { alert, node, name, state, now, options, ladder } = f;
   if (!(f.holdsIt || f.inOverflow) || !f.cordoned || !state.owned) return undefined;
   if (ladder && goesFurther(ladder, state)) {
-    return act("hold", node, {
+    const hold = act("hold", node, {
       message: `${describeAlert(alert)} asks to ${ladder} ${name}`,
       annotations: f.asked,
     });
+    return escalating(hold, f.escalation, f.asked);
   }
   if (drainDue(state, now)) return startDrain(node, now, options);
   if (replaceDue(state, now)) return startReplace(node, now, options);
@@ -152,12 +158,14 @@ function alreadyCordoned(f: Firing): Decision | undefined {
   }
   if (Object.keys(state.holds).length >= MAX_HOLDS) {
     const { holdTtlMs } = f.options;
-    return overflowHold(node, alert, { now, overflow, holdTtlMs, drainAsked: asked });
+    const held = overflowHold(node, alert, { now, overflow, holdTtlMs, drainAsked: asked });
+    return escalating(held, f.escalation, asked);
   }
-  return act("hold", node, {
+  const hold = act("hold", node, {
     message: `${name} is already cordoned by node-heal; ${describeAlert(alert)} now holds it too`,
     annotations: { ...holdsAnnotations(state, withHold(f), overflow), ...asked },
   });
+  return escalating(hold, f.escalation, asked);
 }
 
 /** The safety gates of a take-out (gates.ts): the first that says no names the skip. */
@@ -177,7 +185,8 @@ function cordon(f: Firing): Decision {
   const { alert, node, name, state, now, ladder } = f;
   const message = `Cordoned ${name} for ${describeAlert(alert)}`;
   const recurred = recurrence(node, alertName(alert), { now, bounds: f.options.outcomeBounds });
-  return act("cordon", node, {
+  const request = ladder ? ladderRequest(f.rule, ladder, { now }) : {};
+  const made = act("cordon", node, {
     message,
     annotations: {
       [ANNOTATIONS.cordonedBy]: OWNER,
@@ -185,13 +194,14 @@ function cordon(f: Firing): Decision {
       [HISTORY.remediatedAt]: withRemediation(node, now),
       [ANNOTATIONS.step]: "cordoned",
       ...holdsAnnotations(state, withHold(f), f.overflow),
-      ...(ladder ? ladderRequest(f.rule, ladder, { now }) : {}),
+      ...request,
       ...recurred?.annotations,
     },
     spec: { unschedulable: true },
     event: { reason: "NodeHealCordoned", type: "Normal", message },
     outcome: recurred?.record,
   });
+  return escalating(made, f.escalation, request);
 }
 
 /** The Node's holds with this alert's added. */

@@ -18,6 +18,7 @@ import {
   readDomains,
 } from "./domain_policy.ts";
 import { type Matcher, matches, parseMatcher, splitMatchers } from "./matchers.ts";
+import { checkEscalate, type Escalate, escalateSchema, readEscalate } from "./escalate_policy.ts";
 import { notifySchema, readNotify, type SinkConfig } from "./notify_policy.ts";
 import {
   DEFAULT_REPLACE_GATES,
@@ -31,6 +32,7 @@ export { type Matcher, matches, parseMatcher, splitMatchers } from "./matchers.t
 export { PolicyRefused } from "./policy_refusal.ts";
 export type { ProviderName, ReplaceGates, ReplaceOptions } from "./replace_policy.ts";
 export type { BreakerPolicy, DomainGate } from "./domain_policy.ts";
+export type { Escalate } from "./escalate_policy.ts";
 
 /** What a policy rule may ask for: the steps of the ladder, or nothing. */
 export type PolicyAction = "cordon" | "drain" | "replace" | "none";
@@ -50,6 +52,8 @@ export interface Rule {
   replaceAfterMs: number;
   /** For `replace`: how the Node is replaced; set whenever `actions` lists `replace`. */
   replace?: ReplaceOptions;
+  /** A Node remediated this often lately goes straight to a later step (escalation.ts). */
+  escalate?: Escalate;
 }
 
 /** The safety gates' settings. */
@@ -172,6 +176,7 @@ const fileSchema = z.object({
       drainAfter: after.optional(),
       replaceAfter: after.optional(),
       replace: replaceSchema.optional(),
+      escalate: escalateSchema.optional(),
       uncordonAfterDrain: z.boolean().optional(),
       drain: z.object({
         deleteEmptyDirData: z.boolean().optional(),
@@ -295,6 +300,7 @@ function checkRules(rules: FileRule[]): void {
         `field "rules[${i}].replace" must say how to replace (provider: karpenter, cluster-api, aws-asg, gcp-mig or delete-node) since actions lists replace, got nothing`,
       );
     }
+    if (r.escalate) checkEscalate(r.escalate, r, i);
   }
 }
 
@@ -325,6 +331,7 @@ function readRule(r: FileRule, i: number): Rule {
     },
     replaceAfterMs: r.replaceAfter ? ms(r.replaceAfter) : 0,
     ...(r.replace ? { replace: replaceOptions(r.replace) } : {}),
+    ...(r.escalate ? { escalate: readEscalate(r.escalate) } : {}),
     match: r.match.flatMap((text, j) => {
       try {
         const parts = splitMatchers(text);

@@ -8,6 +8,7 @@ import {
 } from "../base/background.ts";
 import type { SkipCause } from "../decide/decision.ts";
 import { OUTCOME_STEPS, type OutcomeKind, OUTCOMES, type OutcomeStep } from "../decide/outcomes.ts";
+import { ESCALATION_TARGETS, type EscalationTarget } from "../decide/escalate_policy.ts";
 import type {
   AlertOutcome,
   DECISION_OUTCOMES,
@@ -168,6 +169,27 @@ export class Metrics {
     labelNames: ["key"] as const,
     registers: [this.registry],
   });
+  /** Cordons and holds a rule's `escalate:` sent further up the ladder, by where to. */
+  readonly escalations: LabelledCounter<{ to: EscalationTarget }> = new Counter({
+    name: "nodeheal_escalations_total",
+    help:
+      "Remediations sent straight to a later step of their rule's ladder because the node was remediated escalate.after times within escalate.within, by the step escalated to (drain, replace).",
+    labelNames: ["to"] as const,
+    registers: [this.registry],
+  });
+  /** Nodes remediated at least REPEAT_OFFENDER_MIN times within REPEAT_WINDOW_MS. */
+  readonly repeatOffenders: Gauge = new Gauge({
+    name: "nodeheal_repeat_offenders",
+    help:
+      "Nodes node-heal remediated 3 or more times in the last 24 hours (counted from the node-heal.io/remediated-at history of the nodes it watches, at each scrape); /status names them.",
+    registers: [this.registry],
+    collect: () => {
+      const count = this.countRepeatOffenders?.();
+      if (count !== undefined) this.repeatOffenders.set(count);
+    },
+  });
+  /** Counts the repeat offenders at each scrape, once the service has Nodes to count. */
+  countRepeatOffenders?: () => number;
   /** Nodes in the watch-fed index. */
   readonly indexedNodes = new Gauge({
     name: "nodeheal_indexed_nodes",
@@ -280,6 +302,7 @@ export class Metrics {
     for (const step of OUTCOME_STEPS) {
       for (const outcome of OUTCOMES) this.remediationOutcomes.inc({ step, outcome }, 0);
     }
+    for (const to of ESCALATION_TARGETS) this.escalations.inc({ to }, 0);
   }
 
   /** The Prometheus text exposition of every metric. */

@@ -282,6 +282,9 @@ export class Reporter {
       case "written": {
         const { decision, at } = applied;
         metrics.decisions.inc({ outcome: "act", gate: "" });
+        if (decision.kind === "act" && decision.escalated) {
+          metrics.escalations.inc({ to: decision.escalated });
+        }
         this.#log(decision, alert);
         this.#remediationOutcome(decision);
         const intent = decision.event && dryRun

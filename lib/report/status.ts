@@ -9,6 +9,7 @@ import type { DecisionRecord } from "./decision_log.ts";
 import { holdsPlace, type Replacement, type ReplaceView } from "../decide/replacements.ts";
 import type { Node } from "../base/node.ts";
 import type { BreakerState, BreakerView } from "../decide/breaker.ts";
+import { repeatOffenders } from "./repeat_offenders.ts";
 import {
   goneNodes,
   type LadderContext,
@@ -113,6 +114,8 @@ export function statusOf(index: NodeIndex, options: StatusOptions): unknown {
     ...(options.holdTtlMs !== undefined ? { holdTtlMs: options.holdTtlMs } : {}),
     nodes: underRemediation,
     nodesNotListed: remediating.length - underRemediation.length,
+    // The Nodes remediated most in the last day, of those watched (repeat_offenders.ts).
+    repeatOffenders: repeatOffenders(nodes, now),
     ...(options.replacements
       ? {
         replaceBudgets: options.replacements.budgets(now, paused),

@@ -7,6 +7,7 @@ import { log } from "../base/log.ts";
 import { Pipeline } from "../pipeline/pipeline.ts";
 import { EventRecorder } from "../report/events.ts";
 import { Metrics } from "../report/metrics.ts";
+import { countRepeatOffenders } from "../report/repeat_offenders.ts";
 import { NodeIndex } from "../resolve/node_index.ts";
 import { DEFAULT_POLICY, withClusterName } from "../decide/policy.ts";
 import { PolicyParts, type PolicyWatch, watchPolicy } from "./policy_reload.ts";
@@ -55,6 +56,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
     holdTtlMs: config.holdTtlMs,
   });
   leadership.start(pipeline, index);
+  metrics.countRepeatOffenders = () => countRepeatOffenders(index.nodes(), systemClock());
   const policyWatch = await watchPolicyFile(config, made);
   policyWatch?.start();
   const http = await startHttp(config, {

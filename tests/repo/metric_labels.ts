@@ -6,6 +6,7 @@ import { ACTIONS, EVENT_REASONS, SKIP_REASONS } from "../../lib/decide/decision.
 import { GATES } from "../../lib/decide/gates.ts";
 import { DRAIN_ENDS } from "../../lib/decide/drain_step.ts";
 import { PROVIDERS } from "../../lib/decide/replace_policy.ts";
+import { ESCALATION_TARGETS } from "../../lib/decide/escalate_policy.ts";
 import { WRITE_RESULTS } from "../../lib/act/node_writer.ts";
 import { DRAIN_OUTCOMES, EVICTION_RESULTS } from "../../lib/act/drainer.ts";
 import { FENCED_WRITES } from "../../lib/act/fence.ts";
@@ -76,6 +77,7 @@ export const METRIC_LABELS: Record<string, Record<string, LabelValues>> = {
     key: free("a label key of the policy's gates.breaker"),
     domain: free("a value of that label on the cluster's Nodes"),
   },
+  nodeheal_escalations_total: { to: row(ESCALATION_TARGETS) },
   nodeheal_breaker_openings_total: { key: free("a label key of the policy's gates.breaker") },
   nodeheal_background_errors_total: { task: docs(BACKGROUND_TASKS) },
   nodeheal_unhandled_errors_total: { kind: row(UNHANDLED_KINDS) },

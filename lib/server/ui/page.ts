@@ -59,6 +59,16 @@ export const PAGE_HTML = `<!doctype html>
     </table></div>
     <p id="ladder-empty" class="empty" hidden>No node is under remediation.</p>
   </section>
+  <section aria-labelledby="offenders-h">
+    <h2 id="offenders-h">Repeat offenders</h2>
+    <p id="offenders-window" class="updated"></p>
+    <div class="scroll"><table id="offenders">
+      <thead><tr><th>Node</th><th>Remediations</th><th>Last</th></tr></thead>
+      <tbody></tbody>
+    </table></div>
+    <p id="offenders-more" class="empty" hidden></p>
+    <p id="offenders-empty" class="empty" hidden>No node was remediated more than once.</p>
+  </section>
   <section id="breakers-s" aria-labelledby="breakers-h" hidden>
     <h2 id="breakers-h">Breakers</h2>
     <div id="breakers" class="gates"></div>

@@ -4,6 +4,7 @@
 // The script avoids template literals so that it can live in one.
 import { UI_LADDER_JS } from "./ui_ladder_js.ts";
 import { UI_DOMAINS_JS } from "./ui_domains_js.ts";
+import { UI_OFFENDERS_JS } from "./ui_offenders_js.ts";
 
 /**
  * Fetches `/status` every few seconds and renders the header, the ladder, the breakers, the gates
@@ -110,7 +111,7 @@ export const UI_JS = `"use strict";
   }
 
   function label(text, node) { var s = el("span", text); s.appendChild(node); return s; }
-` + UI_LADDER_JS + UI_DOMAINS_JS + `
+` + UI_LADDER_JS + UI_DOMAINS_JS + UI_OFFENDERS_JS + `
 
   function renderLadder(s) {
     var body = $("ladder").tBodies[0];
@@ -223,6 +224,7 @@ export const UI_JS = `"use strict";
     if (!last) return;
     renderSummary(last);
     renderLadder(last);
+    renderOffenders(last);
     renderBreakers(last);
     renderGates(last);
     renderDomains(last);
