@@ -74,20 +74,13 @@ export const UI_LADDER_JS = `
   function outcomesList(list) {
     var box = el("span", null, "outcomes");
     (list || []).slice(-3).reverse().forEach(function (o) {
-      var s = el("span", o.outcome + " after " + duration(o.seconds) + " (" + o.step + ")",
+      var s = el("span", o.outcome + " after " + duration(Number(o.seconds) * 1000 || 0) + " (" + o.step + ")",
         "pill outcome-" + safeClass(o.outcome));
       s.title = o.alert + ", from " + o.startedAt + " to " + o.endedAt;
       s.dataset.outcome = o.outcome;
       box.appendChild(s);
     });
     return box;
-  }
-
-  function duration(seconds) {
-    var m = Math.round(Number(seconds) / 60) || 0;
-    if (m < 60) return m + "m";
-    var h = Math.floor(m / 60);
-    return h < 48 ? h + "h " + (m % 60) + "m" : Math.floor(h / 24) + "d " + (h % 24) + "h";
   }
 
   function stepPill(step) { return el("span", step, "pill step-" + safeClass(step)); }

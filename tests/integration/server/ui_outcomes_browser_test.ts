@@ -83,9 +83,9 @@ Deno.test(
       );
       assert.equal(shown.length, 3);
       assert.deepEqual(shown.map(([text]) => text), [
-        "recurred after 28m (cordon)",
-        "recovered after 30m (cordon)",
-        "recovered after 1h 5m (drain)",
+        "recurred after 28 min (cordon)",
+        "recovered after 30 min (cordon)",
+        "recovered after 1 h 5 min (drain)",
       ]);
       assert.ok(shown[2][1]?.startsWith(HOSTILE), "the hostile name is text, in the tooltip");
       assert.equal(await page.evaluate(`document.querySelectorAll("img").length`), 0);
