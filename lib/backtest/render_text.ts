@@ -117,6 +117,9 @@ function comparison(runs: BacktestRun[]): string[][] {
     row("drains", (r) => String(r.totals.drains)),
     row("replacements", (r) => String(r.totals.replacements)),
     row("uncordons", (r) => String(r.totals.uncordons)),
+    ...(runs.some((r) => r.totals.escalations > 0)
+      ? [row("escalated by recurrence", (r) => String(r.totals.escalations))]
+      : []),
     row("alerts no rule acts on", (r) => String(r.totals.noRule)),
     row(
       "peak out / budget",

@@ -270,7 +270,15 @@ class Replay {
       if (decision.kind === "skip" && this.#lastLook.get(name) === key) return;
       this.#lastLook.set(name, key);
     }
-    this.#record({ trigger, node: name, outcome, gate, message: decision.message }, alert);
+    const escalated = decision.kind === "act" ? decision.escalated : undefined;
+    this.#record({
+      trigger,
+      node: name,
+      outcome,
+      gate,
+      message: decision.message,
+      ...(escalated ? { escalated } : {}),
+    }, alert);
     const before = this.#cluster.index.get(name);
     if (decision.kind !== "act") {
       if (before) this.#breakers.noted(decision, before, false, this.#now);
@@ -335,6 +343,7 @@ class Replay {
       outcome: d.outcome,
       ...(d.gate ? { gate: d.gate } : {}),
       message: d.message,
+      ...(d.escalated ? { escalated: d.escalated } : {}),
     });
   }
 

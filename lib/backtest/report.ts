@@ -80,6 +80,7 @@ export function summarize(
       drains: total("drain"),
       replacements: total("replace"),
       uncordons: total("uncordon"),
+      escalations: ds.filter((d) => d.escalated).length,
       blocked: ds.filter(isBlock).length,
       noRule: new Set(
         ds.filter((d) => d.gate === "policy" && d.trigger === "alert").map((d) => d.fingerprint),

@@ -133,6 +133,8 @@ export interface BacktestRun {
     drains: number;
     replacements: number;
     uncordons: number;
+    /** Cordons and holds that escalation by recurrence sent further (`escalate:`). */
+    escalations: number;
     /** Decisions that changed nothing because a gate blocked (not duplicates or unheld resolutions). */
     blocked: number;
     /** Alerts (distinct) no rule of the policy acts on: their firings were skipped by the policy. */
@@ -246,4 +248,6 @@ export interface ReplayDecision {
   outcome: string;
   gate?: string;
   message: string;
+  /** A cordon or hold that escalation by recurrence sent further: where to. */
+  escalated?: "drain" | "replace";
 }

@@ -1,7 +1,6 @@
 import { valueAt } from "../base/field_path.ts";
 import { z } from "zod";
 import type { Alert } from "../intake/alertmanager.ts";
-import { clip } from "../base/clip.ts";
 import { DEFAULT_DRAIN, type DrainOptions } from "./drain_plan.ts";
 import { durationMs } from "../base/duration.ts";
 import { checkDangers, DANGERS } from "./danger_policy.ts";
@@ -9,6 +8,7 @@ import { boundedDuration, MAX_DURATIONS } from "./duration_policy.ts";
 import { fieldRefusal, PolicyRefused } from "./policy_refusal.ts";
 import { unknownKeysRefusal } from "./policy_keys.ts";
 import { parsePolicyYaml } from "./policy_yaml.ts";
+import { checkRules, readRule } from "./rule_policy.ts";
 import {
   type BreakerPolicy,
   breakerSchema,
@@ -17,14 +17,13 @@ import {
   readBreaker,
   readDomains,
 } from "./domain_policy.ts";
-import { type Matcher, matches, parseMatcher, splitMatchers } from "./matchers.ts";
-import { checkEscalate, type Escalate, escalateSchema, readEscalate } from "./escalate_policy.ts";
+import { type Matcher, matches } from "./matchers.ts";
+import { type Escalate, escalateSchema } from "./escalate_policy.ts";
 import { notifySchema, readNotify, type SinkConfig } from "./notify_policy.ts";
 import {
   DEFAULT_REPLACE_GATES,
   type ReplaceGates,
   type ReplaceOptions,
-  replaceOptions,
   replaceSchema,
 } from "./replace_policy.ts";
 
@@ -264,45 +263,9 @@ function readPolicy(text: string): Policy {
 }
 
 type PolicyFile = z.infer<typeof fileSchema>;
-type FileRule = NonNullable<PolicyFile["rules"]>[number];
+/** One rule of a policy file, as the schema read it. */
+export type FileRule = NonNullable<PolicyFile["rules"]>[number];
 type FileGates = NonNullable<PolicyFile["gates"]>;
-
-/** What the schema cannot say of the rules: unique names, and a replace and its actions agreeing. */
-function checkRules(rules: FileRule[]): void {
-  const names = new Set<string>();
-  for (const [i, r] of rules.entries()) {
-    if (names.has(r.name)) {
-      throw new Error(
-        `field "rules[${i}].name" repeats the rule name ${JSON.stringify(clip(r.name, 60))}`,
-      );
-    }
-    names.add(r.name);
-    if (r.replace && !r.actions.includes("replace")) {
-      throw new Error(
-        `field "rules[${i}].replace" says how to replace, but actions does not list replace, got actions ${
-          JSON.stringify(r.actions)
-        }`,
-      );
-    }
-    if (r.replace?.timeout !== undefined && ms(r.replace.timeout) <= 0) {
-      throw new Error(
-        `field "rules[${i}].replace.timeout" must be longer than 0, got "${r.replace.timeout}"`,
-      );
-    }
-    // A drain that times out at once fails at once: a replace after it would replace undrained.
-    if (r.drain?.timeout !== undefined && ms(r.drain.timeout) <= 0) {
-      throw new Error(
-        `field "rules[${i}].drain.timeout" must be longer than 0, got "${r.drain.timeout}"`,
-      );
-    }
-    if (r.actions.includes("replace") && !r.replace) {
-      throw new Error(
-        `field "rules[${i}].replace" must say how to replace (provider: karpenter, cluster-api, aws-asg, gcp-mig or delete-node) since actions lists replace, got nothing`,
-      );
-    }
-    if (r.escalate) checkEscalate(r.escalate, r, i);
-  }
-}
 
 /** A rate's window must be longer than 0: every action would otherwise fall outside it. */
 function checkRateWindows(gates: FileGates): void {
@@ -311,39 +274,6 @@ function checkRateWindows(gates: FileGates): void {
       throw new Error(`field "gates.${field}.window" must be longer than 0, got "${rate.window}"`);
     }
   }
-}
-
-/** A rule as the decisions read it: durations in ms, defaults filled in, matchers parsed. */
-function readRule(r: FileRule, i: number): Rule {
-  return {
-    name: r.name,
-    actions: r.actions,
-    drainAfterMs: r.drainAfter ? ms(r.drainAfter) : 0,
-    uncordonAfterDrain: r.uncordonAfterDrain ?? true,
-    drain: {
-      deleteEmptyDirData: r.drain?.deleteEmptyDirData ?? DEFAULT_DRAIN.deleteEmptyDirData,
-      evictStandalone: r.drain?.evictStandalone ?? DEFAULT_DRAIN.evictStandalone,
-      evictUnsafe: r.drain?.evictUnsafe ?? DEFAULT_DRAIN.evictUnsafe,
-      ...(r.drain?.gracePeriodSeconds !== undefined
-        ? { gracePeriodSeconds: r.drain.gracePeriodSeconds }
-        : {}),
-      timeoutMs: r.drain?.timeout ? ms(r.drain.timeout) : DEFAULT_DRAIN.timeoutMs,
-    },
-    replaceAfterMs: r.replaceAfter ? ms(r.replaceAfter) : 0,
-    ...(r.replace ? { replace: replaceOptions(r.replace) } : {}),
-    ...(r.escalate ? { escalate: readEscalate(r.escalate) } : {}),
-    match: r.match.flatMap((text, j) => {
-      try {
-        const parts = splitMatchers(text);
-        if (parts.length === 0) {
-          throw new Error(`must be a matcher such as heal="true", got "${clip(text, 200)}"`);
-        }
-        return parts.map(parseMatcher);
-      } catch (err) {
-        throw new Error(`field "rules[${i}].match[${j}]" ${clip((err as Error).message, 300)}`);
-      }
-    }),
-  };
 }
 
 /** The gates as the decisions read them: durations in ms, the defaults where the file is silent. */
