@@ -185,13 +185,19 @@ export class NodeWriter {
     return { kind: "failed", action, error, permanent: permanent(statusOf(error)), decision, at };
   }
 
-  /** Reads Node `name` afresh into the index; an Error when the read failed. */
+  /**
+   * Reads Node `name` afresh into the index; an Error when the read failed. What is decided on,
+   * and sealed again, is the Node as the index admits it: node-heal's state only where its seal
+   * holds, never the annotations as read (anyone who may patch the Node wrote those).
+   */
   async #read(name: string): Promise<Node | undefined | Error> {
     try {
       const node = await this.#transient(() => this.#deps.client.getNode(name));
-      if (node) this.#deps.index.upsert(node);
-      else this.#deps.index.remove(name);
-      return node;
+      if (!node) {
+        this.#deps.index.remove(name);
+        return undefined;
+      }
+      return this.#deps.index.upsert(node);
     } catch (err) {
       return err as Error;
     }

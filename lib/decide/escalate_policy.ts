@@ -35,7 +35,7 @@ export const escalateSchema = z.object({
 type EscalateFile = z.infer<typeof escalateSchema>;
 
 /**
- * What the schema cannot say of a rule's `escalate:`: `within` longer than 0, `to` one of the
+ * What the schema cannot say of a rule's `escalate:`: `within` at least 1m, `to` one of the
  * rule's actions (and so, for replace, a rule that says how to replace). Throws one line naming
  * the field.
  */
@@ -45,8 +45,9 @@ export function checkEscalate(
   i: number,
 ): void {
   const field = `field "rules[${i}].escalate`;
-  if ((durationMs(e.within) ?? 0) <= 0) {
-    throw new Error(`${field}.within" must be longer than 0, got "${e.within}"`);
+  // Remediations are at least a cordon and a release apart: a window under a minute counts one.
+  if ((durationMs(e.within) ?? 0) < 60_000) {
+    throw new Error(`${field}.within" must be at least 1m, got "${e.within}"`);
   }
   if (!rule.actions.includes(e.to)) {
     throw new Error(

@@ -30,7 +30,7 @@ export const STILL_FAILING_MS = 24 * 60 * 60 * 1000;
 export const RECUR_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 /** The longest episode a record may state (a year): more is damage. */
-const MAX_SECONDS = 366 * 24 * 60 * 60;
+export const MAX_SECONDS = 366 * 24 * 60 * 60;
 
 /** The largest `outcomes` value read (bytes): ten records are about 2 KB. */
 const MAX_BYTES = 8 * 1024;

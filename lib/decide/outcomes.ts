@@ -9,6 +9,7 @@ import type { Node } from "../base/node.ts";
 import { HISTORY, type NodeState, readState } from "./node_state.ts";
 import {
   MAX_OUTCOMES,
+  MAX_SECONDS,
   type OutcomeKind,
   type OutcomeRecord,
   type OutcomeStep,
@@ -78,9 +79,12 @@ export function episode(
   return { alert, startedAt: new Date(start).toISOString() };
 }
 
-/** Whole seconds from `from` to `to`, never below 0. */
+/**
+ * Whole seconds from `from` to `to`, from 0 to the most a record may hold: a longer one would fail
+ * the record's schema when read back, and be written (and counted) again at every sweep.
+ */
 function secondsBetween(from: string, to: Date): number {
-  return Math.max(0, Math.round((to.getTime() - Date.parse(from)) / 1000));
+  return Math.min(MAX_SECONDS, Math.max(0, Math.round((to.getTime() - Date.parse(from)) / 1000)));
 }
 
 /** `record` appended to the Node's outcomes, the oldest dropped past {@link MAX_OUTCOMES}. */

@@ -282,7 +282,8 @@ export class Reporter {
       case "written": {
         const { decision, at } = applied;
         metrics.decisions.inc({ outcome: "act", gate: "" });
-        if (decision.kind === "act" && decision.escalated) {
+        // As outcomes: a dry run escalates nothing, and counts nothing.
+        if (decision.kind === "act" && decision.escalated && !dryRun) {
           metrics.escalations.inc({ to: decision.escalated });
         }
         this.#log(decision, alert);

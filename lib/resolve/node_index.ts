@@ -122,14 +122,17 @@ export class NodeIndex {
     this.#synced = true;
   }
 
-  /** Adds or replaces a Node; an older resourceVersion than the one held is ignored. */
-  upsert(node: Node): void {
+  /**
+   * Adds or replaces a Node; an older resourceVersion than the one held is ignored. Returns the
+   * Node as admitted (its node-heal state only where the seal holds), held or not.
+   */
+  upsert(node: Node): Node {
     node = this.#admit(node);
     const name = node.metadata.name;
     const held = Number(this.#nodes.get(name)?.metadata.resourceVersion);
     const incoming = Number(node.metadata.resourceVersion);
     // resourceVersions are opaque, but integers on every real store: don't go back in time.
-    if (Number.isInteger(held) && Number.isInteger(incoming) && incoming < held) return;
+    if (Number.isInteger(held) && Number.isInteger(incoming) && incoming < held) return node;
     this.#unlink(name);
     this.#nodes.set(name, node);
     for (const f of this.#followers) f.set(node);
@@ -143,6 +146,7 @@ export class NodeIndex {
       }
       names.add(name);
     }
+    return node;
   }
 
   /** Removes a Node. */

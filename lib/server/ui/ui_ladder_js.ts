@@ -74,7 +74,10 @@ export const UI_LADDER_JS = `
   function outcomesList(list) {
     var box = el("span", null, "outcomes");
     (list || []).slice(-3).reverse().forEach(function (o) {
-      var s = el("span", o.outcome + " after " + duration(Number(o.seconds) * 1000 || 0) + " (" + o.step + ")",
+      // A recurrence's seconds are how long the recovery before it held.
+      var took = duration(Number(o.seconds) * 1000 || 0);
+      var text = o.outcome === "recurred" ? "recurred " + took + " after its recovery" : o.outcome + " after " + took;
+      var s = el("span", text + " (" + o.step + ")",
         "pill outcome-" + safeClass(o.outcome));
       s.title = o.alert + ", from " + o.startedAt + " to " + o.endedAt;
       s.dataset.outcome = o.outcome;

@@ -83,7 +83,7 @@ Deno.test(
       );
       assert.equal(shown.length, 3);
       assert.deepEqual(shown.map(([text]) => text), [
-        "recurred after 28 min (cordon)",
+        "recurred 28 min after its recovery (cordon)",
         "recovered after 30 min (cordon)",
         "recovered after 1 h 5 min (drain)",
       ]);

@@ -160,3 +160,36 @@ Deno.test("the before hook runs before the write, and a dry run writes nothing",
   assert.deepEqual(order, ["before, 0 patches"]);
   assert.equal(client.nodes.get("w1")!.spec?.unschedulable, undefined);
 });
+
+Deno.test("a conflict is decided again on the Node as the index admits it, never on annotations as read: node-heal's state someone else wrote counts for nothing", async () => {
+  const client = new FakeClient({ nodes: [workerNode("w1")] });
+  // The index admits node-heal's state only where its seal holds: here, none.
+  const strip = (node: Node): Node => {
+    const annotations = Object.fromEntries(
+      Object.entries(node.metadata.annotations ?? {}).filter(([k]) =>
+        !k.startsWith("node-heal.io/")
+      ),
+    );
+    return { ...node, metadata: { ...node.metadata, annotations } };
+  };
+  const index = new NodeIndex({ admit: strip });
+  for (const n of client.nodes.values()) index.upsert(structuredClone(n));
+  const writer = new NodeWriter({ client, index, metrics: new Metrics(), now: () => NOW });
+  // A kubelet writes history node-heal never wrote, and so makes node-heal's patch conflict.
+  const forged = client.nodes.get("w1")!;
+  client.putNode({
+    ...forged,
+    metadata: {
+      ...forged.metadata,
+      annotations: { "node-heal.io/remediated-at": JSON.stringify([NOW.toISOString()]) },
+    },
+  });
+  const seen: (string | undefined)[] = [];
+  const applied = await writer.apply("w1", (node) => {
+    seen.push(node.metadata.annotations?.["node-heal.io/remediated-at"]);
+    return cordon(node);
+  });
+  assert.equal(applied.kind, "written");
+  assert.equal(seen.length, 2, "decided again after the conflict");
+  assert.deepEqual(seen, [undefined, undefined], "the forged history was never decided on");
+});

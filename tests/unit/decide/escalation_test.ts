@@ -161,7 +161,12 @@ rules:
     ["{ after: 1, within: 24h, to: replace }", "", /rules\[0\]\.escalate\.after.*at least 2/],
     ["{ after: 21, within: 24h, to: replace }", "", /escalate\.after.*at most 20/],
     ["{ after: 2.5, within: 24h, to: replace }", "", /escalate\.after/],
-    ["{ after: 3, within: 0s, to: replace }", "", /escalate\.within" must be longer than 0/],
+    ["{ after: 3, within: 0s, to: replace }", "", /escalate\.within" must be at least 1m/],
+    [
+      "{ after: 3, within: 30s, to: replace }",
+      "",
+      /escalate\.within" must be at least 1m, got "30s"/,
+    ],
     ["{ after: 3, within: 8760h, to: replace }", "", /escalate\.within.*at most/],
     ["{ after: 3, within: soon, to: replace }", "", /escalate\.within.*duration/],
     ["{ after: 3, within: 24h, to: cordon }", "", /escalate\.to.*drain or replace/],

@@ -215,3 +215,26 @@ Deno.test("a first alert in the future counts 0 seconds, never negative", () => 
   assert.ok(d.kind === "act");
   assert.equal(d.outcome?.seconds, 0);
 });
+
+Deno.test("a node held longer than a record may say (366 days) is still-failing once too: its seconds are clamped, so it reads back", () => {
+  const now = new Date(Date.parse(CORDONED_AT) + 400 * 24 * HOUR);
+  const node = held("drain-failed");
+  const holds = JSON.parse(node.metadata.annotations![ANNOTATIONS.alerts]);
+  holds.fp1.seen = now.toISOString();
+  node.metadata.annotations![ANNOTATIONS.alerts] = JSON.stringify(holds);
+  const d = reconcile(node, { ...OPTS, now });
+  assert.ok(d?.kind === "act" && d.action === "record");
+  assert.equal(d.outcome?.seconds, 366 * 24 * 3600);
+  const after = {
+    ...node,
+    metadata: {
+      ...node.metadata,
+      annotations: { ...node.metadata.annotations, ...d.patch.metadata.annotations } as Record<
+        string,
+        string
+      >,
+    },
+  };
+  assert.equal(outcomes(after).length, 1, "the record reads back");
+  assert.equal(reconcile(after, { ...OPTS, now: new Date(now.getTime() + HOUR) }), undefined);
+});

@@ -5,6 +5,7 @@ import { ANNOTATIONS, HISTORY } from "../../../lib/decide/node_state.ts";
 import { parsePolicy } from "../../../lib/decide/policy.ts";
 import { FakeClient, workerNode } from "../../fakes/fake_client.ts";
 import { pipelineOver } from "../../support/unit_pipeline.ts";
+import { alertOf, parsedNotification } from "../../support/alerts.ts";
 
 const HOUR = 3_600_000;
 const T0 = Date.parse("2026-12-07T08:00:00Z");
@@ -66,4 +67,42 @@ Deno.test("in a dry run nothing is recorded on the node, and nothing counted", a
   const { client, count } = await run(true);
   assert.equal(count, "0");
   assert.equal(client.nodes.get("w1")!.metadata.annotations?.[HISTORY.outcomes], undefined);
+});
+
+Deno.test("an escalation is counted in nodeheal_escalations_total when written, and not in a dry run", async () => {
+  for (const dryRun of [false, true]) {
+    // w1 was remediated twice within 24h: its next cordon is the third.
+    const node = workerNode("w1", "10.0.0.1");
+    node.metadata.annotations = {
+      [HISTORY.remediatedAt]: JSON.stringify([
+        new Date(T0 - 3 * HOUR).toISOString(),
+        new Date(T0 - 2 * HOUR).toISOString(),
+      ]),
+    };
+    const client = new FakeClient({ dryRun, nodes: [node, workerNode("w2", "10.0.0.2")] });
+    const { metrics, events, pipeline } = pipelineOver(client, {
+      policy: parsePolicy(`
+rules:
+  - name: heal
+    match: ['heal="true"']
+    actions: [cordon, drain]
+    drainAfter: 1h
+    escalate: { after: 3, within: 24h, to: drain }
+acknowledge: [minHealthyZero]
+gates: { minHealthy: 0 }
+`),
+      now: () => new Date(T0),
+    });
+    const alert = alertOf({ alertname: "NodeDown", heal: "true", instance: "10.0.0.1:9100" });
+    const result = await pipeline.handle(parsedNotification([alert]));
+    assert.equal(result.alerts[0].outcome, "cordon");
+    await pipeline.stopDrains();
+    await events.flush();
+    const text = (await metrics.render()).body;
+    assert.match(
+      text,
+      new RegExp(`^nodeheal_escalations_total\\{to="drain"\\} ${dryRun ? 0 : 1}$`, "m"),
+      dryRun ? "a dry run counts none" : "counted once",
+    );
+  }
 });
