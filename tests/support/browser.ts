@@ -2,6 +2,7 @@
 // test's options when it is absent, and a page that records console errors, page errors, dialogs
 // and CSP violations. Without Chromium a browser test is skipped, saying so; under CI=true it fails.
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import { uiResponse } from "../../lib/server/ui/page.ts";
 
 const CANDIDATES = [
   Deno.env.get("CHROMIUM") ?? "",
@@ -86,4 +87,34 @@ export async function assertFitsPhone(page: Page): Promise<void> {
     `document.documentElement.scrollWidth - document.documentElement.clientWidth`,
   ) as number;
   if (overflow > 0) throw new Error(`the page is ${overflow}px wider than a phone`);
+}
+
+/**
+ * The status page served with `/status` answered by `status()` (a fixed one the test builds),
+ * open in a fresh browser at a desktop size; `close()` ends the browser and the server.
+ */
+export async function pageOnStatus(status: () => unknown): Promise<{
+  page: Page;
+  problems: string[];
+  close(): Promise<void>;
+}> {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    const path = new URL(req.url).pathname;
+    if (path === "/status") return Response.json(status());
+    return uiResponse(path) ?? new Response("not found", { status: 404 });
+  });
+  const browser = await launch();
+  const close = async () => {
+    await browser.close();
+    await server.shutdown();
+  };
+  try {
+    const { page, problems } = await watchedPage(browser);
+    await page.setViewport({ width: 1280, height: 900 });
+    await page.goto(`http://127.0.0.1:${server.addr.port}/`, { waitUntil: "load" });
+    return { page, problems, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
 }

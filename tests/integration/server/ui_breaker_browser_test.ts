@@ -4,14 +4,7 @@
 // policy's limits, a node waiting on the breaker in the ladder, and a hostile label value shown as
 // text. Skipped, saying so, when no Chromium is installed (failed under CI=true).
 import assert from "node:assert/strict";
-import { uiResponse } from "../../../lib/server/ui/page.ts";
-import {
-  assertFitsPhone,
-  browserTest,
-  launch,
-  screenshot,
-  watchedPage,
-} from "../../support/browser.ts";
+import { assertFitsPhone, browserTest, pageOnStatus, screenshot } from "../../support/browser.ts";
 import { waitFor } from "../../support/helpers.ts";
 
 const opts = browserTest("status page breaker browser test");
@@ -130,16 +123,9 @@ Deno.test(
   opts,
   async () => {
     let shown: unknown[] | undefined = breakers(Date.now());
-    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
-      const path = new URL(req.url).pathname;
-      if (path === "/status") return Response.json(status(Date.now(), shown));
-      return uiResponse(path) ?? new Response("not found", { status: 404 });
-    });
-    const browser = await launch();
+    const view = await pageOnStatus(() => status(Date.now(), shown));
     try {
-      const { page, problems } = await watchedPage(browser);
-      await page.setViewport({ width: 1280, height: 900 });
-      await page.goto(`http://127.0.0.1:${server.addr.port}/`, { waitUntil: "load" });
+      const { page, problems } = view;
       await waitFor("the first refresh", () => page.$("body[data-loaded=true]"));
 
       const open = await page.$eval(
@@ -205,8 +191,7 @@ Deno.test(
       );
       assert.deepEqual(problems, []);
     } finally {
-      await browser.close();
-      await server.shutdown();
+      await view.close();
     }
   },
 );

@@ -3,14 +3,7 @@
 // and last times, the count of those not listed, a hostile node name shown as text, and the page
 // on a phone. Skipped, saying so, when no Chromium is installed (failed under CI=true).
 import assert from "node:assert/strict";
-import { uiResponse } from "../../../lib/server/ui/page.ts";
-import {
-  assertFitsPhone,
-  browserTest,
-  launch,
-  screenshot,
-  watchedPage,
-} from "../../support/browser.ts";
+import { assertFitsPhone, browserTest, pageOnStatus, screenshot } from "../../support/browser.ts";
 import { waitFor } from "../../support/helpers.ts";
 
 const opts = browserTest("status page repeat offenders browser test");
@@ -54,16 +47,9 @@ Deno.test(
   opts,
   async () => {
     let offenders: unknown = undefined;
-    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
-      const path = new URL(req.url).pathname;
-      if (path === "/status") return Response.json(status(Date.now(), offenders));
-      return uiResponse(path) ?? new Response("not found", { status: 404 });
-    });
-    const browser = await launch();
+    const view = await pageOnStatus(() => status(Date.now(), offenders));
     try {
-      const { page, problems } = await watchedPage(browser);
-      await page.setViewport({ width: 1280, height: 900 });
-      await page.goto(`http://127.0.0.1:${server.addr.port}/`, { waitUntil: "load" });
+      const { page, problems } = view;
       await waitFor(
         "the first refresh",
         async () => (await page.$("#offenders tbody tr")) ?? undefined,
@@ -103,8 +89,7 @@ Deno.test(
       assert.equal(await page.$("#offenders-more[hidden]") !== null, true);
       assert.deepEqual(problems, []);
     } finally {
-      await browser.close();
-      await server.shutdown();
+      await view.close();
     }
   },
 );

@@ -3,14 +3,7 @@
 // hostile alert name shown as text in the tooltip. Skipped, saying so, when no Chromium is
 // installed (failed under CI=true).
 import assert from "node:assert/strict";
-import { uiResponse } from "../../../lib/server/ui/page.ts";
-import {
-  assertFitsPhone,
-  browserTest,
-  launch,
-  screenshot,
-  watchedPage,
-} from "../../support/browser.ts";
+import { assertFitsPhone, browserTest, pageOnStatus, screenshot } from "../../support/browser.ts";
 import { waitFor } from "../../support/helpers.ts";
 
 const opts = browserTest("status page outcomes browser test");
@@ -66,16 +59,9 @@ Deno.test(
   "the status page shows each node's last outcomes, newest first, names as text",
   opts,
   async () => {
-    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
-      const path = new URL(req.url).pathname;
-      if (path === "/status") return Response.json(status(Date.now()));
-      return uiResponse(path) ?? new Response("not found", { status: 404 });
-    });
-    const browser = await launch();
+    const view = await pageOnStatus(() => status(Date.now()));
     try {
-      const { page, problems } = await watchedPage(browser);
-      await page.setViewport({ width: 1280, height: 900 });
-      await page.goto(`http://127.0.0.1:${server.addr.port}/`, { waitUntil: "load" });
+      const { page, problems } = view;
       await waitFor("the first refresh", () => page.$("body[data-loaded=true]"));
       const shown = await page.$$eval(
         '#ladder tr[data-node="worker-1"] [data-outcome]',
@@ -94,8 +80,7 @@ Deno.test(
       await assertFitsPhone(page);
       assert.deepEqual(problems, []);
     } finally {
-      await browser.close();
-      await server.shutdown();
+      await view.close();
     }
   },
 );
