@@ -102,6 +102,7 @@ Deno.test({
         drains: 0,
         replacements: 0,
         uncordons: 7,
+        escalations: 0,
         blocked: 3,
         noRule: 0,
       });
