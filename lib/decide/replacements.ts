@@ -176,6 +176,33 @@ export function inFlightIn(
   });
 }
 
+/**
+ * The replacements holding a place whose old Node is gone: minHealthy and their domains count
+ * them as held until their successor is Ready.
+ */
+export function goneHolding(
+  entries: readonly Replacement[],
+  nodeGone: (r: Replacement) => boolean,
+): Replacement[] {
+  return entries.filter((r) => holdsPlace(r, nodeGone) && nodeGone(r));
+}
+
+/**
+ * When each replaced Node whose Node object is gone was taken out (its record's `cordonedAt`,
+ * once per Node and take-out): the rate gate counts them, their own record gone with the Node.
+ */
+export function goneTakeOutTimes(
+  entries: readonly Replacement[],
+  nodeGone: (r: Replacement) => boolean,
+): number[] {
+  const seen = new Map<string, number>();
+  for (const r of entries) {
+    const at = Date.parse(r.cordonedAt ?? "");
+    if (!Number.isNaN(at) && nodeGone(r)) seen.set(`${r.node}@${r.cordonedAt}`, at);
+  }
+  return [...seen.values()];
+}
+
 /** How the gates' messages name a stored ledger entry that fails the schema. */
 export const UNREADABLE = "an unreadable ledger entry";
 

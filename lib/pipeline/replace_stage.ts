@@ -2,7 +2,8 @@
 // decided on a Node is recorded in the ledger here, its news reported, a failed one written on
 // its Node, and once one ends the Nodes waiting for the replacement gates are looked at again.
 import type { Applied } from "../act/node_writer.ts";
-import { type ReplaceNews, Replacer, type ReplacerDeps } from "../act/replace/replacer.ts";
+import { Replacer } from "../act/replace/replacer.ts";
+import type { ReplaceNews, ReplacerDeps } from "../act/replace/replacer_deps.ts";
 import type { Decision } from "../decide/decision.ts";
 import { readState } from "../decide/node_state.ts";
 import type { Replacement } from "../decide/replacements.ts";

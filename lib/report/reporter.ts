@@ -6,7 +6,7 @@ import { literal, log } from "../base/log.ts";
 import type { DecisionLog, DecisionRecord } from "./decision_log.ts";
 import type { EventRecorder } from "./events.ts";
 import type { Metrics } from "./metrics.ts";
-import type { ReplaceNews } from "../act/replace/replacer.ts";
+import type { ReplaceNews } from "../act/replace/replacer_deps.ts";
 import type { Notifier } from "./notify/notifier.ts";
 import { type Clock, systemClock } from "../base/clock.ts";
 import { fromDecision, fromDrainEnd, fromReplacement } from "./notify/happenings.ts";

@@ -6,7 +6,12 @@ import type { Policy } from "../decide/policy.ts";
 import { isCordoned } from "../base/node.ts";
 import type { NodeIndex } from "../resolve/node_index.ts";
 import type { DecisionRecord } from "./decision_log.ts";
-import { holdsPlace, type Replacement, type ReplaceView } from "../decide/replacements.ts";
+import {
+  goneHolding,
+  goneTakeOutTimes,
+  type Replacement,
+  type ReplaceView,
+} from "../decide/replacements.ts";
 import type { Node } from "../base/node.ts";
 import type { BreakerState, BreakerView } from "../decide/breaker.ts";
 import { repeatOffenders } from "./repeat_offenders.ts";
@@ -146,16 +151,13 @@ function statusTally(
   const nodeGone = (r: Replacement) => index.get(r.node) === undefined;
   const goneInFlight = () => {
     const newest = new Map<string, Replacement>();
-    for (const r of entries) if (holdsPlace(r, nodeGone) && nodeGone(r)) newest.set(r.node, r);
+    for (const r of goneHolding(entries, nodeGone)) newest.set(r.node, r);
     return [...newest.values()];
   };
   const tally = new Tally(policy.gates, { nodes });
   tally.replacingGone = () => goneInFlight().length;
   tally.goneLabels = () => goneInFlight().map((r) => r.labels);
-  tally.goneTakeOuts = () =>
-    [
-      ...new Set(entries.filter((r) => r.cordonedAt && nodeGone(r)).map((r) => r.cordonedAt!)),
-    ].map((at) => Date.parse(at));
+  tally.goneTakeOuts = () => goneTakeOutTimes(entries, nodeGone);
   return tally;
 }
 

@@ -11,7 +11,7 @@ import { WRITE_RESULTS } from "../../lib/act/node_writer.ts";
 import { DRAIN_OUTCOMES, EVICTION_RESULTS } from "../../lib/act/drainer.ts";
 import { FENCED_WRITES } from "../../lib/act/fence.ts";
 import { STEP_DOWN_REASONS } from "../../lib/act/elector.ts";
-import { REPLACE_OUTCOMES } from "../../lib/act/replace/replacer.ts";
+import { REPLACE_OUTCOMES } from "../../lib/act/replace/replacer_deps.ts";
 import { POLICY_RELOAD_RESULTS } from "../../lib/service/policy_reload.ts";
 import { BACKGROUND_TASKS, UNHANDLED_KINDS } from "../../lib/base/background.ts";
 import { UNTRUSTED_KINDS } from "../../lib/report/untrusted.ts";

@@ -4,12 +4,13 @@
 // replacement in flight from the ledger: it follows a recorded operation, and asks again only a
 // provider that had not answered, each provider's start being idempotent.
 import { Background } from "../../base/background.ts";
-import type { Clock } from "../../base/clock.ts";
 import type { Node } from "../../base/node.ts";
-import type { Policy, Rule } from "../../decide/policy.ts";
+import type { Rule } from "../../decide/policy.ts";
 import { checkReplace } from "../../decide/gates.ts";
 import {
   domainLabels,
+  goneHolding,
+  goneTakeOutTimes,
   holdsPlace,
   inFlight,
   inFlightIn,
@@ -19,57 +20,12 @@ import {
   type Replacement,
   type ReplaceView,
 } from "../../decide/replacements.ts";
-import type { NodeIndex } from "../../resolve/node_index.ts";
 import { Ledger } from "./ledger.ts";
 import { identityOf, newReplacement } from "./record.ts";
-import type { ReplaceProvider, UntrustedSink } from "./provider.ts";
 import { clip } from "../../base/clip.ts";
 import { follow } from "./follower.ts";
-import type { KubeClient } from "../kube/types.ts";
 import { log } from "../../base/log.ts";
-
-/** How a replacement ended, or that it started, as the replacer tells it. */
-export type ReplaceNews = { kind: ReplaceOutcome; replacement: Replacement };
-
-/** How a replacement was asked for and ended (the `outcome` label of `nodeheal_replacements_total`). */
-export const REPLACE_OUTCOMES = ["requested", "replaced", "failed"] as const;
-
-/** How a replacement was asked for and ended. */
-export type ReplaceOutcome = (typeof REPLACE_OUTCOMES)[number];
-
-/** What a {@link Replacer} works with. */
-export interface ReplacerDeps {
-  client: KubeClient;
-  index: NodeIndex;
-  /** The policy in force (it may be reloaded). */
-  policy: () => Policy;
-  /** The provider of each rule that replaces, by rule name, in force. */
-  providers: () => ReadonlyMap<string, ReplaceProvider>;
-  /** node-heal's namespace: where the ledger is. */
-  namespace: string;
-  /** This replica's name, recorded as who started a replacement. */
-  instance: string;
-  now: Clock;
-  /** How often a replacement in flight is looked at (ms; default 2 s). */
-  pollMs?: number;
-  /** Whether a pause is in force (a provider not yet asked waits for its end). */
-  paused?: () => boolean;
-  /** Told when a replacement was requested of its provider, and when it ended. */
-  told: (news: ReplaceNews) => void | Promise<void>;
-  /** Told of ledger entries, NodeClaims and Machines found untrusted (report/untrusted.ts). */
-  untrusted?: UntrustedSink;
-  /** Runs the followers, a failure of one logged and counted (the service's); one that only logs by default. */
-  background?: Background;
-}
-
-/** A replacement that may not start after all: a gate, as counted on the stored ledger, says no. */
-export class ReplaceBlocked extends Error {
-  readonly gate: string;
-  constructor(gate: string, message: string) {
-    super(message);
-    this.gate = gate;
-  }
-}
+import { ReplaceBlocked, type ReplacerDeps } from "./replacer_deps.ts";
 
 /** See the module comment. */
 export class Replacer implements ReplaceView {
@@ -160,25 +116,13 @@ export class Replacer implements ReplaceView {
    * an unreadable entry, or one recorded without them).
    */
   goneLabels(): (Record<string, string> | undefined)[] {
-    return [
-      ...this.#counted(this.#ledger.entries).filter((r) =>
-        holdsPlace(r, this.#nodeGone) && this.#nodeGone(r)
-      ).map((r) => r.labels),
-      ...this.#ledger.unreadable.map(() => undefined),
-    ];
+    const gone = goneHolding(this.#counted(this.#ledger.entries), this.#nodeGone);
+    return [...gone.map((r) => r.labels), ...this.#ledger.unreadable.map(() => undefined)];
   }
 
-  /**
-   * When each replaced Node whose Node object is gone was taken out (its record's `cordonedAt`,
-   * once per take-out): the rate gate counts them, since their own record went with the Node.
-   */
+  /** When each replaced Node that is gone was taken out: the rate gate counts them. */
   goneTakeOuts(): number[] {
-    const seen = new Set<string>();
-    for (const r of this.#counted(this.#ledger.entries)) {
-      if (r.cordonedAt && this.#nodeGone(r)) seen.add(`${r.node}@${r.cordonedAt}`);
-    }
-    return [...seen].map((k) => Date.parse(k.slice(k.lastIndexOf("@") + 1)))
-      .filter((t) => !Number.isNaN(t));
+    return goneTakeOutTimes(this.#counted(this.#ledger.entries), this.#nodeGone);
   }
 
   replacing(name: string): boolean {
@@ -199,9 +143,7 @@ export class Replacer implements ReplaceView {
    * their successor is Ready. An unreadable stored entry counts as one (it may be).
    */
   goneInFlight(): number {
-    return this.#counted(this.#ledger.entries).filter((r) =>
-      holdsPlace(r, this.#nodeGone) && this.#nodeGone(r)
-    ).length + this.#ledger.unreadable.length;
+    return this.goneLabels().length;
   }
 
   /** Whether a replacement's old Node object is gone (or another object took its name). */

@@ -4,11 +4,8 @@
 import assert from "node:assert/strict";
 import { parsePolicy } from "../../../../lib/decide/policy.ts";
 import { NodeIndex } from "../../../../lib/resolve/node_index.ts";
-import {
-  ReplaceBlocked,
-  type ReplaceNews,
-  Replacer,
-} from "../../../../lib/act/replace/replacer.ts";
+import { Replacer } from "../../../../lib/act/replace/replacer.ts";
+import { ReplaceBlocked, type ReplaceNews } from "../../../../lib/act/replace/replacer_deps.ts";
 import {
   type Operation,
   type ReplaceProvider,
