@@ -6,7 +6,7 @@
 // notification lists its alerts in Alertmanager's order, which decides who gets a gate's budget.
 import type { Alert, Notification } from "../intake/alertmanager.ts";
 import type { Episode } from "./history.ts";
-import type { Delivery } from "./replay.ts";
+import type { Delivery } from "./replay_types.ts";
 
 /** The route's timing: by default, manifests/alertmanager-config/alertmanager-config.yaml's. */
 export interface Route {

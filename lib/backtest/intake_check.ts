@@ -3,7 +3,7 @@
 // neither does the replay. Each suspect is parsed by the service's own parseNotification().
 import { LIMITS, parseNotification, PayloadError } from "../intake/alertmanager.ts";
 import type { Alert, Notification } from "../intake/alertmanager.ts";
-import type { Delivery } from "./replay.ts";
+import type { Delivery } from "./replay_types.ts";
 import type { RefusedNotifications } from "./report_types.ts";
 
 /** The deliveries the service's intake accepts, and a count of those it refuses. */

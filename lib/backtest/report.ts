@@ -7,7 +7,7 @@ import { formatDuration } from "../base/duration.ts";
 import { domainKeys } from "../decide/replacements.ts";
 import { NodeIndex, resolveAlert } from "../resolve/node_index.ts";
 import type { Episode } from "./history.ts";
-import type { ReplayResult } from "./replay.ts";
+import type { ReplayResult } from "./replay_types.ts";
 import type { SelfRecoveryIndex } from "./self_recovery.ts";
 import type {
   BacktestRun,
