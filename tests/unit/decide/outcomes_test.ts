@@ -45,6 +45,24 @@ function held(step = "cordoned", extra: Record<string, string> = {}): Node {
   };
 }
 
+/** A Node node-heal holds at step drain-failed, its alert seen lately at `now` (not expired). */
+function heldSeenAt(now: Date): Node {
+  const node = held("drain-failed");
+  const holds = JSON.parse(node.metadata.annotations![ANNOTATIONS.alerts]);
+  holds.fp1.seen = now.toISOString();
+  node.metadata.annotations![ANNOTATIONS.alerts] = JSON.stringify(holds);
+  return node;
+}
+
+/** `node` with the annotations `d` writes merged in, as the API server would store them. */
+function withWrite(node: Node, d: Decision & { kind: "act" }): Node {
+  const annotations = { ...node.metadata.annotations, ...d.patch.metadata.annotations };
+  return {
+    ...node,
+    metadata: { ...node.metadata, annotations: annotations as Record<string, string> },
+  };
+}
+
 function free(extra: Record<string, string> = {}): Node {
   return { metadata: { name: "w1", resourceVersion: "7", annotations: extra }, spec: {} };
 }
@@ -109,27 +127,14 @@ Deno.test("holds expired by the sweep uncordon as recovered; the history is appe
 
 Deno.test("a node held past the bound is still-failing once, and a sweep after that writes nothing", () => {
   const now = new Date(Date.parse(CORDONED_AT) + 25 * HOUR);
-  // Seen lately: the hold has not expired.
-  const node = held("drain-failed");
-  const holds = JSON.parse(node.metadata.annotations![ANNOTATIONS.alerts]);
-  holds.fp1.seen = now.toISOString();
-  node.metadata.annotations![ANNOTATIONS.alerts] = JSON.stringify(holds);
+  const node = heldSeenAt(now);
   const d = reconcile(node, { ...OPTS, now });
   assert.ok(d?.kind === "act" && d.action === "record");
   assert.equal(d.outcome?.outcome, "still-failing");
   assert.equal(d.outcome?.step, "drain");
   assert.equal(d.outcome?.seconds, 25 * 3600);
   assert.equal(d.patch.spec, undefined, "the node stays as it is");
-  const after = {
-    ...node,
-    metadata: {
-      ...node.metadata,
-      annotations: { ...node.metadata.annotations, ...d.patch.metadata.annotations } as Record<
-        string,
-        string
-      >,
-    },
-  };
+  const after = withWrite(node, d);
   assert.equal(reconcile(after, { ...OPTS, now: new Date(now.getTime() + HOUR) }), undefined);
   const early = reconcile(node, { ...OPTS, now: new Date(Date.parse(CORDONED_AT) + HOUR) });
   assert.equal(early, undefined, "not before the bound");
@@ -218,23 +223,11 @@ Deno.test("a first alert in the future counts 0 seconds, never negative", () => 
 
 Deno.test("a node held longer than a record may say (366 days) is still-failing once too: its seconds are clamped, so it reads back", () => {
   const now = new Date(Date.parse(CORDONED_AT) + 400 * 24 * HOUR);
-  const node = held("drain-failed");
-  const holds = JSON.parse(node.metadata.annotations![ANNOTATIONS.alerts]);
-  holds.fp1.seen = now.toISOString();
-  node.metadata.annotations![ANNOTATIONS.alerts] = JSON.stringify(holds);
+  const node = heldSeenAt(now);
   const d = reconcile(node, { ...OPTS, now });
   assert.ok(d?.kind === "act" && d.action === "record");
   assert.equal(d.outcome?.seconds, 366 * 24 * 3600);
-  const after = {
-    ...node,
-    metadata: {
-      ...node.metadata,
-      annotations: { ...node.metadata.annotations, ...d.patch.metadata.annotations } as Record<
-        string,
-        string
-      >,
-    },
-  };
+  const after = withWrite(node, d);
   assert.equal(outcomes(after).length, 1, "the record reads back");
   assert.equal(reconcile(after, { ...OPTS, now: new Date(now.getTime() + HOUR) }), undefined);
 });
