@@ -98,6 +98,7 @@ export class ConnectionGuard implements Guard {
   readonly #background: Background;
   readonly #tlsHop?: TlsHop;
   #backPort: number | undefined;
+  #sweeping?: ReturnType<typeof setInterval>;
   #accepting = true;
   /** What the relays of its connections ask of the guard. */
   readonly #hooks: RelayHooks = {
@@ -117,9 +118,16 @@ export class ConnectionGuard implements Guard {
     this.#tlsHop = options.tls ? startTlsHop(options.tls, this.#background) : undefined;
   }
 
-  /** Accepts connections until {@link stopAccepting}. */
+  /** Accepts connections until {@link stopAccepting}, and holds them to their limits until {@link close}. */
   start(): void {
     this.#background.run("connections", () => this.#acceptAll());
+    const { headerTimeoutMs, idleTimeoutMs, requestTimeoutMs } = this.#options;
+    // A limit is enforced within a tenth of the shortest (at most a quarter second) of its end.
+    const every = Math.min(
+      250,
+      Math.max(5, Math.min(headerTimeoutMs, idleTimeoutMs, requestTimeoutMs) / 10),
+    );
+    this.#sweeping = setInterval(this.#background.guard("connections", () => this.#sweep()), every);
   }
 
   forward(port: number): void {
@@ -162,6 +170,7 @@ export class ConnectionGuard implements Guard {
     clearTimeout(timer);
     for (const c of open) this.#end(c);
     await Promise.all([...open].map((c) => c.done));
+    clearInterval(this.#sweeping);
   }
 
   async #acceptAll(): Promise<void> {
@@ -204,33 +213,41 @@ export class ConnectionGuard implements Guard {
     }, answered);
   }
 
-  /** Enters `phase`, with its limit's timer. */
+  /**
+   * Enters `phase`, with its limit's deadline, which {@link #sweep} enforces: one timer for every
+   * connection, not one made per request (three a request took a tenth of what the guard costs).
+   */
   #arm(c: Connection, phase: Phase): void {
     if (c.closed) return;
+    // A moment's grace given at a shed or a delivery ends when the connection moves on.
+    if (c.timer !== undefined) c.timer = void clearTimeout(c.timer);
     // Shutting down, or the client is done: an idle connection ends, the server closing it once
     // it sees the end (so that all it sent is relayed first).
     if (phase === "idle" && (!this.#accepting || c.clientDone)) {
-      clearTimeout(c.timer);
       c.phase = phase;
+      c.deadline = Infinity;
       return void c.back?.closeWrite().catch(() => this.#end(c));
     }
     c.phase = phase;
     c.since = performance.now();
     // A request's bytes count from its head's first byte (the server may start it late).
     if (phase === "head") [c.sent, c.quiet] = [0, true];
-    clearTimeout(c.timer);
     const { headerTimeoutMs, idleTimeoutMs, requestTimeoutMs } = this.#options;
-    const [ms, limit] = phase === "head"
-      ? [headerTimeoutMs, "header" as const]
-      : phase === "idle"
-      ? [idleTimeoutMs, "idle" as const]
-      : [requestTimeoutMs + 5000, "request" as const];
-    c.timer = setTimeout(
-      this.#background.guard("connections", () => {
-        this.#closeAt(c, limit);
-      }),
-      ms,
-    );
+    c.deadline = c.since +
+      (phase === "head"
+        ? headerTimeoutMs
+        : phase === "idle"
+        ? idleTimeoutMs
+        : requestTimeoutMs + 5000);
+  }
+
+  /** Closes each connection whose phase has outlasted its limit. */
+  #sweep(): void {
+    const now = performance.now();
+    for (const c of this.#shares.open) {
+      if (c.closed || c.deadline > now) continue;
+      this.#closeAt(c, c.phase === "head" ? "header" : c.phase === "idle" ? "idle" : "request");
+    }
   }
 
   #closeAt(c: Connection, limit: ClosedAt, deliver = false): void {

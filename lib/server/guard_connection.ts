@@ -64,6 +64,9 @@ export interface Connection {
   since: number;
   /** Nothing was relayed to the client since the current request began. */
   quiet: boolean;
+  /** When the phase's limit passes (ms, monotonic; Infinity: none). */
+  deadline: number;
+  /** A moment's grace before the connection ends (a shed, a delivery). */
   timer?: ReturnType<typeof setTimeout>;
   /** Requests seen on it: a response's end only idles the connection if no later request began. */
   requests: number;
@@ -105,6 +108,7 @@ export function newConnection(front: Deno.Conn, client: string): Connection {
     client,
     phase: "head",
     since: performance.now(),
+    deadline: Infinity,
     quiet: true,
     requests: 0,
     sent: 0,

@@ -33,6 +33,8 @@ export type { Election, ServiceConfig } from "./service_config.ts";
 export interface Service {
   /** Webhook base URL, such as `http://127.0.0.1:8000`. */
   url: string;
+  /** The HTTP server behind the connection guard, on loopback: for the bench (`noop_relay_cost`). */
+  innerUrl: string;
   metrics: Metrics;
   index: NodeIndex;
   kubeconfigSource: KubeconfigSource;
@@ -70,6 +72,7 @@ export async function startService(config: ServiceConfig): Promise<Service> {
   });
   return {
     url: http.url,
+    innerUrl: http.innerUrl,
     metrics,
     index,
     kubeconfigSource: made.source,

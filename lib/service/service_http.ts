@@ -17,6 +17,11 @@ export type HttpParts = Pick<ServerDeps, "handle" | "ready" | "status"> & {
 export interface Http {
   /** Webhook base URL, such as `http://127.0.0.1:8000`. */
   url: string;
+  /**
+   * The HTTP server behind the guard, on loopback, which no limit of the guard covers: for the
+   * bench, to tell what the guard costs (`noop_relay_cost`).
+   */
+  innerUrl: string;
   /** Stops accepting, answers bodies still arriving 503, and lets in-flight requests finish. */
   close(): Promise<void>;
 }
@@ -56,11 +61,13 @@ export async function startHttp(config: ServiceConfig, parts: HttpParts): Promis
     port: 0,
     onListen: (addr) => resolve(addr as Deno.NetAddr),
   }, guard.wrap(handler));
-  guard.forward((await listening).port);
+  const inner = await listening;
+  guard.forward(inner.port);
   const addr = guard.addr;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   return {
     url: `${config.tls ? "https" : "http"}://${host}:${addr.port}`,
+    innerUrl: `http://127.0.0.1:${inner.port}`,
     async close() {
       guard.stopAccepting();
       closing.abort();

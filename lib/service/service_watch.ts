@@ -77,6 +77,7 @@ export function nodeWatchHandlers(deps: {
         background.run("reconcile", () => pipeline.reconcile(node.metadata.name));
       }
     }),
+    known: (name, resourceVersion) => index.get(name)?.metadata.resourceVersion === resourceVersion,
     remove: background.guard("node-watch", (name: string) => {
       index.remove(name);
       metrics.indexedNodes.set(index.size);

@@ -293,7 +293,11 @@ class NodeWatch implements Stoppable {
     if (this.#failing && !attempt.error) this.#recovered();
     const version = obj.metadata?.resourceVersion;
     if (version) this.#resourceVersion = version;
-    if (event.type === "ADDED" || event.type === "MODIFIED") this.#handlers.upsert(toNode(obj));
+    if (event.type === "ADDED" || event.type === "MODIFIED") {
+      const name = obj.metadata?.name;
+      if (version && name && this.#handlers.known?.(name, version)) return;
+      this.#handlers.upsert(toNode(obj));
+    }
     else if (event.type === "DELETED") this.#handlers.remove(obj.metadata?.name ?? "");
   }
 

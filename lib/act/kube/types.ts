@@ -83,6 +83,11 @@ export interface KubeObject {
 /** Callbacks of a Node watch. */
 export interface NodeWatchHandlers {
   upsert(node: Node): void;
+  /**
+   * Whether Node `name` is held at `resourceVersion` already (node-heal's own write, whose answer
+   * it took in): its watch event is then passed over unread, as the same version is the same object.
+   */
+  known?(name: string, resourceVersion: string): boolean;
   remove(name: string): void;
   /** Called after each full list (the first one, and re-lists after a 410). */
   listed(nodes: Node[]): void;

@@ -264,3 +264,32 @@ Deno.test("servers that would make the watch loop hot are backed off: an empty w
   assert.ok(noVersion.calls.every((c) => c.includes("no resourceVersion")), noVersion.calls.join());
   assert.ok(endless.calls.every((c) => c.includes("repeats")), endless.calls.join());
 });
+
+Deno.test("a watch event of a version the handlers hold already is passed over; a new version is told", async () => {
+  await using cluster = await startEmbeddedCluster({ workers: 2 });
+  const { client } = connect({ kubeconfigYaml: cluster.kubeconfig() });
+  const r = recorder();
+  // What the watch asked; the first worker's versions are said to be held until told otherwise.
+  const asked: string[] = [];
+  let held = true;
+  const watch = await client.watchNodes({
+    ...r.handlers,
+    known: (name: string, version: string) => {
+      asked.push(`${name}@${version}`);
+      return held && name === workerName(1);
+    },
+  });
+  await waitFor("the first list", () => r.calls.includes("listed 3"));
+  const written = await client.patchNode(workerName(1), { metadata: { annotations: { a: "1" } } });
+  // Someone else's write of the other worker, after it: told, so every event before it was read.
+  await client.patchNode(workerName(2), { metadata: { annotations: { a: "2" } } });
+  await waitFor("the other write", () => r.calls.includes(`upsert ${workerName(2)}`));
+  assert.deepEqual(r.calls, ["listed 3", `upsert ${workerName(2)}`]);
+  assert.ok(asked.includes(`${workerName(1)}@${written.metadata.resourceVersion}`), asked.join());
+  // A version not held is told.
+  held = false;
+  await client.patchNode(workerName(1), { metadata: { annotations: { a: "3" } } });
+  await waitFor("the next version", () => r.calls.includes(`upsert ${workerName(1)}`));
+  await watch.stop();
+  await client.close?.();
+});
