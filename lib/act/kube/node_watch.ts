@@ -297,8 +297,7 @@ class NodeWatch implements Stoppable {
       const name = obj.metadata?.name;
       if (version && name && this.#handlers.known?.(name, version)) return;
       this.#handlers.upsert(toNode(obj));
-    }
-    else if (event.type === "DELETED") this.#handlers.remove(obj.metadata?.name ?? "");
+    } else if (event.type === "DELETED") this.#handlers.remove(obj.metadata?.name ?? "");
   }
 
   /** A watch ended: made again at once, after the backoff's delay, or after a list. */
