@@ -57,13 +57,16 @@ export async function relayUp(
     if (n === null) break;
     // The first bytes after an idle spell start the next request's head.
     if (c.phase === "idle") guard.arm(c, "head");
-    const over = countSent(c, buf.subarray(0, n), guard.maxRequestBytes());
+    const bytes = buf.subarray(0, n);
+    const over = countSent(c, bytes, guard.maxRequestBytes());
     if (over) {
       if (over === "body" && !c.h2) await writeAll(client, TOO_LARGE).catch(() => {});
       guard.closeAt(c, over);
       return;
     }
-    await writeAll(back, buf.subarray(0, n));
+    // Nearly always written whole at once: the rest, if any, in a second step.
+    const written = await back.write(bytes);
+    if (written < n) await writeAll(back, bytes.subarray(written));
   }
   // A half-closed client still gets its answer: the server sees the end only once
   // nothing is pending (it would drop a connection that ends under a request).
@@ -89,8 +92,10 @@ export async function relayDown(
     const n = await back.read(buf);
     if (n === null) break;
     c.quiet = false;
-    c.h2?.server(buf.subarray(0, n));
-    await writeAll(client, buf.subarray(0, n));
+    const bytes = buf.subarray(0, n);
+    c.h2?.server(bytes);
+    const written = await client.write(bytes);
+    if (written < n) await writeAll(client, bytes.subarray(written));
   }
   // The server dropped a request it had not answered, while node-heal still serves: its
   // framing was invalid (a 400 for the client, rather than a closed connection to retry).
