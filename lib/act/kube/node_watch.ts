@@ -253,6 +253,7 @@ class NodeWatch implements Stoppable {
         {
           opened: () => this.#opened(),
           event: (event) => this.#event(attempt, event),
+          known: this.#handlers.known && ((name, version) => this.#handlers.known!(name, version)),
         },
         { ...this.#bounds, signal: request.signal },
       );

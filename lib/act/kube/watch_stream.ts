@@ -1,4 +1,5 @@
 import { statusError } from "./status_error.ts";
+import { watchHead } from "./watch_head.ts";
 
 /** One event of a watch as the API server sends it: ADDED, MODIFIED, DELETED, BOOKMARK, ERROR. */
 export interface WatchEvent {
@@ -29,6 +30,12 @@ export interface WatchReader {
   opened(): void;
   /** One event, parsed, as it arrives. */
   event(event: WatchEvent): void;
+  /**
+   * Whether the object `name` at `resourceVersion` is held already: an ADDED or MODIFIED event of
+   * it is then told as its head alone (kind of object, `metadata.name` and `resourceVersion`),
+   * unparsed (`watch_head.ts`).
+   */
+  known?(name: string, resourceVersion: string): boolean;
 }
 
 /**
@@ -92,10 +99,10 @@ export async function readWatch(
       const { done, value } = await within(body.read());
       if (done) break;
       quiet();
-      for (const line of lines.push(value)) reader.event(parseEvent(line));
+      for (const line of lines.push(value)) reader.event(eventOf(line, reader));
     }
     const last = lines.rest();
-    if (last) reader.event(parseEvent(last));
+    if (last) reader.event(eventOf(last, reader));
   } finally {
     clearTimeout(deadline);
     clearTimeout(idle);
@@ -108,6 +115,19 @@ export async function readWatch(
 }
 
 const decoder = new TextDecoder();
+
+/** The event in `line`: its head alone when the reader holds its object's version already. */
+function eventOf(line: Uint8Array, reader: WatchReader): WatchEvent {
+  const head = reader.known && watchHead(line);
+  if (
+    head && (head.type === "ADDED" || head.type === "MODIFIED") &&
+    reader.known!(head.name, head.resourceVersion)
+  ) {
+    const { type, name, resourceVersion } = head;
+    return { type, object: { metadata: { name, resourceVersion } } };
+  }
+  return parseEvent(line);
+}
 
 function parseEvent(line: Uint8Array): WatchEvent {
   let event: unknown;

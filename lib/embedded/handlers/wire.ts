@@ -75,9 +75,11 @@ export function parseDryRun(values: unknown): boolean {
   return list.length > 0;
 }
 
-/** The object as the API of `type` shows it, with kind and apiVersion set. */
+/**
+ * The object as the API of `type` shows it, with kind and apiVersion set, first, then metadata, as
+ * the real server writes them (see the store's `stamped`).
+ */
 export function present(type: ResourceType, stored: KubeObject): KubeObject {
-  const obj = type.fromStorage(stored);
-  const { metadata, ...rest } = obj;
-  return { ...rest, kind: type.kind, apiVersion: groupVersion(type), metadata };
+  const { metadata, kind: _kind, apiVersion: _apiVersion, ...rest } = type.fromStorage(stored);
+  return { kind: type.kind, apiVersion: groupVersion(type), metadata, ...rest } as KubeObject;
 }

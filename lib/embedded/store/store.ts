@@ -34,6 +34,35 @@ export interface StoreOptions {
 }
 
 /** Key of an object inside its storage: `namespace/name`, or `name` when cluster-scoped. */
+/** The fields of ObjectMeta before `labels`, in the order the real API server writes them. */
+const META_FIRST = [
+  "name",
+  "generateName",
+  "namespace",
+  "selfLink",
+  "uid",
+  "resourceVersion",
+  "generation",
+  "creationTimestamp",
+  "deletionTimestamp",
+  "deletionGracePeriodSeconds",
+] as const;
+
+/**
+ * `object` at resourceVersion `rv`, its keys in the order the real API server writes them (Go's
+ * encoder follows the structs): kind, apiVersion, metadata (name, uid and resourceVersion before
+ * labels and annotations), then the rest as they were. Clients may read a few fields at the head
+ * of an answer or an event without parsing the whole object (node-heal's watch does).
+ */
+function stamped(object: KubeObject, rv: number): KubeObject {
+  const { kind, apiVersion, metadata, ...rest } = object;
+  const meta: Record<string, unknown> = {};
+  const source = metadata as unknown as Record<string, unknown>;
+  for (const k of META_FIRST) if (source[k] !== undefined) meta[k] = source[k];
+  Object.assign(meta, source, { resourceVersion: String(rv) });
+  return { kind, apiVersion, metadata: meta, ...rest } as unknown as KubeObject;
+}
+
 export function objectKey(namespace: string | undefined, name: string): string {
   return namespace ? `${namespace}/${name}` : name;
 }
@@ -113,10 +142,7 @@ export class Store {
     const bucket = this.#bucket(storage);
     const previous = bucket.get(key);
     const rv = ++this.#rv;
-    const stored: KubeObject = {
-      ...object,
-      metadata: { ...object.metadata, resourceVersion: String(rv) },
-    };
+    const stored = stamped(object, rv);
     bucket.set(key, stored);
     this.#record({ rv, storage, type: previous ? "MODIFIED" : "ADDED", object: stored, previous });
     return stored;
@@ -129,10 +155,7 @@ export class Store {
     if (!bucket || !previous) return undefined;
     bucket.delete(key);
     const rv = ++this.#rv;
-    const object: KubeObject = {
-      ...previous,
-      metadata: { ...previous.metadata, resourceVersion: String(rv) },
-    };
+    const object = stamped(previous, rv);
     this.#record({ rv, storage, type: "DELETED", object, previous });
     return object;
   }
