@@ -49,7 +49,7 @@ export class AlertPath {
   async handle(notification: Notification): Promise<NotificationResult> {
     if (notification.truncatedAlerts > 0) this.#truncated(notification);
     // A storm delivered at once opens its breaker before any of it is decided.
-    await this.#deps.breakers.sighted(notification.alerts);
+    this.#deps.breakers.sighted(notification.alerts);
     // One fresh read per Node and notification at most, however many alerts it carries.
     const freshlyRead = new Set<string>();
     const alerts = await Promise.all(
@@ -107,7 +107,7 @@ export class AlertPath {
     const applied = alert.status === "firing"
       ? await this.#firing(name, choose)
       : await this.#resolved(name, choose, freshlyRead);
-    return await this.#report(base, name, applied, alert);
+    return this.#report(base, name, applied, alert);
   }
 
   /**
@@ -132,14 +132,14 @@ export class AlertPath {
   }
 
   /** Reports what was applied on Node `name` for `alert`, and remembers it. */
-  async #report(
+  #report(
     base: AlertBase,
     name: string,
     applied: Applied,
     alert: Alert,
-  ): Promise<AlertResult> {
+  ): AlertResult {
     const { reporter, metrics } = this.#deps;
-    const outcome = await reporter.applied(name, applied, alert);
+    const outcome = reporter.applied(name, applied, alert);
     metrics.alerts.inc({ outcome: outcome.outcome });
     reporter.remember({ ...base, node: name, ...outcome });
     return { ...base, node: name, ...outcome };

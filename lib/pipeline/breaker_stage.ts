@@ -33,7 +33,7 @@ export class BreakerStage {
   }
 
   /** Notes each alert of a notification on the Node it names, then brings the breakers up to now. */
-  async sighted(alerts: readonly Alert[]): Promise<void> {
+  sighted(alerts: readonly Alert[]): void {
     const breakers = this.#deps.breakers();
     if (!breakers.policy) return;
     const policy = this.#deps.policy();
@@ -49,14 +49,14 @@ export class BreakerStage {
       const choice = chooseAction(policy, alert);
       if (choice.action && choice.action !== "none") breakers.seen(node, alert.fingerprint, now);
     }
-    await this.update();
+    this.update();
   }
 
   /** Brings the breakers up to now (unless `changes` says what changed) and reports it. */
-  async update(changes?: BreakerChange[]): Promise<void> {
+  update(changes?: BreakerChange[]): void {
     const now = this.#deps.now();
     changes ??= this.#deps.breakers().update(now);
-    for (const change of changes) await this.#deps.reporter.breaker(change, now);
+    for (const change of changes) this.#deps.reporter.breaker(change, now);
     this.#deps.reporter.breakerGauges(this.#deps.breakers().states(now));
     if (changes.some((c) => c.change === "closed")) this.#deps.wakeWaiting();
   }

@@ -94,7 +94,7 @@ export class DrainStage {
         (node, now) =>
           readState(node).step === "draining" ? haltDrain(node, halt, { now }) : undefined,
       );
-      await this.#deps.reporter.applied(name, applied);
+      this.#deps.reporter.applied(name, applied);
     } else {
       const end = {
         outcome: report.outcome as DrainEnd["outcome"],
@@ -106,7 +106,7 @@ export class DrainStage {
         name,
         (node, now) => endDrain(node, end, { now, policy: this.#deps.policy() }),
       );
-      await this.#deps.reporter.drainEnded(name, report, applied);
+      this.#deps.reporter.drainEnded(name, report, applied);
     }
     // A drain or a replacement may have waited for this one (maxConcurrent).
     this.#deps.wakeWaiting();

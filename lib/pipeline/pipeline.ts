@@ -167,7 +167,7 @@ export class Pipeline {
       this.#reporter.notifier = next.notifier;
       return Promise.resolve(this.#inForce.breakers.update(this.#now()));
     });
-    await this.#breakers.update(changes);
+    this.#breakers.update(changes);
   }
 
   /** Whether this replica may act: it leads (always, without leader election). */

@@ -112,7 +112,7 @@ export class ReplaceStage {
           `Uncordoned ${r.node}: its machine was replaced under it and it is Ready`,
         ));
     }
-    await reporter.replaceNews(news, applied);
+    reporter.replaceNews(news, applied);
     if (news.kind !== "requested") this.#deps.wakeWaiting();
   }
 }

@@ -51,7 +51,7 @@ export class Sweep {
       (node, now) => reconcile(node, this.#deps.options(now)),
       acts.inTakeOut((d) => d.action === "replace" ? replacer.reserve(name) : undefined),
     );
-    const { outcome } = await reporter.applied(name, applied);
+    const { outcome } = reporter.applied(name, applied);
     if (outcome !== "skipped") metrics.reconciles.inc({ outcome });
   }
 

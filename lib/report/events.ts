@@ -1,17 +1,19 @@
-import {
-  type EventBody,
-  type EventVersion,
-  type KubeClient,
-  KubeError,
-} from "../act/kube/types.ts";
+// Events written behind the action. The Node's annotations are the synchronous record of what
+// node-heal did; Events are the audit trail, queued and written by a few writers, so that a storm
+// of them never slows the work they describe (as client-go's recorder: a broadcaster queue of
+// 1,000 that drops when full, an EventCorrelator that combines and counts).
+import type { EventBody, KubeClient } from "../act/kube/types.ts";
 import type { EventIntent } from "../decide/decide.ts";
 import type { Metrics } from "./metrics.ts";
-import { errorText } from "../base/background.ts";
 import { log } from "../base/log.ts";
 import { clip } from "../base/clip.ts";
 import { fnv1a32 } from "../base/fnv.ts";
-import { passing, retry, statusOf } from "../base/retry.ts";
 import { deadline } from "../base/timing.ts";
+import { type Clock, systemClock } from "../base/clock.ts";
+import { AGGREGATE_PREFIX, EventAggregator } from "./event_aggregator.ts";
+import { type EventCount, EventWriter, later, REMEMBERED_EVENTS } from "./event_writer.ts";
+
+export { REMEMBERED_EVENTS } from "./event_writer.ts";
 
 /** Options of an {@link EventRecorder}. */
 export interface EventRecorderOptions {
@@ -21,258 +23,281 @@ export interface EventRecorderOptions {
   instance?: string;
   /** Events remembered at most (default {@link REMEMBERED_EVENTS}). */
   rememberedEvents?: number;
+  /** Distinct Events waiting for a writer at most; a new one past it is dropped (default {@link MAX_QUEUED_EVENTS}). */
+  maxQueued?: number;
+  /** Writes under way at most (default {@link EVENT_WRITERS}). */
+  writers?: number;
+  /** How long {@link EventRecorder.flush} waits for what is queued (default {@link FLUSH_BOUND_MS}). */
+  flushMs?: number;
+  /** The clock of the similar-Event interval and of the drop warnings (default the system clock). */
+  now?: Clock;
 }
 
 /** The longest Event message node-heal writes, in characters. */
 export const EVENT_MESSAGE_LIMIT = 1024;
 
-/**
- * Events whose count and resourceVersion node-heal remembers, the least recently written dropped
- * first: a repeat of a remembered Event is one PATCH. An entry is the name and a few short
- * strings: 4,096 of them took 0.7 MB of heap with 20-character node names, 1.6 MB with 253.
- */
-export const REMEMBERED_EVENTS = 4096;
+/** Distinct Events waiting at most, as client-go's broadcaster queue (`maxQueuedEvents`). */
+export const MAX_QUEUED_EVENTS = 1000;
 
-/** Tries to write one Event: once, then after 0.1 s and 0.4 s. */
-const EVENT_RETRY_DELAYS_MS = [100, 400];
+/** Writes under way at once: few, so that Events yield the API server to remediation writes. */
+export const EVENT_WRITERS = 2;
 
-/** API calls in one try of a write before it waits and tries again (a create, read, patch, read, patch). */
-const CALLS_PER_TRY = 5;
+/** How long a flush at shutdown waits for the Events queued. */
+export const FLUSH_BOUND_MS = 5000;
+
+/** Drops are logged at most this often, with the count since the last warning. */
+export const DROP_LOG_INTERVAL_MS = 60_000;
+
+/** A batch's records whose times are kept for the delay histogram; later ones take the last kept. */
+const TIMED_RECORDS = 1000;
 
 /** FNV-1a, 32 bits, as 8 hex digits: a short stable name suffix. */
 function hash(text: string): string {
   return fnv1a32(text).toString(16).padStart(8, "0");
 }
 
-/** The later of two timestamps (ISO 8601), the first when either cannot be read. */
-function later(a: string, b: string | undefined): string {
-  return b !== undefined && Date.parse(b) > Date.parse(a) ? b : a;
+/** Records of one Event waiting for its next write, and when each was made (for the delay). */
+interface Batch extends EventCount {
+  /** `performance.now()` of each record, the first {@link TIMED_RECORDS}. */
+  times: number[];
 }
 
-/** Records of one Event that one write counts. */
-interface Batch {
-  records: number;
-  firstTimestamp: string;
-  lastTimestamp: string;
-  done: PromiseWithResolvers<void>;
-}
-
-/** The writes of one Event name: one at a time, and the records waiting for the next. */
+/** One Event: queued or being written (never both), and the records its next write counts. */
 interface Line {
   body: EventBody;
+  /** A combined Event: each write sets its latest message. */
+  combined: boolean;
   next?: Batch;
 }
 
 /**
- * Records Events on Nodes, so `kubectl describe node` tells the story. Events with the same
- * node, reason and message are one Event whose `count` grows, as kubelet's are. A failure is
- * logged and counted, never thrown: reporting never undoes or blocks an action.
- *
- * It remembers the count and resourceVersion of the Events it wrote (the last
- * {@link REMEMBERED_EVENTS}), so counting a repeat is one merge patch carrying that version. Only
- * when that fails does it fall back: on 409 (another writer counted it) it reads the Event and
- * patches again; on 404 (it expired) it creates it again. An Event it does not remember is
- * created, and read and patched if it exists. Writes of one Event are made one at a time; records
- * made while one is under way are counted together by the next, so a burst costs a few calls.
+ * Records Events on Nodes, so `kubectl describe node` tells the story. {@link record} never
+ * waits and never throws: it queues. Events with the same node, reason and message are one Event
+ * whose `count` grows, as kubelet's are; records of an Event already queued or being written are
+ * counted by its next write, so a burst costs a few calls. Similar Events (same node, reason and
+ * type, ten distinct messages within ten minutes) are combined into one (event_aggregator.ts).
+ * At most `maxQueued` distinct Events wait; a new one past that is dropped and counted. `writers`
+ * writes are under way at most, taken in the order the Events were queued (event_writer.ts writes
+ * each). A failure is logged and counted, never thrown: reporting never undoes or blocks an action.
  */
 export class EventRecorder {
-  #client: KubeClient;
   #metrics: Metrics;
+  #writer: EventWriter;
+  #aggregator = new EventAggregator();
   #namespace: string;
   #instance: string;
-  #limit: number;
-  #pending = new Set<Promise<void>>();
-  /** Writes under way, by Event name. */
+  #maxQueued: number;
+  #writers: number;
+  #flushMs: number;
+  #now: Clock;
+  /** Every Event queued or being written, by name. */
   #lines = new Map<string, Line>();
-  /** What each Event written last held, least recently written first. */
-  #remembered = new Map<string, EventVersion>();
+  /** Events waiting for a writer, first queued first. */
+  #queue: Line[] = [];
+  /** Events with records waiting (queued, or being written with records made since). */
+  #waiting = 0;
+  /** Writes under way. */
+  #running = new Set<Promise<void>>();
+  /** Drops not yet told in a warning, and when the last warning was. */
+  #unlogged = 0;
+  #loggedAt?: number;
 
   constructor(client: KubeClient, metrics: Metrics, options: EventRecorderOptions = {}) {
-    this.#client = client;
     this.#metrics = metrics;
     this.#namespace = options.namespace ?? "default";
     this.#instance = options.instance ?? "node-heal";
-    this.#limit = Math.max(0, options.rememberedEvents ?? REMEMBERED_EVENTS);
+    this.#writer = new EventWriter(client, metrics.events, {
+      namespace: this.#namespace,
+      remembered: options.rememberedEvents ?? REMEMBERED_EVENTS,
+    });
+    this.#maxQueued = Math.max(0, options.maxQueued ?? MAX_QUEUED_EVENTS);
+    this.#writers = Math.max(1, options.writers ?? EVENT_WRITERS);
+    this.#flushMs = Math.max(0, options.flushMs ?? FLUSH_BOUND_MS);
+    this.#now = options.now ?? systemClock;
   }
 
   /** How many Events are remembered now. */
   get remembered(): number {
-    return this.#remembered.size;
+    return this.#writer.remembered;
+  }
+
+  /** Distinct Events waiting for a write now. */
+  get queued(): number {
+    return this.#waiting;
   }
 
   /**
-   * Records one Event on Node `node`, stamped `at`. Resolves when it is written or after
-   * `waitMs` (default 2 s), whichever comes first; slower writes and their retries go on in the background.
+   * Queues one Event on Node `node` (or, with `kind` `Namespace`, on that Namespace), stamped
+   * `at`, and returns at once; it is written behind. Never throws.
    */
-  async record(
+  record(
     node: string,
     intent: EventIntent,
-    options: { at: Date; waitMs?: number; kind?: "Node" | "Namespace" },
-  ): Promise<void> {
-    const written = this.#enqueue(node, intent, options.at, options.kind ?? "Node");
-    // A write past the wait goes on in the background (its failures are its own to report).
-    await deadline(written, options.waitMs ?? 2000, () => new Error("slow")).catch(() => {});
+    options: { at: Date; kind?: "Node" | "Namespace" },
+  ): void {
+    // A throw here would be a bug: logged and counted as the background task's, never the caller's.
+    this.#metrics.background.run("events", () => this.#enqueue(node, intent, options));
   }
 
-  /** Waits for every Event still being written (at shutdown). */
+  /**
+   * Waits for what is queued and being written (at shutdown), for `flushMs` at most; what still
+   * waits then is dropped, counted and logged. Writes under way go on. Never rejects.
+   */
   async flush(): Promise<void> {
-    await Promise.all([...this.#pending]);
+    const end = performance.now() + this.#flushMs;
+    while (this.#lines.size > 0 && performance.now() < end) {
+      const next = Promise.race(this.#running);
+      await deadline(next, end - performance.now(), () => new Error("late")).catch(() => {});
+    }
+    if (this.#waiting > 0) this.#abandon();
+    this.#logDrops(this.#now().getTime());
   }
 
-  /** Adds one record to the next write of its Event; resolves when that write is done. */
   #enqueue(
     node: string,
     intent: EventIntent,
-    now: Date,
-    kind: "Node" | "Namespace",
-  ): Promise<void> {
+    options: { at: Date; kind?: "Node" | "Namespace" },
+  ): void {
+    const started = performance.now();
+    const kind = options.kind ?? "Node";
     // events.k8s.io holds a note to 1 KB; core Events should not be larger either.
-    intent = { ...intent, message: clip(intent.message, EVENT_MESSAGE_LIMIT) };
-    const name = `${node}.nodeheal.${hash(`${intent.reason}\u0000${intent.message}`)}`;
-    const at = now.toISOString();
-    const running = this.#lines.get(name);
-    if (running) {
-      // A write of this Event is under way: the next one counts this record too.
-      const next = running.next ??= {
-        records: 0,
-        firstTimestamp: at,
-        lastTimestamp: at,
-        done: Promise.withResolvers(),
-      };
-      next.records++;
-      if (Date.parse(at) < Date.parse(next.firstTimestamp)) next.firstTimestamp = at;
-      next.lastTimestamp = later(next.lastTimestamp, at);
-      return next.done.promise;
+    let message = clip(intent.message, EVENT_MESSAGE_LIMIT);
+    const similar = `${kind}\u0000${node}\u0000${intent.reason}\u0000${intent.type}`;
+    const combined = this.#aggregator.combine(similar, message, this.#now().getTime());
+    if (combined) message = clip(AGGREGATE_PREFIX + message, EVENT_MESSAGE_LIMIT);
+    const name = `${node}.nodeheal.${
+      hash(
+        combined
+          ? `${intent.reason}\u0000${intent.type}\u0000combined`
+          : `${intent.reason}\u0000${message}`,
+      )
+    }`;
+    const at = options.at.toISOString();
+    let line = this.#lines.get(name);
+    if (!line) {
+      if (this.#waiting >= this.#maxQueued) return this.#drop(intent.reason, 1);
+      line = { body: this.#body(name, node, kind, { ...intent, message }, at), combined };
+      this.#lines.set(name, line);
+      this.#queue.push(line);
     }
-    const batch: Batch = {
-      records: 1,
+    this.#add(line, { at, started, message });
+    this.#pump();
+  }
+
+  /** The Event as first written. */
+  #body(name: string, node: string, kind: string, intent: EventIntent, at: string): EventBody {
+    return {
+      metadata: { name, namespace: this.#namespace },
+      // Node Events carry the node name as uid, as kubelet's do; `kubectl describe node` selects on it.
+      // (Or, for node-heal's own news, its Namespace, cluster-scoped as Nodes are.)
+      involvedObject: { apiVersion: "v1", kind, name: node, uid: node },
+      reason: intent.reason,
+      message: intent.message,
+      type: intent.type,
+      source: { component: "node-heal", host: this.#instance },
+      reportingComponent: "node-heal",
+      reportingInstance: this.#instance,
       firstTimestamp: at,
       lastTimestamp: at,
-      done: Promise.withResolvers(),
+      count: 1,
     };
-    const line: Line = {
-      body: {
-        metadata: { name, namespace: this.#namespace },
-        // Node Events carry the node name as uid, as kubelet's do; `kubectl describe node` selects on it.
-        // (Or, for node-heal's own news, its Namespace, cluster-scoped as Nodes are.)
-        involvedObject: { apiVersion: "v1", kind, name: node, uid: node },
-        reason: intent.reason,
-        message: intent.message,
-        type: intent.type,
-        source: { component: "node-heal", host: this.#instance },
-        reportingComponent: "node-heal",
-        reportingInstance: this.#instance,
-        firstTimestamp: at,
-        lastTimestamp: at,
-        count: 1,
-      },
-      next: batch,
-    };
-    this.#lines.set(name, line);
-    const run = this.#metrics.background.settled("events", () => this.#run(name, line));
-    this.#pending.add(run);
-    // Settled: it never rejects.
-    void run.then(() => this.#pending.delete(run));
-    return batch.done.promise;
+  }
+
+  /** Adds one record to the next write of `line`. */
+  #add(line: Line, record: { at: string; started: number; message: string }): void {
+    const { at } = record;
+    if (!line.next) {
+      line.next = { records: 0, firstTimestamp: at, lastTimestamp: at, times: [] };
+      this.#waiting++;
+      this.#metrics.events.queued.set(this.#waiting);
+    }
+    const next = line.next;
+    next.records++;
+    if (next.times.length < TIMED_RECORDS) next.times.push(record.started);
+    if (Date.parse(at) < Date.parse(next.firstTimestamp)) next.firstTimestamp = at;
+    next.lastTimestamp = later(next.lastTimestamp, at);
+    if (line.combined) next.message = record.message;
+  }
+
+  /** Starts writes of the Events queued first while fewer than `writers` are under way. */
+  #pump(): void {
+    while (this.#running.size < this.#writers && this.#queue.length > 0) {
+      const line = this.#queue.shift()!;
+      const run = this.#metrics.background.settled("events", () => this.#writeNext(line));
+      this.#running.add(run);
+      // Settled: it never rejects.
+      void run.then(() => {
+        this.#running.delete(run);
+        this.#pump();
+      });
+    }
   }
 
   /**
-   * Writes the batches of one Event one after another until none is waiting. Should a write
-   * throw (it never should), its records and those waiting are let go, and so is the Event's
-   * line, so that the next record of it is written afresh rather than queued forever.
+   * Writes the records waiting on `line`; then queues it again (at the back) if more came
+   * meanwhile, or lets it go. Should the write throw (it never should), the line goes on the same
+   * way, so that no record waits forever.
    */
-  async #run(name: string, line: Line): Promise<void> {
+  async #writeNext(line: Line): Promise<void> {
+    const batch = line.next;
+    line.next = undefined;
+    if (batch) {
+      this.#waiting--;
+      this.#metrics.events.queued.set(this.#waiting);
+    }
     try {
-      while (line.next) {
-        const batch = line.next;
-        line.next = undefined;
-        try {
-          await this.#write(line.body, batch);
-        } finally {
-          batch.done.resolve();
-        }
-      }
+      if (batch) await this.#writer.write(line.body, batch);
     } finally {
-      line.next?.done.resolve();
-      this.#lines.delete(name);
+      if (batch) this.#observe(batch);
+      if (line.next) this.#queue.push(line);
+      else this.#lines.delete(line.body.metadata.name);
     }
   }
 
-  /** Remembers what an Event holds now, dropping the least recently written beyond the limit. */
-  #remember(name: string, version: EventVersion): void {
-    this.#remembered.delete(name);
-    this.#remembered.set(name, version);
-    while (this.#remembered.size > this.#limit) {
-      this.#remembered.delete(this.#remembered.keys().next().value!);
+  /** Observes the delay of each record of a batch written (done or failed). */
+  #observe(batch: Batch): void {
+    const now = performance.now();
+    const { delay } = this.#metrics.events;
+    for (const t of batch.times) delay.observe((now - t) / 1000);
+    const last = batch.times.at(-1) ?? now;
+    for (let i = batch.times.length; i < batch.records; i++) delay.observe((now - last) / 1000);
+  }
+
+  /** Counts `n` records of `reason` dropped, and warns at most once a {@link DROP_LOG_INTERVAL_MS}. */
+  #drop(reason: string, n: number): void {
+    this.#metrics.events.results.inc({ reason, result: "dropped" }, n);
+    this.#unlogged += n;
+    const now = this.#now().getTime();
+    if (this.#loggedAt === undefined || now - this.#loggedAt >= DROP_LOG_INTERVAL_MS) {
+      this.#logDrops(now);
     }
   }
 
-  /** Writes one batch: counts it on the Event, creating the Event if need be. Never throws. */
-  async #write(body: EventBody, batch: Batch): Promise<void> {
-    const { name } = body.metadata;
-    const namespace = this.#namespace;
-    const n = batch.records;
-    const dry = this.#client.dryRun;
-    // What is stored, as far as this replica knows. A dry run stores nothing, so knows nothing.
-    let known = dry ? undefined : this.#remembered.get(name);
-    let exists = known !== undefined;
-    // A few quick tries, then give up: the action is done, and the Event must not hold it up.
-    try {
-      const written = await retry(async () => {
-        for (let call = 0; call < CALLS_PER_TRY; call++) {
-          if (known) {
-            try {
-              const version = await this.#client.patchEventCount(namespace, name, {
-                count: known.count + n,
-                lastTimestamp: later(batch.lastTimestamp, known.lastTimestamp),
-                resourceVersion: known.resourceVersion,
-              });
-              return { created: false, version };
-            } catch (err) {
-              const status = statusOf(err);
-              if (status !== 409 && status !== 404) throw err;
-              // 409: another writer counted it meanwhile, read it again; 404: it expired, create it.
-              known = undefined;
-              exists = status === 409;
-            }
-          } else if (exists) {
-            known = await this.#client.readEvent(namespace, name);
-            exists = known !== undefined;
-          } else {
-            const version = await this.#client.createEvent({
-              ...body,
-              firstTimestamp: batch.firstTimestamp,
-              lastTimestamp: batch.lastTimestamp,
-              count: n,
-            });
-            if (version) return { created: true, version };
-            exists = true;
-          }
-        }
-        throw new KubeError(`Cannot record event "${name}": it keeps changing`, 409);
-      }, {
-        delaysMs: EVENT_RETRY_DELAYS_MS,
-        // A conflict is other writers counting the same Event: try again after a pause.
-        retryable: (err) => passing(statusOf(err)) || statusOf(err) === 409,
-      });
-      const reason = body.reason;
-      if (dry) {
-        this.#metrics.events.inc({ reason, result: "dry_run" }, n);
-        return;
-      }
-      this.#remember(name, written.version);
-      if (written.created) this.#metrics.events.inc({ reason, result: "created" });
-      const counted = written.created ? n - 1 : n;
-      if (counted > 0) this.#metrics.events.inc({ reason, result: "counted" }, counted);
-    } catch (err) {
-      // What is stored is not known now: the next write finds out.
-      this.#remembered.delete(name);
-      this.#metrics.events.inc({ reason: body.reason, result: "failure" }, n);
-      log("report").warn("Cannot record Event {reason} on node {node}: {error}", {
-        reason: body.reason,
-        node: body.involvedObject.name,
-        error: errorText(err),
-      });
+  /** Warns of the drops not told yet, if any. */
+  #logDrops(now: number): void {
+    if (this.#unlogged === 0) return;
+    log("report").warn(
+      "Dropped {dropped} Events: {maxQueued} Events were waiting to be written, or shutdown came first",
+      { dropped: this.#unlogged, maxQueued: this.#maxQueued },
+    );
+    this.#unlogged = 0;
+    this.#loggedAt = now;
+  }
+
+  /** Drops every record still waiting (shutdown came first), counted and told once; writes under way go on. */
+  #abandon(): void {
+    let left = 0;
+    for (const line of this.#lines.values()) {
+      if (!line.next) continue;
+      const reason = line.body.reason;
+      this.#metrics.events.results.inc({ reason, result: "dropped" }, line.next.records);
+      left += line.next.records;
+      line.next = undefined;
     }
+    log("report").warn("Shutdown came before {left} Events were written: dropped", { left });
+    for (const line of this.#queue) this.#lines.delete(line.body.metadata.name);
+    this.#queue.length = 0;
+    this.#waiting = 0;
+    this.#metrics.events.queued.set(0);
   }
 }

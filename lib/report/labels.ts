@@ -36,7 +36,7 @@ export type ReconcileOutcome = (typeof RECONCILE_OUTCOMES)[number];
 export const DECISION_OUTCOMES = ["act", "skip"] as const satisfies readonly Decision["kind"][];
 
 /** What became of an Event (the `result` label of `nodeheal_events_total`). */
-export const EVENT_RESULTS = ["created", "counted", "failure", "dry_run"] as const;
+export const EVENT_RESULTS = ["created", "counted", "failure", "dry_run", "dropped"] as const;
 
 /** What became of an Event. */
 export type EventResult = (typeof EVENT_RESULTS)[number];

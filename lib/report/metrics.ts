@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { RuntimeMetrics } from "./runtime_metrics.ts";
+import { EventMetrics } from "./event_metrics.ts";
 import {
   Background,
   BACKGROUND_TASKS,
@@ -9,13 +10,7 @@ import {
 import type { SkipCause } from "../decide/decision.ts";
 import { OUTCOME_STEPS, type OutcomeKind, OUTCOMES, type OutcomeStep } from "../decide/outcomes.ts";
 import { ESCALATION_TARGETS, type EscalationTarget } from "../decide/escalate_policy.ts";
-import type {
-  AlertOutcome,
-  DECISION_OUTCOMES,
-  EventResult,
-  LabelledCounter,
-  NotifyResult,
-} from "./labels.ts";
+import type { AlertOutcome, DECISION_OUTCOMES, LabelledCounter, NotifyResult } from "./labels.ts";
 
 /** node-heal's Prometheus metrics, in a registry of their own (one per server). */
 export class Metrics {
@@ -70,13 +65,8 @@ export class Metrics {
     labelNames: ["action", "result"] as const,
     registers: [this.registry],
   });
-  /** Events written or failed. */
-  readonly events: LabelledCounter<{ reason: string; result: EventResult }> = new Counter({
-    name: "nodeheal_events_total",
-    help: "Kubernetes Events recorded, by reason and result (created, counted, failure).",
-    labelNames: ["reason", "result"] as const,
-    registers: [this.registry],
-  });
+  /** Events: what became of each record, those waiting, their delay (event_metrics.ts). */
+  readonly events = new EventMetrics(this.registry);
   /** Alerts Alertmanager left out of notifications (max_alerts). */
   readonly truncated = new Counter({
     name: "nodeheal_truncated_alerts_total",

@@ -39,8 +39,8 @@ export interface ReporterDeps {
 
 /**
  * The report stage: turns what the node writer did into an outcome, and tells it. Every
- * decision is counted and logged; its Event is recorded on the Node (after the Node's turn, so
- * that it never holds up the next decision); alerts and drain ends go in the decision log.
+ * decision is counted and logged; its Event is queued for the Node (written behind, so that it
+ * never holds up the next decision); alerts and drain ends go in the decision log.
  */
 export class Reporter {
   #deps: ReporterDeps;
@@ -55,7 +55,7 @@ export class Reporter {
   }
 
   /** Reports what an alert (or, without `alert`, a reconciliation) came to on Node `name`. */
-  async applied(name: string, applied: Applied, alert?: Alert): Promise<Outcome> {
+  applied(name: string, applied: Applied, alert?: Alert): Outcome {
     const { outcome, event } = this.#outcome(name, applied, alert);
     // A reconciliation's act or wait goes in the decision log too; a wait looked at again and
     // still waiting for the same reason is told once.
@@ -72,7 +72,8 @@ export class Reporter {
       const told = fromDecision(applied.decision, { alert, at: applied.at });
       if (told) this.#deps.notifier?.notify(told);
     }
-    if (event) await this.#deps.events.record(name, event.intent, { at: event.at });
+    // Written behind: the Node's annotations are the record the next decision reads.
+    if (event) this.#deps.events.record(name, event.intent, { at: event.at });
     return outcome;
   }
 
@@ -81,7 +82,7 @@ export class Reporter {
    * highest severity when it opens), and on opening a `NodeHealBreakerOpen` Event on each node it
    * names.
    */
-  async breaker(change: BreakerChange, at: Date): Promise<void> {
+  breaker(change: BreakerChange, at: Date): void {
     const { metrics, notifier, events } = this.#deps;
     const { state, message } = change;
     const opened = change.change === "opened";
@@ -103,7 +104,7 @@ export class Reporter {
     });
     if (!opened) return;
     const intent = { reason: "NodeHealBreakerOpen" as const, type: "Warning" as const, message };
-    await Promise.all(state.nodes.map((node) => events.record(node, intent, { at })));
+    for (const node of state.nodes) events.record(node, intent, { at });
   }
 
   /**
@@ -150,7 +151,7 @@ export class Reporter {
   }
 
   /** Reports the end of a drain, written (or not) by the node writer. */
-  async drainEnded(name: string, report: DrainReport, applied: Applied): Promise<void> {
+  drainEnded(name: string, report: DrainReport, applied: Applied): void {
     if (applied.kind === "none" || applied.kind === "gone" || applied.kind === "skip") return;
     if (applied.kind !== "written") {
       log("act").error("Cannot record the end of the drain of {node}: {error}", {
@@ -182,7 +183,7 @@ export class Reporter {
     // The Event tells how the drain ended, even when its end could not be written on the Node.
     const intent = decision?.event;
     if (intent && applied.kind !== "conflicts") {
-      await this.#deps.events.record(name, intent, { at: applied.at });
+      this.#deps.events.record(name, intent, { at: applied.at });
     }
   }
 
@@ -191,7 +192,7 @@ export class Reporter {
    * Event on the old Node's name, which outlives the Node, a count, the decision log). `applied`
    * is the write of a failure on the Node, when it still exists.
    */
-  async replaceNews(news: ReplaceNews, applied?: Applied): Promise<void> {
+  replaceNews(news: ReplaceNews, applied?: Applied): void {
     const { metrics, events } = this.#deps;
     const r = news.replacement;
     metrics.replacements.inc({ provider: r.provider, outcome: news.kind });
@@ -232,7 +233,7 @@ export class Reporter {
       outcome: news.kind,
       message,
     });
-    await events.record(r.node, {
+    events.record(r.node, {
       reason: news.kind === "replaced" ? "NodeHealReplaced" : "NodeHealReplaceFailed",
       type: news.kind === "replaced" ? "Normal" : "Warning",
       message,

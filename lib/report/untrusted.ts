@@ -74,13 +74,8 @@ export class Untrusted {
     };
     const at = now();
     if (!events) return;
-    metrics.background.run(
-      "events",
-      () =>
-        finding.node
-          ? events.record(finding.node, intent, { at, waitMs: 0 })
-          : events.record(namespace, intent, { at, waitMs: 0, kind: "Namespace" }),
-    );
+    if (finding.node) events.record(finding.node, intent, { at });
+    else events.record(namespace, intent, { at, kind: "Namespace" });
   }
 
   /** Forgets what was told of `object`, so that it is told again if it comes back (the Node went). */

@@ -272,12 +272,11 @@ function watchPolicyFile(
     background,
     told: (result, message) => {
       metrics.policyReloads.inc({ result });
-      background.run("events", () =>
-        events.record(namespace, {
-          reason: result === "applied" ? "NodeHealPolicyReloaded" : "NodeHealPolicyRefused",
-          type: result === "applied" ? "Normal" : "Warning",
-          message,
-        }, { at: systemClock(), kind: "Namespace" }));
+      events.record(namespace, {
+        reason: result === "applied" ? "NodeHealPolicyReloaded" : "NodeHealPolicyRefused",
+        type: result === "applied" ? "Normal" : "Warning",
+        message,
+      }, { at: systemClock(), kind: "Namespace" });
     },
   });
 }

@@ -5,6 +5,7 @@
 import type { NodePatch } from "../../lib/decide/decision.ts";
 import {
   type EventBody,
+  type EventCountUpdate,
   type EventVersion,
   type KubeClient,
   KubeError,
@@ -142,7 +143,7 @@ export class FakeClient implements KubeClient {
   patchEventCount(
     namespace: string,
     name: string,
-    update: { count: number; lastTimestamp: string; resourceVersion: string },
+    update: EventCountUpdate,
   ): Promise<EventVersion> {
     this.#enter("patchEventCount", name);
     const key = `${namespace}/${name}`;
@@ -154,6 +155,7 @@ export class FakeClient implements KubeClient {
     }
     const next = { ...structuredClone(event), count: update.count };
     next.lastTimestamp = update.lastTimestamp;
+    if (update.message !== undefined) next.message = update.message;
     // A dry run answers with the Event as it would be, and stores nothing.
     if (this.dryRun) {
       return Promise.resolve({

@@ -4,6 +4,7 @@ import type { Node } from "../../base/node.ts";
 import type { Pod } from "../../base/pod.ts";
 import type {
   EventBody,
+  EventCountUpdate,
   EventVersion,
   KubeClient,
   KubeObject,
@@ -208,7 +209,7 @@ export class LibraryClient implements KubeClient {
   async patchEventCount(
     namespace: string,
     name: string,
-    update: { count: number; lastTimestamp: string; resourceVersion: string },
+    update: EventCountUpdate,
   ): Promise<EventVersion> {
     return toEventVersion(
       await this.#call(`update event "${name}"`, (signal) =>
@@ -221,6 +222,7 @@ export class LibraryClient implements KubeClient {
             metadata: { resourceVersion: update.resourceVersion },
             count: update.count,
             lastTimestamp: update.lastTimestamp,
+            ...(update.message === undefined ? {} : { message: update.message }),
           },
           contentType: MERGE_PATCH,
         }, signal)),

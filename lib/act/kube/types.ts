@@ -28,6 +28,15 @@ export interface EventVersion {
   lastTimestamp?: string;
 }
 
+/** What one count of a repeated Event sets on it. */
+export interface EventCountUpdate {
+  count: number;
+  lastTimestamp: string;
+  resourceVersion: string;
+  /** The message, replaced (a combined Event's latest); kept as it is when absent. */
+  message?: string;
+}
+
 /** A `coordination.k8s.io/v1` Lease as leader election reads and writes it. */
 export interface LeaseRecord {
   /** Who holds it; empty when released. */
@@ -118,14 +127,15 @@ export interface KubeClient {
   /** Reads an Event's count and version; undefined when it does not exist (expired, deleted). */
   readEvent(namespace: string, name: string): Promise<EventVersion | undefined>;
   /**
-   * Sets `count` and `lastTimestamp` of an existing Event with one JSON merge patch carrying
-   * `resourceVersion`: fails with 409 when the Event changed since (another writer counted it)
-   * and 404 when it is gone. Resolves with the version written.
+   * Sets `count` and `lastTimestamp` (and `message`, when given: a combined Event's latest) of an
+   * existing Event with one JSON merge patch carrying `resourceVersion`: fails with 409 when the
+   * Event changed since (another writer counted it) and 404 when it is gone. Resolves with the
+   * version written.
    */
   patchEventCount(
     namespace: string,
     name: string,
-    update: { count: number; lastTimestamp: string; resourceVersion: string },
+    update: EventCountUpdate,
   ): Promise<EventVersion>;
   /**
    * Lists and watches Nodes, re-listing after 410 Gone and reconnecting after errors; a watch

@@ -1,9 +1,12 @@
 // Events over real interfaces: repeated skips of the protected control-plane node posted to
 // node-heal over HTTP, its Events written to the embedded cluster through the client library and
-// read back over HTTP, and the cluster's record of requests telling what each repeat cost.
+// read back over HTTP, and the cluster's record of requests telling what each repeat cost; and a
+// cordon answered while its Event is still being written (Events are written behind the action).
 import * as k8s from "@kubernetes/client-node";
 import assert from "node:assert/strict";
-import { notification, type ServiceFixture, waitFor, withService } from "../../support/helpers.ts";
+import firing from "../../fixtures/alertmanager-0.25-firing.json" with { type: "json" };
+import { notification, type ServiceFixture, withService } from "../../support/helpers.ts";
+import { eventsUntil, metricsUntil } from "../../support/events.ts";
 
 const mergePatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
 
@@ -30,12 +33,10 @@ async function events(f: ServiceFixture): Promise<k8s.CoreV1Event[]> {
   return list.items;
 }
 
-/** The one NodeHealSkipped Event on heal-control-plane once its count is `count`. */
+/** The one NodeHealSkipped Event on heal-control-plane once its count is `count` (written behind). */
 async function counted(f: ServiceFixture, count: number): Promise<k8s.CoreV1Event> {
-  return await waitFor(`the Event counted to ${count}`, async () => {
-    const evs = await events(f);
-    return evs.length === 1 && evs[0].count === count && evs[0];
-  });
+  const ok = (evs: k8s.CoreV1Event[]) => evs.length === 1 && evs[0].count === count;
+  return (await eventsUntil(`the Event counted to ${count}`, () => events(f), ok))[0];
 }
 
 /** The requests for Events the cluster answered since its record was reset: `verb code`. */
@@ -49,7 +50,11 @@ Deno.test(
   async () => {
     await using f = await withService();
     f.cluster.api.traffic.reset();
-    for (let i = 0; i < 10; i++) await skip(f);
+    // Each skip's Event is written behind its answer: waited for, so that each repeat is a write.
+    for (let i = 1; i <= 10; i++) {
+      await skip(f);
+      await counted(f, i);
+    }
     const event = await counted(f, 10);
     assert.equal(event.reason, "NodeHealSkipped");
     assert.equal(event.involvedObject.uid, "heal-control-plane");
@@ -65,10 +70,9 @@ Deno.test(
     const burst = eventCalls(f);
     assert.ok(burst.length >= 1 && burst.length <= 20, `${burst.length} calls for 20 skips`);
     assert.deepEqual(new Set(burst), new Set(["patch 200"]));
-    const metrics = await (await fetch(`${f.service.url}/metrics`)).text();
-    assert.match(metrics, /nodeheal_events_total\{reason="NodeHealSkipped",result="created"\} 1\n/);
-    assert.match(
-      metrics,
+    await metricsUntil(
+      f.service.url,
+      /nodeheal_events_total\{reason="NodeHealSkipped",result="created"\} 1\n/,
       /nodeheal_events_total\{reason="NodeHealSkipped",result="counted"\} 29\n/,
     );
   },
@@ -113,10 +117,43 @@ Deno.test(
   async () => {
     await using f = await withService({ dryRun: true });
     f.cluster.api.traffic.reset();
-    for (let i = 0; i < 3; i++) await skip(f);
+    // Each written behind its answer: waited for, so that each is a write of its own.
+    for (let i = 1; i <= 3; i++) {
+      await skip(f);
+      const dry = new RegExp(
+        `nodeheal_events_total\\{reason="NodeHealSkipped",result="dry_run"\\} ${i}\n`,
+      );
+      await metricsUntil(f.service.url, dry);
+    }
     assert.deepEqual(eventCalls(f), ["create 201", "create 201", "create 201"]);
     assert.deepEqual(await events(f), []);
-    const metrics = await (await fetch(`${f.service.url}/metrics`)).text();
-    assert.match(metrics, /nodeheal_events_total\{reason="NodeHealSkipped",result="dry_run"\} 3\n/);
+  },
+);
+
+Deno.test(
+  "a cordon's answer does not wait for its Event: with Event writes 2 s slow, the Node is cordoned at once and the Event comes later",
+  async () => {
+    await using f = await withService();
+    f.cluster.api.injectFault({ verb: "create", resource: "events", latencyMs: 2000 });
+    const started = performance.now();
+    const res = await f.post(firing);
+    const took = performance.now() - started;
+    assert.equal(res.status, 200);
+    assert.equal((await res.json()).alerts[0].outcome, "cordon");
+    assert.ok(took < 1500, `the answer took ${Math.round(took)} ms`);
+    const node = await f.core.readNode({ name: "heal-worker" });
+    assert.equal(node.spec?.unschedulable, true);
+    const on = () =>
+      f.core.listEventForAllNamespaces({ fieldSelector: "involvedObject.name=heal-worker" });
+    assert.deepEqual((await on()).items, [], "the Event is still being written");
+    const written = await eventsUntil("the cordon's Event", on, (l) => l.items.length > 0);
+    assert.equal(written.items[0].reason, "NodeHealCordoned");
+    // It waited for the slow write: its delay is past 1 s.
+    await metricsUntil(
+      f.service.url,
+      /nodeheal_event_delay_seconds_bucket\{le="1"\} 0\n/,
+      /nodeheal_event_delay_seconds_count 1\n/,
+      /nodeheal_events_total\{reason="NodeHealCordoned",result="created"\} 1\n/,
+    );
   },
 );

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import firing from "../../fixtures/alertmanager-0.25-firing.json" with { type: "json" };
 import resolved from "../../fixtures/alertmanager-0.25-resolved.json" with { type: "json" };
 import { notification, type ServiceFixture, waitFor, withService } from "../../support/helpers.ts";
+import { eventsUntil, metricsUntil } from "../../support/events.ts";
 
 const strategic = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.StrategicMergePatch);
 
@@ -13,6 +14,25 @@ async function events(f: ServiceFixture, node: string): Promise<k8s.CoreV1Event[
     fieldSelector: `involvedObject.kind=Node,involvedObject.name=${node}`,
   });
   return list.items;
+}
+
+/**
+ * The Events on `node` once `ok` holds of them (written behind the webhook's answer); with
+ * `stayMs`, once it still holds that much later.
+ */
+function eventsOnce(
+  f: ServiceFixture,
+  node: string,
+  ok: (evs: k8s.CoreV1Event[]) => boolean,
+  stayMs?: number,
+): Promise<k8s.CoreV1Event[]> {
+  return eventsUntil(`the Events on ${node}`, () => events(f, node), ok, { stayMs });
+}
+
+/** The reasons of the Events on `node`, sorted, once they are `reasons` (and stay so briefly). */
+async function reasonsOnce(f: ServiceFixture, node: string, reasons: string[]): Promise<void> {
+  const sorted = (evs: k8s.CoreV1Event[]) => evs.map((e) => e.reason ?? "").sort().join();
+  await eventsOnce(f, node, (evs) => sorted(evs) === [...reasons].sort().join(), 200);
 }
 
 async function unschedulable(f: ServiceFixture, node: string): Promise<boolean> {
@@ -55,7 +75,7 @@ Deno.test(
     for (const other of ["heal-control-plane", "heal-worker2", "heal-worker3"]) {
       assert.equal(await unschedulable(f, other), false, `${other} untouched`);
     }
-    const evs = await events(f, "heal-worker");
+    const evs = await eventsOnce(f, "heal-worker", (evs) => evs.length > 0, 200);
     assert.equal(evs.length, 1);
     assert.equal(evs[0].reason, "NodeHealCordoned");
     assert.equal(evs[0].involvedObject.uid, "heal-worker");
@@ -73,17 +93,20 @@ Deno.test(
     assert.deepEqual(answers.map((r) => r.status), [200, 200, 200]);
     const outcomes = (await Promise.all(answers.map(body))).map((b) => b.alerts[0].outcome).sort();
     assert.deepEqual(outcomes, ["cordon", "skipped", "skipped"]);
+    // The Event is written behind the answers: once it is there, and stays one, count the calls.
+    const evs = await eventsOnce(f, "heal-worker", (evs) => evs.length > 0, 200);
+    assert.equal(evs.length, 1);
+    assert.equal(evs[0].count, 1);
     const counts = f.cluster.api.traffic.counts();
     assert.equal(counts["patch nodes"], 1);
     assert.equal(counts["create events"], 1);
     assert.equal(counts["list nodes"], undefined, "no LIST per alert");
-    const evs = await events(f, "heal-worker");
-    assert.equal(evs.length, 1);
-    assert.equal(evs[0].count, 1);
 
     // A later repeat (Alertmanager's repeat_interval) makes no request to the API at all.
     f.cluster.api.traffic.reset();
     assert.equal((await f.post(firing)).status, 200);
+    // Nor behind it: an Event would be written within moments.
+    await new Promise((r) => setTimeout(r, 200));
     // The watch and the pause poll (node-heal's namespace, read every 100 ms here) go on beside it.
     const calls = f.cluster.api.traffic.requests.filter((r) =>
       r.verb !== "watch" && r.resource !== "namespaces"
@@ -100,13 +123,13 @@ Deno.test(
     assert.equal(res.status, 200);
     assert.equal((await body(res)).alerts[0].gate, "protected");
     assert.equal(await unschedulable(f, "heal-control-plane"), false);
-    const evs = await events(f, "heal-control-plane");
+    const evs = await eventsOnce(f, "heal-control-plane", (evs) => evs.length > 0, 200);
     assert.deepEqual(evs.map((e) => e.reason), ["NodeHealSkipped"]);
     assert.match(evs[0].message ?? "", /control-plane/);
 
     // Repeats count on the same Event instead of piling up new ones.
     await f.post(notification("firing", [cpuAlert("172.18.0.2", "cp1")]));
-    const again = await events(f, "heal-control-plane");
+    const again = await eventsOnce(f, "heal-control-plane", (evs) => evs[0]?.count === 2, 200);
     assert.equal(again.length, 1);
     assert.equal(again[0].count, 2);
   },
@@ -136,8 +159,7 @@ Deno.test(
       "node-heal.io/resolved",
       "node-heal.io/seal",
     ]);
-    const reasons = (await events(f, "heal-worker")).map((e) => e.reason).sort();
-    assert.deepEqual(reasons, ["NodeHealCordoned", "NodeHealUncordoned"]);
+    await reasonsOnce(f, "heal-worker", ["NodeHealCordoned", "NodeHealUncordoned"]);
   },
 );
 
@@ -161,8 +183,7 @@ Deno.test(
     const node = await f.core.readNode({ name: "heal-worker2" });
     assert.equal(node.spec?.unschedulable, true);
     assert.equal(node.metadata?.annotations?.["node-heal.io/cordoned-by"], undefined);
-    const reasons = (await events(f, "heal-worker2")).map((e) => e.reason);
-    assert.deepEqual(reasons, ["NodeHealSkipped", "NodeHealSkipped"]);
+    await reasonsOnce(f, "heal-worker2", ["NodeHealSkipped", "NodeHealSkipped"]);
   },
 );
 
@@ -276,7 +297,7 @@ Deno.test(
     const retried = await f.post(firing);
     assert.equal(retried.status, 200);
     assert.equal(await unschedulable(f, "heal-worker"), true);
-    assert.equal((await events(f, "heal-worker")).length, 1);
+    await eventsOnce(f, "heal-worker", (evs) => evs.length === 1, 200);
   },
 );
 
@@ -298,8 +319,10 @@ Deno.test("an Event that cannot be written does not fail or undo the cordon", as
   const res = await f.post(firing);
   assert.equal(res.status, 200);
   assert.equal(await unschedulable(f, "heal-worker"), true);
-  const metrics = await (await fetch(`${f.service.url}/metrics`)).text();
-  assert.match(metrics, /nodeheal_events_total\{reason="NodeHealCordoned",result="failure"\} 1/);
+  await metricsUntil(
+    f.service.url,
+    /nodeheal_events_total\{reason="NodeHealCordoned",result="failure"\} 1/,
+  );
 });
 
 Deno.test("dry-run decides and reports but writes nothing to the cluster", async () => {
@@ -312,8 +335,13 @@ Deno.test("dry-run decides and reports but writes nothing to the cluster", async
     f.cluster.api.read("Node", "heal-worker")?.metadata?.annotations?.["node-heal.io/cordoned-by"],
     undefined,
   );
+  // Writes went out, with dryRun=All: validated by the API server, never stored (the Event's
+  // behind the answer).
+  await metricsUntil(
+    f.service.url,
+    /nodeheal_events_total\{reason="NodeHealCordoned",result="dry_run"\} 1/,
+  );
   assert.deepEqual(await events(f, "heal-worker"), []);
-  // Writes went out, with dryRun=All: validated by the API server, never stored.
   const sent = f.cluster.api.traffic.requests.filter((r) =>
     r.verb === "patch" || r.verb === "create"
   );
@@ -377,13 +405,11 @@ Deno.test(
     );
     const node = await f.core.readNode({ name: "heal-worker2" });
     assert.equal(node.metadata?.annotations?.["node-heal.io/alerts"], undefined);
-    await waitFor(
-      "the Event",
-      async () => (await events(f, "heal-worker2")).some((e) => e.reason === "NodeHealUncordoned"),
-    );
-    const uncordoned = (await events(f, "heal-worker2")).find((e) =>
-      e.reason === "NodeHealUncordoned"
-    );
+    const uncordoned = (await eventsOnce(
+      f,
+      "heal-worker2",
+      (evs) => evs.some((e) => e.reason === "NodeHealUncordoned"),
+    )).find((e) => e.reason === "NodeHealUncordoned");
     assert.match(uncordoned?.message ?? "", /not seen firing for 1\.5s|not seen firing for 1500ms/);
   },
 );
@@ -413,8 +439,11 @@ Deno.test(
     assert.equal(res.status, 200);
     await res.body?.cancel();
     assert.equal(await unschedulable(f, "heal-worker"), true, "the person's cordon stays");
-    const messages = (await events(f, "heal-worker")).map((e) => e.message ?? "");
-    assert.ok(messages.some((m) => /no longer owns its cordon/.test(m)), messages.join("\n"));
+    await eventsOnce(
+      f,
+      "heal-worker",
+      (evs) => evs.some((e) => /no longer owns its cordon/.test(e.message ?? "")),
+    );
   },
 );
 
@@ -483,7 +512,7 @@ Deno.test("an Event that fails once is written on a retry", async () => {
   await using f = await withService();
   f.cluster.api.injectFault({ verb: "create", resource: "events", status: 500, times: 1 });
   assert.equal((await f.post(firing)).status, 200);
-  await waitFor("the retried Event", async () => (await events(f, "heal-worker")).length === 1);
+  await eventsOnce(f, "heal-worker", (evs) => evs.length === 1);
 });
 
 Deno.test(

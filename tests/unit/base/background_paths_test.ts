@@ -238,11 +238,11 @@ Deno.test("an Event whose create throws a non-Error is counted a failure, and it
   const recorder = new EventRecorder(client, metrics);
   const intent = { reason: "NodeHealCordoned" as const, type: "Warning" as const, message: "m" };
   // Tried three times (a thrown non-Error reads as a network error), then given up.
-  await recorder.record("w1", intent, { at: NOW() });
+  recorder.record("w1", intent, { at: NOW() });
   await recorder.flush();
-  const { values } = await metrics.events.get();
+  const { values } = await metrics.events.results.get();
   assert.equal(values.find((v) => v.labels.result === "failure")?.value, 1);
-  await recorder.record("w1", intent, { at: NOW() });
+  recorder.record("w1", intent, { at: NOW() });
   await recorder.flush();
   assert.equal(client.events.size, 1);
   assert.equal(await backgroundErrors(metrics, "events"), 0);

@@ -96,11 +96,11 @@ Deno.test("a storm halts a running drain at its next eviction; once quiet, the b
   // w1 and w2 recover: one node alerts. 14 minutes later the breaker is still open...
   await f.pipeline.handle(parsedNotification([alert(1, "resolved"), alert(2, "resolved")]));
   f.advance(14 * 60_000);
-  await f.pipeline.breakers.update();
+  f.pipeline.breakers.update();
   assert.equal(f.pipeline.breakers.states()[0].open, true);
   // ... and at 15 it closes; w4's drain is due again and starts.
   f.advance(60_000);
-  await f.pipeline.breakers.update();
+  f.pipeline.breakers.update();
   const closed = f.pipeline.breakers.states();
   assert.ok(closed.every((b) => !b.open));
   await waitFor("w4's drain again", () => evictions(f) > tried);
@@ -114,7 +114,7 @@ Deno.test("alerts spread wider than `within` do not open the breaker: each node 
     await f.pipeline.handle(parsedNotification([alert(n)]));
     f.advance(3 * 60_000); // 3 minutes apart: never three within 5m
   }
-  await f.pipeline.breakers.update();
+  f.pipeline.breakers.update();
   assert.deepEqual(f.pipeline.breakers.states(), []);
   await waitFor("three drains", () => ["w1", "w2", "w3"].every((n) => step(f, n) === "drained"));
 });
@@ -129,7 +129,7 @@ Deno.test("a closed breaker releases what it held one per `release`, not all at 
   // w3 recovers; w1 and w2 still alert, below the threshold. After `quiet` the breaker closes.
   await f.pipeline.handle(parsedNotification([alert(3, "resolved")]));
   f.advance(15 * 60_000);
-  await f.pipeline.breakers.update();
+  f.pipeline.breakers.update();
   await waitFor("one drain released", () => ["w1", "w2"].some((n) => step(f, n) === "drained"));
   const [first, second] = step(f, "w1") === "drained" ? ["w1", "w2"] : ["w2", "w1"];
   await f.pipeline.reconcile(second);
@@ -160,7 +160,7 @@ Deno.test("a replica that begins to lead learns the storm from the holds on the 
       () => next.index.get("w3")?.metadata.annotations?.[ANNOTATIONS.step],
     );
     await next.pipeline.resumeReplacements();
-    await next.pipeline.breakers.update();
+    next.pipeline.breakers.update();
     assert.deepEqual(next.pipeline.breakers.states().map((b) => [b.open, b.count]), [[true, 3]]);
     for (const name of ["w1", "w2", "w3"]) {
       await next.pipeline.reconcile(name);

@@ -1,5 +1,5 @@
 // EventRecorder (lib/report/events.ts) over the in-memory FakeClient: the Event written, its
-// count, retries and giving up, dry runs, and a write slower than the caller waits; and the API
+// count, retries and giving up, dry runs, and a write slower than the caller; and the API
 // calls a repeat costs: one PATCH for a remembered Event, a few for a burst, the fallbacks when
 // another writer counted it or it expired, and the bound on what is remembered.
 import assert from "node:assert/strict";
@@ -50,6 +50,15 @@ function settles<T>(work: Promise<T>, what: string): Promise<T> {
   return deadline(work, 5000, () => new Error(`${what} did not settle within 5 s`));
 }
 
+/** Records one Event and waits for it to be written (a flush). */
+async function write(
+  recorder: EventRecorder,
+  ...args: Parameters<EventRecorder["record"]>
+): Promise<void> {
+  assert.equal(recorder.record(...args), undefined);
+  await settles(recorder.flush(), "flush");
+}
+
 /** A FakeClient whose createEvent calls wait until {@link release} (a slow API server). */
 class HeldClient extends FakeClient {
   #gate = Promise.withResolvers<void>();
@@ -71,7 +80,7 @@ Deno.test("record() writes a Node Event named node.nodeheal.<hash> in namespace 
   const client = new FakeClient();
   const metrics = new Metrics();
   const recorder = new EventRecorder(client, metrics);
-  await recorder.record("worker-1", CORDONED, { at: AT });
+  await write(recorder, "worker-1", CORDONED, { at: AT });
   const [event, ...more] = stored(client);
   assert.equal(more.length, 0);
   assert.match(event.metadata.name, /^worker-1\.nodeheal\.[0-9a-f]{8}$/);
@@ -95,10 +104,10 @@ Deno.test("record() writes a Node Event named node.nodeheal.<hash> in namespace 
 Deno.test("record() takes the namespace and instance given, and names Events by node, reason and message", async () => {
   const client = new FakeClient();
   const recorder = new EventRecorder(client, new Metrics(), { namespace: "ops", instance: "r-2" });
-  await recorder.record("worker-1", CORDONED, { at: AT });
-  await recorder.record("worker-2", CORDONED, { at: AT });
-  await recorder.record("worker-1", { ...CORDONED, reason: "NodeHealSkipped" }, { at: AT });
-  await recorder.record("worker-1", { ...CORDONED, message: "another message" }, { at: AT });
+  await write(recorder, "worker-1", CORDONED, { at: AT });
+  await write(recorder, "worker-2", CORDONED, { at: AT });
+  await write(recorder, "worker-1", { ...CORDONED, reason: "NodeHealSkipped" }, { at: AT });
+  await write(recorder, "worker-1", { ...CORDONED, message: "another message" }, { at: AT });
   const events = stored(client);
   assert.equal(events.length, 4);
   assert.equal(new Set(events.map((e) => e.metadata.name)).size, 4);
@@ -111,7 +120,7 @@ Deno.test("record() takes the namespace and instance given, and names Events by 
   }
   // The name is a function of node, reason and message alone: another recorder finds the same.
   const other = new FakeClient();
-  await new EventRecorder(other, new Metrics()).record("worker-2", CORDONED, { at: LATER });
+  await write(new EventRecorder(other, new Metrics()), "worker-2", CORDONED, { at: LATER });
   const name = [...other.events.values()][0].metadata.name;
   assert.ok(events.some((e) => e.metadata.name === name));
 });
@@ -120,9 +129,9 @@ Deno.test("record() clips the message to EVENT_MESSAGE_LIMIT characters", async 
   const client = new FakeClient();
   const recorder = new EventRecorder(client, new Metrics());
   const long = "x".repeat(EVENT_MESSAGE_LIMIT * 3);
-  await recorder.record("worker-1", { ...CORDONED, message: long }, { at: AT });
+  await write(recorder, "worker-1", { ...CORDONED, message: long }, { at: AT });
   const exact = "y".repeat(EVENT_MESSAGE_LIMIT);
-  await recorder.record("worker-1", { ...CORDONED, message: exact }, { at: AT });
+  await write(recorder, "worker-1", { ...CORDONED, message: exact }, { at: AT });
   const messages = stored(client).map((e) => e.message);
   const clipped = messages.find((m) => m.startsWith("x"));
   assert.ok(clipped);
@@ -135,8 +144,8 @@ Deno.test("record() of the same reason and message twice counts one Event to 2",
   const client = new FakeClient();
   const metrics = new Metrics();
   const recorder = new EventRecorder(client, metrics);
-  await recorder.record("worker-1", CORDONED, { at: AT });
-  await recorder.record("worker-1", CORDONED, { at: LATER });
+  await write(recorder, "worker-1", CORDONED, { at: AT });
+  await write(recorder, "worker-1", CORDONED, { at: LATER });
   const events = stored(client);
   assert.equal(events.length, 1);
   assert.equal(events[0].count, 2);
@@ -154,18 +163,18 @@ Deno.test("record() tries again after passing failures (5xx, 429, no status) and
   const metrics = new Metrics();
   const recorder = new EventRecorder(client, metrics);
   client.fail("createEvent", 503, 0);
-  await settles(recorder.record("worker-1", CORDONED, { at: AT }), "record");
+  await write(recorder, "worker-1", CORDONED, { at: AT });
   assert.equal(callsOf(client, "createEvent"), 3);
   assert.equal(stored(client).length, 1);
 
   client.fail("createEvent", 429);
-  await settles(recorder.record("worker-2", CORDONED, { at: AT }), "record");
+  await write(recorder, "worker-2", CORDONED, { at: AT });
   assert.equal(callsOf(client, "createEvent"), 5);
   assert.equal(stored(client).length, 2);
 
   // Another writer counting the same Event: a conflict, so read it again and count.
   client.fail("patchEventCount", 409);
-  await settles(recorder.record("worker-1", CORDONED, { at: LATER }), "record");
+  await write(recorder, "worker-1", CORDONED, { at: LATER });
   assert.equal(callsOf(client, "patchEventCount"), 2);
   assert.equal(callsOf(client, "readEvent"), 1);
   const w1 = stored(client).find((e) => e.involvedObject.name === "worker-1");
@@ -181,7 +190,7 @@ Deno.test("record() gives up after its retries and counts a failure, never throw
   const metrics = new Metrics();
   const recorder = new EventRecorder(client, metrics);
   client.fail("createEvent", 500, 502, 503, 504);
-  await settles(recorder.record("worker-1", CORDONED, { at: AT }), "record");
+  await write(recorder, "worker-1", CORDONED, { at: AT });
   await settles(recorder.flush(), "flush");
   assert.equal(callsOf(client, "createEvent"), 3, "one try and two retries");
   assert.equal(client.events.size, 0);
@@ -191,10 +200,7 @@ Deno.test("record() gives up after its retries and counts a failure, never throw
   const forbidden = new FakeClient();
   const m2 = new Metrics();
   forbidden.fail("createEvent", 403);
-  await settles(
-    new EventRecorder(forbidden, m2).record("worker-1", CORDONED, { at: AT }),
-    "record",
-  );
+  await write(new EventRecorder(forbidden, m2), "worker-1", CORDONED, { at: AT });
   assert.equal(callsOf(forbidden, "createEvent"), 1);
   assert.equal(forbidden.events.size, 0);
   assert.deepEqual(await eventCounts(m2), { "NodeHealCordoned/failure": 1 });
@@ -204,8 +210,8 @@ Deno.test("record() in a dry run stores nothing and counts dry_run", async () =>
   const client = new FakeClient({ dryRun: true });
   const metrics = new Metrics();
   const recorder = new EventRecorder(client, metrics);
-  await recorder.record("worker-1", CORDONED, { at: AT });
-  await recorder.record("worker-1", { ...CORDONED, reason: "NodeHealDrained" }, { at: AT });
+  await write(recorder, "worker-1", CORDONED, { at: AT });
+  await write(recorder, "worker-1", { ...CORDONED, reason: "NodeHealDrained" }, { at: AT });
   assert.equal(callsOf(client, "createEvent"), 2);
   assert.equal(client.events.size, 0);
   assert.deepEqual(await eventCounts(metrics), {
@@ -214,11 +220,11 @@ Deno.test("record() in a dry run stores nothing and counts dry_run", async () =>
   });
 });
 
-Deno.test("record() resolves after waitMs while a slow write goes on, and flush() waits for it", async () => {
+Deno.test("record() returns at once while a slow write goes on, and flush() waits for it", async () => {
   const client = new HeldClient();
   const metrics = new Metrics();
   const recorder = new EventRecorder(client, metrics);
-  await settles(recorder.record("worker-1", CORDONED, { at: AT, waitMs: 10 }), "record");
+  assert.equal(recorder.record("worker-1", CORDONED, { at: AT }), undefined);
   assert.equal(client.started, 1);
   assert.equal(client.events.size, 0, "the write is still held");
 
@@ -236,8 +242,8 @@ Deno.test("flush() waits for writes still retrying in the background", async () 
   const client = new FakeClient();
   const recorder = new EventRecorder(client, new Metrics());
   client.fail("createEvent", 503, 503);
-  // waitMs 0: record() gives up waiting at once, the retries go on.
-  await settles(recorder.record("worker-1", CORDONED, { at: AT, waitMs: 0 }), "record");
+  // record() returns at once; the retries go on behind.
+  recorder.record("worker-1", CORDONED, { at: AT });
   assert.equal(client.events.size, 0, "the first retry waits 100 ms");
   await settles(recorder.flush(), "flush");
   assert.equal(callsOf(client, "createEvent"), 3);
@@ -268,10 +274,10 @@ Deno.test("a repeat of an Event this recorder wrote is one PATCH carrying the ve
   const client = new FakeClient();
   const metrics = new Metrics();
   const recorder = new EventRecorder(client, metrics);
-  await recorder.record("cp-1", SKIPPED, { at: AT });
+  await write(recorder, "cp-1", SKIPPED, { at: AT });
   for (let i = 2; i <= 5; i++) {
     const from = client.calls.length;
-    await recorder.record("cp-1", SKIPPED, { at: new Date(AT.getTime() + i * 1000) });
+    await write(recorder, "cp-1", SKIPPED, { at: new Date(AT.getTime() + i * 1000) });
     assert.deepEqual(methodsSince(client, from), ["patchEventCount"], `repeat ${i}`);
     assert.equal(eventOf(client, "cp-1").count, i);
   }
@@ -290,12 +296,8 @@ Deno.test("a burst of 100 identical records counts 100 in two calls, and every r
   // One write of an Event at a time; each takes every record made while the one before was
   // under way. All 100 records are made before the first call answers, so: the create (1 record),
   // then one PATCH (the other 99).
-  await settles(
-    Promise.all(
-      Array.from({ length: 100 }, () => recorder.record("cp-1", SKIPPED, { at: AT, waitMs: 5000 })),
-    ),
-    "100 records",
-  );
+  for (let i = 0; i < 100; i++) recorder.record("cp-1", SKIPPED, { at: AT });
+  await settles(recorder.flush(), "100 records");
   assert.equal(eventOf(client, "cp-1").count, 100);
   assert.deepEqual(client.calls.map((c) => c.method), ["createEvent", "patchEventCount"]);
   assert.deepEqual(await eventCounts(metrics), {
@@ -305,10 +307,8 @@ Deno.test("a burst of 100 identical records counts 100 in two calls, and every r
 
   // Another burst on the remembered Event: two PATCHes (1 record, then 99), still exact.
   const from = client.calls.length;
-  await settles(
-    Promise.all(Array.from({ length: 100 }, () => recorder.record("cp-1", SKIPPED, { at: LATER }))),
-    "100 more records",
-  );
+  for (let i = 0; i < 100; i++) recorder.record("cp-1", SKIPPED, { at: LATER });
+  await settles(recorder.flush(), "100 more records");
   assert.deepEqual(methodsSince(client, from), ["patchEventCount", "patchEventCount"]);
   assert.equal(eventOf(client, "cp-1").count, 200);
   assert.equal(eventOf(client, "cp-1").lastTimestamp, LATER.toISOString());
@@ -320,22 +320,18 @@ Deno.test("records arriving in waves during slow writes cost one call per wave a
   // 10 waves of 10 records, all made while the create is held: the create (the first record)
   // and one PATCH (the other 99). Then 10 waves each awaited before the next: at most two PATCHes
   // a wave (its first record, then the 9 made while that one was under way).
-  const held: Promise<void>[] = [];
   for (let wave = 0; wave < 10; wave++) {
-    for (let i = 0; i < 10; i++) held.push(recorder.record("cp-1", SKIPPED, { at: AT, waitMs: 0 }));
+    for (let i = 0; i < 10; i++) recorder.record("cp-1", SKIPPED, { at: AT });
     await new Promise((r) => setTimeout(r, 1));
   }
   assert.equal(client.started, 1, "one create under way, the rest wait for it");
   client.release();
-  await settles(Promise.all(held), "held records");
   await settles(recorder.flush(), "flush");
   assert.equal(client.calls.length, 2);
   assert.equal(eventOf(client, "cp-1").count, 100);
   for (let wave = 0; wave < 10; wave++) {
-    await settles(
-      Promise.all(Array.from({ length: 10 }, () => recorder.record("cp-1", SKIPPED, { at: AT }))),
-      `wave ${wave}`,
-    );
+    for (let i = 0; i < 10; i++) recorder.record("cp-1", SKIPPED, { at: AT });
+    await settles(recorder.flush(), `wave ${wave}`);
   }
   assert.ok(client.calls.length <= 2 + 2 * 10, `${client.calls.length} calls for 200 records`);
   assert.equal(eventOf(client, "cp-1").count, 200);
@@ -345,18 +341,18 @@ Deno.test("an Event another writer counted meanwhile is read again and counted e
   const client = new FakeClient();
   const metrics = new Metrics();
   const recorder = new EventRecorder(client, metrics);
-  await recorder.record("cp-1", SKIPPED, { at: AT });
-  await recorder.record("cp-1", SKIPPED, { at: AT });
+  await write(recorder, "cp-1", SKIPPED, { at: AT });
+  await write(recorder, "cp-1", SKIPPED, { at: AT });
   // Another replica counts it 3 more times: its resourceVersion moves on.
   const theirs = eventOf(client, "cp-1");
   client.putEvent({ ...theirs, count: theirs.count + 3 });
   const from = client.calls.length;
-  await settles(recorder.record("cp-1", SKIPPED, { at: LATER }), "record");
+  await write(recorder, "cp-1", SKIPPED, { at: LATER });
   assert.deepEqual(methodsSince(client, from), ["patchEventCount", "readEvent", "patchEventCount"]);
   assert.equal(eventOf(client, "cp-1").count, 6);
   // What it read is remembered: the next repeat is one PATCH again.
   const next = client.calls.length;
-  await recorder.record("cp-1", SKIPPED, { at: LATER });
+  await write(recorder, "cp-1", SKIPPED, { at: LATER });
   assert.deepEqual(methodsSince(client, next), ["patchEventCount"]);
   assert.equal(eventOf(client, "cp-1").count, 7);
   assert.deepEqual(await eventCounts(metrics), {
@@ -369,18 +365,18 @@ Deno.test("an Event that expired is created again, starting its count anew", asy
   const client = new FakeClient();
   const metrics = new Metrics();
   const recorder = new EventRecorder(client, metrics);
-  await recorder.record("cp-1", SKIPPED, { at: AT });
-  await recorder.record("cp-1", SKIPPED, { at: AT });
+  await write(recorder, "cp-1", SKIPPED, { at: AT });
+  await write(recorder, "cp-1", SKIPPED, { at: AT });
   // The API server's Event TTL (1 h by default) removes it.
   client.events.delete(`default/${eventOf(client, "cp-1").metadata.name}`);
   const from = client.calls.length;
-  await settles(recorder.record("cp-1", SKIPPED, { at: LATER }), "record");
+  await write(recorder, "cp-1", SKIPPED, { at: LATER });
   assert.deepEqual(methodsSince(client, from), ["patchEventCount", "createEvent"]);
   const event = eventOf(client, "cp-1");
   assert.equal(event.count, 1);
   assert.equal(event.firstTimestamp, LATER.toISOString());
   const next = client.calls.length;
-  await recorder.record("cp-1", SKIPPED, { at: LATER });
+  await write(recorder, "cp-1", SKIPPED, { at: LATER });
   assert.deepEqual(methodsSince(client, next), ["patchEventCount"]);
   assert.equal(eventOf(client, "cp-1").count, 2);
   assert.deepEqual(await eventCounts(metrics), {
@@ -391,10 +387,10 @@ Deno.test("an Event that expired is created again, starting its count anew", asy
 
 Deno.test("an Event written by another replica (or before a restart) is created, read and counted", async () => {
   const client = new FakeClient();
-  await new EventRecorder(client, new Metrics()).record("cp-1", SKIPPED, { at: AT });
+  await write(new EventRecorder(client, new Metrics()), "cp-1", SKIPPED, { at: AT });
   const recorder = new EventRecorder(client, new Metrics());
   const from = client.calls.length;
-  await recorder.record("cp-1", SKIPPED, { at: LATER });
+  await write(recorder, "cp-1", SKIPPED, { at: LATER });
   assert.deepEqual(methodsSince(client, from), ["createEvent", "readEvent", "patchEventCount"]);
   assert.equal(eventOf(client, "cp-1").count, 2);
 });
@@ -402,22 +398,22 @@ Deno.test("an Event written by another replica (or before a restart) is created,
 Deno.test("at most rememberedEvents Events are remembered; a dropped one still counts exactly", async () => {
   const client = new FakeClient();
   const recorder = new EventRecorder(client, new Metrics(), { rememberedEvents: 2 });
-  for (const node of ["a", "b", "c"]) await recorder.record(node, SKIPPED, { at: AT });
+  for (const node of ["a", "b", "c"]) await write(recorder, node, SKIPPED, { at: AT });
   assert.equal(recorder.remembered, 2);
   // c and b are remembered, a (the least recently written) was dropped.
   let from = client.calls.length;
-  await recorder.record("c", SKIPPED, { at: AT });
+  await write(recorder, "c", SKIPPED, { at: AT });
   assert.deepEqual(methodsSince(client, from), ["patchEventCount"]);
   from = client.calls.length;
-  await recorder.record("a", SKIPPED, { at: AT });
+  await write(recorder, "a", SKIPPED, { at: AT });
   assert.deepEqual(methodsSince(client, from), ["createEvent", "readEvent", "patchEventCount"]);
   assert.equal(recorder.remembered, 2);
   // Now a and c are remembered, b was dropped.
   from = client.calls.length;
-  await recorder.record("b", SKIPPED, { at: AT });
+  await write(recorder, "b", SKIPPED, { at: AT });
   assert.deepEqual(methodsSince(client, from), ["createEvent", "readEvent", "patchEventCount"]);
   from = client.calls.length;
-  await recorder.record("a", SKIPPED, { at: AT });
+  await write(recorder, "a", SKIPPED, { at: AT });
   assert.deepEqual(methodsSince(client, from), ["patchEventCount"]);
   assert.deepEqual(
     ["a", "b", "c"].map((node) => eventOf(client, node).count),
@@ -429,7 +425,7 @@ Deno.test("at most rememberedEvents Events are remembered; a dropped one still c
   assert.equal(REMEMBERED_EVENTS, 4096);
   const many = new EventRecorder(new FakeClient(), new Metrics());
   for (let i = 0; i < REMEMBERED_EVENTS + 10; i++) {
-    await many.record(`worker-${i}`, SKIPPED, { at: AT });
+    await write(many, `worker-${i}`, SKIPPED, { at: AT });
   }
   assert.equal(many.remembered, REMEMBERED_EVENTS);
 });
@@ -445,9 +441,9 @@ Deno.test("a failed count is logged and counted, never thrown, and the next reco
     const client = new FakeClient();
     const metrics = new Metrics();
     const recorder = new EventRecorder(client, metrics);
-    await recorder.record("cp-1", SKIPPED, { at: AT });
+    await write(recorder, "cp-1", SKIPPED, { at: AT });
     client.fail("patchEventCount", 403);
-    await settles(recorder.record("cp-1", SKIPPED, { at: AT }), "record");
+    await write(recorder, "cp-1", SKIPPED, { at: AT });
     assert.equal(eventOf(client, "cp-1").count, 1);
     assert.equal(logged.length, 1);
     assert.equal(logged[0].level, "warning");
@@ -455,21 +451,19 @@ Deno.test("a failed count is logged and counted, never thrown, and the next reco
     assert.match(String(logged[0].properties.error), /403|scripted/);
     // It forgot the Event: the next record creates, reads and counts it.
     const from = client.calls.length;
-    await settles(recorder.record("cp-1", SKIPPED, { at: LATER }), "record");
+    await write(recorder, "cp-1", SKIPPED, { at: LATER });
     assert.deepEqual(methodsSince(client, from), ["createEvent", "readEvent", "patchEventCount"]);
     assert.equal(eventOf(client, "cp-1").count, 2);
 
     // A passing failure of the PATCH is tried again with the same version.
     client.fail("patchEventCount", 503);
-    await settles(recorder.record("cp-1", SKIPPED, { at: LATER }), "record");
+    await write(recorder, "cp-1", SKIPPED, { at: LATER });
     assert.equal(eventOf(client, "cp-1").count, 3);
 
     // A burst whose first write fails: that record fails, the rest are counted.
     client.fail("patchEventCount", 403);
-    await settles(
-      Promise.all(Array.from({ length: 10 }, () => recorder.record("cp-1", SKIPPED, { at: AT }))),
-      "burst",
-    );
+    for (let i = 0; i < 10; i++) recorder.record("cp-1", SKIPPED, { at: AT });
+    await settles(recorder.flush(), "burst");
     assert.equal(eventOf(client, "cp-1").count, 12);
     assert.equal(logged.length, 2);
     assert.deepEqual(await eventCounts(metrics), {
@@ -486,8 +480,9 @@ Deno.test("a dry run remembers nothing: every repeat is sent as a create, counte
   const client = new FakeClient({ dryRun: true });
   const metrics = new Metrics();
   const recorder = new EventRecorder(client, metrics);
-  for (let i = 0; i < 3; i++) await recorder.record("cp-1", SKIPPED, { at: AT });
-  await Promise.all(Array.from({ length: 5 }, () => recorder.record("cp-1", SKIPPED, { at: AT })));
+  for (let i = 0; i < 3; i++) await write(recorder, "cp-1", SKIPPED, { at: AT });
+  for (let i = 0; i < 5; i++) recorder.record("cp-1", SKIPPED, { at: AT });
+  await settles(recorder.flush(), "flush");
   assert.equal(recorder.remembered, 0);
   assert.equal(client.events.size, 0);
   assert.deepEqual(client.calls.map((c) => c.method), Array(5).fill("createEvent"));
