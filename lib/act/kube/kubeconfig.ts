@@ -125,7 +125,10 @@ function parseBounded(text: string): unknown {
     raw = parseYaml(text, { maxAliasCount: KUBECONFIG_LIMITS.aliases });
   } catch (err) {
     // The parser's message quotes the line, which may hold a token: only where, and its code.
-    const e = err as { linePos?: { line: number; col: number }[]; code?: string };
+    const e = err as { linePos?: { line: number; col: number }[]; code?: string; message?: string };
+    if (/alias/i.test(e.message ?? "") && !e.linePos) {
+      throw new Error(`its aliases repeat more than ${KUBECONFIG_LIMITS.values} values`);
+    }
     const pos = e.linePos?.[0];
     const at = pos ? ` at line ${pos.line}, column ${pos.col}` : "";
     throw new Error(`it is not YAML${at}${e.code ? ` (${e.code})` : ""}`);
