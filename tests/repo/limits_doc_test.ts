@@ -157,6 +157,27 @@ Deno.test("docs/limits.md states the relay's HTTP/2 bounds as the code has them"
   );
 });
 
+Deno.test("docs/limits.md states the bounds on the kubeconfig as the reader has them", async () => {
+  const { KUBECONFIG_LIMITS, TOKEN_BYTES } = await import("../../lib/act/kube/kubeconfig.ts");
+  const rows = new Map(table("The kubeconfig").map((r) => [r[0], Number(r[1])]));
+  const expected: [RegExp, number][] = [
+    [/^bytes of the kubeconfig/, KUBECONFIG_LIMITS.bytes],
+    [/^nesting of collections/, KUBECONFIG_LIMITS.depth],
+    [/^indentation/, KUBECONFIG_LIMITS.indent],
+    [/^values, each alias/, KUBECONFIG_LIMITS.values],
+    [/^aliases/, KUBECONFIG_LIMITS.aliases],
+    [/^bytes of a token file/, TOKEN_BYTES],
+    // CA and certificate files are read within the kubeconfig's own bound (transport.ts).
+    [/^bytes of a CA/, KUBECONFIG_LIMITS.bytes],
+  ];
+  for (const [name, value] of expected) {
+    const row = [...rows].find(([k]) => name.test(k));
+    assert.ok(row, `a row ${name}`);
+    assert.equal(row[1], value, String(name));
+  }
+  assert.equal(rows.size, expected.length, "every row is checked");
+});
+
 Deno.test("docs/limits.md states the bounds on the policy file as the code has them", async () => {
   const { POLICY_LIMITS } = await import("../../lib/decide/policy_yaml.ts");
   const { QUOTE_MAX, REFUSAL_MAX } = await import("../../lib/decide/policy_refusal.ts");

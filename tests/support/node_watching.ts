@@ -3,7 +3,7 @@
 import * as k8s from "@kubernetes/client-node";
 import { watchNodes } from "../../lib/act/kube/node_watch.ts";
 import type { NodeWatchOptions } from "../../lib/act/kube/node_watch.ts";
-import { PooledKubeConfig } from "../../lib/act/kube/pooled_config.ts";
+import { kubeconfigFromString } from "../../lib/act/kube/kubeconfig.ts";
 import { closeNative } from "../../lib/act/kube/raw.ts";
 import { kubeconfigFor } from "../../lib/embedded/cluster.ts";
 import { workerName } from "../../lib/embedded/seed/topology.ts";
@@ -32,8 +32,7 @@ export function recorder() {
 
 /** node-heal's Node watch against `url`, with `options`; stop it (and its client) with dispose. */
 export async function watching(url: string, options: Partial<NodeWatchOptions> = {}) {
-  const kc = new PooledKubeConfig();
-  kc.loadFromString(kubeconfigFor(url));
+  const kc = kubeconfigFromString(kubeconfigFor(url));
   const r = recorder();
   const watch = await watchNodes(kc, { timeoutMs: 1000, ...options }, r.handlers);
   return {

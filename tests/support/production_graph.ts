@@ -1,5 +1,7 @@
-// The module graphs of the entry points, held to two rules. The production entry point holds no
-// part of the embedded cluster (a dev and test tool). And imports point only down: a room imports
+// The module graphs of the entry points, held to three rules. The production entry point holds no
+// part of the embedded cluster (a dev and test tool). It loads the Kubernetes client library only
+// through a dynamic import (90 MB resident; only a kubeconfig node-heal's reader does not serve
+// needs it), which `deno compile` still embeds. And imports point only down: a room imports
 // only the rooms ROOMS lists for it, so the pipeline reads one way (intake → resolve → decide →
 // act → report) and a backtest loads no HTTP server. `deno task check` runs this file; a test
 // imports it.
@@ -66,11 +68,15 @@ export function roomOf(specifier: string): Room | "unknown" | undefined {
   return folder && folder in ROOMS ? folder as Room : "unknown";
 }
 
-/** One import in a graph: `code` when it loads at run time, `type` when only the checker reads it. */
+/**
+ * One import in a graph: `code` when it loads at run time, `type` when only the checker reads it;
+ * `isDynamic` for an `import()`, which loads when it runs.
+ */
 interface Dependency {
   specifier: string;
   code?: { specifier: string };
   type?: { specifier: string };
+  isDynamic?: boolean;
 }
 
 /** A module graph as `deno info --json` prints it. */
@@ -136,6 +142,56 @@ export function loadedFrom(graph: Graph, entry: string): string[] {
   return [...seen].map(short).sort();
 }
 
+/** The Kubernetes client library, as `deno info` names it. */
+export const CLIENT_LIBRARY = "npm:@kubernetes/client-node";
+
+/**
+ * What loads with `entry` itself, before any of its dynamic imports runs: its static code imports,
+ * followed on; npm packages by their specifier (`npm:name@version`).
+ */
+export function staticallyFrom(graph: Graph, entry: string): string[] {
+  const start = new URL(entry, REPO).href;
+  const byName = new Map(graph.modules.map((m) => [m.specifier, m]));
+  const seen = new Set<string>([start]);
+  const todo = [start];
+  while (todo.length > 0) {
+    for (const d of byName.get(todo.pop()!)?.dependencies ?? []) {
+      const next = d.code?.specifier;
+      if (next && !d.isDynamic && !seen.has(next)) {
+        seen.add(next);
+        todo.push(next);
+      }
+    }
+  }
+  return [...seen].map(short).sort();
+}
+
+/**
+ * The commands of `main.ts`: itself and what it imports dynamically (a command's room: the service,
+ * its configuration, the backtest), each loaded whole before it runs.
+ */
+export function commandsOf(graph: Graph): string[] {
+  const main = graph.modules.find((m) => m.specifier === new URL("main.ts", REPO).href);
+  const dynamic = (main?.dependencies ?? []).filter((d) => d.isDynamic && d.code);
+  return ["main.ts", ...dynamic.map((d) => short(d.code!.specifier))];
+}
+
+/**
+ * What breaks the rule on the client library in `main.ts`'s graph: a command that loads it
+ * statically, or no dynamic import of it left (the compiled binary would not embed it).
+ */
+export function libraryProblems(graph: Graph): string[] {
+  const problems: string[] = [];
+  for (const command of commandsOf(graph)) {
+    const lib = staticallyFrom(graph, command).find((m) => m.startsWith(CLIENT_LIBRARY));
+    if (lib) problems.push(`${command} loads the client library statically: ${lib}`);
+  }
+  if (!loadedFrom(graph, "main.ts").some((m) => m.startsWith(CLIENT_LIBRARY))) {
+    problems.push(`main.ts no longer imports ${CLIENT_LIBRARY}: the binary would not embed it`);
+  }
+  return problems;
+}
+
 /** The modules of `main.ts`'s graph under `lib/embedded/`, as `deno info` lists them. */
 export async function embeddedInProduction(): Promise<{ modules: string[]; embedded: string[] }> {
   const graph = await graphOf("main.ts");
@@ -147,7 +203,11 @@ export async function embeddedInProduction(): Promise<{ modules: string[]; embed
 export async function layoutProblems(): Promise<string[]> {
   const main = await graphOf("main.ts");
   const dev = await graphOf("lib/dev/dev_mode.ts");
-  const problems = new Set([...upwardImports(main), ...upwardImports(dev)]);
+  const problems = new Set([
+    ...upwardImports(main),
+    ...upwardImports(dev),
+    ...libraryProblems(main),
+  ]);
   for (const m of main.modules.filter((m) => m.specifier.includes("/lib/embedded/"))) {
     problems.add(`main.ts pulls in the embedded cluster: ${short(m.specifier)}`);
   }
@@ -166,6 +226,7 @@ if (import.meta.main) {
   }
   console.log(
     "main.ts and lib/dev/dev_mode.ts: imports point only down; no embedded cluster in " +
-      "production; the backtest loads no server",
+      "production; the client library loaded only when a kubeconfig needs it; the backtest " +
+      "loads no server",
   );
 }

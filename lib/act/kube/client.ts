@@ -1,8 +1,15 @@
 // Connects to the cluster. The client library is imported under kube/ only: every read and
 // write of the cluster goes through the KubeClient interface (kube_types.ts), so dry-run and
-// tests swap only this boundary.
+// tests swap only this boundary. The kubeconfig is read by node-heal's own reader
+// (kubeconfig.ts); the library itself loads only for a kubeconfig that reader does not serve.
 import { LibraryClient } from "./library_client.ts";
-import { PooledKubeConfig } from "./pooled_config.ts";
+import {
+  type Kubeconfig,
+  kubeconfigFromFile,
+  kubeconfigFromString,
+  kubeconfigInCluster,
+  SERVICE_ACCOUNT_ROOT,
+} from "./kubeconfig.ts";
 import type { NodeWatchOptions } from "./node_watch.ts";
 import type { Fence } from "../fence.ts";
 import {
@@ -37,7 +44,7 @@ export interface ConnectOptions {
   watch?: Omit<NodeWatchOptions, "timeoutMs">;
 }
 
-const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+const SERVICE_ACCOUNT_TOKEN = `${SERVICE_ACCOUNT_ROOT}/token`;
 
 function exists(path: string): boolean {
   try {
@@ -56,23 +63,23 @@ export function connect(
   options: ConnectOptions,
 ): { client: KubeClient; source: KubeconfigSource } {
   const env = options.env ?? ((name: string) => Deno.env.get(name));
-  const kc = new PooledKubeConfig();
+  let kc: Kubeconfig;
   let source: KubeconfigSource;
   try {
     if (options.kubeconfigYaml !== undefined) {
-      kc.loadFromString(options.kubeconfigYaml);
+      kc = kubeconfigFromString(options.kubeconfigYaml);
       source = "embedded";
     } else if (options.kubeconfigPath) {
-      kc.loadFromFile(options.kubeconfigPath);
+      kc = kubeconfigFromFile(options.kubeconfigPath);
       source = "flag";
     } else if (env("KUBERNETES_SERVICE_HOST") && exists(SERVICE_ACCOUNT_TOKEN)) {
-      kc.loadFromCluster();
+      kc = kubeconfigInCluster(env);
       source = "in-cluster";
     } else if (env("KUBECONFIG")) {
-      kc.loadFromFile(env("KUBECONFIG")!.split(":")[0]);
+      kc = kubeconfigFromFile(env("KUBECONFIG")!.split(":")[0]);
       source = "KUBECONFIG";
     } else if (env("HOME") && exists(`${env("HOME")}/.kube/config`)) {
-      kc.loadFromFile(`${env("HOME")}/.kube/config`);
+      kc = kubeconfigFromFile(`${env("HOME")}/.kube/config`);
       source = "home";
     } else {
       throw new Error(
@@ -83,11 +90,7 @@ export function connect(
   } catch (err) {
     throw new Error(`Cannot load a kubeconfig: ${whyUnreadable(err)}`);
   }
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) {
-    throw new Error(`Cannot load a kubeconfig: its current context names no cluster`);
-  }
-  const client = new LibraryClient(kc, cluster.server, {
+  const client = new LibraryClient(kc, kc.server, {
     dryRun: options.dryRun ?? false,
     timeoutMs: options.timeoutMs ?? 10_000,
     fence: options.fence,

@@ -1,4 +1,5 @@
-import * as k8s from "@kubernetes/client-node";
+import type * as k8s from "@kubernetes/client-node";
+import type { Kubeconfig } from "./kubeconfig.ts";
 import type { NodePatch } from "../../decide/decision.ts";
 import type { Node } from "../../base/node.ts";
 import type { Pod } from "../../base/pod.ts";
@@ -43,7 +44,7 @@ export const MAX_IN_FLIGHT = 16;
 export class LibraryClient implements KubeClient {
   readonly server: string;
   readonly dryRun: boolean;
-  #kc: k8s.KubeConfig;
+  #kc: Kubeconfig;
   #timeoutMs: number;
   #slots: Slots;
   #objects: ObjectCalls;
@@ -54,7 +55,7 @@ export class LibraryClient implements KubeClient {
   #watch?: Omit<NodeWatchOptions, "timeoutMs">;
 
   constructor(
-    kc: k8s.KubeConfig,
+    kc: Kubeconfig,
     server: string,
     options: {
       dryRun: boolean;

@@ -2,6 +2,7 @@
 // Node projected as it arrives, bounded (each page within its time and bytes; a list that repeats
 // its continue token, or carries no resourceVersion, fails instead of looping).
 import type * as k8s from "@kubernetes/client-node";
+import type { Kubeconfig } from "./kubeconfig.ts";
 import { toNode } from "./convert.ts";
 import { rawJson } from "./raw.ts";
 import { timeBound } from "./time_bound.ts";
@@ -13,7 +14,7 @@ export const LIST_PAGE = 100;
 
 /** Lists every Node, page by page; what to watch from is the last page's resourceVersion. */
 export async function listNodes(
-  kc: k8s.KubeConfig,
+  kc: Kubeconfig,
   options: { pageMs: number; signal: AbortSignal; stopped: () => boolean },
 ): Promise<{ nodes: Node[]; resourceVersion: string }> {
   const nodes: Node[] = [];
@@ -39,7 +40,7 @@ export async function listNodes(
 
 /** One page of the Node list, read as plain JSON (see rawJson). */
 function listPage(
-  kc: k8s.KubeConfig,
+  kc: Kubeconfig,
   query: { limit: number; continue?: string },
   signal: AbortSignal,
 ): Promise<Page<k8s.V1Node>> {

@@ -1,4 +1,5 @@
-import * as k8s from "@kubernetes/client-node";
+import type * as k8s from "@kubernetes/client-node";
+import type { Kubeconfig } from "./kubeconfig.ts";
 import type { NodeWatchHandlers, Stoppable } from "./types.ts";
 import { toKubeError, toNode } from "./convert.ts";
 import { listNodes } from "./node_list.ts";
@@ -81,7 +82,7 @@ export interface NodeWatchOptions {
  * is aborted and fails: its connection died without a word.
  */
 export async function watchNodes(
-  kc: k8s.KubeConfig,
+  kc: Kubeconfig,
   options: NodeWatchOptions,
   handlers: NodeWatchHandlers,
 ): Promise<Stoppable> {
@@ -102,7 +103,7 @@ interface Attempt {
 
 /** The list and the watches of {@link watchNodes}, and when each is made again. */
 class NodeWatch implements Stoppable {
-  #kc: k8s.KubeConfig;
+  #kc: Kubeconfig;
   #timeoutMs: number;
   #handlers: NodeWatchHandlers;
   /** The watch's `timeoutSeconds`. */
@@ -121,7 +122,7 @@ class NodeWatch implements Stoppable {
   #recoveredAfterMs: number;
   #background: Background;
 
-  constructor(kc: k8s.KubeConfig, options: NodeWatchOptions, handlers: NodeWatchHandlers) {
+  constructor(kc: Kubeconfig, options: NodeWatchOptions, handlers: NodeWatchHandlers) {
     this.#kc = kc;
     this.#background = options.background ?? new Background();
     this.#timeoutMs = options.timeoutMs;
@@ -190,7 +191,7 @@ class NodeWatch implements Stoppable {
     clearTimeout(this.#recovering);
     // The list's and the watch request's errors name their request already (rawJson,
     // rawResponse); one of the watch's stream (a bound, a line) says it here.
-    const server = this.#kc.getCurrentCluster()?.server ?? "(no server)";
+    const server = this.#kc.server;
     const request = what === "watch nodes" ? `GET ${server}/api/v1/nodes?watch=true` : undefined;
     this.#handlers.error(toKubeError(request ? withRequest(err, request) : err, what));
     this.#later(this.#backoff.next());

@@ -1,4 +1,5 @@
-import * as k8s from "@kubernetes/client-node";
+import type { Kubeconfig } from "./kubeconfig.ts";
+import { nativeTransport, type Transport } from "./transport.ts";
 import { statusError } from "./status_error.ts";
 import { readCapped, readPrefix } from "../../base/bounded_read.ts";
 
@@ -39,7 +40,7 @@ export interface RawRequest {
  * connection, nor its slot, until the server answers, if it ever does).
  */
 export async function rawJson<T>(
-  kc: k8s.KubeConfig,
+  kc: Kubeconfig,
   request: RawRequest,
   signal?: AbortSignal,
 ): Promise<T> {
@@ -71,7 +72,7 @@ export async function rawJson<T>(
  * the body to its end or cancels it; `signal` aborts the request, body included.
  */
 export async function rawResponse(
-  kc: k8s.KubeConfig,
+  kc: Kubeconfig,
   request: RawRequest,
   signal?: AbortSignal,
 ): Promise<Response> {
@@ -95,16 +96,13 @@ export function withRequest(err: unknown, request: string): unknown {
   return err;
 }
 
-function urlOf(kc: k8s.KubeConfig, request: RawRequest): string {
-  return `${kc.getCurrentCluster()!.server}${request.path}`;
+function urlOf(kc: Kubeconfig, request: RawRequest): string {
+  return `${kc.server}${request.path}`;
 }
-
-/** Statuses whose answer has no body (a Response made with one throws). */
-const NULL_BODY: ReadonlySet<number> = new Set([101, 103, 204, 205, 304]);
 
 /** The answer to one request, its body unread: through Deno's client, or the library's. */
 async function respond(
-  kc: k8s.KubeConfig,
+  kc: Kubeconfig,
   request: RawRequest,
   url: string,
   signal?: AbortSignal,
@@ -112,135 +110,55 @@ async function respond(
   const body = request.body === undefined ? undefined : JSON.stringify(request.body);
   const headers: Record<string, string> = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = request.contentType ?? "application/json";
-  const native = await nativeClient(kc);
-  if (native) {
-    const send = async () => {
-      const credentials = await native.credentials();
-      request.beforeSend?.();
-      return await fetch(url, {
-        method: request.method,
-        headers: { ...credentials, ...headers },
-        body,
-        signal,
-        ...(native.client ? { client: native.client } : {}),
-      });
-    };
-    const response = await send();
-    if (response.status !== 401) return response;
-    // Refused credentials may be ones kept past their expiry: ask for them again, once.
-    await response.body?.cancel();
-    native.forget();
-    return await send();
+  const transport = await transportOf(kc);
+  const native = transport.native;
+  if (!native) {
+    const { method, beforeSend } = request;
+    return await transport.send({ method, url, headers, body, signal, beforeSend });
   }
-  const context = new k8s.RequestContext(url, k8s.HttpMethod[request.method]);
-  for (const [k, v] of Object.entries(headers)) context.setHeaderParam(k, v);
-  if (body !== undefined) context.setBody(body);
-  if (signal) context.setSignal(signal);
-  await kc.applySecurityAuthentication(context);
-  request.beforeSend?.();
-  const response = await LIBRARY_HTTP.send(context).toPromise();
-  const status = response.httpStatusCode;
-  const stream = response.body.stream() as ReadableStream<Uint8Array> | null | undefined;
-  if (NULL_BODY.has(status)) {
-    await stream?.cancel();
-    return new Response(null, { status, headers: response.headers });
-  }
-  return new Response(stream ?? null, { status, headers: response.headers });
+  const send = async () => {
+    const credentials = await native.credentials();
+    request.beforeSend?.();
+    return await fetch(url, {
+      method: request.method,
+      headers: { ...credentials, ...headers },
+      body,
+      signal,
+      ...(native.client ? { client: native.client } : {}),
+    });
+  };
+  const response = await send();
+  if (response.status !== 401) return response;
+  // Refused credentials may be ones kept past their expiry: ask for them again, once.
+  await response.body?.cancel();
+  native.forget();
+  return await send();
 }
-
-/**
- * How long the kubeconfig's credential headers are reused before they are asked for again:
- * client-go reads a service-account token file again every minute; an exec plugin's or a
- * provider's token is cached by the library itself until it expires.
- */
-const CREDENTIALS_TTL_MS = 10_000;
-
-const LIBRARY_HTTP = new k8s.IsomorphicFetchHttpLibrary();
 
 /** Closes Deno's HTTP client made for `kc`, if one was (at shutdown). */
-export async function closeNative(kc: k8s.KubeConfig): Promise<void> {
-  const native = await natives.get(kc);
-  natives.delete(kc);
-  native?.client?.close();
+export async function closeNative(kc: Kubeconfig): Promise<void> {
+  const transport = await transports.get(kc)?.catch(() => undefined);
+  transports.delete(kc);
+  transport?.native?.client?.close();
 }
 
-/** Deno's HTTP client for a cluster, and the credentials to send. */
-interface Native {
-  client?: Deno.HttpClient;
-  /** The kubeconfig's credential headers (Authorization), fresh within {@link CREDENTIALS_TTL_MS}. */
-  credentials(): Promise<Record<string, string>>;
-  /** Drops the kept credentials (the server refused them). */
-  forget(): void;
-}
-
-/** Deno's HTTP client for a kubeconfig, once per KubeConfig; undefined where only the library's will do. */
-const natives = new WeakMap<k8s.KubeConfig, Promise<Native | undefined>>();
-
-function nativeClient(kc: k8s.KubeConfig): Promise<Native | undefined> {
-  let native = natives.get(kc);
-  if (!native) {
-    native = makeNative(kc);
-    natives.set(kc, native);
-    // A failure (a certificate file not readable yet) is not kept: the next request tries again.
-    native.catch(() => natives.delete(kc));
-  }
-  return native;
-}
+/** How each kubeconfig's requests are sent, made at its first request. */
+const transports = new WeakMap<Kubeconfig, Promise<Transport>>();
 
 /**
- * Deno's client for the cluster: plain HTTP needs none of its own; HTTPS gets one with the
- * cluster's CA and the user's client certificate. A cluster behind a proxy, one whose
- * certificate is not verified (Deno's client always verifies), or one with a TLS server name or
- * a PKCS#12 bundle, keeps the library's transport.
+ * Deno's client for a kubeconfig node-heal's reader serves; for one it does not, the client
+ * library, loaded now (the first such request waits for it), then Deno's client where the
+ * library's credentials will do, else the library's transport (transport.ts).
  */
-async function makeNative(kc: k8s.KubeConfig): Promise<Native | undefined> {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster || cluster.proxyUrl) return undefined;
-  let cached: { at: number; headers: Promise<Record<string, string>> } | undefined;
-  const credentials = () => {
-    const now = performance.now();
-    if (!cached || now - cached.at > CREDENTIALS_TTL_MS) {
-      const opts: { headers?: Record<string, string> } = {};
-      const headers = kc.applyToHTTPSOptions(
-        opts as Parameters<k8s.KubeConfig["applyToHTTPSOptions"]>[0],
-      )
-        .then(() => {
-          const user = kc.getCurrentUser();
-          // Basic credentials come as a Node.js `auth` option, not a header.
-          return user?.username
-            ? {
-              ...opts.headers,
-              Authorization: `Basic ${btoa(`${user.username}:${user.password}`)}`,
-            }
-            : { ...opts.headers };
-        });
-      // A failure is not kept: the next request asks again.
-      headers.catch(() => cached = undefined);
-      cached = { at: now, headers };
-    }
-    return cached.headers;
-  };
-  const forget = () => {
-    cached = undefined;
-  };
-  if (cluster.server.startsWith("http:")) return { credentials, forget };
-  const tls: {
-    ca?: Uint8Array;
-    cert?: Uint8Array;
-    key?: Uint8Array;
-    pfx?: unknown;
-    rejectUnauthorized?: boolean;
-    servername?: string;
-  } = {};
-  await kc.applyToHTTPSOptions(tls as Parameters<k8s.KubeConfig["applyToHTTPSOptions"]>[0]);
-  if (tls.rejectUnauthorized === false || tls.servername || tls.pfx) return undefined;
-  const text = (b: Uint8Array | undefined) => b && new TextDecoder().decode(b);
-  return {
-    credentials,
-    forget,
-    client: Deno.createHttpClient({
-      ...(tls.ca ? { caCerts: [text(tls.ca)!] } : {}),
-      ...(tls.cert && tls.key ? { cert: text(tls.cert)!, key: text(tls.key)! } : {}),
-    }),
-  };
+function transportOf(kc: Kubeconfig): Promise<Transport> {
+  let transport = transports.get(kc);
+  if (!transport) {
+    transport = kc.library
+      ? import("./library_transport.ts").then((m) => m.libraryTransport(kc))
+      : nativeTransport(kc);
+    transports.set(kc, transport);
+    // A failure (a certificate file not readable yet) is not kept: the next request tries again.
+    transport.catch(() => transports.delete(kc));
+  }
+  return transport;
 }

@@ -5,10 +5,14 @@ import assert from "node:assert/strict";
 import firing from "../../fixtures/alertmanager-0.25-firing.json" with { type: "json" };
 import { kubectlFor, kubectlVersion, waitFor } from "../../support/helpers.ts";
 import {
+  CLIENT_LIBRARY,
+  commandsOf,
   embeddedInProduction,
   graphOf,
   layoutProblems,
+  libraryProblems,
   loadedFrom,
+  staticallyFrom,
   upwardImports,
 } from "../../support/production_graph.ts";
 import { startEmbeddedCluster } from "../../../lib/embedded/cluster.ts";
@@ -317,6 +321,41 @@ Deno.test("the layout check names an import that points up, a type import too", 
   assert.deepEqual(upwardImports(graph), [
     "lib/act/node_writer.ts → lib/report/metrics.ts (act may not import report)",
     "lib/attic/old.ts is in no room: add its folder to ROOMS",
+  ]);
+});
+
+Deno.test("main.ts's commands load the client library only through a dynamic import, which stays in the graph", async () => {
+  const graph = await graphOf("main.ts");
+  assert.deepEqual(libraryProblems(graph), []);
+  assert.ok(commandsOf(graph).includes("lib/service/run.ts"), "serve's graph was walked");
+  assert.ok(staticallyFrom(graph, "lib/service/run.ts").includes("lib/act/kube/raw.ts"));
+});
+
+Deno.test("the library check names a command that loads the client library statically, and one that lost it", () => {
+  const repo = new URL("../../../", import.meta.url).href;
+  const lib = {
+    specifier: "@kubernetes/client-node",
+    code: { specifier: `${CLIENT_LIBRARY}@2.0.1` },
+  };
+  const graph = (dynamic: boolean) => ({
+    modules: [{
+      specifier: `${repo}main.ts`,
+      dependencies: [{
+        specifier: "./lib/service/run.ts",
+        code: { specifier: `${repo}lib/service/run.ts` },
+        isDynamic: true,
+      }],
+    }, {
+      specifier: `${repo}lib/service/run.ts`,
+      dependencies: [{ ...lib, isDynamic: dynamic }],
+    }],
+  });
+  assert.deepEqual(libraryProblems(graph(true)), []);
+  assert.deepEqual(libraryProblems(graph(false)), [
+    `lib/service/run.ts loads the client library statically: ${CLIENT_LIBRARY}@2.0.1`,
+  ]);
+  assert.deepEqual(libraryProblems({ modules: [{ specifier: `${repo}main.ts` }] }), [
+    `main.ts no longer imports ${CLIENT_LIBRARY}: the binary would not embed it`,
   ]);
 });
 

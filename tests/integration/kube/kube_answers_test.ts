@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { connect } from "../../../lib/act/kube/client.ts";
 import { listNodes } from "../../../lib/act/kube/node_list.ts";
-import { PooledKubeConfig } from "../../../lib/act/kube/pooled_config.ts";
+import { kubeconfigFromString } from "../../../lib/act/kube/kubeconfig.ts";
 import { closeNative, MAX_OBJECT_BYTES } from "../../../lib/act/kube/raw.ts";
 import { MAX_PAGE_BYTES } from "../../../lib/act/kube/pages.ts";
 import { type Pulled, streamedBody } from "../../fakes/streamed_body.ts";
@@ -62,8 +62,7 @@ Deno.test("a Node list page past its bound is asked for again with half as many 
       metadata: { resourceVersion: "7", ...(next < 30 ? { continue: String(next) } : {}) },
     });
   });
-  const kc = new PooledKubeConfig();
-  kc.loadFromString(api.yaml);
+  const kc = kubeconfigFromString(api.yaml);
   const { nodes, resourceVersion } = await listNodes(kc, {
     pageMs: 30_000,
     signal: new AbortController().signal,

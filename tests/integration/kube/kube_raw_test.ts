@@ -2,7 +2,7 @@
 // 401 asks for credentials again once, other statuses come back as errors with their code.
 import assert from "node:assert/strict";
 import { rawJson } from "../../../lib/act/kube/raw.ts";
-import { PooledKubeConfig } from "../../../lib/act/kube/pooled_config.ts";
+import { kubeconfigFromString } from "../../../lib/act/kube/kubeconfig.ts";
 
 function serve(answer: (n: number, req: Request) => Response) {
   const seen: string[] = [];
@@ -10,8 +10,7 @@ function serve(answer: (n: number, req: Request) => Response) {
     seen.push(req.headers.get("authorization") ?? "");
     return answer(seen.length, req);
   });
-  const kc = new PooledKubeConfig();
-  kc.loadFromString([
+  const kc = kubeconfigFromString([
     "apiVersion: v1",
     "kind: Config",
     "clusters: [{ name: c, cluster: { server: 'http://127.0.0.1:" + server.addr.port +
