@@ -1,3 +1,4 @@
+import { parseLean } from "./lean_json.ts";
 import type * as k8s from "@kubernetes/client-node";
 import type { Kubeconfig } from "./kubeconfig.ts";
 import type { NodePatch } from "../../decide/decision.ts";
@@ -167,6 +168,7 @@ export class LibraryClient implements KubeClient {
         rawJson<k8s.V1Node>(this.#kc, {
           method: "GET",
           path: `/api/v1/nodes/${encodeURIComponent(name)}`,
+          parse: parseLean,
         }, signal),
       { 404: undefined },
     );
@@ -184,6 +186,7 @@ export class LibraryClient implements KubeClient {
             body: patch,
             contentType: MERGE_PATCH,
             beforeSend,
+            parse: parseLean,
           }, signal),
         {},
         { write: "patch", target: `node "${name}"` },

@@ -4,6 +4,7 @@
 import type * as k8s from "@kubernetes/client-node";
 import type { Kubeconfig } from "./kubeconfig.ts";
 import { toNode } from "./convert.ts";
+import { parseLean } from "./lean_json.ts";
 import { rawJson } from "./raw.ts";
 import { timeBound } from "./time_bound.ts";
 import { eachPage, MAX_PAGE_BYTES, type Page } from "./pages.ts";
@@ -50,5 +51,6 @@ function listPage(
     method: "GET",
     path: `/api/v1/nodes?${params}`,
     maxBytes: MAX_PAGE_BYTES,
+    parse: parseLean,
   }, signal);
 }

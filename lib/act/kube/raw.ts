@@ -29,6 +29,8 @@ export interface RawRequest {
   beforeSend?: () => void;
   /** The largest answer read, in bytes (default {@link MAX_OBJECT_BYTES}); past it, AnswerTooLarge. */
   maxBytes?: number;
+  /** Reads the answer's text (default JSON.parse; Nodes: `parseLean`, without what is never read). */
+  parse?: (text: string) => unknown;
 }
 
 /**
@@ -56,7 +58,7 @@ export async function rawJson<T>(
       request.maxBytes ?? MAX_OBJECT_BYTES,
       `the API server's answer to ${request.method} ${request.path.split("?")[0]}`,
     );
-    return JSON.parse(text) as T;
+    return (request.parse ? request.parse(text) : JSON.parse(text)) as T;
   } catch (err) {
     // Said in the error's message (toKubeError): which call failed, where it was sent.
     throw withRequest(err, `${request.method} ${url}`);

@@ -1,5 +1,6 @@
 import { statusError } from "./status_error.ts";
 import { watchHead } from "./watch_head.ts";
+import { parseLean } from "./lean_json.ts";
 
 /** One event of a watch as the API server sends it: ADDED, MODIFIED, DELETED, BOOKMARK, ERROR. */
 export interface WatchEvent {
@@ -132,7 +133,7 @@ function eventOf(line: Uint8Array, reader: WatchReader): WatchEvent {
 function parseEvent(line: Uint8Array): WatchEvent {
   let event: unknown;
   try {
-    event = JSON.parse(decoder.decode(line));
+    event = parseLean(decoder.decode(line));
   } catch (err) {
     throw new Error(`a watch event is not JSON: ${(err as Error).message}`);
   }
