@@ -76,3 +76,29 @@ Deno.test("a patch that clears every value of node-heal's removes its seal too",
   assert.equal(patch.metadata.annotations![SEAL], null);
   assert.throws(() => new StateSeal(new Uint8Array(16)), RangeError);
 });
+
+Deno.test("seals kept from lately are the seals the key makes: of the state they seal, and of no other", () => {
+  const seal = new StateSeal(KEY);
+  const fresh = () => new StateSeal(KEY);
+  const state = (i: number) => ({
+    [ANNOTATIONS.cordonedBy]: "node-heal",
+    [ANNOTATIONS.step]: `s${i}`,
+  });
+  // More states than are kept; each seal is the one a seal with nothing kept makes.
+  const seals = Array.from({ length: 300 }, (_, i) => seal.sign({ name: "w", uid: "u" }, state(i)));
+  for (let i = 0; i < 300; i += 37) {
+    assert.equal(seal.sign({ name: "w", uid: "u" }, state(i)), seals[i]);
+    assert.equal(fresh().sign({ name: "w", uid: "u" }, state(i)), seals[i]);
+  }
+  assert.equal(new Set(seals).size, 300);
+  // Another Node, another uid, another key: another seal, kept or not.
+  assert.notEqual(seal.sign({ name: "w2", uid: "u" }, state(1)), seals[1]);
+  assert.notEqual(seal.sign({ name: "w", uid: "u2" }, state(1)), seals[1]);
+  const other = new StateSeal(new Uint8Array(32).fill(8));
+  assert.notEqual(other.sign({ name: "w", uid: "u" }, state(1)), seals[1]);
+  // What a kept seal verifies, it verifies as a fresh one does.
+  const n = node("w", { ...state(299), [SEAL]: seals[299] }, "u");
+  assert.equal(seal.verify(n), true);
+  assert.equal(fresh().verify(n), true);
+  assert.equal(seal.verify(node("w", { ...state(298), [SEAL]: seals[299] }, "u")), false);
+});
