@@ -6,7 +6,11 @@
 // The index (resolve/node_index.ts) takes this in through its `admit` callback; service/ wires it.
 import type { Clock } from "../base/clock.ts";
 import { holdsState, SEAL, type StateSeal } from "./seal.ts";
-import { cleanAnnotations, STATE_KEYS } from "./node_state.ts";
+import { cleanAnnotations, STATE_KEYS, stateKey } from "./node_state.ts";
+import { RecentMap } from "../base/recent.ts";
+
+/** The longest state remembered as admitted (a hostile one can be a quarter megabyte). */
+const MAX_SOUND_KEY = 4096;
 import type { Node } from "../base/node.ts";
 
 /** What admission drops, as report/untrusted.ts's `Finding` takes it. */
@@ -34,16 +38,24 @@ export interface AdmissionDeps {
 /** See the module comment. */
 export class StateAdmission {
   #deps: AdmissionDeps;
+  /** States admitted whole lately, with their Node's name and uid. */
+  #sound = new RecentMap<string, true>(512);
 
   constructor(deps: AdmissionDeps) {
     this.#deps = deps;
   }
 
-  /** Node `node` as the index should hold it: its state sealed and sound, or without it. */
+  /**
+   * Node `node` as the index should hold it: its state sealed and sound, or without it. A state
+   * admitted whole lately, on the same Node, is taken in again unread: what is sound now stays
+   * sound (a time in the future only comes nearer).
+   */
   admit(node: Node): Node {
     const annotations = node.metadata.annotations;
     if (!holdsState(annotations)) return node;
     const name = node.metadata.name;
+    const key = JSON.stringify([name, node.metadata.uid ?? "", stateKey(annotations!)]);
+    if (this.#sound.has(key)) return node;
     if (this.#deps.seal && !this.#deps.seal.verify(node)) {
       this.#deps.report?.({
         kind: "node-state",
@@ -65,7 +77,9 @@ export class StateAdmission {
         node: name,
       });
     }
-    return clean.problems.length > 0 ? withAnnotations(node, clean.annotations) : node;
+    if (clean.problems.length > 0) return withAnnotations(node, clean.annotations);
+    if (key.length <= MAX_SOUND_KEY) this.#sound.set(key, true);
+    return node;
   }
 }
 

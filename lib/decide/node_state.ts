@@ -1,6 +1,14 @@
+import { Memo } from "../base/recent.ts";
 import type { Alert } from "../intake/alertmanager.ts";
 import type { Node } from "../base/node.ts";
-import { MAX_REMEDIATIONS, MAX_RESOLVED, parseAnnotations, parseTimes } from "./state_schema.ts";
+import {
+  MAX_REMEDIATIONS,
+  MAX_RESOLVED,
+  parseAnnotations,
+  parseTimes,
+  STATE_KEYS,
+} from "./state_schema.ts";
+import { SEAL } from "./seal.ts";
 import { ANNOTATIONS, HISTORY } from "./state_keys.ts";
 
 export { ANNOTATIONS, HISTORY } from "./state_keys.ts";
@@ -25,8 +33,10 @@ export interface Resolution {
 export function remediations(node: Node): number[] {
   let times = remediationCache.get(node);
   if (!times) {
-    times = parseTimes(HISTORY.remediatedAt, node.metadata.annotations?.[HISTORY.remediatedAt], {})
-      .value ?? [];
+    const raw = node.metadata.annotations?.[HISTORY.remediatedAt];
+    times = raw === undefined
+      ? []
+      : parsedTimes.get(raw, () => parseTimes(HISTORY.remediatedAt, raw, {}).value ?? []);
     remediationCache.set(node, times);
   }
   return times;
@@ -100,17 +110,33 @@ export function readState(node: Node): NodeState {
   // Nodes are never changed in place (a change is a new object), so each is read once.
   let state = stateCache.get(node);
   if (!state) {
-    state = parseState(node);
+    const annotations = node.metadata.annotations ?? {};
+    state = parsedStates.get(stateKey(annotations), () => parseState(annotations));
     stateCache.set(node, state);
   }
   return state;
 }
 
+/**
+ * node-heal's annotations (and its seal) among `annotations`, as one string: two Nodes, or two
+ * versions of one, whose keys are equal hold the same state.
+ */
+export function stateKey(annotations: Record<string, string>): string {
+  return JSON.stringify([...STATE_KEYS, SEAL].map((k) => annotations[k] ?? null));
+}
+
 const stateCache = new WeakMap<Node, NodeState>();
 const remediationCache = new WeakMap<Node, number[]>();
+/**
+ * States and remediation lists read lately, by their text: each version of a Node is a new object,
+ * and the versions a cordon makes (its write's answer; the taint the node lifecycle controller
+ * adds after it) hold the same state. What is shared is never changed in place.
+ */
+const parsedStates = new Memo<NodeState>(512, 4096);
+const parsedTimes = new Memo<number[]>(512, 4096);
 
-function parseState(node: Node): NodeState {
-  const { values } = parseAnnotations(node.metadata.annotations ?? {}, {});
+function parseState(annotations: Record<string, string>): NodeState {
+  const { values } = parseAnnotations(annotations, {});
   const v = (key: string) => values[key] as string | undefined;
   return {
     owned: v(ANNOTATIONS.cordonedBy) === OWNER,

@@ -5,6 +5,7 @@
 // copied from another Node) is not its state and counts for nothing (admission.ts).
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { Node } from "../base/node.ts";
+import { Memo } from "../base/recent.ts";
 import type { NodePatch } from "./decision.ts";
 import { STATE_KEYS } from "./state_schema.ts";
 
@@ -23,7 +24,8 @@ const RECENT_SEALS = 256;
 /** Seals and checks node-heal's state on Nodes with one key. */
 export class StateSeal {
   #key: Uint8Array;
-  #recent = new Map<string, string>();
+  /** Seals made lately, by what they seal (a state beyond 4 KB is sealed every time). */
+  #recent = new Memo<string>(RECENT_SEALS, 4096);
 
   constructor(key: Uint8Array) {
     if (key.length < 32) throw new RangeError("a state key must hold at least 32 bytes");
@@ -33,12 +35,10 @@ export class StateSeal {
   /** The seal of `state` (node-heal's annotations, as they will be) on Node `node`. */
   sign(node: { name: string; uid?: string }, state: Record<string, string>): string {
     const text = canonical(node, state);
-    const known = this.#recent.get(text);
-    if (known !== undefined) return known;
-    const seal = `${VERSION}.${createHmac("sha256", this.#key).update(text).digest("hex")}`;
-    this.#recent.set(text, seal);
-    if (this.#recent.size > RECENT_SEALS) this.#recent.delete(this.#recent.keys().next().value!);
-    return seal;
+    return this.#recent.get(
+      text,
+      () => `${VERSION}.${createHmac("sha256", this.#key).update(text).digest("hex")}`,
+    );
   }
 
   /** Whether Node `node`'s annotations carry the seal of its node-heal state as it is. */
