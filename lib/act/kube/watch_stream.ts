@@ -75,16 +75,23 @@ export async function readWatch(
     fail(`the watch had not ended ${options.deadlineMs} ms after it was sent`),
     options.deadlineMs,
   );
-  let idle = setTimeout(
+  const idle = setTimeout(
     fail(`the API server did not answer the watch within ${options.answerMs} ms`),
     options.answerMs,
   );
+  // Once it answers, the time of its last byte, looked at a few times within the idle bound: a
+  // timer made again for every chunk cost more than reading the chunk.
+  let lastByte = 0;
+  let silence: ReturnType<typeof setInterval> | undefined;
   const quiet = () => {
+    lastByte = performance.now();
+    if (silence !== undefined) return;
     clearTimeout(idle);
-    idle = setTimeout(
-      fail(`the watch sent nothing for ${options.idleMs} ms`),
-      options.idleMs,
-    );
+    const bound = options.idleMs;
+    const late = fail(`the watch sent nothing for ${bound} ms`);
+    silence = setInterval(() => {
+      if (performance.now() - lastByte >= bound) late();
+    }, Math.max(5, Math.min(1000, bound / 10)));
   };
   let body: ReadableStreamDefaultReader<Uint8Array> | undefined;
   try {
@@ -107,6 +114,7 @@ export async function readWatch(
   } finally {
     clearTimeout(deadline);
     clearTimeout(idle);
+    clearInterval(silence);
     options.signal.removeEventListener("abort", stop);
     // Ended or not, the request lets its connection go; not awaited, as a transport that does
     // not tell of its abort may never settle the cancel either.
