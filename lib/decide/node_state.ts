@@ -122,8 +122,16 @@ export function readState(node: Node): NodeState {
  * versions of one, whose keys are equal hold the same state.
  */
 export function stateKey(annotations: Record<string, string>): string {
-  return JSON.stringify([...STATE_KEYS, SEAL].map((k) => annotations[k] ?? null));
+  let key = stateKeys.get(annotations);
+  if (key === undefined) {
+    key = JSON.stringify([...STATE_KEYS, SEAL].map((k) => annotations[k] ?? null));
+    stateKeys.set(annotations, key);
+  }
+  return key;
 }
+
+/** Each annotations object's {@link stateKey}: admission and the tally both ask for it. */
+const stateKeys = new WeakMap<Record<string, string>, string>();
 
 const stateCache = new WeakMap<Node, NodeState>();
 const remediationCache = new WeakMap<Node, number[]>();

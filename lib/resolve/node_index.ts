@@ -133,9 +133,12 @@ export class NodeIndex {
     const incoming = Number(node.metadata.resourceVersion);
     // resourceVersions are opaque, but integers on every real store: don't go back in time.
     if (Number.isInteger(held) && Number.isInteger(incoming) && incoming < held) return node;
-    this.#unlink(name);
+    const before = this.#nodes.get(name);
     this.#nodes.set(name, node);
     for (const f of this.#followers) f.set(node);
+    // A new version with the same addresses (a cordon, a taint, a condition) is found as before.
+    if (before && sameAddresses(before, node)) return node;
+    this.#unlink(name);
     const keys = keysOf(node);
     this.#keysOf.set(name, keys);
     for (const [tier, key] of keys) {
@@ -179,6 +182,17 @@ export class NodeIndex {
     }
     return [];
   }
+}
+
+/** Whether two versions of a Node carry the same addresses, in the same order. */
+function sameAddresses(a: Node, b: Node): boolean {
+  const x = a.status?.addresses ?? [];
+  const y = b.status?.addresses ?? [];
+  if (x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) {
+    if (x[i].type !== y[i].type || x[i].address !== y[i].address) return false;
+  }
+  return true;
 }
 
 /** The keys a Node is found by, each with its tier. */

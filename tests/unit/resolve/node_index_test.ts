@@ -222,3 +222,22 @@ Deno.test("NodeIndex follows address changes and deletions, and ignores older re
   assert.equal(i.synced, true);
   assert.deepEqual(i.lookup("172.18.0.4"), []);
 });
+
+Deno.test("NodeIndex finds a Node by what its latest version says, addresses kept or changed", () => {
+  const i = index();
+  i.upsert(node("w", "1", ["InternalIP", "10.0.0.1"], ["Hostname", "w.example.com"]));
+  // A new version with the same addresses (a cordon): found as before, and it is the new version.
+  const cordoned = node("w", "2", ["InternalIP", "10.0.0.1"], ["Hostname", "w.example.com"]);
+  i.upsert(cordoned);
+  assert.deepEqual(i.lookup("10.0.0.1"), ["w"]);
+  assert.equal(i.get("w"), cordoned);
+  assert.equal(resolveAlert(alertOf({ instance: "w.example.com:9100" }), i).node, cordoned);
+  // The same addresses in another order, then another address: the old one no longer finds it.
+  i.upsert(node("w", "3", ["Hostname", "w.example.com"], ["InternalIP", "10.0.0.1"]));
+  assert.deepEqual(i.lookup("10.0.0.1"), ["w"]);
+  i.upsert(node("w", "4", ["InternalIP", "10.0.0.2"], ["Hostname", "w.example.com"]));
+  assert.deepEqual(i.lookup("10.0.0.1"), []);
+  assert.deepEqual(i.lookup("10.0.0.2"), ["w"]);
+  i.upsert(node("w", "5", ["InternalIP", "10.0.0.2"]));
+  assert.deepEqual(resolveAlert(alertOf({ instance: "w.example.com:9100" }), i).node, undefined);
+});
