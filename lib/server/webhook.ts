@@ -3,6 +3,7 @@
 import { ALERT_STATUSES, parseNotification, PayloadError } from "../intake/alertmanager.ts";
 import type { Notification } from "../intake/alertmanager.ts";
 import { log } from "../base/log.ts";
+import type { Logger } from "@logtape/logtape";
 import { untilAborted } from "../base/timing.ts";
 import type { NotificationResult } from "../pipeline/pipeline.ts";
 import type { Metrics } from "../report/metrics.ts";
@@ -68,7 +69,7 @@ export function webhookRoute(deps: WebhookDeps): (req: Request) => Promise<Respo
         deps.timeoutMs,
       );
       response = answer(result);
-      logOutcomes(result);
+      logOutcomes(logger, result);
     } catch (err) {
       response = deps.refuse(req, err);
     } finally {
@@ -137,9 +138,9 @@ function answer(result: NotificationResult): Response {
   });
 }
 
-function logOutcomes(result: NotificationResult): void {
+function logOutcomes(logger: Logger, result: NotificationResult): void {
   for (const a of result.alerts) {
-    log("server").debug(
+    logger.debug(
       "Alert {alertname} ({fingerprint}) on {node}: {outcome}: {message}",
       () => ({
         ...a,
