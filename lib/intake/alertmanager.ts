@@ -1,5 +1,9 @@
-import { z } from "zod";
+import type { z } from "zod";
 import { fieldName, valueAt } from "../base/field_path.ts";
+import { fastPayload } from "./payload_fast.ts";
+import { ALERT_STATUSES, LIMITS, type Payload, payloadSchema } from "./payload_schema.ts";
+
+export { ALERT_STATUSES, LIMITS };
 
 /** One alert as node-heal handles it, whatever the payload looked like. */
 export interface Alert {
@@ -22,64 +26,6 @@ export interface Notification {
   truncatedAlerts: number;
   alerts: Alert[];
 }
-
-/** Limits on what one notification may carry; more is refused (400), not half-handled. */
-export const LIMITS = {
-  alerts: 10_000,
-  labels: 64,
-  labelName: 256,
-  labelValue: 4096,
-  annotations: 64,
-  annotationValue: 16_384,
-  /** Alertmanager's are 16 hex digits; a longer one would be written on the Node and in Events. */
-  fingerprint: 64,
-  /** `startsAt` and `endsAt`: RFC 3339 times. */
-  time: 64,
-  receiver: 256,
-  groupKey: 8192,
-  url: 4096,
-} as const;
-
-const labelMap = z.record(z.string().max(LIMITS.labelName), z.string().max(LIMITS.labelValue))
-  .refine((m) => Object.keys(m).length <= LIMITS.labels, {
-    message: `must have at most ${LIMITS.labels} entries`,
-  });
-const annotationMap = z.record(
-  z.string().max(LIMITS.labelName),
-  z.string().max(LIMITS.annotationValue),
-).refine((m) => Object.keys(m).length <= LIMITS.annotations, {
-  message: `must have at most ${LIMITS.annotations} entries`,
-});
-/** An alert's (and a notification's) status, as Alertmanager sends it. */
-export const ALERT_STATUSES = ["firing", "resolved"] as const;
-
-const status = z.enum(ALERT_STATUSES);
-
-const alertSchema = z.object({
-  status,
-  labels: labelMap,
-  annotations: annotationMap.optional(),
-  startsAt: z.string().max(LIMITS.time).optional(),
-  endsAt: z.string().max(LIMITS.time).optional(),
-  generatorURL: z.string().max(LIMITS.url).optional(),
-  fingerprint: z.string().max(LIMITS.fingerprint).regex(/^[\x21-\x7e]*$/, {
-    message: "must be printable ASCII without spaces",
-  }).optional(),
-});
-
-/** The Alertmanager webhook payload, version 4. Unknown fields are allowed, as Alertmanager may add some. */
-const payloadSchema = z.object({
-  version: z.literal("4"),
-  receiver: z.string().max(LIMITS.receiver).optional(),
-  status,
-  alerts: z.array(alertSchema).max(LIMITS.alerts),
-  groupLabels: labelMap.optional(),
-  commonLabels: labelMap.optional(),
-  commonAnnotations: annotationMap.optional(),
-  externalURL: z.string().max(LIMITS.url).optional(),
-  groupKey: z.string().max(LIMITS.groupKey).optional(),
-  truncatedAlerts: z.number().int().nonnegative().optional(),
-});
 
 /** Thrown when a payload is not a valid Alertmanager notification; the message names the field. */
 export class PayloadError extends Error {}
@@ -121,17 +67,7 @@ export async function labelFingerprint(labels: Record<string, string>): Promise<
 
 /** Parses an Alertmanager webhook body (already JSON-decoded); throws {@link PayloadError} naming the bad field. */
 export async function parseNotification(body: unknown): Promise<Notification> {
-  const result = payloadSchema.safeParse(body);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    const path = issue.path;
-    throw new PayloadError(
-      `Cannot parse payload: field "${fieldName(path) || "(payload)"}" ${expectation(issue)}, got ${
-        describeValue(valueAt(body, path))
-      }`,
-    );
-  }
-  const p = result.data;
+  const p = fastPayload(body) ?? checkedPayload(body);
   // The same alert twice in one notification is one alert: the last word on it counts.
   const byFingerprint = new Map<string, Alert>();
   for (const a of p.alerts) {
@@ -155,4 +91,17 @@ export async function parseNotification(body: unknown): Promise<Notification> {
     truncatedAlerts: p.truncatedAlerts ?? 0,
     alerts,
   };
+}
+
+/** The payload as zod reads it, or a {@link PayloadError} naming the first bad field. */
+function checkedPayload(body: unknown): Payload {
+  const result = payloadSchema.safeParse(body);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const path = issue.path;
+  throw new PayloadError(
+    `Cannot parse payload: field "${fieldName(path) || "(payload)"}" ${expectation(issue)}, got ${
+      describeValue(valueAt(body, path))
+    }`,
+  );
 }

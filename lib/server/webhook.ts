@@ -3,6 +3,7 @@
 import { ALERT_STATUSES, parseNotification, PayloadError } from "../intake/alertmanager.ts";
 import type { Notification } from "../intake/alertmanager.ts";
 import { log } from "../base/log.ts";
+import type { Logger } from "@logtape/logtape";
 import { untilAborted } from "../base/timing.ts";
 import type { NotificationResult } from "../pipeline/pipeline.ts";
 import type { Metrics } from "../report/metrics.ts";
@@ -10,6 +11,7 @@ import { allow, json, requireCredentials } from "./answers.ts";
 import type { Credentials } from "./auth.ts";
 import { readBody } from "./body.ts";
 import { HttpError } from "./http_error.ts";
+import { RequestClock } from "./request_clock.ts";
 
 /** A notification's status as counted (`nodeheal_alertmanager_notifications_total{status}`): `unknown` when unread. */
 export const NOTIFICATION_STATUSES = [...ALERT_STATUSES, "unknown"] as const;
@@ -35,12 +37,13 @@ export interface WebhookDeps {
 export function webhookRoute(deps: WebhookDeps): (req: Request) => Promise<Response> {
   let inFlight = 0;
   const logger = log("server");
+  const clock = new RequestClock(deps.timeoutMs, deps.closing);
   return async (req) => {
     allow(req, ["POST"]);
     const started = performance.now();
     let status: NotificationStatus = "unknown";
     let response: Response;
-    const signals = new RequestSignals(deps.timeoutMs, deps.closing);
+    const signals = clock.start();
     inFlight++;
     try {
       if (inFlight > deps.maxInFlight) throw busy(deps.maxInFlight);
@@ -66,7 +69,7 @@ export function webhookRoute(deps: WebhookDeps): (req: Request) => Promise<Respo
         deps.timeoutMs,
       );
       response = answer(result);
-      logOutcomes(result);
+      logOutcomes(logger, result);
     } catch (err) {
       response = deps.refuse(req, err);
     } finally {
@@ -78,46 +81,6 @@ export function webhookRoute(deps: WebhookDeps): (req: Request) => Promise<Respo
     deps.metrics.webhookSeconds.observe({ code }, (performance.now() - started) / 1000);
     return response;
   };
-}
-
-/**
- * One request's deadline from its arrival (reading the body, parsing and handling), and the cut a
- * shutdown makes to a body still arriving (a request already read is handled to its end).
- */
-class RequestSignals {
-  readonly deadline: AbortSignal;
-  /** Aborted at the deadline, or at a shutdown while the body is still arriving. */
-  readonly reading: AbortSignal;
-  #timer: ReturnType<typeof setTimeout>;
-  #cut = new AbortController();
-  #closing?: AbortSignal;
-  #onClosing = () =>
-    this.#cut.abort(
-      new HttpError(503, "Shutting down: send it again, to another replica or later", {
-        "retry-after": "5",
-      }),
-    );
-
-  constructor(timeoutMs: number, closing: AbortSignal | undefined) {
-    const expiry = new AbortController();
-    this.#timer = setTimeout(() => expiry.abort(), timeoutMs);
-    this.deadline = expiry.signal;
-    this.reading = AbortSignal.any([this.deadline, this.#cut.signal]);
-    this.#closing = closing;
-    if (closing?.aborted) this.#onClosing();
-    closing?.addEventListener("abort", this.#onClosing, { once: true });
-  }
-
-  /** The body is in: a shutdown no longer cuts this request. */
-  bodyRead(): void {
-    this.#closing?.removeEventListener("abort", this.#onClosing);
-  }
-
-  /** The request is answered. */
-  end(): void {
-    clearTimeout(this.#timer);
-    this.bodyRead();
-  }
 }
 
 function busy(maxInFlight: number): HttpError {
@@ -175,9 +138,9 @@ function answer(result: NotificationResult): Response {
   });
 }
 
-function logOutcomes(result: NotificationResult): void {
+function logOutcomes(logger: Logger, result: NotificationResult): void {
   for (const a of result.alerts) {
-    log("server").debug(
+    logger.debug(
       "Alert {alertname} ({fingerprint}) on {node}: {outcome}: {message}",
       () => ({
         ...a,
