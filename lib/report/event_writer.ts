@@ -10,7 +10,7 @@ import {
 import type { EventMetrics } from "./event_metrics.ts";
 import { errorText } from "../base/background.ts";
 import { log } from "../base/log.ts";
-import { passing, retry, statusOf } from "../base/retry.ts";
+import { passing, retry, type RetryOptions, statusOf } from "../base/retry.ts";
 
 /**
  * Events whose count and resourceVersion node-heal remembers, the least recently written dropped
@@ -19,8 +19,14 @@ import { passing, retry, statusOf } from "../base/retry.ts";
  */
 export const REMEMBERED_EVENTS = 4096;
 
-/** Tries to write one Event: once, then after 0.1 s and 0.4 s. */
-const EVENT_RETRY_DELAYS_MS = [100, 400];
+/**
+ * Tries to write one Event: once, then after 0.1 s and 0.4 s; a conflict is other writers
+ * counting the same Event, tried again after a pause. (One options object for every write.)
+ */
+const EVENT_RETRY: RetryOptions = {
+  delaysMs: [100, 400],
+  retryable: (err) => passing(statusOf(err)) || statusOf(err) === 409,
+};
 
 /** API calls in one try of a write before it waits and tries again (a create, read, patch, read, patch). */
 const CALLS_PER_TRY = 5;
@@ -97,11 +103,7 @@ export class EventWriter {
     const stored: Stored = { known, exists: known !== undefined };
     // A few quick tries, then give up: the action is done, and the Event must not hold it up.
     try {
-      const written = await retry(() => this.#try(body, batch, stored), {
-        delaysMs: EVENT_RETRY_DELAYS_MS,
-        // A conflict is other writers counting the same Event: try again after a pause.
-        retryable: (err) => passing(statusOf(err)) || statusOf(err) === 409,
-      });
+      const written = await retry(() => this.#try(body, batch, stored), EVENT_RETRY);
       if (dry) {
         this.#metrics.results.inc({ reason, result: "dry_run" }, n);
         return;
@@ -152,13 +154,14 @@ export class EventWriter {
         stored.known = await this.#client.readEvent(namespace, name);
         stored.exists = stored.known !== undefined;
       } else {
-        const version = await this.#client.createEvent({
+        const event: EventBody = {
           ...body,
-          ...(batch.message === undefined ? {} : { message: batch.message }),
           firstTimestamp: batch.firstTimestamp,
           lastTimestamp: batch.lastTimestamp,
           count: n,
-        });
+        };
+        if (batch.message !== undefined) event.message = batch.message;
+        const version = await this.#client.createEvent(event);
         if (version) return { created: true, version };
         stored.exists = true;
       }

@@ -11,7 +11,7 @@ import { fnv1a32 } from "../base/fnv.ts";
 import { deadline } from "../base/timing.ts";
 import { type Clock, systemClock } from "../base/clock.ts";
 import { AGGREGATE_PREFIX, EventAggregator } from "./event_aggregator.ts";
-import { type EventCount, EventWriter, later, REMEMBERED_EVENTS } from "./event_writer.ts";
+import { type EventCount, EventWriter, REMEMBERED_EVENTS } from "./event_writer.ts";
 
 export { REMEMBERED_EVENTS } from "./event_writer.ts";
 
@@ -51,15 +51,21 @@ export const DROP_LOG_INTERVAL_MS = 60_000;
 /** A batch's records whose times are kept for the delay histogram; later ones take the last kept. */
 const TIMED_RECORDS = 1000;
 
-/** FNV-1a, 32 bits, as 8 hex digits: a short stable name suffix. */
-function hash(text: string): string {
-  return fnv1a32(text).toString(16).padStart(8, "0");
+/**
+ * FNV-1a, 32 bits, of `a`, a NUL and `b`, as 8 hex digits: a short stable name suffix (hashed
+ * as one text, without joining them).
+ */
+function hash(a: string, b: string): string {
+  return fnv1a32(b, fnv1a32("\u0000", fnv1a32(a))).toString(16).padStart(8, "0");
 }
 
 /** Records of one Event waiting for its next write, and when each was made (for the delay). */
 interface Batch extends EventCount {
   /** `performance.now()` of each record, the first {@link TIMED_RECORDS}. */
   times: number[];
+  /** The timestamps as ms since the epoch (compared without parsing them again). */
+  firstMs: number;
+  lastMs: number;
 }
 
 /** One Event: queued or being written (never both), and the records its next write counts. */
@@ -96,7 +102,7 @@ export class EventRecorder {
   #queue: Line[] = [];
   /** Events with records waiting (queued, or being written with records made since). */
   #waiting = 0;
-  /** Writes under way. */
+  /** Writers under way. */
   #running = new Set<Promise<void>>();
   /** Drops not yet told in a warning, and when the last warning was. */
   #unlogged = 0;
@@ -135,8 +141,13 @@ export class EventRecorder {
     intent: EventIntent,
     options: { at: Date; kind?: "Node" | "Namespace" },
   ): void {
-    // A throw here would be a bug: logged and counted as the background task's, never the caller's.
-    this.#metrics.background.run("events", () => this.#enqueue(node, intent, options));
+    // A throw here would be a bug: logged and counted as the background task's, never the caller's
+    // (as Background.run would, without a closure and a promise per Event).
+    try {
+      this.#enqueue(node, intent, options);
+    } catch (err) {
+      this.#metrics.background.failed("events", err);
+    }
   }
 
   /**
@@ -166,33 +177,36 @@ export class EventRecorder {
     const combined = this.#aggregator.combine(similar, message, this.#now().getTime());
     if (combined) message = clip(AGGREGATE_PREFIX + message, EVENT_MESSAGE_LIMIT);
     const name = `${node}.nodeheal.${
-      hash(
-        combined
-          ? `${intent.reason}\u0000${intent.type}\u0000combined`
-          : `${intent.reason}\u0000${message}`,
-      )
+      combined ? hash(intent.reason, `${intent.type}\u0000combined`) : hash(intent.reason, message)
     }`;
     const at = options.at.toISOString();
     let line = this.#lines.get(name);
     if (!line) {
       if (this.#waiting >= this.#maxQueued) return this.#drop(intent.reason, 1);
-      line = { body: this.#body(name, node, kind, { ...intent, message }, at), combined };
+      line = { body: this.#body(name, node, kind, intent, message, at), combined };
       this.#lines.set(name, line);
       this.#queue.push(line);
     }
-    this.#add(line, { at, started, message });
+    this.#add(line, at, options.at.getTime(), started, message);
     this.#pump();
   }
 
-  /** The Event as first written. */
-  #body(name: string, node: string, kind: string, intent: EventIntent, at: string): EventBody {
+  /** The Event as first written, with `message` (the intent's, clipped or combined). */
+  #body(
+    name: string,
+    node: string,
+    kind: string,
+    intent: EventIntent,
+    message: string,
+    at: string,
+  ): EventBody {
     return {
       metadata: { name, namespace: this.#namespace },
       // Node Events carry the node name as uid, as kubelet's do; `kubectl describe node` selects on it.
       // (Or, for node-heal's own news, its Namespace, cluster-scoped as Nodes are.)
       involvedObject: { apiVersion: "v1", kind, name: node, uid: node },
       reason: intent.reason,
-      message: intent.message,
+      message,
       type: intent.type,
       source: { component: "node-heal", host: this.#instance },
       reportingComponent: "node-heal",
@@ -203,33 +217,63 @@ export class EventRecorder {
     };
   }
 
-  /** Adds one record to the next write of `line`. */
-  #add(line: Line, record: { at: string; started: number; message: string }): void {
-    const { at } = record;
-    if (!line.next) {
-      line.next = { records: 0, firstTimestamp: at, lastTimestamp: at, times: [] };
+  /** Adds one record, stamped `at` (`atMs`), made at `started`, to the next write of `line`. */
+  #add(line: Line, at: string, atMs: number, started: number, message: string): void {
+    let next = line.next;
+    if (!next) {
+      next = {
+        records: 1,
+        firstTimestamp: at,
+        lastTimestamp: at,
+        firstMs: atMs,
+        lastMs: atMs,
+        times: [started],
+      };
+      if (line.combined) next.message = message;
+      line.next = next;
       this.#waiting++;
       this.#metrics.events.queued.set(this.#waiting);
+      return;
     }
-    const next = line.next;
     next.records++;
-    if (next.times.length < TIMED_RECORDS) next.times.push(record.started);
-    if (Date.parse(at) < Date.parse(next.firstTimestamp)) next.firstTimestamp = at;
-    next.lastTimestamp = later(next.lastTimestamp, at);
-    if (line.combined) next.message = record.message;
+    if (next.times.length < TIMED_RECORDS) next.times.push(started);
+    if (atMs < next.firstMs) {
+      next.firstTimestamp = at;
+      next.firstMs = atMs;
+    }
+    if (atMs > next.lastMs) {
+      next.lastTimestamp = at;
+      next.lastMs = atMs;
+    }
+    if (line.combined) next.message = message;
   }
 
-  /** Starts writes of the Events queued first while fewer than `writers` are under way. */
+  /** Starts writers while fewer than `writers` are under way and Events wait. */
   #pump(): void {
     while (this.#running.size < this.#writers && this.#queue.length > 0) {
-      const line = this.#queue.shift()!;
-      const run = this.#metrics.background.settled("events", () => this.#writeNext(line));
+      const run = this.#work();
       this.#running.add(run);
-      // Settled: it never rejects.
+      // #work never rejects.
       void run.then(() => {
         this.#running.delete(run);
         this.#pump();
       });
+    }
+  }
+
+  /**
+   * One writer: writes the Events queued first, one after the other, until none waits (a writer
+   * per Event would cost a few closures and promises each). A throw is logged and counted as a
+   * background task's, and the writer goes on. Never rejects.
+   */
+  async #work(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const line = this.#queue.shift()!;
+      try {
+        await this.#writeNext(line);
+      } catch (err) {
+        this.#metrics.background.failed("events", err);
+      }
     }
   }
 

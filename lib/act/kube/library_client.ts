@@ -17,7 +17,7 @@ import type {
 } from "./types.ts";
 import { toEventVersion, toKubeError, toNode } from "./convert.ts";
 import { type NodeWatchOptions, watchNodes } from "./node_watch.ts";
-import { timeBound } from "./time_bound.ts";
+import { TimeBounds } from "./time_bound.ts";
 import { closeNative, rawJson } from "./raw.ts";
 import { ReadCalls } from "./reads.ts";
 import { ObjectCalls, type ObjectCallsDeps } from "./objects.ts";
@@ -47,6 +47,7 @@ export class LibraryClient implements KubeClient {
   readonly dryRun: boolean;
   #kc: Kubeconfig;
   #timeoutMs: number;
+  #bounds: TimeBounds;
   #slots: Slots;
   #objects: ObjectCalls;
   #unfenced: ObjectCalls;
@@ -71,6 +72,7 @@ export class LibraryClient implements KubeClient {
     this.server = server;
     this.dryRun = options.dryRun;
     this.#timeoutMs = options.timeoutMs;
+    this.#bounds = new TimeBounds(options.timeoutMs);
     this.#slots = new Slots(options.maxInFlight ?? MAX_IN_FLIGHT);
     this.#fence = options.fence;
     this.#watch = options.watch;
@@ -148,11 +150,7 @@ export class LibraryClient implements KubeClient {
       return call(controller.signal, check);
     };
     try {
-      return await timeBound(
-        this.#slots.run(send, controller.signal),
-        this.#timeoutMs,
-        what,
-      );
+      return await this.#bounds.bound(this.#slots.run(send, controller.signal), what);
     } catch (err) {
       // A call that answered has read its answer whole: only one given up on is aborted (an
       // abort makes an exception, stack and all: a tenth of a cordon's CPU when made each call).

@@ -1,7 +1,9 @@
 // The shared utilities: one duration parser and formatter, one retry and backoff, one sleep and
 // deadline.
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { durationMs, formatDuration } from "../../../lib/base/duration.ts";
+import { fnv1a32 } from "../../../lib/base/fnv.ts";
 import { Backoff, MAX_RETRY_AFTER_MS, passing, retry } from "../../../lib/base/retry.ts";
 import { KubeError } from "../../../lib/act/kube/types.ts";
 import { deadline, sleep, untilAborted } from "../../../lib/base/timing.ts";
@@ -184,4 +186,14 @@ Deno.test("Backoff is not reset by success in between: a 410 storm's good lists 
     assert.equal(backoff.next(), 30_000);
     clock.pass(100_000);
   }
+});
+
+Deno.test("fnv1a32() goes on from a seed as if the texts were joined", () => {
+  fc.assert(
+    fc.property(fc.string({ unit: "binary" }), fc.string({ unit: "binary" }), (a, b) => {
+      assert.equal(fnv1a32(b, fnv1a32(a)), fnv1a32(a + b));
+    }),
+  );
+  // The reference value of FNV-1a 32 for "a".
+  assert.equal(fnv1a32("a"), 0xe40c292c);
 });
