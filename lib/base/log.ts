@@ -74,8 +74,17 @@ export async function setupLogging(options: LoggingOptions): Promise<void> {
 
 /** The logger of one part of node-heal, e.g. `log("embedded")`. */
 export function log(...category: string[]): Logger {
-  return getLogger(["node-heal", ...category]);
+  const key = category.join("\u0000");
+  let logger = loggers.get(key);
+  if (!logger) {
+    logger = getLogger(["node-heal", ...category]);
+    loggers.set(key, logger);
+  }
+  return logger;
 }
+
+/** Each part's logger, made once: logging sits on every decision's path. */
+const loggers = new Map<string, Logger>();
 
 /** Escapes a text so a logger prints it as it is, braces included, rather than as a template. */
 export function literal(text: string): string {
