@@ -81,20 +81,29 @@ export async function readFileWithin(
 /**
  * Reads a whole answer of at most `limit` bytes as text, or throws {@link AnswerTooLarge} without
  * reading past the limit: for an answer node-heal must have whole (a JSON document). A declared
- * `content-length` over the limit is refused before a byte is read.
+ * `content-length` over the limit is refused before a byte is read. `what` may be given as a
+ * function, to make its text only for the error.
  */
-export async function readCapped(res: Response, limit: number, what: string): Promise<string> {
+export async function readCapped(
+  res: Response,
+  limit: number,
+  what: string | (() => string),
+): Promise<string> {
   const declared = res.headers.get("content-length");
   if (declared !== null && Number(declared) > limit) {
     await res.body?.cancel().catch(() => {});
-    throw new AnswerTooLarge(what, limit, Number(declared));
+    throw new AnswerTooLarge(nameOf(what), limit, Number(declared));
   }
   // A length declared within the bound is all the client reads (it stops there): the runtime's
   // own read, several times cheaper than chunks through JavaScript, holds no more than the bound.
   if (declared !== null && /^\d+$/.test(declared)) return await res.text();
   const { bytes, cut } = await readPrefix(res.body, limit);
-  if (cut) throw new AnswerTooLarge(what, limit);
+  if (cut) throw new AnswerTooLarge(nameOf(what), limit);
   return new TextDecoder().decode(bytes);
+}
+
+function nameOf(what: string | (() => string)): string {
+  return typeof what === "string" ? what : what();
 }
 
 function join(chunks: Uint8Array[], size: number): Uint8Array {

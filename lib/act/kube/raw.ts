@@ -1,5 +1,5 @@
 import type { Kubeconfig } from "./kubeconfig.ts";
-import { nativeTransport, type Transport } from "./transport.ts";
+import { type Native, nativeTransport, type Transport } from "./transport.ts";
 import { statusError } from "./status_error.ts";
 import { readCapped, readPrefix } from "../../base/bounded_read.ts";
 
@@ -56,7 +56,7 @@ export async function rawJson<T>(
     const text = await readCapped(
       response,
       request.maxBytes ?? MAX_OBJECT_BYTES,
-      `the API server's answer to ${request.method} ${request.path.split("?")[0]}`,
+      () => `the API server's answer to ${request.method} ${request.path.split("?")[0]}`,
     );
     return (request.parse ? request.parse(text) : JSON.parse(text)) as T;
   } catch (err) {
@@ -110,42 +110,72 @@ async function respond(
   signal?: AbortSignal,
 ): Promise<Response> {
   const body = request.body === undefined ? undefined : JSON.stringify(request.body);
-  const headers: Record<string, string> = { Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = request.contentType ?? "application/json";
-  const transport = await transportOf(kc);
+  const type = body === undefined ? undefined : request.contentType ?? JSON_TYPE;
+  const transport = ready.get(kc) ?? await transportOf(kc);
   const native = transport.native;
   if (!native) {
     const { method, beforeSend } = request;
+    const headers: Record<string, string> = { Accept: JSON_TYPE };
+    if (type !== undefined) headers["Content-Type"] = type;
     return await transport.send({ method, url, headers, body, signal, beforeSend });
   }
-  const send = async () => {
-    const credentials = await native.credentials();
-    request.beforeSend?.();
-    return await fetch(url, {
-      method: request.method,
-      headers: { ...credentials, ...headers },
-      body,
-      signal,
-      ...(native.client ? { client: native.client } : {}),
-    });
-  };
-  const response = await send();
+  const response = await sendNative(native, request, url, body, type, signal);
   if (response.status !== 401) return response;
   // Refused credentials may be ones kept past their expiry: ask for them again, once.
   await response.body?.cancel();
   native.forget();
-  return await send();
+  return await sendNative(native, request, url, body, type, signal);
+}
+
+/** Sends through Deno's client, with the credentials at hand, once `beforeSend` allows it. */
+async function sendNative(
+  native: Native,
+  request: RawRequest,
+  url: string,
+  body: string | undefined,
+  type: string | undefined,
+  signal?: AbortSignal,
+): Promise<Response> {
+  const headers = headersWith(await native.credentials(), type);
+  request.beforeSend?.();
+  return await fetch(url, { method: request.method, headers, body, signal, client: native.client });
+}
+
+const JSON_TYPE = "application/json";
+
+/**
+ * The headers of a request: made once per credentials and content type (credentials change
+ * only when asked for again), not spread anew for every request. Frozen: fetch only reads them.
+ */
+const headerSets = new WeakMap<Record<string, string>, Map<string | undefined, HeadersInit>>();
+
+function headersWith(credentials: Record<string, string>, type: string | undefined): HeadersInit {
+  let byType = headerSets.get(credentials);
+  if (!byType) headerSets.set(credentials, byType = new Map());
+  let headers = byType.get(type);
+  if (!headers) {
+    headers = Object.freeze({
+      ...credentials,
+      Accept: JSON_TYPE,
+      ...(type === undefined ? {} : { "Content-Type": type }),
+    });
+    byType.set(type, headers);
+  }
+  return headers;
 }
 
 /** Closes Deno's HTTP client made for `kc`, if one was (at shutdown). */
 export async function closeNative(kc: Kubeconfig): Promise<void> {
   const transport = await transports.get(kc)?.catch(() => undefined);
   transports.delete(kc);
+  ready.delete(kc);
   transport?.native?.client?.close();
 }
 
 /** How each kubeconfig's requests are sent, made at its first request. */
 const transports = new WeakMap<Kubeconfig, Promise<Transport>>();
+/** The transports of {@link transports} made, to be used without waiting a turn for them. */
+const ready = new WeakMap<Kubeconfig, Transport>();
 
 /**
  * Deno's client for a kubeconfig node-heal's reader serves; for one it does not, the client
@@ -159,6 +189,7 @@ function transportOf(kc: Kubeconfig): Promise<Transport> {
       ? import("./library_transport.ts").then((m) => m.libraryTransport(kc))
       : nativeTransport(kc);
     transports.set(kc, transport);
+    transport.then((made) => transports.get(kc) === transport && ready.set(kc, made), () => {});
     // A failure (a certificate file not readable yet) is not kept: the next request tries again.
     transport.catch(() => transports.delete(kc));
   }
