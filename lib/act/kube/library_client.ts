@@ -28,6 +28,9 @@ import type { Fence, FencedWrite } from "../fence.ts";
 
 const MERGE_PATCH = "application/merge-patch+json";
 
+/** The answers of a call that takes no status for an answer. */
+const NO_ANSWERS: Record<number, never> = Object.freeze({});
+
 /** The write a method of an object call is, for the fence (reads are not fenced). */
 const OBJECT_WRITES: Partial<Record<string, FencedWrite>> = {
   POST: "create",
@@ -117,12 +120,14 @@ export class LibraryClient implements KubeClient {
   async #call<T, U = never>(
     what: string,
     call: (signal: AbortSignal, beforeSend?: () => void) => Promise<T>,
-    answers: Record<number, U> = {},
+    answers: Record<number, U> = NO_ANSWERS,
     fenced?: { write: FencedWrite; target: string },
   ): Promise<T | U> {
+    const controller = new AbortController();
     try {
-      return await this.#bounded(what, call, fenced);
+      return await this.#start(what, call, controller, fenced);
     } catch (err) {
+      controller.abort(); // As #bounded does.
       const e = toKubeError(err, what);
       if (e.status !== undefined && Object.hasOwn(answers, e.status)) return answers[e.status];
       throw e;
@@ -144,19 +149,33 @@ export class LibraryClient implements KubeClient {
     fenced?: { write: FencedWrite; target: string },
   ): Promise<T> {
     const controller = new AbortController();
-    const check = fenced && (() => this.#fence?.check(fenced.write, fenced.target));
-    const send = () => {
-      check?.();
-      return call(controller.signal, check);
-    };
     try {
-      return await this.#bounds.bound(this.#slots.run(send, controller.signal), what);
+      return await this.#start(what, call, controller, fenced);
     } catch (err) {
       // A call that answered has read its answer whole: only one given up on is aborted (an
       // abort makes an exception, stack and all: a tenth of a cordon's CPU when made each call).
       controller.abort();
       throw err;
     }
+  }
+
+  /** Starts `call` in a slot, bounded in time, as {@link #bounded} says; `controller` aborts it. */
+  #start<T>(
+    what: string,
+    call: (signal: AbortSignal, beforeSend?: () => void) => Promise<T>,
+    controller: AbortController,
+    fenced?: { write: FencedWrite; target: string },
+  ): Promise<T> {
+    const signal = controller.signal;
+    let send = () => call(signal);
+    if (fenced) {
+      const check = () => this.#fence?.check(fenced.write, fenced.target);
+      send = () => {
+        check();
+        return call(signal, check);
+      };
+    }
+    return this.#bounds.bound(this.#slots.run(send, signal), what);
   }
 
   async getNode(name: string): Promise<Node | undefined> {
@@ -186,7 +205,7 @@ export class LibraryClient implements KubeClient {
             beforeSend,
             parse: parseLean,
           }, signal),
-        {},
+        NO_ANSWERS,
         { write: "patch", target: `node "${name}"` },
       ),
     );

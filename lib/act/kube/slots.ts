@@ -15,30 +15,50 @@ export class Slots {
    * Runs `task` once a slot is free, and frees it when the task settles. When `signal` aborts
    * while it waits for a slot, it leaves the queue and `task` never runs.
    */
-  async run<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    signal?.throwIfAborted();
-    if (this.#free > 0) this.#free--;
-    else {
-      await new Promise<void>((resolve, reject) => {
-        const onAbort = () => {
-          const i = this.#waiting.indexOf(take);
-          if (i >= 0) this.#waiting.splice(i, 1);
-          reject(signal!.reason);
-        };
-        const take = () => {
-          signal?.removeEventListener("abort", onAbort);
-          resolve();
-        };
-        this.#waiting.push(take);
-        signal?.addEventListener("abort", onAbort, { once: true });
-      });
+  run<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.#free > 0) {
+      this.#free--;
+      return this.#runNow(task);
     }
-    try {
-      return await task();
-    } finally {
-      const next = this.#waiting.shift();
-      if (next) next();
-      else this.#free++;
-    }
+    return this.#runLater(task, signal);
   }
+
+  /** Runs `task` in the slot taken for it (no promise of its own, when the slot is free at once). */
+  #runNow<T>(task: () => Promise<T>): Promise<T> {
+    let running: Promise<T>;
+    try {
+      running = task();
+    } catch (err) {
+      this.#release();
+      return Promise.reject(err);
+    }
+    running.then(this.#release, this.#release);
+    return running;
+  }
+
+  /** Runs `task` once a slot is free, unless `signal` aborts first. */
+  async #runLater<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        const i = this.#waiting.indexOf(take);
+        if (i >= 0) this.#waiting.splice(i, 1);
+        reject(signal!.reason);
+      };
+      const take = () => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      this.#waiting.push(take);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+    return await this.#runNow(task);
+  }
+
+  /** Gives the slot of a task settled to the next task waiting, else frees it. */
+  readonly #release = (): void => {
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#free++;
+  };
 }
