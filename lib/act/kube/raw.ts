@@ -119,7 +119,12 @@ async function respond(
     if (type !== undefined) headers["Content-Type"] = type;
     return await transport.send({ method, url, headers, body, signal, beforeSend });
   }
-  const response = await sendNative(native, request, url, body, type, signal);
+  // Credentials fresh and at hand are sent without waiting a turn for them.
+  const fresh = native.fresh();
+  const response =
+    await (fresh
+      ? sendWith(native, fresh, request, url, body, type, signal)
+      : sendNative(native, request, url, body, type, signal));
   if (response.status !== 401) return response;
   // Refused credentials may be ones kept past their expiry: ask for them again, once.
   await response.body?.cancel();
@@ -127,7 +132,7 @@ async function respond(
   return await sendNative(native, request, url, body, type, signal);
 }
 
-/** Sends through Deno's client, with the credentials at hand, once `beforeSend` allows it. */
+/** Sends through Deno's client once the credentials are at hand (see {@link sendWith}). */
 async function sendNative(
   native: Native,
   request: RawRequest,
@@ -136,9 +141,23 @@ async function sendNative(
   type: string | undefined,
   signal?: AbortSignal,
 ): Promise<Response> {
-  const headers = headersWith(await native.credentials(), type);
+  const credentials = await native.credentials();
+  return await sendWith(native, credentials, request, url, body, type, signal);
+}
+
+/** Sends through Deno's client with `credentials`, once `beforeSend` allows it. */
+function sendWith(
+  native: Native,
+  credentials: Record<string, string>,
+  request: RawRequest,
+  url: string,
+  body: string | undefined,
+  type: string | undefined,
+  signal?: AbortSignal,
+): Promise<Response> {
+  const headers = headersWith(credentials, type);
   request.beforeSend?.();
-  return await fetch(url, { method: request.method, headers, body, signal, client: native.client });
+  return fetch(url, { method: request.method, headers, body, signal, client: native.client });
 }
 
 const JSON_TYPE = "application/json";

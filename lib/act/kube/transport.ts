@@ -17,6 +17,8 @@ export interface Native {
   client?: Deno.HttpClient;
   /** The kubeconfig's credential headers (Authorization), fresh within {@link CREDENTIALS_TTL_MS}. */
   credentials(): Promise<Record<string, string>>;
+  /** The credentials {@link credentials} would give at once, if they are fresh and at hand. */
+  fresh(): Record<string, string> | undefined;
   /** Drops the kept credentials (the server refused them). */
   forget(): void;
 }
@@ -40,18 +42,25 @@ export type Transport =
 /** Credentials asked of `ask` at most once per {@link CREDENTIALS_TTL_MS}, a failure not kept. */
 export function cachedCredentials(
   ask: () => Promise<Record<string, string>>,
-): Pick<Native, "credentials" | "forget"> {
-  let cached: { at: number; headers: Promise<Record<string, string>> } | undefined;
+): Pick<Native, "credentials" | "fresh" | "forget"> {
+  let cached:
+    | { at: number; headers: Promise<Record<string, string>>; value?: Record<string, string> }
+    | undefined;
   return {
     credentials() {
       const now = performance.now();
       if (!cached || now - cached.at > CREDENTIALS_TTL_MS) {
         const headers = ask();
+        const asked = { at: now, headers, value: undefined as Record<string, string> | undefined };
         // A failure is not kept: the next request asks again.
-        headers.catch(() => cached = undefined);
-        cached = { at: now, headers };
+        headers.then((value) => asked.value = value, () => cached = undefined);
+        cached = asked;
       }
       return cached.headers;
+    },
+    fresh() {
+      if (cached?.value && performance.now() - cached.at <= CREDENTIALS_TTL_MS) return cached.value;
+      return undefined;
     },
     forget() {
       cached = undefined;

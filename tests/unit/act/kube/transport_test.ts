@@ -42,6 +42,26 @@ Deno.test("cachedCredentials() asks again after forget() and after a failure, no
   assert.deepEqual(await c.credentials(), { n: "3" });
 });
 
+Deno.test("cachedCredentials().fresh() gives only credentials at hand: none while asked, none after forget() or a failure", async () => {
+  let asked = 0;
+  const c = cachedCredentials(() => {
+    asked++;
+    return asked === 2 ? Promise.reject(new Error("refused")) : Promise.resolve({ n: `${asked}` });
+  });
+  assert.equal(c.fresh(), undefined);
+  const first = c.credentials();
+  assert.equal(c.fresh(), undefined);
+  const value = await first;
+  assert.equal(c.fresh(), value);
+  assert.deepEqual(c.fresh(), { n: "1" });
+  c.forget();
+  assert.equal(c.fresh(), undefined);
+  await assert.rejects(c.credentials(), /refused/);
+  assert.equal(c.fresh(), undefined);
+  assert.deepEqual(await c.credentials(), { n: "3" });
+  assert.equal(asked, 3);
+});
+
 Deno.test("nativeTransport() makes no client of its own for plain HTTP, and one for HTTPS; a CA file that cannot be read fails it", async () => {
   const plain = await nativeTransport(kubeconfigFromString([
     "clusters: [{ name: c, cluster: { server: 'http://127.0.0.1:1', insecure-skip-tls-verify: true } }]",
