@@ -84,19 +84,36 @@ export async function readFileWithin(
  * `content-length` over the limit is refused before a byte is read. `what` may be given as a
  * function, to make its text only for the error.
  */
-export async function readCapped(
+export function readCapped(
   res: Response,
   limit: number,
   what: string | (() => string),
 ): Promise<string> {
   const declared = res.headers.get("content-length");
-  if (declared !== null && Number(declared) > limit) {
-    await res.body?.cancel().catch(() => {});
-    throw new AnswerTooLarge(nameOf(what), limit, Number(declared));
-  }
+  if (declared !== null && Number(declared) > limit) return refuse(res, limit, what, declared);
   // A length declared within the bound is all the client reads (it stops there): the runtime's
   // own read, several times cheaper than chunks through JavaScript, holds no more than the bound.
-  if (declared !== null && /^\d+$/.test(declared)) return await res.text();
+  if (declared !== null && /^\d+$/.test(declared)) return res.text();
+  return readStreamed(res, limit, what);
+}
+
+/** Cancels an answer whose declared length is past `limit`, and throws AnswerTooLarge. */
+async function refuse(
+  res: Response,
+  limit: number,
+  what: string | (() => string),
+  declared: string,
+): Promise<never> {
+  await res.body?.cancel().catch(() => {});
+  throw new AnswerTooLarge(nameOf(what), limit, Number(declared));
+}
+
+/** An answer of no declared length, read in chunks within `limit`. */
+async function readStreamed(
+  res: Response,
+  limit: number,
+  what: string | (() => string),
+): Promise<string> {
   const { bytes, cut } = await readPrefix(res.body, limit);
   if (cut) throw new AnswerTooLarge(nameOf(what), limit);
   return new TextDecoder().decode(bytes);
