@@ -29,6 +29,9 @@ import type { Fence, FencedWrite } from "../fence.ts";
 const MERGE_PATCH = "application/merge-patch+json";
 
 /** The answers of a call that takes no status for an answer. */
+/** Events wait for a slot after every other call waiting: a remediation's write goes first. */
+const LOW = true;
+
 const NO_ANSWERS: Record<number, never> = Object.freeze({});
 
 /** The write a method of an object call is, for the fence (reads are not fenced). */
@@ -122,10 +125,11 @@ export class LibraryClient implements KubeClient {
     call: (signal: AbortSignal, beforeSend?: () => void) => Promise<T>,
     answers: Record<number, U> = NO_ANSWERS,
     fenced?: { write: FencedWrite; target: string },
+    low = false,
   ): Promise<T | U> {
     const controller = new AbortController();
     try {
-      return await this.#start(what, call, controller, fenced);
+      return await this.#start(what, call, controller, fenced, low);
     } catch (err) {
       controller.abort(); // As #bounded does.
       const e = toKubeError(err, what);
@@ -165,6 +169,7 @@ export class LibraryClient implements KubeClient {
     call: (signal: AbortSignal, beforeSend?: () => void) => Promise<T>,
     controller: AbortController,
     fenced?: { write: FencedWrite; target: string },
+    low = false,
   ): Promise<T> {
     const signal = controller.signal;
     let send = () => call(signal);
@@ -175,7 +180,7 @@ export class LibraryClient implements KubeClient {
         return call(signal, check);
       };
     }
-    return this.#bounds.bound(this.#slots.run(send, signal), what);
+    return this.#bounds.bound(this.#slots.run(send, signal, low), what);
   }
 
   async getNode(name: string): Promise<Node | undefined> {
@@ -224,6 +229,8 @@ export class LibraryClient implements KubeClient {
           }, signal),
         ),
       { 409: undefined },
+      undefined,
+      LOW,
     );
   }
 
@@ -233,20 +240,26 @@ export class LibraryClient implements KubeClient {
     update: EventCountUpdate,
   ): Promise<EventVersion> {
     return toEventVersion(
-      await this.#call(`update event "${name}"`, (signal) =>
-        rawJson<k8s.CoreV1Event>(this.#kc, {
-          method: "PATCH",
-          path: `/api/v1/namespaces/${namespace}/events/${
-            encodeURIComponent(name)
-          }${this.#dryQuery}`,
-          body: {
-            metadata: { resourceVersion: update.resourceVersion },
-            count: update.count,
-            lastTimestamp: update.lastTimestamp,
-            ...(update.message === undefined ? {} : { message: update.message }),
-          },
-          contentType: MERGE_PATCH,
-        }, signal)),
+      await this.#call(
+        `update event "${name}"`,
+        (signal) =>
+          rawJson<k8s.CoreV1Event>(this.#kc, {
+            method: "PATCH",
+            path: `/api/v1/namespaces/${namespace}/events/${
+              encodeURIComponent(name)
+            }${this.#dryQuery}`,
+            body: {
+              metadata: { resourceVersion: update.resourceVersion },
+              count: update.count,
+              lastTimestamp: update.lastTimestamp,
+              ...(update.message === undefined ? {} : { message: update.message }),
+            },
+            contentType: MERGE_PATCH,
+          }, signal),
+        NO_ANSWERS,
+        undefined,
+        LOW,
+      ),
     );
   }
 
