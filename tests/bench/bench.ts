@@ -494,6 +494,12 @@ async function main() {
     await throughput(url, fresh, 100);
     const acting = await throughput(url, fresh, 2000);
     result.acting_notifications_per_s = Math.round(acting);
+    // Their Events are written behind; past 1,000 waiting, new ones are dropped and counted.
+    const exposition = await (await fetch(`${s.url}/metrics`)).text();
+    result.acting_events_dropped = Number(
+      /nodeheal_events_total\{reason="NodeHealCordoned",result="dropped"\} (\d+)/.exec(exposition)
+        ?.[1] ?? 0,
+    );
     await s.close();
     // The floor under the same load, node-heal stopped: one PATCH per notification.
     const floor = floorServer(cluster);

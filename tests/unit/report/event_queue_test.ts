@@ -99,10 +99,19 @@ Deno.test("record() returns before its write starts to answer, and never throws"
 });
 
 Deno.test("writes are made by EVENT_WRITERS writers at most, in the order the Events were queued", async () => {
-  assert.equal(EVENT_WRITERS, 2);
+  assert.equal(EVENT_WRITERS, 8);
+  const many = new HeldClient();
+  const defaults = new EventRecorder(many, new Metrics());
+  for (let i = 0; i < 10; i++) defaults.record(`n${i}`, skipped(`n${i}`), { at: AT });
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(many.started.length, EVENT_WRITERS, "as many writes under way as writers");
+  assert.equal(defaults.queued, 10 - EVENT_WRITERS);
+  many.release();
+  await settles(defaults.flush(), "flush");
+
   const client = new HeldClient();
   const metrics = new Metrics();
-  const recorder = new EventRecorder(client, metrics);
+  const recorder = new EventRecorder(client, metrics, { writers: 2 });
   for (const node of ["a", "b", "c", "d"]) recorder.record(node, skipped(node), { at: AT });
   await new Promise((r) => setTimeout(r, 10));
   assert.deepEqual(client.started, ["a", "b"], "two writes under way, the rest wait");
