@@ -126,6 +126,11 @@ export function upwardImports(graph: Graph): string[] {
 
 /** The modules that load at run time from `entry` on: code imports, static or dynamic. */
 export function loadedFrom(graph: Graph, entry: string): string[] {
+  return [...reached(graph, entry, true)].map(short).sort();
+}
+
+/** The modules `entry`'s code imports reach, followed on; dynamic imports too with `dynamic`. */
+function reached(graph: Graph, entry: string, dynamic: boolean): Set<string> {
   const start = new URL(entry, REPO).href;
   const byName = new Map(graph.modules.map((m) => [m.specifier, m]));
   const seen = new Set<string>([start]);
@@ -133,13 +138,13 @@ export function loadedFrom(graph: Graph, entry: string): string[] {
   while (todo.length > 0) {
     for (const d of byName.get(todo.pop()!)?.dependencies ?? []) {
       const next = d.code?.specifier;
-      if (next && !seen.has(next)) {
+      if (next && (dynamic || !d.isDynamic) && !seen.has(next)) {
         seen.add(next);
         todo.push(next);
       }
     }
   }
-  return [...seen].map(short).sort();
+  return seen;
 }
 
 /** The Kubernetes client library, as `deno info` names it. */
@@ -150,20 +155,7 @@ export const CLIENT_LIBRARY = "npm:@kubernetes/client-node";
  * followed on; npm packages by their specifier (`npm:name@version`).
  */
 export function staticallyFrom(graph: Graph, entry: string): string[] {
-  const start = new URL(entry, REPO).href;
-  const byName = new Map(graph.modules.map((m) => [m.specifier, m]));
-  const seen = new Set<string>([start]);
-  const todo = [start];
-  while (todo.length > 0) {
-    for (const d of byName.get(todo.pop()!)?.dependencies ?? []) {
-      const next = d.code?.specifier;
-      if (next && !d.isDynamic && !seen.has(next)) {
-        seen.add(next);
-        todo.push(next);
-      }
-    }
-  }
-  return [...seen].map(short).sort();
+  return [...reached(graph, entry, false)].map(short).sort();
 }
 
 /**
