@@ -44,7 +44,8 @@ export function parsePolicyYaml(text: string): unknown {
   refuse(yamlTokensRefusal(text, POLICY_LIMITS));
   let raw: unknown;
   try {
-    raw = parseYaml(text, { maxAliasCount: POLICY_LIMITS.aliases });
+    // Warnings are not printed: the parser quotes the line, which may hold a secret.
+    raw = parseYaml(text, { maxAliasCount: POLICY_LIMITS.aliases, logLevel: "error" });
   } catch (err) {
     throw new PolicyRefused(notYaml(text, err as Error));
   }

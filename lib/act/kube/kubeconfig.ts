@@ -122,12 +122,13 @@ function parseBounded(text: string): unknown {
   if (tooMuch) throw new Error(tooMuch);
   let raw: unknown;
   try {
-    raw = parseYaml(text, { maxAliasCount: KUBECONFIG_LIMITS.aliases });
+    // Warnings are not printed: the parser quotes the line, which may hold a token.
+    raw = parseYaml(text, { maxAliasCount: KUBECONFIG_LIMITS.aliases, logLevel: "error" });
   } catch (err) {
     // The parser's message quotes the line, which may hold a token: only where, and its code.
     const e = err as { linePos?: { line: number; col: number }[]; code?: string; message?: string };
-    if (/alias/i.test(e.message ?? "") && !e.linePos) {
-      throw new Error(`its aliases repeat more than ${KUBECONFIG_LIMITS.values} values`);
+    if (/excessive alias count/i.test(e.message ?? "")) {
+      throw new Error(`its aliases expand past the bound of ${KUBECONFIG_LIMITS.aliases}`);
     }
     const pos = e.linePos?.[0];
     const at = pos ? ` at line ${pos.line}, column ${pos.col}` : "";
@@ -159,13 +160,39 @@ function resolved(file: string | undefined, dir: string | undefined): string | u
   return join(dir, file);
 }
 
-/** The first entry named `wanted`, as the library's `findObject` looks. */
+/** The entry named `wanted`, as the library's `findObject` looks. */
 function named<T extends { name: string }>(entries: T[], wanted: string): T | undefined {
   return entries.find((e) => e.name === wanted);
 }
 
+/** Throws when two of `entries` share a name, as kubectl (client-go) refuses them. */
+function unique(entries: { name: string }[], what: string): void {
+  const seen = new Set<string>();
+  for (const { name } of entries) {
+    if (seen.has(name)) throw new Error(`it has two ${what} named ${quoted(name)}`);
+    seen.add(name);
+  }
+}
+
+/** A cluster's server without a trailing slash, its scheme lower-cased; http or https only. */
+function serverOf(name: string, server: string): { server: string; scheme: string } {
+  let scheme: string;
+  try {
+    scheme = new URL(server).protocol;
+  } catch {
+    throw new Error(`cluster ${quoted(name)}'s server is not a URL`);
+  }
+  if (scheme !== "https:" && scheme !== "http:") {
+    throw new Error(`cluster ${quoted(name)}'s server is neither https nor http`);
+  }
+  return { server: scheme + server.slice(scheme.length).replace(/\/$/, ""), scheme };
+}
+
 /** The current context's cluster and user, or an error naming what is not there. */
 function currentOf(config: Parsed) {
+  unique(config.clusters, "clusters");
+  unique(config.users, "users");
+  unique(config.contexts, "contexts");
   const current = config["current-context"];
   const noCluster = "its current context names no cluster";
   if (!current) throw new Error(`${noCluster}: it has no current-context`);
@@ -194,6 +221,7 @@ function currentOf(config: Parsed) {
 /** Why only the client library can serve this cluster and user, or undefined. */
 function libraryReason(
   cluster: z.infer<typeof clusterSchema>,
+  scheme: string,
   user: z.infer<typeof userSchema> | null | undefined,
 ): string | undefined {
   if (user?.exec !== undefined && user.exec !== null) return "an exec plugin";
@@ -201,7 +229,7 @@ function libraryReason(
     return "an auth provider";
   }
   if (cluster["proxy-url"]) return "a proxy";
-  if (!cluster.server.startsWith("https:")) return undefined;
+  if (scheme !== "https:") return undefined;
   if (cluster["insecure-skip-tls-verify"] === true) return "TLS without verification";
   if (cluster["tls-server-name"]) return "a TLS server name";
   return undefined;
@@ -214,9 +242,9 @@ function libraryReason(
 export function kubeconfigFromString(text: string, dir?: string): Kubeconfig {
   const config = parseKubeconfig(text);
   const { cluster: c, user: u } = currentOf(config);
-  const server = c.cluster.server.replace(/\/$/, "");
+  const { server, scheme } = serverOf(c.name, c.cluster.server);
   const skipTLSVerify = c.cluster["insecure-skip-tls-verify"] === true;
-  if (server.startsWith("http:") && !skipTLSVerify && !c.cluster["proxy-url"]) {
+  if (scheme === "http:" && !skipTLSVerify && !c.cluster["proxy-url"]) {
     // The library refuses it at every request; said once, here.
     throw new Error(
       `cluster ${quoted(c.name)} is reached over plain HTTP, which needs ` +
@@ -232,7 +260,7 @@ export function kubeconfigFromString(text: string, dir?: string): Kubeconfig {
     tlsServerName: c.cluster["tls-server-name"] || undefined,
     proxyUrl: c.cluster["proxy-url"] || undefined,
   };
-  const reason = libraryReason(c.cluster, u?.user);
+  const reason = libraryReason(c.cluster, scheme, u?.user);
   const library = reason === undefined ? undefined : { reason, text, dir };
   return { server, cluster, user: u && userOf(u.name, u.user ?? {}, dir), library };
 }

@@ -33,16 +33,19 @@ export function parseLean(text: string): unknown {
 /** Where the unread arrays lie: each `[` and just past its `]`; none where the text is not JSON. */
 function unreadArrays(text: string): [number, number][] {
   const cuts: [number, number][] = [];
+  // Where each member name occurs next, at or after `at` (-1: nowhere): each is looked for again
+  // only once passed, so the text is searched through once per name, whatever it holds.
+  const next = UNREAD.map((k) => text.indexOf(k));
   let at = 0;
   for (;;) {
-    let found = -1;
-    let key = "";
-    for (const k of UNREAD) {
-      const i = text.indexOf(k, at);
-      if (i >= 0 && (found < 0 || i < found)) [found, key] = [i, k];
+    let k = -1;
+    for (let i = 0; i < UNREAD.length; i++) {
+      if (next[i] >= 0 && next[i] < at) next[i] = text.indexOf(UNREAD[i], at);
+      if (next[i] >= 0 && (k < 0 || next[i] < next[k])) k = i;
     }
-    if (found < 0) return cuts;
-    const open = found + key.length - 1;
+    if (k < 0) return cuts;
+    const found = next[k];
+    const open = found + UNREAD[k].length - 1;
     const before = text.charCodeAt(found - 1);
     // A quote after `{` or `,` is not escaped, so it opens or closes a string; closing one, the
     // text is not JSON (a name follows it). So in JSON it opens a key: the member is one. After

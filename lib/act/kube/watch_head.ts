@@ -33,7 +33,9 @@ interface Str {
  * `resourceVersion` among the string fields that open `metadata`, within the first
  * {@link WATCH_HEAD_BYTES}. Anything else (a nested value first, an escape or a non-ASCII byte in
  * a value read, a key out of place) gives undefined, and the event is parsed whole. The server
- * writes each key once; a key seen twice gives undefined too.
+ * writes each key once: a key seen twice before both are read gives undefined, and what follows
+ * them is not read at all (a second `name` after both, which JSON.parse would take, or the rest of
+ * a line cut short, is not seen).
  */
 export function watchHead(line: Uint8Array): WatchHead | undefined {
   const end = Math.min(line.length, WATCH_HEAD_BYTES);

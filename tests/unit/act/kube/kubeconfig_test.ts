@@ -182,7 +182,7 @@ Deno.test("kubeconfigFromString() refuses nesting and aliases past the bounds be
   }
   assert.match(
     thrown(() => kubeconfigFromString(bomb.join("\n"))),
-    /^its aliases repeat more than/,
+    /^its aliases expand past the bound of 100$/,
   );
 });
 
@@ -218,4 +218,74 @@ Deno.test("kubeconfigInCluster() reaches the service's host and port (an IPv6 ho
     thrown(() => kubeconfigInCluster(env({ KUBERNETES_SERVICE_HOST: "10.0.0.1" }))),
     /KUBERNETES_SERVICE_PORT must be set/,
   );
+});
+
+Deno.test("kubeconfigFromString() reads a server's scheme in any case: HTTP unmarked is refused, HTTPS unverified goes to the library", () => {
+  assert.match(
+    thrown(() => kubeconfigFromString(kubeconfig("server: 'HTTP://127.0.0.1:8080'", "token: t"))),
+    /plain HTTP, which needs insecure-skip-tls-verify/,
+  );
+  const unverified = kubeconfigFromString(
+    kubeconfig("server: 'HTTPS://k.example:6443', insecure-skip-tls-verify: true", "token: t"),
+  );
+  assert.equal(unverified.server, "https://k.example:6443");
+  assert.equal(unverified.library?.reason, "TLS without verification");
+  assert.match(
+    thrown(() => kubeconfigFromString(kubeconfig("server: 'ftp://k.example'", "token: t"))),
+    /^cluster "c"'s server is neither https nor http$/,
+  );
+  assert.match(
+    thrown(() => kubeconfigFromString(kubeconfig("server: 'k.example:6443'", "token: t"))),
+    /^cluster "c"'s server is/,
+  );
+});
+
+Deno.test("kubeconfigFromString() refuses two clusters, users or contexts of one name, as kubectl does", () => {
+  const twice = (list: string) =>
+    kubeconfig("server: 'https://a.example'", `token: ${SECRET}`).replace(
+      `${list}: [`,
+      `${list}: [{ name: ${list === "contexts" ? "ctx" : list === "users" ? "u" : "c"}, ${
+        list === "contexts"
+          ? "context: { cluster: c }"
+          : list === "users"
+          ? "user: { token: other }"
+          : "cluster: { server: 'https://b.example' }"
+      } }, `,
+    );
+  for (const list of ["clusters", "users", "contexts"]) {
+    const message = thrown(() => kubeconfigFromString(twice(list)));
+    assert.match(message, new RegExp(`^it has two ${list} named "`), message);
+    assert.ok(!message.includes(SECRET) && !message.includes("example"), message);
+  }
+});
+
+Deno.test("kubeconfigFromString() prints none of the YAML parser's warnings, which quote the line", () => {
+  const proc = (globalThis as unknown as { process: { emitWarning: (...a: unknown[]) => void } })
+    .process;
+  const warned: unknown[] = [];
+  const emit = proc.emitWarning;
+  proc.emitWarning = (...args: unknown[]) => void warned.push(args);
+  try {
+    const text = [
+      "apiVersion: v1",
+      "clusters:",
+      "- name: c",
+      "  cluster: { server: 'https://k.example' }",
+      "contexts: [{ name: ctx, context: { cluster: c, user: u } }]",
+      "current-context: ctx",
+      "users:",
+      "- name: u",
+      `  user: { token: !tok ${SECRET} }`,
+    ].join("\n");
+    const kc = kubeconfigFromString(text);
+    assert.equal(kc.user?.token, SECRET);
+  } finally {
+    proc.emitWarning = emit;
+  }
+  assert.deepEqual(warned, []);
+});
+
+Deno.test("kubeconfigFromString() says an alias that names no anchor is not YAML, not a bomb", () => {
+  const message = thrown(() => kubeconfigFromString("x: 1\ny: *b\n"));
+  assert.match(message, /^it is not YAML/);
 });
