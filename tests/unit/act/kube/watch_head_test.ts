@@ -73,12 +73,14 @@ Deno.test("whatever the event, a head read is what parsing the whole event reads
     fc.integer(),
     fc.dictionary(fc.string(), fc.string(), { maxKeys: 3 }),
   );
-  const meta = fc.array(
+  // Each key of the metadata once, as the API server writes it (the escaped one reads as `name`):
+  // a key twice before both are read gives no head (the fixed cases above); after, it is not read.
+  const meta = fc.uniqueArray(
     fc.tuple(
       fc.constantFrom("name", "resourceVersion", "uid", "labels", "n", "name ", ESCAPED_NAME),
       value,
     ),
-    { maxLength: 6 },
+    { maxLength: 6, selector: ([k]) => k === ESCAPED_NAME ? "name" : k },
   );
   fc.assert(
     fc.property(
@@ -92,7 +94,7 @@ Deno.test("whatever the event, a head read is what parsing the whole event reads
       fc.array(fc.tuple(fc.constantFrom("kind", "apiVersion", "spec"), value), { maxLength: 3 }),
       meta,
       (top, before, fields) => {
-        // Keys in the order drawn (duplicates written as the text has them).
+        // Keys in the order drawn (a duplicate of the event's own keys written as drawn).
         const members = (pairs: [string, unknown][]) =>
           pairs.map(([k, v]) =>
             `${k === ESCAPED_NAME ? ESCAPED_NAME : JSON.stringify(k)}:${JSON.stringify(v)},`
