@@ -119,41 +119,36 @@ async function respond(
     if (type !== undefined) headers["Content-Type"] = type;
     return await transport.send({ method, url, headers, body, signal, beforeSend });
   }
+  const out: Outgoing = { request, url, body, type, signal };
   // Credentials fresh and at hand are sent without waiting a turn for them.
   const fresh = native.fresh();
-  const response =
-    await (fresh
-      ? sendWith(native, fresh, request, url, body, type, signal)
-      : sendNative(native, request, url, body, type, signal));
+  const response = await (fresh ? sendWith(native, fresh, out) : sendNative(native, out));
   if (response.status !== 401) return response;
   // Refused credentials may be ones kept past their expiry: ask for them again, once.
   await response.body?.cancel();
   native.forget();
-  return await sendNative(native, request, url, body, type, signal);
+  return await sendNative(native, out);
+}
+
+/** One request as it goes out: its body serialized, its content type, its URL. */
+interface Outgoing {
+  request: RawRequest;
+  url: string;
+  body: string | undefined;
+  type: string | undefined;
+  signal?: AbortSignal;
 }
 
 /** Sends through Deno's client once the credentials are at hand (see {@link sendWith}). */
-async function sendNative(
-  native: Native,
-  request: RawRequest,
-  url: string,
-  body: string | undefined,
-  type: string | undefined,
-  signal?: AbortSignal,
-): Promise<Response> {
-  const credentials = await native.credentials();
-  return await sendWith(native, credentials, request, url, body, type, signal);
+async function sendNative(native: Native, out: Outgoing): Promise<Response> {
+  return await sendWith(native, await native.credentials(), out);
 }
 
 /** Sends through Deno's client with `credentials`, once `beforeSend` allows it. */
 function sendWith(
   native: Native,
   credentials: Record<string, string>,
-  request: RawRequest,
-  url: string,
-  body: string | undefined,
-  type: string | undefined,
-  signal?: AbortSignal,
+  { request, url, body, type, signal }: Outgoing,
 ): Promise<Response> {
   const headers = headersWith(credentials, type);
   request.beforeSend?.();
