@@ -183,20 +183,15 @@ async function throughput(url: string, bodies: () => string, total: number, send
   return total / seconds;
 }
 
-/** The Events node-heal at `base` dropped so far: past 1,000 waiting, new ones are. */
-async function eventsDropped(base: string): Promise<number> {
-  const exposition = await (await fetch(`${base}/metrics`)).text();
-  return Number(
-    /nodeheal_events_total\{reason="NodeHealCordoned",result="dropped"\} (\d+)/.exec(exposition)
-      ?.[1] ?? 0,
-  );
-}
-
-/** The NodeHealCordoned Events of node-heal `s` written, counted, dropped or failed so far. */
-async function cordonEventsSettled(s: Service): Promise<number> {
+/**
+ * The NodeHealCordoned Events of node-heal `s` settled so far (read in-process): of `result`
+ * (`dropped`: past 1,000 waiting, new ones are), or of any (written, counted, dropped or failed).
+ */
+async function cordonEvents(s: Service, result?: string): Promise<number> {
   const { values } = await s.metrics.events.results.get();
-  return values.filter((v) => v.labels.reason === "NodeHealCordoned")
-    .reduce((sum, v) => sum + v.value, 0);
+  return values.filter((v) =>
+    v.labels.reason === "NodeHealCordoned" && (result === undefined || v.labels.result === result)
+  ).reduce((sum, v) => sum + v.value, 0);
 }
 
 /**
@@ -204,7 +199,7 @@ async function cordonEventsSettled(s: Service): Promise<number> {
  * NodeHealCordoned Events than `from`: one per cordon, each of a fresh node (read in-process).
  */
 async function eventsWritten(s: Service, from: number, count: number): Promise<void> {
-  while (await cordonEventsSettled(s) < from + count) {
+  while (await cordonEvents(s) < from + count) {
     await new Promise((r) => setTimeout(r, 2));
   }
 }
@@ -436,7 +431,7 @@ async function main() {
     const requests: ReturnType<typeof nodeHealRequests> = [];
     const healTurn = async (from: number) => {
       cluster.api.traffic.reset();
-      const settled = await cordonEventsSettled(s);
+      const settled = await cordonEvents(s);
       heal.push(...await latencies(cluster, `${s.url}/webhook`, from, from + 24));
       await eventsWritten(s, settled, 25);
       requests.push(...nodeHealRequests(cluster));
@@ -554,39 +549,38 @@ async function main() {
     const fresh = () => notification(next++);
     let nextFloor = 2;
     const freshFloor = () => notification(nextFloor++);
-    const beforeWarmUp = await cordonEventsSettled(s);
+    const beforeWarmUp = await cordonEvents(s);
     await throughput(url, fresh, 100);
     await throughput(floor.url, freshFloor, 100);
     // node-heal's turn ends once the Events it queued are written too: they are its work, and
     // they must not be left to weigh on the floor's turn.
-    const timed = async (to: string, bodies: () => string) => {
-      const settled = to === url ? await cordonEventsSettled(s) : 0;
+    const timed = async (to: string, bodies: () => string, events?: Service) => {
+      const settled = events ? await cordonEvents(events) : 0;
       const t0 = performance.now();
       await throughput(to, bodies, 1000);
-      if (to === url) await eventsWritten(s, settled, 1000);
+      if (events) await eventsWritten(events, settled, 1000);
       return performance.now() - t0;
     };
     // The warm-up's Events written first; none may be dropped in the turns (1,000 may wait).
     await eventsWritten(s, beforeWarmUp, 100);
-    const droppedInTurns = await eventsDropped(s.url);
+    const droppedInTurns = await cordonEvents(s, "dropped");
     const cordonedBefore = unschedulable(cluster);
-    let healMs = await timed(url, fresh);
+    let healMs = await timed(url, fresh, s);
     const floorMs = await timed(floor.url, freshFloor) + await timed(floor.url, freshFloor);
-    healMs += await timed(url, fresh);
+    healMs += await timed(url, fresh, s);
     if (unschedulable(cluster) - cordonedBefore !== 2000) {
       throw new Error(`${unschedulable(cluster) - cordonedBefore} of 2,000 acting alerts cordoned`);
     }
-    if (await eventsDropped(s.url) !== droppedInTurns) {
+    if (await cordonEvents(s, "dropped") !== droppedInTurns) {
       throw new Error("node-heal dropped Events in its timed acting turns: its turns did less");
     }
     await floor.close();
     const acting = 2000 / (healMs / 1000);
     result.acting_notifications_per_s = Math.round(acting);
     // And 2,000 more at once, for what a sustained load leaves unwritten.
-    const dropped = () => eventsDropped(s.url);
-    const droppedBefore = await dropped();
+    const droppedBefore = await cordonEvents(s, "dropped");
     await throughput(url, fresh, 2000);
-    result.acting_events_dropped = await dropped() - droppedBefore;
+    result.acting_events_dropped = await cordonEvents(s, "dropped") - droppedBefore;
     await s.close();
     const floorActing = 2000 / (floorMs / 1000);
     result.floor_acting_per_s = Math.round(floorActing);

@@ -28,10 +28,10 @@ import type { Fence, FencedWrite } from "../fence.ts";
 
 const MERGE_PATCH = "application/merge-patch+json";
 
-/** The answers of a call that takes no status for an answer. */
 /** Events wait for a slot after every other call waiting: a remediation's write goes first. */
 const LOW = true;
 
+/** The answers of a call that takes no status for an answer. */
 const NO_ANSWERS: Record<number, never> = Object.freeze({});
 
 /** The write a method of an object call is, for the fence (reads are not fenced). */
