@@ -5,12 +5,16 @@ import { parsePolicy } from "../../lib/decide/policy.ts";
 import { type EmbeddedCluster, startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
 import { nodeAddress, workerName } from "../../lib/embedded/seed/topology.ts";
 import { type Service, startService } from "../../lib/service/service.ts";
+import {
+  clockTicks,
+  countingRelay,
+  cpuTicks,
+  floorProcess,
+  healProcess,
+  type OwnProcess,
+} from "./processes.ts";
 
 const JSON_OUT = Deno.args.includes("--json");
-/** The V8 flags node-heal ships with (deno task serve, the binary): its memory is measured with them. */
-const SERVE_V8_FLAGS: string[] = JSON.parse(
-  await Deno.readTextFile(new URL("../../deno.json", import.meta.url)),
-).tasks.serve.split(" ").filter((a: string) => a.startsWith("--v8-flags="));
 const RELAXED_YAML =
   "acknowledge: [minHealthyZero, highRate]\ngates: { minHealthy: 0, rate: { max: 1000000, window: 1h }, cooldown: 0s }";
 const RELAXED = parsePolicy(RELAXED_YAML);
@@ -202,157 +206,6 @@ async function eventsWritten(s: Service, from: number, count: number): Promise<v
   while (await cordonEvents(s) < from + count) {
     await new Promise((r) => setTimeout(r, 2));
   }
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-/** CPU clock ticks per second, for the times in /proc/<pid>/stat. */
-async function clockTicks(): Promise<number> {
-  const out = await new Deno.Command("getconf", { args: ["CLK_TCK"] }).output();
-  return Number(new TextDecoder().decode(out.stdout).trim());
-}
-
-/** The CPU time (user + system, every thread) of process `pid` so far, in ticks. */
-async function cpuTicks(pid: number): Promise<number> {
-  // Deno reads /proc only with every permission; cat reads it for us.
-  const out = await new Deno.Command("cat", { args: [`/proc/${pid}/stat`] }).output();
-  const stat = new TextDecoder().decode(out.stdout);
-  // Fields after "(comm)": state is field 3, utime 14 and stime 15.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).trim().split(/\s+/);
-  return Number(fields[11]) + Number(fields[12]);
-}
-
-/** A TCP relay in front of `port` on loopback that counts the connections it accepts. */
-function countingRelay(port: number) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  let accepted = 0;
-  // Connections by their first request, such as "PATCH /api/v1/nodes/{name}".
-  let byRequest = new Map<string, number>();
-  const open = new Set<Deno.Conn>();
-  const pump = async (from: Deno.Conn, to: Deno.Conn, inbound: boolean) => {
-    const buf = new Uint8Array(64 * 1024);
-    let first = inbound;
-    try {
-      for (;;) {
-        const n = await from.read(buf);
-        if (n === null) return;
-        if (first) {
-          first = false;
-          const line = new TextDecoder().decode(buf.subarray(0, Math.min(n, 512))).split("\r\n")[0];
-          const [method, target = ""] = line.split(" ");
-          const key = `${method} ${
-            target.split("?")[0].replace(/\/nodes\/[^/]+/, "/nodes/{name}")
-          }`;
-          byRequest.set(key, (byRequest.get(key) ?? 0) + 1);
-        }
-        for (let off = 0; off < n;) off += await to.write(buf.subarray(off, n));
-      }
-    } catch {
-      // The other side closed.
-    }
-  };
-  const close = (c: Deno.Conn) => {
-    if (!open.delete(c)) return;
-    try {
-      c.close();
-    } catch {
-      // Already closed.
-    }
-  };
-  (async () => {
-    for await (const inbound of listener) {
-      accepted++;
-      open.add(inbound);
-      Deno.connect({ hostname: "127.0.0.1", port }).then((outbound) => {
-        open.add(outbound);
-        const done = () => {
-          close(inbound);
-          close(outbound);
-        };
-        pump(inbound, outbound, true).finally(done);
-        pump(outbound, inbound, false).finally(done);
-      }, () => close(inbound));
-    }
-  })().catch(() => {});
-  return {
-    url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
-    accepted: () => accepted,
-    byRequest: () => byRequest,
-    reset() {
-      accepted = 0;
-      byRequest = new Map();
-    },
-    close() {
-      listener.close();
-      for (const c of [...open]) close(c);
-    },
-  };
-}
-
-/** node-heal as its own process (`main.ts serve`) with `kubeconfig`, once it is ready. */
-async function healProcess(kubeconfig: string, policy?: string) {
-  const dir = await Deno.makeTempDir({ prefix: "node-heal-bench-proc-" });
-  await Deno.writeTextFile(`${dir}/kubeconfig`, kubeconfig);
-  if (policy) await Deno.writeTextFile(`${dir}/policy.yaml`, policy);
-  const port = freePort();
-  const t0 = performance.now();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...SERVE_V8_FLAGS,
-      "--allow-net",
-      "--allow-read",
-      "--allow-env",
-      new URL("../../main.ts", import.meta.url).pathname,
-      "serve",
-      `--listen=127.0.0.1:${port}`,
-      `--kubeconfig=${dir}/kubeconfig`,
-      ...(policy ? [`--config=${dir}/policy.yaml`] : []),
-      "--log-level=warning",
-    ],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const close = async () => {
-    child.kill("SIGTERM");
-    await child.status;
-    await Deno.remove(dir, { recursive: true });
-  };
-  try {
-    for (;;) {
-      try {
-        const r = await fetch(`http://127.0.0.1:${port}/readyz`);
-        await r.body?.cancel();
-        if (r.ok) break;
-      } catch {
-        // Not listening yet.
-      }
-      if (performance.now() - t0 > 120_000) {
-        throw new Error("node-heal did not get ready in 2 minutes");
-      }
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  } catch (err) {
-    await close();
-    throw err;
-  }
-  return {
-    readyMs: performance.now() - t0,
-    url: `http://127.0.0.1:${port}/webhook`,
-    pid: child.pid,
-    async rssMb(): Promise<number> {
-      // Deno reads /proc only with every permission; ps tells the same resident size.
-      const ps = await new Deno.Command("ps", { args: ["-o", "rss=", "-p", String(child.pid)] })
-        .output();
-      return Number(new TextDecoder().decode(ps.stdout).trim()) / 1024;
-    },
-    close,
-  };
 }
 
 /** node-heal as its own process against `cluster`: time to ready, and resident memory. */
@@ -588,7 +441,7 @@ async function main() {
   }
 
   // 4: memory and start-up of node-heal as its own process; at 5,000 nodes, then its CPU per
-  // cordon and the TCP connections it opens to the API per alert.
+  // cordon beside its floor's, and the TCP connections it opens to the API per alert.
   const rss: [number, number][] = [];
   for (const size of [100, 1000, 5000]) {
     note(`memory and start-up with ${size} nodes ...`);
@@ -606,53 +459,75 @@ async function main() {
       cluster.kubeconfig().replace(cluster.url, relay.url),
       RELAXED_YAML,
     );
+    // The floor: a process doing the same cluster I/O per cordon and nothing else (a PATCH, an
+    // Event, a Node watch as node-heal keeps one; floor_process.ts), on a twin cluster node-heal
+    // does not watch, with node-heal's V8 flags and permissions.
+    await using twin = await startEmbeddedCluster({ workers: size });
+    const floor = await floorProcess(twin.kubeconfig());
     const before = unschedulable(cluster);
     try {
       const ticks = await clockTicks();
       // Until a half second passes with no new connection and at most one tick of CPU: the
       // work that trails the answers (Events, its own watch) belongs to what came before.
-      const quiet = async () => {
+      const quiet = async (pid: number) => {
         for (let waited = 0; waited < 20_000; waited += 500) {
-          const [c0, t0] = [relay.accepted(), await cpuTicks(heal.pid)];
+          const [c0, t0] = [relay.accepted(), await cpuTicks(pid)];
           await new Promise((r) => setTimeout(r, 500));
-          if (relay.accepted() === c0 && await cpuTicks(heal.pid) - t0 <= 1) return;
+          if (relay.accepted() === c0 && await cpuTicks(pid) - t0 <= 1) return;
         }
       };
-      // Workers 1 to 20 took the alerts above; 50 more to warm up.
+      // The CPU per second of a process doing nothing, once warm (50 cordons) and quiet.
+      const warmIdle = async (p: OwnProcess, bodies: () => string) => {
+        await throughput(p.url, bodies, 50);
+        await quiet(p.pid);
+        const idle0 = await cpuTicks(p.pid);
+        const i0 = performance.now();
+        await new Promise((r) => setTimeout(r, 3000));
+        return (await cpuTicks(p.pid) - idle0) / (performance.now() - i0);
+      };
+      // Workers 1 to 20 took the alerts above.
       let next = 21;
       const fresh = () => notification(next++);
-      await throughput(heal.url, fresh, 50);
-      await quiet();
-      // The idle baseline: CPU per second of the same process doing nothing.
-      const idle0 = await cpuTicks(heal.pid);
-      const i0 = performance.now();
-      await new Promise((r) => setTimeout(r, 3000));
-      const idlePerMs = (await cpuTicks(heal.pid) - idle0) / (performance.now() - i0);
-      // Twice 1,000 cordons, 4 senders, each counted until node-heal is quiet again: the first
-      // thousand after start pay V8 compiling the hot paths (on its worker threads), a start-up
-      // cost; the second is what a cordon costs from then on.
-      const n = 1000;
+      let nextFloor = 1;
+      const freshFloor = () => notification(nextFloor++);
+      const healIdle = await warmIdle(heal, fresh);
+      const floorIdle = await warmIdle(floor, freshFloor);
       // Those of its start and warm-up, which the relay carried (kept alive, they may serve all).
       result.api_connections_start_and_warmup = relay.accepted();
-      const batch = async () => {
+      // 1,000 cordons, 4 senders, counted until the process is quiet again, less its idle CPU.
+      const n = 1000;
+      const batch = async (p: OwnProcess, bodies: () => string, idlePerMs: number) => {
         relay.reset();
-        const cpu0 = await cpuTicks(heal.pid);
+        const cpu0 = await cpuTicks(p.pid);
         const t0 = performance.now();
-        await throughput(heal.url, fresh, n, 4);
-        await quiet();
-        const cpu = await cpuTicks(heal.pid) - cpu0 - idlePerMs * (performance.now() - t0);
-        return round((cpu * 1000 / ticks) / n, 3);
+        await throughput(p.url, bodies, n, 4);
+        await quiet(p.pid);
+        const cpu = await cpuTicks(p.pid) - cpu0 - idlePerMs * (performance.now() - t0);
+        return (cpu * 1000 / ticks) / n;
       };
-      result.cpu_ms_per_cordon_first_1000 = await batch();
-      result.cpu_ms_per_cordon = await batch();
+      // The first thousand after start pay V8 compiling the hot paths (on its worker threads), a
+      // start-up cost. Then node-heal and its floor take turns, node-heal, floor, floor,
+      // node-heal: a machine that slows down or speeds up meanwhile weighs on both alike.
+      result.cpu_ms_per_cordon_first_1000 = round(await batch(heal, fresh, healIdle), 3);
+      const healA = await batch(heal, fresh, healIdle);
+      const floorCpu = (await batch(floor, freshFloor, floorIdle) +
+        await batch(floor, freshFloor, floorIdle)) / 2;
+      const healCpu = (healA + await batch(heal, fresh, healIdle)) / 2;
+      result.cpu_ms_per_cordon = round(healCpu, 3);
+      result.floor_cpu_ms_per_cordon = round(floorCpu, 3);
+      result.cpu_ratio = round(healCpu / floorCpu);
       const cordoned = unschedulable(cluster) - before;
-      if (cordoned !== 50 + 2 * n) throw new Error(`${cordoned} nodes cordoned, not ${50 + 2 * n}`);
-      result.cpu_ms_idle_per_s = round(idlePerMs * 1000 * 1000 / ticks, 1);
+      if (cordoned !== 50 + 3 * n) throw new Error(`${cordoned} nodes cordoned, not ${50 + 3 * n}`);
+      if (unschedulable(twin) !== 50 + 2 * n) {
+        throw new Error(`the floor cordoned ${unschedulable(twin)} nodes, not ${50 + 2 * n}`);
+      }
+      result.cpu_ms_idle_per_s = round(healIdle * 1000 * 1000 / ticks, 1);
       result.api_connections_per_alert = round(relay.accepted() / n, 3);
       result.api_connections_per_alert_by_request = [...relay.byRequest()]
         .map(([k, c]) => `${k}: ${round(c / n, 3)}`).join(", ");
     } finally {
       await heal.close();
+      await floor.close();
       relay.close();
     }
   }
