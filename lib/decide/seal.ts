@@ -4,6 +4,7 @@
 // node-heal can seal them, so what it reads back unsealed (written, or edited, by someone else, or
 // copied from another Node) is not its state and counts for nothing (admission.ts).
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { HmacSha256 } from "../base/hmac_sha256.ts";
 import type { Node } from "../base/node.ts";
 import { Memo } from "../base/recent.ts";
 import type { NodePatch } from "./decision.ts";
@@ -21,24 +22,36 @@ const VERSION = "v1";
  */
 const RECENT_SEALS = 256;
 
+/**
+ * The longest state (characters of its canonical text) sealed in JavaScript ({@link HmacSha256}:
+ * a few µs for a cordon's, where `node:crypto` spends tens on its objects); a longer one, which only
+ * someone else writes, is sealed by `node:crypto`, many times faster per byte: a quarter megabyte
+ * of hostile annotations costs a check no more than it did.
+ */
+const JS_SEAL_MAX = 4096;
+
 /** Seals and checks node-heal's state on Nodes with one key. */
 export class StateSeal {
   #key: Uint8Array;
+  #hmac: HmacSha256;
   /** Seals made lately, by what they seal (a state beyond 4 KB is sealed every time). */
   #recent = new Memo<string>(RECENT_SEALS, 4096);
 
   constructor(key: Uint8Array) {
     if (key.length < 32) throw new RangeError("a state key must hold at least 32 bytes");
     this.#key = key;
+    this.#hmac = new HmacSha256(key);
   }
 
   /** The seal of `state` (node-heal's annotations, as they will be) on Node `node`. */
   sign(node: { name: string; uid?: string }, state: Record<string, string>): string {
     const text = canonical(node, state);
-    return this.#recent.get(
-      text,
-      () => `${VERSION}.${createHmac("sha256", this.#key).update(text).digest("hex")}`,
-    );
+    return this.#recent.get(text, () => `${VERSION}.${this.#hex(text)}`);
+  }
+
+  #hex(text: string): string {
+    if (text.length <= JS_SEAL_MAX) return this.#hmac.hex(text);
+    return createHmac("sha256", this.#key).update(text).digest("hex");
   }
 
   /** Whether Node `node`'s annotations carry the seal of its node-heal state as it is. */

@@ -102,3 +102,21 @@ Deno.test("seals kept from lately are the seals the key makes: of the state they
   assert.equal(fresh().verify(n), true);
   assert.equal(seal.verify(node("w", { ...state(298), [SEAL]: seals[299] }, "u")), false);
 });
+
+Deno.test("seals are those node-heal made before, small and large: Nodes sealed before an upgrade still verify", () => {
+  // Made by 0.13.0, whose seals node:crypto made every time.
+  const seal = new StateSeal(KEY);
+  const small = { [ANNOTATIONS.cordonedBy]: "node-heal", [ANNOTATIONS.step]: "cordoned" };
+  // Past the length sealed in JavaScript (over 4,096 characters): node:crypto seals it.
+  const large = { ...small, [ANNOTATIONS.alerts]: JSON.stringify({ f: "é".repeat(5000) }) };
+  const w1 = { name: "w1", uid: "uid-w1" };
+  assert.equal(
+    seal.sign(w1, small),
+    "v1.453c2de94696ce4043e45c99299a153e9a65f982dc982ad9645d911f52403261",
+  );
+  assert.equal(
+    seal.sign(w1, large),
+    "v1.a6bbf38f1a60e6360af97663d6e0062e210a9b7d0dc564568db87100ca5d1543",
+  );
+  assert.ok(seal.verify(node("w1", { ...large, [SEAL]: seal.sign(w1, large) })));
+});
