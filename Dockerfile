@@ -1,5 +1,5 @@
 # node-heal: one binary from `deno compile`, in a distroless image.
-#   docker build -t ghcr.io/node-heal/node-heal:0.13.0 .   (the tag of lib/base/version.ts)
+#   docker build -t ghcr.io/node-heal/node-heal:0.13.1 .   (the tag of lib/base/version.ts)
 FROM denoland/deno:2.9.6 AS build
 WORKDIR /src
 COPY deno.json deno.lock ./

@@ -3,7 +3,7 @@
  * Deployment's image tag, the kustomization's `images:` entry and CHANGELOG.md's top entry must
  * say the same (tests/repo/version_test.ts checks them all against this).
  */
-export const VERSION = "0.13.0";
+export const VERSION = "0.13.1";
 
 /** The `--version` line: node-heal's version and the Deno runtime it runs on. */
 export function versionLine(): string {
