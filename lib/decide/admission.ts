@@ -8,6 +8,7 @@ import type { Clock } from "../base/clock.ts";
 import { holdsState, SEAL, type StateSeal } from "./seal.ts";
 import { cleanAnnotations, STATE_KEYS, stateKey } from "./node_state.ts";
 import { RecentMap } from "../base/recent.ts";
+import { clip } from "../base/clip.ts";
 
 /** The longest state remembered as admitted (a hostile one can be a quarter megabyte). */
 const MAX_SOUND_KEY = 4096;
@@ -51,6 +52,27 @@ export class StateAdmission {
    * sound (a time in the future only comes nearer).
    */
   admit(node: Node): Node {
+    try {
+      return this.#admit(node);
+    } catch (err) {
+      // A bug, never the input's doing: the Node is taken in without node-heal's state, said,
+      // and whatever takes Nodes in after it (a list, the watch) goes on.
+      const name = node.metadata.name;
+      this.#deps.report?.({
+        kind: "node-state",
+        object: name,
+        reason: "error",
+        message: `node-heal could not read its state on ${name} (${
+          clip(err instanceof Error ? err.message : String(err), 200)
+        }): it takes none of it as its own`,
+        node: name,
+      });
+      const annotations = node.metadata.annotations;
+      return annotations ? withAnnotations(node, withoutState(annotations)) : node;
+    }
+  }
+
+  #admit(node: Node): Node {
     const annotations = node.metadata.annotations;
     if (!holdsState(annotations)) return node;
     const name = node.metadata.name;

@@ -17,6 +17,13 @@ export const SEAL = "node-heal.io/seal";
 const VERSION = "v1";
 
 /**
+ * What a seal node-heal wrote looks like: anything else verifies as nothing, before it is compared
+ * (a value of the right length in characters but not in bytes once made a throw of the comparison,
+ * and of everything that takes Nodes in after it).
+ */
+const SEAL_FORMAT = /^v1\.[0-9a-f]{64}$/;
+
+/**
  * Seals made lately, by what they seal: the answer to a write, and its watch event, carry the
  * state just sealed, and checking it takes no second HMAC. An entry is a few hundred bytes.
  */
@@ -58,7 +65,7 @@ export class StateSeal {
   verify(node: Node): boolean {
     const annotations = node.metadata.annotations ?? {};
     const seal = annotations[SEAL];
-    if (typeof seal !== "string" || seal.length !== VERSION.length + 1 + 64) return false;
+    if (typeof seal !== "string" || !SEAL_FORMAT.test(seal)) return false;
     const expected = this.sign(node.metadata, stateOf(annotations));
     return timingSafeEqual(new TextEncoder().encode(seal), new TextEncoder().encode(expected));
   }

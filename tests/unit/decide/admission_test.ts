@@ -121,3 +121,41 @@ Deno.test("readState() never throws on what anyone writes, even without admissio
     remediations(n);
   }
 });
+
+Deno.test("a seal of a seal's length in characters but not in bytes is no seal, and throws nothing", () => {
+  const { a, findings } = admission();
+  // 67 characters as a seal is, 68 bytes: once a throw of the comparison, and of every upsert after.
+  const forged = node({
+    [ANNOTATIONS.cordonedBy]: "node-heal",
+    [ANNOTATIONS.step]: "cordoned",
+    "node-heal.io/seal": `v1.${"0".repeat(63)}é`,
+  });
+  const admitted = a.admit(forged);
+  assert.equal(admitted.metadata.annotations?.[ANNOTATIONS.step], undefined);
+  assert.equal(readState(admitted).owned, false);
+  assert.deepEqual(findings.map((f) => f.reason), ["seal"]);
+});
+
+Deno.test("a Node whose state cannot be read at all is taken in without it and told, never thrown", () => {
+  const findings: Finding[] = [];
+  const broken = new StateAdmission({
+    seal: {
+      verify: () => {
+        throw new Error("a bug");
+      },
+    } as unknown as StateSeal,
+    report: (f) => findings.push(f),
+    now: () => NOW,
+  });
+  const n = node({
+    [ANNOTATIONS.cordonedBy]: "node-heal",
+    [ANNOTATIONS.step]: "cordoned",
+    "node-heal.io/seal": `v1.${"0".repeat(64)}`,
+    "kubelet.example/other": "kept",
+  });
+  const admitted = broken.admit(n);
+  assert.deepEqual(admitted.metadata.annotations, { "kubelet.example/other": "kept" });
+  assert.equal(findings.length, 1);
+  assert.equal(findings[0].reason, "error");
+  assert.match(findings[0].message, /could not read its state on w1 \(a bug\)/);
+});
