@@ -459,69 +459,76 @@ async function main() {
       cluster.kubeconfig().replace(cluster.url, relay.url),
       RELAXED_YAML,
     );
-    // The floor: a process doing the same cluster I/O per cordon and nothing else (a PATCH, an
-    // Event, a Node watch as node-heal keeps one; floor_process.ts), on a twin cluster node-heal
-    // does not watch, with node-heal's V8 flags and permissions.
+    // The floor: a process doing the same cluster requests per cordon and nothing else (a PATCH,
+    // an Event, a Node watch as node-heal keeps one; floor_process.ts), on a twin cluster node-heal
+    // does not watch, behind a relay of its own as node-heal is, with node-heal's V8 flags and
+    // permissions.
     await using twin = await startEmbeddedCluster({ workers: size });
-    const floor = await floorProcess(twin.kubeconfig());
+    const floorRelay = countingRelay(twin.port);
+    const floor = await floorProcess(twin.kubeconfig().replace(twin.url, floorRelay.url));
     const before = unschedulable(cluster);
     try {
       const ticks = await clockTicks();
-      // Until a half second passes with no new connection and at most one tick of CPU: the
-      // work that trails the answers (Events, its own watch) belongs to what came before.
-      const quiet = async (pid: number) => {
+      // Until a half second passes with no new connection to the API and at most one tick of CPU:
+      // the work that trails the answers (Events, its own watch) belongs to what came before.
+      const quiet = async (p: OwnProcess, accepted: () => number) => {
         for (let waited = 0; waited < 20_000; waited += 500) {
-          const [c0, t0] = [relay.accepted(), await cpuTicks(pid)];
+          const [c0, t0] = [accepted(), await cpuTicks(p.pid)];
           await new Promise((r) => setTimeout(r, 500));
-          if (relay.accepted() === c0 && await cpuTicks(pid) - t0 <= 1) return;
+          if (accepted() === c0 && await cpuTicks(p.pid) - t0 <= 1) return;
         }
+        throw new Error("a process measured for CPU was not quiet within 20 s of its cordons");
       };
-      // The CPU per second of a process doing nothing, once warm (50 cordons) and quiet.
-      const warmIdle = async (p: OwnProcess, bodies: () => string) => {
-        await throughput(p.url, bodies, 50);
-        await quiet(p.pid);
-        const idle0 = await cpuTicks(p.pid);
+      const processes = [
+        { p: heal, relay, next: 21 }, // workers 1 to 20 took the alerts above
+        { p: floor, relay: floorRelay, next: 1 },
+      ].map((m) => ({
+        ...m,
+        fresh: () => notification(m.next++),
+        quiet: () => quiet(m.p, m.relay.accepted),
+        idlePerMs: 0,
+      }));
+      const [healM, floorM] = processes;
+      // Each warm (50 cordons) and quiet, then its CPU per second doing nothing, for 3 s.
+      for (const m of processes) {
+        await throughput(m.p.url, () => m.fresh(), 50);
+        await m.quiet();
+        const idle0 = await cpuTicks(m.p.pid);
         const i0 = performance.now();
         await new Promise((r) => setTimeout(r, 3000));
-        return (await cpuTicks(p.pid) - idle0) / (performance.now() - i0);
-      };
-      // Workers 1 to 20 took the alerts above.
-      let next = 21;
-      const fresh = () => notification(next++);
-      let nextFloor = 1;
-      const freshFloor = () => notification(nextFloor++);
-      const healIdle = await warmIdle(heal, fresh);
-      const floorIdle = await warmIdle(floor, freshFloor);
+        m.idlePerMs = (await cpuTicks(m.p.pid) - idle0) / (performance.now() - i0);
+      }
       // Those of its start and warm-up, which the relay carried (kept alive, they may serve all).
       result.api_connections_start_and_warmup = relay.accepted();
       // 1,000 cordons, 4 senders, counted until the process is quiet again, less its idle CPU.
       const n = 1000;
-      const batch = async (p: OwnProcess, bodies: () => string, idlePerMs: number) => {
-        relay.reset();
-        const cpu0 = await cpuTicks(p.pid);
+      const batch = async (m: typeof healM) => {
+        m.relay.reset();
+        const cpu0 = await cpuTicks(m.p.pid);
         const t0 = performance.now();
-        await throughput(p.url, bodies, n, 4);
-        await quiet(p.pid);
-        const cpu = await cpuTicks(p.pid) - cpu0 - idlePerMs * (performance.now() - t0);
+        await throughput(m.p.url, () => m.fresh(), n, 4);
+        await m.quiet();
+        const cpu = await cpuTicks(m.p.pid) - cpu0 - m.idlePerMs * (performance.now() - t0);
         return (cpu * 1000 / ticks) / n;
       };
       // The first thousand after start pay V8 compiling the hot paths (on its worker threads), a
-      // start-up cost. Then node-heal and its floor take turns, node-heal, floor, floor,
-      // node-heal: a machine that slows down or speeds up meanwhile weighs on both alike.
-      result.cpu_ms_per_cordon_first_1000 = round(await batch(heal, fresh, healIdle), 3);
-      const healA = await batch(heal, fresh, healIdle);
-      const floorCpu = (await batch(floor, freshFloor, floorIdle) +
-        await batch(floor, freshFloor, floorIdle)) / 2;
-      const healCpu = (healA + await batch(heal, fresh, healIdle)) / 2;
+      // start-up cost: node-heal's is reported, the floor's set aside. Then the two take turns,
+      // node-heal, floor, floor, node-heal: a machine that slows down or speeds up meanwhile
+      // weighs on both alike.
+      result.cpu_ms_per_cordon_first_1000 = round(await batch(healM), 3);
+      await batch(floorM);
+      const healA = await batch(healM);
+      const floorCpu = (await batch(floorM) + await batch(floorM)) / 2;
+      const healCpu = (healA + await batch(healM)) / 2;
       result.cpu_ms_per_cordon = round(healCpu, 3);
       result.floor_cpu_ms_per_cordon = round(floorCpu, 3);
       result.cpu_ratio = round(healCpu / floorCpu);
       const cordoned = unschedulable(cluster) - before;
       if (cordoned !== 50 + 3 * n) throw new Error(`${cordoned} nodes cordoned, not ${50 + 3 * n}`);
-      if (unschedulable(twin) !== 50 + 2 * n) {
-        throw new Error(`the floor cordoned ${unschedulable(twin)} nodes, not ${50 + 2 * n}`);
+      if (unschedulable(twin) !== 50 + 3 * n) {
+        throw new Error(`the floor cordoned ${unschedulable(twin)} nodes, not ${50 + 3 * n}`);
       }
-      result.cpu_ms_idle_per_s = round(healIdle * 1000 * 1000 / ticks, 1);
+      result.cpu_ms_idle_per_s = round(healM.idlePerMs * 1000 * 1000 / ticks, 1);
       result.api_connections_per_alert = round(relay.accepted() / n, 3);
       result.api_connections_per_alert_by_request = [...relay.byRequest()]
         .map(([k, c]) => `${k}: ${round(c / n, 3)}`).join(", ");
@@ -529,6 +536,7 @@ async function main() {
       await heal.close();
       await floor.close();
       relay.close();
+      floorRelay.close();
     }
   }
 

@@ -1,8 +1,9 @@
-// The floor of node-heal's CPU per cordon: a bare process doing the cluster I/O a cordon takes and
-// nothing more. It keeps a Node watch as node-heal keeps one (its own writes passed over by their
-// resourceVersion, the rest parsed), and per notification makes one PATCH (unschedulable) and one
-// Event create, with node-heal's client. No guard, no policy, no state, no metrics, no logs.
-// Run by bench.ts with node-heal's V8 flags and permissions:
+// The floor of node-heal's CPU per cordon: a bare process making the cluster requests a cordon
+// makes and nothing more. It keeps a Node watch as node-heal keeps one (its own writes passed over
+// by their resourceVersion, the rest parsed), and per notification makes one PATCH (unschedulable;
+// node-heal's also writes its state and seal, a larger body) and one Event create, with
+// node-heal's client. No guard, no policy, no state, no metrics, no logs. Run by bench.ts with
+// node-heal's V8 flags and permissions:
 //   deno run --allow-net --allow-read --allow-env floor_process.ts KUBECONFIG PORT
 import { connect } from "../../lib/act/kube/client.ts";
 import { workerName } from "../../lib/embedded/seed/topology.ts";
@@ -26,7 +27,7 @@ let events = 0;
 Deno.serve({ hostname: "127.0.0.1", port: Number(port), onListen() {} }, async (req) => {
   if (new URL(req.url).pathname === "/readyz") return new Response("ok");
   const body = await req.json();
-  // The embedded cluster's addresses: 10.0.<i / 256>.<i % 256 + 2> for worker i.
+  // The embedded cluster's addresses: 172.18.0.2 upwards, worker i's at 2 + i (seed/builders.ts).
   const [, , third, fourth] = body.alerts[0].labels.instance.split(":")[0].split(".").map(Number);
   const name = workerName(fourth - 2 + 256 * third);
   const node = await client.patchNode(name, { metadata: {}, spec: { unschedulable: true } });

@@ -119,4 +119,23 @@ Deno.test("seals are those node-heal made before, small and large: Nodes sealed 
     "v1.a6bbf38f1a60e6360af97663d6e0062e210a9b7d0dc564568db87100ca5d1543",
   );
   assert.ok(seal.verify(node("w1", { ...large, [SEAL]: seal.sign(w1, large) })));
+  // Non-ASCII text under the bytes sealed in JavaScript, a lone surrogate, and text past those
+  // bytes in fewer characters (1,000 bytes of checkmarks), as 0.13.0 sealed them.
+  const pinned: [string, string][] = [
+    [
+      JSON.stringify({ f: "é✓".repeat(100) }),
+      "v1.8c4157ea0eb67a9035ade382da3c753abecfe3376aab90a644004a0e761be413",
+    ],
+    [
+      JSON.stringify({ f: "a\uD800b" }),
+      "v1.04d31a02cc4d56d4a5129e62edda1d5ff27ff5ff0af54c23083a4aebb4fcfe86",
+    ],
+    [
+      JSON.stringify({ f: "✓".repeat(330) }),
+      "v1.bf1682d7fb50630bafe32c0537549bbb15cc2616807f350c758740295048b645",
+    ],
+  ];
+  for (const [alerts, expected] of pinned) {
+    assert.equal(seal.sign(w1, { ...small, [ANNOTATIONS.alerts]: alerts }), expected);
+  }
 });
