@@ -1,9 +1,16 @@
 // What the index takes in of a Node's node-heal.io state (lib/decide/admission.ts): sealed and
 // sound, or nothing; what it drops is told once each, and nothing it reads makes it throw.
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { StateAdmission } from "../../../lib/decide/admission.ts";
 import { sealPatch, StateSeal } from "../../../lib/decide/seal.ts";
-import { ANNOTATIONS, HISTORY, readState, remediations } from "../../../lib/decide/node_state.ts";
+import {
+  ANNOTATIONS,
+  HISTORY,
+  readState,
+  remediations,
+  STATE_KEYS,
+} from "../../../lib/decide/node_state.ts";
 import type { Finding } from "../../../lib/report/untrusted.ts";
 import type { Node } from "../../../lib/base/node.ts";
 
@@ -158,4 +165,28 @@ Deno.test("a Node whose state cannot be read at all is taken in without it and t
   assert.equal(findings.length, 1);
   assert.equal(findings[0].reason, "error");
   assert.match(findings[0].message, /could not read its state on w1 \(a bug\)/);
+});
+
+Deno.test("whatever a Node's node-heal.io annotations hold, admission reads them without a bug", () => {
+  // Any text in any of node-heal's keys and its seal, forged or sealed: none is ever taken in
+  // through the safety net for a state that cannot be read ("error"), and none throws.
+  const value = fc.oneof(
+    fc.string({ unit: "binary", maxLength: 80 }),
+    fc.json({ maxDepth: 3 }),
+    fc.constantFrom("v1." + "0".repeat(63) + "é", "v1." + "a".repeat(64), "", "null", "[]", "{}"),
+  );
+  fc.assert(
+    fc.property(
+      fc.dictionary(fc.constantFrom(...STATE_KEYS, "node-heal.io/seal"), value),
+      fc.boolean(),
+      (annotations, reseal) => {
+        const { a, findings } = admission();
+        const n = reseal ? sealed(annotations) : node(annotations);
+        const admitted = a.admit(n);
+        readState(admitted);
+        assert.ok(!findings.some((f) => f.reason === "error"), JSON.stringify(findings));
+      },
+    ),
+    { numRuns: 400 },
+  );
 });
