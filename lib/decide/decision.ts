@@ -124,10 +124,22 @@ export type Decision =
   }
   | { kind: "skip"; gate: SkipCause; node: string; message: string; event?: EventIntent };
 
-/** The alert's name as node-heal writes it (a label value may be 4 KB; a name on a Node is not). */
+/**
+ * The alert's name as node-heal writes it on a Node and reads it back (state_schema.ts HOLD): at
+ * most 253 characters (a label value may be 4 KB), never empty (an empty one, which Alertmanager
+ * lets through, is "unnamed"), control characters and lone surrogates replaced by U+FFFD. So its
+ * JSON is at most twice as long (`"` and `\\` escaped), and holds of the most alerts node-heal keeps
+ * stay within what its reader takes: once, an empty name was written, dropped on reading back, and
+ * its Node left cordoned with no hold to release it.
+ */
 export function alertName(alert: Alert): string {
-  return clip(alert.labels.alertname ?? "unnamed", 253);
+  const name = alert.labels.alertname || "unnamed";
+  return clip(name.toWellFormed().replace(CONTROL, "\uFFFD"), 253);
 }
+
+/** Control characters (C0, which JSON writes as six characters each; DEL and C1 with them). */
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
 
 export function describeAlert(alert: Alert): string {
   const summary = alert.annotations.summary;

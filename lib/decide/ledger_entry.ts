@@ -24,7 +24,11 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d
 const text = (max: number) => z.string().min(1).max(max);
 /** A Kubernetes object name (a DNS subdomain at most). */
 const name = text(253);
-const time = z.string().regex(RFC3339, "must be an RFC 3339 time");
+/** An RFC 3339 time that is one: the pattern lets a 13th month or a 32nd day by, Date.parse not. */
+const time = z.string().regex(RFC3339, "must be an RFC 3339 time").refine(
+  (v) => !Number.isNaN(Date.parse(v)),
+  "must be an RFC 3339 time",
+);
 
 /** One stored ledger entry: the fields of {@link Replacement}, bounded. Unknown keys are dropped. */
 const entrySchema = z.object({

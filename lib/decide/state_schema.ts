@@ -8,8 +8,15 @@ import { z } from "zod";
 import { ANNOTATIONS, HISTORY } from "./state_keys.ts";
 import { parseOutcomes } from "./outcome_record.ts";
 
-/** The largest `node-heal.io/*` value read (bytes of JSON): node-heal writes at most a few KB. */
-export const MAX_VALUE_BYTES = 32 * 1024;
+/**
+ * The largest `node-heal.io/*` value read (characters of JSON). node-heal writes a few hundred
+ * bytes for a Node or two alerts, and at most: `alerts-overflow`, 256 fingerprints of 64 printable
+ * characters each of which JSON may escape to two (`"`, `\\`): 34 KB; `alerts`, 32 holds of those
+ * fingerprints and names of 253 characters escaped likewise (decision.ts alertName): 24 KB;
+ * `resolved`, 32 of them with `startsAt` of 64 characters, six each at most: 19 KB. Once 32 KB,
+ * which the escaped worst cases passed: a Node's holds were then dropped on reading back.
+ */
+export const MAX_VALUE_BYTES = 64 * 1024;
 
 /** How far a time may lie after the reader's clock (clock skew between replicas) and still count. */
 export const FUTURE_SKEW_MS = 5 * 60_000;
@@ -48,7 +55,9 @@ export const OVERFLOW = z.object({
   fingerprints: z.array(fingerprint).max(MAX_OVERFLOW),
   unlisted: z.boolean(),
 });
-export const RESOLUTION = z.object({ startsAt: z.string().max(40), at: time });
+/** The longest `startsAt` a resolution keeps: the longest the webhook takes (intake's LIMITS.time). */
+export const MAX_STARTS_AT = 64;
+export const RESOLUTION = z.object({ startsAt: z.string().max(MAX_STARTS_AT), at: time });
 
 /** The parsed value of one annotation, and what was dropped from it. */
 export interface Parsed<T> {

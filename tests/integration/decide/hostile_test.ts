@@ -391,3 +391,37 @@ Deno.test("a firing delivered after its own resolution changes nothing; a new fi
   // The same alert firing again later is a new alert (a new startsAt): it cordons.
   assert.equal((await outcome(at("firing", "2026-11-28T11:00:00Z"))).outcome, "cordon");
 });
+
+Deno.test("alerts with an empty name and with names JSON escapes six times over cordon, hold and release", async () => {
+  // Once, an empty name was written in the hold, dropped on reading back, and the Node stayed
+  // cordoned for good; names of control characters passed the reader's size bound with fewer alerts.
+  await using f = await withService({ policy: RELAXED });
+  const holders = [
+    ["empty", ""],
+    ...Array.from({ length: 20 }, (_, i) => [`ctl-${i}`, "\u0001".repeat(4000)]),
+  ];
+  for (const [fingerprint, alertname] of holders) {
+    const res = await f.post(firing(fingerprint, { alertname }));
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+  }
+  assert.equal(await unschedulable(f, "heal-worker"), true);
+  const held = JSON.parse((await nodeHealAnnotations(f, "heal-worker"))["node-heal.io/alerts"]);
+  assert.equal(held.empty.alertname, "unnamed");
+  assert.equal(Object.keys(held).length, holders.length);
+  assert.equal(
+    await metric(f, /nodeheal_untrusted_state_total\{/),
+    false,
+    "nothing read back dropped",
+  );
+  // Released only by the last of them.
+  for (const [i, [fingerprint, alertname]] of holders.entries()) {
+    const res = await f.post(notification("resolved", [{
+      labels: { alertname, heal: "true", instance: INSTANCE },
+      fingerprint,
+    }]));
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+    assert.equal(await unschedulable(f, "heal-worker"), i < holders.length - 1, fingerprint);
+  }
+});

@@ -208,6 +208,9 @@ Deno.test("readEntry() refuses names, ids and fields beyond their bounds, naming
     [{ phase: "done" }, 'field "phase"'],
     [{ provider: "azure" }, 'field "provider"'],
     [{ startedAt: "yesterday" }, 'field "startedAt" must be an RFC 3339 time'],
+    // The pattern's shape, not a time: once read as NaN, a deadline no comparison ever passed.
+    [{ deadline: "2026-13-01T00:00:00Z" }, 'field "deadline" must be an RFC 3339 time'],
+    [{ startedAt: "2026-06-01T25:00:00Z" }, 'field "startedAt" must be an RFC 3339 time'],
     [{ successor: "heal-worker2" }, 'field "successor" only a replaced entry names a successor'],
     [{ unsettled: true }, 'field "unsettled" only a failed entry is unsettled'],
     [
