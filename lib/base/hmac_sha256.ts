@@ -128,7 +128,7 @@ function compress(state: Int32Array, w: Int32Array, data: Uint8Array, at: number
 }
 
 /**
- * Hashes `data` (`prefixBlocks` 64-byte blocks already in `start`) to its end into `state`,
+ * Hashes `data` (`prefixBlocks` 64-byte blocks already in `state`) to its end into `state`,
  * with SHA-256's padding; `scratch` holds the padded tail.
  */
 function finish(
@@ -159,11 +159,11 @@ function finish(
 export function sha256(data: Uint8Array): Uint8Array {
   const state = INITIAL.slice();
   finish(state, new Int32Array(64), data, 0, new Uint8Array(2 * BLOCK));
-  return bytesOf(state);
+  return bytesOf(state, new Uint8Array(32));
 }
 
-function bytesOf(state: Int32Array): Uint8Array {
-  const out = new Uint8Array(32);
+/** `state`'s eight words, big-endian, into `out` (32 bytes). */
+function bytesOf(state: Int32Array, out: Uint8Array): Uint8Array {
   for (let i = 0; i < 8; i++) {
     out[i * 4] = state[i] >>> 24;
     out[i * 4 + 1] = (state[i] >>> 16) & 0xff;
@@ -201,13 +201,7 @@ export class HmacSha256 {
     const state = this.#state;
     state.set(this.#inner);
     finish(state, this.#w, data, 1, this.#scratch);
-    const digest = this.#digest;
-    for (let i = 0; i < 8; i++) {
-      digest[i * 4] = state[i] >>> 24;
-      digest[i * 4 + 1] = (state[i] >>> 16) & 0xff;
-      digest[i * 4 + 2] = (state[i] >>> 8) & 0xff;
-      digest[i * 4 + 3] = state[i] & 0xff;
-    }
+    const digest = bytesOf(state, this.#digest);
     state.set(this.#outer);
     finish(state, this.#w, digest, 1, this.#scratch);
     let out = "";

@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { ANNOTATIONS, HISTORY } from "./state_keys.ts";
 import { parseOutcomes } from "./outcome_record.ts";
+import { LIMITS } from "../intake/payload_schema.ts";
 
 /**
  * The largest `node-heal.io/*` value read (characters of JSON). node-heal writes a few hundred
@@ -55,9 +56,8 @@ export const OVERFLOW = z.object({
   fingerprints: z.array(fingerprint).max(MAX_OVERFLOW),
   unlisted: z.boolean(),
 });
-/** The longest `startsAt` a resolution keeps: the longest the webhook takes (intake's LIMITS.time). */
-export const MAX_STARTS_AT = 64;
-export const RESOLUTION = z.object({ startsAt: z.string().max(MAX_STARTS_AT), at: time });
+/** A resolution keeps its alert's `startsAt` as the webhook took it (at most LIMITS.time). */
+export const RESOLUTION = z.object({ startsAt: z.string().max(LIMITS.time), at: time });
 
 /** The parsed value of one annotation, and what was dropped from it. */
 export interface Parsed<T> {
