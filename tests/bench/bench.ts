@@ -3,7 +3,7 @@
 import { connect } from "../../lib/act/kube/client.ts";
 import { parsePolicy } from "../../lib/decide/policy.ts";
 import { type EmbeddedCluster, startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
-import { nodeAddress, workerName } from "../../lib/embedded/seed/topology.ts";
+import { nodeAddress, nodeIndexOf, workerName } from "../../lib/embedded/seed/topology.ts";
 import { type Service, startService } from "../../lib/service/service.ts";
 import {
   clockTicks,
@@ -149,8 +149,7 @@ function floorServer(cluster: EmbeddedCluster) {
   const { client } = connect({ kubeconfigYaml: cluster.kubeconfig() });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     const body = await req.json();
-    const ip = body.alerts[0].labels.instance.split(":")[0];
-    const i = Number(ip.split(".")[3]) - 2 + 256 * Number(ip.split(".")[2]);
+    const i = nodeIndexOf(body.alerts[0].labels.instance.split(":")[0]);
     await client.patchNode(workerName(i), { metadata: {}, spec: { unschedulable: true } });
     return new Response("ok");
   });

@@ -6,7 +6,7 @@
 // node-heal's V8 flags and permissions:
 //   deno run --allow-net --allow-read --allow-env floor_process.ts KUBECONFIG PORT
 import { connect } from "../../lib/act/kube/client.ts";
-import { workerName } from "../../lib/embedded/seed/topology.ts";
+import { nodeIndexOf, workerName } from "../../lib/embedded/seed/topology.ts";
 
 const [kubeconfigPath, port] = Deno.args;
 const { client } = connect({ kubeconfigPath });
@@ -27,9 +27,7 @@ let events = 0;
 Deno.serve({ hostname: "127.0.0.1", port: Number(port), onListen() {} }, async (req) => {
   if (new URL(req.url).pathname === "/readyz") return new Response("ok");
   const body = await req.json();
-  // The embedded cluster's addresses: 172.18.0.2 upwards, worker i's at 2 + i (seed/builders.ts).
-  const [, , third, fourth] = body.alerts[0].labels.instance.split(":")[0].split(".").map(Number);
-  const name = workerName(fourth - 2 + 256 * third);
+  const name = workerName(nodeIndexOf(body.alerts[0].labels.instance.split(":")[0]));
   const node = await client.patchNode(name, { metadata: {}, spec: { unschedulable: true } });
   held.set(name, node.metadata.resourceVersion ?? "");
   const now = new Date().toISOString();

@@ -19,6 +19,12 @@ export function nodeAddress(index: number): string {
   return [n >>> 24 & 255, n >>> 16 & 255, n >>> 8 & 255, n & 255].join(".");
 }
 
+/** The index of the node whose InternalIP is `address` ({@link nodeAddress}'s inverse). */
+export function nodeIndexOf(address: string): number {
+  const [, , third, fourth] = address.split(".").map(Number);
+  return third * 256 + fourth - 2;
+}
+
 /** A deterministic 5-character name suffix like the ones controllers generate. */
 export function suffix(seed: string): string {
   let h = fnv1a32(seed);

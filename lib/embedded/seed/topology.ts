@@ -3,6 +3,7 @@ import {
   namespace,
   node,
   nodeAddress,
+  nodeIndexOf,
   nodeLease,
   pod,
   staticPod,
@@ -16,7 +17,7 @@ import type { NodeCloud, NodeManager } from "../nodes/clouds.ts";
 import { systemClock } from "../../base/clock.ts";
 
 /** The addresses of the topology's nodes, named beside {@link workerName} for the tests that use both. */
-export { nodeAddress };
+export { nodeAddress, nodeIndexOf };
 
 /** Options of {@link defaultTopology}. */
 export interface TopologyOptions {

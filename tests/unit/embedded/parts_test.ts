@@ -9,7 +9,12 @@ import {
 } from "../../../lib/embedded/store/selectors.ts";
 import { Store } from "../../../lib/embedded/store/store.ts";
 import { humanDuration } from "../../../lib/embedded/table/printers.ts";
-import { defaultTopology, nodeAddress, workerName } from "../../../lib/embedded/seed/topology.ts";
+import {
+  defaultTopology,
+  nodeAddress,
+  nodeIndexOf,
+  workerName,
+} from "../../../lib/embedded/seed/topology.ts";
 import { budgetStatus } from "../../../lib/embedded/handlers/disruption.ts";
 import { ApiError } from "../../../lib/embedded/store/errors.ts";
 
@@ -91,6 +96,7 @@ Deno.test("the default topology follows kind's names and addresses for any size"
   assert.equal(nodeAddress(0), "172.18.0.2");
   assert.equal(nodeAddress(253), "172.18.0.255");
   assert.equal(nodeAddress(254), "172.18.1.0");
+  for (const i of [0, 1, 253, 254, 255, 5000]) assert.equal(nodeIndexOf(nodeAddress(i)), i);
   const small = defaultTopology();
   const nodes = small.filter((o) => o.kind === "Node").map((o) => o.metadata?.name);
   assert.deepEqual(nodes, ["heal-control-plane", "heal-worker", "heal-worker2", "heal-worker3"]);
