@@ -1,10 +1,22 @@
 // `deno task bench`: what node-heal costs, measured the same way every time against the
 // embedded cluster. Prints a table, or with --json one JSON object. Not part of the tests.
-import { connect } from "../../lib/act/kube/client.ts";
 import { parsePolicy } from "../../lib/decide/policy.ts";
 import { type EmbeddedCluster, startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
-import { nodeAddress, nodeIndexOf, workerName } from "../../lib/embedded/seed/topology.ts";
+import { nodeAddress } from "../../lib/embedded/seed/topology.ts";
 import { type Service, startService } from "../../lib/service/service.ts";
+import { floorServer } from "./floor_cordons.ts";
+import {
+  BENCH_UA,
+  latencies,
+  latenciesUnderLoad,
+  notification,
+  patchAll,
+  percentile,
+  post,
+  round,
+  throughput,
+  unschedulable,
+} from "./load.ts";
 import {
   clockTicks,
   countingRelay,
@@ -18,87 +30,10 @@ const JSON_OUT = Deno.args.includes("--json");
 const RELAXED_YAML =
   "acknowledge: [minHealthyZero, highRate]\ngates: { minHealthy: 0, rate: { max: 1000000, window: 1h }, cooldown: 0s }";
 const RELAXED = parsePolicy(RELAXED_YAML);
-const BENCH_UA = "node-heal-bench";
 const encoder = new TextEncoder();
 
 function note(text: string): void {
   if (!JSON_OUT) console.error(text);
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
-}
-
-function round(n: number, digits = 2): number {
-  return Number(n.toFixed(digits));
-}
-
-function notification(i: number, status = "firing", fingerprint = `b${i}`): string {
-  return JSON.stringify({
-    version: "4",
-    status,
-    receiver: "node-heal",
-    alerts: [{
-      status,
-      labels: { alertname: "NodeHighCPU", heal: "true", instance: `${nodeAddress(i)}:9100` },
-      annotations: {},
-      startsAt: "",
-      endsAt: "",
-      fingerprint,
-    }],
-  });
-}
-
-/** Watches Nodes over the API and tells when each becomes unschedulable. */
-function watchCordons(cluster: EmbeddedCluster) {
-  const waiting = new Map<string, (t: number) => void>();
-  const control = new AbortController();
-  (async () => {
-    const list = await (await fetch(`${cluster.url}/api/v1/nodes?limit=1`, {
-      headers: { "user-agent": BENCH_UA },
-    })).json();
-    const res = await fetch(
-      `${cluster.url}/api/v1/nodes?watch=true&resourceVersion=${list.metadata.resourceVersion}`,
-      { headers: { "user-agent": BENCH_UA }, signal: control.signal },
-    );
-    let rest = "";
-    try {
-      for await (const chunk of res.body!.pipeThrough(new TextDecoderStream())) {
-        rest += chunk;
-        const lines = rest.split("\n");
-        rest = lines.pop()!;
-        for (const line of lines) {
-          const ev = JSON.parse(line);
-          if (ev.object?.spec?.unschedulable === true) {
-            const done = waiting.get(ev.object.metadata.name);
-            if (done) {
-              waiting.delete(ev.object.metadata.name);
-              done(performance.now());
-            }
-          }
-        }
-      }
-    } catch {
-      // Aborted at the end.
-    }
-  })();
-  return {
-    cordoned(name: string): Promise<number> {
-      return new Promise((resolve) => waiting.set(name, resolve));
-    },
-    stop: () => control.abort(),
-  };
-}
-
-async function post(url: string, body: string): Promise<number> {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body,
-  });
-  await res.body?.cancel();
-  return res.status;
 }
 
 /** node-heal's requests to the API since the record was reset (the bench's own left out). */
@@ -121,69 +56,6 @@ async function service(cluster: EmbeddedCluster, policy = RELAXED): Promise<Serv
   });
   await s.synced;
   return s;
-}
-
-/** POST to Node unschedulable through the API, one alert at a time, for workers `from`..`to`. */
-async function latencies(
-  cluster: EmbeddedCluster,
-  url: string,
-  from: number,
-  to: number,
-): Promise<number[]> {
-  const watch = watchCordons(cluster);
-  await new Promise((r) => setTimeout(r, 100));
-  const out: number[] = [];
-  for (let i = from; i <= to; i++) {
-    const seen = watch.cordoned(workerName(i));
-    const t0 = performance.now();
-    const status = await post(url, notification(i));
-    if (status !== 200) throw new Error(`Webhook answered ${status} for worker ${i}`);
-    out.push((await seen) - t0);
-  }
-  watch.stop();
-  return out;
-}
-
-/** The floor: a bare Deno.serve handler that makes the same one PATCH with the same client. */
-function floorServer(cluster: EmbeddedCluster) {
-  const { client } = connect({ kubeconfigYaml: cluster.kubeconfig() });
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    const body = await req.json();
-    const i = nodeIndexOf(body.alerts[0].labels.instance.split(":")[0]);
-    await client.patchNode(workerName(i), { metadata: {}, spec: { unschedulable: true } });
-    return new Response("ok");
-  });
-  return { url: `http://127.0.0.1:${server.addr.port}/webhook`, close: () => server.shutdown() };
-}
-
-/** Sets `unschedulable` of workers 1..`count` with the floor's client, all at once; the time taken. */
-async function patchAll(cluster: EmbeddedCluster, count: number, unschedulable: boolean) {
-  const { client } = connect({ kubeconfigYaml: cluster.kubeconfig() });
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from(
-      { length: count },
-      (_, k) => client.patchNode(workerName(k + 1), { metadata: {}, spec: { unschedulable } }),
-    ),
-  );
-  const ms = performance.now() - t0;
-  await client.close?.();
-  return ms;
-}
-
-async function throughput(url: string, bodies: () => string, total: number, senders = 32) {
-  let sent = 0;
-  let failed = 0;
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: senders }, async () => {
-    while (sent < total) {
-      sent++;
-      if (await post(url, bodies()) !== 200) failed++;
-    }
-  }));
-  const seconds = (performance.now() - t0) / 1000;
-  if (failed > 0) throw new Error(`${failed} notifications were not answered 200`);
-  return total / seconds;
 }
 
 /**
@@ -218,36 +90,6 @@ async function process(cluster: EmbeddedCluster): Promise<{ readyMs: number; rss
   }
 }
 
-/** Each request's time to its answer, `senders` at a time. */
-async function latenciesUnderLoad(
-  url: string,
-  bodies: () => string,
-  total: number,
-  senders: number,
-): Promise<number[]> {
-  let sent = 0;
-  let failed = 0;
-  const out: number[] = [];
-  await Promise.all(Array.from({ length: senders }, async () => {
-    while (sent < total) {
-      sent++;
-      const body = bodies();
-      const t0 = performance.now();
-      if (await post(url, body) !== 200) failed++;
-      out.push(performance.now() - t0);
-    }
-  }));
-  if (failed > 0) throw new Error(`${failed} notifications were not answered 200`);
-  return out;
-}
-
-/** How many Nodes of `cluster` are unschedulable. */
-function unschedulable(cluster: EmbeddedCluster): number {
-  return cluster.api.readAll("Node").filter((n) =>
-    (n.spec as { unschedulable?: boolean }).unschedulable
-  ).length;
-}
-
 /** The slope of the least-squares line through `points` ([x, y] pairs). */
 function slope(points: [number, number][]): number {
   const n = points.length;
@@ -267,19 +109,24 @@ async function main() {
   {
     await using cluster = await startEmbeddedCluster({ workers: 600 });
     const s = await service(cluster);
-    // The floor patches a twin cluster, which node-heal does not watch (as if it were stopped).
+    // The floor patches a twin cluster, which node-heal does not watch (as if it were stopped);
+    // the requests floor (the same cluster requests as node-heal's cordon) a third.
     await using twin = await startEmbeddedCluster({ workers: 600 });
-    const floor = floorServer(twin);
+    const floor = await floorServer(twin);
+    await using triplet = await startEmbeddedCluster({ workers: 600 });
+    const requestsFloor = await floorServer(triplet, "same");
     await latencies(cluster, `${s.url}/webhook`, 1, 20);
     await eventsWritten(s, 0, 20);
     await latencies(twin, floor.url, 1, 20);
-    // node-heal and the floor take turns, 25 alerts each, which goes first swapped every time, so
-    // that both meet the machine as it is then: measured one after the other, the same code's p50
-    // here differs by up to 2x from one second to the next, and a ratio of two such windows says
-    // more of the machine than of either. node-heal's turn ends once its Events are written (as
-    // its record of API requests does), so that they do not weigh on the floor's.
+    await latencies(triplet, requestsFloor.url, 1, 20);
+    // node-heal and the floors take turns, 25 alerts each, node-heal first then last, so that all
+    // meet the machine as it is then: measured one after the other, the same code's p50 here
+    // differs by up to 2x from one second to the next, and a ratio of two such windows says more
+    // of the machine than of either. node-heal's turn ends once its Events are written (as its
+    // record of API requests does), so that they do not weigh on the floors'.
     const heal: number[] = [];
     const floorLat: number[] = [];
+    const requestsFloorLat: number[] = [];
     const requests: ReturnType<typeof nodeHealRequests> = [];
     const healTurn = async (from: number) => {
       cluster.api.traffic.reset();
@@ -291,16 +138,26 @@ async function main() {
     const floorTurn = async (from: number) => {
       floorLat.push(...await latencies(twin, floor.url, from, from + 24));
     };
+    const requestsFloorTurn = async (from: number) => {
+      requestsFloorLat.push(...await latencies(triplet, requestsFloor.url, from, from + 24));
+    };
     for (let turn = 0; turn < 8; turn++) {
       const from = 21 + 25 * turn;
-      if (turn % 2 === 0) await healTurn(from).then(() => floorTurn(from));
-      else await floorTurn(from).then(() => healTurn(from));
+      const turns = [healTurn, floorTurn, requestsFloorTurn];
+      for (const take of turn % 2 === 0 ? turns : turns.reverse()) await take(from);
     }
     result.latency_p50_ms = round(percentile(heal, 0.5));
     result.latency_p99_ms = round(percentile(heal, 0.99));
     result.floor_p50_ms = round(percentile(floorLat, 0.5));
     result.floor_p99_ms = round(percentile(floorLat, 0.99));
     result.ratio_p50 = round(percentile(heal, 0.5) / percentile(floorLat, 0.5));
+    result.requests_floor_p50_ms = round(percentile(requestsFloorLat, 0.5));
+    result.ratio_p50_to_requests_floor = round(
+      percentile(heal, 0.5) / percentile(requestsFloorLat, 0.5),
+    );
+    result.requests_floor_ratio_p50 = round(
+      percentile(requestsFloorLat, 0.5) / percentile(floorLat, 0.5),
+    );
     const alerts = 200;
     const byKind = new Map<string, number>();
     for (const r of requests) {
@@ -316,6 +173,7 @@ async function main() {
       .map(([k, n]) => `${k}: ${round(n / alerts, 2)}`).join(", ");
     // A 600-worker cluster; the per-alert bytes are measured separately at 100 and 5,000 below.
     await floor.close();
+    await requestsFloor.close();
     await s.close();
   }
   for (const size of [100, 5000]) {
@@ -391,21 +249,27 @@ async function main() {
     }
 
     // The acting path: each notification cordons a fresh node. The floor makes one PATCH per
-    // notification on a twin cluster that node-heal does not watch (as if it were stopped), and
-    // the two take turns, node-heal, floor, floor, node-heal, 1,000 notifications each: measured
-    // one after the other, a machine that slows or speeds up meanwhile (here, by up to 2x from one
-    // second to the next) would weigh on one alone.
+    // notification on a twin cluster that node-heal does not watch (as if it were stopped), the
+    // requests floor the same cluster requests as node-heal's cordon on a third, and the three take
+    // turns, node-heal, floor, requests floor, requests floor, floor, node-heal, 1,000
+    // notifications each: measured one after the other, a machine that slows or speeds up
+    // meanwhile (here, by up to 2x from one second to the next) would weigh on one alone.
     await using twin = await startEmbeddedCluster({ workers: 5000 });
-    const floor = floorServer(twin);
+    const floor = await floorServer(twin);
+    await using triplet = await startEmbeddedCluster({ workers: 5000 });
+    const requestsFloor = await floorServer(triplet, "same");
     let next = 2;
     const fresh = () => notification(next++);
     let nextFloor = 2;
     const freshFloor = () => notification(nextFloor++);
+    let nextRequestsFloor = 2;
+    const freshRequestsFloor = () => notification(nextRequestsFloor++);
     const beforeWarmUp = await cordonEvents(s);
     await throughput(url, fresh, 100);
     await throughput(floor.url, freshFloor, 100);
+    await throughput(requestsFloor.url, freshRequestsFloor, 100);
     // node-heal's turn ends once the Events it queued are written too: they are its work, and
-    // they must not be left to weigh on the floor's turn.
+    // they must not be left to weigh on the floors' turns.
     const timed = async (to: string, bodies: () => string, events?: Service) => {
       const settled = events ? await cordonEvents(events) : 0;
       const t0 = performance.now();
@@ -418,7 +282,10 @@ async function main() {
     const droppedInTurns = await cordonEvents(s, "dropped");
     const cordonedBefore = unschedulable(cluster);
     let healMs = await timed(url, fresh, s);
-    const floorMs = await timed(floor.url, freshFloor) + await timed(floor.url, freshFloor);
+    let floorMs = await timed(floor.url, freshFloor);
+    const requestsFloorMs = await timed(requestsFloor.url, freshRequestsFloor) +
+      await timed(requestsFloor.url, freshRequestsFloor);
+    floorMs += await timed(floor.url, freshFloor);
     healMs += await timed(url, fresh, s);
     if (unschedulable(cluster) - cordonedBefore !== 2000) {
       throw new Error(`${unschedulable(cluster) - cordonedBefore} of 2,000 acting alerts cordoned`);
@@ -427,6 +294,7 @@ async function main() {
       throw new Error("node-heal dropped Events in its timed acting turns: its turns did less");
     }
     await floor.close();
+    await requestsFloor.close();
     const acting = 2000 / (healMs / 1000);
     result.acting_notifications_per_s = Math.round(acting);
     // And 2,000 more at once, for what a sustained load leaves unwritten.
@@ -437,6 +305,10 @@ async function main() {
     const floorActing = 2000 / (floorMs / 1000);
     result.floor_acting_per_s = Math.round(floorActing);
     result.ratio_acting = round(floorActing / acting);
+    const requestsFloorActing = 2000 / (requestsFloorMs / 1000);
+    result.requests_floor_acting_per_s = Math.round(requestsFloorActing);
+    result.ratio_acting_to_requests_floor = round(requestsFloorActing / acting);
+    result.requests_floor_ratio_acting = round(floorActing / requestsFloorActing);
   }
 
   // 4: memory and start-up of node-heal as its own process; at 5,000 nodes, then its CPU per
