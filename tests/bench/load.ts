@@ -7,16 +7,24 @@ import { nodeAddress, workerName } from "../../lib/embedded/seed/topology.ts";
 /** The bench's own user agent: its requests to the API are told apart from node-heal's. */
 export const BENCH_UA = "node-heal-bench";
 
+/** The value at quantile `p` (0 to 1) of `values`, nearest rank. */
 export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 }
 
+/** `n` rounded to `digits` decimals. */
 export function round(n: number, digits = 2): number {
   return Number(n.toFixed(digits));
 }
 
-export function notification(i: number, status = "firing", fingerprint = `b${i}`): string {
+/** A one-alert notification about worker `i` (its `IP:9100`), as Alertmanager sends it. */
+export function notification(
+  i: number,
+  status = "firing",
+  fingerprint = `b${i}`,
+  startsAt = "",
+): string {
   return JSON.stringify({
     version: "4",
     status,
@@ -25,7 +33,7 @@ export function notification(i: number, status = "firing", fingerprint = `b${i}`
       status,
       labels: { alertname: "NodeHighCPU", heal: "true", instance: `${nodeAddress(i)}:9100` },
       annotations: {},
-      startsAt: "",
+      startsAt,
       endsAt: "",
       fingerprint,
     }],

@@ -5,34 +5,18 @@
 // remediation waits for a sink. Not part of the tests.
 import { parsePolicy } from "../../lib/decide/policy.ts";
 import { startEmbeddedCluster } from "../../lib/embedded/cluster.ts";
-import { nodeAddress } from "../../lib/embedded/seed/topology.ts";
 import { startService } from "../../lib/service/service.ts";
+import { notification, percentile } from "./load.ts";
 
 const WORKERS = 20;
 const ROUNDS = 10;
 const GATES =
   "acknowledge: [minHealthyZero, highRate]\ngates: { minHealthy: 0, rate: { max: 1000000, window: 1h }, cooldown: 0s }";
 
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
-}
-
 function body(i: number, status: "firing" | "resolved", round: number): string {
-  return JSON.stringify({
-    version: "4",
-    status,
-    receiver: "node-heal",
-    alerts: [{
-      status,
-      labels: { alertname: "NodeHighCPU", heal: "true", instance: `${nodeAddress(i)}:9100` },
-      annotations: {},
-      // A new alert each round: a firing of one already resolved would be taken as late.
-      startsAt: new Date(Date.UTC(2026, 0, 1, 0, round)).toISOString(),
-      endsAt: "",
-      fingerprint: `n${i}`,
-    }],
-  });
+  // A new alert each round: a firing of one already resolved would be taken as late.
+  const startsAt = new Date(Date.UTC(2026, 0, 1, 0, round)).toISOString();
+  return notification(i, status, `n${i}`, startsAt);
 }
 
 /** A receiver that answers every POST at once, or never. */
