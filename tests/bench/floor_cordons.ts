@@ -1,7 +1,8 @@
 // The bench's floors: a bare client cordoning Nodes with node-heal's client and nothing more. The
-// one-PATCH floor makes the one write a cordon needs; the same-requests floor makes the cluster
-// requests node-heal's cordon makes: a Node watch kept as node-heal keeps one (its own writes
-// passed over by their resourceVersion, the rest parsed), and per cordon one PATCH
+// one-PATCH floor makes the one write a cordon needs; the requests floor makes the cluster
+// requests node-heal's cordon makes: a Node watch kept as node-heal keeps one (an event of its own
+// write passed over unparsed when the PATCH answer came first, as node-heal's index does; one
+// alert at a time, the event mostly comes first, and both parse it), and per cordon one PATCH
 // (unschedulable; node-heal's also writes its state and seal, a larger body) and one Event create.
 // No guard, no policy, no state, no metrics, no logs.
 import { connect } from "../../lib/act/kube/client.ts";
@@ -86,6 +87,7 @@ export async function floorServer(
     close: async () => {
       await floor.stop();
       await server.shutdown();
+      await client.close?.();
     },
   };
 }

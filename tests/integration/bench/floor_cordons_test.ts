@@ -35,6 +35,8 @@ function unschedulable(cluster: EmbeddedCluster, name: string): boolean {
 Deno.test("the requests floor makes the cluster requests of node-heal's cordon, and nothing more", async () => {
   // node-heal's cordon of worker 1, until its Event is written.
   await using f = await withService({ workers: 3 });
+  await waitFor("node-heal's watch", () => nodeWatches(f.cluster) > 0);
+  assert.equal(nodeWatches(f.cluster), 1, "node-heal keeps one Node watch");
   f.cluster.api.traffic.reset();
   assert.equal((await f.post(notification(1))).status, 200);
   await waitFor("node-heal's Event", () => calls(f.cluster).includes("create events"));
