@@ -10,10 +10,20 @@ import type { KubeClient, Stoppable } from "../../lib/act/kube/types.ts";
 import type { EmbeddedCluster } from "../../lib/embedded/cluster.ts";
 import { nodeIndexOf, workerName } from "../../lib/embedded/seed/topology.ts";
 
+/** An Alertmanager notification (the body, parsed), as much of it as a floor reads. */
+interface Notification {
+  alerts: { labels: { instance: string } }[];
+}
+
 /** Cordons Nodes as a floor does; `stop` ends its watch, if it keeps one. */
 export interface FloorCordons extends Stoppable {
-  /** Cordons the worker an Alertmanager notification (the body, parsed) names by its address. */
-  cordon(notification: { alerts: { labels: { instance: string } }[] }): Promise<void>;
+  /** Cordons the worker the notification names by its address. */
+  cordon(notification: Notification): Promise<void>;
+}
+
+/** The worker the notification's first alert names by its address (`IP:9100`). */
+function workerOf(notification: Notification): string {
+  return workerName(nodeIndexOf(notification.alerts[0].labels.instance.split(":")[0]));
 }
 
 /** The one-PATCH floor (`requests: "patch"`) or the same-requests floor (`"same"`), with `client`. */
@@ -25,7 +35,7 @@ export async function floorCordons(
   if (requests === "patch") {
     return {
       async cordon(notification) {
-        const name = workerName(nodeIndexOf(notification.alerts[0].labels.instance.split(":")[0]));
+        const name = workerOf(notification);
         await client.patchNode(name, patch);
       },
       stop: () => Promise.resolve(),
@@ -46,7 +56,7 @@ export async function floorCordons(
   let events = 0;
   return {
     async cordon(notification) {
-      const name = workerName(nodeIndexOf(notification.alerts[0].labels.instance.split(":")[0]));
+      const name = workerOf(notification);
       const node = await client.patchNode(name, patch);
       held.set(name, node.metadata.resourceVersion ?? "");
       const now = new Date().toISOString();
